@@ -1,0 +1,71 @@
+"""Shared fixtures: an emulator on a free loopback port, clients pointed at it."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from upcall_sync.client import RetryPolicy, Timeouts, UpcallClient
+from upcall_sync.emulator import Emulator, Faults
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+# A distinctive token: every secrets test scans outputs for it.
+TOKEN = "uctok_SECRET_7f3a9c1e5b2d4a60"
+OTHER_TOKEN = "uctok_OTHERACCT_0b9d8c7e6f5a"
+CONFIRMED = ("+16501231234", "+14155550100")
+
+FAST_RETRY = RetryPolicy(
+    max_attempts=12, backoff_initial=0.005, backoff_max=0.05, jitter=0.005, max_total_seconds=30
+)
+FAST_TIMEOUTS = Timeouts(connect=2.0, read=2.0, total=10.0)
+
+
+class _NoNetwork(Exception):
+    pass
+
+
+@pytest.fixture(autouse=True)
+def _no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never reach the internet: only loopback connections are allowed."""
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: object) -> object:
+        host = address[0] if isinstance(address, tuple) else str(address)
+        if self.family in (socket.AF_INET, socket.AF_INET6) and host not in (
+            "127.0.0.1",
+            "::1",
+            "localhost",
+        ):
+            raise _NoNetwork(f"test tried to reach {host}")
+        return real_connect(self, address)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    emu = Emulator(
+        tokens=[TOKEN, OTHER_TOKEN],
+        confirmed_numbers=list(CONFIRMED),
+        faults=Faults(retry_after=0, stall_seconds=4),
+    )
+    with emu:
+        yield emu
+    emu.store.close()
+
+
+@pytest.fixture
+def client(emulator: Emulator) -> UpcallClient:
+    return UpcallClient.connect(emulator.base_url, TOKEN, retry=FAST_RETRY, timeouts=FAST_TIMEOUTS)
+
+
+@pytest.fixture
+def other_client(emulator: Emulator) -> UpcallClient:
+    return UpcallClient.connect(
+        emulator.base_url, OTHER_TOKEN, retry=FAST_RETRY, timeouts=FAST_TIMEOUTS
+    )

@@ -1,0 +1,189 @@
+"""The Upcall v1 API as typed methods: campaigns, campaign numbers, contact lists."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from upcall_sync.client.lists import ContactListsApi, _filters
+from upcall_sync.client.models import (
+    CAMPAIGN_STATUSES,
+    Campaign,
+    CampaignAttributes,
+    CampaignNumber,
+)
+from upcall_sync.client.redact import Secret
+from upcall_sync.client.resources import document, parse_resource, parse_single
+from upcall_sync.client.transport import (
+    DEFAULT_BASE_URL,
+    Page,
+    RetryPolicy,
+    Timeouts,
+    Transport,
+    make_session,
+)
+from upcall_sync.errors import UsageError
+
+CAMPAIGN_TYPES = ("campaigns",)
+NUMBER_TYPES = ("campaign_numbers",)
+
+
+class UpcallClient(ContactListsApi):
+    """Typed access to one Upcall account (one auth token)."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+
+    def __repr__(self) -> str:
+        return f"UpcallClient({self.transport!r})"
+
+    @classmethod
+    def connect(
+        cls,
+        base_url: str | None = None,
+        token: str | Secret | None = None,
+        *,
+        token_file: str | Path | None = None,
+        session: requests.Session | None = None,
+        parallelism: int = 8,
+        timeouts: Timeouts | None = None,
+        retry: RetryPolicy | None = None,
+        allow_insecure_http: bool = False,
+    ) -> UpcallClient:
+        """A client from explicit values, falling back to UPCALL_API_URL / UPCALL_AUTH_TOKEN."""
+        url = base_url or os.environ.get("UPCALL_API_URL") or DEFAULT_BASE_URL
+        secret = resolve_token(token, token_file)
+        transport = Transport(
+            url,
+            secret,
+            session=session if session is not None else make_session(parallelism),
+            timeouts=timeouts,
+            retry=retry,
+            allow_insecure_http=allow_insecure_http,
+        )
+        return cls(transport)
+
+    # -- Campaigns ------------------------------------------------------------
+
+    def campaign_pages(
+        self,
+        *,
+        name: str | None = None,
+        language: str | None = None,
+        status: str | None = None,
+        from_number: str | None = None,
+        min_start_datetime: datetime | None = None,
+        max_start_datetime: datetime | None = None,
+        min_created_datetime: datetime | None = None,
+        max_created_datetime: datetime | None = None,
+        min_updated_datetime: datetime | None = None,
+        max_updated_datetime: datetime | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[tuple[Page, list[Campaign]]]:
+        """Pages of `GET /campaigns`; every documented filter, combined with AND."""
+        if status is not None and status not in CAMPAIGN_STATUSES:
+            raise UsageError(f"status filter must be one of {', '.join(CAMPAIGN_STATUSES)}")
+        params = {
+            "name": name,
+            "language": language,
+            "status": status,
+            "from_number": from_number,
+            "min_start_datetime": min_start_datetime,
+            "max_start_datetime": max_start_datetime,
+            "min_created_datetime": min_created_datetime,
+            "max_created_datetime": max_created_datetime,
+            "min_updated_datetime": min_updated_datetime,
+            "max_updated_datetime": max_updated_datetime,
+        }
+        for page in self.transport.pages("/campaigns", params, page_size=page_size):
+            yield (
+                page,
+                [
+                    parse_resource(item, Campaign, CAMPAIGN_TYPES, method="GET", url="/campaigns")
+                    for item in page.items
+                ],
+            )
+
+    def list_campaigns(self, **filters: Any) -> list[Campaign]:
+        """Every campaign matching the filters of `campaign_pages`."""
+        return [c for _p, items in self.campaign_pages(**filters) for c in items]
+
+    def get_campaign(self, campaign_id: str) -> Campaign:
+        path = f"/campaigns/{campaign_id}"
+        resp = self.transport.request("GET", path)
+        return parse_single(resp.document, Campaign, CAMPAIGN_TYPES, method="GET", url=path)
+
+    def create_campaign(self, attributes: CampaignAttributes) -> Campaign:
+        body = document("campaigns", attributes.model_dump(mode="json", exclude_unset=True))
+        resp = self.transport.request("POST", "/campaigns", body=body)
+        return parse_single(
+            resp.document, Campaign, CAMPAIGN_TYPES, method="POST", url="/campaigns"
+        )
+
+    def update_campaign(self, campaign_id: str, attributes: CampaignAttributes) -> Campaign:
+        path = f"/campaigns/{campaign_id}"
+        body = document(
+            "campaigns", attributes.model_dump(mode="json", exclude_unset=True), campaign_id
+        )
+        resp = self.transport.request("PATCH", path, body=body)
+        return parse_single(resp.document, Campaign, CAMPAIGN_TYPES, method="PATCH", url=path)
+
+    # -- Campaign numbers -----------------------------------------------------
+
+    def number_pages(
+        self, campaign_id: str, **filters: str | None
+    ) -> Iterator[tuple[Page, list[CampaignNumber]]]:
+        """Pages of `GET /campaigns/:id/numbers`.
+
+        Filters: phone, first_name, last_name, title, company, email, recipient,
+        line1, line2, city, region, postal_code, country (exact matches, AND).
+        """
+        path = f"/campaigns/{campaign_id}/numbers"
+        for page in self.transport.pages(path, _filters(filters)):
+            yield (
+                page,
+                [
+                    parse_resource(item, CampaignNumber, NUMBER_TYPES, method="GET", url=path)
+                    for item in page.items
+                ],
+            )
+
+    def list_numbers(self, campaign_id: str, **filters: str | None) -> list[CampaignNumber]:
+        return [n for _p, items in self.number_pages(campaign_id, **filters) for n in items]
+
+    def add_number(self, campaign_id: str, list_contact_id: str | int) -> CampaignNumber:
+        """Add a list contact to a campaign (`POST /campaigns/:id/numbers`)."""
+        path = f"/campaigns/{campaign_id}/numbers"
+        body = document("numbers", {"list_contact_id": int(list_contact_id)})
+        resp = self.transport.request("POST", path, body=body)
+        return parse_single(resp.document, CampaignNumber, NUMBER_TYPES, method="POST", url=path)
+
+
+def resolve_token(token: str | Secret | None, token_file: str | Path | None) -> Secret:
+    """The token from an argument, a token file, UPCALL_AUTH_TOKEN or UPCALL_AUTH_TOKEN_FILE."""
+    if isinstance(token, Secret):
+        return token
+    if token:
+        return Secret(token)
+    path = token_file or os.environ.get("UPCALL_AUTH_TOKEN_FILE")
+    if path:
+        try:
+            value = Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise UsageError(f"cannot read token file {path}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"token file {path} is not UTF-8 text") from None
+        if not value:
+            raise UsageError(f"token file {path} is empty")
+        return Secret(value)
+    env = os.environ.get("UPCALL_AUTH_TOKEN", "").strip()
+    if env:
+        return Secret(env)
+    raise UsageError(
+        "no auth token: set UPCALL_AUTH_TOKEN or UPCALL_AUTH_TOKEN_FILE, or pass --token-file"
+    )

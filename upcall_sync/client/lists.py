@@ -1,0 +1,93 @@
+"""The contact-list endpoints. **Inferred**: the published reference stops before them.
+
+CONTRACT.md's "Contact lists (inferred)" section is all we know; every guess
+about these endpoints lives in this module, so it can be corrected in one place
+when the missing reference section turns up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from upcall_sync.client.models import ContactAttributes, ContactList, ListContact
+from upcall_sync.client.resources import document, parse_resource, parse_single
+from upcall_sync.client.transport import Page, Transport
+
+LIST_TYPES = ("lists",)
+CONTACT_TYPES = ("list_contacts",)
+
+
+class ContactListsApi:
+    """`/lists` and `/lists/:id/contacts`."""
+
+    transport: Transport
+
+    def list_lists(self, *, name: str | None = None) -> list[ContactList]:
+        path = "/lists"
+        return [
+            parse_resource(item, ContactList, LIST_TYPES, method="GET", url=path)
+            for page in self.transport.pages(path, {"name": name})
+            for item in page.items
+        ]
+
+    def create_list(self, name: str) -> ContactList:
+        resp = self.transport.request("POST", "/lists", body=document("lists", {"name": name}))
+        return parse_single(resp.document, ContactList, LIST_TYPES, method="POST", url="/lists")
+
+    def contact_pages(
+        self, list_id: str, **filters: str | None
+    ) -> Iterator[tuple[Page, list[ListContact]]]:
+        """Pages of `GET /lists/:id/contacts` (filters as for campaign numbers)."""
+        path = f"/lists/{list_id}/contacts"
+        for page in self.transport.pages(path, _filters(filters)):
+            yield (
+                page,
+                [
+                    parse_resource(item, ListContact, CONTACT_TYPES, method="GET", url=path)
+                    for item in page.items
+                ],
+            )
+
+    def list_contacts(self, list_id: str, **filters: str | None) -> list[ListContact]:
+        return [c for _page, items in self.contact_pages(list_id, **filters) for c in items]
+
+    def create_contact(self, list_id: str, attributes: ContactAttributes) -> ListContact:
+        path = f"/lists/{list_id}/contacts"
+        body = document("list_contacts", attributes.model_dump(exclude_unset=True))
+        resp = self.transport.request("POST", path, body=body)
+        return parse_single(resp.document, ListContact, CONTACT_TYPES, method="POST", url=path)
+
+    def update_contact(
+        self, list_id: str, contact_id: str, attributes: ContactAttributes
+    ) -> ListContact:
+        path = f"/lists/{list_id}/contacts/{contact_id}"
+        body = document("list_contacts", attributes.model_dump(exclude_unset=True), contact_id)
+        resp = self.transport.request("PATCH", path, body=body)
+        return parse_single(resp.document, ListContact, CONTACT_TYPES, method="PATCH", url=path)
+
+
+NUMBER_FILTERS = (
+    "phone",
+    "first_name",
+    "last_name",
+    "title",
+    "company",
+    "email",
+    "recipient",
+    "line1",
+    "line2",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+)
+
+
+def _filters(filters: dict[str, str | None]) -> dict[str, str]:
+    unknown = set(filters) - set(NUMBER_FILTERS)
+    if unknown:
+        raise TypeError(f"unknown filter(s): {', '.join(sorted(unknown))}")
+    return {k: v for k, v in filters.items() if v is not None}
+
+
+__all__ = ["NUMBER_FILTERS", "ContactListsApi", "Page"]

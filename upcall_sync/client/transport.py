@@ -1,0 +1,613 @@
+"""HTTP for the Upcall v1 API: auth, timeouts, retries, paging, error mapping, redaction.
+
+Knows nothing of manifests or plans. One `requests.Session` is injected and
+shared by every thread (its pool is sized for the parallelism asked for).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_exponential_jitter,
+)
+
+from upcall_sync.client.redact import (
+    TOKEN_PARAM,
+    Redactor,
+    Secret,
+    scrub_exception,
+    scrub_third_party_logs,
+    strip_token,
+)
+from upcall_sync.errors import (
+    ApiResponseError,
+    ApiStatusError,
+    FieldMessage,
+    InsecureTransport,
+    OutcomeUnknown,
+    PaginationError,
+    TransportError,
+    UpcallSyncError,
+)
+
+log = logging.getLogger("upcall_sync.http")
+
+DEFAULT_BASE_URL = "https://www.upcall.com/api/v1"
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+IDEMPOTENT = frozenset({"GET", "PATCH", "HEAD", "OPTIONS"})
+JSON_TYPES = ("application/json", "application/vnd.api+json", "text/json")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard the client tries before giving up on a retryable failure."""
+
+    max_attempts: int = 8
+    backoff_initial: float = 0.25
+    backoff_max: float = 8.0
+    jitter: float = 0.25
+    max_total_seconds: float = 90.0
+    retry_after_cap: float = 60.0
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds: to connect, between bytes, and for a whole response body."""
+
+    connect: float = 10.0
+    read: float = 30.0
+    total: float = 120.0
+
+
+@dataclass
+class Stats:
+    """Counters shared across threads: what the client actually did on the wire."""
+
+    requests: int = 0
+    retries: int = 0
+    by_method: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, method: str) -> None:
+        with self._lock:
+            self.requests += 1
+            self.by_method[method] = self.by_method.get(method, 0) + 1
+
+    def count_retry(self) -> None:
+        with self._lock:
+            self.retries += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "requests": self.requests,
+                "retries": self.retries,
+                "by_method": dict(self.by_method),
+            }
+
+
+class Cancelled(UpcallSyncError):
+    """The operator asked to stop (SIGINT/SIGTERM) while a request was waiting to retry."""
+
+    exit_code = 130
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    document: Any
+    headers: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a listing: its resources and its pagination facts."""
+
+    items: list[dict[str, Any]]
+    number: int
+    last: int | None
+    has_next: bool
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def make_session(pool_size: int = 8) -> requests.Session:
+    """A pooled session with no retries of its own (the transport retries)."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(pool_size, 1), max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers["Accept"] = "application/vnd.api+json, application/json"
+    session.headers["User-Agent"] = "upcall-sync"
+    session.trust_env = False
+    return session
+
+
+class Transport:
+    """Sends requests to one Upcall API base URL with one auth token."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: Secret | str,
+        *,
+        session: requests.Session | None = None,
+        timeouts: Timeouts | None = None,
+        retry: RetryPolicy | None = None,
+        page_size: int = 1000,
+        max_body_bytes: int = 64 * 1024 * 1024,
+        allow_insecure_http: bool = False,
+        cancel: threading.Event | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self._token = token if isinstance(token, Secret) else Secret(token)
+        self.redact = Redactor(self._token.reveal())
+        scrub_third_party_logs(self._token.reveal())
+        self.base_url = base_url.rstrip("/")
+        parts = urlsplit(self.base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InsecureTransport(f"API URL {strip_token(self.base_url)!r} is not an http(s) URL")
+        if parts.scheme == "http" and not is_loopback(parts.hostname) and not allow_insecure_http:
+            raise InsecureTransport(
+                f"refusing to send the auth token over plain http to {parts.hostname}: "
+                "use https, a loopback address, or --allow-insecure-http"
+            )
+        if not self._token:
+            raise TransportError("no auth token: set UPCALL_AUTH_TOKEN or use --token-file")
+        self._origin = (parts.scheme, parts.hostname, parts.port)
+        self._origin_text = f"{parts.scheme}://{parts.netloc}"
+        self.session = session if session is not None else make_session()
+        self.timeouts = timeouts or Timeouts()
+        self.retry = retry or RetryPolicy()
+        self.page_size = page_size
+        self.max_body_bytes = max_body_bytes
+        self.cancel = cancel or threading.Event()
+        self._sleep = sleep
+        self.stats = Stats()
+        policy = self.retry
+        self._backoff = wait_exponential_jitter(
+            multiplier=policy.backoff_initial, max=policy.backoff_max, jitter=policy.jitter
+        )
+        self._retrying = Retrying(
+            stop=stop_after_attempt(policy.max_attempts)
+            | stop_before_delay(policy.max_total_seconds),
+            wait=self._wait_for,
+            retry=retry_if_exception(lambda e: bool(getattr(e, "retryable", False))),
+            reraise=True,
+            sleep=self._wait,
+            before_sleep=self._before_sleep,
+        )
+
+    def __repr__(self) -> str:
+        return f"Transport({self.base_url!r}, token={self._token!r})"
+
+    # -- URLs -----------------------------------------------------------------
+
+    def url(self, path: str, params: Mapping[str, Any] | None = None) -> str:
+        """An absolute URL for an API path, without the token."""
+        url = path if path.startswith(("http://", "https://")) else self.base_url + path
+        if params:
+            clean = {k: _param(v) for k, v in params.items() if v is not None}
+            sep = "&" if urlsplit(url).query else "?"
+            url = url + sep + urlencode(clean, safe="[]:")
+        return url
+
+    def display(self, url: str) -> str:
+        """A URL fit for messages: no token, and relative to the base URL when possible."""
+        clean = self.redact(strip_token(url))
+        if clean.startswith(self.base_url):
+            return clean[len(self.base_url) :] or "/"
+        return clean
+
+    # -- Requests -------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+    ) -> Response:
+        """One API call, retried when that is safe. Raises only UpcallSyncError subclasses."""
+        url = self.url(path, params)
+        retrying = self._retrying.copy()
+        try:
+            return retrying(self._once, method, url, body)
+        except UpcallSyncError as exc:
+            attempts = int(retrying.statistics.get("attempt_number", 1))
+            if attempts > 1 and exc.args and isinstance(exc.args[0], str):
+                exc.args = (f"{exc.args[0]} (gave up after {attempts} attempts)",)
+            raise
+
+    def _wait_for(self, state: RetryCallState) -> float:
+        """Exponential backoff with jitter, but never less than the server's Retry-After."""
+        exc = state.outcome.exception() if state.outcome else None
+        delay = float(self._backoff(state))
+        retry_after = getattr(exc, "retry_after", None)
+        if isinstance(retry_after, int | float):
+            delay = max(delay, float(retry_after))
+        return delay
+
+    def _wait(self, seconds: float) -> None:
+        if self._sleep is not None:
+            self._sleep(seconds)
+            return
+        if self.cancel.wait(seconds):
+            raise Cancelled("interrupted while waiting to retry")
+
+    def _before_sleep(self, state: RetryCallState) -> None:
+        self.stats.count_retry()
+        exc = state.outcome.exception() if state.outcome else None
+        log.info(
+            "retrying after %s (attempt %d, waiting %.2fs)",
+            self.redact(str(exc)),
+            state.attempt_number,
+            state.upcoming_sleep,
+        )
+
+    def _once(self, method: str, url: str, body: Any) -> Response:
+        if self.cancel.is_set():
+            raise Cancelled("interrupted before sending a request")
+        shown = self.display(url)
+        started = time.monotonic()
+        self.stats.count(method)
+        data = None
+        headers = {}
+        if body is not None:
+            data = json.dumps(body, separators=(",", ":")).encode()
+            headers["Content-Type"] = "application/vnd.api+json"
+        try:
+            resp = self.session.request(
+                method,
+                url,
+                params={TOKEN_PARAM: self._token.reveal()},
+                data=data,
+                headers=headers,
+                timeout=(self.timeouts.connect, self.timeouts.read),
+                stream=True,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            scrub_exception(exc, self.redact)
+            raise self._transport_error(method, shown, exc) from exc
+        try:
+            raw = self._read_body(resp, method, shown, started)
+        finally:
+            resp.close()
+        elapsed_ms = (time.monotonic() - started) * 1000
+        log.debug("%s %s -> %d (%.0f ms)", method, shown, resp.status_code, elapsed_ms)
+        return self._interpret(method, shown, resp, raw)
+
+    def _transport_error(self, method: str, shown: str, exc: BaseException) -> TransportError:
+        """Map a requests failure: retryable when the request surely never reached the server."""
+        reason = _describe(exc)
+        never_sent = isinstance(exc, requests.ConnectTimeout) or (
+            isinstance(exc, requests.ConnectionError) and _is_connect_failure(exc)
+        )
+        err: TransportError
+        if never_sent or method in IDEMPOTENT:
+            err = TransportError(f"{method} {shown}: {reason}", method=method, url=shown)
+            err.retryable = True
+        else:
+            err = OutcomeUnknown(
+                f"{method} {shown}: {reason}; the request may or may not have taken effect",
+                method=method,
+                url=shown,
+            )
+        return err
+
+    def _read_body(self, resp: requests.Response, method: str, shown: str, started: float) -> bytes:
+        """The whole body, bounded in size and in total time (a trickling body must end)."""
+        chunks: list[bytes] = []
+        size = 0
+        deadline = started + self.timeouts.total
+        raw = resp.raw
+        # read1 returns as soon as any bytes arrive, so the deadline check below runs
+        # even for a body that trickles in. (decode_content is set as an attribute, not
+        # passed, so that vcrpy's response stub accepts the call too.)
+        raw.decode_content = True
+        try:
+            while True:
+                chunk = raw.read1(64 * 1024)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > self.max_body_bytes:
+                    raise ApiResponseError(
+                        f"{method} {shown}: response body larger than "
+                        f"{self.max_body_bytes // (1024 * 1024)} MB; refusing to read it",
+                        method=method,
+                        url=shown,
+                        status=resp.status_code,
+                    )
+                if time.monotonic() > deadline:
+                    raise requests.ReadTimeout(
+                        f"response not finished after {self.timeouts.total:g} s (timed out)"
+                    )
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            scrub_exception(exc, self.redact)
+            raise self._transport_error(method, shown, exc) from exc
+        return b"".join(chunks)
+
+    def _interpret(self, method: str, shown: str, resp: requests.Response, raw: bytes) -> Response:
+        status = resp.status_code
+        if 200 <= status < 300:
+            if status == 204 or not raw.strip():
+                return Response(status, None, resp.headers)
+            try:
+                doc = json.loads(raw)
+            except (ValueError, UnicodeDecodeError) as exc:
+                err = self._bad_body(method, shown, status, resp, raw)
+                raise err from exc
+            return Response(status, doc, resp.headers)
+        fields, excerpt = self._error_fields(resp, raw)
+        retry_after = _retry_after(resp.headers.get("Retry-After"))
+        err_status = ApiStatusError(
+            method=method,
+            url=shown,
+            status=status,
+            fields=fields,
+            excerpt=excerpt,
+            retry_after=retry_after,
+        )
+        if status == 429 and retry_after is not None and retry_after > self.retry.retry_after_cap:
+            err_status.args = (
+                f"{method} {shown}: HTTP 429: the server asks to wait {retry_after:g} s "
+                f"(Retry-After), more than the {self.retry.retry_after_cap:g} s this client waits",
+            )
+            raise err_status
+        if status in RETRY_STATUSES:
+            if method in IDEMPOTENT or status == 429:
+                err_status.retryable = True
+            else:
+                unknown = OutcomeUnknown(
+                    f"{err_status.args[0]}; the request may or may not have taken effect",
+                    method=method,
+                    url=shown,
+                    status=status,
+                )
+                raise unknown
+        raise err_status
+
+    def _bad_body(
+        self, method: str, shown: str, status: int, resp: requests.Response, raw: bytes
+    ) -> Exception:
+        ctype = resp.headers.get("Content-Type", "").split(";")[0].strip() or "no content type"
+        excerpt = self.redact(_excerpt(raw))
+        msg = f"{method} {shown}: HTTP {status} with a body that is not JSON ({ctype}): {excerpt!r}"
+        if method not in IDEMPOTENT:
+            # The write was accepted (2xx) but we cannot read what it made.
+            return OutcomeUnknown(msg, method=method, url=shown, status=status)
+        err = ApiResponseError(msg, method=method, url=shown, status=status)
+        return err
+
+    def _error_fields(
+        self, resp: requests.Response, raw: bytes
+    ) -> tuple[tuple[FieldMessage, ...], str]:
+        try:
+            doc = json.loads(raw) if raw.strip() else None
+        except (ValueError, UnicodeDecodeError):
+            return (), self.redact(_excerpt(raw))
+        fields = parse_error_document(doc)
+        return tuple(FieldMessage(self.redact(f.field), self.redact(f.message)) for f in fields), ""
+
+    # -- Lists ----------------------------------------------------------------
+
+    def pages(
+        self, path: str, params: Mapping[str, Any] | None = None, *, page_size: int | None = None
+    ) -> Iterator[Page]:
+        """Every page of a listing, following `links.next` until it is absent.
+
+        Never assumes the page size it asked for; refuses a `links.next` that
+        leaves the API's origin (the token would go with it) or that returns to
+        a page already read.
+        """
+        size = page_size or self.page_size
+        url: str | None = self.url(path, {**(params or {}), "page[number]": 1, "page[size]": size})
+        seen: set[str] = set()
+        number = 0
+        while url is not None:
+            key = _canonical(url)
+            if key in seen:
+                raise PaginationError(
+                    f"GET {self.display(url)}: links.next points back at a page already read; "
+                    "the server's pagination loops",
+                    method="GET",
+                    url=self.display(url),
+                )
+            seen.add(key)
+            number += 1
+            resp = self.request("GET", url)
+            items, links = self._list_document(resp.document, url)
+            if len(items) > size:
+                log.warning(
+                    "GET %s returned %d items on a page of size %d; the server ignores page sizes",
+                    self.display(url),
+                    len(items),
+                    size,
+                )
+            nxt = links.get("next")
+            last = _page_number(links.get("last"))
+            yield Page(items=items, number=number, last=last, has_next=bool(nxt))
+            url = self._follow(nxt, url) if nxt else None
+
+    def _follow(self, nxt: Any, current: str) -> str:
+        if not isinstance(nxt, str):
+            raise ApiResponseError(
+                f"GET {self.display(current)}: links.next is not a URL",
+                method="GET",
+                url=self.display(current),
+            )
+        parts = urlsplit(nxt)
+        if not parts.scheme:  # a relative link: resolve against the current page
+            base = urlsplit(current)
+            parts = parts._replace(scheme=base.scheme, netloc=base.netloc)
+        origin = (parts.scheme, parts.hostname, parts.port)
+        if origin != self._origin:
+            shown = self.redact(strip_token(urlunsplit(parts)))
+            raise PaginationError(
+                f"GET {self.display(current)}: links.next leads to {shown}, outside "
+                f"{self._origin_text}; not following it with the token",
+                method="GET",
+                url=self.display(current),
+            )
+        return strip_token(urlunsplit(parts))
+
+    def _list_document(self, doc: Any, url: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
+            raise ApiResponseError(
+                f"GET {self.display(url)}: expected a JSON:API document with a data list",
+                method="GET",
+                url=self.display(url),
+            )
+        links = doc.get("links") if isinstance(doc.get("links"), dict) else {}
+        return doc["data"], links or {}
+
+
+def parse_error_document(doc: Any) -> list[FieldMessage]:
+    """Both error shapes the API uses: a field map, and JSON:API error objects."""
+    out: list[FieldMessage] = []
+    errors = doc.get("errors") if isinstance(doc, dict) else None
+    if isinstance(errors, dict):
+        for name, msgs in errors.items():
+            if isinstance(msgs, list):
+                out.extend(FieldMessage(str(name), str(m)) for m in msgs)
+            else:
+                out.append(FieldMessage(str(name), str(msgs)))
+    elif isinstance(errors, list):
+        for item in errors:
+            if not isinstance(item, dict):
+                out.append(FieldMessage("base", str(item)))
+                continue
+            pointer = ""
+            source = item.get("source")
+            if isinstance(source, dict):
+                pointer = str(source.get("pointer") or source.get("parameter") or "")
+            name = pointer.rsplit("/", 1)[-1] if pointer else "base"
+            message = item.get("detail") or item.get("title") or item.get("code") or "error"
+            out.append(FieldMessage(name or "base", str(message)))
+    elif isinstance(doc, dict) and isinstance(doc.get("error"), str):
+        out.append(FieldMessage("base", doc["error"]))
+    return out
+
+
+def _param(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if hasattr(value, "isoformat"):
+        from upcall_sync.client.models import format_api_datetime
+
+        return format_api_datetime(value)
+    return str(value)
+
+
+def _canonical(url: str) -> str:
+    parts = urlsplit(strip_token(url))
+    query = sorted(parse_qsl(parts.query, keep_blank_values=True))
+    return urlunsplit(parts._replace(query=urlencode(query), fragment=""))
+
+
+def _page_number(url: Any) -> int | None:
+    if not isinstance(url, str):
+        return None
+    for key, value in parse_qsl(urlsplit(url).query):
+        if key == "page[number]":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _excerpt(raw: bytes, limit: int = 80) -> str:
+    text = raw.decode("utf-8", errors="replace")
+    text = " ".join(text.split())
+    return text[:limit] + ("..." if len(text) > limit else "")
+
+
+def _is_connect_failure(exc: BaseException) -> bool:
+    """True when the connection was never established (nothing was sent)."""
+    seen = 0
+    cur: BaseException | None = exc
+    while cur is not None and seen < 10:
+        name = type(cur).__name__
+        if name in ("NewConnectionError", "ConnectTimeoutError", "NameResolutionError"):
+            return True
+        if isinstance(cur, ConnectionRefusedError):
+            return True
+        nested = [a for a in cur.args if isinstance(a, BaseException)]
+        reason = getattr(cur, "reason", None)
+        cur = (
+            nested[0]
+            if nested
+            else reason
+            if isinstance(reason, BaseException)
+            else cur.__cause__ or cur.__context__
+        )
+        seen += 1
+    return False
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, requests.ConnectTimeout):
+        return "timed out connecting"
+    if isinstance(exc, requests.ReadTimeout):
+        return "timed out waiting for the response"
+    text = str(exc)
+    for needle, words in (
+        ("Connection refused", "connection refused"),
+        ("Connection reset", "connection reset by the server"),
+        ("RemoteDisconnected", "the server closed the connection without answering"),
+        ("closed connection without response", "the server closed the connection"),
+        ("IncompleteRead", "the response was cut off"),
+        ("InvalidChunkLength", "the response was cut off"),
+        ("Name or service not known", "host not found"),
+        ("timed out", "timed out"),
+    ):
+        if needle in text:
+            return words
+    if isinstance(exc, requests.ConnectionError):
+        return "connection failed"
+    return type(exc).__name__

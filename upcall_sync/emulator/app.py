@@ -1,0 +1,594 @@
+"""The Upcall v1 API's behaviour, as CONTRACT.md describes it, over a `Store`.
+
+`Api.handle()` is pure request-in, response-out: no sockets here (the server
+module owns the wire and the fault injection). Every bad input gets a 4xx with
+a field-map body (or JSON:API error objects, with `error_style="jsonapi"`),
+never a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import phonenumbers
+
+from upcall_sync.emulator.store import (
+    ADDRESS_COLUMNS,
+    CONTACT_FILTERS,
+    DuplicateNumber,
+    PageResult,
+    Row,
+    Store,
+)
+
+API_PREFIX = "/api/v1"
+STATUSES = ("pending", "ready", "paused", "completed", "archived")
+CAMPAIGN_ATTRIBUTES = (
+    "name",
+    "instructions",
+    "pitch",
+    "start_datetime",
+    "end_datetime",
+    "language",
+    "status",
+    "from_number",
+)
+CONTACT_ATTRIBUTES = (
+    "phone",
+    "extension",
+    "first_name",
+    "last_name",
+    "title",
+    "company",
+    "email",
+    "address",
+)
+JSON_CONTENT_TYPES = ("application/json", "application/vnd.api+json", "text/json")
+DATETIME_FILTERS = {
+    "min_start_datetime": "min_start",
+    "max_start_datetime": "max_start",
+    "min_created_datetime": "min_created",
+    "max_created_datetime": "max_created",
+    "min_updated_datetime": "min_updated",
+    "max_updated_datetime": "max_updated",
+}
+
+
+class HttpError(Exception):
+    """A 4xx answer with field messages."""
+
+    def __init__(self, status: int, errors: dict[str, list[str]]) -> None:
+        super().__init__(status, errors)
+        self.status = status
+        self.errors = errors
+
+
+def bad(field_name: str, message: str, status: int = 400) -> HttpError:
+    return HttpError(status, {field_name: [message]})
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: list[tuple[str, str]]
+    body: bytes = b""
+    content_type: str = ""
+    host: str = "127.0.0.1"
+    scheme: str = "http"
+    #: a misbehaviour the server injects into listings: loop-next, foreign-next, huge-page
+    override: str | None = None
+
+
+@dataclass
+class Result:
+    status: int
+    body: dict[str, Any] | None
+    headers: dict[str, str] = field(default_factory=dict)
+    account: int | None = None
+    wrote: bool = False
+
+
+def parse_datetime(value: Any) -> str:
+    """Any ISO 8601 datetime with Z or an offset, as the API's UTC-with-milliseconds text."""
+    if not isinstance(value, str):
+        raise ValueError("not a string")
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        raise ValueError("no UTC offset")
+    utc = parsed.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def normalize_phone(value: str) -> str | None:
+    try:
+        parsed = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+
+
+Handler = Callable[["Api", Request, int, re.Match[str]], Result]
+
+
+class Api:
+    """Routes and handles Upcall v1 requests for every account in a store."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        max_page_size: int = 100,
+        default_page_size: int = 25,
+        error_style: str = "fields",
+    ) -> None:
+        self.store = store
+        self.max_page_size = max_page_size
+        self.default_page_size = min(default_page_size, max_page_size)
+        self.error_style = error_style
+        self.routes: list[tuple[str, re.Pattern[str], Handler]] = [
+            ("GET", re.compile(r"/campaigns"), Api.get_campaigns),
+            ("POST", re.compile(r"/campaigns"), Api.post_campaign),
+            ("PATCH", re.compile(r"/campaigns"), Api.patch_campaign_reference_form),
+            ("GET", re.compile(r"/campaigns/(?P<id>[^/]+)"), Api.get_campaign),
+            ("PATCH", re.compile(r"/campaigns/(?P<id>[^/]+)"), Api.patch_campaign),
+            ("GET", re.compile(r"/campaigns/(?P<id>[^/]+)/numbers"), Api.get_numbers),
+            ("POST", re.compile(r"/campaigns/(?P<id>[^/]+)/numbers"), Api.post_number),
+            ("GET", re.compile(r"/lists"), Api.get_lists),
+            ("POST", re.compile(r"/lists"), Api.post_list),
+            ("GET", re.compile(r"/lists/(?P<id>[^/]+)/contacts"), Api.get_contacts),
+            ("POST", re.compile(r"/lists/(?P<id>[^/]+)/contacts"), Api.post_contact),
+            (
+                "PATCH",
+                re.compile(r"/lists/(?P<id>[^/]+)/contacts/(?P<cid>[^/]+)"),
+                Api.patch_contact,
+            ),
+        ]
+
+    # -- Entry point ----------------------------------------------------------
+
+    def handle(self, req: Request) -> Result:
+        try:
+            return self._dispatch(req)
+        except HttpError as exc:
+            return Result(exc.status, self.error_body(exc.errors), account=None)
+
+    def error_body(self, errors: dict[str, list[str]]) -> dict[str, Any]:
+        if self.error_style == "jsonapi":
+            return {
+                "errors": [
+                    {
+                        "status": "400",
+                        "title": "Invalid attribute",
+                        "detail": msg,
+                        "source": {"pointer": f"/data/attributes/{name}"},
+                    }
+                    for name, msgs in errors.items()
+                    for msg in msgs
+                ]
+            }
+        return {"errors": errors}
+
+    def _dispatch(self, req: Request) -> Result:
+        if not req.path.startswith(API_PREFIX + "/"):
+            raise bad("base", "Not found", 404)
+        path = req.path[len(API_PREFIX) :].rstrip("/") or "/"
+        params = dict(req.query)
+        token = params.get("auth_token", "")
+        account = self.store.account_for_token(token) if token else None
+        if account is None:
+            raise bad("auth_token", "is missing or not valid", 401)
+        allowed = []
+        for method, pattern, handler in self.routes:
+            match = pattern.fullmatch(path)
+            if match:
+                allowed.append(method)
+                if method == req.method:
+                    result = handler(self, req, account, match)
+                    result.account = account
+                    return result
+        if allowed:
+            raise HttpError(
+                405, {"base": [f"{req.method} is not allowed here; use {', '.join(allowed)}"]}
+            )
+        raise bad("base", "Not found", 404)
+
+    # -- Shared pieces --------------------------------------------------------
+
+    def _body(self, req: Request, types: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
+        ctype = req.content_type.split(";")[0].strip().lower()
+        if ctype and ctype not in JSON_CONTENT_TYPES:
+            raise bad("base", f"Content-Type {ctype} is not supported; send JSON", 415)
+        try:
+            doc = json.loads(req.body.decode("utf-8")) if req.body.strip() else None
+        except (UnicodeDecodeError, ValueError):
+            raise bad("base", "Request body is not valid JSON") from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("data"), dict):
+            raise bad("data", "Request body must be a JSON object with a data object")
+        data = doc["data"]
+        if data.get("type") not in types:
+            raise bad("type", f"must be {' or '.join(types)}")
+        attrs = data.get("attributes", {})
+        if not isinstance(attrs, dict):
+            raise bad("attributes", "must be an object")
+        return data, attrs
+
+    def _id(self, raw: Any, name: str = "id") -> int:
+        text = str(raw)
+        if isinstance(raw, bool) or not text.isdigit() or len(text) > 18:
+            raise bad(name, "Not found", 404)
+        return int(text)
+
+    def _page_params(self, req: Request) -> tuple[int, int]:
+        params = dict(req.query)
+        try:
+            number = int(params.get("page[number]", "1"))
+            size = int(params.get("page[size]", str(self.default_page_size)))
+        except ValueError:
+            raise bad("page", "page[number] and page[size] must be whole numbers") from None
+        if number < 1 or size < 1:
+            raise bad("page", "page[number] and page[size] must be at least 1")
+        if number > 10_000_000:
+            raise bad("page", "page[number] is too large")
+        return number, min(size, self.max_page_size)
+
+    def _list(
+        self,
+        req: Request,
+        fetch: Callable[[int, int], PageResult],
+        render: Callable[[Row], dict[str, Any]],
+    ) -> Result:
+        number, size = self._page_params(req)
+        override = req.override
+        if override == "huge-page":
+            result = fetch(1, 1_000_000)
+            rows, total = result.rows, result.total
+            size = max(size, 1)
+        else:
+            page = fetch(number, size)
+            rows, total = page.rows, page.total
+        last = max(1, -(-total // size))
+        base = [(k, v) for k, v in req.query if k not in ("page[number]", "page[size]")]
+        origin = f"{req.scheme}://{req.host}"
+
+        def link(n: int, where: str = origin) -> str:
+            query = urlencode([*base, ("page[number]", str(n)), ("page[size]", str(size))])
+            return f"{where}{req.path}?{query}"
+
+        links = {"self": link(number), "last": link(last)}
+        if override == "loop-next":
+            links["next"] = link(number)
+        elif override == "foreign-next":
+            links["next"] = link(number + 1, "http://attacker.example")
+        elif number < last and override != "huge-page":
+            links["next"] = link(number + 1)
+        return Result(200, {"data": [render(r) for r in rows], "links": links})
+
+    # -- Campaigns ------------------------------------------------------------
+
+    @staticmethod
+    def campaign_doc(row: Row) -> dict[str, Any]:
+        return {
+            "id": str(row["id"]),
+            "type": "campaigns",
+            "attributes": {
+                "name": row["name"],
+                "pitch": row["pitch"],
+                "language": row["language"],
+                "status": row["status"],
+                "updated_at": row["updated_at"],
+                "created_at": row["created_at"],
+                "start_datetime": row["start_datetime"],
+                "end_datetime": row["end_datetime"],
+                "instructions": row["instructions"],
+            },
+        }
+
+    def get_campaigns(self, req: Request, account: int, _m: re.Match[str]) -> Result:
+        filters: dict[str, Any] = {}
+        params = dict(req.query)
+        for name in ("name", "language"):
+            if name in params:
+                filters[name] = params[name]
+        if "status" in params:
+            if params["status"] not in STATUSES:
+                raise bad("status", f"must be one of {', '.join(STATUSES)}")
+            filters["status"] = params["status"]
+        if "from_number" in params:
+            filters["from_number"] = normalize_phone(params["from_number"]) or params["from_number"]
+        for param, key in DATETIME_FILTERS.items():
+            if param in params:
+                try:
+                    filters[key] = parse_datetime(params[param])
+                except ValueError:
+                    raise bad(param, "is not a valid datetime") from None
+        return self._list(
+            req,
+            lambda n, s: self.store.list_campaigns(account, filters, n, s),
+            self.campaign_doc,
+        )
+
+    def get_campaign(self, req: Request, account: int, m: re.Match[str]) -> Result:
+        row = self.store.get_campaign(account, self._id(m["id"]))
+        if row is None:
+            raise bad("id", "Not found", 404)
+        return Result(200, {"data": self.campaign_doc(row)})
+
+    def _campaign_values(
+        self, account: int, attrs: dict[str, Any], current: Row | None
+    ) -> dict[str, Any]:
+        errors: dict[str, list[str]] = {}
+        values: dict[str, Any] = {}
+        for key in attrs:
+            if key not in CAMPAIGN_ATTRIBUTES:
+                errors.setdefault(key, []).append("is not a known attribute")
+        for key in CAMPAIGN_ATTRIBUTES:
+            if key not in attrs:
+                continue
+            value = attrs[key]
+            if value is not None and not isinstance(value, str):
+                errors.setdefault(key, []).append("must be a string")
+                continue
+            values[key] = value
+        name = values.get("name", current["name"] if current else None)
+        if (current is None or "name" in values) and (
+            not isinstance(name, str) or not name.strip()
+        ):
+            errors.setdefault("name", []).append("Campaign name is a required field")
+        if "status" in values and values["status"] not in STATUSES:
+            errors.setdefault("status", []).append(f"must be one of {', '.join(STATUSES)}")
+        for key in ("start_datetime", "end_datetime"):
+            if values.get(key) is not None:
+                try:
+                    values[key] = parse_datetime(values[key])
+                except ValueError:
+                    errors.setdefault(key, []).append("is not a valid datetime")
+        start = values.get("start_datetime", current["start_datetime"] if current else None)
+        end = values.get("end_datetime", current["end_datetime"] if current else None)
+        if (
+            start
+            and end
+            and "start_datetime" not in errors
+            and "end_datetime" not in errors
+            and end <= start
+        ):
+            errors.setdefault("end_datetime", []).append("must be after start_datetime")
+        if values.get("from_number") is not None:
+            phone = normalize_phone(values["from_number"])
+            if phone is None or not self.store.is_confirmed(account, phone):
+                errors.setdefault("from_number", []).append("Couldn't find that number")
+            else:
+                values["from_number"] = phone
+        if errors:
+            raise HttpError(400, errors)
+        return values
+
+    def post_campaign(self, req: Request, account: int, _m: re.Match[str]) -> Result:
+        _data, attrs = self._body(req, ("campaigns",))
+        values = self._campaign_values(account, attrs, None)
+        values.setdefault("status", "pending")
+        if values["status"] is None:
+            values["status"] = "pending"
+        row = self.store.create_campaign(account, values)
+        return Result(201, {"data": self.campaign_doc(row)}, wrote=True)
+
+    def patch_campaign(self, req: Request, account: int, m: re.Match[str]) -> Result:
+        campaign_id = self._id(m["id"])
+        data, attrs = self._body(req, ("campaigns",))
+        if "id" in data and str(data["id"]) != str(campaign_id):
+            raise bad("id", "does not match the campaign in the URL", 409)
+        return self._patch(account, campaign_id, attrs)
+
+    def patch_campaign_reference_form(
+        self, req: Request, account: int, _m: re.Match[str]
+    ) -> Result:
+        """`PATCH /campaigns` with `data.id`: the reference's own (slipped) form."""
+        data, attrs = self._body(req, ("campaigns",))
+        if "id" not in data:
+            raise bad("id", "is required to update a campaign")
+        return self._patch(account, self._id(data["id"]), attrs)
+
+    def _patch(self, account: int, campaign_id: int, attrs: dict[str, Any]) -> Result:
+        current = self.store.get_campaign(account, campaign_id)
+        if current is None:
+            raise bad("id", "Not found", 404)
+        values = self._campaign_values(account, attrs, current)
+        if "status" in values and values["status"] is None:
+            raise bad("status", f"must be one of {', '.join(STATUSES)}")
+        row = self.store.update_campaign(account, campaign_id, values)
+        return Result(200, {"data": self.campaign_doc(row)}, wrote=True)
+
+    # -- Campaign numbers -----------------------------------------------------
+
+    @staticmethod
+    def contact_attributes(row: Row) -> dict[str, Any]:
+        return {
+            "first_name": row["first_name"],
+            "last_name": row["last_name"],
+            "title": row["title"],
+            "company": row["company"],
+            "email": row["email"],
+            "phone": row["phone"],
+            "extension": row["extension"],
+            "address": {c: row[c] for c in ADDRESS_COLUMNS},
+        }
+
+    @classmethod
+    def number_doc(cls, row: Row) -> dict[str, Any]:
+        return {
+            "id": str(row["id"]),
+            "type": "campaign_numbers",
+            "attributes": {"status": row["status"], **cls.contact_attributes(row)},
+        }
+
+    def _contact_filters(self, req: Request) -> dict[str, Any]:
+        params = dict(req.query)
+        filters = {k: params[k] for k in CONTACT_FILTERS if k in params}
+        if "phone" in filters:
+            filters["phone"] = normalize_phone(filters["phone"]) or filters["phone"]
+        return filters
+
+    def get_numbers(self, req: Request, account: int, m: re.Match[str]) -> Result:
+        campaign_id = self._id(m["id"])
+        if self.store.get_campaign(account, campaign_id) is None:
+            raise bad("id", "Not found", 404)
+        filters = self._contact_filters(req)
+        return self._list(
+            req,
+            lambda n, s: self.store.list_numbers(account, campaign_id, filters, n, s),
+            self.number_doc,
+        )
+
+    def post_number(self, req: Request, account: int, m: re.Match[str]) -> Result:
+        campaign_id = self._id(m["id"])
+        if self.store.get_campaign(account, campaign_id) is None:
+            raise bad("id", "Not found", 404)
+        # The reference's two examples disagree on the type; accept both.
+        _data, attrs = self._body(req, ("numbers", "campaigns", "campaign_numbers"))
+        unknown = [k for k in attrs if k != "list_contact_id"]
+        if unknown:
+            raise HttpError(400, {k: ["is not a known attribute"] for k in unknown})
+        raw = attrs.get("list_contact_id")
+        if raw is None:
+            raise bad("list_contact_id", "is required")
+        if isinstance(raw, bool) or not (
+            isinstance(raw, int) or (isinstance(raw, str) and raw.isdigit())
+        ):
+            raise bad("list_contact_id", "must be a contact id")
+        contact_id = int(raw)
+        if contact_id > 2**62 or self.store.get_contact(account, contact_id) is None:
+            raise bad("list_contact_id", "Couldn't find that contact")
+        try:
+            row = self.store.add_number(account, campaign_id, contact_id)
+        except DuplicateNumber:
+            raise bad("list_contact_id", "has already been added to this campaign") from None
+        return Result(201, {"data": self.number_doc(row)}, wrote=True)
+
+    # -- Contact lists (inferred) ---------------------------------------------
+
+    @staticmethod
+    def list_doc(row: Row) -> dict[str, Any]:
+        return {
+            "id": str(row["id"]),
+            "type": "lists",
+            "attributes": {
+                "name": row["name"],
+                "created_at": row["created_at"],
+                "updated_at": row["updated_at"],
+            },
+        }
+
+    @classmethod
+    def contact_doc(cls, row: Row) -> dict[str, Any]:
+        return {
+            "id": str(row["id"]),
+            "type": "list_contacts",
+            "attributes": {
+                **cls.contact_attributes(row),
+                "created_at": row["created_at"],
+                "updated_at": row["updated_at"],
+            },
+        }
+
+    def get_lists(self, req: Request, account: int, _m: re.Match[str]) -> Result:
+        name = dict(req.query).get("name")
+        return self._list(
+            req, lambda n, s: self.store.list_lists(account, name, n, s), self.list_doc
+        )
+
+    def post_list(self, req: Request, account: int, _m: re.Match[str]) -> Result:
+        _data, attrs = self._body(req, ("lists",))
+        unknown = [k for k in attrs if k != "name"]
+        if unknown:
+            raise HttpError(400, {k: ["is not a known attribute"] for k in unknown})
+        name = attrs.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise bad("name", "List name is a required field")
+        return Result(
+            201, {"data": self.list_doc(self.store.create_list(account, name))}, wrote=True
+        )
+
+    def _list_for(self, account: int, raw_id: str) -> int:
+        list_id = self._id(raw_id)
+        if self.store.get_list(account, list_id) is None:
+            raise bad("id", "Not found", 404)
+        return list_id
+
+    def get_contacts(self, req: Request, account: int, m: re.Match[str]) -> Result:
+        list_id = self._list_for(account, m["id"])
+        filters = self._contact_filters(req)
+        return self._list(
+            req,
+            lambda n, s: self.store.list_contacts(account, list_id, filters, n, s),
+            self.contact_doc,
+        )
+
+    def _contact_values(self, attrs: dict[str, Any], creating: bool) -> dict[str, Any]:
+        errors: dict[str, list[str]] = {}
+        values: dict[str, Any] = {}
+        for key, value in attrs.items():
+            if key not in CONTACT_ATTRIBUTES:
+                errors.setdefault(key, []).append("is not a known attribute")
+            elif key == "address":
+                if value is None:
+                    values.update(dict.fromkeys(ADDRESS_COLUMNS))
+                elif not isinstance(value, dict):
+                    errors.setdefault("address", []).append("must be an object")
+                else:
+                    for part, text in value.items():
+                        if part not in ADDRESS_COLUMNS:
+                            errors.setdefault(f"address.{part}", []).append(
+                                "is not a known attribute"
+                            )
+                        elif text is not None and not isinstance(text, str):
+                            errors.setdefault(f"address.{part}", []).append("must be a string")
+                        else:
+                            values[part] = text
+            elif value is not None and not isinstance(value, str):
+                errors.setdefault(key, []).append("must be a string")
+            else:
+                values[key] = value
+        if creating and not values.get("phone"):
+            errors.setdefault("phone", []).append("is required")
+        if values.get("phone") is not None:
+            phone = normalize_phone(values["phone"])
+            if phone is None:
+                errors.setdefault("phone", []).append("is not a valid phone number")
+            else:
+                values["phone"] = phone
+        elif "phone" in values:
+            errors.setdefault("phone", []).append("can't be blank")
+        if errors:
+            raise HttpError(400, errors)
+        return values
+
+    def post_contact(self, req: Request, account: int, m: re.Match[str]) -> Result:
+        list_id = self._list_for(account, m["id"])
+        _data, attrs = self._body(req, ("list_contacts", "contacts", "numbers"))
+        values = self._contact_values(attrs, creating=True)
+        row = self.store.create_contact(account, list_id, values)
+        return Result(201, {"data": self.contact_doc(row)}, wrote=True)
+
+    def patch_contact(self, req: Request, account: int, m: re.Match[str]) -> Result:
+        list_id = self._list_for(account, m["id"])
+        contact_id = self._id(m["cid"])
+        current = self.store.get_contact(account, contact_id)
+        if current is None or current["list_id"] != list_id:
+            raise bad("id", "Not found", 404)
+        data, attrs = self._body(req, ("list_contacts", "contacts", "numbers"))
+        if "id" in data and str(data["id"]) != str(contact_id):
+            raise bad("id", "does not match the contact in the URL", 409)
+        values = self._contact_values(attrs, creating=False)
+        row = self.store.update_contact(account, contact_id, values)
+        return Result(200, {"data": self.contact_doc(row)}, wrote=True)

@@ -1,0 +1,84 @@
+"""Running the emulator from the command line (`upcall-sync emulator`)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from dataclasses import dataclass, field
+from types import FrameType
+
+from upcall_sync.emulator.server import Emulator, Faults
+from upcall_sync.emulator.store import Store
+
+
+@dataclass
+class EmulatorOptions:
+    host: str = "127.0.0.1"
+    port: int = 0
+    db: str = ":memory:"
+    tokens: list[str] = field(default_factory=list)
+    confirmed_numbers: list[str] = field(default_factory=list)
+    max_page_size: int = 100
+    latency_ms: float = 0.0
+    fault_rate: float = 0.0
+    faults: list[str] = field(default_factory=list)
+    seed: int | None = None
+    retry_after: int = 1
+    stall_seconds: float = 30.0
+    error_style: str = "fields"
+    quiet: bool = False
+
+
+def serve(opts: EmulatorOptions) -> int:
+    """Serve until SIGINT or SIGTERM; print the base URL first (scripts read it)."""
+    faults = Faults(
+        rate=opts.fault_rate,
+        kinds=tuple(opts.faults) or ("429", "500", "reset", "lost-write"),
+        seed=opts.seed,
+        retry_after=opts.retry_after,
+        stall_seconds=opts.stall_seconds,
+    )
+    emulator = Emulator(
+        Store(opts.db),
+        host=opts.host,
+        port=opts.port,
+        tokens=opts.tokens,
+        confirmed_numbers=opts.confirmed_numbers,
+        max_page_size=opts.max_page_size,
+        latency_ms=opts.latency_ms,
+        faults=faults,
+        error_style=opts.error_style,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("emulator: %(message)s"))
+    emu_log = logging.getLogger("upcall_sync.emulator")
+    emu_log.addHandler(handler)
+    emu_log.setLevel(logging.WARNING if opts.quiet else logging.INFO)
+    emu_log.propagate = False
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    emulator.start()
+    print(emulator.base_url, flush=True)
+    print(
+        f"emulator: serving {len(opts.tokens)} account(s) on {emulator.base_url} "
+        f"(database {opts.db}); Ctrl-C stops it",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        emulator.stop()
+        emulator.store.close()
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        print("emulator: stopped", file=sys.stderr, flush=True)
+    return 0

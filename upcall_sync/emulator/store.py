@@ -1,0 +1,474 @@
+"""The emulator's state: one SQLite database, every account in it, indexed for scale.
+
+All access goes through one connection guarded by a lock: SQLite work per
+request is tens of microseconds, so the lock is never what a benchmark
+measures, and there is no per-request connection setup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS accounts (
+    id INTEGER PRIMARY KEY,
+    token_sha256 TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS confirmed_numbers (
+    account_id INTEGER NOT NULL REFERENCES accounts(id),
+    phone TEXT NOT NULL,
+    PRIMARY KEY (account_id, phone)
+);
+CREATE TABLE IF NOT EXISTS campaigns (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    account_id INTEGER NOT NULL REFERENCES accounts(id),
+    name TEXT NOT NULL,
+    pitch TEXT,
+    language TEXT,
+    status TEXT NOT NULL,
+    instructions TEXT,
+    start_datetime TEXT,
+    end_datetime TEXT,
+    from_number TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS campaigns_account ON campaigns(account_id, id);
+CREATE INDEX IF NOT EXISTS campaigns_name ON campaigns(account_id, name);
+CREATE INDEX IF NOT EXISTS campaigns_from ON campaigns(account_id, from_number);
+CREATE INDEX IF NOT EXISTS campaigns_status ON campaigns(account_id, status);
+CREATE TABLE IF NOT EXISTS lists (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    account_id INTEGER NOT NULL REFERENCES accounts(id),
+    name TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS lists_name ON lists(account_id, name);
+CREATE TABLE IF NOT EXISTS list_contacts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    account_id INTEGER NOT NULL REFERENCES accounts(id),
+    list_id INTEGER NOT NULL REFERENCES lists(id),
+    phone TEXT NOT NULL,
+    extension TEXT,
+    first_name TEXT,
+    last_name TEXT,
+    title TEXT,
+    company TEXT,
+    email TEXT,
+    recipient TEXT,
+    line1 TEXT,
+    line2 TEXT,
+    city TEXT,
+    region TEXT,
+    postal_code TEXT,
+    country TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS contacts_list ON list_contacts(list_id, id);
+CREATE INDEX IF NOT EXISTS contacts_phone ON list_contacts(list_id, phone);
+CREATE TABLE IF NOT EXISTS campaign_numbers (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    account_id INTEGER NOT NULL REFERENCES accounts(id),
+    campaign_id INTEGER NOT NULL REFERENCES campaigns(id),
+    list_contact_id INTEGER NOT NULL REFERENCES list_contacts(id),
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (campaign_id, list_contact_id)
+);
+CREATE INDEX IF NOT EXISTS numbers_campaign ON campaign_numbers(campaign_id, id);
+CREATE INDEX IF NOT EXISTS numbers_contact ON campaign_numbers(list_contact_id);
+"""
+
+CAMPAIGN_COLUMNS = (
+    "name",
+    "pitch",
+    "language",
+    "status",
+    "instructions",
+    "start_datetime",
+    "end_datetime",
+    "from_number",
+)
+ADDRESS_COLUMNS = ("recipient", "line1", "line2", "city", "region", "postal_code", "country")
+CONTACT_COLUMNS = (
+    "phone",
+    "extension",
+    "first_name",
+    "last_name",
+    "title",
+    "company",
+    "email",
+    *ADDRESS_COLUMNS,
+)
+CONTACT_FILTERS = tuple(c for c in CONTACT_COLUMNS if c != "extension")
+
+Row = dict[str, Any]
+
+
+def now_text() -> str:
+    """The current time as the API writes it: UTC with milliseconds."""
+    now = datetime.now(UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class DuplicateNumber(Exception):
+    """The list contact is already in that campaign."""
+
+
+@dataclass(frozen=True)
+class PageResult:
+    rows: list[Row]
+    total: int
+
+
+class Store:
+    """SQLite-backed accounts, campaigns, contact lists, contacts and campaign numbers."""
+
+    def __init__(self, path: str = ":memory:") -> None:
+        self.path = path
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+        self._version = 0
+        self._counts: dict[tuple[Any, ...], int] = {}
+        with self._lock:
+            if path != ":memory:":
+                self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- Low-level helpers ----------------------------------------------------
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        with self._lock:
+            return [dict(r) for r in self._db.execute(sql, params).fetchall()]
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        with self._lock:
+            row = self._db.execute(sql, params).fetchone()
+        return dict(row) if row is not None else None
+
+    def _write(self, sql: str, params: Sequence[Any] = ()) -> int:
+        with self._lock:
+            cur = self._db.execute(sql, params)
+            self._version += 1
+            if len(self._counts) > 10_000:
+                self._counts.clear()
+            return int(cur.lastrowid or 0)
+
+    def _page(self, select: str, where: str, params: list[Any], page: int, size: int) -> PageResult:
+        count_sql = f"SELECT COUNT(*) {where}"
+        key = (count_sql, tuple(params), self._version)
+        with self._lock:
+            total = self._counts.get(key)
+            if total is None:
+                total = int(self._db.execute(count_sql, params).fetchone()[0])
+                self._counts[key] = total
+            rows = self._db.execute(
+                f"{select} {where} LIMIT ? OFFSET ?", [*params, size, (page - 1) * size]
+            ).fetchall()
+        return PageResult([dict(r) for r in rows], total)
+
+    # -- Accounts -------------------------------------------------------------
+
+    def add_account(self, token: str, confirmed_numbers: Iterable[str] = ()) -> int:
+        digest = token_digest(token)
+        row = self._one("SELECT id FROM accounts WHERE token_sha256 = ?", (digest,))
+        account = (
+            int(row["id"])
+            if row
+            else self._write("INSERT INTO accounts (token_sha256) VALUES (?)", (digest,))
+        )
+        for phone in confirmed_numbers:
+            self.add_confirmed_number(account, phone)
+        return account
+
+    def account_for_token(self, token: str) -> int | None:
+        row = self._one("SELECT id FROM accounts WHERE token_sha256 = ?", (token_digest(token),))
+        return int(row["id"]) if row else None
+
+    def add_confirmed_number(self, account: int, phone: str) -> None:
+        self._write(
+            "INSERT OR IGNORE INTO confirmed_numbers (account_id, phone) VALUES (?, ?)",
+            (account, phone),
+        )
+
+    def is_confirmed(self, account: int, phone: str) -> bool:
+        return (
+            self._one(
+                "SELECT 1 FROM confirmed_numbers WHERE account_id = ? AND phone = ?",
+                (account, phone),
+            )
+            is not None
+        )
+
+    # -- Campaigns ------------------------------------------------------------
+
+    def list_campaigns(
+        self, account: int, filters: dict[str, Any], page: int, size: int
+    ) -> PageResult:
+        where = ["account_id = ?"]
+        params: list[Any] = [account]
+        for column in ("name", "language", "status", "from_number"):
+            if column in filters:
+                where.append(f"{column} = ?")
+                params.append(filters[column])
+        for key, column in (
+            ("start", "start_datetime"),
+            ("created", "created_at"),
+            ("updated", "updated_at"),
+        ):
+            if f"min_{key}" in filters:
+                where.append(f"{column} >= ?")
+                params.append(filters[f"min_{key}"])
+            if f"max_{key}" in filters:
+                where.append(f"{column} <= ?")
+                params.append(filters[f"max_{key}"])
+        clause = "FROM campaigns WHERE " + " AND ".join(where)
+        return self._page("SELECT *", clause + " ORDER BY id", params, page, size)
+
+    def get_campaign(self, account: int, campaign_id: int) -> Row | None:
+        return self._one(
+            "SELECT * FROM campaigns WHERE id = ? AND account_id = ?", (campaign_id, account)
+        )
+
+    def create_campaign(self, account: int, values: dict[str, Any]) -> Row:
+        stamp = now_text()
+        cols = [c for c in CAMPAIGN_COLUMNS if c in values]
+        sql = (
+            f"INSERT INTO campaigns (account_id, {', '.join(cols)}, created_at, updated_at) "
+            f"VALUES (?, {', '.join('?' for _ in cols)}, ?, ?)"
+        )
+        new_id = self._write(sql, [account, *(values[c] for c in cols), stamp, stamp])
+        row = self.get_campaign(account, new_id)
+        assert row is not None
+        return row
+
+    def update_campaign(self, account: int, campaign_id: int, values: dict[str, Any]) -> Row:
+        cols = [c for c in CAMPAIGN_COLUMNS if c in values]
+        if cols:
+            sets = ", ".join(f"{c} = ?" for c in cols)
+            self._write(
+                f"UPDATE campaigns SET {sets}, updated_at = ? WHERE id = ? AND account_id = ?",
+                [*(values[c] for c in cols), now_text(), campaign_id, account],
+            )
+        row = self.get_campaign(account, campaign_id)
+        assert row is not None
+        return row
+
+    # -- Contact lists and contacts -------------------------------------------
+
+    def list_lists(self, account: int, name: str | None, page: int, size: int) -> PageResult:
+        where = "FROM lists WHERE account_id = ?"
+        params: list[Any] = [account]
+        if name is not None:
+            where += " AND name = ?"
+            params.append(name)
+        return self._page("SELECT *", where + " ORDER BY id", params, page, size)
+
+    def get_list(self, account: int, list_id: int) -> Row | None:
+        return self._one("SELECT * FROM lists WHERE id = ? AND account_id = ?", (list_id, account))
+
+    def create_list(self, account: int, name: str) -> Row:
+        stamp = now_text()
+        new_id = self._write(
+            "INSERT INTO lists (account_id, name, created_at, updated_at) VALUES (?, ?, ?, ?)",
+            (account, name, stamp, stamp),
+        )
+        row = self.get_list(account, new_id)
+        assert row is not None
+        return row
+
+    def list_contacts(
+        self, account: int, list_id: int, filters: dict[str, Any], page: int, size: int
+    ) -> PageResult:
+        where = ["list_id = ?", "account_id = ?"]
+        params: list[Any] = [list_id, account]
+        for column in CONTACT_FILTERS:
+            if column in filters:
+                where.append(f"{column} = ?")
+                params.append(filters[column])
+        clause = "FROM list_contacts WHERE " + " AND ".join(where) + " ORDER BY id"
+        return self._page("SELECT *", clause, params, page, size)
+
+    def get_contact(self, account: int, contact_id: int) -> Row | None:
+        return self._one(
+            "SELECT * FROM list_contacts WHERE id = ? AND account_id = ?", (contact_id, account)
+        )
+
+    def create_contact(self, account: int, list_id: int, values: dict[str, Any]) -> Row:
+        stamp = now_text()
+        cols = [c for c in CONTACT_COLUMNS if c in values]
+        sql = (
+            f"INSERT INTO list_contacts (account_id, list_id, {', '.join(cols)}, created_at, "
+            f"updated_at) VALUES (?, ?, {', '.join('?' for _ in cols)}, ?, ?)"
+        )
+        new_id = self._write(sql, [account, list_id, *(values[c] for c in cols), stamp, stamp])
+        row = self.get_contact(account, new_id)
+        assert row is not None
+        return row
+
+    def update_contact(self, account: int, contact_id: int, values: dict[str, Any]) -> Row:
+        cols = [c for c in CONTACT_COLUMNS if c in values]
+        if cols:
+            sets = ", ".join(f"{c} = ?" for c in cols)
+            self._write(
+                f"UPDATE list_contacts SET {sets}, updated_at = ? WHERE id = ? AND account_id = ?",
+                [*(values[c] for c in cols), now_text(), contact_id, account],
+            )
+        row = self.get_contact(account, contact_id)
+        assert row is not None
+        return row
+
+    # -- Campaign numbers -----------------------------------------------------
+
+    _NUMBER_SELECT = (
+        "SELECT cn.id AS id, cn.status AS status, "
+        + ", ".join(f"lc.{c} AS {c}" for c in CONTACT_COLUMNS)
+        + " "
+    )
+
+    def list_numbers(
+        self, account: int, campaign_id: int, filters: dict[str, Any], page: int, size: int
+    ) -> PageResult:
+        where = ["cn.campaign_id = ?", "cn.account_id = ?"]
+        params: list[Any] = [campaign_id, account]
+        for column in CONTACT_FILTERS:
+            if column in filters:
+                where.append(f"lc.{column} = ?")
+                params.append(filters[column])
+        clause = (
+            "FROM campaign_numbers cn JOIN list_contacts lc ON lc.id = cn.list_contact_id "
+            "WHERE " + " AND ".join(where) + " ORDER BY cn.id"
+        )
+        return self._page(self._NUMBER_SELECT, clause, params, page, size)
+
+    def add_number(self, account: int, campaign_id: int, contact_id: int) -> Row:
+        with self._lock:
+            exists = self._one(
+                "SELECT 1 FROM campaign_numbers WHERE campaign_id = ? AND list_contact_id = ?",
+                (campaign_id, contact_id),
+            )
+            if exists:
+                raise DuplicateNumber(contact_id)
+            new_id = self._write(
+                "INSERT INTO campaign_numbers (account_id, campaign_id, list_contact_id, status, "
+                "created_at) VALUES (?, ?, ?, 'active', ?)",
+                (account, campaign_id, contact_id, now_text()),
+            )
+            row = self._one(
+                self._NUMBER_SELECT
+                + "FROM campaign_numbers cn JOIN list_contacts lc ON lc.id = cn.list_contact_id "
+                "WHERE cn.id = ?",
+                (new_id,),
+            )
+        assert row is not None
+        return row
+
+    # -- Inspection (tests, benchmarks) ---------------------------------------
+
+    def sql(self, query: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run a read-only query: for tests that check the database directly."""
+        return self._query(query, params)
+
+    def seed(
+        self,
+        account: int,
+        *,
+        campaigns: Sequence[dict[str, Any]] = (),
+        list_name: str | None = None,
+        contacts: Sequence[dict[str, Any]] = (),
+        memberships: Sequence[tuple[int, int]] = (),
+    ) -> dict[str, Any]:
+        """Bulk-insert state in one transaction (benchmarks); returns the new ids.
+
+        `memberships` pairs are (campaign index, contact index) into the lists given.
+        """
+        stamp = now_text()
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN")
+            try:
+                first_campaign = (
+                    (db.execute("SELECT COALESCE(MAX(id), 0) FROM campaigns").fetchone()[0]) + 1
+                )
+                db.executemany(
+                    "INSERT INTO campaigns (account_id, name, pitch, language, status, "
+                    "instructions, start_datetime, end_datetime, from_number, created_at, "
+                    "updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    [
+                        (
+                            account,
+                            c["name"],
+                            c.get("pitch"),
+                            c.get("language"),
+                            c.get("status", "pending"),
+                            c.get("instructions"),
+                            c.get("start_datetime"),
+                            c.get("end_datetime"),
+                            c.get("from_number"),
+                            stamp,
+                            stamp,
+                        )
+                        for c in campaigns
+                    ],
+                )
+                list_id = None
+                first_contact = 0
+                if list_name is not None:
+                    list_id = int(
+                        db.execute(
+                            "INSERT INTO lists (account_id, name, created_at, updated_at) "
+                            "VALUES (?,?,?,?)",
+                            (account, list_name, stamp, stamp),
+                        ).lastrowid
+                        or 0
+                    )
+                    first_contact = (
+                        (db.execute("SELECT COALESCE(MAX(id), 0) FROM list_contacts").fetchone()[0])
+                        + 1
+                    )
+                    columns = ", ".join(CONTACT_COLUMNS)
+                    marks = ", ".join("?" for _ in CONTACT_COLUMNS)
+                    db.executemany(
+                        f"INSERT INTO list_contacts (account_id, list_id, {columns}, "
+                        f"created_at, updated_at) VALUES (?, ?, {marks}, ?, ?)",
+                        [
+                            (account, list_id, *(c.get(k) for k in CONTACT_COLUMNS), stamp, stamp)
+                            for c in contacts
+                        ],
+                    )
+                db.executemany(
+                    "INSERT INTO campaign_numbers (account_id, campaign_id, list_contact_id, "
+                    "status, created_at) VALUES (?, ?, ?, 'active', ?)",
+                    [
+                        (account, first_campaign + ci, first_contact + ki, stamp)
+                        for ci, ki in memberships
+                    ],
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            self._version += 1
+        return {
+            "first_campaign_id": first_campaign,
+            "list_id": list_id,
+            "first_contact_id": first_contact,
+        }

@@ -1,0 +1,203 @@
+"""Every error upcall-sync raises on purpose.
+
+```
+UpcallSyncError                  root: the CLI catches it once and prints one line
+├── UsageError                   a bad option or combination of options
+├── ManifestError                one or more problems in the manifests, each with file:line:col
+├── ApiError                     the Upcall API answered, and not with what we needed
+│   ├── ApiStatusError           an HTTP error status (400, 401, 404, 429, 5xx), with field messages
+│   ├── ApiResponseError         a 2xx body that is not what the API documents (HTML, bad JSON)
+│   └── PaginationError          links.next loops, leaves the API's host, or a listing never ends
+├── TransportError               no usable answer at all: connection refused or reset, timeout
+│   └── OutcomeUnknown           a write was sent and we cannot tell whether it happened
+├── InsecureTransport            the token would travel over plain http to a non-loopback host
+├── PlanError                    the manifests cannot be matched against the live account
+├── UnsafePlan                   the plan is over the safety thresholds; --force to apply
+├── StalePlan                    a saved plan no longer matches the live account or the manifests
+└── PlanFileError                a saved plan is unreadable, tampered with, or from another version
+```
+
+Every message is already redacted: nothing here ever contains the auth token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class UpcallSyncError(Exception):
+    """Root of every error upcall-sync raises on purpose."""
+
+    exit_code = 1
+    #: set by the transport when trying the same request again is safe
+    retryable = False
+
+    def one_line(self) -> str:
+        """The message the CLI prints: a single line."""
+        return " ".join(str(self).split("\n")[0].split()) or type(self).__name__
+
+
+class UsageError(UpcallSyncError):
+    """A bad option value or a bad combination of options."""
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """Where a value came from: a manifest (or CSV) file, 1-based line and column."""
+
+    file: str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        if self.line <= 0:
+            return self.file
+        if self.column <= 0:
+            return f"{self.file}:{self.line}"
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One problem in a manifest: where, which field (a dotted path), and what."""
+
+    location: Location
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = str(self.location)
+        if self.path:
+            return f"{where}: {self.path}: {self.message}"
+        return f"{where}: {self.message}"
+
+
+class ManifestError(UpcallSyncError):
+    """Every problem found in the manifests, not just the first."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(set(problems))
+        first = str(self.problems[0]) if self.problems else "invalid manifest"
+        more = len(self.problems) - 1
+        suffix = f" (and {more} more problem{'s' if more != 1 else ''})" if more > 0 else ""
+        super().__init__(first + suffix)
+
+    def lines(self) -> list[str]:
+        return [str(p) for p in self.problems]
+
+
+@dataclass(frozen=True)
+class FieldMessage:
+    """One message from the API, for one field (or `base` when the API names none)."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        if self.field in ("", "base"):
+            return self.message
+        return f"{self.field}: {self.message}"
+
+
+class ApiError(UpcallSyncError):
+    """The API answered, but not with what we needed."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str = "",
+        url: str = "",
+        status: int | None = None,
+        fields: tuple[FieldMessage, ...] = (),
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.status = status
+        self.fields = fields
+        super().__init__(message)
+
+    @property
+    def field_text(self) -> str:
+        return "; ".join(str(f) for f in self.fields)
+
+
+class ApiStatusError(ApiError):
+    """An HTTP error status, carrying the API's field messages."""
+
+    def __init__(
+        self,
+        *,
+        method: str,
+        url: str,
+        status: int,
+        fields: tuple[FieldMessage, ...] = (),
+        excerpt: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        detail = "; ".join(str(f) for f in fields) or excerpt or _STATUS_TEXT.get(status, "")
+        msg = f"{method} {url}: HTTP {status}"
+        if detail:
+            msg += f": {detail}"
+        super().__init__(msg, method=method, url=url, status=status, fields=fields)
+
+
+class ApiResponseError(ApiError):
+    """A response whose body is not a document the API would send."""
+
+
+class PaginationError(ApiError):
+    """A listing that loops, leaves the API's origin, or never ends."""
+
+
+class TransportError(UpcallSyncError):
+    """No usable answer: the connection failed, was reset, or timed out."""
+
+    def __init__(self, message: str, *, method: str = "", url: str = "") -> None:
+        self.method = method
+        self.url = url
+        super().__init__(message)
+
+
+class OutcomeUnknown(TransportError):
+    """A write was sent but its answer was lost: it may or may not have happened."""
+
+    def __init__(self, message: str, *, method: str = "", url: str = "", status: int | None = None):
+        self.status = status
+        super().__init__(message, method=method, url=url)
+
+
+class InsecureTransport(UpcallSyncError):
+    """The token would be sent in clear text to a host that is not loopback."""
+
+
+class PlanError(UpcallSyncError):
+    """The manifests cannot be matched against the live account."""
+
+
+class UnsafePlan(UpcallSyncError):
+    """The plan changes or archives more than the safety thresholds allow."""
+
+
+class StalePlan(UpcallSyncError):
+    """A saved plan no longer matches what it was made against."""
+
+
+class PlanFileError(UpcallSyncError):
+    """A saved plan file is unreadable, edited, or from another format version."""
+
+
+_STATUS_TEXT = {
+    400: "bad request",
+    401: "the auth token is missing or wrong",
+    403: "not allowed for this token",
+    404: "not found",
+    413: "request body too large",
+    415: "unsupported content type",
+    429: "too many requests",
+    500: "internal server error",
+    502: "bad gateway",
+    503: "service unavailable",
+    504: "gateway timeout",
+}
