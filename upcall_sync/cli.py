@@ -63,6 +63,51 @@ def _root(
     root.setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
+# -- shared options -------------------------------------------------------------
+
+Paths = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="Manifest files, or directories (every *.yaml / *.yml below them).",
+        show_default=False,
+    ),
+]
+
+
+def _paths(paths: list[str] | None) -> list[str]:
+    if not paths:
+        raise UsageError("give at least one manifest file or directory")
+    return paths
+
+
+# -- validate / schema ----------------------------------------------------------
+
+
+@app.command()
+def validate(paths: Paths = None) -> None:
+    """Check manifests offline (no token needed): every problem, with file:line:col."""
+    from upcall_sync.manifest import load_manifests
+
+    state = load_manifests(_paths(paths))
+    for skipped in state.skipped:
+        print(f"note: skipped {skipped}: not a manifest (no manifest keys)", file=sys.stderr)
+    numbers = sum(len(c.numbers) for c in state.campaigns)
+    files = len(state.files)
+    print(
+        f"{files:,} file{'s' if files != 1 else ''}, {len(state.campaigns):,} campaign"
+        f"{'s' if len(state.campaigns) != 1 else ''}, {numbers:,} number"
+        f"{'s' if numbers != 1 else ''}: valid"
+    )
+
+
+@app.command()
+def schema() -> None:
+    """Print the manifest's JSON Schema (for editors and CI linters)."""
+    from upcall_sync.manifest.schema import schema_text
+
+    sys.stdout.write(schema_text())
+
+
 # -- emulator -----------------------------------------------------------------
 
 

@@ -1,0 +1,12 @@
+"""Manifests: YAML (and CSV) files to a validated, normalized `DesiredState`."""
+
+from upcall_sync.manifest.load import DEFAULT_CONTACT_LIST, find_manifests, load_manifests
+from upcall_sync.manifest.spec import MANIFEST_VERSION, ManifestSpec
+
+__all__ = [
+    "DEFAULT_CONTACT_LIST",
+    "MANIFEST_VERSION",
+    "ManifestSpec",
+    "find_manifests",
+    "load_manifests",
+]

@@ -1,0 +1,116 @@
+"""The manifest's JSON Schema and its reference page, both generated from the model.
+
+`schema/manifest.schema.json` and `docs/manifest.md` are committed copies of
+what these functions return; tests fail when they drift.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel
+
+from upcall_sync.manifest.spec import (
+    CSV_COLUMNS,
+    AddressSpec,
+    CampaignSpec,
+    DefaultsSpec,
+    ManifestSpec,
+    NumberSpec,
+    SafetySpec,
+)
+
+SCHEMA_URL = "https://json-schema.org/draft/2020-12/schema"
+
+
+def manifest_schema() -> dict[str, Any]:
+    schema = ManifestSpec.model_json_schema(mode="validation")
+    return {"$schema": SCHEMA_URL, **schema}
+
+
+def schema_text() -> str:
+    return json.dumps(manifest_schema(), indent=2, sort_keys=False) + "\n"
+
+
+def _type_of(info: dict[str, Any], defs: dict[str, Any]) -> str:
+    if "$ref" in info:
+        return f"mapping ({info['$ref'].rsplit('/', 1)[-1]})"
+    if "anyOf" in info:
+        kinds = [_type_of(x, defs) for x in info["anyOf"] if x.get("type") != "null"]
+        return " or ".join(dict.fromkeys(kinds))
+    if "enum" in info:
+        values = info["enum"]
+        if len(values) > 8:
+            return "region code"
+        return " \\| ".join(f"`{v}`" for v in values)
+    if "const" in info:
+        return f"`{info['const']}`"
+    kind = info.get("type", "any")
+    if kind == "array":
+        return f"list of {_type_of(info.get('items', {}), defs)}"
+    if kind == "string" and info.get("format") == "date-time":
+        return "datetime with offset"
+    return {"string": "text", "integer": "whole number", "number": "number"}.get(kind, str(kind))
+
+
+def _section(model: type[BaseModel], title: str, defs: dict[str, Any]) -> list[str]:
+    schema = model.model_json_schema(mode="validation")
+    props = schema.get("properties", {})
+    required = set(schema.get("required", []))
+    lines = [f"### {title}", "", (model.__doc__ or "").strip(), ""]
+    lines += ["| key | type | required | description |", "| --- | --- | --- | --- |"]
+    for name, info in props.items():
+        desc = (info.get("description") or "").replace("|", "\\|")
+        default = info.get("default")
+        if default not in (None, [], {}) and "default" in info:
+            desc = f"{desc} Default: `{default}`.".strip()
+        needed = "yes" if name in required else "no"
+        lines.append(f"| `{name}` | {_type_of(info, defs)} | {needed} | {desc} |")
+    return [*lines, ""]
+
+
+def reference_markdown() -> str:
+    """docs/manifest.md: every key of the format, from the model itself."""
+    defs = manifest_schema().get("$defs", {})
+    out = [
+        "# Manifest reference (format version 1)",
+        "",
+        "<!-- Generated from upcall_sync/manifest/spec.py by "
+        "`python -m upcall_sync.manifest.schema --docs`; tests fail if it drifts. -->",
+        "",
+        "A manifest is a YAML file (or a directory of them). Campaigns from all files merge;",
+        "`contact_list`, `prune_scope` and `safety` must agree across files that set them.",
+        "Text must be text: quote values YAML would read as numbers or booleans",
+        '(`postal_code: "02134"`, `country: "NO"`). `${VAR}` in any text takes the environment',
+        "variable's value (an unset variable is an error); `$${` writes a literal `${`.",
+        "",
+        "A campaign field left out (after `defaults`) is **not managed**: plans never change it.",
+        "Contact details are managed as a whole: a detail left out means empty.",
+        "",
+    ]
+    for model, title in (
+        (ManifestSpec, "Top level"),
+        (DefaultsSpec, "`defaults`"),
+        (CampaignSpec, "`campaigns[]`"),
+        (NumberSpec, "`campaigns[].numbers[]`"),
+        (AddressSpec, "`campaigns[].numbers[].address`"),
+        (SafetySpec, "`safety`"),
+    ):
+        out += _section(model, title, defs)
+    out += [
+        "### `numbers_csv` files",
+        "",
+        "A header row, then one number per row. Columns (any order, all but `phone` optional):",
+        ", ".join(f"`{c}`" for c in CSV_COLUMNS) + ".",
+        "Address parts go by their bare names. Empty cells are empty values. Errors point at",
+        "the CSV's own line numbers.",
+        "",
+    ]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    sys.stdout.write(reference_markdown() if "--docs" in sys.argv else schema_text())

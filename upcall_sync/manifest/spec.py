@@ -1,0 +1,266 @@
+"""The manifest format, version 1, as pydantic models: validation and JSON Schema in one place.
+
+These models are what people write. They are strict about types (text must
+be text: YAML's `NO` or `02134` are not silently turned into strings) so that
+the JSON Schema they publish accepts exactly what `validate` accepts, give or
+take the checks a schema cannot express (phone possibility, end after start,
+uniqueness across files), which `load` adds.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import phonenumbers
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    ValidationInfo,
+    WithJsonSchema,
+)
+
+from upcall_sync.client.models import CAMPAIGN_STATUSES
+from upcall_sync.normalize import (
+    PhoneError,
+    format_datetime,
+    normalize_phone,
+    parse_datetime,
+    quote,
+)
+
+MANIFEST_VERSION = 1
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s.]+$"
+DATETIME_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}(:?\d{2})?)$"
+REGIONS = tuple(sorted(phonenumbers.SUPPORTED_REGIONS))
+
+
+def _rstrip(value: str) -> str:
+    return value.rstrip()
+
+
+def _phone(value: str, info: ValidationInfo) -> str:
+    region = (info.context or {}).get("phone_region")
+    try:
+        return normalize_phone(value, region)
+    except PhoneError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("datetime has no UTC offset: add Z or an offset such as -07:00")
+        return value
+    if not isinstance(value, str):
+        raise ValueError("expected a datetime as text, e.g. 2026-07-11T09:00:00-07:00")
+    if not re.fullmatch(DATETIME_PATTERN, value.strip()):
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?", value.strip()):
+            raise ValueError(f"{quote(value)} has no UTC offset: add Z or an offset such as -07:00")
+        raise ValueError(
+            f"{quote(value)} is not an ISO 8601 datetime such as 2026-07-11T09:00:00-07:00"
+        )
+    return parse_datetime(value)
+
+
+def _json_int(value: Any) -> Any:
+    """Integers as JSON Schema sees them: 5 and 5.0 yes, true no."""
+    if isinstance(value, bool):
+        raise ValueError("expected a whole number, not a boolean")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _id(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+Text = Annotated[str, Field(strict=True), AfterValidator(_rstrip)]
+Name = Annotated[
+    str,
+    Field(strict=True),
+    StringConstraints(min_length=1, pattern=r"\S"),
+    AfterValidator(_rstrip),
+]
+Phone = Annotated[
+    str,
+    Field(
+        strict=True,
+        json_schema_extra={"examples": ["+16507991144", "+1 (650) 799-1144"]},
+    ),
+    AfterValidator(_phone),
+]
+Email = Annotated[str, Field(strict=True), StringConstraints(pattern=EMAIL_PATTERN)]
+UtcDatetime = Annotated[
+    datetime,
+    BeforeValidator(_datetime),
+    PlainSerializer(format_datetime, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": DATETIME_PATTERN}),
+]
+CampaignId = Annotated[
+    str,
+    BeforeValidator(_id),
+    Field(strict=True),
+    StringConstraints(pattern=r"^[0-9]+$"),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": r"^[0-9]+$"},
+                {"type": "integer", "minimum": 0},
+            ]
+        }
+    ),
+]
+WholeNumber = Annotated[int, BeforeValidator(_json_int), Field(strict=True)]
+Version = Annotated[
+    Literal[1],
+    BeforeValidator(_json_int),
+    WithJsonSchema({"const": 1, "type": "integer", "description": "Manifest format version: 1."}),
+]
+Status = Literal["pending", "ready", "paused", "completed", "archived"]
+assert tuple(Status.__args__) == CAMPAIGN_STATUSES  # type: ignore[attr-defined]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=False)
+
+
+class AddressSpec(_Spec):
+    """A postal address; every part optional."""
+
+    recipient: Text | None = None
+    line1: Text | None = None
+    line2: Text | None = None
+    city: Text | None = None
+    region: Text | None = Field(None, description="State, province or region.")
+    postal_code: Text | None = Field(None, description="Quote it: 02134 unquoted is a number.")
+    country: Text | None = None
+
+
+class NumberSpec(_Spec):
+    """One person to call in a campaign."""
+
+    phone: Phone = Field(
+        description="Any form the phonenumbers library parses as a possible number; "
+        "national forms need phone_region. Kept as E.164."
+    )
+    extension: Text | None = None
+    first_name: Text | None = None
+    last_name: Text | None = None
+    title: Text | None = None
+    company: Text | None = None
+    email: Email | None = None
+    address: AddressSpec | None = None
+
+
+class CampaignFields(_Spec):
+    """Campaign fields a manifest may manage. A field left out is not managed."""
+
+    instructions: Text | None = Field(None, description="Instructions for the caller.")
+    pitch: Text | None = Field(None, description="Pitch for the campaign.")
+    language: Text | None = Field(None, description="Language of the campaign, e.g. en.")
+    status: Status = Field(
+        None,  # type: ignore[arg-type]  # absent means unmanaged; null is refused
+        description="pending | ready | paused | completed | archived. A new campaign that "
+        "should be ready is created pending and made ready once its numbers are in.",
+    )
+    from_number: Phone = Field(  # type: ignore[assignment]  # absent: unmanaged; null refused
+        None,
+        description="Caller ID; must be confirmed on the account. The API never returns it: "
+        "upcall-sync reads it back through the from_number filter.",
+    )
+    start_datetime: UtcDatetime | None = Field(None, description="Start time, with Z or an offset.")
+    end_datetime: UtcDatetime | None = Field(
+        None, description="End time, with Z or an offset; after start_datetime."
+    )
+
+
+class DefaultsSpec(CampaignFields):
+    """Campaign fields applied to every campaign of this file that does not set them."""
+
+
+class CampaignSpec(CampaignFields):
+    """One campaign."""
+
+    name: Name = Field(description="Required, unique across all manifest files.")
+    id: CampaignId | None = Field(
+        None,
+        description="Binds this entry to that live campaign (for renames, or when live names "
+        "repeat).",
+    )
+    numbers: list[NumberSpec] = Field(default_factory=list, description="People to call.")
+    numbers_csv: Annotated[str, Field(strict=True, min_length=1)] | None = Field(
+        None,
+        description="A CSV of more numbers (header row of NumberSpec field names, address parts "
+        "by bare name), relative to this file.",
+    )
+
+
+class SafetySpec(_Spec):
+    """When a plan is unsafe (apply then needs --force)."""
+
+    max_update_percent: Annotated[float, Field(ge=0, le=100, strict=True)] = 30.0
+    max_archive_percent: Annotated[float, Field(ge=0, le=100, strict=True)] = 30.0
+    min_existing: Annotated[WholeNumber, Field(ge=0)] = 10
+
+
+class ManifestSpec(_Spec):
+    """An upcall-sync manifest file (format version 1)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        title="upcall-sync manifest",
+        json_schema_extra={"$id": "https://upcall-sync.dev/schema/manifest-v1.json"},
+    )
+
+    version: Version
+    contact_list: Name | None = Field(
+        None,
+        description="The contact list that stages numbers, found or created by name; default "
+        '"upcall-sync". Must agree across files.',
+    )
+    phone_region: Literal[REGIONS] | None = Field(  # type: ignore[valid-type]
+        None,
+        description="ISO country code (e.g. US) that lets phones be written in national form.",
+    )
+    prune_scope: Name | None = Field(
+        None,
+        description="Glob on campaign names that --prune may archive. Must agree across files.",
+    )
+    safety: SafetySpec | None = Field(
+        None, description="Limits past which a plan is unsafe. Must agree across files."
+    )
+    defaults: DefaultsSpec | None = Field(
+        None, description="Campaign fields for every campaign of this file that leaves them out."
+    )
+    campaigns: list[CampaignSpec] = Field(
+        default_factory=list, description="The campaigns this file manages."
+    )
+
+
+CSV_COLUMNS = (
+    "phone",
+    "extension",
+    "first_name",
+    "last_name",
+    "title",
+    "company",
+    "email",
+    "recipient",
+    "line1",
+    "line2",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+)

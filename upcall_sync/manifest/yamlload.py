@@ -1,0 +1,366 @@
+"""A safe YAML reader that remembers where every value came from.
+
+Built on PyYAML's event stream (libyaml's C parser when available), not on its
+constructors, so that:
+
+- every mapping and sequence knows its file, line and column, and every value
+  inside it knows its own (`LocDict.where(key)`, `LocList.where(index)`);
+- only the plain data tags are accepted (str, int, float, bool, null,
+  timestamp, map, seq, merge); `!!python/object` and friends are refused;
+- aliases are counted as they expand, so an alias bomb ("billion laughs")
+  fails at once with a clear error instead of eating memory;
+- timestamps stay text (the manifest model parses them), and a plain scalar
+  that YAML resolves to a number or a boolean remembers how it was written,
+  so an error can say `quote it: "94536"`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from upcall_sync.errors import Location
+
+try:  # libyaml is ~10x faster; PyYAML's wheels ship it
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - pure-Python fallback
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_ALIAS_EXPANSION = 1_000_000
+
+_TAG = "tag:yaml.org,2002:"
+_ALLOWED_TAGS = {
+    f"{_TAG}{t}"
+    for t in ("str", "int", "float", "bool", "null", "timestamp", "map", "seq", "merge", "binary")
+}
+_RESOLVER = yaml.resolver.Resolver()
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+
+
+class YamlError(Exception):
+    """A problem reading YAML, at a location."""
+
+    def __init__(self, location: Location, message: str) -> None:
+        super().__init__(f"{location}: {message}")
+        self.location = location
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Plain:
+    """How a non-text plain scalar was written (for friendly type errors)."""
+
+    text: str
+    kind: str  # "number" | "boolean" | "null"
+
+
+class LocDict(dict[str, Any]):
+    """A mapping that knows where it is and where each of its values is."""
+
+    __slots__ = ("key_locs", "loc", "plain", "value_locs")
+
+    def __init__(self, loc: Location) -> None:
+        super().__init__()
+        self.loc = loc
+        self.key_locs: dict[str, Location] = {}
+        self.value_locs: dict[str, Location] = {}
+        self.plain: dict[str, Plain] = {}
+
+    def where(self, key: str) -> Location:
+        return self.value_locs.get(key, self.loc)
+
+    def where_key(self, key: str) -> Location:
+        return self.key_locs.get(key, self.loc)
+
+
+class LocList(list[Any]):
+    """A sequence that knows where it is and where each item is."""
+
+    __slots__ = ("item_locs", "loc", "plain")
+
+    def __init__(self, loc: Location) -> None:
+        super().__init__()
+        self.loc = loc
+        self.item_locs: list[Location] = []
+        self.plain: dict[int, Plain] = {}
+
+    def where(self, index: int) -> Location:
+        if 0 <= index < len(self.item_locs):
+            return self.item_locs[index]
+        return self.loc
+
+
+def read_yaml(
+    path: str,
+    display: str | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    max_bytes: int = MAX_FILE_BYTES,
+) -> tuple[Any, list[YamlError]]:
+    """The single document in a YAML file, as LocDict/LocList/scalars.
+
+    `${VAR}` in text values is expanded from `environ` (default: os.environ);
+    returns the document and the expansion problems (one per value), or raises
+    YamlError for anything that stops reading.
+    """
+    name = display or path
+    try:
+        size = os.path.getsize(path)
+    except OSError as exc:
+        raise YamlError(Location(name), f"cannot read file: {exc.strerror}") from None
+    if size > max_bytes:
+        raise YamlError(
+            Location(name),
+            f"file is {size / 1024 / 1024:.1f} MB, over the {max_bytes // 1024 // 1024} MB limit "
+            "for a manifest (put large contact sets in numbers_csv)",
+        )
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise YamlError(Location(name), f"cannot read file: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise YamlError(Location(name, line), "file is not UTF-8 text") from None
+    return parse_yaml(text, name, environ=environ)
+
+
+def parse_yaml(
+    text: str, name: str, *, environ: Mapping[str, str] | None = None
+) -> tuple[Any, list[YamlError]]:
+    builder = _Builder(name, os.environ if environ is None else environ)
+    try:
+        return builder.build(yaml.parse(text, Loader=_Loader)), builder.problems
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        loc = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name)
+        problem = exc.problem or exc.context or "invalid YAML"
+        context = f" ({exc.context})" if exc.context and exc.problem else ""
+        raise YamlError(loc, f"YAML syntax error: {problem}{context}") from None
+    except yaml.YAMLError as exc:
+        raise YamlError(Location(name), f"YAML error: {exc}") from None
+    except RecursionError:
+        raise YamlError(Location(name), "YAML nesting is too deep") from None
+
+
+def _resolve(value: str) -> str:
+    """The tag YAML 1.1 gives a plain scalar (int, bool, null, timestamp ...)."""
+    return str(_RESOLVER.resolve(yaml.ScalarNode, value, (True, False)))  # type: ignore[no-untyped-call]
+
+
+class _Builder:
+    def __init__(self, name: str, environ: Mapping[str, str]) -> None:
+        self.name = name
+        self.environ = environ
+        self.anchors: dict[str, tuple[Any, int]] = {}
+        self.expanded = 0
+        self.problems: list[YamlError] = []
+
+    def loc(self, event: Any) -> Location:
+        mark = event.start_mark
+        return Location(self.name, mark.line + 1, mark.column + 1)
+
+    def build(self, events: Iterator[Any]) -> Any:
+        docs = 0
+        result: Any = None
+        for event in events:
+            if isinstance(event, yaml.DocumentStartEvent):
+                docs += 1
+                if docs > 1:
+                    raise YamlError(
+                        self.loc(event), "a manifest file holds one YAML document; found a second"
+                    )
+                result, _size = self.node(next(events), events)
+            elif isinstance(event, yaml.StreamEndEvent):
+                break
+        if docs == 0:
+            raise YamlError(Location(self.name, 1, 1), "file is empty")
+        return result
+
+    def check_tag(self, event: Any, default: str) -> str:
+        tag = event.tag
+        if tag in (None, "!"):
+            return default
+        if tag not in _ALLOWED_TAGS:
+            shown = "!!" + tag[len(_TAG) :] if tag.startswith(_TAG) else tag
+            raise YamlError(
+                self.loc(event),
+                f"YAML tag {shown} is not allowed in a manifest (only plain data: text, numbers, "
+                "booleans, lists and mappings)",
+            )
+        return str(tag)
+
+    def node(self, event: Any, events: Iterator[Any]) -> tuple[Any, int]:
+        """(value, expanded size) for the node starting with `event`."""
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor not in self.anchors:
+                raise YamlError(self.loc(event), f"unknown alias *{event.anchor}")
+            value, size = self.anchors[event.anchor]
+            self.expanded += size
+            if self.expanded > MAX_ALIAS_EXPANSION:
+                raise YamlError(
+                    self.loc(event),
+                    f"aliases expand to more than {MAX_ALIAS_EXPANSION:,} values; refusing "
+                    "(a YAML alias bomb?)",
+                )
+            return value, size
+        if isinstance(event, yaml.ScalarEvent):
+            value, _plain = self.scalar(event)
+            result: tuple[Any, int] = (value, 1)
+        elif isinstance(event, yaml.SequenceStartEvent):
+            self.check_tag(event, f"{_TAG}seq")
+            result = self.sequence(event, events)
+        elif isinstance(event, yaml.MappingStartEvent):
+            self.check_tag(event, f"{_TAG}map")
+            result = self.mapping(event, events)
+        else:  # pragma: no cover - the parser guarantees node events here
+            raise YamlError(self.loc(event), f"unexpected YAML event {type(event).__name__}")
+        anchor = getattr(event, "anchor", None)
+        if anchor:
+            self.anchors[anchor] = result
+        return result
+
+    def scalar(self, event: Any, *, expand: bool = True) -> tuple[Any, Plain | None]:
+        if not event.style and event.tag in (None, "!") and event.implicit[0]:
+            tag = _resolve(event.value)
+        elif event.tag in (None, "!"):
+            tag = f"{_TAG}str"
+        else:
+            tag = self.check_tag(event, f"{_TAG}str")
+        value = event.value
+        if tag in (f"{_TAG}str", f"{_TAG}timestamp"):
+            if expand and "$" in value:
+                try:
+                    value = expand_env(value, self.environ)
+                except KeyError as exc:
+                    self.problems.append(
+                        YamlError(self.loc(event), f"environment variable {exc.args[0]} is not set")
+                    )
+                except ValueError as exc:
+                    self.problems.append(YamlError(self.loc(event), str(exc)))
+            return value, None
+        if tag == f"{_TAG}binary":
+            raise YamlError(self.loc(event), "binary values are not allowed in a manifest")
+        if tag == f"{_TAG}merge":
+            return "<<", None
+        node = yaml.ScalarNode(tag, value, event.start_mark, event.end_mark)
+        try:
+            if tag == f"{_TAG}null":
+                return None, Plain(value, "null")
+            if tag == f"{_TAG}bool":
+                return _CONSTRUCTOR.construct_yaml_bool(node), Plain(value, "boolean")
+            if tag == f"{_TAG}int":
+                return _CONSTRUCTOR.construct_yaml_int(node), Plain(value, "number")
+            if tag == f"{_TAG}float":
+                return _CONSTRUCTOR.construct_yaml_float(node), Plain(value, "number")
+        except (ValueError, yaml.YAMLError):
+            raise YamlError(
+                self.loc(event), f"cannot read {value!r} as {tag[len(_TAG) :]}"
+            ) from None
+        raise YamlError(self.loc(event), f"unsupported YAML tag {tag}")  # pragma: no cover
+
+    def sequence(self, start: Any, events: Iterator[Any]) -> tuple[LocList, int]:
+        out = LocList(self.loc(start))
+        total = 1
+        for event in events:
+            if isinstance(event, yaml.SequenceEndEvent):
+                return out, total
+            loc = self.loc(event)
+            if isinstance(event, yaml.ScalarEvent):
+                value, plain = self.scalar(event)
+                size = 1
+                if plain is not None:
+                    out.plain[len(out)] = plain
+                if event.anchor:
+                    self.anchors[event.anchor] = (value, 1)
+            else:
+                value, size = self.node(event, events)
+            out.append(value)
+            out.item_locs.append(loc)
+            total += size
+        raise YamlError(out.loc, "unterminated sequence")  # pragma: no cover
+
+    def mapping(self, start: Any, events: Iterator[Any]) -> tuple[LocDict, int]:
+        out = LocDict(self.loc(start))
+        total = 1
+        merges: list[tuple[Any, Location]] = []
+        for event in events:
+            if isinstance(event, yaml.MappingEndEvent):
+                break
+            key_loc = self.loc(event)
+            if isinstance(event, yaml.ScalarEvent):
+                key, _plain = self.scalar(event, expand=False)
+            else:
+                raise YamlError(key_loc, "mapping keys must be plain text")
+            if key is None:
+                key = "null"
+            key = str(key) if not isinstance(key, bool) else str(key).lower()
+            value_event = next(events)
+            value_loc = self.loc(value_event)
+            if isinstance(value_event, yaml.ScalarEvent):
+                value, plain = self.scalar(value_event)
+                size = 1
+                if value_event.anchor:
+                    self.anchors[value_event.anchor] = (value, 1)
+            else:
+                value, size = self.node(value_event, events)
+                plain = None
+            total += size
+            if key == "<<":
+                merges.append((value, value_loc))
+                continue
+            if key in out:
+                raise YamlError(
+                    key_loc,
+                    f'duplicate key "{key}" (first at line {out.key_locs[key].line})',
+                )
+            out[key] = value
+            out.key_locs[key] = key_loc
+            out.value_locs[key] = value_loc
+            if plain is not None:
+                out.plain[key] = plain
+        for value, loc in merges:
+            for source in value if isinstance(value, list) else [value]:
+                if not isinstance(source, LocDict):
+                    raise YamlError(loc, "a merge key (<<) takes a mapping or a list of mappings")
+                for key, item in source.items():
+                    if key not in out:
+                        out[key] = item
+                        out.key_locs[key] = source.key_locs.get(key, loc)
+                        out.value_locs[key] = source.value_locs.get(key, loc)
+                        if key in source.plain:
+                            out.plain[key] = source.plain[key]
+        return out, total
+
+
+_ENV = re.compile(r"\$(\$?)\{([^}]*)\}")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def expand_env(value: str, environ: Mapping[str, str]) -> str:
+    """`${VAR}` takes the variable's value; `$${` writes a literal `${`.
+
+    Raises KeyError(name) for an unset variable, ValueError for a bad name.
+    """
+    if "$" not in value:
+        return value
+
+    def sub(match: re.Match[str]) -> str:
+        if match.group(1):
+            return "${" + match.group(2) + "}"
+        name = match.group(2)
+        if not _ENV_NAME.fullmatch(name):
+            raise ValueError(f"${{{name}}} is not a valid environment variable reference")
+        if name not in environ:
+            raise KeyError(name)
+        return environ[name]
+
+    return _ENV.sub(sub, value)

@@ -1,0 +1,184 @@
+"""The two states a plan compares: what the manifests want and what the account holds.
+
+Both are plain frozen values, normalized the same way (`upcall_sync.normalize`),
+so the planner compares them with `==` and never has to know where they came
+from. Slotted dataclasses: a plan of 100,000 numbers holds 200,000 of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+from upcall_sync.errors import Location
+
+CAMPAIGN_FIELDS = (
+    "instructions",
+    "pitch",
+    "language",
+    "status",
+    "from_number",
+    "start_datetime",
+    "end_datetime",
+)
+TEXT_FIELDS = ("instructions", "pitch", "language")
+DATETIME_FIELDS = ("start_datetime", "end_datetime")
+ADDRESS_PARTS = ("recipient", "line1", "line2", "city", "region", "postal_code", "country")
+DETAIL_FIELDS = ("title", "company", "email", *ADDRESS_PARTS)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Contact:
+    """A person's details, normalized: E.164 phone, "" for anything absent."""
+
+    phone: str
+    extension: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    title: str = ""
+    company: str = ""
+    email: str = ""
+    recipient: str = ""
+    line1: str = ""
+    line2: str = ""
+    city: str = ""
+    region: str = ""
+    postal_code: str = ""
+    country: str = ""
+
+    @property
+    def line_key(self) -> tuple[str, str]:
+        """Phone and extension: how a number is first matched."""
+        return (self.phone, self.extension)
+
+    @property
+    def person_key(self) -> tuple[str, str, str, str]:
+        """Phone, extension and name: how numbers sharing a line are told apart."""
+        return (self.phone, self.extension, self.first_name, self.last_name)
+
+    @property
+    def label(self) -> str:
+        name = " ".join(p for p in (self.first_name, self.last_name) if p)
+        ext = f" x{self.extension}" if self.extension else ""
+        return f"{self.phone}{ext}" + (f" ({name})" if name else "")
+
+    def diff(self, other: Contact) -> dict[str, tuple[str, str]]:
+        """Field -> (self's value, other's value), for fields that differ."""
+        return {
+            f.name: (getattr(self, f.name), getattr(other, f.name))
+            for f in fields(self)
+            if getattr(self, f.name) != getattr(other, f.name)
+        }
+
+    def to_dict(self) -> dict[str, str]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
+
+    def api_attributes(self) -> dict[str, Any]:
+        """What POST /lists/:id/contacts takes for this contact."""
+        out: dict[str, Any] = {
+            k: getattr(self, k) or None
+            for k in ("phone", "extension", "first_name", "last_name", "title", "company", "email")
+        }
+        out["address"] = {k: getattr(self, k) or None for k in ADDRESS_PARTS}
+        return out
+
+
+CONTACT_FIELDS = tuple(f.name for f in fields(Contact))
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredNumber:
+    contact: Contact
+    source: Location
+
+
+@dataclass(frozen=True)
+class DesiredCampaign:
+    """A campaign as the manifests want it. Only fields in `fields` are managed."""
+
+    name: str
+    source: Location
+    id: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+    field_sources: dict[str, Location] = field(default_factory=dict)
+    numbers: tuple[DesiredNumber, ...] = ()
+
+    def where(self, name: str) -> Location:
+        return self.field_sources.get(name, self.source)
+
+
+@dataclass(frozen=True)
+class Safety:
+    """octoDNS-style limits: more than this share changed is an unsafe plan."""
+
+    max_update_percent: float = 30.0
+    max_archive_percent: float = 30.0
+    min_existing: int = 10
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    campaigns: tuple[DesiredCampaign, ...]
+    contact_list: str = "upcall-sync"
+    contact_list_source: Location | None = None
+    prune_scope: str | None = None
+    safety: Safety = field(default_factory=Safety)
+    files: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
+    digest: str = ""
+
+    def by_name(self) -> dict[str, DesiredCampaign]:
+        return {c.name: c for c in self.campaigns}
+
+
+@dataclass(frozen=True, slots=True)
+class LiveNumber:
+    id: str
+    contact: Contact
+    status: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LiveContact:
+    id: str
+    contact: Contact
+
+
+@dataclass(frozen=True)
+class LiveCampaign:
+    """A campaign as the API returns it, normalized. `from_number` is never returned."""
+
+    id: str
+    name: str
+    status: str = ""
+    instructions: str = ""
+    pitch: str = ""
+    language: str = ""
+    start_datetime: datetime | None = None
+    end_datetime: datetime | None = None
+    updated_at: datetime | None = None
+
+    def value(self, name: str) -> Any:
+        return getattr(self, name)
+
+
+@dataclass
+class LiveState:
+    """What `live` read: exactly what the plan needs, no more.
+
+    `numbers` holds the numbers of matched campaigns only; `from_numbers` maps
+    each desired from_number to the ids of campaigns that have it (the API
+    returns from_number only as a filter); `contacts` holds the contacts of the
+    managed list read for the phones the plan needed (None: the list does not
+    exist yet). `complete_listing` says whether `campaigns` is every campaign
+    in the account (needed for --prune).
+    """
+
+    campaigns: list[LiveCampaign] = field(default_factory=list)
+    numbers: dict[str, list[LiveNumber]] = field(default_factory=dict)
+    from_numbers: dict[str, set[str]] = field(default_factory=dict)
+    contact_list_id: str | None = None
+    contacts: list[LiveContact] = field(default_factory=list)
+    contact_phones_read: set[str] | None = None
+    complete_listing: bool = False

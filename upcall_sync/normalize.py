@@ -1,0 +1,88 @@
+"""One normalization for both sides of a diff: phones, text, datetimes.
+
+The manifest and the live account go through the same functions, so a
+desired `(650) 799-1144` and a live `+16507991144` compare equal, and so do
+`...58Z` and `...58.000Z`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from datetime import UTC, datetime
+
+import phonenumbers
+
+
+class PhoneError(ValueError):
+    """A phone that phonenumbers cannot read as a possible number."""
+
+
+def quote(value: object) -> str:
+    """A value as messages show it: "text" in double quotes, numbers bare."""
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+@functools.lru_cache(maxsize=65536)
+def normalize_phone(raw: str, region: str | None = None) -> str:
+    """E.164 for anything phonenumbers parses as a *possible* number.
+
+    Finer validity is left to the API (CONTRACT.md: the reference's own
+    +16501231234 is possible but not valid).
+    """
+    text = raw.strip()
+    if not text:
+        raise PhoneError("is empty")
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        if exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
+            if region is None and not text.startswith("+"):
+                raise PhoneError(
+                    f"{quote(raw)} has no country code: write it as +<country code> ... "
+                    "or set phone_region"
+                ) from None
+            raise PhoneError(f"{quote(raw)} has an unknown country code") from None
+        raise PhoneError(f"{quote(raw)} is not a valid phone number") from None
+    if not phonenumbers.is_possible_number(parsed):
+        raise PhoneError(f"{quote(raw)} is not a valid phone number")
+    return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+
+
+def lenient_phone(raw: str | None) -> str:
+    """A live phone in E.164 when it can be read, else as given (never raises)."""
+    if not raw:
+        return ""
+    try:
+        return normalize_phone(raw)
+    except PhoneError:
+        return raw.strip()
+
+
+def text(value: str | None) -> str:
+    """Optional text as compared: absent, null and "" are equal; trailing whitespace is ignored."""
+    return value.rstrip() if value else ""
+
+
+def parse_datetime(value: str) -> datetime:
+    """An ISO 8601 datetime that carries Z or an offset, as UTC truncated to the second."""
+    raw = value.strip()
+    probe = raw[:-1] + "+00:00" if raw.endswith(("Z", "z")) else raw
+    try:
+        parsed = datetime.fromisoformat(probe)
+    except ValueError:
+        raise ValueError(f"{quote(value)} is not an ISO 8601 datetime") from None
+    if parsed.tzinfo is None or len(raw) <= 10:
+        raise ValueError(f"{quote(value)} has no UTC offset: add Z or an offset such as -07:00")
+    return utc_second(parsed)
+
+
+def utc_second(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(microsecond=0)
+
+
+def format_datetime(value: datetime | None) -> str:
+    """How plans show a datetime: UTC, to the second, with Z."""
+    if value is None:
+        return ""
+    return utc_second(value).strftime("%Y-%m-%dT%H:%M:%SZ")
