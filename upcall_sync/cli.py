@@ -7,16 +7,27 @@ to exit codes: 0 success, 1 any error, 2 "changes present" (plan
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
 import sys
+import threading
 import traceback
-from typing import Annotated
+from collections.abc import Iterator
+from enum import StrEnum
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from upcall_sync import __version__
 from upcall_sync.client.redact import RedactingFormatter, Redactor
-from upcall_sync.errors import ManifestError, UpcallSyncError, UsageError
+from upcall_sync.errors import ManifestError, PlanError, UnsafePlan, UpcallSyncError, UsageError
+from upcall_sync.render import render_report
+
+if TYPE_CHECKING:
+    from upcall_sync.client import UpcallClient
 
 app = typer.Typer(
     name="upcall-sync",
@@ -70,6 +81,7 @@ Paths = Annotated[
     typer.Argument(
         help="Manifest files, or directories (every *.yaml / *.yml below them).",
         show_default=False,
+        metavar="PATH...",
     ),
 ]
 
@@ -78,6 +90,309 @@ def _paths(paths: list[str] | None) -> list[str]:
     if not paths:
         raise UsageError("give at least one manifest file or directory")
     return paths
+
+
+class Format(StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+ApiUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--api-url",
+        envvar="UPCALL_API_URL",
+        help="Upcall API base URL (default https://www.upcall.com/api/v1).",
+        metavar="URL",
+        show_default=False,
+    ),
+]
+TokenFile = Annotated[
+    str | None,
+    typer.Option(
+        "--token-file",
+        envvar="UPCALL_AUTH_TOKEN_FILE",
+        help="File holding the auth token; without it, UPCALL_AUTH_TOKEN is used.",
+        metavar="FILE",
+        show_default=False,
+    ),
+]
+Timeout = Annotated[
+    float,
+    typer.Option(
+        "--timeout",
+        min=0.1,
+        max=600,
+        help="Seconds to wait for each API response.",
+        metavar="SECONDS",
+    ),
+]
+Insecure = Annotated[
+    bool,
+    typer.Option(
+        "--allow-insecure-http",
+        help="Allow sending the token over plain http to a non-loopback host.",
+    ),
+]
+Parallelism = Annotated[
+    int,
+    typer.Option("--parallelism", min=1, max=64, help="Requests in flight at once.", metavar="N"),
+]
+Prune = Annotated[
+    bool,
+    typer.Option("--prune", help="Archive live campaigns in prune_scope that no manifest names."),
+]
+Target = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--target",
+        help="Limit to the campaign of this name (repeatable).",
+        show_default=False,
+        metavar="NAME",
+    ),
+]
+
+
+def _client(
+    api_url: str | None, token_file: str | None, timeout: float, insecure: bool, parallelism: int
+) -> UpcallClient:
+    from upcall_sync.client import Timeouts, UpcallClient
+
+    client = UpcallClient.connect(
+        api_url,
+        token_file=token_file,
+        parallelism=parallelism,
+        timeouts=Timeouts(read=timeout, total=max(timeout * 4, 60.0)),
+        allow_insecure_http=insecure,
+    )
+    STATE.redactor.add(client.transport.token_for_redaction())
+    return client
+
+
+def _color(stream: object) -> bool:
+    return bool(getattr(stream, "isatty", lambda: False)()) and "NO_COLOR" not in os.environ
+
+
+# -- plan -----------------------------------------------------------------------
+
+
+@app.command()
+def plan(
+    paths: Paths = None,
+    fmt: Annotated[
+        Format, typer.Option("--format", "-f", help="text, json or markdown.")
+    ] = Format.text,
+    out: Annotated[
+        str | None,
+        typer.Option(
+            "--out",
+            help="Also save the plan to FILE, for `apply FILE`.",
+            show_default=False,
+            metavar="FILE",
+        ),
+    ] = None,
+    detailed_exitcode: Annotated[
+        bool,
+        typer.Option(
+            "--detailed-exitcode", help="Exit 0 when there are no changes, 2 when there are."
+        ),
+    ] = False,
+    prune: Prune = False,
+    target: Target = None,
+    parallelism: Parallelism = 8,
+    show_all_numbers: Annotated[
+        bool, typer.Option("--show-all-numbers", help="List every number, not the first few.")
+    ] = False,
+    api_url: ApiUrl = None,
+    token_file: TokenFile = None,
+    timeout: Timeout = 30.0,
+    allow_insecure_http: Insecure = False,
+) -> None:
+    """Show what apply would change: text for people, JSON for machines, Markdown for PRs."""
+    from upcall_sync.render import render
+    from upcall_sync.sync import PlanOptions, plan_paths
+
+    manifests = _paths(paths)
+    client = _client(api_url, token_file, timeout, allow_insecure_http, parallelism)
+    options = PlanOptions(prune=prune, targets=tuple(target or ()), parallelism=parallelism)
+    planned = plan_paths(manifests, client, options)
+    if out:
+        from upcall_sync.planfile import save_plan
+
+        save_plan(out, planned, client.transport.base_url)
+    render(
+        planned.plan,
+        fmt.value,
+        sys.stdout,
+        **(
+            {"color": _color(sys.stdout), "show_all_numbers": show_all_numbers}
+            if fmt is Format.text
+            else {}
+        ),
+    )
+    if detailed_exitcode and not planned.plan.empty:
+        raise typer.Exit(2)
+
+
+# -- apply ----------------------------------------------------------------------
+
+
+@app.command()
+def apply(
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Manifest files or directories; or one plan file saved by `plan --out`.",
+            show_default=False,
+            metavar="PATH...|PLANFILE",
+        ),
+    ] = None,
+    auto_approve: Annotated[
+        bool, typer.Option("--auto-approve", help="Apply without asking (CI).")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Apply a plan over the safety thresholds.")
+    ] = False,
+    fail_fast: Annotated[
+        bool,
+        typer.Option(
+            "--fail-fast", help="Start nothing new after the first failure (default: go on)."
+        ),
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only the plan summary and the result.")
+    ] = False,
+    prune: Prune = False,
+    target: Target = None,
+    parallelism: Parallelism = 8,
+    api_url: ApiUrl = None,
+    token_file: TokenFile = None,
+    timeout: Timeout = 30.0,
+    allow_insecure_http: Insecure = False,
+) -> None:
+    """Make the live account match: plan, confirm, apply in a safe order, then check convergence."""
+    from upcall_sync.apply import apply_plan
+    from upcall_sync.manifest import load_manifests
+    from upcall_sync.planfile import check_fresh, load_plan
+    from upcall_sync.render import render_text
+    from upcall_sync.sync import PlanOptions, converge, plan_for
+
+    args = _paths(paths)
+    saved_file = (
+        len(args) == 1 and os.path.isfile(args[0]) and not args[0].endswith((".yaml", ".yml"))
+    )
+    client = _client(api_url, token_file, timeout, allow_insecure_http, parallelism)
+    if saved_file:
+        if prune or target:
+            raise UsageError(
+                "--prune and --target are fixed when the plan is saved; run plan again"
+            )
+        saved = load_plan(args[0])
+        check_fresh(saved, client)
+        the_plan = saved.plan
+        desired = load_manifests(list(saved.files))
+        options = PlanOptions(
+            prune=bool(saved.options.get("prune")),
+            targets=tuple(saved.options.get("targets") or ()),
+            parallelism=parallelism,
+        )
+    else:
+        options = PlanOptions(prune=prune, targets=tuple(target or ()), parallelism=parallelism)
+        planned = plan_for(load_manifests(args), client, options)
+        the_plan, desired = planned.plan, planned.desired
+    if quiet:
+        print(the_plan.summary_line())
+    else:
+        render_text(the_plan, sys.stdout, color=_color(sys.stdout))
+    if the_plan.empty:
+        return
+    if the_plan.unsafe and not force:
+        raise UnsafePlan(f"unsafe plan: {the_plan.unsafe[0]}; review it and pass --force to apply")
+    if not saved_file and not auto_approve:
+        _confirm()
+
+    progress = _progress(quiet, len(the_plan.changes))
+    cancel = threading.Event()
+    with _signals(cancel) as received:
+        try:
+            report = apply_plan(
+                client,
+                the_plan,
+                parallelism=parallelism,
+                fail_fast=fail_fast,
+                listener=progress,
+                cancel=cancel,
+            )
+        finally:
+            progress.close()
+    render_report(report, sys.stdout)
+    if report.interrupted:
+        raise typer.Exit(143 if received and received[0] == signal.SIGTERM else 130)
+    if not report.ok:
+        raise typer.Exit(1)
+    remaining = converge(client, desired, the_plan, options)
+    if not remaining.empty:
+        print("\nThe account did not converge; a fresh plan still shows:\n")
+        render_text(remaining, sys.stdout, color=_color(sys.stdout))
+        raise typer.Exit(1)
+    print("Converged: a fresh plan of what was touched is empty.")
+
+
+def _confirm() -> None:
+    if not sys.stdin.isatty():
+        raise UsageError("no terminal to confirm on: pass --auto-approve to apply without asking")
+    print("\nDo you want to apply these changes? Only 'yes' will be accepted.")
+    try:
+        answer = input("  Enter a value: ")
+    except EOFError:
+        answer = ""
+    if answer.strip() != "yes":
+        raise UsageError("apply cancelled: nothing was changed")
+
+
+def _progress(quiet: bool, total: int) -> Any:
+    from upcall_sync.render import BarProgress, LineProgress
+
+    class _Silent:
+        def __call__(self, op: Any) -> None:
+            return
+
+        def close(self) -> None:
+            return
+
+    if quiet:
+        return _Silent()
+    if sys.stdout.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb":
+        return BarProgress(total, sys.stdout)
+    return LineProgress(sys.stdout)
+
+
+@contextlib.contextmanager
+def _signals(cancel: threading.Event) -> Iterator[list[int]]:
+    """First SIGINT/SIGTERM: stop starting changes. Second: exit at once."""
+    received: list[int] = []
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        received.append(signum)
+        if len(received) > 1:
+            os._exit(143 if signum == signal.SIGTERM else 130)
+        print(
+            "\nStopping: letting in-flight changes finish; press Ctrl-C again to quit at once.",
+            file=sys.stderr,
+            flush=True,
+        )
+        cancel.set()
+
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 # -- validate / schema ----------------------------------------------------------
@@ -206,7 +521,12 @@ def main(argv: list[str] | None = None) -> int:
         for line in exc.lines():
             print(STATE.redactor(line), file=sys.stderr)
         count = len(exc.problems)
-        _print_error(f"{count} problem{'s' if count != 1 else ''} found in the manifests")
+        what = (
+            "matching the manifests to the live account"
+            if isinstance(exc, PlanError)
+            else "found in the manifests"
+        )
+        _print_error(f"{count} problem{'s' if count != 1 else ''} {what}")
         return exc.exit_code
     except UpcallSyncError as exc:
         if STATE.debug:

@@ -4,6 +4,7 @@
 UpcallSyncError                  root: the CLI catches it once and prints one line
 ├── UsageError                   a bad option or combination of options
 ├── ManifestError                one or more problems in the manifests, each with file:line:col
+│   └── PlanError                the manifests cannot be matched against the live account
 ├── ApiError                     the Upcall API answered, and not with what we needed
 │   ├── ApiStatusError           an HTTP error status (400, 401, 404, 429, 5xx), with field messages
 │   ├── ApiResponseError         a 2xx body that is not what the API documents (HTML, bad JSON)
@@ -11,7 +12,6 @@ UpcallSyncError                  root: the CLI catches it once and prints one li
 ├── TransportError               no usable answer at all: connection refused or reset, timeout
 │   └── OutcomeUnknown           a write was sent and we cannot tell whether it happened
 ├── InsecureTransport            the token would travel over plain http to a non-loopback host
-├── PlanError                    the manifests cannot be matched against the live account
 ├── UnsafePlan                   the plan is over the safety thresholds; --force to apply
 ├── StalePlan                    a saved plan no longer matches the live account or the manifests
 └── PlanFileError                a saved plan is unreadable, tampered with, or from another version
@@ -172,8 +172,9 @@ class InsecureTransport(UpcallSyncError):
     """The token would be sent in clear text to a host that is not loopback."""
 
 
-class PlanError(UpcallSyncError):
-    """The manifests cannot be matched against the live account."""
+class PlanError(ManifestError):
+    """The manifests cannot be matched against the live account (ambiguous names, a
+    pinned id that does not exist): problems with the manifest line to fix."""
 
 
 class UnsafePlan(UpcallSyncError):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Generator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -84,7 +84,7 @@ class UpcallClient(ContactListsApi):
         min_updated_datetime: datetime | None = None,
         max_updated_datetime: datetime | None = None,
         page_size: int | None = None,
-    ) -> Iterator[tuple[Page, list[Campaign]]]:
+    ) -> Generator[tuple[Page, list[Campaign]]]:
         """Pages of `GET /campaigns`; every documented filter, combined with AND."""
         if status is not None and status not in CAMPAIGN_STATUSES:
             raise UsageError(f"status filter must be one of {', '.join(CAMPAIGN_STATUSES)}")
@@ -137,7 +137,7 @@ class UpcallClient(ContactListsApi):
 
     def number_pages(
         self, campaign_id: str, **filters: str | None
-    ) -> Iterator[tuple[Page, list[CampaignNumber]]]:
+    ) -> Generator[tuple[Page, list[CampaignNumber]]]:
         """Pages of `GET /campaigns/:id/numbers`.
 
         Filters: phone, first_name, last_name, title, company, email, recipient,

@@ -7,7 +7,7 @@ when the missing reference section turns up.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 
 from upcall_sync.client.models import ContactAttributes, ContactList, ListContact
 from upcall_sync.client.resources import document, parse_resource, parse_single
@@ -36,7 +36,7 @@ class ContactListsApi:
 
     def contact_pages(
         self, list_id: str, **filters: str | None
-    ) -> Iterator[tuple[Page, list[ListContact]]]:
+    ) -> Generator[tuple[Page, list[ListContact]]]:
         """Pages of `GET /lists/:id/contacts` (filters as for campaign numbers)."""
         path = f"/lists/{list_id}/contacts"
         for page in self.transport.pages(path, _filters(filters)):

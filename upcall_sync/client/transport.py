@@ -206,6 +206,10 @@ class Transport:
     def __repr__(self) -> str:
         return f"Transport({self.base_url!r}, token={self._token!r})"
 
+    def token_for_redaction(self) -> str:
+        """The raw token, for a Redactor that must scrub it (the CLI's output filter)."""
+        return self._token.reveal()
+
     # -- URLs -----------------------------------------------------------------
 
     def url(self, path: str, params: Mapping[str, Any] | None = None) -> str:

@@ -1,0 +1,223 @@
+"""Saved plans: `plan --out FILE` writes one, `apply FILE` applies exactly it.
+
+A plan file is JSON with the plan, the base URL it was made against (never
+the token), the manifests' digest, and the live version of every object the
+plan touches. `apply FILE` refuses it when any of those no longer holds.
+It is written atomically (temp file + rename) with mode 0600, and carries a
+checksum so an edited or truncated file is refused, not half-applied.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from upcall_sync import __version__
+from upcall_sync.changes import Change, Notice, Plan
+from upcall_sync.client import UpcallClient, strip_token
+from upcall_sync.errors import ApiStatusError, PlanFileError, StalePlan
+from upcall_sync.live import campaign_from_api, contact_of
+from upcall_sync.manifest import load_manifests
+from upcall_sync.model import LiveCampaign
+from upcall_sync.normalize import format_datetime
+from upcall_sync.render import plan_document
+
+KIND = "upcall-sync-plan"
+FORMAT_VERSION = 1
+MAX_PLAN_BYTES = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SavedPlan:
+    plan: Plan
+    base_url: str
+    files: tuple[str, ...]
+    digest: str
+    options: dict[str, Any]
+    seen: dict[str, Any]
+
+
+def _campaign_version(c: LiveCampaign) -> dict[str, Any]:
+    return {
+        "name": c.name,
+        "status": c.status,
+        "pitch": c.pitch,
+        "instructions": c.instructions,
+        "language": c.language,
+        "start_datetime": format_datetime(c.start_datetime) or None,
+        "end_datetime": format_datetime(c.end_datetime) or None,
+        "updated_at": c.updated_at.isoformat() if c.updated_at else None,
+    }
+
+
+def plan_body(planned: Any, base_url: str) -> dict[str, Any]:
+    """Everything a plan file holds but its checksum."""
+    the_plan: Plan = planned.plan
+    live = planned.live
+    by_id = {c.id: c for c in live.campaigns}
+    touched = sorted(
+        {c.live_id for c in the_plan.changes if c.resource_type == "campaign" and c.live_id}
+        | {c.live_id for c in the_plan.changes if c.kind == "add_number" and c.live_id}
+    )
+    contacts = {c.id: c.contact.to_dict() for c in live.contacts}
+    touched_contacts = sorted(
+        {c.live_id for c in the_plan.changes if c.kind == "update_contact" and c.live_id}
+        | {c.contact_id for c in the_plan.changes if c.kind == "add_number" and c.contact_id}
+    )
+    return {
+        "kind": KIND,
+        "format_version": FORMAT_VERSION,
+        "tool_version": __version__,
+        "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "base_url": strip_token(base_url),
+        "manifests": {"files": list(planned.desired.files), "digest": planned.desired.digest},
+        "options": {
+            "prune": planned.options.prune,
+            "targets": list(planned.options.targets),
+        },
+        "contact_list": {"name": the_plan.contact_list, "id": the_plan.contact_list_id},
+        "seen": {
+            "campaigns": {cid: _campaign_version(by_id[cid]) for cid in touched if cid in by_id},
+            "absent_campaigns": sorted(
+                c.campaign or "" for c in the_plan.changes if c.kind == "create_campaign"
+            ),
+            "contacts": {cid: contacts[cid] for cid in touched_contacts if cid in contacts},
+        },
+        "plan": plan_document(the_plan),
+    }
+
+
+def _checksum(body: dict[str, Any]) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def save_plan(path: str | os.PathLike[str], planned: Any, base_url: str) -> None:
+    """Write atomically with mode 0600: a reader sees the old file or the whole new one."""
+    body = plan_body(planned, base_url)
+    data = json.dumps({**body, "checksum": _checksum(body)}, indent=1, ensure_ascii=False)
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(data + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def load_plan(path: str | os.PathLike[str]) -> SavedPlan:
+    target = Path(path)
+    try:
+        size = target.stat().st_size
+        if size > MAX_PLAN_BYTES:
+            raise PlanFileError(f"{path}: {size // 1024 // 1024} MB is too large for a plan file")
+        raw = target.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PlanFileError(f"{path}: no such plan file") from None
+    except IsADirectoryError:
+        raise PlanFileError(f"{path}: is a directory, not a plan file") from None
+    except UnicodeDecodeError:
+        raise PlanFileError(f"{path}: not a plan file (not UTF-8 text)") from None
+    except OSError as exc:
+        raise PlanFileError(f"{path}: cannot read plan file: {exc.strerror}") from None
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        raise PlanFileError(f"{path}: not a plan file (not JSON, or cut short)") from None
+    if not isinstance(doc, dict) or doc.get("kind") != KIND:
+        raise PlanFileError(f"{path}: not an upcall-sync plan file")
+    if doc.get("format_version") != FORMAT_VERSION:
+        raise PlanFileError(
+            f"{path}: plan file format {doc.get('format_version')!r} is not supported by this "
+            f"upcall-sync ({__version__}, format {FORMAT_VERSION}); run plan again"
+        )
+    checksum = doc.pop("checksum", None)
+    if checksum != _checksum(doc):
+        raise PlanFileError(f"{path}: the plan file was edited or corrupted (checksum mismatch)")
+    try:
+        body = doc["plan"]
+        plan = Plan(
+            changes=tuple(Change.from_dict(c) for c in body["changes"]),
+            notices=tuple(Notice.from_dict(n) for n in body["notices"]),
+            unsafe=tuple(body["unsafe"]),
+            contact_list=doc["contact_list"]["name"],
+            contact_list_id=doc["contact_list"]["id"],
+        )
+        return SavedPlan(
+            plan=plan,
+            base_url=doc["base_url"],
+            files=tuple(doc["manifests"]["files"]),
+            digest=doc["manifests"]["digest"],
+            options=doc["options"],
+            seen=doc["seen"],
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PlanFileError(f"{path}: plan file is malformed ({exc})") from None
+
+
+def check_fresh(saved: SavedPlan, client: UpcallClient) -> None:
+    """Refuse (StalePlan, naming what changed) unless the plan still holds."""
+    base = strip_token(client.transport.base_url)
+    if saved.base_url != base:
+        raise StalePlan(f"the plan was made against {saved.base_url}, not {base}")
+    missing = [f for f in saved.files if not Path(f).exists()]
+    if missing:
+        raise StalePlan(f"manifest {missing[0]} from the plan is gone; run plan again")
+    digest = load_manifests(list(saved.files)).digest if saved.files else ""
+    if digest != saved.digest:
+        raise StalePlan("the manifests changed since the plan was made; run plan again")
+    changed: list[str] = []
+    for cid, version in sorted(saved.seen.get("campaigns", {}).items()):
+        try:
+            now = _campaign_version(campaign_from_api(client.get_campaign(cid)))
+        except ApiStatusError as exc:
+            if exc.status == 404:
+                changed.append(f"campaign {cid} no longer exists")
+                continue
+            raise
+        diffs = sorted(k for k in version if version[k] != now.get(k))
+        if diffs:
+            changed.append(f"campaign {cid} ({version['name']!r}) changed: {', '.join(diffs)}")
+    for name in saved.seen.get("absent_campaigns", []):
+        if [c for c in client.list_campaigns(name=name) if c.name == name]:
+            changed.append(f"a campaign named {name!r} now exists")
+    list_id = saved.plan.contact_list_id
+    lists = [
+        x.id
+        for x in client.list_lists(name=saved.plan.contact_list)
+        if x.name == saved.plan.contact_list
+    ]
+    if list_id is None and lists:
+        changed.append(f"contact list {saved.plan.contact_list!r} now exists")
+    elif list_id is not None and list_id not in lists:
+        changed.append(f"contact list {saved.plan.contact_list!r} (id {list_id}) is gone")
+    contacts = saved.seen.get("contacts", {})
+    if contacts and list_id is not None:
+        phones = sorted({c["phone"] for c in contacts.values()})
+        now_contacts = {
+            c.id: contact_of(c).to_dict()
+            for phone in phones
+            for c in client.list_contacts(list_id, phone=phone)
+        }
+        for cid, details in sorted(contacts.items()):
+            if now_contacts.get(cid) != details:
+                changed.append(f"list contact {cid} changed")
+    if changed:
+        more = f" (and {len(changed) - 1} more)" if len(changed) > 1 else ""
+        raise StalePlan(
+            f"the live account changed since the plan was made: {changed[0]}{more}; run plan again"
+        )
