@@ -69,3 +69,27 @@ def other_client(emulator: Emulator) -> UpcallClient:
     return UpcallClient.connect(
         emulator.base_url, OTHER_TOKEN, retry=FAST_RETRY, timeouts=FAST_TIMEOUTS
     )
+
+
+@pytest.fixture
+def cli_env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
+    """Point the in-process CLI at the emulator through the environment, as CI would."""
+    monkeypatch.setenv("UPCALL_API_URL", emulator.base_url)
+    monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
+    monkeypatch.delenv("UPCALL_AUTH_TOKEN_FILE", raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    return emulator
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    from upcall_sync.cli import main
+
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def write_manifest(path: Path, body: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(body)
+    return path

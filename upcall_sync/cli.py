@@ -521,12 +521,13 @@ def main(argv: list[str] | None = None) -> int:
         for line in exc.lines():
             print(STATE.redactor(line), file=sys.stderr)
         count = len(exc.problems)
-        what = (
-            "matching the manifests to the live account"
-            if isinstance(exc, PlanError)
-            else "found in the manifests"
-        )
-        _print_error(f"{count} problem{'s' if count != 1 else ''} {what}")
+        if count > 1:  # one problem is one line; several get a count
+            what = (
+                "matching the manifests to the live account"
+                if isinstance(exc, PlanError)
+                else "found in the manifests"
+            )
+            _print_error(f"{count} problems {what}")
         return exc.exit_code
     except UpcallSyncError as exc:
         if STATE.debug:

@@ -1,0 +1,121 @@
+"""Renderers: text, JSON (against the committed schema) and Markdown (size-bounded)."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+import jsonschema
+
+from upcall_sync.changes import Change, Notice, Plan
+from upcall_sync.errors import Location
+from upcall_sync.model import Contact
+from upcall_sync.render import MARKDOWN_LIMIT, render_json, render_markdown, render_text
+
+from .conftest import ROOT
+
+SCHEMA = json.loads((ROOT / "schema" / "plan.schema.json").read_text())
+
+
+def big_plan(campaigns: int = 100, numbers: int = 50) -> Plan:
+    changes: list[Change] = []
+    for c in range(campaigns):
+        name = f"Campaign {c:03d} with a reasonably long name"
+        changes.append(
+            Change(
+                "create_campaign",
+                f'campaign["{name}"]',
+                after={"name": name, "pitch": "x" * 80},
+                source=Location("m.yaml", c + 1, 5),
+                campaign=name,
+            )
+        )
+        for n in range(numbers):
+            person = Contact(f"+1650{c:03d}{n:04d}", first_name=f"First{n}", last_name="Lastname")
+            changes.append(
+                Change(
+                    "add_number",
+                    f'campaign["{name}"].number["{person.label}"]',
+                    after=person.to_dict(),
+                    campaign=name,
+                    contact=person,
+                )
+            )
+    return Plan.build(
+        changes, [Notice("unmanaged_numbers", 'campaign["x"]', "1 number stays", "x", ("+1",))]
+    )
+
+
+def test_json_output_validates_against_the_committed_schema() -> None:
+    out = io.StringIO()
+    plan = big_plan(3, 3)
+    render_json(plan, out)
+    doc = json.loads(out.getvalue())
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["format_version"] == "1"
+    assert doc["summary"]["campaigns"]["create"] == 3
+    assert [c["kind"] for c in doc["changes"]][:3] == ["create_campaign"] * 3
+
+
+def test_empty_plan_json_validates_too() -> None:
+    out = io.StringIO()
+    render_json(Plan(), out)
+    doc = json.loads(out.getvalue())
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["empty"] is True
+
+
+def test_markdown_of_a_5000_change_plan_fits_a_comment_and_keeps_its_summary() -> None:
+    plan = big_plan(100, 50)
+    assert len(plan.changes) == 5100
+    out = io.StringIO()
+    render_markdown(plan, out)
+    text = out.getvalue()
+    print(f"markdown: {len(text):,} characters for {len(plan.changes):,} changes")
+    assert len(text) < MARKDOWN_LIMIT
+    assert plan.summary_line() in text
+    assert text.count("<details>") == text.count("</details>")
+    assert text.count("```") % 2 == 0
+
+
+def test_markdown_summarizes_per_campaign_when_blocks_do_not_fit() -> None:
+    plan = big_plan(1000, 5)
+    out = io.StringIO()
+    render_markdown(plan, out)
+    text = out.getvalue()
+    print(f"markdown: {len(text):,} characters for {len(plan.changes):,} changes")
+    assert len(text) < MARKDOWN_LIMIT
+    assert text.startswith("### upcall-sync plan: Changes\n\n**" + plan.summary_line())
+    assert "summarized to fit a comment" in text
+    assert text.count("<details>") == text.count("</details>")
+    assert text.count("```") % 2 == 0
+    # every block shown is whole: each opened diff fence closes before its </details>
+    for block in re.findall(r"<details><summary><code>.*?</details>", text, re.S):
+        assert block.count("```") == 2
+
+
+def test_markdown_of_a_small_plan_shows_every_block() -> None:
+    out = io.StringIO()
+    render_markdown(big_plan(2, 2), out)
+    text = out.getvalue()
+    assert text.count("```diff") == 2
+    assert "summarized" not in text
+    assert "| campaigns | 2 | 0 | 0 | |" in text
+
+
+def test_text_colour_only_when_asked() -> None:
+    plain, coloured = io.StringIO(), io.StringIO()
+    render_text(big_plan(1, 1), plain)
+    render_text(big_plan(1, 1), coloured, color=True)
+    assert "\033[" not in plain.getvalue()
+    assert "\033[32m" in coloured.getvalue()
+    assert re.sub(r"\033\[[0-9;]*m", "", coloured.getvalue()) == plain.getvalue()
+
+
+def test_text_lists_a_few_numbers_unless_asked_for_all() -> None:
+    few, every = io.StringIO(), io.StringIO()
+    render_text(big_plan(1, 12), few)
+    render_text(big_plan(1, 12), every, show_all_numbers=True)
+    assert "... and 7 more (--show-all-numbers lists them)" in few.getvalue()
+    assert every.getvalue().count("(First") == 12
