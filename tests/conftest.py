@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from upcall_sync.client import RetryPolicy, Timeouts, UpcallClient
 from upcall_sync.emulator import Emulator, Faults
+
+from . import figures
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -86,7 +90,71 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
 
     code = main(list(args))
     out, err = capsys.readouterr()
+    scan(out, "stdout")
+    scan(err, "stderr")
     return code, out, err
+
+
+# -- the token must never appear anywhere: every test's output is scanned ------------
+
+SECRETS = (TOKEN, OTHER_TOKEN)
+
+
+class TokenLeak(AssertionError):
+    pass
+
+
+def scan(text: str, where: str) -> None:
+    figures.add("scanned_texts")
+    for secret in SECRETS:
+        if secret in text:
+            figures.add("leaks")
+            raise TokenLeak(f"the test token appeared in {where}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Generator[None, Any, None]:
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call":
+        return
+    for where, text in (
+        ("captured stdout", report.capstdout),
+        ("captured stderr", report.capstderr),
+        ("captured log", report.caplog),
+    ):
+        figures.add("scanned_texts")
+        if any(secret in text for secret in SECRETS):
+            figures.add("leaks")
+            report.outcome = "failed"
+            report.longrepr = f"the test token appeared in the {where} of {item.nodeid}"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Every file tests wrote (plan files, manifests, logs) and every cassette."""
+    roots = [ROOT / "cassettes"]
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is not None:
+        with contextlib.suppress(OSError, ValueError):
+            roots.append(factory.getbasetemp())
+    for root in roots:
+        for path in root.rglob("*"):
+            if not path.is_file() or path.stat().st_size > 50 * 1024 * 1024:
+                continue
+            if path.suffix == ".secret":  # token files tests write on purpose
+                continue
+            figures.add("scanned_files")
+            data = path.read_bytes()
+            if any(secret.encode() in data for secret in SECRETS):
+                figures.add("leaks")
+                session.exitstatus = 1
+                print(f"\nTOKEN LEAK: the test token is in {path}")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    terminalreporter.section("upcall-sync reliability figures")
+    for line in figures.lines():
+        terminalreporter.write_line(line)
 
 
 def write_manifest(path: Path, body: str) -> Path:

@@ -154,8 +154,8 @@ def test_token_file(
 ) -> None:
     m = write_manifest(tmp_path / "m.yaml", CAMPAIGN)
     monkeypatch.delenv("UPCALL_AUTH_TOKEN")
-    (tmp_path / "token").write_text(TOKEN + "\n")
-    assert run_cli(capsys, "plan", "--token-file", str(tmp_path / "token"), str(m))[0] == 0
+    (tmp_path / "auth.secret").write_text(TOKEN + "\n")
+    assert run_cli(capsys, "plan", "--token-file", str(tmp_path / "auth.secret"), str(m))[0] == 0
     (tmp_path / "empty").write_text("")
     code, _, err = run_cli(capsys, "plan", "--token-file", str(tmp_path / "empty"), str(m))
     assert code == 1 and "is empty" in err

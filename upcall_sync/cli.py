@@ -128,6 +128,16 @@ Timeout = Annotated[
         metavar="SECONDS",
     ),
 ]
+RetryTime = Annotated[
+    float,
+    typer.Option(
+        "--max-retry-time",
+        min=0,
+        max=3600,
+        help="Give up retrying a failing request after this many seconds.",
+        metavar="SECONDS",
+    ),
+]
 Insecure = Annotated[
     bool,
     typer.Option(
@@ -155,15 +165,21 @@ Target = Annotated[
 
 
 def _client(
-    api_url: str | None, token_file: str | None, timeout: float, insecure: bool, parallelism: int
+    api_url: str | None,
+    token_file: str | None,
+    timeout: float,
+    insecure: bool,
+    parallelism: int,
+    retry_time: float = 90.0,
 ) -> UpcallClient:
-    from upcall_sync.client import Timeouts, UpcallClient
+    from upcall_sync.client import RetryPolicy, Timeouts, UpcallClient
 
     client = UpcallClient.connect(
         api_url,
         token_file=token_file,
         parallelism=parallelism,
-        timeouts=Timeouts(read=timeout, total=max(timeout * 4, 60.0)),
+        timeouts=Timeouts(connect=min(timeout, 10.0), read=timeout, total=timeout * 4),
+        retry=RetryPolicy(max_total_seconds=retry_time),
         allow_insecure_http=insecure,
     )
     STATE.redactor.add(client.transport.token_for_redaction())
@@ -207,6 +223,7 @@ def plan(
     api_url: ApiUrl = None,
     token_file: TokenFile = None,
     timeout: Timeout = 30.0,
+    max_retry_time: RetryTime = 90.0,
     allow_insecure_http: Insecure = False,
 ) -> None:
     """Show what apply would change: text for people, JSON for machines, Markdown for PRs."""
@@ -214,7 +231,7 @@ def plan(
     from upcall_sync.sync import PlanOptions, plan_paths
 
     manifests = _paths(paths)
-    client = _client(api_url, token_file, timeout, allow_insecure_http, parallelism)
+    client = _client(api_url, token_file, timeout, allow_insecure_http, parallelism, max_retry_time)
     options = PlanOptions(prune=prune, targets=tuple(target or ()), parallelism=parallelism)
     planned = plan_paths(manifests, client, options)
     if out:
@@ -269,6 +286,7 @@ def apply(
     api_url: ApiUrl = None,
     token_file: TokenFile = None,
     timeout: Timeout = 30.0,
+    max_retry_time: RetryTime = 90.0,
     allow_insecure_http: Insecure = False,
 ) -> None:
     """Make the live account match: plan, confirm, apply in a safe order, then check convergence."""
@@ -282,7 +300,7 @@ def apply(
     saved_file = (
         len(args) == 1 and os.path.isfile(args[0]) and not args[0].endswith((".yaml", ".yml"))
     )
-    client = _client(api_url, token_file, timeout, allow_insecure_http, parallelism)
+    client = _client(api_url, token_file, timeout, allow_insecure_http, parallelism, max_retry_time)
     if saved_file:
         if prune or target:
             raise UsageError(
@@ -314,6 +332,8 @@ def apply(
 
     progress = _progress(quiet, len(the_plan.changes))
     cancel = threading.Event()
+    # The handlers stay until the command ends: a second signal while the
+    # report prints must still exit at once.
     with _signals(cancel) as received:
         try:
             report = apply_plan(
@@ -326,12 +346,12 @@ def apply(
             )
         finally:
             progress.close()
-    render_report(report, sys.stdout)
-    if report.interrupted:
-        raise typer.Exit(143 if received and received[0] == signal.SIGTERM else 130)
-    if not report.ok:
-        raise typer.Exit(1)
-    remaining = converge(client, desired, the_plan, options)
+        render_report(report, sys.stdout)
+        if report.interrupted or received:
+            raise typer.Exit(143 if received and received[0] == signal.SIGTERM else 130)
+        if not report.ok:
+            raise typer.Exit(1)
+        remaining = converge(client, desired, the_plan, options)
     if not remaining.empty:
         print("\nThe account did not converge; a fresh plan still shows:\n")
         render_text(remaining, sys.stdout, color=_color(sys.stdout))

@@ -67,9 +67,11 @@ class Problem:
 
     def __str__(self) -> str:
         where = str(self.location)
-        if self.path:
-            return f"{where}: {self.path}: {self.message}"
-        return f"{where}: {self.message}"
+        text = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        # one problem, one line, whatever the manifest held
+        return "".join(
+            ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text
+        )
 
 
 class ManifestError(UpcallSyncError):

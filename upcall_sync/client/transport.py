@@ -308,9 +308,11 @@ class Transport:
         log.debug("%s %s -> %d (%.0f ms)", method, shown, resp.status_code, elapsed_ms)
         return self._interpret(method, shown, resp, raw)
 
-    def _transport_error(self, method: str, shown: str, exc: BaseException) -> TransportError:
+    def _transport_error(
+        self, method: str, shown: str, exc: BaseException, reason: str | None = None
+    ) -> TransportError:
         """Map a requests failure: retryable when the request surely never reached the server."""
-        reason = _describe(exc)
+        reason = reason or _describe(exc)
         never_sent = isinstance(exc, requests.ConnectTimeout) or (
             isinstance(exc, requests.ConnectionError) and _is_connect_failure(exc)
         )
@@ -357,7 +359,12 @@ class Transport:
                     )
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             scrub_exception(exc, self.redact)
-            raise self._transport_error(method, shown, exc) from exc
+            reason = None
+            if not isinstance(exc, requests.Timeout) and "timed out" not in str(exc):
+                expected = resp.headers.get("Content-Length")
+                of = f" of {int(expected):,}" if expected and expected.isdigit() else ""
+                reason = f"the response was cut off after {size:,}{of} bytes"
+            raise self._transport_error(method, shown, exc, reason) from exc
         return b"".join(chunks)
 
     def _interpret(self, method: str, shown: str, resp: requests.Response, raw: bytes) -> Response:

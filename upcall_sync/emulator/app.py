@@ -271,6 +271,9 @@ class Api:
             links["next"] = link(number)
         elif override == "foreign-next":
             links["next"] = link(number + 1, "http://attacker.example")
+        elif override == "scheme-next":
+            other = "https" if req.scheme == "http" else "http"
+            links["next"] = link(number + 1, f"{other}://{req.host}")
         elif number < last and override != "huge-page":
             links["next"] = link(number + 1)
         return Result(200, {"data": [render(r) for r in rows], "links": links})

@@ -19,6 +19,7 @@ Fault kinds (random, with `rate`, or by rule for a method and path):
 | slow-body         | after handling    | 200 whose body trickles in and never finishes      |
 | loop-next         | listings          | links.next pointing at the same page               |
 | foreign-next      | listings          | links.next on another host                         |
+| scheme-next       | listings          | links.next on the same host with another scheme    |
 | huge-page         | listings          | every row on one page, whatever page[size] was     |
 | retry-after-huge  | before handling   | 429 with Retry-After: 86400                        |
 """
@@ -31,6 +32,7 @@ import random
 import re
 import socket
 import struct
+import sys
 import threading
 import time
 from collections import deque
@@ -52,12 +54,13 @@ MISBEHAVIOURS = (
     "slow-body",
     "loop-next",
     "foreign-next",
+    "scheme-next",
     "huge-page",
     "retry-after-huge",
 )
 FAULT_KINDS = RANDOM_FAULTS + MISBEHAVIOURS
 _BEFORE = {"429", "500", "502", "503", "reset", "html", "retry-after-huge"}
-_LISTING = {"loop-next", "foreign-next", "huge-page"}
+_LISTING = {"loop-next", "foreign-next", "scheme-next", "huge-page"}
 
 
 @dataclass
@@ -155,6 +158,14 @@ class _Server(ThreadingHTTPServer):
         self.to_reset: set[int] = set()
         super().__init__(addr, _Handler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client hanging up mid-answer is normal (timeouts do it): no traceback on stderr."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError | TimeoutError):
+            log.debug("client %s went away: %s", client_address, type(exc).__name__)
+            return
+        log.exception("emulator error serving %s", client_address)
+
     def shutdown_request(self, request: Any) -> None:
         if request.fileno() in self.to_reset:
             self.to_reset.discard(request.fileno())
@@ -249,7 +260,11 @@ class _Handler(BaseHTTPRequestHandler):
             host=host,
             override=fault if fault in _LISTING else None,
         )
-        result = emu.api.handle(req)
+        try:
+            result = emu.api.handle(req)
+        except Exception:  # a bug in the emulator: answer like a real server would
+            log.exception("emulator error on %s %s", self.command, path)
+            result = Result(500, emu.api.error_body({"base": ["Internal error"]}))
         if fault in ("lost-write", "timeout", "invalid-json", "truncated", "slow-body"):
             self._after_fault(fault or "", path, query, result)
             return

@@ -13,6 +13,7 @@ import difflib
 import hashlib
 import io
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -421,13 +422,19 @@ def _problems(
     return out
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 def _path(loc: Iterable[Any]) -> str:
+    """campaigns[2].numbers[7].phone; odd keys as ["quoted"] so a path is one line."""
     text = ""
     for part in loc:
         if isinstance(part, int):
             text += f"[{part}]"
-        else:
+        elif _PLAIN_KEY.fullmatch(str(part)):
             text += ("." if text else "") + str(part)
+        else:
+            text += f"[{quote(str(part))}]"
     return text
 
 

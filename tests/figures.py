@@ -1,0 +1,53 @@
+"""Figures the reliability suite measures, printed in pytest's terminal summary.
+
+docs/reliability.md quotes this summary; the command that reproduces it is
+`./scripts/test tests/` (or `python -m pytest tests/ -q`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+_lock = threading.Lock()
+counts: Counter[str] = Counter()
+notes: dict[str, str] = {}
+
+
+def add(name: str, n: int = 1) -> None:
+    with _lock:
+        counts[name] += n
+
+
+def lines() -> list[str]:
+    c = counts
+    out = []
+    if c["matrix_cells"]:
+        out.append(
+            f"fault matrix: {c['matrix_cells']} cells tried, {c['matrix_converged']} converged, "
+            f"{c['matrix_duplicates']} duplicates, {c['matrix_lost']} lost"
+        )
+    if c["fault_seed_runs"]:
+        out.append(
+            f"random faults: {c['fault_seed_runs']} seeded applies, {c['fault_seed_converged']} converged, "
+            f"{c['fault_seed_duplicates']} duplicates, {c['faults_injected']} faults injected"
+        )
+    if c["misbehaving_cases"]:
+        out.append(
+            f"misbehaving API: {c['misbehaving_cases']} cases tried, {c['misbehaving_handled']} handled "
+            "(one-line error, exit 1, no hang)"
+        )
+    if c["hypothesis_examples"]:
+        out.append(
+            f"hostile input: {c['hypothesis_examples']} hypothesis manifests validated "
+            f"({c['hypothesis_valid']} valid, {c['hypothesis_invalid']} invalid, "
+            f"{c['schema_disagreements']} disagreements with the JSON Schema); "
+            f"{c['yaml_suite_cases']} YAML test-suite cases, {c['yaml_suite_clean']} ended cleanly"
+        )
+    if c["fuzz_requests"]:
+        out.append(f"emulator fuzz: {c['fuzz_requests']} requests, {c['fuzz_5xx']} answered 5xx")
+    out.append(
+        f"secret scans: {c['scanned_texts']} outputs and {c['scanned_files']} files scanned "
+        f"for the test tokens, {c['leaks']} leaks"
+    )
+    return out

@@ -1,0 +1,114 @@
+"""SIGINT / SIGTERM during apply: stop starting changes, finish what is in flight, report.
+
+The CLI runs as a real subprocess; the emulator runs in this process with a
+little latency so that apply is mid-way when the signal lands.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from upcall_sync.emulator import Emulator
+
+from ..conftest import CONFIRMED, TOKEN, write_manifest
+from ..test_apply import no_duplicates
+
+NUMBERS = 120
+
+
+@pytest.fixture
+def slow_emulator() -> Iterator[Emulator]:
+    with Emulator(tokens=[TOKEN], confirmed_numbers=list(CONFIRMED), latency_ms=40) as emu:
+        yield emu
+
+
+def _manifest(tmp_path: Path) -> Path:
+    rows = "".join(
+        f'      - {{phone: "+1650555{i:04d}", first_name: P{i}}}\n' for i in range(NUMBERS)
+    )
+    return write_manifest(
+        tmp_path / "m.yaml",
+        f"version: 1\ncampaigns:\n  - name: big\n    status: ready\n    numbers:\n{rows}",
+    )
+
+
+def _apply(emu: Emulator, manifest: Path) -> subprocess.Popen[str]:
+    env = dict(os.environ, UPCALL_API_URL=emu.base_url, UPCALL_AUTH_TOKEN=TOKEN, NO_COLOR="1")
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "upcall_sync.cli",
+            "apply",
+            "--auto-approve",
+            "--parallelism",
+            "2",
+            str(manifest),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def _wait_for_writes(emu: Emulator, n: int, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if sum(1 for r in emu.requests if r.method == "POST") >= n:
+            return
+        time.sleep(0.02)
+    raise AssertionError("apply never got going")
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_first_signal_stops_cleanly_and_a_rerun_completes(
+    slow_emulator: Emulator, tmp_path: Path, sig: signal.Signals, code: int
+) -> None:
+    m = _manifest(tmp_path)
+    proc = _apply(slow_emulator, m)
+    _wait_for_writes(slow_emulator, 20)
+    proc.send_signal(sig)
+    started = time.monotonic()
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == code, err
+    assert time.monotonic() - started < 5  # in-flight requests finish; nothing new starts
+    assert "Stopping: letting in-flight changes finish" in err
+    assert "Not attempted (" in out
+    assert "Apply interrupted:" in out
+    assert "Traceback" not in out + err and TOKEN not in out + err
+    assert no_duplicates(slow_emulator)
+    # the campaign is not made ready with a half-loaded list
+    assert slow_emulator.store.sql("SELECT status FROM campaigns")[0]["status"] == "pending"
+
+    slow_emulator.latency = 0
+    rerun = _apply(slow_emulator, m)
+    out, err = rerun.communicate(timeout=60)
+    assert rerun.returncode == 0, out + err
+    assert "Converged" in out
+    assert no_duplicates(slow_emulator)
+    assert slow_emulator.store.sql("SELECT COUNT(*) n FROM campaign_numbers")[0]["n"] == NUMBERS
+    assert slow_emulator.store.sql("SELECT status FROM campaigns")[0]["status"] == "ready"
+
+
+def test_second_signal_exits_at_once(slow_emulator: Emulator, tmp_path: Path) -> None:
+    proc = _apply(slow_emulator, _manifest(tmp_path))
+    _wait_for_writes(slow_emulator, 20)
+    slow_emulator.latency = 3.0  # what is in flight now takes a while to finish
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    out, _err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert time.monotonic() - started < 2
+    assert "Apply interrupted" not in out  # no report: it quit at once

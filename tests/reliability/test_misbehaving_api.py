@@ -1,0 +1,172 @@
+"""The API misbehaves; upcall-sync stays correct and says what is wrong in one line.
+
+Every case runs the real `plan` command against the emulator (or a tiny
+scripted server for what the emulator cannot be made to do) and must end
+with one line on stderr and exit 1 (or a correct plan and a warning), fast.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from upcall_sync.emulator import Emulator
+
+from .. import figures
+from ..conftest import TOKEN, run_cli, write_manifest
+
+MANIFEST = "version: 1\ncampaigns:\n  - name: a\n  - name: b\n"
+FAST = ("--timeout", "0.3", "--max-retry-time", "0.6")
+
+EMULATOR_CASES = {
+    "html": "HTTP 502: <html><head><title>502 Bad Gateway",
+    "invalid-json": "with a body that is not JSON",
+    "truncated": "the response was cut off",
+    "loop-next": "links.next points back at a page already read",
+    "foreign-next": "links.next leads to http://attacker.example",
+    "scheme-next": "not following it with the token",
+    "slow-body": "timed out waiting for the response",
+    "timeout": "timed out waiting for the response",
+    "retry-after-huge": "the server asks to wait 86400 s (Retry-After), more than the 60 s",
+    "500": "HTTP 500: Internal error (gave up after",
+    "503": "HTTP 503: Service unavailable (gave up after",
+    "reset": "connection reset by the server",
+}
+
+
+def _check_one_line(code: int, out: str, err: str, needle: str, elapsed: float) -> None:
+    lines = err.strip().splitlines()
+    assert code == 1, (out, err)
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ")
+    assert needle in lines[0], lines[0]
+    assert "Traceback" not in err and TOKEN not in err
+    assert elapsed < 10, f"took {elapsed:.1f}s"
+
+
+@pytest.mark.parametrize("fault", list(EMULATOR_CASES))
+def test_misbehaving_emulator(
+    fault: str, cli_env: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    figures.add("misbehaving_cases")
+    cli_env.faults.stall_seconds = 3
+    cli_env.faults.add_rule(fault, "GET", r"/campaigns", count=-1)
+    m = write_manifest(tmp_path / "m.yaml", MANIFEST)
+    started = time.monotonic()
+    code, out, err = run_cli(capsys, "plan", *FAST, str(m))
+    _check_one_line(code, out, err, EMULATOR_CASES[fault], time.monotonic() - started)
+    figures.add("misbehaving_handled")
+
+
+def test_a_page_far_larger_than_asked_is_read_correctly_with_a_warning(
+    cli_env: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    figures.add("misbehaving_cases")
+    cli_env.store.seed(cli_env.accounts[TOKEN], campaigns=[{"name": f"c{i}"} for i in range(1200)])
+    cli_env.faults.add_rule("huge-page", "GET", r"/campaigns", count=-1)
+    m = write_manifest(
+        tmp_path / "m.yaml", "version: 1\ncampaigns:\n  - name: c5\n  - name: c1100\n"
+    )
+    code, out, err = run_cli(capsys, "plan", "--detailed-exitcode", *FAST, str(m))
+    assert (code, out) == (0, "No changes. Live state matches the manifests.\n")
+    assert "returned 1200 items on a page of size 1000; the server ignores page sizes" in err
+    figures.add("misbehaving_handled")
+
+
+# -- a scripted server for the rest -----------------------------------------------------
+
+
+class _Scripted(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    answer: tuple[int, dict[str, str], bytes] = (200, {}, b"{}")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def do_GET(self) -> None:
+        status, headers, body = self.answer
+        self.send_response(status)
+        for k, v in {"Content-Length": str(len(body)), **headers}.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def scripted() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Scripted)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/api/v1"
+    server.shutdown()
+    server.server_close()
+
+
+SCRIPTED = {
+    "not-jsonapi": (
+        (200, {"Content-Type": "application/json"}, b"[1, 2, 3]"),
+        "expected a JSON:API document with a data list",
+    ),
+    "redirect-elsewhere": (
+        (302, {"Location": "http://attacker.example/api/v1/campaigns"}, b""),
+        "HTTP 302",
+    ),
+    "wrong-resource-type": (
+        (
+            200,
+            {},
+            json.dumps(
+                {"data": [{"id": "1", "type": "lists", "attributes": {"name": "a"}}]}
+            ).encode(),
+        ),
+        "data.type is 'lists', expected campaigns",
+    ),
+    "missing-attributes": (
+        (200, {}, json.dumps({"data": [{"id": "1", "type": "campaigns"}]}).encode()),
+        "data.attributes is missing",
+    ),
+    "error-without-body": ((403, {}, b""), "HTTP 403: not allowed for this token"),
+}
+
+
+@pytest.mark.parametrize("case", list(SCRIPTED))
+def test_misbehaving_server(
+    case: str,
+    scripted: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    figures.add("misbehaving_cases")
+    answer, needle = SCRIPTED[case]
+    monkeypatch.setattr(_Scripted, "answer", answer)
+    monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
+    m = write_manifest(tmp_path / "m.yaml", MANIFEST)
+    started = time.monotonic()
+    code, out, err = run_cli(capsys, "plan", "--api-url", scripted, *FAST, str(m))
+    _check_one_line(code, out, err, needle, time.monotonic() - started)
+    figures.add("misbehaving_handled")
+
+
+def test_nothing_listening(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    figures.add("misbehaving_cases")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
+    m = write_manifest(tmp_path / "m.yaml", MANIFEST)
+    started = time.monotonic()
+    code, out, err = run_cli(
+        capsys, "plan", "--api-url", f"http://127.0.0.1:{port}/api/v1", *FAST, str(m)
+    )
+    _check_one_line(code, out, err, "connection refused", time.monotonic() - started)
+    figures.add("misbehaving_handled")

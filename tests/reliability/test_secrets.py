@@ -1,0 +1,118 @@
+"""The token is a secret: not in output (even --debug), logs, files, or over plain http.
+
+Every test's captured stdout, stderr and log is scanned for the fixture
+tokens by the hook in tests/conftest.py, and every file tests write is
+scanned at the end of the session; these tests add the places that need
+provoking: debug logs, tracebacks, the emulator's own log, plan files.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from upcall_sync.client import Transport
+from upcall_sync.emulator import Emulator
+from upcall_sync.errors import InsecureTransport
+
+from ..conftest import ROOT, TOKEN, run_cli, scan, write_manifest
+
+EXAMPLES = str(ROOT / "examples")
+
+
+def test_debug_output_has_request_logs_and_tracebacks_but_no_token(
+    cli_env: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_cli(capsys, "--debug", "plan", EXAMPLES)
+    assert code == 0
+    assert "Plan: 3 campaigns to create" in out
+    assert "DEBUG upcall_sync.http: GET /campaigns" in err
+    assert "auth_token=REDACTED" in err  # urllib3's own request line, scrubbed at the source
+    cli_env.faults.add_rule("reset", "GET", r"/campaigns", count=-1)
+    code, _out, err = run_cli(capsys, "--debug", "plan", "--max-retry-time", "0.2", EXAMPLES)
+    assert code == 1
+    assert "Traceback (most recent call last)" in err
+    assert "ConnectionError" in err or "ProtocolError" in err  # the chained cause is shown...
+    # ...and run_cli scanned all of it for the token (it would have raised TokenLeak)
+
+
+def test_apply_and_saved_plans_under_debug(
+    cli_env: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert run_cli(capsys, "--debug", "plan", "--out", str(plan_file), EXAMPLES)[0] == 0
+    assert run_cli(capsys, "--debug", "apply", str(plan_file))[0] == 0
+    scan(plan_file.read_text(), "the plan file")
+    assert stat.S_IMODE(os.stat(plan_file).st_mode) == 0o600
+
+
+def test_plan_file_write_is_atomic(
+    cli_env: Emulator,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text("the previous plan")
+
+    def broken_replace(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    code, _out, err = run_cli(capsys, "plan", "--out", str(plan_file), EXAMPLES)
+    assert code == 1
+    assert plan_file.read_text() == "the previous plan"  # never half-written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.json"]  # no temp file left
+    assert err.count("\n") == 1
+
+
+def test_token_only_over_https_or_loopback(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for url in (
+        "http://api.upcall.example/api/v1",
+        "http://10.0.0.5/api/v1",
+        "ftp://127.0.0.1/api/v1",
+    ):
+        with pytest.raises(InsecureTransport):
+            Transport(url, TOKEN)
+    for url in (
+        "https://www.upcall.com/api/v1",
+        "http://127.0.0.1:1/api/v1",
+        "http://[::1]:1/api/v1",
+        "http://localhost:1/api/v1",
+    ):
+        Transport(url, TOKEN)
+    monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
+    m = write_manifest(tmp_path / "m.yaml", "version: 1\ncampaigns: [{name: a}]\n")
+    code, _, err = run_cli(capsys, "plan", "--api-url", "http://10.0.0.5/api/v1", str(m))
+    assert code == 1 and "refusing to send the auth token over plain http to 10.0.0.5" in err
+
+
+def test_the_emulator_never_logs_the_token(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "upcall_sync.cli", "emulator", "--port", "0", "--token", TOKEN],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        for path in ("/campaigns", "/campaigns/1", "/lists", "/nope"):
+            requests.get(url + path, params={"auth_token": TOKEN, "name": "x"}, timeout=5)
+        requests.get(url + "/campaigns", params={"auth_token": "wrong-" + TOKEN}, timeout=5)
+        time.sleep(0.2)
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert "GET /api/v1/campaigns?name=x -> 200" in err
+    scan(out + err, "the emulator's log")
