@@ -16,6 +16,7 @@ from upcall_sync.emulator import Emulator, Faults
 from upcall_sync.manifest import load_manifests
 from upcall_sync.sync import PlanOptions, plan_for
 
+from . import figures
 from .conftest import FAST_RETRY, FAST_TIMEOUTS, ROOT, TOKEN, run_cli, write_manifest
 
 EXAMPLES = str(ROOT / "examples")
@@ -367,9 +368,14 @@ def test_apply_under_20_percent_faults_converges_without_duplicates(
         f"seed {seed}: {runs} run(s), {len(emulator.requests)} requests, faults: "
         f"{ {k: faulted.count(k) for k in set(faulted)} }"
     )
+    dups = duplicates(emulator)
+    figures.add("fault_seed_runs")
+    figures.add("faults_injected", len(faulted))
+    figures.add("fault_seed_duplicates", sum(len(v) for v in dups.values()))
     assert final.empty, [c.one_line() for c in final.changes]
-    assert duplicates(emulator) == {"campaigns": [], "lists": [], "contacts": [], "numbers": []}
+    assert dups == {"campaigns": [], "lists": [], "contacts": [], "numbers": []}
     assert faulted
+    figures.add("fault_seed_converged")
 
 
 def test_cli_apply_under_faults_reruns_until_converged(
