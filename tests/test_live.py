@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -148,3 +149,83 @@ def test_parallel_reads_overlap(emulator: Emulator, client: UpcallClient, tmp_pa
     sequential = (1 + 1 + 20) * 0.05
     print(f"plan took {elapsed:.2f}s; sequential would be at least {sequential:.2f}s")
     assert elapsed < sequential * 0.6
+
+
+def test_pages_of_a_listing_are_read_breadth_first(
+    emulator: Emulator, client: UpcallClient
+) -> None:
+    """9 pages at 50 ms each: the first, then the other 8 at once."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from upcall_sync.client.listings import read_all
+
+    _seed_account(emulator, 1, numbers_per=450)
+    emulator.api.max_page_size = 50
+    campaign_id = str(emulator.store.sql("SELECT id FROM campaigns")[0]["id"])
+    emulator.latency = 0.05
+    started = time.perf_counter()
+    with ThreadPoolExecutor(8) as pool:
+        [numbers] = read_all(client.transport, pool, [client.numbers_listing(campaign_id)])
+    elapsed = time.perf_counter() - started
+    print(f"9 pages in {elapsed:.2f}s (one after another: >= 0.45s)")
+    assert len(numbers) == 450 and len({n.id for n in numbers}) == 450
+    assert elapsed < 0.3
+
+
+def test_a_listing_that_grows_while_read_is_finished_by_its_links(scripted_pages: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from upcall_sync.client.listings import read_all
+
+    base, pages = scripted_pages
+    c = UpcallClient.connect(base, TOKEN, retry=FAST_RETRY)
+
+    def doc(ids: list[int], n: int, last: int, has_next: bool) -> dict[str, Any]:
+        link = f"{base}/campaigns?page%5Bnumber%5D={{}}&page%5Bsize%5D=2"
+        links = {"self": link.format(n), "last": link.format(last)}
+        if has_next:
+            links["next"] = link.format(n + 1)
+        return {
+            "data": [
+                {"id": str(i), "type": "campaigns", "attributes": {"name": f"c{i}"}} for i in ids
+            ],
+            "links": links,
+        }
+
+    # page 1 said there were 2 pages; by the time page 2 is read there are 3,
+    # and row 2 has moved onto page 2 as well
+    pages.update({1: doc([1, 2], 1, 2, True), 2: doc([2, 3], 2, 3, True), 3: doc([4], 3, 3, False)})
+    with ThreadPoolExecutor(4) as pool:
+        [found] = read_all(c.transport, pool, [c.campaigns_listing()])
+    assert [x.id for x in found] == ["1", "2", "3", "4"]
+
+
+@pytest.fixture
+def scripted_pages() -> Any:
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import parse_qs, urlsplit
+
+    pages: dict[int, Any] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+        def do_GET(self) -> None:
+            number = int(parse_qs(urlsplit(self.path).query)["page[number]"][0])
+            body = json.dumps(pages[number]).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/api/v1", pages
+    server.shutdown()
+    server.server_close()

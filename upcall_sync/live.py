@@ -20,12 +20,13 @@ needs.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any
 
 from upcall_sync.client import Campaign, CampaignNumber, ListContact, UpcallClient
+from upcall_sync.client.listings import Listing, submit_all
 from upcall_sync.errors import ApiStatusError, PlanError, Problem
 from upcall_sync.model import (
     Contact,
@@ -40,8 +41,6 @@ from upcall_sync.normalize import lenient_phone, text, utc_second
 from upcall_sync.plan import Matches, first_file, match_campaigns, phones_needing_contacts
 
 log = logging.getLogger("upcall_sync.live")
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 @dataclass
@@ -61,13 +60,9 @@ class Reader:
         state = LiveState()
         with ThreadPoolExecutor(max_workers=max(1, self.parallelism)) as pool:
             lists_f = pool.submit(self._contact_list_id, desired)
-            live_campaigns, complete = self._campaigns(pool, campaigns, prune=prune)
-            state.campaigns = live_campaigns
-            state.complete_listing = complete
-            matches = match_campaigns(campaigns, live_campaigns)
-            numbers_f = {lc.id: pool.submit(self._numbers, lc.id) for _d, lc in matches.matched()}
-            state.from_numbers = self._from_numbers(pool, matches)
-            state.numbers = {cid: f.result() for cid, f in numbers_f.items()}
+            state.campaigns, state.complete_listing = self._campaigns(pool, campaigns, prune=prune)
+            matches = match_campaigns(campaigns, state.campaigns)
+            state.numbers, state.from_numbers = self._numbers_and_from(pool, matches)
             state.contact_list_id = lists_f.result()
             phones = phones_needing_contacts(matches, state.numbers)
             if state.contact_list_id is not None and phones:
@@ -83,29 +78,25 @@ class Reader:
     def _campaigns(
         self, pool: ThreadPoolExecutor, campaigns: Sequence[DesiredCampaign], *, prune: bool
     ) -> tuple[list[LiveCampaign], bool]:
+        """By name, or the whole listing: whichever costs fewer requests."""
         names = sorted({c.name for c in campaigns if c.id is None})
         ids = sorted({c.id for c in campaigns if c.id is not None})
         if not prune and len(names) + len(ids) <= 1:
             return self._by_name(pool, names, ids), False
-        pages = self.client.campaign_pages()
-        first, items = next(pages)
-        found = [campaign_from_api(c) for c in items]
-        if not first.has_next:
-            return found, True
-        remaining_pages = (first.last - first.number) if first.last else None
-        targeted = len(names) + len(ids)
-        if prune or remaining_pages is None or remaining_pages <= targeted:
-            for _page, more in pages:
-                found.extend(campaign_from_api(c) for c in more)
-            return found, True
-        pages.close()
+        listing = self.client.campaigns_listing()
+        first, _items = self.client.first_page(listing)
+        remaining = (first.last - first.number) if first.last and first.has_next else None
+        if not first.has_next or prune or remaining is None or remaining <= len(names) + len(ids):
+            [found] = self.client.read_all(pool, [listing], [first])
+            return [campaign_from_api(c) for c in found], True
         return self._by_name(pool, names, ids), False
 
     def _by_name(
         self, pool: ThreadPoolExecutor, names: Sequence[str], ids: Sequence[str]
     ) -> list[LiveCampaign]:
-        by_name = run_all(pool, lambda n: self.client.list_campaigns(name=n), names)
-        by_id = run_all(pool, self._get_campaign, ids)
+        listings = [self.client.campaigns_listing(name=n) for n in names]
+        by_name = self.client.read_all(pool, listings) if listings else []
+        by_id = submit_all(pool, self._get_campaign, ids)
         seen: dict[str, LiveCampaign] = {}
         for group in by_name:
             for c in group:
@@ -123,50 +114,68 @@ class Reader:
                 return None
             raise
 
-    # -- from_number ----------------------------------------------------------------
+    # -- numbers and from_number, read together -----------------------------------------
 
-    def _from_numbers(self, pool: ThreadPoolExecutor, matches: Matches) -> dict[str, set[str]]:
+    def _numbers_and_from(
+        self, pool: ThreadPoolExecutor, matches: Matches
+    ) -> tuple[dict[str, list[LiveNumber]], dict[str, set[str]]]:
+        """Every matched campaign's numbers and, per desired from_number, which of the
+        matched campaigns have it (the API returns from_number only as a filter)."""
+        matched = matches.matched()
         wanted: dict[str, list[LiveCampaign]] = {}
-        for d, lc in matches.matched():
+        for d, lc in matched:
             number = d.fields.get("from_number")
             if number:
                 wanted.setdefault(number, []).append(lc)
-        results = run_all(pool, lambda item: self._having_number(*item), list(wanted.items()))
-        return dict(zip(wanted, results, strict=True))
-
-    def _having_number(self, number: str, campaigns: list[LiveCampaign]) -> set[str]:
-        """Ids of `campaigns` whose write-only from_number is `number`."""
-        pages = self.client.campaign_pages(from_number=number)
-        first, items = next(pages)
-        ids = {c.id for c in items}
-        if first.has_next:
-            remaining = (first.last - first.number) if first.last else None
-            if remaining is not None and remaining > len(campaigns):
-                pages.close()
-                for lc in campaigns:
-                    found = self.client.list_campaigns(name=lc.name, from_number=number)
-                    ids.update(c.id for c in found)
+        numbers_l = [self.client.numbers_listing(lc.id) for _d, lc in matched]
+        from_l = [self.client.campaigns_listing(from_number=n) for n in wanted]
+        listings: list[Listing[Any]] = [*numbers_l, *from_l]
+        firsts = submit_all(
+            pool, lambda lst: self.client.transport.first_page(lst.path, lst.params), listings
+        )
+        # A from_number listing longer than asking campaign by campaign is dropped for that.
+        full: list[int] = list(range(len(numbers_l)))
+        per_campaign: list[tuple[str, LiveCampaign]] = []
+        for k, (number, lcs) in enumerate(wanted.items()):
+            first = firsts[len(numbers_l) + k]
+            remaining = (first.last - first.number) if first.last and first.has_next else None
+            if first.has_next and (remaining is None or remaining > len(lcs)):
+                per_campaign.extend((number, lc) for lc in lcs)
             else:
-                for _page, more in pages:
-                    ids.update(c.id for c in more)
-        mine = {lc.id for lc in campaigns}
-        return ids & mine
+                full.append(len(numbers_l) + k)
+        results = self.client.read_all(pool, [listings[i] for i in full], [firsts[i] for i in full])
+        by_index = dict(zip(full, results, strict=True))
+        numbers = {
+            lc.id: [live_number(n) for n in by_index[i]] for i, (_d, lc) in enumerate(matched)
+        }
+        from_numbers: dict[str, set[str]] = {}
+        for k, (number, lcs) in enumerate(wanted.items()):
+            mine = {lc.id for lc in lcs}
+            found = by_index.get(len(numbers_l) + k)
+            if found is not None:
+                from_numbers[number] = {c.id for c in found} & mine
+        checks = self.client.read_all(
+            pool,
+            [self.client.campaigns_listing(name=lc.name, from_number=n) for n, lc in per_campaign],
+        )
+        for (number, lc), found in zip(per_campaign, checks, strict=True):
+            if any(c.id == lc.id for c in found):
+                from_numbers.setdefault(number, set()).add(lc.id)
+            else:
+                from_numbers.setdefault(number, set())
+        return numbers, from_numbers
 
-    # -- numbers and contacts ----------------------------------------------------------
-
-    def _numbers(self, campaign_id: str) -> list[LiveNumber]:
-        return [_number(n) for _p, items in self.client.number_pages(campaign_id) for n in items]
+    # -- the contact list ---------------------------------------------------------------
 
     def _contact_list_id(self, desired: DesiredState) -> str | None:
         lists = self.client.list_lists(name=desired.contact_list)
         exact = [x for x in lists if x.name == desired.contact_list]
         if len(exact) > 1:
             ids = ", ".join(x.id for x in exact)
-            where = desired.contact_list_source
             raise PlanError(
                 [
                     Problem(
-                        where or first_file(desired),
+                        desired.contact_list_source or first_file(desired),
                         "contact_list",
                         f"{len(exact)} contact lists are named {desired.contact_list!r} "
                         f"(ids {ids}); rename one in Upcall or choose another contact_list",
@@ -178,36 +187,18 @@ class Reader:
     def _contacts(
         self, pool: ThreadPoolExecutor, list_id: str, phones: set[str]
     ) -> tuple[list[LiveContact], set[str] | None]:
+        """Per-phone GETs, or the whole list when that is fewer pages."""
         ordered = sorted(phones)
         if len(ordered) > 1:
-            pages = self.client.contact_pages(list_id)
-            first, items = next(pages)
-            contacts = [_contact(c) for c in items]
-            remaining = (first.last - first.number) if first.last else None
-            if not first.has_next:
-                return contacts, None
-            if remaining is not None and remaining <= len(ordered):
-                for _page, more in pages:
-                    contacts.extend(_contact(c) for c in more)
-                return contacts, None
-            pages.close()
-        found = run_all(pool, lambda p: self.client.list_contacts(list_id, phone=p), ordered)
-        return [_contact(c) for group in found for c in group], set(ordered)
-
-
-def run_all(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
-    """fn over items in the pool, results in order; the first failure cancels the rest."""
-    futures: list[Future[R]] = [pool.submit(fn, item) for item in items]
-    if not futures:
-        return []
-    done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-    for f in done:
-        exc = f.exception()
-        if exc is not None:
-            for p in pending:
-                p.cancel()
-            raise exc
-    return [f.result() for f in futures]
+            listing = self.client.contacts_listing(list_id)
+            first, _items = self.client.first_page(listing)
+            remaining = (first.last - first.number) if first.last and first.has_next else None
+            if not first.has_next or (remaining is not None and remaining <= len(ordered)):
+                [found] = self.client.read_all(pool, [listing], [first])
+                return [live_contact(c) for c in found], None
+        listings = [self.client.contacts_listing(list_id, phone=p) for p in ordered]
+        found_all = self.client.read_all(pool, listings)
+        return [live_contact(c) for group in found_all for c in group], set(ordered)
 
 
 # -- API models to normalized live values -------------------------------------------
@@ -247,9 +238,9 @@ def contact_of(c: CampaignNumber | ListContact) -> Contact:
     )
 
 
-def _number(n: CampaignNumber) -> LiveNumber:
+def live_number(n: CampaignNumber) -> LiveNumber:
     return LiveNumber(id=n.id, contact=contact_of(n), status=n.status or "")
 
 
-def _contact(c: ListContact) -> LiveContact:
+def live_contact(c: ListContact) -> LiveContact:
     return LiveContact(id=c.id, contact=contact_of(c))

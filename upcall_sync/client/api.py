@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
+from concurrent.futures import Executor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import requests
 
+from upcall_sync.client.listings import Listing, M, read_all
 from upcall_sync.client.lists import ContactListsApi, _filters
 from upcall_sync.client.models import (
     CAMPAIGN_STATUSES,
@@ -18,7 +20,7 @@ from upcall_sync.client.models import (
     CampaignNumber,
 )
 from upcall_sync.client.redact import Secret
-from upcall_sync.client.resources import document, parse_resource, parse_single
+from upcall_sync.client.resources import document, parse_single
 from upcall_sync.client.transport import (
     DEFAULT_BASE_URL,
     Page,
@@ -70,7 +72,7 @@ class UpcallClient(ContactListsApi):
 
     # -- Campaigns ------------------------------------------------------------
 
-    def campaign_pages(
+    def campaigns_listing(
         self,
         *,
         name: str | None = None,
@@ -83,9 +85,8 @@ class UpcallClient(ContactListsApi):
         max_created_datetime: datetime | None = None,
         min_updated_datetime: datetime | None = None,
         max_updated_datetime: datetime | None = None,
-        page_size: int | None = None,
-    ) -> Generator[tuple[Page, list[Campaign]]]:
-        """Pages of `GET /campaigns`; every documented filter, combined with AND."""
+    ) -> Listing[Campaign]:
+        """`GET /campaigns` with every documented filter, combined with AND."""
         if status is not None and status not in CAMPAIGN_STATUSES:
             raise UsageError(f"status filter must be one of {', '.join(CAMPAIGN_STATUSES)}")
         params = {
@@ -100,14 +101,14 @@ class UpcallClient(ContactListsApi):
             "min_updated_datetime": min_updated_datetime,
             "max_updated_datetime": max_updated_datetime,
         }
-        for page in self.transport.pages("/campaigns", params, page_size=page_size):
-            yield (
-                page,
-                [
-                    parse_resource(item, Campaign, CAMPAIGN_TYPES, method="GET", url="/campaigns")
-                    for item in page.items
-                ],
-            )
+        clean = {k: v for k, v in params.items() if v is not None}
+        return Listing("/campaigns", Campaign, CAMPAIGN_TYPES, clean)
+
+    def campaign_pages(self, **filters: Any) -> Generator[tuple[Page, list[Campaign]]]:
+        """Pages of `GET /campaigns` (filters as for `campaigns_listing`)."""
+        listing = self.campaigns_listing(**filters)
+        for page in self.transport.pages(listing.path, listing.params):
+            yield page, listing.parse(page.items)
 
     def list_campaigns(self, **filters: Any) -> list[Campaign]:
         """Every campaign matching the filters of `campaign_pages`."""
@@ -135,23 +136,33 @@ class UpcallClient(ContactListsApi):
 
     # -- Campaign numbers -----------------------------------------------------
 
-    def number_pages(
-        self, campaign_id: str, **filters: str | None
-    ) -> Generator[tuple[Page, list[CampaignNumber]]]:
-        """Pages of `GET /campaigns/:id/numbers`.
+    def numbers_listing(self, campaign_id: str, **filters: str | None) -> Listing[CampaignNumber]:
+        """`GET /campaigns/:id/numbers`.
 
         Filters: phone, first_name, last_name, title, company, email, recipient,
         line1, line2, city, region, postal_code, country (exact matches, AND).
         """
-        path = f"/campaigns/{campaign_id}/numbers"
-        for page in self.transport.pages(path, _filters(filters)):
-            yield (
-                page,
-                [
-                    parse_resource(item, CampaignNumber, NUMBER_TYPES, method="GET", url=path)
-                    for item in page.items
-                ],
-            )
+        return Listing(
+            f"/campaigns/{campaign_id}/numbers", CampaignNumber, NUMBER_TYPES, _filters(filters)
+        )
+
+    def number_pages(
+        self, campaign_id: str, **filters: str | None
+    ) -> Generator[tuple[Page, list[CampaignNumber]]]:
+        listing = self.numbers_listing(campaign_id, **filters)
+        for page in self.transport.pages(listing.path, listing.params):
+            yield page, listing.parse(page.items)
+
+    def first_page(self, listing: Listing[M]) -> tuple[Page, list[M]]:
+        """The first page of a listing: its items, and (links.last) how many pages follow."""
+        page = self.transport.first_page(listing.path, listing.params)
+        return page, listing.parse(page.items)
+
+    def read_all(
+        self, pool: Executor, listings: Sequence[Listing[Any]], firsts: Sequence[Page] | None = None
+    ) -> list[list[Any]]:
+        """Every resource of many listings, read breadth first in `pool`."""
+        return read_all(self.transport, pool, listings, firsts)
 
     def list_numbers(self, campaign_id: str, **filters: str | None) -> list[CampaignNumber]:
         return [n for _p, items in self.number_pages(campaign_id, **filters) for n in items]

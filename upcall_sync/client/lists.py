@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
+from upcall_sync.client.listings import Listing
 from upcall_sync.client.models import ContactAttributes, ContactList, ListContact
 from upcall_sync.client.resources import document, parse_resource, parse_single
 from upcall_sync.client.transport import Page, Transport
@@ -34,19 +35,16 @@ class ContactListsApi:
         resp = self.transport.request("POST", "/lists", body=document("lists", {"name": name}))
         return parse_single(resp.document, ContactList, LIST_TYPES, method="POST", url="/lists")
 
+    def contacts_listing(self, list_id: str, **filters: str | None) -> Listing[ListContact]:
+        """`GET /lists/:id/contacts` (filters as for campaign numbers)."""
+        return Listing(f"/lists/{list_id}/contacts", ListContact, CONTACT_TYPES, _filters(filters))
+
     def contact_pages(
         self, list_id: str, **filters: str | None
     ) -> Generator[tuple[Page, list[ListContact]]]:
-        """Pages of `GET /lists/:id/contacts` (filters as for campaign numbers)."""
-        path = f"/lists/{list_id}/contacts"
-        for page in self.transport.pages(path, _filters(filters)):
-            yield (
-                page,
-                [
-                    parse_resource(item, ListContact, CONTACT_TYPES, method="GET", url=path)
-                    for item in page.items
-                ],
-            )
+        listing = self.contacts_listing(list_id, **filters)
+        for page in self.transport.pages(listing.path, listing.params):
+            yield page, listing.parse(page.items)
 
     def list_contacts(self, list_id: str, **filters: str | None) -> list[ListContact]:
         return [c for _page, items in self.contact_pages(list_id, **filters) for c in items]

@@ -54,6 +54,7 @@ DEFAULT_BASE_URL = "https://www.upcall.com/api/v1"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 IDEMPOTENT = frozenset({"GET", "PATCH", "HEAD", "OPTIONS"})
 JSON_TYPES = ("application/json", "application/vnd.api+json", "text/json")
+MAX_PAGES = 100_000
 
 
 @dataclass(frozen=True)
@@ -119,12 +120,19 @@ class Response:
 
 @dataclass(frozen=True)
 class Page:
-    """One page of a listing: its resources and its pagination facts."""
+    """One page of a listing: its resources and its pagination facts.
+
+    `size` is the page size the server says it uses (from its own links), not
+    the one we asked for; `next_url` is `links.next`, not yet checked.
+    """
 
     items: list[dict[str, Any]]
     number: int
     last: int | None
     has_next: bool
+    url: str = ""
+    next_url: Any = None
+    size: int | None = None
 
 
 def is_loopback(host: str) -> bool:
@@ -431,20 +439,62 @@ class Transport:
 
     # -- Lists ----------------------------------------------------------------
 
-    def pages(
-        self, path: str, params: Mapping[str, Any] | None = None, *, page_size: int | None = None
-    ) -> Iterator[Page]:
-        """Every page of a listing, following `links.next` until it is absent.
+    def read_page(self, url: str, number: int, asked: int) -> Page:
+        """One page of a listing, with what its links say about the rest."""
+        resp = self.request("GET", url)
+        items, links = self._list_document(resp.document, url)
+        if len(items) > asked:
+            log.warning(
+                "GET %s returned %d items on a page of size %d; the server ignores page sizes",
+                self.display(url),
+                len(items),
+                asked,
+            )
+        nxt = links.get("next")
+        return Page(
+            items=items,
+            number=number,
+            last=_page_number(links.get("last")),
+            has_next=bool(nxt),
+            url=url,
+            next_url=nxt,
+            size=_page_size(links.get("last")) or _page_size(links.get("self")),
+        )
 
-        Never assumes the page size it asked for; refuses a `links.next` that
-        leaves the API's origin (the token would go with it) or that returns to
-        a page already read.
-        """
+    def first_page(
+        self, path: str, params: Mapping[str, Any] | None = None, *, page_size: int | None = None
+    ) -> Page:
         size = page_size or self.page_size
-        url: str | None = self.url(path, {**(params or {}), "page[number]": 1, "page[size]": size})
-        seen: set[str] = set()
-        number = 0
-        while url is not None:
+        url = self.url(path, {**(params or {}), "page[number]": 1, "page[size]": size})
+        return self.read_page(url, 1, size)
+
+    def rest_urls(
+        self, path: str, params: Mapping[str, Any] | None, first: Page
+    ) -> list[tuple[int, str]] | None:
+        """(number, URL) of pages 2..last, built the way the server builds its own links,
+        with the page size *it* reports; None when its links do not allow that (then the
+        caller follows links.next instead)."""
+        if not first.has_next or not first.last or not first.size:
+            return None
+        if first.last <= first.number or first.last > MAX_PAGES:
+            return None
+        base = dict(params or {})
+        return [
+            (n, self.url(path, {**base, "page[number]": n, "page[size]": first.size}))
+            for n in range(first.number + 1, first.last + 1)
+        ]
+
+    def follow(self, page: Page, seen: set[str] | None = None) -> Iterator[Page]:
+        """The pages after `page`, following links.next until it is absent.
+
+        Refuses a links.next that leaves the API's origin (the token would go
+        with it) or that returns to a page already read.
+        """
+        seen = seen if seen is not None else {_canonical(page.url)}
+        seen.add(_canonical(page.url))
+        current = page
+        while current.has_next:
+            url = self._follow(current.next_url, current.url)
             key = _canonical(url)
             if key in seen:
                 raise PaginationError(
@@ -454,20 +504,22 @@ class Transport:
                     url=self.display(url),
                 )
             seen.add(key)
-            number += 1
-            resp = self.request("GET", url)
-            items, links = self._list_document(resp.document, url)
-            if len(items) > size:
-                log.warning(
-                    "GET %s returned %d items on a page of size %d; the server ignores page sizes",
-                    self.display(url),
-                    len(items),
-                    size,
+            if len(seen) > MAX_PAGES:
+                raise PaginationError(
+                    f"GET {self.display(url)}: more than {MAX_PAGES:,} pages; giving up",
+                    method="GET",
+                    url=self.display(url),
                 )
-            nxt = links.get("next")
-            last = _page_number(links.get("last"))
-            yield Page(items=items, number=number, last=last, has_next=bool(nxt))
-            url = self._follow(nxt, url) if nxt else None
+            current = self.read_page(url, current.number + 1, current.size or self.page_size)
+            yield current
+
+    def pages(
+        self, path: str, params: Mapping[str, Any] | None = None, *, page_size: int | None = None
+    ) -> Iterator[Page]:
+        """Every page of a listing, one after another, following links.next."""
+        first = self.first_page(path, params, page_size=page_size)
+        yield first
+        yield from self.follow(first)
 
     def _follow(self, nxt: Any, current: str) -> str:
         if not isinstance(nxt, str):
@@ -554,6 +606,19 @@ def _page_number(url: Any) -> int | None:
                 return int(value)
             except ValueError:
                 return None
+    return None
+
+
+def _page_size(url: Any) -> int | None:
+    if not isinstance(url, str):
+        return None
+    for key, value in parse_qsl(urlsplit(url).query):
+        if key == "page[size]":
+            try:
+                size = int(value)
+            except ValueError:
+                return None
+            return size if size > 0 else None
     return None
 
 
