@@ -160,25 +160,35 @@ def phones_needing_contacts(matches: Matches, numbers: dict[str, list[LiveNumber
 
 
 class _ContactIndex:
-    """Desired persons matched to live contacts of the managed list."""
+    """Desired persons matched to live contacts of the managed list.
+
+    Only the lines (phone + extension) of `needed` persons are matched: a plan
+    with nothing to add touches no contact, however large the list.
+    """
 
     def __init__(
         self,
         persons: dict[tuple[str, str, str, str], Contact],
+        needed: Iterable[Contact],
         live: Sequence[LiveContact],
         phones_read: set[str] | None,
     ) -> None:
         self.matched: dict[tuple[str, str, str, str], LiveContact] = {}
         self.problems: list[str] = []
+        lines = {p.line_key for p in needed}
+        if phones_read is not None:
+            lines = {line for line in lines if line[0] in phones_read}
+        if not lines:
+            return
         by_line: dict[tuple[str, str], list[LiveContact]] = defaultdict(list)
         for c in live:
-            by_line[c.contact.line_key].append(c)
+            if c.contact.line_key in lines:
+                by_line[c.contact.line_key].append(c)
         want_line: dict[tuple[str, str], list[Contact]] = defaultdict(list)
         for p in persons.values():
-            want_line[p.line_key].append(p)
+            if p.line_key in lines:
+                want_line[p.line_key].append(p)
         for line, wanted in want_line.items():
-            if phones_read is not None and line[0] not in phones_read:
-                continue
             have = sorted(by_line.get(line, []), key=lambda c: _id_order(c.id))
             if not have:
                 continue
@@ -233,7 +243,12 @@ def plan(
         for number in d.numbers:
             persons.setdefault(number.contact.person_key, number.contact)
             person_source.setdefault(number.contact.person_key, number.source)
-    index = _ContactIndex(persons, live.contacts, live.contact_phones_read)
+    missing_by_pair = []
+    for d, lc in matches.pairs:
+        live_numbers = live.numbers.get(lc.id) if lc is not None else None
+        missing_by_pair.append(unsatisfied_by_equality(d, live_numbers))
+    needed = [n.contact for missing, _left in missing_by_pair for n in missing]
+    index = _ContactIndex(persons, needed, live.contacts, live.contact_phones_read)
     if index.problems:
         raise PlanError(
             [
@@ -272,9 +287,7 @@ def plan(
 
     existing = 0
     updated = 0
-    for d, lc in matches.pairs:
-        live_numbers = live.numbers.get(lc.id) if lc is not None else None
-        missing, leftover = unsatisfied_by_equality(d, live_numbers)
+    for (d, lc), (missing, leftover) in zip(matches.pairs, missing_by_pair, strict=True):
         adds: list[Change] = []
         for number in missing:
             person = number.contact
