@@ -393,3 +393,27 @@ def test_session_is_injected_and_pooled(emulator: Emulator) -> None:
     client = UpcallClient.connect(emulator.base_url, TOKEN, session=session)
     assert client.transport.session is session
     client.list_campaigns()
+
+
+@pytest.mark.parametrize("bad", [5, True, 0, ["x"], {"a": 1}])
+def test_fast_number_rows_refuse_what_the_model_would(bad: object) -> None:
+    from upcall_sync.client.resources import contact_row
+
+    item = {
+        "id": "1",
+        "type": "campaign_numbers",
+        "attributes": {"phone": "+16507991144", "title": "ok", "address": {"city": "Fremont"}},
+    }
+    rid, _status, values = contact_row(item, ("campaign_numbers",), method="GET", url="/x")
+    assert (
+        rid == "1" and values[0] == "+16507991144" and values[4] == "ok" and values[10] == "Fremont"
+    )
+    for where in ("title", "address"):
+        broken = {
+            **item,
+            "attributes": {**item["attributes"], where: bad if where == "title" else {"city": bad}},
+        }
+        with pytest.raises(ApiResponseError, match=r"data\.attributes\.(title|address\.city)"):
+            contact_row(broken, ("campaign_numbers",), method="GET", url="/x")
+    with pytest.raises(ApiResponseError, match=r"data\.type is 'lists'"):
+        contact_row({**item, "type": "lists"}, ("campaign_numbers",), method="GET", url="/x")

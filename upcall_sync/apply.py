@@ -25,7 +25,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -229,22 +228,28 @@ class Applier:
     # -- running -------------------------------------------------------------------
 
     def run(self) -> ApplyReport:
+        """Run every operation; workers take the next ready one themselves.
+
+        There is no central dispatcher: a worker that finishes an operation
+        releases its dependents onto a priority heap and picks the next one,
+        so no operation waits on a round trip through another thread.
+        """
         by_seq = {op.seq: op for op in self.ops}
         waiting: dict[int, set[int]] = {op.seq: set(op.deps) | set(op.after) for op in self.ops}
         dependents: dict[int, list[int]] = {op.seq: [] for op in self.ops}
         for op in self.ops:
             for dep in {*op.deps, *op.after}:
                 dependents[dep].append(op.seq)
-        queue: list[tuple[int, int]] = []
-        for op in self.ops:
-            if not waiting[op.seq]:
-                heapq.heappush(queue, (PRIORITY[op.kind], op.seq))
-        running: dict[Future[None], Op] = {}
+        ready: list[tuple[int, int]] = [
+            (PRIORITY[op.kind], op.seq) for op in self.ops if not waiting[op.seq]
+        ]
+        heapq.heapify(ready)
         report = ApplyReport(self.ops)
-        stop = False
+        cv = threading.Condition()
+        state = {"running": 0, "stop": False}
 
         def finish(op: Op) -> None:
-            """Release what waited on `op`; skip what needed it to succeed."""
+            """Release what waited on `op`; skip what needed it to succeed. Holds `cv`."""
             for child_seq in dependents[op.seq]:
                 child = by_seq[child_seq]
                 waiting[child_seq].discard(op.seq)
@@ -256,33 +261,43 @@ class Applier:
                     self.listener(child)
                     finish(child)
                 elif not waiting[child_seq]:
-                    heapq.heappush(queue, (PRIORITY[child.kind], child_seq))
+                    heapq.heappush(ready, (PRIORITY[child.kind], child_seq))
 
-        with ThreadPoolExecutor(max_workers=self.parallelism) as pool:
-            while queue or running:
-                if self.cancel.is_set():
-                    report.interrupted = True
-                    stop = True
-                while queue and not stop and len(running) < self.parallelism:
-                    _prio, seq = heapq.heappop(queue)
-                    op = by_seq[seq]
-                    if op.status != "pending":
-                        continue
+        def worker() -> None:
+            while True:
+                with cv:
+                    while not ready and state["running"] and not state["stop"]:
+                        cv.wait()
+                    if state["stop"] or not ready:
+                        cv.notify_all()
+                        return
+                    op = by_seq[heapq.heappop(ready)[1]]
                     op.status = "running"
-                    running[pool.submit(self._execute, op)] = op
-                if stop and not running:
-                    break
-                if not running:
-                    continue
-                done, _ = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
-                for future in done:
-                    op = running.pop(future)
-                    future.result()  # _execute never raises
+                    state["running"] += 1
+                self._execute(op)
+                with cv:
+                    state["running"] -= 1
                     self.listener(op)
-                    if op.status == "failed" and self.fail_fast:
-                        stop = True
+                    if self.fail_fast and _failed(op):
+                        state["stop"] = True
                         report.stopped_early = True
                     finish(op)
+                    cv.notify_all()
+
+        threads = [
+            threading.Thread(target=worker, name=f"apply-{i}", daemon=True)
+            for i in range(self.parallelism)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            while t.is_alive():
+                t.join(timeout=0.2)
+                if self.cancel.is_set() and not state["stop"]:
+                    with cv:
+                        state["stop"] = True
+                        report.interrupted = True
+                        cv.notify_all()
         for op in self.ops:
             if op.status == "pending":
                 op.status = "not_attempted"
@@ -457,6 +472,11 @@ class Applier:
         )
         ids = sorted((n.id for n in found if contact_of(n) == person), key=_num)
         return ids[0] if ids else None
+
+
+def _failed(op: Op) -> bool:
+    """Read after the operation ran (a plain `op.status == ...` would stay narrowed)."""
+    return op.status == "failed"
 
 
 def _num(value: str) -> tuple[int, str]:

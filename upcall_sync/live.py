@@ -26,7 +26,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from upcall_sync.client import Campaign, CampaignNumber, ListContact, UpcallClient
+from upcall_sync.client.api import NUMBER_TYPES
 from upcall_sync.client.listings import Listing, submit_all
+from upcall_sync.client.lists import CONTACT_TYPES
+from upcall_sync.client.resources import contact_row
 from upcall_sync.errors import ApiStatusError, PlanError, Problem
 from upcall_sync.model import (
     Contact,
@@ -37,7 +40,7 @@ from upcall_sync.model import (
     LiveNumber,
     LiveState,
 )
-from upcall_sync.normalize import lenient_phone, text, utc_second
+from upcall_sync.normalize import gc_paused, lenient_phone, text, utc_second
 from upcall_sync.plan import Matches, first_file, match_campaigns, phones_needing_contacts
 
 log = logging.getLogger("upcall_sync.live")
@@ -58,7 +61,7 @@ class Reader:
         prune: bool = False,
     ) -> LiveState:
         state = LiveState()
-        with ThreadPoolExecutor(max_workers=max(1, self.parallelism)) as pool:
+        with gc_paused(), ThreadPoolExecutor(max_workers=max(1, self.parallelism)) as pool:
             lists_f = pool.submit(self._contact_list_id, desired)
             state.campaigns, state.complete_listing = self._campaigns(pool, campaigns, prune=prune)
             matches = match_campaigns(campaigns, state.campaigns)
@@ -84,10 +87,10 @@ class Reader:
         if not prune and len(names) + len(ids) <= 1:
             return self._by_name(pool, names, ids), False
         listing = self.client.campaigns_listing()
-        first, _items = self.client.first_page(listing)
+        first, items = self.client.first_page(listing)
         remaining = (first.last - first.number) if first.last and first.has_next else None
         if not first.has_next or prune or remaining is None or remaining <= len(names) + len(ids):
-            [found] = self.client.read_all(pool, [listing], [first])
+            [found] = self.client.read_all(pool, [listing], [(first, items)])
             return [campaign_from_api(c) for c in found], True
         return self._by_name(pool, names, ids), False
 
@@ -127,17 +130,17 @@ class Reader:
             number = d.fields.get("from_number")
             if number:
                 wanted.setdefault(number, []).append(lc)
-        numbers_l = [self.client.numbers_listing(lc.id) for _d, lc in matched]
+        numbers_l = [
+            self.client.numbers_listing(lc.id).with_rows(_number_row) for _d, lc in matched
+        ]
         from_l = [self.client.campaigns_listing(from_number=n) for n in wanted]
         listings: list[Listing[Any]] = [*numbers_l, *from_l]
-        firsts = submit_all(
-            pool, lambda lst: self.client.transport.first_page(lst.path, lst.params), listings
-        )
+        firsts = self.client.first_pages(pool, listings)
         # A from_number listing longer than asking campaign by campaign is dropped for that.
         full: list[int] = list(range(len(numbers_l)))
         per_campaign: list[tuple[str, LiveCampaign]] = []
         for k, (number, lcs) in enumerate(wanted.items()):
-            first = firsts[len(numbers_l) + k]
+            first = firsts[len(numbers_l) + k][0]
             remaining = (first.last - first.number) if first.last and first.has_next else None
             if first.has_next and (remaining is None or remaining > len(lcs)):
                 per_campaign.extend((number, lc) for lc in lcs)
@@ -145,9 +148,7 @@ class Reader:
                 full.append(len(numbers_l) + k)
         results = self.client.read_all(pool, [listings[i] for i in full], [firsts[i] for i in full])
         by_index = dict(zip(full, results, strict=True))
-        numbers = {
-            lc.id: [live_number(n) for n in by_index[i]] for i, (_d, lc) in enumerate(matched)
-        }
+        numbers = {lc.id: by_index[i] for i, (_d, lc) in enumerate(matched)}
         from_numbers: dict[str, set[str]] = {}
         for k, (number, lcs) in enumerate(wanted.items()):
             mine = {lc.id for lc in lcs}
@@ -190,15 +191,17 @@ class Reader:
         """Per-phone GETs, or the whole list when that is fewer pages."""
         ordered = sorted(phones)
         if len(ordered) > 1:
-            listing = self.client.contacts_listing(list_id)
-            first, _items = self.client.first_page(listing)
+            listing = self.client.contacts_listing(list_id).with_rows(_contact_row)
+            first, rows = self.client.first_page(listing)
             remaining = (first.last - first.number) if first.last and first.has_next else None
             if not first.has_next or (remaining is not None and remaining <= len(ordered)):
-                [found] = self.client.read_all(pool, [listing], [first])
-                return [live_contact(c) for c in found], None
-        listings = [self.client.contacts_listing(list_id, phone=p) for p in ordered]
+                [found] = self.client.read_all(pool, [listing], [(first, rows)])
+                return found, None
+        listings = [
+            self.client.contacts_listing(list_id, phone=p).with_rows(_contact_row) for p in ordered
+        ]
         found_all = self.client.read_all(pool, listings)
-        return [live_contact(c) for group in found_all for c in group], set(ordered)
+        return [c for group in found_all for c in group], set(ordered)
 
 
 # -- API models to normalized live values -------------------------------------------
@@ -244,3 +247,19 @@ def live_number(n: CampaignNumber) -> LiveNumber:
 
 def live_contact(c: ListContact) -> LiveContact:
     return LiveContact(id=c.id, contact=contact_of(c))
+
+
+def _contact_from(values: tuple[str, ...]) -> Contact:
+    return Contact(lenient_phone(values[0]), *values[1:])
+
+
+def _number_row(item: Any) -> LiveNumber:
+    rid, status, values = contact_row(
+        item, NUMBER_TYPES, method="GET", url="/campaigns/:id/numbers"
+    )
+    return LiveNumber(id=rid, contact=_contact_from(values), status=status)
+
+
+def _contact_row(item: Any) -> LiveContact:
+    rid, _status, values = contact_row(item, CONTACT_TYPES, method="GET", url="/lists/:id/contacts")
+    return LiveContact(id=rid, contact=_contact_from(values))

@@ -36,7 +36,7 @@ from upcall_sync.model import (
     LiveNumber,
     LiveState,
 )
-from upcall_sync.normalize import format_datetime, text, utc_second
+from upcall_sync.normalize import format_datetime, gc_paused, text, utc_second
 
 NOTICE_SAMPLE = 5
 
@@ -217,6 +217,17 @@ def plan(
     targets: Sequence[str] | None = None,
 ) -> Plan:
     """The changes that make `live` match `desired`. Pure: no I/O."""
+    with gc_paused():
+        return _plan(desired, live, prune=prune, targets=targets)
+
+
+def _plan(
+    desired: DesiredState,
+    live: LiveState,
+    *,
+    prune: bool,
+    targets: Sequence[str] | None,
+) -> Plan:
     campaigns = select_targets(desired, targets)
     if prune and targets:
         raise UsageError("--prune cannot be combined with --target")
@@ -236,18 +247,24 @@ def plan(
     changes: list[Change] = []
     notices: list[Notice] = []
 
-    # Contacts: every person once, with the details all campaigns agree on.
-    persons: dict[tuple[str, str, str, str], Contact] = {}
-    person_source: dict[tuple[str, str, str, str], Location] = {}
-    for d in campaigns:
-        for number in d.numbers:
-            persons.setdefault(number.contact.person_key, number.contact)
-            person_source.setdefault(number.contact.person_key, number.source)
     missing_by_pair = []
     for d, lc in matches.pairs:
         live_numbers = live.numbers.get(lc.id) if lc is not None else None
         missing_by_pair.append(unsatisfied_by_equality(d, live_numbers))
+    # Contacts: only people whose numbers are missing somewhere need one; where they
+    # share a line with others, everyone on that line counts for the matching rule.
+    person_source: dict[tuple[str, str, str, str], Location] = {}
+    for missing, _left in missing_by_pair:
+        for n in missing:
+            person_source.setdefault(n.contact.person_key, n.source)
     needed = [n.contact for missing, _left in missing_by_pair for n in missing]
+    persons: dict[tuple[str, str, str, str], Contact] = {}
+    if needed:
+        lines = {c.line_key for c in needed}
+        for d in campaigns:
+            for number in d.numbers:
+                if number.contact.line_key in lines:
+                    persons.setdefault(number.contact.person_key, number.contact)
     index = _ContactIndex(persons, needed, live.contacts, live.contact_phones_read)
     if index.problems:
         raise PlanError(

@@ -11,7 +11,7 @@ from typing import Any
 
 import requests
 
-from upcall_sync.client.listings import Listing, M, read_all
+from upcall_sync.client.listings import Listing, M, first_pages, read_all
 from upcall_sync.client.lists import ContactListsApi, _filters
 from upcall_sync.client.models import (
     CAMPAIGN_STATUSES,
@@ -158,8 +158,17 @@ class UpcallClient(ContactListsApi):
         page = self.transport.first_page(listing.path, listing.params)
         return page, listing.parse(page.items)
 
+    def first_pages(
+        self, pool: Executor, listings: Sequence[Listing[Any]]
+    ) -> list[tuple[Page, list[Any]]]:
+        """The first page of each listing (parsed), in parallel in `pool`."""
+        return first_pages(self.transport, pool, listings)
+
     def read_all(
-        self, pool: Executor, listings: Sequence[Listing[Any]], firsts: Sequence[Page] | None = None
+        self,
+        pool: Executor,
+        listings: Sequence[Listing[Any]],
+        firsts: Sequence[tuple[Page, list[Any]]] | None = None,
     ) -> list[list[Any]]:
         """Every resource of many listings, read breadth first in `pool`."""
         return read_all(self.transport, pool, listings, firsts)

@@ -28,18 +28,28 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Listing(Generic[M]):
-    """One filtered listing endpoint and the model its resources parse into."""
+    """One filtered listing endpoint and the model its resources parse into.
+
+    `row`, when given, turns each raw resource into a value instead of the
+    model (for hot listings: see `resources.contact_row`).
+    """
 
     path: str
     model: type[M]
     types: tuple[str, ...]
     params: dict[str, Any] = field(default_factory=dict)
+    row: Callable[[Any], Any] | None = None
 
-    def parse(self, items: list[dict[str, Any]]) -> list[M]:
+    def parse(self, items: list[dict[str, Any]]) -> list[Any]:
+        if self.row is not None:
+            return [self.row(item) for item in items]
         return [
             parse_resource(item, self.model, self.types, method="GET", url=self.path)
             for item in items
         ]
+
+    def with_rows(self, row: Callable[[Any], Any]) -> Listing[M]:
+        return Listing(self.path, self.model, self.types, self.params, row)
 
 
 def gather(futures: Sequence[Future[T]]) -> list[T]:
@@ -60,49 +70,71 @@ def submit_all(pool: Executor, fn: Callable[[T], Any], items: Sequence[T]) -> li
     return gather([pool.submit(fn, item) for item in items])
 
 
+def first_pages(
+    transport: Transport, pool: Executor, listings: Sequence[Listing[Any]]
+) -> list[tuple[Page, list[Any]]]:
+    """The first page of each listing, fetched and parsed in one task each."""
+
+    def fetch(listing: Listing[Any]) -> tuple[Page, list[Any]]:
+        page = transport.first_page(listing.path, listing.params)
+        return page, listing.parse(page.items)
+
+    return submit_all(pool, fetch, listings)
+
+
 def read_all(
     transport: Transport,
     pool: Executor,
     listings: Sequence[Listing[Any]],
-    firsts: Sequence[Page] | None = None,
+    firsts: Sequence[tuple[Page, list[Any]]] | None = None,
 ) -> list[list[Any]]:
     """Every resource of every listing, parsed; listings read breadth first in `pool`.
 
-    Call from the thread that owns `pool` (tasks never wait on other tasks).
+    Pages are parsed in the thread that fetched them, overlapping other
+    requests' waits. Call from the thread that owns `pool` (tasks never wait
+    on other tasks).
     """
     if firsts is None:
-        firsts = submit_all(pool, lambda lst: transport.first_page(lst.path, lst.params), listings)
-    pages: list[dict[int, Page]] = [{f.number: f} for f in firsts]
-    jobs: list[tuple[int, Future[Page]]] = []
-    chains: list[tuple[int, Future[list[Page]]]] = []
-    for i, (listing, first) in enumerate(zip(listings, firsts, strict=True)):
+        firsts = first_pages(transport, pool, listings)
+    pages: list[dict[int, tuple[Page, list[Any]]]] = [{f[0].number: f} for f in firsts]
+
+    def fetch(listing: Listing[Any], url: str, number: int, size: int) -> tuple[Page, list[Any]]:
+        page = transport.read_page(url, number, size)
+        return page, listing.parse(page.items)
+
+    def chain(listing: Listing[Any], first: Page) -> list[tuple[Page, list[Any]]]:
+        return [(p, listing.parse(p.items)) for p in transport.follow(first)]
+
+    jobs: list[tuple[int, Future[tuple[Page, list[Any]]]]] = []
+    chains: list[tuple[int, Future[list[tuple[Page, list[Any]]]]]] = []
+    for i, (listing, (first, _rows)) in enumerate(zip(listings, firsts, strict=True)):
         urls = transport.rest_urls(listing.path, listing.params, first)
         if urls is not None:
             size = first.size or transport.page_size
-            jobs.extend((i, pool.submit(transport.read_page, url, n, size)) for n, url in urls)
+            jobs.extend((i, pool.submit(fetch, listing, url, n, size)) for n, url in urls)
         elif first.has_next:
-            chains.append((i, pool.submit(lambda p: list(transport.follow(p)), first)))
-    for (i, _job), page in zip(jobs, gather([f for _i, f in jobs]), strict=True):
-        pages[i][page.number] = page
-    for (i, _chain), chain in zip(chains, gather([f for _i, f in chains]), strict=True):
-        for page in chain:
-            pages[i][page.number] = page
+            chains.append((i, pool.submit(chain, listing, first)))
+    for (i, _job), done in zip(jobs, gather([f for _i, f in jobs]), strict=True):
+        pages[i][done[0].number] = done
+    for (i, _chain), followed in zip(chains, gather([f for _i, f in chains]), strict=True):
+        for done in followed:
+            pages[i][done[0].number] = done
     out: list[list[Any]] = []
     for listing, by_number in zip(listings, pages, strict=True):
         ordered = [by_number[n] for n in sorted(by_number)]
-        tail = ordered[-1]
+        tail = ordered[-1][0]
         if tail.has_next:  # the listing grew while we read it: finish it link by link
-            seen = {_canonical(p.url) for p in ordered}
-            ordered.extend(transport.follow(tail, seen))
-        items: list[dict[str, Any]] = []
+            seen = {_canonical(p.url) for p, _rows in ordered}
+            ordered.extend((p, listing.parse(p.items)) for p in transport.follow(tail, seen))
+        rows: list[Any] = []
         ids: set[Any] = set()
-        for page in ordered:
-            for item in page.items:
+        for page, page_rows in ordered:
+            for item, parsed in zip(page.items, page_rows, strict=True):
                 key = item.get("id") if isinstance(item, dict) else None
                 if key is not None and key in ids:
                     continue  # a row that moved across a page boundary while reading
                 if key is not None:
                     ids.add(key)
-                items.append(item)
-        out.append(listing.parse(items))
+                rows.append(parsed)
+        out.append(rows)
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -59,3 +60,101 @@ def document(rtype: str, attributes: dict[str, Any], rid: str | None = None) -> 
     if rid is not None:
         data["id"] = rid
     return {"data": data}
+
+
+CONTACT_KEYS = ("phone", "extension", "first_name", "last_name", "title", "company", "email")
+ADDRESS_KEYS = ("recipient", "line1", "line2", "city", "region", "postal_code", "country")
+_NO_ADDRESS: dict[str, Any] = {}
+
+
+_GET_CONTACT = itemgetter(*CONTACT_KEYS)
+_GET_ADDRESS = itemgetter(*ADDRESS_KEYS)
+
+
+class _NotText(Exception):
+    pass
+
+
+def _not_text(value: object) -> str:
+    raise _NotText(value)
+
+
+def contact_row(
+    item: Any, types: tuple[str, ...], *, method: str, url: str
+) -> tuple[str, str, tuple[str, ...]]:
+    """(id, status, 14 contact values) of a campaign number or list contact, fast.
+
+    The hot path of a plan reads hundreds of thousands of these; this checks
+    the same things the pydantic models do (object shapes, text or null
+    values) and normalizes text as plans compare it (None -> "", trailing
+    whitespace dropped), in one pass, without building a model per row.
+    """
+    try:
+        if item["type"] not in types:
+            raise _NotText(item["type"])
+        attrs = item["attributes"]
+        rid = item["id"]
+        address = attrs["address"] or _NO_ADDRESS
+        raw = _GET_CONTACT(attrs) + _GET_ADDRESS(address)
+        values = tuple(
+            [v.rstrip() if v.__class__ is str else ("" if v is None else _not_text(v)) for v in raw]
+        )
+        if not values[0] or rid.__class__ not in (str, int):
+            raise _NotText(rid)
+        status = attrs.get("status")
+        return str(rid), status if status.__class__ is str else "", values
+    except (KeyError, TypeError, AttributeError, _NotText):
+        # a missing key, a wrong shape or a non-text value: the careful path says which
+        return _careful_contact_row(item, types, method=method, url=url)
+
+
+def _careful_contact_row(
+    item: Any, types: tuple[str, ...], *, method: str, url: str
+) -> tuple[str, str, tuple[str, ...]]:
+    if not isinstance(item, dict) or item.get("type") not in types:
+        return _slow_contact_row(item, types, method=method, url=url)
+    attrs = item.get("attributes")
+    rid = item.get("id")
+    if not isinstance(attrs, dict) or not isinstance(rid, str | int) or isinstance(rid, bool):
+        return _slow_contact_row(item, types, method=method, url=url)
+    address = attrs.get("address") or _NO_ADDRESS
+    if not isinstance(address, dict):
+        raise ApiResponseError(
+            f"{method} {url}: unexpected response: data.attributes.address: not an object",
+            method=method,
+            url=url,
+        )
+    values = []
+    for source, keys in ((attrs, CONTACT_KEYS), (address, ADDRESS_KEYS)):
+        for key in keys:
+            value = source.get(key)
+            if value is None:
+                values.append("")
+            elif isinstance(value, str):
+                values.append(value.rstrip())
+            else:
+                where = key if source is attrs else f"address.{key}"
+                raise ApiResponseError(
+                    f"{method} {url}: unexpected response: data.attributes.{where}: "
+                    "Input should be a valid string",
+                    method=method,
+                    url=url,
+                )
+    if not values[0]:
+        raise ApiResponseError(
+            f"{method} {url}: unexpected response: data.attributes.phone: Field required",
+            method=method,
+            url=url,
+        )
+    status = attrs.get("status")
+    return str(rid), status if isinstance(status, str) else "", tuple(values)
+
+
+def _slow_contact_row(
+    item: Any, types: tuple[str, ...], *, method: str, url: str
+) -> tuple[str, str, tuple[str, ...]]:
+    """Only to produce the model's own error message for a malformed row."""
+    from upcall_sync.client.models import CampaignNumber
+
+    parse_resource(item, CampaignNumber, types, method=method, url=url)
+    raise ApiResponseError(f"{method} {url}: unexpected response", method=method, url=url)

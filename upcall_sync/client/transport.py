@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 import urllib3
+from pydantic_core import from_json
 from requests.adapters import HTTPAdapter
 from tenacity import (
     RetryCallState,
@@ -248,9 +249,24 @@ class Transport:
     ) -> Response:
         """One API call, retried when that is safe. Raises only UpcallSyncError subclasses."""
         url = self.url(path, params)
+        try:  # the common case, without the retry machinery
+            return self._once(method, url, body)
+        except UpcallSyncError as exc:
+            if not exc.retryable:
+                raise
+            first_failure = exc
+        replayed = False
+
+        def attempt() -> Response:
+            nonlocal replayed
+            if not replayed:  # tenacity counts the failure above as attempt 1
+                replayed = True
+                raise first_failure
+            return self._once(method, url, body)
+
         retrying = self._retrying.copy()
         try:
-            return retrying(self._once, method, url, body)
+            return retrying(attempt)
         except UpcallSyncError as exc:
             attempts = int(retrying.statistics.get("attempt_number", 1))
             if attempts > 1 and exc.args and isinstance(exc.args[0], str):
@@ -286,7 +302,6 @@ class Transport:
     def _once(self, method: str, url: str, body: Any) -> Response:
         if self.cancel.is_set():
             raise Cancelled("interrupted before sending a request")
-        shown = self.display(url)
         started = time.monotonic()
         self.stats.count(method)
         data = None
@@ -307,19 +322,23 @@ class Transport:
             )
         except requests.RequestException as exc:
             scrub_exception(exc, self.redact)
-            raise self._transport_error(method, shown, exc) from exc
+            raise self._transport_error(method, url, exc) from exc
         try:
-            raw = self._read_body(resp, method, shown, started)
+            raw = self._read_body(resp, method, url, started)
         finally:
             resp.close()
-        elapsed_ms = (time.monotonic() - started) * 1000
-        log.debug("%s %s -> %d (%.0f ms)", method, shown, resp.status_code, elapsed_ms)
-        return self._interpret(method, shown, resp, raw)
+        if log.isEnabledFor(logging.DEBUG):
+            elapsed_ms = (time.monotonic() - started) * 1000
+            log.debug(
+                "%s %s -> %d (%.0f ms)", method, self.display(url), resp.status_code, elapsed_ms
+            )
+        return self._interpret(method, url, resp, raw)
 
     def _transport_error(
-        self, method: str, shown: str, exc: BaseException, reason: str | None = None
+        self, method: str, url: str, exc: BaseException, reason: str | None = None
     ) -> TransportError:
         """Map a requests failure: retryable when the request surely never reached the server."""
+        shown = self.display(url)
         reason = reason or _describe(exc)
         never_sent = isinstance(exc, requests.ConnectTimeout) or (
             isinstance(exc, requests.ConnectionError) and _is_connect_failure(exc)
@@ -336,7 +355,7 @@ class Transport:
             )
         return err
 
-    def _read_body(self, resp: requests.Response, method: str, shown: str, started: float) -> bytes:
+    def _read_body(self, resp: requests.Response, method: str, url: str, started: float) -> bytes:
         """The whole body, bounded in size and in total time (a trickling body must end)."""
         chunks: list[bytes] = []
         size = 0
@@ -354,6 +373,7 @@ class Transport:
                 chunks.append(chunk)
                 size += len(chunk)
                 if size > self.max_body_bytes:
+                    shown = self.display(url)
                     raise ApiResponseError(
                         f"{method} {shown}: response body larger than "
                         f"{self.max_body_bytes // (1024 * 1024)} MB; refusing to read it",
@@ -372,20 +392,21 @@ class Transport:
                 expected = resp.headers.get("Content-Length")
                 of = f" of {int(expected):,}" if expected and expected.isdigit() else ""
                 reason = f"the response was cut off after {size:,}{of} bytes"
-            raise self._transport_error(method, shown, exc, reason) from exc
+            raise self._transport_error(method, url, exc, reason) from exc
         return b"".join(chunks)
 
-    def _interpret(self, method: str, shown: str, resp: requests.Response, raw: bytes) -> Response:
+    def _interpret(self, method: str, url: str, resp: requests.Response, raw: bytes) -> Response:
         status = resp.status_code
         if 200 <= status < 300:
             if status == 204 or not raw.strip():
                 return Response(status, None, resp.headers)
             try:
-                doc = json.loads(raw)
+                doc = from_json(raw)  # pydantic-core's parser: ~1.5x json.loads on API pages
             except (ValueError, UnicodeDecodeError) as exc:
-                err = self._bad_body(method, shown, status, resp, raw)
+                err = self._bad_body(method, self.display(url), status, resp, raw)
                 raise err from exc
             return Response(status, doc, resp.headers)
+        shown = self.display(url)
         fields, excerpt = self._error_fields(resp, raw)
         retry_after = _retry_after(resp.headers.get("Retry-After"))
         err_status = ApiStatusError(

@@ -281,7 +281,7 @@ class _Handler(BaseHTTPRequestHandler):
         *,
         close: bool = False,
     ) -> None:
-        payload = json.dumps(result.body).encode() if result.body is not None else b""
+        payload = result.payload()
         self.server.emulator.record(
             self.command, path, query, result.status, result.account, fault, result.wrote
         )
@@ -345,7 +345,7 @@ class _Handler(BaseHTTPRequestHandler):
             emu.stopping.wait(emu.faults.stall_seconds)
             self._reset()
             return
-        payload = json.dumps(result.body).encode()
+        payload = result.payload()
         self.send_response(result.status)
         self.send_header("Content-Type", "application/vnd.api+json")
         if fault == "invalid-json":

@@ -129,8 +129,39 @@ class DuplicateNumber(Exception):
 
 @dataclass(frozen=True)
 class PageResult:
-    rows: list[Row]
+    """One page: `data` is the JSON text of its resource documents, built by SQLite."""
+
+    data: str
     total: int
+
+
+def _text(column: str) -> str:
+    return f"CAST({column} AS TEXT)"
+
+
+_ADDRESS_JSON = "json_object(" + ", ".join(f"'{c}', {c}" for c in ADDRESS_COLUMNS) + ")"
+_CONTACT_ATTRS = (
+    "'first_name', first_name, 'last_name', last_name, 'title', title, 'company', company, "
+    "'email', email, 'phone', phone, 'extension', extension, 'address', " + _ADDRESS_JSON
+)
+CAMPAIGN_JSON = (
+    f"json_object('id', {_text('id')}, 'type', 'campaigns', 'attributes', json_object("
+    "'name', name, 'pitch', pitch, 'language', language, 'status', status, "
+    "'updated_at', updated_at, 'created_at', created_at, 'start_datetime', start_datetime, "
+    "'end_datetime', end_datetime, 'instructions', instructions))"
+)
+NUMBER_JSON = (
+    f"json_object('id', {_text('id')}, 'type', 'campaign_numbers', 'attributes', "
+    f"json_object('status', status, {_CONTACT_ATTRS}))"
+)
+CONTACT_JSON = (
+    f"json_object('id', {_text('id')}, 'type', 'list_contacts', 'attributes', "
+    f"json_object({_CONTACT_ATTRS}, 'created_at', created_at, 'updated_at', updated_at))"
+)
+LIST_JSON = (
+    f"json_object('id', {_text('id')}, 'type', 'lists', 'attributes', json_object("
+    "'name', name, 'created_at', created_at, 'updated_at', updated_at))"
+)
 
 
 class Store:
@@ -172,7 +203,10 @@ class Store:
                 self._counts.clear()
             return int(cur.lastrowid or 0)
 
-    def _page(self, select: str, where: str, params: list[Any], page: int, size: int) -> PageResult:
+    def _page(
+        self, doc: str, select: str, where: str, params: list[Any], page: int, size: int
+    ) -> PageResult:
+        """A page of documents as JSON text, built inside SQLite (no Python row objects)."""
         count_sql = f"SELECT COUNT(*) {where}"
         key = (count_sql, tuple(params), self._version)
         with self._lock:
@@ -180,10 +214,11 @@ class Store:
             if total is None:
                 total = int(self._db.execute(count_sql, params).fetchone()[0])
                 self._counts[key] = total
-            rows = self._db.execute(
-                f"{select} {where} LIMIT ? OFFSET ?", [*params, size, (page - 1) * size]
-            ).fetchall()
-        return PageResult([dict(r) for r in rows], total)
+            row = self._db.execute(
+                f"SELECT json_group_array(json({doc})) FROM ({select} {where} LIMIT ? OFFSET ?)",
+                [*params, size, (page - 1) * size],
+            ).fetchone()
+        return PageResult(row[0] or "[]", total)
 
     # -- Accounts -------------------------------------------------------------
 
@@ -241,7 +276,7 @@ class Store:
                 where.append(f"{column} <= ?")
                 params.append(filters[f"max_{key}"])
         clause = "FROM campaigns WHERE " + " AND ".join(where)
-        return self._page("SELECT *", clause + " ORDER BY id", params, page, size)
+        return self._page(CAMPAIGN_JSON, "SELECT *", clause + " ORDER BY id", params, page, size)
 
     def get_campaign(self, account: int, campaign_id: int) -> Row | None:
         return self._one(
@@ -280,7 +315,7 @@ class Store:
         if name is not None:
             where += " AND name = ?"
             params.append(name)
-        return self._page("SELECT *", where + " ORDER BY id", params, page, size)
+        return self._page(LIST_JSON, "SELECT *", where + " ORDER BY id", params, page, size)
 
     def get_list(self, account: int, list_id: int) -> Row | None:
         return self._one("SELECT * FROM lists WHERE id = ? AND account_id = ?", (list_id, account))
@@ -305,7 +340,7 @@ class Store:
                 where.append(f"{column} = ?")
                 params.append(filters[column])
         clause = "FROM list_contacts WHERE " + " AND ".join(where) + " ORDER BY id"
-        return self._page("SELECT *", clause, params, page, size)
+        return self._page(CONTACT_JSON, "SELECT *", clause, params, page, size)
 
     def get_contact(self, account: int, contact_id: int) -> Row | None:
         return self._one(
@@ -357,7 +392,7 @@ class Store:
             "FROM campaign_numbers cn JOIN list_contacts lc ON lc.id = cn.list_contact_id "
             "WHERE " + " AND ".join(where) + " ORDER BY cn.id"
         )
-        return self._page(self._NUMBER_SELECT, clause, params, page, size)
+        return self._page(NUMBER_JSON, self._NUMBER_SELECT, clause, params, page, size)
 
     def add_number(self, account: int, campaign_id: int, contact_id: int) -> Row:
         with self._lock:

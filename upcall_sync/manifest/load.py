@@ -49,7 +49,7 @@ from upcall_sync.model import (
     DesiredState,
     Safety,
 )
-from upcall_sync.normalize import format_datetime, quote
+from upcall_sync.normalize import format_datetime, gc_paused, quote
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 MAX_CSV_BYTES = 200 * 1024 * 1024
@@ -110,7 +110,11 @@ def load_manifests(
     paths: Sequence[str | os.PathLike[str]], *, environ: Mapping[str, str] | None = None
 ) -> DesiredState:
     """Read, validate and merge manifests; raise ManifestError with every problem found."""
-    env = os.environ if environ is None else environ
+    with gc_paused():
+        return _load(paths, os.environ if environ is None else environ)
+
+
+def _load(paths: Sequence[str | os.PathLike[str]], env: Mapping[str, str]) -> DesiredState:
     files = find_manifests(paths)
     problems: list[Problem] = []
     loaded: list[_File] = []

@@ -16,6 +16,7 @@ constructors, so that:
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -60,39 +61,62 @@ class Plain:
     kind: str  # "number" | "boolean" | "null"
 
 
+_SHIFT = 20
+_COLUMN = (1 << _SHIFT) - 1
+
+
+def _at(file: str, pos: int) -> Location:
+    return Location(file, pos >> _SHIFT, pos & _COLUMN)
+
+
 class LocDict(dict[str, Any]):
-    """A mapping that knows where it is and where each of its values is."""
+    """A mapping that knows where it is and where each of its keys and values is.
 
-    __slots__ = ("key_locs", "loc", "plain", "value_locs")
+    Positions are kept as packed integers and turned into Locations only when
+    asked: a 100,000-number manifest holds over a million of them.
+    """
 
-    def __init__(self, loc: Location) -> None:
+    __slots__ = ("file", "plain", "pos", "spots")
+
+    def __init__(self, file: str, pos: int) -> None:
         super().__init__()
-        self.loc = loc
-        self.key_locs: dict[str, Location] = {}
-        self.value_locs: dict[str, Location] = {}
+        self.file = file
+        self.pos = pos
+        self.spots: dict[str, tuple[int, int]] = {}
         self.plain: dict[str, Plain] = {}
 
+    @property
+    def loc(self) -> Location:
+        return _at(self.file, self.pos)
+
     def where(self, key: str) -> Location:
-        return self.value_locs.get(key, self.loc)
+        spot = self.spots.get(key)
+        return _at(self.file, spot[1]) if spot else self.loc
 
     def where_key(self, key: str) -> Location:
-        return self.key_locs.get(key, self.loc)
+        spot = self.spots.get(key)
+        return _at(self.file, spot[0]) if spot else self.loc
 
 
 class LocList(list[Any]):
     """A sequence that knows where it is and where each item is."""
 
-    __slots__ = ("item_locs", "loc", "plain")
+    __slots__ = ("file", "item_pos", "plain", "pos")
 
-    def __init__(self, loc: Location) -> None:
+    def __init__(self, file: str, pos: int) -> None:
         super().__init__()
-        self.loc = loc
-        self.item_locs: list[Location] = []
+        self.file = file
+        self.pos = pos
+        self.item_pos: list[int] = []
         self.plain: dict[int, Plain] = {}
 
+    @property
+    def loc(self) -> Location:
+        return _at(self.file, self.pos)
+
     def where(self, index: int) -> Location:
-        if 0 <= index < len(self.item_locs):
-            return self.item_locs[index]
+        if 0 <= index < len(self.item_pos):
+            return _at(self.file, self.item_pos[index])
         return self.loc
 
 
@@ -137,8 +161,10 @@ def parse_yaml(
     text: str, name: str, *, environ: Mapping[str, str] | None = None
 ) -> tuple[Any, list[YamlError]]:
     builder = _Builder(name, os.environ if environ is None else environ)
+    loader = _Loader(text)
     try:
-        return builder.build(yaml.parse(text, Loader=_Loader)), builder.problems
+        # the C parser's events, without PyYAML's generator wrapper around them
+        return builder.build(iter(loader.get_event, None)), builder.problems
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name)
@@ -149,10 +175,29 @@ def parse_yaml(
         raise YamlError(Location(name), f"YAML error: {exc}") from None
     except RecursionError:
         raise YamlError(Location(name), "YAML nesting is too deep") from None
+    finally:
+        loader.dispose()
+
+
+_STR = f"{_TAG}str"
+#: first characters that can start a non-text plain scalar (digits, +, -, ., ~, y/n/t/f/o...)
+_MAYBE_NOT_TEXT = frozenset(k for k in _RESOLVER.yaml_implicit_resolvers if k)
+_WILDCARD = bool(_RESOLVER.yaml_implicit_resolvers.get(None))
 
 
 def _resolve(value: str) -> str:
-    """The tag YAML 1.1 gives a plain scalar (int, bool, null, timestamp ...)."""
+    """The tag YAML 1.1 gives a plain scalar (int, bool, null, timestamp ...).
+
+    Most plain scalars are names and words: their first character already
+    says they are text, without running the resolver's regular expressions.
+    """
+    if value and value[0] not in _MAYBE_NOT_TEXT and not _WILDCARD:
+        return _STR
+    return _resolve_slow(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _resolve_slow(value: str) -> str:
     return str(_RESOLVER.resolve(yaml.ScalarNode, value, (True, False)))  # type: ignore[no-untyped-call]
 
 
@@ -167,6 +212,11 @@ class _Builder:
     def loc(self, event: Any) -> Location:
         mark = event.start_mark
         return Location(self.name, mark.line + 1, mark.column + 1)
+
+    @staticmethod
+    def pos(event: Any) -> int:
+        mark = event.start_mark
+        return int(((mark.line + 1) << _SHIFT) | ((mark.column + 1) & _COLUMN))
 
     def build(self, events: Iterator[Any]) -> Any:
         docs = 0
@@ -268,12 +318,12 @@ class _Builder:
         raise YamlError(self.loc(event), f"unsupported YAML tag {tag}")  # pragma: no cover
 
     def sequence(self, start: Any, events: Iterator[Any]) -> tuple[LocList, int]:
-        out = LocList(self.loc(start))
+        out = LocList(self.name, self.pos(start))
         total = 1
         for event in events:
             if isinstance(event, yaml.SequenceEndEvent):
                 return out, total
-            loc = self.loc(event)
+            at = self.pos(event)
             if isinstance(event, yaml.ScalarEvent):
                 value, plain = self.scalar(event)
                 size = 1
@@ -284,27 +334,28 @@ class _Builder:
             else:
                 value, size = self.node(event, events)
             out.append(value)
-            out.item_locs.append(loc)
+            out.item_pos.append(at)
             total += size
         raise YamlError(out.loc, "unterminated sequence")  # pragma: no cover
 
     def mapping(self, start: Any, events: Iterator[Any]) -> tuple[LocDict, int]:
-        out = LocDict(self.loc(start))
+        out = LocDict(self.name, self.pos(start))
+        spots = out.spots
         total = 1
-        merges: list[tuple[Any, Location]] = []
+        merges: list[tuple[Any, int]] = []
         for event in events:
             if isinstance(event, yaml.MappingEndEvent):
                 break
-            key_loc = self.loc(event)
-            if isinstance(event, yaml.ScalarEvent):
-                key, _plain = self.scalar(event, expand=False)
-            else:
-                raise YamlError(key_loc, "mapping keys must be plain text")
+            if not isinstance(event, yaml.ScalarEvent):
+                raise YamlError(self.loc(event), "mapping keys must be plain text")
+            key_at = self.pos(event)
+            key, _plain = self.scalar(event, expand=False)
             if key is None:
                 key = "null"
-            key = str(key) if not isinstance(key, bool) else str(key).lower()
+            elif not isinstance(key, str):
+                key = str(key).lower() if isinstance(key, bool) else str(key)
             value_event = next(events)
-            value_loc = self.loc(value_event)
+            value_at = self.pos(value_event)
             if isinstance(value_event, yaml.ScalarEvent):
                 value, plain = self.scalar(value_event)
                 size = 1
@@ -315,27 +366,27 @@ class _Builder:
                 plain = None
             total += size
             if key == "<<":
-                merges.append((value, value_loc))
+                merges.append((value, value_at))
                 continue
-            if key in out:
+            if key in spots:
                 raise YamlError(
-                    key_loc,
-                    f'duplicate key "{key}" (first at line {out.key_locs[key].line})',
+                    _at(self.name, key_at),
+                    f'duplicate key "{key}" (first at line {spots[key][0] >> _SHIFT})',
                 )
             out[key] = value
-            out.key_locs[key] = key_loc
-            out.value_locs[key] = value_loc
+            spots[key] = (key_at, value_at)
             if plain is not None:
                 out.plain[key] = plain
-        for value, loc in merges:
+        for value, at in merges:
             for source in value if isinstance(value, list) else [value]:
                 if not isinstance(source, LocDict):
-                    raise YamlError(loc, "a merge key (<<) takes a mapping or a list of mappings")
+                    raise YamlError(
+                        _at(self.name, at), "a merge key (<<) takes a mapping or a list of mappings"
+                    )
                 for key, item in source.items():
                     if key not in out:
                         out[key] = item
-                        out.key_locs[key] = source.key_locs.get(key, loc)
-                        out.value_locs[key] = source.value_locs.get(key, loc)
+                        spots[key] = source.spots.get(key, (at, at))
                         if key in source.plain:
                             out.plain[key] = source.plain[key]
         return out, total

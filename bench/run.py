@@ -1,0 +1,516 @@
+"""upcall-sync benchmarks: plan and apply against the I/O floor, the planner, validate.
+
+    python bench/run.py            # every scenario, medians of 3 runs (a few minutes)
+    python bench/run.py --runs 5   # more runs
+    python bench/run.py --quick    # smaller shapes, for trying the harness
+
+Everything is measured side by side in one run: this machine is shared and
+noisy, so a figure is only ever compared with one taken minutes apart. The
+emulator runs as its own process (seeded directly through its SQLite store),
+so its CPU is measured apart and it never shares a GIL with what is measured.
+Results are printed as a table and written to bench/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from upcall_sync.apply import Applier  # noqa: E402
+from upcall_sync.client import RetryPolicy, UpcallClient, make_session  # noqa: E402
+from upcall_sync.emulator.store import Store  # noqa: E402
+from upcall_sync.manifest import load_manifests  # noqa: E402
+from upcall_sync.sync import PlanOptions, converge, plan_for  # noqa: E402
+
+TOKEN = "bench-token-not-secret"
+FROM_MANAGED = "+16501231234"
+FROM_OTHER = "+14155550100"
+PAGE = 100  # the emulator's page-size cap, as the real API's
+
+
+@dataclass
+class Row:
+    scenario: str
+    figure: str
+    value: str
+    target: str = ""
+    ok: bool | None = None
+    note: str = ""
+
+
+@dataclass
+class Report:
+    rows: list[Row] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, *args: Any, **kwargs: Any) -> None:
+        row = Row(*args, **kwargs)
+        self.rows.append(row)
+        mark = "" if row.ok is None else ("  ok" if row.ok else "  MISSED")
+        print(
+            f"  {row.figure}: {row.value}"
+            + (f"  (target {row.target})" if row.target else "")
+            + mark,
+            flush=True,
+        )
+
+    def table(self) -> str:
+        lines = ["| scenario | figure | measured | target | |", "| --- | --- | --- | --- | --- |"]
+        for r in self.rows:
+            verdict = "" if r.ok is None else ("met" if r.ok else "**missed**")
+            lines.append(f"| {r.scenario} | {r.figure} | {r.value} | {r.target} | {verdict} |")
+        return "\n".join(lines)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+# -- the emulator, as a process -----------------------------------------------------------
+
+
+class EmulatorProcess:
+    def __init__(self, db: Path, latency_ms: float) -> None:
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "upcall_sync.cli",
+                "emulator",
+                "--db",
+                str(db),
+                "--port",
+                "0",
+                "--token",
+                TOKEN,
+                "--confirmed-number",
+                FROM_MANAGED,
+                "--confirmed-number",
+                FROM_OTHER,
+                "--latency-ms",
+                str(latency_ms),
+                "--max-page-size",
+                str(PAGE),
+                "--quiet",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            cwd=ROOT,
+        )
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()
+        if not self.url.startswith("http"):
+            raise RuntimeError("the emulator did not start")
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / ticks
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+@contextmanager
+def emulator(db: Path, latency_ms: float) -> Iterator[EmulatorProcess]:
+    emu = EmulatorProcess(db, latency_ms)
+    try:
+        yield emu
+    finally:
+        emu.stop()
+
+
+def client_for(url: str, parallelism: int = 8) -> tuple[UpcallClient, list[str]]:
+    """A client, and the list every GET URL it sends is recorded in (for the floor script)."""
+    urls: list[str] = []
+    session = make_session(parallelism)
+
+    def record(resp: requests.Response, *args: Any, **kwargs: Any) -> None:
+        if resp.request.method == "GET":
+            urls.append(resp.request.url or "")
+
+    session.hooks["response"].append(record)
+    client = UpcallClient.connect(
+        url, TOKEN, session=session, parallelism=parallelism, retry=RetryPolicy(max_attempts=3)
+    )
+    return client, urls
+
+
+def floor(urls: list[str], parallelism: int) -> float:
+    """The I/O floor: a plain script GETting the same URLs with the same parallelism."""
+    session = make_session(parallelism)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(parallelism) as pool:
+        list(pool.map(lambda u: session.get(u, timeout=60).content, urls))
+    return time.perf_counter() - started
+
+
+# -- scenario 1: plan, nothing to change, large account --------------------------------------
+
+
+def seed_large_account(db: Path, campaigns: int, managed: int, per: int) -> None:
+    store = Store(str(db))
+    account = store.add_account(TOKEN, [FROM_MANAGED, FROM_OTHER])
+    contacts = [
+        {"phone": f"+1650{i:07d}", "first_name": f"F{i}", "last_name": "Bench"}
+        for i in range(managed * per)
+    ]
+    store.seed(
+        account,
+        campaigns=[
+            {
+                "name": f"bench-{i:04d}" if i < managed else f"other-{i:04d}",
+                "status": "pending",
+                "from_number": FROM_MANAGED if i < managed else FROM_OTHER,
+            }
+            for i in range(campaigns)
+        ],
+        list_name="bench",
+        contacts=contacts,
+        memberships=[(c, c * per + k) for c in range(managed) for k in range(per)],
+    )
+    store.close()
+
+
+def write_large_manifest(path: Path, managed: int, per: int) -> None:
+    with path.open("w") as fh:
+        fh.write(
+            f'version: 1\ncontact_list: bench\ndefaults:\n  from_number: "{FROM_MANAGED}"\n  status: pending\ncampaigns:\n'
+        )
+        for c in range(managed):
+            fh.write(f"  - name: bench-{c:04d}\n    numbers:\n")
+            for k in range(c * per, (c + 1) * per):
+                fh.write(f'      - {{phone: "+1650{k:07d}", first_name: F{k}, last_name: Bench}}\n')
+
+
+def scenario_plan(report: Report, work: Path, runs: int, quick: bool) -> None:
+    campaigns, managed, per = (400, 100, 100) if quick else (2000, 500, 100)
+    print(
+        f"\n[1] plan, nothing to change: {campaigns:,} live campaigns, {managed} in the manifests x {per} numbers",
+        flush=True,
+    )
+    db = work / "large.sqlite"
+    seed_large_account(db, campaigns, managed, per)
+    manifest = work / "large" / "campaigns.yaml"
+    manifest.parent.mkdir()
+    write_large_manifest(manifest, managed, per)
+    started = time.perf_counter()
+    desired = load_manifests([manifest])
+    load_s = time.perf_counter() - started
+
+    # The fewest requests the data allows, from the account's shape: the cheaper of a
+    # listing and ?name= per campaign; the same for the one from_number; every matched
+    # campaign's numbers; the contact list lookup; no contacts (nothing to add).
+    listing = min(math.ceil(campaigns / PAGE), managed)
+    from_number = min(math.ceil(managed / PAGE), managed)
+    numbers = managed * math.ceil(per / PAGE)
+    minimum = listing + from_number + numbers + 1
+    per_object = (
+        managed + managed + managed * per
+    )  # GET each campaign, its from_number, each number
+
+    for latency in (0, 20):
+        with emulator(db, latency) as emu:
+            walls, floors, reqs, emu_cpu = [], [], [], []
+            for _ in range(runs):
+                client, urls = client_for(emu.url)
+                cpu0 = emu.cpu_seconds()
+                t = time.perf_counter()
+                planned = plan_for(desired, client, PlanOptions(parallelism=8))
+                wall = time.perf_counter() - t
+                emu_cpu.append((emu.cpu_seconds() - cpu0) / wall)
+                assert planned.plan.empty, planned.plan.summary_line()
+                walls.append(wall)
+                reqs.append(client.transport.stats.requests)
+                floors.append(floor(urls, 8))
+            r, w, f = median(reqs), median(walls), median(floors)
+            tag = f"plan @ {latency} ms"
+            if latency == 0:
+                report.add(tag, "requests made by plan", f"{r:.0f}")
+                report.add(tag, "minimum the data allows", f"{minimum}")
+                report.add(
+                    tag, "requests / minimum", f"{r / minimum:.3f}", "<= 1.05", r / minimum <= 1.05
+                )
+                report.add(
+                    tag,
+                    "one-GET-per-object refresh",
+                    f"{per_object:,} (1:{per_object / r:.0f})",
+                    "1:30 or better",
+                    per_object / r >= 30,
+                )
+            report.add(tag, "plan wall time (median)", f"{w:.2f} s")
+            report.add(tag, "I/O floor wall time (median)", f"{f:.2f} s")
+            target = 1.3 if latency else 2.0
+            report.add(tag, "plan / floor", f"{w / f:.2f}", f"<= {target}", w / f <= target)
+            report.add(tag, "emulator CPU share of plan wall time", f"{median(emu_cpu):.0%}")
+            report.raw[f"plan_{latency}ms"] = {
+                "walls": walls,
+                "floors": floors,
+                "requests": reqs,
+                "emulator_cpu_share": emu_cpu,
+            }
+    report.add(
+        "plan",
+        "manifest load (50,000 numbers, not I/O)",
+        f"{load_s:.2f} s",
+        note="outside the floor comparison",
+    )
+
+
+# -- scenario 2: the pure planner -----------------------------------------------------------------
+
+PLANNER_CHILD = textwrap.dedent(
+    """
+    import json, resource, sys, time, tracemalloc
+    sys.path.insert(0, sys.argv[3])
+    from upcall_sync.errors import Location
+    from upcall_sync.model import *
+    from upcall_sync.plan import plan
+    n, mode = int(sys.argv[1]), sys.argv[2]
+    per = 100
+    camps, lives, numbers, contacts = [], [], {}, []
+    k = 0
+    for c in range(n // per):
+        desired, live = [], []
+        for _ in range(per):
+            ct = Contact(f"+1650{k:07d}", first_name=f"F{k}", last_name="L", title="Manager")
+            lt = ct if k % 100 else ct._replace(title="Director")  # 1% changed
+            desired.append(DesiredNumber(ct, Location("m.yaml", k + 10, 9)))
+            live.append(LiveNumber(str(k), lt))
+            contacts.append(LiveContact(str(k), lt))
+            k += 1
+        camps.append(DesiredCampaign(f"c{c:05d}", Location("m.yaml", c, 5), fields={"pitch": "x"}, numbers=tuple(desired)))
+        lives.append(LiveCampaign(str(c), f"c{c:05d}", pitch="x"))
+        numbers[str(c)] = live
+    d = DesiredState(tuple(camps), files=("m.yaml",))
+    l = LiveState(campaigns=lives, numbers=numbers, contacts=contacts, contact_list_id="1", contact_phones_read=None, complete_listing=True)
+    if mode == "memory":
+        tracemalloc.start()
+        p = plan(d, l)
+        peak = tracemalloc.get_traced_memory()[1]
+        print(json.dumps({"peak_bytes": peak, "changes": len(p.changes)}))
+    else:
+        t = time.process_time()
+        p = plan(d, l)
+        print(json.dumps({"cpu": time.process_time() - t, "changes": len(p.changes),
+                          "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+    """
+)
+
+
+def planner_child(n: int, mode: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-c", PLANNER_CHILD, str(n), mode, str(ROOT)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout)
+
+
+def scenario_planner(report: Report, runs: int, quick: bool) -> None:
+    n = 20_000 if quick else 100_000
+    print(
+        f"\n[2] the pure planner: {n:,} desired numbers against {n:,} live, 1% changed", flush=True
+    )
+    cpu1, cpu2 = [], []
+    for _ in range(runs):  # interleaved, so both sizes see the same machine
+        cpu1.append(planner_child(n, "time")["cpu"])
+        cpu2.append(planner_child(2 * n, "time")["cpu"])
+    memory = planner_child(n, "memory")
+    a, b = median(cpu1), median(cpu2)
+    tag = f"planner, {n // 1000}k numbers"
+    report.add(tag, "CPU time (median)", f"{a:.2f} s", "<= 2 s", a <= 2)
+    report.add(
+        tag,
+        "peak memory of plan() (tracemalloc)",
+        f"{memory['peak_bytes'] / 1e6:.0f} MB",
+        "<= 500 MB",
+        memory["peak_bytes"] <= 500e6,
+    )
+    report.add(tag, f"CPU time at {2 * n // 1000}k (median)", f"{b:.2f} s")
+    report.add(tag, "doubling costs", f"{b / a:.2f}x", "<= 2.3x", b / a <= 2.3)
+    report.raw["planner"] = {"cpu_n": cpu1, "cpu_2n": cpu2, "memory": memory}
+
+
+# -- scenario 3: apply from empty -------------------------------------------------------------
+
+
+def scenario_apply(report: Report, work: Path, runs: int, quick: bool) -> None:
+    campaigns, per = (20, 50) if quick else (100, 50)
+    print(
+        f"\n[3] apply from empty: {campaigns} campaigns x {per} numbers at 20 ms, parallelism 8",
+        flush=True,
+    )
+    manifest = work / "apply" / "campaigns.yaml"
+    manifest.parent.mkdir()
+    with manifest.open("w") as fh:
+        fh.write(
+            f'version: 1\ncontact_list: bench\ndefaults:\n  from_number: "{FROM_MANAGED}"\ncampaigns:\n'
+        )
+        for c in range(campaigns):
+            fh.write(f"  - name: apply-{c:03d}\n    status: ready\n    numbers:\n")
+            for k in range(c * per, (c + 1) * per):
+                fh.write(f'      - {{phone: "+1408{k:07d}", first_name: A{k}}}\n')
+    desired = load_manifests([manifest])
+    walls, ideals, reqs, shares = [], [], [], []
+    for run in range(runs):
+        db = work / f"apply-{run}.sqlite"
+        Store(str(db)).close()
+        with emulator(db, 20) as emu:
+            client, _urls = client_for(emu.url)
+            cpu0 = emu.cpu_seconds()
+            t = time.perf_counter()
+            planned = plan_for(desired, client, PlanOptions(parallelism=8))
+            result = Applier(client, planned.plan, parallelism=8).run()
+            left = converge(client, desired, planned.plan, PlanOptions(parallelism=8))
+            wall = time.perf_counter() - t
+            assert result.ok and left.empty
+            n = client.transport.stats.requests
+            walls.append(wall)
+            reqs.append(n)
+            ideals.append(n * 0.020 / 8)
+            shares.append((emu.cpu_seconds() - cpu0) / wall)
+    w, i, r = median(walls), median(ideals), median(reqs)
+    tag = f"apply {campaigns}x{per} @ 20 ms"
+    report.add(tag, "requests (plan + apply + convergence check)", f"{r:.0f}")
+    report.add(tag, "wall time (median)", f"{w:.1f} s")
+    report.add(tag, "ideal: requests x 20 ms / 8", f"{i:.1f} s")
+    report.add(tag, "wall / ideal", f"{w / i:.2f}", "<= 1.25", w / i <= 1.25)
+    report.add(tag, "emulator CPU share of wall time", f"{median(shares):.0%}")
+    report.raw["apply"] = {
+        "walls": walls,
+        "ideals": ideals,
+        "requests": reqs,
+        "emulator_cpu_share": shares,
+    }
+
+
+# -- scenario 4: validate ---------------------------------------------------------------------
+
+
+def scenario_validate(report: Report, work: Path, runs: int, quick: bool) -> None:
+    n = 20_000 if quick else 100_000
+    print(f"\n[4] validate a {n:,}-number manifest (YAML, and CSV)", flush=True)
+    yaml_dir, csv_dir = work / "vy", work / "vc"
+    yaml_dir.mkdir()
+    csv_dir.mkdir()
+    with (yaml_dir / "m.yaml").open("w") as fh:
+        fh.write("version: 1\ncampaigns:\n  - name: big\n    numbers:\n")
+        for k in range(n):
+            fh.write(
+                f'      - {{phone: "+1650{k:07d}", first_name: F{k}, last_name: Last, company: Acme}}\n'
+            )
+    (csv_dir / "m.yaml").write_text(
+        "version: 1\ncampaigns:\n  - name: big\n    numbers_csv: numbers.csv\n"
+    )
+    with (csv_dir / "numbers.csv").open("w") as fh:
+        fh.write("phone,first_name,last_name,company\n")
+        for k in range(n):
+            fh.write(f"+1650{k:07d},F{k},Last,Acme\n")
+    for label, path in (("YAML", yaml_dir), ("CSV", csv_dir)):
+        size = sum(p.stat().st_size for p in path.iterdir())
+        walls, rss = [], []
+        for _ in range(runs):
+            t = time.perf_counter()
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    "import resource, sys; from upcall_sync.cli import main; "
+                    "code = main(['validate', sys.argv[1]]); "
+                    "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(code)",
+                    str(path),
+                ],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+            )
+            walls.append(time.perf_counter() - t)
+            assert proc.returncode == 0, proc.stderr
+            rss.append(int(proc.stderr.strip().splitlines()[-1]) / 1024)
+        tag = f"validate {n // 1000}k ({label}, {size / 1e6:.1f} MB)"
+        report.add(
+            tag,
+            "wall time incl. interpreter start (median)",
+            f"{median(walls):.2f} s",
+            "< 10 s",
+            median(walls) < 10,
+        )
+        report.add(tag, "peak RSS (median)", f"{median(rss):.0f} MB")
+        report.raw[f"validate_{label}"] = {"walls": walls, "maxrss_mb": rss}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=3, help="runs per figure (median reported)")
+    parser.add_argument("--quick", action="store_true", help="smaller shapes")
+    parser.add_argument("--only", choices=["plan", "planner", "apply", "validate"], action="append")
+    args = parser.parse_args()
+    report = Report()
+    only = set(args.only or ["plan", "planner", "apply", "validate"])
+    started = time.perf_counter()
+    print(
+        f"upcall-sync bench: {platform.python_implementation()} {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs, {args.runs} runs per figure{' (quick)' if args.quick else ''}"
+    )
+    with tempfile.TemporaryDirectory(prefix="upcall-bench-") as tmp:
+        work = Path(tmp)
+        steps: list[tuple[str, Callable[[], None]]] = [
+            ("plan", lambda: scenario_plan(report, work, args.runs, args.quick)),
+            ("planner", lambda: scenario_planner(report, args.runs, args.quick)),
+            ("apply", lambda: scenario_apply(report, work, args.runs, args.quick)),
+            ("validate", lambda: scenario_validate(report, work, args.runs, args.quick)),
+        ]
+        for name, step in steps:
+            if name in only:
+                step()
+    elapsed = time.perf_counter() - started
+    print("\n" + report.table())
+    print(
+        f"\n{sum(1 for r in report.rows if r.ok)} targets met, "
+        f"{sum(1 for r in report.rows if r.ok is False)} missed; bench took {elapsed:.0f} s"
+    )
+    out = ROOT / "bench" / "results.json"
+    out.write_text(
+        json.dumps(
+            {
+                "rows": [r.__dict__ for r in report.rows],
+                "raw": report.raw,
+                "runs": args.runs,
+                "quick": args.quick,
+                "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            },
+            indent=1,
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
