@@ -325,7 +325,7 @@ class _Builder:
                 return out, total
             at = self.pos(event)
             if isinstance(event, yaml.ScalarEvent):
-                value, plain = self.scalar(event)
+                value, plain = self.text_or_scalar(event)
                 size = 1
                 if plain is not None:
                     out.plain[len(out)] = plain
@@ -338,26 +338,40 @@ class _Builder:
             total += size
         raise YamlError(out.loc, "unterminated sequence")  # pragma: no cover
 
+    def text_or_scalar(self, event: Any, *, expand: bool = True) -> tuple[Any, Plain | None]:
+        """`scalar()`, with the common case (untagged text, no anchor) handled inline."""
+        value = event.value
+        if event.tag is None and not event.anchor and "$" not in value:
+            if event.style:  # quoted: always text
+                return value, None
+            if value and value[0] not in _MAYBE_NOT_TEXT:  # plain, but cannot be non-text
+                return value, None
+        return self.scalar(event, expand=expand)
+
     def mapping(self, start: Any, events: Iterator[Any]) -> tuple[LocDict, int]:
         out = LocDict(self.name, self.pos(start))
         spots = out.spots
         total = 1
         merges: list[tuple[Any, int]] = []
+        scalar_event, end_event = yaml.ScalarEvent, yaml.MappingEndEvent
         for event in events:
-            if isinstance(event, yaml.MappingEndEvent):
+            cls = event.__class__
+            if cls is end_event:
                 break
-            if not isinstance(event, yaml.ScalarEvent):
+            if cls is not scalar_event:
                 raise YamlError(self.loc(event), "mapping keys must be plain text")
-            key_at = self.pos(event)
-            key, _plain = self.scalar(event, expand=False)
+            mark = event.start_mark
+            key_at = ((mark.line + 1) << _SHIFT) | ((mark.column + 1) & _COLUMN)
+            key, _plain = self.text_or_scalar(event, expand=False)
             if key is None:
                 key = "null"
-            elif not isinstance(key, str):
+            elif key.__class__ is not str:
                 key = str(key).lower() if isinstance(key, bool) else str(key)
             value_event = next(events)
-            value_at = self.pos(value_event)
-            if isinstance(value_event, yaml.ScalarEvent):
-                value, plain = self.scalar(value_event)
+            mark = value_event.start_mark
+            value_at = ((mark.line + 1) << _SHIFT) | ((mark.column + 1) & _COLUMN)
+            if value_event.__class__ is scalar_event:
+                value, plain = self.text_or_scalar(value_event)
                 size = 1
                 if value_event.anchor:
                     self.anchors[value_event.anchor] = (value, 1)
