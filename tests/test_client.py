@@ -20,7 +20,7 @@ from upcall_sync.client import (
     Transport,
     UpcallClient,
 )
-from upcall_sync.client.transport import parse_error_document
+from upcall_sync.client.responses import parse_error_document
 from upcall_sync.emulator import Emulator, Faults
 from upcall_sync.errors import (
     ApiResponseError,

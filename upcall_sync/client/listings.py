@@ -19,8 +19,9 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from upcall_sync.client.paging import canonical
 from upcall_sync.client.resources import parse_resource
-from upcall_sync.client.transport import Page, Transport, _canonical
+from upcall_sync.client.transport import Page, Transport
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -124,7 +125,7 @@ def read_all(
         ordered = [by_number[n] for n in sorted(by_number)]
         tail = ordered[-1][0]
         if tail.has_next:  # the listing grew while we read it: finish it link by link
-            seen = {_canonical(p.url) for p, _rows in ordered}
+            seen = {canonical(p.url) for p, _rows in ordered}
             ordered.extend((p, listing.parse(p.items)) for p in transport.follow(tail, seen))
         rows: list[Any] = []
         ids: set[Any] = set()

@@ -13,9 +13,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import requests
 import urllib3
@@ -30,6 +29,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from upcall_sync.client.paging import canonical, page_number, page_size
 from upcall_sync.client.redact import (
     TOKEN_PARAM,
     Redactor,
@@ -37,6 +37,13 @@ from upcall_sync.client.redact import (
     scrub_exception,
     scrub_third_party_logs,
     strip_token,
+)
+from upcall_sync.client.responses import (
+    describe,
+    excerpt,
+    is_connect_failure,
+    parse_error_document,
+    retry_after_seconds,
 )
 from upcall_sync.errors import (
     ApiResponseError,
@@ -339,9 +346,9 @@ class Transport:
     ) -> TransportError:
         """Map a requests failure: retryable when the request surely never reached the server."""
         shown = self.display(url)
-        reason = reason or _describe(exc)
+        reason = reason or describe(exc)
         never_sent = isinstance(exc, requests.ConnectTimeout) or (
-            isinstance(exc, requests.ConnectionError) and _is_connect_failure(exc)
+            isinstance(exc, requests.ConnectionError) and is_connect_failure(exc)
         )
         err: TransportError
         if never_sent or method in IDEMPOTENT:
@@ -407,14 +414,14 @@ class Transport:
                 raise err from exc
             return Response(status, doc, resp.headers)
         shown = self.display(url)
-        fields, excerpt = self._error_fields(resp, raw)
-        retry_after = _retry_after(resp.headers.get("Retry-After"))
+        fields, body_excerpt = self._error_fields(resp, raw)
+        retry_after = retry_after_seconds(resp.headers.get("Retry-After"))
         err_status = ApiStatusError(
             method=method,
             url=shown,
             status=status,
             fields=fields,
-            excerpt=excerpt,
+            excerpt=body_excerpt,
             retry_after=retry_after,
         )
         if status == 429 and retry_after is not None and retry_after > self.retry.retry_after_cap:
@@ -440,8 +447,11 @@ class Transport:
         self, method: str, shown: str, status: int, resp: requests.Response, raw: bytes
     ) -> Exception:
         ctype = resp.headers.get("Content-Type", "").split(";")[0].strip() or "no content type"
-        excerpt = self.redact(_excerpt(raw))
-        msg = f"{method} {shown}: HTTP {status} with a body that is not JSON ({ctype}): {excerpt!r}"
+        shown_body = self.redact(excerpt(raw))
+        msg = (
+            f"{method} {shown}: HTTP {status} with a body that is not JSON ({ctype}): "
+            f"{shown_body!r}"
+        )
         if method not in IDEMPOTENT:
             # The write was accepted (2xx) but we cannot read what it made.
             return OutcomeUnknown(msg, method=method, url=shown, status=status)
@@ -454,7 +464,7 @@ class Transport:
         try:
             doc = json.loads(raw) if raw.strip() else None
         except (ValueError, UnicodeDecodeError):
-            return (), self.redact(_excerpt(raw))
+            return (), self.redact(excerpt(raw))
         fields = parse_error_document(doc)
         return tuple(FieldMessage(self.redact(f.field), self.redact(f.message)) for f in fields), ""
 
@@ -475,11 +485,11 @@ class Transport:
         return Page(
             items=items,
             number=number,
-            last=_page_number(links.get("last")),
+            last=page_number(links.get("last")),
             has_next=bool(nxt),
             url=url,
             next_url=nxt,
-            size=_page_size(links.get("last")) or _page_size(links.get("self")),
+            size=page_size(links.get("last")) or page_size(links.get("self")),
         )
 
     def first_page(
@@ -511,12 +521,12 @@ class Transport:
         Refuses a links.next that leaves the API's origin (the token would go
         with it) or that returns to a page already read.
         """
-        seen = seen if seen is not None else {_canonical(page.url)}
-        seen.add(_canonical(page.url))
+        seen = seen if seen is not None else {canonical(page.url)}
+        seen.add(canonical(page.url))
         current = page
         while current.has_next:
             url = self._follow(current.next_url, current.url)
-            key = _canonical(url)
+            key = canonical(url)
             if key in seen:
                 raise PaginationError(
                     f"GET {self.display(url)}: links.next points back at a page already read; "
@@ -575,33 +585,6 @@ class Transport:
         return doc["data"], links or {}
 
 
-def parse_error_document(doc: Any) -> list[FieldMessage]:
-    """Both error shapes the API uses: a field map, and JSON:API error objects."""
-    out: list[FieldMessage] = []
-    errors = doc.get("errors") if isinstance(doc, dict) else None
-    if isinstance(errors, dict):
-        for name, msgs in errors.items():
-            if isinstance(msgs, list):
-                out.extend(FieldMessage(str(name), str(m)) for m in msgs)
-            else:
-                out.append(FieldMessage(str(name), str(msgs)))
-    elif isinstance(errors, list):
-        for item in errors:
-            if not isinstance(item, dict):
-                out.append(FieldMessage("base", str(item)))
-                continue
-            pointer = ""
-            source = item.get("source")
-            if isinstance(source, dict):
-                pointer = str(source.get("pointer") or source.get("parameter") or "")
-            name = pointer.rsplit("/", 1)[-1] if pointer else "base"
-            message = item.get("detail") or item.get("title") or item.get("code") or "error"
-            out.append(FieldMessage(name or "base", str(message)))
-    elif isinstance(doc, dict) and isinstance(doc.get("error"), str):
-        out.append(FieldMessage("base", doc["error"]))
-    return out
-
-
 def _param(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -610,101 +593,3 @@ def _param(value: Any) -> str:
 
         return format_api_datetime(value)
     return str(value)
-
-
-def _canonical(url: str) -> str:
-    parts = urlsplit(strip_token(url))
-    query = sorted(parse_qsl(parts.query, keep_blank_values=True))
-    return urlunsplit(parts._replace(query=urlencode(query), fragment=""))
-
-
-def _page_number(url: Any) -> int | None:
-    if not isinstance(url, str):
-        return None
-    for key, value in parse_qsl(urlsplit(url).query):
-        if key == "page[number]":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
-
-
-def _page_size(url: Any) -> int | None:
-    if not isinstance(url, str):
-        return None
-    for key, value in parse_qsl(urlsplit(url).query):
-        if key == "page[size]":
-            try:
-                size = int(value)
-            except ValueError:
-                return None
-            return size if size > 0 else None
-    return None
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _excerpt(raw: bytes, limit: int = 80) -> str:
-    text = raw.decode("utf-8", errors="replace")
-    text = " ".join(text.split())
-    return text[:limit] + ("..." if len(text) > limit else "")
-
-
-def _is_connect_failure(exc: BaseException) -> bool:
-    """True when the connection was never established (nothing was sent)."""
-    seen = 0
-    cur: BaseException | None = exc
-    while cur is not None and seen < 10:
-        name = type(cur).__name__
-        if name in ("NewConnectionError", "ConnectTimeoutError", "NameResolutionError"):
-            return True
-        if isinstance(cur, ConnectionRefusedError):
-            return True
-        nested = [a for a in cur.args if isinstance(a, BaseException)]
-        reason = getattr(cur, "reason", None)
-        cur = (
-            nested[0]
-            if nested
-            else reason
-            if isinstance(reason, BaseException)
-            else cur.__cause__ or cur.__context__
-        )
-        seen += 1
-    return False
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, requests.ConnectTimeout):
-        return "timed out connecting"
-    if isinstance(exc, requests.ReadTimeout):
-        return "timed out waiting for the response"
-    text = str(exc)
-    for needle, words in (
-        ("Connection refused", "connection refused"),
-        ("Connection reset", "connection reset by the server"),
-        ("RemoteDisconnected", "the server closed the connection without answering"),
-        ("closed connection without response", "the server closed the connection"),
-        ("IncompleteRead", "the response was cut off"),
-        ("InvalidChunkLength", "the response was cut off"),
-        ("Name or service not known", "host not found"),
-        ("timed out", "timed out"),
-    ):
-        if needle in text:
-            return words
-    if isinstance(exc, requests.ConnectionError):
-        return "connection failed"
-    return type(exc).__name__

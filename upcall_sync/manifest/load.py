@@ -8,40 +8,27 @@ its `file:line:col`, a dotted path and a sentence a person understands.
 from __future__ import annotations
 
 import contextlib
-import csv
-import difflib
 import hashlib
-import io
 import os
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from upcall_sync.errors import Location, ManifestError, Problem
+from upcall_sync.manifest.csvload import contact_of_spec, read_numbers_csv
+from upcall_sync.manifest.messages import described, problems_of
 from upcall_sync.manifest.spec import (
-    CSV_COLUMNS,
-    AddressSpec,
     CampaignFields,
     CampaignSpec,
     DefaultsSpec,
     ManifestSpec,
-    NumberSpec,
     SafetySpec,
 )
-from upcall_sync.manifest.yamlload import (
-    LocDict,
-    LocList,
-    Plain,
-    YamlError,
-    expand_env,
-    read_yaml,
-)
+from upcall_sync.manifest.yamlload import LocDict, LocList, YamlError, read_yaml
 from upcall_sync.model import (
-    ADDRESS_PARTS,
     CAMPAIGN_FIELDS,
     Contact,
     DesiredCampaign,
@@ -52,9 +39,7 @@ from upcall_sync.model import (
 from upcall_sync.normalize import format_datetime, gc_paused, quote
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
-MAX_CSV_BYTES = 200 * 1024 * 1024
 DEFAULT_CONTACT_LIST = "upcall-sync"
-_NUMBERS = TypeAdapter(list[NumberSpec])
 MANIFEST_KEYS = frozenset(ManifestSpec.model_fields)
 
 
@@ -137,7 +122,7 @@ def _load(paths: Sequence[str | os.PathLike[str]], env: Mapping[str, str]) -> De
             digest.update(path.read_bytes() + b"\0")
         problems.extend(Problem(p.location, "", p.message) for p in env_problems)
         if not isinstance(data, LocDict):
-            what = "empty" if data is None else _described(data)
+            what = "empty" if data is None else described(data)
             problems.append(
                 Problem(
                     data.loc if isinstance(data, LocList) else Location(display, 1, 1),
@@ -193,14 +178,14 @@ def _validate_file(f: _File, env: Mapping[str, str], digest: Any) -> list[Proble
     try:
         f.spec = ManifestSpec.model_validate(top, context=context)
     except ValidationError as exc:
-        problems.extend(_problems(exc, f.data))
+        problems.extend(problems_of(exc, f.data))
     if not isinstance(items, LocList):
         return problems
     for index, item in enumerate(items):
         try:
             camp = CampaignSpec.model_validate(item, context=context)
         except ValidationError as exc:
-            problems.extend(_problems(exc, f.data, ("campaigns", index)))
+            problems.extend(problems_of(exc, f.data, ("campaigns", index)))
             continue
         f.campaigns[index] = camp
         if camp.numbers_csv is None:
@@ -222,337 +207,7 @@ def _validate_file(f: _File, env: Mapping[str, str], digest: Any) -> list[Proble
     return problems
 
 
-# -- CSV ------------------------------------------------------------------------
-
-
-def read_numbers_csv(
-    path: Path,
-    display: str,
-    context: dict[str, Any],
-    env: Mapping[str, str],
-    referenced_at: Location,
-    ref_path: str,
-) -> tuple[list[DesiredNumber], list[Problem]]:
-    """Numbers from a CSV with a header row; problems carry the CSV's own line numbers."""
-    try:
-        size = path.stat().st_size
-    except OSError:
-        return [], [Problem(referenced_at, ref_path, f"file {quote(display)} does not exist")]
-    if size > MAX_CSV_BYTES:
-        return [], [
-            Problem(
-                Location(display),
-                "",
-                f"CSV is {size / 1024 / 1024:.0f} MB, over the {MAX_CSV_BYTES // 1024 // 1024} MB "
-                "limit",
-            )
-        ]
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        return [], [
-            Problem(
-                Location(display, line),
-                "",
-                "CSV is not UTF-8 text (save it as UTF-8; spreadsheet apps call it 'CSV UTF-8')",
-            )
-        ]
-    reader = csv.reader(io.StringIO(text, newline=""))
-    problems: list[Problem] = []
-    try:
-        header = next(reader)
-    except StopIteration:
-        return [], [Problem(Location(display, 1, 1), "", "CSV is empty: it needs a header row")]
-    except csv.Error as exc:
-        return [], [Problem(Location(display, 1, 1), "", f"CSV error: {exc}")]
-    columns = [h.strip() for h in header]
-    for col_index, name in enumerate(columns):
-        if name not in CSV_COLUMNS:
-            problems.append(
-                Problem(
-                    Location(display, 1, col_index + 1),
-                    "",
-                    f"unknown column {quote(name)}{_suggest(name, CSV_COLUMNS)}",
-                )
-            )
-        elif columns.index(name) != col_index:
-            problems.append(
-                Problem(Location(display, 1, col_index + 1), "", f"column {quote(name)} repeats")
-            )
-    if "phone" not in columns:
-        problems.append(Problem(Location(display, 1, 1), "", "CSV has no phone column"))
-    if problems:
-        return [], problems
-    rows: list[dict[str, Any]] = []
-    lines: list[int] = []
-    line = reader.line_num + 1
-    try:
-        for cells in reader:
-            start = line
-            line = reader.line_num + 1
-            if not cells or all(not c.strip() for c in cells):
-                continue
-            if len(cells) != len(columns):
-                problems.append(
-                    Problem(
-                        Location(display, start),
-                        "",
-                        f"row has {len(cells)} cells but the header has {len(columns)}",
-                    )
-                )
-                continue
-            row: dict[str, Any] = {}
-            address: dict[str, Any] = {}
-            for name, cell in zip(columns, cells, strict=True):
-                value: str | None = cell.strip() or None
-                if value is not None and "$" in value:
-                    try:
-                        value = expand_env(value, env)
-                    except KeyError as exc:
-                        problems.append(
-                            Problem(
-                                Location(display, start, columns.index(name) + 1),
-                                "",
-                                f"environment variable {exc.args[0]} is not set",
-                            )
-                        )
-                    except ValueError as exc:
-                        problems.append(Problem(Location(display, start), "", str(exc)))
-                if name in ADDRESS_PARTS:
-                    if value is not None:
-                        address[name] = value
-                elif value is not None:
-                    row[name] = value
-            if address:
-                row["address"] = address
-            if "phone" not in row:
-                problems.append(
-                    Problem(
-                        Location(display, start, columns.index("phone") + 1),
-                        "phone",
-                        "is required",
-                    )
-                )
-                continue
-            rows.append(row)
-            lines.append(start)
-    except csv.Error as exc:
-        problems.append(Problem(Location(display, reader.line_num), "", f"CSV error: {exc}"))
-        return [], problems
-    try:
-        specs = _NUMBERS.validate_python(rows, context=context)
-    except ValidationError as exc:
-        for err in exc.errors(include_url=False):
-            loc = err["loc"]
-            index = int(loc[0]) if loc and isinstance(loc[0], int) else 0
-            col_name = str(loc[-1]) if len(loc) > 1 else "phone"
-            column = columns.index(col_name) + 1 if col_name in columns else 0
-            problems.append(
-                Problem(
-                    Location(display, lines[index] if index < len(lines) else 0, column),
-                    col_name,
-                    _message(err, None),
-                )
-            )
-        return [], problems
-    numbers = [
-        DesiredNumber(_contact(spec), Location(display, lines[i])) for i, spec in enumerate(specs)
-    ]
-    return numbers, problems
-
-
-# -- Errors ---------------------------------------------------------------------
-
-_MODELS: dict[str, type[BaseModel]] = {
-    "": ManifestSpec,
-    "campaigns[]": CampaignSpec,
-    "campaigns[].numbers[]": NumberSpec,
-    "campaigns[].numbers[].address": AddressSpec,
-    "defaults": DefaultsSpec,
-    "safety": SafetySpec,
-}
-
-
-def _problems(
-    exc: ValidationError, data: LocDict, prefix: tuple[str | int, ...] = ()
-) -> list[Problem]:
-    out = []
-    for err in exc.errors(include_url=False):
-        loc = (*prefix, *err["loc"])
-        node: Any = data
-        where = data.loc
-        plain: Plain | None = None
-        shape = []
-        for i, part in enumerate(loc):
-            last = i == len(loc) - 1
-            if isinstance(node, LocDict) and isinstance(part, str):
-                if part in node:
-                    where = (
-                        node.where_key(part)
-                        if err["type"] == "extra_forbidden"
-                        else node.where(part)
-                    )
-                    plain = node.plain.get(part) if last else None
-                    node = node[part]
-                    shape.append(part)
-                else:
-                    where = node.loc
-                    shape.append(part)
-                    break
-            elif isinstance(node, LocList) and isinstance(part, int):
-                where = node.where(part)
-                plain = node.plain.get(part) if last else None
-                node = node[part] if part < len(node) else None
-                shape.append("[]")
-            else:
-                break
-        path = _path(loc)
-        if err["type"] == "extra_forbidden":
-            parent = ".".join(shape[:-1]).replace(".[]", "[]")
-            model = _MODELS.get(parent)
-            key = str(loc[-1])
-            allowed = tuple(model.model_fields) if model else ()
-            out.append(
-                Problem(
-                    where,
-                    path,
-                    f"unknown key {quote(key)}{_suggest(key, allowed)}",
-                )
-            )
-            continue
-        out.append(Problem(where, path, _message(err, plain)))
-    return out
-
-
-_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def _path(loc: Iterable[Any]) -> str:
-    """campaigns[2].numbers[7].phone; odd keys as ["quoted"] so a path is one line."""
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif _PLAIN_KEY.fullmatch(str(part)):
-            text += ("." if text else "") + str(part)
-        else:
-            text += f"[{quote(str(part))}]"
-    return text
-
-
-def _suggest(key: str, allowed: Sequence[str]) -> str:
-    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-    if close:
-        return f"; did you mean {close[0]}?"
-    if allowed:
-        return f"; expected one of {', '.join(allowed)}"
-    return ""
-
-
-def _message(err: Any, plain: Plain | None) -> str:
-    kind = err["type"]
-    value = err.get("input")
-    field_name = str(err["loc"][-1]) if err["loc"] else ""
-    if kind == "missing":
-        if field_name == "version":
-            return "is required: add `version: 1` at the top of the file"
-        return "is required"
-    if kind == "value_error":
-        return str(err["msg"]).removeprefix("Value error, ")
-    if kind in ("string_type", "model_type", "dict_type", "list_type", "float_type", "int_type"):
-        want = {
-            "string_type": "text",
-            "model_type": "a mapping",
-            "dict_type": "a mapping",
-            "list_type": "a list",
-            "float_type": "a number",
-            "int_type": "a whole number",
-        }[kind]
-        if plain is not None and kind == "string_type" and plain.kind != "null":
-            return (
-                f"expected text, but YAML reads {plain.text} as a {plain.kind}; "
-                f"quote it: {quote(plain.text)}"
-            )
-        if value is None:
-            if field_name in ("status", "from_number"):
-                return f"cannot be null; leave {field_name} out to leave it unmanaged"
-            return f"expected {want}, got nothing (null)"
-        return f"expected {want}, got {_described(value)}"
-    if kind == "literal_error":
-        if field_name == "version":
-            if isinstance(value, str):
-                return f"expected the number 1, got text {_short(value)}: write `version: 1`"
-            return f"version {_short(value)} is not supported; this upcall-sync reads version 1"
-        if field_name == "status" and value is None:
-            return "cannot be null; leave status out to leave it unmanaged"
-        if field_name == "status":
-            return (
-                f"{_short(value)} is not a valid status; use one of pending, ready, paused, "
-                "completed, archived"
-            )
-        if field_name == "phone_region":
-            return f"{_short(value)} is not a region code phonenumbers knows (e.g. US, GB, DE)"
-    if kind == "string_pattern_mismatch":
-        if field_name == "email":
-            return f"{_short(value)} is not a valid email address"
-        if field_name == "id":
-            return f'{_short(value)} is not a campaign id (digits, e.g. "876")'
-        return "must not be empty"
-    if kind == "string_too_short":
-        return "must not be empty"
-    limit = err.get("ctx") or {}
-    if kind == "less_than_equal":
-        return f"must be at most {limit.get('le')}, got {_short(value)}"
-    if kind == "greater_than_equal":
-        return f"must be at least {limit.get('ge')}, got {_short(value)}"
-    return str(err["msg"])
-
-
-def _described(value: Any) -> str:
-    """`a list`, `text "abc"`, `the number 5`, `a boolean (true)`."""
-    if isinstance(value, bool):
-        return f"a boolean ({str(value).lower()})"
-    if isinstance(value, int | float):
-        return f"the number {value}"
-    if isinstance(value, str):
-        return f"text {_short(value)}"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, list | dict):
-        return ""
-    text = quote(value)
-    return text if len(text) <= 60 else text[:57] + '..."'
-
-
 # -- Merging ----------------------------------------------------------------------
-
-
-def _contact(spec: NumberSpec) -> Contact:
-    addr = spec.address
-    return Contact(
-        phone=spec.phone,
-        extension=spec.extension or "",
-        first_name=spec.first_name or "",
-        last_name=spec.last_name or "",
-        title=spec.title or "",
-        company=spec.company or "",
-        email=spec.email or "",
-        recipient=(addr.recipient or "") if addr else "",
-        line1=(addr.line1 or "") if addr else "",
-        line2=(addr.line2 or "") if addr else "",
-        city=(addr.city or "") if addr else "",
-        region=(addr.region or "") if addr else "",
-        postal_code=(addr.postal_code or "") if addr else "",
-        country=(addr.country or "") if addr else "",
-    )
 
 
 def _managed(
@@ -717,6 +372,6 @@ def _campaign_numbers(
     items = holder.get("numbers")
     for i, spec in enumerate(camp.numbers):
         where = items.where(i) if isinstance(items, LocList) else holder.loc
-        numbers.append(DesiredNumber(_contact(spec), where))
+        numbers.append(DesiredNumber(contact_of_spec(spec), where))
     numbers.extend(f.csv_numbers.get(index, []))
     return numbers

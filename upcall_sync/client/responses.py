@@ -1,0 +1,105 @@
+"""Reading what the server sent back: error bodies, Retry-After, failures in words."""
+
+from __future__ import annotations
+
+import time
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import requests
+
+from upcall_sync.errors import FieldMessage
+
+
+def parse_error_document(doc: Any) -> list[FieldMessage]:
+    """Both error shapes the API uses: a field map, and JSON:API error objects."""
+    out: list[FieldMessage] = []
+    errors = doc.get("errors") if isinstance(doc, dict) else None
+    if isinstance(errors, dict):
+        for name, msgs in errors.items():
+            if isinstance(msgs, list):
+                out.extend(FieldMessage(str(name), str(m)) for m in msgs)
+            else:
+                out.append(FieldMessage(str(name), str(msgs)))
+    elif isinstance(errors, list):
+        for item in errors:
+            if not isinstance(item, dict):
+                out.append(FieldMessage("base", str(item)))
+                continue
+            pointer = ""
+            source = item.get("source")
+            if isinstance(source, dict):
+                pointer = str(source.get("pointer") or source.get("parameter") or "")
+            name = pointer.rsplit("/", 1)[-1] if pointer else "base"
+            message = item.get("detail") or item.get("title") or item.get("code") or "error"
+            out.append(FieldMessage(name or "base", str(message)))
+    elif isinstance(doc, dict) and isinstance(doc.get("error"), str):
+        out.append(FieldMessage("base", doc["error"]))
+    return out
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def excerpt(raw: bytes, limit: int = 80) -> str:
+    text = raw.decode("utf-8", errors="replace")
+    text = " ".join(text.split())
+    return text[:limit] + ("..." if len(text) > limit else "")
+
+
+def is_connect_failure(exc: BaseException) -> bool:
+    """True when the connection was never established (nothing was sent)."""
+    seen = 0
+    cur: BaseException | None = exc
+    while cur is not None and seen < 10:
+        name = type(cur).__name__
+        if name in ("NewConnectionError", "ConnectTimeoutError", "NameResolutionError"):
+            return True
+        if isinstance(cur, ConnectionRefusedError):
+            return True
+        nested = [a for a in cur.args if isinstance(a, BaseException)]
+        reason = getattr(cur, "reason", None)
+        cur = (
+            nested[0]
+            if nested
+            else reason
+            if isinstance(reason, BaseException)
+            else cur.__cause__ or cur.__context__
+        )
+        seen += 1
+    return False
+
+
+def describe(exc: BaseException) -> str:
+    if isinstance(exc, requests.ConnectTimeout):
+        return "timed out connecting"
+    if isinstance(exc, requests.ReadTimeout):
+        return "timed out waiting for the response"
+    text = str(exc)
+    for needle, words in (
+        ("Connection refused", "connection refused"),
+        ("Connection reset", "connection reset by the server"),
+        ("RemoteDisconnected", "the server closed the connection without answering"),
+        ("closed connection without response", "the server closed the connection"),
+        ("IncompleteRead", "the response was cut off"),
+        ("InvalidChunkLength", "the response was cut off"),
+        ("Name or service not known", "host not found"),
+        ("timed out", "timed out"),
+    ):
+        if needle in text:
+            return words
+    if isinstance(exc, requests.ConnectionError):
+        return "connection failed"
+    return type(exc).__name__
