@@ -24,7 +24,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -32,7 +32,9 @@ from upcall_sync.changes import Change, Plan, quoted
 from upcall_sync.client import (
     Campaign,
     CampaignAttributes,
+    CampaignNumber,
     ContactAttributes,
+    ListContact,
     UpcallClient,
 )
 from upcall_sync.client.transport import Cancelled
@@ -454,24 +456,25 @@ class Applier:
         return ids[-1] if ids else None
 
     def _find_contact(self, list_id: str, person: Contact) -> str | None:
-        found = self.client.list_contacts(
-            list_id,
-            phone=person.phone,
-            first_name=person.first_name or None,
-            last_name=person.last_name or None,
-        )
-        ids = sorted((c.id for c in found if contact_of(c) == person), key=_num)
-        return ids[0] if ids else None
+        return _first_of(person, self.client.list_contacts(list_id, **_filters_for(person)))
 
     def _find_number(self, campaign_id: str, person: Contact) -> str | None:
-        found = self.client.list_numbers(
-            campaign_id,
-            phone=person.phone,
-            first_name=person.first_name or None,
-            last_name=person.last_name or None,
-        )
-        ids = sorted((n.id for n in found if contact_of(n) == person), key=_num)
-        return ids[0] if ids else None
+        return _first_of(person, self.client.list_numbers(campaign_id, **_filters_for(person)))
+
+
+def _filters_for(person: Contact) -> dict[str, str | None]:
+    """The API filters that find a person: phone and name (extension is not a filter)."""
+    return {
+        "phone": person.phone,
+        "first_name": person.first_name or None,
+        "last_name": person.last_name or None,
+    }
+
+
+def _first_of(person: Contact, found: Sequence[ListContact | CampaignNumber]) -> str | None:
+    """The lowest id among what was found that has every one of the person's details."""
+    ids = sorted((item.id for item in found if contact_of(item) == person), key=_num)
+    return ids[0] if ids else None
 
 
 def _failed(op: Op) -> bool:

@@ -122,10 +122,6 @@ class ApiError(UpcallSyncError):
         self.fields = fields
         super().__init__(message)
 
-    @property
-    def field_text(self) -> str:
-        return "; ".join(str(f) for f in self.fields)
-
 
 class ApiStatusError(ApiError):
     """An HTTP error status, carrying the API's field messages."""

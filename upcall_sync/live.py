@@ -241,14 +241,6 @@ def contact_of(c: CampaignNumber | ListContact) -> Contact:
     )
 
 
-def live_number(n: CampaignNumber) -> LiveNumber:
-    return LiveNumber(id=n.id, contact=contact_of(n), status=n.status or "")
-
-
-def live_contact(c: ListContact) -> LiveContact:
-    return LiveContact(id=c.id, contact=contact_of(c))
-
-
 def _contact_from(values: tuple[str, ...]) -> Contact:
     return Contact(lenient_phone(values[0]), *values[1:])
 

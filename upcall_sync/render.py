@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -328,11 +327,6 @@ def render(plan: Plan, fmt: str, out: IO[str], **options: Any) -> None:
         render_markdown(plan, out)
     else:
         render_text(plan, out, **options)
-
-
-def iter_lines(plan: Plan) -> Iterable[str]:
-    """Each change's one-line form, in plan order (for logs)."""
-    return (c.one_line() for c in plan.changes)
 
 
 # -- apply: progress and report -------------------------------------------------------

@@ -128,7 +128,3 @@ class ContactAttributes(_Write):
     company: str | None = None
     email: str | None = None
     address: dict[str, str | None] | None = None
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)

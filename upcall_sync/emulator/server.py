@@ -491,7 +491,3 @@ class Emulator:
     def requests(self) -> list[LoggedRequest]:
         with self._log_lock:
             return list(self._requests)
-
-    def clear_log(self) -> None:
-        with self._log_lock:
-            self._requests.clear()

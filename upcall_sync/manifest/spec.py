@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from upcall_sync.client.models import CAMPAIGN_STATUSES
+from upcall_sync.model import CONTACT_FIELDS
 from upcall_sync.normalize import (
     PhoneError,
     format_datetime,
@@ -248,19 +249,5 @@ class ManifestSpec(_Spec):
     )
 
 
-CSV_COLUMNS = (
-    "phone",
-    "extension",
-    "first_name",
-    "last_name",
-    "title",
-    "company",
-    "email",
-    "recipient",
-    "line1",
-    "line2",
-    "city",
-    "region",
-    "postal_code",
-    "country",
-)
+#: the columns a numbers_csv may have: a contact's fields, address parts by bare name
+CSV_COLUMNS = CONTACT_FIELDS
