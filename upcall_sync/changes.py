@@ -176,7 +176,7 @@ def _location(text: Any) -> Location | None:
 class Notice:
     """Something a plan wants the reader to know that is not a change."""
 
-    kind: Literal["unmanaged_numbers", "prune_candidate", "number_drift"]
+    kind: Literal["unmanaged_numbers", "prune_candidate"]
     address: str
     message: str
     campaign: str | None = None
