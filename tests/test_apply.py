@@ -410,3 +410,36 @@ def test_ci_workflow_is_complete() -> None:
     assert jobs["apply"]["concurrency"]["cancel-in-progress"] is False
     assert "secrets.UPCALL_AUTH_TOKEN" in apply_steps and "secrets.UPCALL_AUTH_TOKEN" in plan_steps
     assert flow[True]["push"]["branches"] == ["main"]  # YAML 1.1 reads `on:` as true
+
+
+def test_a_changed_address_part_sends_the_whole_address(
+    cli_env: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The inferred contact PATCH may replace the address object: send all of it."""
+    body = (
+        "version: 1\ncampaigns:\n  - name: a\n    numbers:\n"
+        '      - {phone: "+16507991144", first_name: Joey, address: {line1: 1 Main St, city: Fremont, country: US}}\n'
+    )
+    m = write_manifest(tmp_path / "m.yaml", body)
+    assert run_cli(capsys, "apply", "--auto-approve", str(m))[0] == 0
+    write_manifest(m, body.replace("Fremont", "Oakland"))
+    from upcall_sync.apply import _contact_update
+    from upcall_sync.model import Contact
+
+    person = Contact(
+        "+16507991144", first_name="Joey", line1="1 Main St", city="Oakland", country="US"
+    )
+    attrs = _contact_update({"city": "Oakland"}, person)
+    assert attrs.address == {
+        "recipient": None,
+        "line1": "1 Main St",
+        "line2": None,
+        "city": "Oakland",
+        "region": None,
+        "postal_code": None,
+        "country": "US",
+    }
+    assert run_cli(capsys, "apply", "--auto-approve", str(m))[0] == 0
+    row = cli_env.store.sql("SELECT line1, city, country FROM list_contacts")[0]
+    assert row == {"line1": "1 Main St", "city": "Oakland", "country": "US"}
+    assert run_cli(capsys, "plan", "--detailed-exitcode", str(m))[0] == 0

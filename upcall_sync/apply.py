@@ -40,7 +40,7 @@ from upcall_sync.client import (
 from upcall_sync.client.transport import Cancelled
 from upcall_sync.errors import ApiError, ApiStatusError, OutcomeUnknown, UpcallSyncError
 from upcall_sync.live import contact_of
-from upcall_sync.model import Contact
+from upcall_sync.model import ADDRESS_PARTS, Contact
 
 log = logging.getLogger("upcall_sync.apply")
 T = TypeVar("T")
@@ -387,7 +387,9 @@ class Applier:
             return f"id {made}"
         if op.kind == "update_contact":
             assert change.live_id is not None
-            self.client.update_contact(self._list_id(), change.live_id, _contact_update(after))
+            self.client.update_contact(
+                self._list_id(), change.live_id, _contact_update(after, person)
+            )
             return f"id {change.live_id}"
         if op.kind == "add_number":
             campaign_id = self._campaign_id(change)
@@ -505,13 +507,15 @@ def _campaign_attributes(values: dict[str, Any]) -> CampaignAttributes:
     return CampaignAttributes(**data)
 
 
-def _contact_update(after: dict[str, Any]) -> ContactAttributes:
-    from upcall_sync.model import ADDRESS_PARTS
+def _contact_update(after: dict[str, Any], person: Contact) -> ContactAttributes:
+    """The changed fields; the whole address when any part of it changed.
 
+    Whether the (inferred) contact PATCH merges an address object or replaces
+    it is not documented; sending every part is right either way.
+    """
     top = {k: (v or None) for k, v in after.items() if k not in ADDRESS_PARTS}
-    address = {k: (v or None) for k, v in after.items() if k in ADDRESS_PARTS}
-    if address:
-        top["address"] = address
+    if any(k in ADDRESS_PARTS for k in after):
+        top["address"] = {k: getattr(person, k) or None for k in ADDRESS_PARTS}
     return ContactAttributes(**top)
 
 
