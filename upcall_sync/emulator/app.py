@@ -282,25 +282,12 @@ class Api:
         raw = b'{"data":' + page.data.encode() + b',"links":' + json.dumps(links).encode() + b"}"
         return Result(200, None, raw=raw)
 
-    # -- Campaigns ------------------------------------------------------------
+    def _single(self, kind: str, row: Row, status: int, *, wrote: bool = False) -> Result:
+        """One resource's document, rendered by the store like the rows of a list page."""
+        data = self.store.document(kind, int(row["id"]))
+        return Result(status, None, raw=b'{"data":' + data.encode() + b"}", wrote=wrote)
 
-    @staticmethod
-    def campaign_doc(row: Row) -> dict[str, Any]:
-        return {
-            "id": str(row["id"]),
-            "type": "campaigns",
-            "attributes": {
-                "name": row["name"],
-                "pitch": row["pitch"],
-                "language": row["language"],
-                "status": row["status"],
-                "updated_at": row["updated_at"],
-                "created_at": row["created_at"],
-                "start_datetime": row["start_datetime"],
-                "end_datetime": row["end_datetime"],
-                "instructions": row["instructions"],
-            },
-        }
+    # -- Campaigns ------------------------------------------------------------
 
     def get_campaigns(self, req: Request, account: int, _m: re.Match[str]) -> Result:
         filters: dict[str, Any] = {}
@@ -326,7 +313,7 @@ class Api:
         row = self.store.get_campaign(account, self._id(m["id"]))
         if row is None:
             raise bad("id", "Not found", 404)
-        return Result(200, {"data": self.campaign_doc(row)})
+        return self._single("campaign", row, 200)
 
     def _campaign_values(
         self, account: int, attrs: dict[str, Any], current: Row | None
@@ -384,7 +371,7 @@ class Api:
         if values["status"] is None:
             values["status"] = "pending"
         row = self.store.create_campaign(account, values)
-        return Result(201, {"data": self.campaign_doc(row)}, wrote=True)
+        return self._single("campaign", row, 201, wrote=True)
 
     def patch_campaign(self, req: Request, account: int, m: re.Match[str]) -> Result:
         campaign_id = self._id(m["id"])
@@ -410,30 +397,9 @@ class Api:
         if "status" in values and values["status"] is None:
             raise bad("status", f"must be one of {', '.join(STATUSES)}")
         row = self.store.update_campaign(account, campaign_id, values)
-        return Result(200, {"data": self.campaign_doc(row)}, wrote=True)
+        return self._single("campaign", row, 200, wrote=True)
 
     # -- Campaign numbers -----------------------------------------------------
-
-    @staticmethod
-    def contact_attributes(row: Row) -> dict[str, Any]:
-        return {
-            "first_name": row["first_name"],
-            "last_name": row["last_name"],
-            "title": row["title"],
-            "company": row["company"],
-            "email": row["email"],
-            "phone": row["phone"],
-            "extension": row["extension"],
-            "address": {c: row[c] for c in ADDRESS_COLUMNS},
-        }
-
-    @classmethod
-    def number_doc(cls, row: Row) -> dict[str, Any]:
-        return {
-            "id": str(row["id"]),
-            "type": "campaign_numbers",
-            "attributes": {"status": row["status"], **cls.contact_attributes(row)},
-        }
 
     def _contact_filters(self, req: Request) -> dict[str, Any]:
         params = dict(req.query)
@@ -474,33 +440,9 @@ class Api:
             row = self.store.add_number(account, campaign_id, contact_id)
         except DuplicateNumber:
             raise bad("list_contact_id", "has already been added to this campaign") from None
-        return Result(201, {"data": self.number_doc(row)}, wrote=True)
+        return self._single("number", row, 201, wrote=True)
 
     # -- Contact lists (inferred) ---------------------------------------------
-
-    @staticmethod
-    def list_doc(row: Row) -> dict[str, Any]:
-        return {
-            "id": str(row["id"]),
-            "type": "lists",
-            "attributes": {
-                "name": row["name"],
-                "created_at": row["created_at"],
-                "updated_at": row["updated_at"],
-            },
-        }
-
-    @classmethod
-    def contact_doc(cls, row: Row) -> dict[str, Any]:
-        return {
-            "id": str(row["id"]),
-            "type": "list_contacts",
-            "attributes": {
-                **cls.contact_attributes(row),
-                "created_at": row["created_at"],
-                "updated_at": row["updated_at"],
-            },
-        }
 
     def get_lists(self, req: Request, account: int, _m: re.Match[str]) -> Result:
         name = dict(req.query).get("name")
@@ -514,9 +456,7 @@ class Api:
         name = attrs.get("name")
         if not isinstance(name, str) or not name.strip():
             raise bad("name", "List name is a required field")
-        return Result(
-            201, {"data": self.list_doc(self.store.create_list(account, name))}, wrote=True
-        )
+        return self._single("list", self.store.create_list(account, name), 201, wrote=True)
 
     def _list_for(self, account: int, raw_id: str) -> int:
         list_id = self._id(raw_id)
@@ -575,7 +515,7 @@ class Api:
         _data, attrs = self._body(req, ("list_contacts", "contacts", "numbers"))
         values = self._contact_values(attrs, creating=True)
         row = self.store.create_contact(account, list_id, values)
-        return Result(201, {"data": self.contact_doc(row)}, wrote=True)
+        return self._single("contact", row, 201, wrote=True)
 
     def patch_contact(self, req: Request, account: int, m: re.Match[str]) -> Result:
         list_id = self._list_for(account, m["id"])
@@ -588,4 +528,4 @@ class Api:
             raise bad("id", "does not match the contact in the URL", 409)
         values = self._contact_values(attrs, creating=False)
         row = self.store.update_contact(account, contact_id, values)
-        return Result(200, {"data": self.contact_doc(row)}, wrote=True)
+        return self._single("contact", row, 200, wrote=True)

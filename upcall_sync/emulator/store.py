@@ -416,6 +416,21 @@ class Store:
         assert row is not None
         return row
 
+    def document(self, kind: str, resource_id: int) -> str:
+        """One resource as the JSON text of its document: the same SQL as list pages."""
+        sql = {
+            "campaign": f"SELECT {CAMPAIGN_JSON} FROM campaigns WHERE id = ?",
+            "list": f"SELECT {LIST_JSON} FROM lists WHERE id = ?",
+            "contact": f"SELECT {CONTACT_JSON} FROM list_contacts WHERE id = ?",
+            "number": f"SELECT {NUMBER_JSON} FROM ({self._NUMBER_SELECT}"
+            "FROM campaign_numbers cn JOIN list_contacts lc ON lc.id = cn.list_contact_id "
+            "WHERE cn.id = ?)",
+        }[kind]
+        with self._lock:
+            row = self._db.execute(sql, (resource_id,)).fetchone()
+        assert row is not None, (kind, resource_id)
+        return str(row[0])
+
     # -- Inspection (tests, benchmarks) ---------------------------------------
 
     def sql(self, query: str, params: Sequence[Any] = ()) -> list[Row]:
