@@ -46,6 +46,12 @@ def lines() -> list[str]:
         )
     if c["fuzz_requests"]:
         out.append(f"emulator fuzz: {c['fuzz_requests']} requests, {c['fuzz_5xx']} answered 5xx")
+    if c["hostile_secret_runs"]:
+        out.append(
+            f"token-printing manifests: {c['hostile_secret_runs']} runs of validate and plan "
+            "(interpolation, CSV at the token file, /proc/self/environ) scanned, "
+            f"{c['leaks']} leaks"
+        )
     out.append(
         f"secret scans: {c['scanned_texts']} outputs and {c['scanned_files']} files scanned "
         f"for the test tokens, {c['leaks']} leaks"

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from upcall_sync import __version__
-from upcall_sync.client.redact import RedactingFormatter, Redactor
+from upcall_sync.client.redact import RedactingFormatter, RedactingWriter, Redactor
 from upcall_sync.errors import ManifestError, PlanError, UnsafePlan, UpcallSyncError, UsageError
 from upcall_sync.render import render_report
 
@@ -237,7 +237,7 @@ def plan(
     if out:
         from upcall_sync.planfile import save_plan
 
-        save_plan(out, planned, client.transport.base_url)
+        save_plan(out, planned, client.transport.base_url, redact=STATE.redactor)
     render(
         planned.plan,
         fmt.value,
@@ -528,9 +528,46 @@ def _print_error(message: str) -> None:
     print(STATE.redactor(f"error: {message}"), file=sys.stderr)
 
 
+def _learn_secrets(args: list[str]) -> None:
+    """Teach the output redactor the token before anything runs, from wherever it may
+    come (environment, token file), so that even an offline command that never uses
+    it (`validate`) cannot print it."""
+    STATE.redactor.add(os.environ.get("UPCALL_AUTH_TOKEN", "").strip())
+    files = [os.environ.get("UPCALL_AUTH_TOKEN_FILE", "")]
+    for i, arg in enumerate(args):
+        if arg == "--token-file" and i + 1 < len(args):
+            files.append(args[i + 1])
+        elif arg.startswith("--token-file="):
+            files.append(arg.split("=", 1)[1])
+    for name in files:
+        if name:
+            with (
+                contextlib.suppress(OSError, UnicodeDecodeError, ValueError),
+                open(name, encoding="utf-8") as fh,
+            ):
+                STATE.redactor.add(fh.read(64 * 1024).strip())
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (the console script exits with it)."""
+    """Run the CLI; returns the exit code (the console script exits with it).
+
+    stdout and stderr pass through the redactor last, whatever wrote to them.
+    """
     args = sys.argv[1:] if argv is None else argv
+    _learn_secrets(args)
+    real_out, real_err = sys.stdout, sys.stderr
+    sys.stdout = RedactingWriter(real_out, STATE.redactor)
+    sys.stderr = RedactingWriter(real_err, STATE.redactor)
+    try:
+        return _main(args)
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        sys.stdout, sys.stderr = real_out, real_err
+
+
+def _main(args: list[str]) -> int:
     STATE.debug = "--debug" in args
     try:
         result = app(args=args, prog_name="upcall-sync", standalone_mode=False)

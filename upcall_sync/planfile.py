@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -99,10 +100,25 @@ def _checksum(body: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def save_plan(path: str | os.PathLike[str], planned: Any, base_url: str) -> None:
-    """Write atomically with mode 0600: a reader sees the old file or the whole new one."""
+def save_plan(
+    path: str | os.PathLike[str],
+    planned: Any,
+    base_url: str,
+    *,
+    redact: Callable[[str], str] | None = None,
+) -> None:
+    """Write atomically with mode 0600: a reader sees the old file or the whole new one.
+
+    `redact` scrubs known secrets: a plan must be exact, so one that would hold a
+    secret (a manifest value that interpolated the token) is refused, not saved.
+    """
     body = plan_body(planned, base_url)
     data = json.dumps({**body, "checksum": _checksum(body)}, indent=1, ensure_ascii=False)
+    if redact is not None and redact(data) != data:
+        raise PlanFileError(
+            f"{path}: refusing to save the plan: it would contain the auth token "
+            "(a manifest value holds it); nothing was written"
+        )
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)

@@ -22,6 +22,7 @@ from upcall_sync.client import Transport
 from upcall_sync.emulator import Emulator
 from upcall_sync.errors import InsecureTransport
 
+from .. import figures
 from ..conftest import ROOT, TOKEN, run_cli, scan, write_manifest
 
 EXAMPLES = str(ROOT / "examples")
@@ -116,3 +117,79 @@ def test_the_emulator_never_logs_the_token(tmp_path: Path) -> None:
     assert proc.returncode == 0
     assert "GET /api/v1/campaigns?name=x -> 200" in err
     scan(out + err, "the emulator's log")
+
+
+# -- manifests that try to print the token ------------------------------------------
+
+
+def _hostile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """Manifests that route the token into output by every way a manifest can."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COPY_OF_TOKEN", TOKEN)  # a variable the credential rule cannot know
+    token_file = tmp_path / "token.secret"
+    token_file.write_text(TOKEN + "\n")
+    made = {
+        "interpolated": "version: 1\ncampaigns:\n  - name: leak\n    pitch: 'x ${COPY_OF_TOKEN} y'\n",
+        "interpolated-name": "version: 1\ncampaigns:\n  - name: 'n-${COPY_OF_TOKEN}'\n",
+        "credential-var": "version: 1\ncampaigns:\n  - name: leak\n    pitch: '${UPCALL_AUTH_TOKEN}'\n",
+        "csv-token-file": "version: 1\ncampaigns:\n  - name: leak\n    numbers_csv: token.secret\n",
+        "csv-environ": "version: 1\ncampaigns:\n  - name: leak\n    numbers_csv: /proc/self/environ\n",
+    }
+    return {k: write_manifest(tmp_path / f"{k}.yaml", v) for k, v in made.items()}
+
+
+@pytest.mark.parametrize("command", ["validate", "plan-text", "plan-json", "plan-markdown"])
+def test_manifests_cannot_print_the_token(
+    cli_env: Emulator,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+) -> None:
+    """Every output stream passes the redactor last; run_cli scans each one."""
+    manifests = _hostile(tmp_path, monkeypatch)
+    for name, path in manifests.items():
+        if command == "validate":
+            args = ["validate", str(path)]
+        else:
+            args = ["plan", "--format", command.split("-")[1], str(path)]
+        code, out, err = run_cli(capsys, *args)  # raises TokenLeak on any sighting
+        figures.add("hostile_secret_runs")
+        if name.startswith("interpolated"):
+            assert code == 0, err
+            if command != "validate":
+                assert "REDACTED" in out
+        else:
+            assert code == 1 and err.strip(), (name, out)
+
+
+def test_a_plan_holding_the_token_is_not_saved(
+    cli_env: Emulator,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    manifests = _hostile(tmp_path, monkeypatch)
+    plan_file = tmp_path / "leak.plan"
+    code, _out, err = run_cli(
+        capsys, "plan", "--out", str(plan_file), str(manifests["interpolated"])
+    )
+    assert code == 1
+    assert "refusing to save the plan: it would contain the auth token" in err
+    assert not plan_file.exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".leak")) == []
+
+
+def test_the_token_file_alone_teaches_the_redactor(
+    emulator: Emulator,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """validate is offline and reads no token, yet a CSV path at the token file must
+    not print it: the CLI learns the token from UPCALL_AUTH_TOKEN_FILE up front."""
+    manifests = _hostile(tmp_path, monkeypatch)
+    monkeypatch.delenv("UPCALL_AUTH_TOKEN", raising=False)
+    monkeypatch.setenv("UPCALL_AUTH_TOKEN_FILE", str(tmp_path / "token.secret"))
+    code, _out, err = run_cli(capsys, "validate", str(manifests["csv-token-file"]))
+    assert code == 1 and err.strip()

@@ -12,8 +12,11 @@ URL requests and urllib3 build, inside their exception texts, and inside the
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import re
+import threading
+from typing import IO
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 REDACTED = "REDACTED"
@@ -156,3 +159,54 @@ def scrub_exception(exc: BaseException, redactor: Redactor, _depth: int = 0) -> 
     for linked in (exc.__cause__, exc.__context__):
         if linked is not None:
             scrub_exception(linked, redactor, _depth + 1)
+
+
+class RedactingWriter(io.TextIOBase):
+    """A text stream that passes everything through a Redactor before the real stream.
+
+    The CLI wraps stdout and stderr in one, so that whatever route a value took
+    (a manifest that interpolates a variable holding the token, a CSV that
+    echoes a file, a third-party message), the token never reaches the
+    terminal, a CI log or a PR comment. Text is redacted a whole line at a
+    time (or at a flush), so a secret split across two writes is still caught.
+    """
+
+    def __init__(self, stream: IO[str], redactor: Redactor) -> None:
+        super().__init__()
+        self._stream = stream
+        self._redact = redactor
+        self._pending = ""
+        self._lock = threading.Lock()
+
+    @property
+    def wrapped(self) -> IO[str]:
+        return self._stream
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            self._pending += text
+            cut = self._pending.rfind("\n") + 1
+            if cut:
+                ready, self._pending = self._pending[:cut], self._pending[cut:]
+                self._stream.write(self._redact(ready))
+        return len(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._pending:
+                self._stream.write(self._redact(self._pending))
+                self._pending = ""
+            self._stream.flush()
+
+    def isatty(self) -> bool:
+        return bool(getattr(self._stream, "isatty", lambda: False)())
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return str(getattr(self._stream, "encoding", "utf-8") or "utf-8")

@@ -408,6 +408,8 @@ class _Builder:
 
 _ENV = re.compile(r"\$(\$?)\{([^}]*)\}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: variables a manifest may never interpolate: they hold (or point at) the auth token
+CREDENTIAL_VARIABLES = frozenset({"UPCALL_AUTH_TOKEN", "UPCALL_AUTH_TOKEN_FILE"})
 
 
 def expand_env(value: str, environ: Mapping[str, str]) -> str:
@@ -424,6 +426,10 @@ def expand_env(value: str, environ: Mapping[str, str]) -> str:
         name = match.group(2)
         if not _ENV_NAME.fullmatch(name):
             raise ValueError(f"${{{name}}} is not a valid environment variable reference")
+        if name in CREDENTIAL_VARIABLES:
+            raise ValueError(
+                f"${{{name}}} is upcall-sync's own credential; a manifest may not read it"
+            )
         if name not in environ:
             raise KeyError(name)
         return environ[name]
