@@ -122,7 +122,7 @@ def test_from_number_is_read_back_through_the_filter(
         ]
     )
     [change] = plan_for(other, client, PlanOptions()).plan.changes
-    assert change.after == {"from_number": "+14155550100"}
+    assert change.to_dict()["after"] == {"from_number": "+14155550100"}
 
 
 def test_an_unchanged_plan_reads_no_contacts(

@@ -133,7 +133,7 @@ def test_from_number_changed_is_an_update_unchanged_is_not() -> None:
     changed = plan(d, live(lc, from_numbers={"+16501231234": set()}))
     [update] = changed.changes
     assert update.kind == "update_campaign"
-    assert update.before == {"from_number": None} and update.after == {
+    assert update.to_dict()["before"] == {"from_number": None} and update.to_dict()["after"] == {
         "from_number": "+16501231234"
     }
     same = plan(d, live(lc, from_numbers={"+16501231234": {"1"}}))
@@ -146,8 +146,8 @@ def test_fields_left_out_are_not_managed() -> None:
         "1", "Q3", status="paused", language="fr", instructions="keep me", pitch="old"
     )
     [update] = plan(d, live(lc)).changes
-    assert update.after == {"pitch": "new pitch"}
-    assert update.before == {"pitch": "old"}
+    assert update.to_dict()["after"] == {"pitch": "new pitch"}
+    assert update.to_dict()["before"] == {"pitch": "old"}
 
 
 def test_null_absent_and_empty_text_compare_equal() -> None:
@@ -178,7 +178,9 @@ def test_pinned_id_renames_and_missing_id_is_an_error() -> None:
     [rename] = plan(
         d, live(LiveCampaign("876", "Old name"), LiveCampaign("877", "New name"))
     ).changes
-    assert rename.before == {"name": "Old name"} and rename.after == {"name": "New name"}
+    assert rename.to_dict()["before"] == {"name": "Old name"} and rename.to_dict()["after"] == {
+        "name": "New name"
+    }
     with pytest.raises(PlanError, match="no campaign with that id"):
         plan(desired(camp("x", id="999")), live(LiveCampaign("876", "x")))
 
@@ -190,7 +192,9 @@ def test_contact_detail_change_updates_the_contact_not_the_number() -> None:
     [update] = plan(d, lv).changes
     assert update.kind == "update_contact"
     assert update.live_id == "12"
-    assert update.before == {"title": "Manager"} and update.after == {"title": "Director"}
+    assert update.to_dict()["before"] == {"title": "Manager"} and update.to_dict()["after"] == {
+        "title": "Director"
+    }
 
 
 def test_number_missing_from_a_campaign_reuses_the_existing_contact() -> None:
@@ -288,7 +292,7 @@ def test_target_limits_the_plan() -> None:
     d = desired(camp("a", pitch="x"), camp("b", pitch="y"))
     p = plan(d, live(LiveCampaign("1", "a"), LiveCampaign("2", "b")), targets=["b"])
     assert [c.campaign for c in p.changes] == ["b"]
-    with pytest.raises(UsageError, match="no campaign of that name"):
+    with pytest.raises(UsageError, match="no campaign in the manifests matches"):
         plan(d, live(), targets=["nope"])
 
 

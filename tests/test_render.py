@@ -8,7 +8,7 @@ import re
 
 import jsonschema
 
-from upcall_sync.changes import Change, Notice, Plan
+from upcall_sync.changes import AddNumber, Change, CreateCampaign, Notice, Plan
 from upcall_sync.errors import Location
 from upcall_sync.model import Contact
 from upcall_sync.render import MARKDOWN_LIMIT, render_json, render_markdown, render_text
@@ -23,10 +23,9 @@ def big_plan(campaigns: int = 100, numbers: int = 50) -> Plan:
     for c in range(campaigns):
         name = f"Campaign {c:03d} with a reasonably long name"
         changes.append(
-            Change(
-                "create_campaign",
-                f'campaign["{name}"]',
-                after={"name": name, "pitch": "x" * 80},
+            CreateCampaign(
+                address=f'campaign["{name}"]',
+                values={"name": name, "pitch": "x" * 80},
                 source=Location("m.yaml", c + 1, 5),
                 campaign=name,
             )
@@ -34,10 +33,8 @@ def big_plan(campaigns: int = 100, numbers: int = 50) -> Plan:
         for n in range(numbers):
             person = Contact(f"+1650{c:03d}{n:04d}", first_name=f"First{n}", last_name="Lastname")
             changes.append(
-                Change(
-                    "add_number",
-                    f'campaign["{name}"].number["{person.label}"]',
-                    after=person.to_dict(),
+                AddNumber(
+                    address=f'campaign["{name}"].number["{person.label}"]',
                     campaign=name,
                     contact=person,
                 )

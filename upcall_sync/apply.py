@@ -8,27 +8,49 @@ The plan becomes a graph of operations:
 
 A new campaign that should be `ready` is created `pending`, filled with its
 numbers, and only then made ready, so no campaign dials a half-loaded list.
-Independent operations run on `parallelism` threads. A failed operation skips
-exactly what depends on it; everything else goes on (or, with `fail_fast`,
-nothing new starts).
+Independent operations run on `parallelism` threads, scheduled by
+`graphlib.TopologicalSorter`. A failed operation skips exactly what depends on
+it; everything else goes on (or, with `fail_fast`, nothing new starts).
 
 POSTs are never retried blindly: when a POST's outcome is unknown (timeout,
 reset, 5xx, a lost answer), the object is looked up with a filtered GET
-(comparing every detail) and the POST is repeated only if it is not there.
+(comparing every detail) and the POST is repeated only if it is not there,
+with the client's own retry policy's waits. No decision rests on the wording
+of an API message: a refused number add is looked up too.
 """
 
 from __future__ import annotations
 
+import graphlib
 import heapq
-import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-from upcall_sync.changes import Change, Plan, quoted
+from tenacity import (
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_exponential_jitter,
+)
+
+from upcall_sync.changes import (
+    AddNumber,
+    ArchiveCampaign,
+    Change,
+    CreateCampaign,
+    CreateContact,
+    CreateList,
+    Plan,
+    UpdateCampaign,
+    UpdateContact,
+    Value,
+    quoted,
+)
 from upcall_sync.client import (
     Campaign,
     CampaignAttributes,
@@ -36,25 +58,20 @@ from upcall_sync.client import (
     ContactAttributes,
     ListContact,
     UpcallClient,
+    contact_of,
 )
-from upcall_sync.client.transport import Cancelled
-from upcall_sync.errors import ApiError, ApiStatusError, OutcomeUnknown, UpcallSyncError
-from upcall_sync.live import contact_of
-from upcall_sync.model import ADDRESS_PARTS, Contact
+from upcall_sync.errors import (
+    ApiError,
+    ApiStatusError,
+    Cancelled,
+    OutcomeUnknown,
+    UpcallSyncError,
+)
+from upcall_sync.matching import id_order
+from upcall_sync.model import ADDRESS_PARTS, TEXT_FIELDS, Contact
 
 log = logging.getLogger("upcall_sync.apply")
-T = TypeVar("T")
 
-OpKind = Literal[
-    "create_list",
-    "create_campaign",
-    "update_campaign",
-    "create_contact",
-    "update_contact",
-    "add_number",
-    "set_ready",
-    "archive_campaign",
-]
 #: lower runs first among ready operations: campaigns early, dialing (ready) last
 PRIORITY = {
     "create_list": 0,
@@ -72,14 +89,16 @@ Status = Literal["pending", "running", "applied", "failed", "skipped", "not_atte
 @dataclass
 class Op:
     seq: int
-    kind: OpKind
+    kind: str
     change: Change
     label: str
-    deps: list[int] = field(default_factory=list)
+    deps: list[int] = field(default_factory=list)  # must have been applied
     after: list[int] = field(default_factory=list)  # order only: run after these end
     status: Status = "pending"
     message: str = ""
     result: str = ""
+    #: the live id the operation made or changed
+    live_id: str | None = None
 
     @property
     def campaign(self) -> str | None:
@@ -91,6 +110,8 @@ class ApplyReport:
     ops: list[Op]
     interrupted: bool = False
     stopped_early: bool = False
+    #: why the run stopped starting changes, when it did on its own (e.g. the API died)
+    stop_reason: str = ""
 
     def by_status(self, status: Status) -> list[Op]:
         return [op for op in self.ops if op.status == status]
@@ -101,8 +122,7 @@ class ApplyReport:
 
     def counts(self) -> dict[str, int]:
         done = self.by_status("applied")
-        count = {k: sum(1 for op in done if op.kind == k) for k in PRIORITY}
-        return count
+        return {k: sum(1 for op in done if op.kind == k) for k in PRIORITY}
 
     def summary_line(self) -> str:
         n = self.counts()
@@ -135,6 +155,127 @@ def _s(n: int) -> str:
 Listener = Callable[[Op], None]
 
 
+class _Graph:
+    """Builds the operations of a plan and their dependencies."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.ops: list[Op] = []
+        self.campaign_op: dict[str, Op] = {}
+        self.contact_op: dict[tuple[str, str, str, str], Op] = {}
+        self.numbers_of: dict[str, list[Op]] = {}
+        self.ready_ops: list[Op] = []
+        list_op: Op | None = None
+        for change in plan.changes:
+            op = self._add(change.kind, change, _label(change))
+            if isinstance(change, CreateList):
+                list_op = op
+            elif isinstance(change, CreateCampaign | UpdateCampaign):
+                self.campaign_op[change.campaign or ""] = op
+                if change.ready_after_numbers:
+                    ready = self._add("set_ready", change, f'set {change.address} status "ready"')
+                    ready.deps.append(op.seq)
+                    self.ready_ops.append(ready)
+            elif isinstance(change, CreateContact | UpdateContact):
+                self.contact_op[change.contact.person_key] = op
+            elif isinstance(change, AddNumber):
+                self.numbers_of.setdefault(change.campaign or "", []).append(op)
+        self._link(list_op)
+
+    def _add(self, kind: str, change: Change, label: str) -> Op:
+        op = Op(len(self.ops), kind, change, label)
+        self.ops.append(op)
+        return op
+
+    def _link(self, list_op: Op | None) -> None:
+        for op in self.ops:
+            change = op.change
+            if isinstance(change, CreateContact | UpdateContact) and list_op is not None:
+                op.deps.append(list_op.seq)
+            if isinstance(change, AddNumber):
+                owner = self.campaign_op.get(change.campaign or "")
+                if owner is not None:
+                    op.deps.append(owner.seq)
+                if change.contact.person_key in self.contact_op:
+                    op.deps.append(self.contact_op[change.contact.person_key].seq)
+        for ready in self.ready_ops:
+            ready.deps.extend(n.seq for n in self.numbers_of.get(ready.campaign or "", []))
+        others = [op.seq for op in self.ops if not isinstance(op.change, ArchiveCampaign)]
+        for op in self.ops:
+            if isinstance(op.change, ArchiveCampaign):
+                op.after.extend(others)
+
+
+def _label(change: Change) -> str:
+    verb = {"create": "create", "update": "update", "add": "add", "archive": "archive"}
+    if isinstance(change, CreateList):
+        return f"create contact list {change.address}"
+    return f"{verb[change.action]} {change.address}"
+
+
+class _Scheduler:
+    """Hands out ready operations by priority; skips what needed a failed one.
+
+    Thread-safe; listener calls happen outside its lock.
+    """
+
+    def __init__(self, ops: list[Op]) -> None:
+        self.by_seq = {op.seq: op for op in ops}
+        self.sorter: graphlib.TopologicalSorter[int] = graphlib.TopologicalSorter()
+        for op in ops:
+            self.sorter.add(op.seq, *op.deps, *op.after)
+        self.sorter.prepare()
+        self.ready: list[tuple[int, int]] = []
+        self.cv = threading.Condition()
+        self.running = 0
+        self.stopped = False
+        self._release(self.sorter.get_ready(), [])
+
+    def _release(self, seqs: Sequence[int], ended: list[Op]) -> None:
+        """Queue newly ready operations; those whose hard dependency did not apply are
+        skipped (and end at once, releasing their own dependents). Holds `cv`."""
+        queue = list(seqs)
+        while queue:
+            op = self.by_seq[queue.pop()]
+            bad = [self.by_seq[d] for d in op.deps if self.by_seq[d].status != "applied"]
+            if not bad:
+                heapq.heappush(self.ready, (PRIORITY[op.kind], op.seq))
+                continue
+            op.status = "skipped"
+            op.message = f"needs {bad[0].label}, which {bad[0].status.replace('_', ' ')}"
+            ended.append(op)
+            self.sorter.done(op.seq)
+            queue.extend(self.sorter.get_ready())
+
+    def take(self) -> Op | None:
+        """The next operation to run, or None when there is nothing more."""
+        with self.cv:
+            while not self.ready and self.running and not self.stopped:
+                self.cv.wait()
+            if self.stopped or not self.ready:
+                self.cv.notify_all()
+                return None
+            op = self.by_seq[heapq.heappop(self.ready)[1]]
+            op.status = "running"
+            self.running += 1
+            return op
+
+    def finish(self, op: Op, *, stop: bool = False) -> list[Op]:
+        """Mark `op` ended; returns the operations that ended with it (skipped ones)."""
+        ended: list[Op] = []
+        with self.cv:
+            self.running -= 1
+            self.stopped = self.stopped or stop
+            self.sorter.done(op.seq)
+            self._release(self.sorter.get_ready(), ended)
+            self.cv.notify_all()
+        return ended
+
+    def stop(self) -> None:
+        with self.cv:
+            self.stopped = True
+            self.cv.notify_all()
+
+
 class Applier:
     """Runs one plan. `listener` hears about every operation as it ends."""
 
@@ -148,7 +289,6 @@ class Applier:
         listener: Listener | None = None,
         cancel: threading.Event | None = None,
         lookup_attempts: int = 6,
-        backoff: float = 0.2,
     ) -> None:
         self.client = client
         self.plan = plan
@@ -159,132 +299,47 @@ class Applier:
         # lookups included), so this is not the transport's own cancel event.
         self.cancel = cancel or threading.Event()
         self.lookup_attempts = lookup_attempts
-        self.backoff = backoff
         self.list_id: str | None = plan.contact_list_id
-        self.campaign_ids: dict[str, str] = {}
+        self.campaign_ids: dict[str, str] = {
+            c.campaign: c.live_id
+            for c in plan.changes
+            if c.campaign and c.live_id and not isinstance(c, ArchiveCampaign)
+        }
         self.contact_ids: dict[tuple[str, str, str, str], str] = {}
+        for c in plan.changes:
+            if isinstance(c, AddNumber) and c.contact_id:
+                self.contact_ids.setdefault(c.contact.person_key, c.contact_id)
+            elif isinstance(c, UpdateContact) and c.live_id:
+                self.contact_ids[c.contact.person_key] = c.live_id
         self._lock = threading.Lock()
-        self.ops = self._build()
-
-    # -- the graph ----------------------------------------------------------------
-
-    def _build(self) -> list[Op]:
-        seq = itertools.count()
-        ops: list[Op] = []
-
-        def add(kind: OpKind, change: Change, label: str) -> Op:
-            op = Op(next(seq), kind, change, label)
-            ops.append(op)
-            return op
-
-        list_op: Op | None = None
-        campaign_op: dict[str, Op] = {}
-        contact_op: dict[tuple[str, str, str, str], Op] = {}
-        numbers_of: dict[str, list[Op]] = {}
-        ready_ops: list[Op] = []
-        archives: list[Op] = []
-        for change in self.plan.changes:
-            if change.live_id and change.campaign and change.kind != "archive_campaign":
-                self.campaign_ids.setdefault(change.campaign, change.live_id)
-            if change.kind == "create_list":
-                list_op = add("create_list", change, f"create contact list {change.address}")
-            elif change.kind in ("create_campaign", "update_campaign"):
-                verb = "create" if change.kind == "create_campaign" else "update"
-                op = add(change.kind, change, f"{verb} {change.address}")
-                campaign_op[change.campaign or ""] = op
-                if change.ready_after_numbers:
-                    ready = add("set_ready", change, f'set {change.address} status "ready"')
-                    ready.deps.append(op.seq)
-                    ready_ops.append(ready)
-            elif change.kind in ("create_contact", "update_contact"):
-                verb = "create" if change.kind == "create_contact" else "update"
-                op = add(change.kind, change, f"{verb} {change.address}")
-                assert change.contact is not None
-                contact_op[change.contact.person_key] = op
-                if change.contact_id or change.live_id:
-                    self.contact_ids[change.contact.person_key] = change.live_id or ""
-            elif change.kind == "add_number":
-                op = add("add_number", change, f"add {change.address}")
-                numbers_of.setdefault(change.campaign or "", []).append(op)
-                if change.contact is not None and change.contact_id:
-                    self.contact_ids.setdefault(change.contact.person_key, change.contact_id)
-            elif change.kind == "archive_campaign":
-                archives.append(add("archive_campaign", change, f"archive {change.address}"))
-        for op in ops:
-            if op.kind in ("create_contact", "update_contact") and list_op is not None:
-                op.deps.append(list_op.seq)
-            if op.kind == "add_number":
-                owner = campaign_op.get(op.campaign or "")
-                if owner is not None:
-                    op.deps.append(owner.seq)
-                person = op.change.contact
-                if person is not None and person.person_key in contact_op:
-                    op.deps.append(contact_op[person.person_key].seq)
-        for ready in ready_ops:
-            ready.deps.extend(n.seq for n in numbers_of.get(ready.campaign or "", []))
-        others = [op.seq for op in ops if op.kind != "archive_campaign"]
-        for op in archives:
-            op.after.extend(others)
-        return ops
+        self.ops = _Graph(plan).ops
+        self._handlers: dict[str, Callable[[Op], str]] = {
+            "create_list": self._create_list,
+            "create_campaign": self._create_campaign,
+            "update_campaign": self._update_campaign,
+            "set_ready": self._set_ready,
+            "archive_campaign": self._archive,
+            "create_contact": self._create_contact,
+            "update_contact": self._update_contact,
+            "add_number": self._add_number,
+        }
 
     # -- running -------------------------------------------------------------------
 
     def run(self) -> ApplyReport:
-        """Run every operation; workers take the next ready one themselves.
-
-        There is no central dispatcher: a worker that finishes an operation
-        releases its dependents onto a priority heap and picks the next one,
-        so no operation waits on a round trip through another thread.
-        """
-        by_seq = {op.seq: op for op in self.ops}
-        waiting: dict[int, set[int]] = {op.seq: set(op.deps) | set(op.after) for op in self.ops}
-        dependents: dict[int, list[int]] = {op.seq: [] for op in self.ops}
-        for op in self.ops:
-            for dep in {*op.deps, *op.after}:
-                dependents[dep].append(op.seq)
-        ready: list[tuple[int, int]] = [
-            (PRIORITY[op.kind], op.seq) for op in self.ops if not waiting[op.seq]
-        ]
-        heapq.heapify(ready)
+        """Run every operation; workers take the next ready one themselves."""
+        scheduler = _Scheduler(self.ops)
         report = ApplyReport(self.ops)
-        cv = threading.Condition()
-        state = {"running": 0, "stop": False}
-
-        def finish(op: Op) -> None:
-            """Release what waited on `op`; skip what needed it to succeed. Holds `cv`."""
-            for child_seq in dependents[op.seq]:
-                child = by_seq[child_seq]
-                waiting[child_seq].discard(op.seq)
-                if child.status != "pending":
-                    continue
-                if op.status != "applied" and op.seq in child.deps:
-                    child.status = "skipped"
-                    child.message = f"needs {op.label}, which {op.status.replace('_', ' ')}"
-                    self.listener(child)
-                    finish(child)
-                elif not waiting[child_seq]:
-                    heapq.heappush(ready, (PRIORITY[child.kind], child_seq))
 
         def worker() -> None:
-            while True:
-                with cv:
-                    while not ready and state["running"] and not state["stop"]:
-                        cv.wait()
-                    if state["stop"] or not ready:
-                        cv.notify_all()
-                        return
-                    op = by_seq[heapq.heappop(ready)[1]]
-                    op.status = "running"
-                    state["running"] += 1
+            while (op := scheduler.take()) is not None:
                 self._execute(op)
-                with cv:
-                    state["running"] -= 1
-                    self.listener(op)
-                    if self.fail_fast and _failed(op):
-                        state["stop"] = True
-                        report.stopped_early = True
-                    finish(op)
-                    cv.notify_all()
+                stop = self.fail_fast and op.status == "failed"
+                if stop:
+                    report.stopped_early = True
+                ended = scheduler.finish(op, stop=stop)
+                for done in (op, *ended):
+                    self.listener(done)
 
         threads = [
             threading.Thread(target=worker, name=f"apply-{i}", daemon=True)
@@ -295,11 +350,9 @@ class Applier:
         for t in threads:
             while t.is_alive():
                 t.join(timeout=0.2)
-                if self.cancel.is_set() and not state["stop"]:
-                    with cv:
-                        state["stop"] = True
-                        report.interrupted = True
-                        cv.notify_all()
+                if self.cancel.is_set() and not report.interrupted:
+                    report.interrupted = True
+                    scheduler.stop()
         for op in self.ops:
             if op.status == "pending":
                 op.status = "not_attempted"
@@ -307,7 +360,7 @@ class Applier:
 
     def _execute(self, op: Op) -> None:
         try:
-            op.result = self._do(op)
+            op.result = self._handlers[op.kind](op)
             op.status = "applied"
         except Cancelled as exc:
             op.status = "not_attempted"
@@ -333,76 +386,93 @@ class Applier:
         where = f"{change.source}: " if change.source else ""
         return f"{where}{exc.one_line()}"
 
-    # -- one operation --------------------------------------------------------------
+    # -- one operation per kind ---------------------------------------------------------
 
-    def _do(self, op: Op) -> str:
+    def _create_list(self, op: Op) -> str:
+        made = self._post(lambda: self.client.create_list(self.plan.contact_list), self._find_list)
+        self.list_id = op.live_id = made
+        return f"id {made}"
+
+    def _create_campaign(self, op: Op) -> str:
         change = op.change
-        after = dict(change.after or {})
-        if op.kind == "create_list":
-            made = self._post(
-                lambda: self.client.create_list(self.plan.contact_list),
-                self._find_list,
-            )
-            self.list_id = made
-            return f"id {made}"
-        if op.kind == "create_campaign":
-            attrs = _campaign_attributes(after)
-            if change.ready_after_numbers:
-                attrs = attrs.model_copy(update={"status": "pending"})
-            name = after["name"]
-            camp = self._post(
-                lambda: self.client.create_campaign(attrs),
-                lambda: self._find_campaign(name, after.get("from_number")),
-            )
-            with self._lock:
-                self.campaign_ids[change.campaign or name] = camp
-            return f"id {camp}"
-        if op.kind == "update_campaign":
-            if change.ready_after_numbers:
-                after.pop("status", None)
-            if after:
-                self.client.update_campaign(self._campaign_id(change), _campaign_attributes(after))
-            return f"id {self._campaign_id(change)}"
-        if op.kind == "set_ready":
-            self.client.update_campaign(
-                self._campaign_id(change), CampaignAttributes(status="ready")
-            )
-            return "status ready"
-        if op.kind == "archive_campaign":
-            assert change.live_id is not None
-            self.client.update_campaign(change.live_id, CampaignAttributes(status="archived"))
-            return "status archived"
+        assert isinstance(change, CreateCampaign)
+        values = dict(change.values)
+        if change.ready_after_numbers:
+            values["status"] = "pending"
+        name = str(values["name"])
+        from_number = values.get("from_number")
+        made = self._post(
+            lambda: self.client.create_campaign(_campaign_attributes(values)),
+            lambda: self._find_campaign(
+                name, from_number if isinstance(from_number, str) else None
+            ),
+        )
+        with self._lock:
+            self.campaign_ids[change.campaign or name] = made
+        op.live_id = made
+        return f"id {made}"
+
+    def _update_campaign(self, op: Op) -> str:
+        change = op.change
+        assert isinstance(change, UpdateCampaign)
+        values = {r.name: r.after for r in change.fields}
+        if change.ready_after_numbers:
+            values.pop("status", None)
+        campaign_id = op.live_id = self._campaign_id(change)
+        if values:
+            self.client.update_campaign(campaign_id, _campaign_attributes(values))
+        return f"id {campaign_id}"
+
+    def _set_ready(self, op: Op) -> str:
+        campaign_id = op.live_id = self._campaign_id(op.change)
+        self.client.update_campaign(campaign_id, CampaignAttributes(status="ready"))
+        return "status ready"
+
+    def _archive(self, op: Op) -> str:
+        assert op.change.live_id is not None
+        op.live_id = op.change.live_id
+        self.client.update_campaign(op.live_id, CampaignAttributes(status="archived"))
+        return "status archived"
+
+    def _create_contact(self, op: Op) -> str:
+        change = op.change
+        assert isinstance(change, CreateContact)
         person = change.contact
-        assert person is not None
-        if op.kind == "create_contact":
-            list_id = self._list_id()
-            made = self._post(
-                lambda: self.client.create_contact(
-                    list_id, ContactAttributes(**person.api_attributes())
-                ),
-                lambda: self._find_contact(list_id, person),
-            )
-            with self._lock:
-                self.contact_ids[person.person_key] = made
-            return f"id {made}"
-        if op.kind == "update_contact":
-            assert change.live_id is not None
-            self.client.update_contact(
-                self._list_id(), change.live_id, _contact_update(after, person)
-            )
-            return f"id {change.live_id}"
-        if op.kind == "add_number":
-            campaign_id = self._campaign_id(change)
+        list_id = self._list_id()
+        made = self._post(
+            lambda: self.client.create_contact(
+                list_id, ContactAttributes(**person.api_attributes())
+            ),
+            lambda: self._find_contact(list_id, person),
+        )
+        with self._lock:
+            self.contact_ids[person.person_key] = made
+        op.live_id = made
+        return f"id {made}"
+
+    def _update_contact(self, op: Op) -> str:
+        change = op.change
+        assert isinstance(change, UpdateContact) and change.live_id is not None
+        op.live_id = change.live_id
+        self.client.update_contact(self._list_id(), change.live_id, _contact_update(change))
+        return f"id {change.live_id}"
+
+    def _add_number(self, op: Op) -> str:
+        change = op.change
+        assert isinstance(change, AddNumber)
+        person = change.contact
+        campaign_id = self._campaign_id(change)
+        with self._lock:
             contact_id = change.contact_id or self.contact_ids.get(person.person_key)
-            if not contact_id:
-                raise UpcallSyncError(f"no list contact for {person.label}")
-            number = self._post(
-                lambda: self.client.add_number(campaign_id, contact_id),
-                lambda: self._find_number(campaign_id, person),
-                already_there=_is_duplicate_number,
-            )
-            return f"id {number}"
-        raise UpcallSyncError(f"unknown operation {op.kind}")  # pragma: no cover
+        if not contact_id:
+            raise UpcallSyncError(f"no list contact for {person.label}")
+        made = self._post(
+            lambda: self.client.add_number(campaign_id, contact_id),
+            lambda: self._find_number(campaign_id, person),
+            look_on_refusal=True,
+        )
+        op.live_id = made
+        return f"id {made}"
 
     def _campaign_id(self, change: Change) -> str:
         with self._lock:
@@ -423,12 +493,14 @@ class Applier:
         send: Callable[[], Any],
         lookup: Callable[[], str | None],
         *,
-        already_there: Callable[[ApiStatusError], bool] | None = None,
+        look_on_refusal: bool = False,
     ) -> str:
-        """POST once; if its outcome is unknown, look before posting again."""
-        attempt = 0
-        while True:
-            attempt += 1
+        """POST once; if its outcome is unknown, look before posting again.
+
+        With `look_on_refusal`, a 400 is looked up too (the API refuses to add a
+        contact twice; what it says about it is not something to parse)."""
+
+        def attempt() -> str:
             try:
                 return str(send().id)
             except OutcomeUnknown as exc:
@@ -436,25 +508,48 @@ class Applier:
                 found = lookup()
                 if found is not None:
                     return found
-                if attempt >= self.lookup_attempts:
-                    raise
+                raise
             except ApiStatusError as exc:
-                if already_there is not None and already_there(exc):
+                if look_on_refusal and exc.status == 400:
                     found = lookup()
                     if found is not None:
                         return found
                 raise
-            if self.cancel.wait(min(self.backoff * 2 ** (attempt - 1), 5.0)):
-                raise Cancelled("interrupted before retrying a request")
+
+        for attempt_state in self._retrying():
+            with attempt_state:
+                return attempt()
+        raise AssertionError("unreachable: tenacity re-raises the last failure")
+
+    def _retrying(self) -> Iterator[Any]:
+        """The client's retry policy (backoff with jitter, bounded in time), for the POSTs
+        whose outcome was unknown and which a look-up did not find."""
+        policy = self.client.transport.retry
+        return iter(
+            Retrying(
+                stop=stop_after_attempt(self.lookup_attempts)
+                | stop_before_delay(policy.max_total_seconds),
+                wait=wait_exponential_jitter(
+                    multiplier=policy.backoff_initial, max=policy.backoff_max, jitter=policy.jitter
+                ),
+                retry=retry_if_exception_type(OutcomeUnknown),
+                sleep=self._sleep,
+                reraise=True,
+            )
+        )
+
+    def _sleep(self, seconds: float) -> None:
+        if self.cancel.wait(seconds):
+            raise Cancelled("interrupted before retrying a request")
 
     def _find_list(self) -> str | None:
         lists = self.client.list_lists(name=self.plan.contact_list)
-        exact = sorted((x.id for x in lists if x.name == self.plan.contact_list), key=_num)
+        exact = sorted((x.id for x in lists if x.name == self.plan.contact_list), key=id_order)
         return exact[0] if exact else None
 
     def _find_campaign(self, name: str, from_number: str | None) -> str | None:
         found: list[Campaign] = self.client.list_campaigns(name=name, from_number=from_number)
-        ids = sorted((c.id for c in found if c.name == name), key=_num)
+        ids = sorted((c.id for c in found if c.name == name), key=id_order)
         return ids[-1] if ids else None
 
     def _find_contact(self, list_id: str, person: Contact) -> str | None:
@@ -474,47 +569,37 @@ def _filters_for(person: Contact) -> dict[str, str | None]:
 
 
 def _first_of(person: Contact, found: Sequence[ListContact | CampaignNumber]) -> str | None:
-    """The lowest id among what was found that has every one of the person's details."""
-    ids = sorted((item.id for item in found if contact_of(item) == person), key=_num)
+    """The lowest id among what was found that is this person.
+
+    A contact must have every detail (it is what numbers are made from); a campaign
+    number need only be the same person (phone, extension, name): the API may show a
+    number with the details it had when it was added."""
+    if found and isinstance(found[0], CampaignNumber):
+        same = [i.id for i in found if contact_of(i).person_key == person.person_key]
+    else:
+        same = [i.id for i in found if contact_of(i) == person]
+    ids = sorted(same, key=id_order)
     return ids[0] if ids else None
 
 
-def _failed(op: Op) -> bool:
-    """Read after the operation ran (a plain `op.status == ...` would stay narrowed)."""
-    return op.status == "failed"
-
-
-def _num(value: str) -> tuple[int, str]:
-    return (int(value), value) if value.isdigit() else (1 << 62, value)
-
-
-def _is_duplicate_number(exc: ApiStatusError) -> bool:
-    return exc.status == 400 and any(
-        f.field == "list_contact_id" and "already" in f.message for f in exc.fields
-    )
-
-
-def _campaign_attributes(values: dict[str, Any]) -> CampaignAttributes:
-    data = dict(values)
-    for key in ("start_datetime", "end_datetime"):
-        if isinstance(data.get(key), str) and data[key]:
-            from upcall_sync.normalize import parse_datetime
-
-            data[key] = parse_datetime(data[key])
-    for key in ("instructions", "pitch", "language"):
-        if key in data and data[key] == "":
-            data[key] = None
+def _campaign_attributes(values: dict[str, Value]) -> CampaignAttributes:
+    """Typed plan values as the API's write model: "" text is sent as null."""
+    data: dict[str, Any] = {
+        key: None if key in TEXT_FIELDS and value == "" else value for key, value in values.items()
+    }
     return CampaignAttributes(**data)
 
 
-def _contact_update(after: dict[str, Any], person: Contact) -> ContactAttributes:
+def _contact_update(change: UpdateContact) -> ContactAttributes:
     """The changed fields; the whole address when any part of it changed.
 
     Whether the (inferred) contact PATCH merges an address object or replaces
     it is not documented; sending every part is right either way.
     """
-    top = {k: (v or None) for k, v in after.items() if k not in ADDRESS_PARTS}
-    if any(k in ADDRESS_PARTS for k in after):
+    person = change.contact
+    changed = [r.name for r in change.rows()]
+    top = {k: getattr(person, k) or None for k in changed if k not in ADDRESS_PARTS}
+    if any(k in ADDRESS_PARTS for k in changed):
         top["address"] = {k: getattr(person, k) or None for k in ADDRESS_PARTS}
     return ContactAttributes(**top)
 
@@ -523,12 +608,17 @@ def apply_plan(
     client: UpcallClient,
     plan: Plan,
     *,
+    force: bool = False,
     parallelism: int = 8,
     fail_fast: bool = False,
     listener: Listener | None = None,
     cancel: threading.Event | None = None,
 ) -> ApplyReport:
-    """Execute `plan`; never raises for a failed change (see the report)."""
+    """Execute `plan`; refuses an unsafe plan (UnsafePlan) unless `force`.
+
+    Never raises for a failed change: the report says what happened to each."""
+    if not force:
+        plan.raise_if_unsafe()
     started = time.monotonic()
     report = Applier(
         client, plan, parallelism=parallelism, fail_fast=fail_fast, listener=listener, cancel=cancel

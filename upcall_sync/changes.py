@@ -1,57 +1,48 @@
 """What a plan is made of: changes, notices, and the plan value itself.
 
-Changes are small frozen values (octoDNS's Create/Update/Delete): each has a
-sort key, a `to_dict()` for JSON and a one-line text form. A Plan sorts them
-when built, so every rendering is deterministic.
+Changes are small frozen values, one class per kind (octoDNS's Create/Update/
+Delete): each has a sort key, a `to_dict()` for JSON, a `from_dict()` for saved
+plans, a one-line text form, and its field changes as typed values (datetimes
+are datetimes, the unknown live value of the write-only `from_number` is
+`UNKNOWN`), so nothing downstream re-parses what a renderer displayed. A Plan
+sorts them when built, so every rendering is deterministic, and it owns its
+safety (`Plan.raise_if_unsafe`).
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any, ClassVar, Literal
 
-from upcall_sync.errors import Location
-from upcall_sync.model import Contact
+from upcall_sync.errors import Location, UnsafePlan
+from upcall_sync.model import DATETIME_FIELDS, Contact
+from upcall_sync.normalize import format_datetime, parse_datetime
 
-ChangeKind = Literal[
-    "create_list",
-    "create_campaign",
-    "update_campaign",
-    "create_contact",
-    "update_contact",
-    "add_number",
-    "archive_campaign",
-]
-KINDS: tuple[ChangeKind, ...] = (
-    "create_list",
-    "create_campaign",
-    "update_campaign",
-    "create_contact",
-    "update_contact",
-    "add_number",
-    "archive_campaign",
-)
-_ACTION = {
-    "create_list": "create",
-    "create_campaign": "create",
-    "update_campaign": "update",
-    "create_contact": "create",
-    "update_contact": "update",
-    "add_number": "add",
-    "archive_campaign": "archive",
-}
-_RESOURCE = {
-    "create_list": "contact_list",
-    "create_campaign": "campaign",
-    "update_campaign": "campaign",
-    "create_contact": "list_contact",
-    "update_contact": "list_contact",
-    "add_number": "campaign_number",
-    "archive_campaign": "campaign",
-}
-SYMBOL = {"create": "+", "add": "+", "update": "~", "archive": "-"}
+
+class Unknown:
+    """The live value of a write-only field: the API never returns it."""
+
+    _instance: ClassVar[Unknown | None] = None
+
+    def __new__(cls) -> Unknown:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNKNOWN = Unknown()
+#: a campaign field's value: text, a UTC datetime, None (cleared) or UNKNOWN (write-only)
+Value = str | datetime | None | Unknown
 
 
 def quoted(name: str) -> str:
@@ -66,98 +57,29 @@ def contact_address(contact: Contact) -> str:
     return f"contact[{quoted(contact.label)}]"
 
 
+def json_value(value: Value) -> Any:
+    """A value as plan JSON shows it: datetimes as UTC text, UNKNOWN as null."""
+    if isinstance(value, datetime):
+        return format_datetime(value)
+    if isinstance(value, Unknown):
+        return None
+    return value
+
+
+def _typed(name: str, value: Any) -> Value:
+    """A JSON value back as the typed value it was (a saved plan's datetimes)."""
+    if name in DATETIME_FIELDS and isinstance(value, str) and value:
+        return parse_datetime(value)
+    return value if value is None or isinstance(value, str) else str(value)
+
+
 @dataclass(frozen=True)
-class Change:
-    """One write the plan will make.
+class FieldChange:
+    """One field of one object: its value now and after the change."""
 
-    `before`/`after` hold only what changes (an update) or everything written
-    (a create). `campaign` names the campaign a change belongs to; `live_id` is
-    the id of the object changed; `contact` is the person a contact or number
-    change is about, and `contact_id` the live contact a number is made from
-    (None when that contact is created by this plan).
-    """
-
-    kind: ChangeKind
-    address: str
-    before: dict[str, Any] | None = None
-    after: dict[str, Any] | None = None
-    source: Location | None = None
-    campaign: str | None = None
-    live_id: str | None = None
-    contact: Contact | None = None
-    contact_id: str | None = None
-    #: a status -> ready that waits until the campaign's numbers are in
-    ready_after_numbers: bool = False
-    sources: dict[str, Location] = field(default_factory=dict, compare=False)
-
-    @property
-    def action(self) -> str:
-        return _ACTION[self.kind]
-
-    @property
-    def resource_type(self) -> str:
-        return _RESOURCE[self.kind]
-
-    @property
-    def sort_key(self) -> tuple[int, str, str]:
-        return (KINDS.index(self.kind), self.campaign or "", self.address)
-
-    def one_line(self) -> str:
-        symbol = SYMBOL[self.action]
-        ident = f" (id {self.live_id})" if self.live_id else ""
-        if self.kind in ("update_campaign", "update_contact"):
-            fields = ", ".join(sorted((self.after or {}).keys()))
-            return f"{symbol} {self.address}{ident}: {fields}"
-        if self.kind == "add_number":
-            return f"{symbol} {self.address}"
-        return f"{symbol} {self.address}{ident} ({self.action})"
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "kind": self.kind,
-            "action": self.action,
-            "resource_type": self.resource_type,
-            "address": self.address,
-            "before": self.before,
-            "after": self.after,
-            "source": str(self.source) if self.source else None,
-            "campaign": self.campaign,
-            "live_id": self.live_id,
-        }
-        if self.contact is not None:
-            out["contact"] = self.contact.to_dict()
-        if self.contact_id is not None:
-            out["contact_id"] = self.contact_id
-        if self.ready_after_numbers:
-            out["ready_after_numbers"] = True
-        if self.sources:
-            out["sources"] = {k: str(v) for k, v in sorted(self.sources.items())}
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Change:
-        kind = data["kind"]
-        if kind not in KINDS:
-            raise ValueError(f"unknown change kind {kind!r}")
-        contact = Contact(**data["contact"]) if data.get("contact") is not None else None
-        source = _location(data.get("source"))
-        return cls(
-            kind=kind,
-            address=str(data["address"]),
-            before=data.get("before"),
-            after=data.get("after"),
-            source=source,
-            campaign=data.get("campaign"),
-            live_id=data.get("live_id"),
-            contact=contact,
-            contact_id=data.get("contact_id"),
-            ready_after_numbers=bool(data.get("ready_after_numbers", False)),
-            sources={
-                str(k): loc
-                for k, v in (data.get("sources") or {}).items()
-                if (loc := _location(v)) is not None
-            },
-        )
+    name: str
+    before: Value
+    after: Value
 
 
 def _location(text: Any) -> Location | None:
@@ -172,11 +94,306 @@ def _location(text: Any) -> Location | None:
     return Location(text)
 
 
+SYMBOL = {"create": "+", "add": "+", "update": "~", "archive": "-"}
+_KINDS: dict[str, type[Change]] = {}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Change:
+    """One write the plan will make. Subclasses are the kinds."""
+
+    kind: ClassVar[str]
+    action: ClassVar[str]
+    resource_type: ClassVar[str]
+    #: where the kind sorts in a plan (and so in every rendering)
+    order: ClassVar[int]
+
+    address: str
+    source: Location | None = None
+    #: the manifest campaign this change belongs to (None: the list and its contacts)
+    campaign: str | None = None
+    #: the id of the live object changed (for a number: its campaign's id, if it exists)
+    live_id: str | None = None
+    sources: Mapping[str, Location] = field(default_factory=dict, compare=False)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "kind" in cls.__dict__:
+            _KINDS[cls.kind] = cls
+
+    @property
+    def symbol(self) -> str:
+        return SYMBOL[self.action]
+
+    @property
+    def sort_key(self) -> tuple[int, str, str]:
+        return (self.order, self.campaign or "", self.address)
+
+    def rows(self) -> tuple[FieldChange, ...]:
+        """The fields this change writes, typed: (name, before, after)."""
+        return ()
+
+    def one_line(self) -> str:
+        ident = f" (id {self.live_id})" if self.live_id else ""
+        return f"{self.symbol} {self.address}{ident} ({self.action})"
+
+    def to_dict(self) -> dict[str, Any]:
+        rows = self.rows()
+        before = {r.name: json_value(r.before) for r in rows}
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "action": self.action,
+            "resource_type": self.resource_type,
+            "address": self.address,
+            "before": before if self.action in ("update", "archive") else None,
+            "after": {r.name: json_value(r.after) for r in rows},
+            "source": str(self.source) if self.source else None,
+            "campaign": self.campaign,
+            "live_id": self.live_id,
+        }
+        unknown = sorted(r.name for r in rows if isinstance(r.before, Unknown))
+        if unknown:
+            out["unknown_before"] = unknown
+        if self.sources:
+            out["sources"] = {k: str(v) for k, v in sorted(self.sources.items())}
+        return out
+
+    @staticmethod
+    def from_dict(data: Mapping[str, Any]) -> Change:
+        """A change from its `to_dict()` form (a saved plan)."""
+        cls = _KINDS.get(str(data.get("kind")))
+        if cls is None:
+            raise ValueError(f"unknown change kind {data.get('kind')!r}")
+        common: dict[str, Any] = {
+            "address": str(data["address"]),
+            "source": _location(data.get("source")),
+            "campaign": data.get("campaign"),
+            "live_id": data.get("live_id"),
+            "sources": {
+                str(k): loc
+                for k, v in (data.get("sources") or {}).items()
+                if (loc := _location(v)) is not None
+            },
+        }
+        return cls._load(data, common)
+
+    @classmethod
+    def _load(cls, data: Mapping[str, Any], common: dict[str, Any]) -> Change:
+        return cls(**common)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateList(Change):
+    kind = "create_list"
+    action = "create"
+    resource_type = "contact_list"
+    order = 0
+
+    name: str
+
+    def rows(self) -> tuple[FieldChange, ...]:
+        return (FieldChange("name", None, self.name),)
+
+    @classmethod
+    def _load(cls, data: Mapping[str, Any], common: dict[str, Any]) -> Change:
+        return cls(name=str(data["after"]["name"]), **common)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _CampaignWrite(Change):
+    #: status -> ready waits until the campaign's numbers are in
+    ready_after_numbers: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        if self.ready_after_numbers:
+            out["ready_after_numbers"] = True
+        return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateCampaign(_CampaignWrite):
+    kind = "create_campaign"
+    action = "create"
+    resource_type = "campaign"
+    order = 1
+
+    #: name first, then every managed field, typed
+    values: Mapping[str, Value] = field(default_factory=dict)
+
+    def rows(self) -> tuple[FieldChange, ...]:
+        return tuple(FieldChange(k, None, v) for k, v in self.values.items())
+
+    @classmethod
+    def _load(cls, data: Mapping[str, Any], common: dict[str, Any]) -> Change:
+        values = {str(k): _typed(str(k), v) for k, v in (data.get("after") or {}).items()}
+        return cls(
+            values=values, ready_after_numbers=bool(data.get("ready_after_numbers")), **common
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpdateCampaign(_CampaignWrite):
+    kind = "update_campaign"
+    action = "update"
+    resource_type = "campaign"
+    order = 2
+
+    fields: tuple[FieldChange, ...] = ()
+
+    def rows(self) -> tuple[FieldChange, ...]:
+        return self.fields
+
+    @property
+    def finishes_create(self) -> bool:
+        """Only `status` moves, from `pending`: the tail of upcall-sync's own create ->
+        fill -> ready sequence (an interrupted apply), not a content edit."""
+        return (
+            len(self.fields) == 1
+            and self.fields[0].name == "status"
+            and (self.fields[0].before == "pending")
+        )
+
+    def one_line(self) -> str:
+        ident = f" (id {self.live_id})" if self.live_id else ""
+        return f"~ {self.address}{ident}: {', '.join(sorted(r.name for r in self.fields))}"
+
+    @classmethod
+    def _load(cls, data: Mapping[str, Any], common: dict[str, Any]) -> Change:
+        before = data.get("before") or {}
+        unknown = set(data.get("unknown_before") or ()) | {"from_number"}
+        rows = tuple(
+            FieldChange(
+                str(k),
+                UNKNOWN if k in unknown else _typed(str(k), before.get(k)),
+                _typed(str(k), v),
+            )
+            for k, v in (data.get("after") or {}).items()
+        )
+        return cls(fields=rows, ready_after_numbers=bool(data.get("ready_after_numbers")), **common)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArchiveCampaign(Change):
+    kind = "archive_campaign"
+    action = "archive"
+    resource_type = "campaign"
+    order = 6
+
+    status_before: str = ""
+
+    def rows(self) -> tuple[FieldChange, ...]:
+        return (FieldChange("status", self.status_before, "archived"),)
+
+    @classmethod
+    def _load(cls, data: Mapping[str, Any], common: dict[str, Any]) -> Change:
+        return cls(status_before=str((data.get("before") or {}).get("status") or ""), **common)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _PersonChange(Change):
+    """A change about one person: `contact` holds their desired details."""
+
+    contact: Contact
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["contact"] = self.contact.to_dict()
+        return out
+
+    @classmethod
+    def _load(cls, data: Mapping[str, Any], common: dict[str, Any]) -> Change:
+        return cls(contact=Contact.of(data["contact"]), **common)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateContact(_PersonChange):
+    kind = "create_contact"
+    action = "create"
+    resource_type = "list_contact"
+    order = 3
+
+    def rows(self) -> tuple[FieldChange, ...]:
+        return tuple(FieldChange(k, None, v) for k, v in self.contact.to_dict().items())
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpdateContact(_PersonChange):
+    kind = "update_contact"
+    action = "update"
+    resource_type = "list_contact"
+    order = 4
+
+    #: the live contact's details now
+    current: Contact
+
+    def rows(self) -> tuple[FieldChange, ...]:
+        return tuple(FieldChange(k, a, b) for k, (a, b) in self.current.diff(self.contact).items())
+
+    def one_line(self) -> str:
+        return f"~ {self.address} (id {self.live_id}): {', '.join(r.name for r in self.rows())}"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["current"] = self.current.to_dict()
+        return out
+
+    @classmethod
+    def _load(cls, data: Mapping[str, Any], common: dict[str, Any]) -> Change:
+        contact = Contact.of(data["contact"])
+        if isinstance(data.get("current"), Mapping):
+            current = Contact.of(data["current"])
+        else:  # older plan files: the current details are the wanted ones but the changed
+            changed = {k: v or "" for k, v in (data.get("before") or {}).items()}
+            current = contact._replace(**changed)
+        return cls(contact=contact, current=current, **common)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddNumber(_PersonChange):
+    kind = "add_number"
+    action = "add"
+    resource_type = "campaign_number"
+    order = 5
+
+    #: the live list contact the number is made from (None: this plan creates it)
+    contact_id: str | None = None
+
+    def rows(self) -> tuple[FieldChange, ...]:
+        return tuple(FieldChange(k, None, v) for k, v in self.contact.to_dict().items())
+
+    def one_line(self) -> str:
+        return f"+ {self.address}"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        if self.contact_id is not None:
+            out["contact_id"] = self.contact_id
+        return out
+
+    @classmethod
+    def _load(cls, data: Mapping[str, Any], common: dict[str, Any]) -> Change:
+        contact_id = data.get("contact_id")
+        return cls(
+            contact=Contact.of(data["contact"]),
+            contact_id=str(contact_id) if contact_id is not None else None,
+            **common,
+        )
+
+
+CONTACT_CHANGES = (CreateContact, UpdateContact)
+KINDS: tuple[str, ...] = tuple(sorted(_KINDS, key=lambda k: _KINDS[k].order))
+
+NoticeKind = Literal[
+    "unmanaged_numbers", "unchangeable_numbers", "prune_candidate", "renamed", "warning"
+]
+
+
 @dataclass(frozen=True)
 class Notice:
     """Something a plan wants the reader to know that is not a change."""
 
-    kind: Literal["unmanaged_numbers", "prune_candidate"]
+    kind: NoticeKind
     address: str
     message: str
     campaign: str | None = None
@@ -192,7 +409,7 @@ class Notice:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Notice:
+    def from_dict(cls, data: Mapping[str, Any]) -> Notice:
         return cls(
             kind=data["kind"],
             address=data["address"],
@@ -232,6 +449,12 @@ class Plan:
     @property
     def empty(self) -> bool:
         return not self.changes
+
+    def raise_if_unsafe(self) -> None:
+        """octoDNS's Plan.raise_if_unsafe: refuse a plan over the safety thresholds."""
+        if self.unsafe:
+            more = f" (and {len(self.unsafe) - 1} more)" if len(self.unsafe) > 1 else ""
+            raise UnsafePlan(f"unsafe plan: {self.unsafe[0]}{more}")
 
     def counts(self) -> Counter[str]:
         return Counter(c.kind for c in self.changes)

@@ -8,6 +8,7 @@ to exit codes: 0 success, 1 any error, 2 "changes present" (plan
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -23,11 +24,21 @@ import typer
 
 from upcall_sync import __version__
 from upcall_sync.client.redact import RedactingFormatter, RedactingWriter, Redactor
-from upcall_sync.errors import ManifestError, PlanError, UnsafePlan, UpcallSyncError, UsageError
+from upcall_sync.errors import (
+    InsecureTransport,
+    ManifestError,
+    NoToken,
+    PlanError,
+    UnsafePlan,
+    UpcallSyncError,
+    UsageError,
+)
 from upcall_sync.render import render_report
 
 if TYPE_CHECKING:
+    from upcall_sync.changes import Plan
     from upcall_sync.client import UpcallClient
+    from upcall_sync.sync import PlanOptions
 
 app = typer.Typer(
     name="upcall-sync",
@@ -186,8 +197,32 @@ def _client(
     return client
 
 
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for an allocation-heavy phase.
+
+    Loading 100,000 numbers or planning against as many builds millions of
+    plain values with no reference cycles; the collector would re-scan them
+    again and again (a cost that grows with everything alive, so the phase
+    turns superlinear). Reference counting still frees everything at once;
+    the collector is restored afterwards, unless it was off already.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _color(stream: object) -> bool:
-    return bool(getattr(stream, "isatty", lambda: False)()) and "NO_COLOR" not in os.environ
+    """Colour (and a live progress bar) only on a terminal that can show them."""
+    return (
+        bool(getattr(stream, "isatty", lambda: False)())
+        and "NO_COLOR" not in os.environ
+        and os.environ.get("TERM") != "dumb"
+    )
 
 
 # -- plan -----------------------------------------------------------------------
@@ -228,28 +263,27 @@ def plan(
 ) -> None:
     """Show what apply would change: text for people, JSON for machines, Markdown for PRs."""
     from upcall_sync.render import render
-    from upcall_sync.sync import PlanOptions, plan_paths
+    from upcall_sync.sync import plan_paths
 
-    manifests = _paths(paths)
     client = _client(api_url, token_file, timeout, allow_insecure_http, parallelism, max_retry_time)
-    options = PlanOptions(prune=prune, targets=tuple(target or ()), parallelism=parallelism)
-    planned = plan_paths(manifests, client, options)
+    with gc_paused():
+        planned = plan_paths(_paths(paths), client, _options(prune, target, parallelism))
     if out:
         from upcall_sync.planfile import save_plan
 
         save_plan(out, planned, client.transport.base_url, redact=STATE.redactor)
-    render(
-        planned.plan,
-        fmt.value,
-        sys.stdout,
-        **(
-            {"color": _color(sys.stdout), "show_all_numbers": show_all_numbers}
-            if fmt is Format.text
-            else {}
-        ),
-    )
+    text_options = {"color": _color(sys.stdout), "show_all_numbers": show_all_numbers}
+    render(planned.plan, fmt.value, sys.stdout, **(text_options if fmt is Format.text else {}))
     if detailed_exitcode and not planned.plan.empty:
         raise typer.Exit(2)
+
+
+def _options(prune: bool, target: list[str] | None, parallelism: int) -> PlanOptions:
+    from upcall_sync.sync import PlanOptions
+
+    if prune and target:
+        raise UsageError("--prune cannot be combined with --target")
+    return PlanOptions(prune=prune, targets=tuple(target or ()), parallelism=parallelism)
 
 
 # -- apply ----------------------------------------------------------------------
@@ -290,73 +324,48 @@ def apply(
     allow_insecure_http: Insecure = False,
 ) -> None:
     """Make the live account match: plan, confirm, apply in a safe order, then check convergence."""
-    from upcall_sync.apply import apply_plan
-    from upcall_sync.manifest import load_manifests
-    from upcall_sync.planfile import check_fresh, load_plan
     from upcall_sync.render import render_text
-    from upcall_sync.sync import PlanOptions, converge, plan_for
+    from upcall_sync.sync import prepare_apply, run_apply
 
-    args = _paths(paths)
-    saved_file = (
-        len(args) == 1 and os.path.isfile(args[0]) and not args[0].endswith((".yaml", ".yml"))
-    )
     client = _client(api_url, token_file, timeout, allow_insecure_http, parallelism, max_retry_time)
-    if saved_file:
-        if prune or target:
-            raise UsageError(
-                "--prune and --target are fixed when the plan is saved; run plan again"
-            )
-        saved = load_plan(args[0])
-        check_fresh(saved, client)
-        the_plan = saved.plan
-        desired = load_manifests(list(saved.files))
-        options = PlanOptions(
-            prune=bool(saved.options.get("prune")),
-            targets=tuple(saved.options.get("targets") or ()),
-            parallelism=parallelism,
-        )
-    else:
-        options = PlanOptions(prune=prune, targets=tuple(target or ()), parallelism=parallelism)
-        planned = plan_for(load_manifests(args), client, options)
-        the_plan, desired = planned.plan, planned.desired
+    with gc_paused():
+        job = prepare_apply(_paths(paths), client, _options(prune, target, parallelism))
     if quiet:
-        print(the_plan.summary_line())
+        print(job.plan.summary_line())
     else:
-        render_text(the_plan, sys.stdout, color=_color(sys.stdout))
-    if the_plan.empty:
+        render_text(job.plan, sys.stdout, color=_color(sys.stdout))
+    if job.plan.empty:
         return
-    if the_plan.unsafe and not force:
-        raise UnsafePlan(f"unsafe plan: {the_plan.unsafe[0]}; review it and pass --force to apply")
-    if not saved_file and not auto_approve:
+    if not force:
+        job.plan.raise_if_unsafe()
+    if not job.saved and not auto_approve:
         _confirm()
-
-    progress = _progress(quiet, len(the_plan.changes))
+    progress = _progress(quiet, job.plan)
     cancel = threading.Event()
     # The handlers stay until the command ends: a second signal while the
     # report prints must still exit at once.
     with _signals(cancel) as received:
         try:
-            report = apply_plan(
-                client,
-                the_plan,
-                parallelism=parallelism,
-                fail_fast=fail_fast,
-                listener=progress,
-                cancel=cancel,
+            outcome = run_apply(
+                client, job, force=force, fail_fast=fail_fast, listener=progress, cancel=cancel
             )
         finally:
             progress.close()
-        render_report(report, sys.stdout)
-        if report.interrupted or received:
-            raise typer.Exit(143 if received and received[0] == signal.SIGTERM else 130)
-        if not report.ok:
-            raise typer.Exit(1)
-        remaining = converge(client, desired, the_plan, options)
-    if not remaining.empty:
+        render_report(outcome.report, sys.stdout)
+    if outcome.report.interrupted or received:
+        raise typer.Exit(143 if received and received[0] == signal.SIGTERM else 130)
+    if not outcome.converged:
+        _not_converged(outcome.remaining)
+    print("Converged: a fresh plan of what was touched is empty.")
+
+
+def _not_converged(remaining: Plan | None) -> None:
+    from upcall_sync.render import render_text
+
+    if remaining is not None:
         print("\nThe account did not converge; a fresh plan still shows:\n")
         render_text(remaining, sys.stdout, color=_color(sys.stdout))
-        raise typer.Exit(1)
-    print("Converged: a fresh plan of what was touched is empty.")
+    raise typer.Exit(1)
 
 
 def _confirm() -> None:
@@ -371,8 +380,8 @@ def _confirm() -> None:
         raise UsageError("apply cancelled: nothing was changed")
 
 
-def _progress(quiet: bool, total: int) -> Any:
-    from upcall_sync.render import BarProgress, LineProgress
+def _progress(quiet: bool, plan: Plan) -> Any:
+    from upcall_sync.render import BarProgress, LineProgress, operation_count
 
     class _Silent:
         def __call__(self, op: Any) -> None:
@@ -383,8 +392,8 @@ def _progress(quiet: bool, total: int) -> Any:
 
     if quiet:
         return _Silent()
-    if sys.stdout.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb":
-        return BarProgress(total, sys.stdout)
+    if _color(sys.stdout):
+        return BarProgress(operation_count(plan), sys.stdout)
     return LineProgress(sys.stdout)
 
 
@@ -423,7 +432,8 @@ def validate(paths: Paths = None) -> None:
     """Check manifests offline (no token needed): every problem, with file:line:col."""
     from upcall_sync.manifest import load_manifests
 
-    state = load_manifests(_paths(paths))
+    with gc_paused():
+        state = load_manifests(_paths(paths))
     for skipped in state.skipped:
         print(f"note: skipped {skipped}: not a manifest (no manifest keys)", file=sys.stderr)
     numbers = sum(len(c.numbers) for c in state.campaigns)
@@ -524,6 +534,22 @@ def emulator(
 # -- entry point --------------------------------------------------------------
 
 
+#: what the command line adds to a library error: the flag that changes the outcome
+HINTS: dict[type[UpcallSyncError], str] = {
+    UnsafePlan: "review the plan and pass --force to apply it",
+    NoToken: "or pass --token-file",
+    InsecureTransport: "--allow-insecure-http allows it",
+}
+
+
+def _with_hint(exc: UpcallSyncError) -> str:
+    line = exc.one_line()
+    for cls, hint in HINTS.items():
+        if isinstance(exc, cls):
+            return f"{line}; {hint}"
+    return line
+
+
 def _print_error(message: str) -> None:
     print(STATE.redactor(f"error: {message}"), file=sys.stderr)
 
@@ -589,7 +615,7 @@ def _main(args: list[str]) -> int:
     except UpcallSyncError as exc:
         if STATE.debug:
             _print_traceback()
-        _print_error(exc.one_line())
+        _print_error(_with_hint(exc))
         return exc.exit_code
     except typer.Exit as exc:
         return int(exc.exit_code)

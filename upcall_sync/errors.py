@@ -3,6 +3,7 @@
 ```
 UpcallSyncError                  root: the CLI catches it once and prints one line
 ├── UsageError                   a bad option or combination of options
+│   └── NoToken                  no auth token was given
 ├── ManifestError                one or more problems in the manifests, each with file:line:col
 │   └── PlanError                the manifests cannot be matched against the live account
 ├── ApiError                     the Upcall API answered, and not with what we needed
@@ -12,10 +13,14 @@ UpcallSyncError                  root: the CLI catches it once and prints one li
 ├── TransportError               no usable answer at all: connection refused or reset, timeout
 │   └── OutcomeUnknown           a write was sent and we cannot tell whether it happened
 ├── InsecureTransport            the token would travel over plain http to a non-loopback host
-├── UnsafePlan                   the plan is over the safety thresholds; --force to apply
+├── UnsafePlan                   the plan is over the safety thresholds (apply needs force)
 ├── StalePlan                    a saved plan no longer matches the live account or the manifests
-└── PlanFileError                a saved plan is unreadable, tampered with, or from another version
+├── PlanFileError                a saved plan is unreadable, corrupted, or from another version
+└── Cancelled                    the operator asked to stop (SIGINT/SIGTERM) while waiting
 ```
+
+Messages are the library's: they name what is wrong, never a command-line flag
+(the CLI adds its own hints, see `cli.HINTS`).
 
 Every message is already redacted: nothing here ever contains the auth token.
 """
@@ -40,6 +45,10 @@ class UpcallSyncError(Exception):
 
 class UsageError(UpcallSyncError):
     """A bad option value or a bad combination of options."""
+
+
+class NoToken(UsageError):
+    """No auth token in the environment, a token file or the arguments."""
 
 
 class Location(NamedTuple):
@@ -187,7 +196,16 @@ class StalePlan(UpcallSyncError):
 
 
 class PlanFileError(UpcallSyncError):
-    """A saved plan file is unreadable, edited, or from another format version."""
+    """A saved plan file is unreadable, edited or corrupted, or from another format version.
+
+    Its checksum is unkeyed: it catches corruption and accidental edits, not a
+    deliberate forgery (the file is the operator's own, mode 0600)."""
+
+
+class Cancelled(UpcallSyncError):
+    """The operator asked to stop (SIGINT/SIGTERM) while a request was waiting to retry."""
+
+    exit_code = 130
 
 
 _STATUS_TEXT = {

@@ -25,14 +25,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from upcall_sync.client import Campaign, CampaignNumber, ListContact, UpcallClient
-from upcall_sync.client.api import NUMBER_TYPES
-from upcall_sync.client.listings import Listing, submit_all
-from upcall_sync.client.lists import CONTACT_TYPES
-from upcall_sync.client.resources import contact_row
+from upcall_sync.client import Campaign, Listing, UpcallClient, submit_all
 from upcall_sync.errors import ApiStatusError, PlanError, Problem
+from upcall_sync.matching import Matches, first_file, match_campaigns, phones_needing_contacts
 from upcall_sync.model import (
-    Contact,
     DesiredCampaign,
     DesiredState,
     LiveCampaign,
@@ -40,8 +36,7 @@ from upcall_sync.model import (
     LiveNumber,
     LiveState,
 )
-from upcall_sync.normalize import gc_paused, lenient_phone, text, utc_second
-from upcall_sync.plan import Matches, first_file, match_campaigns, phones_needing_contacts
+from upcall_sync.normalize import text, utc_second
 
 log = logging.getLogger("upcall_sync.live")
 
@@ -61,7 +56,7 @@ class Reader:
         prune: bool = False,
     ) -> LiveState:
         state = LiveState()
-        with gc_paused(), ThreadPoolExecutor(max_workers=max(1, self.parallelism)) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, self.parallelism)) as pool:
             lists_f = pool.submit(self._contact_list_id, desired)
             state.campaigns, state.complete_listing = self._campaigns(pool, campaigns, prune=prune)
             matches = match_campaigns(campaigns, state.campaigns)
@@ -130,9 +125,7 @@ class Reader:
             number = d.fields.get("from_number")
             if number:
                 wanted.setdefault(number, []).append(lc)
-        numbers_l = [
-            self.client.numbers_listing(lc.id).with_rows(_number_row) for _d, lc in matched
-        ]
+        numbers_l = [self.client.number_rows(lc.id) for _d, lc in matched]
         from_l = [self.client.campaigns_listing(from_number=n) for n in wanted]
         listings: list[Listing[Any]] = [*numbers_l, *from_l]
         firsts = self.client.first_pages(pool, listings)
@@ -176,7 +169,7 @@ class Reader:
             raise PlanError(
                 [
                     Problem(
-                        desired.contact_list_source or first_file(desired),
+                        first_file(desired),
                         "contact_list",
                         f"{len(exact)} contact lists are named {desired.contact_list!r} "
                         f"(ids {ids}); rename one in Upcall or choose another contact_list",
@@ -191,15 +184,13 @@ class Reader:
         """Per-phone GETs, or the whole list when that is fewer pages."""
         ordered = sorted(phones)
         if len(ordered) > 1:
-            listing = self.client.contacts_listing(list_id).with_rows(_contact_row)
+            listing = self.client.contact_rows(list_id)
             first, rows = self.client.first_page(listing)
             remaining = (first.last - first.number) if first.last and first.has_next else None
             if not first.has_next or (remaining is not None and remaining <= len(ordered)):
                 [found] = self.client.read_all(pool, [listing], [(first, rows)])
                 return found, None
-        listings = [
-            self.client.contacts_listing(list_id, phone=p).with_rows(_contact_row) for p in ordered
-        ]
+        listings = [self.client.contact_rows(list_id, phone=p) for p in ordered]
         found_all = self.client.read_all(pool, listings)
         return [c for group in found_all for c in group], set(ordered)
 
@@ -219,39 +210,3 @@ def campaign_from_api(c: Campaign) -> LiveCampaign:
         end_datetime=utc_second(c.end_datetime) if c.end_datetime else None,
         updated_at=c.updated_at,
     )
-
-
-def contact_of(c: CampaignNumber | ListContact) -> Contact:
-    addr = c.address
-    return Contact(
-        phone=lenient_phone(c.phone),
-        extension=text(c.extension),
-        first_name=text(c.first_name),
-        last_name=text(c.last_name),
-        title=text(c.title),
-        company=text(c.company),
-        email=text(c.email),
-        recipient=text(addr.recipient) if addr else "",
-        line1=text(addr.line1) if addr else "",
-        line2=text(addr.line2) if addr else "",
-        city=text(addr.city) if addr else "",
-        region=text(addr.region) if addr else "",
-        postal_code=text(addr.postal_code) if addr else "",
-        country=text(addr.country) if addr else "",
-    )
-
-
-def _contact_from(values: tuple[str, ...]) -> Contact:
-    return Contact(lenient_phone(values[0]), *values[1:])
-
-
-def _number_row(item: Any) -> LiveNumber:
-    rid, status, values = contact_row(
-        item, NUMBER_TYPES, method="GET", url="/campaigns/:id/numbers"
-    )
-    return LiveNumber(id=rid, contact=_contact_from(values), status=status)
-
-
-def _contact_row(item: Any) -> LiveContact:
-    rid, _status, values = contact_row(item, CONTACT_TYPES, method="GET", url="/lists/:id/contacts")
-    return LiveContact(id=rid, contact=_contact_from(values))

@@ -2,17 +2,34 @@
 
 Both are plain frozen values, normalized the same way (`upcall_sync.normalize`),
 so the planner compares them with `==` and never has to know where they came
-from. Slotted dataclasses: a plan of 100,000 numbers holds 200,000 of them.
+from. The numerous ones (`Contact`, `DesiredNumber`, the live numbers and
+contacts) are NamedTuples or slotted dataclasses: a plan of 100,000 numbers
+holds 200,000 of them.
+
+This module is the project's one vocabulary: campaign statuses and fields, and
+a contact's fields, are declared here once; the manifest, client and plan
+layers import them from here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from upcall_sync.errors import Location
 
+#: the statuses the API knows, in its reference's order
+CampaignStatus = Literal["pending", "ready", "paused", "completed", "archived"]
+CAMPAIGN_STATUSES: tuple[CampaignStatus, ...] = (
+    "pending",
+    "ready",
+    "paused",
+    "completed",
+    "archived",
+)
+#: the campaign fields a manifest may manage (besides name)
 CAMPAIGN_FIELDS = (
     "instructions",
     "pitch",
@@ -24,6 +41,9 @@ CAMPAIGN_FIELDS = (
 )
 TEXT_FIELDS = ("instructions", "pitch", "language")
 DATETIME_FIELDS = ("start_datetime", "end_datetime")
+#: a contact's own fields, in the order of `Contact` (an address's parts follow)
+PERSON_FIELDS = ("phone", "extension", "first_name", "last_name")
+TOP_FIELDS = (*PERSON_FIELDS, "title", "company", "email")
 ADDRESS_PARTS = ("recipient", "line1", "line2", "city", "region", "postal_code", "country")
 DETAIL_FIELDS = ("title", "company", "email", *ADDRESS_PARTS)
 
@@ -75,17 +95,32 @@ class Contact(NamedTuple):
     def to_dict(self) -> dict[str, str]:
         return {name: value for name, value in zip(self._fields, self, strict=True) if value}
 
+    @classmethod
+    def of(cls, values: Mapping[str, Any]) -> Contact:
+        """The one way to build a Contact from named values: flat fields, and an
+        `address` mapping holding the address parts (the API's shape) if present.
+        None and absent are "", text loses trailing whitespace; the phone is taken as
+        given (callers normalize it: the manifest strictly, live values leniently)."""
+        address = values.get("address")
+        parts: Mapping[str, Any] = address if isinstance(address, Mapping) else values
+        return cls._make(
+            [_text(values.get(k)) for k in TOP_FIELDS]
+            + [_text(parts.get(k)) for k in ADDRESS_PARTS]
+        )
+
     def api_attributes(self) -> dict[str, Any]:
         """What POST /lists/:id/contacts takes for this contact."""
-        out: dict[str, Any] = {
-            k: getattr(self, k) or None
-            for k in ("phone", "extension", "first_name", "last_name", "title", "company", "email")
-        }
+        out: dict[str, Any] = {k: getattr(self, k) or None for k in TOP_FIELDS}
         out["address"] = {k: getattr(self, k) or None for k in ADDRESS_PARTS}
         return out
 
 
-CONTACT_FIELDS = Contact._fields
+def _text(value: Any) -> str:
+    return value.rstrip() if isinstance(value, str) else ""
+
+
+CONTACT_FIELDS: tuple[str, ...] = Contact._fields
+assert (*TOP_FIELDS, *ADDRESS_PARTS) == CONTACT_FIELDS
 
 
 @dataclass(frozen=True, slots=True)

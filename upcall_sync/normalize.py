@@ -7,12 +7,9 @@ desired `(650) 799-1144` and a live `+16507991144` compare equal, and so do
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import gc
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import phonenumbers
@@ -101,23 +98,5 @@ def format_datetime(value: datetime | None) -> str:
     """How plans show a datetime: UTC, to the second, with Z."""
     if value is None:
         return ""
-    return utc_second(value).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector for an allocation-heavy phase.
-
-    Loading 100,000 numbers or planning against as many builds millions of
-    plain values with no reference cycles; the collector would re-scan them
-    again and again (a cost that grows with everything alive, so the phase
-    turns superlinear). Reference counting still frees everything at once;
-    the collector is restored afterwards, unless it was off already.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+    # isoformat, not strftime: %Y does not pad years before 1000 to four digits
+    return utc_second(value).isoformat().replace("+00:00", "Z")

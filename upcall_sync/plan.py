@@ -1,14 +1,22 @@
-"""`plan(desired, live) -> Plan`: identity matching, normalization and diffing. No I/O.
+"""`plan(desired, live) -> Plan`: normalization and diffing. No I/O.
 
-Campaigns match by pinned `id`, else by exact name (an active campaign is
-preferred over archived ones of the same name; two active ones is an error).
-Contacts in the managed list match by phone + extension, or, where several
-desired or live contacts share that line, by phone + extension + name.
-A desired number is present in a campaign when a live number there has the
-same details, or has the details of the contact it will be updated from;
-otherwise it is added. Live numbers nobody claims are reported, never removed
-(the API cannot).
+Identity lives in `matching`. Contacts in the managed list match by phone +
+extension, or, where several desired or live contacts share that line, by
+phone + extension + name. In each campaign:
 
+1. a desired number is present when a live number there has the same details;
+2. else, when a live number there has the same identity (phone, extension,
+   first and last name), it is that person with other details: never added
+   again. Their details change through their list contact (a contact update),
+   which changes the number where the API shows numbers through their contact;
+   where no contact of the managed list mirrors the number (it came from
+   another list, or the API copied the details when it was added), the plan
+   says so in a notice: the API cannot edit a campaign number;
+3. else, when a live number shows the details of the contact it would be made
+   from, the contact update brings it along;
+4. otherwise the number is added.
+
+Live numbers nobody claims are reported, never removed (the API cannot).
 Every step keys by identity first (dicts and Counters), so the planner is
 linear in the number of numbers.
 """
@@ -21,142 +29,46 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from upcall_sync.changes import Change, Notice, Plan, campaign_address, contact_address, quoted
+from upcall_sync.changes import (
+    UNKNOWN,
+    AddNumber,
+    ArchiveCampaign,
+    Change,
+    CreateCampaign,
+    CreateContact,
+    CreateList,
+    FieldChange,
+    Notice,
+    Plan,
+    UpdateCampaign,
+    UpdateContact,
+    Value,
+    campaign_address,
+    contact_address,
+    quoted,
+)
 from upcall_sync.errors import Location, PlanError, Problem, UsageError
+from upcall_sync.matching import (
+    Matches,
+    first_file,
+    id_order,
+    match_campaigns,
+    select_targets,
+    unsatisfied_by_equality,
+)
 from upcall_sync.model import (
-    CAMPAIGN_FIELDS,
     DATETIME_FIELDS,
     TEXT_FIELDS,
     Contact,
     DesiredCampaign,
-    DesiredNumber,
     DesiredState,
     LiveCampaign,
     LiveContact,
-    LiveNumber,
     LiveState,
 )
-from upcall_sync.normalize import format_datetime, gc_paused, text, utc_second
+from upcall_sync.normalize import text, utc_second
 
-NOTICE_SAMPLE = 5
-
-
-@dataclass
-class Matches:
-    """Which live campaign each desired campaign is (None: to be created)."""
-
-    pairs: list[tuple[DesiredCampaign, LiveCampaign | None]] = field(default_factory=list)
-
-    def matched(self) -> list[tuple[DesiredCampaign, LiveCampaign]]:
-        return [(d, lc) for d, lc in self.pairs if lc is not None]
-
-    def claimed_ids(self) -> set[str]:
-        return {lc.id for _d, lc in self.pairs if lc is not None}
-
-
-def select_targets(desired: DesiredState, targets: Sequence[str] | None) -> list[DesiredCampaign]:
-    if not targets:
-        return list(desired.campaigns)
-    by_name = desired.by_name()
-    unknown = [t for t in targets if t not in by_name]
-    if unknown:
-        names = ", ".join(quoted(t) for t in unknown)
-        raise UsageError(f"--target {names}: no campaign of that name in the manifests")
-    wanted = set(targets)
-    return [c for c in desired.campaigns if c.name in wanted]
-
-
-def match_campaigns(campaigns: Sequence[DesiredCampaign], live: Iterable[LiveCampaign]) -> Matches:
-    """Match by id, else by name; raise PlanError naming every ambiguity at once."""
-    by_id: dict[str, LiveCampaign] = {}
-    by_name: dict[str, list[LiveCampaign]] = defaultdict(list)
-    for lc in live:
-        by_id[lc.id] = lc
-        by_name[lc.name].append(lc)
-    problems: list[Problem] = []
-    matches = Matches()
-    claimed: dict[str, DesiredCampaign] = {}
-    for d in campaigns:
-        found: LiveCampaign | None = None
-        if d.id is not None:
-            found = by_id.get(d.id)
-            if found is None:
-                problems.append(
-                    Problem(
-                        d.where("id") if "id" in d.field_sources else d.source,
-                        "id",
-                        f"campaign {quoted(d.name)} is bound to id {d.id}, but this account has "
-                        "no campaign with that id",
-                    )
-                )
-                continue
-        else:
-            candidates = sorted(by_name.get(d.name, []), key=lambda c: _id_order(c.id))
-            active = [c for c in candidates if c.status != "archived"]
-            pool = active if active else candidates
-            if len(pool) > 1:
-                ids = ", ".join(c.id for c in pool)
-                state = "active " if active else "archived "
-                problems.append(
-                    Problem(
-                        d.source,
-                        "name",
-                        f"{len(pool)} {state}live campaigns are named {quoted(d.name)} "
-                        f"(ids {ids}); pin one with `id:` in the manifest",
-                    )
-                )
-                continue
-            found = pool[0] if pool else None
-        if found is not None:
-            if found.id in claimed:
-                other = claimed[found.id]
-                problems.append(
-                    Problem(
-                        d.source,
-                        "",
-                        f"campaign {quoted(d.name)} and campaign {quoted(other.name)} "
-                        f"({other.source}) both match live campaign {found.id}",
-                    )
-                )
-                continue
-            claimed[found.id] = d
-        matches.pairs.append((d, found))
-    if problems:
-        raise PlanError(problems)
-    return matches
-
-
-def _id_order(value: str) -> tuple[int, str]:
-    return (int(value), value) if value.isdigit() else (1 << 62, value)
-
-
-# -- numbers and contacts ----------------------------------------------------------
-
-
-def unsatisfied_by_equality(
-    campaign: DesiredCampaign, live_numbers: Sequence[LiveNumber] | None
-) -> tuple[list[DesiredNumber], Counter[Contact]]:
-    """Desired numbers of a campaign with no live number of identical details, and the
-    live numbers left over (as a multiset of details)."""
-    remaining: Counter[Contact] = Counter(n.contact for n in live_numbers or ())
-    missing: list[DesiredNumber] = []
-    for number in campaign.numbers:
-        if remaining[number.contact] > 0:
-            remaining[number.contact] -= 1
-        else:
-            missing.append(number)
-    return missing, remaining
-
-
-def phones_needing_contacts(matches: Matches, numbers: dict[str, list[LiveNumber]]) -> set[str]:
-    """The phones whose list contacts a plan must read: those of numbers not already
-    present with identical details (what `live` asks the API for)."""
-    phones: set[str] = set()
-    for d, lc in matches.pairs:
-        live_numbers = numbers.get(lc.id) if lc is not None else None
-        missing, _left = unsatisfied_by_equality(d, live_numbers)
-        phones.update(n.contact.phone for n in missing)
-    return phones
+PersonKey = tuple[str, str, str, str]
 
 
 class _ContactIndex:
@@ -168,12 +80,12 @@ class _ContactIndex:
 
     def __init__(
         self,
-        persons: dict[tuple[str, str, str, str], Contact],
+        persons: dict[PersonKey, Contact],
         needed: Iterable[Contact],
         live: Sequence[LiveContact],
         phones_read: set[str] | None,
     ) -> None:
-        self.matched: dict[tuple[str, str, str, str], LiveContact] = {}
+        self.matched: dict[PersonKey, LiveContact] = {}
         self.problems: list[str] = []
         lines = {p.line_key for p in needed}
         if phones_read is not None:
@@ -189,24 +101,26 @@ class _ContactIndex:
             if p.line_key in lines:
                 want_line[p.line_key].append(p)
         for line, wanted in want_line.items():
-            have = sorted(by_line.get(line, []), key=lambda c: _id_order(c.id))
-            if not have:
+            have = sorted(by_line.get(line, []), key=lambda c: id_order(c.id))
+            if have:
+                self._match_line(wanted, have)
+
+    def _match_line(self, wanted: list[Contact], have: list[LiveContact]) -> None:
+        if len(wanted) == 1 and len(have) == 1:
+            self.matched[wanted[0].person_key] = have[0]
+            return
+        for person in wanted:
+            same = [c for c in have if c.contact.person_key == person.person_key]
+            if not same:
                 continue
-            if len(wanted) == 1 and len(have) == 1:
-                self.matched[wanted[0].person_key] = have[0]
+            if len({c.contact for c in same}) > 1:
+                ids = ", ".join(c.id for c in same)
+                self.problems.append(
+                    f"the contact list holds {len(same)} different contacts for "
+                    f"{person.label} (ids {ids}); remove the extra ones in Upcall"
+                )
                 continue
-            for person in wanted:
-                same = [c for c in have if c.contact.person_key == person.person_key]
-                if not same:
-                    continue
-                if len({c.contact for c in same}) > 1:
-                    ids = ", ".join(c.id for c in same)
-                    self.problems.append(
-                        f"the contact list holds {len(same)} different contacts for "
-                        f"{person.label} (ids {ids}); remove the extra ones in Upcall"
-                    )
-                    continue
-                self.matched[person.person_key] = same[0]
+            self.matched[person.person_key] = same[0]
 
 
 def plan(
@@ -217,275 +131,345 @@ def plan(
     targets: Sequence[str] | None = None,
 ) -> Plan:
     """The changes that make `live` match `desired`. Pure: no I/O."""
-    with gc_paused():
-        return _plan(desired, live, prune=prune, targets=targets)
-
-
-def _plan(
-    desired: DesiredState,
-    live: LiveState,
-    *,
-    prune: bool,
-    targets: Sequence[str] | None,
-) -> Plan:
     campaigns = select_targets(desired, targets)
-    if prune and targets:
-        raise UsageError("--prune cannot be combined with --target")
-    if prune and not desired.prune_scope:
-        raise UsageError("--prune needs prune_scope in the manifests (a glob on campaign names)")
-    if prune and not live.complete_listing:
-        raise PlanError(
-            [
-                Problem(
-                    desired.contact_list_source or first_file(desired),
-                    "",
-                    "--prune needs a complete listing of live campaigns",
-                )
-            ]
-        )
+    _check_prune(desired, live, prune=prune, targeted=bool(targets))
     matches = match_campaigns(campaigns, live.campaigns)
-    changes: list[Change] = []
-    notices: list[Notice] = []
+    planner = _Planner(desired, live, campaigns, matches)
+    planner.numbers_and_campaigns()
+    planner.contact_list()
+    if desired.prune_scope and live.complete_listing and not targets:
+        planner.prune(desired.prune_scope, archive=prune)
+    return planner.result()
 
-    missing_by_pair = []
-    for d, lc in matches.pairs:
-        live_numbers = live.numbers.get(lc.id) if lc is not None else None
-        missing_by_pair.append(unsatisfied_by_equality(d, live_numbers))
-    # Contacts: only people whose numbers are missing somewhere need one; where they
-    # share a line with others, everyone on that line counts for the matching rule.
-    person_source: dict[tuple[str, str, str, str], Location] = {}
-    for missing, _left in missing_by_pair:
-        for n in missing:
-            person_source.setdefault(n.contact.person_key, n.source)
-    needed = [n.contact for missing, _left in missing_by_pair for n in missing]
-    persons: dict[tuple[str, str, str, str], Contact] = {}
-    if needed:
+
+def _check_prune(desired: DesiredState, live: LiveState, *, prune: bool, targeted: bool) -> None:
+    if not prune:
+        return
+    if targeted:
+        raise UsageError("pruning cannot be combined with targets")
+    if not desired.prune_scope:
+        raise UsageError("pruning needs prune_scope in the manifests (a glob on campaign names)")
+    if not live.complete_listing:
+        raise PlanError(
+            [Problem(first_file(desired), "", "pruning needs a complete listing of campaigns")]
+        )
+
+
+@dataclass
+class _Unchangeable:
+    """A person present in a campaign by identity whose details the plan cannot change."""
+
+    person: Contact
+    have: Contact
+    why: str
+
+
+@dataclass
+class _Planner:
+    desired: DesiredState
+    live: LiveState
+    campaigns: list[DesiredCampaign]
+    matches: Matches
+    changes: list[Change] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+    existing: int = 0
+    updated: int = 0
+    in_scope: int = 0
+    archives: int = 0
+
+    def __post_init__(self) -> None:
+        self.missing = [
+            unsatisfied_by_equality(d, self.live.numbers.get(lc.id) if lc is not None else None)
+            for d, lc in self.matches.pairs
+        ]
+        self.person_source: dict[PersonKey, Location] = {}
+        needed: list[Contact] = []
+        for missing, _left in self.missing:
+            for n in missing:
+                self.person_source.setdefault(n.contact.person_key, n.source)
+                needed.append(n.contact)
+        persons: dict[PersonKey, Contact] = {}
         lines = {c.line_key for c in needed}
-        for d in campaigns:
+        for d in self.campaigns:
             for number in d.numbers:
                 if number.contact.line_key in lines:
                     persons.setdefault(number.contact.person_key, number.contact)
-    index = _ContactIndex(persons, needed, live.contacts, live.contact_phones_read)
-    if index.problems:
-        raise PlanError(
-            [
-                Problem(desired.contact_list_source or first_file(desired), "contact_list", p)
-                for p in index.problems
-            ]
+        self.index = _ContactIndex(
+            persons, needed, self.live.contacts, self.live.contact_phones_read
         )
-    contact_changes: dict[tuple[str, str, str, str], Change] = {}
+        if self.index.problems:
+            where = first_file(self.desired)
+            raise PlanError([Problem(where, "contact_list", p) for p in self.index.problems])
+        self.contact_changes: dict[PersonKey, Change] = {}
 
-    def contact_for(person: Contact) -> tuple[str | None, Contact | None]:
-        """(live contact id or None, the live details numbers made from it show now)."""
+    # -- contacts ----------------------------------------------------------------------
+
+    def contact_for(self, person: Contact, *, create: bool) -> LiveContact | None:
+        """The person's live contact in the managed list, planning its create or update."""
         key = person.person_key
-        found = index.matched.get(key)
+        found = self.index.matched.get(key)
+        if key in self.contact_changes:
+            return found
         if found is None:
-            if key not in contact_changes:
-                contact_changes[key] = Change(
-                    kind="create_contact",
+            if create:
+                self.contact_changes[key] = CreateContact(
                     address=contact_address(person),
-                    after=person.to_dict(),
-                    source=person_source.get(key),
+                    source=self.person_source.get(key),
                     contact=person,
                 )
-            return None, None
-        if found.contact != person and key not in contact_changes:
-            diff = found.contact.diff(person)
-            contact_changes[key] = Change(
-                kind="update_contact",
+        elif found.contact != person:
+            self.contact_changes[key] = UpdateContact(
                 address=contact_address(person),
-                before={k: a for k, (a, _b) in diff.items()},
-                after={k: b for k, (_a, b) in diff.items()},
-                source=person_source.get(key),
+                source=self.person_source.get(key),
                 live_id=found.id,
                 contact=person,
+                current=found.contact,
             )
-        return found.id, found.contact
+        return found
 
-    existing = 0
-    updated = 0
-    for (d, lc), (missing, leftover) in zip(matches.pairs, missing_by_pair, strict=True):
-        adds: list[Change] = []
+    # -- numbers and campaigns ---------------------------------------------------------
+
+    def numbers_and_campaigns(self) -> None:
+        for (d, lc), (missing, leftover) in zip(self.matches.pairs, self.missing, strict=True):
+            adds, unchangeable = self._numbers(d, lc, missing, leftover)
+            self.changes.extend(adds)
+            if lc is None:
+                self.changes.append(_create(d, bool(adds)))
+                continue
+            self.existing += 1
+            update = _update(d, lc, self.live.from_numbers, bool(adds))
+            if update is not None:
+                self.changes.append(update)
+                self.updated += 0 if update.finishes_create else 1
+            self.notices.extend(_number_notices(d, lc, leftover, unchangeable, self.desired))
+
+    def _numbers(
+        self,
+        d: DesiredCampaign,
+        lc: LiveCampaign | None,
+        missing: list[Any],
+        leftover: Counter[Contact],
+    ) -> tuple[list[AddNumber], list[_Unchangeable]]:
+        by_person: dict[PersonKey, list[Contact]] = defaultdict(list)
+        for have in sorted(leftover.elements()):
+            by_person[have.person_key].append(have)
+        adds: list[AddNumber] = []
+        unchangeable: list[_Unchangeable] = []
         for number in missing:
             person = number.contact
-            contact_id, current = contact_for(person)
-            if current is not None and leftover[current] > 0:
-                leftover[current] -= 1  # the contact update brings this number along
+            same = by_person.get(person.person_key)
+            if same:  # rule 2: this person is already in the campaign, with other details
+                found = self.contact_for(person, create=False)
+                current = found.contact if found is not None else None
+                have = current if current in same else same[0]
+                same.remove(have)
+                leftover[have] -= 1
+                if have != current:
+                    unchangeable.append(_Unchangeable(person, have, self._why(found)))
+                continue
+            found = self.contact_for(person, create=True)
+            if found is not None and leftover[found.contact] > 0:  # rule 3
+                leftover[found.contact] -= 1
+                by_person[found.contact.person_key].remove(found.contact)
                 continue
             adds.append(
-                Change(
-                    kind="add_number",
+                AddNumber(
                     address=f"{campaign_address(d.name)}.number[{quoted(person.label)}]",
-                    after=person.to_dict(),
                     source=number.source,
                     campaign=d.name,
                     live_id=lc.id if lc is not None else None,
                     contact=person,
-                    contact_id=contact_id,
+                    contact_id=found.id if found is not None else None,
                 )
             )
-        changes.extend(adds)
-        if lc is None:
-            after = _create_attributes(d)
-            defer = after.get("status") == "ready" and bool(adds)
-            changes.append(
-                Change(
-                    kind="create_campaign",
-                    address=campaign_address(d.name),
-                    after=after,
-                    source=d.source,
-                    campaign=d.name,
-                    ready_after_numbers=defer,
-                    sources=dict(d.field_sources),
-                )
-            )
-        else:
-            existing += 1
-            before, after = _campaign_diff(d, lc, live.from_numbers)
-            if after:
-                updated += 1
-                defer = after.get("status") == "ready" and bool(adds)
-                changes.append(
-                    Change(
-                        kind="update_campaign",
-                        address=campaign_address(d.name),
-                        before=before,
-                        after=after,
-                        source=d.source,
-                        campaign=d.name,
-                        live_id=lc.id,
-                        ready_after_numbers=defer,
-                        sources={k: d.where(k) for k in after},
-                    )
-                )
-            extra = sorted(leftover.elements())
-            if extra:
-                notices.append(
-                    Notice(
-                        kind="unmanaged_numbers",
-                        address=campaign_address(d.name),
-                        campaign=d.name,
-                        message=(
-                            f"{len(extra)} number{'s' if len(extra) != 1 else ''} in campaign "
-                            f"{quoted(d.name)} (id {lc.id}) are not in the manifests; the API "
-                            "cannot remove numbers from a campaign, so they stay"
-                        ),
-                        items=tuple(c.label for c in extra[:NOTICE_SAMPLE]),
-                    )
-                )
-    changes.extend(contact_changes.values())
-    if live.contact_list_id is None and any(c.kind == "create_contact" for c in changes):
-        changes.append(
-            Change(
-                kind="create_list",
-                address=f"contact_list[{quoted(desired.contact_list)}]",
-                after={"name": desired.contact_list},
-                source=desired.contact_list_source,
-            )
+        return adds, unchangeable
+
+    def _why(self, found: LiveContact | None) -> str:
+        name = quoted(self.desired.contact_list)
+        if found is None:
+            return f"no contact of list {name} is this person (the number came from elsewhere)"
+        return (
+            f"their contact in list {name} (id {found.id}) differs from this number: the "
+            "number kept the details it had when it was added"
         )
 
-    # Pruning: live campaigns in scope that no manifest claims.
-    in_scope: list[LiveCampaign] = []
-    archives = 0
-    if desired.prune_scope and live.complete_listing and not targets:
-        claimed = matches.claimed_ids()
-        scope = desired.prune_scope
+    # -- the contact list and pruning ------------------------------------------------------
+
+    def contact_list(self) -> None:
+        self.changes.extend(self.contact_changes.values())
+        creates = any(isinstance(c, CreateContact) for c in self.contact_changes.values())
+        if self.live.contact_list_id is None and creates:
+            self.changes.append(
+                CreateList(
+                    address=f"contact_list[{quoted(self.desired.contact_list)}]",
+                    source=self.desired.contact_list_source,
+                    name=self.desired.contact_list,
+                )
+            )
+
+    def prune(self, scope: str, *, archive: bool) -> None:
+        """Live campaigns in scope that no manifest claims: archived, or named."""
+        claimed = self.matches.claimed_ids()
         in_scope = [
             c
-            for c in live.campaigns
+            for c in self.live.campaigns
             if fnmatch.fnmatchcase(c.name, scope) and c.status != "archived"
         ]
-        for c in sorted(in_scope, key=lambda c: (c.name, _id_order(c.id))):
+        self.in_scope = len(in_scope)
+        for c in sorted(in_scope, key=lambda c: (c.name, id_order(c.id))):
             if c.id in claimed:
                 continue
-            if prune:
-                archives += 1
-                changes.append(
-                    Change(
-                        kind="archive_campaign",
+            if archive:
+                self.archives += 1
+                self.changes.append(
+                    ArchiveCampaign(
                         address=campaign_address(c.name),
-                        before={"status": c.status},
-                        after={"status": "archived"},
                         campaign=c.name,
                         live_id=c.id,
+                        status_before=c.status,
                     )
                 )
-            else:
-                notices.append(
-                    Notice(
-                        kind="prune_candidate",
-                        address=campaign_address(c.name),
-                        campaign=c.name,
-                        message=(
-                            f"campaign {quoted(c.name)} (id {c.id}) matches prune_scope "
-                            f"{quoted(scope)} but no manifest names it; --prune would archive it"
-                        ),
-                    )
+                continue
+            self.notices.append(
+                Notice(
+                    kind="prune_candidate",
+                    address=campaign_address(c.name),
+                    campaign=c.name,
+                    message=(
+                        f"campaign {quoted(c.name)} (id {c.id}) matches prune_scope "
+                        f"{quoted(scope)} but no manifest names it; pruning would archive it"
+                    ),
                 )
+            )
 
-    unsafe = _safety(desired, existing, updated, len(in_scope), archives)
-    return Plan.build(
-        changes,
-        notices,
-        unsafe,
-        contact_list=desired.contact_list,
-        contact_list_id=live.contact_list_id,
+    def result(self) -> Plan:
+        unsafe = _safety(self.desired, self.existing, self.updated, self.in_scope, self.archives)
+        return Plan.build(
+            self.changes,
+            self.notices,
+            unsafe,
+            contact_list=self.desired.contact_list,
+            contact_list_id=self.live.contact_list_id,
+        )
+
+
+def _number_notices(
+    d: DesiredCampaign,
+    lc: LiveCampaign,
+    leftover: Counter[Contact],
+    unchangeable: list[_Unchangeable],
+    desired: DesiredState,
+) -> list[Notice]:
+    notices: list[Notice] = []
+    if unchangeable:
+        n = len(unchangeable)
+        notices.append(
+            Notice(
+                kind="unchangeable_numbers",
+                address=campaign_address(d.name),
+                campaign=d.name,
+                message=(
+                    f"{n} {_numbers_are(n)} in campaign {quoted(d.name)} (id {lc.id}) with "
+                    "other details than the manifests; the API cannot edit a campaign number, "
+                    "so they stay as they are"
+                ),
+                items=tuple(_unchangeable_item(u) for u in unchangeable),
+            )
+        )
+    extra = sorted(leftover.elements())
+    if extra:
+        n = len(extra)
+        notices.append(
+            Notice(
+                kind="unmanaged_numbers",
+                address=campaign_address(d.name),
+                campaign=d.name,
+                message=(
+                    f"{n} {_numbers_are(n)} in campaign {quoted(d.name)} (id {lc.id}) but not "
+                    "in the manifests; the API cannot remove numbers from a campaign, so they "
+                    "stay"
+                ),
+                items=tuple(c.label for c in extra),
+            )
+        )
+    return notices
+
+
+def _numbers_are(n: int) -> str:
+    return f"{n:,} number is" if n == 1 else f"{n:,} numbers are"
+
+
+def _unchangeable_item(u: _Unchangeable) -> str:
+    diffs = ", ".join(
+        f"{k} {quoted(a) if a else '(empty)'} -> {quoted(b) if b else '(empty)'}"
+        for k, (a, b) in u.have.diff(u.person).items()
+    )
+    return f"{u.person.label}: {diffs}; {u.why}"
+
+
+def _create(d: DesiredCampaign, has_adds: bool) -> CreateCampaign:
+    values: dict[str, Value] = {"name": d.name, **d.fields}
+    return CreateCampaign(
+        address=campaign_address(d.name),
+        source=d.source,
+        campaign=d.name,
+        values=values,
+        ready_after_numbers=values.get("status") == "ready" and has_adds,
+        sources=dict(d.field_sources),
     )
 
 
-def first_file(desired: DesiredState) -> Location:
-    return Location(desired.files[0] if desired.files else "manifests")
-
-
-def _create_attributes(d: DesiredCampaign) -> dict[str, Any]:
-    after: dict[str, Any] = {"name": d.name}
-    for name in CAMPAIGN_FIELDS:
-        if name in d.fields:
-            after[name] = _show(name, d.fields[name])
-    return after
-
-
-def _show(name: str, value: Any) -> Any:
-    if name in DATETIME_FIELDS:
-        return format_datetime(value) if value is not None else None
-    return value
+def _update(
+    d: DesiredCampaign, lc: LiveCampaign, from_numbers: dict[str, set[str]], has_adds: bool
+) -> UpdateCampaign | None:
+    rows = _campaign_diff(d, lc, from_numbers)
+    if not rows:
+        return None
+    return UpdateCampaign(
+        address=campaign_address(d.name),
+        source=d.source,
+        campaign=d.name,
+        live_id=lc.id,
+        fields=tuple(rows),
+        ready_after_numbers=any(r.name == "status" and r.after == "ready" for r in rows)
+        and has_adds,
+        sources={r.name: d.where(r.name) for r in rows},
+    )
 
 
 def _campaign_diff(
     d: DesiredCampaign, lc: LiveCampaign, from_numbers: dict[str, set[str]]
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(before, after) for the managed fields that differ; from_number's before is unknown."""
-    before: dict[str, Any] = {}
-    after: dict[str, Any] = {}
+) -> list[FieldChange]:
+    """The managed fields that differ; from_number's live value is UNKNOWN."""
+    rows: list[FieldChange] = []
     if lc.name != d.name:
-        before["name"], after["name"] = lc.name, d.name
+        rows.append(FieldChange("name", lc.name, d.name))
     for name, want in d.fields.items():
         if name == "from_number":
             if lc.id not in from_numbers.get(want, set()):
-                before[name], after[name] = None, want
+                rows.append(FieldChange(name, UNKNOWN, want))
             continue
         have = lc.value(name)
         if name in TEXT_FIELDS:
-            if text(have) != text(want):
-                before[name], after[name] = have, want
+            differs = text(have) != text(want)
         elif name in DATETIME_FIELDS:
-            have_n = utc_second(have) if have is not None else None
-            want_n = utc_second(want) if want is not None else None
-            if have_n != want_n:
-                before[name], after[name] = _show(name, have), _show(name, want)
-        elif have != want:
-            before[name], after[name] = have, want
-    return before, after
+            differs = (utc_second(have) if have else None) != (utc_second(want) if want else None)
+        else:
+            differs = have != want
+        if differs:
+            rows.append(FieldChange(name, have, want))
+    return rows
 
 
 def _safety(
     desired: DesiredState, existing: int, updated: int, in_scope: int, archives: int
 ) -> list[str]:
+    """Over the limits? Finishing upcall-sync's own pending -> status step is no update."""
     limits = desired.safety
     reasons = []
     if (
-        existing >= limits.min_existing
-        and existing
+        existing
+        and existing >= limits.min_existing
         and updated * 100 / existing > limits.max_update_percent
     ):
         reasons.append(
@@ -493,8 +477,8 @@ def _safety(
             f"({updated * 100 / existing:.0f}%, over the {limits.max_update_percent:g}% limit)"
         )
     if (
-        in_scope >= limits.min_existing
-        and in_scope
+        in_scope
+        and in_scope >= limits.min_existing
         and archives * 100 / in_scope > limits.max_archive_percent
     ):
         reasons.append(

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from upcall_sync import __version__
-from upcall_sync.changes import Change, Notice, Plan
-from upcall_sync.client import UpcallClient, strip_token
+from upcall_sync.changes import AddNumber, Change, CreateCampaign, Notice, Plan, UpdateContact
+from upcall_sync.client import UpcallClient, contact_of, strip_token
 from upcall_sync.errors import ApiStatusError, PlanFileError, StalePlan
-from upcall_sync.live import campaign_from_api, contact_of
+from upcall_sync.live import campaign_from_api
 from upcall_sync.manifest import load_manifests
 from upcall_sync.model import LiveCampaign
 from upcall_sync.normalize import format_datetime
@@ -63,14 +63,15 @@ def plan_body(planned: Any, base_url: str) -> dict[str, Any]:
     the_plan: Plan = planned.plan
     live = planned.live
     by_id = {c.id: c for c in live.campaigns}
+    changes = the_plan.changes
     touched = sorted(
-        {c.live_id for c in the_plan.changes if c.resource_type == "campaign" and c.live_id}
-        | {c.live_id for c in the_plan.changes if c.kind == "add_number" and c.live_id}
+        {c.live_id for c in changes if c.resource_type == "campaign" and c.live_id}
+        | {c.live_id for c in changes if isinstance(c, AddNumber) and c.live_id}
     )
     contacts = {c.id: c.contact.to_dict() for c in live.contacts}
     touched_contacts = sorted(
-        {c.live_id for c in the_plan.changes if c.kind == "update_contact" and c.live_id}
-        | {c.contact_id for c in the_plan.changes if c.kind == "add_number" and c.contact_id}
+        {c.live_id for c in changes if isinstance(c, UpdateContact) and c.live_id}
+        | {c.contact_id for c in changes if isinstance(c, AddNumber) and c.contact_id}
     )
     return {
         "kind": KIND,
@@ -87,7 +88,7 @@ def plan_body(planned: Any, base_url: str) -> dict[str, Any]:
         "seen": {
             "campaigns": {cid: _campaign_version(by_id[cid]) for cid in touched if cid in by_id},
             "absent_campaigns": sorted(
-                c.campaign or "" for c in the_plan.changes if c.kind == "create_campaign"
+                c.campaign or "" for c in changes if isinstance(c, CreateCampaign)
             ),
             "contacts": {cid: contacts[cid] for cid in touched_contacts if cid in contacts},
         },

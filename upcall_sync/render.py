@@ -9,10 +9,23 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import IO, Any
 
 from upcall_sync import __version__
-from upcall_sync.changes import Change, Plan, quoted
+from upcall_sync.changes import (
+    AddNumber,
+    Change,
+    CreateCampaign,
+    CreateContact,
+    CreateList,
+    Plan,
+    Unknown,
+    UpdateCampaign,
+    UpdateContact,
+    quoted,
+)
+from upcall_sync.normalize import format_datetime
 
 JSON_FORMAT_VERSION = "1"
 SAMPLE = 5
@@ -51,84 +64,70 @@ class Section:
     changes: int = 0
 
 
-def show(value: Any, *, unknown: bool = False) -> str:
-    if unknown:
+def show(value: Any) -> str:
+    """A typed value as plans show it."""
+    if isinstance(value, Unknown):
         return "(unknown: the API never returns it)"
     if value is None or value == "":
         return "(empty)"
+    if isinstance(value, datetime):
+        return quoted(format_datetime(value))
     if isinstance(value, str):
         return quoted(value)
     return json.dumps(value)
 
 
+def _rows(change: Change) -> list[Row]:
+    symbol = "+" if change.action in ("create", "add") else "~"
+    return [Row(symbol, r.name, r.before, r.after) for r in change.rows()]
+
+
 def sections(plan: Plan) -> list[Section]:
-    """The plan as reading order: the list, each campaign, then contact updates."""
+    """The plan as reading order: the list, each campaign, then contact changes."""
     out: list[Section] = []
     groups = plan.by_campaign()
     contacts = groups.pop(None, [])
     for change in contacts:
-        if change.kind == "create_list":
-            name = (change.after or {}).get("name")
-            out.append(
-                Section(
-                    "+", change.address, _src(change), [Row("+", "name", None, name)], changes=1
-                )
-            )
+        if isinstance(change, CreateList):
+            out.append(Section("+", change.address, _src(change), _rows(change), changes=1))
     for name in sorted(k for k in groups if k is not None):
         out.append(_campaign_section(name, groups[name]))
-    created = [c for c in contacts if c.kind == "create_contact"]
-    updated = [c for c in contacts if c.kind == "update_contact"]
+    created = [c for c in contacts if isinstance(c, CreateContact)]
     if created:
         out.append(
             Section(
                 "+",
                 f"{len(created):,} list contact{'s' if len(created) != 1 else ''} to create",
-                items_title="",
-                items=[c.contact.label for c in created if c.contact],
+                items=[c.contact.label for c in created],
                 changes=len(created),
             )
         )
-    for change in updated:
-        rows = [
-            Row("~", k, (change.before or {}).get(k), v)
-            for k, v in sorted((change.after or {}).items())
-        ]
-        ident = f" (id {change.live_id})" if change.live_id else ""
-        out.append(Section("~", f"{change.address}{ident}", _src(change), rows, changes=1))
+    for change in contacts:
+        if isinstance(change, UpdateContact):
+            heading = f"{change.address} (id {change.live_id})"
+            out.append(Section("~", heading, _src(change), _rows(change), changes=1))
     return out
 
 
 def _campaign_section(name: str, changes: list[Change]) -> Section:
-    main = next((c for c in changes if c.kind != "add_number"), None)
-    adds = [c for c in changes if c.kind == "add_number"]
-    ident = ""
+    main = next((c for c in changes if not isinstance(c, AddNumber)), None)
+    adds = [c for c in changes if isinstance(c, AddNumber)]
     live_id = main.live_id if main else (adds[0].live_id if adds else None)
-    if live_id:
-        ident = f" (id {live_id})"
+    ident = f" (id {live_id})" if live_id else ""
     heading = f"campaign[{quoted(name)}]{ident}"
     if main is None:
         section = Section("~", heading)
-    elif main.kind == "create_campaign":
-        section = Section("+", heading, _src(main))
-        section.rows = [Row("+", k, None, v) for k, v in (main.after or {}).items()]
-    elif main.kind == "archive_campaign":
-        section = Section("-", heading, _src(main))
-        section.rows = [Row("~", "status", (main.before or {}).get("status"), "archived")]
     else:
-        section = Section("~", heading, _src(main))
-        section.rows = [
-            Row("~", k, (main.before or {}).get(k), v) for k, v in (main.after or {}).items()
-        ]
-    if main is not None and main.ready_after_numbers:
-        if main.kind == "create_campaign":
-            section.notes.append(
-                'created with status "pending", set to "ready" after its numbers are added'
-            )
-        else:
-            section.notes.append('status set to "ready" after its new numbers are added')
+        section = Section(main.symbol, heading, _src(main), _rows(main))
+    if isinstance(main, CreateCampaign) and main.ready_after_numbers:
+        section.notes.append(
+            'created with status "pending", set to "ready" after its numbers are added'
+        )
+    elif isinstance(main, UpdateCampaign) and main.ready_after_numbers:
+        section.notes.append('status set to "ready" after its new numbers are added')
     if adds:
         section.items_title = f"{len(adds):,} number{'s' if len(adds) != 1 else ''} to add"
-        section.items = [c.contact.label for c in adds if c.contact]
+        section.items = [c.contact.label for c in adds]
     section.changes = len(changes)
     return section
 
@@ -157,14 +156,10 @@ def render_text(
         out.write(paint(head, _COLOUR[section.symbol]) + where + "\n")
         width = max((len(r.field) for r in section.rows), default=0)
         for row in section.rows:
-            unknown = row.field == "from_number" and row.before is None and row.symbol == "~"
             if row.symbol == "+":
                 line = f"      {row.field.ljust(width)}  {show(row.after)}"
             else:
-                line = (
-                    f"      {row.field.ljust(width)}  {show(row.before, unknown=unknown)} -> "
-                    f"{show(row.after)}"
-                )
+                line = f"      {row.field.ljust(width)}  {show(row.before)} -> {show(row.after)}"
             out.write(paint(line, _COLOUR[row.symbol]) + "\n")
         for note in section.notes:
             out.write(f"      ({note})\n")
@@ -293,8 +288,7 @@ def _markdown_block(section: Section) -> str:
         if row.symbol == "+":
             diff.append(f"+ {row.field}: {show(row.after)}")
         else:
-            unknown = row.field == "from_number" and row.before is None
-            diff.append(f"- {row.field}: {show(row.before, unknown=unknown)}")
+            diff.append(f"- {row.field}: {show(row.before)}")
             diff.append(f"+ {row.field}: {show(row.after)}")
     for note in section.notes:
         diff.append(f"# {note}")
@@ -337,6 +331,17 @@ _VERB = {
     "skipped": "skipped",
     "not_attempted": "not attempted",
 }
+
+
+def operation_count(plan: Plan) -> int:
+    """How many operations applying `plan` takes: its changes, and a "set ready" step for
+    each campaign made ready only after its numbers are in."""
+    extra = sum(
+        1
+        for c in plan.changes
+        if isinstance(c, CreateCampaign | UpdateCampaign) and c.ready_after_numbers
+    )
+    return len(plan.changes) + extra
 
 
 class LineProgress:

@@ -1,22 +1,31 @@
-"""The main job as a library: manifests + live account -> plan (and, in apply, back).
+"""The main job as a library: manifests + live account -> plan, and apply with its checks.
 
-`cli` parses options and renders; this module wires manifest, live and plan
-together so that `plan`, `apply` and apply's convergence check all compute a
-plan the same way.
+`cli` parses options, renders, asks for confirmation and maps errors to exit
+codes; this module wires manifest, live, plan, apply and saved plans together
+so that `plan`, `apply` and apply's convergence check all compute a plan the
+same way:
+
+    plan_paths(paths, client, options) -> Planned
+    prepare_apply(args, client, options) -> ApplyJob       (a saved plan, or a fresh one)
+    run_apply(client, job, ...) -> ApplyOutcome            (safety, apply, convergence)
 """
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from upcall_sync.changes import Plan
+from upcall_sync.apply import ApplyReport, Listener, apply_plan
+from upcall_sync.changes import CONTACT_CHANGES, ArchiveCampaign, Change, Plan
 from upcall_sync.client import UpcallClient
+from upcall_sync.errors import UsageError
 from upcall_sync.live import Reader
-from upcall_sync.manifest import load_manifests
+from upcall_sync.manifest import MANIFEST_SUFFIXES, load_manifests
+from upcall_sync.matching import select_targets
 from upcall_sync.model import DesiredCampaign, DesiredState, LiveState
 from upcall_sync.plan import plan as compute_plan
-from upcall_sync.plan import select_targets
 
 
 @dataclass(frozen=True)
@@ -48,14 +57,94 @@ def plan_paths(paths: Sequence[str], client: UpcallClient, options: PlanOptions)
     return plan_for(load_manifests(paths), client, options)
 
 
+# -- apply ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApplyJob:
+    """What apply will do: a plan, the manifests it came from, and how it was made."""
+
+    plan: Plan
+    desired: DesiredState
+    options: PlanOptions
+    #: the plan came from a saved plan file (reviewed already, checked fresh)
+    saved: bool = False
+
+
+@dataclass(frozen=True)
+class ApplyOutcome:
+    report: ApplyReport
+    #: a fresh plan of what was touched (None: not checked, the apply did not finish)
+    remaining: Plan | None
+
+    @property
+    def converged(self) -> bool:
+        return self.remaining is not None and self.remaining.empty
+
+
+def looks_like_plan_file(path: str) -> bool:
+    """A regular file that is not a manifest: `plan --out` wrote it (or means to)."""
+    return os.path.isfile(path) and not path.endswith(MANIFEST_SUFFIXES)
+
+
+def prepare_apply(args: Sequence[str], client: UpcallClient, options: PlanOptions) -> ApplyJob:
+    """The plan to apply: a saved plan file (the only argument, checked against the live
+    account), or a fresh plan of manifest files and directories."""
+    from upcall_sync.planfile import check_fresh, load_plan
+
+    saved = [a for a in args if looks_like_plan_file(a)]
+    if not saved:
+        planned = plan_paths(args, client, options)
+        return ApplyJob(planned.plan, planned.desired, options)
+    if len(args) > 1:
+        raise UsageError(
+            f"{saved[0]} is a saved plan file: it must be the only argument "
+            "(a saved plan already names its manifests)"
+        )
+    if options.prune or options.targets:
+        raise UsageError("pruning and targets are fixed when a plan is saved; plan again")
+    plan_file = load_plan(saved[0])
+    check_fresh(plan_file, client)
+    fixed = replace(
+        options,
+        prune=bool(plan_file.options.get("prune")),
+        targets=tuple(plan_file.options.get("targets") or ()),
+    )
+    desired = load_manifests(list(plan_file.files))
+    return ApplyJob(plan_file.plan, desired, fixed, saved=True)
+
+
+def run_apply(
+    client: UpcallClient,
+    job: ApplyJob,
+    *,
+    force: bool = False,
+    fail_fast: bool = False,
+    listener: Listener | None = None,
+    cancel: threading.Event | None = None,
+) -> ApplyOutcome:
+    """Apply the job's plan (refusing an unsafe one unless `force`), then check that a
+    fresh plan of what it touched, with the same targets, is empty."""
+    report = apply_plan(
+        client,
+        job.plan,
+        force=force,
+        parallelism=job.options.parallelism,
+        fail_fast=fail_fast,
+        listener=listener,
+        cancel=cancel,
+    )
+    if not report.ok:
+        return ApplyOutcome(report, None)
+    return ApplyOutcome(report, converge(client, job.desired, job.plan, job.options))
+
+
 def touched_campaigns(the_plan: Plan, desired: DesiredState) -> tuple[str, ...]:
     """Manifest campaigns a plan changed: directly, or through a contact in them."""
-    names = {c.campaign for c in the_plan.changes if c.campaign and c.kind != "archive_campaign"}
-    people = {
-        c.contact.person_key
-        for c in the_plan.changes
-        if c.kind in ("create_contact", "update_contact") and c.contact is not None
+    names = {
+        c.campaign for c in the_plan.changes if c.campaign and not isinstance(c, ArchiveCampaign)
     }
+    people = {c.contact.person_key for c in the_plan.changes if isinstance(c, CONTACT_CHANGES)}
     if people:
         for campaign in desired.campaigns:
             if any(n.contact.person_key in people for n in campaign.numbers):
@@ -67,24 +156,18 @@ def touched_campaigns(the_plan: Plan, desired: DesiredState) -> tuple[str, ...]:
 def converge(
     client: UpcallClient, desired: DesiredState, applied: Plan, options: PlanOptions
 ) -> Plan:
-    """Re-read and re-plan what `applied` touched; an empty plan means converged.
-
-    Archivals are checked by reading each archived campaign back.
-    """
-    from upcall_sync.changes import Change
-
+    """Re-read and re-plan what `applied` touched, within the apply's own targets; an
+    empty plan means converged. Archivals are checked by reading each one back."""
     leftovers: list[Change] = []
     targets = touched_campaigns(applied, desired)
+    if options.targets:  # campaigns outside the targets were never the apply's to fix
+        allowed = {c.name for c in select_targets(desired, options.targets)}
+        targets = tuple(t for t in targets if t in allowed)
     if targets:
-        again = plan_for(
-            desired,
-            client,
-            PlanOptions(prune=False, targets=targets, parallelism=options.parallelism),
-        ).plan
+        again = plan_for(desired, client, replace(options, prune=False, targets=targets)).plan
         leftovers.extend(again.changes)
     for change in applied.changes:
-        if change.kind == "archive_campaign" and change.live_id:
-            status = client.get_campaign(change.live_id).status
-            if status != "archived":
-                leftovers.append(change)
-    return Plan.build(list(leftovers), [], contact_list=applied.contact_list)
+        archived = isinstance(change, ArchiveCampaign) and change.live_id
+        if archived and client.get_campaign(str(change.live_id)).status != "archived":
+            leftovers.append(change)
+    return Plan.build(leftovers, [], contact_list=applied.contact_list)

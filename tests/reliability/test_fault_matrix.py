@@ -90,7 +90,7 @@ def _apply(client: UpcallClient, path: Path, prune: bool, runs: int = 3) -> int:
         planned = plan_for(load_manifests([path]), client, PlanOptions(prune=prune))
         if planned.plan.empty:
             return run - 1
-        report = Applier(client, planned.plan, backoff=0.01).run()
+        report = Applier(client, planned.plan).run()
         if report.ok:
             return run
     return runs

@@ -1,6 +1,7 @@
 """The Upcall v1 API client: typed methods over one pooled, injected `requests.Session`."""
 
 from upcall_sync.client.api import UpcallClient, resolve_token
+from upcall_sync.client.listings import Listing, submit_all
 from upcall_sync.client.models import (
     Address,
     Campaign,
@@ -11,15 +12,16 @@ from upcall_sync.client.models import (
     ListContact,
 )
 from upcall_sync.client.redact import Redactor, Secret, strip_token
+from upcall_sync.client.resources import contact_of
 from upcall_sync.client.transport import (
     DEFAULT_BASE_URL,
-    Cancelled,
     Page,
     RetryPolicy,
     Timeouts,
     Transport,
     make_session,
 )
+from upcall_sync.errors import Cancelled
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -31,6 +33,7 @@ __all__ = [
     "ContactAttributes",
     "ContactList",
     "ListContact",
+    "Listing",
     "Page",
     "Redactor",
     "RetryPolicy",
@@ -38,7 +41,9 @@ __all__ = [
     "Timeouts",
     "Transport",
     "UpcallClient",
+    "contact_of",
     "make_session",
     "resolve_token",
     "strip_token",
+    "submit_all",
 ]

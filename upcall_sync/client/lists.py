@@ -8,11 +8,19 @@ when the missing reference section turns up.
 from __future__ import annotations
 
 from collections.abc import Generator
+from typing import Any
 
 from upcall_sync.client.listings import Listing
 from upcall_sync.client.models import ContactAttributes, ContactList, ListContact
-from upcall_sync.client.resources import document, parse_resource, parse_single
+from upcall_sync.client.resources import (
+    contact_row,
+    document,
+    live_contact,
+    parse_resource,
+    parse_single,
+)
 from upcall_sync.client.transport import Page, Transport
+from upcall_sync.model import CONTACT_FIELDS, LiveContact
 
 LIST_TYPES = ("lists",)
 CONTACT_TYPES = ("list_contacts",)
@@ -39,6 +47,10 @@ class ContactListsApi:
         """`GET /lists/:id/contacts` (filters as for campaign numbers)."""
         return Listing(f"/lists/{list_id}/contacts", ListContact, CONTACT_TYPES, _filters(filters))
 
+    def contact_rows(self, list_id: str, **filters: str | None) -> Listing[ListContact]:
+        """`contacts_listing`, its rows read straight into the live contacts plans compare."""
+        return self.contacts_listing(list_id, **filters).with_rows(list_contact_row)
+
     def contact_pages(
         self, list_id: str, **filters: str | None
     ) -> Generator[tuple[Page, list[ListContact]]]:
@@ -64,21 +76,14 @@ class ContactListsApi:
         return parse_single(resp.document, ListContact, CONTACT_TYPES, method="PATCH", url=path)
 
 
-NUMBER_FILTERS = (
-    "phone",
-    "first_name",
-    "last_name",
-    "title",
-    "company",
-    "email",
-    "recipient",
-    "line1",
-    "line2",
-    "city",
-    "region",
-    "postal_code",
-    "country",
-)
+def list_contact_row(item: Any) -> LiveContact:
+    """A `list_contacts` resource as the live contact a plan compares."""
+    rid, _status, values = contact_row(item, CONTACT_TYPES, method="GET", url="/lists/:id/contacts")
+    return LiveContact(id=rid, contact=live_contact(values))
+
+
+#: the filters of number and contact listings: every contact field but the extension
+NUMBER_FILTERS = tuple(f for f in CONTACT_FIELDS if f != "extension")
 
 
 def _filters(filters: dict[str, str | None]) -> dict[str, str]:

@@ -8,12 +8,13 @@ returns them; numeric ids in requests are accepted and turned into strings.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
 
-CAMPAIGN_STATUSES = ("pending", "ready", "paused", "completed", "archived")
-CampaignStatus = Literal["pending", "ready", "paused", "completed", "archived"]
+from upcall_sync.model import ADDRESS_PARTS, CAMPAIGN_STATUSES, CampaignStatus
+
+__all__ = ["CAMPAIGN_STATUSES", "CampaignStatus"]
 
 
 def _id_to_str(value: Any) -> Any:
@@ -31,8 +32,8 @@ def format_api_datetime(value: datetime) -> str:
     """UTC with milliseconds, as the API writes datetimes: 2016-07-18T10:49:18.000Z."""
     if value.tzinfo is None:
         raise ValueError("datetime without a UTC offset")
-    utc = value.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    # isoformat, not strftime: %Y does not pad years before 1000 to four digits
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 ApiDatetime = Annotated[datetime, PlainSerializer(format_api_datetime, return_type=str)]
@@ -58,8 +59,7 @@ class Address(BaseModel):
     country: str | None = None
 
 
-ADDRESS_FIELDS = tuple(Address.model_fields)
-CONTACT_TEXT_FIELDS = ("first_name", "last_name", "title", "company", "email")
+assert tuple(Address.model_fields) == ADDRESS_PARTS
 
 
 class Campaign(_Read):

@@ -48,6 +48,7 @@ from upcall_sync.client.responses import (
 from upcall_sync.errors import (
     ApiResponseError,
     ApiStatusError,
+    Cancelled,
     FieldMessage,
     InsecureTransport,
     OutcomeUnknown,
@@ -111,12 +112,6 @@ class Stats:
                 "retries": self.retries,
                 "by_method": dict(self.by_method),
             }
-
-
-class Cancelled(UpcallSyncError):
-    """The operator asked to stop (SIGINT/SIGTERM) while a request was waiting to retry."""
-
-    exit_code = 130
 
 
 @dataclass(frozen=True)

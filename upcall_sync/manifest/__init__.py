@@ -1,10 +1,16 @@
 """Manifests: YAML (and CSV) files to a validated, normalized `DesiredState`."""
 
-from upcall_sync.manifest.load import DEFAULT_CONTACT_LIST, find_manifests, load_manifests
+from upcall_sync.manifest.load import (
+    DEFAULT_CONTACT_LIST,
+    MANIFEST_SUFFIXES,
+    find_manifests,
+    load_manifests,
+)
 from upcall_sync.manifest.spec import MANIFEST_VERSION, ManifestSpec
 
 __all__ = [
     "DEFAULT_CONTACT_LIST",
+    "MANIFEST_SUFFIXES",
     "MANIFEST_VERSION",
     "ManifestSpec",
     "find_manifests",

@@ -36,7 +36,7 @@ from upcall_sync.model import (
     DesiredState,
     Safety,
 )
-from upcall_sync.normalize import format_datetime, gc_paused, quote
+from upcall_sync.normalize import format_datetime, quote
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 DEFAULT_CONTACT_LIST = "upcall-sync"
@@ -95,8 +95,7 @@ def load_manifests(
     paths: Sequence[str | os.PathLike[str]], *, environ: Mapping[str, str] | None = None
 ) -> DesiredState:
     """Read, validate and merge manifests; raise ManifestError with every problem found."""
-    with gc_paused():
-        return _load(paths, os.environ if environ is None else environ)
+    return _load(paths, os.environ if environ is None else environ)
 
 
 def _load(paths: Sequence[str | os.PathLike[str]], env: Mapping[str, str]) -> DesiredState:

@@ -26,8 +26,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from upcall_sync.client.models import CAMPAIGN_STATUSES
-from upcall_sync.model import CONTACT_FIELDS
+from upcall_sync.model import CAMPAIGN_STATUSES, CONTACT_FIELDS, CampaignStatus
 from upcall_sync.normalize import (
     PhoneError,
     format_datetime,
@@ -80,6 +79,9 @@ def _json_int(value: Any) -> Any:
 
 
 def _id(value: Any) -> Any:
+    """A whole number (as JSON Schema counts them: 5 and 5.0) is an id as text."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return value
@@ -127,7 +129,7 @@ Version = Annotated[
     BeforeValidator(_json_int),
     WithJsonSchema({"const": 1, "type": "integer", "description": "Manifest format version: 1."}),
 ]
-Status = Literal["pending", "ready", "paused", "completed", "archived"]
+Status = CampaignStatus
 assert tuple(Status.__args__) == CAMPAIGN_STATUSES  # type: ignore[attr-defined]
 
 

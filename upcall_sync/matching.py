@@ -1,0 +1,181 @@
+"""Identity: which live campaign each desired campaign is, and which numbers are present.
+
+Shared by `live` (to know what to read) and `plan` (to diff), so both agree on
+identity. Pure: no I/O.
+
+- A campaign matches by pinned `id`, else by exact name (an active campaign is
+  preferred over archived ones of the same name; two active ones is an error).
+- A desired number is present in a campaign when a live number there has the
+  same details; the ones left are matched by identity (phone, extension, first
+  and last name) in the planner.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from upcall_sync.changes import quoted
+from upcall_sync.errors import Location, PlanError, Problem, UsageError
+from upcall_sync.model import (
+    Contact,
+    DesiredCampaign,
+    DesiredNumber,
+    DesiredState,
+    LiveCampaign,
+    LiveNumber,
+)
+
+GLOB_CHARS = frozenset("*?[")
+
+
+@dataclass
+class Matches:
+    """Which live campaign each desired campaign is (None: to be created)."""
+
+    pairs: list[tuple[DesiredCampaign, LiveCampaign | None]] = field(default_factory=list)
+
+    def matched(self) -> list[tuple[DesiredCampaign, LiveCampaign]]:
+        return [(d, lc) for d, lc in self.pairs if lc is not None]
+
+    def claimed_ids(self) -> set[str]:
+        return {lc.id for _d, lc in self.pairs if lc is not None}
+
+
+def select_targets(desired: DesiredState, targets: Sequence[str] | None) -> list[DesiredCampaign]:
+    """The campaigns named by `targets`: exact names, or globs like prune_scope."""
+    if not targets:
+        return list(desired.campaigns)
+    names = [c.name for c in desired.campaigns]
+    wanted: set[str] = set()
+    unknown: list[str] = []
+    for target in targets:
+        if target in names:  # an exact name wins, even one with glob characters
+            found = {target}
+        elif GLOB_CHARS & set(target):
+            found = {n for n in names if fnmatch.fnmatchcase(n, target)}
+        else:
+            found = set()
+        if not found:
+            unknown.append(target)
+        wanted |= found
+    if unknown:
+        shown = ", ".join(quoted(t) for t in unknown)
+        raise UsageError(f"target {shown}: no campaign in the manifests matches")
+    return [c for c in desired.campaigns if c.name in wanted]
+
+
+def match_campaigns(campaigns: Sequence[DesiredCampaign], live: Iterable[LiveCampaign]) -> Matches:
+    """Match by id, else by name; raise PlanError naming every ambiguity at once."""
+    by_id: dict[str, LiveCampaign] = {}
+    by_name: dict[str, list[LiveCampaign]] = defaultdict(list)
+    for lc in live:
+        by_id[lc.id] = lc
+        by_name[lc.name].append(lc)
+    problems: list[Problem] = []
+    matches = Matches()
+    claimed: dict[str, DesiredCampaign] = {}
+    for d in campaigns:
+        try:
+            found = _find(d, by_id, by_name)
+            if found is not None:
+                _claim(d, found, claimed)
+        except _Ambiguous as exc:
+            problems.append(exc.problem)
+            continue
+        matches.pairs.append((d, found))
+    if problems:
+        raise PlanError(problems)
+    return matches
+
+
+class _Ambiguous(Exception):
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+
+
+def _find(
+    d: DesiredCampaign, by_id: dict[str, LiveCampaign], by_name: dict[str, list[LiveCampaign]]
+) -> LiveCampaign | None:
+    if d.id is not None:
+        found = by_id.get(d.id)
+        if found is None:
+            raise _Ambiguous(
+                Problem(
+                    d.where("id"),
+                    "id",
+                    f"campaign {quoted(d.name)} is bound to id {d.id}, but this account has "
+                    "no campaign with that id",
+                )
+            )
+        return found
+    candidates = sorted(by_name.get(d.name, []), key=lambda c: id_order(c.id))
+    active = [c for c in candidates if c.status != "archived"]
+    pool = active if active else candidates
+    if len(pool) > 1:
+        ids = ", ".join(c.id for c in pool)
+        state = "active " if active else "archived "
+        raise _Ambiguous(
+            Problem(
+                d.source,
+                "name",
+                f"{len(pool)} {state}live campaigns are named {quoted(d.name)} "
+                f"(ids {ids}); pin one with `id:` in the manifest",
+            )
+        )
+    return pool[0] if pool else None
+
+
+def _claim(d: DesiredCampaign, found: LiveCampaign, claimed: dict[str, DesiredCampaign]) -> None:
+    if found.id in claimed:
+        other = claimed[found.id]
+        raise _Ambiguous(
+            Problem(
+                d.source,
+                "",
+                f"campaign {quoted(d.name)} and campaign {quoted(other.name)} "
+                f"({other.source}) both match live campaign {found.id}",
+            )
+        )
+    claimed[found.id] = d
+
+
+def id_order(value: str) -> tuple[int, str]:
+    """Numeric ids in numeric order, then the rest."""
+    return (int(value), value) if value.isdigit() else (1 << 62, value)
+
+
+def unsatisfied_by_equality(
+    campaign: DesiredCampaign, live_numbers: Sequence[LiveNumber] | None
+) -> tuple[list[DesiredNumber], Counter[Contact]]:
+    """Desired numbers of a campaign with no live number of identical details, and the
+    live numbers left over (as a multiset of details)."""
+    remaining: Counter[Contact] = Counter(n.contact for n in live_numbers or ())
+    missing: list[DesiredNumber] = []
+    for number in campaign.numbers:
+        if remaining[number.contact] > 0:
+            remaining[number.contact] -= 1
+        else:
+            missing.append(number)
+    return missing, remaining
+
+
+def phones_needing_contacts(matches: Matches, numbers: dict[str, list[LiveNumber]]) -> set[str]:
+    """The phones whose list contacts a plan must read: those of numbers not already
+    present with identical details (what `live` asks the API for)."""
+    phones: set[str] = set()
+    for d, lc in matches.pairs:
+        live_numbers = numbers.get(lc.id) if lc is not None else None
+        missing, _left = unsatisfied_by_equality(d, live_numbers)
+        phones.update(n.contact.phone for n in missing)
+    return phones
+
+
+def first_file(desired: DesiredState) -> Location:
+    """Where to point a problem that belongs to the manifests as a whole."""
+    return desired.contact_list_source or Location(
+        desired.files[0] if desired.files else "manifests"
+    )
