@@ -481,6 +481,30 @@ def emulator(
         str, typer.Option(help="Error bodies: 'fields' (the reference's) or 'jsonapi'.")
     ] = "fields",
     quiet: Annotated[bool, typer.Option(help="Do not log each request.")] = False,
+    numbers_copy_contacts: Annotated[
+        bool, typer.Option(help="Numbers copy their contact's details when added.")
+    ] = False,
+    duplicate_number_message: Annotated[
+        str | None,
+        typer.Option(
+            help="Message of the 400 for a contact already in the campaign.", metavar="TEXT"
+        ),
+    ] = None,
+    exact_filters: Annotated[
+        bool, typer.Option(help="No normalising of phone / from_number filter values.")
+    ] = False,
+    no_last_link: Annotated[bool, typer.Option(help="List pages carry no links.last.")] = False,
+    no_lists: Annotated[
+        bool, typer.Option(help="The inferred /lists endpoints answer 404.")
+    ] = False,
+    validation: Annotated[
+        str,
+        typer.Option(help="'strict' or 'lenient': enforce the rules the contract never states?"),
+    ] = "strict",
+    read_only_token: Annotated[
+        list[str] | None,
+        typer.Option(help="A token that reads the first --token's account; its writes get 403."),
+    ] = None,
 ) -> None:
     """Run a local Upcall v1 API backed by SQLite (prints its base URL first)."""
     from upcall_sync.emulator.cli import EmulatorOptions, serve
@@ -495,6 +519,8 @@ def emulator(
         )
     if error_style not in ("fields", "jsonapi"):
         raise UsageError("--error-style must be 'fields' or 'jsonapi'")
+    if validation not in ("strict", "lenient"):
+        raise UsageError("--validation must be 'strict' or 'lenient'")
     if not token:
         raise UsageError("--token: give at least one token (each token is an account)")
     opts = EmulatorOptions(
@@ -512,6 +538,13 @@ def emulator(
         stall_seconds=stall_seconds,
         error_style=error_style,
         quiet=quiet,
+        numbers_copy_contacts=numbers_copy_contacts,
+        exact_filters=exact_filters,
+        no_last_link=no_last_link,
+        no_lists=no_lists,
+        validation=validation,
+        read_only_tokens=list(read_only_token or []),
+        duplicate_number_message=duplicate_number_message,
     )
     try:
         raise typer.Exit(serve(opts))
