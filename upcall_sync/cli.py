@@ -554,6 +554,38 @@ def emulator(
         raise UsageError(f"cannot serve on {host}:{port}: {exc.strerror}") from exc
 
 
+# -- doctor -------------------------------------------------------------------
+
+
+class DoctorFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+@app.command()
+def doctor(
+    fmt: Annotated[
+        DoctorFormat, typer.Option("--format", "-f", help="text or json.")
+    ] = DoctorFormat.text,
+    api_url: ApiUrl = None,
+    token_file: TokenFile = None,
+    timeout: Timeout = 30.0,
+    max_retry_time: RetryTime = 90.0,
+    allow_insecure_http: Insecure = False,
+) -> None:
+    """Check a live API against every assumption the client makes (GET requests only).
+
+    Run it first against a real account. Exits 1 when a required check fails.
+    """
+    from upcall_sync.doctor import render_json, render_text, run_doctor
+
+    client = _client(api_url, token_file, timeout, allow_insecure_http, 1, max_retry_time)
+    report = run_doctor(client)
+    (render_json if fmt is DoctorFormat.json else render_text)(report, sys.stdout)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 # -- entry point --------------------------------------------------------------
 
 
