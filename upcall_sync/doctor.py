@@ -237,11 +237,13 @@ class _Doctor:
         self.blocked = "the base URL does not serve /campaigns"
 
     def _hint(self) -> str:
-        base = self.transport.base_url
-        path = urlsplit(base).path.rstrip("/")
-        if not path.endswith("/api/v1"):
-            return f"; the Upcall API lives under /api/v1: try --api-url {base}/api/v1"
-        return "; this URL does not serve the Upcall v1 API"
+        parts = urlsplit(self.transport.base_url)
+        path = parts.path.rstrip("/")
+        if path.endswith("/api/v1"):
+            return "; this URL does not serve the Upcall v1 API"
+        prefix = re.sub(r"/api(/v\d+)?$", "", path)
+        better = parts._replace(path=prefix + "/api/v1", query="", fragment="").geturl()
+        return f"; the Upcall API lives under /api/v1: try --api-url {better}"
 
     def _all(self, seen: _Campaigns) -> None:
         self._add("links", lambda: self._links(seen))
