@@ -34,7 +34,7 @@ from upcall_sync.client.redact import TOKEN_PARAM, scrub_exception
 from upcall_sync.client.resources import parse_resource
 from upcall_sync.client.responses import describe, excerpt, parse_error_document
 from upcall_sync.client.transport import Page
-from upcall_sync.errors import ApiStatusError, UpcallSyncError
+from upcall_sync.errors import ApiStatusError, TransportError, UpcallSyncError
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
 BIG_PAGE = 1000
@@ -180,6 +180,9 @@ class _Doctor:
             verdict, evidence = WARN, str(skip)
         except UpcallSyncError as exc:
             verdict, evidence = FAIL, exc.one_line()
+        except (LookupError, TypeError, ValueError, AttributeError) as exc:
+            # data of a shape no check expected: a verdict too, not a crash
+            verdict, evidence = FAIL, f"unexpected data in a response: {type(exc).__name__}: {exc}"
         self._put(name, verdict, evidence)
 
     def _put(self, name: str, verdict: str, evidence: str) -> None:
@@ -209,7 +212,8 @@ class _Doctor:
             self._refused(exc)
             return None
         except UpcallSyncError as exc:
-            self._put("base-url", FAIL, exc.one_line() + self._hint())
+            hint = "" if isinstance(exc, TransportError) else self._hint()
+            self._put("base-url", FAIL, exc.one_line() + hint)
             self._put("token", WARN, "not checked: the API could not be read")
             return None
         self._put("base-url", PASS, "GET /campaigns -> 200, a JSON:API document")
@@ -324,7 +328,7 @@ class _Doctor:
 
     def _name_filter(self, seen: _Campaigns) -> tuple[str, str]:
         item = self._one_campaign(seen)
-        cid, name = str(item["id"]), item["attributes"]["name"]
+        cid, name = str(item.get("id")), item["attributes"]["name"]
         found = self.client.list_campaigns(name=name)
         shown = _quote(name)
         if cid not in {c.id for c in found}:
@@ -357,7 +361,7 @@ class _Doctor:
         return PASS, f"{asked} accepted and returned no campaigns"
 
     def _campaign_by_id(self, seen: _Campaigns) -> tuple[str, str]:
-        cid = str(self._one_campaign(seen)["id"])
+        cid = str(self._one_campaign(seen).get("id"))
         got = self.client.get_campaign(cid)
         if got.id != cid:
             return FAIL, f"GET /campaigns/{cid} returned campaign {got.id}"
@@ -387,7 +391,7 @@ class _Doctor:
     def _numbers(self, seen: _Campaigns) -> tuple[str, str]:
         self._one_campaign(seen)
         tried = 0
-        for item in seen.items[:NUMBER_PROBES]:
+        for item in [i for i in seen.items if isinstance(i, dict)][:NUMBER_PROBES]:
             cid = str(item.get("id"))
             tried += 1
             _page, rows = self.client.first_page(self.client.numbers_listing(cid))
