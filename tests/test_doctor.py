@@ -271,3 +271,21 @@ def test_every_check_and_switch_is_documented() -> None:
         )
         assert flag in flags and keyword in keywords, keyword
         assert f"`{flag}" in page and f"`{flag}" in readme, flag
+
+
+def test_the_page_cap_is_the_servers(capsys: pytest.CaptureFixture[str], account: Emulator) -> None:
+    account.api.max_page_size = 2
+    code, checks = doctor(capsys)
+    assert code == 0 and verdicts(checks) == ALL_PASS
+    assert checks["page-cap"]["evidence"] == "the server caps page[size] at 2 (asked 1000)"
+
+
+def test_text_and_json_say_the_same(capsys: pytest.CaptureFixture[str], account: Emulator) -> None:
+    account.api.modes = Modes(no_lists=True, no_last_link=True)
+    text_code, out, _err = run_cli(capsys, "doctor", "--format", "text")
+    json_code, checks = doctor(capsys)
+    assert text_code == json_code == 1
+    for name, check in checks.items():
+        line = next(x for x in out.splitlines() if x.split()[1:2] == [name])
+        assert line.startswith(check["verdict"])
+        assert check["evidence"] in line and check["needed_by"] in line
