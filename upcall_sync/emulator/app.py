@@ -129,7 +129,7 @@ def _source(name: str) -> dict[str, Any]:
     """Where a JSON:API error object says the problem is."""
     if name == "base":
         return {}
-    if name in ("auth_token", "page", "status") or name in DATETIME_FILTERS:
+    if name in ("auth_token", "page") or name in DATETIME_FILTERS:
         return {"source": {"parameter": name}}
     if name in ("data", "id", "type", "attributes"):
         return {"source": {"pointer": "/data" if name == "data" else "/data/" + name}}
