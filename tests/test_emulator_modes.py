@@ -364,6 +364,10 @@ def test_bad_switch_values_are_one_line_errors(capsys: pytest.CaptureFixture[str
         capsys, "emulator", "--token", TOKEN, "--duplicate-number-message", " "
     )
     assert code == 1 and "message must not be empty" in err and len(err.splitlines()) == 1
+    code, _out, err = run_cli(capsys, "emulator", "--token", TOKEN, "--faults", "500,gremlins")
+    assert code == 1 and err.startswith("error: --faults: unknown fault kind(s) gremlins;")
+    code, _out, err = run_cli(capsys, "emulator", "--token", TOKEN, "--error-style", "xml")
+    assert code == 1 and err.strip() == "error: --error-style must be 'fields' or 'jsonapi'"
 
 
 def test_pessimistic_modes_are_emulator_keywords() -> None:

@@ -508,45 +508,33 @@ def emulator(
 ) -> None:
     """Run a local Upcall v1 API backed by SQLite (prints its base URL first)."""
     from upcall_sync.emulator.cli import EmulatorOptions, serve
-    from upcall_sync.emulator.server import RANDOM_FAULTS
 
-    kinds = [k.strip() for k in faults.split(",") if k.strip()]
-    bad = [k for k in kinds if k not in RANDOM_FAULTS]
-    if bad:
-        raise UsageError(
-            f"--faults: unknown fault kind(s) {', '.join(bad)}; "
-            f"choose from {', '.join(RANDOM_FAULTS)}"
-        )
-    if error_style not in ("fields", "jsonapi"):
-        raise UsageError("--error-style must be 'fields' or 'jsonapi'")
-    if validation not in ("strict", "lenient"):
-        raise UsageError("--validation must be 'strict' or 'lenient'")
     if not token:
         raise UsageError("--token: give at least one token (each token is an account)")
-    opts = EmulatorOptions(
-        host=host,
-        port=port,
-        db=db,
-        tokens=list(token),
-        confirmed_numbers=list(confirmed_number or []),
-        max_page_size=max_page_size,
-        latency_ms=latency_ms,
-        fault_rate=fault_rate,
-        faults=kinds,
-        seed=seed,
-        retry_after=retry_after,
-        stall_seconds=stall_seconds,
-        error_style=error_style,
-        quiet=quiet,
-        numbers_copy_contacts=numbers_copy_contacts,
-        exact_filters=exact_filters,
-        no_last_link=no_last_link,
-        no_lists=no_lists,
-        validation=validation,
-        read_only_tokens=list(read_only_token or []),
-        duplicate_number_message=duplicate_number_message,
-    )
     try:
+        opts = EmulatorOptions(
+            host=host,
+            port=port,
+            db=db,
+            tokens=list(token),
+            confirmed_numbers=list(confirmed_number or []),
+            max_page_size=max_page_size,
+            latency_ms=latency_ms,
+            fault_rate=fault_rate,
+            faults=[k.strip() for k in faults.split(",") if k.strip()],
+            seed=seed,
+            retry_after=retry_after,
+            stall_seconds=stall_seconds,
+            error_style=error_style,
+            quiet=quiet,
+            numbers_copy_contacts=numbers_copy_contacts,
+            exact_filters=exact_filters,
+            no_last_link=no_last_link,
+            no_lists=no_lists,
+            validation=validation,
+            read_only_tokens=list(read_only_token or []),
+            duplicate_number_message=duplicate_number_message,
+        )
         raise typer.Exit(serve(opts))
     except ValueError as exc:
         raise UsageError(str(exc)) from exc

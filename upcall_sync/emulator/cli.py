@@ -9,8 +9,8 @@ import threading
 from dataclasses import dataclass, field
 from types import FrameType
 
-from upcall_sync.emulator.modes import DUPLICATE_NUMBER_MESSAGE
-from upcall_sync.emulator.server import Emulator, Faults
+from upcall_sync.emulator.modes import DUPLICATE_NUMBER_MESSAGE, VALIDATIONS
+from upcall_sync.emulator.server import RANDOM_FAULTS, Emulator, Faults
 from upcall_sync.emulator.store import Store
 
 
@@ -38,6 +38,19 @@ class EmulatorOptions:
     no_lists: bool = False
     validation: str = "strict"
     read_only_tokens: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        """Option values the command line cannot check by type (ValueError: a usage error)."""
+        bad = [k for k in self.faults if k not in RANDOM_FAULTS]
+        if bad:
+            raise ValueError(
+                f"--faults: unknown fault kind(s) {', '.join(bad)}; "
+                f"choose from {', '.join(RANDOM_FAULTS)}"
+            )
+        if self.error_style not in ("fields", "jsonapi"):
+            raise ValueError("--error-style must be 'fields' or 'jsonapi'")
+        if self.validation not in VALIDATIONS:
+            raise ValueError("--validation must be 'strict' or 'lenient'")
 
 
 def serve(opts: EmulatorOptions) -> int:

@@ -13,8 +13,13 @@ both (docs/api-contract.md lists every assumption and the switch for it):
   sent (default: normalised to E.164 first).
 - `no_last_link`: list pages carry `links.self` and `links.next` only.
 - `no_lists`: the inferred `/lists...` endpoints answer 404.
-- `validation="lenient"`: the rules the contract never states are dropped
-  (`VALIDATION_RULES` says which, and what happens instead).
+- `validation="lenient"`: the rules the contract never states are dropped:
+  an end before the start is accepted; a contact phone that is not a possible
+  number is accepted (stored in E.164 when it parses, else as sent); unknown
+  attributes are ignored, not refused; a campaign created without `status`
+  has none (strict: `pending`). What the contract states holds in both: a
+  campaign name, a status among the five, parseable datetimes, a confirmed
+  from_number, a contact phone, text values.
 """
 
 from __future__ import annotations
@@ -24,17 +29,6 @@ from typing import Any
 
 DUPLICATE_NUMBER_MESSAGE = "has already been added to this campaign"
 VALIDATIONS = ("strict", "lenient")
-
-#: The rules the contract never states, and what each validation mode does with them.
-VALIDATION_RULES = {
-    "end_datetime after start_datetime": ("400", "accepted as sent"),
-    "contact phone a possible number": (
-        "400",
-        "any non-empty text accepted; stored in E.164 when it parses, else as sent",
-    ),
-    "unknown attributes (campaign, contact, address, list, number)": ("400", "ignored"),
-    "campaign created without status": ("status pending", "status null"),
-}
 
 
 @dataclass(frozen=True)
