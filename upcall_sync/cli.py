@@ -491,44 +491,97 @@ def emulator(
         str, typer.Option(help="Error bodies: 'fields' (the reference's) or 'jsonapi'.")
     ] = "fields",
     quiet: Annotated[bool, typer.Option(help="Do not log each request.")] = False,
+    numbers_copy_contacts: Annotated[
+        bool, typer.Option(help="Numbers copy their contact's details when added.")
+    ] = False,
+    duplicate_number_message: Annotated[
+        str | None,
+        typer.Option(
+            help="Message of the 400 for a contact already in the campaign.", metavar="TEXT"
+        ),
+    ] = None,
+    exact_filters: Annotated[
+        bool, typer.Option(help="No normalising of phone / from_number filter values.")
+    ] = False,
+    no_last_link: Annotated[bool, typer.Option(help="List pages carry no links.last.")] = False,
+    no_lists: Annotated[
+        bool, typer.Option(help="The inferred /lists endpoints answer 404.")
+    ] = False,
+    validation: Annotated[
+        str,
+        typer.Option(help="'strict' or 'lenient': enforce the rules the contract never states?"),
+    ] = "strict",
+    read_only_token: Annotated[
+        list[str] | None,
+        typer.Option(help="A token that reads the first --token's account; its writes get 403."),
+    ] = None,
 ) -> None:
     """Run a local Upcall v1 API backed by SQLite (prints its base URL first)."""
     from upcall_sync.emulator.cli import EmulatorOptions, serve
-    from upcall_sync.emulator.server import RANDOM_FAULTS
 
-    kinds = [k.strip() for k in faults.split(",") if k.strip()]
-    bad = [k for k in kinds if k not in RANDOM_FAULTS]
-    if bad:
-        raise UsageError(
-            f"--faults: unknown fault kind(s) {', '.join(bad)}; "
-            f"choose from {', '.join(RANDOM_FAULTS)}"
-        )
-    if error_style not in ("fields", "jsonapi"):
-        raise UsageError("--error-style must be 'fields' or 'jsonapi'")
     if not token:
         raise UsageError("--token: give at least one token (each token is an account)")
-    opts = EmulatorOptions(
-        host=host,
-        port=port,
-        db=db,
-        tokens=list(token),
-        confirmed_numbers=list(confirmed_number or []),
-        max_page_size=max_page_size,
-        latency_ms=latency_ms,
-        fault_rate=fault_rate,
-        faults=kinds,
-        seed=seed,
-        retry_after=retry_after,
-        stall_seconds=stall_seconds,
-        error_style=error_style,
-        quiet=quiet,
-    )
     try:
+        opts = EmulatorOptions(
+            host=host,
+            port=port,
+            db=db,
+            tokens=list(token),
+            confirmed_numbers=list(confirmed_number or []),
+            max_page_size=max_page_size,
+            latency_ms=latency_ms,
+            fault_rate=fault_rate,
+            faults=[k.strip() for k in faults.split(",") if k.strip()],
+            seed=seed,
+            retry_after=retry_after,
+            stall_seconds=stall_seconds,
+            error_style=error_style,
+            quiet=quiet,
+            numbers_copy_contacts=numbers_copy_contacts,
+            exact_filters=exact_filters,
+            no_last_link=no_last_link,
+            no_lists=no_lists,
+            validation=validation,
+            read_only_tokens=list(read_only_token or []),
+            duplicate_number_message=duplicate_number_message,
+        )
         raise typer.Exit(serve(opts))
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     except OSError as exc:
         raise UsageError(f"cannot serve on {host}:{port}: {exc.strerror}") from exc
+
+
+# -- doctor -------------------------------------------------------------------
+
+
+class DoctorFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+@app.command()
+def doctor(
+    fmt: Annotated[
+        DoctorFormat, typer.Option("--format", "-f", help="text or json.")
+    ] = DoctorFormat.text,
+    api_url: ApiUrl = None,
+    token_file: TokenFile = None,
+    timeout: Timeout = 30.0,
+    max_retry_time: RetryTime = 90.0,
+    allow_insecure_http: Insecure = False,
+) -> None:
+    """Check a live API against every assumption the client makes (GET requests only).
+
+    Run it first against a real account. Exits 1 when a required check fails.
+    """
+    from upcall_sync.doctor import render_json, render_text, run_doctor
+
+    client = _client(api_url, token_file, timeout, allow_insecure_http, 1, max_retry_time)
+    report = run_doctor(client)
+    (render_json if fmt is DoctorFormat.json else render_text)(report, sys.stdout)
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 # -- entry point --------------------------------------------------------------

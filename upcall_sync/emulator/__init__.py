@@ -5,6 +5,7 @@ command (lazily) and the tests do.
 """
 
 from upcall_sync.emulator.app import Api, Request, Result
+from upcall_sync.emulator.modes import PESSIMISTIC_MODES, Modes
 from upcall_sync.emulator.server import (
     FAULT_KINDS,
     RANDOM_FAULTS,
@@ -17,12 +18,14 @@ from upcall_sync.emulator.store import Store
 
 __all__ = [
     "FAULT_KINDS",
+    "PESSIMISTIC_MODES",
     "RANDOM_FAULTS",
     "Api",
     "Emulator",
     "FaultRule",
     "Faults",
     "LoggedRequest",
+    "Modes",
     "Request",
     "Result",
     "Store",

@@ -2,8 +2,9 @@
 
 `Api.handle()` is pure request-in, response-out: no sockets here (the server
 module owns the wire and the fault injection). Every bad input gets a 4xx with
-a field-map body (or JSON:API error objects, with `error_style="jsonapi"`),
-never a 500.
+a field-map body (or JSON:API error objects, with `error_style="jsonapi"`,
+each carrying the response's own status), never a 500. Where the reference
+leaves a question open, `Modes` picks the reading served (see modes.py).
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlencode
 
 import phonenumbers
 
+from upcall_sync.emulator.modes import Modes
 from upcall_sync.emulator.store import (
     ADDRESS_COLUMNS,
     CONTACT_FILTERS,
@@ -96,12 +99,41 @@ class Result:
     #: the body already serialized (list pages, whose data SQLite writes as JSON)
     raw: bytes | None = None
 
+    def __post_init__(self) -> None:
+        """JSON:API error objects carry the status of the response they travel in."""
+        errors = self.body.get("errors") if isinstance(self.body, dict) else None
+        if isinstance(errors, list):
+            for item in errors:
+                if isinstance(item, dict) and item.get("status") != str(self.status):
+                    item["status"] = str(self.status)
+                    item["title"] = _title(self.status, "base")
+
     def payload(self) -> bytes:
         if self.raw is not None:
             return self.raw
         return (
             json.dumps(self.body, separators=(",", ":")).encode() if self.body is not None else b""
         )
+
+
+def _title(status: int, name: str) -> str:
+    if status == 400 and "pointer" in _source(name).get("source", {}):
+        return "Invalid attribute"
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def _source(name: str) -> dict[str, Any]:
+    """Where a JSON:API error object says the problem is."""
+    if name == "base":
+        return {}
+    if name in ("auth_token", "page") or name in DATETIME_FILTERS:
+        return {"source": {"parameter": name}}
+    if name in ("data", "id", "type", "attributes"):
+        return {"source": {"pointer": "/data" if name == "data" else "/data/" + name}}
+    return {"source": {"pointer": "/data/attributes/" + name.replace(".", "/")}}
 
 
 def parse_datetime(value: Any) -> str:
@@ -141,11 +173,14 @@ class Api:
         max_page_size: int = 100,
         default_page_size: int = 25,
         error_style: str = "fields",
+        modes: Modes | None = None,
     ) -> None:
         self.store = store
         self.max_page_size = max_page_size
         self.default_page_size = min(default_page_size, max_page_size)
         self.error_style = error_style
+        #: replaceable at any time (`api.modes = Modes(...)`), like `error_style`
+        self.modes = modes or Modes()
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = [
             ("GET", re.compile(r"/campaigns"), Api.get_campaigns),
             ("POST", re.compile(r"/campaigns"), Api.post_campaign),
@@ -171,17 +206,18 @@ class Api:
         try:
             return self._dispatch(req)
         except HttpError as exc:
-            return Result(exc.status, self.error_body(exc.errors), account=None)
+            return Result(exc.status, self.error_body(exc.errors, exc.status), account=None)
 
-    def error_body(self, errors: dict[str, list[str]]) -> dict[str, Any]:
+    def error_body(self, errors: dict[str, list[str]], status: int = 400) -> dict[str, Any]:
+        """A field map, or JSON:API error objects (`Result` stamps its status on those)."""
         if self.error_style == "jsonapi":
             return {
                 "errors": [
                     {
-                        "status": "400",
-                        "title": "Invalid attribute",
+                        "status": str(status),
+                        "title": _title(status, name),
                         "detail": msg,
-                        "source": {"pointer": f"/data/attributes/{name}"},
+                        **_source(name),
                     }
                     for name, msgs in errors.items()
                     for msg in msgs
@@ -195,15 +231,20 @@ class Api:
         path = req.path[len(API_PREFIX) :].rstrip("/") or "/"
         params = dict(req.query)
         token = params.get("auth_token", "")
-        account = self.store.account_for_token(token) if token else None
-        if account is None:
+        access = self.store.token_access(token) if token else None
+        if access is None:
             raise bad("auth_token", "is missing or not valid", 401)
+        account, read_only = access
+        if self.modes.no_lists and (path == "/lists" or path.startswith("/lists/")):
+            raise bad("base", "Not found", 404)
         allowed = []
         for method, pattern, handler in self.routes:
             match = pattern.fullmatch(path)
             if match:
                 allowed.append(method)
                 if method == req.method:
+                    if read_only and method != "GET":
+                        raise bad("base", "This token may read but not make changes", 403)
                     result = handler(self, req, account, match)
                     result.account = account
                     return result
@@ -269,7 +310,9 @@ class Api:
             query = urlencode([*base, ("page[number]", str(n)), ("page[size]", str(size))])
             return f"{where}{req.path}?{query}"
 
-        links = {"self": link(number), "last": link(last)}
+        links = {"self": link(number)}
+        if not self.modes.no_last_link:
+            links["last"] = link(last)
         if override == "loop-next":
             links["next"] = link(number)
         elif override == "foreign-next":
@@ -284,7 +327,8 @@ class Api:
 
     def _single(self, kind: str, row: Row, status: int, *, wrote: bool = False) -> Result:
         """One resource's document, rendered by the store like the rows of a list page."""
-        data = self.store.document(kind, int(row["id"]))
+        copied = self.modes.numbers_copy_contacts
+        data = self.store.document(kind, int(row["id"]), copied=copied)
         return Result(status, None, raw=b'{"data":' + data.encode() + b"}", wrote=wrote)
 
     # -- Campaigns ------------------------------------------------------------
@@ -300,7 +344,7 @@ class Api:
                 raise bad("status", f"must be one of {', '.join(STATUSES)}")
             filters["status"] = params["status"]
         if "from_number" in params:
-            filters["from_number"] = normalize_phone(params["from_number"]) or params["from_number"]
+            filters["from_number"] = self._filter_phone(params["from_number"])
         for param, key in DATETIME_FILTERS.items():
             if param in params:
                 try:
@@ -321,7 +365,7 @@ class Api:
         errors: dict[str, list[str]] = {}
         values: dict[str, Any] = {}
         for key in attrs:
-            if key not in CAMPAIGN_ATTRIBUTES:
+            if key not in CAMPAIGN_ATTRIBUTES and self.modes.strict:
                 errors.setdefault(key, []).append("is not a known attribute")
         for key in CAMPAIGN_ATTRIBUTES:
             if key not in attrs:
@@ -347,7 +391,8 @@ class Api:
         start = values.get("start_datetime", current["start_datetime"] if current else None)
         end = values.get("end_datetime", current["end_datetime"] if current else None)
         if (
-            start
+            self.modes.strict
+            and start
             and end
             and "start_datetime" not in errors
             and "end_datetime" not in errors
@@ -367,8 +412,7 @@ class Api:
     def post_campaign(self, req: Request, account: int, _m: re.Match[str]) -> Result:
         _data, attrs = self._body(req, ("campaigns",))
         values = self._campaign_values(account, attrs, None)
-        values.setdefault("status", "pending")
-        if values["status"] is None:
+        if self.modes.strict and values.get("status") is None:
             values["status"] = "pending"
         row = self.store.create_campaign(account, values)
         return self._single("campaign", row, 201, wrote=True)
@@ -405,16 +449,26 @@ class Api:
         params = dict(req.query)
         filters = {k: params[k] for k in CONTACT_FILTERS if k in params}
         if "phone" in filters:
-            filters["phone"] = normalize_phone(filters["phone"]) or filters["phone"]
+            filters["phone"] = self._filter_phone(filters["phone"])
         return filters
+
+    def _filter_phone(self, value: str) -> str:
+        """A phone filter value: normalised to E.164, or exactly as sent (`exact_filters`)."""
+        if self.modes.exact_filters:
+            return value
+        return normalize_phone(value) or value
 
     def get_numbers(self, req: Request, account: int, m: re.Match[str]) -> Result:
         campaign_id = self._id(m["id"])
         if self.store.get_campaign(account, campaign_id) is None:
             raise bad("id", "Not found", 404)
         filters = self._contact_filters(req)
+        copied = self.modes.numbers_copy_contacts
         return self._list(
-            req, lambda n, s: self.store.list_numbers(account, campaign_id, filters, n, s)
+            req,
+            lambda n, s: self.store.list_numbers(
+                account, campaign_id, filters, n, s, copied=copied
+            ),
         )
 
     def post_number(self, req: Request, account: int, m: re.Match[str]) -> Result:
@@ -424,7 +478,7 @@ class Api:
         # The reference's two examples disagree on the type; accept both.
         _data, attrs = self._body(req, ("numbers", "campaigns", "campaign_numbers"))
         unknown = [k for k in attrs if k != "list_contact_id"]
-        if unknown:
+        if unknown and self.modes.strict:
             raise HttpError(400, {k: ["is not a known attribute"] for k in unknown})
         raw = attrs.get("list_contact_id")
         if raw is None:
@@ -437,9 +491,11 @@ class Api:
         if contact_id > 2**62 or self.store.get_contact(account, contact_id) is None:
             raise bad("list_contact_id", "Couldn't find that contact")
         try:
-            row = self.store.add_number(account, campaign_id, contact_id)
+            row = self.store.add_number(
+                account, campaign_id, contact_id, copied=self.modes.numbers_copy_contacts
+            )
         except DuplicateNumber:
-            raise bad("list_contact_id", "has already been added to this campaign") from None
+            raise bad("list_contact_id", self.modes.duplicate_number_message) from None
         return self._single("number", row, 201, wrote=True)
 
     # -- Contact lists (inferred) ---------------------------------------------
@@ -451,7 +507,7 @@ class Api:
     def post_list(self, req: Request, account: int, _m: re.Match[str]) -> Result:
         _data, attrs = self._body(req, ("lists",))
         unknown = [k for k in attrs if k != "name"]
-        if unknown:
+        if unknown and self.modes.strict:
             raise HttpError(400, {k: ["is not a known attribute"] for k in unknown})
         name = attrs.get("name")
         if not isinstance(name, str) or not name.strip():
@@ -474,9 +530,11 @@ class Api:
     def _contact_values(self, attrs: dict[str, Any], creating: bool) -> dict[str, Any]:
         errors: dict[str, list[str]] = {}
         values: dict[str, Any] = {}
+        strict = self.modes.strict
         for key, value in attrs.items():
             if key not in CONTACT_ATTRIBUTES:
-                errors.setdefault(key, []).append("is not a known attribute")
+                if strict:
+                    errors.setdefault(key, []).append("is not a known attribute")
             elif key == "address":
                 if value is None:
                     values.update(dict.fromkeys(ADDRESS_COLUMNS))
@@ -485,9 +543,10 @@ class Api:
                 else:
                     for part, text in value.items():
                         if part not in ADDRESS_COLUMNS:
-                            errors.setdefault(f"address.{part}", []).append(
-                                "is not a known attribute"
-                            )
+                            if strict:
+                                errors.setdefault(f"address.{part}", []).append(
+                                    "is not a known attribute"
+                                )
                         elif text is not None and not isinstance(text, str):
                             errors.setdefault(f"address.{part}", []).append("must be a string")
                         else:
@@ -500,10 +559,12 @@ class Api:
             errors.setdefault("phone", []).append("is required")
         if values.get("phone") is not None:
             phone = normalize_phone(values["phone"])
-            if phone is None:
+            if phone is not None:
+                values["phone"] = phone
+            elif strict or not values["phone"].strip():
                 errors.setdefault("phone", []).append("is not a valid phone number")
             else:
-                values["phone"] = phone
+                values["phone"] = values["phone"].strip()
         elif "phone" in values:
             errors.setdefault("phone", []).append("can't be blank")
         if errors:

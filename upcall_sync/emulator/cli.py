@@ -9,7 +9,8 @@ import threading
 from dataclasses import dataclass, field
 from types import FrameType
 
-from upcall_sync.emulator.server import Emulator, Faults
+from upcall_sync.emulator.modes import DUPLICATE_NUMBER_MESSAGE, VALIDATIONS
+from upcall_sync.emulator.server import RANDOM_FAULTS, Emulator, Faults
 from upcall_sync.emulator.store import Store
 
 
@@ -29,6 +30,27 @@ class EmulatorOptions:
     stall_seconds: float = 30.0
     error_style: str = "fields"
     quiet: bool = False
+    # the pessimistic readings (modes.py)
+    numbers_copy_contacts: bool = False
+    duplicate_number_message: str | None = None  # None: the default message
+    exact_filters: bool = False
+    no_last_link: bool = False
+    no_lists: bool = False
+    validation: str = "strict"
+    read_only_tokens: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        """Option values the command line cannot check by type (ValueError: a usage error)."""
+        bad = [k for k in self.faults if k not in RANDOM_FAULTS]
+        if bad:
+            raise ValueError(
+                f"--faults: unknown fault kind(s) {', '.join(bad)}; "
+                f"choose from {', '.join(RANDOM_FAULTS)}"
+            )
+        if self.error_style not in ("fields", "jsonapi"):
+            raise ValueError("--error-style must be 'fields' or 'jsonapi'")
+        if self.validation not in VALIDATIONS:
+            raise ValueError("--validation must be 'strict' or 'lenient'")
 
 
 def serve(opts: EmulatorOptions) -> int:
@@ -50,6 +72,17 @@ def serve(opts: EmulatorOptions) -> int:
         latency_ms=opts.latency_ms,
         faults=faults,
         error_style=opts.error_style,
+        numbers_copy_contacts=opts.numbers_copy_contacts,
+        duplicate_number_message=(
+            DUPLICATE_NUMBER_MESSAGE
+            if opts.duplicate_number_message is None
+            else opts.duplicate_number_message
+        ),
+        exact_filters=opts.exact_filters,
+        no_last_link=opts.no_last_link,
+        no_lists=opts.no_lists,
+        validation=opts.validation,
+        read_only_tokens=opts.read_only_tokens,
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("emulator: %(message)s"))

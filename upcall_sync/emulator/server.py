@@ -40,8 +40,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
+from uuid import uuid4
 
 from upcall_sync.emulator.app import API_PREFIX, Api, Request, Result
+from upcall_sync.emulator.modes import DUPLICATE_NUMBER_MESSAGE, Modes
 from upcall_sync.emulator.store import Store
 
 log = logging.getLogger("upcall_sync.emulator")
@@ -384,7 +386,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class Emulator:
-    """A local Upcall v1 API. Use as a context manager, or `start()` / `stop()`."""
+    """A local Upcall v1 API. Use as a context manager, or `start()` / `stop()`.
+
+    The keywords from `numbers_copy_contacts` to `validation` choose a reading
+    of each open question (modes.py); `read_only_tokens` read the first
+    token's account and get 403 on every write.
+    """
 
     def __init__(
         self,
@@ -398,14 +405,35 @@ class Emulator:
         latency_ms: float = 0.0,
         faults: Faults | None = None,
         error_style: str = "fields",
+        numbers_copy_contacts: bool = False,
+        duplicate_number_message: str = DUPLICATE_NUMBER_MESSAGE,
+        exact_filters: bool = False,
+        no_last_link: bool = False,
+        no_lists: bool = False,
+        validation: str = "strict",
+        read_only_tokens: tuple[str, ...] | list[str] = (),
         max_body_bytes: int = 1024 * 1024,
         log_size: int = 200_000,
     ) -> None:
         self.store = store if store is not None else Store(":memory:")
-        self.api = Api(self.store, max_page_size=max_page_size, error_style=error_style)
+        modes = Modes(
+            numbers_copy_contacts=numbers_copy_contacts,
+            duplicate_number_message=duplicate_number_message,
+            exact_filters=exact_filters,
+            no_last_link=no_last_link,
+            no_lists=no_lists,
+            validation=validation,
+        )
+        self.api = Api(
+            self.store, max_page_size=max_page_size, error_style=error_style, modes=modes
+        )
         self.accounts: dict[str, int] = {}
         for token in tokens:
             self.add_account(token, confirmed_numbers)
+        for token in read_only_tokens:
+            # without a read-write token, an account nobody can write to
+            owner = self.accounts[tokens[0]] if tokens else self.store.add_account(uuid4().hex)
+            self.store.add_read_only_token(token, owner)
         self.latency = latency_ms / 1000.0
         self.faults = faults or Faults()
         self.max_body_bytes = max_body_bytes

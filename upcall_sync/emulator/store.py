@@ -31,7 +31,7 @@ CREATE TABLE IF NOT EXISTS campaigns (
     name TEXT NOT NULL,
     pitch TEXT,
     language TEXT,
-    status TEXT NOT NULL,
+    status TEXT,
     instructions TEXT,
     start_datetime TEXT,
     end_datetime TEXT,
@@ -85,6 +85,10 @@ CREATE TABLE IF NOT EXISTS campaign_numbers (
 );
 CREATE INDEX IF NOT EXISTS numbers_campaign ON campaign_numbers(campaign_id, id);
 CREATE INDEX IF NOT EXISTS numbers_contact ON campaign_numbers(list_contact_id);
+CREATE TABLE IF NOT EXISTS read_only_tokens (
+    token_sha256 TEXT PRIMARY KEY,
+    account_id INTEGER NOT NULL REFERENCES accounts(id)
+);
 """
 
 CAMPAIGN_COLUMNS = (
@@ -179,6 +183,25 @@ class Store:
                 self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
+            self._add_number_copies()
+
+    def _add_number_copies(self) -> None:
+        """Campaign numbers keep a copy of their contact's details, taken when added.
+
+        Served only with `copied=True` (the `--numbers-copy-contacts` reading);
+        the columns are added, and filled from the contacts, in a database an
+        older emulator wrote.
+        """
+        have = {r[1] for r in self._db.execute("PRAGMA table_info(campaign_numbers)")}
+        missing = [c for c in CONTACT_COLUMNS if c not in have]
+        for column in missing:
+            self._db.execute(f"ALTER TABLE campaign_numbers ADD COLUMN {column} TEXT")
+        if missing:
+            sets = ", ".join(
+                f"{c} = (SELECT lc.{c} FROM list_contacts lc WHERE lc.id = list_contact_id)"
+                for c in CONTACT_COLUMNS
+            )
+            self._db.execute(f"UPDATE campaign_numbers SET {sets}")
 
     def close(self) -> None:
         with self._lock:
@@ -235,8 +258,26 @@ class Store:
         return account
 
     def account_for_token(self, token: str) -> int | None:
-        row = self._one("SELECT id FROM accounts WHERE token_sha256 = ?", (token_digest(token),))
-        return int(row["id"]) if row else None
+        access = self.token_access(token)
+        return access[0] if access else None
+
+    def token_access(self, token: str) -> tuple[int, bool] | None:
+        """(account, read-only?) for a token; None when no account accepts it."""
+        digest = token_digest(token)
+        row = self._one("SELECT id FROM accounts WHERE token_sha256 = ?", (digest,))
+        if row:
+            return int(row["id"]), False
+        row = self._one("SELECT account_id FROM read_only_tokens WHERE token_sha256 = ?", (digest,))
+        return (int(row["account_id"]), True) if row else None
+
+    def add_read_only_token(self, token: str, account: int) -> None:
+        """A second token for `account` that may read everything and write nothing."""
+        if self.token_access(token) is not None:
+            raise ValueError("a read-only token must differ from every other token")
+        self._write(
+            "INSERT INTO read_only_tokens (token_sha256, account_id) VALUES (?, ?)",
+            (token_digest(token), account),
+        )
 
     def add_confirmed_number(self, account: int, phone: str) -> None:
         self._write(
@@ -373,28 +414,58 @@ class Store:
 
     # -- Campaign numbers -----------------------------------------------------
 
-    _NUMBER_SELECT = (
-        "SELECT cn.id AS id, cn.status AS status, "
-        + ", ".join(f"lc.{c} AS {c}" for c in CONTACT_COLUMNS)
-        + " "
-    )
+    @staticmethod
+    def _number_source(copied: bool) -> tuple[str, str]:
+        """(SELECT list, FROM clause) of campaign numbers with their details.
+
+        Live (the default): the details are a join over the list contact, so a
+        contact PATCH shows in every number made from it. Copied: the details
+        the number took when it was added.
+        """
+        side = "cn" if copied else "lc"
+        select = (
+            "SELECT cn.id AS id, cn.status AS status, "
+            + ", ".join(f"{side}.{c} AS {c}" for c in CONTACT_COLUMNS)
+            + " "
+        )
+        source = "FROM campaign_numbers cn " + (
+            "" if copied else "JOIN list_contacts lc ON lc.id = cn.list_contact_id "
+        )
+        return select, source
 
     def list_numbers(
-        self, account: int, campaign_id: int, filters: dict[str, Any], page: int, size: int
+        self,
+        account: int,
+        campaign_id: int,
+        filters: dict[str, Any],
+        page: int,
+        size: int,
+        *,
+        copied: bool = False,
     ) -> PageResult:
+        select, source = self._number_source(copied)
+        side = "cn" if copied else "lc"
         where = ["cn.campaign_id = ?", "cn.account_id = ?"]
         params: list[Any] = [campaign_id, account]
         for column in CONTACT_FILTERS:
             if column in filters:
-                where.append(f"lc.{column} = ?")
+                where.append(f"{side}.{column} = ?")
                 params.append(filters[column])
-        clause = (
-            "FROM campaign_numbers cn JOIN list_contacts lc ON lc.id = cn.list_contact_id "
-            "WHERE " + " AND ".join(where) + " ORDER BY cn.id"
-        )
-        return self._page(NUMBER_JSON, self._NUMBER_SELECT, clause, params, page, size)
+        clause = source + "WHERE " + " AND ".join(where) + " ORDER BY cn.id"
+        return self._page(NUMBER_JSON, select, clause, params, page, size)
 
-    def add_number(self, account: int, campaign_id: int, contact_id: int) -> Row:
+    _ADD_NUMBER = (
+        "INSERT INTO campaign_numbers (account_id, campaign_id, list_contact_id, status, "
+        f"created_at, {', '.join(CONTACT_COLUMNS)}) "
+        f"SELECT ?, ?, id, 'active', ?, {', '.join(CONTACT_COLUMNS)} FROM list_contacts "
+        "WHERE id = ?"
+    )
+
+    def add_number(
+        self, account: int, campaign_id: int, contact_id: int, *, copied: bool = False
+    ) -> Row:
+        """Add a list contact to a campaign; its details are copied onto the number."""
+        select, source = self._number_source(copied)
         with self._lock:
             exists = self._one(
                 "SELECT 1 FROM campaign_numbers WHERE campaign_id = ? AND list_contact_id = ?",
@@ -402,29 +473,19 @@ class Store:
             )
             if exists:
                 raise DuplicateNumber(contact_id)
-            new_id = self._write(
-                "INSERT INTO campaign_numbers (account_id, campaign_id, list_contact_id, status, "
-                "created_at) VALUES (?, ?, ?, 'active', ?)",
-                (account, campaign_id, contact_id, now_text()),
-            )
-            row = self._one(
-                self._NUMBER_SELECT
-                + "FROM campaign_numbers cn JOIN list_contacts lc ON lc.id = cn.list_contact_id "
-                "WHERE cn.id = ?",
-                (new_id,),
-            )
+            new_id = self._write(self._ADD_NUMBER, (account, campaign_id, now_text(), contact_id))
+            row = self._one(select + source + "WHERE cn.id = ?", (new_id,))
         assert row is not None
         return row
 
-    def document(self, kind: str, resource_id: int) -> str:
+    def document(self, kind: str, resource_id: int, *, copied: bool = False) -> str:
         """One resource as the JSON text of its document: the same SQL as list pages."""
+        select, source = self._number_source(copied)
         sql = {
             "campaign": f"SELECT {CAMPAIGN_JSON} FROM campaigns WHERE id = ?",
             "list": f"SELECT {LIST_JSON} FROM lists WHERE id = ?",
             "contact": f"SELECT {CONTACT_JSON} FROM list_contacts WHERE id = ?",
-            "number": f"SELECT {NUMBER_JSON} FROM ({self._NUMBER_SELECT}"
-            "FROM campaign_numbers cn JOIN list_contacts lc ON lc.id = cn.list_contact_id "
-            "WHERE cn.id = ?)",
+            "number": f"SELECT {NUMBER_JSON} FROM ({select}{source}WHERE cn.id = ?)",
         }[kind]
         with self._lock:
             row = self._db.execute(sql, (resource_id,)).fetchone()
@@ -505,10 +566,9 @@ class Store:
                         ],
                     )
                 db.executemany(
-                    "INSERT INTO campaign_numbers (account_id, campaign_id, list_contact_id, "
-                    "status, created_at) VALUES (?, ?, ?, 'active', ?)",
+                    self._ADD_NUMBER,
                     [
-                        (account, first_campaign + ci, first_contact + ki, stamp)
+                        (account, first_campaign + ci, stamp, first_contact + ki)
                         for ci, ki in memberships
                     ],
                 )

@@ -1,0 +1,291 @@
+"""`upcall-sync doctor` through the CLI, against the emulator in every reading."""
+
+from __future__ import annotations
+
+import json
+import socket
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from upcall_sync.client import CampaignAttributes, ContactAttributes, UpcallClient
+from upcall_sync.doctor import PASS, WARN, _datetime_verdict, error_shape_verdict
+from upcall_sync.emulator import Emulator, Modes
+
+from .conftest import OTHER_TOKEN, TOKEN, run_cli
+
+CHECKS = (
+    "base-url",
+    "token",
+    "links",
+    "page-cap",
+    "name-filter",
+    "from-number-filter",
+    "campaign-by-id",
+    "datetimes",
+    "numbers",
+    "phone-filter",
+    "lists",
+    "list-contacts",
+    "error-shape",
+    "rate-limit",
+)
+
+
+@pytest.fixture
+def account(client: UpcallClient, cli_env: Emulator) -> Emulator:
+    """Three campaigns (two named alike), a contact list, and a number in a campaign."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    made = [
+        client.create_campaign(CampaignAttributes(name=n, start_datetime=start))
+        for n in ("Spring", "Spring", "Summer")
+    ]
+    lst = client.create_list("upcall-sync")
+    contact = client.create_contact(
+        lst.id, ContactAttributes(phone="+16507991144", first_name="Joey")
+    )
+    client.add_number(made[0].id, contact.id)
+    return cli_env
+
+
+def doctor(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
+    code, out, err = run_cli(capsys, "doctor", "--format", "json", *args)
+    assert err == ""
+    doc = json.loads(out)
+    assert [c["name"] for c in doc["checks"]] == list(CHECKS)
+    return code, {c["name"]: c for c in doc["checks"]}
+
+
+def verdicts(checks: dict[str, Any]) -> dict[str, str]:
+    return {name: c["verdict"] for name, c in checks.items()}
+
+
+ALL_PASS = dict.fromkeys(CHECKS, PASS)
+
+
+def test_every_check_passes_against_the_default_emulator(
+    capsys: pytest.CaptureFixture[str], account: Emulator
+) -> None:
+    code, out, _err = run_cli(capsys, "doctor")
+    lines = [line for line in out.splitlines() if line.startswith(("PASS", "WARN", "FAIL"))]
+    assert code == 0
+    assert [line.split()[:2] for line in lines] == [[PASS, name] for name in CHECKS]
+    assert all(" -- needed by: " in line for line in lines)
+    assert "14 checks: 14 passed, 0 warnings, 0 failed" in out
+    assert "the server caps page[size] at 100 (asked 1000)" in out
+    assert "?name='Spring' returned exactly the 2 campaign(s)" in out
+    code, checks = doctor(capsys)
+    assert code == 0 and verdicts(checks) == ALL_PASS
+    assert not checks["rate-limit"]["required"] and checks["token"]["required"]
+
+
+# Each reading of the API, and what doctor must make of it (checks not named: PASS).
+READINGS: dict[str, tuple[dict[str, Any], dict[str, str], int]] = {
+    "numbers-copy-contacts": ({"numbers_copy_contacts": True}, {}, 0),
+    "duplicate-number-message": ({"duplicate_number_message": "Number taken"}, {}, 0),
+    "lenient-validation": ({"validation": "lenient"}, {}, 0),
+    "exact-filters": ({"exact_filters": True}, {}, 0),
+    "no-last-link": ({"no_last_link": True}, {"links": WARN}, 0),
+    "no-lists": ({"no_lists": True}, {"lists": "FAIL", "list-contacts": WARN}, 1),
+}
+
+
+@pytest.mark.parametrize("reading", list(READINGS))
+def test_verdicts_in_every_reading(
+    capsys: pytest.CaptureFixture[str], account: Emulator, reading: str
+) -> None:
+    modes, expected, exit_code = READINGS[reading]
+    account.api.modes = Modes(**modes)
+    code, checks = doctor(capsys)
+    assert verdicts(checks) == {**ALL_PASS, **expected}
+    assert code == exit_code
+    evidence = {name: c["evidence"] for name, c in checks.items()}
+    if reading == "exact-filters":
+        assert "the filter matches the exact text" in evidence["phone-filter"]
+    else:
+        assert "the filter normalises phones" in evidence["phone-filter"]
+    if reading == "no-last-link":
+        assert "no links.last" in evidence["links"] and "links.next" in evidence["links"]
+    if reading == "no-lists":
+        assert "GET /lists -> 404" in evidence["lists"]
+        assert "apply cannot stage contacts" in evidence["lists"]
+
+
+def test_jsonapi_errors_are_recognised(
+    capsys: pytest.CaptureFixture[str], account: Emulator
+) -> None:
+    account.api.error_style = "jsonapi"
+    code, checks = doctor(capsys)
+    assert code == 0 and verdicts(checks) == ALL_PASS
+    assert "-> 404 with JSON:API error objects: id: Not found" in checks["error-shape"]["evidence"]
+    account.api.error_style = "fields"
+    _code, checks = doctor(capsys)
+    assert "-> 404 with a field map: id: Not found" in checks["error-shape"]["evidence"]
+
+
+def test_a_wrong_token_fails_and_says_so(
+    capsys: pytest.CaptureFixture[str], account: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UPCALL_AUTH_TOKEN", "uctok_not_a_real_token")
+    code, checks = doctor(capsys)
+    assert code == 1
+    assert checks["token"]["verdict"] == "FAIL"
+    assert "refused the token (HTTP 401" in checks["token"]["evidence"]
+    assert {checks[n]["verdict"] for n in CHECKS[2:-1]} == {WARN}
+    assert checks["links"]["evidence"] == "not checked: the token was refused"
+
+
+def test_a_base_url_without_api_v1_fails_with_a_hint(
+    capsys: pytest.CaptureFixture[str], account: Emulator
+) -> None:
+    bare = account.base_url.removesuffix("/api/v1")
+    code, checks = doctor(capsys, "--api-url", bare)
+    assert code == 1
+    assert checks["base-url"]["verdict"] == "FAIL"
+    assert f"try --api-url {bare}/api/v1" in checks["base-url"]["evidence"]
+    code, checks = doctor(capsys, "--api-url", bare + "/api/v2")
+    assert code == 1 and f"try --api-url {bare}/api/v1" in checks["base-url"]["evidence"]
+    code, checks = doctor(capsys, "--api-url", bare + "/upcall/api/v1")
+    assert code == 1 and "does not serve the Upcall v1 API" in checks["base-url"]["evidence"]
+
+
+def test_an_unreachable_api_fails_in_one_report(
+    capsys: pytest.CaptureFixture[str], cli_env: Emulator
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code, checks = doctor(
+        capsys, "--api-url", f"http://127.0.0.1:{port}/api/v1", "--max-retry-time", "0"
+    )
+    assert code == 1
+    assert checks["base-url"]["verdict"] == "FAIL"
+    assert "connection refused" in checks["base-url"]["evidence"]
+
+
+def test_an_empty_account_warns_it_could_not_check(
+    capsys: pytest.CaptureFixture[str], account: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UPCALL_AUTH_TOKEN", OTHER_TOKEN)
+    code, checks = doctor(capsys)
+    assert code == 0
+    assert checks["name-filter"] == {**checks["name-filter"], "verdict": WARN}
+    assert checks["name-filter"]["evidence"] == "could not check: no campaigns"
+    assert checks["token"]["verdict"] == PASS and checks["lists"]["verdict"] == PASS
+
+
+def test_doctor_sends_only_gets(capsys: pytest.CaptureFixture[str], account: Emulator) -> None:
+    before = len(account.requests)
+    code, _checks = doctor(capsys)
+    sent = account.requests[before:]
+    assert code == 0
+    assert len(sent) >= 10
+    assert {r.method for r in sent} == {"GET"}
+    assert not any(r.wrote for r in sent)
+    paths = {r.api_path for r in sent}
+    assert {"/campaigns", "/lists", "/campaigns/0", "/lists/1/contacts"} <= paths
+
+
+def test_a_read_only_token_passes_everything(
+    capsys: pytest.CaptureFixture[str], account: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read_only = "uctok_READONLY_5e4d3c2b1a09"
+    account.store.add_read_only_token(read_only, account.accounts[TOKEN])
+    monkeypatch.setenv("UPCALL_AUTH_TOKEN", read_only)
+    code, checks = doctor(capsys)
+    assert code == 0 and verdicts(checks) == ALL_PASS
+
+
+@pytest.mark.parametrize(
+    ("fault", "check", "words"),
+    [
+        ("loop-next", "links", "points back at a page already read"),
+        ("foreign-next", "links", "outside"),
+        ("huge-page", "links", "the server ignores it"),
+    ],
+)
+def test_misbehaving_paging_fails(
+    capsys: pytest.CaptureFixture[str], account: Emulator, fault: str, check: str, words: str
+) -> None:
+    account.faults.add_rule(fault, "GET", "/campaigns", count=1)
+    code, checks = doctor(capsys)
+    assert code == 1
+    assert checks[check]["verdict"] == "FAIL" and words in checks[check]["evidence"]
+
+
+def test_rate_limit_headers_are_reported(
+    capsys: pytest.CaptureFixture[str], account: Emulator
+) -> None:
+    account.faults.add_rule("429", "GET", "/lists", count=1)
+    code, checks = doctor(capsys)
+    assert code == 0
+    assert checks["rate-limit"]["evidence"] == "Retry-After: 0; 1 answer(s) were 429"
+
+
+def test_datetime_and_error_shape_verdicts() -> None:
+    assert _datetime_verdict("2016-07-18T10:49:18.000Z") == PASS
+    assert _datetime_verdict("2016-07-18T10:49:18Z") == WARN
+    assert _datetime_verdict("2016-07-18T12:49:18+02:00") == WARN
+    assert _datetime_verdict("2016-07-18T10:49:18") == "FAIL"
+    assert _datetime_verdict("yesterday") == "FAIL"
+    assert _datetime_verdict(1468838958) == "FAIL"
+    html = b"<html><body>Not Found</body></html>"
+    assert error_shape_verdict("GET /x -> 404", "text/html", html)[0] == WARN
+    stale = json.dumps({"errors": [{"status": "400", "detail": "Not found"}]}).encode()
+    verdict, evidence = error_shape_verdict("GET /x -> 404", "application/json", stale)
+    assert verdict == WARN and "say status 400" in evidence
+    assert error_shape_verdict("GET /x -> 404", "application/json", b'{"message": "x"}')[0] == WARN
+
+
+def test_doctor_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _err = run_cli(capsys, "doctor", "--help")
+    assert code == 0 and "(GET requests only)" in " ".join(out.split()) and "--api-url" in out
+
+
+def test_every_check_and_switch_is_documented() -> None:
+    """Each doctor check and each pessimistic switch: in the contract page and the README,
+    and each switch both an `upcall-sync emulator` flag and an `Emulator(...)` keyword."""
+    import dataclasses
+    import inspect
+
+    import typer.main
+
+    from upcall_sync.cli import app
+    from upcall_sync.doctor import NEEDED_BY
+
+    from .conftest import ROOT
+
+    page = (ROOT / "docs" / "api-contract.md").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert list(NEEDED_BY) == list(CHECKS)
+    for name in CHECKS:
+        assert f"`{name}`" in page, name
+    command = typer.main.get_command(app).commands["emulator"]  # type: ignore[attr-defined]
+    flags = {opt for param in command.params for opt in param.opts}
+    keywords = inspect.signature(Emulator).parameters
+    switches = [f.name for f in dataclasses.fields(Modes)] + ["read_only_tokens"]
+    for keyword in switches:
+        flag = "--" + keyword.removesuffix("s" if keyword.endswith("tokens") else "").replace(
+            "_", "-"
+        )
+        assert flag in flags and keyword in keywords, keyword
+        assert f"`{flag}" in page and f"`{flag}" in readme, flag
+
+
+def test_the_page_cap_is_the_servers(capsys: pytest.CaptureFixture[str], account: Emulator) -> None:
+    account.api.max_page_size = 2
+    code, checks = doctor(capsys)
+    assert code == 0 and verdicts(checks) == ALL_PASS
+    assert checks["page-cap"]["evidence"] == "the server caps page[size] at 2 (asked 1000)"
+
+
+def test_text_and_json_say_the_same(capsys: pytest.CaptureFixture[str], account: Emulator) -> None:
+    account.api.modes = Modes(no_lists=True, no_last_link=True)
+    text_code, out, _err = run_cli(capsys, "doctor", "--format", "text")
+    json_code, checks = doctor(capsys)
+    assert text_code == json_code == 1
+    for name, check in checks.items():
+        line = next(x for x in out.splitlines() if x.split()[1:2] == [name])
+        assert line.startswith(check["verdict"])
+        assert check["evidence"] in line and check["needed_by"] in line

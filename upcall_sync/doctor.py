@@ -1,0 +1,574 @@
+"""`upcall-sync doctor`: a live API checked against every assumption the client makes.
+
+Read-only: every request is a GET. Each check gives a verdict, its evidence,
+and what in plan or apply rests on it (docs/api-contract.md has one row per
+assumption and names the check that verifies it):
+
+- PASS: the assumption holds, as far as the account's data lets us see.
+- WARN: it could not be checked (say, no campaigns), or it holds with a
+  caveat the client copes with (no `links.last`: slower, still right).
+- FAIL: it does not hold, and plan or apply would go wrong. A required check
+  that fails makes the report not `ok` (the command exits 1).
+
+Uses only the client (its transport, models and parsers), never the emulator.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TextIO
+from urllib.parse import urlsplit
+
+import phonenumbers
+import requests
+
+from upcall_sync.client import UpcallClient
+from upcall_sync.client.api import CAMPAIGN_TYPES
+from upcall_sync.client.models import Campaign, ContactList
+from upcall_sync.client.paging import page_number, page_size
+from upcall_sync.client.redact import TOKEN_PARAM, scrub_exception
+from upcall_sync.client.resources import parse_resource
+from upcall_sync.client.responses import describe, excerpt, parse_error_document
+from upcall_sync.client.transport import Page
+from upcall_sync.errors import ApiStatusError, TransportError, UpcallSyncError
+
+PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
+BIG_PAGE = 1000
+#: 555-0100..0199 numbers are reserved for fiction: no account's caller ID
+FICTIONAL_NUMBER = "+12125550199"
+MISSING_ID = "0"
+API_DATETIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+RATE_HEADERS = ("ratelimit", "x-ratelimit", "retry-after")
+NUMBER_PROBES = 5
+
+NEEDED_BY = {
+    "base-url": "every request (--api-url, UPCALL_API_URL)",
+    "token": "every request of plan and apply",
+    "links": "reading every listing (pages 2..last from links.last, else links.next)",
+    "page-cap": "how many requests a plan makes (it asks page[size]=1000, reads the server's)",
+    "name-filter": "plan matching campaigns by name; apply finding a campaign after a lost POST",
+    "from-number-filter": "plan reading from_number back (the API never returns it)",
+    "campaign-by-id": "campaigns pinned with `id:`; apply of a saved plan (freshness check)",
+    "datetimes": "plan comparing start/end datetimes (to the second, in UTC)",
+    "numbers": "plan reading each matched campaign's numbers",
+    "phone-filter": "plan finding contacts and numbers by ?phone= (always sent as E.164)",
+    "lists": "apply staging contacts in a contact list before adding them to campaigns",
+    "list-contacts": "apply staging contacts, and plan finding existing ones",
+    "error-shape": "every error message; plan treating only 404 as 'gone'",
+    "rate-limit": "apply's pacing (the client backs off on 429 and honours Retry-After)",
+}
+INFORMATIONAL = frozenset({"rate-limit"})
+#: the checks after base-url and token, in the order they run
+ORDER = tuple(NEEDED_BY)[2:-1]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    verdict: str
+    evidence: str
+    needed_by: str
+    required: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "verdict": self.verdict,
+            "required": self.required,
+            "evidence": self.evidence,
+            "needed_by": self.needed_by,
+        }
+
+
+@dataclass
+class Report:
+    api_url: str
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(c.verdict == FAIL and c.required for c in self.checks)
+
+    def counts(self) -> dict[str, int]:
+        return {v: sum(c.verdict == v for c in self.checks) for v in (PASS, WARN, FAIL)}
+
+    def to_dict(self) -> dict[str, Any]:
+        counts = self.counts()
+        return {
+            "api_url": self.api_url,
+            "ok": self.ok,
+            "summary": {"pass": counts[PASS], "warn": counts[WARN], "fail": counts[FAIL]},
+            "checks": [c.to_dict() for c in self.checks],
+        }
+
+
+class _Skip(Exception):
+    """A check that cannot run; its message says why (a WARN)."""
+
+
+def run_doctor(client: UpcallClient) -> Report:
+    """Every check, in order; never raises for what the API does (that is a verdict)."""
+    return _Doctor(client).run()
+
+
+# -- the checks --------------------------------------------------------------------------
+
+
+@dataclass
+class _Campaigns:
+    """What the first requests learned, for the checks after them."""
+
+    small: dict[str, Any]
+    big: dict[str, Any]
+    #: why the page of page[size]=1000 could not be read, if it could not
+    big_error: str = ""
+
+    @property
+    def items(self) -> list[Any]:
+        data = self.big.get("data")
+        return data if isinstance(data, list) else []
+
+    def links(self, doc: dict[str, Any]) -> dict[str, Any]:
+        links = doc.get("links")
+        return links if isinstance(links, dict) else {}
+
+    @property
+    def more_than_one(self) -> bool:
+        return len(self.items) > 1 or "next" in self.links(self.big)
+
+
+class _Doctor:
+    def __init__(self, client: UpcallClient) -> None:
+        self.client = client
+        self.transport = client.transport
+        self.report = Report(self.transport.redact(self.transport.base_url))
+        self.headers: dict[str, str] = {}
+        self.statuses: list[int] = []
+        self.list_id: str | None = None
+        self.number: tuple[str, str, str] | None = None  # campaign id, number id, phone
+        self.blocked = "the API could not be read"
+
+    def run(self) -> Report:
+        hooks = self.transport.session.hooks.setdefault("response", [])
+        hooks.append(self._saw)
+        try:
+            seen = self._reachable()
+            if seen is not None:
+                self._all(seen)
+            else:
+                for name in ORDER:
+                    self._put(name, WARN, f"not checked: {self.blocked}")
+            self._add("rate-limit", self._rate_limit)
+        finally:
+            hooks.remove(self._saw)
+        return self.report
+
+    def _saw(self, resp: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self.statuses.append(resp.status_code)
+        for key, value in resp.headers.items():
+            if key.lower().startswith(RATE_HEADERS):
+                self.headers[key] = value
+
+    def _add(self, name: str, fn: Callable[[], tuple[str, str]]) -> None:
+        try:
+            verdict, evidence = fn()
+        except _Skip as skip:
+            verdict, evidence = WARN, str(skip)
+        except UpcallSyncError as exc:
+            verdict, evidence = FAIL, exc.one_line()
+        except (LookupError, TypeError, ValueError, AttributeError) as exc:
+            # data of a shape no check expected: a verdict too, not a crash
+            verdict, evidence = FAIL, f"unexpected data in a response: {type(exc).__name__}: {exc}"
+        self._put(name, verdict, evidence)
+
+    def _put(self, name: str, verdict: str, evidence: str) -> None:
+        self.report.checks.append(
+            Check(
+                name,
+                verdict,
+                self.transport.redact(evidence),
+                NEEDED_BY[name],
+                required=name not in INFORMATIONAL,
+            )
+        )
+
+    def _get(self, path: str, **params: Any) -> dict[str, Any]:
+        doc = self.transport.request("GET", path, params=params).document
+        if not isinstance(doc, dict) or not isinstance(doc.get("data"), list | dict):
+            raise _NotJsonApi(f"GET {path} -> 200, but not a JSON:API document with data")
+        return doc
+
+    # -- reaching the API at all ---------------------------------------------------------
+
+    def _reachable(self) -> _Campaigns | None:
+        """base-url and token, from one small page of /campaigns."""
+        try:
+            small = self._get("/campaigns", **{"page[number]": 1, "page[size]": 1})
+        except ApiStatusError as exc:
+            self._refused(exc)
+            return None
+        except UpcallSyncError as exc:
+            hint = "" if isinstance(exc, TransportError) else self._hint()
+            self._put("base-url", FAIL, exc.one_line() + hint)
+            self._put("token", WARN, "not checked: the API could not be read")
+            return None
+        self._put("base-url", PASS, "GET /campaigns -> 200, a JSON:API document")
+        self._put("token", PASS, "accepted (GET /campaigns -> 200)")
+        try:
+            big = self._get("/campaigns", **{"page[number]": 1, "page[size]": BIG_PAGE})
+        except UpcallSyncError as exc:
+            return _Campaigns(small, {}, exc.one_line())
+        return _Campaigns(small, big)
+
+    def _refused(self, exc: ApiStatusError) -> None:
+        if exc.status in (401, 403):
+            self._put("base-url", PASS, f"the server answers GET /campaigns (HTTP {exc.status})")
+            what = "refused" if exc.status == 401 else "not allowed to read campaigns"
+            self.blocked = "the token was refused"
+            self._put(
+                "token",
+                FAIL,
+                f"the API {what} the token (HTTP {exc.status} on GET /campaigns): "
+                "check UPCALL_AUTH_TOKEN, UPCALL_AUTH_TOKEN_FILE or --token-file",
+            )
+            return
+        self._put("base-url", FAIL, exc.one_line() + self._hint())
+        self._put("token", WARN, "not checked: the base URL does not serve /campaigns")
+        self.blocked = "the base URL does not serve /campaigns"
+
+    def _hint(self) -> str:
+        parts = urlsplit(self.transport.base_url)
+        path = parts.path.rstrip("/")
+        if path.endswith("/api/v1"):
+            return "; this URL does not serve the Upcall v1 API"
+        prefix = re.sub(r"/api(/v\d+)?$", "", path)
+        better = parts._replace(path=prefix + "/api/v1", query="", fragment="").geturl()
+        return f"; the Upcall API lives under /api/v1: try --api-url {better}"
+
+    def _all(self, seen: _Campaigns) -> None:
+        self._add("links", lambda: self._links(seen))
+        self._add("page-cap", lambda: self._page_cap(seen))
+        self._add("name-filter", lambda: self._name_filter(seen))
+        self._add("from-number-filter", lambda: self._from_number_filter(seen))
+        self._add("campaign-by-id", lambda: self._campaign_by_id(seen))
+        self._add("datetimes", lambda: self._datetimes(seen))
+        self._add("numbers", lambda: self._numbers(seen))
+        self._add("phone-filter", self._phone_filter)
+        self._add("lists", self._lists)
+        self._add("list-contacts", self._list_contacts)
+        self._add("error-shape", self._error_shape)
+
+    # -- paging ----------------------------------------------------------------------------
+
+    def _links(self, seen: _Campaigns) -> tuple[str, str]:
+        links = seen.links(seen.small)
+        items = seen.small.get("data")
+        if not links:
+            return FAIL, "GET /campaigns has no links object: the client cannot page"
+        if isinstance(items, list) and len(items) > 1:
+            return FAIL, f"{len(items)} campaigns on a page of page[size]=1: the server ignores it"
+        keys = ", ".join(k for k in ("self", "next", "last") if k in links)
+        if not seen.more_than_one:
+            raise _Skip(f"could not check links.next: fewer than 2 campaigns (links: {keys})")
+        if "next" not in links:
+            return FAIL, (
+                "page 1 of page[size]=1 has no links.next though the account has more "
+                "campaigns: the client would read only the first page of every listing"
+            )
+        last = page_number(links.get("last"))
+        first = Page(list(items or []), 1, last, True, self._small_url(), links["next"], 1)
+        second = next(self.transport.follow(first), None)
+        if second is None or second.items[:1] == first.items[:1]:
+            return FAIL, "links.next does not lead to the next page"
+        if "last" not in links:
+            return WARN, (
+                f"links: {keys}; no links.last, so the client follows links.next one page "
+                "at a time (right, but long listings read slower)"
+            )
+        if first.last is None or first.last < 2:
+            return FAIL, f"links.last ({links['last']!r}) does not name a later page number"
+        return (
+            PASS,
+            f"links: {keys}; links.next leads to page 2; links.last names page {first.last}",
+        )
+
+    def _small_url(self) -> str:
+        return self.transport.url("/campaigns", {"page[number]": 1, "page[size]": 1})
+
+    def _page_cap(self, seen: _Campaigns) -> tuple[str, str]:
+        if seen.big_error:
+            return FAIL, f"{seen.big_error} (the client asks for page[size]={BIG_PAGE})"
+        links = seen.links(seen.big)
+        count = len(seen.items)
+        if count > BIG_PAGE:
+            return FAIL, f"{count} campaigns on a page of page[size]={BIG_PAGE}: size ignored"
+        reported = page_size(links.get("self")) or page_size(links.get("last"))
+        if reported is None:
+            return WARN, (
+                f"the links carry no page[size]; {count} campaigns on page 1 of "
+                f"page[size]={BIG_PAGE} (the client then builds page URLs with its own size)"
+            )
+        if reported < BIG_PAGE:
+            return PASS, f"the server caps page[size] at {reported} (asked {BIG_PAGE})"
+        return PASS, f"page[size]={BIG_PAGE} honoured ({count} campaigns on page 1)"
+
+    # -- filters and documents -------------------------------------------------------------
+
+    def _one_campaign(self, seen: _Campaigns) -> dict[str, Any]:
+        for item in seen.items:
+            attrs = item.get("attributes") if isinstance(item, dict) else None
+            if isinstance(attrs, dict) and isinstance(attrs.get("name"), str):
+                found: dict[str, Any] = item
+                return found
+        raise _Skip("could not check: no campaigns")
+
+    def _name_filter(self, seen: _Campaigns) -> tuple[str, str]:
+        item = self._one_campaign(seen)
+        cid, name = str(item.get("id")), item["attributes"]["name"]
+        found = self.client.list_campaigns(name=name)
+        shown = _quote(name)
+        if cid not in {c.id for c in found}:
+            return FAIL, (
+                f"?name={shown} did not return campaign {cid} of that name: plan would not "
+                "find existing campaigns and would create them again"
+            )
+        others = [c for c in found if c.name != name]
+        loose = len(name) > 1 and cid in {c.id for c in self.client.list_campaigns(name=name[:-1])}
+        if others or loose:
+            example = _quote(others[0].name) if others else _quote(name[:-1])
+            return WARN, (
+                f"?name= is not exact (it also matches {example}); plan re-checks names, "
+                "so it stays right but reads more"
+            )
+        return PASS, f"?name={shown} returned exactly the {len(found)} campaign(s) of that name"
+
+    def _from_number_filter(self, seen: _Campaigns) -> tuple[str, str]:
+        found = self.client.list_campaigns(from_number=FICTIONAL_NUMBER)
+        asked = f"?from_number={FICTIONAL_NUMBER} (a fictional number)"
+        if found and len(found) >= len(seen.items):
+            return FAIL, (
+                f"{asked} returned every campaign: the filter is ignored, and plan would "
+                "believe every campaign already has its from_number"
+            )
+        if found:
+            return WARN, f"{asked} returned {len(found)} campaign(s)"
+        if not seen.items:
+            return PASS, f"{asked} accepted (no campaigns, so filtering is not shown)"
+        return PASS, f"{asked} accepted and returned no campaigns"
+
+    def _campaign_by_id(self, seen: _Campaigns) -> tuple[str, str]:
+        cid = str(self._one_campaign(seen).get("id"))
+        got = self.client.get_campaign(cid)
+        if got.id != cid:
+            return FAIL, f"GET /campaigns/{cid} returned campaign {got.id}"
+        return PASS, f"GET /campaigns/{cid} returned that campaign"
+
+    def _datetimes(self, seen: _Campaigns) -> tuple[str, str]:
+        values: list[tuple[str, str, Any]] = []
+        for item in seen.items:
+            parse_resource(item, Campaign, CAMPAIGN_TYPES, method="GET", url="/campaigns")
+            attrs = item["attributes"]
+            for key in ("created_at", "updated_at", "start_datetime", "end_datetime"):
+                if attrs.get(key) is not None:
+                    values.append((str(item.get("id")), key, attrs[key]))
+        if not values:
+            raise _Skip("could not check: no campaigns")
+        worst = max((_datetime_verdict(v), cid, key, v) for cid, key, v in values)
+        verdict, cid, key, value = worst
+        if verdict == FAIL:
+            return FAIL, f"campaign {cid} {key} is {value!r}: not a datetime with a UTC offset"
+        if verdict == WARN:
+            return WARN, (
+                f"campaign {cid} {key} is {value!r}, not UTC with milliseconds; the client "
+                "parses it and compares to the second"
+            )
+        return PASS, f"{len(values)} datetimes, all UTC with milliseconds (e.g. {value})"
+
+    def _numbers(self, seen: _Campaigns) -> tuple[str, str]:
+        self._one_campaign(seen)
+        tried = 0
+        for item in [i for i in seen.items if isinstance(i, dict)][:NUMBER_PROBES]:
+            cid = str(item.get("id"))
+            tried += 1
+            _page, rows = self.client.first_page(self.client.numbers_listing(cid))
+            if rows:
+                number = rows[0]
+                self.number = (cid, number.id, number.phone)
+                if not number.phone.startswith("+"):
+                    return WARN, f"campaign {cid}: number phone {number.phone!r} is not E.164"
+                return PASS, f"GET /campaigns/{cid}/numbers: campaign_numbers, phones in E.164"
+        raise _Skip(f"could not check: no numbers in the first {tried} campaign(s)")
+
+    def _phone_filter(self) -> tuple[str, str]:
+        if self.number is None:
+            raise _Skip("could not check: no campaign number to look up")
+        cid, nid, phone = self.number
+        if nid not in {n.id for n in self.client.list_numbers(cid, phone=phone)}:
+            return FAIL, f"?phone={phone} did not return number {nid} of that phone"
+        try:
+            parsed = phonenumbers.parse(phone, None)
+            styled = phonenumbers.format_number(
+                parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL
+            )
+        except phonenumbers.NumberParseException:
+            return PASS, f"?phone={phone} finds number {nid}"
+        loose = nid in {n.id for n in self.client.list_numbers(cid, phone=styled)}
+        how = "normalises phones" if loose else "matches the exact text"
+        return PASS, (
+            f"?phone={phone} finds number {nid}; the filter {how} "
+            f"(?phone={styled!r} finds {'it too' if loose else 'nothing'})"
+        )
+
+    # -- the inferred contact-list endpoints -----------------------------------------------
+
+    def _lists(self) -> tuple[str, str]:
+        try:
+            page = self.transport.first_page("/lists", {}, page_size=100)
+        except ApiStatusError as exc:
+            if exc.status == 404:
+                return FAIL, (
+                    "GET /lists -> 404: the inferred contact-list endpoints are missing, "
+                    "so apply cannot stage contacts"
+                )
+            raise
+        lists = [
+            parse_resource(item, ContactList, ("lists",), method="GET", url="/lists")
+            for item in page.items
+        ]
+        self.list_id = lists[0].id if lists else None
+        return PASS, f"GET /lists -> 200: {len(lists)} contact list(s) on page 1"
+
+    def _list_contacts(self) -> tuple[str, str]:
+        if self.report.checks[-1].verdict == FAIL:
+            raise _Skip("not checked: GET /lists failed")
+        if self.list_id is None:
+            raise _Skip("could not check: no contact list (apply creates one)")
+        path = f"/lists/{self.list_id}/contacts"
+        try:
+            _page, rows = self.client.first_page(self.client.contacts_listing(self.list_id))
+        except ApiStatusError as exc:
+            if exc.status == 404:
+                return FAIL, f"GET {path} -> 404: apply cannot stage contacts"
+            raise
+        return PASS, f"GET {path} -> 200: {len(rows)} list_contacts on page 1"
+
+    # -- errors and rate limits --------------------------------------------------------------
+
+    def _error_shape(self) -> tuple[str, str]:
+        path = f"/campaigns/{MISSING_ID}"
+        status, ctype, raw = self._raw_get(path)
+        asked = f"GET {path} (no such campaign) -> {status}"
+        if status != 404:
+            return FAIL, f"{asked}, not 404: plan treats only 404 as 'gone'"
+        return error_shape_verdict(asked, ctype, raw)
+
+    def _raw_get(self, path: str) -> tuple[int, str, bytes]:
+        """One GET whose body we read as it is (the transport turns errors into exceptions)."""
+        t = self.transport
+        try:
+            resp = t.session.get(
+                t.url(path),
+                params={TOKEN_PARAM: t.token_for_redaction()},
+                timeout=(t.timeouts.connect, t.timeouts.read),
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            scrub_exception(exc, t.redact)
+            raise _Unreachable(f"GET {path}: {describe(exc)}") from exc
+        return resp.status_code, resp.headers.get("Content-Type", ""), resp.content
+
+    def _rate_limit(self) -> tuple[str, str]:
+        retried = f"; {self.statuses.count(429)} answer(s) were 429" if 429 in self.statuses else ""
+        if not self.headers:
+            return (
+                PASS,
+                f"no rate-limit headers sent; the client relies on 429 + Retry-After{retried}",
+            )
+        shown = ", ".join(f"{k}: {v}" for k, v in sorted(self.headers.items()))
+        return PASS, f"{shown}{retried}"
+
+
+class _NotJsonApi(UpcallSyncError):
+    pass
+
+
+class _Unreachable(UpcallSyncError):
+    pass
+
+
+# -- pure verdicts (tested directly) -------------------------------------------------------
+
+
+def _datetime_verdict(value: Any) -> str:
+    """PASS for the API's own form, WARN for another ISO 8601 with an offset, else FAIL."""
+    if not isinstance(value, str):
+        return FAIL
+    if API_DATETIME.fullmatch(value):
+        return PASS
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return FAIL
+    return WARN if parsed.tzinfo is not None else FAIL
+
+
+def error_shape_verdict(asked: str, ctype: str, raw: bytes) -> tuple[str, str]:
+    """What the client makes of a 404's body: a field map and JSON:API both pass."""
+    try:
+        doc = json.loads(raw) if raw.strip() else None
+    except (ValueError, UnicodeDecodeError):
+        kind = ctype.split(";", maxsplit=1)[0].strip() or "no content type"
+        return WARN, f"{asked} with a body that is not JSON ({kind}): {excerpt(raw, 40)!r}"
+    errors = doc.get("errors") if isinstance(doc, dict) else None
+    messages = "; ".join(str(f) for f in parse_error_document(doc))
+    if isinstance(errors, dict):
+        return PASS, f"{asked} with a field map: {messages}"
+    if isinstance(errors, list):
+        said = {str(e.get("status")) for e in errors if isinstance(e, dict) and "status" in e}
+        if said - {"404"}:
+            return WARN, (
+                f"{asked} with JSON:API error objects that say status {', '.join(sorted(said))} "
+                f"(the client reads the HTTP status): {messages}"
+            )
+        return PASS, f"{asked} with JSON:API error objects: {messages}"
+    return WARN, f"{asked} with JSON the client does not read as errors: {excerpt(raw, 40)!r}"
+
+
+def _quote(text: str, limit: int = 40) -> str:
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+# -- output ----------------------------------------------------------------------------------
+
+
+def render_text(report: Report, out: TextIO) -> None:
+    """One line per check, then a summary."""
+    width = max((len(c.name) for c in report.checks), default=0)
+    out.write(f"upcall-sync doctor: {report.api_url} (GET requests only)\n\n")
+    for c in report.checks:
+        extra = "" if c.required else " [informational]"
+        out.write(
+            f"{c.verdict}  {c.name:<{width}}  {c.evidence}  -- needed by: {c.needed_by}{extra}\n"
+        )
+    counts = report.counts()
+    out.write(
+        f"\n{len(report.checks)} checks: {counts[PASS]} passed, {counts[WARN]} warnings, "
+        f"{counts[FAIL]} failed. "
+        + (
+            "Every required check passed.\n"
+            if report.ok
+            else "The client's assumptions do not all hold here: fix the FAILs first.\n"
+        )
+    )
+
+
+def render_json(report: Report, out: TextIO) -> None:
+    json.dump(report.to_dict(), out, indent=2)
+    out.write("\n")
+
+
+__all__ = ["Check", "Report", "error_shape_verdict", "render_json", "render_text", "run_doctor"]
