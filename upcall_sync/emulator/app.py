@@ -147,7 +147,8 @@ def parse_datetime(value: Any) -> str:
     if parsed.tzinfo is None:
         raise ValueError("no UTC offset")
     utc = parsed.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    # isoformat pads every year to four digits (strftime's %Y writes year 999 as "999")
+    return utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def normalize_phone(value: str) -> str | None:
