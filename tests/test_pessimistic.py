@@ -162,3 +162,24 @@ def test_a_refused_number_add_is_looked_up_whatever_the_api_says(
         assert len(refused) == 1
         assert duplicates(emu)["numbers"] == []
     emu.store.close()
+
+
+def test_without_contact_lists_plan_works_until_it_needs_them(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--no-lists`: campaigns alone still plan and apply; numbers to add fail in one
+    line that says why (the inferred /lists endpoints are missing) and points at doctor."""
+    emu = Emulator(tokens=[TOKEN], confirmed_numbers=list(CONFIRMED), no_lists=True)
+    monkeypatch.setenv("UPCALL_API_URL", emu.base_url)
+    monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
+    monkeypatch.setenv("NO_COLOR", "1")
+    with emu:
+        bare = tmp_path / "bare.yaml"
+        bare.write_text("version: 1\ncampaigns:\n  - name: solo\n    pitch: hi\n")
+        assert run_cli(capsys, "apply", "--auto-approve", str(bare))[0] == 0
+        assert run_cli(capsys, "plan", "--detailed-exitcode", str(bare))[0] == 0
+        code, out, err = run_cli(capsys, "plan", str(_examples(tmp_path)))
+        assert code == 1 and out == ""
+        assert err.count("\n") == 1
+        assert "this API has no contact lists" in err and "upcall-sync doctor" in err
+    emu.store.close()

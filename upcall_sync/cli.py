@@ -26,6 +26,7 @@ from upcall_sync import __version__
 from upcall_sync.client.redact import RedactingFormatter, RedactingWriter, Redactor
 from upcall_sync.errors import (
     InsecureTransport,
+    ListsUnavailable,
     ManifestError,
     NoToken,
     PlanError,
@@ -592,6 +593,7 @@ HINTS: dict[type[UpcallSyncError], str] = {
     UnsafePlan: "review the plan and pass --force to apply it",
     NoToken: "or pass --token-file",
     InsecureTransport: "--allow-insecure-http allows it",
+    ListsUnavailable: "`upcall-sync doctor` checks what the API offers",
 }
 
 

@@ -9,7 +9,8 @@ UpcallSyncError                  root: the CLI catches it once and prints one li
 ├── ApiError                     the Upcall API answered, and not with what we needed
 │   ├── ApiStatusError           an HTTP error status (400, 401, 404, 429, 5xx), with field messages
 │   ├── ApiResponseError         a 2xx body that is not what the API documents (HTML, bad JSON)
-│   └── PaginationError          links.next loops, leaves the API's host, or a listing never ends
+│   ├── PaginationError          links.next loops, leaves the API's host, or a listing never ends
+│   └── ListsUnavailable         the (inferred) contact-list endpoints answer 404
 ├── TransportError               no usable answer at all: connection refused or reset, timeout
 │   └── OutcomeUnknown           a write was sent and we cannot tell whether it happened
 ├── InsecureTransport            the token would travel over plain http to a non-loopback host
@@ -159,6 +160,10 @@ class ApiResponseError(ApiError):
 
 class PaginationError(ApiError):
     """A listing that loops, leaves the API's origin, or never ends."""
+
+
+class ListsUnavailable(ApiError):
+    """The API has no `/lists` endpoints (inferred ones), and the plan needs them."""
 
 
 class TransportError(UpcallSyncError):

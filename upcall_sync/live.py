@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from upcall_sync.client import Campaign, Listing, UpcallClient, submit_all
-from upcall_sync.errors import ApiStatusError, PlanError, Problem
+from upcall_sync.errors import ApiStatusError, ListsUnavailable, PlanError, Problem
 from upcall_sync.matching import Matches, first_file, match_campaigns, phones_needing_contacts
 from upcall_sync.model import (
     DesiredCampaign,
@@ -61,8 +61,24 @@ class Reader:
             state.campaigns, state.complete_listing = self._campaigns(pool, campaigns, prune=prune)
             matches = match_campaigns(campaigns, state.campaigns)
             state.numbers, state.from_numbers = self._numbers_and_from(pool, matches)
-            state.contact_list_id = lists_f.result()
+            missing: ApiStatusError | None = None
+            try:
+                state.contact_list_id = lists_f.result()
+            except ApiStatusError as exc:
+                if exc.status != 404:
+                    raise
+                missing = exc
             phones = phones_needing_contacts(matches, state.numbers)
+            if missing is not None and phones:
+                raise ListsUnavailable(
+                    f"{missing.method} {missing.url}: HTTP 404: this API has no contact "
+                    f"lists, and {len(phones):,} phone(s) in the manifests are not in their "
+                    "campaigns as written; upcall-sync adds numbers through a contact list, "
+                    "so it cannot plan them",
+                    method=missing.method,
+                    url=missing.url,
+                    status=404,
+                )
             if state.contact_list_id is not None and phones:
                 state.contacts, state.contact_phones_read = self._contacts(
                     pool, state.contact_list_id, phones
