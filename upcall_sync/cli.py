@@ -169,9 +169,9 @@ Target = Annotated[
     list[str] | None,
     typer.Option(
         "--target",
-        help="Limit to the campaign of this name (repeatable).",
+        help="Limit to the campaign of this name, or a glob like prune_scope (repeatable).",
         show_default=False,
-        metavar="NAME",
+        metavar="NAME|GLOB",
     ),
 ]
 
