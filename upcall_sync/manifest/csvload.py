@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,22 +30,20 @@ def read_numbers_csv(
     env: Mapping[str, str],
     referenced_at: Location,
     ref_path: str,
-) -> tuple[list[DesiredNumber], list[Problem]]:
-    """Numbers from a CSV with a header row; problems carry the CSV's own line numbers."""
+) -> tuple[list[DesiredNumber], list[Problem], bytes]:
+    """Numbers from a CSV with a header row, problems (with the CSV's own line numbers)
+    and the bytes read (for the manifests' digest)."""
     try:
-        size = path.stat().st_size
-    except OSError:
-        return [], [Problem(referenced_at, ref_path, f"file {quote(display)} does not exist")]
-    if size > MAX_CSV_BYTES:
-        return [], [
-            Problem(
-                Location(display),
-                "",
-                f"CSV is {size / 1024 / 1024:.0f} MB, over the {MAX_CSV_BYTES // 1024 // 1024} MB "
-                "limit",
-            )
-        ]
-    raw = path.read_bytes()
+        raw = read_regular_file(path, MAX_CSV_BYTES)
+    except CsvFileError as exc:
+        return [], [Problem(referenced_at, ref_path, f"{quote(display)} {exc}")], b""
+    numbers, problems = _parse_csv(raw, display, context, env)
+    return numbers, problems, raw
+
+
+def _parse_csv(
+    raw: bytes, display: str, context: dict[str, Any], env: Mapping[str, str]
+) -> tuple[list[DesiredNumber], list[Problem]]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -70,12 +70,12 @@ def read_numbers_csv(
                 Problem(
                     Location(display, 1, col_index + 1),
                     "",
-                    f"unknown column {quote(name)}{suggest(name, CSV_COLUMNS)}",
+                    f"unknown column {excerpt(name)}{suggest(name, CSV_COLUMNS)}",
                 )
             )
         elif columns.index(name) != col_index:
             problems.append(
-                Problem(Location(display, 1, col_index + 1), "", f"column {quote(name)} repeats")
+                Problem(Location(display, 1, col_index + 1), "", f"column {excerpt(name)} repeats")
             )
     if "phone" not in columns:
         problems.append(Problem(Location(display, 1, 1), "", "CSV has no phone column"))
@@ -115,7 +115,9 @@ def read_numbers_csv(
                             )
                         )
                     except ValueError as exc:
-                        problems.append(Problem(Location(display, start), "", str(exc)))
+                        problems.append(
+                            Problem(Location(display, start, columns.index(name) + 1), "", str(exc))
+                        )
                 if name in ADDRESS_PARTS:
                     if value is not None:
                         address[name] = value
@@ -158,6 +160,55 @@ def read_numbers_csv(
         for i, spec in enumerate(specs)
     ]
     return numbers, problems
+
+
+class CsvFileError(Exception):
+    """A numbers_csv path that may not or cannot be read (the message shows no content)."""
+
+
+def csv_path(manifest: Path, written: str, root: Path) -> Path:
+    """Where `numbers_csv: written` points: relative to its manifest, and, after
+    symlinks, inside `root` (the working directory: the checkout)."""
+    if Path(written).is_absolute():
+        raise CsvFileError("is an absolute path; write it relative to this manifest")
+    resolved = (manifest.parent / written).resolve()
+    if not resolved.is_relative_to(root.resolve()):
+        raise CsvFileError(
+            "is outside the working directory (after symlinks); a numbers_csv must lie inside "
+            "the checkout that upcall-sync runs in"
+        )
+    return resolved
+
+
+def read_regular_file(path: Path, max_bytes: int) -> bytes:
+    """A regular file's bytes, or CsvFileError; never blocks on a FIFO or a device."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise CsvFileError("does not exist") from None
+    except OSError as exc:
+        raise CsvFileError(f"cannot be read: {exc.strerror}") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise CsvFileError(f"is {kind}; a numbers_csv must be a CSV file")
+    with os.fdopen(fd, "rb") as fh:
+        if info.st_size > max_bytes:
+            raise CsvFileError(
+                f"is {info.st_size / 1024 / 1024:.0f} MB, over the "
+                f"{max_bytes // 1024 // 1024} MB limit for a numbers_csv"
+            )
+        try:
+            return fh.read(max_bytes + 1)
+        except OSError as exc:
+            raise CsvFileError(f"cannot be read: {exc.strerror}") from None
+
+
+def excerpt(cell: str, limit: int = 30) -> str:
+    """A header cell as messages quote it: at most `limit` characters, one line."""
+    short = cell if len(cell) <= limit else cell[:limit] + "..."
+    return quote("".join(ch if ch.isprintable() else "?" for ch in short))
 
 
 def contact_of_spec(spec: NumberSpec) -> Contact:

@@ -18,7 +18,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from upcall_sync.errors import Location, ManifestError, Problem
-from upcall_sync.manifest.csvload import contact_of_spec, read_numbers_csv
+from upcall_sync.manifest.csvload import (
+    CsvFileError,
+    contact_of_spec,
+    csv_path,
+    excerpt,
+    read_numbers_csv,
+)
 from upcall_sync.manifest.messages import described, problems_of
 from upcall_sync.manifest.spec import (
     CampaignFields,
@@ -92,14 +98,26 @@ def find_manifests(paths: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, 
 
 
 def load_manifests(
-    paths: Sequence[str | os.PathLike[str]], *, environ: Mapping[str, str] | None = None
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    environ: Mapping[str, str] | None = None,
+    root: str | os.PathLike[str] | None = None,
 ) -> DesiredState:
-    """Read, validate and merge manifests; raise ManifestError with every problem found."""
+    """Read, validate and merge manifests; raise ManifestError with every problem found.
+
+    A `numbers_csv` must lie inside `root` (default: the working directory).
+    """
     with gc_paused():
-        return _load(paths, os.environ if environ is None else environ)
+        return _load(
+            paths,
+            os.environ if environ is None else environ,
+            Path(os.getcwd() if root is None else root),
+        )
 
 
-def _load(paths: Sequence[str | os.PathLike[str]], env: Mapping[str, str]) -> DesiredState:
+def _load(
+    paths: Sequence[str | os.PathLike[str]], env: Mapping[str, str], root: Path
+) -> DesiredState:
     files = find_manifests(paths)
     problems: list[Problem] = []
     loaded: list[_File] = []
@@ -133,7 +151,7 @@ def _load(paths: Sequence[str | os.PathLike[str]], env: Mapping[str, str]) -> De
             continue
         loaded.append(_File(path, display, data))
     for f in loaded:
-        problems.extend(_validate_file(f, env, digest))
+        problems.extend(_validate_file(f, env, digest, root))
     if not loaded and not problems:
         problems.append(
             Problem(
@@ -149,12 +167,11 @@ def _load(paths: Sequence[str | os.PathLike[str]], env: Mapping[str, str]) -> De
 
 def _without_echoes(problems: list[Problem]) -> list[Problem]:
     """An unset ${VAR} also makes its value invalid: report the cause, not the echo."""
-    causes = {p.location for p in problems if p.message.startswith("environment variable")}
-    return [
-        p
-        for p in problems
-        if p.location not in causes or p.message.startswith("environment variable")
-    ]
+    causes = {p.location for p in problems if p.message.startswith(_ENV_CAUSES)}
+    return [p for p in problems if p.location not in causes or p.message.startswith(_ENV_CAUSES)]
+
+
+_ENV_CAUSES = ("environment variable", "${")
 
 
 def _display(path: Path) -> str:
@@ -166,7 +183,11 @@ def _display(path: Path) -> str:
     return str(path.resolve()) if rel.startswith("..") else rel
 
 
-def _validate_file(f: _File, env: Mapping[str, str], digest: Any) -> list[Problem]:
+def _short_path(written: str) -> str:
+    return excerpt(written, 80)
+
+
+def _validate_file(f: _File, env: Mapping[str, str], digest: Any, root: Path) -> list[Problem]:
     """Settings and each campaign validated on their own, so one bad entry hides nothing."""
     region = f.data.get("phone_region")
     context = {"phone_region": region if isinstance(region, str) else None}
@@ -190,20 +211,17 @@ def _validate_file(f: _File, env: Mapping[str, str], digest: Any) -> list[Proble
         f.campaigns[index] = camp
         if camp.numbers_csv is None:
             continue
-        csv_path = (f.path.parent / camp.numbers_csv).resolve()
-        numbers, csv_problems = read_numbers_csv(
-            csv_path,
-            _display(csv_path),
-            context,
-            env,
-            item.where("numbers_csv"),
-            f"campaigns[{index}].numbers_csv",
-        )
+        where, ref = item.where("numbers_csv"), f"campaigns[{index}].numbers_csv"
+        try:
+            path = csv_path(f.path, camp.numbers_csv, root)
+        except CsvFileError as exc:
+            problems.append(Problem(where, ref, f"{_short_path(camp.numbers_csv)} {exc}"))
+            continue
+        display = _display(path)
+        numbers, csv_problems, data = read_numbers_csv(path, display, context, env, where, ref)
         problems.extend(csv_problems)
         f.csv_numbers[index] = numbers
-        digest.update(_display(csv_path).encode() + b"\0")
-        with contextlib.suppress(OSError):
-            digest.update(csv_path.read_bytes() + b"\0")
+        digest.update(display.encode() + b"\0" + data + b"\0")
     return problems
 
 

@@ -84,6 +84,10 @@ def reference_markdown() -> str:
         "Text must be text: quote values YAML would read as numbers or booleans",
         '(`postal_code: "02134"`, `country: "NO"`). `${VAR}` in any text takes the environment',
         "variable's value (an unset variable is an error); `$${` writes a literal `${`.",
+        "A manifest may not read credentials: `${UPCALL_AUTH_TOKEN}`, `${UPCALL_AUTH_TOKEN_FILE}`,",
+        "any name with a word such as `TOKEN`, `SECRET`, `PASSWORD`, `CREDENTIALS` or `API_KEY`",
+        "(`GITHUB_TOKEN`, `DB_PASSWORD`), and any variable whose value holds the auth token are",
+        "errors, since manifest values are printed in plans and PR comments.",
         "",
         "A campaign field left out (after `defaults`) is **not managed**: plans never change it.",
         "Contact details are managed as a whole: a detail left out means empty.",
@@ -105,6 +109,12 @@ def reference_markdown() -> str:
         ", ".join(f"`{c}`" for c in CSV_COLUMNS) + ".",
         "Address parts go by their bare names. Empty cells are empty values. Errors point at",
         "the CSV's own line numbers.",
+        "",
+        "The path is relative to its manifest and must, after symlinks, lie inside the working",
+        "directory (run upcall-sync from the checkout): `../data/q3.csv` is fine, an absolute",
+        "path, a `../..` that leaves the checkout or a symlink to elsewhere is an error that",
+        "shows none of the file's content. It must be a regular file (not a FIFO, a device or",
+        "a directory).",
         "",
     ]
     return "\n".join(out)

@@ -80,6 +80,9 @@ def _json_int(value: Any) -> Any:
 
 
 def _id(value: Any) -> Any:
+    """Ids as JSON Schema's `integer` sees them too: 876 and 876.0 alike."""
+    if isinstance(value, float) and value.is_integer() and value >= 0:
+        value = int(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return value

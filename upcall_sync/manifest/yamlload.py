@@ -408,12 +408,37 @@ class _Builder:
 
 _ENV = re.compile(r"\$(\$?)\{([^}]*)\}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: the tool's own credential variables, and names that say they hold a secret
+#: (GITHUB_TOKEN, AWS_SECRET_ACCESS_KEY, DB_PASSWORD ...): a manifest's values are
+#: printed in plans and PR comments, so a manifest may not read them
+CREDENTIAL_VARIABLES = ("UPCALL_AUTH_TOKEN", "UPCALL_AUTH_TOKEN_FILE")
+_SECRET_NAME = re.compile(
+    r"(^|_)(TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY)(_|$)"
+    r"|^UPCALL_AUTH",
+    re.IGNORECASE,
+)
+#: a token shorter than this is not looked for inside other variables' values
+_MIN_TOKEN_LENGTH = 8
+
+
+def refused_variable(name: str, environ: Mapping[str, str]) -> str | None:
+    """Why `${name}` may not be read by a manifest, or None when it may."""
+    if name in CREDENTIAL_VARIABLES or _SECRET_NAME.search(name):
+        return (
+            f"${{{name}}} is refused: a manifest may not read credentials (its values are "
+            "printed in plans and PR comments)"
+        )
+    token = environ.get("UPCALL_AUTH_TOKEN", "").strip()
+    if len(token) >= _MIN_TOKEN_LENGTH and token in environ.get(name, ""):
+        return f"${{{name}}} is refused: its value holds the auth token"
+    return None
 
 
 def expand_env(value: str, environ: Mapping[str, str]) -> str:
     """`${VAR}` takes the variable's value; `$${` writes a literal `${`.
 
-    Raises KeyError(name) for an unset variable, ValueError for a bad name.
+    Raises KeyError(name) for an unset variable, ValueError for a bad name or a
+    credential (`refused_variable`).
     """
     if "$" not in value:
         return value
@@ -424,6 +449,9 @@ def expand_env(value: str, environ: Mapping[str, str]) -> str:
         name = match.group(2)
         if not _ENV_NAME.fullmatch(name):
             raise ValueError(f"${{{name}}} is not a valid environment variable reference")
+        refused = refused_variable(name, environ)
+        if refused:
+            raise ValueError(refused)
         if name not in environ:
             raise KeyError(name)
         return environ[name]
