@@ -24,6 +24,7 @@ from pydantic import (
     StringConstraints,
     ValidationInfo,
     WithJsonSchema,
+    model_validator,
 )
 
 from upcall_sync.client.models import CAMPAIGN_STATUSES
@@ -31,9 +32,11 @@ from upcall_sync.model import CONTACT_FIELDS
 from upcall_sync.normalize import (
     PhoneError,
     format_datetime,
+    may_have_extension,
     normalize_phone,
     parse_datetime,
     quote,
+    split_phone,
 )
 
 MANIFEST_VERSION = 1
@@ -52,6 +55,44 @@ def _phone(value: str, info: ValidationInfo) -> str:
         return normalize_phone(value, region)
     except PhoneError as exc:
         raise ValueError(str(exc)) from None
+
+
+def _caller_id(value: str, info: ValidationInfo) -> str:
+    region = (info.context or {}).get("phone_region")
+    try:
+        phone, extension = split_phone(value, region)
+    except PhoneError as exc:
+        raise ValueError(str(exc)) from None
+    if extension:
+        raise ValueError(f"{quote(value)} has an extension; a caller ID cannot have one")
+    return phone
+
+
+def _extension_of_phone(data: Any, info: ValidationInfo) -> Any:
+    """An extension written inside the phone (`x7`, `;ext=5`, `ext. 9`) moves to `extension`.
+
+    An explicit `extension` that says otherwise is an error.
+    """
+    if not isinstance(data, dict):
+        return data
+    phone = data.get("phone")
+    if not isinstance(phone, str) or not may_have_extension(phone):
+        return data
+    try:
+        _e164, extension = split_phone(phone, (info.context or {}).get("phone_region"))
+    except PhoneError:
+        return data  # the phone field says what is wrong
+    if not extension:
+        return data
+    explicit = data.get("extension")
+    if explicit is None or explicit == "":
+        return {**data, "extension": extension}
+    if isinstance(explicit, str) and explicit.strip() != extension:
+        raise ValueError(
+            f"phone {quote(phone)} has extension {quote(extension)}, but extension is "
+            f"{quote(explicit)}; write the extension once"
+        )
+    return data
 
 
 def _datetime(value: Any) -> datetime:
@@ -102,6 +143,11 @@ Phone = Annotated[
         json_schema_extra={"examples": ["+16507991144", "+1 (650) 799-1144"]},
     ),
     AfterValidator(_phone),
+]
+CallerId = Annotated[
+    str,
+    Field(strict=True, json_schema_extra={"examples": ["+16501231234"]}),
+    AfterValidator(_caller_id),
 ]
 Email = Annotated[str, Field(strict=True), StringConstraints(pattern=EMAIL_PATTERN)]
 UtcDatetime = Annotated[
@@ -155,7 +201,8 @@ class NumberSpec(_Spec):
 
     phone: Phone = Field(
         description="Any form the phonenumbers library parses as a possible number; "
-        "national forms need phone_region. Kept as E.164."
+        "national forms need phone_region. Kept as E.164. An extension written in it "
+        '("+1 415 555 0105 x7", ";ext=5", "ext. 9") goes to extension.'
     )
     extension: Text | None = None
     first_name: Text | None = None
@@ -164,6 +211,8 @@ class NumberSpec(_Spec):
     company: Text | None = None
     email: Email | None = None
     address: AddressSpec | None = None
+
+    _extension = model_validator(mode="before")(_extension_of_phone)
 
 
 class CampaignFields(_Spec):
@@ -177,7 +226,7 @@ class CampaignFields(_Spec):
         description="pending | ready | paused | completed | archived. A new campaign that "
         "should be ready is created pending and made ready once its numbers are in.",
     )
-    from_number: Phone = Field(  # type: ignore[assignment]  # absent: unmanaged; null refused
+    from_number: CallerId = Field(  # type: ignore[assignment]  # absent: unmanaged; null refused
         None,
         description="Caller ID; must be confirmed on the account. The API never returns it: "
         "upcall-sync reads it back through the from_number filter.",
