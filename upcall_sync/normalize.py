@@ -105,7 +105,10 @@ def text(value: str | None) -> str:
 
 
 def parse_datetime(value: str) -> datetime:
-    """An ISO 8601 datetime that carries Z or an offset, as UTC truncated to the second."""
+    """An ISO 8601 datetime that carries Z or an offset, as UTC truncated to the second.
+
+    Raises OverflowError when the UTC time falls outside years 1 to 9999.
+    """
     raw = value.strip()
     probe = raw[:-1] + "+00:00" if raw.endswith(("Z", "z")) else raw
     try:

@@ -45,7 +45,7 @@ def _type_of(info: dict[str, Any], defs: dict[str, Any]) -> str:
             return "region code"
         return " \\| ".join(f"`{v}`" for v in values)
     if "const" in info:
-        return f"`{info['const']}`"
+        return f"`{json.dumps(info['const'])}`"
     kind = info.get("type", "any")
     if kind == "array":
         return f"list of {_type_of(info.get('items', {}), defs)}"
@@ -88,6 +88,14 @@ def reference_markdown() -> str:
         "any name with a word such as `TOKEN`, `SECRET`, `PASSWORD`, `CREDENTIALS` or `API_KEY`",
         "(`GITHUB_TOKEN`, `DB_PASSWORD`), and any variable whose value holds the auth token are",
         "errors, since manifest values are printed in plans and PR comments.",
+        "",
+        "Datetimes are ISO 8601 with `Z` or an offset (`2026-07-11T09:00:00-07:00`). The API",
+        "writes them as `YYYY-MM-DDTHH:MM:SS.mmmZ`, so a datetime must fall, in UTC, within the",
+        "years 1000 to 9999 (`0999-07-11T09:00:00Z` is an error, and so is",
+        "`9999-12-31T23:00:00-05:00`, which is year 10000 in UTC).",
+        "",
+        'An optional value written `""` means what `null` means (a datetime or an email too);',
+        "`name`, `id`, `contact_list` and `prune_scope` must not be empty.",
         "",
         "A campaign field left out (after `defaults`) is **not managed**: plans never change it.",
         "Contact details are managed as a whole: a detail left out means empty.",

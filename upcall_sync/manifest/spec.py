@@ -41,7 +41,11 @@ from upcall_sync.normalize import (
 
 MANIFEST_VERSION = 1
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s.]+$"
-DATETIME_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}(:?\d{2})?)$"
+#: the API writes datetimes as YYYY-MM-DDTHH:MM:SS.mmmZ: four-digit years, in UTC
+MIN_YEAR, MAX_YEAR = 1000, 9999
+DATETIME_PATTERN = (
+    r"^[1-9]\d{3}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}(:?\d{2})?)$"
+)
 REGIONS = tuple(sorted(phonenumbers.SUPPORTED_REGIONS))
 
 
@@ -102,13 +106,29 @@ def _datetime(value: Any) -> datetime:
         return value
     if not isinstance(value, str):
         raise ValueError("expected a datetime as text, e.g. 2026-07-11T09:00:00-07:00")
-    if not re.fullmatch(DATETIME_PATTERN, value.strip()):
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?", value.strip()):
+    text = value.strip()
+    if re.fullmatch(r"0\d{3}-.*", text):
+        raise ValueError(_out_of_range(value))
+    if not re.fullmatch(DATETIME_PATTERN, text):
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?", text):
             raise ValueError(f"{quote(value)} has no UTC offset: add Z or an offset such as -07:00")
         raise ValueError(
             f"{quote(value)} is not an ISO 8601 datetime such as 2026-07-11T09:00:00-07:00"
         )
-    return parse_datetime(value)
+    try:
+        parsed = parse_datetime(value)
+    except OverflowError:
+        raise ValueError(_out_of_range(value)) from None
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise ValueError(_out_of_range(value))
+    return parsed
+
+
+def _out_of_range(value: str) -> str:
+    return (
+        f"{quote(value)} is outside the years the API can represent "
+        f"({MIN_YEAR} to {MAX_YEAR}, in UTC)"
+    )
 
 
 def _json_int(value: Any) -> Any:
@@ -155,6 +175,27 @@ UtcDatetime = Annotated[
     BeforeValidator(_datetime),
     PlainSerializer(format_datetime, return_type=str),
     WithJsonSchema({"type": "string", "format": "date-time", "pattern": DATETIME_PATTERN}),
+]
+
+
+def _blank_is_none(value: Any) -> Any:
+    """`""` means what null means (README: null, absent and "" are alike)."""
+    return None if value == "" else value
+
+
+def _or_blank(schema: dict[str, Any]) -> WithJsonSchema:
+    return WithJsonSchema({"anyOf": [schema, {"const": ""}, {"type": "null"}]})
+
+
+OptionalDatetime = Annotated[
+    UtcDatetime | None,
+    BeforeValidator(_blank_is_none),
+    _or_blank({"type": "string", "format": "date-time", "pattern": DATETIME_PATTERN}),
+]
+OptionalEmail = Annotated[
+    Email | None,
+    BeforeValidator(_blank_is_none),
+    _or_blank({"type": "string", "pattern": EMAIL_PATTERN}),
 ]
 CampaignId = Annotated[
     str,
@@ -209,7 +250,7 @@ class NumberSpec(_Spec):
     last_name: Text | None = None
     title: Text | None = None
     company: Text | None = None
-    email: Email | None = None
+    email: OptionalEmail = None
     address: AddressSpec | None = None
 
     _extension = model_validator(mode="before")(_extension_of_phone)
@@ -231,9 +272,12 @@ class CampaignFields(_Spec):
         description="Caller ID; must be confirmed on the account. The API never returns it: "
         "upcall-sync reads it back through the from_number filter.",
     )
-    start_datetime: UtcDatetime | None = Field(None, description="Start time, with Z or an offset.")
-    end_datetime: UtcDatetime | None = Field(
-        None, description="End time, with Z or an offset; after start_datetime."
+    start_datetime: OptionalDatetime = Field(
+        None, description='Start time, with Z or an offset. null or "" clears it.'
+    )
+    end_datetime: OptionalDatetime = Field(
+        None,
+        description='End time, with Z or an offset; after start_datetime. null or "" clears it.',
     )
 
 
