@@ -171,12 +171,32 @@ def parse_yaml(
         problem = exc.problem or exc.context or "invalid YAML"
         context = f" ({exc.context})" if exc.context and exc.problem else ""
         raise YamlError(loc, f"YAML syntax error: {problem}{context}") from None
-    except yaml.YAMLError as exc:
-        raise YamlError(Location(name), f"YAML error: {exc}") from None
+    except yaml.reader.ReaderError as exc:
+        raise YamlError(_char_location(text, name, exc), _char_problem(exc.character)) from None
+    except yaml.YAMLError as exc:  # pragma: no cover - every libyaml error is one of the above
+        raise YamlError(Location(name), "YAML error: " + " ".join(str(exc).split())) from None
     except RecursionError:
         raise YamlError(Location(name), "YAML nesting is too deep") from None
     finally:
         loader.dispose()
+
+
+def _char_location(text: str, name: str, exc: yaml.reader.ReaderError) -> Location:
+    """Where the character libyaml refused is (its `position` counts UTF-8 bytes)."""
+    index = text.find(chr(exc.character)) if isinstance(exc.character, int) else -1
+    if index < 0:
+        return Location(name)
+    line = text.count("\n", 0, index) + 1
+    return Location(name, line, index - (text.rfind("\n", 0, index) + 1) + 1)
+
+
+def _char_problem(character: int | bytes | None) -> str:
+    if isinstance(character, int):
+        return (
+            f"character U+{character:04X} is not allowed in YAML (control characters and "
+            "NUL are refused; is this a text file?)"
+        )
+    return "file is not readable YAML text"  # pragma: no cover - text input is decoded already
 
 
 _STR = f"{_TAG}str"
