@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from upcall_sync.manifest.csvload import MAX_CSV_BYTES
 from upcall_sync.manifest.spec import (
     CSV_COLUMNS,
     AddressSpec,
@@ -117,6 +118,16 @@ def reference_markdown() -> str:
         ", ".join(f"`{c}`" for c in CSV_COLUMNS) + ".",
         "Address parts go by their bare names. Empty cells are empty values. Errors point at",
         "the CSV's own line numbers.",
+        "",
+        "Spreadsheet exports are read as they come: the delimiter is the most frequent of `,`,",
+        "`;` and tab on the header line (`,` when none is there or on a tie); headers match",
+        "in any case, with spaces, hyphens and underscores alike (`First Name` is",
+        "`first_name`, `Postal-Code` is `postal_code`); empty columns at the end of the header",
+        "(`,,`) and their cells are ignored; a UTF-8 byte order mark is dropped. Quotes follow",
+        'RFC 4180 (`""` inside a quoted field); an unterminated quote is an error naming the',
+        f"line it opened on. A numbers_csv may be at most {MAX_CSV_BYTES // 1024 // 1024} MB; "
+        "it is read as a stream,",
+        "so memory holds its numbers, not the file.",
         "",
         "The path is relative to its manifest and must, after symlinks, lie inside the working",
         "directory (run upcall-sync from the checkout): `../data/q3.csv` is fine, an absolute",
