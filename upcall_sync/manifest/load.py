@@ -256,24 +256,43 @@ def _managed(
 def _merge(
     files: list[_File], digest: str, skipped: tuple[str, ...] = ()
 ) -> tuple[DesiredState, list[Problem]]:
-    problems: list[Problem] = []
-    campaigns: list[DesiredCampaign] = []
-    names: dict[str, Location] = {}
-    ids: dict[str, Location] = {}
-    settings: dict[str, tuple[Any, Location]] = {}
-    persons: dict[tuple[str, str, str, str], tuple[Contact, Location]] = {}
+    merger = _Merger()
     for f in files:
-        spec = f.spec
+        merger.add_settings(f)
+        raw_defaults = f.data.get("defaults")
+        defaults_at = raw_defaults if isinstance(raw_defaults, LocDict) else None
+        defaults = f.spec.defaults if f.spec is not None else None
+        for index, camp in sorted(f.campaigns.items()):
+            merger.add_campaign(f, index, camp, defaults, defaults_at)
+    return merger.state(files, digest, skipped), merger.problems
+
+
+_Person = tuple[str, str, str, str]
+
+
+@dataclass
+class _Merger:
+    """Campaigns of every file into one state, checking what spans files."""
+
+    problems: list[Problem] = field(default_factory=list)
+    campaigns: list[DesiredCampaign] = field(default_factory=list)
+    names: dict[str, Location] = field(default_factory=dict)
+    ids: dict[str, Location] = field(default_factory=dict)
+    settings: dict[str, tuple[Any, Location]] = field(default_factory=dict)
+    persons: dict[_Person, tuple[Contact, Location]] = field(default_factory=dict)
+
+    def add_settings(self, f: _File) -> None:
+        """contact_list, prune_scope and safety: files that set them must agree."""
         for key in ("contact_list", "prune_scope", "safety"):
-            value = getattr(spec, key, None)
+            value = getattr(f.spec, key, None)
             if value is None:
                 continue
             where = f.data.where(key)
-            if key in settings and settings[key][0] != value:
-                first, first_at = settings[key]
+            if key in self.settings and self.settings[key][0] != value:
+                first, first_at = self.settings[key]
                 shown = quote(value) if key != "safety" else "these settings"
                 other = quote(first) if key != "safety" else "those"
-                problems.append(
+                self.problems.append(
                     Problem(
                         where,
                         key,
@@ -281,106 +300,121 @@ def _merge(
                         f"{key} must agree",
                     )
                 )
-            settings.setdefault(key, (value, where))
-        raw_defaults = f.data.get("defaults")
-        defaults_at = raw_defaults if isinstance(raw_defaults, LocDict) else None
-        defaults = spec.defaults if spec is not None else None
-        for index, camp in sorted(f.campaigns.items()):
-            holder: LocDict = f.data["campaigns"][index]
-            path = f"campaigns[{index}]"
-            if camp.name in names:
-                problems.append(
-                    Problem(
-                        holder.where("name"),
-                        f"{path}.name",
-                        f"campaign name {quote(camp.name)} is already used at {names[camp.name]}; "
-                        "names must be unique across all manifests",
-                    )
-                )
-            names.setdefault(camp.name, holder.where("name"))
-            if camp.id is not None:
-                if camp.id in ids:
-                    problems.append(
-                        Problem(
-                            holder.where("id"),
-                            f"{path}.id",
-                            f"campaign id {camp.id} is already bound at {ids[camp.id]}",
-                        )
-                    )
-                ids.setdefault(camp.id, holder.where("id"))
-            values, sources = _managed(camp, holder, defaults, defaults_at)
-            start, end = values.get("start_datetime"), values.get("end_datetime")
-            if start is not None and end is not None and end <= start:
-                problems.append(
-                    Problem(
-                        sources["end_datetime"],
-                        f"{path}.end_datetime",
-                        f"{format_datetime(end)} is not after start_datetime "
-                        f"{format_datetime(start)}",
-                    )
-                )
-            numbers = _campaign_numbers(camp, holder, f, index)
-            seen: dict[tuple[str, str, str, str], Location] = {}
-            for number in numbers:
-                person = number.contact.person_key
-                if person in seen:
-                    problems.append(
-                        Problem(
-                            number.source,
-                            f"{path}.numbers",
-                            f"{number.contact.label} is already in this campaign at {seen[person]} "
-                            "(same phone, extension and name)",
-                        )
-                    )
-                    continue
-                seen[person] = number.source
-                if person in persons and persons[person][0] != number.contact:
-                    earlier, other_at = persons[person]
-                    diffs = ", ".join(
-                        f"{k} {quote(b)} vs {quote(a)}"
-                        for k, (a, b) in earlier.diff(number.contact).items()
-                    )
-                    problems.append(
-                        Problem(
-                            number.source,
-                            f"{path}.numbers",
-                            f"{number.contact.label} has other details than at {other_at} "
-                            f"({diffs}); the contact list holds one record per person",
-                        )
-                    )
-                persons.setdefault(person, (number.contact, number.source))
-            campaigns.append(
-                DesiredCampaign(
-                    name=camp.name,
-                    source=holder.loc,
-                    id=camp.id,
-                    fields=values,
-                    field_sources=sources,
-                    numbers=tuple(numbers),
+            self.settings.setdefault(key, (value, where))
+
+    def add_campaign(
+        self,
+        f: _File,
+        index: int,
+        camp: CampaignSpec,
+        defaults: DefaultsSpec | None,
+        defaults_at: LocDict | None,
+    ) -> None:
+        holder: LocDict = f.data["campaigns"][index]
+        path = f"campaigns[{index}]"
+        self._check_unique(camp, holder, path)
+        values, sources = _managed(camp, holder, defaults, defaults_at)
+        self._check_dates(values, sources, path)
+        numbers = _campaign_numbers(camp, holder, f, index)
+        self._check_numbers(numbers, path)
+        self.campaigns.append(
+            DesiredCampaign(
+                name=camp.name,
+                source=holder.loc,
+                id=camp.id,
+                fields=values,
+                field_sources=sources,
+                numbers=tuple(numbers),
+            )
+        )
+
+    def _check_unique(self, camp: CampaignSpec, holder: LocDict, path: str) -> None:
+        if camp.name in self.names:
+            self.problems.append(
+                Problem(
+                    holder.where("name"),
+                    f"{path}.name",
+                    f"campaign name {quote(camp.name)} is already used at "
+                    f"{self.names[camp.name]}; names must be unique across all manifests",
                 )
             )
-    safety_spec: SafetySpec | None = settings.get("safety", (None, None))[0]
-    safety = (
-        Safety(
-            max_update_percent=safety_spec.max_update_percent,
-            max_archive_percent=safety_spec.max_archive_percent,
-            min_existing=safety_spec.min_existing,
+        self.names.setdefault(camp.name, holder.where("name"))
+        if camp.id is None:
+            return
+        if camp.id in self.ids:
+            self.problems.append(
+                Problem(
+                    holder.where("id"),
+                    f"{path}.id",
+                    f"campaign id {camp.id} is already bound at {self.ids[camp.id]}",
+                )
+            )
+        self.ids.setdefault(camp.id, holder.where("id"))
+
+    def _check_dates(self, values: dict[str, Any], sources: dict[str, Location], path: str) -> None:
+        start, end = values.get("start_datetime"), values.get("end_datetime")
+        if start is not None and end is not None and end <= start:
+            self.problems.append(
+                Problem(
+                    sources["end_datetime"],
+                    f"{path}.end_datetime",
+                    f"{format_datetime(end)} is not after start_datetime {format_datetime(start)}",
+                )
+            )
+
+    def _check_numbers(self, numbers: list[DesiredNumber], path: str) -> None:
+        """Nobody twice in a campaign; one set of details per person across campaigns."""
+        seen: dict[_Person, Location] = {}
+        for number in numbers:
+            person = number.contact.person_key
+            if person in seen:
+                self.problems.append(
+                    Problem(
+                        number.source,
+                        f"{path}.numbers",
+                        f"{number.contact.label} is already in this campaign at {seen[person]} "
+                        "(same phone, extension and name)",
+                    )
+                )
+                continue
+            seen[person] = number.source
+            earlier = self.persons.setdefault(person, (number.contact, number.source))
+            if earlier[0] != number.contact:
+                diffs = ", ".join(
+                    f"{k} {quote(b)} vs {quote(a)}"
+                    for k, (a, b) in earlier[0].diff(number.contact).items()
+                )
+                self.problems.append(
+                    Problem(
+                        number.source,
+                        f"{path}.numbers",
+                        f"{number.contact.label} has other details than at {earlier[1]} "
+                        f"({diffs}); the contact list holds one record per person",
+                    )
+                )
+
+    def state(self, files: list[_File], digest: str, skipped: tuple[str, ...]) -> DesiredState:
+        safety_spec: SafetySpec | None = self.settings.get("safety", (None, None))[0]
+        safety = (
+            Safety(
+                max_update_percent=safety_spec.max_update_percent,
+                max_archive_percent=safety_spec.max_archive_percent,
+                min_existing=safety_spec.min_existing,
+            )
+            if safety_spec
+            else Safety()
         )
-        if safety_spec
-        else Safety()
-    )
-    contact_list, list_at = settings.get("contact_list", (DEFAULT_CONTACT_LIST, None))
-    state = DesiredState(
-        campaigns=tuple(campaigns),
-        contact_list=contact_list,
-        contact_list_source=list_at,
-        prune_scope=settings.get("prune_scope", (None, None))[0],
-        safety=safety,
-        files=tuple(f.display for f in files),
-        skipped=skipped,
-        digest=digest,
-    )
-    return state, problems
+        contact_list, list_at = self.settings.get("contact_list", (DEFAULT_CONTACT_LIST, None))
+        return DesiredState(
+            campaigns=tuple(self.campaigns),
+            contact_list=contact_list,
+            contact_list_source=list_at,
+            prune_scope=self.settings.get("prune_scope", (None, None))[0],
+            safety=safety,
+            files=tuple(f.display for f in files),
+            skipped=skipped,
+            digest=digest,
+        )
 
 
 def _campaign_numbers(
