@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from upcall_sync.emulator import Emulator
+from upcall_sync.manifest import load_manifests
 
 from .conftest import run_cli
 
@@ -64,3 +65,32 @@ def test_empty_text_means_null_for_datetimes_and_email(
         plans[label] = json.loads(out.replace(f"{label}.yaml", "m.yaml"))["changes"]
     assert plans["empty"] == plans["null"]
     assert "end_datetime" in json.dumps(plans["null"])  # the plan clears it
+
+
+def test_a_ready_campaign_without_numbers_is_a_warning_not_an_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty.csv").write_text("phone,first_name\n")
+    (tmp_path / "m.yaml").write_text(
+        "version: 1\ndefaults:\n  status: ready\ncampaigns:\n"
+        "  - name: listed\n    numbers: [{phone: '+16507991144'}]\n"
+        "  - name: nothing\n"
+        "  - name: header only\n    numbers_csv: empty.csv\n"
+        "  - name: paused\n    status: paused\n"
+    )
+
+    code, out, err = run_cli(capsys, "validate", "m.yaml")
+
+    assert code == 0
+    assert out == "1 file, 4 campaigns, 1 number: valid\n"
+    message = (
+        "warning: campaigns[{i}].status: is ready, but the manifests give this campaign no "
+        "numbers (none listed, no numbers_csv rows): it cannot dial"
+    )
+    assert err.splitlines() == [
+        f"m.yaml:7:5: {message.format(i=1)}",
+        f"m.yaml:8:5: {message.format(i=2)}",
+    ]
+    state = load_manifests(["m.yaml"])
+    assert [w.path for w in state.warnings] == ["campaigns[1].status", "campaigns[2].status"]

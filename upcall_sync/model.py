@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from upcall_sync.errors import Location
+from upcall_sync.errors import Location, Problem
 
 CAMPAIGN_FIELDS = (
     "instructions",
@@ -128,6 +128,8 @@ class DesiredState:
     files: tuple[str, ...] = ()
     skipped: tuple[str, ...] = ()
     digest: str = ""
+    #: what is valid but likely wrong (a ready campaign with no numbers), file:line each
+    warnings: tuple[Problem, ...] = ()
 
     def by_name(self) -> dict[str, DesiredCampaign]:
         return {c.name: c for c in self.campaigns}

@@ -280,6 +280,7 @@ class _Merger:
     ids: dict[str, Location] = field(default_factory=dict)
     settings: dict[str, tuple[Any, Location]] = field(default_factory=dict)
     persons: dict[_Person, tuple[Contact, Location]] = field(default_factory=dict)
+    warnings: list[Problem] = field(default_factory=list)
 
     def add_settings(self, f: _File) -> None:
         """contact_list, prune_scope and safety: files that set them must agree."""
@@ -317,6 +318,15 @@ class _Merger:
         self._check_dates(values, sources, path)
         numbers = _campaign_numbers(camp, holder, f, index)
         self._check_numbers(numbers, path)
+        if values.get("status") == "ready" and not numbers:
+            self.warnings.append(
+                Problem(
+                    holder.where("status") if "status" in holder else holder.loc,
+                    f"{path}.status",
+                    "is ready, but the manifests give this campaign no numbers (none listed, "
+                    "no numbers_csv rows): it cannot dial",
+                )
+            )
         self.campaigns.append(
             DesiredCampaign(
                 name=camp.name,
@@ -414,6 +424,7 @@ class _Merger:
             files=tuple(f.display for f in files),
             skipped=skipped,
             digest=digest,
+            warnings=tuple(sorted(self.warnings)),
         )
 
 
