@@ -197,3 +197,22 @@ def test_an_unknown_column_quotes_only_a_short_excerpt(
     quoted = re.search(r'unknown column "([^"]*)"', line)
     assert quoted is not None and len(quoted.group(1)) <= 33
     assert "HOME=/root" not in err and "X" * 40 not in err
+
+
+def test_a_directory_scan_does_not_follow_a_symlink_out_of_the_directory(
+    checkout: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = tmp_path / "hosts.yml"
+    secret.write_text("version: 1\noauth_token: SECRET_VALUE_IN_OTHER_FILE\n")
+    _write(checkout / "campaigns" / "m.yaml", "")
+    (checkout / "campaigns" / "evil.yaml").symlink_to(secret)
+    (checkout / "campaigns" / "ok.yaml").symlink_to(checkout / "campaigns" / "m.yaml")
+
+    code, out, err = run_cli(capsys, "validate", "campaigns")
+
+    assert code == 1 and out == ""
+    assert err.splitlines()[0] == (
+        "campaigns/evil.yaml: is a symlink out of campaigns; a manifest found in a directory "
+        "must lie inside it (name it directly to read it)"
+    )
+    assert "SECRET_VALUE" not in err and "oauth_token" not in err

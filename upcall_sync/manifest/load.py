@@ -80,7 +80,19 @@ def find_manifests(paths: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, 
                 problems.append(
                     Problem(Location(str(raw)), "", "directory holds no *.yaml or *.yml manifests")
                 )
-            found.extend((p, False) for p in below)
+            inside = path.resolve()
+            for p in below:
+                if p.resolve().is_relative_to(inside):
+                    found.append((p, False))
+                else:  # a planted symlink must not make plan read (and quote) other files
+                    problems.append(
+                        Problem(
+                            Location(str(p)),
+                            "",
+                            f"is a symlink out of {raw}; a manifest found in a directory must "
+                            "lie inside it (name it directly to read it)",
+                        )
+                    )
         else:
             found.append((path, True))
     if not paths:

@@ -94,7 +94,8 @@ _INTRO = [
     "<!-- Generated from upcall_sync/manifest/spec.py by "
     "`python -m upcall_sync.manifest.schema --docs`; tests fail if it drifts. -->",
     "",
-    "A manifest is a YAML file (or a directory of them). Campaigns from all files merge;",
+    "A manifest is a YAML file (or a directory of them; a symlink out of the directory is an",
+    "error). Campaigns from all files merge;",
     "`contact_list`, `prune_scope` and `safety` must agree across files that set them.",
     "Text must be text: quote values YAML would read as numbers or booleans",
     '(`postal_code: "02134"`, `country: "NO"`). `${VAR}` in any text takes the environment',
