@@ -115,7 +115,7 @@ _INTRO = [
     "",
     "`validate` warns, without failing, about what is valid but likely wrong: a campaign",
     "whose `status` is `ready` while the manifests give it no numbers cannot dial",
-    "(`file:line: warning: ...` on stderr; `DesiredState.warnings` for plan).",
+    "(`file:line: warning: ...` on stderr, exit status 0).",
     "",
     "A campaign field left out (after `defaults`) is **not managed**: plans never change it.",
     "Contact details are managed as a whole: a detail left out means empty.",
