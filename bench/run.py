@@ -488,7 +488,7 @@ def scenario_validate(report: Report, work: Path, runs: int, quick: bool) -> Non
                 ],
                 capture_output=True,
                 text=True,
-                cwd=ROOT,
+                cwd=path,  # a numbers_csv must lie inside the working directory
             )
             walls.append(time.perf_counter() - t)
             assert proc.returncode == 0, proc.stderr

@@ -260,9 +260,13 @@ def test_saved_plan_applies_exactly_and_is_private(
 
 
 def test_stale_saved_plan_is_refused_and_changes_nothing(
-    cli_env: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    cli_env: Emulator,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert run_cli(capsys, "apply", "--auto-approve", EXAMPLES)[0] == 0
+    monkeypatch.chdir(tmp_path)  # a numbers_csv must lie inside the working directory
     m = tmp_path / "m"
     m.mkdir()
     (m / "contacts").mkdir()

@@ -157,7 +157,8 @@ def test_directory_scan_skips_other_yaml_but_named_files_are_manifests(tmp_path:
         load_manifests([tmp_path / "ci" / "workflow.yml"])
 
 
-def test_env_vars_expand_and_escape(tmp_path: Path) -> None:
+def test_env_vars_expand_and_escape(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # a numbers_csv must lie inside the working directory
     (tmp_path / "m.yaml").write_text(
         'version: 1\ncontact_list: "${LIST}"\ncampaigns:\n'
         '  - name: "Q3 ${STAGE}"\n    pitch: "costs $${PRICE}"\n    from_number: "${FROM}"\n'
@@ -249,7 +250,8 @@ def test_example_starts_with_the_schema_modeline_and_validates_against_it() -> N
     jsonschema.validate(data, manifest_schema())
 
 
-def test_readme_manifest_examples_validate(tmp_path: Path) -> None:
+def test_readme_manifest_examples_validate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
     readme = (ROOT / "README.md").read_text()
     blocks = [b for b in re.findall(r"```yaml\n(.*?)```", readme, re.S) if "version: 1" in b]
     assert blocks, "the README shows a manifest"

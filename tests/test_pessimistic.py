@@ -7,6 +7,7 @@ test runs the real CLI (in-process) against an emulator in that mode.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +31,7 @@ def mode_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
         faults=Faults(retry_after=0, stall_seconds=1.5),
         **PESSIMISTIC_MODES[request.param],
     )
+    monkeypatch.chdir(os.getcwd())  # restored after the test; _examples moves into tmp_path
     monkeypatch.setenv("UPCALL_API_URL", emu.base_url)
     monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
     monkeypatch.delenv("UPCALL_AUTH_TOKEN_FILE", raising=False)
@@ -40,6 +42,8 @@ def mode_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def _examples(tmp_path: Path) -> Path:
+    """A copy of examples/ in the working directory (numbers_csv must stay inside it)."""
+    os.chdir(tmp_path)
     copy = tmp_path / "examples"
     shutil.copytree(ROOT / "examples", copy, ignore=shutil.ignore_patterns("ci"))
     return copy
@@ -110,6 +114,7 @@ def test_lost_number_adds_with_another_duplicate_message_converge_in_one_run(
         faults=Faults(retry_after=0),
         duplicate_number_message="Number taken",
     )
+    monkeypatch.chdir(os.getcwd())  # restored after the test; _examples moves into tmp_path
     monkeypatch.setenv("UPCALL_API_URL", emu.base_url)
     monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
     monkeypatch.setenv("NO_COLOR", "1")
@@ -139,6 +144,7 @@ def test_a_refused_number_add_is_looked_up_whatever_the_api_says(
         faults=Faults(retry_after=0),
         duplicate_number_message="Number taken",
     )
+    monkeypatch.chdir(os.getcwd())  # restored after the test; _examples moves into tmp_path
     monkeypatch.setenv("UPCALL_API_URL", emu.base_url)
     monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
     monkeypatch.setenv("NO_COLOR", "1")
@@ -170,6 +176,7 @@ def test_without_contact_lists_plan_works_until_it_needs_them(
     """`--no-lists`: campaigns alone still plan and apply; numbers to add fail in one
     line that says why (the inferred /lists endpoints are missing) and points at doctor."""
     emu = Emulator(tokens=[TOKEN], confirmed_numbers=list(CONFIRMED), no_lists=True)
+    monkeypatch.chdir(os.getcwd())  # restored after the test; _examples moves into tmp_path
     monkeypatch.setenv("UPCALL_API_URL", emu.base_url)
     monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
     monkeypatch.setenv("NO_COLOR", "1")

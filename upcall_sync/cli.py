@@ -437,6 +437,8 @@ def validate(paths: Paths = None) -> None:
         state = load_manifests(_paths(paths))
     for skipped in state.skipped:
         print(f"note: skipped {skipped}: not a manifest (no manifest keys)", file=sys.stderr)
+    for warning in state.warnings:
+        print(f"{warning.location}: warning: {warning.path}: {warning.message}", file=sys.stderr)
     numbers = sum(len(c.numbers) for c in state.campaigns)
     files = len(state.files)
     print(

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
-from upcall_sync.errors import Location
+from upcall_sync.errors import Location, Problem
 
 #: the statuses the API knows, in its reference's order
 CampaignStatus = Literal["pending", "ready", "paused", "completed", "archived"]
@@ -163,6 +163,8 @@ class DesiredState:
     files: tuple[str, ...] = ()
     skipped: tuple[str, ...] = ()
     digest: str = ""
+    #: what is valid but likely wrong (a ready campaign with no numbers), file:line each
+    warnings: tuple[Problem, ...] = ()
 
     def by_name(self) -> dict[str, DesiredCampaign]:
         return {c.name: c for c in self.campaigns}

@@ -24,12 +24,30 @@ def quote(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-@functools.lru_cache(maxsize=65536)
 def normalize_phone(raw: str, region: str | None = None) -> str:
     """E.164 for anything phonenumbers parses as a *possible* number.
 
     Finer validity is left to the API (CONTRACT.md: the reference's own
-    +16501231234 is possible but not valid).
+    +16501231234 is possible but not valid). An extension written inside the
+    phone is not part of it (`split_phone` returns both).
+    """
+    return split_phone(raw, region)[0]
+
+
+#: characters of a phone written without an extension (anything else may start one:
+#: "x7", "ext. 9", ";ext=5", "#9", ", 9")
+_PLAIN_PHONE_CHARS = frozenset("+0123456789 ()-./\u00a0")
+
+
+def may_have_extension(raw: str) -> bool:
+    return not _PLAIN_PHONE_CHARS.issuperset(raw)
+
+
+@functools.lru_cache(maxsize=65536)
+def split_phone(raw: str, region: str | None = None) -> tuple[str, str]:
+    """(E.164, extension) of a possible number; the extension is "" when none is written.
+
+    phonenumbers reads every usual way of writing one: `;ext=5`, `x7`, `ext. 9`, `#9`.
     """
     text = raw.strip()
     if not text:
@@ -40,14 +58,20 @@ def normalize_phone(raw: str, region: str | None = None) -> str:
         if exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
             if region is None and not text.startswith("+"):
                 raise PhoneError(
-                    f"{quote(raw)} has no country code: write it as +<country code> ... "
+                    f"{_short(raw)} has no country code: write it as +<country code> ... "
                     "or set phone_region"
                 ) from None
-            raise PhoneError(f"{quote(raw)} has an unknown country code") from None
-        raise PhoneError(f"{quote(raw)} is not a valid phone number") from None
+            raise PhoneError(f"{_short(raw)} has an unknown country code") from None
+        raise PhoneError(f"{_short(raw)} is not a valid phone number") from None
     if not phonenumbers.is_possible_number(parsed):
-        raise PhoneError(f"{quote(raw)} is not a valid phone number")
-    return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+        raise PhoneError(f"{_short(raw)} is not a valid phone number")
+    e164 = str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+    return e164, parsed.extension or ""
+
+
+def _short(raw: str) -> str:
+    """A phone as errors quote it: at most 40 characters."""
+    return quote(raw if len(raw) <= 40 else raw[:40] + "...")
 
 
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
@@ -78,7 +102,10 @@ def text(value: str | None) -> str:
 
 
 def parse_datetime(value: str) -> datetime:
-    """An ISO 8601 datetime that carries Z or an offset, as UTC truncated to the second."""
+    """An ISO 8601 datetime that carries Z or an offset, as UTC truncated to the second.
+
+    Raises OverflowError when the UTC time falls outside years 1 to 9999.
+    """
     raw = value.strip()
     probe = raw[:-1] + "+00:00" if raw.endswith(("Z", "z")) else raw
     try:

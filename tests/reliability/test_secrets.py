@@ -123,14 +123,23 @@ def test_the_emulator_never_logs_the_token(tmp_path: Path) -> None:
 
 
 def _hostile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
-    """Manifests that route the token into output by every way a manifest can."""
+    """Manifests that route the token into output by every way a manifest can.
+
+    The token comes from a token file here, so the manifest rules cannot see that
+    GREETING holds it: only the output redactor (which reads the token file up
+    front) stands between it and the output. COPY_OF_TOKEN is refused by its name.
+    """
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("COPY_OF_TOKEN", TOKEN)  # a variable the credential rule cannot know
     token_file = tmp_path / "token.secret"
     token_file.write_text(TOKEN + "\n")
+    monkeypatch.delenv("UPCALL_AUTH_TOKEN", raising=False)
+    monkeypatch.setenv("UPCALL_AUTH_TOKEN_FILE", str(token_file))
+    monkeypatch.setenv("GREETING", TOKEN)  # a variable no manifest rule can know holds it
+    monkeypatch.setenv("COPY_OF_TOKEN", TOKEN)
     made = {
-        "interpolated": "version: 1\ncampaigns:\n  - name: leak\n    pitch: 'x ${COPY_OF_TOKEN} y'\n",
-        "interpolated-name": "version: 1\ncampaigns:\n  - name: 'n-${COPY_OF_TOKEN}'\n",
+        "interpolated": "version: 1\ncampaigns:\n  - name: leak\n    pitch: 'x ${GREETING} y'\n",
+        "interpolated-name": "version: 1\ncampaigns:\n  - name: 'n-${GREETING}'\n",
+        "secret-name": "version: 1\ncampaigns:\n  - name: leak\n    pitch: '${COPY_OF_TOKEN}'\n",
         "credential-var": "version: 1\ncampaigns:\n  - name: leak\n    pitch: '${UPCALL_AUTH_TOKEN}'\n",
         "csv-token-file": "version: 1\ncampaigns:\n  - name: leak\n    numbers_csv: token.secret\n",
         "csv-environ": "version: 1\ncampaigns:\n  - name: leak\n    numbers_csv: /proc/self/environ\n",

@@ -18,7 +18,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from upcall_sync.errors import Location, ManifestError, Problem
-from upcall_sync.manifest.csvload import contact_of_spec, read_numbers_csv
+from upcall_sync.manifest.csvload import (
+    CsvFileError,
+    contact_of_spec,
+    csv_path,
+    excerpt,
+    read_numbers_csv,
+)
 from upcall_sync.manifest.messages import described, problems_of
 from upcall_sync.manifest.spec import (
     CampaignFields,
@@ -74,7 +80,19 @@ def find_manifests(paths: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, 
                 problems.append(
                     Problem(Location(str(raw)), "", "directory holds no *.yaml or *.yml manifests")
                 )
-            found.extend((p, False) for p in below)
+            inside = path.resolve()
+            for p in below:
+                if p.resolve().is_relative_to(inside):
+                    found.append((p, False))
+                else:  # a planted symlink must not make plan read (and quote) other files
+                    problems.append(
+                        Problem(
+                            Location(str(p)),
+                            "",
+                            f"is a symlink out of {raw}; a manifest found in a directory must "
+                            "lie inside it (name it directly to read it)",
+                        )
+                    )
         else:
             found.append((path, True))
     if not paths:
@@ -92,13 +110,25 @@ def find_manifests(paths: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, 
 
 
 def load_manifests(
-    paths: Sequence[str | os.PathLike[str]], *, environ: Mapping[str, str] | None = None
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    environ: Mapping[str, str] | None = None,
+    root: str | os.PathLike[str] | None = None,
 ) -> DesiredState:
-    """Read, validate and merge manifests; raise ManifestError with every problem found."""
-    return _load(paths, os.environ if environ is None else environ)
+    """Read, validate and merge manifests; raise ManifestError with every problem found.
+
+    A `numbers_csv` must lie inside `root` (default: the working directory).
+    """
+    return _load(
+        paths,
+        os.environ if environ is None else environ,
+        Path(os.getcwd() if root is None else root),
+    )
 
 
-def _load(paths: Sequence[str | os.PathLike[str]], env: Mapping[str, str]) -> DesiredState:
+def _load(
+    paths: Sequence[str | os.PathLike[str]], env: Mapping[str, str], root: Path
+) -> DesiredState:
     files = find_manifests(paths)
     problems: list[Problem] = []
     loaded: list[_File] = []
@@ -132,7 +162,7 @@ def _load(paths: Sequence[str | os.PathLike[str]], env: Mapping[str, str]) -> De
             continue
         loaded.append(_File(path, display, data))
     for f in loaded:
-        problems.extend(_validate_file(f, env, digest))
+        problems.extend(_validate_file(f, env, digest, root))
     if not loaded and not problems:
         problems.append(
             Problem(
@@ -148,12 +178,11 @@ def _load(paths: Sequence[str | os.PathLike[str]], env: Mapping[str, str]) -> De
 
 def _without_echoes(problems: list[Problem]) -> list[Problem]:
     """An unset ${VAR} also makes its value invalid: report the cause, not the echo."""
-    causes = {p.location for p in problems if p.message.startswith("environment variable")}
-    return [
-        p
-        for p in problems
-        if p.location not in causes or p.message.startswith("environment variable")
-    ]
+    causes = {p.location for p in problems if p.message.startswith(_ENV_CAUSES)}
+    return [p for p in problems if p.location not in causes or p.message.startswith(_ENV_CAUSES)]
+
+
+_ENV_CAUSES = ("environment variable", "${")
 
 
 def _display(path: Path) -> str:
@@ -165,7 +194,11 @@ def _display(path: Path) -> str:
     return str(path.resolve()) if rel.startswith("..") else rel
 
 
-def _validate_file(f: _File, env: Mapping[str, str], digest: Any) -> list[Problem]:
+def _short_path(written: str) -> str:
+    return excerpt(written, 80)
+
+
+def _validate_file(f: _File, env: Mapping[str, str], digest: Any, root: Path) -> list[Problem]:
     """Settings and each campaign validated on their own, so one bad entry hides nothing."""
     region = f.data.get("phone_region")
     context = {"phone_region": region if isinstance(region, str) else None}
@@ -189,20 +222,17 @@ def _validate_file(f: _File, env: Mapping[str, str], digest: Any) -> list[Proble
         f.campaigns[index] = camp
         if camp.numbers_csv is None:
             continue
-        csv_path = (f.path.parent / camp.numbers_csv).resolve()
-        numbers, csv_problems = read_numbers_csv(
-            csv_path,
-            _display(csv_path),
-            context,
-            env,
-            item.where("numbers_csv"),
-            f"campaigns[{index}].numbers_csv",
-        )
+        where, ref = item.where("numbers_csv"), f"campaigns[{index}].numbers_csv"
+        try:
+            path = csv_path(f.path, camp.numbers_csv, root)
+        except CsvFileError as exc:
+            problems.append(Problem(where, ref, f"{_short_path(camp.numbers_csv)} {exc}"))
+            continue
+        display = _display(path)
+        numbers, csv_problems, data = read_numbers_csv(path, display, context, env, where, ref)
         problems.extend(csv_problems)
         f.csv_numbers[index] = numbers
-        digest.update(_display(csv_path).encode() + b"\0")
-        with contextlib.suppress(OSError):
-            digest.update(csv_path.read_bytes() + b"\0")
+        digest.update(display.encode() + b"\0" + data + b"\0")
     return problems
 
 
@@ -237,24 +267,44 @@ def _managed(
 def _merge(
     files: list[_File], digest: str, skipped: tuple[str, ...] = ()
 ) -> tuple[DesiredState, list[Problem]]:
-    problems: list[Problem] = []
-    campaigns: list[DesiredCampaign] = []
-    names: dict[str, Location] = {}
-    ids: dict[str, Location] = {}
-    settings: dict[str, tuple[Any, Location]] = {}
-    persons: dict[tuple[str, str, str, str], tuple[Contact, Location]] = {}
+    merger = _Merger()
     for f in files:
-        spec = f.spec
+        merger.add_settings(f)
+        raw_defaults = f.data.get("defaults")
+        defaults_at = raw_defaults if isinstance(raw_defaults, LocDict) else None
+        defaults = f.spec.defaults if f.spec is not None else None
+        for index, camp in sorted(f.campaigns.items()):
+            merger.add_campaign(f, index, camp, defaults, defaults_at)
+    return merger.state(files, digest, skipped), merger.problems
+
+
+_Person = tuple[str, str, str, str]
+
+
+@dataclass
+class _Merger:
+    """Campaigns of every file into one state, checking what spans files."""
+
+    problems: list[Problem] = field(default_factory=list)
+    campaigns: list[DesiredCampaign] = field(default_factory=list)
+    names: dict[str, Location] = field(default_factory=dict)
+    ids: dict[str, Location] = field(default_factory=dict)
+    settings: dict[str, tuple[Any, Location]] = field(default_factory=dict)
+    persons: dict[_Person, tuple[Contact, Location]] = field(default_factory=dict)
+    warnings: list[Problem] = field(default_factory=list)
+
+    def add_settings(self, f: _File) -> None:
+        """contact_list, prune_scope and safety: files that set them must agree."""
         for key in ("contact_list", "prune_scope", "safety"):
-            value = getattr(spec, key, None)
+            value = getattr(f.spec, key, None)
             if value is None:
                 continue
             where = f.data.where(key)
-            if key in settings and settings[key][0] != value:
-                first, first_at = settings[key]
+            if key in self.settings and self.settings[key][0] != value:
+                first, first_at = self.settings[key]
                 shown = quote(value) if key != "safety" else "these settings"
                 other = quote(first) if key != "safety" else "those"
-                problems.append(
+                self.problems.append(
                     Problem(
                         where,
                         key,
@@ -262,106 +312,131 @@ def _merge(
                         f"{key} must agree",
                     )
                 )
-            settings.setdefault(key, (value, where))
-        raw_defaults = f.data.get("defaults")
-        defaults_at = raw_defaults if isinstance(raw_defaults, LocDict) else None
-        defaults = spec.defaults if spec is not None else None
-        for index, camp in sorted(f.campaigns.items()):
-            holder: LocDict = f.data["campaigns"][index]
-            path = f"campaigns[{index}]"
-            if camp.name in names:
-                problems.append(
-                    Problem(
-                        holder.where("name"),
-                        f"{path}.name",
-                        f"campaign name {quote(camp.name)} is already used at {names[camp.name]}; "
-                        "names must be unique across all manifests",
-                    )
-                )
-            names.setdefault(camp.name, holder.where("name"))
-            if camp.id is not None:
-                if camp.id in ids:
-                    problems.append(
-                        Problem(
-                            holder.where("id"),
-                            f"{path}.id",
-                            f"campaign id {camp.id} is already bound at {ids[camp.id]}",
-                        )
-                    )
-                ids.setdefault(camp.id, holder.where("id"))
-            values, sources = _managed(camp, holder, defaults, defaults_at)
-            start, end = values.get("start_datetime"), values.get("end_datetime")
-            if start is not None and end is not None and end <= start:
-                problems.append(
-                    Problem(
-                        sources["end_datetime"],
-                        f"{path}.end_datetime",
-                        f"{format_datetime(end)} is not after start_datetime "
-                        f"{format_datetime(start)}",
-                    )
-                )
-            numbers = _campaign_numbers(camp, holder, f, index)
-            seen: dict[tuple[str, str, str, str], Location] = {}
-            for number in numbers:
-                person = number.contact.person_key
-                if person in seen:
-                    problems.append(
-                        Problem(
-                            number.source,
-                            f"{path}.numbers",
-                            f"{number.contact.label} is already in this campaign at {seen[person]} "
-                            "(same phone, extension and name)",
-                        )
-                    )
-                    continue
-                seen[person] = number.source
-                if person in persons and persons[person][0] != number.contact:
-                    earlier, other_at = persons[person]
-                    diffs = ", ".join(
-                        f"{k} {quote(b)} vs {quote(a)}"
-                        for k, (a, b) in earlier.diff(number.contact).items()
-                    )
-                    problems.append(
-                        Problem(
-                            number.source,
-                            f"{path}.numbers",
-                            f"{number.contact.label} has other details than at {other_at} "
-                            f"({diffs}); the contact list holds one record per person",
-                        )
-                    )
-                persons.setdefault(person, (number.contact, number.source))
-            campaigns.append(
-                DesiredCampaign(
-                    name=camp.name,
-                    source=holder.loc,
-                    id=camp.id,
-                    fields=values,
-                    field_sources=sources,
-                    numbers=tuple(numbers),
+            self.settings.setdefault(key, (value, where))
+
+    def add_campaign(
+        self,
+        f: _File,
+        index: int,
+        camp: CampaignSpec,
+        defaults: DefaultsSpec | None,
+        defaults_at: LocDict | None,
+    ) -> None:
+        holder: LocDict = f.data["campaigns"][index]
+        path = f"campaigns[{index}]"
+        self._check_unique(camp, holder, path)
+        values, sources = _managed(camp, holder, defaults, defaults_at)
+        self._check_dates(values, sources, path)
+        numbers = _campaign_numbers(camp, holder, f, index)
+        self._check_numbers(numbers, path)
+        if values.get("status") == "ready" and not numbers:
+            self.warnings.append(
+                Problem(
+                    holder.where("status") if "status" in holder else holder.loc,
+                    f"{path}.status",
+                    "is ready, but the manifests give this campaign no numbers (none listed, "
+                    "no numbers_csv rows): it cannot dial",
                 )
             )
-    safety_spec: SafetySpec | None = settings.get("safety", (None, None))[0]
-    safety = (
-        Safety(
-            max_update_percent=safety_spec.max_update_percent,
-            max_archive_percent=safety_spec.max_archive_percent,
-            min_existing=safety_spec.min_existing,
+        self.campaigns.append(
+            DesiredCampaign(
+                name=camp.name,
+                source=holder.loc,
+                id=camp.id,
+                fields=values,
+                field_sources=sources,
+                numbers=tuple(numbers),
+            )
         )
-        if safety_spec
-        else Safety()
-    )
-    contact_list, list_at = settings.get("contact_list", (DEFAULT_CONTACT_LIST, None))
-    state = DesiredState(
-        campaigns=tuple(campaigns),
-        contact_list=contact_list,
-        contact_list_source=list_at,
-        prune_scope=settings.get("prune_scope", (None, None))[0],
-        safety=safety,
-        files=tuple(f.display for f in files),
-        skipped=skipped,
-        digest=digest,
-    )
-    return state, problems
+
+    def _check_unique(self, camp: CampaignSpec, holder: LocDict, path: str) -> None:
+        if camp.name in self.names:
+            self.problems.append(
+                Problem(
+                    holder.where("name"),
+                    f"{path}.name",
+                    f"campaign name {quote(camp.name)} is already used at "
+                    f"{self.names[camp.name]}; names must be unique across all manifests",
+                )
+            )
+        self.names.setdefault(camp.name, holder.where("name"))
+        if camp.id is None:
+            return
+        if camp.id in self.ids:
+            self.problems.append(
+                Problem(
+                    holder.where("id"),
+                    f"{path}.id",
+                    f"campaign id {camp.id} is already bound at {self.ids[camp.id]}",
+                )
+            )
+        self.ids.setdefault(camp.id, holder.where("id"))
+
+    def _check_dates(self, values: dict[str, Any], sources: dict[str, Location], path: str) -> None:
+        start, end = values.get("start_datetime"), values.get("end_datetime")
+        if start is not None and end is not None and end <= start:
+            self.problems.append(
+                Problem(
+                    sources["end_datetime"],
+                    f"{path}.end_datetime",
+                    f"{format_datetime(end)} is not after start_datetime {format_datetime(start)}",
+                )
+            )
+
+    def _check_numbers(self, numbers: list[DesiredNumber], path: str) -> None:
+        """Nobody twice in a campaign; one set of details per person across campaigns."""
+        seen: dict[_Person, Location] = {}
+        for number in numbers:
+            person = number.contact.person_key
+            if person in seen:
+                self.problems.append(
+                    Problem(
+                        number.source,
+                        f"{path}.numbers",
+                        f"{number.contact.label} is already in this campaign at {seen[person]} "
+                        "(same phone, extension and name)",
+                    )
+                )
+                continue
+            seen[person] = number.source
+            earlier = self.persons.setdefault(person, (number.contact, number.source))
+            if earlier[0] != number.contact:
+                diffs = ", ".join(
+                    f"{k} {quote(b)} vs {quote(a)}"
+                    for k, (a, b) in earlier[0].diff(number.contact).items()
+                )
+                self.problems.append(
+                    Problem(
+                        number.source,
+                        f"{path}.numbers",
+                        f"{number.contact.label} has other details than at {earlier[1]} "
+                        f"({diffs}); the contact list holds one record per person",
+                    )
+                )
+
+    def state(self, files: list[_File], digest: str, skipped: tuple[str, ...]) -> DesiredState:
+        safety_spec: SafetySpec | None = self.settings.get("safety", (None, None))[0]
+        safety = (
+            Safety(
+                max_update_percent=safety_spec.max_update_percent,
+                max_archive_percent=safety_spec.max_archive_percent,
+                min_existing=safety_spec.min_existing,
+            )
+            if safety_spec
+            else Safety()
+        )
+        contact_list, list_at = self.settings.get("contact_list", (DEFAULT_CONTACT_LIST, None))
+        return DesiredState(
+            campaigns=tuple(self.campaigns),
+            contact_list=contact_list,
+            contact_list_source=list_at,
+            prune_scope=self.settings.get("prune_scope", (None, None))[0],
+            safety=safety,
+            files=tuple(f.display for f in files),
+            skipped=skipped,
+            digest=digest,
+            warnings=tuple(sorted(self.warnings)),
+        )
 
 
 def _campaign_numbers(

@@ -108,6 +108,7 @@ def suggest(key: str, allowed: Sequence[str]) -> str:
 
 
 def message(err: Any, plain: Plain | None) -> str:
+    """One pydantic error as a sentence a person understands."""
     kind = err["type"]
     value = err.get("input")
     field_name = str(err["loc"][-1]) if err["loc"] else ""
@@ -117,45 +118,14 @@ def message(err: Any, plain: Plain | None) -> str:
         return "is required"
     if kind == "value_error":
         return str(err["msg"]).removeprefix("Value error, ")
-    if kind in ("string_type", "model_type", "dict_type", "list_type", "float_type", "int_type"):
-        want = {
-            "string_type": "text",
-            "model_type": "a mapping",
-            "dict_type": "a mapping",
-            "list_type": "a list",
-            "float_type": "a number",
-            "int_type": "a whole number",
-        }[kind]
-        if plain is not None and kind == "string_type" and plain.kind != "null":
-            return (
-                f"expected text, but YAML reads {plain.text} as a {plain.kind}; "
-                f"quote it: {quote(plain.text)}"
-            )
-        if value is None:
-            if field_name in ("status", "from_number"):
-                return f"cannot be null; leave {field_name} out to leave it unmanaged"
-            return f"expected {want}, got nothing (null)"
-        return f"expected {want}, got {described(value)}"
+    if kind in _WANTED:
+        return _type_message(kind, value, field_name, plain)
     if kind == "literal_error":
-        if field_name == "version":
-            if isinstance(value, str):
-                return f"expected the number 1, got text {_short(value)}: write `version: 1`"
-            return f"version {_short(value)} is not supported; this upcall-sync reads version 1"
-        if field_name == "status" and value is None:
-            return "cannot be null; leave status out to leave it unmanaged"
-        if field_name == "status":
-            return (
-                f"{_short(value)} is not a valid status; use one of pending, ready, paused, "
-                "completed, archived"
-            )
-        if field_name == "phone_region":
-            return f"{_short(value)} is not a region code phonenumbers knows (e.g. US, GB, DE)"
+        literal = _literal_message(value, field_name)
+        if literal:
+            return literal
     if kind == "string_pattern_mismatch":
-        if field_name == "email":
-            return f"{_short(value)} is not a valid email address"
-        if field_name == "id":
-            return f'{_short(value)} is not a campaign id (digits, e.g. "876")'
-        return "must not be empty"
+        return _pattern_message(value, field_name)
     if kind == "string_too_short":
         return "must not be empty"
     limit = err.get("ctx") or {}
@@ -164,6 +134,54 @@ def message(err: Any, plain: Plain | None) -> str:
     if kind == "greater_than_equal":
         return f"must be at least {limit.get('ge')}, got {_short(value)}"
     return str(err["msg"])
+
+
+_WANTED = {
+    "string_type": "text",
+    "model_type": "a mapping",
+    "dict_type": "a mapping",
+    "list_type": "a list",
+    "float_type": "a number",
+    "int_type": "a whole number",
+}
+
+
+def _type_message(kind: str, value: Any, field_name: str, plain: Plain | None) -> str:
+    if plain is not None and kind == "string_type" and plain.kind != "null":
+        return (
+            f"expected text, but YAML reads {plain.text} as a {plain.kind}; "
+            f"quote it: {quote(plain.text)}"
+        )
+    if value is None:
+        if field_name in ("status", "from_number"):
+            return f"cannot be null; leave {field_name} out to leave it unmanaged"
+        return f"expected {_WANTED[kind]}, got nothing (null)"
+    return f"expected {_WANTED[kind]}, got {described(value)}"
+
+
+def _literal_message(value: Any, field_name: str) -> str | None:
+    if field_name == "version":
+        if isinstance(value, str):
+            return f"expected the number 1, got text {_short(value)}: write `version: 1`"
+        return f"version {_short(value)} is not supported; this upcall-sync reads version 1"
+    if field_name == "status" and value is None:
+        return "cannot be null; leave status out to leave it unmanaged"
+    if field_name == "status":
+        return (
+            f"{_short(value)} is not a valid status; use one of pending, ready, paused, "
+            "completed, archived"
+        )
+    if field_name == "phone_region":
+        return f"{_short(value)} is not a region code phonenumbers knows (e.g. US, GB, DE)"
+    return None
+
+
+def _pattern_message(value: Any, field_name: str) -> str:
+    if field_name == "email":
+        return f"{_short(value)} is not a valid email address"
+    if field_name == "id":
+        return f'{_short(value)} is not a campaign id (digits, e.g. "876")'
+    return "must not be empty"
 
 
 def described(value: Any) -> str:

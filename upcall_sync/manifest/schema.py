@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from upcall_sync.manifest.csvload import MAX_CSV_BYTES
 from upcall_sync.manifest.spec import (
     CSV_COLUMNS,
     AddressSpec,
@@ -45,7 +46,7 @@ def _type_of(info: dict[str, Any], defs: dict[str, Any]) -> str:
             return "region code"
         return " \\| ".join(f"`{v}`" for v in values)
     if "const" in info:
-        return f"`{info['const']}`"
+        return f"`{json.dumps(info['const'])}`"
     kind = info.get("type", "any")
     if kind == "array":
         return f"list of {_type_of(info.get('items', {}), defs)}"
@@ -73,22 +74,7 @@ def _section(model: type[BaseModel], title: str, defs: dict[str, Any]) -> list[s
 def reference_markdown() -> str:
     """docs/manifest.md: every key of the format, from the model itself."""
     defs = manifest_schema().get("$defs", {})
-    out = [
-        "# Manifest reference (format version 1)",
-        "",
-        "<!-- Generated from upcall_sync/manifest/spec.py by "
-        "`python -m upcall_sync.manifest.schema --docs`; tests fail if it drifts. -->",
-        "",
-        "A manifest is a YAML file (or a directory of them). Campaigns from all files merge;",
-        "`contact_list`, `prune_scope` and `safety` must agree across files that set them.",
-        "Text must be text: quote values YAML would read as numbers or booleans",
-        '(`postal_code: "02134"`, `country: "NO"`). `${VAR}` in any text takes the environment',
-        "variable's value (an unset variable is an error); `$${` writes a literal `${`.",
-        "",
-        "A campaign field left out (after `defaults`) is **not managed**: plans never change it.",
-        "Contact details are managed as a whole: a detail left out means empty.",
-        "",
-    ]
+    out = list(_INTRO)
     for model, title in (
         (ManifestSpec, "Top level"),
         (DefaultsSpec, "`defaults`"),
@@ -98,16 +84,68 @@ def reference_markdown() -> str:
         (SafetySpec, "`safety`"),
     ):
         out += _section(model, title, defs)
-    out += [
-        "### `numbers_csv` files",
-        "",
-        "A header row, then one number per row. Columns (any order, all but `phone` optional):",
-        ", ".join(f"`{c}`" for c in CSV_COLUMNS) + ".",
-        "Address parts go by their bare names. Empty cells are empty values. Errors point at",
-        "the CSV's own line numbers.",
-        "",
-    ]
+    out += _CSV_SECTION
     return "\n".join(out)
+
+
+_INTRO = [
+    "# Manifest reference (format version 1)",
+    "",
+    "<!-- Generated from upcall_sync/manifest/spec.py by "
+    "`python -m upcall_sync.manifest.schema --docs`; tests fail if it drifts. -->",
+    "",
+    "A manifest is a YAML file (or a directory of them; a symlink out of the directory is an",
+    "error). Campaigns from all files merge;",
+    "`contact_list`, `prune_scope` and `safety` must agree across files that set them.",
+    "Text must be text: quote values YAML would read as numbers or booleans",
+    '(`postal_code: "02134"`, `country: "NO"`). `${VAR}` in any text takes the environment',
+    "variable's value (an unset variable is an error); `$${` writes a literal `${`.",
+    "A manifest may not read credentials: `${UPCALL_AUTH_TOKEN}`, `${UPCALL_AUTH_TOKEN_FILE}`,",
+    "any name with a word such as `TOKEN`, `SECRET`, `PASSWORD`, `CREDENTIALS` or `API_KEY`",
+    "(`GITHUB_TOKEN`, `DB_PASSWORD`), and any variable whose value holds the auth token are",
+    "errors, since manifest values are printed in plans and PR comments.",
+    "",
+    "Datetimes are ISO 8601 with `Z` or an offset (`2026-07-11T09:00:00-07:00`). The API",
+    "writes them as `YYYY-MM-DDTHH:MM:SS.mmmZ`, so a datetime must fall, in UTC, within the",
+    "years 1000 to 9999 (`0999-07-11T09:00:00Z` is an error, and so is",
+    "`9999-12-31T23:00:00-05:00`, which is year 10000 in UTC).",
+    "",
+    'An optional value written `""` means what `null` means (a datetime or an email too);',
+    "`name`, `id`, `contact_list` and `prune_scope` must not be empty.",
+    "",
+    "`validate` warns, without failing, about what is valid but likely wrong: a campaign",
+    "whose `status` is `ready` while the manifests give it no numbers cannot dial",
+    "(`file:line: warning: ...` on stderr, exit status 0).",
+    "",
+    "A campaign field left out (after `defaults`) is **not managed**: plans never change it.",
+    "Contact details are managed as a whole: a detail left out means empty.",
+    "",
+]
+_CSV_SECTION = [
+    "### `numbers_csv` files",
+    "",
+    "A header row, then one number per row. Columns (any order, all but `phone` optional):",
+    ", ".join(f"`{c}`" for c in CSV_COLUMNS) + ".",
+    "Address parts go by their bare names. Empty cells are empty values. Errors point at",
+    "the CSV's own line numbers.",
+    "",
+    "Spreadsheet exports are read as they come: the delimiter is the most frequent of `,`,",
+    "`;` and tab on the header line (`,` when none is there or on a tie); headers match",
+    "in any case, with spaces, hyphens and underscores alike (`First Name` is",
+    "`first_name`, `Postal-Code` is `postal_code`); empty columns at the end of the header",
+    "(`,,`) and their cells are ignored; a UTF-8 byte order mark is dropped. Quotes follow",
+    'RFC 4180 (`""` inside a quoted field); an unterminated quote is an error naming the',
+    f"line it opened on. A numbers_csv may be at most {MAX_CSV_BYTES // 1024 // 1024} MB; "
+    "it is read as a stream,",
+    "so memory holds its numbers, not the file.",
+    "",
+    "The path is relative to its manifest and must, after symlinks, lie inside the working",
+    "directory (run upcall-sync from the checkout): `../data/q3.csv` is fine, an absolute",
+    "path, a `../..` that leaves the checkout or a symlink to elsewhere is an error that",
+    "shows none of the file's content. It must be a regular file (not a FIFO, a device or",
+    "a directory).",
+    "",
+]
 
 
 if __name__ == "__main__":  # pragma: no cover

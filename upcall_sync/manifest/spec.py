@@ -24,20 +24,28 @@ from pydantic import (
     StringConstraints,
     ValidationInfo,
     WithJsonSchema,
+    model_validator,
 )
 
-from upcall_sync.model import CAMPAIGN_STATUSES, CONTACT_FIELDS, CampaignStatus
+from upcall_sync.client.models import CAMPAIGN_STATUSES
+from upcall_sync.model import CONTACT_FIELDS
 from upcall_sync.normalize import (
     PhoneError,
     format_datetime,
+    may_have_extension,
     normalize_phone,
     parse_datetime,
     quote,
+    split_phone,
 )
 
 MANIFEST_VERSION = 1
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s.]+$"
-DATETIME_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}(:?\d{2})?)$"
+#: the API writes datetimes as YYYY-MM-DDTHH:MM:SS.mmmZ: four-digit years, in UTC
+MIN_YEAR, MAX_YEAR = 1000, 9999
+DATETIME_PATTERN = (
+    r"^[1-9]\d{3}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}(:?\d{2})?)$"
+)
 REGIONS = tuple(sorted(phonenumbers.SUPPORTED_REGIONS))
 
 
@@ -53,6 +61,44 @@ def _phone(value: str, info: ValidationInfo) -> str:
         raise ValueError(str(exc)) from None
 
 
+def _caller_id(value: str, info: ValidationInfo) -> str:
+    region = (info.context or {}).get("phone_region")
+    try:
+        phone, extension = split_phone(value, region)
+    except PhoneError as exc:
+        raise ValueError(str(exc)) from None
+    if extension:
+        raise ValueError(f"{quote(value)} has an extension; a caller ID cannot have one")
+    return phone
+
+
+def _extension_of_phone(data: Any, info: ValidationInfo) -> Any:
+    """An extension written inside the phone (`x7`, `;ext=5`, `ext. 9`) moves to `extension`.
+
+    An explicit `extension` that says otherwise is an error.
+    """
+    if not isinstance(data, dict):
+        return data
+    phone = data.get("phone")
+    if not isinstance(phone, str) or not may_have_extension(phone):
+        return data
+    try:
+        _e164, extension = split_phone(phone, (info.context or {}).get("phone_region"))
+    except PhoneError:
+        return data  # the phone field says what is wrong
+    if not extension:
+        return data
+    explicit = data.get("extension")
+    if explicit is None or explicit == "":
+        return {**data, "extension": extension}
+    if isinstance(explicit, str) and explicit.strip() != extension:
+        raise ValueError(
+            f"phone {quote(phone)} has extension {quote(extension)}, but extension is "
+            f"{quote(explicit)}; write the extension once"
+        )
+    return data
+
+
 def _datetime(value: Any) -> datetime:
     if isinstance(value, datetime):
         if value.tzinfo is None:
@@ -60,13 +106,29 @@ def _datetime(value: Any) -> datetime:
         return value
     if not isinstance(value, str):
         raise ValueError("expected a datetime as text, e.g. 2026-07-11T09:00:00-07:00")
-    if not re.fullmatch(DATETIME_PATTERN, value.strip()):
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?", value.strip()):
+    text = value.strip()
+    if re.fullmatch(r"0\d{3}-.*", text):
+        raise ValueError(_out_of_range(value))
+    if not re.fullmatch(DATETIME_PATTERN, text):
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?", text):
             raise ValueError(f"{quote(value)} has no UTC offset: add Z or an offset such as -07:00")
         raise ValueError(
             f"{quote(value)} is not an ISO 8601 datetime such as 2026-07-11T09:00:00-07:00"
         )
-    return parse_datetime(value)
+    try:
+        parsed = parse_datetime(value)
+    except OverflowError:
+        raise ValueError(_out_of_range(value)) from None
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise ValueError(_out_of_range(value))
+    return parsed
+
+
+def _out_of_range(value: str) -> str:
+    return (
+        f"{quote(value)} is outside the years the API can represent "
+        f"({MIN_YEAR} to {MAX_YEAR}, in UTC)"
+    )
 
 
 def _json_int(value: Any) -> Any:
@@ -79,8 +141,8 @@ def _json_int(value: Any) -> Any:
 
 
 def _id(value: Any) -> Any:
-    """A whole number (as JSON Schema counts them: 5 and 5.0) is an id as text."""
-    if isinstance(value, float) and value.is_integer():
+    """Ids as JSON Schema's `integer` sees them too: 876 and 876.0 alike."""
+    if isinstance(value, float) and value.is_integer() and value >= 0:
         value = int(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
@@ -102,12 +164,38 @@ Phone = Annotated[
     ),
     AfterValidator(_phone),
 ]
+CallerId = Annotated[
+    str,
+    Field(strict=True, json_schema_extra={"examples": ["+16501231234"]}),
+    AfterValidator(_caller_id),
+]
 Email = Annotated[str, Field(strict=True), StringConstraints(pattern=EMAIL_PATTERN)]
 UtcDatetime = Annotated[
     datetime,
     BeforeValidator(_datetime),
     PlainSerializer(format_datetime, return_type=str),
     WithJsonSchema({"type": "string", "format": "date-time", "pattern": DATETIME_PATTERN}),
+]
+
+
+def _blank_is_none(value: Any) -> Any:
+    """`""` means what null means (README: null, absent and "" are alike)."""
+    return None if value == "" else value
+
+
+def _or_blank(schema: dict[str, Any]) -> WithJsonSchema:
+    return WithJsonSchema({"anyOf": [schema, {"const": ""}, {"type": "null"}]})
+
+
+OptionalDatetime = Annotated[
+    UtcDatetime | None,
+    BeforeValidator(_blank_is_none),
+    _or_blank({"type": "string", "format": "date-time", "pattern": DATETIME_PATTERN}),
+]
+OptionalEmail = Annotated[
+    Email | None,
+    BeforeValidator(_blank_is_none),
+    _or_blank({"type": "string", "pattern": EMAIL_PATTERN}),
 ]
 CampaignId = Annotated[
     str,
@@ -129,7 +217,7 @@ Version = Annotated[
     BeforeValidator(_json_int),
     WithJsonSchema({"const": 1, "type": "integer", "description": "Manifest format version: 1."}),
 ]
-Status = CampaignStatus
+Status = Literal["pending", "ready", "paused", "completed", "archived"]
 assert tuple(Status.__args__) == CAMPAIGN_STATUSES  # type: ignore[attr-defined]
 
 
@@ -154,15 +242,18 @@ class NumberSpec(_Spec):
 
     phone: Phone = Field(
         description="Any form the phonenumbers library parses as a possible number; "
-        "national forms need phone_region. Kept as E.164."
+        "national forms need phone_region. Kept as E.164. An extension written in it "
+        '("+1 415 555 0105 x7", ";ext=5", "ext. 9") goes to extension.'
     )
     extension: Text | None = None
     first_name: Text | None = None
     last_name: Text | None = None
     title: Text | None = None
     company: Text | None = None
-    email: Email | None = None
+    email: OptionalEmail = None
     address: AddressSpec | None = None
+
+    _extension = model_validator(mode="before")(_extension_of_phone)
 
 
 class CampaignFields(_Spec):
@@ -176,14 +267,17 @@ class CampaignFields(_Spec):
         description="pending | ready | paused | completed | archived. A new campaign that "
         "should be ready is created pending and made ready once its numbers are in.",
     )
-    from_number: Phone = Field(  # type: ignore[assignment]  # absent: unmanaged; null refused
+    from_number: CallerId = Field(  # type: ignore[assignment]  # absent: unmanaged; null refused
         None,
         description="Caller ID; must be confirmed on the account. The API never returns it: "
         "upcall-sync reads it back through the from_number filter.",
     )
-    start_datetime: UtcDatetime | None = Field(None, description="Start time, with Z or an offset.")
-    end_datetime: UtcDatetime | None = Field(
-        None, description="End time, with Z or an offset; after start_datetime."
+    start_datetime: OptionalDatetime = Field(
+        None, description='Start time, with Z or an offset. null or "" clears it.'
+    )
+    end_datetime: OptionalDatetime = Field(
+        None,
+        description='End time, with Z or an offset; after start_datetime. null or "" clears it.',
     )
 
 

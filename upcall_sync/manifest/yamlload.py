@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from upcall_sync.errors import Location
+from upcall_sync.normalize import quote
 
 try:  # libyaml is ~10x faster; PyYAML's wheels ship it
     from yaml import CSafeLoader as _Loader
@@ -171,12 +172,32 @@ def parse_yaml(
         problem = exc.problem or exc.context or "invalid YAML"
         context = f" ({exc.context})" if exc.context and exc.problem else ""
         raise YamlError(loc, f"YAML syntax error: {problem}{context}") from None
-    except yaml.YAMLError as exc:
-        raise YamlError(Location(name), f"YAML error: {exc}") from None
+    except yaml.reader.ReaderError as exc:
+        raise YamlError(_char_location(text, name, exc), _char_problem(exc.character)) from None
+    except yaml.YAMLError as exc:  # pragma: no cover - every libyaml error is one of the above
+        raise YamlError(Location(name), "YAML error: " + " ".join(str(exc).split())) from None
     except RecursionError:
         raise YamlError(Location(name), "YAML nesting is too deep") from None
     finally:
         loader.dispose()
+
+
+def _char_location(text: str, name: str, exc: yaml.reader.ReaderError) -> Location:
+    """Where the character libyaml refused is (its `position` counts UTF-8 bytes)."""
+    index = text.find(chr(exc.character)) if isinstance(exc.character, int) else -1
+    if index < 0:
+        return Location(name)
+    line = text.count("\n", 0, index) + 1
+    return Location(name, line, index - (text.rfind("\n", 0, index) + 1) + 1)
+
+
+def _char_problem(character: int | bytes | None) -> str:
+    if isinstance(character, int):
+        return (
+            f"character U+{character:04X} is not allowed in YAML (control characters and "
+            "NUL are refused; is this a text file?)"
+        )
+    return "file is not readable YAML text"  # pragma: no cover - text input is decoded already
 
 
 _STR = f"{_TAG}str"
@@ -199,6 +220,35 @@ def _resolve(value: str) -> str:
 @functools.lru_cache(maxsize=4096)
 def _resolve_slow(value: str) -> str:
     return str(_RESOLVER.resolve(yaml.ScalarNode, value, (True, False)))  # type: ignore[no-untyped-call]
+
+
+#: what `key()` returns for YAML's merge key `<<` (a quoted "<<" is plain text)
+MERGE_KEY: Any = type("MergeKey", (), {"__repr__": lambda self: "<<"})()
+_TIMESTAMP = f"{_TAG}timestamp"
+_MERGE = f"{_TAG}merge"
+_VALUE = f"{_TAG}value"
+#: plain scalars YAML reads as something other than text: (kind for messages, constructor)
+_TYPED: dict[str, tuple[str, Any]] = {
+    f"{_TAG}null": ("null", lambda node: None),
+    f"{_TAG}bool": ("boolean", _CONSTRUCTOR.construct_yaml_bool),
+    f"{_TAG}int": ("number", _CONSTRUCTOR.construct_yaml_int),
+    f"{_TAG}float": ("number", _CONSTRUCTOR.construct_yaml_float),
+}
+
+
+def _key_text(key: Any) -> Any:
+    """A scalar key as text: 1 -> "1", True -> "true"."""
+    if key.__class__ is str:
+        return key
+    return str(key).lower() if isinstance(key, bool) else str(key)
+
+
+def _special(tag: str, value: str) -> str:
+    """Why a scalar YAML gives a special meaning cannot be a manifest value."""
+    if tag == f"{_TAG}binary":
+        return "binary values are not allowed in a manifest"
+    what = "a merge key" if tag == _MERGE else 'its "value" key'  # the only other: `=`
+    return f"YAML reads {value} as {what}; quote it: {quote(value)}"
 
 
 class _Builder:
@@ -278,44 +328,46 @@ class _Builder:
             self.anchors[anchor] = result
         return result
 
-    def scalar(self, event: Any, *, expand: bool = True) -> tuple[Any, Plain | None]:
+    def scalar(
+        self, event: Any, *, expand: bool = True, key: bool = False
+    ) -> tuple[Any, Plain | None]:
         if not event.style and event.tag in (None, "!") and event.implicit[0]:
             tag = _resolve(event.value)
         elif event.tag in (None, "!"):
-            tag = f"{_TAG}str"
+            tag = _STR
         else:
-            tag = self.check_tag(event, f"{_TAG}str")
+            tag = self.check_tag(event, _STR)
         value = event.value
-        if tag in (f"{_TAG}str", f"{_TAG}timestamp"):
+        if tag in (_STR, _TIMESTAMP):
             if expand and "$" in value:
-                try:
-                    value = expand_env(value, self.environ)
-                except KeyError as exc:
-                    self.problems.append(
-                        YamlError(self.loc(event), f"environment variable {exc.args[0]} is not set")
-                    )
-                except ValueError as exc:
-                    self.problems.append(YamlError(self.loc(event), str(exc)))
+                value = self.expand(value, event)
             return value, None
-        if tag == f"{_TAG}binary":
-            raise YamlError(self.loc(event), "binary values are not allowed in a manifest")
-        if tag == f"{_TAG}merge":
-            return "<<", None
+        if key and tag == _MERGE:
+            return MERGE_KEY, None
+        if key and tag == _VALUE:  # as PyYAML: the value key `=` as a key is the text "="
+            return value, None
+        typed = _TYPED.get(tag)
+        if typed is None:
+            raise YamlError(self.loc(event), _special(tag, value))
+        kind, construct = typed
         node = yaml.ScalarNode(tag, value, event.start_mark, event.end_mark)
         try:
-            if tag == f"{_TAG}null":
-                return None, Plain(value, "null")
-            if tag == f"{_TAG}bool":
-                return _CONSTRUCTOR.construct_yaml_bool(node), Plain(value, "boolean")
-            if tag == f"{_TAG}int":
-                return _CONSTRUCTOR.construct_yaml_int(node), Plain(value, "number")
-            if tag == f"{_TAG}float":
-                return _CONSTRUCTOR.construct_yaml_float(node), Plain(value, "number")
+            return construct(node), Plain(value, kind)
         except (ValueError, yaml.YAMLError):
             raise YamlError(
                 self.loc(event), f"cannot read {value!r} as {tag[len(_TAG) :]}"
             ) from None
-        raise YamlError(self.loc(event), f"unsupported YAML tag {tag}")  # pragma: no cover
+
+    def expand(self, value: str, event: Any) -> str:
+        """`${VAR}` expanded; a problem (and the text as written) when it cannot be."""
+        try:
+            return expand_env(value, self.environ)
+        except KeyError as exc:
+            problem = f"environment variable {exc.args[0]} is not set"
+        except ValueError as exc:
+            problem = str(exc)
+        self.problems.append(YamlError(self.loc(event), problem))
+        return value
 
     def sequence(self, start: Any, events: Iterator[Any]) -> tuple[LocList, int]:
         out = LocList(self.name, self.pos(start))
@@ -348,9 +400,41 @@ class _Builder:
                 return value, None
         return self.scalar(event, expand=expand)
 
+    def key(self, event: Any) -> Any:
+        """A mapping key as text (`MERGE_KEY` for YAML's `<<`); numbers and booleans as written
+        by YAML's reading of them (`1`, `true`), null as "null"."""
+        value = event.value
+        plain_text = event.style or (value and value[0] not in _MAYBE_NOT_TEXT)
+        if event.tag is None and not event.anchor and plain_text:
+            return value
+        key, _plain = self.scalar(event, expand=False, key=True)
+        if event.anchor:
+            self.anchors[event.anchor] = (key, 1)
+        if key is None:
+            return "null"
+        return key if key is MERGE_KEY else _key_text(key)
+
+    def alias_key(self, event: Any) -> Any:
+        """`*name : value`: an alias of a text, number or boolean is a key like it."""
+        if isinstance(event, yaml.AliasEvent) and event.anchor in self.anchors:
+            value = self.anchors[event.anchor][0]
+            if not isinstance(value, dict | list):
+                return "null" if value is None else _key_text(value)
+        raise YamlError(self.loc(event), "mapping keys must be plain text")
+
+    def value(self, event: Any, events: Iterator[Any]) -> tuple[Any, Plain | None, int]:
+        """A mapping value: (value, how a plain non-text scalar was written, expanded size)."""
+        if event.__class__ is yaml.ScalarEvent:
+            value, plain = self.text_or_scalar(event)
+            if event.anchor:
+                self.anchors[event.anchor] = (value, 1)
+            return value, plain, 1
+        value, size = self.node(event, events)
+        return value, None, size
+
     def mapping(self, start: Any, events: Iterator[Any]) -> tuple[LocDict, int]:
         out = LocDict(self.name, self.pos(start))
-        spots = out.spots
+        spots, plains = out.spots, out.plain
         total = 1
         merges: list[tuple[Any, int]] = []
         scalar_event, end_event = yaml.ScalarEvent, yaml.MappingEndEvent
@@ -358,28 +442,13 @@ class _Builder:
             cls = event.__class__
             if cls is end_event:
                 break
-            if cls is not scalar_event:
-                raise YamlError(self.loc(event), "mapping keys must be plain text")
-            mark = event.start_mark
-            key_at = ((mark.line + 1) << _SHIFT) | ((mark.column + 1) & _COLUMN)
-            key, _plain = self.text_or_scalar(event, expand=False)
-            if key is None:
-                key = "null"
-            elif key.__class__ is not str:
-                key = str(key).lower() if isinstance(key, bool) else str(key)
+            key_at = self.pos(event)
+            key = self.key(event) if cls is scalar_event else self.alias_key(event)
             value_event = next(events)
-            mark = value_event.start_mark
-            value_at = ((mark.line + 1) << _SHIFT) | ((mark.column + 1) & _COLUMN)
-            if value_event.__class__ is scalar_event:
-                value, plain = self.text_or_scalar(value_event)
-                size = 1
-                if value_event.anchor:
-                    self.anchors[value_event.anchor] = (value, 1)
-            else:
-                value, size = self.node(value_event, events)
-                plain = None
+            value_at = self.pos(value_event)
+            value, plain, size = self.value(value_event, events)
             total += size
-            if key == "<<":
+            if key is MERGE_KEY:
                 merges.append((value, value_at))
                 continue
             if key in spots:
@@ -390,32 +459,59 @@ class _Builder:
             out[key] = value
             spots[key] = (key_at, value_at)
             if plain is not None:
-                out.plain[key] = plain
+                plains[key] = plain
         for value, at in merges:
-            for source in value if isinstance(value, list) else [value]:
-                if not isinstance(source, LocDict):
-                    raise YamlError(
-                        _at(self.name, at), "a merge key (<<) takes a mapping or a list of mappings"
-                    )
-                for key, item in source.items():
-                    if key not in out:
-                        out[key] = item
-                        spots[key] = source.spots.get(key, (at, at))
-                        if key in source.plain:
-                            out.plain[key] = source.plain[key]
+            self.merge(out, value, at)
         return out, total
+
+    def merge(self, out: LocDict, value: Any, at: int) -> None:
+        """`<<: *base` (or a list of them): keys the mapping does not set itself."""
+        for source in value if isinstance(value, list) else [value]:
+            if not isinstance(source, LocDict):
+                raise YamlError(
+                    _at(self.name, at), "a merge key (<<) takes a mapping or a list of mappings"
+                )
+            for key, item in source.items():
+                if key not in out:
+                    out[key] = item
+                    out.spots[key] = source.spots.get(key, (at, at))
+                    if key in source.plain:
+                        out.plain[key] = source.plain[key]
 
 
 _ENV = re.compile(r"\$(\$?)\{([^}]*)\}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-#: variables a manifest may never interpolate: they hold (or point at) the auth token
-CREDENTIAL_VARIABLES = frozenset({"UPCALL_AUTH_TOKEN", "UPCALL_AUTH_TOKEN_FILE"})
+#: the tool's own credential variables, and names that say they hold a secret
+#: (GITHUB_TOKEN, AWS_SECRET_ACCESS_KEY, DB_PASSWORD ...): a manifest's values are
+#: printed in plans and PR comments, so a manifest may not read them
+CREDENTIAL_VARIABLES = ("UPCALL_AUTH_TOKEN", "UPCALL_AUTH_TOKEN_FILE")
+_SECRET_NAME = re.compile(
+    r"(^|_)(TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY)(_|$)"
+    r"|^UPCALL_AUTH",
+    re.IGNORECASE,
+)
+#: a token shorter than this is not looked for inside other variables' values
+_MIN_TOKEN_LENGTH = 8
+
+
+def refused_variable(name: str, environ: Mapping[str, str]) -> str | None:
+    """Why `${name}` may not be read by a manifest, or None when it may."""
+    if name in CREDENTIAL_VARIABLES or _SECRET_NAME.search(name):
+        return (
+            f"${{{name}}} is refused: a manifest may not read credentials (its values are "
+            "printed in plans and PR comments)"
+        )
+    token = environ.get("UPCALL_AUTH_TOKEN", "").strip()
+    if len(token) >= _MIN_TOKEN_LENGTH and token in environ.get(name, ""):
+        return f"${{{name}}} is refused: its value holds the auth token"
+    return None
 
 
 def expand_env(value: str, environ: Mapping[str, str]) -> str:
     """`${VAR}` takes the variable's value; `$${` writes a literal `${`.
 
-    Raises KeyError(name) for an unset variable, ValueError for a bad name.
+    Raises KeyError(name) for an unset variable, ValueError for a bad name or a
+    credential (`refused_variable`).
     """
     if "$" not in value:
         return value
@@ -426,10 +522,9 @@ def expand_env(value: str, environ: Mapping[str, str]) -> str:
         name = match.group(2)
         if not _ENV_NAME.fullmatch(name):
             raise ValueError(f"${{{name}}} is not a valid environment variable reference")
-        if name in CREDENTIAL_VARIABLES:
-            raise ValueError(
-                f"${{{name}}} is upcall-sync's own credential; a manifest may not read it"
-            )
+        refused = refused_variable(name, environ)
+        if refused:
+            raise ValueError(refused)
         if name not in environ:
             raise KeyError(name)
         return environ[name]

@@ -1,0 +1,101 @@
+"""numbers_csv as spreadsheets export it (issue 15, items 1 and 2), through `validate`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from upcall_sync.manifest import csvload, load_manifests
+
+from .conftest import run_cli
+
+MANIFEST = "version: 1\ncampaigns:\n  - name: a\n    numbers_csv: n.csv\n"
+
+
+@pytest.fixture
+def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.yaml").write_text(MANIFEST)
+    return tmp_path
+
+
+def _validate(capsys: pytest.CaptureFixture[str], here: Path, csv_bytes: bytes) -> tuple[int, str]:
+    (here / "n.csv").write_bytes(csv_bytes)
+    code, out, err = run_cli(capsys, "validate", "m.yaml")
+    return code, out + err
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Phone;First Name;Last-Name;Postal-Code;;\r\n+16507991144;Joey;Smith;02134;;\r\n"
+        "+1 650 799 1145;Ana;Lee;94536;;\r\n",
+        "PHONE\tfirst name\tLAST_NAME\tpostal code\n+16507991144\tJoey\tSmith\t02134\n"
+        "+1 650 799 1145\tAna\tLee\t94536\n",
+        "\ufeffphone,First_Name,last name,Postal Code,,\n+16507991144,Joey,Smith,02134\n"
+        '"+1 650 799 1145","Ana","Lee","94536",,\n',
+    ],
+    ids=["semicolon-excel", "tab", "comma-with-bom-and-empty-columns"],
+)
+def test_spreadsheet_exports_are_read(
+    here: Path, capsys: pytest.CaptureFixture[str], text: str
+) -> None:
+    code, output = _validate(capsys, here, text.encode())
+    assert code == 0, output
+    assert output == "1 file, 1 campaign, 2 numbers: valid\n"
+    [camp] = load_manifests(["m.yaml"]).campaigns
+    contacts = [n.contact for n in camp.numbers]
+    assert [(c.phone, c.first_name, c.last_name, c.postal_code) for c in contacts] == [
+        ("+16507991144", "Joey", "Smith", "02134"),
+        ("+16507991145", "Ana", "Lee", "94536"),
+    ]
+    assert [n.source.line for n in camp.numbers] == [2, 3]
+
+
+def test_a_comma_inside_a_semicolon_file_is_data(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, output = _validate(capsys, here, b"phone;company\n+16507991144;Acme, Inc.\n")
+    assert code == 0, output
+    assert load_manifests(["m.yaml"]).campaigns[0].numbers[0].contact.company == "Acme, Inc."
+
+
+def test_an_unterminated_quote_names_the_line_it_opened_on(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = 'phone,company\n+16507991144,"Acme\nWest"\n+16507991145,"Unclosed\n+16507991146,x\n'
+    code, output = _validate(capsys, here, text.encode())
+    assert code == 1
+    assert output.splitlines() == [
+        'n.csv:4: unterminated quoted field: the " opened on this line is never closed'
+    ]
+
+
+def test_a_header_cell_without_a_name_is_named(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, output = _validate(capsys, here, b"phone,,first_name\n+16507991144,,Joey\n")
+    assert code == 1
+    assert "n.csv:1:2: column 2 has no name in the header" in output.splitlines()
+
+
+def test_cells_under_a_named_column_still_count(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, output = _validate(capsys, here, b"phone,first_name,,\n+16507991144,Joey,x,y,z\n")
+    assert code == 1
+    assert "n.csv:2: row has 5 cells but the header has 2" in output.splitlines()
+
+
+def test_a_csv_over_the_cap_is_refused_with_the_figure(
+    here: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(csvload, "MAX_CSV_BYTES", 1024 * 1024)
+    rows = "".join(f"+1650{k:07d},F{k}\n" for k in range(60_000))
+    code, output = _validate(capsys, here, ("phone,first_name\n" + rows).encode())
+    assert code == 1
+    assert output.splitlines() == [
+        'm.yaml:4:18: campaigns[0].numbers_csv: "n.csv" is 1.1 MB, over the 1 MB limit for a '
+        "numbers_csv (split it across campaigns or files)"
+    ]

@@ -1,0 +1,218 @@
+"""Hostile manifests: `${...}` may not read credentials, `numbers_csv` may not read
+outside the checkout, and no error shows a file's content (issue 10, items 1 and 2)."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from pathlib import Path
+
+import pytest
+
+from .conftest import TOKEN, run_cli
+
+MANIFEST = "version: 1\ncampaigns:\n  - name: a\n{extra}"
+
+
+def _write(path: Path, extra: str) -> Path:
+    path.write_text(MANIFEST.format(extra=extra))
+    return path
+
+
+@pytest.fixture
+def checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A checkout as the working directory, with the token in the environment as in CI."""
+    root = tmp_path / "checkout"
+    (root / "campaigns").mkdir(parents=True)
+    (root / "data").mkdir()
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
+    return root
+
+
+@pytest.mark.parametrize(
+    "name", ["UPCALL_AUTH_TOKEN", "UPCALL_AUTH_TOKEN_FILE", "GITHUB_TOKEN", "DB_PASSWORD"]
+)
+def test_interpolating_a_credential_is_refused_naming_the_line(
+    checkout: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.setenv("UPCALL_AUTH_TOKEN_FILE", str(checkout / "token.secret"))
+    monkeypatch.setenv("GITHUB_TOKEN", "ghs_notreal")
+    monkeypatch.setenv("DB_PASSWORD", "hunter2")
+    path = _write(checkout / "m.yaml", f'    pitch: "say ${{{name}}}"\n')
+
+    code, out, err = run_cli(capsys, "validate", str(path))
+
+    assert code == 1 and out == ""
+    assert err.splitlines()[0] == (
+        f"m.yaml:4:12: ${{{name}}} is refused: a manifest may not read credentials "
+        "(its values are printed in plans and PR comments)"
+    )
+    assert "hunter2" not in err and "ghs_notreal" not in err and "token.secret" not in err
+
+
+def test_a_variable_holding_the_token_is_refused(
+    checkout: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INNOCENT", f"prefix {TOKEN}")
+    path = _write(checkout / "m.yaml", '    pitch: "${INNOCENT}"\n')
+
+    code, _out, err = run_cli(capsys, "validate", str(path))
+
+    assert code == 1
+    assert "m.yaml:4:12: ${INNOCENT} is refused: its value holds the auth token" in err
+
+
+def test_a_csv_cell_cannot_read_the_token(
+    checkout: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (checkout / "data" / "n.csv").write_text("phone,company\n+16507991144,${UPCALL_AUTH_TOKEN}\n")
+    path = _write(checkout / "campaigns" / "m.yaml", "    numbers_csv: ../data/n.csv\n")
+
+    code, _out, err = run_cli(capsys, "validate", str(path))
+
+    assert code == 1
+    assert err.splitlines()[0].startswith(
+        "data/n.csv:2:2: ${UPCALL_AUTH_TOKEN} is refused: a manifest may not read credentials"
+    )
+
+
+def test_plan_output_never_holds_an_interpolated_token(
+    checkout: Path, capsys: pytest.CaptureFixture[str], cli_env: object
+) -> None:
+    path = _write(checkout / "m.yaml", '    pitch: "${UPCALL_AUTH_TOKEN}"\n')
+    for fmt in ("text", "json", "markdown"):
+        code, _out, err = run_cli(capsys, "plan", "--format", fmt, str(path))  # scans for TOKEN
+        assert code == 1
+        assert "is refused" in err
+
+
+def test_a_sibling_directory_csv_inside_the_checkout_is_fine(
+    checkout: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (checkout / "data" / "q3.csv").write_text("phone,first_name\n+16507991144,Joey\n")
+    path = _write(checkout / "campaigns" / "m.yaml", "    numbers_csv: ../data/q3.csv\n")
+
+    code, out, _err = run_cli(capsys, "validate", str(path))
+
+    assert code == 0
+    assert out == "1 file, 1 campaign, 1 number: valid\n"
+
+
+def _outside_secret(tmp_path: Path) -> Path:
+    secret = tmp_path / "outside.csv"
+    secret.write_text("SECRET_HEADER_CONTENT,more\n+16507991144,x\n")
+    return secret
+
+
+@pytest.mark.parametrize(
+    ("written", "reason"),
+    [
+        ("/etc/passwd", "is an absolute path; write it relative to this manifest"),
+        ("/proc/self/environ", "is an absolute path; write it relative to this manifest"),
+        ("../../outside.csv", "is outside the working directory"),
+        ("../../../../../../../../proc/self/environ", "is outside the working directory"),
+        ("link.csv", "is outside the working directory"),
+    ],
+)
+def test_csv_paths_outside_the_checkout_are_refused_without_content(
+    checkout: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    written: str,
+    reason: str,
+) -> None:
+    secret = _outside_secret(tmp_path)
+    (checkout / "campaigns" / "link.csv").symlink_to(secret)
+    path = _write(checkout / "campaigns" / "m.yaml", f"    numbers_csv: {written}\n")
+
+    code, out, err = run_cli(capsys, "validate", str(path))
+
+    assert code == 1 and out == ""
+    [line] = err.splitlines()[:1]
+    assert line.startswith(f'campaigns/m.yaml:4:18: campaigns[0].numbers_csv: "{written}" {reason}')
+    for content in ("SECRET_HEADER_CONTENT", "root:", TOKEN, "PATH="):
+        assert content not in err
+
+
+def test_a_symlink_to_a_file_inside_the_checkout_is_fine(
+    checkout: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (checkout / "data" / "q3.csv").write_text("phone\n+16507991144\n")
+    (checkout / "campaigns" / "q3.csv").symlink_to(checkout / "data" / "q3.csv")
+    path = _write(checkout / "campaigns" / "m.yaml", "    numbers_csv: q3.csv\n")
+    assert run_cli(capsys, "validate", str(path))[0] == 0
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "device"])
+def test_a_csv_that_is_not_a_regular_file_is_refused_without_hanging(
+    checkout: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    target = checkout / "campaigns" / "n.csv"
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "directory":
+        target.mkdir()
+    else:
+        target.symlink_to("/dev/zero")  # outside the checkout: the test moves the root to /
+    path = _write(checkout / "campaigns" / "m.yaml", "    numbers_csv: n.csv\n")
+    result: list[tuple[int, str, str]] = []
+    args = ["validate", str(path)]
+
+    def run() -> None:
+        from upcall_sync.manifest import load_manifests
+
+        try:
+            load_manifests([path], root="/" if kind == "device" else None)
+            result.append((0, "", ""))
+        except Exception as exc:
+            result.append((1, "", str(exc)))
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(5)
+    assert result, "loading hung"
+    code, _out, err = result[0]
+    assert code == 1
+    wanted = "is a directory" if kind == "directory" else "is not a regular file"
+    shown = "/dev/zero" if kind == "device" else "campaigns/n.csv"
+    assert f'"{shown}" {wanted}; a numbers_csv must be a CSV file' in err
+    if kind != "device":
+        code, _out, err = run_cli(capsys, *args)
+        assert code == 1 and wanted in err
+
+
+def test_an_unknown_column_quotes_only_a_short_excerpt(
+    checkout: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    header = "phone,PATH=/usr/local/sbin:/usr/local/bin\0HOME=/root\0" + "X" * 500
+    (checkout / "campaigns" / "n.csv").write_text(header + "\n+16507991144,x\n")
+    path = _write(checkout / "campaigns" / "m.yaml", "    numbers_csv: n.csv\n")
+
+    code, _out, err = run_cli(capsys, "validate", str(path))
+
+    assert code == 1
+    [line] = [x for x in err.splitlines() if "unknown column" in x]
+    quoted = re.search(r'unknown column "([^"]*)"', line)
+    assert quoted is not None and len(quoted.group(1)) <= 33
+    assert "HOME=/root" not in err and "X" * 40 not in err
+
+
+def test_a_directory_scan_does_not_follow_a_symlink_out_of_the_directory(
+    checkout: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = tmp_path / "hosts.yml"
+    secret.write_text("version: 1\noauth_token: SECRET_VALUE_IN_OTHER_FILE\n")
+    _write(checkout / "campaigns" / "m.yaml", "")
+    (checkout / "campaigns" / "evil.yaml").symlink_to(secret)
+    (checkout / "campaigns" / "ok.yaml").symlink_to(checkout / "campaigns" / "m.yaml")
+
+    code, out, err = run_cli(capsys, "validate", "campaigns")
+
+    assert code == 1 and out == ""
+    assert err.splitlines()[0] == (
+        "campaigns/evil.yaml: is a symlink out of campaigns; a manifest found in a directory "
+        "must lie inside it (name it directly to read it)"
+    )
+    assert "SECRET_VALUE" not in err and "oauth_token" not in err
