@@ -241,6 +241,7 @@ def _merge(
     problems: list[Problem] = []
     campaigns: list[DesiredCampaign] = []
     names: dict[str, Location] = {}
+    pinned: dict[str, bool] = {}
     ids: dict[str, Location] = {}
     settings: dict[str, tuple[Any, Location]] = {}
     persons: dict[tuple[str, str, str, str], tuple[Contact, Location]] = {}
@@ -270,7 +271,9 @@ def _merge(
         for index, camp in sorted(f.campaigns.items()):
             holder: LocDict = f.data["campaigns"][index]
             path = f"campaigns[{index}]"
-            if camp.name in names:
+            # A name may repeat only where every entry of that name pins its live campaign
+            # (live names are not unique: the reference lists two "My Campaign"s).
+            if camp.name in names and not (camp.id is not None and pinned[camp.name]):
                 problems.append(
                     Problem(
                         holder.where("name"),
@@ -280,6 +283,7 @@ def _merge(
                     )
                 )
             names.setdefault(camp.name, holder.where("name"))
+            pinned[camp.name] = pinned.get(camp.name, True) and camp.id is not None
             if camp.id is not None:
                 if camp.id in ids:
                     problems.append(
