@@ -167,8 +167,9 @@ def unescaped(value: str) -> str:
 
 def csv_cell_ok(value: str) -> bool:
     """Whether a CSV cell gives `value` back: the loader strips cells, so leading
-    whitespace would be lost (trailing whitespace is ignored when compared)."""
-    return value == value.lstrip() and "\0" not in value
+    whitespace would be lost (trailing whitespace is ignored when compared); a
+    carriage return is not quoted by the writer (rows with one stay in YAML)."""
+    return value == value.lstrip() and "\0" not in value and "\r" not in value
 
 
 def csv_text(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
