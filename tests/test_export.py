@@ -382,3 +382,19 @@ def test_slugs() -> None:
     assert slug("***") == "campaign"
     assert slug("CON") == "con-campaign"
     assert Number("1", Contact("+1"), ("+1",) + ("",) * 13).id == "1"
+
+
+def test_a_repeated_name_needs_every_entry_pinned(tmp_path: Path) -> None:
+    """What lets export write the reference's two `My Campaign`s (load.py's one exception)."""
+    from upcall_sync.errors import ManifestError
+    from upcall_sync.manifest import load_manifests
+
+    both = "version: 1\ncampaigns:\n  - {name: Q3, id: '1'}\n  - {name: Q3, id: '2'}\n"
+    (tmp_path / "ok.yaml").write_text(both)
+    assert len(load_manifests([tmp_path / "ok.yaml"]).campaigns) == 2
+    (tmp_path / "bad.yaml").write_text(both.replace(", id: '2'", ""))
+    with pytest.raises(ManifestError, match="names must be unique"):
+        load_manifests([tmp_path / "bad.yaml"])
+    (tmp_path / "bad.yaml").write_text(both.replace(", id: '1'", ""))
+    with pytest.raises(ManifestError, match="names must be unique"):
+        load_manifests([tmp_path / "bad.yaml"])
