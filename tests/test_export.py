@@ -398,3 +398,13 @@ def test_a_repeated_name_needs_every_entry_pinned(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text(both.replace(", id: '1'", ""))
     with pytest.raises(ManifestError, match="names must be unique"):
         load_manifests([tmp_path / "bad.yaml"])
+
+
+def test_out_that_is_a_file_is_one_clear_line(
+    cli_env: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    seed(cli_env, [{"name": "A"}])
+    (tmp_path / "f").write_text("x")
+    code, _out, err = run_cli(capsys, "export", "--out", str(tmp_path / "f"))
+    assert code == 1
+    assert err == f"error: --out {tmp_path / 'f'}: cannot create the directory: File exists\n"

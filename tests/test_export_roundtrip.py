@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from upcall_sync.client.models import CAMPAIGN_STATUSES
@@ -249,6 +249,18 @@ def test_export_round_trips(
         contacts=[{k: c.get(k) for k in CONTACT_COLUMNS} for c in account["contacts"]],
         memberships=account["memberships"],
     )
+    names = [c["name"] for c in account["campaigns"]]
+    phones = [c["phone"].replace(" ", "").replace("-", "") for c in account["contacts"]]
+    event(f"mode {account['mode']}")
+    event(
+        f"{len(account['memberships'])} numbers"
+        if len(account["memberships"]) < 3
+        else "3+ numbers"
+    )
+    if len(set(names)) < len(names):
+        event("a live name repeats")
+    if len(set(phones)) < len(phones):
+        event("people share a phone")
     work = tmp_path / f"ex{n}"
     work.mkdir()
     extra = ["--include-archived"] if account["archived"] else []

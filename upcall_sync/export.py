@@ -186,16 +186,24 @@ def _campaign_problems(c: Campaign, lc: LiveCampaign) -> list[str]:
     return problems
 
 
-def _number_problems(c: Campaign, n: Number) -> list[str]:
-    problems: list[str] = []
-    where = f"{_label(c)}: number {n.contact.label}"
+def _phone_ok(phone: str) -> bool:
     try:
-        ok = normalize_phone(n.contact.phone) == n.contact.phone
+        return normalize_phone(phone) == phone
     except PhoneError:
-        ok = False
-    if not ok:
+        return False
+
+
+def _number_problems(c: Campaign, n: Number) -> list[str]:
+    email = n.contact.email
+    phone_ok = _phone_ok(n.contact.phone)
+    email_ok = not email or _EMAIL.fullmatch(email) is not None
+    if phone_ok and email_ok:
+        return []
+    where = f"{_label(c)}: number {n.contact.label}"
+    problems: list[str] = []
+    if not phone_ok:
         problems.append(f"{where}: phone {quote(n.raw[0])} is not a phone a manifest accepts")
-    if n.contact.email and not _EMAIL.fullmatch(n.contact.email):
+    if not email_ok:
         problems.append(
             f"{where}: email {quote(n.raw[6])} is not an address a manifest accepts "
             f"(pattern {EMAIL_PATTERN})"
@@ -210,23 +218,30 @@ def _people(live: LiveRead, warnings: list[str]) -> tuple[dict[str, list[Number]
     out: dict[str, list[Number]] = {}
     for c in live.exported:
         mine: dict[tuple[str, str, str, str], Number] = {}
-        for n in sorted(live.numbers.get(c.id, []), key=lambda n: (n.contact, n.raw, n.id)):
-            key = n.contact.person_key
+        for n in sorted(live.numbers.get(c.id, []), key=_number_order):
+            contact = n.contact
+            key = contact[:4]  # person_key, sliced in C
             here = mine.get(key)
-            if here is not None and here.contact == n.contact:
+            before = seen.get(key)
+            if here is None and (before is None or before[0] == contact):
+                mine[key] = n
+                if before is None:
+                    seen[key] = (contact, c)
+            elif here is None and before is not None:
+                problems.append(_conflict(contact, c, *before))
+            elif here is not None and here.contact == contact:
                 warnings.append(
-                    f"{_label(c)} lists {n.contact.label} twice with the same details; "
+                    f"{_label(c)} lists {contact.label} twice with the same details; "
                     "written once (plan will report the copy as an unmanaged number)"
                 )
             elif here is not None:
-                problems.append(_conflict(n.contact, c, here.contact, c))
-            elif key in seen and seen[key][0] != n.contact:
-                problems.append(_conflict(n.contact, c, *seen[key]))
-            else:
-                mine[key] = n
-                seen.setdefault(key, (n.contact, c))
+                problems.append(_conflict(contact, c, here.contact, c))
         out[c.id] = list(mine.values())
     return out, problems
+
+
+def _number_order(n: Number) -> tuple[Contact, tuple[str, ...], str]:
+    return (n.contact, n.raw, n.id)
 
 
 def _conflict(this: Contact, c: Campaign, first: Contact, other: Campaign) -> str:
@@ -248,22 +263,30 @@ def _datetime(value: datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S") + frac + "Z"
 
 
+# (index, field) of a contact's values; phone and email are written as compared
+# (E.164; trimmed, since the manifest's email pattern refuses trailing spaces)
+_AS_COMPARED = frozenset((0, 6))
+_FIELDS = tuple(enumerate(CONTACT_FIELDS))
+_PERSON = tuple((i, name) for i, name in _FIELDS if name not in ADDRESS_PARTS)
+_ADDRESS = tuple((i, name) for i, name in _FIELDS if name in ADDRESS_PARTS)
+
+
 def _number_values(n: Number) -> list[tuple[str, str]]:
     """(field, value) as written: text as the API sent it, phone in E.164, email trimmed."""
-    values: list[tuple[str, str]] = []
-    for i, name in enumerate(CONTACT_FIELDS):
-        if not n.contact[i]:
-            continue
-        value = n.contact[i] if name in ("phone", "email") else n.raw[i]
-        values.append((name, value))
-    return values
+    contact, raw = n.contact, n.raw
+    return [
+        (name, contact[i] if i in _AS_COMPARED else raw[i]) for i, name in _FIELDS if contact[i]
+    ]
 
 
 def _flow_number(n: Number) -> str:
-    parts: list[str] = []
-    address: list[str] = []
-    for name, value in _number_values(n):
-        (address if name in ADDRESS_PARTS else parts).append(f"{name}: {scalar(value)}")
+    contact, raw = n.contact, n.raw
+    parts = [
+        f"{name}: {scalar(contact[i] if i in _AS_COMPARED else raw[i])}"
+        for i, name in _PERSON
+        if contact[i]
+    ]
+    address = [f"{name}: {scalar(raw[i])}" for i, name in _ADDRESS if contact[i]]
     if address:
         parts.append("address: {" + ", ".join(address) + "}")
     return "{" + ", ".join(parts) + "}"
@@ -481,7 +504,10 @@ def write_files(files: dict[str, str], out_dir: Path, *, overwrite: bool) -> lis
     Every existing file is checked before anything is written, so a refusal
     leaves the directory as it was.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out {out_dir}: cannot create the directory: {exc.strerror}") from None
     targets = [out_dir / name for name in sorted(files)]
     if not overwrite:
         existing = [p for p in targets if p.exists()]
@@ -502,6 +528,8 @@ def write_files(files: dict[str, str], out_dir: Path, *, overwrite: bool) -> lis
             staged.append((tmp, path))
         for tmp, path in staged:
             os.replace(tmp, path)
+    except OSError as exc:
+        raise UsageError(f"cannot write {exc.filename or out_dir}: {exc.strerror}") from None
     finally:
         for tmp, _path in staged:
             if os.path.exists(tmp):
