@@ -408,3 +408,24 @@ def test_out_that_is_a_file_is_one_clear_line(
     code, _out, err = run_cli(capsys, "export", "--out", str(tmp_path / "f"))
     assert code == 1
     assert err == f"error: --out {tmp_path / 'f'}: cannot create the directory: File exists\n"
+
+
+CCS = sorted(__import__("phonenumbers").COUNTRY_CODE_TO_REGION_CODE)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(CCS), st.from_regex(r"0{0,2}[0-9]{1,13}", fullmatch=True)),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_the_fast_phone_check_agrees_with_the_manifest(phones: list[tuple[int, str]]) -> None:
+    """PhoneCheck answers by shape where parsing provably changes nothing: never otherwise."""
+    from upcall_sync.export import PhoneCheck, _slow_phone_ok
+
+    check = PhoneCheck()
+    for cc, national in phones:
+        phone = f"+{cc}{national}"[:16]
+        assert check(phone) == _slow_phone_ok(phone), phone
