@@ -21,16 +21,12 @@ from __future__ import annotations
 
 import fnmatch
 import glob
-import os
 import re
-import tempfile
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, region_code_for_country_code
@@ -46,8 +42,10 @@ from upcall_sync.export_yaml import (
     block_or_scalar,
     csv_cell_ok,
     csv_text,
-    double_quoted,
     scalar,
+    slug,
+    strangers,
+    write_files,
 )
 from upcall_sync.live import campaign_from_api
 from upcall_sync.manifest.spec import EMAIL_PATTERN
@@ -58,7 +56,6 @@ DEFAULT_CSV_OVER = 100
 _EMAIL = re.compile(EMAIL_PATTERN)
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _TEXT_FIELDS = ("language", "pitch", "instructions")
-_RESERVED = {"con", "prn", "aux", "nul"} | {f"{p}{i}" for p in ("com", "lpt") for i in range(10)}
 
 
 class ExportError(UpcallSyncError):
@@ -522,14 +519,6 @@ def _layout_files(
         result.files[f"{stem}.yaml"] = header + "campaigns:\n" + _campaign_text(e, result.warnings)
 
 
-def slug(name: str) -> str:
-    """A file name stem from a campaign name: lowercase words joined by '-'."""
-    text = unicodedata.normalize("NFKC", name).casefold()
-    words = re.findall(r"[^\W_]+", text)
-    stem = "-".join(words)[:60].strip("-") or "campaign"
-    return f"{stem}-campaign" if stem in _RESERVED else stem
-
-
 def file_stems(entries: Sequence[_Entry]) -> dict[str, str]:
     """Campaign id -> file stem, stable for a given set of campaigns: a stem shared by
     several campaigns gets each one's id appended (and never takes another's stem)."""
@@ -551,69 +540,18 @@ def file_stems(entries: Sequence[_Entry]) -> dict[str, str]:
     return out
 
 
-# -- files ----------------------------------------------------------------------------------
-
-
-def write_files(files: dict[str, str], out_dir: Path, *, overwrite: bool) -> list[Path]:
-    """Write every file atomically (temp file, then rename); refuse to overwrite unless asked.
-
-    Every existing file is checked before anything is written, so a refusal
-    leaves the directory as it was.
-    """
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"--out {out_dir}: cannot create the directory: {exc.strerror}") from None
-    targets = [out_dir / name for name in sorted(files)]
-    if not overwrite:
-        existing = [p for p in targets if p.exists()]
-        if existing:
-            raise UsageError(
-                f"{existing[0]} already exists (and {len(existing) - 1} more); "
-                "pass --overwrite to replace"
-                if len(existing) > 1
-                else f"{existing[0]} already exists; pass --overwrite to replace it"
-            )
-    staged: list[tuple[str, Path]] = []
-    try:
-        for path in targets:
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=out_dir)
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-                fh.write(files[path.name])
-            os.chmod(tmp, 0o644)
-            staged.append((tmp, path))
-        for tmp, path in staged:
-            os.replace(tmp, path)
-    except OSError as exc:
-        raise UsageError(f"cannot write {exc.filename or out_dir}: {exc.strerror}") from None
-    finally:
-        for tmp, _path in staged:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    return targets
-
-
-def strangers(out_dir: Path, files: dict[str, str]) -> list[str]:
-    """Manifests already in `out_dir` that this export did not write (plan reads them too)."""
-    if not out_dir.is_dir():
-        return []
-    return sorted(
-        p.name
-        for p in out_dir.iterdir()
-        if p.suffix in (".yaml", ".yml") and p.name not in files and not p.name.startswith(".")
-    )
-
-
 __all__ = [
     "DEFAULT_CSV_OVER",
     "Export",
     "ExportError",
     "ExportOptions",
     "LiveRead",
+    "Number",
+    "PhoneCheck",
     "build",
-    "double_quoted",
     "probe_numbers",
     "read_live",
+    "slug",
     "strangers",
     "write_files",
 ]

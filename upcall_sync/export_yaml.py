@@ -1,4 +1,5 @@
-"""Writing exported manifests: YAML scalars that read back as exactly the text written.
+"""Writing exported manifests: YAML scalars that read back as exactly the text written,
+CSV cells, file names, and the files themselves (atomically).
 
 A small emitter of its own rather than `yaml.dump`: the output needs comments,
 one line per number, block scalars only where they are exact, and speed (an
@@ -23,11 +24,16 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import os
 import re
+import tempfile
+import unicodedata
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import yaml
 
+from upcall_sync.errors import UsageError
 from upcall_sync.manifest.yamlload import expand_env
 
 try:  # the loader's own parser, so the block-scalar check reads as `validate` will
@@ -35,6 +41,7 @@ try:  # the loader's own parser, so the block-scalar check reads as `validate` w
 except ImportError:  # pragma: no cover - pure-Python fallback
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
+_RESERVED = {"con", "prn", "aux", "nul"} | {f"{p}{i}" for p in ("com", "lpt") for i in range(10)}
 _RESOLVER = yaml.resolver.Resolver()
 _STR = "tag:yaml.org,2002:str"
 _PLAIN = re.compile(r"\w(?:[\w .@()/+'&-]*[\w.)'])?")
@@ -179,3 +186,64 @@ def csv_text(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     for row in rows:
         writer.writerow([escape_env(cell) for cell in row])
     return out.getvalue()
+
+
+# -- files ------------------------------------------------------------------------------
+
+
+def slug(name: str) -> str:
+    """A file name stem from a campaign name: lowercase words joined by '-'."""
+    text = unicodedata.normalize("NFKC", name).casefold()
+    words = re.findall(r"[^\W_]+", text)
+    stem = "-".join(words)[:60].strip("-") or "campaign"
+    return f"{stem}-campaign" if stem in _RESERVED else stem
+
+
+def write_files(files: dict[str, str], out_dir: Path, *, overwrite: bool) -> list[Path]:
+    """Write every file atomically (temp file, then rename); refuse to overwrite unless asked.
+
+    Every existing file is checked before anything is written, so a refusal
+    leaves the directory as it was.
+    """
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out {out_dir}: cannot create the directory: {exc.strerror}") from None
+    targets = [out_dir / name for name in sorted(files)]
+    if not overwrite:
+        existing = [p for p in targets if p.exists()]
+        if existing:
+            raise UsageError(
+                f"{existing[0]} already exists (and {len(existing) - 1} more); "
+                "pass --overwrite to replace"
+                if len(existing) > 1
+                else f"{existing[0]} already exists; pass --overwrite to replace it"
+            )
+    staged: list[tuple[str, Path]] = []
+    try:
+        for path in targets:
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=out_dir)
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+                fh.write(files[path.name])
+            os.chmod(tmp, 0o644)
+            staged.append((tmp, path))
+        for tmp, path in staged:
+            os.replace(tmp, path)
+    except OSError as exc:
+        raise UsageError(f"cannot write {exc.filename or out_dir}: {exc.strerror}") from None
+    finally:
+        for tmp, _path in staged:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return targets
+
+
+def strangers(out_dir: Path, files: dict[str, str]) -> list[str]:
+    """Manifests already in `out_dir` that this export did not write (plan reads them too)."""
+    if not out_dir.is_dir():
+        return []
+    return sorted(
+        p.name
+        for p in out_dir.iterdir()
+        if p.suffix in (".yaml", ".yml") and p.name not in files and not p.name.startswith(".")
+    )
