@@ -429,3 +429,21 @@ def test_the_fast_phone_check_agrees_with_the_manifest(phones: list[tuple[int, s
     for cc, national in phones:
         phone = f"+{cc}{national}"[:16]
         assert check(phone) == _slow_phone_ok(phone), phone
+
+
+def test_pinned_twins_are_managed_after_adoption(
+    cli_env: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """After export, editing one of two same-named campaigns changes that one only."""
+    first = seed_reference(cli_env)
+    assert run_cli(capsys, "export", "--out", str(tmp_path / "m"))[0] == 0
+    path = tmp_path / "m" / f"my-campaign-{first + 1}.yaml"
+    path.write_text(path.read_text().replace("pitch: Be friendly", "pitch: Be brief"))
+    code, out, err = run_cli(capsys, "apply", "--auto-approve", str(tmp_path / "m"))
+    assert code == 0, out + err
+    pitches = cli_env.store.sql("SELECT id, pitch FROM campaigns ORDER BY id")
+    assert [(r["id"], r["pitch"]) for r in pitches] == [
+        (first, "Be friendly"),
+        (first + 1, "Be brief"),
+    ]
+    assert run_cli(capsys, "plan", "--detailed-exitcode", str(tmp_path / "m"))[0] == 0

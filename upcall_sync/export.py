@@ -484,7 +484,9 @@ def build(
             result.files["-"] = header + ("campaigns:\n" + body if body else "campaigns: []\n")
     except Unwritable as exc:
         raise ExportError([f"cannot write the account: {exc}"]) from None
-    leaked = [name for name, text in result.files.items() if redact(text) != text]
+    leaked = [
+        name for name, text in result.files.items() if redact(text) != text or redact(name) != name
+    ]
     if leaked:
         raise ExportError(
             [f"a live value holds the auth token; refusing to write it ({', '.join(leaked)})"]
