@@ -318,3 +318,78 @@ def check_round_trip(
     assert mine, "no request reached this account"
     assert {r.method for r in mine} == {"GET"}, [r for r in mine if r.method != "GET"]
     assert not any(r.wrote for r in mine)
+
+
+# What a manifest cannot hold: (kind, campaign changes, contact changes, expected words).
+BAD = {
+    "name ends in whitespace": ({"name": "Q3 "}, {}, "ends in whitespace"),
+    "empty name": ({"name": " \n"}, {}, "the name is empty"),
+    "end before start": (
+        {"start_datetime": "2026-01-02T00:00:00.000Z", "end_datetime": "2026-01-01T00:00:00.000Z"},
+        {},
+        "is not after start_datetime",
+    ),
+    "bad email": ({}, {"email": "joey@@safeway"}, "is not an address a manifest accepts"),
+    "email with a space": ({}, {"email": " joey@safeway.com"}, "is not an address"),
+    "impossible phone": ({}, {"phone": "+1650"}, "is not a phone a manifest accepts"),
+    "trunk prefix": ({}, {"phone": "+4402079460000"}, "is not a phone a manifest accepts"),
+    "unparseable phone": ({}, {"phone": "call me"}, "is not a phone a manifest accepts"),
+    "two sets of details": ({}, {"title": "Director"}, "has two sets of details"),
+}
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(account=accounts(), kind=st.sampled_from(sorted(BAD)), to_dir=st.booleans())
+def test_what_a_manifest_cannot_hold_is_refused_and_nothing_written(
+    shared_emulator: Emulator,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    account: dict[str, Any],
+    kind: str,
+    to_dir: bool,
+) -> None:
+    """Any account with one such value: exit 1, the reason named, no file written."""
+    n = next(_COUNTER)
+    token = f"{TOKEN}-bad-{n}"
+    emu = shared_emulator
+    acct = emu.add_account(token, CONFIRMED)
+    camp_change, contact_change, words = BAD[kind]
+    campaigns = [*account["campaigns"], {"name": "Target", "status": "ready", **camp_change}]
+    contacts = [c for c in account["contacts"] if c["phone"] != "+16507991144"]
+    joey = {"phone": "+16507991144", "first_name": "Joey", "title": "Manager"}
+    target = len(campaigns) - 1
+    memberships = [(ci, ki) for ci, ki in account["memberships"] if ki < len(contacts)]
+    if kind == "two sets of details":  # Joey as a Manager in one campaign, a Director in another
+        campaigns.append({"name": "Other", "status": "ready"})
+        contacts += [joey, {**joey, **contact_change}]
+        memberships += [(target, len(contacts) - 2), (target + 1, len(contacts) - 1)]
+    else:
+        contacts.append({**joey, **contact_change})
+        memberships.append((target, len(contacts) - 1))
+    emu.store.seed(
+        acct,
+        campaigns=campaigns,
+        list_name="seeded",
+        contacts=[{k: c.get(k) for k in CONTACT_COLUMNS} for c in contacts],
+        memberships=memberships,
+    )
+    out_dir = tmp_path / f"bad{n}"
+    args = ["export", "--out", str(out_dir)] if to_dir else ["export"]
+    saved = {k: os.environ.get(k) for k in ("UPCALL_API_URL", "UPCALL_AUTH_TOKEN")}
+    os.environ.update(UPCALL_API_URL=emu.base_url, UPCALL_AUTH_TOKEN=token, NO_COLOR="1")
+    try:
+        code, out, err = run_cli(capsys, *args)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    assert code == 1, out + err
+    assert out == "" and not out_dir.exists()
+    assert words in err, err
+    assert err.splitlines()[-1].startswith("error: nothing written: ")
