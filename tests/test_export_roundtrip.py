@@ -2,7 +2,9 @@
 
     export -> validate exits 0 -> plan --detailed-exitcode exits 0 -> apply makes no write,
 
-and two exports of one account are byte-identical. Accounts are generated with
+and two exports of one account are byte-identical; and an account holding one
+value no manifest can hold is refused, naming it, with nothing written.
+Accounts are generated with
 YAML-special strings, repeated names, one phone shared by several people,
 extensions, partial and empty addresses, empty campaigns, every status and
 arbitrary Unicode. One emulator serves every example; each example gets its own
@@ -26,6 +28,7 @@ from upcall_sync.client.models import CAMPAIGN_STATUSES
 from upcall_sync.emulator import Emulator, Faults
 from upcall_sync.emulator.store import CONTACT_COLUMNS
 
+from . import figures
 from .conftest import CONFIRMED, TOKEN, run_cli
 
 # Strings YAML (1.1 or 1.2) would read as something else, or that need care.
@@ -239,6 +242,7 @@ def test_export_round_trips(
     account: dict[str, Any],
 ) -> None:
     n = next(_COUNTER)
+    figures.add("export_accounts")
     token = f"{TOKEN}-{n}"  # contains TOKEN: every output and file is scanned for it
     emu = shared_emulator
     acct = emu.add_account(token, CONFIRMED)
@@ -301,7 +305,8 @@ def check_round_trip(
         assert code == 0, err
         if not target.exists():  # nothing to export: an empty account (or all archived)
             assert "Nothing to export" in out
-            return
+            target.mkdir()  # an empty manifest set: check that the account plans to nothing
+            (target / "empty.yaml").write_text("version: 1\ncampaigns: []\n")
         before = {p.name: p.read_bytes() for p in target.iterdir()}
         code, _out, err = run_cli(
             capsys, "export", "--out", str(target), "--overwrite", *csv, *extra
@@ -318,6 +323,7 @@ def check_round_trip(
     assert mine, "no request reached this account"
     assert {r.method for r in mine} == {"GET"}, [r for r in mine if r.method != "GET"]
     assert not any(r.wrote for r in mine)
+    figures.add("export_round_trips")
 
 
 # What a manifest cannot hold: (kind, campaign changes, contact changes, expected words).
@@ -354,6 +360,7 @@ def test_what_a_manifest_cannot_hold_is_refused_and_nothing_written(
 ) -> None:
     """Any account with one such value: exit 1, the reason named, no file written."""
     n = next(_COUNTER)
+    figures.add("export_accounts")
     token = f"{TOKEN}-bad-{n}"
     emu = shared_emulator
     acct = emu.add_account(token, CONFIRMED)
@@ -393,3 +400,4 @@ def test_what_a_manifest_cannot_hold_is_refused_and_nothing_written(
     assert out == "" and not out_dir.exists()
     assert words in err, err
     assert err.splitlines()[-1].startswith("error: nothing written: ")
+    figures.add("export_refusals")
