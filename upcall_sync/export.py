@@ -489,7 +489,10 @@ def build(
     ]
     if leaked:
         raise ExportError(
-            [f"a live value holds the auth token; refusing to write it ({', '.join(leaked)})"]
+            [
+                "a live value holds the auth token (or an auth_token= value); refusing to "
+                f"write it ({', '.join(leaked)})"
+            ]
         )
     result.campaigns = len(entries)
     result.numbers = sum(len(e.numbers) for e in entries)
