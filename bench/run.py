@@ -505,16 +505,24 @@ def scenario_validate(report: Report, work: Path, runs: int, quick: bool) -> Non
         report.raw[f"validate_{label}"] = {"walls": walls, "maxrss_mb": rss}
 
 
+def _export_scenario() -> Callable[[Report, Path, int, bool], None]:
+    from export_bench import scenario_export  # bench/export_bench.py, beside this file
+
+    return scenario_export
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (median reported)")
     parser.add_argument("--quick", action="store_true", help="smaller shapes")
-    parser.add_argument("--only", choices=["plan", "planner", "apply", "validate"], action="append")
+    parser.add_argument(
+        "--only", choices=["plan", "planner", "apply", "validate", "export"], action="append"
+    )
     args = parser.parse_args()
     report = Report()
-    only = set(args.only or ["plan", "planner", "apply", "validate"])
+    only = set(args.only or ["plan", "planner", "apply", "validate", "export"])
     started = time.perf_counter()
     print(
         f"upcall-sync bench: {platform.python_implementation()} {platform.python_version()}, "
@@ -527,6 +535,7 @@ def main() -> int:
             ("planner", lambda: scenario_planner(report, args.runs, args.quick)),
             ("apply", lambda: scenario_apply(report, work, args.runs, args.quick)),
             ("validate", lambda: scenario_validate(report, work, args.runs, args.quick)),
+            ("export", lambda: _export_scenario()(report, work, args.runs, args.quick)),
         ]
         for name, step in steps:
             if name in only:

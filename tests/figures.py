@@ -44,6 +44,12 @@ def lines() -> list[str]:
             f"{c['schema_disagreements']} disagreements with the JSON Schema); "
             f"{c['yaml_suite_cases']} YAML test-suite cases, {c['yaml_suite_clean']} ended cleanly"
         )
+    if c["export_accounts"]:
+        out.append(
+            f"export round trip: {c['export_accounts']} generated accounts, "
+            f"{c['export_round_trips']} exported, validated and planned to no changes with no "
+            f"write; {c['export_refusals']} holding a value no manifest can hold, refused"
+        )
     if c["fuzz_requests"]:
         out.append(f"emulator fuzz: {c['fuzz_requests']} requests, {c['fuzz_5xx']} answered 5xx")
     if c["hostile_secret_runs"]:

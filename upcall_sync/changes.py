@@ -484,11 +484,13 @@ class Plan:
             f"{n['update_contact']:,} to update."
         )
 
-    def by_campaign(self) -> dict[str | None, list[Change]]:
-        """Changes grouped by the campaign they belong to (None: the list and its contacts)."""
-        groups: dict[str | None, list[Change]] = {}
+    def by_campaign(self) -> dict[tuple[str, str] | None, list[Change]]:
+        """Changes grouped by the campaign they belong to, as (name, live id or ""): live
+        names may repeat where manifests pin ids. None: the list and its contacts."""
+        groups: dict[tuple[str, str] | None, list[Change]] = {}
         for change in self.changes:
-            groups.setdefault(change.campaign, []).append(change)
+            key = (change.campaign, change.live_id or "") if change.campaign else None
+            groups.setdefault(key, []).append(change)
         return groups
 
 

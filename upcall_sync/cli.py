@@ -587,6 +587,123 @@ def doctor(
         raise typer.Exit(1)
 
 
+# -- export -------------------------------------------------------------------------
+
+
+@app.command()
+def export(
+    out: Annotated[
+        str | None,
+        typer.Option(
+            "--out",
+            help="Write one manifest per campaign into DIR (and a CSV of numbers for large "
+            "campaigns); without it, one manifest goes to stdout.",
+            show_default=False,
+            metavar="DIR",
+        ),
+    ] = None,
+    name: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--name",
+            help="Export only campaigns whose name matches this glob (repeatable; like "
+            "prune_scope, case-sensitive).",
+            show_default=False,
+            metavar="GLOB",
+        ),
+    ] = None,
+    include_archived: Annotated[
+        bool, typer.Option("--include-archived", help="Export archived campaigns too.")
+    ] = False,
+    from_number: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--from-number",
+            help="Probe this caller ID (repeatable) through the API's from_number filter and "
+            "write it for the campaigns that have it.",
+            show_default=False,
+            metavar="E164",
+        ),
+    ] = None,
+    csv_over: Annotated[
+        int | None,
+        typer.Option(
+            "--csv-over",
+            min=0,
+            help="With --out: a campaign with more than N numbers gets them in a CSV beside "
+            "its manifest (numbers_csv). Default 100.",
+            show_default=False,
+            metavar="N",
+        ),
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="With --out: replace files that exist.")
+    ] = False,
+    parallelism: Parallelism = 8,
+    api_url: ApiUrl = None,
+    token_file: TokenFile = None,
+    timeout: Timeout = 30.0,
+    max_retry_time: RetryTime = 90.0,
+    allow_insecure_http: Insecure = False,
+) -> None:
+    """Write the live account as manifests that plan to no changes (read-only)."""
+    from pathlib import Path
+
+    from upcall_sync import export as ex
+    from upcall_sync.manifest.yamlload import MAX_FILE_BYTES
+
+    if out is None and (csv_over is not None or overwrite):
+        raise UsageError("--csv-over and --overwrite need --out DIR")
+    options = ex.ExportOptions(
+        names=tuple(name or ()),
+        include_archived=include_archived,
+        from_numbers=ex.probe_numbers(from_number or ()),
+        csv_over=ex.DEFAULT_CSV_OVER if csv_over is None else csv_over,
+        parallelism=parallelism,
+    )
+    client = _client(api_url, token_file, timeout, allow_insecure_http, parallelism, max_retry_time)
+    live = ex.read_live(client, options)
+    try:
+        result = ex.build(
+            live, options, version=__version__, to_dir=out is not None, redact=STATE.redactor
+        )
+    except ex.ExportError as exc:
+        for reason in exc.reasons:
+            _print_error(reason)
+        _print_error(f"nothing written: {len(exc.reasons)} value(s) a manifest cannot hold")
+        raise typer.Exit(1) from None
+    for name_, text in result.files.items():
+        if len(text.encode()) > MAX_FILE_BYTES:
+            where = "stdout" if name_ == "-" else name_
+            raise UsageError(
+                f"{where} would be over the {MAX_FILE_BYTES // 1024 // 1024} MB manifest limit: "
+                + ("use --out DIR" if name_ == "-" else "lower --csv-over")
+            )
+    for warning in result.warnings:
+        print(STATE.redactor(f"warning: {warning}"), file=sys.stderr)
+    summary = (
+        f"{result.campaigns:,} campaign{'s' if result.campaigns != 1 else ''}, "
+        f"{result.numbers:,} number{'s' if result.numbers != 1 else ''} "
+        f"({live.requests:,} GET requests)"
+    )
+    if out is None:
+        sys.stdout.write(result.files["-"])
+        print(f"Exported {summary}.", file=sys.stderr)
+        return
+    directory = Path(out)
+    if not result.files:
+        print(f"Nothing to export: no campaign matched; nothing written to {directory}.")
+        return
+    for stranger in ex.strangers(directory, result.files):
+        print(
+            f"note: {directory / stranger} was not written by this export; validate and plan "
+            "read it too",
+            file=sys.stderr,
+        )
+    written = ex.write_files(result.files, directory, overwrite=overwrite)
+    print(f"Exported {summary}: {len(written):,} files in {directory}.")
+
+
 # -- entry point --------------------------------------------------------------
 
 

@@ -25,6 +25,7 @@ from upcall_sync.changes import (
     UpdateContact,
     quoted,
 )
+from upcall_sync.matching import id_order
 from upcall_sync.normalize import format_datetime
 
 JSON_FORMAT_VERSION = "1"
@@ -90,8 +91,8 @@ def sections(plan: Plan) -> list[Section]:
     for change in contacts:
         if isinstance(change, CreateList):
             out.append(Section("+", change.address, _src(change), _rows(change), changes=1))
-    for name in sorted(k for k in groups if k is not None):
-        out.append(_campaign_section(name, groups[name]))
+    for key in sorted((k for k in groups if k is not None), key=lambda k: (k[0], id_order(k[1]))):
+        out.append(_campaign_section(key[0], groups[key]))
     created = [c for c in contacts if isinstance(c, CreateContact)]
     if created:
         out.append(

@@ -288,6 +288,8 @@ class _Merger:
     problems: list[Problem] = field(default_factory=list)
     campaigns: list[DesiredCampaign] = field(default_factory=list)
     names: dict[str, Location] = field(default_factory=dict)
+    #: whether every entry of a name so far pins an id
+    pinned: dict[str, bool] = field(default_factory=dict)
     ids: dict[str, Location] = field(default_factory=dict)
     settings: dict[str, tuple[Any, Location]] = field(default_factory=dict)
     persons: dict[_Person, tuple[Contact, Location]] = field(default_factory=dict)
@@ -350,7 +352,11 @@ class _Merger:
         )
 
     def _check_unique(self, camp: CampaignSpec, holder: LocDict, path: str) -> None:
-        if camp.name in self.names:
+        # A name may repeat only where every entry of that name pins its live campaign
+        # (live names are not unique: the reference lists two "My Campaign"s).
+        repeat_ok = camp.id is not None and self.pinned.get(camp.name, False)
+        self.pinned[camp.name] = self.pinned.get(camp.name, True) and camp.id is not None
+        if camp.name in self.names and not repeat_ok:
             self.problems.append(
                 Problem(
                     holder.where("name"),

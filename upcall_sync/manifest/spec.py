@@ -288,7 +288,10 @@ class DefaultsSpec(CampaignFields):
 class CampaignSpec(CampaignFields):
     """One campaign."""
 
-    name: Name = Field(description="Required, unique across all manifest files.")
+    name: Name = Field(
+        description="Required, unique across all manifest files (a name may repeat only where "
+        "every entry of that name pins an id)."
+    )
     id: CampaignId | None = Field(
         None,
         description="Binds this entry to that live campaign (for renames, or when live names "

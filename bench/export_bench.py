@@ -1,0 +1,143 @@
+"""The export benchmark: 2,000 campaigns x 100 numbers, against the I/O floor.
+
+    python bench/export_bench.py             # medians of 3 runs
+    python bench/export_bench.py --quick     # 200 campaigns x 100 numbers
+    python bench/run.py --only export        # the same, from the main harness
+
+Requests are counted (the client's own counter, cross-checked against the
+URLs a session hook saw) and compared with the minimum the data allows: the
+campaign listing (one page per 100 campaigns) plus one page of numbers per
+100 numbers of each exported campaign. The I/O floor is a plain script that
+GETs exactly the URLs export fetched, with the same parallelism (8), in the
+same run. Export is timed through the library as the CLI runs it: read,
+build the manifests (with every check), write them into a directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from run import (
+    FROM_MANAGED,
+    FROM_OTHER,
+    PAGE,
+    TOKEN,
+    Report,
+    client_for,
+    emulator,
+    floor,
+    median,
+)
+
+from upcall_sync import __version__
+from upcall_sync.emulator.store import Store
+from upcall_sync.export import ExportOptions, build, read_live, write_files
+
+
+def seed(db: Path, campaigns: int, per: int) -> None:
+    store = Store(str(db))
+    account = store.add_account(TOKEN, [FROM_MANAGED, FROM_OTHER])
+    statuses = ("pending", "ready", "paused", "completed")
+    store.seed(
+        account,
+        campaigns=[
+            {
+                "name": f"Acme campaign {i:04d}",
+                "status": statuses[i % 4],
+                "pitch": "Be friendly",
+                "language": "en",
+                "instructions": "Call people\nand ask about product satisfaction\n",
+                "start_datetime": "2026-07-11T16:00:00.000Z",
+                "end_datetime": "2026-07-12T00:00:00.000Z",
+            }
+            for i in range(campaigns)
+        ],
+        list_name="bench",
+        contacts=[
+            {
+                "phone": f"+1650{k:07d}",
+                "first_name": f"F{k}",
+                "last_name": "Bench",
+                "company": "Safeway",
+                "city": "Fremont",
+                "postal_code": "94536",
+            }
+            for k in range(campaigns * per)
+        ],
+        memberships=[(c, c * per + k) for c in range(campaigns) for k in range(per)],
+    )
+    store.close()
+
+
+def scenario_export(report: Report, work: Path, runs: int, quick: bool) -> None:
+    campaigns, per = (200, 100) if quick else (2000, 100)
+    print(f"\n[export] {campaigns:,} campaigns x {per} numbers", flush=True)
+    db = work / "export.sqlite"
+    seed(db, campaigns, per)
+    minimum = math.ceil(campaigns / PAGE) + campaigns * math.ceil(per / PAGE)
+    tag = f"export {campaigns:,}x{per}"
+    walls, reads, builds, writes, floors, reqs, hooked = [], [], [], [], [], [], []
+    with emulator(db, 0) as emu:
+        for run in range(runs):
+            client, urls = client_for(emu.url)
+            out_dir = work / f"out{run}"
+            t0 = time.perf_counter()
+            live = read_live(client, ExportOptions(parallelism=8))
+            t1 = time.perf_counter()
+            result = build(live, ExportOptions(), version=__version__, to_dir=True)
+            t2 = time.perf_counter()
+            write_files(result.files, out_dir, overwrite=False)
+            t3 = time.perf_counter()
+            assert result.campaigns == campaigns and result.numbers == campaigns * per
+            walls.append(t3 - t0)
+            reads.append(t1 - t0)
+            builds.append(t2 - t1)
+            writes.append(t3 - t2)
+            reqs.append(live.requests)
+            hooked.append(len(urls))
+            floors.append(floor(urls, 8))
+            shutil.rmtree(out_dir)
+    r, w, f = median(reqs), median(walls), median(floors)
+    assert hooked == reqs, (hooked, reqs)
+    report.add(tag, "requests made by export (all GET)", f"{r:.0f}")
+    report.add(tag, "minimum the data allows", f"{minimum:,}")
+    report.add(tag, "requests / minimum", f"{r / minimum:.3f}", "= 1", r == minimum)
+    report.add(tag, "export wall time (median)", f"{w:.2f} s")
+    report.add(tag, "I/O floor wall time (median)", f"{f:.2f} s")
+    report.add(tag, "export / floor", f"{w / f:.2f}")
+    report.add(tag, "of which: read (GETs, JSON, rows)", f"{median(reads):.2f} s")
+    report.add(tag, "of which: checks and YAML", f"{median(builds):.2f} s")
+    report.add(tag, "of which: writing files", f"{median(writes):.2f} s")
+    report.raw["export"] = {
+        "walls": walls,
+        "floors": floors,
+        "reads": reads,
+        "builds": builds,
+        "writes": writes,
+        "requests": reqs,
+        "minimum": minimum,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    report = Report()
+    with tempfile.TemporaryDirectory(prefix="upcall-bench-export-") as tmp:
+        scenario_export(report, Path(tmp), args.runs, args.quick)
+    print("\n" + report.table())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
