@@ -28,11 +28,12 @@ if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want"
 else
     rm -rf "$venv"
     "$py" -m venv "$venv"
+    # --no-compile: the venv lives for one job, and Python compiles what it imports.
+    pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-compile)
     if [ -n "${INPUT_INSTALL:-}" ]; then
-        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$INPUT_INSTALL"
+        "${pip[@]}" "$INPUT_INSTALL"
     else
-        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-            -c "$src/constraints.txt" "$src"
+        "${pip[@]}" -c "$src/constraints.txt" "$src"
     fi
     echo "$want" > "$stamp"
 fi
