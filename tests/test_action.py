@@ -322,3 +322,11 @@ def test_drift_workflow() -> None:
     assert flow["permissions"]["issues"] == "write"
     [step] = action_steps(flow["jobs"]["drift"])
     assert step["with"]["command"] == "plan" and step["with"]["drift-issue"] is True
+
+
+def test_readme_documents_every_input_and_output() -> None:
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Using upcall-sync in CI") :]
+    for name in [*action["inputs"], *action["outputs"]]:
+        assert re.search(rf"^\| (`[\w-]+`, )*`{name}`", section, re.M), name
