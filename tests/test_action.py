@@ -146,7 +146,7 @@ def test_invalid_manifest_fails_the_step_and_names_the_line(
 
 
 def comments_with(fake: FakeGitHub, marker: str) -> list[dict[str, Any]]:
-    return [c for c in fake.all_comments() if marker in c["body"]]
+    return [c for c in fake.all_comments() if c["body"].startswith(marker)]
 
 
 def test_plan_comment_is_sticky_and_apply_runs(
@@ -154,6 +154,8 @@ def test_plan_comment_is_sticky_and_apply_runs(
 ) -> None:
     fake, api = github
     fake.seed_comments(7, 120)  # the sticky comment lands on the second page
+    quote = {"id": 99, "body": f"> {MARKER}\n> an old plan, quoted", "user": {"login": "dev"}}
+    fake.comments[7].insert(3, quote)  # carries the marker, but not first: not ours
     conn = {"token": TOKEN, "api-url": emulator.base_url}
     run = act(runner_temp, workspace, PR, api, command="plan", comment="true", **conn)
     assert run.returncode == 0, run.stdout + run.stderr
@@ -195,7 +197,7 @@ def test_plan_comment_is_sticky_and_apply_runs(
     assert again["id"] == first["id"] and "No changes" in again["body"]
     assert ("PATCH", f"/repos/{REPO}/issues/comments/{first['id']}") in fake.log
     assert "POST" not in dict(fake.log)
-    assert len(fake.comments[7]) == 121
+    assert len(fake.comments[7]) == 122 and quote["body"].endswith("an old plan, quoted")
 
 
 def test_a_refused_comment_warns_but_does_not_fail_the_plan(
@@ -277,6 +279,24 @@ def test_the_step_summary_stays_under_one_mib() -> None:
     assert len(huge.encode()) > 4_000_000 and len(cut.encode()) <= 1_000_000
     body, note = cut.split("\n\n_(cut to fit", 1)
     assert body.endswith("|\n") and huge.startswith(body) and "1 MiB" in note
+
+
+def test_doctor_report_becomes_a_table_in_the_summary(tmp_path: Path) -> None:
+    run = _run_module()
+    report = tmp_path / "doctor.json"
+    checks = [
+        {"name": "token accepted", "verdict": "PASS", "evidence": "GET /campaigns: 200"},
+        {"name": "paging", "verdict": "FAIL", "evidence": "links.next | missing\non page 2"},
+    ]
+    report.write_text(json.dumps({"ok": False, "checks": checks}))
+    inputs = run.Inputs.from_env({"INPUT_COMMAND": "doctor"})
+    result = run.Result(exitcode=1, output=report, report=report)
+    result.tail.append("error: 1 required check failed")
+    text = run.markdown(inputs, result)
+    assert text.startswith("### upcall-sync doctor: problems found\n")
+    assert "| PASS | token accepted | GET /campaigns: 200 |" in text
+    assert "| FAIL | paging | links.next \\| missing on page 2 |" in text
+    assert "error: 1 required check failed" in text
 
 
 # -- the example workflows ------------------------------------------------------------

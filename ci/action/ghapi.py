@@ -1,6 +1,6 @@
 """The few GitHub REST calls the upcall-sync Action makes (standard library only).
 
-- `upsert_comment`: one sticky PR comment, found by a hidden HTML marker and
+- `upsert_comment`: one sticky PR comment, found by the hidden HTML marker it starts with and
   edited in place (PATCH), created (POST) only when none carries the marker.
 - `sync_drift_issue`: one open issue per manifest path while the live account
   has drifted (opened, then edited in place), closed by the first clean run.
@@ -92,7 +92,7 @@ def upsert_comment(gh: GitHub, number: int, marker: str, body: str) -> tuple[str
     """Edit the comment carrying `marker` on issue/PR `number`, or create it."""
     text = with_marker(marker, body)
     for comment in gh.paginate(f"/repos/{gh.repo}/issues/{number}/comments"):
-        if marker in (comment.get("body") or ""):
+        if (comment.get("body") or "").startswith(marker):
             gh.request("PATCH", f"/repos/{gh.repo}/issues/comments/{comment['id']}", {"body": text})
             return "updated", int(comment["id"])
     made = gh.request("POST", f"/repos/{gh.repo}/issues/{number}/comments", {"body": text})
@@ -101,7 +101,7 @@ def upsert_comment(gh: GitHub, number: int, marker: str, body: str) -> tuple[str
 
 def find_open_issue(gh: GitHub, marker: str) -> dict[str, Any] | None:
     for issue in gh.paginate(f"/repos/{gh.repo}/issues", state="open"):
-        if "pull_request" not in issue and marker in (issue.get("body") or ""):
+        if "pull_request" not in issue and (issue.get("body") or "").startswith(marker):
             return issue
     return None
 

@@ -110,7 +110,7 @@ def supports_json(command: str) -> bool:
 
 
 def child_env(inputs: Inputs) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "INPUT_GITHUB_TOKEN"}
+    env = {k: v for k, v in os.environ.items() if k not in ("INPUT_GITHUB_TOKEN", "INPUT_TOKEN")}
     if inputs.token:
         env["UPCALL_AUTH_TOKEN"] = inputs.token
     if inputs.api_url:
@@ -145,7 +145,8 @@ def execute(argv: list[str], inputs: Inputs, output: Path, echo: bool) -> Result
         assert proc.stdout is not None and proc.stderr is not None
         err = threading.Thread(target=_pump, args=(proc.stderr, [sys.stderr], result.tail))
         err.start()
-        _pump(proc.stdout, [out, sys.stdout] if echo else [out], result.tail)
+        shown = result.tail if echo else deque[str](maxlen=0)
+        _pump(proc.stdout, [out, sys.stdout] if echo else [out], shown)
         err.join()
         result.exitcode = proc.wait()
     return result
@@ -172,6 +173,7 @@ def run(inputs: Inputs, workdir: Path) -> Result:
             result.report.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
             result.plan_file = plan_file
             result.has_changes = result.exitcode == 2
+            print(doc.get("summary_line", ""))
         return result
     as_json = supports_json(cmd)
     argv = [exe, cmd, *(inputs.paths if cmd == "apply" else [])]
@@ -179,8 +181,9 @@ def run(inputs: Inputs, workdir: Path) -> Result:
     argv += ["--format", "json"] if as_json else []
     suffix = "json" if as_json else "txt"
     result = execute([*argv, *inputs.args], inputs, workdir / f"{cmd}.{suffix}", not as_json)
-    if as_json:
+    if as_json and result.output.stat().st_size:
         result.report = result.output
+        print(f"JSON report: {result.report}")
         if cmd == "apply":
             result.has_changes = _applied_something(result.output)
     return result
@@ -210,13 +213,30 @@ def markdown(inputs: Inputs, result: Result) -> str:
     if inputs.command == "plan" and result.exitcode in (0, 2):
         return result.output.read_text(encoding="utf-8")
     status = STATUS[inputs.command].get(result.exitcode, "failed")
-    shown = shlex.join(["upcall-sync", inputs.command, *inputs.paths])
+    paths = [] if inputs.command == "doctor" else inputs.paths
+    shown = shlex.join(["upcall-sync", inputs.command, *paths])
     lines = [line.replace("```", "`\u200b``") for line in result.tail]
-    return (
-        f"### upcall-sync {inputs.command}: {status}\n\n"
-        f"`{shown}` exited {result.exitcode}.\n\n"
-        "```text\n" + "\n".join(lines) + "\n```\n"
-    )
+    text = f"### upcall-sync {inputs.command}: {status}\n\n`{shown}` exited {result.exitcode}.\n\n"
+    if result.report is not None:
+        text += checks_table(result.report) + f"The JSON report is `{result.report.name}`.\n\n"
+    return text + ("```text\n" + "\n".join(lines) + "\n```\n" if lines else "")
+
+
+def _cell(value: object) -> str:
+    return " ".join(str(value).split()).replace("|", "\\|")
+
+
+def checks_table(report: Path) -> str:
+    """doctor's checks as a table; anything else (or an unreadable report) adds nothing."""
+    try:
+        doc = json.loads(report.read_text(encoding="utf-8"))
+        rows = [
+            f"| {c['verdict']} | {_cell(c['name'])} | {_cell(c['evidence'])[:300]} |"
+            for c in doc["checks"]
+        ]
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    return "| verdict | check | evidence |\n| --- | --- | --- |\n" + "\n".join(rows) + "\n\n"
 
 
 def fit(text: str, limit: int = SUMMARY_LIMIT) -> str:
