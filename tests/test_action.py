@@ -218,7 +218,8 @@ def test_drift_issue_is_opened_updated_then_closed(
     emulator: Emulator, runner_temp: Path, workspace: Path, github: tuple[FakeGitHub, str]
 ) -> None:
     fake, api = github
-    fake.issues.append({"number": 1, "state": "open", "title": "unrelated", "body": "hello"})
+    for n in range(1, 151):  # the drift issue is found again on the second page
+        fake.issues.append({"number": n, "state": "open", "title": f"issue {n}", "body": "hi"})
     conn = {"token": TOKEN, "api-url": emulator.base_url}
 
     def drift() -> ActionRun:
@@ -228,15 +229,15 @@ def test_drift_issue_is_opened_updated_then_closed(
 
     first = drift()
     assert first.returncode == 0 and first.outputs["has-changes"] == "true"
-    assert "drift issue: opened #2" in first.stdout
-    issue = fake.issues[1]
+    assert "drift issue: opened #151" in first.stdout
+    issue = fake.issues[150]
     assert issue["state"] == "open" and issue["body"].startswith(DRIFT_MARKER)
     assert "campaigns/" in issue["title"] and "3 campaigns to create" in issue["body"]
     assert "https://github.example/acme/campaigns/actions/runs/4242" in issue["body"]
 
     second = drift()
-    assert "drift issue: updated #2" in second.stdout
-    assert len(fake.issues) == 2 and ("PATCH", f"/repos/{REPO}/issues/2") in fake.log
+    assert "drift issue: updated #151" in second.stdout
+    assert len(fake.issues) == 151 and ("PATCH", f"/repos/{REPO}/issues/151") in fake.log
 
     upcall = Path(sys.prefix) / "bin/upcall-sync"
     env = {**os.environ, "UPCALL_API_URL": emulator.base_url, "UPCALL_AUTH_TOKEN": TOKEN}
@@ -251,14 +252,44 @@ def test_drift_issue_is_opened_updated_then_closed(
     assert done.returncode == 0, done.stderr
 
     clean = drift()
-    assert clean.outputs["has-changes"] == "false" and "drift issue: closed #2" in clean.stdout
+    assert clean.outputs["has-changes"] == "false" and "drift issue: closed #151" in clean.stdout
     assert issue["state"] == "closed" and fake.issues[0]["state"] == "open"
-    [note] = fake.comments[2]
+    [note] = fake.comments[151]
     assert "no drift" in note["body"] and "runs/4242" in note["body"]
     fake.log.clear()
     quiet = drift()
-    assert "drift issue: none" in quiet.stdout and len(fake.issues) == 2
+    assert "drift issue: none" in quiet.stdout and len(fake.issues) == 151
     assert {m for m, _ in fake.log} == {"GET"}
+
+
+def test_a_failed_plan_says_so_in_the_comment_and_leaves_the_drift_issue(
+    emulator: Emulator, runner_temp: Path, workspace: Path, github: tuple[FakeGitHub, str]
+) -> None:
+    fake, api = github
+    conn = {"token": TOKEN, "api-url": emulator.base_url}
+    ok = act(runner_temp, workspace, PR, api, command="plan", comment="true", **conn)
+    assert ok.outputs["exitcode"] == "2"
+    fake.issues.append({"number": 1, "state": "open", "title": "drift", "body": DRIFT_MARKER})
+    fake.log.clear()
+    bad = {"token": "uctok_not_a_valid_token", "api-url": emulator.base_url}
+    run = act(
+        runner_temp,
+        workspace,
+        PR,
+        api,
+        command="plan",
+        comment="true",
+        **bad,
+        **{"drift-issue": "true"},
+    )
+    assert run.returncode == 1 and run.outputs["exitcode"] == "1"
+    assert run.outputs["report"] == "" and run.outputs["has-changes"] == ""
+    [comment] = comments_with(fake, MARKER)
+    assert comment["body"].startswith(MARKER + "\n### upcall-sync plan: failed\n")
+    assert re.search(r"^error: .*401", comment["body"], re.M), comment["body"]
+    assert "uctok_not_a_valid_token" not in comment["body"] + run.stdout + run.stderr
+    assert fake.issues[0]["state"] == "open"
+    assert [p for _, p in fake.log if "/issues/1" in p] == []  # the issue is left alone
 
 
 def _run_module() -> Any:
