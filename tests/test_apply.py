@@ -400,22 +400,6 @@ def test_cli_apply_under_faults_reruns_until_converged(
     assert no_duplicates(cli_env)
 
 
-def test_ci_workflow_is_complete() -> None:
-    import yaml
-
-    flow = yaml.safe_load((ROOT / "examples/ci/github-actions.yml").read_text())
-    jobs = flow["jobs"]
-    plan_steps = " ".join(str(s) for s in jobs["plan"]["steps"])
-    apply_steps = " ".join(str(s) for s in jobs["apply"]["steps"])
-    assert "upcall-sync validate" in plan_steps
-    assert "plan --detailed-exitcode --format markdown" in plan_steps
-    assert "updateComment" in plan_steps and "createComment" in plan_steps
-    assert "apply --auto-approve" in apply_steps
-    assert jobs["apply"]["concurrency"]["cancel-in-progress"] is False
-    assert "secrets.UPCALL_AUTH_TOKEN" in apply_steps and "secrets.UPCALL_AUTH_TOKEN" in plan_steps
-    assert flow[True]["push"]["branches"] == ["main"]  # YAML 1.1 reads `on:` as true
-
-
 def test_a_changed_address_part_sends_the_whole_address(
     cli_env: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -1,0 +1,383 @@
+"""The GitHub Action (action.yml + ci/action/) run as the runner runs it, with a faked
+GitHub environment: GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, GITHUB_EVENT_PATH, ... and a
+fake GitHub REST API on 127.0.0.1 (tests/githubfake.py), against the emulator.
+
+The install step really builds upcall-sync's venv from this checkout, with pip
+reading only the wheelhouse that scripts/test builds (--no-index): no network.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from upcall_sync.emulator import Emulator
+
+from .conftest import ROOT, TOKEN, scan
+from .githubfake import ActionRun, FakeGitHub, GitHubServer, run_action
+
+GH_TOKEN = "ghs_FAKEGITHUBTOKEN_5e1d"
+REPO = "acme/campaigns"
+MARKER = "<!-- upcall-sync:plan campaigns/ -->"
+DRIFT_MARKER = "<!-- upcall-sync:drift campaigns/ -->"
+
+
+def wheelhouse() -> Path:
+    path = Path(os.environ.get("UPCALL_SYNC_WHEELHOUSE") or Path(sys.prefix) / "wheelhouse")
+    assert (path / ".stamp").exists(), f"no wheelhouse at {path}: run ./scripts/test once"
+    return path
+
+
+@pytest.fixture(scope="module")
+def runner_temp() -> Iterator[Path]:
+    """One RUNNER_TEMP for the module, so the Action's venv is built once and reused.
+    Outside pytest's tmp dir: the secret scan reads the Action's files in each test."""
+    path = Path(tempfile.mkdtemp(prefix="upcall-sync-action-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    ws = tmp_path / "workspace"
+    (ws / "campaigns").mkdir(parents=True)
+    shutil.copy(ROOT / "examples/campaigns.yaml", ws / "campaigns")
+    shutil.copytree(ROOT / "examples/contacts", ws / "campaigns/contacts")
+    return ws
+
+
+@pytest.fixture
+def github() -> Iterator[tuple[FakeGitHub, str]]:
+    fake = FakeGitHub(repo=REPO, token=GH_TOKEN)
+    with GitHubServer(fake) as server:
+        yield fake, server.url
+
+
+def act(
+    runner_temp: Path,
+    workspace: Path,
+    event: dict[str, Any],
+    api: str = "http://127.0.0.1:9",
+    **inputs: str,
+) -> ActionRun:
+    work = Path(tempfile.mkdtemp(prefix="run-", dir=runner_temp))
+    (work / "event.json").write_text(json.dumps(event))
+    (work / "summary.md").write_text("")
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("UPCALL_", "PIP_", "GITHUB_"))}
+    env = {
+        **keep,
+        "PIP_NO_INDEX": "1",
+        "PIP_FIND_LINKS": str(wheelhouse()),
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "RUNNER_TEMP": str(runner_temp),
+        "GITHUB_ACTION_PATH": str(ROOT),
+        "GITHUB_WORKSPACE": str(workspace),
+        "GITHUB_REPOSITORY": REPO,
+        "GITHUB_API_URL": api,
+        "GITHUB_SERVER_URL": "https://github.example",
+        "GITHUB_RUN_ID": "4242",
+        "GITHUB_EVENT_PATH": str(work / "event.json"),
+        "GITHUB_STEP_SUMMARY": str(work / "summary.md"),
+        "GITHUB_PATH": str(work / "path.txt"),
+        "GITHUB_TOKEN": GH_TOKEN,
+    }
+    run = run_action(ROOT / "action.yml", {"path": "campaigns/", **inputs}, env, work)
+    texts = {"stdout": run.stdout, "stderr": run.stderr}
+    for written in [work, *runner_temp.glob("upcall-sync-*-*")]:
+        for f in written.rglob("*"):
+            if f.is_file():
+                texts[str(f)] = f.read_text(errors="replace")
+    for where, text in texts.items():
+        scan(text, where)
+        assert GH_TOKEN not in text, f"the GitHub token appeared in {where}"
+    return run
+
+
+def summary_of(run: ActionRun, runner_temp: Path) -> str:
+    files = sorted(runner_temp.glob("run-*/summary.md"), key=lambda p: p.stat().st_mtime)
+    return files[-1].read_text()
+
+
+PR = {"pull_request": {"number": 7}}
+SCHEDULE = {"schedule": "17 6 * * *"}
+
+
+def test_validate_installs_from_the_checkout_and_reports(
+    runner_temp: Path, workspace: Path
+) -> None:
+    run = act(runner_temp, workspace, PR, command="validate")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.outputs == {"exitcode": "0", "has-changes": "", "report": "", "plan-file": ""}
+    venv = runner_temp / "upcall-sync-venv"
+    assert (venv / ".upcall-sync-source").read_text().startswith("checkout ")
+    assert "upcall-sync 0.1.0" in run.stdout
+    summary = summary_of(run, runner_temp)
+    assert summary.startswith("### upcall-sync validate: valid\n")
+    assert "1 file, 3 campaigns, 10 numbers: valid" in summary
+    again = act(runner_temp, workspace, PR, command="validate")
+    assert again.returncode == 0 and "already installed" in again.stdout
+
+
+def test_invalid_manifest_fails_the_step_and_names_the_line(
+    runner_temp: Path, workspace: Path
+) -> None:
+    manifest = workspace / "campaigns/campaigns.yaml"
+    manifest.write_text(manifest.read_text().replace("pitch: Be friendly", "pich: Be friendly"))
+    run = act(runner_temp, workspace, PR, command="validate")
+    assert run.returncode == 1
+    assert run.outputs["exitcode"] == "1"
+    assert "::error title=upcall-sync::upcall-sync validate exited 1" in run.stdout
+    summary = summary_of(run, runner_temp)
+    assert summary.startswith("### upcall-sync validate: problems found\n")
+    assert re.search(r'campaigns/campaigns\.yaml:\d+:\d+: .*unknown key "pich"', summary)
+
+
+def comments_with(fake: FakeGitHub, marker: str) -> list[dict[str, Any]]:
+    return [c for c in fake.all_comments() if c["body"].startswith(marker)]
+
+
+def test_plan_comment_is_sticky_and_apply_runs(
+    emulator: Emulator, runner_temp: Path, workspace: Path, github: tuple[FakeGitHub, str]
+) -> None:
+    fake, api = github
+    fake.seed_comments(7, 120)  # the sticky comment lands on the second page
+    quote = {"id": 99, "body": f"> {MARKER}\n> an old plan, quoted", "user": {"login": "dev"}}
+    fake.comments[7].insert(3, quote)  # carries the marker, but not first: not ours
+    conn = {"token": TOKEN, "api-url": emulator.base_url}
+    run = act(runner_temp, workspace, PR, api, command="plan", comment="true", **conn)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.outputs["exitcode"] == "2" and run.outputs["has-changes"] == "true"
+    doc = json.loads(Path(run.outputs["report"]).read_text())
+    jsonschema.validate(doc, json.loads((ROOT / "schema/plan.schema.json").read_text()))
+    assert doc["empty"] is False and doc["summary"]["campaigns"]["create"] == 3
+    assert Path(run.outputs["plan-file"]).is_file()
+    summary = summary_of(run, runner_temp)
+    assert summary.startswith("### upcall-sync plan: Changes") and doc["summary_line"] in summary
+    [first] = comments_with(fake, MARKER)
+    assert first["body"].startswith(MARKER + "\n### upcall-sync plan: Changes")
+    assert [m for m, _ in fake.log].count("POST") == 1 and "PATCH" not in dict(fake.log)
+
+    applied = act(runner_temp, workspace, PR, command="apply", **conn)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert applied.outputs["exitcode"] == "0"
+    assert "Converged" in applied.stdout + applied.stderr + summary_of(applied, runner_temp)
+    json_report = (
+        "--format"
+        in subprocess.run(
+            [shutil.which("upcall-sync") or "upcall-sync", "apply", "--help"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+    )
+    if json_report:  # `apply --format json`: the report output points at the document
+        report = json.loads(Path(applied.outputs["report"]).read_text())
+        assert applied.outputs["has-changes"] == "true", report
+    else:
+        assert applied.outputs["report"] == "" and applied.outputs["has-changes"] == ""
+
+    fake.log.clear()
+    clean = act(runner_temp, workspace, PR, api, command="plan", comment="true", **conn)
+    assert clean.returncode == 0
+    assert clean.outputs["exitcode"] == "0" and clean.outputs["has-changes"] == "false"
+    [again] = comments_with(fake, MARKER)
+    assert again["id"] == first["id"] and "No changes" in again["body"]
+    assert ("PATCH", f"/repos/{REPO}/issues/comments/{first['id']}") in fake.log
+    assert "POST" not in dict(fake.log)
+    assert len(fake.comments[7]) == 122 and quote["body"].endswith("an old plan, quoted")
+
+
+def test_a_refused_comment_warns_but_does_not_fail_the_plan(
+    emulator: Emulator, runner_temp: Path, workspace: Path, github: tuple[FakeGitHub, str]
+) -> None:
+    fake, api = github
+    fake.fail = {"POST": 403}  # a fork's pull request gets a read-only token
+    conn = {"token": TOKEN, "api-url": emulator.base_url}
+    run = act(runner_temp, workspace, PR, api, command="plan", comment="true", **conn)
+    assert run.returncode == 0 and run.outputs["exitcode"] == "2"
+    assert "::warning title=upcall-sync::could not post the PR comment: " in run.stdout
+    assert "HTTP 403: Resource not accessible by integration" in run.stdout
+    no_pr = act(runner_temp, workspace, SCHEDULE, api, command="plan", comment="true", **conn)
+    assert "not a pull request: no comment posted" in no_pr.stdout
+
+
+def test_drift_issue_is_opened_updated_then_closed(
+    emulator: Emulator, runner_temp: Path, workspace: Path, github: tuple[FakeGitHub, str]
+) -> None:
+    fake, api = github
+    for n in range(1, 151):  # the drift issue is found again on the second page
+        fake.issues.append({"number": n, "state": "open", "title": f"issue {n}", "body": "hi"})
+    conn = {"token": TOKEN, "api-url": emulator.base_url}
+
+    def drift() -> ActionRun:
+        return act(
+            runner_temp, workspace, SCHEDULE, api, command="plan", **conn, **{"drift-issue": "true"}
+        )
+
+    first = drift()
+    assert first.returncode == 0 and first.outputs["has-changes"] == "true"
+    assert "drift issue: opened #151" in first.stdout
+    issue = fake.issues[150]
+    assert issue["state"] == "open" and issue["body"].startswith(DRIFT_MARKER)
+    assert "campaigns/" in issue["title"] and "3 campaigns to create" in issue["body"]
+    assert "https://github.example/acme/campaigns/actions/runs/4242" in issue["body"]
+
+    second = drift()
+    assert "drift issue: updated #151" in second.stdout
+    assert len(fake.issues) == 151 and ("PATCH", f"/repos/{REPO}/issues/151") in fake.log
+
+    upcall = Path(sys.prefix) / "bin/upcall-sync"
+    env = {**os.environ, "UPCALL_API_URL": emulator.base_url, "UPCALL_AUTH_TOKEN": TOKEN}
+    done = subprocess.run(
+        [str(upcall), "apply", "--auto-approve", "--quiet", "campaigns/"],
+        cwd=workspace,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+    clean = drift()
+    assert clean.outputs["has-changes"] == "false" and "drift issue: closed #151" in clean.stdout
+    assert issue["state"] == "closed" and fake.issues[0]["state"] == "open"
+    [note] = fake.comments[151]
+    assert "no drift" in note["body"] and "runs/4242" in note["body"]
+    fake.log.clear()
+    quiet = drift()
+    assert "drift issue: none" in quiet.stdout and len(fake.issues) == 151
+    assert {m for m, _ in fake.log} == {"GET"}
+
+
+def test_a_failed_plan_says_so_in_the_comment_and_leaves_the_drift_issue(
+    emulator: Emulator, runner_temp: Path, workspace: Path, github: tuple[FakeGitHub, str]
+) -> None:
+    fake, api = github
+    conn = {"token": TOKEN, "api-url": emulator.base_url}
+    ok = act(runner_temp, workspace, PR, api, command="plan", comment="true", **conn)
+    assert ok.outputs["exitcode"] == "2"
+    fake.issues.append({"number": 1, "state": "open", "title": "drift", "body": DRIFT_MARKER})
+    fake.log.clear()
+    bad = {"token": "uctok_not_a_valid_token", "api-url": emulator.base_url}
+    run = act(
+        runner_temp,
+        workspace,
+        PR,
+        api,
+        command="plan",
+        comment="true",
+        **bad,
+        **{"drift-issue": "true"},
+    )
+    assert run.returncode == 1 and run.outputs["exitcode"] == "1"
+    assert run.outputs["report"] == "" and run.outputs["has-changes"] == ""
+    [comment] = comments_with(fake, MARKER)
+    assert comment["body"].startswith(MARKER + "\n### upcall-sync plan: failed\n")
+    assert re.search(r"^error: .*401", comment["body"], re.M), comment["body"]
+    assert "uctok_not_a_valid_token" not in comment["body"] + run.stdout + run.stderr
+    assert fake.issues[0]["state"] == "open"
+    assert [p for _, p in fake.log if "/issues/1" in p] == []  # the issue is left alone
+
+
+def _run_module() -> Any:
+    spec = importlib.util.spec_from_file_location("action_run", ROOT / "ci/action/run.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["action_run"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_step_summary_stays_under_one_mib() -> None:
+    fit = _run_module().fit
+    small = "### plan\n\nno changes\n"
+    assert fit(small) == small
+    huge = "".join(f"| campaign {i} | \u00e9t\u00e9 {'x' * 90} |\n" for i in range(40_000))
+    cut = fit(huge)
+    assert len(huge.encode()) > 4_000_000 and len(cut.encode()) <= 1_000_000
+    body, note = cut.split("\n\n_(cut to fit", 1)
+    assert body.endswith("|\n") and huge.startswith(body) and "1 MiB" in note
+
+
+def test_doctor_report_becomes_a_table_in_the_summary(tmp_path: Path) -> None:
+    run = _run_module()
+    report = tmp_path / "doctor.json"
+    checks = [
+        {"name": "token accepted", "verdict": "PASS", "evidence": "GET /campaigns: 200"},
+        {"name": "paging", "verdict": "FAIL", "evidence": "links.next | missing\non page 2"},
+    ]
+    report.write_text(json.dumps({"ok": False, "checks": checks}))
+    inputs = run.Inputs.from_env({"INPUT_COMMAND": "doctor"})
+    result = run.Result(exitcode=1, output=report, report=report)
+    result.tail.append("error: 1 required check failed")
+    text = run.markdown(inputs, result)
+    assert text.startswith("### upcall-sync doctor: problems found\n")
+    assert "| PASS | token accepted | GET /campaigns: 200 |" in text
+    assert "| FAIL | paging | links.next \\| missing on page 2 |" in text
+    assert "error: 1 required check failed" in text
+
+
+# -- the example workflows ------------------------------------------------------------
+
+
+def workflow(name: str) -> dict[str, Any]:
+    flow: dict[str, Any] = yaml.safe_load((ROOT / "examples/ci" / name).read_text())
+    flow["on"] = flow.pop(True)  # YAML 1.1 reads `on:` as true
+    return flow
+
+
+def action_steps(job: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for s in job["steps"] if re.fullmatch(r"[\w-]+/upcall-sync@\S+", s.get("uses", ""))]
+
+
+def test_every_example_workflow_uses_the_action_with_declared_inputs() -> None:
+    inputs = yaml.safe_load((ROOT / "action.yml").read_text())["inputs"]
+    commands = {"validate", "plan", "apply", "doctor"}
+    for path in sorted((ROOT / "examples/ci").glob("*.yml")):
+        flow = workflow(path.name)
+        steps = [s for job in flow["jobs"].values() for s in action_steps(job)]
+        assert steps, f"{path.name} does not use the Action"
+        for step in steps:
+            assert set(step["with"]) <= set(inputs), (path.name, step["with"])
+            assert step["with"]["command"] in commands
+
+
+def test_pull_request_and_main_workflow() -> None:
+    flow = workflow("github-actions.yml")
+    plan_job, apply_job = flow["jobs"]["plan"], flow["jobs"]["apply"]
+    plans = [s["with"] for s in action_steps(plan_job) if s["with"]["command"] == "plan"]
+    assert plans and plans[0]["comment"] is True
+    assert "secrets.UPCALL_AUTH_TOKEN" in plans[0]["token"]
+    assert plan_job["permissions"]["pull-requests"] == "write"
+    assert [s["with"]["command"] for s in action_steps(apply_job)] == ["validate", "apply"]
+    assert apply_job["concurrency"]["cancel-in-progress"] is False
+    assert flow["on"]["push"]["branches"] == ["main"]
+
+
+def test_drift_workflow() -> None:
+    flow = workflow("drift.yml")
+    assert flow["on"]["schedule"][0]["cron"] and "workflow_dispatch" in flow["on"]
+    assert flow["permissions"]["issues"] == "write"
+    [step] = action_steps(flow["jobs"]["drift"])
+    assert step["with"]["command"] == "plan" and step["with"]["drift-issue"] is True
+
+
+def test_readme_documents_every_input_and_output() -> None:
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Using upcall-sync in CI") :]
+    for name in [*action["inputs"], *action["outputs"]]:
+        assert re.search(rf"^\| (`[\w-]+`, )*`{name}`", section, re.M), name
