@@ -264,7 +264,11 @@ def plan(
     target: Target = None,
     parallelism: Parallelism = 8,
     show_all_numbers: Annotated[
-        bool, typer.Option("--show-all-numbers", help="List every number, not the first few.")
+        bool,
+        typer.Option(
+            "--show-all-numbers",
+            help="List every number (to add, or named by a notice), not the first five.",
+        ),
     ] = False,
     api_url: ApiUrl = None,
     token_file: TokenFile = None,

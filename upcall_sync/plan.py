@@ -369,7 +369,7 @@ def _number_notices(
                 address=campaign_address(d.name),
                 campaign=d.name,
                 message=(
-                    f"{n} {_numbers_are(n)} in campaign {quoted(d.name)} (id {lc.id}) with "
+                    f"{_numbers_are(n)} in campaign {quoted(d.name)} (id {lc.id}) with "
                     "other details than the manifests; the API cannot edit a campaign number, "
                     "so they stay as they are"
                 ),
@@ -385,7 +385,7 @@ def _number_notices(
                 address=campaign_address(d.name),
                 campaign=d.name,
                 message=(
-                    f"{n} {_numbers_are(n)} in campaign {quoted(d.name)} (id {lc.id}) but not "
+                    f"{_numbers_are(n)} in campaign {quoted(d.name)} (id {lc.id}) but not "
                     "in the manifests; the API cannot remove numbers from a campaign, so they "
                     "stay"
                 ),
