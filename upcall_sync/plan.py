@@ -48,6 +48,7 @@ from upcall_sync.changes import (
     quoted,
 )
 from upcall_sync.errors import Location, PlanError, Problem, UsageError
+from upcall_sync.hints import hint_notices
 from upcall_sync.matching import (
     Matches,
     first_file,
@@ -139,6 +140,7 @@ def plan(
     planner.contact_list()
     if desired.prune_scope and live.complete_listing and not targets:
         planner.prune(desired.prune_scope, archive=prune)
+    planner.notices.extend(hint_notices(desired, live, campaigns, matches))
     return planner.result()
 
 
