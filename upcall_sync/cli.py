@@ -8,11 +8,9 @@ to exit codes: 0 success, 1 any error, 2 "changes present" (plan
 from __future__ import annotations
 
 import contextlib
-import difflib
 import gc
 import logging
 import os
-import re
 import signal
 import sys
 import threading
@@ -21,11 +19,11 @@ from collections.abc import Iterator
 from enum import StrEnum
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
-from urllib.parse import urlsplit
 
 import typer
 
 from upcall_sync import __version__
+from upcall_sync.cli_messages import api_url_fix, lift_debug, usage_message
 from upcall_sync.client.redact import RedactingFormatter, RedactingWriter, Redactor
 from upcall_sync.errors import (
     ApiStatusError,
@@ -616,67 +614,10 @@ def _with_hint(exc: UpcallSyncError) -> str:
         if isinstance(exc, cls):
             return f"{line}; {hint}"
     if isinstance(exc, ApiStatusError) and exc.status == 404:
-        better = _api_url_fix(STATE.api_url)
+        better = api_url_fix(STATE.api_url)
         if better:
             return f"{line}; the Upcall API lives under /api/v1: try --api-url {better}"
     return line
-
-
-def _api_url_fix(base_url: str) -> str | None:
-    """The base URL with the API's /api/v1 path, when `base_url` lacks it."""
-    if not base_url:
-        return None
-    parts = urlsplit(base_url)
-    path = parts.path.rstrip("/")
-    if path.endswith("/api/v1"):
-        return None
-    prefix = re.sub(r"/api(/v\d+)?$", "", path)
-    return parts._replace(path=prefix + "/api/v1", query="", fragment="").geturl()
-
-
-def _usage_message(exc: typer.TyperException) -> str:
-    """A command-line usage error as one line that names the command's real options.
-
-    click's own hint lists loose matches (`--bogus` -> "Possible options: --out");
-    this names the command an option belongs to when it is another command's, else
-    close matches only, else points at the command's --help.
-    """
-    message = " ".join(exc.format_message().split())
-    ctx: Any = getattr(exc, "ctx", None)
-    option: str | None = getattr(exc, "option_name", None)
-    if ctx is None:
-        return message
-    path = ctx.command_path
-    if option is None:
-        return f"{message.rstrip('.')}; see `{path} --help`"
-    text = f"`{path}` has no option {option}"
-    commands = getattr(ctx.find_root().command, "commands", {})
-    owners = [
-        name
-        for name, other in sorted(commands.items())
-        if other is not ctx.command and option in _long_options(other)
-    ]
-    if owners:
-        return f"{text}; `upcall-sync {owners[0]}` has it (see `{path} --help`)"
-    mine = [o.removeprefix("--") for o in _long_options(ctx.command)]
-    close = difflib.get_close_matches(option.lstrip("-"), mine, n=3)
-    if close:
-        return f"{text}; did you mean {' or '.join('--' + c for c in close)}?"
-    return f"{text}; see `{path} --help` for its options"
-
-
-def _long_options(command: Any) -> list[str]:
-    return [o for p in getattr(command, "params", ()) for o in p.opts if o.startswith("--")]
-
-
-def _lift_debug(args: list[str]) -> list[str]:
-    """`--debug` anywhere before a `--`, moved to the front where the root takes it:
-    typer options belong to one command, and users type `upcall-sync plan --debug`."""
-    end = args.index("--") if "--" in args else len(args)
-    if "--debug" not in args[:end]:
-        return args
-    rest = [a for a in args[:end] if a != "--debug"]
-    return ["--debug", *rest, *args[end:]]
 
 
 def _print_error(message: str) -> None:
@@ -723,7 +664,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(args: list[str]) -> int:
-    args = _lift_debug(args)
+    args = lift_debug(args)
     STATE.debug = args[:1] == ["--debug"]
     STATE.api_url = ""
     try:
@@ -759,7 +700,7 @@ def _main(args: list[str]) -> int:
             return 0
         if STATE.debug:
             _print_traceback()
-        _print_error(_usage_message(exc))
+        _print_error(usage_message(exc))
         return 1
     except KeyboardInterrupt:
         _print_error("interrupted")
