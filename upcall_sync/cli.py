@@ -176,7 +176,7 @@ Target = Annotated[
     list[str] | None,
     typer.Option(
         "--target",
-        help="Limit to the campaign of this name (repeatable).",
+        help='Limit to the campaign of this name, or those a glob matches ("Acme *"); repeatable.',
         show_default=False,
         metavar="NAME",
     ),
