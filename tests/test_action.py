@@ -177,7 +177,7 @@ def test_plan_comment_is_sticky_and_apply_runs(
     json_report = (
         "--format"
         in subprocess.run(
-            [shutil.which("upcall-sync") or "upcall-sync", "apply", "--help"],
+            [sys.executable, "-m", "upcall_sync.cli", "apply", "--help"],
             capture_output=True,
             text=True,
             check=False,

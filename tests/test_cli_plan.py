@@ -110,7 +110,7 @@ def test_changed_from_number_is_an_update(
         (["plan", "--prune", "m.yaml"], "pruning needs prune_scope"),
         (["plan", "--target", "nope", "m.yaml"], "no campaign in the manifests matches"),
         (["apply", "no-such-plan.tfplan"], "no such file or directory"),
-        (["plan", "--bogus", "m.yaml"], "No such option"),
+        (["plan", "--bogus", "m.yaml"], "has no option --bogus"),
     ],
 )
 def test_bad_options_get_one_line_and_exit_1(

@@ -116,3 +116,48 @@ def test_text_lists_a_few_numbers_unless_asked_for_all() -> None:
     render_text(big_plan(1, 12), every, show_all_numbers=True)
     assert "... and 7 more (--show-all-numbers lists them)" in few.getvalue()
     assert every.getvalue().count("(First") == 12
+
+
+def test_markdown_notice_items_fit_the_budget_with_the_count_of_the_rest() -> None:
+    items = tuple(f"+1650{i:07d} (Person {i})" for i in range(100_000))
+    notices = [
+        Notice("unmanaged_numbers", 'campaign["a"]', "100,000 numbers are in a", "a", items),
+        Notice("unmanaged_numbers", 'campaign["b"]', "2 numbers are in b", "b", items[:2]),
+        Notice("warning", 'campaign["c"]', "m.yaml:3:5: campaigns[0].status: cannot dial", "c"),
+    ]
+    out = io.StringIO()
+    render_markdown(Plan.build(list(big_plan(300, 5).changes), notices), out)
+    text = out.getvalue()
+    assert len(text) < MARKDOWN_LIMIT
+    # a warning is shown in the open, before the changes
+    assert text.index("> [!WARNING]\n> m.yaml:3:5: campaigns[0].status: cannot dial") < text.index(
+        "<details>"
+    )
+    folded = text[text.index("<details><summary>Notices (not changes)</summary>\n\n") :]
+    listed = re.findall(r"^  - \+1650.*$", folded, re.M)
+    more = re.search(
+        r"^  - \.\.\. and ([\d,]+) more \(`upcall-sync plan --show-all-numbers`", folded, re.M
+    )
+    assert more is not None
+    assert len(listed) > 500
+    assert len(listed) + int(more.group(1).replace(",", "")) == 100_000 + 2
+    assert "cannot dial" not in folded
+    # the big list does not starve the small one
+    assert (
+        "- 2 numbers are in b\n  - +16500000000 (Person 0)\n  - +16500000001 (Person 1)\n" in folded
+    )
+    assert text.count("<details>") == text.count("</details>")
+
+
+def test_text_notices_sample_and_show_all() -> None:
+    items = tuple(f"+1650555{i:04d}" for i in range(8))
+    plan = Plan.build(
+        [], [Notice("unmanaged_numbers", 'campaign["a"]', "8 numbers are in a", "a", items)]
+    )
+    short, full = io.StringIO(), io.StringIO()
+    render_text(plan, short)
+    render_text(plan, full, show_all_numbers=True)
+    assert short.getvalue().count("      +1650555") == 5
+    assert "      ... and 3 more (--show-all-numbers lists them)\n" in short.getvalue()
+    assert full.getvalue().count("      +1650555") == 8
+    assert "more" not in full.getvalue()

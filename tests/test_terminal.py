@@ -5,6 +5,7 @@ Runs the real command under a pseudo-terminal and answers its prompt.
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import re
@@ -22,14 +23,18 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 def _run_on_a_terminal(
-    emulator: Emulator, answer: str, *args: str, no_color: bool = False
+    emulator: Emulator,
+    answer: str,
+    *args: str,
+    no_color: bool = False,
+    term: str = "xterm-256color",
 ) -> tuple[int, str]:
     primary, secondary = pty.openpty()
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
     env.update(
         UPCALL_API_URL=emulator.base_url,
         UPCALL_AUTH_TOKEN=TOKEN,
-        TERM="xterm-256color",
+        TERM=term,
         COLUMNS="120",
     )
     if no_color:
@@ -92,3 +97,38 @@ def test_no_color_means_no_colour_and_lines_not_a_bar(emulator: Emulator) -> Non
     assert code == 0
     assert "\x1b[32m" not in text
     assert "done  create campaign" in text  # one line per change instead of a bar
+
+
+def _operations(emulator: Emulator) -> tuple[int, int]:
+    """What applying the examples takes, from the plan's JSON: its changes, and the
+    "set ready" steps of campaigns made ready after their numbers."""
+    env = {**os.environ, "UPCALL_API_URL": emulator.base_url, "UPCALL_AUTH_TOKEN": TOKEN}
+    done = subprocess.run(
+        [sys.executable, "-m", "upcall_sync.cli", "plan", "--format", "json", EXAMPLES],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    changes = json.loads(done.stdout)["changes"]
+    return len(changes), sum(1 for c in changes if c.get("ready_after_numbers"))
+
+
+def test_the_bar_counts_to_its_total_and_not_past_it(emulator: Emulator) -> None:
+    changes, ready_steps = _operations(emulator)
+    assert ready_steps > 0  # the examples make a campaign ready after its numbers
+    code, text = _run_on_a_terminal(emulator, "yes")
+    plain = ANSI.sub("", text)
+    assert code == 0, plain
+    counts = [(int(a), int(b)) for a, b in re.findall(r"applying\s.*?(\d+)/(\d+)", plain)]
+    assert counts, plain
+    assert {b for _a, b in counts} == {changes + ready_steps}  # "set ready" steps counted
+    assert max(a for a, _b in counts) == changes + ready_steps  # ends at 100%, not past it
+
+
+def test_a_dumb_terminal_gets_no_colour_and_no_bar(emulator: Emulator) -> None:
+    code, text = _run_on_a_terminal(emulator, "yes", term="dumb")
+    assert code == 0, text
+    assert "\x1b[" not in text  # no colour, no cursor movement
+    assert "done  create campaign" in text  # one line per change instead of a bar
+    assert "Converged" in text

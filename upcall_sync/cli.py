@@ -23,8 +23,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from upcall_sync import __version__
+from upcall_sync.cli_messages import api_url_fix, lift_debug, usage_message
 from upcall_sync.client.redact import RedactingFormatter, RedactingWriter, Redactor
 from upcall_sync.errors import (
+    ApiStatusError,
     InsecureTransport,
     ListsUnavailable,
     ManifestError,
@@ -55,6 +57,8 @@ app = typer.Typer(
 class _State:
     debug = False
     redactor = Redactor()
+    #: the API base URL of the client this run made (for the /api/v1 hint on a 404)
+    api_url = ""
 
 
 STATE = _State()
@@ -70,7 +74,11 @@ def _version(value: bool) -> None:
 def _root(
     debug: Annotated[
         bool,
-        typer.Option("--debug", help="Show tracebacks and (redacted) request logs on stderr."),
+        typer.Option(
+            "--debug",
+            help="Show tracebacks and (redacted) request logs on stderr. Also taken after "
+            "the command (`upcall-sync plan --debug ...`).",
+        ),
     ] = False,
     version: Annotated[
         bool,
@@ -169,7 +177,7 @@ Target = Annotated[
     list[str] | None,
     typer.Option(
         "--target",
-        help="Limit to the campaign of this name, or a glob like prune_scope (repeatable).",
+        help='Limit to the campaign of this name, or those a glob matches ("Acme *"); repeatable.',
         show_default=False,
         metavar="NAME|GLOB",
     ),
@@ -195,6 +203,7 @@ def _client(
         allow_insecure_http=insecure,
     )
     STATE.redactor.add(client.transport.token_for_redaction())
+    STATE.api_url = client.transport.base_url
     return client
 
 
@@ -254,7 +263,11 @@ def plan(
     target: Target = None,
     parallelism: Parallelism = 8,
     show_all_numbers: Annotated[
-        bool, typer.Option("--show-all-numbers", help="List every number, not the first few.")
+        bool,
+        typer.Option(
+            "--show-all-numbers",
+            help="List every number (to add, or named by a notice), not the first five.",
+        ),
     ] = False,
     api_url: ApiUrl = None,
     token_file: TokenFile = None,
@@ -721,6 +734,10 @@ def _with_hint(exc: UpcallSyncError) -> str:
     for cls, hint in HINTS.items():
         if isinstance(exc, cls):
             return f"{line}; {hint}"
+    if isinstance(exc, ApiStatusError) and exc.status == 404:
+        better = api_url_fix(STATE.api_url)
+        if better:
+            return f"{line}; the Upcall API lives under /api/v1: try --api-url {better}"
     return line
 
 
@@ -768,7 +785,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(args: list[str]) -> int:
-    STATE.debug = "--debug" in args
+    args = lift_debug(args)
+    STATE.debug = args[:1] == ["--debug"]
+    STATE.api_url = ""
     try:
         result = app(args=args, prog_name="upcall-sync", standalone_mode=False)
         return int(result) if isinstance(result, int) else 0
@@ -802,7 +821,7 @@ def _main(args: list[str]) -> int:
             return 0
         if STATE.debug:
             _print_traceback()
-        _print_error(" ".join(exc.format_message().split()))
+        _print_error(usage_message(exc))
         return 1
     except KeyboardInterrupt:
         _print_error("interrupted")

@@ -48,6 +48,7 @@ from upcall_sync.changes import (
     quoted,
 )
 from upcall_sync.errors import Location, PlanError, Problem, UsageError
+from upcall_sync.hints import hint_notices
 from upcall_sync.matching import (
     Matches,
     first_file,
@@ -139,6 +140,7 @@ def plan(
     planner.contact_list()
     if desired.prune_scope and live.complete_listing and not targets:
         planner.prune(desired.prune_scope, archive=prune)
+    planner.notices.extend(hint_notices(desired, live, campaigns, matches))
     return planner.result()
 
 
@@ -369,7 +371,7 @@ def _number_notices(
                 address=campaign_address(d.name),
                 campaign=d.name,
                 message=(
-                    f"{n} {_numbers_are(n)} in campaign {quoted(d.name)} (id {lc.id}) with "
+                    f"{_numbers_are(n)} in campaign {quoted(d.name)} (id {lc.id}) with "
                     "other details than the manifests; the API cannot edit a campaign number, "
                     "so they stay as they are"
                 ),
@@ -385,7 +387,7 @@ def _number_notices(
                 address=campaign_address(d.name),
                 campaign=d.name,
                 message=(
-                    f"{n} {_numbers_are(n)} in campaign {quoted(d.name)} (id {lc.id}) but not "
+                    f"{_numbers_are(n)} in campaign {quoted(d.name)} (id {lc.id}) but not "
                     "in the manifests; the API cannot remove numbers from a campaign, so they "
                     "stay"
                 ),

@@ -147,7 +147,7 @@ def render_text(
         return f"{code}{text}{RESET}" if color else text
 
     if plan.empty:
-        _notices_text(plan, out, paint)
+        _notices_text(plan, out, paint, show_all_numbers)
         out.write(paint(plan.summary_line(), BOLD) + "\n")
         return
     out.write("upcall-sync will make these changes:\n\n")
@@ -175,7 +175,7 @@ def render_text(
             if hidden:
                 out.write(f"          ... and {hidden:,} more (--show-all-numbers lists them)\n")
         out.write("\n")
-    _notices_text(plan, out, paint)
+    _notices_text(plan, out, paint, show_all_numbers)
     for reason in plan.unsafe:
         out.write(paint(f"UNSAFE: {reason}; apply needs --force", RED) + "\n")
     if plan.unsafe:
@@ -183,14 +183,18 @@ def render_text(
     out.write(paint(plan.summary_line(), BOLD) + "\n")
 
 
-def _notices_text(plan: Plan, out: IO[str], paint: Any) -> None:
+def _notices_text(plan: Plan, out: IO[str], paint: Any, show_all: bool) -> None:
     if not plan.notices:
         return
     out.write("Notices (not changes):\n")
     for notice in plan.notices:
         out.write(paint(f"  ! {notice.message}", YELLOW) + "\n")
-        for item in notice.items:
+        shown = notice.items if show_all else notice.items[:SAMPLE]
+        for item in shown:
             out.write(f"      {item}\n")
+        hidden = len(notice.items) - len(shown)
+        if hidden:
+            out.write(f"      ... and {hidden:,} more (--show-all-numbers lists them)\n")
     out.write("\n")
 
 
@@ -220,36 +224,63 @@ def render_json(plan: Plan, out: IO[str]) -> None:
 
 
 def render_markdown(plan: Plan, out: IO[str], *, limit: int = MARKDOWN_LIMIT) -> None:
-    """A PR comment: summary table first, details folded; never cut mid-block."""
+    """A PR comment: summary table first, details folded; never cut mid-block.
+
+    Under `limit` characters in all: notices get what they need up to a quarter of
+    it (more when the changes need less); campaign blocks come whole, in order,
+    while they fit, and the sections left over are listed one line each, as many
+    as fit, with the count of the rest.
+    """
     head = _markdown_head(plan)
     all_sections = sections(plan)
     blocks = [_markdown_block(s) for s in all_sections]
-    tail = _markdown_tail(plan)
-    budget = limit - len(head) - len(tail) - 400
-    body: list[str] = []
+    room = limit - len(head) - _SLACK
+    tail = _markdown_tail(plan, max(room // 4, room - sum(len(b) for b in blocks)))
+    body = _markdown_body(all_sections, blocks, room - len(tail))
+    out.write(head + body + tail)
+
+
+_SLACK = 400  # what the closing lines of a folded list may add
+
+
+def _markdown_body(all_sections: list[Section], blocks: list[str], budget: int) -> str:
+    if sum(len(b) for b in blocks) <= budget:
+        return "".join(blocks)
+    lines = [_section_line(s) for s in all_sections]
+    # what listing every section from i on costs, one line each
+    rest = [0] * (len(lines) + 1)
+    for i in range(len(lines) - 1, -1, -1):
+        rest[i] = rest[i + 1] + len(lines[i])
+    shown: list[str] = []
     used = 0
-    omitted: list[Section] = []
-    for section, block in zip(all_sections, blocks, strict=True):
-        if not omitted and used + len(block) <= budget:
-            body.append(block)
-            used += len(block)
-        else:
-            omitted.append(section)
-    if omitted:
-        lines = [
-            f"<details><summary>{len(omitted):,} more section{'s' if len(omitted) != 1 else ''} "
-            "(summarized to fit a comment)</summary>\n",
-        ]
-        for section in omitted:
-            line = f"- `{section.symbol}` {_escape(section.heading)}: {section.changes:,} change"
-            line += "s\n" if section.changes != 1 else "\n"
-            if used + sum(len(x) for x in lines) + len(line) > budget:
-                lines.append("- ... run `upcall-sync plan` for the rest\n")
-                break
-            lines.append(line)
-        lines.append("\n</details>\n")
-        body.append("".join(lines))
-    out.write(head + "".join(body) + tail)
+    for i, block in enumerate(blocks):
+        after = used + len(block)
+        # a whole block while the one-line list of the rest still fits, or while
+        # blocks take at most half the budget (the list then gets the other half)
+        if after > budget or (after + rest[i + 1] > budget and after > budget // 2):
+            break
+        shown.append(block)
+        used = after
+    omitted = lines[len(shown) :]
+    count = len(omitted)
+    listed: list[str] = []
+    for line in omitted:
+        if used + len(line) > budget:
+            break
+        listed.append(line)
+        used += len(line)
+    if len(listed) < count:
+        listed.append(f"- ... and {count - len(listed):,} more: run `upcall-sync plan` for them\n")
+    summary = f"{count:,} more section{'s' if count != 1 else ''} (summarized to fit a comment)"
+    # the blank line after </summary> makes GitHub render the list as Markdown
+    return "".join(
+        [*shown, f"<details><summary>{summary}</summary>\n\n", *listed, "\n</details>\n"]
+    )
+
+
+def _section_line(section: Section) -> str:
+    s = "s" if section.changes != 1 else ""
+    return f"- `{section.symbol}` {_escape(section.heading)}: {section.changes:,} change{s}\n"
 
 
 def _markdown_head(plan: Plan) -> str:
@@ -268,19 +299,62 @@ def _markdown_head(plan: Plan) -> str:
         text += "\n".join(rows) + "\n\n"
     for reason in plan.unsafe:
         text += f"> [!WARNING]\n> Unsafe: {reason}; `apply` needs `--force`.\n\n"
+    return text + _markdown_callouts(plan)
+
+
+#: notices shown in the open, before the changes: they may change what a reviewer does
+_CALLOUT = {"warning": "WARNING", "renamed": "NOTE"}
+
+
+def _markdown_callouts(plan: Plan) -> str:
+    shown = [n for n in plan.notices if n.kind in _CALLOUT]
+    text = "".join(f"> [!{_CALLOUT[n.kind]}]\n> {_escape(n.message)}\n\n" for n in shown[:20])
+    if len(shown) > 20:
+        text += (
+            f"> [!WARNING]\n> ... and {len(shown) - 20:,} more warnings: run `upcall-sync plan`\n\n"
+        )
     return text
 
 
-def _markdown_tail(plan: Plan) -> str:
-    if not plan.notices:
+def _markdown_tail(plan: Plan, budget: int) -> str:
+    """The other notices, folded, each with its items (as many as `budget` allows)."""
+    notices = [n for n in plan.notices if n.kind not in _CALLOUT]
+    if not notices:
         return ""
-    lines = ["<details><summary>Notices (not changes)</summary>\n\n"]
-    for notice in plan.notices[:50]:
-        lines.append(f"- {_escape(notice.message)}\n")
-    if len(plan.notices) > 50:
-        lines.append(f"- ... and {len(plan.notices) - 50} more\n")
-    lines.append("\n</details>\n")
-    return "".join(lines)
+    start, end = "<details><summary>Notices (not changes)</summary>\n\n", "\n</details>\n"
+    heads = [f"- {_escape(n.message)}\n" for n in notices[:50]]
+    if len(notices) > 50:
+        heads.append(f"- ... and {len(notices) - 50:,} more notices: run `upcall-sync plan`\n")
+    more = "  - ... and {:,} more (`upcall-sync plan --show-all-numbers` lists them)\n"
+    # each notice's "and N more" line is paid for up front
+    used = len(start) + len(end) + sum(len(h) + len(more) + 8 for h in heads)
+    items = [[f"  - {_escape(item)}\n" for item in n.items] for n in notices[:50]]
+    allowance = _share(budget - used, [sum(len(x) for x in lines) for lines in items])
+    parts = [start]
+    for notice_head, lines, room in zip(heads, items, allowance, strict=False):
+        parts.append(notice_head)
+        spent = 0
+        for k, line in enumerate(lines):
+            spent += len(line)
+            if spent > room:
+                parts.append(more.format(len(lines) - k))
+                break
+            parts.append(line)
+    parts.extend(heads[50:])
+    parts.append(end)
+    return "".join(parts)
+
+
+def _share(total: int, needs: list[int]) -> list[int]:
+    """Split `total` among `needs` fairly: the smallest needs are met in full, the
+    largest share what is left equally (water-filling)."""
+    given = [0] * len(needs)
+    left = max(total, 0)
+    order = sorted(range(len(needs)), key=lambda i: needs[i])
+    for rank, i in enumerate(order):
+        given[i] = min(needs[i], left // (len(needs) - rank))
+        left -= given[i]
+    return given
 
 
 def _markdown_block(section: Section) -> str:

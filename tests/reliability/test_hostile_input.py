@@ -3,7 +3,8 @@
 The property: `validate` never crashes or hangs, and accepts a manifest
 exactly when the committed JSON Schema accepts it and the few rules a schema
 cannot express hold (checked here independently: phones are possible
-numbers, datetimes are real dates, end after start, names unique, nobody
+numbers, datetimes are real dates, end after start, names unique (unless every entry
+of a name pins an id), nobody
 twice in a campaign, one set of details per person).
 """
 
@@ -62,6 +63,7 @@ def semantic_ok(doc: dict[str, Any]) -> bool:
     region = doc.get("phone_region")
     defaults = doc.get("defaults") or {}
     names: set[str] = set()
+    all_pinned: dict[str, bool] = {}
     ids: set[str] = set()
     people: dict[tuple[str, ...], tuple[str, ...]] = {}
     for holder in [defaults, *doc.get("campaigns", [])]:
@@ -72,9 +74,12 @@ def semantic_ok(doc: dict[str, Any]) -> bool:
                 return False
     for camp in doc.get("campaigns", []):
         name = camp["name"].rstrip()
-        if name in names:
+        pinned = camp.get("id") is not None
+        # a name may repeat only where every entry of it pins a live campaign by id
+        if name in names and not (pinned and all_pinned[name]):
             return False
         names.add(name)
+        all_pinned[name] = all_pinned.get(name, True) and pinned
         if camp.get("id") is not None:
             if str(camp["id"]) in ids:
                 return False

@@ -1,0 +1,147 @@
+"""Notices that help a reader without changing the plan. Pure, like `plan`.
+
+- **warning**: what the manifests hold that is valid but likely wrong
+  (`DesiredState.warnings`, e.g. a ready campaign given no numbers), for the
+  campaigns planned; dropped when the live campaign has numbers after all.
+- **renamed**: a manifest campaign (no `id:`) that no live campaign is named
+  like, while exactly one live campaign that no manifest names has the same
+  details (pitch, instructions, language, start and end): it looks renamed in
+  Upcall, and the plan would create a second one. This needs every campaign of
+  the account, so it is given only when the plan read the complete listing;
+  it never costs a request of its own.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Hashable, Sequence
+from datetime import datetime
+from typing import Any
+
+from upcall_sync.changes import Notice, campaign_address, quoted
+from upcall_sync.matching import Matches
+from upcall_sync.model import (
+    DATETIME_FIELDS,
+    DesiredCampaign,
+    DesiredState,
+    LiveCampaign,
+    LiveState,
+)
+from upcall_sync.normalize import text, utc_second
+
+#: the details compared to tell a renamed campaign (status and from_number are not:
+#: status moves on its own, and from_number is never returned)
+DETAILS = ("pitch", "instructions", "language", "start_datetime", "end_datetime")
+#: at least one of these must be set: a language alone matches too much
+DISTINCTIVE = ("pitch", "instructions", "start_datetime", "end_datetime")
+
+
+def hint_notices(
+    desired: DesiredState,
+    live: LiveState,
+    campaigns: Sequence[DesiredCampaign],
+    matches: Matches,
+) -> list[Notice]:
+    return [
+        *warning_notices(desired, live, campaigns, matches),
+        *rename_notices(desired, live, matches),
+    ]
+
+
+def warning_notices(
+    desired: DesiredState,
+    live: LiveState,
+    campaigns: Sequence[DesiredCampaign],
+    matches: Matches,
+) -> list[Notice]:
+    """The manifests' warnings about the planned campaigns (or about no campaign)."""
+    warnings: Sequence[Any] = getattr(desired, "warnings", ())
+    if not warnings:
+        return []
+    owner = _campaign_at(desired)
+    planned = {d.name for d in campaigns}
+    dialable = {d.name for d, lc in matches.matched() if live.numbers.get(lc.id)}
+    notices: list[Notice] = []
+    for warning in warnings:
+        location = getattr(warning, "location", None)
+        name = owner.get(location) if location is not None else None
+        if name is not None and (name not in planned or name in dialable):
+            continue
+        path, message = getattr(warning, "path", ""), getattr(warning, "message", str(warning))
+        notices.append(
+            Notice(
+                kind="warning",
+                address=campaign_address(name) if name else str(location or "manifests"),
+                message=f"{location}: warning: {path}: {message}" if path else str(warning),
+                campaign=name,
+            )
+        )
+    return notices
+
+
+def _campaign_at(desired: DesiredState) -> dict[Hashable, str]:
+    """The campaign each manifest location belongs to (a shared one, like a
+    `defaults:` line, belongs to none)."""
+    names: dict[Hashable, set[str]] = defaultdict(set)
+    for d in desired.campaigns:
+        names[d.source].add(d.name)
+        for loc in d.field_sources.values():
+            names[loc].add(d.name)
+    return {loc: next(iter(n)) for loc, n in names.items() if len(n) == 1}
+
+
+def rename_notices(desired: DesiredState, live: LiveState, matches: Matches) -> list[Notice]:
+    """New campaigns that look like a live campaign renamed out of band."""
+    if not live.complete_listing:
+        return []
+    names = {d.name for d in desired.campaigns}
+    pinned = {d.id for d in desired.campaigns if d.id is not None}
+    unclaimed = [
+        lc
+        for lc in live.campaigns
+        if lc.name not in names and lc.id not in pinned and lc.status != "archived"
+    ]
+    new = [d for d, lc in matches.pairs if lc is None and d.id is None]
+    if not unclaimed or not new:
+        return []
+    by_fields: dict[tuple[str, ...], list[DesiredCampaign]] = defaultdict(list)
+    for d in new:
+        fields = tuple(f for f in DETAILS if f in d.fields)
+        if any(d.fields.get(f) for f in DISTINCTIVE if f in fields):
+            by_fields[fields].append(d)
+    looks_like: dict[str, tuple[DesiredCampaign, LiveCampaign]] = {}
+    for fields, group in by_fields.items():
+        index: dict[tuple[Any, ...], list[LiveCampaign]] = defaultdict(list)
+        for lc in unclaimed:
+            index[tuple(_same(f, lc.value(f)) for f in fields)].append(lc)
+        for d in group:
+            found = index.get(tuple(_same(f, d.fields.get(f)) for f in fields), [])
+            if len(found) == 1:
+                looks_like[d.name] = (d, found[0])
+    taken = Counter(lc.id for _d, lc in looks_like.values())
+    return [
+        _renamed(d, lc)
+        for d, lc in sorted(looks_like.values(), key=lambda p: p[0].name)
+        if taken[lc.id] == 1  # two new campaigns look like one live one: no guess
+    ]
+
+
+def _same(name: str, value: Any) -> Any:
+    """A detail as compared: text without trailing whitespace, datetimes in UTC."""
+    if name in DATETIME_FIELDS:
+        return utc_second(value) if isinstance(value, datetime) else None
+    return text(value if isinstance(value, str) else None)
+
+
+def _renamed(d: DesiredCampaign, lc: LiveCampaign) -> Notice:
+    return Notice(
+        kind="renamed",
+        address=campaign_address(d.name),
+        campaign=d.name,
+        message=(
+            f"campaign {quoted(d.name)} looks renamed to {quoted(lc.name)} in Upcall (id {lc.id}): "
+            f"no live campaign is named {quoted(d.name)}, and {quoted(lc.name)} has its details "
+            f'but no manifest names it; pin `id: "{lc.id}"` to keep it (as is, the plan creates '
+            "a new campaign)"
+        ),
+    )
