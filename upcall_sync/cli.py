@@ -29,6 +29,7 @@ from upcall_sync.errors import (
     ManifestError,
     NoToken,
     PlanError,
+    StalePlan,
     UnsafePlan,
     UpcallSyncError,
     UsageError,
@@ -668,6 +669,8 @@ def _main(args: list[str]) -> int:
     except UpcallSyncError as exc:
         if STATE.debug:
             _print_traceback()
+        for line in exc.details if isinstance(exc, StalePlan) else ():
+            print(STATE.redactor(line), file=sys.stderr)  # every difference, then the summary
         _print_error(_with_hint(exc))
         return exc.exit_code
     except typer.Exit as exc:
