@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,7 @@ from upcall_sync.client import CampaignAttributes, ContactAttributes, UpcallClie
 from upcall_sync.emulator import Emulator
 from upcall_sync.explain import contact_shape, differences
 
-from .conftest import FAST_RETRY, TOKEN, run_cli, write_manifest
+from .conftest import FAST_RETRY, ROOT, TOKEN, run_cli, write_manifest
 
 V1 = """version: 1
 contact_list: stale
@@ -136,3 +138,14 @@ def test_differences_are_paths_with_before_and_after() -> None:
         'title "Boss" -> (empty)',
     ]
     assert differences(before, before) == []
+
+
+def test_deepdiff_stays_off_the_planning_path() -> None:
+    """plan and apply import it only when a saved plan is stale or apply did not converge."""
+    code = (
+        "import sys, upcall_sync.cli, upcall_sync.sync, upcall_sync.plan, upcall_sync.planfile\n"
+        "assert 'deepdiff' not in sys.modules, 'deepdiff imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "deepdiff" not in (ROOT / "upcall_sync" / "plan.py").read_text()

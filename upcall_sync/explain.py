@@ -19,9 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from deepdiff import DeepDiff
-from deepdiff.helper import NotPresent
-
 from upcall_sync.changes import (
     AddNumber,
     ArchiveCampaign,
@@ -64,7 +61,7 @@ def show(value: Any) -> str:
     """A value as these explanations print it: text quoted, nothing as (empty)."""
     if isinstance(value, Unknown):
         return "(unknown: the API never returns it)"
-    if value is None or value == "" or isinstance(value, NotPresent):
+    if value is None or value == "":
         return "(empty)"
     if isinstance(value, datetime):
         return quoted(format_datetime(value))
@@ -74,17 +71,22 @@ def show(value: Any) -> str:
 
 
 def differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Difference]:
-    """Every path at which two nested mappings differ, sorted by path."""
+    """Every path at which two nested mappings differ, sorted by path (a value absent on
+    one side is None there)."""
+    # imported here: deepdiff takes a tenth of a second to import, and only a stale
+    # saved plan or a failed convergence needs it
+    from deepdiff import DeepDiff
+    from deepdiff.helper import NotPresent
+
+    def value(v: Any) -> Any:
+        return None if isinstance(v, NotPresent) else v
+
     found: list[Difference] = []
     for levels in DeepDiff(dict(before), dict(after), view="tree").values():
         for level in levels:
             path = ".".join(str(part) for part in level.path(output_format="list"))
-            found.append(Difference(path, _value(level.t1), _value(level.t2)))
+            found.append(Difference(path, value(level.t1), value(level.t2)))
     return sorted(found, key=lambda d: d.path)
-
-
-def _value(value: Any) -> Any:
-    return None if isinstance(value, NotPresent) else value
 
 
 def contact_shape(details: Mapping[str, Any]) -> dict[str, Any]:
