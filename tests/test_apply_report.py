@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -405,3 +408,46 @@ def test_a_missing_object_explains_what_was_looked_for() -> None:
     ]
     campaign = CreateCampaign(address="c", campaign="Q3", values={"name": "Q3"})
     assert explain_change(campaign) == ['no live campaign is named "Q3"']
+
+
+def test_on_a_terminal_the_prompt_goes_to_stderr_and_the_report_to_stdout(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """`apply --format json > report.json` on a terminal: the plan and the question
+    show on the terminal (stderr), the answer comes from it, stdout is the report."""
+    primary, secondary = pty.openpty()
+    env = dict(os.environ, UPCALL_API_URL=emulator.base_url, UPCALL_AUTH_TOKEN=TOKEN)
+    env.update(TERM="xterm-256color", COLUMNS="120")
+    env.pop("NO_COLOR", None)
+    report_file = tmp_path / "report.json"
+    with report_file.open("w") as stdout:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "upcall_sync.cli", "apply", "--format", "json", EXAMPLES],
+            stdin=secondary,
+            stdout=stdout,
+            stderr=secondary,
+            env=env,
+            close_fds=True,
+        )
+    os.close(secondary)
+    terminal = b""
+    answered = False
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if select.select([primary], [], [], 0.1)[0]:
+            try:
+                terminal += os.read(primary, 65536)
+            except OSError:
+                break
+            if not answered and b"Enter a value:" in terminal:
+                os.write(primary, b"yes\n")
+                answered = True
+    proc.wait(timeout=30)
+    os.close(primary)
+    text = terminal.decode("utf-8", "replace")
+    scan(text, "the terminal")
+    assert proc.returncode == 0, text
+    assert "Do you want to apply these changes?" in text
+    assert "upcall-sync will make these changes:" in text
+    doc = report(report_file.read_text())
+    assert doc["result"] == "converged"
