@@ -129,6 +129,20 @@ def test_a_campaign_the_plan_would_create_existing_now_is_named(
     assert err.splitlines()[0] == 'a campaign named "st-three" now exists'
 
 
+def test_a_contact_whose_phone_changed_is_named(
+    cli_env: Emulator, capsys: pytest.CaptureFixture[str], saved_plan: tuple[Path, UpcallClient]
+) -> None:
+    plan_file, client = saved_plan
+    _one, _two, contact, list_id = ids(cli_env)
+    client.update_contact(list_id, contact, ContactAttributes(phone="+14155550132"))
+    code, _out, err = run_cli(capsys, "apply", str(plan_file))
+    assert code == 1
+    assert err.splitlines()[0] == (
+        f'list contact {contact}: not found by its phone "+16507991144" '
+        "(deleted, or its phone changed)"
+    )
+
+
 def test_differences_are_paths_with_before_and_after() -> None:
     before = contact_shape({"phone": "+16507991144", "city": "Fremont", "title": "Boss"})
     after = contact_shape({"phone": "+16507991144", "city": "Berkeley", "country": "US"})

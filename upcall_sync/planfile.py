@@ -209,8 +209,10 @@ def check_fresh(saved: SavedPlan, client: UpcallClient) -> None:
     digest = load_manifests(list(saved.files)).digest if saved.files else ""
     if digest != saved.digest:
         raise StalePlan("the manifests changed since the plan was made; run plan again")
-    changed = [*_stale_campaigns(saved, client), *_stale_list(saved, client)]
-    changed += _stale_contacts(saved, client)
+    list_changed = _stale_list(saved, client)
+    changed = [*_stale_campaigns(saved, client), *list_changed]
+    if not list_changed:  # a list that is gone has no contacts to compare
+        changed += _stale_contacts(saved, client)
     if changed:
         n = len(changed)
         shown = "; ".join(changed[:SUMMARY_ITEMS])
