@@ -173,8 +173,9 @@ def test_partial_failure_under_a_failing_endpoint(
     assert cli_env.store.sql("SELECT COUNT(*) n FROM campaigns")[0]["n"] == 0
 
 
+@pytest.mark.parametrize(("sig", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_interrupted_apply_still_prints_a_valid_report(
-    slow_emulator: Emulator, tmp_path: Path
+    slow_emulator: Emulator, tmp_path: Path, sig: signal.Signals, exit_code: int
 ) -> None:
     m = _manifest(tmp_path)
     env = dict(
@@ -191,14 +192,14 @@ def test_interrupted_apply_still_prints_a_valid_report(
         env=env,
     )
     _wait_for_writes(slow_emulator, 20)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=30)
     scan(out, "stdout")
     scan(err, "stderr")
-    assert proc.returncode == 130, err
+    assert proc.returncode == exit_code, err
     doc = report(out)
     assert doc["result"] == "interrupted" and doc["interrupted"] is True
-    assert doc["exit_code"] == 130
+    assert doc["exit_code"] == exit_code
     assert doc["convergence"]["converged"] is None
     statuses = [c["status"] for c in doc["changes"]]
     assert "applied" in statuses and "not_attempted" in statuses
