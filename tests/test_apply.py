@@ -293,7 +293,7 @@ def test_stale_saved_plan_is_refused_and_changes_nothing(
     code, out, err = run_cli(capsys, "apply", str(out_file))
     assert code == 1
     assert out == ""  # refused before showing or applying anything
-    assert f"campaign {cid} ('Acme Q3 satisfaction survey') changed: language, updated_at" in err
+    assert f'campaign {cid}: language "en" -> "fr"' in err.splitlines()
     assert len([r for r in cli_env.requests if r.method in ("POST", "PATCH")]) == before
     assert (
         cli_env.store.sql("SELECT pitch FROM campaigns WHERE id = ?", (cid,))[0]["pitch"]

@@ -99,6 +99,8 @@ class Op:
     result: str = ""
     #: the live id the operation made or changed
     live_id: str | None = None
+    #: why it failed (`message` is its one-line form, with manifest lines)
+    error: UpcallSyncError | None = None
 
     @property
     def campaign(self) -> str | None:
@@ -368,6 +370,7 @@ class Applier:
         except UpcallSyncError as exc:
             op.status = "failed"
             op.message = self._explain(op, exc)
+            op.error = exc
         except Exception as exc:  # a bug: report it on the op, keep the run going
             log.exception("unexpected error in %s", op.label)
             op.status = "failed"

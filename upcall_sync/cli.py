@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Iterator
 from enum import StrEnum
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
@@ -32,6 +32,7 @@ from upcall_sync.errors import (
     ManifestError,
     NoToken,
     PlanError,
+    StalePlan,
     UnsafePlan,
     UpcallSyncError,
     UsageError,
@@ -41,7 +42,7 @@ from upcall_sync.render import render_report
 if TYPE_CHECKING:
     from upcall_sync.changes import Plan
     from upcall_sync.client import UpcallClient
-    from upcall_sync.sync import PlanOptions
+    from upcall_sync.sync import ApplyJob, ApplyOutcome, PlanOptions
 
 app = typer.Typer(
     name="upcall-sync",
@@ -303,6 +304,11 @@ def _options(prune: bool, target: list[str] | None, parallelism: int) -> PlanOpt
 # -- apply ----------------------------------------------------------------------
 
 
+class ApplyFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
 @app.command()
 def apply(
     paths: Annotated[
@@ -328,6 +334,15 @@ def apply(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Print only the plan summary and the result.")
     ] = False,
+    fmt: Annotated[
+        ApplyFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="text, or json: one report on stdout (plan, outcomes, convergence), "
+            "the rest on stderr.",
+        ),
+    ] = ApplyFormat.text,
     prune: Prune = False,
     target: Target = None,
     parallelism: Parallelism = 8,
@@ -337,64 +352,132 @@ def apply(
     max_retry_time: RetryTime = 90.0,
     allow_insecure_http: Insecure = False,
 ) -> None:
-    """Make the live account match: plan, confirm, apply in a safe order, then check convergence."""
-    from upcall_sync.render import render_text
-    from upcall_sync.sync import prepare_apply, run_apply
+    """Make the live account match: plan, confirm, apply in a safe order, then check convergence.
 
-    client = _client(api_url, token_file, timeout, allow_insecure_http, parallelism, max_retry_time)
-    with gc_paused():
-        job = prepare_apply(_paths(paths), client, _options(prune, target, parallelism))
+    With --format json, stdout carries one JSON report (schema/apply-report.schema.json),
+    on every exit, errors included; the plan, prompt, progress and summary go to stderr.
+    """
+    from upcall_sync.sync import prepare_apply
+
+    run = _ApplyRun(json_report=fmt is ApplyFormat.json)
+    try:
+        client = _client(
+            api_url, token_file, timeout, allow_insecure_http, parallelism, max_retry_time
+        )
+        with gc_paused():
+            run.job = prepare_apply(_paths(paths), client, _options(prune, target, parallelism))
+        code = _apply_job(
+            run, client, force=force, auto_approve=auto_approve, fail_fast=fail_fast, quiet=quiet
+        )
+    except BaseException as exc:
+        run.document(_exit_code(exc), exc)
+        raise
+    run.document(code)
+    if code:
+        raise typer.Exit(code)
+
+
+class _ApplyRun:
+    """One apply command's output: text on stdout; or, with --format json, the report
+    document on stdout and everything text would show on stderr."""
+
+    def __init__(self, *, json_report: bool) -> None:
+        self.json = json_report
+        self.out = sys.stderr if json_report else sys.stdout
+        self.job: ApplyJob | None = None
+        self.outcome: ApplyOutcome | None = None
+        self._written = False
+
+    def document(self, exit_code: int, error: BaseException | None = None) -> None:
+        """The JSON report, once (nothing with --format text)."""
+        if not self.json or self._written:
+            return
+        self._written = True
+        from upcall_sync.report import render_report_json, report_document
+
+        doc = report_document(self.job, self.outcome, error=error, exit_code=exit_code)
+        render_report_json(doc, sys.stdout)
+
+
+def _exit_code(exc: BaseException) -> int:
+    if isinstance(exc, UpcallSyncError):
+        return exc.exit_code
+    if isinstance(exc, typer.Exit):
+        return int(exc.exit_code)
+    if isinstance(exc, KeyboardInterrupt | typer.Abort):
+        return 130
+    return 1
+
+
+def _apply_job(
+    run: _ApplyRun,
+    client: UpcallClient,
+    *,
+    force: bool,
+    auto_approve: bool,
+    fail_fast: bool,
+    quiet: bool,
+) -> int:
+    """Show the plan, confirm, apply, report; returns the exit code."""
+    from upcall_sync.render import render_remaining, render_text
+    from upcall_sync.sync import run_apply
+
+    assert run.job is not None
+    job, out = run.job, run.out
     if quiet:
-        print(job.plan.summary_line())
+        print(job.plan.summary_line(), file=out)
     else:
-        render_text(job.plan, sys.stdout, color=_color(sys.stdout))
+        render_text(job.plan, out, color=_color(out))
     if job.plan.empty:
-        return
+        return 0
     if not force:
         job.plan.raise_if_unsafe()
     if not job.saved and not auto_approve:
-        _confirm()
-    progress = _progress(quiet, job.plan)
+        _confirm(out)
+    progress = _progress(quiet, job.plan, out)
     cancel = threading.Event()
     # The handlers stay until the command ends: a second signal while the
     # report prints must still exit at once.
     with _signals(cancel) as received:
         try:
-            outcome = run_apply(
+            run.outcome = outcome = run_apply(
                 client, job, force=force, fail_fast=fail_fast, listener=progress, cancel=cancel
             )
         finally:
             progress.close()
-        render_report(outcome.report, sys.stdout)
-    if outcome.report.interrupted or received:
-        raise typer.Exit(143 if received and received[0] == signal.SIGTERM else 130)
-    if not outcome.converged:
-        _not_converged(outcome.remaining)
-    print("Converged: a fresh plan of what was touched is empty.")
+        render_report(outcome.report, out)
+        if outcome.report.interrupted or received:
+            code = 143 if received and received[0] == signal.SIGTERM else 130
+        elif outcome.check_error is not None:
+            raise UpcallSyncError(
+                f"could not check convergence: {outcome.check_error.one_line()}"
+            ) from outcome.check_error
+        elif not outcome.converged:  # a change did not apply, or a fresh plan is not empty
+            if outcome.remaining is not None:
+                render_remaining(outcome.remaining, outcome.explanation, out)
+            code = 1
+        else:
+            print("Converged: a fresh plan of what was touched is empty.", file=out)
+            code = 0
+        run.document(code)
+    return code
 
 
-def _not_converged(remaining: Plan | None) -> None:
-    from upcall_sync.render import render_text
-
-    if remaining is not None:
-        print("\nThe account did not converge; a fresh plan still shows:\n")
-        render_text(remaining, sys.stdout, color=_color(sys.stdout))
-    raise typer.Exit(1)
-
-
-def _confirm() -> None:
+def _confirm(out: TextIO) -> None:
     if not sys.stdin.isatty():
         raise UsageError("no terminal to confirm on: pass --auto-approve to apply without asking")
-    print("\nDo you want to apply these changes? Only 'yes' will be accepted.")
+    print("\nDo you want to apply these changes? Only 'yes' will be accepted.", file=out)
+    out.write("  Enter a value: ")
+    out.flush()
     try:
-        answer = input("  Enter a value: ")
+        answer = input()
     except EOFError:
         answer = ""
     if answer.strip() != "yes":
         raise UsageError("apply cancelled: nothing was changed")
 
 
-def _progress(quiet: bool, plan: Plan) -> Any:
+def _progress(quiet: bool, plan: Plan, out: TextIO) -> Any:
     from upcall_sync.render import BarProgress, LineProgress, operation_count
 
     class _Silent:
@@ -406,9 +489,9 @@ def _progress(quiet: bool, plan: Plan) -> Any:
 
     if quiet:
         return _Silent()
-    if _color(sys.stdout):
-        return BarProgress(operation_count(plan), sys.stdout)
-    return LineProgress(sys.stdout)
+    if _color(out):
+        return BarProgress(operation_count(plan), out)
+    return LineProgress(out)
 
 
 @contextlib.contextmanager
@@ -808,6 +891,8 @@ def _main(args: list[str]) -> int:
     except UpcallSyncError as exc:
         if STATE.debug:
             _print_traceback()
+        for line in exc.details if isinstance(exc, StalePlan) else ():
+            print(STATE.redactor(line), file=sys.stderr)  # every difference, then the summary
         _print_error(_with_hint(exc))
         return exc.exit_code
     except typer.Exit as exc:

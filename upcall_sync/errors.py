@@ -28,6 +28,7 @@ Every message is already redacted: nothing here ever contains the auth token.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -197,7 +198,14 @@ class UnsafePlan(UpcallSyncError):
 
 
 class StalePlan(UpcallSyncError):
-    """A saved plan no longer matches what it was made against."""
+    """A saved plan no longer matches what it was made against.
+
+    The message is one line (a summary); `details` lists every difference, one per
+    line, for the CLI to print before it."""
+
+    def __init__(self, message: str, details: Sequence[str] = ()) -> None:
+        self.details = tuple(details)
+        super().__init__(message)
 
 
 class PlanFileError(UpcallSyncError):

@@ -21,11 +21,21 @@ from pathlib import Path
 from typing import Any
 
 from upcall_sync import __version__
-from upcall_sync.changes import AddNumber, Change, CreateCampaign, Notice, Plan, UpdateContact
+from upcall_sync.changes import (
+    AddNumber,
+    Change,
+    CreateCampaign,
+    Notice,
+    Plan,
+    UpdateContact,
+    quoted,
+)
 from upcall_sync.client import UpcallClient, contact_of, strip_token
 from upcall_sync.errors import ApiStatusError, PlanFileError, StalePlan
+from upcall_sync.explain import contact_shape, differences
 from upcall_sync.live import campaign_from_api
 from upcall_sync.manifest import load_manifests
+from upcall_sync.matching import id_order
 from upcall_sync.model import LiveCampaign
 from upcall_sync.normalize import format_datetime
 from upcall_sync.render import plan_document
@@ -187,7 +197,9 @@ def load_plan(path: str | os.PathLike[str]) -> SavedPlan:
 
 
 def check_fresh(saved: SavedPlan, client: UpcallClient) -> None:
-    """Refuse (StalePlan, naming what changed) unless the plan still holds."""
+    """Refuse (StalePlan) unless the plan still holds: its API, its manifests, and every
+    live object it touches as it saw them. Every difference is named, field by field
+    (`StalePlan.details`), not only the first."""
     base = strip_token(client.transport.base_url)
     if saved.base_url != base:
         raise StalePlan(f"the plan was made against {saved.base_url}, not {base}")
@@ -197,44 +209,80 @@ def check_fresh(saved: SavedPlan, client: UpcallClient) -> None:
     digest = load_manifests(list(saved.files)).digest if saved.files else ""
     if digest != saved.digest:
         raise StalePlan("the manifests changed since the plan was made; run plan again")
+    list_changed = _stale_list(saved, client)
+    changed = [*_stale_campaigns(saved, client), *list_changed]
+    if not list_changed:  # a list that is gone has no contacts to compare
+        changed += _stale_contacts(saved, client)
+    if changed:
+        n = len(changed)
+        shown = "; ".join(changed[:SUMMARY_ITEMS])
+        more = f"; and {n - SUMMARY_ITEMS:,} more" if n > SUMMARY_ITEMS else ""
+        raise StalePlan(
+            f"the live account changed since the plan was made: {n:,} "
+            f"difference{'s' if n != 1 else ''} ({shown}{more}); run plan again",
+            details=changed,
+        )
+
+
+#: how many differences the one-line StalePlan message names (details has them all)
+SUMMARY_ITEMS = 3
+
+
+def _stale_campaigns(saved: SavedPlan, client: UpcallClient) -> list[str]:
+    """Each campaign the plan touches, as the plan saw it against as it is now.
+
+    `updated_at` moves with any edit: it is named only when nothing the plan records
+    changed (an edit of a field the plan does not read, such as the write-only
+    from_number)."""
     changed: list[str] = []
-    for cid, version in sorted(saved.seen.get("campaigns", {}).items()):
+    seen: dict[str, dict[str, Any]] = saved.seen.get("campaigns", {})
+    for cid, version in sorted(seen.items(), key=lambda item: id_order(item[0])):
         try:
             now = _campaign_version(campaign_from_api(client.get_campaign(cid)))
         except ApiStatusError as exc:
             if exc.status == 404:
-                changed.append(f"campaign {cid} no longer exists")
+                changed.append(f"campaign {cid} ({quoted(version['name'])}) no longer exists")
                 continue
             raise
-        diffs = sorted(k for k in version if version[k] != now.get(k))
-        if diffs:
-            changed.append(f"campaign {cid} ({version['name']!r}) changed: {', '.join(diffs)}")
+        diffs = differences(version, now)
+        fields = [d for d in diffs if d.path != "updated_at"] or diffs
+        changed.extend(f"campaign {cid}: {d}" for d in fields)
     for name in saved.seen.get("absent_campaigns", []):
         if [c for c in client.list_campaigns(name=name) if c.name == name]:
-            changed.append(f"a campaign named {name!r} now exists")
-    list_id = saved.plan.contact_list_id
-    lists = [
-        x.id
-        for x in client.list_lists(name=saved.plan.contact_list)
-        if x.name == saved.plan.contact_list
-    ]
+            changed.append(f"a campaign named {quoted(name)} now exists")
+    return changed
+
+
+def _stale_list(saved: SavedPlan, client: UpcallClient) -> list[str]:
+    name, list_id = saved.plan.contact_list, saved.plan.contact_list_id
+    lists = [x.id for x in client.list_lists(name=name) if x.name == name]
     if list_id is None and lists:
-        changed.append(f"contact list {saved.plan.contact_list!r} now exists")
-    elif list_id is not None and list_id not in lists:
-        changed.append(f"contact list {saved.plan.contact_list!r} (id {list_id}) is gone")
-    contacts = saved.seen.get("contacts", {})
-    if contacts and list_id is not None:
-        phones = sorted({c["phone"] for c in contacts.values()})
-        now_contacts = {
-            c.id: contact_of(c).to_dict()
-            for phone in phones
-            for c in client.list_contacts(list_id, phone=phone)
-        }
-        for cid, details in sorted(contacts.items()):
-            if now_contacts.get(cid) != details:
-                changed.append(f"list contact {cid} changed")
-    if changed:
-        more = f" (and {len(changed) - 1} more)" if len(changed) > 1 else ""
-        raise StalePlan(
-            f"the live account changed since the plan was made: {changed[0]}{more}; run plan again"
-        )
+        return [f"contact list {quoted(name)} now exists (id {lists[0]})"]
+    if list_id is not None and list_id not in lists:
+        return [f"contact list {quoted(name)} (id {list_id}) is gone"]
+    return []
+
+
+def _stale_contacts(saved: SavedPlan, client: UpcallClient) -> list[str]:
+    """Each list contact the plan touches, found again by its phone (the API's filter)."""
+    contacts: dict[str, dict[str, str]] = saved.seen.get("contacts", {})
+    list_id = saved.plan.contact_list_id
+    if not contacts or list_id is None:
+        return []
+    phones = sorted({c["phone"] for c in contacts.values()})
+    now = {
+        c.id: contact_of(c).to_dict()
+        for phone in phones
+        for c in client.list_contacts(list_id, phone=phone)
+    }
+    changed: list[str] = []
+    for cid, details in sorted(contacts.items(), key=lambda item: id_order(item[0])):
+        if cid not in now:
+            changed.append(
+                f"list contact {cid}: not found by its phone {quoted(details['phone'])} "
+                "(deleted, or its phone changed)"
+            )
+            continue
+        diffs = differences(contact_shape(details), contact_shape(now[cid]))
+        changed.extend(f"list contact {cid}: {d}" for d in diffs)
+    return changed

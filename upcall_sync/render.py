@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
@@ -509,3 +510,20 @@ def render_report(report: Any, out: IO[str], *, limit: int = 20) -> None:
     out.write("\n" + report.summary_line() + "\n")
     if not report.ok:
         out.write("Run apply again to complete the rest.\n")
+
+
+def render_remaining(
+    remaining: Plan, explanation: Sequence[tuple[Change, Sequence[str]]], out: IO[str]
+) -> None:
+    """Apply did not converge: each change a fresh plan still shows, and what differs."""
+    n = len(remaining.changes)
+    out.write(
+        f"\nThe account did not converge: a fresh plan of what was touched still shows "
+        f"{n:,} change{'s' if n != 1 else ''}:\n"
+    )
+    for change, lines in explanation:
+        where = f"  {change.source}" if change.source else ""
+        out.write(f"  {change.one_line()}{where}\n")
+        for line in lines:
+            out.write(f"      {line}\n")
+    out.write("\n" + remaining.summary_line() + "\n")

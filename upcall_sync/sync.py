@@ -7,7 +7,8 @@ same way:
 
     plan_paths(paths, client, options) -> Planned
     prepare_apply(args, client, options) -> ApplyJob       (a saved plan, or a fresh one)
-    run_apply(client, job, ...) -> ApplyOutcome            (safety, apply, convergence)
+    run_apply(client, job, ...) -> ApplyOutcome            (safety, apply, convergence,
+                                                            and what a fresh plan still shows)
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from dataclasses import dataclass, replace
 from upcall_sync.apply import ApplyReport, Listener, apply_plan
 from upcall_sync.changes import CONTACT_CHANGES, ArchiveCampaign, Change, Plan
 from upcall_sync.client import UpcallClient
-from upcall_sync.errors import UsageError
+from upcall_sync.errors import UpcallSyncError, UsageError
+from upcall_sync.explain import explain_plan
 from upcall_sync.live import Reader
 from upcall_sync.manifest import MANIFEST_SUFFIXES, load_manifests
 from upcall_sync.matching import select_targets
@@ -76,6 +78,10 @@ class ApplyOutcome:
     report: ApplyReport
     #: a fresh plan of what was touched (None: not checked, the apply did not finish)
     remaining: Plan | None
+    #: each change `remaining` still shows, with what differs (`explain.explain_change`)
+    explanation: tuple[tuple[Change, tuple[str, ...]], ...] = ()
+    #: why convergence could not be checked (reading the account again failed)
+    check_error: UpcallSyncError | None = None
 
     @property
     def converged(self) -> bool:
@@ -136,7 +142,11 @@ def run_apply(
     )
     if not report.ok:
         return ApplyOutcome(report, None)
-    return ApplyOutcome(report, converge(client, job.desired, job.plan, job.options))
+    try:
+        remaining = converge(client, job.desired, job.plan, job.options)
+    except UpcallSyncError as exc:  # the changes were made: keep their report
+        return ApplyOutcome(report, None, check_error=exc)
+    return ApplyOutcome(report, remaining, explain_plan(remaining))
 
 
 def touched_campaigns(the_plan: Plan, desired: DesiredState) -> tuple[str, ...]:

@@ -1,0 +1,143 @@
+"""What differs, field by field: the words behind a stale saved plan and a failed convergence.
+
+Two places need to say *what* changed, not only *that* something did:
+
+- `apply PLANFILE` refuses a plan whose live objects moved since it was made
+  (`planfile.check_fresh`): it names every field, before and after;
+- apply's convergence check (`sync.converge`) may find changes still to make:
+  each is explained (an update by its fields, an add by what was looked for).
+
+Both compare small nested values with deepdiff, whose paths come out as
+`address.city`. deepdiff stays off the hot path: the planner's own diff
+(`plan.py`) remains a plain `==` over normalized values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from upcall_sync.changes import (
+    AddNumber,
+    ArchiveCampaign,
+    Change,
+    CreateCampaign,
+    CreateContact,
+    CreateList,
+    Plan,
+    Unknown,
+    UpdateCampaign,
+    UpdateContact,
+    json_value,
+    quoted,
+)
+from upcall_sync.model import ADDRESS_PARTS, PERSON_FIELDS, Contact
+from upcall_sync.normalize import format_datetime
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One field that differs: its dotted path, the value before and the value after
+    (None: absent or empty)."""
+
+    path: str
+    before: Any
+    after: Any
+
+    def __str__(self) -> str:
+        return f"{self.path} {show(self.before)} -> {show(self.after)}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "before": json_value(self.before),
+            "after": json_value(self.after),
+        }
+
+
+def show(value: Any) -> str:
+    """A value as these explanations print it: text quoted, nothing as (empty)."""
+    if isinstance(value, Unknown):
+        return "(unknown: the API never returns it)"
+    if value is None or value == "":
+        return "(empty)"
+    if isinstance(value, datetime):
+        return quoted(format_datetime(value))
+    if isinstance(value, str):
+        return quoted(value)
+    return repr(value)
+
+
+def differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Difference]:
+    """Every path at which two nested mappings differ, sorted by path (a value absent on
+    one side is None there)."""
+    # imported here: deepdiff takes a tenth of a second to import, and only a stale
+    # saved plan or a failed convergence needs it
+    from deepdiff import DeepDiff
+    from deepdiff.helper import NotPresent
+
+    def value(v: Any) -> Any:
+        return None if isinstance(v, NotPresent) else v
+
+    found: list[Difference] = []
+    for levels in DeepDiff(dict(before), dict(after), view="tree").values():
+        for level in levels:
+            path = ".".join(str(part) for part in level.path(output_format="list"))
+            found.append(Difference(path, value(level.t1), value(level.t2)))
+    return sorted(found, key=lambda d: d.path)
+
+
+def contact_shape(details: Mapping[str, Any]) -> dict[str, Any]:
+    """A contact's flat details (`Contact.to_dict()`) in the API's shape, so that
+    address parts read `address.city`; absent and empty alike."""
+    top = {k: v for k, v in details.items() if k not in ADDRESS_PARTS and v}
+    top["address"] = {k: details[k] for k in ADDRESS_PARTS if details.get(k)}
+    return top
+
+
+# -- a change a fresh plan still shows ---------------------------------------------
+
+
+def explain_change(change: Change) -> list[str]:
+    """Why a fresh plan still wants `change`: what differs, or what was looked for."""
+    if isinstance(change, UpdateCampaign):
+        fields = change.rows()
+        return [
+            str(d)
+            for d in differences(
+                {r.name: r.before for r in fields}, {r.name: r.after for r in fields}
+            )
+        ]
+    if isinstance(change, UpdateContact):
+        return [
+            str(d)
+            for d in differences(
+                contact_shape(change.current.to_dict()), contact_shape(change.contact.to_dict())
+            )
+        ]
+    if isinstance(change, AddNumber):
+        where = f"campaign {change.live_id}" if change.live_id else "the campaign"
+        return [f"no number in {where} is this person; looked for {_person(change.contact)}"]
+    if isinstance(change, CreateContact):
+        return [f"no list contact is this person; looked for {_person(change.contact)}"]
+    if isinstance(change, CreateCampaign):
+        name = change.values.get("name", change.campaign or "")
+        return [f"no live campaign is named {show(name)}"]
+    if isinstance(change, ArchiveCampaign):
+        return [f'campaign {change.live_id} was read back and its status is not "archived"']
+    if isinstance(change, CreateList):
+        return [f"no contact list is named {quoted(change.name)}"]
+    return []
+
+
+def _person(contact: Contact) -> str:
+    """The details that identify a person (phone, extension, name), as searched for."""
+    values = contact.to_dict()
+    return ", ".join(f"{k} {quoted(values[k])}" for k in PERSON_FIELDS if values.get(k))
+
+
+def explain_plan(remaining: Plan) -> tuple[tuple[Change, tuple[str, ...]], ...]:
+    """Each change of `remaining` with the lines that explain it."""
+    return tuple((c, tuple(explain_change(c))) for c in remaining.changes)
