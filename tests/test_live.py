@@ -329,3 +329,34 @@ def scripted_pages() -> Iterator[tuple[str, dict[int, Any]]]:
 
     with serve(Handler) as base:
         yield base, pages
+
+
+def test_pinned_ids_are_read_by_id_and_a_missing_one_is_named(
+    emulator: Emulator, client: UpcallClient, tmp_path: Path
+) -> None:
+    """`id:` campaigns are read with GET /campaigns/:id (no ?name=); a 404 there is not a
+    read error but a plan error naming the manifest line."""
+    from upcall_sync.errors import PlanError
+
+    _seed_account(emulator, 3)
+    cid = str(emulator.store.sql("SELECT id FROM campaigns WHERE name = 'camp-0001'")[0]["id"])
+    body = f'version: 1\ncampaigns:\n  - name: renamed\n    id: "{cid}"\n'
+    desired = load_manifests([write_manifest(tmp_path / "m.yaml", body)])
+    before = len(emulator.requests)
+    [change] = plan_for(desired, client, PlanOptions()).plan.changes
+    assert change.kind == "update_campaign" and change.live_id == cid
+    reads = [r for r in emulator.requests[before:] if r.api_path.startswith("/campaigns")]
+    assert [(r.api_path, r.status) for r in reads] == [
+        (f"/campaigns/{cid}", 200),
+        (f"/campaigns/{cid}/numbers", 200),
+    ]
+
+    body = body.replace(f'id: "{cid}"', 'id: "9999"')
+    desired = load_manifests([write_manifest(tmp_path / "m.yaml", body)])
+    before = len(emulator.requests)
+    with pytest.raises(PlanError, match="no campaign with that id") as caught:
+        plan_for(desired, client, PlanOptions())
+    assert "m.yaml:3" in str(caught.value)  # the campaign entry
+    assert [r.status for r in emulator.requests[before:] if r.api_path == "/campaigns/9999"] == [
+        404
+    ]
