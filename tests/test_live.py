@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from upcall_sync.client import UpcallClient
+from upcall_sync.client import Timeouts, UpcallClient
 from upcall_sync.emulator import Emulator, Request, Result
 from upcall_sync.manifest import load_manifests
 from upcall_sync.sync import PlanOptions, plan_for
@@ -141,17 +141,22 @@ def test_an_unchanged_plan_reads_no_contacts(
     assert not [g for g in _gets(emulator, before) if "/contacts" in g]
 
 
+#: a client that waits longer than InFlight holds a request
+PATIENT = Timeouts(connect=2.0, read=10.0, total=20.0)
+
+
 class InFlight:
     """How many matching GETs the emulator is answering at once.
 
     Each matching request after the first `free` is held (at most `hold` seconds,
-    under the client's read timeout) until `target` of them are in flight together,
+    under PATIENT's read timeout) until `target` of them are in flight together,
     so overlap shows in counts, not in wall-clock time: a client that read one
-    request after another would never get past 1.
+    request after another would never get past 1. (A correct client reaches the
+    target at once; `hold` only bounds how long a wrong one takes to fail.)
     """
 
     def __init__(
-        self, emulator: Emulator, pattern: str, target: int, free: int = 0, hold: float = 1.5
+        self, emulator: Emulator, pattern: str, target: int, free: int = 0, hold: float = 5.0
     ) -> None:
         self.pattern = re.compile(pattern)
         self.target = target
@@ -184,21 +189,19 @@ class InFlight:
                 self.now -= 1
 
 
-def test_parallel_reads_overlap(emulator: Emulator, client: UpcallClient, tmp_path: Path) -> None:
+def test_parallel_reads_overlap(emulator: Emulator, tmp_path: Path) -> None:
     """20 campaigns' numbers at parallelism 8: 8 requests in flight at once, never more."""
     _seed_account(emulator, 20)
     desired = load_manifests([_manifest(tmp_path, [f"camp-{i:04d}" for i in range(20)])])
     gauge = InFlight(emulator, r"/campaigns/\d+/numbers$", target=8)
     before = len(emulator.requests)
-    planned = plan_for(desired, client, PlanOptions(parallelism=8))
+    planned = plan_for(desired, connect(emulator, timeouts=PATIENT), PlanOptions(parallelism=8))
     assert planned.plan.empty
     assert gauge.peak == 8
     assert len([g for g in _gets(emulator, before) if g.endswith("/numbers")]) == 20
 
 
-def test_pages_of_a_listing_are_read_breadth_first(
-    emulator: Emulator, client: UpcallClient
-) -> None:
+def test_pages_of_a_listing_are_read_breadth_first(emulator: Emulator) -> None:
     """9 pages: the first alone, then the other 8 at once, each exactly once."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -209,6 +212,7 @@ def test_pages_of_a_listing_are_read_breadth_first(
     campaign_id = str(emulator.store.sql("SELECT id FROM campaigns")[0]["id"])
     gauge = InFlight(emulator, r"/campaigns/\d+/numbers$", target=8, free=1)
     before = len(emulator.requests)
+    client = connect(emulator, timeouts=PATIENT)
     with ThreadPoolExecutor(8) as pool:
         [numbers] = read_all(client.transport, pool, [client.numbers_listing(campaign_id)])
     assert len(numbers) == 450 and len({n.id for n in numbers}) == 450
