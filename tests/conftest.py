@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import threading
 from collections.abc import Generator, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -63,16 +65,42 @@ def emulator() -> Iterator[Emulator]:
     emu.store.close()
 
 
+def connect(target: Emulator | str, token: str = TOKEN, **options: Any) -> UpcallClient:
+    """A client of the emulator (or of a base URL) with the suite's fast retries and
+    timeouts; `options` override them or add others (`session=`, `parallelism=`)."""
+    base = target if isinstance(target, str) else target.base_url
+    options.setdefault("retry", FAST_RETRY)
+    options.setdefault("timeouts", FAST_TIMEOUTS)
+    return UpcallClient.connect(base, token, **options)
+
+
 @pytest.fixture
 def client(emulator: Emulator) -> UpcallClient:
-    return UpcallClient.connect(emulator.base_url, TOKEN, retry=FAST_RETRY, timeouts=FAST_TIMEOUTS)
+    return connect(emulator)
 
 
 @pytest.fixture
 def other_client(emulator: Emulator) -> UpcallClient:
-    return UpcallClient.connect(
-        emulator.base_url, OTHER_TOKEN, retry=FAST_RETRY, timeouts=FAST_TIMEOUTS
-    )
+    return connect(emulator, OTHER_TOKEN)
+
+
+def writes(emulator: Emulator) -> int:
+    """How many writes (POST, PATCH) the emulator has been sent so far."""
+    return sum(1 for r in emulator.requests if r.method in ("POST", "PATCH"))
+
+
+@contextlib.contextmanager
+def serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A hand-scripted HTTP server on a free loopback port; yields its /api/v1 base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/api/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 @pytest.fixture

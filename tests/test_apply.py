@@ -11,13 +11,12 @@ from typing import Any
 import pytest
 
 from upcall_sync.apply import Applier
-from upcall_sync.client import UpcallClient
 from upcall_sync.emulator import Emulator, Faults
 from upcall_sync.manifest import load_manifests
 from upcall_sync.sync import PlanOptions, plan_for
 
 from . import figures
-from .conftest import FAST_RETRY, FAST_TIMEOUTS, ROOT, TOKEN, run_cli, write_manifest
+from .conftest import ROOT, TOKEN, connect, run_cli, write_manifest
 
 EXAMPLES = str(ROOT / "examples")
 
@@ -285,7 +284,7 @@ def test_stale_saved_plan_is_refused_and_changes_nothing(
     cid = cli_env.store.sql("SELECT id FROM campaigns WHERE name = 'Acme Q3 satisfaction survey'")[
         0
     ]["id"]
-    client = UpcallClient.connect(cli_env.base_url, TOKEN, retry=FAST_RETRY)
+    client = connect(cli_env)
     from upcall_sync.client import CampaignAttributes
 
     client.update_campaign(str(cid), CampaignAttributes(language="fr"))
@@ -344,9 +343,7 @@ def _converge_under_faults(
     emulator: Emulator, seed: int, rate: float, kinds: tuple[str, ...]
 ) -> int:
     emulator.faults = Faults(rate=rate, kinds=kinds, seed=seed, retry_after=0, stall_seconds=1.5)
-    client = UpcallClient.connect(
-        emulator.base_url, TOKEN, retry=FAST_RETRY, timeouts=FAST_TIMEOUTS
-    )
+    client = connect(emulator)
     runs = 0
     for _ in range(3):
         runs += 1
@@ -365,7 +362,7 @@ def test_apply_under_20_percent_faults_converges_without_duplicates(
     emulator: Emulator, seed: int
 ) -> None:
     runs = _converge_under_faults(emulator, seed, 0.2, ("429", "500", "reset", "lost-write"))
-    client = UpcallClient.connect(emulator.base_url, TOKEN, retry=FAST_RETRY)
+    client = connect(emulator)
     final = plan_for(load_manifests([EXAMPLES]), client, PlanOptions()).plan
     faulted = [r.fault for r in emulator.requests if r.fault]
     print(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -31,7 +31,7 @@ from upcall_sync.errors import (
     UsageError,
 )
 
-from .conftest import FAST_RETRY, FAST_TIMEOUTS, TOKEN
+from .conftest import FAST_RETRY, FAST_TIMEOUTS, TOKEN, connect, serve
 
 
 def _seed(client: UpcallClient, n: int) -> list[str]:
@@ -51,7 +51,7 @@ def _seed(client: UpcallClient, n: int) -> list[str]:
 
 def test_pages_through_250_campaigns_with_page_size_capped_at_20(emulator: Emulator) -> None:
     emulator.api.max_page_size = 20
-    client = UpcallClient.connect(emulator.base_url, TOKEN, retry=FAST_RETRY)
+    client = connect(emulator)
     ids = _seed(client, 250)
     before = client.transport.stats.snapshot()["by_method"].get("GET", 0)
 
@@ -146,7 +146,7 @@ def test_field_map_errors_become_status_field_and_message(client: UpcallClient) 
 
 def test_jsonapi_error_arrays_become_the_same_exception(emulator: Emulator) -> None:
     emulator.api.error_style = "jsonapi"
-    client = UpcallClient.connect(emulator.base_url, TOKEN, retry=FAST_RETRY)
+    client = connect(emulator)
     with pytest.raises(ApiStatusError) as info:
         client.create_campaign(CampaignAttributes(name="x", status="pending", from_number="+1"))
     assert [(f.field, f.message) for f in info.value.fields] == [
@@ -180,7 +180,7 @@ def test_unknown_ids_and_wrong_token(client: UpcallClient, emulator: Emulator) -
     with pytest.raises(ApiStatusError) as missing:
         client.get_campaign("999999")
     assert missing.value.status == 404
-    bad = UpcallClient.connect(emulator.base_url, "wrong-token-value", retry=FAST_RETRY)
+    bad = connect(emulator, "wrong-token-value")
     with pytest.raises(ApiStatusError) as unauthorized:
         bad.list_campaigns()
     assert unauthorized.value.status == 401
@@ -188,9 +188,7 @@ def test_unknown_ids_and_wrong_token(client: UpcallClient, emulator: Emulator) -
 
 
 def test_gets_and_patches_survive_30_percent_faults(emulator: Emulator) -> None:
-    client = UpcallClient.connect(
-        emulator.base_url, TOKEN, retry=FAST_RETRY, timeouts=FAST_TIMEOUTS
-    )
+    client = connect(emulator)
     ids = _seed(client, 30)
     emulator.faults = Faults(rate=0.3, kinds=("429", "500", "reset"), seed=7, retry_after=0)
 
@@ -249,9 +247,8 @@ def test_absurd_retry_after_fails_clearly(emulator: Emulator, client: UpcallClie
 
 
 def test_retries_are_bounded(emulator: Emulator) -> None:
-    client = UpcallClient.connect(
-        emulator.base_url,
-        TOKEN,
+    client = connect(
+        emulator,
         retry=RetryPolicy(max_attempts=3, backoff_initial=0.001, backoff_max=0.002, jitter=0),
     )
     emulator.faults.add_rule("503", "GET", "/campaigns", count=-1)
@@ -265,11 +262,9 @@ def test_token_never_in_exceptions_logs_or_repr(
     emulator: Emulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    client = UpcallClient.connect(
-        emulator.base_url,
-        TOKEN,
+    client = connect(
+        emulator,
         retry=RetryPolicy(max_attempts=2, backoff_initial=0.001, backoff_max=0.001, jitter=0),
-        timeouts=FAST_TIMEOUTS,
     )
     texts = [repr(client), repr(client.transport), str(Secret(TOKEN)), f"{Secret(TOKEN)}"]
     for kind in ("reset", "500", "html", "invalid-json", "truncated"):
@@ -335,17 +330,13 @@ class _Scripted(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def scripted() -> Any:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Scripted)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+def scripted() -> Iterator[str]:
+    with serve(_Scripted) as base:
+        yield base
 
 
-def test_relative_next_links_are_followed_on_the_same_origin(scripted: Any) -> None:
-    base = f"http://127.0.0.1:{scripted.server_address[1]}/api/v1"
+def test_relative_next_links_are_followed_on_the_same_origin(scripted: str) -> None:
+    base = scripted
     page1 = {
         "data": [{"id": "1", "type": "campaigns", "attributes": {"name": "a"}}],
         "links": {"next": "/api/v1/campaigns?page%5Bnumber%5D=2&auth_token=leaky"},
@@ -355,15 +346,15 @@ def test_relative_next_links_are_followed_on_the_same_origin(scripted: Any) -> N
         (200, {"Content-Type": "application/json"}, json.dumps(page1).encode()),
         (200, {"Content-Type": "application/json"}, json.dumps(page2).encode()),
     ]
-    client = UpcallClient.connect(base, TOKEN, retry=FAST_RETRY)
+    client = connect(base)
     assert [c.name for c in client.list_campaigns()] == ["a", "b"]
 
 
-def test_wrong_resource_type_and_shape_are_reported(scripted: Any) -> None:
-    base = f"http://127.0.0.1:{scripted.server_address[1]}/api/v1"
+def test_wrong_resource_type_and_shape_are_reported(scripted: str) -> None:
+    base = scripted
     doc = {"data": [{"id": "1", "type": "lists", "attributes": {"name": "a"}}], "links": {}}
     _Scripted.answers = [(200, {}, json.dumps(doc).encode())]
-    client = UpcallClient.connect(base, TOKEN, retry=FAST_RETRY)
+    client = connect(base)
     with pytest.raises(ApiResponseError, match=r"data\.type is 'lists', expected campaigns"):
         client.list_campaigns()
     _Scripted.answers = [
@@ -390,7 +381,7 @@ def test_pagination_loop_and_foreign_next_are_refused(
 
 def test_session_is_injected_and_pooled(emulator: Emulator) -> None:
     session = requests.Session()
-    client = UpcallClient.connect(emulator.base_url, TOKEN, session=session)
+    client = connect(emulator, session=session)
     assert client.transport.session is session
     client.list_campaigns()
 

@@ -1,18 +1,28 @@
-"""Reading live state: the fewest requests the data allows, in parallel."""
+"""Reading live state: the fewest requests the data allows, in parallel.
+
+Everything here is asserted in requests (the emulator's request log), never in
+wall-clock time.
+"""
 
 from __future__ import annotations
 
+import json
+import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from upcall_sync.client import UpcallClient
-from upcall_sync.emulator import Emulator
+from upcall_sync.client import Timeouts, UpcallClient
+from upcall_sync.emulator import Emulator, Request, Result
 from upcall_sync.manifest import load_manifests
 from upcall_sync.sync import PlanOptions, plan_for
 
-from .conftest import FAST_RETRY, TOKEN, write_manifest
+from .conftest import TOKEN, connect, serve, write_manifest
 
 
 def _seed_account(emulator: Emulator, n: int, numbers_per: int = 0) -> None:
@@ -43,11 +53,6 @@ def _manifest(
 
 def _gets(emulator: Emulator, since: int) -> list[str]:
     return [r.api_path for r in emulator.requests[since:] if r.method == "GET"]
-
-
-@pytest.fixture
-def client(emulator: Emulator) -> UpcallClient:
-    return UpcallClient.connect(emulator.base_url, TOKEN, retry=FAST_RETRY)
 
 
 def test_three_campaigns_in_a_large_account_are_read_by_name(
@@ -136,26 +141,68 @@ def test_an_unchanged_plan_reads_no_contacts(
     assert not [g for g in _gets(emulator, before) if "/contacts" in g]
 
 
-def test_parallel_reads_overlap(emulator: Emulator, client: UpcallClient, tmp_path: Path) -> None:
-    """With 50 ms of latency, 20 campaigns' numbers at parallelism 8 take far less than 20 x 50 ms."""
-    import time
+#: a client that waits longer than InFlight holds a request
+PATIENT = Timeouts(connect=2.0, read=10.0, total=20.0)
 
+
+class InFlight:
+    """How many matching GETs the emulator is answering at once.
+
+    Each matching request after the first `free` is held (at most `hold` seconds,
+    under PATIENT's read timeout) until `target` of them are in flight together,
+    so overlap shows in counts, not in wall-clock time: a client that read one
+    request after another would never get past 1. (A correct client reaches the
+    target at once; `hold` only bounds how long a wrong one takes to fail.)
+    """
+
+    def __init__(
+        self, emulator: Emulator, pattern: str, target: int, free: int = 0, hold: float = 5.0
+    ) -> None:
+        self.pattern = re.compile(pattern)
+        self.target = target
+        self.free = free
+        self.hold = hold
+        self.now = 0
+        self.peak = 0
+        self.at_start: list[tuple[str, int]] = []  # (page number, in flight when it began)
+        self._lock = threading.Lock()
+        self._reached = threading.Event()
+        self._real = emulator.api.handle
+        emulator.api.handle = self.handle  # type: ignore[method-assign]
+
+    def handle(self, req: Request) -> Result:
+        if req.method != "GET" or not self.pattern.search(req.path):
+            return self._real(req)
+        with self._lock:
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+            self.at_start.append((dict(req.query).get("page[number]", "1"), self.now))
+            if self.now >= self.target:
+                self._reached.set()
+            held = len(self.at_start) > self.free
+        try:
+            if held:
+                self._reached.wait(self.hold)
+            return self._real(req)
+        finally:
+            with self._lock:
+                self.now -= 1
+
+
+def test_parallel_reads_overlap(emulator: Emulator, tmp_path: Path) -> None:
+    """20 campaigns' numbers at parallelism 8: 8 requests in flight at once, never more."""
     _seed_account(emulator, 20)
     desired = load_manifests([_manifest(tmp_path, [f"camp-{i:04d}" for i in range(20)])])
-    emulator.latency = 0.05
-    started = time.perf_counter()
-    plan_for(desired, client, PlanOptions(parallelism=8))
-    elapsed = time.perf_counter() - started
-    sequential = (1 + 1 + 20) * 0.05
-    print(f"plan took {elapsed:.2f}s; sequential would be at least {sequential:.2f}s")
-    assert elapsed < sequential * 0.6
+    gauge = InFlight(emulator, r"/campaigns/\d+/numbers$", target=8)
+    before = len(emulator.requests)
+    planned = plan_for(desired, connect(emulator, timeouts=PATIENT), PlanOptions(parallelism=8))
+    assert planned.plan.empty
+    assert gauge.peak == 8
+    assert len([g for g in _gets(emulator, before) if g.endswith("/numbers")]) == 20
 
 
-def test_pages_of_a_listing_are_read_breadth_first(
-    emulator: Emulator, client: UpcallClient
-) -> None:
-    """9 pages at 50 ms each: the first, then the other 8 at once."""
-    import time
+def test_pages_of_a_listing_are_read_breadth_first(emulator: Emulator) -> None:
+    """9 pages: the first alone, then the other 8 at once, each exactly once."""
     from concurrent.futures import ThreadPoolExecutor
 
     from upcall_sync.client.listings import read_all
@@ -163,14 +210,79 @@ def test_pages_of_a_listing_are_read_breadth_first(
     _seed_account(emulator, 1, numbers_per=450)
     emulator.api.max_page_size = 50
     campaign_id = str(emulator.store.sql("SELECT id FROM campaigns")[0]["id"])
-    emulator.latency = 0.05
-    started = time.perf_counter()
+    gauge = InFlight(emulator, r"/campaigns/\d+/numbers$", target=8, free=1)
+    before = len(emulator.requests)
+    client = connect(emulator, timeouts=PATIENT)
     with ThreadPoolExecutor(8) as pool:
         [numbers] = read_all(client.transport, pool, [client.numbers_listing(campaign_id)])
-    elapsed = time.perf_counter() - started
-    print(f"9 pages in {elapsed:.2f}s (one after another: >= 0.45s)")
     assert len(numbers) == 450 and len({n.id for n in numbers}) == 450
-    assert elapsed < 0.3
+    assert gauge.at_start[0] == ("1", 1)  # the first page alone: it tells how many follow
+    assert sorted(int(p) for p, _n in gauge.at_start) == list(range(1, 10))  # each page once
+    assert gauge.peak == 8  # pages 2 to 9 together
+    assert len(_gets(emulator, before)) == 9
+
+
+# -- from_number: the filter listing, or a check per campaign ----------------------
+
+
+def _from_number_reads(emulator: Emulator, since: int) -> list[dict[str, str]]:
+    return [
+        dict(r.query)
+        for r in emulator.requests[since:]
+        if r.method == "GET" and r.api_path == "/campaigns" and dict(r.query).get("from_number")
+    ]
+
+
+@pytest.mark.parametrize("same", [True, False], ids=["unchanged", "changed"])
+def test_a_long_from_number_listing_is_replaced_by_a_check_per_campaign(
+    emulator: Emulator, client: UpcallClient, tmp_path: Path, same: bool
+) -> None:
+    """300 campaigns share the from_number (3 pages of 100) but the manifests name one:
+    one `?name=&from_number=` GET is cheaper than the listing's other 2 pages."""
+    _seed_account(emulator, 300)
+    wanted = "+16501231234" if same else "+14155550100"
+    if not same:  # the manifests' number is as common, but camp-0007 does not have it
+        account = emulator.accounts[TOKEN]
+        emulator.store.seed(
+            account,
+            campaigns=[{"name": f"other-{i:04d}", "from_number": wanted} for i in range(300)],
+        )
+    desired = load_manifests(
+        [
+            write_manifest(
+                tmp_path / "m.yaml",
+                f'version: 1\ncampaigns:\n  - name: camp-0007\n    from_number: "{wanted}"\n',
+            )
+        ]
+    )
+    before = len(emulator.requests)
+    planned = plan_for(desired, client, PlanOptions())
+
+    reads = _from_number_reads(emulator, before)
+    listing = [q for q in reads if "name" not in q]
+    checks = [q for q in reads if "name" in q]
+    assert [q.get("page[number]", "1") for q in listing] == ["1"]  # the first page only
+    assert len(checks) == 1
+    assert checks[0]["name"] == "camp-0007" and checks[0]["from_number"] == wanted
+    if same:
+        assert planned.plan.empty
+    else:
+        [change] = planned.plan.changes
+        assert change.to_dict()["after"] == {"from_number": wanted}
+        assert change.to_dict()["unknown_before"] == ["from_number"]
+
+
+def test_a_short_from_number_listing_is_read_whole(
+    emulator: Emulator, client: UpcallClient, tmp_path: Path
+) -> None:
+    """Two campaigns want a number that 300 share: 2 more pages is not more than 2 checks."""
+    _seed_account(emulator, 300)
+    desired = load_manifests([_manifest(tmp_path, ["camp-0001", "camp-0002"], from_number=True)])
+    before = len(emulator.requests)
+    assert plan_for(desired, client, PlanOptions()).plan.empty
+    reads = _from_number_reads(emulator, before)
+    assert not [q for q in reads if "name" in q]
+    assert sorted(q.get("page[number]", "1") for q in reads) == ["1", "2", "3"]
 
 
 def test_a_listing_that_grows_while_read_is_finished_by_its_links(scripted_pages: Any) -> None:
@@ -179,7 +291,7 @@ def test_a_listing_that_grows_while_read_is_finished_by_its_links(scripted_pages
     from upcall_sync.client.listings import read_all
 
     base, pages = scripted_pages
-    c = UpcallClient.connect(base, TOKEN, retry=FAST_RETRY)
+    c = connect(base)
 
     def doc(ids: list[int], n: int, last: int, has_next: bool) -> dict[str, Any]:
         link = f"{base}/campaigns?page%5Bnumber%5D={{}}&page%5Bsize%5D=2"
@@ -202,12 +314,7 @@ def test_a_listing_that_grows_while_read_is_finished_by_its_links(scripted_pages
 
 
 @pytest.fixture
-def scripted_pages() -> Any:
-    import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-    from urllib.parse import parse_qs, urlsplit
-
+def scripted_pages() -> Iterator[tuple[str, dict[int, Any]]]:
     pages: dict[int, Any] = {}
 
     class Handler(BaseHTTPRequestHandler):
@@ -224,8 +331,36 @@ def scripted_pages() -> Any:
             self.end_headers()
             self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/api/v1", pages
-    server.shutdown()
-    server.server_close()
+    with serve(Handler) as base:
+        yield base, pages
+
+
+def test_pinned_ids_are_read_by_id_and_a_missing_one_is_named(
+    emulator: Emulator, client: UpcallClient, tmp_path: Path
+) -> None:
+    """`id:` campaigns are read with GET /campaigns/:id (no ?name=); a 404 there is not a
+    read error but a plan error naming the manifest line."""
+    from upcall_sync.errors import PlanError
+
+    _seed_account(emulator, 3)
+    cid = str(emulator.store.sql("SELECT id FROM campaigns WHERE name = 'camp-0001'")[0]["id"])
+    body = f'version: 1\ncampaigns:\n  - name: renamed\n    id: "{cid}"\n'
+    desired = load_manifests([write_manifest(tmp_path / "m.yaml", body)])
+    before = len(emulator.requests)
+    [change] = plan_for(desired, client, PlanOptions()).plan.changes
+    assert change.kind == "update_campaign" and change.live_id == cid
+    reads = [r for r in emulator.requests[before:] if r.api_path.startswith("/campaigns")]
+    assert [(r.api_path, r.status) for r in reads] == [
+        (f"/campaigns/{cid}", 200),
+        (f"/campaigns/{cid}/numbers", 200),
+    ]
+
+    body = body.replace(f'id: "{cid}"', 'id: "9999"')
+    desired = load_manifests([write_manifest(tmp_path / "m.yaml", body)])
+    before = len(emulator.requests)
+    with pytest.raises(PlanError, match="no campaign with that id") as caught:
+        plan_for(desired, client, PlanOptions())
+    assert "m.yaml:3" in str(caught.value)  # the campaign entry
+    assert [r.status for r in emulator.requests[before:] if r.api_path == "/campaigns/9999"] == [
+        404
+    ]

@@ -32,10 +32,7 @@ from typing import Any
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, region_code_for_country_code
 from phonenumbers.phonemetadata import PhoneMetadata
 
-from upcall_sync.client import Campaign, UpcallClient
-from upcall_sync.client.api import NUMBER_TYPES
-from upcall_sync.client.models import CAMPAIGN_STATUSES
-from upcall_sync.client.resources import ADDRESS_KEYS, CONTACT_KEYS, contact_row
+from upcall_sync.client import NUMBER_TYPES, Campaign, UpcallClient, contact_row
 from upcall_sync.errors import UpcallSyncError, UsageError
 from upcall_sync.export_yaml import (
     Unwritable,
@@ -48,8 +45,15 @@ from upcall_sync.export_yaml import (
     write_files,
 )
 from upcall_sync.live import campaign_from_api
-from upcall_sync.manifest.spec import EMAIL_PATTERN
-from upcall_sync.model import ADDRESS_PARTS, CONTACT_FIELDS, Contact, LiveCampaign
+from upcall_sync.manifest import EMAIL_PATTERN
+from upcall_sync.model import (
+    ADDRESS_PARTS,
+    CAMPAIGN_STATUSES,
+    CONTACT_FIELDS,
+    TOP_FIELDS,
+    Contact,
+    LiveCampaign,
+)
 from upcall_sync.normalize import PhoneError, lenient_phone, normalize_phone, quote
 
 DEFAULT_CSV_OVER = 100
@@ -116,8 +120,8 @@ def _number_row(item: Any) -> Number:
     )
     attrs = item["attributes"]  # contact_row checked the shape and that values are text
     address = attrs.get("address") or {}
-    raw = tuple(attrs.get(k) or "" for k in CONTACT_KEYS) + tuple(
-        address.get(k) or "" for k in ADDRESS_KEYS
+    raw = tuple(attrs.get(k) or "" for k in TOP_FIELDS) + tuple(
+        address.get(k) or "" for k in ADDRESS_PARTS
     )
     return Number(rid, Contact(lenient_phone(values[0]), *values[1:]), raw)
 

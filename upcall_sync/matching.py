@@ -26,9 +26,12 @@ from upcall_sync.model import (
     DesiredState,
     LiveCampaign,
     LiveNumber,
+    id_order,
 )
 
 GLOB_CHARS = frozenset("*?[")
+
+__all__ = ["GLOB_CHARS", "Matches", "id_order"]
 
 
 @dataclass
@@ -141,11 +144,6 @@ def _claim(d: DesiredCampaign, found: LiveCampaign, claimed: dict[str, DesiredCa
             )
         )
     claimed[found.id] = d
-
-
-def id_order(value: str) -> tuple[int, str]:
-    """Numeric ids in numeric order, then the rest."""
-    return (int(value), value) if value.isdigit() else (1 << 62, value)
 
 
 def unsatisfied_by_equality(

@@ -119,6 +119,11 @@ def _text(value: Any) -> str:
     return value.rstrip() if isinstance(value, str) else ""
 
 
+def id_order(value: str) -> tuple[int, str]:
+    """How ids sort: numeric ids in numeric order, then the rest."""
+    return (int(value), value) if value.isdigit() else (1 << 62, value)
+
+
 CONTACT_FIELDS: tuple[str, ...] = Contact._fields
 assert (*TOP_FIELDS, *ADDRESS_PARTS) == CONTACT_FIELDS
 

@@ -26,7 +26,7 @@ from upcall_sync.changes import (
     UpdateContact,
     quoted,
 )
-from upcall_sync.matching import id_order
+from upcall_sync.model import id_order
 from upcall_sync.normalize import format_datetime
 
 JSON_FORMAT_VERSION = "1"

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ import pytest
 from upcall_sync.emulator import Emulator
 
 from .. import figures
-from ..conftest import TOKEN, run_cli, write_manifest
+from ..conftest import TOKEN, run_cli, serve, write_manifest
 
 MANIFEST = "version: 1\ncampaigns:\n  - name: a\n  - name: b\n"
 FAST = ("--timeout", "0.3", "--max-retry-time", "0.6")
@@ -102,11 +101,8 @@ class _Scripted(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def scripted() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Scripted)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/api/v1"
-    server.shutdown()
-    server.server_close()
+    with serve(_Scripted) as base:
+        yield base
 
 
 SCRIPTED = {

@@ -1,6 +1,6 @@
 """The Upcall v1 API client: typed methods over one pooled, injected `requests.Session`."""
 
-from upcall_sync.client.api import UpcallClient, resolve_token
+from upcall_sync.client.api import NUMBER_TYPES, UpcallClient, resolve_token
 from upcall_sync.client.listings import Listing, submit_all
 from upcall_sync.client.models import (
     Address,
@@ -12,7 +12,7 @@ from upcall_sync.client.models import (
     ListContact,
 )
 from upcall_sync.client.redact import Redactor, Secret, strip_token
-from upcall_sync.client.resources import contact_of
+from upcall_sync.client.resources import contact_of, contact_row
 from upcall_sync.client.transport import (
     DEFAULT_BASE_URL,
     Page,
@@ -25,6 +25,7 @@ from upcall_sync.errors import Cancelled
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "NUMBER_TYPES",
     "Address",
     "Campaign",
     "CampaignAttributes",
@@ -42,6 +43,7 @@ __all__ = [
     "Transport",
     "UpcallClient",
     "contact_of",
+    "contact_row",
     "make_session",
     "resolve_token",
     "strip_token",

@@ -6,10 +6,11 @@ from upcall_sync.manifest.load import (
     find_manifests,
     load_manifests,
 )
-from upcall_sync.manifest.spec import MANIFEST_VERSION, ManifestSpec
+from upcall_sync.manifest.spec import EMAIL_PATTERN, MANIFEST_VERSION, ManifestSpec
 
 __all__ = [
     "DEFAULT_CONTACT_LIST",
+    "EMAIL_PATTERN",
     "MANIFEST_SUFFIXES",
     "MANIFEST_VERSION",
     "ManifestSpec",

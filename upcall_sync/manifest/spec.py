@@ -27,8 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from upcall_sync.client.models import CAMPAIGN_STATUSES
-from upcall_sync.model import CONTACT_FIELDS
+from upcall_sync.model import CAMPAIGN_STATUSES, CONTACT_FIELDS, CampaignStatus
 from upcall_sync.normalize import (
     PhoneError,
     format_datetime,
@@ -217,7 +216,7 @@ Version = Annotated[
     BeforeValidator(_json_int),
     WithJsonSchema({"const": 1, "type": "integer", "description": "Manifest format version: 1."}),
 ]
-Status = Literal["pending", "ready", "paused", "completed", "archived"]
+Status = CampaignStatus
 assert tuple(Status.__args__) == CAMPAIGN_STATUSES  # type: ignore[attr-defined]
 
 
