@@ -481,6 +481,19 @@ def emulator(
         str, typer.Option(help="Error bodies: 'fields' (the reference's) or 'jsonapi'.")
     ] = "fields",
     quiet: Annotated[bool, typer.Option(help="Do not log each request.")] = False,
+    rate_limit: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            max=100_000,
+            help="Requests per second each token may make (burst the same); 0: no limit. "
+            "The excess gets 429 with Retry-After.",
+            metavar="R",
+        ),
+    ] = 0.0,
+    rate_limit_headers: Annotated[
+        bool, typer.Option(help="With --rate-limit: send RateLimit-* headers too.")
+    ] = False,
 ) -> None:
     """Run a local Upcall v1 API backed by SQLite (prints its base URL first)."""
     from upcall_sync.emulator.cli import EmulatorOptions, serve
@@ -512,6 +525,8 @@ def emulator(
         stall_seconds=stall_seconds,
         error_style=error_style,
         quiet=quiet,
+        rate_limit=rate_limit,
+        rate_limit_headers=rate_limit_headers,
     )
     try:
         raise typer.Exit(serve(opts))

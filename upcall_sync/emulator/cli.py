@@ -9,7 +9,7 @@ import threading
 from dataclasses import dataclass, field
 from types import FrameType
 
-from upcall_sync.emulator.server import Emulator, Faults
+from upcall_sync.emulator.server import Emulator, Faults, RateLimit
 from upcall_sync.emulator.store import Store
 
 
@@ -29,6 +29,8 @@ class EmulatorOptions:
     stall_seconds: float = 30.0
     error_style: str = "fields"
     quiet: bool = False
+    rate_limit: float = 0.0
+    rate_limit_headers: bool = False
 
 
 def serve(opts: EmulatorOptions) -> int:
@@ -50,6 +52,11 @@ def serve(opts: EmulatorOptions) -> int:
         latency_ms=opts.latency_ms,
         faults=faults,
         error_style=opts.error_style,
+        rate_limit=(
+            RateLimit(opts.rate_limit, headers=opts.rate_limit_headers)
+            if opts.rate_limit > 0
+            else None
+        ),
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("emulator: %(message)s"))
