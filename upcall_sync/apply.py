@@ -38,7 +38,13 @@ from upcall_sync.client import (
     UpcallClient,
 )
 from upcall_sync.client.transport import Cancelled
-from upcall_sync.errors import ApiError, ApiStatusError, OutcomeUnknown, UpcallSyncError
+from upcall_sync.errors import (
+    ApiError,
+    ApiStatusError,
+    ApiUnreachable,
+    OutcomeUnknown,
+    UpcallSyncError,
+)
 from upcall_sync.live import contact_of
 from upcall_sync.model import ADDRESS_PARTS, Contact
 
@@ -91,6 +97,8 @@ class ApplyReport:
     ops: list[Op]
     interrupted: bool = False
     stopped_early: bool = False
+    #: why apply stopped starting changes, when the API stopped answering
+    stop_reason: str = ""
 
     def by_status(self, status: Status) -> list[Op]:
         return [op for op in self.ops if op.status == status]
@@ -164,6 +172,7 @@ class Applier:
         self.campaign_ids: dict[str, str] = {}
         self.contact_ids: dict[tuple[str, str, str, str], str] = {}
         self._lock = threading.Lock()
+        self.unreachable = ""  # the breaker's one line, once it opened
         self.ops = self._build()
 
     # -- the graph ----------------------------------------------------------------
@@ -258,7 +267,8 @@ class Applier:
                 if child.status != "pending":
                     continue
                 if op.status != "applied" and op.seq in child.deps:
-                    child.status = "skipped"
+                    # what waited on a change never attempted is not attempted either
+                    child.status = "not_attempted" if op.status == "not_attempted" else "skipped"
                     child.message = f"needs {op.label}, which {op.status.replace('_', ' ')}"
                     self.listener(child)
                     finish(child)
@@ -280,9 +290,10 @@ class Applier:
                 with cv:
                     state["running"] -= 1
                     self.listener(op)
-                    if self.fail_fast and _failed(op):
+                    if (self.fail_fast and _failed(op)) or self.unreachable:
                         state["stop"] = True
                         report.stopped_early = True
+                        report.stop_reason = self.unreachable
                     finish(op)
                     cv.notify_all()
 
@@ -312,6 +323,10 @@ class Applier:
         except Cancelled as exc:
             op.status = "not_attempted"
             op.message = str(exc)
+        except ApiUnreachable as exc:  # the breaker opened: start nothing more
+            op.status = "not_attempted"
+            op.message = exc.one_line()
+            self.unreachable = self.unreachable or exc.one_line()
         except UpcallSyncError as exc:
             op.status = "failed"
             op.message = self._explain(op, exc)

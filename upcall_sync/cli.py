@@ -149,6 +149,36 @@ Parallelism = Annotated[
     int,
     typer.Option("--parallelism", min=1, max=64, help="Requests in flight at once.", metavar="N"),
 ]
+
+
+def _positive_rate(value: float | None) -> float | None:
+    if value is not None and not 0 < value <= 10_000:
+        raise typer.BadParameter(f"{value:g}: give requests per second, more than 0, at most 10000")
+    return value
+
+
+MaxRps = Annotated[
+    float | None,
+    typer.Option(
+        "--max-rps",
+        callback=_positive_rate,
+        help="Send at most N requests per second (a known rate limit); without it, the rate "
+        "is learned from the server's 429 answers.",
+        metavar="N",
+        show_default=False,
+    ),
+]
+UnreachableAfter = Annotated[
+    float,
+    typer.Option(
+        "--unreachable-after",
+        min=0.5,
+        max=3600,
+        help="Stop sending when no request has been answered for this long (5 s, or this if "
+        "shorter, before the API has answered once).",
+        metavar="SECONDS",
+    ),
+]
 Prune = Annotated[
     bool,
     typer.Option("--prune", help="Archive live campaigns in prune_scope that no manifest names."),
@@ -171,6 +201,8 @@ def _client(
     insecure: bool,
     parallelism: int,
     retry_time: float = 90.0,
+    max_rps: float | None = None,
+    unreachable_after: float = 30.0,
 ) -> UpcallClient:
     from upcall_sync.client import RetryPolicy, Timeouts, UpcallClient
 
@@ -181,6 +213,8 @@ def _client(
         timeouts=Timeouts(connect=min(timeout, 10.0), read=timeout, total=timeout * 4),
         retry=RetryPolicy(max_total_seconds=retry_time),
         allow_insecure_http=insecure,
+        max_rps=max_rps,
+        unreachable_after=unreachable_after,
     )
     STATE.redactor.add(client.transport.token_for_redaction())
     return client
@@ -225,13 +259,24 @@ def plan(
     timeout: Timeout = 30.0,
     max_retry_time: RetryTime = 90.0,
     allow_insecure_http: Insecure = False,
+    max_rps: MaxRps = None,
+    unreachable_after: UnreachableAfter = 30.0,
 ) -> None:
     """Show what apply would change: text for people, JSON for machines, Markdown for PRs."""
     from upcall_sync.render import render
     from upcall_sync.sync import PlanOptions, plan_paths
 
     manifests = _paths(paths)
-    client = _client(api_url, token_file, timeout, allow_insecure_http, parallelism, max_retry_time)
+    client = _client(
+        api_url,
+        token_file,
+        timeout,
+        allow_insecure_http,
+        parallelism,
+        max_retry_time,
+        max_rps,
+        unreachable_after,
+    )
     options = PlanOptions(prune=prune, targets=tuple(target or ()), parallelism=parallelism)
     planned = plan_paths(manifests, client, options)
     if out:
@@ -288,6 +333,8 @@ def apply(
     timeout: Timeout = 30.0,
     max_retry_time: RetryTime = 90.0,
     allow_insecure_http: Insecure = False,
+    max_rps: MaxRps = None,
+    unreachable_after: UnreachableAfter = 30.0,
 ) -> None:
     """Make the live account match: plan, confirm, apply in a safe order, then check convergence."""
     from upcall_sync.apply import apply_plan
@@ -300,7 +347,16 @@ def apply(
     saved_file = (
         len(args) == 1 and os.path.isfile(args[0]) and not args[0].endswith((".yaml", ".yml"))
     )
-    client = _client(api_url, token_file, timeout, allow_insecure_http, parallelism, max_retry_time)
+    client = _client(
+        api_url,
+        token_file,
+        timeout,
+        allow_insecure_http,
+        parallelism,
+        max_retry_time,
+        max_rps,
+        unreachable_after,
+    )
     if saved_file:
         if prune or target:
             raise UsageError(
@@ -330,7 +386,7 @@ def apply(
     if not saved_file and not auto_approve:
         _confirm()
 
-    progress = _progress(quiet, len(the_plan.changes))
+    progress = _progress(quiet, len(the_plan.changes), client.transport.limiter.status)
     cancel = threading.Event()
     # The handlers stay until the command ends: a second signal while the
     # report prints must still exit at once.
@@ -347,6 +403,8 @@ def apply(
         finally:
             progress.close()
         render_report(report, sys.stdout)
+        if report.stop_reason:
+            _print_error(report.stop_reason)
         if report.interrupted or received:
             raise typer.Exit(143 if received and received[0] == signal.SIGTERM else 130)
         if not report.ok:
@@ -371,7 +429,7 @@ def _confirm() -> None:
         raise UsageError("apply cancelled: nothing was changed")
 
 
-def _progress(quiet: bool, total: int) -> Any:
+def _progress(quiet: bool, total: int, status: Any = None) -> Any:
     from upcall_sync.render import BarProgress, LineProgress
 
     class _Silent:
@@ -384,8 +442,8 @@ def _progress(quiet: bool, total: int) -> Any:
     if quiet:
         return _Silent()
     if sys.stdout.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb":
-        return BarProgress(total, sys.stdout)
-    return LineProgress(sys.stdout)
+        return BarProgress(total, sys.stdout, status)
+    return LineProgress(sys.stdout, status)
 
 
 @contextlib.contextmanager

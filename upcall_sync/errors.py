@@ -10,7 +10,8 @@ UpcallSyncError                  root: the CLI catches it once and prints one li
 │   ├── ApiResponseError         a 2xx body that is not what the API documents (HTML, bad JSON)
 │   └── PaginationError          links.next loops, leaves the API's host, or a listing never ends
 ├── TransportError               no usable answer at all: connection refused or reset, timeout
-│   └── OutcomeUnknown           a write was sent and we cannot tell whether it happened
+│   ├── OutcomeUnknown           a write was sent and we cannot tell whether it happened
+│   └── ApiUnreachable           nothing answered for too long (or a TLS failure): stop sending
 ├── InsecureTransport            the token would travel over plain http to a non-loopback host
 ├── UnsafePlan                   the plan is over the safety thresholds; --force to apply
 ├── StalePlan                    a saved plan no longer matches the live account or the manifests
@@ -167,6 +168,11 @@ class OutcomeUnknown(TransportError):
     def __init__(self, message: str, *, method: str = "", url: str = "", status: int | None = None):
         self.status = status
         super().__init__(message, method=method, url=url)
+
+
+class ApiUnreachable(TransportError):
+    """The API stopped answering (the circuit breaker opened), or cannot be spoken to at all
+    (a TLS failure): nothing more is sent, and retrying will not help within this run."""
 
 
 class InsecureTransport(UpcallSyncError):

@@ -296,8 +296,8 @@ class _Handler(BaseHTTPRequestHandler):
             key = next((v for k, v in query if k == "auth_token"), "")
             allowed, limit_headers = emu.rate_limit.take(key)
             if not allowed:
-                body = emu.api.error_body({"base": ["Too many requests"]})
-                self._finish(path, query, Result(429, body, limit_headers), "rate-limit")
+                refused = emu.api.error_body({"base": ["Too many requests"]})
+                self._finish(path, query, Result(429, refused, limit_headers), "rate-limit")
                 return
         fault = emu.faults.pick(self.command, api_path)
         if fault in _BEFORE:
