@@ -20,7 +20,7 @@ from upcall_sync.client.ratelimit import RateLimiter, parse_limit_headers
 from upcall_sync.emulator import Emulator
 from upcall_sync.emulator.server import RateLimit
 from upcall_sync.emulator.store import Store
-from upcall_sync.errors import ApiUnreachable
+from upcall_sync.errors import ApiStatusError, ApiUnreachable
 
 from .conftest import CONFIRMED, FAST_TIMEOUTS, TOKEN, run_cli, write_manifest
 from .test_apply import duplicates
@@ -191,6 +191,26 @@ def test_429_is_retried_without_counting_against_the_attempt_cap(emulator: Emula
     assert made.name == "patient"
     assert client.transport.stats.throttled == 5
     assert len(client.list_campaigns(name="patient")) == 1
+
+
+@pytest.mark.parametrize("retry_after", ["Wed, 21 Oct 2015 07:28:00 GMT", "soon", "-5"])
+def test_a_past_or_garbled_retry_after_backs_off_then_gives_up_clearly(
+    emulator: Emulator, retry_after: str
+) -> None:
+    emulator.faults.retry_after = retry_after  # type: ignore[assignment]
+    emulator.faults.add_rule("429", "GET", "/campaigns", count=-1)
+    client = UpcallClient.connect(
+        emulator.base_url,
+        TOKEN,
+        retry=RetryPolicy(backoff_initial=0.05, backoff_max=0.2, jitter=0, max_total_seconds=1),
+    )
+    started = time.monotonic()
+    with pytest.raises(ApiStatusError) as info:
+        client.list_campaigns()
+    assert time.monotonic() - started < 2
+    assert 3 <= len(emulator.requests) <= 12  # backed off: no hot loop
+    assert str(info.value).startswith("GET /campaigns?page[number]=1")
+    assert "HTTP 429: Too many requests (gave up after" in str(info.value)
 
 
 def test_the_retry_clock_starts_with_the_first_attempt() -> None:

@@ -21,6 +21,11 @@ server does:
 
 One 429 counts once: 429s for requests sent before the last event, or within
 a second of it, belong to the same episode (they were in flight already).
+Some servers refuse a few requests whatever the pace: a 429 that comes while
+the pace is still below the last measured limit starts a new event only when
+refusals are frequent (3 or more, and a tenth of the answers: the limit has
+dropped); and a few refusals at the top of the curve lower the measured limit
+by at most 3%. A `Retry-After: 0` asks for no wait, so it teaches nothing.
 Waiting is by pacing: a request takes a token before it is sent; the bucket
 holds one token, so requests go out evenly spaced. The limiter decides *when*
 a request may go; whether a refused request is retried is the retry policy's

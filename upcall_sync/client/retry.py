@@ -86,11 +86,19 @@ class Retrier:
         retry_if: Callable[[BaseException], bool],
         max_attempts: int | None = None,
         annotate: bool = True,
+        cancel: threading.Event | None = None,
     ) -> T:
         """`fn()`, retried while `retry_if(error)` holds and the policy allows.
 
-        With `annotate`, the error finally raised says how many attempts it took.
+        `max_attempts` overrides the policy's cap for this call; `cancel` (default:
+        the transport's) ends a wait with `Cancelled`. With `annotate`, the error
+        finally raised says how many attempts it took. Apply's duplicate-proof POST
+        is meant to run here too:
+
+            transport.retrier.call(post_or_find, retry_if=lambda e: isinstance(e, OutcomeUnknown),
+                                   max_attempts=lookup_attempts, cancel=applier_cancel)
         """
+        event = cancel or self.cancel
         cap = max_attempts or self.policy.max_attempts
         counted = 0  # failed attempts that count against the cap (not 429s)
 
@@ -113,7 +121,7 @@ class Retrier:
             retry=retry,
             stop=stop,
             wait=self.wait,
-            sleep=self.pause,
+            sleep=lambda seconds: self.pause(seconds, event),
             before_sleep=self._before_sleep,
             reraise=True,
         )
@@ -129,18 +137,20 @@ class Retrier:
             raise
 
     def wait(self, state: RetryCallState) -> float:
-        """Backoff with jitter, never less than Retry-After; a 429 waits its Retry-After."""
+        """Backoff with jitter, never less than Retry-After; a 429 waits its Retry-After
+        (a zero or past one gets the backoff: no hot loop against a confused server)."""
         exc = state.outcome.exception() if state.outcome else None
         retry_after = getattr(exc, "retry_after", None)
         if not isinstance(retry_after, int | float):
             retry_after = None
-        if is_throttled(exc) and retry_after is not None:
+        if is_throttled(exc) and retry_after:
             return float(retry_after)
         delay = float(self._backoff(state))
         return max(delay, float(retry_after)) if retry_after is not None else delay
 
-    def pause(self, seconds: float) -> None:
+    def pause(self, seconds: float, cancel: threading.Event | None = None) -> None:
         """Sleep before a retry: ends early on cancel (raises) or when the breaker opens."""
+        cancel = cancel or self.cancel
         if self._sleep is not None:
             self._sleep(seconds)
             return
@@ -151,7 +161,7 @@ class Retrier:
             left = deadline - time.monotonic()
             if left <= 0:
                 return
-            if self.cancel.wait(min(left, 0.25)):
+            if cancel.wait(min(left, 0.25)):
                 raise Cancelled("interrupted while waiting to retry")
 
     def _before_sleep(self, state: RetryCallState) -> None:
