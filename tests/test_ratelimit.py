@@ -257,6 +257,21 @@ def test_apply_under_a_rate_limit_converges_with_few_429s(
         assert not any(duplicates(emu).values())
 
 
+def test_a_server_that_sends_its_policy_is_never_exceeded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifest = _manifest(tmp_path / "m.yaml", 2, 8)
+    limit = RateLimit(20, headers=True)
+    with Emulator(tokens=[TOKEN], confirmed_numbers=list(CONFIRMED), rate_limit=limit) as emu:
+        monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
+        code, out, err = run_cli(
+            capsys, "apply", "--auto-approve", "--api-url", emu.base_url, str(manifest)
+        )
+        assert code == 0, out + err
+        assert len(emu.requests) > 30
+        assert [r for r in emu.requests if r.status == 429] == []
+
+
 def test_max_rps_caps_the_rate_through_the_cli(
     cli_env: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
