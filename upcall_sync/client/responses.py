@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -105,8 +106,9 @@ def tls_problem(exc: BaseException) -> str | None:
     ):
         if needle in text:
             return "TLS handshake failed: the server does not speak https? (check the URL's scheme)"
-    reason = text.rsplit("SSLError(", 1)[-1].split("(_ssl.c", 1)[0].strip(" (\"'")
-    return f"TLS handshake failed: {reason[:120] or 'unknown TLS error'}"
+    found = re.search(r"\[SSL(?:: [A-Z0-9_]+)?\] ([^(\"']+)", text)
+    reason = found.group(1).strip() if found else "no details from the TLS library"
+    return f"TLS handshake failed: {reason[:120]}"
 
 
 def describe(exc: BaseException) -> str:

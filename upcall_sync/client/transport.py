@@ -312,7 +312,7 @@ class Transport:
         shown = self.display(url)
         tls = tls_problem(exc)
         if tls is not None:
-            raise self.breaker.trip(f"{method} {shown}: {tls}")
+            raise self.breaker.trip(self.redact(f"{method} {shown}: {tls}"))
         reason = reason or describe(exc)
         unreachable = self.breaker.failed(time.monotonic() if sent_at is None else sent_at, reason)
         never_sent = isinstance(exc, requests.ConnectTimeout) or (
