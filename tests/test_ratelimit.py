@@ -446,3 +446,38 @@ def test_api_killed_mid_apply_stops_it_and_a_rerun_completes(
         assert code == 0, out + err
         assert not any(duplicates(emu).values())
         emu.store.close()
+
+
+# -- the progress display ----------------------------------------------------------------------------
+
+
+def test_progress_says_when_the_server_throttles_and_at_what_rate() -> None:
+    import io
+    from types import SimpleNamespace
+
+    from upcall_sync.client.ratelimit import LimiterStatus
+    from upcall_sync.render import BarProgress, LineProgress
+
+    status = [LimiterStatus(True, 4.5, "learned")]
+    op = SimpleNamespace(status="applied", label="add x", message="", result="id 1")
+    lines = io.StringIO()
+    progress = LineProgress(lines, lambda: status[0])
+    progress(op)
+    progress(op)  # unchanged: no new line
+    status[0] = LimiterStatus(True, 2.0, "learned")
+    progress(op)
+    status[0] = LimiterStatus(False, 2.5, "learned")
+    progress(op)
+    assert [
+        line.split(None, 1)[1] for line in lines.getvalue().splitlines() if "throttled" in line
+    ] == [
+        "server throttling: sending 4.5 req/s",
+        "server throttling: sending 2.0 req/s",
+        "no longer: pacing 2.5 req/s",
+    ]
+    bar_out = io.StringIO()
+    bar = BarProgress(2, bar_out, lambda: status[0])
+    status[0] = LimiterStatus(True, 4.5, "learned")
+    bar(op)
+    bar.close()
+    assert "server throttling: sending 4.5 req/s" in bar_out.getvalue()
