@@ -1,6 +1,7 @@
 """The Upcall v1 API client: typed methods over one pooled, injected `requests.Session`."""
 
 from upcall_sync.client.api import UpcallClient, resolve_token
+from upcall_sync.client.breaker import CircuitBreaker
 from upcall_sync.client.models import (
     Address,
     Campaign,
@@ -10,6 +11,7 @@ from upcall_sync.client.models import (
     ContactList,
     ListContact,
 )
+from upcall_sync.client.ratelimit import LimiterStatus, RateLimiter
 from upcall_sync.client.redact import Redactor, Secret, strip_token
 from upcall_sync.client.transport import (
     DEFAULT_BASE_URL,
@@ -28,10 +30,13 @@ __all__ = [
     "CampaignAttributes",
     "CampaignNumber",
     "Cancelled",
+    "CircuitBreaker",
     "ContactAttributes",
     "ContactList",
+    "LimiterStatus",
     "ListContact",
     "Page",
+    "RateLimiter",
     "Redactor",
     "RetryPolicy",
     "Secret",
