@@ -371,7 +371,8 @@ class LineProgress:
             self.out.write(f"{'throttled':>13}  {now.describe()}\n")
             self._shown = (True, now.rate)
         elif was_throttled and not now.throttled:
-            self.out.write(f"{'throttled':>13}  no longer: {now.describe() or 'no limit'}\n")
+            pace = now.describe()
+            self.out.write(f"{'throttled':>13}  no longer{': ' + pace if pace else ''}\n")
             self._shown = (False, now.rate)
 
     def __call__(self, op: Any) -> None:

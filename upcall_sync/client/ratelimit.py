@@ -74,7 +74,8 @@ class LimiterStatus:
         pace = f"{self.rate:,.1f} req/s"
         if self.throttled:
             return f"server throttling: sending {pace}"
-        return f"pacing {pace} ({self.source})" if self.source != "learned" else f"pacing {pace}"
+        # a learned pace keeps growing while no 429 comes: not worth a word until one does
+        return f"pacing {pace} ({self.source})" if self.source != "learned" else ""
 
 
 @dataclass(frozen=True)
