@@ -26,17 +26,9 @@ import heapq
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
-
-from tenacity import (
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    stop_before_delay,
-    wait_exponential_jitter,
-)
 
 from upcall_sync.changes import (
     AddNumber,
@@ -63,6 +55,7 @@ from upcall_sync.client import (
 from upcall_sync.errors import (
     ApiError,
     ApiStatusError,
+    ApiUnreachable,
     Cancelled,
     OutcomeUnknown,
     UpcallSyncError,
@@ -242,7 +235,8 @@ class _Scheduler:
             if not bad:
                 heapq.heappush(self.ready, (PRIORITY[op.kind], op.seq))
                 continue
-            op.status = "skipped"
+            # what waited on a change never attempted is not attempted either
+            op.status = "not_attempted" if bad[0].status == "not_attempted" else "skipped"
             op.message = f"needs {bad[0].label}, which {bad[0].status.replace('_', ' ')}"
             ended.append(op)
             self.sorter.done(op.seq)
@@ -314,6 +308,7 @@ class Applier:
             elif isinstance(c, UpdateContact) and c.live_id:
                 self.contact_ids[c.contact.person_key] = c.live_id
         self._lock = threading.Lock()
+        self.unreachable = ""  # the circuit breaker's one line, once it opened
         self.ops = _Graph(plan).ops
         self._handlers: dict[str, Callable[[Op], str]] = {
             "create_list": self._create_list,
@@ -336,9 +331,10 @@ class Applier:
         def worker() -> None:
             while (op := scheduler.take()) is not None:
                 self._execute(op)
-                stop = self.fail_fast and op.status == "failed"
+                stop = (self.fail_fast and op.status == "failed") or bool(self.unreachable)
                 if stop:
                     report.stopped_early = True
+                    report.stop_reason = self.unreachable
                 ended = scheduler.finish(op, stop=stop)
                 for done in (op, *ended):
                     self.listener(done)
@@ -367,6 +363,10 @@ class Applier:
         except Cancelled as exc:
             op.status = "not_attempted"
             op.message = str(exc)
+        except ApiUnreachable as exc:  # the breaker opened: start nothing more
+            op.status = "not_attempted"
+            op.message = exc.one_line()
+            self.unreachable = self.unreachable or exc.one_line()
         except UpcallSyncError as exc:
             op.status = "failed"
             op.message = self._explain(op, exc)
@@ -519,31 +519,15 @@ class Applier:
                         return found
                 raise
 
-        for attempt_state in self._retrying():
-            with attempt_state:
-                return attempt()
-        raise AssertionError("unreachable: tenacity re-raises the last failure")
-
-    def _retrying(self) -> Iterator[Any]:
-        """The client's retry policy (backoff with jitter, bounded in time), for the POSTs
-        whose outcome was unknown and which a look-up did not find."""
-        policy = self.client.transport.retry
-        return iter(
-            Retrying(
-                stop=stop_after_attempt(self.lookup_attempts)
-                | stop_before_delay(policy.max_total_seconds),
-                wait=wait_exponential_jitter(
-                    multiplier=policy.backoff_initial, max=policy.backoff_max, jitter=policy.jitter
-                ),
-                retry=retry_if_exception_type(OutcomeUnknown),
-                sleep=self._sleep,
-                reraise=True,
-            )
+        # the transport's one retry policy: backoff with jitter, bounded in time; the
+        # applier's own stop event ends a wait (in-flight work finishes, nothing new)
+        return self.client.transport.retrier.call(
+            attempt,
+            retry_if=lambda e: isinstance(e, OutcomeUnknown),
+            max_attempts=self.lookup_attempts,
+            cancel=self.cancel,
+            annotate=False,
         )
-
-    def _sleep(self, seconds: float) -> None:
-        if self.cancel.wait(seconds):
-            raise Cancelled("interrupted before retrying a request")
 
     def _find_list(self) -> str | None:
         lists = self.client.list_lists(name=self.plan.contact_list)

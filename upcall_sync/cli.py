@@ -170,6 +170,36 @@ Parallelism = Annotated[
     int,
     typer.Option("--parallelism", min=1, max=64, help="Requests in flight at once.", metavar="N"),
 ]
+
+
+def _positive_rate(value: float | None) -> float | None:
+    if value is not None and not 0 < value <= 10_000:
+        raise typer.BadParameter(f"{value:g}: give requests per second, more than 0, at most 10000")
+    return value
+
+
+MaxRps = Annotated[
+    float | None,
+    typer.Option(
+        "--max-rps",
+        callback=_positive_rate,
+        help="Send at most N requests per second (a known rate limit); without it, the rate "
+        "is learned from the server's 429 answers.",
+        metavar="N",
+        show_default=False,
+    ),
+]
+UnreachableAfter = Annotated[
+    float,
+    typer.Option(
+        "--unreachable-after",
+        min=0.5,
+        max=3600,
+        help="Stop sending when no request has been answered for this long (5 s, or this if "
+        "shorter, before the API has answered once).",
+        metavar="SECONDS",
+    ),
+]
 Prune = Annotated[
     bool,
     typer.Option("--prune", help="Archive live campaigns in prune_scope that no manifest names."),
@@ -192,6 +222,8 @@ def _client(
     insecure: bool,
     parallelism: int,
     retry_time: float = 90.0,
+    max_rps: float | None = None,
+    unreachable_after: float = 30.0,
 ) -> UpcallClient:
     from upcall_sync.client import RetryPolicy, Timeouts, UpcallClient
 
@@ -202,6 +234,8 @@ def _client(
         timeouts=Timeouts(connect=min(timeout, 10.0), read=timeout, total=timeout * 4),
         retry=RetryPolicy(max_total_seconds=retry_time),
         allow_insecure_http=insecure,
+        max_rps=max_rps,
+        unreachable_after=unreachable_after,
     )
     STATE.redactor.add(client.transport.token_for_redaction())
     STATE.api_url = client.transport.base_url
@@ -275,12 +309,23 @@ def plan(
     timeout: Timeout = 30.0,
     max_retry_time: RetryTime = 90.0,
     allow_insecure_http: Insecure = False,
+    max_rps: MaxRps = None,
+    unreachable_after: UnreachableAfter = 30.0,
 ) -> None:
     """Show what apply would change: text for people, JSON for machines, Markdown for PRs."""
     from upcall_sync.render import render
     from upcall_sync.sync import plan_paths
 
-    client = _client(api_url, token_file, timeout, allow_insecure_http, parallelism, max_retry_time)
+    client = _client(
+        api_url,
+        token_file,
+        timeout,
+        allow_insecure_http,
+        parallelism,
+        max_retry_time,
+        max_rps,
+        unreachable_after,
+    )
     with gc_paused():
         planned = plan_paths(_paths(paths), client, _options(prune, target, parallelism))
     if out:
@@ -351,6 +396,8 @@ def apply(
     timeout: Timeout = 30.0,
     max_retry_time: RetryTime = 90.0,
     allow_insecure_http: Insecure = False,
+    max_rps: MaxRps = None,
+    unreachable_after: UnreachableAfter = 30.0,
 ) -> None:
     """Make the live account match: plan, confirm, apply in a safe order, then check convergence.
 
@@ -362,7 +409,14 @@ def apply(
     run = _ApplyRun(json_report=fmt is ApplyFormat.json)
     try:
         client = _client(
-            api_url, token_file, timeout, allow_insecure_http, parallelism, max_retry_time
+            api_url,
+            token_file,
+            timeout,
+            allow_insecure_http,
+            parallelism,
+            max_retry_time,
+            max_rps,
+            unreachable_after,
         )
         with gc_paused():
             run.job = prepare_apply(_paths(paths), client, _options(prune, target, parallelism))
@@ -434,7 +488,7 @@ def _apply_job(
         job.plan.raise_if_unsafe()
     if not job.saved and not auto_approve:
         _confirm(out)
-    progress = _progress(quiet, job.plan, out)
+    progress = _progress(quiet, job.plan, out, client.transport.limiter.status)
     cancel = threading.Event()
     # The handlers stay until the command ends: a second signal while the
     # report prints must still exit at once.
@@ -446,6 +500,8 @@ def _apply_job(
         finally:
             progress.close()
         render_report(outcome.report, out)
+        if outcome.report.stop_reason:
+            _print_error(outcome.report.stop_reason)
         if outcome.report.interrupted or received:
             code = 143 if received and received[0] == signal.SIGTERM else 130
         elif outcome.check_error is not None:
@@ -477,7 +533,8 @@ def _confirm(out: TextIO) -> None:
         raise UsageError("apply cancelled: nothing was changed")
 
 
-def _progress(quiet: bool, plan: Plan, out: TextIO) -> Any:
+def _progress(quiet: bool, plan: Plan, out: TextIO, status: Any = None) -> Any:
+    """A bar on a terminal, lines otherwise; `status` says when the server throttles."""
     from upcall_sync.render import BarProgress, LineProgress, operation_count
 
     class _Silent:
@@ -490,8 +547,8 @@ def _progress(quiet: bool, plan: Plan, out: TextIO) -> Any:
     if quiet:
         return _Silent()
     if _color(out):
-        return BarProgress(operation_count(plan), out)
-    return LineProgress(out)
+        return BarProgress(operation_count(plan), out, status)
+    return LineProgress(out, status)
 
 
 @contextlib.contextmanager
@@ -614,6 +671,19 @@ def emulator(
         list[str] | None,
         typer.Option(help="A token that reads the first --token's account; its writes get 403."),
     ] = None,
+    rate_limit: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            max=100_000,
+            help="Requests per second each token may make (burst the same); 0: no limit. "
+            "The excess gets 429 with Retry-After.",
+            metavar="R",
+        ),
+    ] = 0.0,
+    rate_limit_headers: Annotated[
+        bool, typer.Option(help="With --rate-limit: send RateLimit-* headers too.")
+    ] = False,
 ) -> None:
     """Run a local Upcall v1 API backed by SQLite (prints its base URL first)."""
     from upcall_sync.emulator.cli import EmulatorOptions, serve
@@ -643,6 +713,8 @@ def emulator(
             validation=validation,
             read_only_tokens=list(read_only_token or []),
             duplicate_number_message=duplicate_number_message,
+            rate_limit=rate_limit,
+            rate_limit_headers=rate_limit_headers,
         )
         raise typer.Exit(serve(opts))
     except ValueError as exc:
@@ -669,6 +741,8 @@ def doctor(
     timeout: Timeout = 30.0,
     max_retry_time: RetryTime = 90.0,
     allow_insecure_http: Insecure = False,
+    max_rps: MaxRps = None,
+    unreachable_after: UnreachableAfter = 30.0,
 ) -> None:
     """Check a live API against every assumption the client makes (GET requests only).
 
@@ -676,7 +750,16 @@ def doctor(
     """
     from upcall_sync.doctor import render_json, render_text, run_doctor
 
-    client = _client(api_url, token_file, timeout, allow_insecure_http, 1, max_retry_time)
+    client = _client(
+        api_url,
+        token_file,
+        timeout,
+        allow_insecure_http,
+        1,
+        max_retry_time,
+        max_rps,
+        unreachable_after,
+    )
     report = run_doctor(client)
     (render_json if fmt is DoctorFormat.json else render_text)(report, sys.stdout)
     if not report.ok:
@@ -741,6 +824,8 @@ def export(
     timeout: Timeout = 30.0,
     max_retry_time: RetryTime = 90.0,
     allow_insecure_http: Insecure = False,
+    max_rps: MaxRps = None,
+    unreachable_after: UnreachableAfter = 30.0,
 ) -> None:
     """Write the live account as manifests that plan to no changes (read-only)."""
     from pathlib import Path
@@ -757,7 +842,16 @@ def export(
         csv_over=ex.DEFAULT_CSV_OVER if csv_over is None else csv_over,
         parallelism=parallelism,
     )
-    client = _client(api_url, token_file, timeout, allow_insecure_http, parallelism, max_retry_time)
+    client = _client(
+        api_url,
+        token_file,
+        timeout,
+        allow_insecure_http,
+        parallelism,
+        max_retry_time,
+        max_rps,
+        unreachable_after,
+    )
     live = ex.read_live(client, options)
     try:
         result = ex.build(

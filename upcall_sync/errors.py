@@ -12,7 +12,8 @@ UpcallSyncError                  root: the CLI catches it once and prints one li
 │   ├── PaginationError          links.next loops, leaves the API's host, or a listing never ends
 │   └── ListsUnavailable         the (inferred) contact-list endpoints answer 404
 ├── TransportError               no usable answer at all: connection refused or reset, timeout
-│   └── OutcomeUnknown           a write was sent and we cannot tell whether it happened
+│   ├── OutcomeUnknown           a write was sent and we cannot tell whether it happened
+│   └── ApiUnreachable           nothing answered for too long (or a TLS failure): stop sending
 ├── InsecureTransport            the token would travel over plain http to a non-loopback host
 ├── UnsafePlan                   the plan is over the safety thresholds (apply needs force)
 ├── StalePlan                    a saved plan no longer matches the live account or the manifests
@@ -182,6 +183,11 @@ class OutcomeUnknown(TransportError):
     def __init__(self, message: str, *, method: str = "", url: str = "", status: int | None = None):
         self.status = status
         super().__init__(message, method=method, url=url)
+
+
+class ApiUnreachable(TransportError):
+    """The API stopped answering (the circuit breaker opened), or cannot be spoken to at all
+    (a TLS failure): nothing more is sent, and retrying will not help within this run."""
 
 
 class InsecureTransport(UpcallSyncError):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
@@ -420,13 +420,43 @@ def operation_count(plan: Plan) -> int:
     return len(plan.changes) + extra
 
 
-class LineProgress:
-    """One line per finished operation: what CI logs want."""
+#: a zero-argument callable giving the rate limiter's status (`transport.limiter.status`):
+#: an object with `throttled`, `rate` and `describe()`
+StatusSource = Callable[[], Any]
 
-    def __init__(self, out: IO[str]) -> None:
+
+class LineProgress:
+    """One line per finished operation: what CI logs want.
+
+    With `status`, a line also says when the server starts throttling (and at
+    what rate requests go), when that rate moves by a fifth, and when it stops.
+    """
+
+    def __init__(self, out: IO[str], status: StatusSource | None = None) -> None:
         self.out = out
+        self._status = status
+        self._shown: tuple[bool, float | None] = (False, None)
+
+    def _throttle_line(self) -> None:
+        if self._status is None:
+            return
+        now = self._status()
+        was_throttled, was_rate = self._shown
+        moved = (
+            now.rate is not None
+            and was_rate is not None
+            and abs(now.rate - was_rate) > 0.2 * was_rate
+        )
+        if now.throttled and (not was_throttled or moved):
+            self.out.write(f"{'throttled':>13}  {now.describe()}\n")
+            self._shown = (True, now.rate)
+        elif was_throttled and not now.throttled:
+            pace = now.describe()
+            self.out.write(f"{'throttled':>13}  no longer{': ' + pace if pace else ''}\n")
+            self._shown = (False, now.rate)
 
     def __call__(self, op: Any) -> None:
+        self._throttle_line()
         detail = op.result if op.status == "applied" else op.message
         suffix = (
             f" ({detail})" if detail and op.status == "applied" else f": {detail}" if detail else ""
@@ -441,7 +471,7 @@ class LineProgress:
 class BarProgress:
     """A rich progress bar with counts, rate and ETA, for terminals."""
 
-    def __init__(self, total: int, out: IO[str]) -> None:
+    def __init__(self, total: int, out: IO[str], status: StatusSource | None = None) -> None:
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -461,10 +491,14 @@ class BarProgress:
             TextColumn("eta"),
             TimeRemainingColumn(),
             TextColumn("{task.fields[problems]}"),
+            TextColumn("[yellow]{task.fields[throttle]}"),
             console=Console(file=out),
             transient=False,
         )
-        self._task = self._progress.add_task("apply", total=total, rate="", problems="")
+        self._status = status
+        self._task = self._progress.add_task(
+            "apply", total=total, rate="", problems="", throttle=""
+        )
         self._failed = 0
         self._done = 0
         self._started = time.monotonic()
@@ -483,6 +517,7 @@ class BarProgress:
             advance=1,
             rate=f"{self._done / elapsed:,.1f}/s",
             problems=f"[red]{self._failed} failed[/red]" if self._failed else "",
+            throttle=self._status().describe() if self._status is not None else "",
         )
 
     def close(self) -> None:

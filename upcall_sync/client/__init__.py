@@ -1,6 +1,7 @@
 """The Upcall v1 API client: typed methods over one pooled, injected `requests.Session`."""
 
 from upcall_sync.client.api import NUMBER_TYPES, UpcallClient, resolve_token
+from upcall_sync.client.breaker import CircuitBreaker
 from upcall_sync.client.listings import Listing, submit_all
 from upcall_sync.client.models import (
     Address,
@@ -11,6 +12,7 @@ from upcall_sync.client.models import (
     ContactList,
     ListContact,
 )
+from upcall_sync.client.ratelimit import LimiterStatus, RateLimiter
 from upcall_sync.client.redact import Redactor, Secret, strip_token
 from upcall_sync.client.resources import contact_of, contact_row
 from upcall_sync.client.transport import (
@@ -31,11 +33,14 @@ __all__ = [
     "CampaignAttributes",
     "CampaignNumber",
     "Cancelled",
+    "CircuitBreaker",
     "ContactAttributes",
     "ContactList",
+    "LimiterStatus",
     "ListContact",
     "Listing",
     "Page",
+    "RateLimiter",
     "Redactor",
     "RetryPolicy",
     "Secret",

@@ -8,9 +8,11 @@ from concurrent.futures import Executor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
+from upcall_sync.client.breaker import UNREACHABLE_AFTER, CircuitBreaker
 from upcall_sync.client.listings import Listing, M, first_pages, read_all
 from upcall_sync.client.lists import ContactListsApi, _filters
 from upcall_sync.client.models import (
@@ -18,7 +20,8 @@ from upcall_sync.client.models import (
     CampaignAttributes,
     CampaignNumber,
 )
-from upcall_sync.client.redact import Secret
+from upcall_sync.client.ratelimit import RateLimiter
+from upcall_sync.client.redact import Secret, strip_token
 from upcall_sync.client.resources import contact_row, document, live_contact, parse_single
 from upcall_sync.client.transport import (
     DEFAULT_BASE_URL,
@@ -56,8 +59,15 @@ class UpcallClient(ContactListsApi):
         timeouts: Timeouts | None = None,
         retry: RetryPolicy | None = None,
         allow_insecure_http: bool = False,
+        max_rps: float | None = None,
+        unreachable_after: float = UNREACHABLE_AFTER,
     ) -> UpcallClient:
-        """A client from explicit values, falling back to UPCALL_API_URL / UPCALL_AUTH_TOKEN."""
+        """A client from explicit values, falling back to UPCALL_API_URL / UPCALL_AUTH_TOKEN.
+
+        `max_rps` caps the request rate up front (the limiter still learns a lower
+        limit from 429s); `unreachable_after` is how long no request may be answered
+        before every request fails at once with ApiUnreachable.
+        """
         url = base_url or os.environ.get("UPCALL_API_URL") or DEFAULT_BASE_URL
         secret = resolve_token(token, token_file)
         transport = Transport(
@@ -67,6 +77,8 @@ class UpcallClient(ContactListsApi):
             timeouts=timeouts,
             retry=retry,
             allow_insecure_http=allow_insecure_http,
+            limiter=RateLimiter(max_rps),
+            breaker=CircuitBreaker(unreachable_after, where=_origin(url)),
         )
         return cls(transport)
 
@@ -187,6 +199,11 @@ class UpcallClient(ContactListsApi):
         body = document("numbers", {"list_contact_id": int(list_contact_id)})
         resp = self.transport.request("POST", path, body=body)
         return parse_single(resp.document, CampaignNumber, NUMBER_TYPES, method="POST", url=path)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(strip_token(url))
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def resolve_token(token: str | Secret | None, token_file: str | Path | None) -> Secret:

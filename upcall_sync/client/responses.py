@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -80,6 +81,34 @@ def is_connect_failure(exc: BaseException) -> bool:
         )
         seen += 1
     return False
+
+
+def tls_problem(exc: BaseException) -> str | None:
+    """What is wrong, in words, when `exc` is a TLS failure; None for any other failure.
+
+    TLS failures are not transient (a wrong scheme, an untrusted or mismatched
+    certificate), so they are never retried.
+    """
+    if not isinstance(exc, requests.exceptions.SSLError):
+        return None
+    text = str(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+        detail = text.split("certificate verify failed:", 1)[-1]
+        detail = detail.split("(_ssl.c", 1)[0].strip(" )'\"") if detail != text else ""
+        return "TLS certificate not trusted" + (f": {detail}" if detail else "")
+    for needle in (
+        "WRONG_VERSION_NUMBER",
+        "wrong version number",
+        "record layer failure",
+        "packet length too long",
+        "unknown protocol",
+        "http request",
+    ):
+        if needle in text:
+            return "TLS handshake failed: the server does not speak https? (check the URL's scheme)"
+    found = re.search(r"\[SSL(?:: [A-Z0-9_]+)?\] ([^(\"']+)", text)
+    reason = found.group(1).strip() if found else "no details from the TLS library"
+    return f"TLS handshake failed: {reason[:120]}"
 
 
 def describe(exc: BaseException) -> str:

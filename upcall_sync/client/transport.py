@@ -20,16 +20,10 @@ import requests
 import urllib3
 from pydantic_core import from_json
 from requests.adapters import HTTPAdapter
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    stop_before_delay,
-    wait_exponential_jitter,
-)
 
+from upcall_sync.client.breaker import CircuitBreaker
 from upcall_sync.client.paging import canonical, page_number, page_size
+from upcall_sync.client.ratelimit import RateLimiter
 from upcall_sync.client.redact import (
     TOKEN_PARAM,
     Redactor,
@@ -44,7 +38,9 @@ from upcall_sync.client.responses import (
     is_connect_failure,
     parse_error_document,
     retry_after_seconds,
+    tls_problem,
 )
+from upcall_sync.client.retry import Retrier, RetryPolicy
 from upcall_sync.errors import (
     ApiResponseError,
     ApiStatusError,
@@ -54,8 +50,9 @@ from upcall_sync.errors import (
     OutcomeUnknown,
     PaginationError,
     TransportError,
-    UpcallSyncError,
 )
+
+__all__ = ["Cancelled", "RetryPolicy", "Timeouts", "Transport", "make_session"]
 
 log = logging.getLogger("upcall_sync.http")
 
@@ -64,18 +61,6 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 IDEMPOTENT = frozenset({"GET", "PATCH", "HEAD", "OPTIONS"})
 JSON_TYPES = ("application/json", "application/vnd.api+json", "text/json")
 MAX_PAGES = 100_000
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard the client tries before giving up on a retryable failure."""
-
-    max_attempts: int = 8
-    backoff_initial: float = 0.25
-    backoff_max: float = 8.0
-    jitter: float = 0.25
-    max_total_seconds: float = 90.0
-    retry_after_cap: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -93,6 +78,7 @@ class Stats:
 
     requests: int = 0
     retries: int = 0
+    throttled: int = 0
     by_method: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -105,11 +91,16 @@ class Stats:
         with self._lock:
             self.retries += 1
 
+    def count_throttled(self) -> None:
+        with self._lock:
+            self.throttled += 1
+
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {
                 "requests": self.requests,
                 "retries": self.retries,
+                "throttled": self.throttled,
                 "by_method": dict(self.by_method),
             }
 
@@ -175,6 +166,8 @@ class Transport:
         allow_insecure_http: bool = False,
         cancel: threading.Event | None = None,
         sleep: Callable[[float], None] | None = None,
+        limiter: RateLimiter | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self._token = token if isinstance(token, Secret) else Secret(token)
         self.redact = Redactor(self._token.reveal())
@@ -198,20 +191,19 @@ class Transport:
         self.page_size = page_size
         self.max_body_bytes = max_body_bytes
         self.cancel = cancel or threading.Event()
-        self._sleep = sleep
         self.stats = Stats()
-        policy = self.retry
-        self._backoff = wait_exponential_jitter(
-            multiplier=policy.backoff_initial, max=policy.backoff_max, jitter=policy.jitter
-        )
-        self._retrying = Retrying(
-            stop=stop_after_attempt(policy.max_attempts)
-            | stop_before_delay(policy.max_total_seconds),
-            wait=self._wait_for,
-            retry=retry_if_exception(lambda e: bool(getattr(e, "retryable", False))),
-            reraise=True,
-            sleep=self._wait,
-            before_sleep=self._before_sleep,
+        #: one limiter and one breaker for every thread: the run's shared view of the server
+        self.limiter = limiter if limiter is not None else RateLimiter()
+        self.breaker = breaker if breaker is not None else CircuitBreaker(where=self._origin_text)
+        #: the one retry policy; apply's duplicate-proof POSTs use it too (`retrier.call`)
+        self.retrier = Retrier(
+            self.retry,
+            cancel=self.cancel,
+            stopped=self.breaker.opened,
+            time_left=self.breaker.time_left,
+            sleep=sleep,
+            on_retry=self.stats.count_retry,
+            redact=self.redact,
         )
 
     def __repr__(self) -> str:
@@ -251,59 +243,15 @@ class Transport:
     ) -> Response:
         """One API call, retried when that is safe. Raises only UpcallSyncError subclasses."""
         url = self.url(path, params)
-        try:  # the common case, without the retry machinery
-            return self._once(method, url, body)
-        except UpcallSyncError as exc:
-            if not exc.retryable:
-                raise
-            first_failure = exc
-        replayed = False
-
-        def attempt() -> Response:
-            nonlocal replayed
-            if not replayed:  # tenacity counts the failure above as attempt 1
-                replayed = True
-                raise first_failure
-            return self._once(method, url, body)
-
-        retrying = self._retrying.copy()
-        try:
-            return retrying(attempt)
-        except UpcallSyncError as exc:
-            attempts = int(retrying.statistics.get("attempt_number", 1))
-            if attempts > 1 and exc.args and isinstance(exc.args[0], str):
-                exc.args = (f"{exc.args[0]} (gave up after {attempts} attempts)",)
-            raise
-
-    def _wait_for(self, state: RetryCallState) -> float:
-        """Exponential backoff with jitter, but never less than the server's Retry-After."""
-        exc = state.outcome.exception() if state.outcome else None
-        delay = float(self._backoff(state))
-        retry_after = getattr(exc, "retry_after", None)
-        if isinstance(retry_after, int | float):
-            delay = max(delay, float(retry_after))
-        return delay
-
-    def _wait(self, seconds: float) -> None:
-        if self._sleep is not None:
-            self._sleep(seconds)
-            return
-        if self.cancel.wait(seconds):
-            raise Cancelled("interrupted while waiting to retry")
-
-    def _before_sleep(self, state: RetryCallState) -> None:
-        self.stats.count_retry()
-        exc = state.outcome.exception() if state.outcome else None
-        log.info(
-            "retrying after %s (attempt %d, waiting %.2fs)",
-            self.redact(str(exc)),
-            state.attempt_number,
-            state.upcoming_sleep,
-        )
+        return self.retrier.call(lambda: self._once(method, url, body), retry_if=_retryable)
 
     def _once(self, method: str, url: str, body: Any) -> Response:
         if self.cancel.is_set():
             raise Cancelled("interrupted before sending a request")
+        self.breaker.check()
+        if not self.limiter.acquire(self.cancel):
+            raise Cancelled("interrupted before sending a request")
+        self.breaker.check()
         started = time.monotonic()
         self.stats.count(method)
         data = None
@@ -318,13 +266,24 @@ class Transport:
                 params={TOKEN_PARAM: self._token.reveal()},
                 data=data,
                 headers=headers,
-                timeout=(self.timeouts.connect, self.timeouts.read),
+                # a run that cannot connect fails when the breaker would open, not later
+                timeout=(
+                    min(self.timeouts.connect, max(self.breaker.time_left(), 0.5)),
+                    self.timeouts.read,
+                ),
                 stream=True,
                 allow_redirects=False,
             )
         except requests.RequestException as exc:
             scrub_exception(exc, self.redact)
-            raise self._transport_error(method, url, exc) from exc
+            raise self._transport_error(method, url, exc, sent_at=started) from exc
+        self.breaker.answered()
+        if resp.status_code == 429:
+            self.stats.count_throttled()
+            wait = retry_after_seconds(resp.headers.get("Retry-After"))
+            self.limiter.on_answer(started, 429, resp.headers, wait)
+        else:
+            self.limiter.on_answer(started, resp.status_code, resp.headers)
         try:
             raw = self._read_body(resp, method, url, started)
         finally:
@@ -337,15 +296,32 @@ class Transport:
         return self._interpret(method, url, resp, raw)
 
     def _transport_error(
-        self, method: str, url: str, exc: BaseException, reason: str | None = None
+        self,
+        method: str,
+        url: str,
+        exc: BaseException,
+        reason: str | None = None,
+        *,
+        sent_at: float | None = None,
     ) -> TransportError:
-        """Map a requests failure: retryable when the request surely never reached the server."""
+        """Map a requests failure: retryable when the request surely never reached the server.
+
+        A TLS failure is not transient: it opens the breaker at once. Any other
+        failure counts towards it; the one that opens it becomes ApiUnreachable
+        (a write whose outcome is unknown stays OutcomeUnknown: apply looks it up).
+        """
         shown = self.display(url)
+        tls = tls_problem(exc)
+        if tls is not None:
+            raise self.breaker.trip(self.redact(f"{method} {shown}: {tls}"))
         reason = reason or describe(exc)
+        unreachable = self.breaker.failed(time.monotonic() if sent_at is None else sent_at, reason)
         never_sent = isinstance(exc, requests.ConnectTimeout) or (
             isinstance(exc, requests.ConnectionError) and is_connect_failure(exc)
         )
         err: TransportError
+        if unreachable is not None and (never_sent or method in IDEMPOTENT):
+            return unreachable
         if never_sent or method in IDEMPOTENT:
             err = TransportError(f"{method} {shown}: {reason}", method=method, url=shown)
             err.retryable = True
@@ -394,7 +370,7 @@ class Transport:
                 expected = resp.headers.get("Content-Length")
                 of = f" of {int(expected):,}" if expected and expected.isdigit() else ""
                 reason = f"the response was cut off after {size:,}{of} bytes"
-            raise self._transport_error(method, url, exc, reason) from exc
+            raise self._transport_error(method, url, exc, reason, sent_at=started) from exc
         return b"".join(chunks)
 
     def _interpret(self, method: str, url: str, resp: requests.Response, raw: bytes) -> Response:
@@ -578,6 +554,10 @@ class Transport:
             )
         links = doc.get("links") if isinstance(doc.get("links"), dict) else {}
         return doc["data"], links or {}
+
+
+def _retryable(exc: BaseException) -> bool:
+    return bool(getattr(exc, "retryable", False))
 
 
 def _param(value: Any) -> str:

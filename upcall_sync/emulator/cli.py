@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 
 from upcall_sync.emulator.modes import DUPLICATE_NUMBER_MESSAGE, VALIDATIONS
-from upcall_sync.emulator.server import RANDOM_FAULTS, Emulator, Faults
+from upcall_sync.emulator.server import RANDOM_FAULTS, Emulator, Faults, RateLimit
 from upcall_sync.emulator.store import Store
 
 
@@ -38,6 +38,8 @@ class EmulatorOptions:
     no_lists: bool = False
     validation: str = "strict"
     read_only_tokens: list[str] = field(default_factory=list)
+    rate_limit: float = 0.0
+    rate_limit_headers: bool = False
 
     def __post_init__(self) -> None:
         """Option values the command line cannot check by type (ValueError: a usage error)."""
@@ -83,6 +85,11 @@ def serve(opts: EmulatorOptions) -> int:
         no_lists=opts.no_lists,
         validation=opts.validation,
         read_only_tokens=opts.read_only_tokens,
+        rate_limit=(
+            RateLimit(opts.rate_limit, headers=opts.rate_limit_headers)
+            if opts.rate_limit > 0
+            else None
+        ),
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("emulator: %(message)s"))

@@ -22,12 +22,20 @@ Fault kinds (random, with `rate`, or by rule for a method and path):
 | scheme-next       | listings          | links.next on the same host with another scheme    |
 | huge-page         | listings          | every row on one page, whatever page[size] was     |
 | retry-after-huge  | before handling   | 429 with Retry-After: 86400                        |
+
+Apart from faults, `rate_limit` (`--rate-limit R`) puts a token bucket in front of
+every account: R requests per second, a burst of R. A request that finds the bucket
+empty is answered 429 (nothing handled) with `Retry-After` set to the whole seconds
+until the next token, rounded up (HTTP's delta-seconds are integers), and logged
+with the fault `rate-limit`. `rate_limit_headers` adds `RateLimit-Policy`,
+`RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` to every answer.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import re
 import socket
@@ -130,6 +138,43 @@ class Faults:
     def coin(self) -> bool:
         with self._lock:
             return self._rng.random() < 0.5
+
+
+class RateLimit:
+    """A token bucket per auth token: `rate` requests per second, a burst of `rate`."""
+
+    def __init__(self, rate: float, *, headers: bool = False) -> None:
+        if not rate > 0:
+            raise ValueError("the rate limit must be more than 0 requests per second")
+        self.rate = rate
+        self.burst = max(1.0, rate)
+        self.headers = headers
+        self._buckets: dict[str, tuple[float, float]] = {}  # token -> (tokens, at)
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> tuple[bool, dict[str, str]]:
+        """(allowed, headers to send): takes a token when there is one."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, at = self._buckets.get(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - at) * self.rate)
+            allowed = tokens >= 1.0
+            if allowed:
+                tokens -= 1.0
+            self._buckets[key] = (tokens, now)
+        wait = 0 if allowed else max(1, math.ceil((1.0 - tokens) / self.rate))
+        out = {} if allowed else {"Retry-After": str(wait)}
+        if self.headers:
+            full = math.ceil((self.burst - tokens) / self.rate) if tokens < self.burst else 0
+            out.update(
+                {
+                    "RateLimit-Policy": f"{self.burst:g};w={self.burst / self.rate:g}",
+                    "RateLimit-Limit": f"{self.burst:g}",
+                    "RateLimit-Remaining": str(int(tokens)),
+                    "RateLimit-Reset": str(wait if not allowed else full),
+                }
+            )
+        return allowed, out
 
 
 @dataclass(frozen=True)
@@ -248,6 +293,14 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         if emu.latency > 0:
             time.sleep(emu.latency)
+        limit_headers: dict[str, str] = {}
+        if emu.rate_limit is not None:
+            key = next((v for k, v in query if k == "auth_token"), "")
+            allowed, limit_headers = emu.rate_limit.take(key)
+            if not allowed:
+                refused = emu.api.error_body({"base": ["Too many requests"]})
+                self._finish(path, query, Result(429, refused, limit_headers), "rate-limit")
+                return
         fault = emu.faults.pick(self.command, api_path)
         if fault in _BEFORE:
             self._before_fault(fault or "", path, query)
@@ -267,6 +320,8 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:  # a bug in the emulator: answer like a real server would
             log.exception("emulator error on %s %s", self.command, path)
             result = Result(500, emu.api.error_body({"base": ["Internal error"]}))
+        if limit_headers:
+            result.headers.update(limit_headers)
         if fault in ("lost-write", "timeout", "invalid-json", "truncated", "slow-body"):
             self._after_fault(fault or "", path, query, result)
             return
@@ -414,6 +469,7 @@ class Emulator:
         read_only_tokens: tuple[str, ...] | list[str] = (),
         max_body_bytes: int = 1024 * 1024,
         log_size: int = 200_000,
+        rate_limit: RateLimit | None = None,
     ) -> None:
         self.store = store if store is not None else Store(":memory:")
         modes = Modes(
@@ -436,6 +492,7 @@ class Emulator:
             self.store.add_read_only_token(token, owner)
         self.latency = latency_ms / 1000.0
         self.faults = faults or Faults()
+        self.rate_limit = rate_limit
         self.max_body_bytes = max_body_bytes
         self.stopping = threading.Event()
         self._requests: deque[LoggedRequest] = deque(maxlen=log_size)
