@@ -204,7 +204,13 @@ def test_the_package_root_imports_nothing() -> None:
 # -- rule 2: typer, rich, gc and signal belong to the command line -------------------
 
 
-COMMAND_MODULES = frozenset({"upcall_sync.cli", "upcall_sync.emulator.cli"})
+#: the emulator's own command modules (its `upcall-sync emulator` plug-in)
+EMULATOR_COMMAND = frozenset({"upcall_sync.emulator.cli", "upcall_sync.emulator.command"})
+
+
+def is_command_line(module: str) -> bool:
+    """The tool's `cli` package, or the emulator's command modules."""
+    return unit(module) == "cli" or module in EMULATOR_COMMAND
 
 
 def _users(top: str) -> list[Import]:
@@ -214,7 +220,7 @@ def _users(top: str) -> list[Import]:
 def test_only_the_command_line_imports_typer() -> None:
     users = _users("typer")
     assert users, "the parser found no typer import at all"
-    assert not [i for i in users if i.source not in COMMAND_MODULES], where(users)
+    assert not [i for i in users if not is_command_line(i.source)], where(users)
 
 
 def test_only_render_imports_rich() -> None:
@@ -225,14 +231,14 @@ def test_only_render_imports_rich() -> None:
 @pytest.mark.parametrize("switch", ["gc", "signal"])
 def test_process_wide_switches_only_at_the_command_line(switch: str) -> None:
     users = _users(switch)
-    assert not [i for i in users if i.source not in COMMAND_MODULES], where(users)
+    assert not [i for i in users if not is_command_line(i.source)], where(users)
 
 
 # -- rule 3: nothing imports the cli -------------------------------------------------
 
 
 def test_nothing_imports_the_cli() -> None:
-    users = [i for i in imports() if i.target == "upcall_sync.cli"]
+    users = [i for i in imports() if unit(i.target) == "cli" and unit(i.source) != "cli"]
     users += [i for i in imports() if i.target == "upcall_sync" and "cli" in i.names]
     assert not users, where(users)
 
@@ -244,19 +250,22 @@ def _emulator_users() -> list[Import]:
     return [i for i in imports() if unit(i.target) == "emulator" and unit(i.source) != "emulator"]
 
 
-def test_no_tool_module_but_the_cli_imports_the_emulator() -> None:
-    users = [i for i in _emulator_users() if i.source != "upcall_sync.cli"]
+def test_no_tool_module_imports_the_emulator() -> None:
+    users = _emulator_users()
     assert not users, where(users)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.py still imports upcall_sync.emulator.cli for the `emulator` command; "
-    "it moves to its own entry point (issue 11, item 3), and then this passes",
-)
-def test_the_cli_does_not_import_the_emulator() -> None:
-    users = [i for i in _emulator_users() if i.source == "upcall_sync.cli"]
-    assert not users, where(users)
+def test_the_emulator_command_is_a_plugin_of_the_cli() -> None:
+    """`upcall-sync emulator` exists though nothing of the tool imports the emulator: it
+    comes in through the `upcall_sync.commands` entry point."""
+    from importlib import metadata
+
+    names = {e.name for e in metadata.entry_points(group="upcall_sync.commands")}
+    assert "emulator" in names
+    loaded = _loaded_after(
+        "from upcall_sync.cli import main\nassert main(['validate', 'examples']) == 0\n"
+    )
+    assert "upcall_sync.emulator.server" not in loaded
 
 
 def test_the_emulator_imports_nothing_of_the_tool() -> None:
@@ -323,7 +332,6 @@ def test_the_client_is_used_through_its_package() -> None:
         if i.target.startswith("upcall_sync.client.")
         and unit(i.source) != "client"
         and i.source != "upcall_sync.doctor"
-        and not (i.source == "upcall_sync.cli" and i.target == "upcall_sync.client.redact")
     ]
     assert not bad, where(bad)
 
@@ -375,12 +383,6 @@ def test_the_pure_core_loads_no_http_stack() -> None:
     assert not [m for m in (*HTTP_STACK, "upcall_sync.manifest", "typer") if m in loaded]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.py imports upcall_sync.client.redact at the top, and importing that "
-    "runs upcall_sync/client/__init__.py, which loads requests and tenacity; offline "
-    "`validate` pays for them until the redactor lives outside the client package",
-)
 def test_offline_validate_through_the_cli_loads_no_http_stack() -> None:
     loaded = _loaded_after(
         "from upcall_sync.cli import main\nassert main(['validate', 'examples']) == 0\n"

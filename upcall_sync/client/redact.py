@@ -1,212 +1,28 @@
-"""Keeping the auth token out of every string that leaves the client.
+"""The client's view of the redactor, which lives in `upcall_sync.redact`: the command
+line wraps its streams in it without loading the HTTP stack (offline `validate`)."""
 
-The token travels as the `auth_token` query parameter, so it is inside every
-URL requests and urllib3 build, inside their exception texts, and inside the
-`links.*` URLs the API returns. Two layers keep it out of sight:
-
-- `Secret` holds the token; its `repr` and `str` never show it.
-- `Redactor` scrubs any text: the literal token (raw and percent-encoded) and
-  any `auth_token=...` query value, whatever its value.
-"""
-
-from __future__ import annotations
-
-import contextlib
-import io
-import logging
-import re
-import threading
-from typing import IO
-from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
-
-REDACTED = "REDACTED"
-TOKEN_PARAM = "auth_token"
-
-_PARAM_RE = re.compile(r"(auth_token(?:=|%3D|%3d|\"\s*:\s*\"|'\s*:\s*'))([^&\s\"'<>#]+)")
-
-
-class Secret:
-    """A string that never shows itself in repr, str or format."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('********')"
-
-    __str__ = __repr__
-
-    def __format__(self, spec: str) -> str:
-        return repr(self)
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(("Secret", self._value))
-
-
-class Redactor:
-    """Replaces known secrets and any `auth_token` value in text."""
-
-    def __init__(self, *secrets: str) -> None:
-        forms: set[str] = set()
-        for s in secrets:
-            if s and len(s) >= 4:
-                forms.update({s, quote(s, safe=""), quote_plus(s)})
-        # Longest first, so a percent-encoded form is replaced before a prefix of it.
-        self._forms = sorted(forms, key=len, reverse=True)
-
-    def add(self, secret: str) -> None:
-        if secret and len(secret) >= 4:
-            self._forms = sorted(
-                {*self._forms, secret, quote(secret, safe=""), quote_plus(secret)},
-                key=len,
-                reverse=True,
-            )
-
-    def __call__(self, text: str) -> str:
-        text = _PARAM_RE.sub(lambda m: m.group(1) + REDACTED, text)
-        for form in self._forms:
-            if form in text:
-                text = text.replace(form, REDACTED)
-        return text
-
-
-def strip_token(url: str) -> str:
-    """The URL without any `auth_token` query parameter (for logs, errors and plan files)."""
-    parts = urlsplit(url)
-    if not parts.query:
-        return url
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != TOKEN_PARAM]
-    return urlunsplit(parts._replace(query=urlencode(query, safe="[]")))
-
-
-class RedactingFormatter(logging.Formatter):
-    """A log formatter that scrubs secrets from the final line, tracebacks included."""
-
-    def __init__(self, redactor: Redactor, fmt: str | None = None) -> None:
-        super().__init__(fmt)
-        self._redact = redactor
-
-    def format(self, record: logging.LogRecord) -> str:
-        return self._redact(super().format(record))
-
-
-class ScrubbingFilter(logging.Filter):
-    """Redacts records at their source, before any handler (ours or a user's) sees them."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.redactor = Redactor()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        clean = self.redactor(message)
-        if clean != message:
-            record.msg = clean
-            record.args = ()
-        return True
-
-
-#: urllib3 logs every request line, full URL and token included, at DEBUG.
-THIRD_PARTY_LOGGERS = (
-    "urllib3.connectionpool",
-    "urllib3.connection",
-    "urllib3.response",
-    "urllib3.util.retry",
+from upcall_sync.redact import (
+    REDACTED,
+    TOKEN_PARAM,
+    RedactingFormatter,
+    RedactingWriter,
+    Redactor,
+    ScrubbingFilter,
+    Secret,
+    scrub_exception,
+    scrub_third_party_logs,
+    strip_token,
 )
-_FILTER = ScrubbingFilter()
 
-
-def scrub_third_party_logs(secret: str) -> None:
-    """Make sure the loggers of the HTTP stack never emit `secret`."""
-    _FILTER.redactor.add(secret)
-    for name in THIRD_PARTY_LOGGERS:
-        logger = logging.getLogger(name)
-        if _FILTER not in logger.filters:
-            logger.addFilter(_FILTER)
-
-
-def scrub_exception(exc: BaseException, redactor: Redactor, _depth: int = 0) -> None:
-    """Redact the args of an exception and of the exceptions chained to it, in place.
-
-    urllib3 and requests put the full URL, token included, into their exception
-    texts; we chain them with `raise ... from`, so they are scrubbed too.
-    """
-    if _depth > 8:
-        return
-    with contextlib.suppress(AttributeError, TypeError):
-        exc.args = tuple(redactor(a) if isinstance(a, str) else a for a in exc.args)
-    for arg in exc.args:
-        if isinstance(arg, BaseException):
-            scrub_exception(arg, redactor, _depth + 1)
-    for attr in ("url", "reason"):
-        val = getattr(exc, attr, None)
-        if isinstance(val, str):
-            with contextlib.suppress(AttributeError, TypeError):
-                setattr(exc, attr, redactor(val))
-        elif isinstance(val, BaseException):
-            scrub_exception(val, redactor, _depth + 1)
-    for linked in (exc.__cause__, exc.__context__):
-        if linked is not None:
-            scrub_exception(linked, redactor, _depth + 1)
-
-
-class RedactingWriter(io.TextIOBase):
-    """A text stream that passes everything through a Redactor before the real stream.
-
-    The CLI wraps stdout and stderr in one, so that whatever route a value took
-    (a manifest that interpolates a variable holding the token, a CSV that
-    echoes a file, a third-party message), the token never reaches the
-    terminal, a CI log or a PR comment. Text is redacted a whole line at a
-    time (or at a flush), so a secret split across two writes is still caught.
-    """
-
-    def __init__(self, stream: IO[str], redactor: Redactor) -> None:
-        super().__init__()
-        self._stream = stream
-        self._redact = redactor
-        self._pending = ""
-        self._lock = threading.Lock()
-
-    @property
-    def wrapped(self) -> IO[str]:
-        return self._stream
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        with self._lock:
-            self._pending += text
-            cut = self._pending.rfind("\n") + 1
-            if cut:
-                ready, self._pending = self._pending[:cut], self._pending[cut:]
-                self._stream.write(self._redact(ready))
-        return len(text)
-
-    def flush(self) -> None:
-        with self._lock:
-            if self._pending:
-                self._stream.write(self._redact(self._pending))
-                self._pending = ""
-            self._stream.flush()
-
-    def isatty(self) -> bool:
-        return bool(getattr(self._stream, "isatty", lambda: False)())
-
-    def fileno(self) -> int:
-        return self._stream.fileno()
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return str(getattr(self._stream, "encoding", "utf-8") or "utf-8")
+__all__ = [
+    "REDACTED",
+    "TOKEN_PARAM",
+    "RedactingFormatter",
+    "RedactingWriter",
+    "Redactor",
+    "ScrubbingFilter",
+    "Secret",
+    "scrub_exception",
+    "scrub_third_party_logs",
+    "strip_token",
+]

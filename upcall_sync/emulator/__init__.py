@@ -1,20 +1,50 @@
 """A faithful local Upcall v1 API backed by SQLite, for trying upcall-sync and for tests.
 
-The sync tool never imports this package; only the `upcall-sync emulator`
-command (lazily) and the tests do.
+The sync tool never imports this package. The `upcall-sync emulator` command is
+a plug-in (`command.py`, an entry point); importing this package is cheap, and
+the server, the store and the API load on first use of their names.
 """
 
-from upcall_sync.emulator.app import Api, Request, Result
-from upcall_sync.emulator.modes import PESSIMISTIC_MODES, Modes
-from upcall_sync.emulator.server import (
-    FAULT_KINDS,
-    RANDOM_FAULTS,
-    Emulator,
-    FaultRule,
-    Faults,
-    LoggedRequest,
-)
-from upcall_sync.emulator.store import Store
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from upcall_sync.emulator.app import Api, Request, Result
+    from upcall_sync.emulator.modes import PESSIMISTIC_MODES, Modes
+    from upcall_sync.emulator.server import (
+        FAULT_KINDS,
+        RANDOM_FAULTS,
+        Emulator,
+        FaultRule,
+        Faults,
+        LoggedRequest,
+    )
+    from upcall_sync.emulator.store import Store
+
+_WHERE = {
+    "Api": "app",
+    "Request": "app",
+    "Result": "app",
+    "PESSIMISTIC_MODES": "modes",
+    "Modes": "modes",
+    "FAULT_KINDS": "server",
+    "RANDOM_FAULTS": "server",
+    "Emulator": "server",
+    "FaultRule": "server",
+    "Faults": "server",
+    "LoggedRequest": "server",
+    "Store": "store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
 
 __all__ = [
     "FAULT_KINDS",

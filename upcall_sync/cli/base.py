@@ -1,0 +1,283 @@
+"""The command line's shared pieces: the app, its state, shared options, the client,
+error hints. Commands live in `run` (plan, apply) and `tools` (validate, schema,
+doctor, export); `main` is the entry point."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from upcall_sync import __version__
+from upcall_sync.cli_messages import api_url_fix
+from upcall_sync.errors import (
+    ApiStatusError,
+    InsecureTransport,
+    ListsUnavailable,
+    NoToken,
+    UnsafePlan,
+    UpcallSyncError,
+    UsageError,
+)
+from upcall_sync.redact import RedactingFormatter, Redactor
+
+if TYPE_CHECKING:
+    from upcall_sync.client import UpcallClient
+
+
+app = typer.Typer(
+    name="upcall-sync",
+    help="Declarative sync for Upcall phone campaigns: YAML manifests in, plan and apply out.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class _State:
+    debug = False
+    redactor = Redactor()
+    #: the API base URL of the client this run made (for the /api/v1 hint on a 404)
+    api_url = ""
+
+
+STATE = _State()
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"upcall-sync {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            help="Show tracebacks and (redacted) request logs on stderr. Also taken after "
+            "the command (`upcall-sync plan --debug ...`).",
+        ),
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Declarative sync for Upcall phone campaigns."""
+    STATE.debug = debug
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedactingFormatter(STATE.redactor, "%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if debug else logging.WARNING)
+
+
+# -- shared options -------------------------------------------------------------
+
+Paths = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="Manifest files, or directories (every *.yaml / *.yml below them).",
+        show_default=False,
+        metavar="PATH...",
+    ),
+]
+
+
+def need_paths(paths: list[str] | None) -> list[str]:
+    if not paths:
+        raise UsageError("give at least one manifest file or directory")
+    return paths
+
+
+class Format(StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+ApiUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--api-url",
+        envvar="UPCALL_API_URL",
+        help="Upcall API base URL (default https://www.upcall.com/api/v1).",
+        metavar="URL",
+        show_default=False,
+    ),
+]
+TokenFile = Annotated[
+    str | None,
+    typer.Option(
+        "--token-file",
+        envvar="UPCALL_AUTH_TOKEN_FILE",
+        help="File holding the auth token; without it, UPCALL_AUTH_TOKEN is used.",
+        metavar="FILE",
+        show_default=False,
+    ),
+]
+Timeout = Annotated[
+    float,
+    typer.Option(
+        "--timeout",
+        min=0.1,
+        max=600,
+        help="Seconds to wait for each API response.",
+        metavar="SECONDS",
+    ),
+]
+RetryTime = Annotated[
+    float,
+    typer.Option(
+        "--max-retry-time",
+        min=0,
+        max=3600,
+        help="Give up retrying a failing request after this many seconds.",
+        metavar="SECONDS",
+    ),
+]
+Insecure = Annotated[
+    bool,
+    typer.Option(
+        "--allow-insecure-http",
+        help="Allow sending the token over plain http to a non-loopback host.",
+    ),
+]
+Parallelism = Annotated[
+    int,
+    typer.Option("--parallelism", min=1, max=64, help="Requests in flight at once.", metavar="N"),
+]
+
+
+def _positive_rate(value: float | None) -> float | None:
+    if value is not None and not 0 < value <= 10_000:
+        raise typer.BadParameter(f"{value:g}: give requests per second, more than 0, at most 10000")
+    return value
+
+
+MaxRps = Annotated[
+    float | None,
+    typer.Option(
+        "--max-rps",
+        callback=_positive_rate,
+        help="Send at most N requests per second (a known rate limit); without it, the rate "
+        "is learned from the server's 429 answers.",
+        metavar="N",
+        show_default=False,
+    ),
+]
+UnreachableAfter = Annotated[
+    float,
+    typer.Option(
+        "--unreachable-after",
+        min=0.5,
+        max=3600,
+        help="Stop sending when no request has been answered for this long (5 s, or this if "
+        "shorter, before the API has answered once).",
+        metavar="SECONDS",
+    ),
+]
+Prune = Annotated[
+    bool,
+    typer.Option("--prune", help="Archive live campaigns in prune_scope that no manifest names."),
+]
+Target = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--target",
+        help='Limit to the campaign of this name, or those a glob matches ("Acme *"); repeatable.',
+        show_default=False,
+        metavar="NAME|GLOB",
+    ),
+]
+
+
+def make_client(
+    api_url: str | None,
+    token_file: str | None,
+    timeout: float,
+    insecure: bool,
+    parallelism: int,
+    retry_time: float = 90.0,
+    max_rps: float | None = None,
+    unreachable_after: float = 30.0,
+) -> UpcallClient:
+    from upcall_sync.client import RetryPolicy, Timeouts, UpcallClient
+
+    client = UpcallClient.connect(
+        api_url,
+        token_file=token_file,
+        parallelism=parallelism,
+        timeouts=Timeouts(connect=min(timeout, 10.0), read=timeout, total=timeout * 4),
+        retry=RetryPolicy(max_total_seconds=retry_time),
+        allow_insecure_http=insecure,
+        max_rps=max_rps,
+        unreachable_after=unreachable_after,
+    )
+    STATE.redactor.add(client.transport.token_for_redaction())
+    STATE.api_url = client.transport.base_url
+    return client
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for an allocation-heavy phase.
+
+    Loading 100,000 numbers or planning against as many builds millions of
+    plain values with no reference cycles; the collector would re-scan them
+    again and again (a cost that grows with everything alive, so the phase
+    turns superlinear). Reference counting still frees everything at once;
+    the collector is restored afterwards, unless it was off already.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def use_color(stream: object) -> bool:
+    """Colour (and a live progress bar) only on a terminal that can show them."""
+    return (
+        bool(getattr(stream, "isatty", lambda: False)())
+        and "NO_COLOR" not in os.environ
+        and os.environ.get("TERM") != "dumb"
+    )
+
+
+#: what the command line adds to a library error: the flag that changes the outcome
+HINTS: dict[type[UpcallSyncError], str] = {
+    UnsafePlan: "review the plan and pass --force to apply it",
+    NoToken: "or pass --token-file",
+    InsecureTransport: "--allow-insecure-http allows it",
+    ListsUnavailable: "`upcall-sync doctor` checks what the API offers",
+}
+
+
+def with_hint(exc: UpcallSyncError) -> str:
+    line = exc.one_line()
+    for cls, hint in HINTS.items():
+        if isinstance(exc, cls):
+            return f"{line}; {hint}"
+    if isinstance(exc, ApiStatusError) and exc.status == 404:
+        better = api_url_fix(STATE.api_url)
+        if better:
+            return f"{line}; the Upcall API lives under /api/v1: try --api-url {better}"
+    return line
+
+
+def print_error(message: str) -> None:
+    print(STATE.redactor(f"error: {message}"), file=sys.stderr)

@@ -1,0 +1,141 @@
+"""The entry point: redacted streams, the commands (and plugin commands such as the
+emulator's, through the `upcall_sync.commands` entry points), errors to exit codes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import traceback
+from typing import TYPE_CHECKING
+
+import typer
+
+from upcall_sync.cli_messages import lift_debug, usage_message
+from upcall_sync.errors import (
+    ManifestError,
+    PlanError,
+    StalePlan,
+    UpcallSyncError,
+)
+from upcall_sync.redact import RedactingWriter
+
+if TYPE_CHECKING:
+    pass
+
+from importlib import metadata
+
+from upcall_sync.cli import run, tools  # noqa: F401  (importing them registers the commands)
+from upcall_sync.cli.base import (
+    STATE,
+    app,
+    print_error,
+    with_hint,
+)
+
+
+def _load_plugins() -> None:
+    """Commands other packages add (`upcall-sync emulator`): entry points in the group
+    `upcall_sync.commands`, each a `register(app)` callable. The tool never imports them."""
+    for entry in metadata.entry_points(group="upcall_sync.commands"):
+        if entry.name not in _LOADED:
+            _LOADED.add(entry.name)
+            entry.load()(app)
+
+
+_LOADED: set[str] = set()
+
+
+def _learn_secrets(args: list[str]) -> None:
+    """Teach the output redactor the token before anything runs, from wherever it may
+    come (environment, token file), so that even an offline command that never uses
+    it (`validate`) cannot print it."""
+    STATE.redactor.add(os.environ.get("UPCALL_AUTH_TOKEN", "").strip())
+    files = [os.environ.get("UPCALL_AUTH_TOKEN_FILE", "")]
+    for i, arg in enumerate(args):
+        if arg == "--token-file" and i + 1 < len(args):
+            files.append(args[i + 1])
+        elif arg.startswith("--token-file="):
+            files.append(arg.split("=", 1)[1])
+    for name in files:
+        if name:
+            with (
+                contextlib.suppress(OSError, UnicodeDecodeError, ValueError),
+                open(name, encoding="utf-8") as fh,
+            ):
+                STATE.redactor.add(fh.read(64 * 1024).strip())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (the console script exits with it).
+
+    stdout and stderr pass through the redactor last, whatever wrote to them.
+    """
+    args = sys.argv[1:] if argv is None else argv
+    _learn_secrets(args)
+    real_out, real_err = sys.stdout, sys.stderr
+    sys.stdout = RedactingWriter(real_out, STATE.redactor)
+    sys.stderr = RedactingWriter(real_err, STATE.redactor)
+    try:
+        return _main(args)
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        sys.stdout, sys.stderr = real_out, real_err
+
+
+def _main(args: list[str]) -> int:
+    args = lift_debug(args)
+    STATE.debug = args[:1] == ["--debug"]
+    STATE.api_url = ""
+    _load_plugins()
+    try:
+        result = app(args=args, prog_name="upcall-sync", standalone_mode=False)
+        return int(result) if isinstance(result, int) else 0
+    except ManifestError as exc:
+        if STATE.debug:
+            _print_traceback()
+        for line in exc.lines():
+            print(STATE.redactor(line), file=sys.stderr)
+        count = len(exc.problems)
+        if count > 1:  # one problem is one line; several get a count
+            what = (
+                "matching the manifests to the live account"
+                if isinstance(exc, PlanError)
+                else "found in the manifests"
+            )
+            print_error(f"{count} problems {what}")
+        return exc.exit_code
+    except UpcallSyncError as exc:
+        if STATE.debug:
+            _print_traceback()
+        for line in exc.details if isinstance(exc, StalePlan) else ():
+            print(STATE.redactor(line), file=sys.stderr)  # every difference, then the summary
+        print_error(with_hint(exc))
+        return exc.exit_code
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except typer.Abort:
+        print_error("aborted")
+        return 130
+    except typer.TyperException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            print(exc.format_message())
+            return 0
+        if STATE.debug:
+            _print_traceback()
+        print_error(usage_message(exc))
+        return 1
+    except KeyboardInterrupt:
+        print_error("interrupted")
+        return 130
+    except Exception as exc:  # a bug: still one line, the traceback behind --debug
+        if STATE.debug:
+            _print_traceback()
+        print_error(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)")
+        return 1
+
+
+def _print_traceback() -> None:
+    print(STATE.redactor(traceback.format_exc()), file=sys.stderr)

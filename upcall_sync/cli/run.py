@@ -1,0 +1,356 @@
+"""`plan` and `apply`: a few lines of options around `sync`."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from enum import StrEnum
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
+
+import typer
+
+from upcall_sync.errors import (
+    UpcallSyncError,
+    UsageError,
+)
+from upcall_sync.render import render_report
+
+if TYPE_CHECKING:
+    from upcall_sync.changes import Plan
+    from upcall_sync.client import UpcallClient
+    from upcall_sync.sync import ApplyJob, ApplyOutcome, PlanOptions
+
+from upcall_sync.cli.base import (
+    STATE,
+    ApiUrl,
+    Format,
+    Insecure,
+    MaxRps,
+    Parallelism,
+    Paths,
+    Prune,
+    RetryTime,
+    Target,
+    Timeout,
+    TokenFile,
+    UnreachableAfter,
+    app,
+    gc_paused,
+    make_client,
+    need_paths,
+    print_error,
+    use_color,
+)
+
+# -- plan -----------------------------------------------------------------------
+
+
+@app.command()
+def plan(
+    paths: Paths = None,
+    fmt: Annotated[
+        Format, typer.Option("--format", "-f", help="text, json or markdown.")
+    ] = Format.text,
+    out: Annotated[
+        str | None,
+        typer.Option(
+            "--out",
+            help="Also save the plan to FILE, for `apply FILE`.",
+            show_default=False,
+            metavar="FILE",
+        ),
+    ] = None,
+    detailed_exitcode: Annotated[
+        bool,
+        typer.Option(
+            "--detailed-exitcode", help="Exit 0 when there are no changes, 2 when there are."
+        ),
+    ] = False,
+    prune: Prune = False,
+    target: Target = None,
+    parallelism: Parallelism = 8,
+    show_all_numbers: Annotated[
+        bool,
+        typer.Option(
+            "--show-all-numbers",
+            help="List every number (to add, or named by a notice), not the first five.",
+        ),
+    ] = False,
+    api_url: ApiUrl = None,
+    token_file: TokenFile = None,
+    timeout: Timeout = 30.0,
+    max_retry_time: RetryTime = 90.0,
+    allow_insecure_http: Insecure = False,
+    max_rps: MaxRps = None,
+    unreachable_after: UnreachableAfter = 30.0,
+) -> None:
+    """Show what apply would change: text for people, JSON for machines, Markdown for PRs."""
+    from upcall_sync.render import render
+    from upcall_sync.sync import plan_paths
+
+    client = make_client(
+        api_url,
+        token_file,
+        timeout,
+        allow_insecure_http,
+        parallelism,
+        max_retry_time,
+        max_rps,
+        unreachable_after,
+    )
+    with gc_paused():
+        planned = plan_paths(need_paths(paths), client, plan_options(prune, target, parallelism))
+    if out:
+        from upcall_sync.planfile import save_plan
+
+        save_plan(out, planned, client.transport.base_url, redact=STATE.redactor)
+    text_options = {"color": use_color(sys.stdout), "show_all_numbers": show_all_numbers}
+    render(planned.plan, fmt.value, sys.stdout, **(text_options if fmt is Format.text else {}))
+    if detailed_exitcode and not planned.plan.empty:
+        raise typer.Exit(2)
+
+
+def plan_options(prune: bool, target: list[str] | None, parallelism: int) -> PlanOptions:
+    from upcall_sync.sync import PlanOptions
+
+    if prune and target:
+        raise UsageError("--prune cannot be combined with --target")
+    return PlanOptions(prune=prune, targets=tuple(target or ()), parallelism=parallelism)
+
+
+# -- apply ----------------------------------------------------------------------
+
+
+class ApplyFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+@app.command()
+def apply(
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Manifest files or directories; or one plan file saved by `plan --out`.",
+            show_default=False,
+            metavar="PATH...|PLANFILE",
+        ),
+    ] = None,
+    auto_approve: Annotated[
+        bool, typer.Option("--auto-approve", help="Apply without asking (CI).")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Apply a plan over the safety thresholds.")
+    ] = False,
+    fail_fast: Annotated[
+        bool,
+        typer.Option(
+            "--fail-fast", help="Start nothing new after the first failure (default: go on)."
+        ),
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only the plan summary and the result.")
+    ] = False,
+    fmt: Annotated[
+        ApplyFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="text, or json: one report on stdout (plan, outcomes, convergence), "
+            "the rest on stderr.",
+        ),
+    ] = ApplyFormat.text,
+    prune: Prune = False,
+    target: Target = None,
+    parallelism: Parallelism = 8,
+    api_url: ApiUrl = None,
+    token_file: TokenFile = None,
+    timeout: Timeout = 30.0,
+    max_retry_time: RetryTime = 90.0,
+    allow_insecure_http: Insecure = False,
+    max_rps: MaxRps = None,
+    unreachable_after: UnreachableAfter = 30.0,
+) -> None:
+    """Make the live account match: plan, confirm, apply in a safe order, then check convergence.
+
+    With --format json, stdout carries one JSON report (schema/apply-report.schema.json),
+    on every exit, errors included; the plan, prompt, progress and summary go to stderr.
+    """
+    from upcall_sync.sync import prepare_apply
+
+    run = _ApplyRun(json_report=fmt is ApplyFormat.json)
+    try:
+        client = make_client(
+            api_url,
+            token_file,
+            timeout,
+            allow_insecure_http,
+            parallelism,
+            max_retry_time,
+            max_rps,
+            unreachable_after,
+        )
+        with gc_paused():
+            options = plan_options(prune, target, parallelism)
+            run.job = prepare_apply(need_paths(paths), client, options)
+        code = _apply_job(
+            run, client, force=force, auto_approve=auto_approve, fail_fast=fail_fast, quiet=quiet
+        )
+    except BaseException as exc:
+        run.document(_exit_code(exc), exc)
+        raise
+    run.document(code)
+    if code:
+        raise typer.Exit(code)
+
+
+class _ApplyRun:
+    """One apply command's output: text on stdout; or, with --format json, the report
+    document on stdout and everything text would show on stderr."""
+
+    def __init__(self, *, json_report: bool) -> None:
+        self.json = json_report
+        self.out = sys.stderr if json_report else sys.stdout
+        self.job: ApplyJob | None = None
+        self.outcome: ApplyOutcome | None = None
+        self._written = False
+
+    def document(self, exit_code: int, error: BaseException | None = None) -> None:
+        """The JSON report, once (nothing with --format text)."""
+        if not self.json or self._written:
+            return
+        self._written = True
+        from upcall_sync.report import render_report_json, report_document
+
+        doc = report_document(self.job, self.outcome, error=error, exit_code=exit_code)
+        render_report_json(doc, sys.stdout)
+
+
+def _exit_code(exc: BaseException) -> int:
+    if isinstance(exc, UpcallSyncError):
+        return exc.exit_code
+    if isinstance(exc, typer.Exit):
+        return int(exc.exit_code)
+    if isinstance(exc, KeyboardInterrupt | typer.Abort):
+        return 130
+    return 1
+
+
+def _apply_job(
+    run: _ApplyRun,
+    client: UpcallClient,
+    *,
+    force: bool,
+    auto_approve: bool,
+    fail_fast: bool,
+    quiet: bool,
+) -> int:
+    """Show the plan, confirm, apply, report; returns the exit code."""
+    from upcall_sync.render import render_remaining, render_text
+    from upcall_sync.sync import run_apply
+
+    assert run.job is not None
+    job, out = run.job, run.out
+    if quiet:
+        print(job.plan.summary_line(), file=out)
+    else:
+        render_text(job.plan, out, color=use_color(out))
+    if job.plan.empty:
+        return 0
+    if not force:
+        job.plan.raise_if_unsafe()
+    if not job.saved and not auto_approve:
+        _confirm(out)
+    progress = _progress(quiet, job.plan, out, client.transport.limiter.status)
+    cancel = threading.Event()
+    # The handlers stay until the command ends: a second signal while the
+    # report prints must still exit at once.
+    with _signals(cancel) as received:
+        try:
+            run.outcome = outcome = run_apply(
+                client, job, force=force, fail_fast=fail_fast, listener=progress, cancel=cancel
+            )
+        finally:
+            progress.close()
+        render_report(outcome.report, out)
+        if outcome.report.stop_reason:
+            print_error(outcome.report.stop_reason)
+        if outcome.report.interrupted or received:
+            code = 143 if received and received[0] == signal.SIGTERM else 130
+        elif outcome.check_error is not None:
+            raise UpcallSyncError(
+                f"could not check convergence: {outcome.check_error.one_line()}"
+            ) from outcome.check_error
+        elif not outcome.converged:  # a change did not apply, or a fresh plan is not empty
+            if outcome.remaining is not None:
+                render_remaining(outcome.remaining, outcome.explanation, out)
+            code = 1
+        else:
+            print("Converged: a fresh plan of what was touched is empty.", file=out)
+            code = 0
+        run.document(code)
+    return code
+
+
+def _confirm(out: TextIO) -> None:
+    if not sys.stdin.isatty():
+        raise UsageError("no terminal to confirm on: pass --auto-approve to apply without asking")
+    print("\nDo you want to apply these changes? Only 'yes' will be accepted.", file=out)
+    out.write("  Enter a value: ")
+    out.flush()
+    try:
+        answer = input()
+    except EOFError:
+        answer = ""
+    if answer.strip() != "yes":
+        raise UsageError("apply cancelled: nothing was changed")
+
+
+def _progress(quiet: bool, plan: Plan, out: TextIO, status: Any = None) -> Any:
+    """A bar on a terminal, lines otherwise; `status` says when the server throttles."""
+    from upcall_sync.render import BarProgress, LineProgress, operation_count
+
+    class _Silent:
+        def __call__(self, op: Any) -> None:
+            return
+
+        def close(self) -> None:
+            return
+
+    if quiet:
+        return _Silent()
+    if use_color(out):
+        return BarProgress(operation_count(plan), out, status)
+    return LineProgress(out, status)
+
+
+@contextlib.contextmanager
+def _signals(cancel: threading.Event) -> Iterator[list[int]]:
+    """First SIGINT/SIGTERM: stop starting changes. Second: exit at once."""
+    received: list[int] = []
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        received.append(signum)
+        if len(received) > 1:
+            os._exit(143 if signum == signal.SIGTERM else 130)
+        print(
+            "\nStopping: letting in-flight changes finish; press Ctrl-C again to quit at once.",
+            file=sys.stderr,
+            flush=True,
+        )
+        cancel.set()
+
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

@@ -1,0 +1,236 @@
+"""`validate`, `schema`, `doctor` and `export`."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from upcall_sync import __version__
+from upcall_sync.errors import (
+    UsageError,
+)
+
+if TYPE_CHECKING:
+    pass
+
+from upcall_sync.cli.base import (
+    STATE,
+    ApiUrl,
+    Insecure,
+    MaxRps,
+    Parallelism,
+    Paths,
+    RetryTime,
+    Timeout,
+    TokenFile,
+    UnreachableAfter,
+    app,
+    gc_paused,
+    make_client,
+    need_paths,
+    print_error,
+)
+
+# -- validate / schema ----------------------------------------------------------
+
+
+@app.command()
+def validate(paths: Paths = None) -> None:
+    """Check manifests offline (no token needed): every problem, with file:line:col."""
+    from upcall_sync.manifest import load_manifests
+
+    with gc_paused():
+        state = load_manifests(need_paths(paths))
+    for skipped in state.skipped:
+        print(f"note: skipped {skipped}: not a manifest (no manifest keys)", file=sys.stderr)
+    for warning in state.warnings:
+        print(f"{warning.location}: warning: {warning.path}: {warning.message}", file=sys.stderr)
+    numbers = sum(len(c.numbers) for c in state.campaigns)
+    files = len(state.files)
+    print(
+        f"{files:,} file{'s' if files != 1 else ''}, {len(state.campaigns):,} campaign"
+        f"{'s' if len(state.campaigns) != 1 else ''}, {numbers:,} number"
+        f"{'s' if numbers != 1 else ''}: valid"
+    )
+
+
+@app.command()
+def schema() -> None:
+    """Print the manifest's JSON Schema (for editors and CI linters)."""
+    from upcall_sync.manifest.schema import schema_text
+
+    sys.stdout.write(schema_text())
+
+
+# -- doctor -------------------------------------------------------------------
+
+
+class DoctorFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+@app.command()
+def doctor(
+    fmt: Annotated[
+        DoctorFormat, typer.Option("--format", "-f", help="text or json.")
+    ] = DoctorFormat.text,
+    api_url: ApiUrl = None,
+    token_file: TokenFile = None,
+    timeout: Timeout = 30.0,
+    max_retry_time: RetryTime = 90.0,
+    allow_insecure_http: Insecure = False,
+    max_rps: MaxRps = None,
+    unreachable_after: UnreachableAfter = 30.0,
+) -> None:
+    """Check a live API against every assumption the client makes (GET requests only).
+
+    Run it first against a real account. Exits 1 when a required check fails.
+    """
+    from upcall_sync.doctor import render_json, render_text, run_doctor
+
+    client = make_client(
+        api_url,
+        token_file,
+        timeout,
+        allow_insecure_http,
+        1,
+        max_retry_time,
+        max_rps,
+        unreachable_after,
+    )
+    report = run_doctor(client)
+    (render_json if fmt is DoctorFormat.json else render_text)(report, sys.stdout)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+# -- export -------------------------------------------------------------------------
+
+
+@app.command()
+def export(
+    out: Annotated[
+        str | None,
+        typer.Option(
+            "--out",
+            help="Write one manifest per campaign into DIR (and a CSV of numbers for large "
+            "campaigns); without it, one manifest goes to stdout.",
+            show_default=False,
+            metavar="DIR",
+        ),
+    ] = None,
+    name: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--name",
+            help="Export only campaigns whose name matches this glob (repeatable; like "
+            "prune_scope, case-sensitive).",
+            show_default=False,
+            metavar="GLOB",
+        ),
+    ] = None,
+    include_archived: Annotated[
+        bool, typer.Option("--include-archived", help="Export archived campaigns too.")
+    ] = False,
+    from_number: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--from-number",
+            help="Probe this caller ID (repeatable) through the API's from_number filter and "
+            "write it for the campaigns that have it.",
+            show_default=False,
+            metavar="E164",
+        ),
+    ] = None,
+    csv_over: Annotated[
+        int | None,
+        typer.Option(
+            "--csv-over",
+            min=0,
+            help="With --out: a campaign with more than N numbers gets them in a CSV beside "
+            "its manifest (numbers_csv). Default 100.",
+            show_default=False,
+            metavar="N",
+        ),
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="With --out: replace files that exist.")
+    ] = False,
+    parallelism: Parallelism = 8,
+    api_url: ApiUrl = None,
+    token_file: TokenFile = None,
+    timeout: Timeout = 30.0,
+    max_retry_time: RetryTime = 90.0,
+    allow_insecure_http: Insecure = False,
+    max_rps: MaxRps = None,
+    unreachable_after: UnreachableAfter = 30.0,
+) -> None:
+    """Write the live account as manifests that plan to no changes (read-only)."""
+    from pathlib import Path
+
+    from upcall_sync import export as ex
+    from upcall_sync.manifest.yamlload import MAX_FILE_BYTES
+
+    if out is None and (csv_over is not None or overwrite):
+        raise UsageError("--csv-over and --overwrite need --out DIR")
+    options = ex.ExportOptions(
+        names=tuple(name or ()),
+        include_archived=include_archived,
+        from_numbers=ex.probe_numbers(from_number or ()),
+        csv_over=ex.DEFAULT_CSV_OVER if csv_over is None else csv_over,
+        parallelism=parallelism,
+    )
+    client = make_client(
+        api_url,
+        token_file,
+        timeout,
+        allow_insecure_http,
+        parallelism,
+        max_retry_time,
+        max_rps,
+        unreachable_after,
+    )
+    live = ex.read_live(client, options)
+    try:
+        result = ex.build(
+            live, options, version=__version__, to_dir=out is not None, redact=STATE.redactor
+        )
+    except ex.ExportError as exc:
+        for reason in exc.reasons:
+            print_error(reason)
+        print_error(f"nothing written: {len(exc.reasons)} value(s) a manifest cannot hold")
+        raise typer.Exit(1) from None
+    for name_, text in result.files.items():
+        if len(text.encode()) > MAX_FILE_BYTES:
+            where = "stdout" if name_ == "-" else name_
+            raise UsageError(
+                f"{where} would be over the {MAX_FILE_BYTES // 1024 // 1024} MB manifest limit: "
+                + ("use --out DIR" if name_ == "-" else "lower --csv-over")
+            )
+    for warning in result.warnings:
+        print(STATE.redactor(f"warning: {warning}"), file=sys.stderr)
+    summary = (
+        f"{result.campaigns:,} campaign{'s' if result.campaigns != 1 else ''}, "
+        f"{result.numbers:,} number{'s' if result.numbers != 1 else ''} "
+        f"({live.requests:,} GET requests)"
+    )
+    if out is None:
+        sys.stdout.write(result.files["-"])
+        print(f"Exported {summary}.", file=sys.stderr)
+        return
+    directory = Path(out)
+    if not result.files:
+        print(f"Nothing to export: no campaign matched; nothing written to {directory}.")
+        return
+    for stranger in ex.strangers(directory, result.files):
+        print(
+            f"note: {directory / stranger} was not written by this export; validate and plan "
+            "read it too",
+            file=sys.stderr,
+        )
+    written = ex.write_files(result.files, directory, overwrite=overwrite)
+    print(f"Exported {summary}: {len(written):,} files in {directory}.")
