@@ -233,7 +233,7 @@ class _Doctor:
                 "token",
                 FAIL,
                 f"the API {what} the token (HTTP {exc.status} on GET /campaigns): "
-                "check UPCALL_AUTH_TOKEN, UPCALL_AUTH_TOKEN_FILE or --token-file",
+                "check UPCALL_AUTH_TOKEN or UPCALL_AUTH_TOKEN_FILE (or the token file given)",
             )
             return
         self._put("base-url", FAIL, exc.one_line() + self._hint())

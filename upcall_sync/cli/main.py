@@ -93,9 +93,23 @@ def _main(args: list[str]) -> int:
     try:
         result = app(args=args, prog_name="upcall-sync", standalone_mode=False)
         return int(result) if isinstance(result, int) else 0
-    except ManifestError as exc:
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except typer.Abort:
+        print_error("aborted")
+        return 130
+    except KeyboardInterrupt:
+        print_error("interrupted")
+        return 130
+    except Exception as exc:
         if STATE.debug:
             _print_traceback()
+        return _report(exc)
+
+
+def _report(exc: Exception) -> int:
+    """Print what went wrong (one line, or one per problem) and return the exit code."""
+    if isinstance(exc, ManifestError):
         for line in exc.lines():
             print(STATE.redactor(line), file=sys.stderr)
         count = len(exc.problems)
@@ -107,34 +121,20 @@ def _main(args: list[str]) -> int:
             )
             print_error(f"{count} problems {what}")
         return exc.exit_code
-    except UpcallSyncError as exc:
-        if STATE.debug:
-            _print_traceback()
+    if isinstance(exc, UpcallSyncError):
         for line in exc.details if isinstance(exc, StalePlan) else ():
             print(STATE.redactor(line), file=sys.stderr)  # every difference, then the summary
         print_error(with_hint(exc))
         return exc.exit_code
-    except typer.Exit as exc:
-        return int(exc.exit_code)
-    except typer.Abort:
-        print_error("aborted")
-        return 130
-    except typer.TyperException as exc:
+    if isinstance(exc, typer.TyperException):
         if type(exc).__name__ == "NoArgsIsHelpError":
             print(exc.format_message())
             return 0
-        if STATE.debug:
-            _print_traceback()
         print_error(usage_message(exc))
         return 1
-    except KeyboardInterrupt:
-        print_error("interrupted")
-        return 130
-    except Exception as exc:  # a bug: still one line, the traceback behind --debug
-        if STATE.debug:
-            _print_traceback()
-        print_error(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)")
-        return 1
+    # a bug: still one line, the traceback behind --debug
+    print_error(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)")
+    return 1
 
 
 def _print_traceback() -> None:

@@ -14,6 +14,8 @@ from upcall_sync.errors import (
 )
 
 if TYPE_CHECKING:
+    from upcall_sync.export import Export
+
     pass
 
 from upcall_sync.cli.base import (
@@ -170,10 +172,7 @@ def export(
     unreachable_after: UnreachableAfter = 30.0,
 ) -> None:
     """Write the live account as manifests that plan to no changes (read-only)."""
-    from pathlib import Path
-
     from upcall_sync import export as ex
-    from upcall_sync.manifest.yamlload import MAX_FILE_BYTES
 
     if out is None and (csv_over is not None or overwrite):
         raise UsageError("--csv-over and --overwrite need --out DIR")
@@ -204,6 +203,16 @@ def export(
             print_error(reason)
         print_error(f"nothing written: {len(exc.reasons)} value(s) a manifest cannot hold")
         raise typer.Exit(1) from None
+    _write_export(result, live.requests, out, overwrite=overwrite)
+
+
+def _write_export(result: Export, requests: int, out: str | None, *, overwrite: bool) -> None:
+    """The export's files (or stdout), its warnings and its summary line."""
+    from pathlib import Path
+
+    from upcall_sync import export as ex
+    from upcall_sync.manifest.yamlload import MAX_FILE_BYTES
+
     for name_, text in result.files.items():
         if len(text.encode()) > MAX_FILE_BYTES:
             where = "stdout" if name_ == "-" else name_
@@ -216,7 +225,7 @@ def export(
     summary = (
         f"{result.campaigns:,} campaign{'s' if result.campaigns != 1 else ''}, "
         f"{result.numbers:,} number{'s' if result.numbers != 1 else ''} "
-        f"({live.requests:,} GET requests)"
+        f"({requests:,} GET requests)"
     )
     if out is None:
         sys.stdout.write(result.files["-"])

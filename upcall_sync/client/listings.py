@@ -120,22 +120,30 @@ def read_all(
     for (i, _chain), followed in zip(chains, gather([f for _i, f in chains]), strict=True):
         for done in followed:
             pages[i][done[0].number] = done
-    out: list[list[Any]] = []
-    for listing, by_number in zip(listings, pages, strict=True):
-        ordered = [by_number[n] for n in sorted(by_number)]
-        tail = ordered[-1][0]
-        if tail.has_next:  # the listing grew while we read it: finish it link by link
-            seen = {canonical(p.url) for p, _rows in ordered}
-            ordered.extend((p, listing.parse(p.items)) for p in transport.follow(tail, seen))
-        rows: list[Any] = []
-        ids: set[Any] = set()
-        for page, page_rows in ordered:
-            for item, parsed in zip(page.items, page_rows, strict=True):
-                key = item.get("id") if isinstance(item, dict) else None
-                if key is not None and key in ids:
-                    continue  # a row that moved across a page boundary while reading
-                if key is not None:
-                    ids.add(key)
-                rows.append(parsed)
-        out.append(rows)
-    return out
+    return [
+        _rows_of(transport, listing, by_number)
+        for listing, by_number in zip(listings, pages, strict=True)
+    ]
+
+
+def _rows_of(
+    transport: Transport, listing: Listing[Any], by_number: dict[int, tuple[Page, list[Any]]]
+) -> list[Any]:
+    """One listing's rows in page order: finished link by link if it grew while being
+    read, and without a row seen twice (one that moved across a page boundary)."""
+    ordered = [by_number[n] for n in sorted(by_number)]
+    tail = ordered[-1][0]
+    if tail.has_next:  # the listing grew while we read it: finish it link by link
+        seen = {canonical(p.url) for p, _rows in ordered}
+        ordered.extend((p, listing.parse(p.items)) for p in transport.follow(tail, seen))
+    rows: list[Any] = []
+    ids: set[Any] = set()
+    for page, page_rows in ordered:
+        for item, parsed in zip(page.items, page_rows, strict=True):
+            key = item.get("id") if isinstance(item, dict) else None
+            if key is not None and key in ids:
+                continue
+            if key is not None:
+                ids.add(key)
+            rows.append(parsed)
+    return rows

@@ -47,6 +47,7 @@ from upcall_sync.errors import (
     Cancelled,
     FieldMessage,
     InsecureTransport,
+    NoToken,
     OutcomeUnknown,
     PaginationError,
     TransportError,
@@ -179,10 +180,10 @@ class Transport:
         if parts.scheme == "http" and not is_loopback(parts.hostname) and not allow_insecure_http:
             raise InsecureTransport(
                 f"refusing to send the auth token over plain http to {parts.hostname}: "
-                "use https, a loopback address, or --allow-insecure-http"
+                "use https or a loopback address"
             )
         if not self._token:
-            raise TransportError("no auth token: set UPCALL_AUTH_TOKEN or use --token-file")
+            raise NoToken("no auth token: set UPCALL_AUTH_TOKEN or UPCALL_AUTH_TOKEN_FILE")
         self._origin = (parts.scheme, parts.hostname, parts.port)
         self._origin_text = f"{parts.scheme}://{parts.netloc}"
         self.session = session if session is not None else make_session()
