@@ -21,14 +21,11 @@ of an API message: a refused number add is looked up too.
 
 from __future__ import annotations
 
-import graphlib
-import heapq
 import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from upcall_sync.changes import (
     AddNumber,
@@ -36,7 +33,6 @@ from upcall_sync.changes import (
     Change,
     CreateCampaign,
     CreateContact,
-    CreateList,
     Plan,
     UpdateCampaign,
     UpdateContact,
@@ -62,214 +58,19 @@ from upcall_sync.errors import (
 )
 from upcall_sync.matching import id_order
 from upcall_sync.model import ADDRESS_PARTS, TEXT_FIELDS, Contact
+from upcall_sync.schedule import (
+    PRIORITY,
+    ApplyReport,
+    Graph,
+    Listener,
+    Op,
+    Scheduler,
+    Status,
+)
+
+__all__ = ["PRIORITY", "Applier", "ApplyReport", "Listener", "Op", "Status", "apply_plan"]
 
 log = logging.getLogger("upcall_sync.apply")
-
-#: lower runs first among ready operations: campaigns early, dialing (ready) last
-PRIORITY = {
-    "create_list": 0,
-    "create_campaign": 1,
-    "update_campaign": 1,
-    "create_contact": 2,
-    "update_contact": 2,
-    "add_number": 3,
-    "set_ready": 4,
-    "archive_campaign": 5,
-}
-Status = Literal["pending", "running", "applied", "failed", "skipped", "not_attempted"]
-
-
-@dataclass
-class Op:
-    seq: int
-    kind: str
-    change: Change
-    label: str
-    deps: list[int] = field(default_factory=list)  # must have been applied
-    after: list[int] = field(default_factory=list)  # order only: run after these end
-    status: Status = "pending"
-    message: str = ""
-    result: str = ""
-    #: the live id the operation made or changed
-    live_id: str | None = None
-    #: why it failed (`message` is its one-line form, with manifest lines)
-    error: UpcallSyncError | None = None
-
-    @property
-    def campaign(self) -> str | None:
-        return self.change.campaign
-
-
-@dataclass
-class ApplyReport:
-    ops: list[Op]
-    interrupted: bool = False
-    stopped_early: bool = False
-    #: why the run stopped starting changes, when it did on its own (e.g. the API died)
-    stop_reason: str = ""
-
-    def by_status(self, status: Status) -> list[Op]:
-        return [op for op in self.ops if op.status == status]
-
-    @property
-    def ok(self) -> bool:
-        return not self.interrupted and all(op.status == "applied" for op in self.ops)
-
-    def counts(self) -> dict[str, int]:
-        done = self.by_status("applied")
-        return {k: sum(1 for op in done if op.kind == k) for k in PRIORITY}
-
-    def summary_line(self) -> str:
-        n = self.counts()
-        head = (
-            "Apply complete"
-            if self.ok
-            else ("Apply interrupted" if self.interrupted else "Apply failed")
-        )
-        line = (
-            f"{head}: {n['create_campaign']:,} campaign{_s(n['create_campaign'])} created, "
-            f"{n['update_campaign']:,} updated, {n['archive_campaign']:,} archived; "
-            f"{n['add_number']:,} number{_s(n['add_number'])} added, "
-            f"{n['create_contact']:,} contact{_s(n['create_contact'])} created, "
-            f"{n['update_contact']:,} updated."
-        )
-        failed, skipped, idle = (
-            len(self.by_status("failed")),
-            len(self.by_status("skipped")),
-            len(self.by_status("not_attempted")) + len(self.by_status("pending")),
-        )
-        if failed or skipped or idle:
-            line += f" {failed:,} failed, {skipped:,} skipped, {idle:,} not attempted."
-        return line
-
-
-def _s(n: int) -> str:
-    return "" if n == 1 else "s"
-
-
-Listener = Callable[[Op], None]
-
-
-class _Graph:
-    """Builds the operations of a plan and their dependencies."""
-
-    def __init__(self, plan: Plan) -> None:
-        self.ops: list[Op] = []
-        self.campaign_op: dict[str, Op] = {}
-        self.contact_op: dict[tuple[str, str, str, str], Op] = {}
-        self.numbers_of: dict[str, list[Op]] = {}
-        self.ready_ops: list[Op] = []
-        list_op: Op | None = None
-        for change in plan.changes:
-            op = self._add(change.kind, change, _label(change))
-            if isinstance(change, CreateList):
-                list_op = op
-            elif isinstance(change, CreateCampaign | UpdateCampaign):
-                self.campaign_op[change.campaign or ""] = op
-                if change.ready_after_numbers:
-                    ready = self._add("set_ready", change, f'set {change.address} status "ready"')
-                    ready.deps.append(op.seq)
-                    self.ready_ops.append(ready)
-            elif isinstance(change, CreateContact | UpdateContact):
-                self.contact_op[change.contact.person_key] = op
-            elif isinstance(change, AddNumber):
-                self.numbers_of.setdefault(change.campaign or "", []).append(op)
-        self._link(list_op)
-
-    def _add(self, kind: str, change: Change, label: str) -> Op:
-        op = Op(len(self.ops), kind, change, label)
-        self.ops.append(op)
-        return op
-
-    def _link(self, list_op: Op | None) -> None:
-        for op in self.ops:
-            change = op.change
-            if isinstance(change, CreateContact | UpdateContact) and list_op is not None:
-                op.deps.append(list_op.seq)
-            if isinstance(change, AddNumber):
-                owner = self.campaign_op.get(change.campaign or "")
-                if owner is not None:
-                    op.deps.append(owner.seq)
-                if change.contact.person_key in self.contact_op:
-                    op.deps.append(self.contact_op[change.contact.person_key].seq)
-        for ready in self.ready_ops:
-            ready.deps.extend(n.seq for n in self.numbers_of.get(ready.campaign or "", []))
-        others = [op.seq for op in self.ops if not isinstance(op.change, ArchiveCampaign)]
-        for op in self.ops:
-            if isinstance(op.change, ArchiveCampaign):
-                op.after.extend(others)
-
-
-def _label(change: Change) -> str:
-    verb = {"create": "create", "update": "update", "add": "add", "archive": "archive"}
-    if isinstance(change, CreateList):
-        return f"create contact list {change.address}"
-    return f"{verb[change.action]} {change.address}"
-
-
-class _Scheduler:
-    """Hands out ready operations by priority; skips what needed a failed one.
-
-    Thread-safe; listener calls happen outside its lock.
-    """
-
-    def __init__(self, ops: list[Op]) -> None:
-        self.by_seq = {op.seq: op for op in ops}
-        self.sorter: graphlib.TopologicalSorter[int] = graphlib.TopologicalSorter()
-        for op in ops:
-            self.sorter.add(op.seq, *op.deps, *op.after)
-        self.sorter.prepare()
-        self.ready: list[tuple[int, int]] = []
-        self.cv = threading.Condition()
-        self.running = 0
-        self.stopped = False
-        self._release(self.sorter.get_ready(), [])
-
-    def _release(self, seqs: Sequence[int], ended: list[Op]) -> None:
-        """Queue newly ready operations; those whose hard dependency did not apply are
-        skipped (and end at once, releasing their own dependents). Holds `cv`."""
-        queue = list(seqs)
-        while queue:
-            op = self.by_seq[queue.pop()]
-            bad = [self.by_seq[d] for d in op.deps if self.by_seq[d].status != "applied"]
-            if not bad:
-                heapq.heappush(self.ready, (PRIORITY[op.kind], op.seq))
-                continue
-            # what waited on a change never attempted is not attempted either
-            op.status = "not_attempted" if bad[0].status == "not_attempted" else "skipped"
-            op.message = f"needs {bad[0].label}, which {bad[0].status.replace('_', ' ')}"
-            ended.append(op)
-            self.sorter.done(op.seq)
-            queue.extend(self.sorter.get_ready())
-
-    def take(self) -> Op | None:
-        """The next operation to run, or None when there is nothing more."""
-        with self.cv:
-            while not self.ready and self.running and not self.stopped:
-                self.cv.wait()
-            if self.stopped or not self.ready:
-                self.cv.notify_all()
-                return None
-            op = self.by_seq[heapq.heappop(self.ready)[1]]
-            op.status = "running"
-            self.running += 1
-            return op
-
-    def finish(self, op: Op, *, stop: bool = False) -> list[Op]:
-        """Mark `op` ended; returns the operations that ended with it (skipped ones)."""
-        ended: list[Op] = []
-        with self.cv:
-            self.running -= 1
-            self.stopped = self.stopped or stop
-            self.sorter.done(op.seq)
-            self._release(self.sorter.get_ready(), ended)
-            self.cv.notify_all()
-        return ended
-
-    def stop(self) -> None:
-        with self.cv:
-            self.stopped = True
-            self.cv.notify_all()
 
 
 class Applier:
@@ -309,7 +110,7 @@ class Applier:
                 self.contact_ids[c.contact.person_key] = c.live_id
         self._lock = threading.Lock()
         self.unreachable = ""  # the circuit breaker's one line, once it opened
-        self.ops = _Graph(plan).ops
+        self.ops = Graph(plan).ops
         self._handlers: dict[str, Callable[[Op], str]] = {
             "create_list": self._create_list,
             "create_campaign": self._create_campaign,
@@ -325,7 +126,7 @@ class Applier:
 
     def run(self) -> ApplyReport:
         """Run every operation; workers take the next ready one themselves."""
-        scheduler = _Scheduler(self.ops)
+        scheduler = Scheduler(self.ops)
         report = ApplyReport(self.ops)
 
         def worker() -> None:
