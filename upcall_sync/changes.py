@@ -66,6 +66,20 @@ def json_value(value: Value) -> Any:
     return value
 
 
+def show(value: Any) -> str:
+    """A typed value as people read it in plans and explanations: text quoted, UTC
+    datetimes, nothing as (empty), the write-only from_number as unknown."""
+    if isinstance(value, Unknown):
+        return "(unknown: the API never returns it)"
+    if value is None or value == "":
+        return "(empty)"
+    if isinstance(value, datetime):
+        return quoted(format_datetime(value))
+    if isinstance(value, str):
+        return quoted(value)
+    return json.dumps(value)
+
+
 def _typed(name: str, value: Any) -> Value:
     """A JSON value back as the typed value it was (a saved plan's datetimes)."""
     if name in DATETIME_FIELDS and isinstance(value, str) and value:

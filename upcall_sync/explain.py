@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from upcall_sync.changes import (
@@ -27,14 +26,13 @@ from upcall_sync.changes import (
     CreateContact,
     CreateList,
     Plan,
-    Unknown,
     UpdateCampaign,
     UpdateContact,
     json_value,
     quoted,
+    show,
 )
 from upcall_sync.model import ADDRESS_PARTS, PERSON_FIELDS, Contact
-from upcall_sync.normalize import format_datetime
 
 
 @dataclass(frozen=True)
@@ -55,19 +53,6 @@ class Difference:
             "before": json_value(self.before),
             "after": json_value(self.after),
         }
-
-
-def show(value: Any) -> str:
-    """A value as these explanations print it: text quoted, nothing as (empty)."""
-    if isinstance(value, Unknown):
-        return "(unknown: the API never returns it)"
-    if value is None or value == "":
-        return "(empty)"
-    if isinstance(value, datetime):
-        return quoted(format_datetime(value))
-    if isinstance(value, str):
-        return quoted(value)
-    return repr(value)
 
 
 def differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Difference]:

@@ -10,7 +10,6 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import IO, Any
 
 from upcall_sync import __version__
@@ -21,13 +20,12 @@ from upcall_sync.changes import (
     CreateContact,
     CreateList,
     Plan,
-    Unknown,
     UpdateCampaign,
     UpdateContact,
     quoted,
+    show,
 )
 from upcall_sync.model import id_order
-from upcall_sync.normalize import format_datetime
 
 JSON_FORMAT_VERSION = "1"
 SAMPLE = 5
@@ -64,19 +62,6 @@ class Section:
     items: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     changes: int = 0
-
-
-def show(value: Any) -> str:
-    """A typed value as plans show it."""
-    if isinstance(value, Unknown):
-        return "(unknown: the API never returns it)"
-    if value is None or value == "":
-        return "(empty)"
-    if isinstance(value, datetime):
-        return quoted(format_datetime(value))
-    if isinstance(value, str):
-        return quoted(value)
-    return json.dumps(value)
 
 
 def _rows(change: Change) -> list[Row]:

@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Iterator
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -201,6 +201,32 @@ Target = Annotated[
         metavar="NAME|GLOB",
     ),
 ]
+
+
+#: the connection options every command that reads the API takes
+CONNECTION = (
+    "api_url",
+    "token_file",
+    "timeout",
+    "allow_insecure_http",
+    "max_retry_time",
+    "max_rps",
+    "unreachable_after",
+)
+
+
+def client_from(options: dict[str, Any], parallelism: int = 8) -> UpcallClient:
+    """A client from a command's own parameters (`locals()` at its start)."""
+    return make_client(
+        options["api_url"],
+        options["token_file"],
+        options["timeout"],
+        options["allow_insecure_http"],
+        parallelism,
+        options["max_retry_time"],
+        options["max_rps"],
+        options["unreachable_after"],
+    )
 
 
 def make_client(

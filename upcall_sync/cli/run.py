@@ -40,8 +40,8 @@ from upcall_sync.cli.base import (
     TokenFile,
     UnreachableAfter,
     app,
+    client_from,
     gc_paused,
-    make_client,
     need_paths,
     print_error,
     use_color,
@@ -90,19 +90,11 @@ def plan(
     unreachable_after: UnreachableAfter = 30.0,
 ) -> None:
     """Show what apply would change: text for people, JSON for machines, Markdown for PRs."""
+    connection = dict(locals())  # the options, before any local variable
     from upcall_sync.render import render
     from upcall_sync.sync import plan_paths
 
-    client = make_client(
-        api_url,
-        token_file,
-        timeout,
-        allow_insecure_http,
-        parallelism,
-        max_retry_time,
-        max_rps,
-        unreachable_after,
-    )
+    client = client_from(connection, parallelism)
     with gc_paused():
         planned = plan_paths(need_paths(paths), client, plan_options(prune, target, parallelism))
     if out:
@@ -181,20 +173,12 @@ def apply(
     With --format json, stdout carries one JSON report (schema/apply-report.schema.json),
     on every exit, errors included; the plan, prompt, progress and summary go to stderr.
     """
+    connection = dict(locals())  # the options, before any local variable
     from upcall_sync.sync import prepare_apply
 
     run = _ApplyRun(json_report=fmt is ApplyFormat.json)
     try:
-        client = make_client(
-            api_url,
-            token_file,
-            timeout,
-            allow_insecure_http,
-            parallelism,
-            max_retry_time,
-            max_rps,
-            unreachable_after,
-        )
+        client = client_from(connection, parallelism)
         with gc_paused():
             options = plan_options(prune, target, parallelism)
             run.job = prepare_apply(need_paths(paths), client, options)

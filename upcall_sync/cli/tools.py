@@ -30,8 +30,8 @@ from upcall_sync.cli.base import (
     TokenFile,
     UnreachableAfter,
     app,
+    client_from,
     gc_paused,
-    make_client,
     need_paths,
     print_error,
 )
@@ -92,18 +92,10 @@ def doctor(
 
     Run it first against a real account. Exits 1 when a required check fails.
     """
+    connection = dict(locals())  # the options, before any local variable
     from upcall_sync.doctor import render_json, render_text, run_doctor
 
-    client = make_client(
-        api_url,
-        token_file,
-        timeout,
-        allow_insecure_http,
-        1,
-        max_retry_time,
-        max_rps,
-        unreachable_after,
-    )
+    client = client_from(connection, 1)
     report = run_doctor(client)
     (render_json if fmt is DoctorFormat.json else render_text)(report, sys.stdout)
     if not report.ok:
@@ -172,6 +164,7 @@ def export(
     unreachable_after: UnreachableAfter = 30.0,
 ) -> None:
     """Write the live account as manifests that plan to no changes (read-only)."""
+    connection = dict(locals())  # the options, before any local variable
     from upcall_sync import export as ex
 
     if out is None and (csv_over is not None or overwrite):
@@ -183,16 +176,7 @@ def export(
         csv_over=ex.DEFAULT_CSV_OVER if csv_over is None else csv_over,
         parallelism=parallelism,
     )
-    client = make_client(
-        api_url,
-        token_file,
-        timeout,
-        allow_insecure_http,
-        parallelism,
-        max_retry_time,
-        max_rps,
-        unreachable_after,
-    )
+    client = client_from(connection, parallelism)
     live = ex.read_live(client, options)
     try:
         result = ex.build(
