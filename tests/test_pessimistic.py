@@ -7,10 +7,12 @@ test runs the real CLI (in-process) against an emulator in that mode.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,13 +25,14 @@ from .test_apply import duplicates
 MODES = sorted(PESSIMISTIC_MODES)
 
 
-@pytest.fixture(params=MODES)
-def mode_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
+@contextlib.contextmanager
+def _serving(monkeypatch: pytest.MonkeyPatch, **modes: Any) -> Iterator[Emulator]:
+    """An emulator in the given reading, with the in-process CLI pointed at it."""
     emu = Emulator(
         tokens=[TOKEN, OTHER_TOKEN],
         confirmed_numbers=list(CONFIRMED),
         faults=Faults(retry_after=0, stall_seconds=1.5),
-        **PESSIMISTIC_MODES[request.param],
+        **modes,
     )
     monkeypatch.chdir(os.getcwd())  # restored after the test; _examples moves into tmp_path
     monkeypatch.setenv("UPCALL_API_URL", emu.base_url)
@@ -39,6 +42,12 @@ def mode_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
     with emu:
         yield emu
     emu.store.close()
+
+
+@pytest.fixture(params=MODES)
+def mode_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
+    with _serving(monkeypatch, **PESSIMISTIC_MODES[request.param]) as emu:
+        yield emu
 
 
 def _examples(tmp_path: Path) -> Path:
@@ -108,17 +117,7 @@ def test_lost_number_adds_with_another_duplicate_message_converge_in_one_run(
 ) -> None:
     """Every number add commits and loses its answer once; the retry's 400 says
     "Number taken", a wording the client has never seen. One apply run converges."""
-    emu = Emulator(
-        tokens=[TOKEN],
-        confirmed_numbers=list(CONFIRMED),
-        faults=Faults(retry_after=0),
-        duplicate_number_message="Number taken",
-    )
-    monkeypatch.chdir(os.getcwd())  # restored after the test; _examples moves into tmp_path
-    monkeypatch.setenv("UPCALL_API_URL", emu.base_url)
-    monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
-    monkeypatch.setenv("NO_COLOR", "1")
-    with emu:
+    with _serving(monkeypatch, duplicate_number_message="Number taken") as emu:
         emu.faults.add_rule("lost-write", "POST", r"/campaigns/\d+/numbers", count=-1)
         examples = _examples(tmp_path)
         code, out, _err = run_cli(capsys, "apply", "--auto-approve", str(examples))
@@ -129,7 +128,6 @@ def test_lost_number_adds_with_another_duplicate_message_converge_in_one_run(
         assert lost and all(r.wrote for r in lost)
         assert duplicates(emu)["numbers"] == []
         assert run_cli(capsys, "plan", "--detailed-exitcode", str(examples))[0] == 0
-    emu.store.close()
 
 
 def test_a_refused_number_add_is_looked_up_whatever_the_api_says(
@@ -138,17 +136,7 @@ def test_a_refused_number_add_is_looked_up_whatever_the_api_says(
     """Someone adds the number between `plan --out` and `apply PLANFILE`; the API refuses
     the add with a message the client has never seen. The apply looks the number up
     instead of reading the message, finds it, and converges."""
-    emu = Emulator(
-        tokens=[TOKEN],
-        confirmed_numbers=list(CONFIRMED),
-        faults=Faults(retry_after=0),
-        duplicate_number_message="Number taken",
-    )
-    monkeypatch.chdir(os.getcwd())  # restored after the test; _examples moves into tmp_path
-    monkeypatch.setenv("UPCALL_API_URL", emu.base_url)
-    monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
-    monkeypatch.setenv("NO_COLOR", "1")
-    with emu:
+    with _serving(monkeypatch, duplicate_number_message="Number taken") as emu:
         examples = _examples(tmp_path)
         assert run_cli(capsys, "apply", "--auto-approve", str(examples))[0] == 0
         manifest = examples / "campaigns.yaml"
@@ -167,7 +155,6 @@ def test_a_refused_number_add_is_looked_up_whatever_the_api_says(
         refused = [r for r in emu.requests if r.method == "POST" and r.status == 400]
         assert len(refused) == 1
         assert duplicates(emu)["numbers"] == []
-    emu.store.close()
 
 
 def test_without_contact_lists_plan_works_until_it_needs_them(
@@ -175,12 +162,7 @@ def test_without_contact_lists_plan_works_until_it_needs_them(
 ) -> None:
     """`--no-lists`: campaigns alone still plan and apply; numbers to add fail in one
     line that says why (the inferred /lists endpoints are missing) and points at doctor."""
-    emu = Emulator(tokens=[TOKEN], confirmed_numbers=list(CONFIRMED), no_lists=True)
-    monkeypatch.chdir(os.getcwd())  # restored after the test; _examples moves into tmp_path
-    monkeypatch.setenv("UPCALL_API_URL", emu.base_url)
-    monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
-    monkeypatch.setenv("NO_COLOR", "1")
-    with emu:
+    with _serving(monkeypatch, no_lists=True):
         bare = tmp_path / "bare.yaml"
         bare.write_text("version: 1\ncampaigns:\n  - name: solo\n    pitch: hi\n")
         assert run_cli(capsys, "apply", "--auto-approve", str(bare))[0] == 0
@@ -189,4 +171,3 @@ def test_without_contact_lists_plan_works_until_it_needs_them(
         assert code == 1 and out == ""
         assert err.count("\n") == 1
         assert "this API has no contact lists" in err and "upcall-sync doctor" in err
-    emu.store.close()
