@@ -32,7 +32,7 @@ from typing import Any
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, region_code_for_country_code
 from phonenumbers.phonemetadata import PhoneMetadata
 
-from upcall_sync.client import NUMBER_TYPES, Campaign, UpcallClient, contact_row
+from upcall_sync.client import NUMBER_TYPES, Campaign, UpcallClient, contact_row, live_contact
 from upcall_sync.errors import UpcallSyncError, UsageError
 from upcall_sync.export_yaml import (
     Unwritable,
@@ -54,7 +54,7 @@ from upcall_sync.model import (
     Contact,
     LiveCampaign,
 )
-from upcall_sync.normalize import PhoneError, lenient_phone, normalize_phone, quote
+from upcall_sync.normalize import PhoneError, normalize_phone, quote
 
 DEFAULT_CSV_OVER = 100
 _EMAIL = re.compile(EMAIL_PATTERN)
@@ -123,7 +123,7 @@ def _number_row(item: Any) -> Number:
     raw = tuple(attrs.get(k) or "" for k in TOP_FIELDS) + tuple(
         address.get(k) or "" for k in ADDRESS_PARTS
     )
-    return Number(rid, Contact(lenient_phone(values[0]), *values[1:]), raw)
+    return Number(rid, live_contact(values), raw)
 
 
 def probe_numbers(raw: Sequence[str]) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ from upcall_sync.client.models import (
 )
 from upcall_sync.client.ratelimit import LimiterStatus, RateLimiter
 from upcall_sync.client.redact import Redactor, Secret, strip_token
-from upcall_sync.client.resources import contact_of, contact_row
+from upcall_sync.client.resources import contact_of, contact_row, live_contact
 from upcall_sync.client.transport import (
     DEFAULT_BASE_URL,
     Page,
@@ -49,6 +49,7 @@ __all__ = [
     "UpcallClient",
     "contact_of",
     "contact_row",
+    "live_contact",
     "make_session",
     "resolve_token",
     "strip_token",

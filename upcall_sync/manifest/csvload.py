@@ -318,21 +318,7 @@ def _open_quote_line(lines: list[str]) -> int:
 
 
 def contact_of_spec(spec: NumberSpec) -> Contact:
-    """A manifest number as the normalized Contact plans compare."""
-    addr = spec.address
-    return Contact(
-        phone=spec.phone,
-        extension=spec.extension or "",
-        first_name=spec.first_name or "",
-        last_name=spec.last_name or "",
-        title=spec.title or "",
-        company=spec.company or "",
-        email=spec.email or "",
-        recipient=(addr.recipient or "") if addr else "",
-        line1=(addr.line1 or "") if addr else "",
-        line2=(addr.line2 or "") if addr else "",
-        city=(addr.city or "") if addr else "",
-        region=(addr.region or "") if addr else "",
-        postal_code=(addr.postal_code or "") if addr else "",
-        country=(addr.country or "") if addr else "",
-    )
+    """A manifest number as the normalized Contact plans compare (`Contact.of`)."""
+    values = dict(spec.__dict__)
+    values["address"] = spec.address.__dict__ if spec.address is not None else None
+    return Contact.of(values)
