@@ -14,7 +14,7 @@ import pytest
 from upcall_sync.client.models import CampaignAttributes
 from upcall_sync.emulator import Emulator, Faults
 
-from .conftest import CONFIRMED, connect, run_cli
+from .conftest import CONFIRMED, TOKEN, connect, run_cli, writes
 
 ODD_TOKEN = 'T0k3n$^.*+?()[]{}|\\é"<&>'
 
@@ -80,3 +80,48 @@ def test_export_refuses_a_live_value_holding_an_escaped_token(
     written = [p.read_text() for p in (tmp_path / "ex").rglob("*") if p.is_file()]
     for text in written:
         _assert_clean(text)
+
+
+@pytest.mark.parametrize(
+    ("manifest", "csv"),
+    [
+        ('    pitch: "call ${INNOCENT}"\n', None),  # the token came from a token file
+        ("    numbers_csv: n.csv\n", "phone,company\n+16507991144,Acme {token}\n"),
+        ('    instructions: "{token}"\n', None),
+    ],
+)
+def test_a_manifest_value_holding_the_token_is_never_sent(
+    emulator: Emulator,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    manifest: str,
+    csv: str | None,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "token.secret").write_text(TOKEN + "\n")
+    monkeypatch.setenv("UPCALL_API_URL", emulator.base_url)
+    monkeypatch.delenv("UPCALL_AUTH_TOKEN", raising=False)
+    monkeypatch.setenv("UPCALL_AUTH_TOKEN_FILE", str(tmp_path / "token.secret"))
+    monkeypatch.setenv("INNOCENT", f"x {TOKEN}")
+    if csv:
+        (tmp_path / "n.csv").write_text(csv.replace("{token}", TOKEN))
+    (tmp_path / "m.yaml").write_text(
+        "version: 1\ncampaigns:\n  - name: a\n" + manifest.replace("{token}", TOKEN)
+    )
+    try:
+        _refused_twice(capsys)
+    finally:  # the inputs hold the token on purpose: the session's file scan skips them
+        for made in ("m.yaml", "n.csv"):
+            (tmp_path / made).unlink(missing_ok=True)
+    assert writes(emulator) == 0
+
+
+def _refused_twice(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("plan", "apply"):
+        code, _out, err = run_cli(
+            capsys, command, *(["--auto-approve"] if command == "apply" else []), "m.yaml"
+        )
+        assert code == 1, err
+        assert "holds the auth token" in err.splitlines()[0]
+        assert ".csv:2" in err or "m.yaml:4" in err
