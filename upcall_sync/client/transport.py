@@ -181,6 +181,11 @@ class Transport:
                 f"API URL {strip_token(self.base_url)!r} is not an http(s) URL with a host "
                 "(such as https://www.upcall.com/api/v1)"
             )
+        if parts.username is not None or parts.password is not None:
+            raise BadApiUrl(
+                "the API URL may not hold credentials (user:password@): it is printed in "
+                "errors and saved plans; the auth token is given apart from the URL"
+            )
         if parts.scheme == "http" and not is_loopback(parts.hostname) and not allow_insecure_http:
             raise InsecureTransport(
                 f"refusing to send the auth token over plain http to {parts.hostname}: "
