@@ -286,7 +286,7 @@ def test_max_rps_caps_the_rate_through_the_cli(
     assert sent >= 8 and elapsed >= (sent - 1) / 8 * 0.95
 
 
-@pytest.mark.parametrize("value", ["0", "-2", "1e9", "fast"])
+@pytest.mark.parametrize("value", ["0", "-2", "1e9", "fast", "1e-9", "0.001"])
 def test_bad_max_rps_is_a_one_line_usage_error(
     cli_env: Emulator, capsys: pytest.CaptureFixture[str], value: str
 ) -> None:

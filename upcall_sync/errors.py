@@ -3,7 +3,8 @@
 ```
 UpcallSyncError                  root: the CLI catches it once and prints one line
 ├── UsageError                   a bad option or combination of options
-│   └── NoToken                  no auth token was given
+│   ├── NoToken                  no auth token was given
+│   └── BadApiUrl                the API URL is not an http(s) URL with a host
 ├── ManifestError                one or more problems in the manifests, each with file:line:col
 │   └── PlanError                the manifests cannot be matched against the live account
 ├── ApiError                     the Upcall API answered, and not with what we needed
@@ -192,6 +193,10 @@ class ApiUnreachable(TransportError):
 
 class InsecureTransport(UpcallSyncError):
     """The token would be sent in clear text to a host that is not loopback."""
+
+
+class BadApiUrl(UsageError):
+    """The API URL is not an http(s) URL with a host."""
 
 
 class PlanError(ManifestError):

@@ -210,6 +210,10 @@ def write_files(files: dict[str, str], out_dir: Path, *, overwrite: bool) -> lis
     except OSError as exc:
         raise UsageError(f"--out {out_dir}: cannot create the directory: {exc.strerror}") from None
     targets = [out_dir / name for name in sorted(files)]
+    # a rename onto a directory fails after earlier files were replaced: refuse first
+    odd = [p for p in targets if p.exists() and not p.is_file()]
+    if odd:
+        raise UsageError(f"{odd[0]} exists and is not a regular file; nothing was written")
     if not overwrite:
         existing = [p for p in targets if p.exists()]
         if existing:

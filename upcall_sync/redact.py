@@ -12,7 +12,9 @@ URL requests and urllib3 build, inside their exception texts, and inside the
 from __future__ import annotations
 
 import contextlib
+import html
 import io
+import json
 import logging
 import re
 import threading
@@ -54,24 +56,36 @@ class Secret:
         return hash(("Secret", self._value))
 
 
+def _written_forms(secret: str) -> set[str]:
+    """The ways an output can spell `secret`: as is, percent-encoded, and escaped the way
+    JSON, YAML's double quotes, Python's repr and HTML write a backslash, a quote or
+    non-ASCII text (a token holding `\\` or `é` is printed `\\\\`, `\\u00e9`)."""
+    if not secret or len(secret) < 4:
+        return set()
+    return {
+        secret,
+        quote(secret, safe=""),
+        quote_plus(secret),
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        repr(secret)[1:-1],
+        html.escape(secret),
+        html.escape(secret, quote=False),
+    }
+
+
 class Redactor:
     """Replaces known secrets and any `auth_token` value in text."""
 
     def __init__(self, *secrets: str) -> None:
         forms: set[str] = set()
         for s in secrets:
-            if s and len(s) >= 4:
-                forms.update({s, quote(s, safe=""), quote_plus(s)})
-        # Longest first, so a percent-encoded form is replaced before a prefix of it.
+            forms.update(_written_forms(s))
+        # Longest first, so an escaped form is replaced before a prefix of it.
         self._forms = sorted(forms, key=len, reverse=True)
 
     def add(self, secret: str) -> None:
-        if secret and len(secret) >= 4:
-            self._forms = sorted(
-                {*self._forms, secret, quote(secret, safe=""), quote_plus(secret)},
-                key=len,
-                reverse=True,
-            )
+        self._forms = sorted({*self._forms, *_written_forms(secret)}, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         text = _PARAM_RE.sub(lambda m: m.group(1) + REDACTED, text)

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from upcall_sync.apply import ApplyReport, Listener, apply_plan
 from upcall_sync.changes import CONTACT_CHANGES, ArchiveCampaign, Change, Plan
 from upcall_sync.client import UpcallClient
-from upcall_sync.errors import UpcallSyncError, UsageError
+from upcall_sync.errors import Location, ManifestError, Problem, UpcallSyncError, UsageError
 from upcall_sync.explain import explain_plan
 from upcall_sync.live import Reader
 from upcall_sync.manifest import MANIFEST_SUFFIXES, load_manifests
@@ -46,8 +46,36 @@ class Planned:
     options: PlanOptions
 
 
+def refuse_token(desired: DesiredState, client: UpcallClient) -> None:
+    """A manifest value holding the auth token (typed in, from a CSV, or through a
+    variable when the token came from a file) would be printed and written to the
+    account: refuse it, naming where each one was set."""
+    redact = client.transport.redact
+    found = [
+        Problem(where, path, "holds the auth token; a manifest may not hold it")
+        for where, path, value in _manifest_texts(desired)
+        if redact(value) != value
+    ]
+    if found:
+        raise ManifestError(found)
+
+
+def _manifest_texts(desired: DesiredState) -> Iterator[tuple[Location, str, str]]:
+    if desired.contact_list_source is not None:
+        yield desired.contact_list_source, "contact_list", desired.contact_list
+    for c in desired.campaigns:
+        yield c.source, "name", c.name
+        for key, value in c.fields.items():
+            if isinstance(value, str):
+                yield c.where(key), key, value
+        for n in c.numbers:
+            for key, value in n.contact._asdict().items():
+                yield n.source, key, value
+
+
 def plan_for(desired: DesiredState, client: UpcallClient, options: PlanOptions) -> Planned:
     """Read what the plan needs and compute it."""
+    refuse_token(desired, client)
     campaigns = select_targets(desired, options.targets)
     reader = Reader(client, parallelism=options.parallelism)
     live = reader.read(desired, campaigns, prune=options.prune)

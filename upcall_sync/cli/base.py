@@ -160,9 +160,16 @@ Parallelism = Annotated[
 ]
 
 
+#: below this a run would wait minutes between requests (1e-9 waited forever, silently)
+_MIN_RPS = 0.1
+
+
 def _positive_rate(value: float | None) -> float | None:
-    if value is not None and not 0 < value <= 10_000:
-        raise typer.BadParameter(f"{value:g}: give requests per second, more than 0, at most 10000")
+    if value is not None and not _MIN_RPS <= value <= 10_000:
+        raise typer.BadParameter(
+            f"{value:g}: give requests per second, at least {_MIN_RPS:g} "
+            "(one every 10 s), at most 10000"
+        )
     return value
 
 

@@ -44,6 +44,7 @@ from upcall_sync.client.retry import Retrier, RetryPolicy
 from upcall_sync.errors import (
     ApiResponseError,
     ApiStatusError,
+    BadApiUrl,
     Cancelled,
     FieldMessage,
     InsecureTransport,
@@ -176,7 +177,15 @@ class Transport:
         self.base_url = base_url.rstrip("/")
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise InsecureTransport(f"API URL {strip_token(self.base_url)!r} is not an http(s) URL")
+            raise BadApiUrl(
+                f"API URL {strip_token(self.base_url)!r} is not an http(s) URL with a host "
+                "(such as https://www.upcall.com/api/v1)"
+            )
+        if parts.username is not None or parts.password is not None:
+            raise BadApiUrl(
+                "the API URL may not hold credentials (user:password@): it is printed in "
+                "errors and saved plans; the auth token is given apart from the URL"
+            )
         if parts.scheme == "http" and not is_loopback(parts.hostname) and not allow_insecure_http:
             raise InsecureTransport(
                 f"refusing to send the auth token over plain http to {parts.hostname}: "

@@ -1,0 +1,33 @@
+"""An API URL without an http(s) scheme is a plain usage error: the hint must not send
+the user to --allow-insecure-http, which cannot help (it did, even when given)."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import TOKEN, run_cli
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:8080", "ftp://example.com/api/v1", "example.com"])
+def test_a_url_without_an_http_scheme_names_the_fix(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
+    code, out, err = run_cli(capsys, "doctor", "--api-url", url, "--allow-insecure-http")
+    assert code == 1, out
+    assert "--allow-insecure-http" not in err
+    assert "https://" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_url_holding_credentials_is_refused_without_showing_them(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    """`http://user:password@host` would print the password in errors, doctor and plan
+    files (and send it as Basic auth, which the Upcall API does not use)."""
+    monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
+    url = "http://admin:PASSW0RDxyz@127.0.0.1:1/api/v1"
+    code, out, err = run_cli(capsys, "doctor", "--api-url", url)
+    assert code == 1
+    assert "PASSW0RDxyz" not in out + err
+    assert "credentials" in err and len(err.strip().splitlines()) == 1
