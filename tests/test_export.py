@@ -345,6 +345,20 @@ def test_multi_line_text_keeps_its_trailing_newlines_in_a_block(
     round_trip(capsys, cli_env, tmp_path / "m.yaml")
 
 
+def test_a_datetime_before_the_year_1000_is_refused_not_written_unreadable(
+    cli_env: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The API stores year 0099; glibc's %Y wrote it "99-06-01...", which validate refused."""
+    first = seed(cli_env, [{"name": "Old", "start_datetime": "0099-06-01T12:00:00.000Z"}])
+    code, out, err = run_cli(capsys, "export", "--out", str(tmp_path / "d"))
+    assert code == 1 and out == ""
+    assert (
+        f'error: campaign "Old" (id {first}): start_datetime 0099-06-01T12:00:00Z is outside '
+        "the years a manifest accepts (1000 to 9999, in UTC)\n"
+    ) in err
+    assert "Traceback" not in err and not (tmp_path / "d").exists()
+
+
 # -- the emitter ----------------------------------------------------------------------------
 
 ANY_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)))
