@@ -241,6 +241,17 @@ def test_empty_account(
     assert code == 0 and "Nothing to export" in out and not (tmp_path / "d").exists()
 
 
+def test_the_summary_counts_one_request_and_one_file_in_the_singular(
+    cli_env: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _out, err = run_cli(capsys, "export", "--name", "nothing*")
+    assert code == 0 and "Exported 0 campaigns, 0 numbers (1 GET request).\n" in err
+    seed(cli_env, [{"name": "Solo"}])
+    code, out, _err = run_cli(capsys, "export", "--name", "Solo", "--out", str(tmp_path / "d"))
+    assert code == 0
+    assert out == f"Exported 1 campaign, 0 numbers (2 GET requests): 1 file in {tmp_path / 'd'}.\n"
+
+
 # -- what a manifest cannot hold ----------------------------------------------------------
 
 

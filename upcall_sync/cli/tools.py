@@ -225,7 +225,7 @@ def _write_export(result: Export, requests: int, out: str | None, *, overwrite: 
     summary = (
         f"{result.campaigns:,} campaign{'s' if result.campaigns != 1 else ''}, "
         f"{result.numbers:,} number{'s' if result.numbers != 1 else ''} "
-        f"({requests:,} GET requests)"
+        f"({requests:,} GET request{'s' if requests != 1 else ''})"
     )
     if out is None:
         sys.stdout.write(result.files["-"])
@@ -242,4 +242,5 @@ def _write_export(result: Export, requests: int, out: str | None, *, overwrite: 
             file=sys.stderr,
         )
     written = ex.write_files(result.files, directory, overwrite=overwrite)
-    print(f"Exported {summary}: {len(written):,} files in {directory}.")
+    files = f"{len(written):,} file{'s' if len(written) != 1 else ''}"
+    print(f"Exported {summary}: {files} in {directory}.")
