@@ -416,6 +416,20 @@ def test_slugs() -> None:
     assert Number("1", Contact("+1"), ("+1",) + ("",) * 13).id == "1"
 
 
+def test_a_name_of_four_byte_letters_gives_a_file_name_the_file_system_takes(
+    cli_env: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """60 letters of 4 UTF-8 bytes each made a 259-byte temporary file name (ENAMETOOLONG)."""
+    name = "\U0002000b" * 70
+    seed(cli_env, [{"name": name}, {"name": name}])
+    code, out, err = run_cli(capsys, "export", "--out", str(tmp_path / "d"))
+    assert code == 0, err
+    assert "2 files in" in out
+    assert all(len(p.name.encode()) <= 200 for p in (tmp_path / "d").iterdir())
+    assert slug("\u65e5" * 70) == "\u65e5" * 60  # 180 bytes: unchanged
+    round_trip(capsys, cli_env, tmp_path / "d")
+
+
 def test_a_repeated_name_needs_every_entry_pinned(tmp_path: Path) -> None:
     """What lets export write the reference's two `My Campaign`s (load.py's one exception)."""
     from upcall_sync.errors import ManifestError
