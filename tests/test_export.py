@@ -230,6 +230,22 @@ def test_out_dir_refuses_to_overwrite_and_is_byte_stable(
     assert code == 1 and "need --out" in err
 
 
+def test_overwrite_onto_a_directory_replaces_nothing(
+    cli_env: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A target that is a directory made --overwrite replace the files sorted before it,
+    then fail naming its temporary file."""
+    seed(cli_env, [{"name": "A"}, {"name": "B"}])
+    out_dir = tmp_path / "m"
+    (out_dir / "b.yaml").mkdir(parents=True)
+    (out_dir / "a.yaml").write_text("mine\n")
+    code, out, err = run_cli(capsys, "export", "--out", str(out_dir), "--overwrite")
+    assert code == 1 and out == ""
+    assert err == f"error: {out_dir / 'b.yaml'} is not a file; nothing written\n"
+    assert (out_dir / "a.yaml").read_text() == "mine\n"
+    assert sorted(p.name for p in out_dir.iterdir()) == ["a.yaml", "b.yaml"]
+
+
 def test_empty_account(
     cli_env: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
