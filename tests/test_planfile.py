@@ -189,6 +189,23 @@ def test_unreadable_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         load_plan(big)
 
 
+def test_plan_out_where_no_file_can_be_written_is_one_line(
+    cli_env: Emulator, capsys: Capsys, tmp_path: Path
+) -> None:
+    """It was "internal error: IsADirectoryError: ... '.dd.rgdcjip3.tmp' -> 'dd'"."""
+    manifest = write_manifest(tmp_path / "m.yaml", BASE)
+    (tmp_path / "dir").mkdir()
+    for out, why in (
+        (tmp_path / "dir", "it is a directory"),
+        (tmp_path / "nowhere" / "p.json", "No such file or directory"),
+    ):
+        code, stdout, err = run_cli(capsys, "plan", "--out", str(out), str(manifest))
+        assert code == 1 and stdout == ""
+        assert err == f"error: {out}: cannot save the plan: {why}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir", "m.yaml"]
+    assert list((tmp_path / "dir").iterdir()) == []
+
+
 # -- stale plans: what the plan was made from ---------------------------------------
 
 
