@@ -195,6 +195,17 @@ def test_from_number_probes_one_listing_each_and_is_written_where_it_matches(
     assert code == 1 and err.startswith("error: --from-number:")
 
 
+def test_a_probe_without_a_country_code_is_refused_without_naming_phone_region(
+    cli_env: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_cli(capsys, "export", "--from-number", "(650) 123-1234")
+    assert code == 1 and out == ""
+    assert err == (
+        'error: --from-number: "(650) 123-1234" has no country code: '
+        "write it as +<country code> ...\n"
+    )
+
+
 def test_a_campaign_matching_two_probes_leaves_from_number_unmanaged() -> None:
     """A campaign has one from_number; if two probes list it, neither can be trusted."""
     c = Campaign(id="7", name="A", status="ready")

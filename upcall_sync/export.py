@@ -134,7 +134,9 @@ def probe_numbers(raw: Sequence[str]) -> tuple[str, ...]:
         try:
             phone = normalize_phone(value)
         except PhoneError as exc:
-            raise UsageError(f"--from-number: {exc}") from None
+            # export has no phone_region: the probe needs its country code
+            reason = str(exc).removesuffix(" or set phone_region")
+            raise UsageError(f"--from-number: {reason}") from None
         if phone not in out:
             out.append(phone)
     return tuple(out)
