@@ -223,6 +223,23 @@ def test_manifests_gone(cli_env: Emulator, capsys: Capsys, tmp_path: Path) -> No
     assert "m.yaml" in _refused(cli_env, capsys, plan_file)
 
 
+def test_a_plan_applied_from_another_directory_says_where_its_manifests_are(
+    cli_env: Emulator, capsys: Capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It said "manifest m.yaml from the plan is gone" while m.yaml was there."""
+    monkeypatch.chdir(tmp_path)
+    write_manifest(tmp_path / "m.yaml", BASE)
+    assert run_cli(capsys, "plan", "--out", "p.json", "m.yaml")[0] == 0
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    err = _refused(cli_env, capsys, tmp_path / "p.json")
+    assert err == (
+        f"error: manifest m.yaml from the plan is not in {tmp_path / 'elsewhere'}: a plan "
+        "names its manifests relative to the directory plan ran in; apply there, or plan "
+        "again\n"
+    )
+
+
 def test_manifests_changed(cli_env: Emulator, capsys: Capsys, tmp_path: Path) -> None:
     plan_file = _saved(cli_env, capsys, tmp_path, BASE, NEXT)
     write_manifest(tmp_path / "m.yaml", NEXT.replace("pitch: two", "pitch: three"))

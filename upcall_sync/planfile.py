@@ -212,7 +212,13 @@ def check_fresh(saved: SavedPlan, client: UpcallClient) -> None:
         raise StalePlan(f"the plan was made against {saved.base_url}, not {base}")
     missing = [f for f in saved.files if not Path(f).exists()]
     if missing:
-        raise StalePlan(f"manifest {missing[0]} from the plan is gone; run plan again")
+        gone = missing[0]
+        if not Path(gone).is_absolute():
+            raise StalePlan(
+                f"manifest {gone} from the plan is not in {Path.cwd()}: a plan names its "
+                "manifests relative to the directory plan ran in; apply there, or plan again"
+            )
+        raise StalePlan(f"manifest {gone} from the plan is gone; run plan again")
     digest = load_manifests(list(saved.files)).digest if saved.files else ""
     if digest != saved.digest:
         raise StalePlan("the manifests changed since the plan was made; run plan again")
