@@ -257,6 +257,29 @@ def test_overwrite_onto_a_directory_replaces_nothing(
     assert sorted(p.name for p in out_dir.iterdir()) == ["a.yaml", "b.yaml"]
 
 
+def test_csvs_written_outside_the_working_directory_say_where_to_validate(
+    cli_env: Emulator,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """validate from the directory export ran in refused the CSVs it had just written."""
+    seed(cli_env, [{"name": "A"}], [{"phone": "+16505550100"}], [(0, 0)])
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    out_dir = tmp_path / "out"
+    code, _out, err = run_cli(capsys, "export", "--out", str(out_dir), "--csv-over", "0")
+    assert code == 0
+    assert (
+        f"note: {out_dir} is outside the working directory, and a numbers_csv must lie "
+        f"inside it: run validate and plan from {out_dir} or a directory above it\n"
+    ) in err
+    code, _out, err = run_cli(capsys, "export", "--out", "inside", "--csv-over", "0")
+    assert code == 0 and "outside the working directory" not in err
+    monkeypatch.chdir(out_dir)
+    round_trip(capsys, cli_env, Path("."))
+
+
 def test_empty_account(
     cli_env: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -242,5 +242,13 @@ def _write_export(result: Export, requests: int, out: str | None, *, overwrite: 
             file=sys.stderr,
         )
     written = ex.write_files(result.files, directory, overwrite=overwrite)
+    if any(name.endswith(".csv") for name in result.files) and not (
+        directory.resolve().is_relative_to(Path.cwd().resolve())
+    ):
+        print(
+            f"note: {directory} is outside the working directory, and a numbers_csv must lie "
+            f"inside it: run validate and plan from {directory} or a directory above it",
+            file=sys.stderr,
+        )
     files = f"{len(written):,} file{'s' if len(written) != 1 else ''}"
     print(f"Exported {summary}: {files} in {directory}.")
