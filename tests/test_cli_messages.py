@@ -187,11 +187,11 @@ def test_a_token_file_saved_with_a_bom_works_and_two_lines_are_refused(
     """Notepad's "UTF-8" adds a BOM, which became part of the token (HTTP 401); a file
     with a second line sent both lines as the token (HTTP 401 too)."""
     monkeypatch.delenv("UPCALL_AUTH_TOKEN")
-    bom = tmp_path / "bom.token"
+    bom = tmp_path / "bom.secret"
     bom.write_bytes(b"\xef\xbb\xbf" + TOKEN.encode() + b"\r\n")
     code, _out, err = run_cli(capsys, "plan", "--token-file", str(bom), str(manifest))
     assert code == 0, err
-    two = tmp_path / "two.token"
+    two = tmp_path / "two.secret"
     two.write_text(f"{TOKEN}\nold-token\n")
     code, out, err = run_cli(capsys, "plan", "--token-file", str(two), str(manifest))
     assert code == 1 and out == ""
