@@ -159,3 +159,23 @@ def test_control_characters_in_a_live_name_are_shown_escaped(
     assert code == 0 and f"  - {shown}\n" in out and "\r" not in out
     code, out, _ = run_cli(capsys, "plan", "--format", "json", str(manifest))
     assert json.loads(out)["notices"][0]["items"] == [shown]
+
+
+def test_c1_controls_and_bidi_overrides_in_a_campaign_name_are_escaped(
+    cli_env: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """json.dumps leaves U+009B (CSI) and U+202E (right-to-left override) raw; the plan's
+    campaign heading sent them to the terminal."""
+    account = cli_env.store.add_account(TOKEN)
+    cli_env.store.seed(account, campaigns=[{"name": "C1\x9bX\u202eY"}])
+    m = write_manifest(
+        tmp_path / "m.yaml",
+        'version: 1\ncampaigns:\n  - name: "C1\\x9bX\\u202eY"\n    pitch: new\n',
+    )
+    code, out, _ = run_cli(capsys, "plan", str(m))
+    assert code == 0
+    assert '~ campaign["C1\\u009bX\\u202eY"] (id 1)' in out
+    assert "\x9b" not in out and "\u202e" not in out
+    code, out, _ = run_cli(capsys, "plan", "--format", "json", str(m))
+    [change] = json.loads(out)["changes"]
+    assert json.loads(change["address"][len("campaign[") : -1]) == "C1\x9bX\u202eY"
