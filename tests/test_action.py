@@ -122,7 +122,7 @@ def test_validate_installs_from_the_checkout_and_reports(
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.outputs == {"exitcode": "0", "has-changes": "", "report": "", "plan-file": ""}
     venv = runner_temp / "upcall-sync-venv"
-    assert (venv / ".upcall-sync-source").read_text().startswith("checkout ")
+    assert (venv / ".upcall-sync-source").read_text().startswith(f"checkout {ROOT} ")
     assert "upcall-sync 0.1.0" in run.stdout
     summary = summary_of(run, runner_temp)
     assert summary.startswith("### upcall-sync validate: valid\n")

@@ -172,3 +172,30 @@ def test_a_target_glob_that_matches_nothing_is_an_error(
     code, _, err = run_cli(capsys, "plan", "--target", "Gamma *", str(manifest))
     assert code == 1
     assert err.strip() == 'error: target "Gamma *": no campaign in the manifests matches'
+
+
+# -- the token file -------------------------------------------------------------------
+
+
+def test_a_token_file_saved_with_a_bom_works_and_two_lines_are_refused(
+    cli_env: Emulator,
+    capsys: pytest.CaptureFixture[str],
+    manifest: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Notepad's "UTF-8" adds a BOM, which became part of the token (HTTP 401); a file
+    with a second line sent both lines as the token (HTTP 401 too)."""
+    monkeypatch.delenv("UPCALL_AUTH_TOKEN")
+    bom = tmp_path / "bom.secret"
+    bom.write_bytes(b"\xef\xbb\xbf" + TOKEN.encode() + b"\r\n")
+    code, _out, err = run_cli(capsys, "plan", "--token-file", str(bom), str(manifest))
+    assert code == 0, err
+    two = tmp_path / "two.secret"
+    two.write_text(f"{TOKEN}\nold-token\n")
+    code, out, err = run_cli(capsys, "plan", "--token-file", str(two), str(manifest))
+    assert code == 1 and out == ""
+    assert err == (
+        f"error: token file {two} holds more than the token (whitespace inside it); "
+        "it must hold the token alone\n"
+    )

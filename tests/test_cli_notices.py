@@ -133,3 +133,49 @@ def test_a_large_markdown_plan_lists_the_sections_it_folds(
         assert listed[-1] == f"- ... and {rest:,} more: run `upcall-sync plan` for them"
     # the first folded campaign follows the last whole one
     assert f"Campaign {whole - 1:03d} of a large plan" in named[0]  # (the list came first)
+
+
+def test_control_characters_in_a_live_name_are_shown_escaped(
+    cli_env: Emulator, capsys: pytest.CaptureFixture[str], manifest: Path
+) -> None:
+    """A live contact named with a line break or a terminal escape broke the notice's
+    list (text and Markdown) and reached the terminal raw (ESC [2J clears the screen)."""
+    account = cli_env.store.add_account(TOKEN)
+    cli_env.store.seed(
+        account,
+        campaigns=[{"name": "Survey", "pitch": "Be friendly"}],
+        list_name="elsewhere",
+        contacts=[
+            {"phone": "+16505550100", "first_name": "Kept"},
+            {"phone": "+16505550101", "first_name": "Two\nLines\r", "last_name": "\x1b[2J\x9b"},
+        ],
+        memberships=[(0, 0), (0, 1)],
+    )
+    shown = "+16505550101 (Two\\nLines \\u001b[2J\\u009b)"
+    code, out, _ = run_cli(capsys, "plan", str(manifest))
+    assert code == 0
+    assert f"      {shown}\n" in out and "\x1b" not in out and "\x9b" not in out
+    code, out, _ = run_cli(capsys, "plan", "--format", "markdown", str(manifest))
+    assert code == 0 and f"  - {shown}\n" in out and "\r" not in out
+    code, out, _ = run_cli(capsys, "plan", "--format", "json", str(manifest))
+    assert json.loads(out)["notices"][0]["items"] == [shown]
+
+
+def test_c1_controls_and_bidi_overrides_in_a_campaign_name_are_escaped(
+    cli_env: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """json.dumps leaves U+009B (CSI) and U+202E (right-to-left override) raw; the plan's
+    campaign heading sent them to the terminal."""
+    account = cli_env.store.add_account(TOKEN)
+    cli_env.store.seed(account, campaigns=[{"name": "C1\x9bX\u202eY"}])
+    m = write_manifest(
+        tmp_path / "m.yaml",
+        'version: 1\ncampaigns:\n  - name: "C1\\x9bX\\u202eY"\n    pitch: new\n',
+    )
+    code, out, _ = run_cli(capsys, "plan", str(m))
+    assert code == 0
+    assert '~ campaign["C1\\u009bX\\u202eY"] (id 1)' in out
+    assert "\x9b" not in out and "\u202e" not in out
+    code, out, _ = run_cli(capsys, "plan", "--format", "json", str(m))
+    [change] = json.loads(out)["changes"]
+    assert json.loads(change["address"][len("campaign[") : -1]) == "C1\x9bX\u202eY"

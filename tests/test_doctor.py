@@ -289,3 +289,16 @@ def test_text_and_json_say_the_same(capsys: pytest.CaptureFixture[str], account:
         line = next(x for x in out.splitlines() if x.split()[1:2] == [name])
         assert line.startswith(check["verdict"])
         assert check["evidence"] in line and check["needed_by"] in line
+
+
+def test_the_summary_counts_one_warning_in_the_singular() -> None:
+    """It said "1 warnings"."""
+    import io
+
+    from upcall_sync.doctor import Check, Report, render_text
+
+    out = io.StringIO()
+    render_text(
+        Report("http://x/api/v1", [Check("a", PASS, "e", "n"), Check("b", WARN, "e", "n")]), out
+    )
+    assert "\n2 checks: 1 passed, 1 warning, 0 failed. " in out.getvalue()

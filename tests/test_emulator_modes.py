@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -368,6 +369,25 @@ def test_bad_switch_values_are_one_line_errors(capsys: pytest.CaptureFixture[str
     assert code == 1 and err.startswith("error: --faults: unknown fault kind(s) gremlins;")
     code, _out, err = run_cli(capsys, "emulator", "--token", TOKEN, "--error-style", "xml")
     assert code == 1 and err.strip() == "error: --error-style must be 'fields' or 'jsonapi'"
+
+
+def test_a_database_that_cannot_be_opened_is_a_one_line_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """It was "internal error: OperationalError: unable to open database file"."""
+    from .conftest import run_cli
+
+    missing = tmp_path / "nowhere" / "x.db"
+    code, out, err = run_cli(
+        capsys, "emulator", "--token", TOKEN, "--port", "0", "--db", str(missing)
+    )
+    assert (code, out) == (1, "")
+    assert err == f"error: --db {missing}: cannot open the database: unable to open database file\n"
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database, but long enough to have a header page " * 20)
+    code, out, err = run_cli(capsys, "emulator", "--token", TOKEN, "--port", "0", "--db", str(text))
+    assert (code, out) == (1, "")
+    assert err == f"error: --db {text}: cannot open the database: file is not a database\n"
 
 
 def test_pessimistic_modes_are_emulator_keywords() -> None:

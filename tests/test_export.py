@@ -195,6 +195,17 @@ def test_from_number_probes_one_listing_each_and_is_written_where_it_matches(
     assert code == 1 and err.startswith("error: --from-number:")
 
 
+def test_a_probe_without_a_country_code_is_refused_without_naming_phone_region(
+    cli_env: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_cli(capsys, "export", "--from-number", "(650) 123-1234")
+    assert code == 1 and out == ""
+    assert err == (
+        'error: --from-number: "(650) 123-1234" has no country code: '
+        "write it as +<country code> ...\n"
+    )
+
+
 def test_a_campaign_matching_two_probes_leaves_from_number_unmanaged() -> None:
     """A campaign has one from_number; if two probes list it, neither can be trusted."""
     c = Campaign(id="7", name="A", status="ready")
@@ -230,6 +241,45 @@ def test_out_dir_refuses_to_overwrite_and_is_byte_stable(
     assert code == 1 and "need --out" in err
 
 
+def test_overwrite_onto_a_directory_replaces_nothing(
+    cli_env: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A target that is a directory made --overwrite replace the files sorted before it,
+    then fail naming its temporary file."""
+    seed(cli_env, [{"name": "A"}, {"name": "B"}])
+    out_dir = tmp_path / "m"
+    (out_dir / "b.yaml").mkdir(parents=True)
+    (out_dir / "a.yaml").write_text("mine\n")
+    code, out, err = run_cli(capsys, "export", "--out", str(out_dir), "--overwrite")
+    assert code == 1 and out == ""
+    assert err == f"error: {out_dir / 'b.yaml'} is not a file; nothing written\n"
+    assert (out_dir / "a.yaml").read_text() == "mine\n"
+    assert sorted(p.name for p in out_dir.iterdir()) == ["a.yaml", "b.yaml"]
+
+
+def test_csvs_written_outside_the_working_directory_say_where_to_validate(
+    cli_env: Emulator,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """validate from the directory export ran in refused the CSVs it had just written."""
+    seed(cli_env, [{"name": "A"}], [{"phone": "+16505550100"}], [(0, 0)])
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    out_dir = tmp_path / "out"
+    code, _out, err = run_cli(capsys, "export", "--out", str(out_dir), "--csv-over", "0")
+    assert code == 0
+    assert (
+        f"note: {out_dir} is outside the working directory, and a numbers_csv must lie "
+        f"inside it: run validate and plan from {out_dir} or a directory above it\n"
+    ) in err
+    code, _out, err = run_cli(capsys, "export", "--out", "inside", "--csv-over", "0")
+    assert code == 0 and "outside the working directory" not in err
+    monkeypatch.chdir(out_dir)
+    round_trip(capsys, cli_env, Path("."))
+
+
 def test_empty_account(
     cli_env: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -239,6 +289,17 @@ def test_empty_account(
     round_trip(capsys, cli_env, tmp_path / "m.yaml")
     code, out, _ = run_cli(capsys, "export", "--out", str(tmp_path / "d"))
     assert code == 0 and "Nothing to export" in out and not (tmp_path / "d").exists()
+
+
+def test_the_summary_counts_one_request_and_one_file_in_the_singular(
+    cli_env: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _out, err = run_cli(capsys, "export", "--name", "nothing*")
+    assert code == 0 and "Exported 0 campaigns, 0 numbers (1 GET request).\n" in err
+    seed(cli_env, [{"name": "Solo"}])
+    code, out, _err = run_cli(capsys, "export", "--name", "Solo", "--out", str(tmp_path / "d"))
+    assert code == 0
+    assert out == f"Exported 1 campaign, 0 numbers (2 GET requests): 1 file in {tmp_path / 'd'}.\n"
 
 
 # -- what a manifest cannot hold ----------------------------------------------------------
@@ -345,6 +406,20 @@ def test_multi_line_text_keeps_its_trailing_newlines_in_a_block(
     round_trip(capsys, cli_env, tmp_path / "m.yaml")
 
 
+def test_a_datetime_before_the_year_1000_is_refused_not_written_unreadable(
+    cli_env: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The API stores year 0099; glibc's %Y wrote it "99-06-01...", which validate refused."""
+    first = seed(cli_env, [{"name": "Old", "start_datetime": "0099-06-01T12:00:00.000Z"}])
+    code, out, err = run_cli(capsys, "export", "--out", str(tmp_path / "d"))
+    assert code == 1 and out == ""
+    assert (
+        f'error: campaign "Old" (id {first}): start_datetime 0099-06-01T12:00:00Z is outside '
+        "the years a manifest accepts (1000 to 9999, in UTC)\n"
+    ) in err
+    assert "Traceback" not in err and not (tmp_path / "d").exists()
+
+
 # -- the emitter ----------------------------------------------------------------------------
 
 ANY_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)))
@@ -389,6 +464,20 @@ def test_slugs() -> None:
     assert slug("***") == "campaign"
     assert slug("CON") == "con-campaign"
     assert Number("1", Contact("+1"), ("+1",) + ("",) * 13).id == "1"
+
+
+def test_a_name_of_four_byte_letters_gives_a_file_name_the_file_system_takes(
+    cli_env: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """60 letters of 4 UTF-8 bytes each made a 259-byte temporary file name (ENAMETOOLONG)."""
+    name = "\U0002000b" * 70
+    seed(cli_env, [{"name": name}, {"name": name}])
+    code, out, err = run_cli(capsys, "export", "--out", str(tmp_path / "d"))
+    assert code == 0, err
+    assert "2 files in" in out
+    assert all(len(p.name.encode()) <= 200 for p in (tmp_path / "d").iterdir())
+    assert slug("\u65e5" * 70) == "\u65e5" * 60  # 180 bytes: unchanged
+    round_trip(capsys, cli_env, tmp_path / "d")
 
 
 def test_a_repeated_name_needs_every_entry_pinned(tmp_path: Path) -> None:

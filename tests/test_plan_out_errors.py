@@ -25,6 +25,6 @@ def test_an_unwritable_plan_out_is_one_clear_line(
     code, _out, err = run_cli(capsys, "plan", "--out", where, "m.yaml")
     assert code == 1
     lines = err.strip().splitlines()
-    assert lines[-1].startswith(f"error: {where}: cannot write the plan"), err
+    assert lines[-1].startswith(f"error: {where}: cannot save the plan"), err
     assert "internal error" not in err and "Traceback" not in err
     assert [p.name for p in tmp_path.iterdir()] == ["m.yaml"]

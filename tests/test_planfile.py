@@ -189,6 +189,23 @@ def test_unreadable_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         load_plan(big)
 
 
+def test_plan_out_where_no_file_can_be_written_is_one_line(
+    cli_env: Emulator, capsys: Capsys, tmp_path: Path
+) -> None:
+    """It was "internal error: IsADirectoryError: ... '.dd.rgdcjip3.tmp' -> 'dd'"."""
+    manifest = write_manifest(tmp_path / "m.yaml", BASE)
+    (tmp_path / "dir").mkdir()
+    for out, why in (
+        (tmp_path / "dir", "it is a directory"),
+        (tmp_path / "nowhere" / "p.json", "No such file or directory"),
+    ):
+        code, stdout, err = run_cli(capsys, "plan", "--out", str(out), str(manifest))
+        assert code == 1 and stdout == ""
+        assert err == f"error: {out}: cannot save the plan: {why}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir", "m.yaml"]
+    assert list((tmp_path / "dir").iterdir()) == []
+
+
 # -- stale plans: what the plan was made from ---------------------------------------
 
 
@@ -204,6 +221,23 @@ def test_manifests_gone(cli_env: Emulator, capsys: Capsys, tmp_path: Path) -> No
     plan_file = _saved(cli_env, capsys, tmp_path, BASE, NEXT)
     (tmp_path / "m.yaml").unlink()
     assert "m.yaml" in _refused(cli_env, capsys, plan_file)
+
+
+def test_a_plan_applied_from_another_directory_says_where_its_manifests_are(
+    cli_env: Emulator, capsys: Capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It said "manifest m.yaml from the plan is gone" while m.yaml was there."""
+    monkeypatch.chdir(tmp_path)
+    write_manifest(tmp_path / "m.yaml", BASE)
+    assert run_cli(capsys, "plan", "--out", "p.json", "m.yaml")[0] == 0
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    err = _refused(cli_env, capsys, tmp_path / "p.json")
+    assert err == (
+        f"error: manifest m.yaml from the plan is not in {tmp_path / 'elsewhere'}: a plan "
+        "names its manifests relative to the directory plan ran in; apply there, or plan "
+        "again\n"
+    )
 
 
 def test_manifests_changed(cli_env: Emulator, capsys: Capsys, tmp_path: Path) -> None:

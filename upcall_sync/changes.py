@@ -11,7 +11,6 @@ safety (`Plan.raise_if_unsafe`).
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from typing import Any, ClassVar, Literal
 
 from upcall_sync.errors import Location, UnsafePlan
 from upcall_sync.model import DATETIME_FIELDS, Contact
-from upcall_sync.normalize import format_datetime, parse_datetime
+from upcall_sync.normalize import format_datetime, parse_datetime, quote
 
 
 class Unknown:
@@ -46,7 +45,7 @@ Value = str | datetime | None | Unknown
 
 
 def quoted(name: str) -> str:
-    return json.dumps(name, ensure_ascii=False)
+    return quote(name)
 
 
 def campaign_address(name: str) -> str:

@@ -555,8 +555,9 @@ def render_text(report: Report, out: TextIO) -> None:
             f"{c.verdict}  {c.name:<{width}}  {c.evidence}  -- needed by: {c.needed_by}{extra}\n"
         )
     counts = report.counts()
+    warnings = f"{counts[WARN]} warning{'s' if counts[WARN] != 1 else ''}"
     out.write(
-        f"\n{len(report.checks)} checks: {counts[PASS]} passed, {counts[WARN]} warnings, "
+        f"\n{len(report.checks)} checks: {counts[PASS]} passed, {warnings}, "
         f"{counts[FAIL]} failed. "
         + (
             "Every required check passed.\n"

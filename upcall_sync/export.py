@@ -7,14 +7,14 @@ written so that `validate` accepts it and `plan` finds it equal, and writes
 manifests deterministically (sorted; no timestamp, no secret).
 
 What a manifest cannot hold is refused with every reason at once, never
-written half right: a name that is empty or ends in whitespace (manifests
-trim names), a phone the manifest would not accept, an email its pattern
-refuses, an end not after the start, text that is not valid Unicode, and one
-person (phone, extension and name) with two sets of details (a manifest set
-holds one record per person). A person listed twice with the same details in
-one campaign is written once (the plan reports the copy as an unmanaged
-number, which the API cannot remove); a status this version does not know is
-left unmanaged.
+written half right: a name that is empty or ends in whitespace (manifests trim
+names), a phone the manifest would not accept, an email its pattern refuses,
+an end not after the start, a datetime outside the years 1000 to 9999 (UTC),
+text that is not valid Unicode, and one person (phone, extension and name)
+with two sets of details (a manifest set holds one record per person). A
+person listed twice with the same details in one campaign is written once (the
+plan reports the copy as an unmanaged number, which the API cannot remove); a
+status this version does not know is left unmanaged.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from upcall_sync.export_yaml import (
 )
 from upcall_sync.live import campaign_from_api
 from upcall_sync.manifest import EMAIL_PATTERN
+from upcall_sync.manifest.spec import MAX_YEAR, MIN_YEAR
 from upcall_sync.model import (
     ADDRESS_PARTS,
     CAMPAIGN_STATUSES,
@@ -133,7 +134,9 @@ def probe_numbers(raw: Sequence[str]) -> tuple[str, ...]:
         try:
             phone = normalize_phone(value)
         except PhoneError as exc:
-            raise UsageError(f"--from-number: {exc}") from None
+            # export has no phone_region: the probe needs its country code
+            reason = str(exc).removesuffix(" or set phone_region")
+            raise UsageError(f"--from-number: {reason}") from None
         if phone not in out:
             out.append(phone)
     return tuple(out)
@@ -183,6 +186,12 @@ def _campaign_problems(c: Campaign, lc: LiveCampaign) -> list[str]:
             f"{_label(c)}: the name ends in whitespace, which manifests trim; rename it in Upcall"
         )
     start, end = lc.start_datetime, lc.end_datetime
+    for name, when in (("start_datetime", start), ("end_datetime", end)):
+        if when is not None and not MIN_YEAR <= when.astimezone(UTC).year <= MAX_YEAR:
+            problems.append(
+                f"{_label(c)}: {name} {_datetime(when)} is outside the years a manifest "
+                f"accepts ({MIN_YEAR} to {MAX_YEAR}, in UTC)"
+            )
     if start is not None and end is not None and end <= start:
         problems.append(
             f"{_label(c)}: end_datetime {_datetime(end)} is not after start_datetime "
@@ -311,7 +320,8 @@ def _datetime(value: datetime) -> str:
     """UTC, to the second, with the fraction only when the API gave one."""
     utc = value.astimezone(UTC)
     frac = f".{utc.microsecond:06d}".rstrip("0") if utc.microsecond else ""
-    return utc.strftime("%Y-%m-%dT%H:%M:%S") + frac + "Z"
+    # the year by hand: glibc's %Y does not pad years before 1000 to four digits
+    return f"{utc.year:04d}" + utc.strftime("-%m-%dT%H:%M:%S") + frac + "Z"
 
 
 # (index, field) of a contact's values; phone and email are written as compared

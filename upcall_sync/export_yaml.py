@@ -42,6 +42,7 @@ except ImportError:  # pragma: no cover - pure-Python fallback
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 _RESERVED = {"con", "prn", "aux", "nul"} | {f"{p}{i}" for p in ("com", "lpt") for i in range(10)}
+_STEM_BYTES = 180  # file names are limited to 255 bytes
 _RESOLVER = yaml.resolver.Resolver()
 _STR = "tag:yaml.org,2002:str"
 _PLAIN = re.compile(r"\w(?:[\w .@()/+'&-]*[\w.)'])?")
@@ -192,10 +193,14 @@ def csv_text(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
 
 
 def slug(name: str) -> str:
-    """A file name stem from a campaign name: lowercase words joined by '-'."""
+    """A file name stem from a campaign name: lowercase words joined by '-', at most 60
+    characters and 180 UTF-8 bytes."""
     text = unicodedata.normalize("NFKC", name).casefold()
     words = re.findall(r"[^\W_]+", text)
-    stem = "-".join(words)[:60].strip("-") or "campaign"
+    stem = "-".join(words)[:60]
+    while len(stem.encode()) > _STEM_BYTES:  # room for "-<id>", ".yaml" and the temp name
+        stem = stem[:-1]
+    stem = stem.strip("-") or "campaign"
     return f"{stem}-campaign" if stem in _RESERVED else stem
 
 
@@ -223,6 +228,9 @@ def write_files(files: dict[str, str], out_dir: Path, *, overwrite: bool) -> lis
                 if len(existing) > 1
                 else f"{existing[0]} already exists; pass --overwrite to replace it"
             )
+    blocked = [p for p in targets if p.exists() and not p.is_file()]
+    if blocked:  # os.replace would fail there after replacing the files before it
+        raise UsageError(f"{blocked[0]} is not a file; nothing written")
     staged: list[tuple[str, Path]] = []
     try:
         for path in targets:

@@ -13,6 +13,7 @@ layers import them from here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -46,6 +47,17 @@ PERSON_FIELDS = ("phone", "extension", "first_name", "last_name")
 TOP_FIELDS = (*PERSON_FIELDS, "title", "company", "email")
 ADDRESS_PARTS = ("recipient", "line1", "line2", "city", "region", "postal_code", "country")
 DETAIL_FIELDS = ("title", "company", "email", *ADDRESS_PARTS)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_SHOWN = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _shown(text: str) -> str:
+    """`text` with its control characters as escapes (\\n, \\u001b), for one line of output."""
+    if not _CONTROL.search(text):
+        return text
+    return _CONTROL.sub(lambda m: _SHOWN.get(m.group(0), f"\\u{ord(m.group(0)):04x}"), text)
 
 
 class Contact(NamedTuple):
@@ -82,9 +94,11 @@ class Contact(NamedTuple):
 
     @property
     def label(self) -> str:
+        """Phone, extension and name on one line: control characters (a line break, a
+        terminal escape) are shown escaped, never written raw."""
         name = " ".join(p for p in (self.first_name, self.last_name) if p)
         ext = f" x{self.extension}" if self.extension else ""
-        return f"{self.phone}{ext}" + (f" ({name})" if name else "")
+        return _shown(f"{self.phone}{ext}" + (f" ({name})" if name else ""))
 
     def diff(self, other: Contact) -> dict[str, tuple[str, str]]:
         """Field -> (self's value, other's value), for fields that differ."""

@@ -19,9 +19,16 @@ class PhoneError(ValueError):
     """A phone that phonenumbers cannot read as a possible number."""
 
 
+#: what json.dumps(ensure_ascii=False) leaves raw but a terminal acts on: C1 controls
+#: (U+009B is CSI), line separators and bidirectional overrides
+_UNSAFE = re.compile("[\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
 def quote(value: object) -> str:
-    """A value as messages show it: "text" in double quotes, numbers bare."""
-    return json.dumps(value, ensure_ascii=False, default=str)
+    """A value as messages show it: "text" in double quotes (a JSON string, every control
+    character escaped), numbers bare."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
 
 
 def normalize_phone(raw: str, region: str | None = None) -> str:

@@ -132,10 +132,12 @@ def save_plan(
         )
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise PlanFileError(f"{path}: cannot save the plan: it is a directory")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     except OSError as exc:
-        raise PlanFileError(f"{path}: cannot write the plan: {exc.strerror or exc}") from None
+        raise PlanFileError(f"{path}: cannot save the plan: {exc.strerror or exc}") from None
     try:
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -148,7 +150,7 @@ def save_plan(
             os.unlink(tmp)
         if isinstance(exc, OSError):
             raise PlanFileError(
-                f"{path}: cannot write the plan: {exc.strerror or exc}; nothing was written"
+                f"{path}: cannot save the plan: {exc.strerror or exc}; nothing was written"
             ) from None
         raise
 
@@ -212,7 +214,13 @@ def check_fresh(saved: SavedPlan, client: UpcallClient) -> None:
         raise StalePlan(f"the plan was made against {saved.base_url}, not {base}")
     missing = [f for f in saved.files if not Path(f).exists()]
     if missing:
-        raise StalePlan(f"manifest {missing[0]} from the plan is gone; run plan again")
+        gone = missing[0]
+        if not Path(gone).is_absolute():
+            raise StalePlan(
+                f"manifest {gone} from the plan is not in {Path.cwd()}: a plan names its "
+                "manifests relative to the directory plan ran in; apply there, or plan again"
+            )
+        raise StalePlan(f"manifest {gone} from the plan is gone; run plan again")
     digest = load_manifests(list(saved.files)).digest if saved.files else ""
     if digest != saved.digest:
         raise StalePlan("the manifests changed since the plan was made; run plan again")

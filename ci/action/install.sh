@@ -20,7 +20,9 @@ fi
 if [ -n "${INPUT_INSTALL:-}" ]; then
     want="requirement ${INPUT_INSTALL}"
 else
-    want="checkout $(cat "$src/pyproject.toml" "$src/constraints.txt" | "$py" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')"
+    # the checkout's path (one per ref) and its sources, not only its pins: another ref, or
+    # changed code with the same pins, must not reuse the venv installed from the first
+    want="checkout $src $( (cat "$src/pyproject.toml" "$src/constraints.txt"; find "$src/upcall_sync" -type f -name '*.py' -print0 | LC_ALL=C sort -z | xargs -0 cat) | "$py" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')"
 fi
 stamp="$venv/.upcall-sync-source"
 if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then

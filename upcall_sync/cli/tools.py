@@ -209,7 +209,7 @@ def _write_export(result: Export, requests: int, out: str | None, *, overwrite: 
     summary = (
         f"{result.campaigns:,} campaign{'s' if result.campaigns != 1 else ''}, "
         f"{result.numbers:,} number{'s' if result.numbers != 1 else ''} "
-        f"({requests:,} GET requests)"
+        f"({requests:,} GET request{'s' if requests != 1 else ''})"
     )
     if out is None:
         sys.stdout.write(result.files["-"])
@@ -226,4 +226,13 @@ def _write_export(result: Export, requests: int, out: str | None, *, overwrite: 
             file=sys.stderr,
         )
     written = ex.write_files(result.files, directory, overwrite=overwrite)
-    print(f"Exported {summary}: {len(written):,} files in {directory}.")
+    if any(name.endswith(".csv") for name in result.files) and not (
+        directory.resolve().is_relative_to(Path.cwd().resolve())
+    ):
+        print(
+            f"note: {directory} is outside the working directory, and a numbers_csv must lie "
+            f"inside it: run validate and plan from {directory} or a directory above it",
+            file=sys.stderr,
+        )
+    files = f"{len(written):,} file{'s' if len(written) != 1 else ''}"
+    print(f"Exported {summary}: {files} in {directory}.")

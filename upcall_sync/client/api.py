@@ -215,13 +215,18 @@ def resolve_token(token: str | Secret | None, token_file: str | Path | None) -> 
     path = token_file or os.environ.get("UPCALL_AUTH_TOKEN_FILE")
     if path:
         try:
-            value = Path(path).read_text(encoding="utf-8").strip()
+            value = Path(path).read_text(encoding="utf-8-sig").strip()  # -sig: Notepad's BOM
         except OSError as exc:
             raise UsageError(f"cannot read token file {path}: {exc.strerror}") from None
         except UnicodeDecodeError:
             raise UsageError(f"token file {path} is not UTF-8 text") from None
         if not value:
             raise UsageError(f"token file {path} is empty")
+        if any(ch.isspace() for ch in value):
+            raise UsageError(
+                f"token file {path} holds more than the token (whitespace inside it); "
+                "it must hold the token alone"
+            )
         return Secret(value)
     env = os.environ.get("UPCALL_AUTH_TOKEN", "").strip()
     if env:

@@ -8,6 +8,7 @@ which the tool's CLI loads like any plugin. Option checks live with
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Annotated, NoReturn
 
 import typer
@@ -126,6 +127,8 @@ def emulator(
         _fail(str(exc))
     except OSError as exc:
         _fail(f"cannot serve on {host}:{port}: {exc.strerror}")
+    except sqlite3.Error as exc:  # --db in a missing directory, or not a SQLite file
+        _fail(f"--db {db}: cannot open the database: {exc}")
 
 
 def _fail(message: str) -> NoReturn:
