@@ -76,7 +76,7 @@ def show(value: Any) -> str:
         return quoted(format_datetime(value))
     if isinstance(value, str):
         return quoted(value)
-    return json.dumps(value)
+    return quote(value)
 
 
 def _typed(name: str, value: Any) -> Value:
