@@ -252,7 +252,9 @@ def test_overwrite_onto_a_directory_replaces_nothing(
     (out_dir / "a.yaml").write_text("mine\n")
     code, out, err = run_cli(capsys, "export", "--out", str(out_dir), "--overwrite")
     assert code == 1 and out == ""
-    assert err == f"error: {out_dir / 'b.yaml'} is not a file; nothing written\n"
+    assert err == (
+        f"error: {out_dir / 'b.yaml'} exists and is not a regular file; nothing was written\n"
+    )
     assert (out_dir / "a.yaml").read_text() == "mine\n"
     assert sorted(p.name for p in out_dir.iterdir()) == ["a.yaml", "b.yaml"]
 

@@ -228,9 +228,6 @@ def write_files(files: dict[str, str], out_dir: Path, *, overwrite: bool) -> lis
                 if len(existing) > 1
                 else f"{existing[0]} already exists; pass --overwrite to replace it"
             )
-    blocked = [p for p in targets if p.exists() and not p.is_file()]
-    if blocked:  # os.replace would fail there after replacing the files before it
-        raise UsageError(f"{blocked[0]} is not a file; nothing written")
     staged: list[tuple[str, Path]] = []
     try:
         for path in targets:
