@@ -3,7 +3,6 @@ campaign with no numbers) and a live campaign that looks renamed out of band."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -102,10 +101,6 @@ def test_no_warning_when_the_live_campaign_has_numbers(
     assert [n["kind"] for n in json.loads(out)["notices"]] == ["unmanaged_numbers"]
 
 
-@pytest.mark.skipif(
-    "warnings" not in {f.name for f in dataclasses.fields(DesiredState)},
-    reason="DesiredState.warnings arrives with the manifest-layer branch",
-)
 def test_a_ready_campaign_without_numbers_is_warned_about_by_plan(
     cli_env: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -55,24 +55,24 @@ def warning_notices(
     matches: Matches,
 ) -> list[Notice]:
     """The manifests' warnings about the planned campaigns (or about no campaign)."""
-    warnings: Sequence[Any] = getattr(desired, "warnings", ())
-    if not warnings:
+    if not desired.warnings:
         return []
     owner = _campaign_at(desired)
     planned = {d.name for d in campaigns}
     dialable = {d.name for d, lc in matches.matched() if live.numbers.get(lc.id)}
     notices: list[Notice] = []
-    for warning in warnings:
-        location = getattr(warning, "location", None)
-        name = owner.get(location) if location is not None else None
+    for warning in desired.warnings:
+        name = owner.get(warning.location)
         if name is not None and (name not in planned or name in dialable):
             continue
-        path, message = getattr(warning, "path", ""), getattr(warning, "message", str(warning))
+        where = warning.location
         notices.append(
             Notice(
                 kind="warning",
-                address=campaign_address(name) if name else str(location or "manifests"),
-                message=f"{location}: warning: {path}: {message}" if path else str(warning),
+                address=campaign_address(name) if name else str(where),
+                message=f"{where}: warning: {warning.path}: {warning.message}"
+                if warning.path
+                else str(warning),
                 campaign=name,
             )
         )
