@@ -210,53 +210,21 @@ Target = Annotated[
 ]
 
 
-#: the connection options every command that reads the API takes
-CONNECTION = (
-    "api_url",
-    "token_file",
-    "timeout",
-    "allow_insecure_http",
-    "max_retry_time",
-    "max_rps",
-    "unreachable_after",
-)
-
-
 def client_from(options: dict[str, Any], parallelism: int = 8) -> UpcallClient:
-    """A client from a command's own parameters (`locals()` at its start)."""
-    return make_client(
-        options["api_url"],
-        options["token_file"],
-        options["timeout"],
-        options["allow_insecure_http"],
-        parallelism,
-        options["max_retry_time"],
-        options["max_rps"],
-        options["unreachable_after"],
-    )
-
-
-def make_client(
-    api_url: str | None,
-    token_file: str | None,
-    timeout: float,
-    insecure: bool,
-    parallelism: int,
-    retry_time: float = 90.0,
-    max_rps: float | None = None,
-    unreachable_after: float = 30.0,
-) -> UpcallClient:
+    """A client from a command's own parameters (`locals()` at its start): api_url,
+    token_file, timeout, allow_insecure_http, max_retry_time, max_rps, unreachable_after."""
     from upcall_sync.client import RetryPolicy, Timeouts, UpcallClient
 
+    timeout = options["timeout"]
     client = UpcallClient.connect(
-        api_url,
-        token_file=token_file,
+        options["api_url"],
+        token_file=options["token_file"],
         parallelism=parallelism,
         timeouts=Timeouts(connect=min(timeout, 10.0), read=timeout, total=timeout * 4),
-        retry=RetryPolicy(max_total_seconds=retry_time),
-        allow_insecure_http=insecure,
-        max_rps=max_rps,
-        unreachable_after=unreachable_after,
+        retry=RetryPolicy(max_total_seconds=options["max_retry_time"]),
+        allow_insecure_http=options["allow_insecure_http"],
+        max_rps=options["max_rps"],
+        unreachable_after=options["unreachable_after"],
     )
     STATE.redactor.add(client.transport.token_for_redaction())
     STATE.api_url = client.transport.base_url
