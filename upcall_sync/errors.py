@@ -179,10 +179,22 @@ class TransportError(UpcallSyncError):
 
 
 class OutcomeUnknown(TransportError):
-    """A write was sent but its answer was lost: it may or may not have happened."""
+    """A write was sent but its answer was lost: it may or may not have happened.
 
-    def __init__(self, message: str, *, method: str = "", url: str = "", status: int | None = None):
+    `timed_out`: the client (or a gateway, 504) stopped waiting while the server may
+    still be working on it, so the write may land later (apply waits before re-sending)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str = "",
+        url: str = "",
+        status: int | None = None,
+        timed_out: bool = False,
+    ):
         self.status = status
+        self.timed_out = timed_out or status == 504
         super().__init__(message, method=method, url=url)
 
 

@@ -187,11 +187,13 @@ def _notices_text(plan: Plan, out: IO[str], paint: Any, show_all: bool) -> None:
 # -- JSON --------------------------------------------------------------------------
 
 
-def plan_document(plan: Plan) -> dict[str, Any]:
-    """The versioned JSON form (schema/plan.schema.json)."""
+def plan_document(plan: Plan, account: str | None = None) -> dict[str, Any]:
+    """The versioned JSON form (schema/plan.schema.json); `account` is the fingerprint of
+    the account the plan was made for (`redact.account_fingerprint`; None: unknown)."""
     return {
         "format_version": JSON_FORMAT_VERSION,
         "tool": {"name": "upcall-sync", "version": __version__},
+        "account": account,
         "empty": plan.empty,
         "summary": plan.summary(),
         "summary_line": plan.summary_line(),
@@ -201,8 +203,8 @@ def plan_document(plan: Plan) -> dict[str, Any]:
     }
 
 
-def render_json(plan: Plan, out: IO[str]) -> None:
-    json.dump(plan_document(plan), out, indent=2, ensure_ascii=False)
+def render_json(plan: Plan, out: IO[str], *, account: str | None = None) -> None:
+    json.dump(plan_document(plan, account), out, indent=2, ensure_ascii=False)
     out.write("\n")
 
 
@@ -376,8 +378,9 @@ def _fence_safe(line: str) -> str:
 
 
 def render(plan: Plan, fmt: str, out: IO[str], **options: Any) -> None:
+    account = options.pop("account", None)
     if fmt == "json":
-        render_json(plan, out)
+        render_json(plan, out, account=account)
     elif fmt == "markdown":
         render_markdown(plan, out)
     else:
@@ -530,6 +533,26 @@ def render_report(report: Any, out: IO[str], *, limit: int = 20) -> None:
     out.write("\n" + report.summary_line() + "\n")
     if not report.ok:
         out.write("Run apply again to complete the rest.\n")
+
+
+def render_duplicates(duplicates: Sequence[Any], out: IO[str]) -> None:
+    """Copies of what this run created (a POST the server committed after the client had
+    given up waiting): each with its ids, and what to do about them."""
+    if not duplicates:
+        return
+    n = len(duplicates)
+    out.write(
+        f"\nDuplicates: {n:,} object{'s' if n != 1 else ''} this run created "
+        f"{'exist' if n != 1 else 'exists'} more than once (a write the API committed "
+        "after upcall-sync stopped waiting for it):\n"
+    )
+    for dup in duplicates:
+        out.write(f"  {dup.one_line()}\n")
+    out.write(
+        "Archive each duplicate campaign and remove each duplicate contact or number in "
+        "Upcall (keep the id named), then run plan: it must show no changes. "
+        "See README, 'Duplicates after a timeout'.\n"
+    )
 
 
 def render_remaining(

@@ -102,7 +102,8 @@ def plan(
 
         save_plan(out, planned, client.transport.base_url, redact=STATE.redactor)
     text_options = {"color": use_color(sys.stdout), "show_all_numbers": show_all_numbers}
-    render(planned.plan, fmt.value, sys.stdout, **(text_options if fmt is Format.text else {}))
+    options = text_options if fmt is Format.text else {"account": planned.account}
+    render(planned.plan, fmt.value, sys.stdout, **options)
     if detailed_exitcode and not planned.plan.empty:
         raise typer.Exit(2)
 
@@ -235,7 +236,7 @@ def _apply_job(
     quiet: bool,
 ) -> int:
     """Show the plan, confirm, apply, report; returns the exit code."""
-    from upcall_sync.render import render_remaining, render_text
+    from upcall_sync.render import render_duplicates, render_remaining, render_text
     from upcall_sync.sync import run_apply
 
     assert run.job is not None
@@ -262,6 +263,7 @@ def _apply_job(
         finally:
             progress.close()
         render_report(outcome.report, out)
+        render_duplicates(outcome.duplicates, out)
         if outcome.report.stop_reason:
             print_error(outcome.report.stop_reason)
         if outcome.report.interrupted or received:
@@ -271,7 +273,7 @@ def _apply_job(
                 f"could not check convergence: {outcome.check_error.one_line()}"
             ) from outcome.check_error
         elif not outcome.converged:  # a change did not apply, or a fresh plan is not empty
-            if outcome.remaining is not None:
+            if outcome.remaining is not None and not outcome.remaining.empty:
                 render_remaining(outcome.remaining, outcome.explanation, out)
             code = 1
         else:
