@@ -24,6 +24,8 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # A distinctive token: every secrets test scans outputs for it.
 TOKEN = "uctok_SECRET_7f3a9c1e5b2d4a60"
 OTHER_TOKEN = "uctok_OTHERACCT_0b9d8c7e6f5a"
+#: longer than the 30 characters a message quotes of a file's field
+LONG_TOKEN = "uctok_LONGSECRET_4c8e2a6f0b3d9e7a1c5f8b2d"
 CONFIRMED = ("+16501231234", "+14155550100")
 
 FAST_RETRY = RetryPolicy(
@@ -126,7 +128,7 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
 
 # -- the token must never appear anywhere: every test's output is scanned ------------
 
-SECRETS = (TOKEN, OTHER_TOKEN)
+SECRETS = (TOKEN, OTHER_TOKEN, LONG_TOKEN)
 #: every run of 12 consecutive characters of a test token (redact.FRAGMENT): a message
 #: that quotes part of a token file leaks as surely as one that quotes all of it
 FRAGMENTS = tuple(
