@@ -249,5 +249,5 @@ def test_a_directory_named_outside_the_checkout_on_purpose_is_still_read(
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "m.yaml").write_text("version: 1\ncampaigns:\n  - name: x\n")
-    code, out, err = run_cli(capsys, "validate", str(outside))
+    code, _out, err = run_cli(capsys, "validate", str(outside))
     assert code == 0, err

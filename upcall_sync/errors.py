@@ -30,9 +30,21 @@ Every message is already redacted: nothing here ever contains the auth token.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_SHOWN = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def shown_name(text: str) -> str:
+    """A file name (or any text) for one line of output: control characters (a line
+    break, a terminal escape) as escapes, `\\n`, `\\u001b`, never raw."""
+    if not _CONTROL.search(text):
+        return text
+    return _CONTROL.sub(lambda m: _SHOWN.get(m.group(0), f"\\u{ord(m.group(0)):04x}"), text)
 
 
 class UpcallSyncError(Exception):
@@ -66,11 +78,12 @@ class Location(NamedTuple):
     column: int = 0
 
     def __str__(self) -> str:
+        name = shown_name(self.file)  # a file name is a value like any other
         if self.line <= 0:
-            return self.file
+            return name
         if self.column <= 0:
-            return f"{self.file}:{self.line}"
-        return f"{self.file}:{self.line}:{self.column}"
+            return f"{name}:{self.line}"
+        return f"{name}:{self.line}:{self.column}"
 
 
 @dataclass(frozen=True, order=True)

@@ -31,7 +31,7 @@ from upcall_sync.changes import (
     quoted,
 )
 from upcall_sync.client import UpcallClient, contact_of, strip_token
-from upcall_sync.errors import ApiStatusError, PlanFileError, StalePlan
+from upcall_sync.errors import ApiStatusError, PlanFileError, StalePlan, shown_name
 from upcall_sync.explain import contact_shape, differences
 from upcall_sync.live import campaign_from_api
 from upcall_sync.manifest import load_manifests
@@ -230,7 +230,7 @@ def check_fresh(saved: SavedPlan, client: UpcallClient) -> None:
         )
     missing = [f for f in saved.files if not Path(f).exists()]
     if missing:
-        gone = missing[0]
+        gone = shown_name(missing[0])
         if not Path(gone).is_absolute():
             raise StalePlan(
                 f"manifest {gone} from the plan is not in {Path.cwd()}: a plan names its "

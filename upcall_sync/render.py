@@ -25,6 +25,7 @@ from upcall_sync.changes import (
     quoted,
     show,
 )
+from upcall_sync.errors import shown_name
 from upcall_sync.model import id_order
 
 JSON_FORMAT_VERSION = "1"
@@ -370,7 +371,10 @@ def _markdown_block(section: Section) -> str:
 
 
 def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Text for Markdown and the HTML GitHub allows in it: no tag, no entity, no code
+    span or fence (a backtick is written as its entity), no line break."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return shown_name(text).replace("`", "&#96;")
 
 
 def _fence_safe(line: str) -> str:
