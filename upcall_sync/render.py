@@ -25,7 +25,7 @@ from upcall_sync.changes import (
     quoted,
     show,
 )
-from upcall_sync.errors import shown_name
+from upcall_sync.errors import ApiStatusError, shown_name
 from upcall_sync.model import id_order
 
 JSON_FORMAT_VERSION = "1"
@@ -535,8 +535,35 @@ def render_report(report: Any, out: IO[str], *, limit: int = 20) -> None:
     if report.interrupted:
         out.write("\nInterrupted: in-flight changes finished, nothing new was started.\n")
     out.write("\n" + report.summary_line() + "\n")
-    if not report.ok:
+    if report.ok:
+        return
+    failed = report.by_status("failed")
+    permanent = [op for op in failed if _permanent(op.error)]
+    if report.interrupted or report.by_status("not_attempted") or len(permanent) < len(failed):
         out.write("Run apply again to complete the rest.\n")
+    if permanent:
+        n = len(permanent)
+        statuses = ", ".join(sorted({f"HTTP {op.error.status}" for op in permanent}))
+        out.write(
+            f"{n:,} change{'s' if n != 1 else ''} failed for a reason running apply again "
+            f"will not fix ({statuses}): correct what is named above (a manifest value, "
+            "the token's permissions, a caller ID to confirm in Upcall), then apply again.\n"
+        )
+
+
+#: 4xx answers that a later attempt may not get (a timeout, a conflict, throttling)
+_TRANSIENT_4XX = frozenset({408, 409, 423, 425, 429})
+
+
+def _permanent(error: Any) -> bool:
+    """The API refused the change itself: the same request will be refused again."""
+    status = getattr(error, "status", None)
+    return (
+        isinstance(error, ApiStatusError)
+        and isinstance(status, int)
+        and 400 <= status < 500
+        and status not in _TRANSIENT_4XX
+    )
 
 
 def render_duplicates(duplicates: Sequence[Any], out: IO[str]) -> None:
