@@ -210,7 +210,9 @@ class Applier:
     # -- one operation per kind ---------------------------------------------------------
 
     def _create_list(self, op: Op) -> str:
-        made = self._post(lambda: self.client.create_list(self.plan.contact_list), self._find_list)
+        made = self._post(
+            op, lambda: self.client.create_list(self.plan.contact_list), self._find_list
+        )
         self.list_id = op.live_id = made
         return f"id {made}"
 
@@ -223,6 +225,7 @@ class Applier:
         name = str(values["name"])
         from_number = values.get("from_number")
         made = self._post(
+            op,
             lambda: self.client.create_campaign(_campaign_attributes(values)),
             lambda: self._find_campaign(
                 name, from_number if isinstance(from_number, str) else None
@@ -261,6 +264,7 @@ class Applier:
         person = change.contact
         list_id = self._list_id()
         made = self._post(
+            op,
             lambda: self.client.create_contact(
                 list_id, ContactAttributes(**person.api_attributes())
             ),
@@ -288,6 +292,7 @@ class Applier:
         if not contact_id:
             raise UpcallSyncError(f"no list contact for {person.label}")
         made = self._post(
+            op,
             lambda: self.client.add_number(campaign_id, contact_id),
             lambda: self._find_number(campaign_id, person),
             look_on_refusal=True,
@@ -311,12 +316,14 @@ class Applier:
 
     def _post(
         self,
+        op: Op,
         send: Callable[[], Any],
         lookup: Callable[[], str | None],
         *,
         look_on_refusal: bool = False,
     ) -> str:
-        """POST once; if its outcome is unknown, look before posting again.
+        """POST once; if its outcome is unknown, look before posting again (`op.resent`
+        records that it was sent again: the convergence check looks for its duplicate).
 
         With `look_on_refusal`, a 400 is looked up too (the API refuses to add a
         contact twice; what it says about it is not something to parse)."""
@@ -326,6 +333,9 @@ class Applier:
         def attempt() -> str:
             nonlocal timed_out
             try:
+                if op.attempts:  # sent again after an unknown outcome: a duplicate may follow
+                    op.resent = True
+                op.attempts += 1
                 made = str(send().id)
                 if timed_out:  # sent again: the first may still land; look for it later
                     with self._lock:

@@ -61,6 +61,9 @@ class Op:
     live_id: str | None = None
     #: why it failed (`message` is its one-line form, with manifest lines)
     error: UpcallSyncError | None = None
+    #: POSTs sent; `resent`: sent again after an unknown outcome (a duplicate may exist)
+    attempts: int = 0
+    resent: bool = False
 
     @property
     def campaign(self) -> str | None:

@@ -260,11 +260,14 @@ def run_apply(
 def find_duplicates(
     client: UpcallClient, report: ApplyReport, applied: Plan
 ) -> tuple[Duplicate, ...]:
-    """What this run created, looked for again: a campaign by its name, a list contact by
-    its phone (the same person), a campaign's numbers (the same person twice).
+    """What this run created, looked for again: a campaign by its name (every one: they
+    are few), a list contact by its phone (the same person) and a campaign's numbers
+    (the same person twice) where a POST was sent again after an unknown outcome.
 
     A POST the server committed after the client stopped waiting (and after the
-    look-up window) is a second copy; without idempotency keys only looking finds it."""
+    look-up window) is a second copy; without idempotency keys only looking finds it.
+    Only a POST sent more than once can leave one, so a run without unknown outcomes
+    reads one listing per created campaign and nothing more."""
     made = [op for op in report.ops if op.status == "applied" and op.live_id]
     campaign_ids = {c.campaign: c.live_id for c in applied.changes if c.campaign and c.live_id}
     for op in made:
@@ -282,7 +285,12 @@ def find_duplicates(
             ids = [c.id for c in client.list_campaigns(name=name) if c.name == name]
             if len(ids) > 1:
                 found.append(Duplicate("campaign", quoted(name), _sorted(ids), op.live_id))
-        elif op.kind == "create_contact" and list_id and isinstance(op.change, CreateContact):
+        elif (
+            op.kind == "create_contact"
+            and op.resent
+            and list_id
+            and isinstance(op.change, CreateContact)
+        ):
             person = op.change.contact
             rows = client.list_contacts(list_id, phone=person.phone)
             ids = [r.id for r in rows if contact_of(r).person_key == person.person_key]
@@ -290,7 +298,7 @@ def find_duplicates(
                 found.append(Duplicate("list contact", person.label, _sorted(ids), op.live_id))
     for name, cid in sorted(campaign_ids.items()):
         added = [op for op in made if op.kind == "add_number" and op.campaign == name]
-        if cid and added:
+        if cid and any(op.resent for op in added):
             found.extend(_duplicate_numbers(client, name, cid, added))
     return tuple(found)
 
