@@ -247,6 +247,8 @@ def run_apply(
     try:
         duplicates = find_duplicates(client, report, job.plan)
     except UpcallSyncError as exc:  # the changes were made: keep their report
+        if not report.ok:  # the run's own failure is the news (the API may be gone)
+            return ApplyOutcome(report, None)
         return ApplyOutcome(report, None, check_error=exc)
     if not report.ok or duplicates:  # a duplicate makes plans ambiguous: fix it first
         return ApplyOutcome(report, None, duplicates=duplicates)

@@ -223,14 +223,18 @@ def test_part_of_a_long_token_is_redacted_wherever_output_is_made(
     (tmp_path / "halves.csv").write_text(
         f"phone,{LONG_TOKEN[:20]}\n+16507991144,{LONG_TOKEN[20:]}\n"
     )
-    for csv in ("token.secret", "halves.csv"):
-        m = write_manifest(
-            tmp_path / "m.yaml", f"version: 1\ncampaigns:\n  - name: x\n    numbers_csv: {csv}\n"
-        )
-        for args in (["validate"], ["--debug", "validate"]):
-            code, out, err = run_cli(capsys, *args, str(m))  # raises TokenLeak on a fragment
-            figures.add("hostile_secret_runs")
-            assert code == 1 and err.strip(), (csv, out)
+    try:
+        for csv in ("token.secret", "halves.csv"):
+            m = write_manifest(
+                tmp_path / "m.yaml",
+                f"version: 1\ncampaigns:\n  - name: x\n    numbers_csv: {csv}\n",
+            )
+            for args in (["validate"], ["--debug", "validate"]):
+                code, out, err = run_cli(capsys, *args, str(m))  # TokenLeak on a fragment
+                figures.add("hostile_secret_runs")
+                assert code == 1 and err.strip(), (csv, out)
+    finally:  # the session's file scan would (rightly) find the halves written on purpose
+        (tmp_path / "halves.csv").unlink()
     from upcall_sync.redact import Redactor
 
     redact = Redactor(LONG_TOKEN)
