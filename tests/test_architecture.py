@@ -336,6 +336,21 @@ def test_the_client_is_used_through_its_package() -> None:
     assert not bad, where(bad)
 
 
+def test_no_module_outside_the_client_names_its_transport() -> None:
+    """The client offers what others need (`retry()`, `limiter_status()`, `base_url`,
+    `redact`, `workers()`, `requests_sent()`, doctor's `probe()`): its transport, the
+    HTTP machinery under them, is nobody else's business, not even in a comment."""
+    client = PACKAGE / "client"
+    bad = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if not path.is_relative_to(client)
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"\btransport\b", line, re.IGNORECASE)
+    ]
+    assert not bad, "names the client's transport: " + ", ".join(bad)
+
+
 def test_no_module_imports_another_units_private_names() -> None:
     bad = [
         i

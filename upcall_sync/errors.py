@@ -4,6 +4,7 @@
 UpcallSyncError                  root: the CLI catches it once and prints one line
 ├── UsageError                   a bad option or combination of options
 │   ├── NoToken                  no auth token was given
+│   ├── TokenFileError           the token file cannot be read, or holds more than a token
 │   └── BadApiUrl                the API URL is not an http(s) URL with a host
 ├── ManifestError                one or more problems in the manifests, each with file:line:col
 │   └── PlanError                the manifests cannot be matched against the live account
@@ -39,7 +40,7 @@ class UpcallSyncError(Exception):
     """Root of every error upcall-sync raises on purpose."""
 
     exit_code = 1
-    #: set by the transport when trying the same request again is safe
+    #: set by the client when trying the same request again is safe
     retryable = False
 
     def one_line(self) -> str:
@@ -53,6 +54,16 @@ class UsageError(UpcallSyncError):
 
 class NoToken(UsageError):
     """No auth token in the environment, a token file or the arguments."""
+
+
+class TokenFileError(UsageError):
+    """The token file cannot be read, or does not hold a token alone."""
+
+    def __init__(self, message: str, words: Sequence[object] = ()) -> None:
+        super().__init__(message)
+        #: what the file held when it held more than a token, as `Secret`s (they never
+        #: show themselves): the command line's redactor learns them all the same
+        self.words = tuple(words)
 
 
 class Location(NamedTuple):

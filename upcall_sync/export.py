@@ -24,7 +24,6 @@ import glob
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -79,7 +78,6 @@ class ExportOptions:
     include_archived: bool = False
     from_numbers: tuple[str, ...] = ()
     csv_over: int = DEFAULT_CSV_OVER
-    parallelism: int = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,8 +148,8 @@ def selected(c: Campaign, options: ExportOptions) -> bool:
 
 def read_live(client: UpcallClient, options: ExportOptions) -> LiveRead:
     """The listing, then the exported campaigns' numbers and the probes, in parallel."""
-    before = client.transport.stats.requests
-    with ThreadPoolExecutor(max_workers=max(1, options.parallelism)) as pool:
+    before = client.requests_sent()
+    with client.workers("export") as pool:
         [listed] = client.read_all(pool, [client.campaigns_listing()])
         exported = sorted((c for c in listed if selected(c, options)), key=_campaign_order)
         numbers_l = [client.numbers_listing(c.id).with_rows(_number_row) for c in exported]
@@ -162,7 +160,7 @@ def read_live(client: UpcallClient, options: ExportOptions) -> LiveRead:
     from_numbers = {
         n: {c.id for c in hits} for n, hits in zip(options.from_numbers, found, strict=True)
     }
-    requests = client.transport.stats.requests - before
+    requests = client.requests_sent() - before
     return LiveRead(list(listed), exported, numbers, from_numbers, requests)
 
 

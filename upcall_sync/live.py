@@ -12,7 +12,8 @@ Costs are counted in requests, and each choice takes the cheaper side:
 - contacts: only for phones whose numbers are not already present as desired;
   per-phone `?phone=` GETs, or the whole list when that is fewer pages.
 
-Independent requests run in parallel (`parallelism` threads). Nothing is read
+Independent requests run in parallel (the client's `parallelism` threads, one per
+pooled connection). Nothing is read
 about a campaign the manifests do not mention, except the listing `--prune`
 needs.
 """
@@ -43,10 +44,10 @@ log = logging.getLogger("upcall_sync.live")
 
 @dataclass
 class Reader:
-    """Reads live state through one client with a bounded thread pool."""
+    """Reads live state through one client, on its worker threads (`client.workers`:
+    as many as its pooled connections)."""
 
     client: UpcallClient
-    parallelism: int = 8
 
     def read(
         self,
@@ -56,7 +57,7 @@ class Reader:
         prune: bool = False,
     ) -> LiveState:
         state = LiveState()
-        with ThreadPoolExecutor(max_workers=max(1, self.parallelism)) as pool:
+        with self.client.workers("read") as pool:
             lists_f = pool.submit(self._contact_list_id, desired)
             state.campaigns, state.complete_listing = self._campaigns(pool, campaigns, prune=prune)
             matches = match_campaigns(campaigns, state.campaigns)

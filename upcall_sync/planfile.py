@@ -209,7 +209,7 @@ def check_fresh(saved: SavedPlan, client: UpcallClient) -> None:
     """Refuse (StalePlan) unless the plan still holds: its API, its manifests, and every
     live object it touches as it saw them. Every difference is named, field by field
     (`StalePlan.details`), not only the first."""
-    base = strip_token(client.transport.base_url)
+    base = strip_token(client.base_url)
     if saved.base_url != base:
         raise StalePlan(f"the plan was made against {saved.base_url}, not {base}")
     missing = [f for f in saved.files if not Path(f).exists()]

@@ -2,6 +2,12 @@
 
 from upcall_sync.client.api import NUMBER_TYPES, UpcallClient, resolve_token
 from upcall_sync.client.breaker import CircuitBreaker
+from upcall_sync.client.connection import (
+    DEFAULT_PARALLELISM,
+    Connection,
+    read_token,
+    timeouts_for,
+)
 from upcall_sync.client.listings import Listing, submit_all
 from upcall_sync.client.models import (
     Address,
@@ -27,6 +33,7 @@ from upcall_sync.errors import Cancelled
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_PARALLELISM",
     "NUMBER_TYPES",
     "Address",
     "Campaign",
@@ -34,6 +41,7 @@ __all__ = [
     "CampaignNumber",
     "Cancelled",
     "CircuitBreaker",
+    "Connection",
     "ContactAttributes",
     "ContactList",
     "LimiterStatus",
@@ -51,7 +59,9 @@ __all__ = [
     "contact_row",
     "live_contact",
     "make_session",
+    "read_token",
     "resolve_token",
     "strip_token",
     "submit_all",
+    "timeouts_for",
 ]
