@@ -46,7 +46,6 @@ from upcall_sync.client import (
     ContactAttributes,
     ListContact,
     UpcallClient,
-    contact_of,
 )
 from upcall_sync.errors import (
     ApiError,
@@ -56,6 +55,7 @@ from upcall_sync.errors import (
     OutcomeUnknown,
     UpcallSyncError,
 )
+from upcall_sync.live import contact_of
 from upcall_sync.matching import id_order
 from upcall_sync.model import ADDRESS_PARTS, TEXT_FIELDS, Contact
 from upcall_sync.schedule import (

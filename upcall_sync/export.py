@@ -26,12 +26,11 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, region_code_for_country_code
 from phonenumbers.phonemetadata import PhoneMetadata
 
-from upcall_sync.client import NUMBER_TYPES, Campaign, UpcallClient, contact_row, live_contact
+from upcall_sync.client import Campaign, NumberRow, UpcallClient
 from upcall_sync.errors import UpcallSyncError, UsageError
 from upcall_sync.export_yaml import (
     Unwritable,
@@ -43,14 +42,13 @@ from upcall_sync.export_yaml import (
     strangers,
     write_files,
 )
-from upcall_sync.live import campaign_from_api
+from upcall_sync.live import campaign_from_api, live_contact
 from upcall_sync.manifest import EMAIL_PATTERN
 from upcall_sync.manifest.spec import MAX_YEAR, MIN_YEAR
 from upcall_sync.model import (
     ADDRESS_PARTS,
     CAMPAIGN_STATUSES,
     CONTACT_FIELDS,
-    TOP_FIELDS,
     Contact,
     LiveCampaign,
 )
@@ -113,16 +111,8 @@ class Export:
 # -- reading ------------------------------------------------------------------------------
 
 
-def _number_row(item: Any) -> Number:
-    rid, _status, values = contact_row(
-        item, NUMBER_TYPES, method="GET", url="/campaigns/:id/numbers"
-    )
-    attrs = item["attributes"]  # contact_row checked the shape and that values are text
-    address = attrs.get("address") or {}
-    raw = tuple(attrs.get(k) or "" for k in TOP_FIELDS) + tuple(
-        address.get(k) or "" for k in ADDRESS_PARTS
-    )
-    return Number(rid, live_contact(values), raw)
+def _exported_number(row: NumberRow) -> Number:
+    return Number(row.id, live_contact(row.values), row.values)
 
 
 def probe_numbers(raw: Sequence[str]) -> tuple[str, ...]:
@@ -152,7 +142,7 @@ def read_live(client: UpcallClient, options: ExportOptions) -> LiveRead:
     with client.workers("export") as pool:
         [listed] = client.read_all(pool, [client.campaigns_listing()])
         exported = sorted((c for c in listed if selected(c, options)), key=_campaign_order)
-        numbers_l = [client.numbers_listing(c.id).with_rows(_number_row) for c in exported]
+        numbers_l = [client.number_rows(c.id).with_rows(_exported_number) for c in exported]
         probes = [client.campaigns_listing(from_number=n) for n in options.from_numbers]
         results = client.read_all(pool, [*numbers_l, *probes])
     numbers = {c.id: rows for c, rows in zip(exported, results[: len(numbers_l)], strict=True)}

@@ -30,10 +30,10 @@ from upcall_sync.changes import (
     UpdateContact,
     quoted,
 )
-from upcall_sync.client import UpcallClient, contact_of, strip_token
+from upcall_sync.client import UpcallClient, strip_token
 from upcall_sync.errors import ApiStatusError, PlanFileError, StalePlan
 from upcall_sync.explain import contact_shape, differences
-from upcall_sync.live import campaign_from_api
+from upcall_sync.live import campaign_from_api, contact_of
 from upcall_sync.manifest import load_manifests
 from upcall_sync.matching import id_order
 from upcall_sync.model import LiveCampaign

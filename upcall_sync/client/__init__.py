@@ -20,7 +20,8 @@ from upcall_sync.client.models import (
 )
 from upcall_sync.client.ratelimit import LimiterStatus, RateLimiter
 from upcall_sync.client.redact import Redactor, Secret, strip_token
-from upcall_sync.client.resources import contact_of, contact_row, live_contact
+from upcall_sync.client.resources import contact_row
+from upcall_sync.client.rows import CONTACT_KEYS, ContactRow, NumberRow
 from upcall_sync.client.transport import (
     DEFAULT_BASE_URL,
     Page,
@@ -32,6 +33,7 @@ from upcall_sync.client.transport import (
 from upcall_sync.errors import Cancelled
 
 __all__ = [
+    "CONTACT_KEYS",
     "DEFAULT_BASE_URL",
     "DEFAULT_PARALLELISM",
     "NUMBER_TYPES",
@@ -44,9 +46,11 @@ __all__ = [
     "Connection",
     "ContactAttributes",
     "ContactList",
+    "ContactRow",
     "LimiterStatus",
     "ListContact",
     "Listing",
+    "NumberRow",
     "Page",
     "RateLimiter",
     "Redactor",
@@ -55,9 +59,7 @@ __all__ = [
     "Timeouts",
     "Transport",
     "UpcallClient",
-    "contact_of",
     "contact_row",
-    "live_contact",
     "make_session",
     "read_token",
     "resolve_token",

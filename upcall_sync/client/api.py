@@ -14,7 +14,7 @@ import requests
 
 from upcall_sync.client.breaker import UNREACHABLE_AFTER, CircuitBreaker
 from upcall_sync.client.connection import DEFAULT_PARALLELISM, Connection, read_token
-from upcall_sync.client.listings import Listing, M, first_pages, read_all
+from upcall_sync.client.listings import Listing, R, first_pages, read_all
 from upcall_sync.client.lists import ContactListsApi, _filters
 from upcall_sync.client.models import (
     Campaign,
@@ -24,7 +24,8 @@ from upcall_sync.client.models import (
 from upcall_sync.client.probe import Probe
 from upcall_sync.client.ratelimit import LimiterStatus, RateLimiter
 from upcall_sync.client.redact import Secret, strip_token
-from upcall_sync.client.resources import contact_row, document, live_contact, parse_single
+from upcall_sync.client.resources import contact_row, document, parse_single
+from upcall_sync.client.rows import NumberRow
 from upcall_sync.client.transport import (
     Page,
     RetryPolicy,
@@ -33,7 +34,7 @@ from upcall_sync.client.transport import (
     make_session,
 )
 from upcall_sync.errors import UsageError
-from upcall_sync.model import CAMPAIGN_STATUSES, LiveNumber
+from upcall_sync.model import CAMPAIGN_STATUSES
 
 CAMPAIGN_TYPES = ("campaigns",)
 NUMBER_TYPES = ("campaign_numbers",)
@@ -179,7 +180,7 @@ class UpcallClient(ContactListsApi):
             "max_updated_datetime": max_updated_datetime,
         }
         clean = {k: v for k, v in params.items() if v is not None}
-        return Listing("/campaigns", Campaign, CAMPAIGN_TYPES, clean)
+        return Listing.of("/campaigns", Campaign, CAMPAIGN_TYPES, clean)
 
     def campaign_pages(self, **filters: Any) -> Generator[tuple[Page, list[Campaign]]]:
         """Pages of `GET /campaigns` (filters as for `campaigns_listing`)."""
@@ -219,14 +220,15 @@ class UpcallClient(ContactListsApi):
         Filters: phone, first_name, last_name, title, company, email, recipient,
         line1, line2, city, region, postal_code, country (exact matches, AND).
         """
-        return Listing(
+        return Listing.of(
             f"/campaigns/{campaign_id}/numbers", CampaignNumber, NUMBER_TYPES, _filters(filters)
         )
 
-    def number_rows(self, campaign_id: str, **filters: str | None) -> Listing[CampaignNumber]:
-        """`numbers_listing`, its rows read straight into the live numbers plans compare
-        (the hot path: no model object per row)."""
-        return self.numbers_listing(campaign_id, **filters).with_rows(number_row)
+    def number_rows(self, campaign_id: str, **filters: str | None) -> Listing[NumberRow]:
+        """`numbers_listing` read into fast rows, no model per row (the hot path)."""
+        return Listing(
+            f"/campaigns/{campaign_id}/numbers", NUMBER_TYPES, number_row, _filters(filters)
+        )
 
     def number_pages(
         self, campaign_id: str, **filters: str | None
@@ -235,7 +237,7 @@ class UpcallClient(ContactListsApi):
         for page in self.transport.pages(listing.path, listing.params):
             yield page, listing.parse(page.items)
 
-    def first_page(self, listing: Listing[M]) -> tuple[Page, list[M]]:
+    def first_page(self, listing: Listing[R]) -> tuple[Page, list[R]]:
         """The first page of a listing: its items, and (links.last) how many pages follow."""
         page = self.transport.first_page(listing.path, listing.params)
         return page, listing.parse(page.items)
@@ -271,9 +273,9 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def number_row(item: Any) -> LiveNumber:
-    """A `campaign_numbers` resource as the live number a plan compares."""
+def number_row(item: Any) -> NumberRow:
+    """A `campaign_numbers` resource as a fast row."""
     rid, status, values = contact_row(
         item, NUMBER_TYPES, method="GET", url="/campaigns/:id/numbers"
     )
-    return LiveNumber(id=rid, contact=live_contact(values), status=status)
+    return NumberRow(rid, status, values)
