@@ -70,7 +70,7 @@ class Reader:
         with self.client.workers("read") as pool:
             lists_f = pool.submit(self._contact_list_id, desired)
             state.campaigns, state.complete_listing = self._campaigns(pool, campaigns, prune=prune)
-            matches = match_campaigns(campaigns, state.campaigns)
+            state.matches = matches = match_campaigns(campaigns, state.campaigns)
             state.numbers, state.from_numbers = self._numbers_and_from(pool, matches)
             missing: ApiStatusError | None = None
             try:

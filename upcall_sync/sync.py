@@ -26,7 +26,7 @@ from upcall_sync.errors import Location, ManifestError, Problem, UpcallSyncError
 from upcall_sync.explain import explain_plan
 from upcall_sync.live import Reader
 from upcall_sync.manifest import MANIFEST_SUFFIXES, load_manifests
-from upcall_sync.matching import select_targets
+from upcall_sync.matching import plan_scope, select_targets
 from upcall_sync.model import DesiredCampaign, DesiredState, LiveState
 from upcall_sync.plan import plan as compute_plan
 
@@ -90,7 +90,7 @@ def _manifest_texts(desired: DesiredState) -> Iterator[tuple[Location, str, str]
 def plan_for(desired: DesiredState, client: UpcallClient, options: PlanOptions) -> Planned:
     """Read what the plan needs and compute it."""
     refuse_token(desired, client)
-    campaigns = select_targets(desired, options.targets)
+    campaigns = plan_scope(desired, options.targets, prune=options.prune)
     reader = Reader(client)
     live = reader.read(desired, campaigns, prune=options.prune)
     result = compute_plan(desired, live, prune=options.prune, targets=options.targets or None)

@@ -97,8 +97,6 @@ def plan(
 def plan_options(prune: bool, target: list[str] | None) -> PlanOptions:
     from upcall_sync.sync import PlanOptions
 
-    if prune and target:
-        raise UsageError("--prune cannot be combined with --target")
     return PlanOptions(prune=prune, targets=tuple(target or ()))
 
 
