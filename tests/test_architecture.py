@@ -404,3 +404,15 @@ def test_offline_validate_through_the_cli_loads_no_http_stack() -> None:
     )
     assert "upcall_sync.manifest.load" in loaded
     assert not [m for m in ("requests", "tenacity") if m in loaded]
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared helpers live in tests/helpers/ or conftest.py; a test module is no library."""
+    tests = ROOT / "tests"
+    pattern = re.compile(r"^\s*(from\s+[.\w]*\btest_\w+\s+import|import\s+[.\w]*\btest_\w+)", re.M)
+    bad = [
+        str(path.relative_to(ROOT))
+        for path in sorted(tests.rglob("*.py"))
+        if pattern.search(path.read_text())
+    ]
+    assert not bad, "import from another test module: " + ", ".join(bad)

@@ -33,7 +33,7 @@ from upcall_sync.sync import (
 )
 
 from .conftest import CONFIRMED, TOKEN, connect, run_cli, write_manifest, writes
-from .test_apply import duplicates
+from .helpers.accounts import duplicates
 
 JOEY = '{phone: "+16507991144", first_name: Joey, last_name: Smith, title: Manager}'
 JOEY2 = '{phone: "+16507991144", first_name: Joey, last_name: Smith, title: Director}'
