@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from upcall_sync.changes import ArchiveCampaign, CreateList, Plan
-from upcall_sync.explain import Difference, contact_shape, differences, explain_plan
-from upcall_sync.model import Contact, LiveCampaign
-from upcall_sync.plan import plan
+from upcall_sync.core.changes import ArchiveCampaign, CreateList, Plan
+from upcall_sync.core.model import Contact, LiveCampaign
+from upcall_sync.core.planner import plan
+from upcall_sync.output.explain import Difference, contact_shape, differences, explain_plan
 
 from .helpers.models import camp, desired, live
 

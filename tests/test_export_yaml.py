@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from upcall_sync.errors import UsageError
-from upcall_sync.export_yaml import (
+from upcall_sync.jobs.export_yaml import (
     Unwritable,
     block_or_scalar,
     csv_cell_ok,

@@ -8,20 +8,18 @@ from typing import Any
 
 import pytest
 
-import upcall_sync.live
-import upcall_sync.matching
-import upcall_sync.plan
+import upcall_sync.core.matching
+import upcall_sync.core.planner
+import upcall_sync.state.reader
 from upcall_sync.client import CampaignAttributes, UpcallClient
-from upcall_sync.emulator import Emulator
-from upcall_sync.errors import Location, PlanError, UsageError
-from upcall_sync.matching import (
+from upcall_sync.core.matching import (
     match_campaigns,
     phones_needing_contacts,
     plan_scope,
     select_targets,
     unsatisfied_by_equality,
 )
-from upcall_sync.model import (
+from upcall_sync.core.model import (
     Contact,
     DesiredCampaign,
     DesiredNumber,
@@ -29,7 +27,9 @@ from upcall_sync.model import (
     LiveCampaign,
     LiveNumber,
 )
-from upcall_sync.sync import PlanOptions, plan_paths
+from upcall_sync.emulator import Emulator
+from upcall_sync.errors import Location, PlanError, UsageError
+from upcall_sync.jobs.sync import PlanOptions, plan_paths
 
 from .conftest import run_cli, write_manifest
 
@@ -160,7 +160,7 @@ def test_a_plan_selects_and_matches_once(
 
         return spy
 
-    for module in (upcall_sync.live, upcall_sync.plan, upcall_sync.matching):
+    for module in (upcall_sync.state.reader, upcall_sync.core.planner, upcall_sync.core.matching):
         for name in ("match_campaigns", "select_targets"):
             if hasattr(module, name):
                 monkeypatch.setattr(module, name, counted(name, getattr(module, name)))

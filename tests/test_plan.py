@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from upcall_sync.errors import Location, PlanError, UsageError
-from upcall_sync.model import (
+from upcall_sync.core.model import (
     Contact,
     LiveCampaign,
     Safety,
 )
-from upcall_sync.normalize import parse_datetime
-from upcall_sync.plan import plan
+from upcall_sync.core.normalize import parse_datetime
+from upcall_sync.core.planner import plan
+from upcall_sync.errors import Location, PlanError, UsageError
 
 from .helpers.models import camp, desired, live
 

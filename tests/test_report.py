@@ -9,13 +9,13 @@ import json
 import jsonschema
 from referencing import Registry, Resource
 
-from upcall_sync.changes import Plan
+from upcall_sync.core.changes import Plan
+from upcall_sync.core.model import Contact
+from upcall_sync.core.planner import plan
 from upcall_sync.errors import ApiStatusError, FieldMessage, Location, ManifestError, Problem
-from upcall_sync.model import Contact
-from upcall_sync.plan import plan
-from upcall_sync.report import render_report_json, report_document
-from upcall_sync.schedule import ApplyReport, Graph, Scheduler
-from upcall_sync.sync import ApplyJob, ApplyOutcome, PlanOptions
+from upcall_sync.jobs.report import render_report_json, report_document
+from upcall_sync.jobs.schedule import ApplyReport, Graph, Scheduler
+from upcall_sync.jobs.sync import ApplyJob, ApplyOutcome, PlanOptions
 
 from .conftest import ROOT
 from .helpers.models import camp, desired, live

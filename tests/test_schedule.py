@@ -3,10 +3,10 @@ plans are made by the planner from plain values, operations are run by hand."""
 
 from __future__ import annotations
 
-from upcall_sync.changes import Plan
-from upcall_sync.model import Contact, LiveCampaign
-from upcall_sync.plan import plan
-from upcall_sync.schedule import ApplyReport, Graph, Op, Scheduler
+from upcall_sync.core.changes import Plan
+from upcall_sync.core.model import Contact, LiveCampaign
+from upcall_sync.core.planner import plan
+from upcall_sync.jobs.schedule import ApplyReport, Graph, Op, Scheduler
 
 from .helpers.models import camp, desired, live
 

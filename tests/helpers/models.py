@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from upcall_sync.errors import Location
-from upcall_sync.model import (
+from upcall_sync.core.model import (
     Contact,
     DesiredCampaign,
     DesiredNumber,
@@ -15,6 +14,7 @@ from upcall_sync.model import (
     LiveNumber,
     LiveState,
 )
+from upcall_sync.errors import Location
 
 HERE = Location("m.yaml", 1, 1)
 

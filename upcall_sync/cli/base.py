@@ -20,7 +20,7 @@ import typer
 
 from upcall_sync import __version__
 from upcall_sync.authtoken import read_token
-from upcall_sync.cli_messages import api_url_fix
+from upcall_sync.cli.messages import api_url_fix
 from upcall_sync.errors import (
     ApiStatusError,
     InsecureTransport,

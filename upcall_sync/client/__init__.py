@@ -19,7 +19,6 @@ from upcall_sync.client.models import (
     ListContact,
 )
 from upcall_sync.client.ratelimit import LimiterStatus, RateLimiter
-from upcall_sync.client.redact import Redactor, Secret, strip_token
 from upcall_sync.client.resources import contact_row
 from upcall_sync.client.rows import CONTACT_KEYS, ContactRow, NumberRow
 from upcall_sync.client.transport import (
@@ -31,6 +30,7 @@ from upcall_sync.client.transport import (
     make_session,
 )
 from upcall_sync.errors import Cancelled
+from upcall_sync.redact import Redactor, Secret, strip_token
 
 __all__ = [
     "CONTACT_KEYS",

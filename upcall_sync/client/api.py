@@ -23,7 +23,6 @@ from upcall_sync.client.models import (
 )
 from upcall_sync.client.probe import Probe
 from upcall_sync.client.ratelimit import LimiterStatus, RateLimiter
-from upcall_sync.client.redact import Secret, strip_token
 from upcall_sync.client.resources import contact_row, document, parse_single
 from upcall_sync.client.rows import NumberRow
 from upcall_sync.client.transport import (
@@ -33,8 +32,9 @@ from upcall_sync.client.transport import (
     Transport,
     make_session,
 )
+from upcall_sync.core.model import CAMPAIGN_STATUSES
 from upcall_sync.errors import UsageError
-from upcall_sync.model import CAMPAIGN_STATUSES
+from upcall_sync.redact import Secret, strip_token
 
 CAMPAIGN_TYPES = ("campaigns",)
 NUMBER_TYPES = ("campaign_numbers",)

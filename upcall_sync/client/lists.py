@@ -20,7 +20,7 @@ from upcall_sync.client.resources import (
 )
 from upcall_sync.client.rows import ContactRow
 from upcall_sync.client.transport import Page, Transport
-from upcall_sync.model import CONTACT_FIELDS
+from upcall_sync.core.model import CONTACT_FIELDS
 
 LIST_TYPES = ("lists",)
 CONTACT_TYPES = ("list_contacts",)

@@ -15,10 +15,10 @@ from typing import Any
 
 import requests
 
-from upcall_sync.client.redact import TOKEN_PARAM, scrub_exception
 from upcall_sync.client.responses import describe
 from upcall_sync.client.transport import Page, Transport
 from upcall_sync.errors import TransportError
+from upcall_sync.redact import TOKEN_PARAM, scrub_exception
 
 #: `hook(response)`: sees every HTTP response the client receives
 ResponseHook = Callable[[requests.Response], None]

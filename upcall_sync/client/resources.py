@@ -7,8 +7,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from upcall_sync.core.model import ADDRESS_PARTS, TOP_FIELDS
 from upcall_sync.errors import ApiResponseError
-from upcall_sync.model import ADDRESS_PARTS, TOP_FIELDS
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -6,7 +6,7 @@ models; a faster JSON decoder may build them straight from a page. Their
 `values` are the 14 contact fields in `CONTACT_KEYS` order (phone, extension,
 first_name, last_name, title, company, email, then the address's recipient,
 line1, line2, city, region, postal_code, country), each the text the API sent,
-"" for null: nothing normalized. The state layer (`upcall_sync.live`) turns
+"" for null: nothing normalized. The state layer (`upcall_sync.state.rows`) turns
 them into what a plan compares.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from upcall_sync.model import ADDRESS_PARTS, TOP_FIELDS
+from upcall_sync.core.model import ADDRESS_PARTS, TOP_FIELDS
 
 #: the order of a row's `values`: the API's contact attributes, then its address
 CONTACT_KEYS: tuple[str, ...] = (*TOP_FIELDS, *ADDRESS_PARTS)

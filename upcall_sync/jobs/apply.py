@@ -27,7 +27,15 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from upcall_sync.changes import (
+from upcall_sync.client import (
+    Campaign,
+    CampaignAttributes,
+    CampaignNumber,
+    ContactAttributes,
+    ListContact,
+    UpcallClient,
+)
+from upcall_sync.core.changes import (
     AddNumber,
     ArchiveCampaign,
     Change,
@@ -39,14 +47,8 @@ from upcall_sync.changes import (
     Value,
     quoted,
 )
-from upcall_sync.client import (
-    Campaign,
-    CampaignAttributes,
-    CampaignNumber,
-    ContactAttributes,
-    ListContact,
-    UpcallClient,
-)
+from upcall_sync.core.matching import id_order
+from upcall_sync.core.model import ADDRESS_PARTS, TEXT_FIELDS, Contact
 from upcall_sync.errors import (
     ApiError,
     ApiStatusError,
@@ -55,10 +57,7 @@ from upcall_sync.errors import (
     OutcomeUnknown,
     UpcallSyncError,
 )
-from upcall_sync.live import contact_of
-from upcall_sync.matching import id_order
-from upcall_sync.model import ADDRESS_PARTS, TEXT_FIELDS, Contact
-from upcall_sync.schedule import (
+from upcall_sync.jobs.schedule import (
     PRIORITY,
     ApplyReport,
     Graph,
@@ -67,10 +66,11 @@ from upcall_sync.schedule import (
     Scheduler,
     Status,
 )
+from upcall_sync.state.rows import contact_of
 
 __all__ = ["PRIORITY", "Applier", "ApplyReport", "Listener", "Op", "Status", "apply_plan"]
 
-log = logging.getLogger("upcall_sync.apply")
+log = logging.getLogger("upcall_sync.jobs.apply")
 
 
 class Applier:

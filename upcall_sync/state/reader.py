@@ -28,18 +28,12 @@ from typing import Any
 
 from upcall_sync.client import (
     Campaign,
-    CampaignNumber,
-    ContactRow,
-    ListContact,
     Listing,
-    NumberRow,
     UpcallClient,
     submit_all,
 )
-from upcall_sync.errors import ApiStatusError, ListsUnavailable, PlanError, Problem
-from upcall_sync.matching import Matches, first_file, match_campaigns, phones_needing_contacts
-from upcall_sync.model import (
-    Contact,
+from upcall_sync.core.matching import Matches, first_file, match_campaigns, phones_needing_contacts
+from upcall_sync.core.model import (
     DesiredCampaign,
     DesiredState,
     LiveCampaign,
@@ -47,9 +41,10 @@ from upcall_sync.model import (
     LiveNumber,
     LiveState,
 )
-from upcall_sync.normalize import lenient_phone, text, utc_second
+from upcall_sync.errors import ApiStatusError, ListsUnavailable, PlanError, Problem
+from upcall_sync.state.rows import campaign_from_api, live_list_contact, live_number
 
-log = logging.getLogger("upcall_sync.live")
+log = logging.getLogger("upcall_sync.state.reader")
 
 
 @dataclass
@@ -222,44 +217,3 @@ class Reader:
         ]
         found_all = self.client.read_all(pool, listings)
         return [c for group in found_all for c in group], set(ordered)
-
-
-# -- the client's rows to live values: the one place ----------------------------------
-
-
-def live_contact(values: tuple[str, ...]) -> Contact:
-    """A row's contact values (`CONTACT_KEYS` order, as the API sent them) as the Contact a
-    plan compares: trailing whitespace dropped, the phone read leniently. Built
-    positionally, in the one hot place (hundreds of thousands per plan)."""
-    clean = [v.rstrip() for v in values]
-    clean[0] = lenient_phone(clean[0])
-    return Contact._make(clean)
-
-
-def live_number(row: NumberRow) -> LiveNumber:
-    return LiveNumber(row.id, live_contact(row.values), row.status)
-
-
-def live_list_contact(row: ContactRow) -> LiveContact:
-    return LiveContact(row.id, live_contact(row.values))
-
-
-def contact_of(item: CampaignNumber | ListContact) -> Contact:
-    """A campaign number or list contact the client parsed into its model (apply's
-    look-ups, a saved plan's check) as the Contact plans compare."""
-    contact = Contact.of(item.model_dump())
-    return contact._replace(phone=lenient_phone(contact.phone))
-
-
-def campaign_from_api(c: Campaign) -> LiveCampaign:
-    return LiveCampaign(
-        id=c.id,
-        name=c.name,
-        status=c.status or "",
-        instructions=text(c.instructions),
-        pitch=text(c.pitch),
-        language=text(c.language),
-        start_datetime=utc_second(c.start_datetime) if c.start_datetime else None,
-        end_datetime=utc_second(c.end_datetime) if c.end_datetime else None,
-        updated_at=c.updated_at,
-    )
