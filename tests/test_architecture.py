@@ -473,3 +473,33 @@ def test_no_test_module_imports_another() -> None:
         if pattern.search(path.read_text())
     ]
     assert not bad, "import from another test module: " + ", ".join(bad)
+
+
+def test_every_error_is_in_the_drawn_tree() -> None:
+    """The error tree in `errors`' docstring names every UpcallSyncError the tool defines
+    (wherever it is defined), under its real parent."""
+    import importlib
+
+    from upcall_sync import errors
+
+    for path in sorted(PACKAGE.rglob("*.py")):
+        name = _module_name(path)
+        if not name.startswith("upcall_sync.emulator") and not name.endswith("__main__"):
+            importlib.import_module(name)
+    tree = errors.__doc__ or ""
+    drawn = {
+        m.group(2): len(m.group(1)) for m in re.finditer(r"^([│├└─ ]*)(\w+Error|\w+)\s", tree, re.M)
+    }
+    missing, misplaced = [], []
+    todo = list(errors.UpcallSyncError.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if cls.__module__.startswith("upcall_sync.emulator"):
+            continue
+        if cls.__name__ not in drawn:
+            missing.append(f"{cls.__module__}.{cls.__name__}")
+        elif drawn.get(cls.__base__.__name__, -1) >= drawn[cls.__name__]:
+            misplaced.append(cls.__name__)
+    assert not missing, "errors not drawn in upcall_sync/errors.py: " + ", ".join(sorted(missing))
+    assert not misplaced, "drawn under the wrong parent: " + ", ".join(sorted(misplaced))

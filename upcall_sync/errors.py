@@ -20,6 +20,7 @@ UpcallSyncError                  root: the CLI catches it once and prints one li
 ├── UnsafePlan                   the plan is over the safety thresholds (apply needs force)
 ├── StalePlan                    a saved plan no longer matches the live account or the manifests
 ├── PlanFileError                a saved plan is unreadable, corrupted, or from another version
+├── ExportError                  the live account holds what no manifest can (every reason)
 └── Cancelled                    the operator asked to stop (SIGINT/SIGTERM) while waiting
 ```
 
@@ -235,6 +236,16 @@ class PlanFileError(UpcallSyncError):
 
     Its checksum is unkeyed: it catches corruption and accidental edits, not a
     deliberate forgery (the file is the operator's own, mode 0600)."""
+
+
+class ExportError(UpcallSyncError):
+    """What the live account holds that manifests cannot: every reason, one per line."""
+
+    def __init__(self, lines: Sequence[str]) -> None:
+        self.reasons = list(lines)
+        more = len(self.reasons) - 1
+        suffix = f" (and {more} more)" if more > 0 else ""
+        super().__init__((self.reasons[0] if self.reasons else "cannot export") + suffix)
 
 
 class Cancelled(UpcallSyncError):

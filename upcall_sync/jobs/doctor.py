@@ -32,7 +32,7 @@ from upcall_sync.client.models import Campaign, ContactList
 from upcall_sync.client.paging import page_number, page_size
 from upcall_sync.client.resources import parse_resource
 from upcall_sync.client.responses import excerpt, parse_error_document
-from upcall_sync.errors import ApiStatusError, TransportError, UpcallSyncError
+from upcall_sync.errors import ApiResponseError, ApiStatusError, TransportError, UpcallSyncError
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
 BIG_PAGE = 1000
@@ -193,7 +193,9 @@ class _Doctor:
     def _get(self, path: str, **params: Any) -> dict[str, Any]:
         doc = self.api.document(path, **params)
         if not isinstance(doc, dict) or not isinstance(doc.get("data"), list | dict):
-            raise _NotJsonApi(f"GET {path} -> 200, but not a JSON:API document with data")
+            raise ApiResponseError(
+                f"GET {path} -> 200, but not a JSON:API document with data", method="GET", url=path
+            )
         return doc
 
     # -- reaching the API at all ---------------------------------------------------------
@@ -473,10 +475,6 @@ class _Doctor:
             )
         shown = ", ".join(f"{k}: {v}" for k, v in sorted(self.headers.items()))
         return PASS, f"{shown}{retried}"
-
-
-class _NotJsonApi(UpcallSyncError):
-    pass
 
 
 # -- pure verdicts (tested directly) -------------------------------------------------------

@@ -39,7 +39,7 @@ from upcall_sync.core.model import (
     LiveCampaign,
 )
 from upcall_sync.core.normalize import PhoneError, normalize_phone, quote
-from upcall_sync.errors import UpcallSyncError, UsageError
+from upcall_sync.errors import ExportError, UsageError
 from upcall_sync.jobs.export_yaml import (
     Unwritable,
     block_or_scalar,
@@ -58,16 +58,6 @@ DEFAULT_CSV_OVER = 100
 _EMAIL = re.compile(EMAIL_PATTERN)
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _TEXT_FIELDS = ("language", "pitch", "instructions")
-
-
-class ExportError(UpcallSyncError):
-    """What the live account holds that manifests cannot: every reason, one per line."""
-
-    def __init__(self, lines: Sequence[str]) -> None:
-        self.reasons = list(lines)
-        more = len(self.reasons) - 1
-        suffix = f" (and {more} more)" if more > 0 else ""
-        super().__init__((self.reasons[0] if self.reasons else "cannot export") + suffix)
 
 
 @dataclass(frozen=True)
