@@ -215,6 +215,13 @@ def test_parallelism_is_one_number_for_threads_and_connections(
     assert len(sizes.apply_threads) == expected
 
 
+def test_the_command_line_default_is_the_clients() -> None:
+    from upcall_sync.cli import base
+
+    assert base.DEFAULT_PARALLELISM == DEFAULT_PARALLELISM
+    assert base.ConnectionOptions().parallelism == DEFAULT_PARALLELISM
+
+
 def test_a_library_client_has_as_many_threads_as_connections(emulator: Emulator) -> None:
     client = UpcallClient.open(Connection.resolve(emulator.base_url, TOKEN, parallelism=32))
     adapter = client.transport.session.get_adapter(emulator.base_url)

@@ -162,9 +162,9 @@ Insecure = Annotated[
         help="Allow sending the token over plain http to a non-loopback host.",
     ),
 ]
-#: the client's default, repeated here so that --help loads no HTTP stack
+#: the client's default (`client.DEFAULT_PARALLELISM`, a test holds them equal), repeated
+#: here so that declaring the options loads no HTTP stack
 DEFAULT_PARALLELISM = 8
-DEFAULT_BASE_URL = "https://www.upcall.com/api/v1"
 
 Parallelism = Annotated[
     int,
@@ -246,7 +246,13 @@ class ConnectionOptions:
     def client(self) -> UpcallClient:
         """The run's one client: a `Connection` of these options and the token read at
         start (`learn_token`); remembers the base URL for the /api/v1 hint."""
-        from upcall_sync.client import Connection, RetryPolicy, UpcallClient, timeouts_for
+        from upcall_sync.client import (
+            DEFAULT_BASE_URL,
+            Connection,
+            RetryPolicy,
+            UpcallClient,
+            timeouts_for,
+        )
 
         token = learn_token(self.token_file)
         if isinstance(token, UpcallSyncError):
