@@ -230,3 +230,21 @@ def test_a_library_client_has_as_many_threads_as_connections(emulator: Emulator)
     with client.workers("t") as pool:
         assert pool._max_workers == 32
     assert client.parallelism == 32
+
+
+def test_every_api_command_declares_the_same_connection_options() -> None:
+    """One declared set (`cli.base.connection_options`), not a copy per command."""
+    import dataclasses
+
+    import typer
+
+    from upcall_sync.cli import base, main  # noqa: F401  (main registers the commands)
+
+    group = typer.main.get_command(base.app)
+    fields = {f.name for f in dataclasses.fields(base.ConnectionOptions)}
+    for name in ("plan", "apply", "export", "doctor"):
+        command = group.commands[name]  # type: ignore[attr-defined]
+        declared = {p.name for p in command.params}
+        expected = fields - ({"parallelism"} if name == "doctor" else set())
+        assert expected <= declared, (name, expected - declared)
+    assert not fields & {p.name for p in group.commands["validate"].params}  # type: ignore[attr-defined]
