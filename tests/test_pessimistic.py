@@ -20,7 +20,7 @@ from upcall_sync.emulator import PESSIMISTIC_MODES, Emulator, Faults
 
 from . import figures
 from .conftest import CONFIRMED, OTHER_TOKEN, ROOT, TOKEN, run_cli
-from .test_apply import duplicates
+from .helpers.accounts import duplicates
 
 MODES = sorted(PESSIMISTIC_MODES)
 
@@ -136,7 +136,7 @@ def test_a_refused_number_add_is_looked_up_whatever_the_api_says(
     """Someone adds the number after `apply PLANFILE` checked the plan and before its
     POST; the API refuses the add with a message the client has never seen. The apply
     looks the number up instead of reading the message, finds it, and converges."""
-    import upcall_sync.sync as sync
+    import upcall_sync.jobs.sync as sync
 
     with _serving(monkeypatch, duplicate_number_message="Number taken") as emu:
         examples = _examples(tmp_path)
