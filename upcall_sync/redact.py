@@ -65,7 +65,7 @@ class Secret:
 #: fixed, public: the fingerprint only has to be the same on every machine, and slow
 #: enough (PBKDF2) that trying guessed tokens against a plan file costs something
 _FINGERPRINT_SALT = b"upcall-sync account fingerprint v1"
-_FINGERPRINT_ROUNDS = 200_000
+_FINGERPRINT_ROUNDS = 50_000
 
 
 def account_fingerprint(secret: Secret | str) -> str:

@@ -151,6 +151,11 @@ def apply(
 ) -> None:
     """Make the live account match: plan, confirm, apply in a safe order, then check convergence.
 
+    Convergence includes a look for duplicates of what the run created (a POST the API
+    committed after --timeout): any found fail the run, with their ids. A saved plan
+    (apply FILE) applies only with the token it was made with, and only if a fresh plan
+    of its manifests has the same changes.
+
     With --format json, stdout carries one JSON report (schema/apply-report.schema.json),
     on every exit, errors included; the plan, prompt, progress and summary go to stderr.
     """
