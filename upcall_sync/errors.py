@@ -64,13 +64,37 @@ class Location(NamedTuple):
     file: str
     line: int = 0
     column: int = 0
+    #: a spreadsheet's sheet: then line is its row, and the place reads `file:Sheet1!C7`
+    sheet: str = ""
 
     def __str__(self) -> str:
+        if self.sheet:
+            return f"{self.file}:{sheet_cell(self.sheet, self.line, self.column)}"
         if self.line <= 0:
             return self.file
         if self.column <= 0:
             return f"{self.file}:{self.line}"
         return f"{self.file}:{self.line}:{self.column}"
+
+
+def column_letters(column: int) -> str:
+    """1 -> A, 26 -> Z, 27 -> AA: a spreadsheet's name for a column."""
+    letters = ""
+    while column > 0:
+        column, rest = divmod(column - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def sheet_cell(sheet: str, row: int, column: int) -> str:
+    """`Sheet1!C7` (a cell), `Sheet1!7:7` (a row) or `Sheet1` as spreadsheets write them;
+    a sheet name other than letters, digits and _ is quoted: `'Q3 list'!C7`."""
+    name = sheet if sheet.replace("_", "a").isalnum() else "'" + sheet.replace("'", "''") + "'"
+    if row <= 0:
+        return name
+    if column <= 0:
+        return f"{name}!{row}:{row}"
+    return f"{name}!{column_letters(column)}{row}"
 
 
 @dataclass(frozen=True, order=True)
