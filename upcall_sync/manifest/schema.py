@@ -13,7 +13,6 @@ from pydantic import BaseModel
 
 from upcall_sync.manifest.aliases import ALIASES
 from upcall_sync.manifest.csvload import MAX_CSV_BYTES
-from upcall_sync.manifest.xlsxload import MAX_XLSX_UNZIPPED_BYTES
 from upcall_sync.manifest.spec import (
     CSV_COLUMNS,
     AddressSpec,
@@ -24,6 +23,7 @@ from upcall_sync.manifest.spec import (
     NumberSpec,
     SafetySpec,
 )
+from upcall_sync.manifest.xlsxload import MAX_XLSX_UNZIPPED_BYTES
 
 SCHEMA_URL = "https://json-schema.org/draft/2020-12/schema"
 
