@@ -216,7 +216,8 @@ class _HeaderReader:
             if len(indexes) > 1:
                 self.problems.append(self._ambiguous(name, indexes, cells))
             header.fields[indexes[0]] = name
-        header.ignored = [i for i in range(len(cells)) if i not in header.fields]
+        claimed = {i for indexes in candidates.values() for i in indexes}
+        header.ignored = [i for i in range(len(cells)) if i not in claimed]
         if strict:
             self.problems.extend(self._unknown(i, cells[i]) for i in header.ignored)
         elif header.ignored:
@@ -281,7 +282,8 @@ class _HeaderReader:
         if more > 0:
             shown += f" and {more} more"
         count = f"{len(indexes)} column{'s' if len(indexes) != 1 else ''}"
-        return Problem(self.where(1), self.ref.ref, f"ignores {count} that fill no field: {shown}")
+        fill = "fills" if len(indexes) == 1 else "fill"
+        return Problem(self.where(1), self.ref.ref, f"ignores {count} that {fill} no field: {shown}")
 
 
 # -- the rows ------------------------------------------------------------------------------
@@ -341,6 +343,8 @@ class _Reader:
             value = self._cell(cells[index], row.number, index)
             if value is not None and name == "phone" and index in row.numeric:
                 value = self._numeric_phone(value, row.number, index)
+                if value is None:
+                    return
             if value is not None:
                 (address if name in ADDRESS_PARTS else values)[name] = value
         if address:
