@@ -134,8 +134,10 @@ def test_an_explicit_mapping_wins_over_aliases_and_ignores_the_rest(
     (here / "n.csv").write_text(
         "Phone Number,Cell,Account,Company Name,Notes\n+16507991144,+16507991150,Acme,Old Co,x\n"
     )
-    manifest = _manifest(here, "n.csv", "    numbers_csv_columns: {phone: Cell, company: account}\n")
-    code, out, err = run_cli(capsys, "validate", str(manifest))
+    manifest = _manifest(
+        here, "n.csv", "    numbers_csv_columns: {phone: Cell, company: account}\n"
+    )
+    code, _out, err = run_cli(capsys, "validate", str(manifest))
     assert code == 0, err
     assert err == (
         'n.csv:1: warning: campaigns[0].numbers_csv: ignores 3 columns that fill no field: "Phone '
@@ -167,7 +169,7 @@ def test_a_mapping_to_a_missing_header_points_at_the_manifest(
         ),
         (
             "    numbers_sheet: Contacts\n",
-            'm.yaml:3:5: campaigns[0]: numbers_sheet needs numbers_csv (it says how to read that file)',
+            "m.yaml:3:5: campaigns[0]: numbers_sheet needs numbers_csv (it says how to read that file)",
         ),
     ],
 )
@@ -200,7 +202,7 @@ def test_a_repeated_own_name_is_two_candidates(
     assert code == 1
     assert err.splitlines() == [
         'n.csv:1: 2 columns could be the first_name: "First Name" (column 2) and "first_name" '
-        '(column 3); say which by adding, next to numbers_csv: numbers_csv_columns: '
+        "(column 3); say which by adding, next to numbers_csv: numbers_csv_columns: "
         '{first_name: "First Name"}'
     ]
 

@@ -25,7 +25,9 @@ ROWS: list[list[Any]] = [
 ]
 
 
-def _workbook(path: Path, rows: list[list[Any]] = ROWS, second: list[list[Any]] | None = None) -> Path:
+def _workbook(
+    path: Path, rows: list[list[Any]] = ROWS, second: list[list[Any]] | None = None
+) -> Path:
     book = openpyxl.Workbook()
     sheet = book.active
     assert sheet is not None
@@ -60,7 +62,7 @@ def test_phones_as_text_and_as_numbers(here: Path, capsys: pytest.CaptureFixture
     assert code == 0, err
     assert out == "1 file, 1 campaign, 3 numbers: valid\n"
     assert err.splitlines() == [
-        'n.xlsx:Contacts!1:1: warning: campaigns[0].numbers_csv: ignores 1 column that fills no '
+        "n.xlsx:Contacts!1:1: warning: campaigns[0].numbers_csv: ignores 1 column that fills no "
         'field: "Record ID"',
         "n.xlsx:Contacts!B3: warning: campaigns[0].numbers_csv: 2 phone cells are stored as "
         "numbers (B3, B4), which drops a leading + or 0: read as national numbers of "
@@ -92,7 +94,9 @@ def test_errors_point_at_the_cell(here: Path, capsys: pytest.CaptureFixture[str]
     _workbook(here / "n.xlsx", [*ROWS, [4, "not a phone", "X", "Y"]])
     code, _out, err = run_cli(capsys, "validate", str(_manifest(here)))
     assert code == 1
-    assert err.splitlines() == ['n.xlsx:Contacts!B5: phone: "not a phone" is not a valid phone number']
+    assert err.splitlines() == [
+        'n.xlsx:Contacts!B5: phone: "not a phone" is not a valid phone number'
+    ]
 
 
 def test_numbers_sheet_reads_the_second_sheet(
@@ -125,7 +129,9 @@ def test_a_missing_sheet_is_named_from_the_manifest_only(
 def test_numbers_sheet_on_a_csv_is_an_error(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (here / "n.csv").write_text("phone\n+16507991144\n")
     path = here / "m.yaml"
-    path.write_text("version: 1\ncampaigns:\n  - name: a\n    numbers_csv: n.csv\n    numbers_sheet: X\n")
+    path.write_text(
+        "version: 1\ncampaigns:\n  - name: a\n    numbers_csv: n.csv\n    numbers_sheet: X\n"
+    )
     code, _out, err = run_cli(capsys, "validate", str(path))
     assert code == 1
     assert err.splitlines() == [
@@ -148,7 +154,9 @@ def write_zip_bomb(path: Path, megabytes: int) -> None:
     size, name = megabytes << 20, b"xl/worksheets/sheet1.xml"
     sizes = (crc, len(data), size, len(name))
     local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0x21, *sizes, 0) + name
-    central = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0x21, *sizes, 0, 0, 0, 0, 0, 0)
+    central = struct.pack(
+        "<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0x21, *sizes, 0, 0, 0, 0, 0, 0
+    )
     end = struct.pack(
         "<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(central) + len(name), len(local) + len(data), 0
     )

@@ -283,7 +283,9 @@ class _HeaderReader:
             shown += f" and {more} more"
         count = f"{len(indexes)} column{'s' if len(indexes) != 1 else ''}"
         fill = "fills" if len(indexes) == 1 else "fill"
-        return Problem(self.where(1), self.ref.ref, f"ignores {count} that {fill} no field: {shown}")
+        return Problem(
+            self.where(1), self.ref.ref, f"ignores {count} that {fill} no field: {shown}"
+        )
 
 
 # -- the rows ------------------------------------------------------------------------------
