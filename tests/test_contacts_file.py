@@ -12,6 +12,7 @@ import pytest
 from upcall_sync.emulator import Emulator
 from upcall_sync.manifest import load_manifests
 from upcall_sync.manifest.aliases import ALIASES, OWN_NAMES, header_key
+from upcall_sync.model import Contact, DesiredCampaign
 
 from .conftest import FIXTURES, ROOT, run_cli
 
@@ -89,8 +90,8 @@ def test_crm_exports_validate_and_plan_as_saved(
         assert "+1 650-799-1144" in out or "+16507991144" in out, out
 
 
-def _contacts(camp: object) -> list:  # type: ignore[type-arg]
-    return [n.contact for n in camp.numbers]  # type: ignore[attr-defined]
+def _contacts(camp: DesiredCampaign) -> list[Contact]:
+    return [n.contact for n in camp.numbers]
 
 
 def test_hubspot_details_land_in_their_fields(here: Path) -> None:
@@ -231,3 +232,41 @@ def test_every_alias_is_in_the_reference_with_its_export() -> None:
         assert f"| `{alias.header}` | `{alias.field}` | {alias.source} |" in reference
     keys = [header_key(a.header) for a in ALIASES]
     assert len(set(keys)) == len(keys) and not set(keys) & set(OWN_NAMES)
+
+
+def test_the_entry_point_other_keys_read_through(here: Path) -> None:
+    """read_contacts_file is the one reader: another key (do_not_call_csv) gets the same
+    rules, with its own name in the messages."""
+    from upcall_sync.errors import Location
+    from upcall_sync.manifest.contacts_file import ContactsFile, ContactsRef, read_contacts_file
+
+    (here / "dnc.csv").write_text("Phone 1 - Value,Given Name\n+16507991144,Joey\n")
+    (here / "notes.csv").write_text("secret\nHunter2\n")
+    at = Location("m.yaml", 5, 22)
+
+    def read(written: str) -> ContactsFile:
+        ref = ContactsRef(
+            manifest=here / "m.yaml",
+            written=written,
+            at=at,
+            ref="do_not_call_csv",
+            key="do_not_call_csv",
+        )
+        return read_contacts_file(ref, here, {"phone_region": None}, {})
+
+    good = read("dnc.csv")
+    assert [n.contact.phone for n in good.numbers] == ["+16507991144"]
+    assert good.problems == [] and good.warnings == [] and len(good.digest) == 32
+    bad = read("notes.csv")
+    [problem] = bad.problems
+    assert str(problem) == (
+        "notes.csv:1: no phone column found among the header's 1 column: name it phone, use a "
+        "known export's header, or map it next to do_not_call_csv: do_not_call_csv_columns: "
+        '{phone: "<header of the phone column>"}'
+    )
+    assert bad.numbers == [] and bad.digest == b""
+    [refused] = read(".env").problems
+    assert str(refused) == (
+        'm.yaml:5:22: do_not_call_csv: ".env" is not a contacts file: do_not_call_csv reads '
+        ".csv, .tsv, .txt or .xlsx files (the file is not read)"
+    )

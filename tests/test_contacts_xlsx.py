@@ -206,3 +206,20 @@ def test_a_workbook_outside_the_checkout_is_refused(
     assert err.splitlines()[0].startswith(
         'm.yaml:5:18: campaigns[0].numbers_csv: "n.xlsx" is outside the working directory'
     )
+
+
+def test_a_workbook_applies_through_a_saved_plan_and_converges(
+    here: Path, capsys: pytest.CaptureFixture[str], cli_env: Emulator
+) -> None:
+    """plan --out, apply FILE, then plan again: no changes (the acceptance pattern)."""
+    _workbook(here / "n.xlsx")
+    manifest = _manifest(here)
+    plan_file = here / "sheet.plan"
+    code, out, err = run_cli(capsys, "plan", "--out", str(plan_file), str(manifest))
+    assert code == 0, err
+    code, out, err = run_cli(capsys, "apply", "--auto-approve", str(plan_file))
+    assert code == 0, out + err
+    code, out, err = run_cli(capsys, "plan", "--detailed-exitcode", str(manifest))
+    assert code == 0, out + err
+    phones = {r["phone"] for r in cli_env.store.sql("SELECT phone FROM list_contacts")}
+    assert {"+16507991144", "+16507991145", "+14155550105"} <= phones

@@ -108,7 +108,7 @@ def read_contacts_file(
         problem = f"{quote(result.display)} cannot be read: {exc.strerror}"
         result.problems.append(Problem(ref.at, ref.ref, problem))
     if result.problems:
-        result.numbers = []
+        result.numbers, result.digest = [], b""
     elif path.suffix.lower() != ".xlsx":
         result.digest = hasher.digest()
     return result
