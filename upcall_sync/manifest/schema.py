@@ -131,7 +131,7 @@ _CSV_SECTION = [
     "A contacts file: a `.csv`, `.tsv` or `.txt` text file or a `.xlsx` workbook (the key",
     "keeps its name), with a header row, then one number per row. A file of another name is",
     "refused unread. Errors point at the file's own lines (`n.csv:7:3`) or cells",
-    "(`n.xlsx:Sheet1!C7`). Empty rows and empty cells are skipped and empty values.",
+    "(`n.xlsx:Sheet1!C7`). Empty rows are skipped; an empty cell is an empty value.",
     "",
     "Headers say which column fills which contact field, in one of three ways:",
     "",
