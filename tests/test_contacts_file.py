@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from upcall_sync.core.model import Contact, DesiredCampaign
 from upcall_sync.emulator import Emulator
 from upcall_sync.manifest import load_manifests
 from upcall_sync.manifest.aliases import ALIASES, OWN_NAMES, header_key
-from upcall_sync.model import Contact, DesiredCampaign
 
 from .conftest import FIXTURES, ROOT, run_cli
 

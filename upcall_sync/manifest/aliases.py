@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from upcall_sync.model import CONTACT_FIELDS
+from upcall_sync.core.model import CONTACT_FIELDS
 
 
 class Alias(NamedTuple):

@@ -27,6 +27,8 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from upcall_sync.core.model import ADDRESS_PARTS, Contact, DesiredNumber
+from upcall_sync.core.normalize import quote
 from upcall_sync.errors import Location, Problem, column_letters
 from upcall_sync.manifest import csvload, xlsxload
 from upcall_sync.manifest.aliases import ALIAS_FIELDS, OWN_NAMES, header_key
@@ -35,8 +37,6 @@ from upcall_sync.manifest.messages import message, suggest
 from upcall_sync.manifest.spec import CSV_COLUMNS, NumberSpec
 from upcall_sync.manifest.table import FileRefused, Row, TableError
 from upcall_sync.manifest.yamlload import expand_env
-from upcall_sync.model import ADDRESS_PARTS, Contact, DesiredNumber
-from upcall_sync.normalize import quote
 
 CONTACTS_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx")
 _BATCH = 2000

@@ -17,9 +17,9 @@ from itertools import chain
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from upcall_sync.core.normalize import quote
 from upcall_sync.errors import Location
 from upcall_sync.manifest.table import FileRefused, Row, TableError
-from upcall_sync.normalize import quote
 
 #: a contacts file over this is refused (about 1.2 million rows of a typical export)
 MAX_CSV_BYTES = 100 * 1024 * 1024

@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from datetime import date, datetime, time
 from typing import Any, BinaryIO
 
+from upcall_sync.core.normalize import quote
 from upcall_sync.errors import Location
 from upcall_sync.manifest.table import Row, TableError
-from upcall_sync.normalize import quote
 
 #: a workbook whose parts unzip to more than this is refused before it is opened
 MAX_XLSX_UNZIPPED_BYTES = 512 * 1024 * 1024
