@@ -13,6 +13,7 @@ import openpyxl
 import pytest
 
 from upcall_sync.emulator import Emulator
+from upcall_sync.errors import Location
 from upcall_sync.manifest import load_manifests
 
 from .conftest import run_cli
@@ -223,3 +224,22 @@ def test_a_workbook_applies_through_a_saved_plan_and_converges(
     assert code == 0, out + err
     phones = {r["phone"] for r in cli_env.store.sql("SELECT phone FROM list_contacts")}
     assert {"+16507991144", "+16507991145", "+14155550105"} <= phones
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        Location("n.xlsx", 7, 3, "Sheet1"),
+        Location("dir/n.xlsx", 12, 28, "Q4 list"),
+        Location("n.xlsx", 2, 0, "it's"),
+        Location("a:b.xlsx", 1, 702, "S"),
+        Location("n.csv", 7, 3),
+        Location("n.csv", 7),
+        Location("m.yaml"),
+    ],
+)
+def test_a_cell_location_reads_back_from_its_text(location: Location) -> None:
+    """Saved plans hold locations as text: a sheet's cell comes back as the same place."""
+    assert Location.parse(str(location)) == location
+    assert str(Location("n.xlsx", 7, 3, "Sheet1")) == "n.xlsx:Sheet1!C7"
+    assert str(Location("n.xlsx", 1, 702, "Q4 list")) == "n.xlsx:'Q4 list'!ZZ1"

@@ -32,6 +32,7 @@ Every message is already redacted: nothing here ever contains the auth token.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -87,6 +88,39 @@ class Location(NamedTuple):
         if self.column <= 0:
             return f"{self.file}:{self.line}"
         return f"{self.file}:{self.line}:{self.column}"
+
+    @classmethod
+    def parse(cls, text: str) -> Location:
+        """The Location whose `str()` is `text` (as plans saved as JSON hold them)."""
+        cell = _SHEET_CELL.fullmatch(text)
+        if cell is not None:
+            sheet = cell["sheet"]
+            if sheet.startswith("'"):
+                sheet = sheet[1:-1].replace("''", "'")
+            if cell["letters"]:
+                return cls(cell["file"], int(cell["row"]), column_number(cell["letters"]), sheet)
+            return cls(cell["file"], int(cell["whole"]), 0, sheet)
+        parts = text.rsplit(":", 2)
+        if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+            return cls(parts[0], int(parts[1]), int(parts[2]))
+        parts = text.rsplit(":", 1)
+        if len(parts) == 2 and parts[1].isdigit():
+            return cls(parts[0], int(parts[1]))
+        return cls(text)
+
+
+_SHEET_CELL = re.compile(
+    r"(?P<file>.+):(?P<sheet>'(?:[^']|'')+'|\w+)!"
+    r"(?:(?P<letters>[A-Z]+)(?P<row>[0-9]+)|(?P<whole>[0-9]+):(?P=whole))"
+)
+
+
+def column_number(letters: str) -> int:
+    """A -> 1, Z -> 26, AA -> 27 (the inverse of column_letters)."""
+    number = 0
+    for ch in letters:
+        number = number * 26 + ord(ch) - ord("A") + 1
+    return number
 
 
 def column_letters(column: int) -> str:
