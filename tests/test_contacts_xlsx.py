@@ -243,3 +243,23 @@ def test_a_cell_location_reads_back_from_its_text(location: Location) -> None:
     assert Location.parse(str(location)) == location
     assert str(Location("n.xlsx", 7, 3, "Sheet1")) == "n.xlsx:Sheet1!C7"
     assert str(Location("n.xlsx", 1, 702, "Q4 list")) == "n.xlsx:'Q4 list'!ZZ1"
+
+
+def test_a_postal_code_stored_as_a_number_is_named(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in (["phone", "postal_code"], ["+16507991144", 2134], ["+16507991145", "02134"]):
+        sheet.append(row)
+    book.save(here / "n.xlsx")
+    code, out, err = run_cli(capsys, "validate", str(_manifest(here)))
+    assert (code, out) == (0, "1 file, 1 campaign, 2 numbers: valid\n"), err
+    assert err.splitlines() == [
+        "n.xlsx:Sheet!B2: warning: campaigns[0].numbers_csv: 1 postal code or extension cell is "
+        "stored as a number (B2), which drops leading zeros (02134 reads 2134): format the "
+        "column as text and type them again if any had one"
+    ]
+    codes = [n.contact.postal_code for n in load_manifests(["m.yaml"]).campaigns[0].numbers]
+    assert codes == ["2134", "02134"]

@@ -42,6 +42,8 @@ CONTACTS_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx")
 _BATCH = 2000
 _NUMBERS = TypeAdapter(list[NumberSpec])
 _SHOWN_IGNORED = 8
+#: fields whose leading zeros a spreadsheet drops when it stores them as numbers
+_ZERO_LED = ("postal_code", "extension")
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,9 @@ class ContactsRef:
     columns_at: Mapping[str, Location] = field(default_factory=dict)
     #: numbers_sheet (a .xlsx file's sheet; default the first)
     sheet: str | None = None
+    #: the keys as messages name them (another key, e.g. do_not_call_csv, sets its own)
     key: str = "numbers_csv"
+    sheet_key: str = "numbers_sheet"
 
 
 @dataclass
@@ -131,14 +135,14 @@ def _check_name(path: Path, ref: ContactsRef) -> None:
             "(the file is not read)"
         )
     if ref.sheet is not None and suffix != ".xlsx":
-        raise FileRefused("is not a .xlsx workbook, so numbers_sheet cannot apply to it")
+        raise FileRefused(f"is not a .xlsx workbook, so {ref.sheet_key} cannot apply to it")
 
 
 def _read_xlsx(path: Path, ref: ContactsRef, result: ContactsFile, reader: _Reader) -> None:
     with open_regular_file(path, csvload.MAX_CSV_BYTES) as fh:
         result.digest = hashlib.sha256(fh.read()).digest()
         fh.seek(0)
-        book, name = xlsxload.open_sheet(fh, result.display, ref.sheet)
+        book, name = xlsxload.open_sheet(fh, result.display, ref.sheet, ref.sheet_key)
         try:
             rows = xlsxload.xlsx_rows(book, name, result.display)
             reader.read(rows, _Place(result.display, name, shown=ref.sheet is not None))
@@ -302,6 +306,8 @@ class _Reader:
     batch: list[dict[str, Any]] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
     numeric_phones: list[Location] = field(default_factory=list)
+    #: postal codes and extensions a spreadsheet stored as numbers (leading zeros gone)
+    numeric_codes: list[Location] = field(default_factory=list)
 
     @property
     def problems(self) -> list[Problem]:
@@ -347,6 +353,8 @@ class _Reader:
                 value = self._numeric_phone(value, row.number, index)
                 if value is None:
                     return
+            elif value is not None and name in _ZERO_LED and index in row.numeric:
+                self.numeric_codes.append(self.where(row.number, index + 1))
             if value is not None:
                 (address if name in ADDRESS_PARTS else values)[name] = value
         if address:
@@ -388,22 +396,25 @@ class _Reader:
         return None
 
     def _warn_numeric_phones(self) -> None:
-        if not self.numeric_phones or self.problems:
+        if self.problems:
             return
-        cells = [str(at).rsplit("!", 1)[-1] for at in self.numeric_phones[:5]]
-        more = len(self.numeric_phones) - len(cells)
-        listed = ", ".join(cells) + (f" and {more} more" if more > 0 else "")
-        count = len(self.numeric_phones)
-        self.result.warnings.append(
-            Problem(
-                self.numeric_phones[0],
-                self.ref.ref,
-                f"{count} phone cell{'s are' if count != 1 else ' is'} stored as "
-                f"number{'s' if count != 1 else ''} ({listed}), which drops a leading + or 0: "
-                f"read as national numbers of phone_region {self.context['phone_region']}; "
-                "format the column as text to keep phones as written",
-            )
-        )
+        region = self.context.get("phone_region")
+        for cells, what, then in (
+            (
+                self.numeric_phones,
+                "phone",
+                f"which drops a leading + or 0: read as national numbers of phone_region "
+                f"{region}; format the column as text to keep phones as written",
+            ),
+            (
+                self.numeric_codes,
+                "postal code or extension",
+                "which drops leading zeros (02134 reads 2134): format the column as text and "
+                "type them again if any had one",
+            ),
+        ):
+            if cells:
+                self.result.warnings.append(_numeric_warning(cells, what, then, self.ref.ref))
 
     def _validate(self) -> None:
         """Validate the rows read since the last batch; keep numbers only while all is well."""
@@ -432,6 +443,19 @@ class _Reader:
             where = self.where(line, self.header.column_of(name))
             out.append(Problem(where, name, message(err, None)))
         return out
+
+
+def _numeric_warning(cells: list[Location], what: str, then: str, ref: str) -> Problem:
+    shown = [str(at).rsplit("!", 1)[-1] for at in cells[:5]]
+    more = len(cells) - len(shown)
+    listed = ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+    many = len(cells) != 1
+    return Problem(
+        cells[0],
+        ref,
+        f"{len(cells)} {what} cell{'s are' if many else ' is'} stored as "
+        f"{'numbers' if many else 'a number'} ({listed}), {then}",
+    )
 
 
 def contact_of_spec(spec: NumberSpec) -> Contact:

@@ -42,7 +42,9 @@ def check_unzipped_size(fh: BinaryIO, display: str, limit: int) -> None:
         )
 
 
-def open_sheet(fh: BinaryIO, display: str, sheet: str | None) -> tuple[Any, str]:
+def open_sheet(
+    fh: BinaryIO, display: str, sheet: str | None, sheet_key: str = "numbers_sheet"
+) -> tuple[Any, str]:
     """(workbook, sheet name): the named sheet, or the first one. The caller closes it."""
     import openpyxl
 
@@ -59,7 +61,7 @@ def open_sheet(fh: BinaryIO, display: str, sheet: str | None) -> tuple[Any, str]
         book.close()
         count = f"{len(names)} sheet{'s' if len(names) != 1 else ''}"
         raise TableError(
-            f"has no sheet named {quote(sheet)} (it has {count}; numbers_sheet must match a "
+            f"has no sheet named {quote(sheet)} (it has {count}; {sheet_key} must match a "
             "name exactly, case and spaces included)"
         )
     return book, names[0] if sheet is None else sheet
