@@ -176,7 +176,9 @@ _CSV_SECTION = [
     "A `.xlsx` workbook is read through openpyxl in read-only mode: its first sheet, or",
     "`numbers_sheet: NAME`. Cells stored as numbers lose what Excel drops (a leading `+`",
     "or `0`): a phone cell stored as a number is read as a national number of",
-    "`phone_region`, with a warning naming the cells (without `phone_region`, an error).",
+    "`phone_region`, with a warning naming the cells (without `phone_region`, an error);",
+    "postal codes and extensions stored as numbers are named in a warning too (`02134`",
+    "reads `2134`).",
     "A workbook whose parts would unzip to more than "
     f"{MAX_XLSX_UNZIPPED_BYTES // 1024 // 1024} MB is refused before it",
     "is opened (a zip bomb).",
