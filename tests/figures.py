@@ -62,7 +62,8 @@ def lines() -> list[str]:
         out.append(
             f"file-content probes: {c['content_probes']} runs of validate and plan (text, "
             "markdown) with numbers_csv at secret-looking files (.env, a token file, a key, "
-            f".csv/.txt/.tsv/.xlsx names holding no contacts), {c['content_leaks']} let through"
+            ".csv/.txt/.tsv/.xlsx names holding no contacts, a mapping onto AWS's "
+            f"credentials.csv), {c['content_leaks']} let through"
         )
     out.append(
         f"secret scans: {c['scanned_texts']} outputs and {c['scanned_files']} files scanned "

@@ -128,3 +128,32 @@ def test_once_a_phone_column_proves_it_values_are_quoted(
     code, _out, err = run_cli(capsys, "validate", str(manifest))
     assert code == 1
     assert err.splitlines() == ['campaigns/n.csv:2:1: phone: "+1 555" is not a valid phone number']
+
+
+@pytest.mark.parametrize("command", ["validate", "plan-text", "plan-markdown"])
+def test_a_mapping_onto_a_known_header_does_not_print_the_secrets_under_it(
+    checkout: Path, capsys: pytest.CaptureFixture[str], cli_env: Emulator, command: str
+) -> None:
+    """AWS's credentials.csv has a header anyone knows. A mapping onto it makes the file a
+    contacts file by definition, yet a cell that does not even look like a phone or an
+    email is not quoted in the error."""
+    (checkout / "campaigns" / "credentials.csv").write_text(
+        "User name,Password,Access key ID,Secret access key,Console login link\n"
+        "deploy,Hunter2!,AKIAEXAMPLE,wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY,https://x\n"
+    )
+    manifest = checkout / "campaigns" / "m.yaml"
+    manifest.write_text(
+        "version: 1\ncampaigns:\n  - name: probe\n    numbers_csv: credentials.csv\n"
+        '    numbers_csv_columns: {phone: "Secret access key", email: Password}\n'
+    )
+    args = ["validate"] if command == "validate" else ["plan", "--format", command[5:]]
+
+    code, out, err = run_cli(capsys, *args, str(manifest))
+
+    figures.add("content_probes")
+    leaked = [s for s in (*SECRETS, "AKIAEXAMPLE") if s in out + err]
+    if leaked:
+        figures.add("content_leaks")
+    assert not leaked, (leaked, err)
+    assert code == 1 and out == ""
+    assert "campaigns/credentials.csv:2:4: phone: is not a valid phone number (not quoted" in err

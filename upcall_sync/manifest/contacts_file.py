@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -441,8 +442,26 @@ class _Reader:
             name = str(loc[-1]) if len(loc) > 1 else "phone"
             line = lines[index] if index < len(lines) else 0
             where = self.where(line, self.header.column_of(name))
-            out.append(Problem(where, name, message(err, None)))
+            out.append(Problem(where, name, _row_message(name, err)))
         return out
+
+
+def _row_message(name: str, err: Any) -> str:
+    """A cell's error; a phone or email that does not even look like one is not quoted
+    (a mapping can point at any column of a file whose header its author knows)."""
+    looks_like = _LOOKS_LIKE.get(name)
+    value = err.get("input")
+    if looks_like is not None and isinstance(value, str) and not looks_like.fullmatch(value):
+        what = "phone number" if name == "phone" else "email address"
+        return f"is not a valid {what} (not quoted: the cell does not look like one)"
+    return message(err, None)
+
+
+#: what a phone or email cell looks like, to be quoted in an error
+_LOOKS_LIKE = {
+    "phone": re.compile(r"[0-9\s+().\-/#*;=,extEXT]{0,40}"),
+    "email": re.compile(r"[^\s@]{1,64}@[^\s@]{1,190}"),
+}
 
 
 def _numeric_warning(cells: list[Location], what: str, then: str, ref: str) -> Problem:
