@@ -157,6 +157,8 @@ _CSV_SECTION = [
     "mapping. Until then an error names the file, row and column number only: a",
     "`numbers_csv` pointed at `.env` or a token file prints none of it. A file with no",
     "phone column is an error giving its column count and showing `numbers_csv_columns`.",
+    "Afterwards too, a phone or email cell that does not even look like one is not quoted",
+    "(a mapping can make any file whose header its author knows a contacts file).",
     "",
     "| header, as the export writes it | field | export it comes from |",
     "| --- | --- | --- |",
