@@ -11,6 +11,7 @@ Nothing here quotes the file's content.
 
 from __future__ import annotations
 
+import warnings
 import zipfile
 from collections.abc import Iterator
 from datetime import date, datetime, time
@@ -50,7 +51,9 @@ def open_sheet(
 
     check_unzipped_size(fh, display, MAX_XLSX_UNZIPPED_BYTES)
     try:
-        book = openpyxl.load_workbook(fh, read_only=True, data_only=True)
+        with warnings.catch_warnings():  # "unsupported extension" notes are no user's concern
+            warnings.simplefilter("ignore")
+            book = openpyxl.load_workbook(fh, read_only=True, data_only=True)
     except Exception:  # a hostile file can fail anywhere inside openpyxl; quote nothing
         raise TableError(_NOT_A_WORKBOOK) from None
     names = [ws.title for ws in book.worksheets]
