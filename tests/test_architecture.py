@@ -26,7 +26,10 @@ PACKAGE = ROOT / "upcall_sync"
 DOC = ROOT / "docs" / "architecture.md"
 #: packages whose modules count as one unit in the table
 PACKAGES = ("client", "manifest", "emulator")
-PURE_CORE = frozenset({"errors", "normalize", "model", "changes", "matching", "hints", "plan"})
+PURE_CORE = frozenset(
+    {"errors", "normalize", "model", "changes", "matching", "hints", "plan"}
+    | {"dialing", "drift", "renames", "stopcalls"}
+)
 IO_LIBRARIES = frozenset(
     {
         "requests",

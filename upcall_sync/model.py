@@ -148,6 +148,22 @@ class DesiredNumber:
     source: Location
 
 
+@dataclass(frozen=True, slots=True)
+class DoNotCall:
+    """One entry of a do-not-call list: a phone, and an extension or None (every one)."""
+
+    phone: str
+    extension: str | None
+    source: Location
+
+    @property
+    def label(self) -> str:
+        return _shown(self.phone + (f" x{self.extension}" if self.extension else ""))
+
+    def covers(self, contact: Contact) -> bool:
+        return contact.phone == self.phone and self.extension in (None, contact.extension)
+
+
 @dataclass(frozen=True)
 class DesiredCampaign:
     """A campaign as the manifests want it. Only fields in `fields` are managed."""
@@ -184,6 +200,8 @@ class DesiredState:
     digest: str = ""
     #: what is valid but likely wrong (a ready campaign with no numbers), file:line each
     warnings: tuple[Problem, ...] = ()
+    #: phones never to call: `do_not_call` and `do_not_call_csv` of every file, added up
+    do_not_call: tuple[DoNotCall, ...] = ()
 
     def by_name(self) -> dict[str, DesiredCampaign]:
         return {c.name: c for c in self.campaigns}

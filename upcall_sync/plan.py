@@ -47,6 +47,8 @@ from upcall_sync.changes import (
     contact_address,
     quoted,
 )
+from upcall_sync.dialing import DialList, dial_list
+from upcall_sync.drift import Drift, with_touches
 from upcall_sync.errors import Location, PlanError, Problem, UsageError
 from upcall_sync.hints import hint_notices
 from upcall_sync.matching import (
@@ -68,6 +70,8 @@ from upcall_sync.model import (
     LiveState,
 )
 from upcall_sync.normalize import text, utc_second
+from upcall_sync.renames import pair_renames
+from upcall_sync.stopcalls import DoNotCallList, held_numbers, hold_status, without_listed
 
 PersonKey = tuple[str, str, str, str]
 
@@ -85,9 +89,11 @@ class _ContactIndex:
         needed: Iterable[Contact],
         live: Sequence[LiveContact],
         phones_read: set[str] | None,
+        renames: dict[PersonKey, Contact],
     ) -> None:
         self.matched: dict[PersonKey, LiveContact] = {}
         self.problems: list[str] = []
+        self.renames = renames
         lines = {p.line_key for p in needed}
         if phones_read is not None:
             lines = {line for line in lines if line[0] in phones_read}
@@ -112,6 +118,9 @@ class _ContactIndex:
             return
         for person in wanted:
             same = [c for c in have if c.contact.person_key == person.person_key]
+            old = self.renames.get(person.person_key)
+            if not same and old is not None:  # renamed: their contact holds the old name
+                same = [c for c in have if c.contact.person_key == old.person_key]
             if not same:
                 continue
             if len({c.contact for c in same}) > 1:
@@ -132,10 +141,13 @@ def plan(
     targets: Sequence[str] | None = None,
 ) -> Plan:
     """The changes that make `live` match `desired`. Pure: no I/O."""
+    desired, left_out = without_listed(desired)
     campaigns = select_targets(desired, targets)
     _check_prune(desired, live, prune=prune, targeted=bool(targets))
     matches = match_campaigns(campaigns, live.campaigns)
     planner = _Planner(desired, live, campaigns, matches)
+    planned = {d.name for d in campaigns}
+    planner.notices.extend(n for n in left_out if n.campaign in planned)
     planner.numbers_and_campaigns()
     planner.contact_list()
     if desired.prune_scope and live.complete_listing and not targets:
@@ -192,17 +204,21 @@ class _Planner:
                 needed.append(n.contact)
         persons: dict[PersonKey, Contact] = {}
         lines = {c.line_key for c in needed}
+        self.renames = pair_renames(self.matches.pairs, self.live.numbers, lines)
         for d in self.campaigns:
             for number in d.numbers:
                 if number.contact.line_key in lines:
                     persons.setdefault(number.contact.person_key, number.contact)
         self.index = _ContactIndex(
-            persons, needed, self.live.contacts, self.live.contact_phones_read
+            persons, needed, self.live.contacts, self.live.contact_phones_read, self.renames
         )
         if self.index.problems:
             where = first_file(self.desired)
             raise PlanError([Problem(where, "contact_list", p) for p in self.index.problems])
         self.contact_changes: dict[PersonKey, Change] = {}
+        self.dnc = DoNotCallList(self.desired.do_not_call)
+        self.drift = Drift(self.desired.contact_list)
+        self.dialing: list[DialList] = []
 
     # -- contacts ----------------------------------------------------------------------
 
@@ -237,13 +253,26 @@ class _Planner:
             self.changes.extend(adds)
             if lc is None:
                 self.changes.append(_create(d, bool(adds)))
+                self.dialing.extend(dial_list(d, None, adds, []))
                 continue
-            self.existing += 1
-            update = _update(d, lc, self.live.from_numbers, bool(adds))
-            if update is not None:
-                self.changes.append(update)
-                self.updated += 0 if update.finishes_create else 1
+            self._existing(d, lc, adds, leftover)
             self.notices.extend(_number_notices(d, lc, leftover, unchangeable, self.desired))
+
+    def _existing(
+        self, wanted: DesiredCampaign, lc: LiveCampaign, adds: list[AddNumber], leftover: Any
+    ) -> None:
+        """A matched campaign: its update (paused while it holds a do-not-call number)."""
+        self.existing += 1
+        live_numbers = self.live.numbers.get(lc.id, [])
+        held = held_numbers(self.dnc, live_numbers)
+        d, reason, held_notices = hold_status(wanted, lc, held)
+        self.notices.extend(held_notices)
+        update = _update(d, lc, self.live.from_numbers, bool(adds), reason)
+        if update is not None:
+            self.changes.append(update)
+            self.updated += 0 if update.finishes_create or reason else 1
+        self.dialing.extend(dial_list(d, lc, adds, live_numbers))
+        self.drift.count_extra(leftover)
 
     def _numbers(
         self,
@@ -259,14 +288,22 @@ class _Planner:
         unchangeable: list[_Unchangeable] = []
         for number in missing:
             person = number.contact
-            same = by_person.get(person.person_key)
+            old = self.renames.get(person.person_key)
+            same = by_person.get(person.person_key) or (
+                by_person.get(old.person_key) if old is not None else None
+            )
             if same:  # rule 2: this person is already in the campaign, with other details
                 found = self.contact_for(person, create=False)
                 current = found.contact if found is not None else None
                 have = current if current in same else same[0]
                 same.remove(have)
                 leftover[have] -= 1
-                if have != current:
+                if have == current:
+                    continue
+                if have.person_key != person.person_key:  # a rename the API cannot apply
+                    self.drift.rename_unapplied(person, have, d.name, self._why(found))
+                else:
+                    self.drift.count(person)
                     unchangeable.append(_Unchangeable(person, have, self._why(found)))
                 continue
             found = self.contact_for(person, create=True)
@@ -346,12 +383,15 @@ class _Planner:
 
     def result(self) -> Plan:
         unsafe = _safety(self.desired, self.existing, self.updated, self.in_scope, self.archives)
+        self.notices.extend(self.drift.notices())
         return Plan.build(
-            self.changes,
+            with_touches(self.changes, self.matches.pairs, self.live.numbers),
             self.notices,
             unsafe,
             contact_list=self.desired.contact_list,
             contact_list_id=self.live.contact_list_id,
+            unapplied_differences=self.drift.total,
+            dialing=self.dialing,
         )
 
 
@@ -422,7 +462,11 @@ def _create(d: DesiredCampaign, has_adds: bool) -> CreateCampaign:
 
 
 def _update(
-    d: DesiredCampaign, lc: LiveCampaign, from_numbers: dict[str, set[str]], has_adds: bool
+    d: DesiredCampaign,
+    lc: LiveCampaign,
+    from_numbers: dict[str, set[str]],
+    has_adds: bool,
+    reason: str = "",
 ) -> UpdateCampaign | None:
     rows = _campaign_diff(d, lc, from_numbers)
     if not rows:
@@ -436,6 +480,7 @@ def _update(
         ready_after_numbers=any(r.name == "status" and r.after == "ready" for r in rows)
         and has_adds,
         sources={r.name: d.where(r.name) for r in rows},
+        reason=reason if any(r.name == "status" for r in rows) else "",
     )
 
 

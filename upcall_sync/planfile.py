@@ -31,6 +31,7 @@ from upcall_sync.changes import (
     quoted,
 )
 from upcall_sync.client import UpcallClient, contact_of, strip_token
+from upcall_sync.dialing import DialList
 from upcall_sync.errors import ApiStatusError, PlanFileError, StalePlan
 from upcall_sync.explain import contact_shape, differences
 from upcall_sync.live import campaign_from_api
@@ -192,6 +193,8 @@ def load_plan(path: str | os.PathLike[str]) -> SavedPlan:
             unsafe=tuple(body["unsafe"]),
             contact_list=doc["contact_list"]["name"],
             contact_list_id=doc["contact_list"]["id"],
+            unapplied_differences=int(body.get("unapplied_differences") or 0),
+            dialing=tuple(DialList.from_dict(d) for d in body.get("dialing") or ()),
         )
         return SavedPlan(
             plan=plan,

@@ -33,6 +33,7 @@ from upcall_sync.manifest.spec import (
     ManifestSpec,
     SafetySpec,
 )
+from upcall_sync.manifest.stoplist import listed_phones, listed_rows
 from upcall_sync.manifest.yamlload import LocDict, LocList, YamlError, read_yaml
 from upcall_sync.model import (
     CAMPAIGN_FIELDS,
@@ -40,6 +41,7 @@ from upcall_sync.model import (
     DesiredCampaign,
     DesiredNumber,
     DesiredState,
+    DoNotCall,
     Safety,
 )
 from upcall_sync.normalize import format_datetime, quote
@@ -57,6 +59,7 @@ class _File:
     spec: ManifestSpec | None = None
     campaigns: dict[int, CampaignSpec] = field(default_factory=dict)
     csv_numbers: dict[int, list[DesiredNumber]] = field(default_factory=dict)
+    do_not_call: list[DoNotCall] = field(default_factory=list)
 
 
 def find_manifests(paths: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, bool]]:
@@ -211,6 +214,14 @@ def _validate_file(f: _File, env: Mapping[str, str], digest: Any, root: Path) ->
         f.spec = ManifestSpec.model_validate(top, context=context)
     except ValidationError as exc:
         problems.extend(problems_of(exc, f.data))
+    if f.spec is not None:
+        f.do_not_call = listed_phones(f.spec, f.data, context["phone_region"])
+        if f.spec.do_not_call_csv is not None:
+            at = (f.data.where("do_not_call_csv"), "do_not_call_csv")
+            rows = _contacts_file(
+                f, f.spec.do_not_call_csv, at, context, env, digest, root, problems
+            )
+            f.do_not_call.extend(listed_rows(rows or []))
     if not isinstance(items, LocList):
         return problems
     for index, item in enumerate(items):
@@ -222,18 +233,36 @@ def _validate_file(f: _File, env: Mapping[str, str], digest: Any, root: Path) ->
         f.campaigns[index] = camp
         if camp.numbers_csv is None:
             continue
-        where, ref = item.where("numbers_csv"), f"campaigns[{index}].numbers_csv"
-        try:
-            path = csv_path(f.path, camp.numbers_csv, root)
-        except CsvFileError as exc:
-            problems.append(Problem(where, ref, f"{_short_path(camp.numbers_csv)} {exc}"))
-            continue
-        display = _display(path)
-        numbers, csv_problems, data = read_numbers_csv(path, display, context, env, where, ref)
-        problems.extend(csv_problems)
-        f.csv_numbers[index] = numbers
-        digest.update(display.encode() + b"\0" + data + b"\0")
+        at = (item.where("numbers_csv"), f"campaigns[{index}].numbers_csv")
+        numbers = _contacts_file(f, camp.numbers_csv, at, context, env, digest, root, problems)
+        if numbers is not None:
+            f.csv_numbers[index] = numbers
     return problems
+
+
+def _contacts_file(
+    f: _File,
+    written: str,
+    at: tuple[Location, str],
+    context: dict[str, Any],
+    env: Mapping[str, str],
+    digest: Any,
+    root: Path,
+    problems: list[Problem],
+) -> list[DesiredNumber] | None:
+    """The one call site of the contacts-file reader (numbers_csv, do_not_call_csv): its
+    rows, or None when the file cannot be read (the problem is added to `problems`)."""
+    where, ref = at
+    try:
+        path = csv_path(f.path, written, root)
+    except CsvFileError as exc:
+        problems.append(Problem(where, ref, f"{_short_path(written)} {exc}"))
+        return None
+    display = _display(path)
+    numbers, csv_problems, data = read_numbers_csv(path, display, context, env, where, ref)
+    problems.extend(csv_problems)
+    digest.update(display.encode() + b"\0" + data + b"\0")
+    return numbers
 
 
 # -- Merging ----------------------------------------------------------------------
@@ -442,6 +471,7 @@ class _Merger:
             skipped=skipped,
             digest=digest,
             warnings=tuple(sorted(self.warnings)),
+            do_not_call=tuple(entry for f in files for entry in f.do_not_call),
         )
 
 

@@ -1,0 +1,101 @@
+"""Renamed people: the same person at the same phone under another name. Pure, like `plan`.
+
+Contacts are shared by campaigns, so pairing is account-wide. After exact
+identity matching (phone, extension, first and last name), a line (phone and
+extension) that holds exactly one person in the live numbers of the managed
+campaigns that no manifest names, and exactly one person in the manifests that
+no live number shows, is that person renamed: their contact is updated, never a
+second number added. A recycled phone (a new person at an old number) looks the
+same, and shows the same way in the plan: as a rename, before -> after.
+
+Any other mix of unmatched people at one line is ambiguous: the plan stops and
+names each entry.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from upcall_sync.changes import quoted
+from upcall_sync.errors import Location, PlanError, Problem
+from upcall_sync.model import Contact, DesiredCampaign, LiveCampaign, LiveNumber
+
+PersonKey = tuple[str, str, str, str]
+Line = tuple[str, str]
+
+
+def pair_renames(
+    pairs: Sequence[tuple[DesiredCampaign, LiveCampaign | None]],
+    numbers: dict[str, list[LiveNumber]],
+    lines: Iterable[Line],
+) -> dict[PersonKey, Contact]:
+    """Desired person -> the live person (as a campaign number shows them) they rename.
+
+    Only `lines` are looked at (those with a desired number not present as written).
+    Raises PlanError naming every ambiguous line at once.
+    """
+    wanted = set(lines)
+    if not wanted:
+        return {}
+    desired: dict[Line, dict[PersonKey, list[tuple[str, Location]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for d, _lc in pairs:
+        for n in d.numbers:
+            if n.contact.line_key in wanted:
+                desired[n.contact.line_key][n.contact.person_key].append((d.name, n.source))
+    live: dict[Line, dict[PersonKey, tuple[Contact, list[str]]]] = defaultdict(dict)
+    for d, lc in pairs:
+        for number in numbers.get(lc.id, ()) if lc is not None else ():
+            contact = number.contact
+            if contact.line_key in wanted:
+                held = live[contact.line_key].setdefault(contact.person_key, (contact, []))
+                if d.name not in held[1]:
+                    held[1].append(d.name)
+    renames: dict[PersonKey, Contact] = {}
+    problems: list[Problem] = []
+    for line in sorted(wanted):
+        new = {k: v for k, v in desired[line].items() if k not in live[line]}
+        old = {k: v for k, v in live[line].items() if k not in desired[line]}
+        if not new or not old:
+            continue
+        if len(new) == 1 and len(old) == 1:
+            [key] = new
+            [(contact, _names)] = old.values()
+            renames[key] = contact
+            continue
+        problems.append(_ambiguous(new, old))
+    if problems:
+        raise PlanError(problems)
+    return renames
+
+
+def _ambiguous(
+    new: dict[PersonKey, list[tuple[str, Location]]],
+    old: dict[PersonKey, tuple[Contact, list[str]]],
+) -> Problem:
+    entries = sorted(
+        (where, _name(key), campaign) for key, seen in new.items() for campaign, where in seen
+    )
+    named = "; ".join(
+        f"{name} in {quoted(campaign)} at {where}" for where, name, campaign in entries
+    )
+    held = "; ".join(
+        f"{_name(key)} in {', '.join(quoted(c) for c in sorted(names))}"
+        for key, (_contact, names) in sorted(old.items())
+    )
+    phone = next(iter(old.values()))[0]
+    line = phone.phone + (f" x{phone.extension}" if phone.extension else "")
+    return Problem(
+        entries[0][0],
+        "numbers",
+        f"{line}: cannot tell who was renamed: the manifests name {named}, while the live "
+        f"campaigns hold {held}. Give each person one name in every campaign, and rename "
+        "one person at this phone per apply",
+    )
+
+
+def _name(key: PersonKey) -> str:
+    name = " ".join(p for p in key[2:] if p)
+    return quoted(name) if name else "(no name)"
