@@ -125,3 +125,98 @@ def test_joey_to_joseph_applies_as_a_contact_rename(
     else:
         assert "No changes. Live state matches the manifests." in out
         assert doc["unapplied_differences"] == 0
+
+
+# -- 2. the do-not-call list ---------------------------------------------------------------
+
+SURVEY = "Acme Q3 satisfaction survey"
+PRIYA = "+14155550132"
+
+
+def _status(emu: Emulator, name: str) -> str:
+    [row] = emu.store.sql("SELECT status FROM campaigns WHERE name = ?", (name,))
+    return str(row["status"])
+
+
+def _dnc(examples: Path, entries: str) -> int:
+    """Append a do_not_call list to the example; the line of its first entry."""
+    path = examples / "campaigns.yaml"
+    first = len(path.read_text().splitlines()) + 2
+    with path.open("a") as f:
+        f.write(f"do_not_call:\n{entries}")
+    return first
+
+
+def test_a_listed_campaign_number_fails_validate_with_file_and_line(
+    examples: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    entry = _dnc(examples, '  - "(312) 555-0176"\n  - "+1 415 555 0132 x999"\n')
+    marcus = 1 + next(
+        i
+        for i, line in enumerate((examples / "campaigns.yaml").read_text().splitlines())
+        if "Marcus" in line
+    )
+    code, _out, err = run_cli(capsys, "validate", str(examples))
+    assert code == 1
+    lines = [line for line in err.splitlines() if "do-not-call" in line]
+    assert len(lines) == 1, err  # x999 is another extension: Priya (x204) is not listed
+    assert lines[0].startswith(f"examples/campaigns.yaml:{marcus}:")  # Marcus Bell's entry
+    assert "+13125550176 (Marcus Bell)" in lines[0]
+    assert f"examples/campaigns.yaml:{entry}:5" in lines[0]  # the list entry
+    assert "Traceback" not in err
+
+
+def test_a_listed_number_in_a_csv_list_adds_up_across_files(
+    examples: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (examples / "optouts.csv").write_text("phone,extension\n+1 415 555 0132,\n")
+    (examples / "optouts.yaml").write_text("version: 1\ndo_not_call_csv: optouts.csv\n")
+    _dnc(examples, '  - "+1 312 555 0176"\n')
+    code, _out, err = run_cli(capsys, "validate", str(examples))
+    assert code == 1
+    assert "+14155550132 x204 (Priya Raman)" in err and "examples/optouts.csv:2" in err
+    assert "+13125550176 (Marcus Bell)" in err
+
+
+def test_apply_pauses_a_ready_campaign_holding_a_listed_number_and_keeps_it_paused(
+    reading: Emulator, examples: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_cli(capsys, "apply", "--auto-approve", str(examples))[0] == 0
+    assert _status(reading, SURVEY) == "ready"
+    numbers = sum(map(len, _people(reading).values()))
+    _dnc(examples, '  - "+1 415 555 0132"\n')  # Priya, every extension
+
+    code, out, err = run_cli(capsys, "plan", str(examples))
+    assert code == 0, err
+    assert f'~ campaign["{SURVEY}"]' in out
+    assert 'status  "ready" -> "paused"' in out
+    assert "paused: it holds +14155550132 x204 (Priya Raman), on the do-not-call list" in out
+    assert "warning: +14155550132 x204 (Priya Raman) is on the do-not-call list" in out
+    doc = _plan_json(capsys, examples)
+    [pause] = [c for c in doc["changes"] if c["kind"] == "update_campaign"]
+    assert pause["after"] == {"status": "paused"} and "do-not-call" in pause["reason"]
+
+    assert run_cli(capsys, "apply", "--auto-approve", str(examples))[0] == 0
+    assert _status(reading, SURVEY) == "paused"
+    code, out, err = run_cli(capsys, "apply", "--auto-approve", str(examples))
+    assert code == 0, out + err
+    assert _status(reading, SURVEY) == "paused"  # the manifest's "ready" is held back
+    code, out, err = run_cli(capsys, "plan", "--detailed-exitcode", str(examples))
+    assert code == 0, out + err
+    assert f'campaign "{SURVEY}" (id' in out and "stays paused, not ready" in out
+    assert "recreate it without the number" in out
+    assert "No changes that the API can make; 1 number differs (see notices)" in out
+    assert sum(map(len, _people(reading).values())) == numbers
+
+
+def test_a_listed_number_is_never_added_and_the_rest_is_planned(
+    examples: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with _serving(monkeypatch) as emu:
+        _dnc(examples, '  - "(650) 799-1144"\n')  # Joey and Janie's shared phone
+        code, out, err = run_cli(capsys, "apply", "--auto-approve", str(examples))
+        assert code == 0, out + err
+        people = _people(emu)
+        assert all(p[0] != JOEY_PHONE for held in people.values() for p in held)
+        assert (PRIYA, "Priya") in people[SURVEY]
+        assert _status(emu, SURVEY) == "ready"

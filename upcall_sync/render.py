@@ -120,6 +120,8 @@ def _campaign_section(name: str, changes: list[Change]) -> Section:
         )
     elif isinstance(main, UpdateCampaign) and main.ready_after_numbers:
         section.notes.append('status set to "ready" after its new numbers are added')
+    if isinstance(main, UpdateCampaign) and main.reason:
+        section.notes.append(main.reason)
     if adds:
         section.items_title = f"{len(adds):,} number{'s' if len(adds) != 1 else ''} to add"
         section.items = [c.contact.label for c in adds]
