@@ -28,7 +28,7 @@ DOC = ROOT / "docs" / "architecture.md"
 PACKAGES = ("client", "manifest", "emulator")
 PURE_CORE = frozenset(
     {"errors", "normalize", "model", "changes", "matching", "hints", "plan"}
-    | {"dialing", "drift", "renames", "stopcalls"}
+    | {"adopted", "dialing", "drift", "renames", "stopcalls"}
 )
 IO_LIBRARIES = frozenset(
     {

@@ -220,3 +220,72 @@ def test_a_listed_number_is_never_added_and_the_rest_is_planned(
         assert all(p[0] != JOEY_PHONE for held in people.values() for p in held)
         assert (PRIYA, "Priya") in people[SURVEY]
         assert _status(emu, SURVEY) == "ready"
+
+
+# -- 3. adopted people --------------------------------------------------------------------
+
+ADOPTED = """\
+version: 1
+contact_list: acme-outbound
+{extra}campaigns:
+  - name: Adopted
+    status: paused
+    numbers:
+      - {{phone: "+16507991144", first_name: Joey, last_name: Smith, email: {email}}}
+"""
+
+
+def _adopt(emu: Emulator) -> None:
+    """A campaign whose number was added from a list upcall-sync does not own."""
+    from upcall_sync.client import CampaignAttributes, ContactAttributes
+
+    client = connect(emu)
+    dashboard = client.create_list("dashboard")
+    joey = client.create_contact(
+        dashboard.id,
+        ContactAttributes(
+            phone=JOEY_PHONE, first_name="Joey", last_name="Smith", email="joey@safeway.com"
+        ),
+    )
+    campaign = client.create_campaign(CampaignAttributes(name="Adopted", status="paused"))
+    client.add_number(campaign.id, joey.id)
+
+
+def test_a_changed_detail_of_an_adopted_person_is_drift_never_no_changes(
+    reading: Emulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _adopt(reading)
+    manifest = tmp_path / "adopted.yaml"
+    manifest.write_text(ADOPTED.format(extra="", email="joey@safeway.com"))
+    assert run_cli(capsys, "plan", "--detailed-exitcode", str(manifest))[:2] == (
+        0,
+        "No changes. Live state matches the manifests.\n",
+    )
+    manifest.write_text(ADOPTED.format(extra="", email="joseph@safeway.com"))
+    code, out, err = run_cli(capsys, "plan", "--detailed-exitcode", str(manifest))
+    assert code == 0, err
+    assert "No changes that the API can make; 1 number differs (see notices)" in out
+    assert "manage_other_lists: true" in out
+
+    manifest.write_text(
+        ADOPTED.format(extra="manage_other_lists: true\n", email="joseph@safeway.com")
+    )
+    code, out, err = run_cli(capsys, "plan", str(manifest))
+    assert code == 0, err
+    assert 'contact_list["dashboard"].contact["+16507991144 (Joey Smith)"]' in out
+    assert 'email  "joey@safeway.com" -> "joseph@safeway.com"' in out
+    assert 'campaign "Adopted" show this contact' in out
+    code, out, err = run_cli(capsys, "apply", "--auto-approve", str(manifest))
+    assert code == 0, out + err
+    assert ("+16507991144", "Joey", "joseph@safeway.com") in _contacts(reading)
+    assert len(_contacts(reading)) == 1  # updated in its own list, nothing created
+    code, out, err = run_cli(capsys, "plan", "--detailed-exitcode", str(manifest))
+    assert code == 0, out + err
+    if reading.api.modes.numbers_copy_contacts:
+        assert "No changes that the API can make; 1 number differs (see notices)" in out
+    else:
+        assert "No changes. Live state matches the manifests." in out

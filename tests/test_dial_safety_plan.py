@@ -137,7 +137,7 @@ def test_an_adopted_person_whose_details_changed_is_counted_drift() -> None:
     assert p.changes == ()
     assert p.unapplied_differences == 1
     assert "Live state matches" not in p.summary_line()
-    assert any("came from elsewhere" in i for n in p.notices for i in n.items)
+    assert any("manage_other_lists: true" in i for n in p.notices for i in n.items)
 
 
 def test_a_listed_number_is_left_out_and_a_ready_campaign_holding_one_is_paused() -> None:

@@ -356,6 +356,9 @@ class UpdateContact(_PersonChange):
     current: Contact
     #: the campaigns whose numbers show this contact now (the edit reaches them)
     touches: tuple[str, ...] = ()
+    #: a list upcall-sync does not own (manage_other_lists): its id and name
+    list_id: str | None = None
+    list_name: str = ""
 
     def rows(self) -> tuple[FieldChange, ...]:
         return tuple(FieldChange(k, a, b) for k, (a, b) in self.current.diff(self.contact).items())
@@ -378,6 +381,8 @@ class UpdateContact(_PersonChange):
             out["rename"] = {"before": self.current.label, "after": self.contact.label}
         if self.touches:
             out["touches"] = list(self.touches)
+        if self.list_id is not None:
+            out["list"] = {"id": self.list_id, "name": self.list_name}
         return out
 
     @classmethod
@@ -389,7 +394,16 @@ class UpdateContact(_PersonChange):
             changed = {k: v or "" for k, v in (data.get("before") or {}).items()}
             current = contact._replace(**changed)
         touches = tuple(str(t) for t in data.get("touches") or ())
-        return cls(contact=contact, current=current, touches=touches, **common)
+        raw = data.get("list")
+        other: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+        return cls(
+            contact=contact,
+            current=current,
+            touches=touches,
+            list_id=str(other["id"]) if other.get("id") is not None else None,
+            list_name=str(other.get("name") or ""),
+            **common,
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

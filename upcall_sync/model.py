@@ -202,6 +202,8 @@ class DesiredState:
     warnings: tuple[Problem, ...] = ()
     #: phones never to call: `do_not_call` and `do_not_call_csv` of every file, added up
     do_not_call: tuple[DoNotCall, ...] = ()
+    #: update contacts in lists upcall-sync does not own (found by phone and name)
+    manage_other_lists: bool = False
 
     def by_name(self) -> dict[str, DesiredCampaign]:
         return {c.name: c for c in self.campaigns}
@@ -218,6 +220,16 @@ class LiveNumber:
 class LiveContact:
     id: str
     contact: Contact
+
+
+@dataclass(frozen=True, slots=True)
+class OtherContact:
+    """A contact in a list upcall-sync does not own (read only with manage_other_lists)."""
+
+    id: str
+    contact: Contact
+    list_id: str
+    list_name: str
 
 
 @dataclass(frozen=True)
@@ -257,3 +269,6 @@ class LiveState:
     contacts: list[LiveContact] = field(default_factory=list)
     contact_phones_read: set[str] | None = None
     complete_listing: bool = False
+    #: contacts of the account's other lists at the phones the plan needed
+    #: (read only when the manifests set manage_other_lists)
+    other_contacts: list[OtherContact] = field(default_factory=list)

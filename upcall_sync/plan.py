@@ -29,6 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from upcall_sync.adopted import other_list_updates
 from upcall_sync.changes import (
     UNKNOWN,
     AddNumber,
@@ -219,6 +220,7 @@ class _Planner:
         self.dnc = DoNotCallList(self.desired.do_not_call)
         self.drift = Drift(self.desired.contact_list)
         self.dialing: list[DialList] = []
+        self.other_updates: dict[tuple[str, str], UpdateContact] = {}
 
     # -- contacts ----------------------------------------------------------------------
 
@@ -298,7 +300,9 @@ class _Planner:
                 have = current if current in same else same[0]
                 same.remove(have)
                 leftover[have] -= 1
-                if have == current:
+                if have == current or (
+                    found is None and self._other_lists(person, have, number.source)
+                ):
                     continue
                 if have.person_key != person.person_key:  # a rename the API cannot apply
                     self.drift.rename_unapplied(person, have, d.name, self._why(found))
@@ -323,8 +327,22 @@ class _Planner:
             )
         return adds, unchangeable
 
+    def _other_lists(self, person: Contact, have: Contact, source: Location) -> bool:
+        """manage_other_lists: update the person's contacts in other lists; True if planned."""
+        if not self.desired.manage_other_lists:
+            return False
+        updates, _already = other_list_updates(person, have, self.live.other_contacts, source)
+        for u in updates:
+            self.other_updates.setdefault((u.list_id or "", u.live_id or ""), u)
+        return bool(updates)
+
     def _why(self, found: LiveContact | None) -> str:
         name = quoted(self.desired.contact_list)
+        if found is None and not self.desired.manage_other_lists:
+            return (
+                f"no contact of list {name} is this person (the number came from another "
+                "list; `manage_other_lists: true` updates it there)"
+            )
         if found is None:
             return f"no contact of list {name} is this person (the number came from elsewhere)"
         return (
@@ -336,6 +354,7 @@ class _Planner:
 
     def contact_list(self) -> None:
         self.changes.extend(self.contact_changes.values())
+        self.changes.extend(self.other_updates.values())
         creates = any(isinstance(c, CreateContact) for c in self.contact_changes.values())
         if self.live.contact_list_id is None and creates:
             self.changes.append(

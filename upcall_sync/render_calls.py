@@ -88,8 +88,15 @@ def contact_update_heading(change: UpdateContact) -> str:
 
 
 def contact_update_notes(change: UpdateContact) -> list[str]:
-    if not change.touches:
-        return []
-    names = ", ".join(quoted(c) for c in change.touches)
-    s = "s" if len(change.touches) != 1 else ""
-    return [f"its numbers in campaign{s} {names} show this contact: the edit reaches them"]
+    notes = []
+    if change.touches:
+        names = ", ".join(quoted(c) for c in change.touches)
+        s = "s" if len(change.touches) != 1 else ""
+        notes.append(f"its numbers in campaign{s} {names} show this contact: the edit reaches them")
+    if change.list_id is not None:
+        notes.append(
+            f"list {quoted(change.list_name)} (id {change.list_id}) is not upcall-sync's "
+            "(manage_other_lists): campaigns the manifests do not name are not read, and "
+            "their numbers made from this contact may change too"
+        )
+    return notes

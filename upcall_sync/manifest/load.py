@@ -326,7 +326,7 @@ class _Merger:
 
     def add_settings(self, f: _File) -> None:
         """contact_list, prune_scope and safety: files that set them must agree."""
-        for key in ("contact_list", "prune_scope", "safety"):
+        for key in ("contact_list", "prune_scope", "safety", "manage_other_lists"):
             value = getattr(f.spec, key, None)
             if value is None:
                 continue
@@ -472,6 +472,7 @@ class _Merger:
             digest=digest,
             warnings=tuple(sorted(self.warnings)),
             do_not_call=tuple(entry for f in files for entry in f.do_not_call),
+            manage_other_lists=bool(self.settings.get("manage_other_lists", (False, None))[0]),
         )
 
 

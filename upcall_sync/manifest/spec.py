@@ -363,6 +363,13 @@ class ManifestSpec(_Spec):
         "campaign number on the list; plan leaves it out and pauses a ready campaign that "
         "holds one.",
     )
+    manage_other_lists: Annotated[bool, Field(strict=True)] | None = Field(
+        None,
+        description="true: a changed detail of a person whose campaign number came from "
+        "another contact list is updated in that list (found by phone and name); the plan "
+        "names every campaign the edit touches. Default false: such changes are reported as "
+        "drift. Must agree across files.",
+    )
     do_not_call_csv: Annotated[str, Field(strict=True, min_length=1)] | None = Field(
         None,
         description="A contacts file of more do-not-call phones (same rules as numbers_csv; "
