@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from upcall_sync.changes import AddNumber, UpdateCampaign, UpdateContact
-from upcall_sync.errors import Location, PlanError
-from upcall_sync.model import (
+from upcall_sync.core.changes import AddNumber, UpdateCampaign, UpdateContact
+from upcall_sync.core.model import (
     Contact,
     DesiredCampaign,
     DesiredNumber,
@@ -21,8 +20,9 @@ from upcall_sync.model import (
     LiveNumber,
     LiveState,
 )
-from upcall_sync.plan import plan
-from upcall_sync.render import render_markdown, render_text
+from upcall_sync.core.planner import plan
+from upcall_sync.errors import Location, PlanError
+from upcall_sync.output.render import render_markdown, render_text
 
 JOEY = Contact("+16507991144", first_name="Joey", last_name="Smith", title="Manager")
 JOSEPH = JOEY._replace(first_name="Joseph")

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from upcall_sync.core.model import DesiredNumber, DoNotCall
+from upcall_sync.core.normalize import split_phone
 from upcall_sync.manifest.spec import ManifestSpec
 from upcall_sync.manifest.yamlload import LocDict, LocList
-from upcall_sync.model import DesiredNumber, DoNotCall
-from upcall_sync.normalize import split_phone
 
 
 def listed_phones(spec: ManifestSpec, data: LocDict, region: str | None) -> list[DoNotCall]:

@@ -29,8 +29,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from upcall_sync.adopted import other_list_updates
-from upcall_sync.changes import (
+from upcall_sync.core.adopted import other_list_updates
+from upcall_sync.core.changes import (
     UNKNOWN,
     AddNumber,
     ArchiveCampaign,
@@ -48,11 +48,9 @@ from upcall_sync.changes import (
     contact_address,
     quoted,
 )
-from upcall_sync.dialing import DialList, dial_list
-from upcall_sync.drift import Drift, with_touches
-from upcall_sync.errors import Location, PlanError, Problem, UsageError
-from upcall_sync.hints import hint_notices
-from upcall_sync.matching import (
+from upcall_sync.core.dialing import DialList, dial_list
+from upcall_sync.core.drift import Drift, with_touches
+from upcall_sync.core.matching import (
     Matches,
     first_file,
     id_order,
@@ -60,7 +58,7 @@ from upcall_sync.matching import (
     select_targets,
     unsatisfied_by_equality,
 )
-from upcall_sync.model import (
+from upcall_sync.core.model import (
     DATETIME_FIELDS,
     TEXT_FIELDS,
     Contact,
@@ -70,9 +68,11 @@ from upcall_sync.model import (
     LiveContact,
     LiveState,
 )
-from upcall_sync.normalize import text, utc_second
-from upcall_sync.renames import pair_renames
-from upcall_sync.stopcalls import DoNotCallList, held_numbers, hold_status, without_listed
+from upcall_sync.core.normalize import text, utc_second
+from upcall_sync.core.notices import hint_notices
+from upcall_sync.core.renames import pair_renames
+from upcall_sync.core.stopcalls import DoNotCallList, held_numbers, hold_status, without_listed
+from upcall_sync.errors import Location, PlanError, Problem, UsageError
 
 PersonKey = tuple[str, str, str, str]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from upcall_sync.changes import Plan, UpdateContact, quoted
-from upcall_sync.dialing import DialList
+from upcall_sync.core.changes import Plan, UpdateContact, quoted
+from upcall_sync.core.dialing import DialList
 
 #: how many people of one campaign Markdown lists before "and N more"
 SHOWN = 20

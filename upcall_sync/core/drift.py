@@ -15,8 +15,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from upcall_sync.changes import Change, Notice, UpdateContact, contact_address, quoted
-from upcall_sync.model import Contact, DesiredCampaign, LiveCampaign, LiveNumber
+from upcall_sync.core.changes import Change, Notice, UpdateContact, contact_address, quoted
+from upcall_sync.core.model import Contact, DesiredCampaign, LiveCampaign, LiveNumber
 
 PersonKey = tuple[str, str, str, str]
 

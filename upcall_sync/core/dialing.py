@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from upcall_sync.model import Contact, DesiredCampaign, LiveCampaign, LiveNumber
+from upcall_sync.core.model import Contact, DesiredCampaign, LiveCampaign, LiveNumber
 
 
 @dataclass(frozen=True)

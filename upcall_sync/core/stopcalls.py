@@ -14,9 +14,8 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from upcall_sync.changes import Notice, campaign_address, quoted
-from upcall_sync.errors import Problem
-from upcall_sync.model import (
+from upcall_sync.core.changes import Notice, campaign_address, quoted
+from upcall_sync.core.model import (
     Contact,
     DesiredCampaign,
     DesiredNumber,
@@ -25,6 +24,7 @@ from upcall_sync.model import (
     LiveCampaign,
     LiveNumber,
 )
+from upcall_sync.errors import Problem
 
 #: how many listed numbers a pause reason names before "and N more"
 SHOWN = 3

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from upcall_sync.changes import UpdateContact, contact_address, quoted
+from upcall_sync.core.changes import UpdateContact, contact_address, quoted
+from upcall_sync.core.model import Contact, OtherContact
 from upcall_sync.errors import Location
-from upcall_sync.model import Contact, OtherContact
 
 
 def other_list_updates(

@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from upcall_sync.changes import quoted
+from upcall_sync.core.changes import quoted
+from upcall_sync.core.model import Contact, DesiredCampaign, LiveCampaign, LiveNumber
 from upcall_sync.errors import Location, PlanError, Problem
-from upcall_sync.model import Contact, DesiredCampaign, LiveCampaign, LiveNumber
 
 PersonKey = tuple[str, str, str, str]
 Line = tuple[str, str]
