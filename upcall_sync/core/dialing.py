@@ -4,6 +4,7 @@ newly added to its dial list. Pure, like `plan`; renderers show it, never derive
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,14 +63,16 @@ def dial_list(
     if not adds and not already:
         return []
     added = tuple(a.contact for a in adds)
-    at_line: dict[tuple[str, str], list[str]] = {}
-    for c in (n.contact for n in live_numbers):
-        at_line.setdefault(c.line_key, []).append(c.label)
-    for c in added:
-        at_line.setdefault(c.line_key, []).append(c.label)
-    same = {
-        c.label: tuple(x for x in at_line[c.line_key] if x != c.label)
-        for c in added
-        if len(at_line[c.line_key]) > 1
-    }
+    everyone = [*(n.contact for n in live_numbers), *added]
+    count = Counter(c.line_key for c in everyone)
+    shared = {c.line_key for c in added if count[c.line_key] > 1}
+    same: dict[str, tuple[str, ...]] = {}
+    if shared:  # labels only for the few at a shared line
+        at_line: dict[tuple[str, str], list[str]] = {}
+        for c in everyone:
+            if c.line_key in shared:
+                at_line.setdefault(c.line_key, []).append(c.label)
+        for c in added:
+            if c.line_key in shared:
+                same[c.label] = tuple(x for x in at_line[c.line_key] if x != c.label)
     return [DialList(d.name, lc.id if lc else None, status, added, already, same)]

@@ -35,27 +35,13 @@ def pair_renames(
     Only `lines` are looked at (those with a desired number not present as written).
     Raises PlanError naming every ambiguous line at once.
     """
-    wanted = set(lines)
-    if not wanted:
+    live = _live_people(pairs, numbers, set(lines))
+    if not live:  # nobody live at these lines: nothing to pair
         return {}
-    desired: dict[Line, dict[PersonKey, list[tuple[str, Location]]]] = defaultdict(
-        lambda: defaultdict(list)
-    )
-    for d, _lc in pairs:
-        for n in d.numbers:
-            if n.contact.line_key in wanted:
-                desired[n.contact.line_key][n.contact.person_key].append((d.name, n.source))
-    live: dict[Line, dict[PersonKey, tuple[Contact, list[str]]]] = defaultdict(dict)
-    for d, lc in pairs:
-        for number in numbers.get(lc.id, ()) if lc is not None else ():
-            contact = number.contact
-            if contact.line_key in wanted:
-                held = live[contact.line_key].setdefault(contact.person_key, (contact, []))
-                if d.name not in held[1]:
-                    held[1].append(d.name)
+    desired = _desired_people(pairs, live)
     renames: dict[PersonKey, Contact] = {}
     problems: list[Problem] = []
-    for line in sorted(wanted):
+    for line in sorted(live):
         new = {k: v for k, v in desired[line].items() if k not in live[line]}
         old = {k: v for k, v in live[line].items() if k not in desired[line]}
         if not new or not old:
@@ -69,6 +55,40 @@ def pair_renames(
     if problems:
         raise PlanError(problems)
     return renames
+
+
+_Live = dict[Line, dict[PersonKey, tuple[Contact, list[str]]]]
+
+
+def _live_people(
+    pairs: Sequence[tuple[DesiredCampaign, LiveCampaign | None]],
+    numbers: dict[str, list[LiveNumber]],
+    wanted: set[Line],
+) -> _Live:
+    """At each wanted line: each person the live numbers show, and the campaigns."""
+    live: _Live = defaultdict(dict)
+    for d, lc in pairs:
+        for number in numbers.get(lc.id, ()) if lc is not None else ():
+            contact = number.contact
+            if contact.line_key in wanted:
+                held = live[contact.line_key].setdefault(contact.person_key, (contact, []))
+                if d.name not in held[1]:
+                    held[1].append(d.name)
+    return live
+
+
+def _desired_people(
+    pairs: Sequence[tuple[DesiredCampaign, LiveCampaign | None]], live: _Live
+) -> dict[Line, dict[PersonKey, list[tuple[str, Location]]]]:
+    """At each line held live: each person the manifests name, and where."""
+    desired: dict[Line, dict[PersonKey, list[tuple[str, Location]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for d, _lc in pairs:
+        for n in d.numbers:
+            if n.contact.line_key in live:
+                desired[n.contact.line_key][n.contact.person_key].append((d.name, n.source))
+    return desired
 
 
 def _ambiguous(
