@@ -188,3 +188,26 @@ def test_who_will_be_called_flags_a_second_entry_at_one_line() -> None:
 def test_a_campaign_that_will_not_be_ready_lists_nobody() -> None:
     p = plan(state(camp("A", JANIE, status="paused")), live({"1": []}, [JANIE]))
     assert p.dialing == ()
+
+
+def test_a_saved_plan_keeps_the_pause_reason_the_rename_and_the_other_list() -> None:
+    from upcall_sync.core.changes import Change, FieldChange
+
+    pause = UpdateCampaign(
+        address='campaign["A"]',
+        campaign="A",
+        live_id="1",
+        fields=(FieldChange("status", "ready", "paused"),),
+        reason="paused: it holds +14155550132 x204 (Priya Raman), on the do-not-call list",
+    )
+    rename = UpdateContact(
+        address='contact_list["dashboard"].contact["+16507991144 (Joseph Smith)"]',
+        live_id="7",
+        contact=JOSEPH,
+        current=JOEY,
+        touches=("A", "B"),
+        list_id="3",
+        list_name="dashboard",
+    )
+    for change in (pause, rename):
+        assert Change.from_dict(change.to_dict()) == change
