@@ -23,6 +23,7 @@ from upcall_sync.core.model import (
     DoNotCall,
     LiveCampaign,
     LiveNumber,
+    Matches,
 )
 from upcall_sync.errors import Problem
 
@@ -75,15 +76,28 @@ def listed_problems(desired: DesiredState) -> list[Problem]:
     ]
 
 
+def leave_out_listed(desired: DesiredState, matches: Matches) -> tuple[Matches, list[Notice]]:
+    """The matched campaigns without the numbers on the list, and a warning for each."""
+    if not desired.do_not_call:
+        return matches, []
+    planned = [d for d, _lc in matches.pairs]
+    scoped = dataclasses.replace(desired, campaigns=tuple(planned))
+    kept, notices = without_listed(scoped)
+    if not notices:
+        return matches, []
+    pairs = [(d, lc) for d, (_d, lc) in zip(kept.campaigns, matches.pairs, strict=True)]
+    return Matches(pairs), notices
+
+
 def without_listed(desired: DesiredState) -> tuple[DesiredState, list[Notice]]:
     """The manifests without the numbers on the list, and a warning for each one left out."""
     found = listed(desired)
     if not found:
         return desired, []
-    dropped: dict[str, set[int]] = defaultdict(set)
+    dropped: dict[int, set[int]] = defaultdict(set)  # by campaign: names may repeat
     notices: list[Notice] = []
     for campaign, number, entry in found:
-        dropped[campaign.name].add(id(number))
+        dropped[id(campaign)].add(id(number))
         notices.append(
             Notice(
                 kind="warning",
@@ -97,8 +111,8 @@ def without_listed(desired: DesiredState) -> tuple[DesiredState, list[Notice]]:
             )
         )
     campaigns = tuple(
-        dataclasses.replace(c, numbers=tuple(n for n in c.numbers if id(n) not in dropped[c.name]))
-        if c.name in dropped
+        dataclasses.replace(c, numbers=tuple(n for n in c.numbers if id(n) not in dropped[id(c)]))
+        if id(c) in dropped
         else c
         for c in desired.campaigns
     )
