@@ -289,3 +289,20 @@ def test_a_changed_detail_of_an_adopted_person_is_drift_never_no_changes(
         assert "No changes that the API can make; 1 number differs (see notices)" in out
     else:
         assert "No changes. Live state matches the manifests." in out
+
+
+def test_a_bad_do_not_call_entry_is_one_line_each_with_file_and_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.yaml").write_text(
+        "version: 1\ndo_not_call:\n  - abc\n  - 16505551234\ndo_not_call_csv: nothere.csv\n"
+        'manage_other_lists: "yes"\ncampaigns: []\n'
+    )
+    code, _out, err = run_cli(capsys, "validate", "bad.yaml")
+    assert code == 1
+    assert 'bad.yaml:3:5: do_not_call[0]: "abc" is not a valid phone number' in err
+    assert "bad.yaml:4:5: do_not_call[1]: expected text" in err
+    assert 'bad.yaml:5:18: do_not_call_csv: "nothere.csv" does not exist' in err
+    assert 'bad.yaml:6:21: manage_other_lists: expected true or false, got text "yes"' in err
+    assert "Traceback" not in err

@@ -216,12 +216,11 @@ def _validate_file(f: _File, env: Mapping[str, str], digest: Any, root: Path) ->
         problems.extend(problems_of(exc, f.data))
     if f.spec is not None:
         f.do_not_call = listed_phones(f.spec, f.data, context["phone_region"])
-        if f.spec.do_not_call_csv is not None:
-            at = (f.data.where("do_not_call_csv"), "do_not_call_csv")
-            rows = _contacts_file(
-                f, f.spec.do_not_call_csv, at, context, env, digest, root, problems
-            )
-            f.do_not_call.extend(listed_rows(rows or []))
+    written = f.data.get("do_not_call_csv")  # read even when other settings are wrong
+    if isinstance(written, str) and written:
+        at = (f.data.where("do_not_call_csv"), "do_not_call_csv")
+        rows = _contacts_file(f, written, at, context, env, digest, root, problems)
+        f.do_not_call.extend(listed_rows(rows or []))
     if not isinstance(items, LocList):
         return problems
     for index, item in enumerate(items):
