@@ -16,6 +16,13 @@ phone + extension + name. In each campaign:
    from, the contact update brings it along;
 4. otherwise the number is added.
 
+Before rule 2, people are paired account-wide (`renames`): a line holding
+exactly one live person and one desired person that match nobody else is that
+person renamed, and rule 2 takes the renamed person as already there. Numbers
+on the do-not-call list are left out first (`stopcalls`), and a ready campaign
+holding one is paused. What no change can fix is counted (`drift`); with
+`manage_other_lists`, a person's contact in another list is updated (`adopted`).
+
 Live numbers nobody claims are reported, never removed (the API cannot).
 Every step keys by identity first (dicts and Counters), so the planner is
 linear in the number of numbers.
