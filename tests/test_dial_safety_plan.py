@@ -211,3 +211,29 @@ def test_a_saved_plan_keeps_the_pause_reason_the_rename_and_the_other_list() -> 
     )
     for change in (pause, rename):
         assert Change.from_dict(change.to_dict()) == change
+
+
+def test_one_person_named_two_ways_in_two_campaigns_stops_the_plan() -> None:
+    """Campaign A says Joseph, B still says Joey; both hold Joey: adding Joseph to A
+    would call Joey twice there."""
+    with pytest.raises(PlanError) as info:
+        plan(
+            state(camp("A", JOSEPH, JANIE), camp("B", JOEY, line=20)),
+            live({"1": [JOEY, JANIE], "2": [JOEY]}, [JOEY, JANIE]),
+        )
+    message = str(info.value)
+    assert "m.yaml:10:9" in message and '+16507991144 (Joseph Smith) in campaign "A"' in message
+    assert "Give each person one name in every campaign" in message
+
+
+def test_a_new_person_at_a_shared_phone_with_other_details_is_added_and_flagged() -> None:
+    """Joey left campaign A's manifest but stays named in B; Jim (other details) joins A
+    at the same phone: added, and the dial list flags the shared line."""
+    jim = Contact("+16507991144", first_name="Jim", last_name="Smith", title="Clerk")
+    p = plan(
+        state(camp("A", JANIE, jim, status="ready"), camp("B", JOEY, line=20)),
+        live({"1": [JOEY, JANIE], "2": [JOEY]}, [JOEY, JANIE], status="ready"),
+    )
+    assert [c.kind for c in p.changes] == ["create_contact", "add_number"]
+    [dial] = p.dialing
+    assert dial.same_line[jim.label] == (JOEY.label, JANIE.label)

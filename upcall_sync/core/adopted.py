@@ -10,7 +10,7 @@ every campaign whose numbers show that contact. Pure, like `plan`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from upcall_sync.core.changes import UpdateContact, contact_address, quoted
 from upcall_sync.core.model import Contact, OtherContact
@@ -22,6 +22,7 @@ def other_list_updates(
     have: Contact,
     others: Sequence[OtherContact],
     source: Location | None,
+    showing: Callable[[Contact], tuple[str, ...]],
 ) -> tuple[list[UpdateContact], bool]:
     """The updates that bring `have`'s contacts in other lists to `person`, and whether
     such a contact already holds `person`'s details (then nothing is left to update)."""
@@ -37,6 +38,7 @@ def other_list_updates(
             current=o.contact,
             list_id=o.list_id,
             list_name=o.list_name,
+            touches=showing(o.contact),
         )
         for o in sorted(same, key=lambda o: (o.list_name, o.list_id, o.id))
         if o.contact.person_key == have.person_key

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
-from upcall_sync.core.changes import Change, Notice, UpdateContact, contact_address, quoted
+from upcall_sync.core.changes import Notice, contact_address, quoted
 from upcall_sync.core.model import Contact, DesiredCampaign, LiveCampaign, LiveNumber
 
 PersonKey = tuple[str, str, str, str]
@@ -77,23 +77,23 @@ class Drift:
         return out
 
 
-def with_touches(
-    changes: list[Change],
-    pairs: Sequence[tuple[DesiredCampaign, LiveCampaign | None]],
-    numbers: dict[str, list[LiveNumber]],
-) -> list[Change]:
-    """Each contact update with the campaigns whose numbers show that contact now."""
-    updates = {c.current: c for c in changes if isinstance(c, UpdateContact)}
-    if not updates:
-        return changes
-    touched: dict[Contact, set[str]] = {}
-    for d, lc in pairs:
-        for number in numbers.get(lc.id, ()) if lc is not None else ():
-            if number.contact in updates:
-                touched.setdefault(number.contact, set()).add(d.name)
-    return [
-        replace(c, touches=tuple(sorted(touched.get(c.current, ()))))
-        if isinstance(c, UpdateContact)
-        else c
-        for c in changes
-    ]
+class Showing:
+    """Which managed campaigns' numbers show a given contact's details (built once, on
+    first use): the campaigns a contact edit reaches."""
+
+    def __init__(
+        self,
+        pairs: Sequence[tuple[DesiredCampaign, LiveCampaign | None]],
+        numbers: dict[str, list[LiveNumber]],
+    ) -> None:
+        self._pairs = pairs
+        self._numbers = numbers
+        self._index: dict[Contact, set[str]] | None = None
+
+    def campaigns(self, contact: Contact) -> tuple[str, ...]:
+        if self._index is None:
+            self._index = {}
+            for d, lc in self._pairs:
+                for number in self._numbers.get(lc.id, ()) if lc is not None else ():
+                    self._index.setdefault(number.contact, set()).add(d.name)
+        return tuple(sorted(self._index.get(contact, ())))

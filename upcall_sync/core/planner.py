@@ -56,7 +56,7 @@ from upcall_sync.core.changes import (
     quoted,
 )
 from upcall_sync.core.dialing import DialList, dial_list
-from upcall_sync.core.drift import Drift, with_touches
+from upcall_sync.core.drift import Drift, Showing
 from upcall_sync.core.matching import (
     Matches,
     first_file,
@@ -230,6 +230,7 @@ class _Planner:
         self.drift = Drift(self.desired.contact_list)
         self.dialing: list[DialList] = []
         self.other_updates: dict[tuple[str, str], UpdateContact] = {}
+        self.showing = Showing(self.matches.pairs, self.live.numbers)
 
     # -- contacts ----------------------------------------------------------------------
 
@@ -253,6 +254,7 @@ class _Planner:
                 live_id=found.id,
                 contact=person,
                 current=found.contact,
+                touches=self.showing.campaigns(found.contact),
             )
         return found
 
@@ -340,7 +342,9 @@ class _Planner:
         """manage_other_lists: update the person's contacts in other lists; True if planned."""
         if not self.desired.manage_other_lists:
             return False
-        updates, _already = other_list_updates(person, have, self.live.other_contacts, source)
+        updates, _already = other_list_updates(
+            person, have, self.live.other_contacts, source, self.showing.campaigns
+        )
         for u in updates:
             self.other_updates.setdefault((u.list_id or "", u.live_id or ""), u)
         return bool(updates)
@@ -413,7 +417,7 @@ class _Planner:
         unsafe = _safety(self.desired, self.existing, self.updated, self.in_scope, self.archives)
         self.notices.extend(self.drift.notices())
         return Plan.build(
-            with_touches(self.changes, self.matches.pairs, self.live.numbers),
+            self.changes,
             self.notices,
             unsafe,
             contact_list=self.desired.contact_list,

@@ -35,12 +35,14 @@ def pair_renames(
     Only `lines` are looked at (those with a desired number not present as written).
     Raises PlanError naming every ambiguous line at once.
     """
-    live = _live_people(pairs, numbers, set(lines))
-    if not live:  # nobody live at these lines: nothing to pair
+    odd = _differing_lines(pairs, numbers, set(lines))
+    if not odd:  # every line holds the people the manifests name: nothing to pair
         return {}
+    live = _live_people(pairs, numbers, odd)
     desired = _desired_people(pairs, live)
     renames: dict[PersonKey, Contact] = {}
     problems: list[Problem] = []
+    ambiguous: set[Line] = set()
     for line in sorted(live):
         new = {k: v for k, v in desired[line].items() if k not in live[line]}
         old = {k: v for k, v in live[line].items() if k not in desired[line]}
@@ -52,12 +54,88 @@ def pair_renames(
             renames[key] = contact
             continue
         problems.append(_ambiguous(new, old))
+        ambiguous.add(line)
+    clear = {line: people for line, people in live.items() if line not in ambiguous}
+    problems.extend(_two_names(pairs, numbers, clear, renames))
     if problems:
         raise PlanError(problems)
     return renames
 
 
+def _two_names(
+    pairs: Sequence[tuple[DesiredCampaign, LiveCampaign | None]],
+    numbers: dict[str, list[LiveNumber]],
+    live: _Live,
+    renames: dict[PersonKey, Contact],
+) -> list[Problem]:
+    """One person named two ways: a campaign holds Q at a line where its manifest entry
+    names P instead, P and Q differ only by name, and Q keeps that name in another
+    campaign's manifest (so no account-wide pair was made). Adding P would call Q twice."""
+    problems: list[Problem] = []
+    if not live:
+        return problems
+    for d, lc in pairs:
+        if lc is None:
+            continue
+        held = {
+            n.contact.person_key: n.contact
+            for n in numbers.get(lc.id, ())
+            if n.contact.line_key in live
+        }
+        if not held:
+            continue
+        by_line: dict[Line, list[Contact]] = defaultdict(list)
+        for c in held.values():
+            by_line[c.line_key].append(c)
+        named = {n.contact.person_key: n for n in d.numbers if n.contact.line_key in by_line}
+        claimed = {renames[k].person_key for k in named if k in renames}
+        for key, number in sorted(named.items()):
+            if key in held or key in renames:
+                continue
+            for q in by_line[number.contact.line_key]:
+                if q.person_key in named or q.person_key in claimed:
+                    continue
+                if set(q.diff(number.contact)) <= {"first_name", "last_name"}:
+                    problems.append(
+                        Problem(
+                            number.source,
+                            "numbers",
+                            f"{number.contact.label} in campaign {quoted(d.name)}: the campaign "
+                            f"holds {q.label}, the same details under another name, and the "
+                            "other campaigns keep both names, so it cannot be paired as a "
+                            "rename. Give each person one name in every campaign (or, if "
+                            "they are two people, make their details differ)",
+                        )
+                    )
+    return problems
+
+
 _Live = dict[Line, dict[PersonKey, tuple[Contact, list[str]]]]
+
+
+def _differing_lines(
+    pairs: Sequence[tuple[DesiredCampaign, LiveCampaign | None]],
+    numbers: dict[str, list[LiveNumber]],
+    wanted: set[Line],
+) -> set[Line]:
+    """The wanted lines where the people live differ from the people named: the only
+    ones worth a closer look (a detail edit leaves the people as they are). Contacts
+    are sliced directly (`[:2]` is the line, `[:4]` the person): this runs per number."""
+    live: dict[Line, set[PersonKey]] = {}
+    for _d, lc in pairs:
+        for number in numbers.get(lc.id, ()) if lc is not None else ():
+            line = number.contact[:2]
+            if line in wanted:
+                live.setdefault(line, set()).add(number.contact[:4])
+    if not live:
+        return set()
+    named: dict[Line, set[PersonKey]] = {}
+    for d, _lc in pairs:
+        for n in d.numbers:
+            line = n.contact[:2]
+            if line in live:
+                named.setdefault(line, set()).add(n.contact[:4])
+    return {line for line, people in live.items() if named.get(line) != people}
 
 
 def _live_people(
