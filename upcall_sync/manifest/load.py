@@ -28,12 +28,11 @@ from upcall_sync.core.model import (
 )
 from upcall_sync.core.normalize import format_datetime, quote
 from upcall_sync.errors import Location, ManifestError, Problem
-from upcall_sync.manifest.csvload import (
-    CsvFileError,
+from upcall_sync.manifest.contacts_file import (
+    ContactsRef,
     contact_of_spec,
-    csv_path,
-    excerpt,
-    read_numbers_csv,
+    display_path,
+    read_contacts_file,
 )
 from upcall_sync.manifest.messages import described, problems_of
 from upcall_sync.manifest.spec import (
@@ -60,6 +59,8 @@ class _File:
     campaigns: dict[int, CampaignSpec] = field(default_factory=dict)
     csv_numbers: dict[int, list[DesiredNumber]] = field(default_factory=dict)
     do_not_call: list[DoNotCall] = field(default_factory=list)
+    #: warnings about its contacts files (columns ignored, phones stored as numbers)
+    warnings: list[Problem] = field(default_factory=list)
 
 
 def find_manifests(paths: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, bool]]:
@@ -188,17 +189,7 @@ def _without_echoes(problems: list[Problem]) -> list[Problem]:
 _ENV_CAUSES = ("environment variable", "${")
 
 
-def _display(path: Path) -> str:
-    """The path as messages show it: relative to the working directory when below it."""
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:  # pragma: no cover - another drive on Windows
-        return str(path)
-    return str(path.resolve()) if rel.startswith("..") else rel
-
-
-def _short_path(written: str) -> str:
-    return excerpt(written, 80)
+_display = display_path
 
 
 def _validate_file(f: _File, env: Mapping[str, str], digest: Any, root: Path) -> list[Problem]:
@@ -218,9 +209,18 @@ def _validate_file(f: _File, env: Mapping[str, str], digest: Any, root: Path) ->
         f.do_not_call = listed_phones(f.spec, f.data, context["phone_region"])
     written = f.data.get("do_not_call_csv")  # read even when other settings are wrong
     if isinstance(written, str) and written:
-        at = (f.data.where("do_not_call_csv"), "do_not_call_csv")
-        rows = _contacts_file(f, written, at, context, env, digest, root, problems)
-        f.do_not_call.extend(listed_rows(rows or []))
+        ref = ContactsRef(
+            manifest=f.path,
+            written=written,
+            at=f.data.where("do_not_call_csv"),
+            ref="do_not_call_csv",
+            key="do_not_call_csv",
+        )
+        read = read_contacts_file(ref, root, context, env)
+        problems.extend(read.problems)
+        f.warnings.extend(read.warnings)
+        digest.update(read.display.encode() + b"\0" + read.digest + b"\0")
+        f.do_not_call.extend(listed_rows(read.numbers))
     if not isinstance(items, LocList):
         return problems
     for index, item in enumerate(items):
@@ -230,38 +230,40 @@ def _validate_file(f: _File, env: Mapping[str, str], digest: Any, root: Path) ->
             problems.extend(problems_of(exc, f.data, ("campaigns", index)))
             continue
         f.campaigns[index] = camp
-        if camp.numbers_csv is None:
-            continue
-        at = (item.where("numbers_csv"), f"campaigns[{index}].numbers_csv")
-        numbers = _contacts_file(f, camp.numbers_csv, at, context, env, digest, root, problems)
-        if numbers is not None:
-            f.csv_numbers[index] = numbers
+        if camp.numbers_csv is not None:
+            problems.extend(_read_contacts(f, index, camp, item, (root, context, env), digest))
     return problems
 
 
-def _contacts_file(
+def _read_contacts(
     f: _File,
-    written: str,
-    at: tuple[Location, str],
-    context: dict[str, Any],
-    env: Mapping[str, str],
+    index: int,
+    camp: CampaignSpec,
+    item: LocDict,
+    how: tuple[Path, dict[str, Any], Mapping[str, str]],
     digest: Any,
-    root: Path,
-    problems: list[Problem],
-) -> list[DesiredNumber] | None:
-    """The one call site of the contacts-file reader (numbers_csv, do_not_call_csv): its
-    rows, or None when the file cannot be read (the problem is added to `problems`)."""
-    where, ref = at
-    try:
-        path = csv_path(f.path, written, root)
-    except CsvFileError as exc:
-        problems.append(Problem(where, ref, f"{_short_path(written)} {exc}"))
-        return None
-    display = _display(path)
-    numbers, csv_problems, data = read_numbers_csv(path, display, context, env, where, ref)
-    problems.extend(csv_problems)
-    digest.update(display.encode() + b"\0" + data + b"\0")
-    return numbers
+) -> list[Problem]:
+    """A campaign's numbers_csv (with numbers_csv_columns and numbers_sheet)."""
+    assert camp.numbers_csv is not None
+    columns = camp.numbers_csv_columns
+    mapping = {k: v for k, v in columns.__dict__.items() if v is not None} if columns else {}
+    written = item.get("numbers_csv_columns")
+    at = {k: written.where(k) for k in mapping} if isinstance(written, LocDict) else {}
+    ref = ContactsRef(
+        manifest=f.path,
+        written=camp.numbers_csv,
+        at=item.where("numbers_csv"),
+        ref=f"campaigns[{index}].numbers_csv",
+        columns=mapping,
+        columns_at=at,
+        sheet=camp.numbers_sheet,
+    )
+    root, context, env = how
+    read = read_contacts_file(ref, root, context, env)
+    f.csv_numbers[index] = read.numbers
+    f.warnings.extend(read.warnings)
+    digest.update(read.display.encode() + b"\0" + read.digest + b"\0")
+    return read.problems
 
 
 # -- Merging ----------------------------------------------------------------------
@@ -298,6 +300,7 @@ def _merge(
     merger = _Merger()
     for f in files:
         merger.add_settings(f)
+        merger.warnings.extend(f.warnings)
         raw_defaults = f.data.get("defaults")
         defaults_at = raw_defaults if isinstance(raw_defaults, LocDict) else None
         defaults = f.spec.defaults if f.spec is not None else None
