@@ -9,7 +9,8 @@ import gc
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -48,6 +49,9 @@ class _State:
     redactor = Redactor()
     #: the API base URL of the client this run made (for the /api/v1 hint on a 404)
     api_url = ""
+    #: what "now" is for plans (None: the system clock, `sync.utc_now`); the test
+    #: suite sets a frozen one
+    clock: Callable[[], datetime] | None = None
 
 
 STATE = _State()
@@ -229,6 +233,43 @@ def client_from(options: dict[str, Any], parallelism: int = 8) -> UpcallClient:
     STATE.redactor.add(client.transport.token_for_redaction())
     STATE.api_url = client.transport.base_url
     return client
+
+
+Quiet = Annotated[
+    bool,
+    typer.Option(
+        "--quiet", "-q", help="No progress on stderr while the account is read (only results)."
+    ),
+]
+
+
+@contextlib.contextmanager
+def reading(
+    client: UpcallClient, what: str, *, quiet: bool = False, totals: bool = True
+) -> Iterator[None]:
+    """Progress on stderr while the block reads the account: a bar on a terminal, else a
+    line about every 10 s (none for a shorter read); nothing with `quiet`. `totals`:
+    show pages against the total links.last announces (False: a count)."""
+    if quiet:
+        yield
+        return
+    from upcall_sync.read_progress import read_display
+
+    stats, limiter = client.transport.stats, client.transport.limiter
+    display = read_display(
+        sys.stderr,
+        what,
+        bar=use_color(sys.stderr),
+        requests=lambda: stats.requests,
+        status=limiter.status,
+        totals=totals,
+    )
+    client.observe_pages(display)
+    try:
+        yield
+    finally:
+        client.observe_pages(None)
+        display.close()
 
 
 @contextlib.contextmanager

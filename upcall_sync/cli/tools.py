@@ -25,6 +25,7 @@ from upcall_sync.cli.base import (
     MaxRps,
     Parallelism,
     Paths,
+    Quiet,
     RetryTime,
     Timeout,
     TokenFile,
@@ -34,6 +35,7 @@ from upcall_sync.cli.base import (
     gc_paused,
     need_paths,
     print_error,
+    reading,
 )
 
 # -- validate / schema ----------------------------------------------------------
@@ -80,6 +82,7 @@ def doctor(
     fmt: Annotated[
         DoctorFormat, typer.Option("--format", "-f", help="text or json.")
     ] = DoctorFormat.text,
+    quiet: Quiet = False,
     api_url: ApiUrl = None,
     token_file: TokenFile = None,
     timeout: Timeout = 30.0,
@@ -96,7 +99,8 @@ def doctor(
     from upcall_sync.doctor import render_json, render_text, run_doctor
 
     client = client_from(connection, 1)
-    report = run_doctor(client)
+    with reading(client, "doctor", quiet=quiet, totals=False):  # it probes first pages
+        report = run_doctor(client)
     (render_json if fmt is DoctorFormat.json else render_text)(report, sys.stdout)
     if not report.ok:
         raise typer.Exit(1)
@@ -154,6 +158,7 @@ def export(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="With --out: replace files that exist.")
     ] = False,
+    quiet: Quiet = False,
     parallelism: Parallelism = 8,
     api_url: ApiUrl = None,
     token_file: TokenFile = None,
@@ -177,7 +182,8 @@ def export(
         parallelism=parallelism,
     )
     client = client_from(connection, parallelism)
-    live = ex.read_live(client, options)
+    with reading(client, "export", quiet=quiet):
+        live = ex.read_live(client, options)
     try:
         result = ex.build(
             live, options, version=__version__, to_dir=out is not None, redact=STATE.redactor

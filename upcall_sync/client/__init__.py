@@ -12,6 +12,7 @@ from upcall_sync.client.models import (
     ContactList,
     ListContact,
 )
+from upcall_sync.client.observe import PageObserver, PageRead
 from upcall_sync.client.ratelimit import LimiterStatus, RateLimiter
 from upcall_sync.client.redact import Redactor, Secret, strip_token
 from upcall_sync.client.resources import contact_of, contact_row, live_contact
@@ -40,6 +41,8 @@ __all__ = [
     "ListContact",
     "Listing",
     "Page",
+    "PageObserver",
+    "PageRead",
     "RateLimiter",
     "Redactor",
     "RetryPolicy",

@@ -20,6 +20,7 @@ from upcall_sync.client.models import (
     CampaignAttributes,
     CampaignNumber,
 )
+from upcall_sync.client.observe import PageObserver
 from upcall_sync.client.ratelimit import RateLimiter
 from upcall_sync.client.redact import Secret, strip_token
 from upcall_sync.client.resources import contact_row, document, live_contact, parse_single
@@ -81,6 +82,11 @@ class UpcallClient(ContactListsApi):
             breaker=CircuitBreaker(unreachable_after, where=_origin(url)),
         )
         return cls(transport)
+
+    def observe_pages(self, observer: PageObserver | None) -> None:
+        """Call `observer` with a `PageRead` after every listing page this client reads
+        (from the thread that read it); None stops it. The one progress hook."""
+        self.transport.on_page = observer
 
     # -- Campaigns ------------------------------------------------------------
 
