@@ -253,6 +253,11 @@ class UpdateCampaign(_CampaignWrite):
     order = 2
 
     fields: tuple[FieldChange, ...] = ()
+    #: the live (start_datetime, end_datetime) before the change, for the timeline (not
+    #: saved in plan files: a loaded plan knows only the rows it changes)
+    live_window: tuple[datetime | None, datetime | None] = field(
+        default=(None, None), compare=False
+    )
 
     def rows(self) -> tuple[FieldChange, ...]:
         return self.fields

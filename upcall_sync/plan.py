@@ -27,6 +27,7 @@ import fnmatch
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from upcall_sync.changes import (
@@ -48,7 +49,7 @@ from upcall_sync.changes import (
     quoted,
 )
 from upcall_sync.errors import Location, PlanError, Problem, UsageError
-from upcall_sync.hints import hint_notices
+from upcall_sync.hints import hint_notices, past_window_notices
 from upcall_sync.matching import (
     Matches,
     first_file,
@@ -130,8 +131,10 @@ def plan(
     *,
     prune: bool = False,
     targets: Sequence[str] | None = None,
+    now: datetime | None = None,
 ) -> Plan:
-    """The changes that make `live` match `desired`. Pure: no I/O."""
+    """The changes that make `live` match `desired`. Pure: no I/O (the caller's clock
+    gives `now`, for the warning about campaign windows already over)."""
     campaigns = select_targets(desired, targets)
     _check_prune(desired, live, prune=prune, targeted=bool(targets))
     matches = match_campaigns(campaigns, live.campaigns)
@@ -141,6 +144,8 @@ def plan(
     if desired.prune_scope and live.complete_listing and not targets:
         planner.prune(desired.prune_scope, archive=prune)
     planner.notices.extend(hint_notices(desired, live, campaigns, matches))
+    if now is not None:
+        planner.notices.extend(past_window_notices(planner.changes, live, now))
     return planner.result()
 
 
@@ -433,6 +438,7 @@ def _update(
         campaign=d.name,
         live_id=lc.id,
         fields=tuple(rows),
+        live_window=(lc.start_datetime, lc.end_datetime),
         ready_after_numbers=any(r.name == "status" and r.after == "ready" for r in rows)
         and has_adds,
         sources={r.name: d.where(r.name) for r in rows},

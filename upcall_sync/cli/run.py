@@ -34,6 +34,7 @@ from upcall_sync.cli.base import (
     Parallelism,
     Paths,
     Prune,
+    Quiet,
     RetryTime,
     Target,
     Timeout,
@@ -44,6 +45,7 @@ from upcall_sync.cli.base import (
     gc_paused,
     need_paths,
     print_error,
+    reading,
     use_color,
 )
 
@@ -81,6 +83,15 @@ def plan(
             help="List every number (to add, or named by a notice), not the first five.",
         ),
     ] = False,
+    no_timeline: Annotated[
+        bool,
+        typer.Option(
+            "--no-timeline",
+            help="Markdown: leave out the timeline (a Mermaid gantt of the campaign windows "
+            "the plan creates, moves or sets ready).",
+        ),
+    ] = False,
+    quiet: Quiet = False,
     api_url: ApiUrl = None,
     token_file: TokenFile = None,
     timeout: Timeout = 30.0,
@@ -89,30 +100,41 @@ def plan(
     max_rps: MaxRps = None,
     unreachable_after: UnreachableAfter = 30.0,
 ) -> None:
-    """Show what apply would change: text for people, JSON for machines, Markdown for PRs."""
+    """Show what apply would change: text for people, JSON for machines, Markdown for PRs.
+
+    While the account is read, progress goes to stderr (a bar on a terminal, a line
+    about every 10 s otherwise); stdout carries the plan alone.
+    """
     connection = dict(locals())  # the options, before any local variable
     from upcall_sync.render import render
     from upcall_sync.sync import plan_paths
 
     client = client_from(connection, parallelism)
-    with gc_paused():
+    with gc_paused(), reading(client, "plan", quiet=quiet):
         planned = plan_paths(need_paths(paths), client, plan_options(prune, target, parallelism))
     if out:
         from upcall_sync.planfile import save_plan
 
         save_plan(out, planned, client.transport.base_url, redact=STATE.redactor)
-    text_options = {"color": use_color(sys.stdout), "show_all_numbers": show_all_numbers}
-    render(planned.plan, fmt.value, sys.stdout, **(text_options if fmt is Format.text else {}))
+    options: dict[str, Any] = {"timeline": not no_timeline}
+    if fmt is Format.text:
+        options = {"color": use_color(sys.stdout), "show_all_numbers": show_all_numbers}
+    render(planned.plan, fmt.value, sys.stdout, **(options if fmt is not Format.json else {}))
     if detailed_exitcode and not planned.plan.empty:
         raise typer.Exit(2)
 
 
 def plan_options(prune: bool, target: list[str] | None, parallelism: int) -> PlanOptions:
-    from upcall_sync.sync import PlanOptions
+    from upcall_sync.sync import PlanOptions, utc_now
 
     if prune and target:
         raise UsageError("--prune cannot be combined with --target")
-    return PlanOptions(prune=prune, targets=tuple(target or ()), parallelism=parallelism)
+    return PlanOptions(
+        prune=prune,
+        targets=tuple(target or ()),
+        parallelism=parallelism,
+        clock=STATE.clock or utc_now,
+    )
 
 
 # -- apply ----------------------------------------------------------------------
@@ -146,7 +168,10 @@ def apply(
         ),
     ] = False,
     quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="Print only the plan summary and the result.")
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="Print only the plan summary and the result (no progress)."
+        ),
     ] = False,
     fmt: Annotated[
         ApplyFormat,
@@ -179,7 +204,7 @@ def apply(
     run = _ApplyRun(json_report=fmt is ApplyFormat.json)
     try:
         client = client_from(connection, parallelism)
-        with gc_paused():
+        with gc_paused(), reading(client, "plan", quiet=quiet):
             options = plan_options(prune, target, parallelism)
             run.job = prepare_apply(need_paths(paths), client, options)
         code = _apply_job(
@@ -254,12 +279,25 @@ def _apply_job(
     cancel = threading.Event()
     # The handlers stay until the command ends: a second signal while the
     # report prints must still exit at once.
+    checking = contextlib.ExitStack()
+
+    def check_starts() -> None:  # the writes are done: the convergence check reads
+        progress.close()
+        checking.enter_context(reading(client, "checking convergence", quiet=quiet))
+
     with _signals(cancel) as received:
         try:
             run.outcome = outcome = run_apply(
-                client, job, force=force, fail_fast=fail_fast, listener=progress, cancel=cancel
+                client,
+                job,
+                force=force,
+                fail_fast=fail_fast,
+                listener=progress,
+                cancel=cancel,
+                on_check=check_starts,
             )
         finally:
+            checking.close()
             progress.close()
         render_report(outcome.report, out)
         if outcome.report.stop_reason:
