@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from upcall_sync.changes import CreateCampaign
+from upcall_sync.core.changes import CreateCampaign
+from upcall_sync.core.model import LiveState
+from upcall_sync.core.notices import past_window_notices
 from upcall_sync.emulator import Emulator
-from upcall_sync.hints import past_window_notices
-from upcall_sync.model import LiveState
 
 from .conftest import FROZEN_NOW, ROOT, TOKEN, run_cli, write_manifest
 

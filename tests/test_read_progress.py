@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from upcall_sync import read_progress
 from upcall_sync.client import PageRead
 from upcall_sync.emulator import Emulator, Faults
 from upcall_sync.emulator.server import RateLimit
-from upcall_sync.read_progress import ReadBar, ReadLines, ReadTally, Snapshot
+from upcall_sync.output import progress as read_progress
+from upcall_sync.output.progress import ReadBar, ReadLines, ReadTally, Snapshot
 
 from .conftest import CONFIRMED, ROOT, TOKEN, run_cli
 

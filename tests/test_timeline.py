@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from upcall_sync.changes import (
+from upcall_sync.core.changes import (
     CreateCampaign,
     FieldChange,
     Plan,
@@ -28,8 +28,8 @@ from upcall_sync.changes import (
     campaign_address,
 )
 from upcall_sync.emulator import Emulator
-from upcall_sync.render import render_markdown
-from upcall_sync.timeline import MAX_CAMPAIGNS, mermaid_text, timeline_markdown
+from upcall_sync.output.render import render_markdown
+from upcall_sync.output.timeline import MAX_CAMPAIGNS, mermaid_text, timeline_markdown
 
 from .conftest import ROOT, run_cli
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from upcall_sync import __version__
-from upcall_sync.cli_messages import api_url_fix
+from upcall_sync.cli.messages import api_url_fix
 from upcall_sync.errors import (
     ApiStatusError,
     InsecureTransport,
@@ -49,7 +49,7 @@ class _State:
     redactor = Redactor()
     #: the API base URL of the client this run made (for the /api/v1 hint on a 404)
     api_url = ""
-    #: what "now" is for plans (None: the system clock, `sync.utc_now`); the test
+    #: what "now" is for plans (None: the system clock, `jobs.sync.utc_now`); the test
     #: suite sets a frozen one
     clock: Callable[[], datetime] | None = None
 
@@ -253,7 +253,7 @@ def reading(
     if quiet:
         yield
         return
-    from upcall_sync.read_progress import read_display
+    from upcall_sync.output.progress import read_display
 
     stats, limiter = client.transport.stats, client.transport.limiter
     display = read_display(

@@ -14,7 +14,7 @@ from upcall_sync.errors import (
 )
 
 if TYPE_CHECKING:
-    from upcall_sync.export import Export
+    from upcall_sync.jobs.export import Export
 
     pass
 
@@ -96,7 +96,7 @@ def doctor(
     Run it first against a real account. Exits 1 when a required check fails.
     """
     connection = dict(locals())  # the options, before any local variable
-    from upcall_sync.doctor import render_json, render_text, run_doctor
+    from upcall_sync.jobs.doctor import render_json, render_text, run_doctor
 
     client = client_from(connection, 1)
     with reading(client, "doctor", quiet=quiet, totals=False):  # it probes first pages
@@ -170,7 +170,7 @@ def export(
 ) -> None:
     """Write the live account as manifests that plan to no changes (read-only)."""
     connection = dict(locals())  # the options, before any local variable
-    from upcall_sync import export as ex
+    from upcall_sync.jobs import export as ex
 
     if out is None and (csv_over is not None or overwrite):
         raise UsageError("--csv-over and --overwrite need --out DIR")
@@ -200,7 +200,7 @@ def _write_export(result: Export, requests: int, out: str | None, *, overwrite: 
     """The export's files (or stdout), its warnings and its summary line."""
     from pathlib import Path
 
-    from upcall_sync import export as ex
+    from upcall_sync.jobs import export as ex
     from upcall_sync.manifest.yamlload import MAX_FILE_BYTES
 
     for name_, text in result.files.items():

@@ -30,11 +30,11 @@ from upcall_sync.client import UpcallClient
 from upcall_sync.client.api import CAMPAIGN_TYPES
 from upcall_sync.client.models import Campaign, ContactList
 from upcall_sync.client.paging import page_number, page_size
-from upcall_sync.client.redact import TOKEN_PARAM, scrub_exception
 from upcall_sync.client.resources import parse_resource
 from upcall_sync.client.responses import describe, excerpt, parse_error_document
 from upcall_sync.client.transport import Page
 from upcall_sync.errors import ApiStatusError, TransportError, UpcallSyncError
+from upcall_sync.redact import TOKEN_PARAM, scrub_exception
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
 BIG_PAGE = 1000

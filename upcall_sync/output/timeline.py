@@ -20,7 +20,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from upcall_sync.changes import Change, CreateCampaign, Plan, UpdateCampaign, Value, quoted
+from upcall_sync.core.changes import Change, CreateCampaign, Plan, UpdateCampaign, Value, quoted
 
 #: campaigns drawn at most (each one or two bars); the rest are counted
 MAX_CAMPAIGNS = 12
