@@ -99,6 +99,7 @@ def test_quiet_silences_progress_on_a_slow_plan(
         (["export"], "export"),
         (["doctor"], "doctor"),
         (["apply", "--auto-approve", "."], "checking convergence"),
+        (["apply", "--auto-approve", "--format", "json", "."], "checking convergence"),
     ],
 )
 def test_export_doctor_and_the_convergence_check_show_progress(
@@ -114,12 +115,15 @@ def test_export_doctor_and_the_convergence_check_show_progress(
     slow_api.latency = 0.15
     monkeypatch.setattr(read_progress, "LINE_INTERVAL", 0.3)
 
-    _code, _out, err = run_cli(capsys, *command)
+    _code, out, err = run_cli(capsys, *command)
 
     ours = [line for line in err.splitlines() if line.startswith(f"{what}: ")]
     assert ours, err
     assert any(LINE.fullmatch(line) for line in ours), err
     assert ours[-1].startswith(f"{what}: done, ")
+    assert not LINE.search(out) and "pages read" not in out  # stdout: results alone
+    if "json" in command:
+        assert json.loads(out)["exit_code"] == 0
 
 
 # -- the tally and the displays -----------------------------------------------------------
