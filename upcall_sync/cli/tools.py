@@ -20,18 +20,11 @@ if TYPE_CHECKING:
 
 from upcall_sync.cli.base import (
     STATE,
-    ApiUrl,
-    Insecure,
-    MaxRps,
-    Parallelism,
+    ConnectionOptions,
     Paths,
     Quiet,
-    RetryTime,
-    Timeout,
-    TokenFile,
-    UnreachableAfter,
     app,
-    client_from,
+    connection_options,
     gc_paused,
     need_paths,
     print_error,
@@ -78,27 +71,22 @@ class DoctorFormat(StrEnum):
 
 
 @app.command()
+@connection_options(parallelism=False)
 def doctor(
     fmt: Annotated[
         DoctorFormat, typer.Option("--format", "-f", help="text or json.")
     ] = DoctorFormat.text,
     quiet: Quiet = False,
-    api_url: ApiUrl = None,
-    token_file: TokenFile = None,
-    timeout: Timeout = 30.0,
-    max_retry_time: RetryTime = 90.0,
-    allow_insecure_http: Insecure = False,
-    max_rps: MaxRps = None,
-    unreachable_after: UnreachableAfter = 30.0,
+    *,
+    connection: ConnectionOptions,
 ) -> None:
     """Check a live API against every assumption the client makes (GET requests only).
 
     Run it first against a real account. Exits 1 when a required check fails.
     """
-    connection = dict(locals())  # the options, before any local variable
     from upcall_sync.jobs.doctor import render_json, render_text, run_doctor
 
-    client = client_from(connection, 1)
+    client = connection.client()
     with reading(client, "doctor", quiet=quiet, totals=False):  # it probes first pages
         report = run_doctor(client)
     (render_json if fmt is DoctorFormat.json else render_text)(report, sys.stdout)
@@ -110,6 +98,7 @@ def doctor(
 
 
 @app.command()
+@connection_options()
 def export(
     out: Annotated[
         str | None,
@@ -159,17 +148,10 @@ def export(
         bool, typer.Option("--overwrite", help="With --out: replace files that exist.")
     ] = False,
     quiet: Quiet = False,
-    parallelism: Parallelism = 8,
-    api_url: ApiUrl = None,
-    token_file: TokenFile = None,
-    timeout: Timeout = 30.0,
-    max_retry_time: RetryTime = 90.0,
-    allow_insecure_http: Insecure = False,
-    max_rps: MaxRps = None,
-    unreachable_after: UnreachableAfter = 30.0,
+    *,
+    connection: ConnectionOptions,
 ) -> None:
     """Write the live account as manifests that plan to no changes (read-only)."""
-    connection = dict(locals())  # the options, before any local variable
     from upcall_sync.jobs import export as ex
 
     if out is None and (csv_over is not None or overwrite):
@@ -179,9 +161,8 @@ def export(
         include_archived=include_archived,
         from_numbers=ex.probe_numbers(from_number or ()),
         csv_over=ex.DEFAULT_CSV_OVER if csv_over is None else csv_over,
-        parallelism=parallelism,
     )
-    client = client_from(connection, parallelism)
+    client = connection.client()
     with reading(client, "export", quiet=quiet):
         live = ex.read_live(client, options)
     try:

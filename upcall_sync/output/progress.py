@@ -45,7 +45,7 @@ def operation_count(plan: Plan) -> int:
     return len(plan.changes) + extra
 
 
-#: a zero-argument callable giving the rate limiter's status (`transport.limiter.status`):
+#: a zero-argument callable giving the rate limiter's status (`client.limiter_status`):
 #: an object with `throttled`, `rate` and `describe()`
 StatusSource = Callable[[], Any]
 
@@ -154,7 +154,7 @@ class BarProgress:
 #: seconds between two progress lines without a terminal (none for a shorter read)
 LINE_INTERVAL = 10.0
 
-#: how many requests the client has sent so far (`transport.stats.requests`)
+#: how many requests the client has sent so far (`UpcallClient.requests_sent`)
 RequestCount = Callable[[], int]
 
 
