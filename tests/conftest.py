@@ -6,6 +6,7 @@ import contextlib
 import socket
 import threading
 from collections.abc import Generator, Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,23 @@ FAST_RETRY = RetryPolicy(
     max_attempts=12, backoff_initial=0.005, backoff_max=0.05, jitter=0.005, max_total_seconds=30
 )
 FAST_TIMEOUTS = Timeouts(connect=2.0, read=2.0, total=10.0)
+
+
+#: the suite's "now": plans through the command line read this frozen clock (the one
+#: injection point, `cli.base.STATE.clock`), so a window's "already over" never depends
+#: on the day the suite runs; library tests pass `PlanOptions(clock=...)` or `now=`
+FROZEN_NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def frozen_clock() -> datetime:
+    return FROZEN_NOW
+
+
+@pytest.fixture(autouse=True)
+def _frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    from upcall_sync.cli.base import STATE
+
+    monkeypatch.setattr(STATE, "clock", frozen_clock)
 
 
 class _NoNetwork(Exception):

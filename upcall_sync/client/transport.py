@@ -22,6 +22,7 @@ from pydantic_core import from_json
 from requests.adapters import HTTPAdapter
 
 from upcall_sync.client.breaker import CircuitBreaker
+from upcall_sync.client.observe import PageObserver, PageRead
 from upcall_sync.client.paging import canonical, page_number, page_size
 from upcall_sync.client.ratelimit import RateLimiter
 from upcall_sync.client.responses import (
@@ -205,6 +206,8 @@ class Transport:
         #: one limiter and one breaker for every thread: the run's shared view of the server
         self.limiter = limiter if limiter is not None else RateLimiter()
         self.breaker = breaker if breaker is not None else CircuitBreaker(where=self._origin_text)
+        #: told of every listing page read (`observe.PageRead`); None: nobody listens
+        self.on_page: PageObserver | None = None
         #: the one retry policy; apply's duplicate-proof POSTs use it too (`retrier.call`)
         self.retrier = Retrier(
             self.retry,
@@ -463,7 +466,7 @@ class Transport:
                 asked,
             )
         nxt = links.get("next")
-        return Page(
+        page = Page(
             items=items,
             number=number,
             last=page_number(links.get("last")),
@@ -472,6 +475,9 @@ class Transport:
             next_url=nxt,
             size=page_size(links.get("last")) or page_size(links.get("self")),
         )
+        if self.on_page is not None:
+            self.on_page(PageRead(page.number, page.last, page.has_next))
+        return page
 
     def first_page(
         self, path: str, params: Mapping[str, Any] | None = None, *, page_size: int | None = None
