@@ -333,6 +333,7 @@ def main() -> int:
         "--only", choices=("5rps", "50rps", "stray", "closed", "killed"), action="append"
     )
     parser.add_argument("--baseline", default=BASELINE, help="the commit to compare with")
+    parser.add_argument("--runs", type=int, default=3, help="runs of the stray scenario")
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--baseline-cap", type=float, default=150.0, help="seconds, killed case")
     args = parser.parse_args()
@@ -355,7 +356,7 @@ def main() -> int:
                 results[f"50rps {label}"] = rate_limited(tmp, "r50", 50, 100, 20, ["--quiet"], code)
             if "stray" in only:
                 print(f"stray 429s on a tenth of requests, --parallelism 16, 4 x 50: {label}")
-                results[f"stray {label}"] = stray_429s(tmp, code)
+                results[f"stray {label}"] = stray_429s(tmp, code, args.runs)
             if "closed" in only:
                 print(f"closed port: {label}", flush=True)
                 results[f"closed {label}"] = closed_port(tmp, code)
