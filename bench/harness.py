@@ -156,6 +156,12 @@ def client_for(url: str, parallelism: int = 8) -> tuple[UpcallClient, list[str]]
     return client, urls
 
 
+def requests_sent(client: Any) -> int:
+    """Requests the client sent (older commits kept the count on the transport)."""
+    sent = getattr(client, "requests_sent", None)
+    return int(sent()) if sent is not None else int(client.transport.stats.requests)
+
+
 def floor(urls: list[str], parallelism: int) -> float:
     """The I/O floor: a plain script GETting the same URLs with the same parallelism."""
     session = make_session(parallelism)

@@ -46,6 +46,7 @@ from harness import (
     floor,
     load,
     median,
+    requests_sent,
 )
 
 Applier = load("upcall_sync.jobs.apply", "upcall_sync.apply").Applier
@@ -127,12 +128,12 @@ def scenario_plan(report: Report, work: Path, runs: int, quick: bool) -> None:
                 client, urls = client_for(emu.url)
                 cpu0 = emu.cpu_seconds()
                 t = time.perf_counter()
-                planned = plan_for(desired, client, PlanOptions(parallelism=8))
+                planned = plan_for(desired, client, PlanOptions())
                 wall = time.perf_counter() - t
                 emu_cpu.append((emu.cpu_seconds() - cpu0) / wall)
                 assert planned.plan.empty, planned.plan.summary_line()
                 walls.append(wall)
-                reqs.append(client.transport.stats.requests)
+                reqs.append(requests_sent(client))
                 floors.append(floor(urls, 8))
             r, w, f = median(reqs), median(walls), median(floors)
             tag = f"plan @ {latency} ms"
@@ -175,8 +176,8 @@ PLANNER_CHILD = textwrap.dedent(
     import json, resource, sys, time, tracemalloc
     sys.path.insert(0, sys.argv[3])
     from upcall_sync.errors import Location
-    from upcall_sync.model import *
-    from upcall_sync.plan import plan
+    from upcall_sync.core.model import *
+    from upcall_sync.core.planner import plan
     n, mode = int(sys.argv[1]), sys.argv[2]
     per = 100
     camps, lives, numbers, contacts = [], [], {}, []
@@ -281,12 +282,12 @@ def scenario_apply(report: Report, work: Path, runs: int, quick: bool) -> None:
             client, _urls = client_for(emu.url)
             cpu0 = emu.cpu_seconds()
             t = time.perf_counter()
-            planned = plan_for(desired, client, PlanOptions(parallelism=8))
-            result = Applier(client, planned.plan, parallelism=8).run()
-            left = converge(client, desired, planned.plan, PlanOptions(parallelism=8))
+            planned = plan_for(desired, client, PlanOptions())
+            result = Applier(client, planned.plan).run()
+            left = converge(client, desired, planned.plan, PlanOptions())
             wall = time.perf_counter() - t
             assert result.ok and left.empty
-            n = client.transport.stats.requests
+            n = requests_sent(client)
             walls.append(wall)
             reqs.append(n)
             ideals.append(n * 0.020 / 8)

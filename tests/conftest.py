@@ -15,7 +15,8 @@ import pytest
 from upcall_sync.client import RetryPolicy, Timeouts, UpcallClient
 from upcall_sync.emulator import Emulator, Faults
 
-from . import figures, parallel
+from . import figures
+from .helpers import parallel
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -198,7 +199,7 @@ def pytest_testnodedown(node: Any, error: object) -> None:
 @pytest.fixture(scope="session")
 def built_once(request: pytest.FixtureRequest) -> Any:
     """`built_once(name, build)`: a directory shared by every xdist worker of this test
-    run, built by `build(path)` once (tests/parallel.py)."""
+    run, built by `build(path)` once (tests/helpers/parallel.py)."""
 
     def get(name: str, build: Any) -> Path:
         return parallel.once(request.config, name, build)
@@ -216,3 +217,9 @@ def write_manifest(path: Path, body: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(body)
     return path
+
+
+@pytest.fixture
+def slow_emulator() -> Iterator[Emulator]:
+    with Emulator(tokens=[TOKEN], confirmed_numbers=list(CONFIRMED), latency_ms=40) as emu:
+        yield emu

@@ -4,7 +4,7 @@ docs/reliability.md quotes this summary; the command that reproduces it is
 `./scripts/test tests/` (or `python -m pytest tests/ -q`).
 
 Under pytest-xdist every worker counts its own tests; the controller adds the
-workers' counters up (tests/parallel.py) before printing. Nothing counted goes
+workers' counters up (tests/helpers/parallel.py) before printing. Nothing counted goes
 unprinted: a counter no line below reads is printed under "other figures", and a
 worker whose counters never arrived is named.
 """

@@ -18,8 +18,17 @@ from upcall_sync.client.ratelimit import RateLimiter
 from upcall_sync.emulator import Emulator
 from upcall_sync.emulator.server import Faults
 
-from .conftest import CONFIRMED, TOKEN, run_cli
-from .test_ratelimit import _manifest
+from .conftest import CONFIRMED, TOKEN, run_cli, write_manifest
+
+
+def _manifest(path: Path, campaigns: int, numbers: int) -> Path:
+    body = "version: 1\ncampaigns:\n"
+    for c in range(campaigns):
+        body += f"  - name: stray {c}\n    status: ready\n    numbers:\n"
+        body += "".join(
+            f'      - {{phone: "+1650{c:03d}{n:04d}", first_name: P{n}}}\n' for n in range(numbers)
+        )
+    return write_manifest(path, body)
 
 
 class _Clock:

@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 from filelock import FileLock
 
-from . import figures
+from .. import figures
 
 _RUN_ID = pytest.StashKey[str]()
 _WORKER_KEY = "upcall_sync_run_id"
