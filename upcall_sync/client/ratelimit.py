@@ -443,6 +443,8 @@ _NO_LIMITS = HeaderLimits()
 def parse_limit_headers(headers: Mapping[str, str]) -> HeaderLimits:
     """The IETF drafts' RateLimit-Policy / RateLimit(-Limit/-Remaining/-Reset) and the
     common X-RateLimit-* forms. Anything unparseable is ignored (the 429s still teach)."""
+    if not any("ratelimit" in name.lower() for name in headers):
+        return _NO_LIMITS  # most answers: one pass over the names, not nine look-ups
     get = headers.get
     policy_rate = None
     for name in ("RateLimit-Policy", "X-RateLimit-Policy", "RateLimit-Limit", "X-RateLimit-Limit"):
