@@ -27,13 +27,14 @@ sys.path.insert(0, str(CODE))
 
 
 def load(*names: str) -> Any:
-    """The first of these modules that exists (the folder move renamed some)."""
-    for name in names[:-1]:
-        try:
+    """The first of these modules that the measured code has (the folder move renamed
+    some), by its file under CODE: an editable install of another checkout must not
+    lend a module the measured code lacks."""
+    for name in names:
+        path = CODE.joinpath(*name.split("."))
+        if path.with_suffix(".py").is_file() or (path / "__init__.py").is_file():
             return importlib.import_module(name)
-        except ModuleNotFoundError:
-            continue
-    return importlib.import_module(names[-1])
+    raise ModuleNotFoundError(f"none of {', '.join(names)} under {CODE}")
 
 
 import requests  # noqa: E402
