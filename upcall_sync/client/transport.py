@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+import orjson
 import requests
 import urllib3
-from pydantic_core import from_json
 from requests.adapters import HTTPAdapter
 
 from upcall_sync.client.breaker import CircuitBreaker
@@ -63,6 +63,11 @@ DEFAULT_BASE_URL = "https://www.upcall.com/api/v1"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 IDEMPOTENT = frozenset({"GET", "PATCH", "HEAD", "OPTIONS"})
 JSON_TYPES = ("application/json", "application/vnd.api+json", "text/json")
+
+#: The one decoder of API answers (every page goes through it). orjson: a page of 100
+#: numbers in 89 µs against 171 µs for pydantic-core's from_json and 324 µs for json.loads
+#: (bench/README.md, "Decoding"). Raises ValueError on anything that is not JSON.
+decode_json: Callable[[bytes], Any] = orjson.loads
 MAX_PAGES = 100_000
 
 
@@ -392,7 +397,7 @@ class Transport:
             if status == 204 or not raw.strip():
                 return Response(status, None, resp.headers)
             try:
-                doc = from_json(raw)  # pydantic-core's parser: ~1.5x json.loads on API pages
+                doc = decode_json(raw)
             except (ValueError, UnicodeDecodeError) as exc:
                 err = self._bad_body(method, self.display(url), status, resp, raw)
                 raise err from exc

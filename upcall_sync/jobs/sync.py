@@ -13,7 +13,6 @@ same way:
 
 from __future__ import annotations
 
-import itertools
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -62,7 +61,7 @@ def refuse_token(desired: DesiredState, client: UpcallClient) -> None:
     redact = client.redact
     # one pass over all the text first: a plan of 100,000 numbers holds over a million
     # values, and only a manifest that does hold the token needs them one by one
-    every = "\0".join(_all_text(desired))
+    every = _all_text(desired)
     if redact(every) == every:
         return
     found = [
@@ -74,13 +73,15 @@ def refuse_token(desired: DesiredState, client: UpcallClient) -> None:
         raise ManifestError(found)
 
 
-def _all_text(desired: DesiredState) -> Iterator[str]:
-    """Every text value of the manifests, without their locations (the fast screen)."""
-    yield desired.contact_list
+def _all_text(desired: DesiredState) -> str:
+    """Every text value of the manifests, without their locations, NUL-separated (the fast
+    screen; the numbers' fields joined by str.join in C: half the time of a generator)."""
+    parts = [desired.contact_list]
     for c in desired.campaigns:
-        yield c.name
-        yield from (v for v in c.fields.values() if isinstance(v, str))
-        yield from itertools.chain.from_iterable(n.contact for n in c.numbers)
+        parts.append(c.name)
+        parts.extend(v for v in c.fields.values() if isinstance(v, str))
+        parts.append("\0".join(map("\0".join, (n.contact for n in c.numbers))))
+    return "\0".join(parts)
 
 
 def _manifest_texts(desired: DesiredState) -> Iterator[tuple[Location, str, str]]:
