@@ -13,13 +13,13 @@ same way:
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 from upcall_sync.client import UpcallClient
 from upcall_sync.core.changes import (
@@ -52,10 +52,18 @@ from upcall_sync.state.rows import contact_of
 log = logging.getLogger("upcall_sync.sync")
 
 
+def utc_now() -> datetime:
+    """The system clock, in UTC: what "now" is for a plan unless a caller gives another."""
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True)
 class PlanOptions:
     prune: bool = False
     targets: tuple[str, ...] = ()
+    #: the one clock a plan reads ("has this campaign's window passed?"); tests give a
+    #: frozen one (`cli.base.STATE.clock` for the command line)
+    clock: Callable[[], datetime] = utc_now
 
 
 @dataclass(frozen=True)
@@ -76,7 +84,7 @@ def refuse_token(desired: DesiredState, client: UpcallClient) -> None:
     redact = client.redact
     # one pass over all the text first: a plan of 100,000 numbers holds over a million
     # values, and only a manifest that does hold the token needs them one by one
-    every = "\0".join(_all_text(desired))
+    every = _all_text(desired)
     if redact(every) == every:
         return
     found = [
@@ -88,13 +96,15 @@ def refuse_token(desired: DesiredState, client: UpcallClient) -> None:
         raise ManifestError(found)
 
 
-def _all_text(desired: DesiredState) -> Iterator[str]:
-    """Every text value of the manifests, without their locations (the fast screen)."""
-    yield desired.contact_list
+def _all_text(desired: DesiredState) -> str:
+    """Every text value of the manifests, without their locations, NUL-separated (the fast
+    screen; the numbers' fields joined by str.join in C: half the time of a generator)."""
+    parts = [desired.contact_list]
     for c in desired.campaigns:
-        yield c.name
-        yield from (v for v in c.fields.values() if isinstance(v, str))
-        yield from itertools.chain.from_iterable(n.contact for n in c.numbers)
+        parts.append(c.name)
+        parts.extend(v for v in c.fields.values() if isinstance(v, str))
+        parts.append("\0".join(map("\0".join, (n.contact for n in c.numbers))))
+    return "\0".join(parts)
 
 
 def _manifest_texts(desired: DesiredState) -> Iterator[tuple[Location, str, str]]:
@@ -116,7 +126,9 @@ def plan_for(desired: DesiredState, client: UpcallClient, options: PlanOptions) 
     campaigns = plan_scope(desired, options.targets, prune=options.prune)
     reader = Reader(client)
     live = reader.read(desired, campaigns, prune=options.prune)
-    result = compute_plan(desired, live, prune=options.prune, targets=options.targets or None)
+    result = compute_plan(
+        desired, live, prune=options.prune, targets=options.targets or None, now=options.clock()
+    )
     return Planned(desired, tuple(campaigns), live, result, options, client.account)
 
 
@@ -226,9 +238,11 @@ def run_apply(
     fail_fast: bool = False,
     listener: Listener | None = None,
     cancel: threading.Event | None = None,
+    on_check: Callable[[], None] | None = None,
 ) -> ApplyOutcome:
     """Apply the job's plan (refusing an unsafe one unless `force`), then check that a
-    fresh plan of what it touched, with the same targets, is empty."""
+    fresh plan of what it touched, with the same targets, is empty (`on_check` is called
+    as that check starts: a progress display changes from writes to reads)."""
     report = apply_plan(
         client,
         job.plan,
@@ -237,6 +251,8 @@ def run_apply(
         listener=listener,
         cancel=cancel,
     )
+    if report.ok and on_check is not None:
+        on_check()
     wait = report.late_commit_deadline - time.monotonic()
     if wait > 0 and not (cancel and cancel.is_set()):
         # a POST was sent again after one timed out: give the first its window to land
