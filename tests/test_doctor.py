@@ -85,7 +85,7 @@ READINGS: dict[str, tuple[dict[str, Any], dict[str, str], int]] = {
     "numbers-copy-contacts": ({"numbers_copy_contacts": True}, {}, 0),
     "duplicate-number-message": ({"duplicate_number_message": "Number taken"}, {}, 0),
     "lenient-validation": ({"validation": "lenient"}, {}, 0),
-    "exact-filters": ({"exact_filters": True}, {}, 0),
+    "normalize-filters": ({"normalize_filters": True}, {}, 0),
     "no-last-link": ({"no_last_link": True}, {"links": WARN}, 0),
     "no-lists": ({"no_lists": True}, {"lists": "FAIL", "list-contacts": WARN}, 1),
 }
@@ -101,10 +101,10 @@ def test_verdicts_in_every_reading(
     assert verdicts(checks) == {**ALL_PASS, **expected}
     assert code == exit_code
     evidence = {name: c["evidence"] for name, c in checks.items()}
-    if reading == "exact-filters":
-        assert "the filter matches the exact text" in evidence["phone-filter"]
-    else:
+    if reading == "normalize-filters":
         assert "the filter normalises phones" in evidence["phone-filter"]
+    else:
+        assert "the filter matches the exact text" in evidence["phone-filter"]
     if reading == "no-last-link":
         assert "no links.last" in evidence["links"] and "links.next" in evidence["links"]
     if reading == "no-lists":

@@ -67,7 +67,7 @@ from upcall_sync.model import (
     LiveContact,
     LiveState,
 )
-from upcall_sync.normalize import text, utc_second
+from upcall_sync.normalize import name_key, text, utc_second
 
 PersonKey = tuple[str, str, str, str]
 
@@ -329,6 +329,7 @@ class _Planner:
                         campaign=c.name,
                         live_id=c.id,
                         status_before=c.status,
+                        kept=_live_values(c, skip={"status"}),
                     )
                 )
                 continue
@@ -436,7 +437,36 @@ def _update(
         ready_after_numbers=any(r.name == "status" and r.after == "ready" for r in rows)
         and has_adds,
         sources={r.name: d.where(r.name) for r in rows},
+        kept=_kept(d, lc, {r.name for r in rows}),
     )
+
+
+#: what a campaign holds that the API returns, besides its name (from_number is write-only)
+LIVE_FIELDS = ("status", *TEXT_FIELDS, *DATETIME_FIELDS)
+
+
+def _live_values(lc: LiveCampaign, skip: set[str]) -> dict[str, Value]:
+    """A live campaign's attributes as a PATCH sends them: "" as null, no empty status."""
+    out: dict[str, Value] = {} if "name" in skip else {"name": lc.name}
+    for name in LIVE_FIELDS:
+        value = lc.value(name)
+        if name in skip or (name == "status" and not value):
+            continue
+        out[name] = value if value != "" else None
+    return out
+
+
+def _kept(d: DesiredCampaign, lc: LiveCampaign, changed: set[str]) -> dict[str, Value]:
+    """Every attribute a PATCH of this campaign must carry besides the changed ones, so a
+    replacing PATCH loses nothing: managed fields as planned, the others as they are live.
+    The write-only from_number is carried only when the manifests manage it."""
+    kept = _live_values(lc, skip=changed | {"name"})
+    if "name" not in changed:
+        kept["name"] = d.name
+    for name, want in d.fields.items():
+        if name not in changed:
+            kept[name] = want
+    return kept
 
 
 def _campaign_diff(
@@ -444,7 +474,7 @@ def _campaign_diff(
 ) -> list[FieldChange]:
     """The managed fields that differ; from_number's live value is UNKNOWN."""
     rows: list[FieldChange] = []
-    if lc.name != d.name:
+    if name_key(lc.name) != name_key(d.name):
         rows.append(FieldChange("name", lc.name, d.name))
     for name, want in d.fields.items():
         if name == "from_number":

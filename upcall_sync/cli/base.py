@@ -184,6 +184,18 @@ MaxRps = Annotated[
         show_default=False,
     ),
 ]
+PageSize = Annotated[
+    int | None,
+    typer.Option(
+        "--page-size",
+        min=1,
+        max=10_000,
+        help="Ask listings for N items a page (default 1000; a server that refuses a size "
+        "with HTTP 400 gets half of it, down to 10, for the rest of the run).",
+        metavar="N",
+        show_default=False,
+    ),
+]
 UnreachableAfter = Annotated[
     float,
     typer.Option(
@@ -212,7 +224,8 @@ Target = Annotated[
 
 def client_from(options: dict[str, Any], parallelism: int = 8) -> UpcallClient:
     """A client from a command's own parameters (`locals()` at its start): api_url,
-    token_file, timeout, allow_insecure_http, max_retry_time, max_rps, unreachable_after."""
+    token_file, timeout, allow_insecure_http, max_retry_time, max_rps, unreachable_after,
+    page_size."""
     from upcall_sync.client import RetryPolicy, Timeouts, UpcallClient
 
     timeout = options["timeout"]
@@ -225,6 +238,7 @@ def client_from(options: dict[str, Any], parallelism: int = 8) -> UpcallClient:
         allow_insecure_http=options["allow_insecure_http"],
         max_rps=options["max_rps"],
         unreachable_after=options["unreachable_after"],
+        page_size=options.get("page_size"),
     )
     STATE.redactor.add(client.transport.token_for_redaction())
     STATE.api_url = client.transport.base_url

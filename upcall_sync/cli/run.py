@@ -31,6 +31,7 @@ from upcall_sync.cli.base import (
     Format,
     Insecure,
     MaxRps,
+    PageSize,
     Parallelism,
     Paths,
     Prune,
@@ -87,6 +88,7 @@ def plan(
     max_retry_time: RetryTime = 90.0,
     allow_insecure_http: Insecure = False,
     max_rps: MaxRps = None,
+    page_size: PageSize = None,
     unreachable_after: UnreachableAfter = 30.0,
 ) -> None:
     """Show what apply would change: text for people, JSON for machines, Markdown for PRs."""
@@ -166,6 +168,7 @@ def apply(
     max_retry_time: RetryTime = 90.0,
     allow_insecure_http: Insecure = False,
     max_rps: MaxRps = None,
+    page_size: PageSize = None,
     unreachable_after: UnreachableAfter = 30.0,
 ) -> None:
     """Make the live account match: plan, confirm, apply in a safe order, then check convergence.

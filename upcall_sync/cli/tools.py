@@ -23,6 +23,7 @@ from upcall_sync.cli.base import (
     ApiUrl,
     Insecure,
     MaxRps,
+    PageSize,
     Parallelism,
     Paths,
     RetryTime,
@@ -86,6 +87,7 @@ def doctor(
     max_retry_time: RetryTime = 90.0,
     allow_insecure_http: Insecure = False,
     max_rps: MaxRps = None,
+    page_size: PageSize = None,
     unreachable_after: UnreachableAfter = 30.0,
 ) -> None:
     """Check a live API against every assumption the client makes (GET requests only).
@@ -161,6 +163,7 @@ def export(
     max_retry_time: RetryTime = 90.0,
     allow_insecure_http: Insecure = False,
     max_rps: MaxRps = None,
+    page_size: PageSize = None,
     unreachable_after: UnreachableAfter = 30.0,
 ) -> None:
     """Write the live account as manifests that plan to no changes (read-only)."""

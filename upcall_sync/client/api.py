@@ -25,6 +25,7 @@ from upcall_sync.client.redact import Secret, strip_token
 from upcall_sync.client.resources import contact_row, document, live_contact, parse_single
 from upcall_sync.client.transport import (
     DEFAULT_BASE_URL,
+    DEFAULT_PAGE_SIZE,
     Page,
     RetryPolicy,
     Timeouts,
@@ -61,12 +62,14 @@ class UpcallClient(ContactListsApi):
         allow_insecure_http: bool = False,
         max_rps: float | None = None,
         unreachable_after: float = UNREACHABLE_AFTER,
+        page_size: int | None = None,
     ) -> UpcallClient:
         """A client from explicit values, falling back to UPCALL_API_URL / UPCALL_AUTH_TOKEN.
 
         `max_rps` caps the request rate up front (the limiter still learns a lower
         limit from 429s); `unreachable_after` is how long no request may be answered
-        before every request fails at once with ApiUnreachable.
+        before every request fails at once with ApiUnreachable; `page_size` is what
+        listings ask for (a 400 halves it for the run).
         """
         url = base_url or os.environ.get("UPCALL_API_URL") or DEFAULT_BASE_URL
         secret = resolve_token(token, token_file)
@@ -79,6 +82,7 @@ class UpcallClient(ContactListsApi):
             allow_insecure_http=allow_insecure_http,
             limiter=RateLimiter(max_rps),
             breaker=CircuitBreaker(unreachable_after, where=_origin(url)),
+            page_size=page_size or DEFAULT_PAGE_SIZE,
         )
         return cls(transport)
 

@@ -63,6 +63,12 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 IDEMPOTENT = frozenset({"GET", "PATCH", "HEAD", "OPTIONS"})
 JSON_TYPES = ("application/json", "application/vnd.api+json", "text/json")
 MAX_PAGES = 100_000
+#: the page size a run asks for, and the smallest it falls back to after 400s
+DEFAULT_PAGE_SIZE = 1000
+MIN_PAGE_SIZE = 10
+#: error fields that say the page parameters were refused (field maps and JSON:API
+#: `source.parameter`; a pointer's last part for `page[size]` is the whole name)
+PAGE_FIELDS = frozenset({"page", "page[size]", "page.size", "page_size", "size", "base"})
 
 
 @dataclass(frozen=True)
@@ -163,7 +169,7 @@ class Transport:
         session: requests.Session | None = None,
         timeouts: Timeouts | None = None,
         retry: RetryPolicy | None = None,
-        page_size: int = 1000,
+        page_size: int = DEFAULT_PAGE_SIZE,
         max_body_bytes: int = 64 * 1024 * 1024,
         allow_insecure_http: bool = False,
         cancel: threading.Event | None = None,
@@ -198,7 +204,9 @@ class Transport:
         self.session = session if session is not None else make_session()
         self.timeouts = timeouts or Timeouts()
         self.retry = retry or RetryPolicy()
+        #: the page size listings ask for; lowered for the run when a server refuses it
         self.page_size = page_size
+        self._size_lock = threading.Lock()
         self.max_body_bytes = max_body_bytes
         self.cancel = cancel or threading.Event()
         self.stats = Stats()
@@ -476,9 +484,27 @@ class Transport:
     def first_page(
         self, path: str, params: Mapping[str, Any] | None = None, *, page_size: int | None = None
     ) -> Page:
+        """Page 1 of a listing. A 400 that names no field but the page's (or none) halves
+        the page size, down to MIN_PAGE_SIZE, and the size accepted is kept for the run:
+        some servers refuse a page[size] above their cap instead of capping it."""
         size = page_size or self.page_size
-        url = self.url(path, {**(params or {}), "page[number]": 1, "page[size]": size})
-        return self.read_page(url, 1, size)
+        while True:
+            url = self.url(path, {**(params or {}), "page[number]": 1, "page[size]": size})
+            try:
+                page = self.read_page(url, 1, size)
+            except ApiStatusError as exc:
+                if not _refused_page_size(exc) or size <= MIN_PAGE_SIZE:
+                    raise
+                smaller = max(MIN_PAGE_SIZE, size // 2)
+                log.info("GET %s: HTTP 400 for page[size]=%d; trying %d", path, size, smaller)
+                size = smaller
+                continue
+            if page_size is None:
+                with self._size_lock:
+                    if size < self.page_size:
+                        log.info("page[size]=%d accepted; using it for the rest of the run", size)
+                        self.page_size = size
+            return page
 
     def rest_urls(
         self, path: str, params: Mapping[str, Any] | None, first: Page
@@ -545,6 +571,15 @@ class Transport:
             base = urlsplit(current)
             parts = parts._replace(scheme=base.scheme, netloc=base.netloc)
         origin = (parts.scheme, parts.hostname, parts.port)
+        if (
+            parts.scheme == "http"
+            and self._origin[0] == "https"
+            and (parts.hostname == self._origin[1])
+        ):
+            # the reference's own links say http://: same host, followed on https only
+            base = urlsplit(self.base_url)
+            parts = parts._replace(scheme=base.scheme, netloc=base.netloc)
+            origin = self._origin
         if origin != self._origin:
             shown = self.redact(strip_token(urlunsplit(parts)))
             raise PaginationError(
@@ -564,6 +599,14 @@ class Transport:
             )
         links = doc.get("links") if isinstance(doc.get("links"), dict) else {}
         return doc["data"], links or {}
+
+
+def _refused_page_size(exc: ApiStatusError) -> bool:
+    """A 400 on a listing that may be about the page size: it names the page parameters,
+    or no field at all (the decision rests on the status and the field, never the text)."""
+    if exc.status != 400:
+        return False
+    return all(f.field.lower() in PAGE_FIELDS for f in exc.fields)
 
 
 def _retryable(exc: BaseException) -> bool:
