@@ -182,3 +182,63 @@ def test_http_links_under_an_https_api_are_followed_on_https_only(
         )
         assert page.json()["links"]["next"].startswith("http://")  # the reading was served
     assert schemes and set(schemes) == {"https"}
+
+
+def test_patch_replace_setting_requires_from_number_where_plan_updates(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With `patch: replace` (what --write-probe found), a campaign the plan would PATCH
+    must manage from_number: else the update would clear its caller ID. The error names
+    the campaign and its line; campaigns the plan does not update are not held to it."""
+    with _serving(monkeypatch, patch_replace=True) as emu:
+        body = "version: 1\npatch: replace\ncampaigns:\n  - name: a\n    pitch: one\n  - name: b\n"
+        manifest = write_manifest(tmp_path / "m.yaml", body)
+        _apply(capsys, manifest)
+        manifest.write_text(body.replace("pitch: one", "pitch: two"))
+        since = len(emu.requests)
+        code, out, err = run_cli(capsys, "plan", str(manifest))
+        assert code == 1 and out == ""
+        assert f"{manifest}:4" in err and 'campaign "a"' in err and "needs from_number" in err
+        assert 'campaign "b"' not in err
+        manifest.write_text(
+            body.replace("pitch: one", 'pitch: two\n    from_number: "+16501231234"')
+        )
+        _apply(capsys, manifest)
+        row = emu.store.sql("SELECT id, from_number FROM campaigns WHERE name = 'a'")[0]
+        assert row["from_number"] == "+16501231234"
+        assert _writes(emu, since) == [f"PATCH /campaigns/{row['id']}"]
+
+
+def test_a_refused_page_size_is_halved_once_per_run(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that refuses page[size] above 20 with 400: the first listing halves its
+    size until one is accepted, every later listing of the run asks that size at once;
+    `--page-size 5` asks 5 from the start. A 400 naming another field is not retried."""
+    from .conftest import connect
+
+    with _serving(monkeypatch, page_size_limit=20) as emu:
+        manifest = write_manifest(tmp_path / "m.yaml", MANIFEST)
+        _apply(capsys, manifest)
+        since = len(emu.requests)
+        assert run_cli(capsys, "plan", "--detailed-exitcode", str(manifest))[0] == 0
+        sizes = [dict(r.query).get("page[size]") for r in emu.requests[since:]]
+        refused = [s for s, r in zip(sizes, emu.requests[since:], strict=True) if r.status == 400]
+        assert set(refused) == {"1000", "500", "250", "125", "62", "31"}  # halved
+        assert set(sizes) - set(refused) == {"15"}
+        client = connect(emu)
+        since = len(emu.requests)
+        client.list_campaigns()
+        client.list_lists()
+        asked = [(dict(r.query)["page[size]"], r.status) for r in emu.requests[since:]]
+        assert asked[:7] == [(s, 400) for s in ("1000", "500", "250", "125", "62", "31")] + [
+            ("15", 200)
+        ]
+        assert {s for s, _status in asked[7:]} == {"15"}  # remembered for the run
+        since = len(emu.requests)
+        assert run_cli(capsys, "plan", "--page-size", "5", str(manifest))[0] == 0
+        assert {dict(r.query).get("page[size]") for r in emu.requests[since:]} == {"5"}
+        since = len(emu.requests)
+        with pytest.raises(Exception, match="min_start_datetime"):
+            client.transport.first_page("/campaigns", {"min_start_datetime": "garbage"})
+        assert len(emu.requests) - since == 1

@@ -232,6 +232,7 @@ class _Planner:
     # -- numbers and campaigns ---------------------------------------------------------
 
     def numbers_and_campaigns(self) -> None:
+        lost: list[Problem] = []
         for (d, lc), (missing, leftover) in zip(self.matches.pairs, self.missing, strict=True):
             adds, unchangeable = self._numbers(d, lc, missing, leftover)
             self.changes.extend(adds)
@@ -243,7 +244,11 @@ class _Planner:
             if update is not None:
                 self.changes.append(update)
                 self.updated += 0 if update.finishes_create else 1
+                if self.desired.patch == "replace" and "from_number" not in d.fields:
+                    lost.append(_from_number_needed(d, lc))
             self.notices.extend(_number_notices(d, lc, leftover, unchangeable, self.desired))
+        if lost:
+            raise PlanError(lost)
 
     def _numbers(
         self,
@@ -396,6 +401,16 @@ def _number_notices(
             )
         )
     return notices
+
+
+def _from_number_needed(d: DesiredCampaign, lc: LiveCampaign) -> Problem:
+    return Problem(
+        d.source,
+        "from_number",
+        f"campaign {quoted(d.name)} (id {lc.id}) needs from_number in the manifests: with "
+        "`patch: replace` a PATCH clears what it does not send, and the API never returns "
+        "from_number, so this update would clear its caller ID",
+    )
 
 
 def _numbers_are(n: int) -> str:
