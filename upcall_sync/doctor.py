@@ -5,10 +5,15 @@ and what in plan or apply rests on it (docs/api-contract.md has one row per
 assumption and names the check that verifies it):
 
 - PASS: the assumption holds, as far as the account's data lets us see.
-- WARN: it could not be checked (say, no campaigns), or it holds with a
-  caveat the client copes with (no `links.last`: slower, still right).
+- WARN: it holds with a caveat the client copes with (no `links.last`:
+  slower, still right; datetimes without an offset: read as UTC).
+- SKIP: not checked: the account has no data to check it on (no campaigns,
+  no numbers, no contact list), or an earlier check failed. Never a PASS.
 - FAIL: it does not hold, and plan or apply would go wrong. A required check
   that fails makes the report not `ok` (the command exits 1).
+
+Every probe goes through the client's rate limiter and retry policy, so a
+stray 429 or 503 is retried as plan would retry it, not reported as a FAIL.
 
 Uses only the client (its transport, models and parsers), never the emulator.
 """
@@ -30,13 +35,14 @@ from upcall_sync.client import UpcallClient
 from upcall_sync.client.api import CAMPAIGN_TYPES
 from upcall_sync.client.models import Campaign, ContactList
 from upcall_sync.client.paging import page_number, page_size
-from upcall_sync.client.redact import TOKEN_PARAM, scrub_exception
 from upcall_sync.client.resources import parse_resource
-from upcall_sync.client.responses import describe, excerpt, parse_error_document
+from upcall_sync.client.responses import excerpt, parse_error_document
 from upcall_sync.client.transport import Page
 from upcall_sync.errors import ApiStatusError, TransportError, UpcallSyncError
 
-PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
+PASS, WARN, SKIP, FAIL = "PASS", "WARN", "SKIP", "FAIL"
+VERDICTS = (PASS, WARN, SKIP, FAIL)
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 BIG_PAGE = 1000
 #: 555-0100..0199 numbers are reserved for fiction: no account's caller ID
 FICTIONAL_NUMBER = "+12125550199"
@@ -94,20 +100,25 @@ class Report:
         return not any(c.verdict == FAIL and c.required for c in self.checks)
 
     def counts(self) -> dict[str, int]:
-        return {v: sum(c.verdict == v for c in self.checks) for v in (PASS, WARN, FAIL)}
+        return {v: sum(c.verdict == v for c in self.checks) for v in VERDICTS}
 
     def to_dict(self) -> dict[str, Any]:
         counts = self.counts()
         return {
             "api_url": self.api_url,
             "ok": self.ok,
-            "summary": {"pass": counts[PASS], "warn": counts[WARN], "fail": counts[FAIL]},
+            "summary": {
+                "pass": counts[PASS],
+                "warn": counts[WARN],
+                "not_checked": counts[SKIP],
+                "fail": counts[FAIL],
+            },
             "checks": [c.to_dict() for c in self.checks],
         }
 
 
 class _Skip(Exception):
-    """A check that cannot run; its message says why (a WARN)."""
+    """A check that cannot run; its message says why (SKIP: not checked)."""
 
 
 def run_doctor(client: UpcallClient) -> Report:
@@ -161,7 +172,7 @@ class _Doctor:
                 self._all(seen)
             else:
                 for name in ORDER:
-                    self._put(name, WARN, f"not checked: {self.blocked}")
+                    self._put(name, SKIP, f"not checked: {self.blocked}")
             self._add("rate-limit", self._rate_limit)
         finally:
             hooks.remove(self._saw)
@@ -177,7 +188,7 @@ class _Doctor:
         try:
             verdict, evidence = fn()
         except _Skip as skip:
-            verdict, evidence = WARN, str(skip)
+            verdict, evidence = SKIP, str(skip)
         except UpcallSyncError as exc:
             verdict, evidence = FAIL, exc.one_line()
         except (LookupError, TypeError, ValueError, AttributeError) as exc:
@@ -214,7 +225,7 @@ class _Doctor:
         except UpcallSyncError as exc:
             hint = "" if isinstance(exc, TransportError) else self._hint()
             self._put("base-url", FAIL, exc.one_line() + hint)
-            self._put("token", WARN, "not checked: the API could not be read")
+            self._put("token", SKIP, "not checked: the API could not be read")
             return None
         self._put("base-url", PASS, "GET /campaigns -> 200, a JSON:API document")
         self._put("token", PASS, "accepted (GET /campaigns -> 200)")
@@ -225,20 +236,46 @@ class _Doctor:
         return _Campaigns(small, big)
 
     def _refused(self, exc: ApiStatusError) -> None:
-        if exc.status in (401, 403):
+        check = "check UPCALL_AUTH_TOKEN or UPCALL_AUTH_TOKEN_FILE (or the token file given)"
+        why = {
+            401: "the API refused the token (HTTP 401 on GET /campaigns)",
+            403: "the token may not read campaigns (HTTP 403 on GET /campaigns): it is "
+            "valid, but not allowed to do this",
+        }.get(exc.status or 0)
+        if why is None and exc.status in REDIRECTS:
+            why = self._redirected(exc.status or 0)
+        if why is not None:
             self._put("base-url", PASS, f"the server answers GET /campaigns (HTTP {exc.status})")
-            what = "refused" if exc.status == 401 else "not allowed to read campaigns"
             self.blocked = "the token was refused"
-            self._put(
-                "token",
-                FAIL,
-                f"the API {what} the token (HTTP {exc.status} on GET /campaigns): "
-                "check UPCALL_AUTH_TOKEN or UPCALL_AUTH_TOKEN_FILE (or the token file given)",
-            )
+            self._put("token", FAIL, f"{why}: {check}")
             return
         self._put("base-url", FAIL, exc.one_line() + self._hint())
-        self._put("token", WARN, "not checked: the base URL does not serve /campaigns")
+        self._put("token", SKIP, "not checked: the base URL does not serve /campaigns")
         self.blocked = "the base URL does not serve /campaigns"
+
+    def _redirected(self, status: int) -> str | None:
+        """A redirect instead of data: how web apps answer a missing or wrong token (to a
+        sign-in page). None when it only points at the same URL on https (the base URL's
+        problem, reported as such)."""
+        where = ""
+        try:
+            location = self.transport.raw_get("/campaigns").location
+        except UpcallSyncError:
+            location = ""
+        if location:
+            target = urlsplit(location)
+            here = urlsplit(self.transport.base_url)
+            if (
+                target.scheme == "https"
+                and here.scheme == "http"
+                and (target.hostname == here.hostname)
+            ):
+                return None
+            where = f" to {self.transport.display(location)}"
+        return (
+            f"GET /campaigns answered HTTP {status} (a redirect{where}) instead of data, "
+            "which is how the API turns away a missing or wrong token"
+        )
 
     def _hint(self) -> str:
         parts = urlsplit(self.transport.base_url)
@@ -273,7 +310,7 @@ class _Doctor:
             return FAIL, f"{len(items)} campaigns on a page of page[size]=1: the server ignores it"
         keys = ", ".join(k for k in ("self", "next", "last") if k in links)
         if not seen.more_than_one:
-            raise _Skip(f"could not check links.next: fewer than 2 campaigns (links: {keys})")
+            raise _Skip(f"not checked: links.next needs 2 campaigns or more (links: {keys})")
         if "next" not in links:
             return FAIL, (
                 "page 1 of page[size]=1 has no links.next though the account has more "
@@ -324,7 +361,7 @@ class _Doctor:
             if isinstance(attrs, dict) and isinstance(attrs.get("name"), str):
                 found: dict[str, Any] = item
                 return found
-        raise _Skip("could not check: no campaigns")
+        raise _Skip("not checked: no campaigns")
 
     def _name_filter(self, seen: _Campaigns) -> tuple[str, str]:
         item = self._one_campaign(seen)
@@ -347,8 +384,18 @@ class _Doctor:
         return PASS, f"?name={shown} returned exactly the {len(found)} campaign(s) of that name"
 
     def _from_number_filter(self, seen: _Campaigns) -> tuple[str, str]:
-        found = self.client.list_campaigns(from_number=FICTIONAL_NUMBER)
         asked = f"?from_number={FICTIONAL_NUMBER} (a fictional number)"
+        try:
+            found = self.client.list_campaigns(from_number=FICTIONAL_NUMBER)
+        except ApiStatusError as exc:
+            named = {f.field for f in exc.fields}
+            if exc.status == 400 and named <= {"from_number", "base"}:
+                return PASS, (
+                    f"{asked} -> HTTP 400: the server checks the filter against the "
+                    "account's confirmed numbers; plan asks it only for the from_numbers "
+                    "of the manifests, which must be confirmed to be set at all"
+                )
+            raise
         if found and len(found) >= len(seen.items):
             return FAIL, (
                 f"{asked} returned every campaign: the filter is ignored, and plan would "
@@ -357,7 +404,7 @@ class _Doctor:
         if found:
             return WARN, f"{asked} returned {len(found)} campaign(s)"
         if not seen.items:
-            return PASS, f"{asked} accepted (no campaigns, so filtering is not shown)"
+            raise _Skip(f"not checked: {asked} accepted, but with no campaigns it shows nothing")
         return PASS, f"{asked} accepted and returned no campaigns"
 
     def _campaign_by_id(self, seen: _Campaigns) -> tuple[str, str]:
@@ -376,11 +423,20 @@ class _Doctor:
                 if attrs.get(key) is not None:
                     values.append((str(item.get("id")), key, attrs[key]))
         if not values:
-            raise _Skip("could not check: no campaigns")
-        worst = max((_datetime_verdict(v), cid, key, v) for cid, key, v in values)
+            raise _Skip("not checked: no campaigns")
+        rank = {PASS: 0, WARN: 1, FAIL: 2}
+        worst = max(
+            ((_datetime_verdict(v), cid, key, v) for cid, key, v in values),
+            key=lambda w: rank[w[0]],
+        )
         verdict, cid, key, value = worst
         if verdict == FAIL:
-            return FAIL, f"campaign {cid} {key} is {value!r}: not a datetime with a UTC offset"
+            return FAIL, f"campaign {cid} {key} is {value!r}: not an ISO 8601 datetime"
+        if _naive(value):
+            return WARN, (
+                f"campaign {cid} {key} is {value!r}, without a UTC offset: the client reads "
+                "such datetimes as UTC, whatever the machine's TZ says"
+            )
         if verdict == WARN:
             return WARN, (
                 f"campaign {cid} {key} is {value!r}, not UTC with milliseconds; the client "
@@ -401,11 +457,11 @@ class _Doctor:
                 if not number.phone.startswith("+"):
                     return WARN, f"campaign {cid}: number phone {number.phone!r} is not E.164"
                 return PASS, f"GET /campaigns/{cid}/numbers: campaign_numbers, phones in E.164"
-        raise _Skip(f"could not check: no numbers in the first {tried} campaign(s)")
+        raise _Skip(f"not checked: no numbers in the first {tried} campaign(s)")
 
     def _phone_filter(self) -> tuple[str, str]:
         if self.number is None:
-            raise _Skip("could not check: no campaign number to look up")
+            raise _Skip("not checked: no campaign number to look up")
         cid, nid, phone = self.number
         if nid not in {n.id for n in self.client.list_numbers(cid, phone=phone)}:
             return FAIL, f"?phone={phone} did not return number {nid} of that phone"
@@ -446,7 +502,7 @@ class _Doctor:
         if self.report.checks[-1].verdict == FAIL:
             raise _Skip("not checked: GET /lists failed")
         if self.list_id is None:
-            raise _Skip("could not check: no contact list (apply creates one)")
+            raise _Skip("not checked: no contact list (apply creates one)")
         path = f"/lists/{self.list_id}/contacts"
         try:
             _page, rows = self.client.first_page(self.client.contacts_listing(self.list_id))
@@ -467,19 +523,9 @@ class _Doctor:
         return error_shape_verdict(asked, ctype, raw)
 
     def _raw_get(self, path: str) -> tuple[int, str, bytes]:
-        """One GET whose body we read as it is (the transport turns errors into exceptions)."""
-        t = self.transport
-        try:
-            resp = t.session.get(
-                t.url(path),
-                params={TOKEN_PARAM: t.token_for_redaction()},
-                timeout=(t.timeouts.connect, t.timeouts.read),
-                allow_redirects=False,
-            )
-        except requests.RequestException as exc:
-            scrub_exception(exc, t.redact)
-            raise _Unreachable(f"GET {path}: {describe(exc)}") from exc
-        return resp.status_code, resp.headers.get("Content-Type", ""), resp.content
+        """One GET whose body we read as it is, with the client's limiter and retries."""
+        answer = self.transport.raw_get(path)
+        return answer.status, answer.content_type, answer.body
 
     def _rate_limit(self) -> tuple[str, str]:
         retried = f"; {self.statuses.count(429)} answer(s) were 429" if 429 in self.statuses else ""
@@ -504,16 +550,24 @@ class _Unreachable(UpcallSyncError):
 
 
 def _datetime_verdict(value: Any) -> str:
-    """PASS for the API's own form, WARN for another ISO 8601 with an offset, else FAIL."""
+    """PASS for the API's own form, WARN for another ISO 8601 (one without an offset is
+    UTC, CONTRACT.md), FAIL for what is no datetime."""
     if not isinstance(value, str):
         return FAIL
     if API_DATETIME.fullmatch(value):
         return PASS
     try:
-        parsed = datetime.fromisoformat(value)
+        datetime.fromisoformat(value)
     except ValueError:
         return FAIL
-    return WARN if parsed.tzinfo is not None else FAIL
+    return WARN
+
+
+def _naive(value: Any) -> bool:
+    try:
+        return datetime.fromisoformat(str(value)).tzinfo is None
+    except ValueError:
+        return False
 
 
 def error_shape_verdict(asked: str, ctype: str, raw: bytes) -> tuple[str, str]:
@@ -554,17 +608,27 @@ def render_text(report: Report, out: TextIO) -> None:
         out.write(
             f"{c.verdict}  {c.name:<{width}}  {c.evidence}  -- needed by: {c.needed_by}{extra}\n"
         )
+    out.write("\n" + summary_line(report) + "\n")
+
+
+def summary_line(report: Report) -> str:
+    """How many checks passed, warned, failed and could not run, and what that means."""
     counts = report.counts()
+    total = len(report.checks)
     warnings = f"{counts[WARN]} warning{'s' if counts[WARN] != 1 else ''}"
-    out.write(
-        f"\n{len(report.checks)} checks: {counts[PASS]} passed, {warnings}, "
-        f"{counts[FAIL]} failed. "
-        + (
-            "Every required check passed.\n"
-            if report.ok
-            else "The client's assumptions do not all hold here: fix the FAILs first.\n"
-        )
+    line = (
+        f"{total} checks: {counts[PASS]} passed, {warnings}, {counts[FAIL]} failed, "
+        f"{counts[SKIP]} not checked. "
     )
+    if not report.ok:
+        return line + "The client's assumptions do not all hold here: fix the FAILs first."
+    if counts[SKIP]:
+        return line + (
+            f"Every check that could run passed; {counts[SKIP]} of {total} not checked: run "
+            "again on an account with campaigns, numbers and a contact list, or use "
+            "--write-probe."
+        )
+    return line + "Every required check passed."
 
 
 def render_json(report: Report, out: TextIO) -> None:

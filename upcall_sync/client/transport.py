@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import requests
@@ -118,6 +118,16 @@ class Response:
     status: int
     document: Any
     headers: Mapping[str, str]
+
+
+class RawAnswer(NamedTuple):
+    """An answer as it came: status, content type, body, and a redirect's Location
+    (without the token)."""
+
+    status: int
+    content_type: str
+    body: bytes
+    location: str
 
 
 @dataclass(frozen=True)
@@ -263,7 +273,31 @@ class Transport:
         url = self.url(path, params)
         return self.retrier.call(lambda: self._once(method, url, body), retry_if=_retryable)
 
+    def raw_get(self, path: str) -> RawAnswer:
+        """One GET whose answer is returned as it is, whatever its status. It goes through
+        the rate limiter and the retry policy like every request (429 and 5xx are retried
+        first); doctor reads error bodies and redirects with it."""
+        url = self.url(path)
+
+        def once() -> RawAnswer:
+            resp, raw = self._exchange("GET", url, None)
+            if resp.status_code in RETRY_STATUSES:
+                self._interpret("GET", url, resp, raw)  # raises the retryable error
+            return RawAnswer(
+                resp.status_code,
+                resp.headers.get("Content-Type", ""),
+                raw,
+                self.redact(strip_token(resp.headers.get("Location", ""))),
+            )
+
+        return self.retrier.call(once, retry_if=_retryable)
+
     def _once(self, method: str, url: str, body: Any) -> Response:
+        resp, raw = self._exchange(method, url, body)
+        return self._interpret(method, url, resp, raw)
+
+    def _exchange(self, method: str, url: str, body: Any) -> tuple[requests.Response, bytes]:
+        """Send one request (paced by the limiter, guarded by the breaker); its body."""
         if self.cancel.is_set():
             raise Cancelled("interrupted before sending a request")
         self.breaker.check()
@@ -311,7 +345,7 @@ class Transport:
             log.debug(
                 "%s %s -> %d (%.0f ms)", method, self.display(url), resp.status_code, elapsed_ms
             )
-        return self._interpret(method, url, resp, raw)
+        return resp, raw
 
     def _transport_error(
         self,
