@@ -268,10 +268,14 @@ class Transport:
         *,
         params: Mapping[str, Any] | None = None,
         body: Any = None,
+        content_type: str = "application/vnd.api+json",
     ) -> Response:
-        """One API call, retried when that is safe. Raises only UpcallSyncError subclasses."""
+        """One API call, retried when that is safe. Raises only UpcallSyncError subclasses.
+        `content_type` is the body's (the write probe tries the others CONTRACT.md names)."""
         url = self.url(path, params)
-        return self.retrier.call(lambda: self._once(method, url, body), retry_if=_retryable)
+        return self.retrier.call(
+            lambda: self._once(method, url, body, content_type), retry_if=_retryable
+        )
 
     def raw_get(self, path: str) -> RawAnswer:
         """One GET whose answer is returned as it is, whatever its status. It goes through
@@ -292,11 +296,13 @@ class Transport:
 
         return self.retrier.call(once, retry_if=_retryable)
 
-    def _once(self, method: str, url: str, body: Any) -> Response:
-        resp, raw = self._exchange(method, url, body)
+    def _once(self, method: str, url: str, body: Any, content_type: str) -> Response:
+        resp, raw = self._exchange(method, url, body, content_type)
         return self._interpret(method, url, resp, raw)
 
-    def _exchange(self, method: str, url: str, body: Any) -> tuple[requests.Response, bytes]:
+    def _exchange(
+        self, method: str, url: str, body: Any, content_type: str = "application/vnd.api+json"
+    ) -> tuple[requests.Response, bytes]:
         """Send one request (paced by the limiter, guarded by the breaker); its body."""
         if self.cancel.is_set():
             raise Cancelled("interrupted before sending a request")
@@ -310,7 +316,7 @@ class Transport:
         headers = {}
         if body is not None:
             data = json.dumps(body, separators=(",", ":")).encode()
-            headers["Content-Type"] = "application/vnd.api+json"
+            headers["Content-Type"] = content_type
         try:
             resp = self.session.request(
                 method,
