@@ -89,6 +89,10 @@ READINGS: dict[str, tuple[dict[str, Any], dict[str, str], int]] = {
     "normalize-filters": ({"normalize_filters": True}, {}, 0),
     "no-last-link": ({"no_last_link": True}, {"links": WARN}, 0),
     "no-lists": ({"no_lists": True}, {"lists": "FAIL", "list-contacts": SKIP}, 1),
+    "patch-replace": ({"patch_replace": True}, {}, 0),
+    "normalize-names": ({"normalize_names": True}, {}, 0),
+    "page-size-limit": ({"page_size_limit": 20}, {"page-cap": WARN}, 0),
+    "naive-datetimes": ({"naive_datetimes": True}, {"datetimes": WARN}, 0),
 }
 
 
@@ -411,3 +415,13 @@ def test_datetimes_without_an_offset_are_read_as_utc(
         "without a UTC offset: the client reads such datetimes as UTC"
         in (checks["datetimes"]["evidence"])
     )
+
+
+def test_a_refused_page_size_is_a_warning_the_client_copes_with(
+    capsys: pytest.CaptureFixture[str], account: Emulator
+) -> None:
+    account.api.modes = Modes(page_size_limit=20)
+    code, checks = doctor(capsys)
+    assert code == 0 and verdicts(checks) == {**ALL_PASS, "page-cap": WARN}
+    assert "page[size]=1000 is refused with HTTP 400" in checks["page-cap"]["evidence"]
+    assert "(page[size]=15)" in checks["page-cap"]["evidence"]

@@ -137,6 +137,8 @@ class _Campaigns:
     big: dict[str, Any]
     #: why the page of page[size]=1000 could not be read, if it could not
     big_error: str = ""
+    #: the page size accepted after page[size]=1000 was refused with 400 (0: it was not)
+    fell_back_to: int = 0
 
     @property
     def items(self) -> list[Any]:
@@ -231,9 +233,23 @@ class _Doctor:
         self._put("token", PASS, "accepted (GET /campaigns -> 200)")
         try:
             big = self._get("/campaigns", **{"page[number]": 1, "page[size]": BIG_PAGE})
+        except ApiStatusError as exc:
+            if exc.status != 400:
+                return _Campaigns(small, {}, exc.one_line())
+            return self._smaller(small, exc)
         except UpcallSyncError as exc:
             return _Campaigns(small, {}, exc.one_line())
         return _Campaigns(small, big)
+
+    def _smaller(self, small: dict[str, Any], refused: ApiStatusError) -> _Campaigns:
+        """page[size]=1000 refused with 400: the client's own fallback (halving)."""
+        try:
+            page = self.transport.first_page("/campaigns", {}, page_size=BIG_PAGE)
+        except UpcallSyncError:
+            return _Campaigns(small, {}, refused.one_line())
+        size = page_size(page.url) or 0
+        big = {"data": page.items, "links": {"self": page.url}}
+        return _Campaigns(small, big, fell_back_to=size)
 
     def _refused(self, exc: ApiStatusError) -> None:
         check = "check UPCALL_AUTH_TOKEN or UPCALL_AUTH_TOKEN_FILE (or the token file given)"
@@ -339,6 +355,12 @@ class _Doctor:
     def _page_cap(self, seen: _Campaigns) -> tuple[str, str]:
         if seen.big_error:
             return FAIL, f"{seen.big_error} (the client asks for page[size]={BIG_PAGE})"
+        if seen.fell_back_to:
+            return WARN, (
+                f"page[size]={BIG_PAGE} is refused with HTTP 400; the client halves the size "
+                f"until one is accepted (page[size]={seen.fell_back_to}) and keeps it for the "
+                f"run (--page-size {seen.fell_back_to} skips the refusals)"
+            )
         links = seen.links(seen.big)
         count = len(seen.items)
         if count > BIG_PAGE:
