@@ -39,7 +39,7 @@ from run import (
 
 from upcall_sync import __version__
 from upcall_sync.emulator.store import Store
-from upcall_sync.export import ExportOptions, build, read_live, write_files
+from upcall_sync.jobs.export import ExportOptions, build, read_live, write_files
 
 
 def seed(db: Path, campaigns: int, per: int) -> None:

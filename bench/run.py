@@ -37,11 +37,11 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from upcall_sync.apply import Applier  # noqa: E402
 from upcall_sync.client import RetryPolicy, UpcallClient, make_session  # noqa: E402
 from upcall_sync.emulator.store import Store  # noqa: E402
+from upcall_sync.jobs.apply import Applier  # noqa: E402
+from upcall_sync.jobs.sync import PlanOptions, converge, plan_for  # noqa: E402
 from upcall_sync.manifest import load_manifests  # noqa: E402
-from upcall_sync.sync import PlanOptions, converge, plan_for  # noqa: E402
 
 TOKEN = "bench-token-not-secret"
 FROM_MANAGED = "+16501231234"
@@ -287,8 +287,8 @@ PLANNER_CHILD = textwrap.dedent(
     import json, resource, sys, time, tracemalloc
     sys.path.insert(0, sys.argv[3])
     from upcall_sync.errors import Location
-    from upcall_sync.model import *
-    from upcall_sync.plan import plan
+    from upcall_sync.core.model import *
+    from upcall_sync.core.planner import plan
     n, mode = int(sys.argv[1]), sys.argv[2]
     per = 100
     camps, lives, numbers, contacts = [], [], {}, []

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from upcall_sync.apply import Applier
 from upcall_sync.emulator import Emulator, Faults
+from upcall_sync.jobs.apply import Applier
+from upcall_sync.jobs.sync import PlanOptions, plan_for
 from upcall_sync.manifest import load_manifests
-from upcall_sync.sync import PlanOptions, plan_for
 
 from . import figures
 from .conftest import ROOT, TOKEN, connect, run_cli, write_manifest
@@ -408,13 +408,13 @@ def test_a_changed_address_part_sends_the_whole_address(
     m = write_manifest(tmp_path / "m.yaml", body)
     assert run_cli(capsys, "apply", "--auto-approve", str(m))[0] == 0
     write_manifest(m, body.replace("Fremont", "Oakland"))
-    from upcall_sync.apply import _contact_update
-    from upcall_sync.model import Contact
+    from upcall_sync.core.model import Contact
+    from upcall_sync.jobs.apply import _contact_update
 
     person = Contact(
         "+16507991144", first_name="Joey", line1="1 Main St", city="Oakland", country="US"
     )
-    from upcall_sync.changes import UpdateContact
+    from upcall_sync.core.changes import UpdateContact
 
     change = UpdateContact(
         address="c", live_id="1", contact=person, current=person._replace(city="Fremont")

@@ -19,13 +19,13 @@ import jsonschema
 import pytest
 from referencing import Registry, Resource
 
-from upcall_sync import sync
-from upcall_sync.changes import AddNumber, CreateCampaign, CreateContact
 from upcall_sync.client import CampaignAttributes, ContactAttributes, UpcallClient
+from upcall_sync.core.changes import AddNumber, CreateCampaign, CreateContact
+from upcall_sync.core.model import Contact
 from upcall_sync.emulator import Emulator
-from upcall_sync.explain import explain_change
-from upcall_sync.model import Contact
-from upcall_sync.report import RESULTS
+from upcall_sync.jobs import sync
+from upcall_sync.jobs.report import RESULTS
+from upcall_sync.output.explain import explain_change
 
 from .conftest import FAST_RETRY, ROOT, TOKEN, run_cli, scan, write_manifest
 from .reliability.test_interruption import _manifest, _wait_for_writes, slow_emulator

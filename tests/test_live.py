@@ -19,8 +19,8 @@ import pytest
 
 from upcall_sync.client import Timeouts, UpcallClient
 from upcall_sync.emulator import Emulator, Request, Result
+from upcall_sync.jobs.sync import PlanOptions, plan_for
 from upcall_sync.manifest import load_manifests
-from upcall_sync.sync import PlanOptions, plan_for
 
 from .conftest import TOKEN, connect, serve, write_manifest
 

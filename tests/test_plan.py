@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from upcall_sync.errors import Location, PlanError, UsageError
-from upcall_sync.model import (
+from upcall_sync.core.model import (
     Contact,
     DesiredCampaign,
     DesiredNumber,
@@ -19,8 +18,9 @@ from upcall_sync.model import (
     LiveState,
     Safety,
 )
-from upcall_sync.normalize import parse_datetime
-from upcall_sync.plan import plan
+from upcall_sync.core.normalize import parse_datetime
+from upcall_sync.core.planner import plan
+from upcall_sync.errors import Location, PlanError, UsageError
 
 HERE = Location("m.yaml", 1, 1)
 JOEY = Contact("+16507991144", first_name="Joey", last_name="Smith", title="Manager")

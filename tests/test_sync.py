@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from upcall_sync.changes import (
+from upcall_sync.client import UpcallClient
+from upcall_sync.core.changes import (
     ArchiveCampaign,
     CreateCampaign,
     FieldChange,
@@ -18,13 +19,12 @@ from upcall_sync.changes import (
     UpdateCampaign,
     UpdateContact,
 )
-from upcall_sync.client import UpcallClient
+from upcall_sync.core.model import Contact, DesiredCampaign, DesiredNumber, DesiredState
 from upcall_sync.emulator import Emulator, Faults
 from upcall_sync.emulator.store import PageResult
 from upcall_sync.errors import Location, UnsafePlan, UsageError
-from upcall_sync.model import Contact, DesiredCampaign, DesiredNumber, DesiredState
-from upcall_sync.planfile import save_plan
-from upcall_sync.sync import (
+from upcall_sync.jobs.planfile import save_plan
+from upcall_sync.jobs.sync import (
     PlanOptions,
     plan_paths,
     prepare_apply,

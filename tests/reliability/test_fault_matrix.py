@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from upcall_sync.apply import Applier
 from upcall_sync.client import RetryPolicy, Timeouts, UpcallClient
 from upcall_sync.emulator import PESSIMISTIC_MODES, Emulator, Faults
+from upcall_sync.jobs.apply import Applier
+from upcall_sync.jobs.sync import PlanOptions, plan_for
 from upcall_sync.manifest import load_manifests
-from upcall_sync.sync import PlanOptions, plan_for
 
 from .. import figures
 from ..conftest import CONFIRMED, TOKEN, connect

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from upcall_sync import __version__
-from upcall_sync.cli_messages import api_url_fix
+from upcall_sync.cli.messages import api_url_fix
 from upcall_sync.errors import (
     ApiStatusError,
     InsecureTransport,

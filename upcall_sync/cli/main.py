@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from upcall_sync.cli_messages import lift_debug, usage_message
+from upcall_sync.cli.messages import lift_debug, usage_message
 from upcall_sync.errors import (
     ManifestError,
     PlanError,

@@ -18,12 +18,12 @@ from upcall_sync.errors import (
     UpcallSyncError,
     UsageError,
 )
-from upcall_sync.render import render_report
+from upcall_sync.output.render import render_report
 
 if TYPE_CHECKING:
-    from upcall_sync.changes import Plan
     from upcall_sync.client import UpcallClient
-    from upcall_sync.sync import ApplyJob, ApplyOutcome, PlanOptions
+    from upcall_sync.core.changes import Plan
+    from upcall_sync.jobs.sync import ApplyJob, ApplyOutcome, PlanOptions
 
 from upcall_sync.cli.base import (
     STATE,
@@ -93,14 +93,14 @@ def plan(
 ) -> None:
     """Show what apply would change: text for people, JSON for machines, Markdown for PRs."""
     connection = dict(locals())  # the options, before any local variable
-    from upcall_sync.render import render
-    from upcall_sync.sync import plan_paths
+    from upcall_sync.jobs.sync import plan_paths
+    from upcall_sync.output.render import render
 
     client = client_from(connection, parallelism)
     with gc_paused():
         planned = plan_paths(need_paths(paths), client, plan_options(prune, target, parallelism))
     if out:
-        from upcall_sync.planfile import save_plan
+        from upcall_sync.jobs.planfile import save_plan
 
         save_plan(out, planned, client.transport.base_url, redact=STATE.redactor)
     text_options = {"color": use_color(sys.stdout), "show_all_numbers": show_all_numbers}
@@ -110,7 +110,7 @@ def plan(
 
 
 def plan_options(prune: bool, target: list[str] | None, parallelism: int) -> PlanOptions:
-    from upcall_sync.sync import PlanOptions
+    from upcall_sync.jobs.sync import PlanOptions
 
     if prune and target:
         raise UsageError("--prune cannot be combined with --target")
@@ -177,7 +177,7 @@ def apply(
     on every exit, errors included; the plan, prompt, progress and summary go to stderr.
     """
     connection = dict(locals())  # the options, before any local variable
-    from upcall_sync.sync import prepare_apply
+    from upcall_sync.jobs.sync import prepare_apply
 
     run = _ApplyRun(json_report=fmt is ApplyFormat.json)
     try:
@@ -212,7 +212,7 @@ class _ApplyRun:
         if not self.json or self._written:
             return
         self._written = True
-        from upcall_sync.report import render_report_json, report_document
+        from upcall_sync.jobs.report import render_report_json, report_document
 
         doc = report_document(self.job, self.outcome, error=error, exit_code=exit_code)
         render_report_json(doc, sys.stdout)
@@ -238,8 +238,8 @@ def _apply_job(
     quiet: bool,
 ) -> int:
     """Show the plan, confirm, apply, report; returns the exit code."""
-    from upcall_sync.render import render_remaining, render_text
-    from upcall_sync.sync import run_apply
+    from upcall_sync.jobs.sync import run_apply
+    from upcall_sync.output.render import render_remaining, render_text
 
     assert run.job is not None
     job, out = run.job, run.out
@@ -300,7 +300,7 @@ def _confirm(out: TextIO) -> None:
 
 def _progress(quiet: bool, plan: Plan, out: TextIO, status: Any = None) -> Any:
     """A bar on a terminal, lines otherwise; `status` says when the server throttles."""
-    from upcall_sync.render import BarProgress, LineProgress, operation_count
+    from upcall_sync.output.progress import BarProgress, LineProgress, operation_count
 
     class _Silent:
         def __call__(self, op: Any) -> None:

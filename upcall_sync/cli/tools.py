@@ -20,7 +20,7 @@ from upcall_sync.errors import (
 
 if TYPE_CHECKING:
     from upcall_sync.client import UpcallClient
-    from upcall_sync.export import Export
+    from upcall_sync.jobs.export import Export
 
     pass
 
@@ -126,7 +126,7 @@ def doctor(
     `--write-probe` then tells the write-side readings apart (see docs/api-contract.md).
     """
     connection = dict(locals())  # the options, before any local variable
-    from upcall_sync.doctor import render_json, render_text, run_doctor
+    from upcall_sync.jobs.doctor import render_json, render_text, run_doctor
 
     if (auto_approve or from_number) and not write_probe:
         raise UsageError("--auto-approve and --from-number go with --write-probe")
@@ -143,7 +143,7 @@ def _write_probe(
     client: UpcallClient, fmt: DoctorFormat, *, auto_approve: bool, phone: str | None
 ) -> int:
     """Say what the probe writes, ask, probe (archiving at the end), report."""
-    from upcall_sync import probe
+    from upcall_sync.jobs import probe
 
     caller = probe.check_from_number(phone)
     stamp = probe.stamp_now()
@@ -258,7 +258,7 @@ def export(
 ) -> None:
     """Write the live account as manifests that plan to no changes (read-only)."""
     connection = dict(locals())  # the options, before any local variable
-    from upcall_sync import export as ex
+    from upcall_sync.jobs import export as ex
 
     if out is None and (csv_over is not None or overwrite):
         raise UsageError("--csv-over and --overwrite need --out DIR")
@@ -287,7 +287,7 @@ def _write_export(result: Export, requests: int, out: str | None, *, overwrite: 
     """The export's files (or stdout), its warnings and its summary line."""
     from pathlib import Path
 
-    from upcall_sync import export as ex
+    from upcall_sync.jobs import export as ex
     from upcall_sync.manifest.yamlload import MAX_FILE_BYTES
 
     for name_, text in result.files.items():

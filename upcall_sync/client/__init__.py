@@ -13,7 +13,6 @@ from upcall_sync.client.models import (
     ListContact,
 )
 from upcall_sync.client.ratelimit import LimiterStatus, RateLimiter
-from upcall_sync.client.redact import Redactor, Secret, strip_token
 from upcall_sync.client.resources import contact_of, contact_row, live_contact
 from upcall_sync.client.transport import (
     DEFAULT_BASE_URL,
@@ -24,6 +23,7 @@ from upcall_sync.client.transport import (
     make_session,
 )
 from upcall_sync.errors import Cancelled
+from upcall_sync.redact import Redactor, Secret, strip_token
 
 __all__ = [
     "DEFAULT_BASE_URL",

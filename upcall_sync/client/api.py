@@ -21,7 +21,6 @@ from upcall_sync.client.models import (
     CampaignNumber,
 )
 from upcall_sync.client.ratelimit import RateLimiter
-from upcall_sync.client.redact import Secret, strip_token
 from upcall_sync.client.resources import contact_row, document, live_contact, parse_single
 from upcall_sync.client.transport import (
     DEFAULT_BASE_URL,
@@ -32,8 +31,9 @@ from upcall_sync.client.transport import (
     Transport,
     make_session,
 )
+from upcall_sync.core.model import CAMPAIGN_STATUSES, LiveNumber
 from upcall_sync.errors import NoToken, UsageError
-from upcall_sync.model import CAMPAIGN_STATUSES, LiveNumber
+from upcall_sync.redact import Secret, strip_token
 
 CAMPAIGN_TYPES = ("campaigns",)
 NUMBER_TYPES = ("campaign_numbers",)

@@ -20,7 +20,7 @@ from upcall_sync.client.resources import (
     parse_single,
 )
 from upcall_sync.client.transport import Page, Transport
-from upcall_sync.model import CONTACT_FIELDS, LiveContact
+from upcall_sync.core.model import CONTACT_FIELDS, LiveContact
 
 LIST_TYPES = ("lists",)
 CONTACT_TYPES = ("list_contacts",)

@@ -7,9 +7,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from upcall_sync.core.model import ADDRESS_PARTS, TOP_FIELDS, Contact
+from upcall_sync.core.normalize import lenient_phone
 from upcall_sync.errors import ApiResponseError
-from upcall_sync.model import ADDRESS_PARTS, TOP_FIELDS, Contact
-from upcall_sync.normalize import lenient_phone
 
 M = TypeVar("M", bound=BaseModel)
 

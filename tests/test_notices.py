@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from upcall_sync.model import DesiredState, LiveCampaign, LiveState
-from upcall_sync.plan import plan
+from upcall_sync.core.model import DesiredState, LiveCampaign, LiveState
+from upcall_sync.core.planner import plan
 
 from .test_plan import camp, desired, live
 

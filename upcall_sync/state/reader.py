@@ -26,9 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from upcall_sync.client import Campaign, Listing, UpcallClient, submit_all
-from upcall_sync.errors import ApiStatusError, ListsUnavailable, PlanError, Problem
-from upcall_sync.matching import Matches, first_file, match_campaigns, phones_needing_contacts
-from upcall_sync.model import (
+from upcall_sync.core.matching import Matches, first_file, match_campaigns, phones_needing_contacts
+from upcall_sync.core.model import (
     DesiredCampaign,
     DesiredState,
     LiveCampaign,
@@ -36,9 +35,10 @@ from upcall_sync.model import (
     LiveNumber,
     LiveState,
 )
-from upcall_sync.normalize import name_forms, name_key, text, utc_second
+from upcall_sync.core.normalize import name_forms, name_key, text, utc_second
+from upcall_sync.errors import ApiStatusError, ListsUnavailable, PlanError, Problem
 
-log = logging.getLogger("upcall_sync.live")
+log = logging.getLogger("upcall_sync.state.reader")
 
 
 @dataclass

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from upcall_sync.changes import (
+from upcall_sync.core.changes import (
     UNKNOWN,
     AddNumber,
     ArchiveCampaign,
@@ -47,9 +47,7 @@ from upcall_sync.changes import (
     contact_address,
     quoted,
 )
-from upcall_sync.errors import Location, PlanError, Problem, UsageError
-from upcall_sync.hints import hint_notices
-from upcall_sync.matching import (
+from upcall_sync.core.matching import (
     Matches,
     first_file,
     id_order,
@@ -57,7 +55,7 @@ from upcall_sync.matching import (
     select_targets,
     unsatisfied_by_equality,
 )
-from upcall_sync.model import (
+from upcall_sync.core.model import (
     DATETIME_FIELDS,
     TEXT_FIELDS,
     Contact,
@@ -67,7 +65,9 @@ from upcall_sync.model import (
     LiveContact,
     LiveState,
 )
-from upcall_sync.normalize import name_key, text, utc_second
+from upcall_sync.core.normalize import name_key, text, utc_second
+from upcall_sync.core.notices import hint_notices
+from upcall_sync.errors import Location, PlanError, Problem, UsageError
 
 PersonKey = tuple[str, str, str, str]
 

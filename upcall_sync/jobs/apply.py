@@ -27,7 +27,16 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from upcall_sync.changes import (
+from upcall_sync.client import (
+    Campaign,
+    CampaignAttributes,
+    CampaignNumber,
+    ContactAttributes,
+    ListContact,
+    UpcallClient,
+    contact_of,
+)
+from upcall_sync.core.changes import (
     AddNumber,
     ArchiveCampaign,
     Change,
@@ -39,15 +48,9 @@ from upcall_sync.changes import (
     Value,
     quoted,
 )
-from upcall_sync.client import (
-    Campaign,
-    CampaignAttributes,
-    CampaignNumber,
-    ContactAttributes,
-    ListContact,
-    UpcallClient,
-    contact_of,
-)
+from upcall_sync.core.matching import id_order
+from upcall_sync.core.model import ADDRESS_PARTS, TEXT_FIELDS, Contact
+from upcall_sync.core.normalize import name_forms, name_key
 from upcall_sync.errors import (
     ApiError,
     ApiStatusError,
@@ -56,10 +59,7 @@ from upcall_sync.errors import (
     OutcomeUnknown,
     UpcallSyncError,
 )
-from upcall_sync.matching import id_order
-from upcall_sync.model import ADDRESS_PARTS, TEXT_FIELDS, Contact
-from upcall_sync.normalize import name_forms, name_key
-from upcall_sync.schedule import (
+from upcall_sync.jobs.schedule import (
     PRIORITY,
     ApplyReport,
     Graph,
@@ -71,7 +71,7 @@ from upcall_sync.schedule import (
 
 __all__ = ["PRIORITY", "Applier", "ApplyReport", "Listener", "Op", "Status", "apply_plan"]
 
-log = logging.getLogger("upcall_sync.apply")
+log = logging.getLogger("upcall_sync.jobs.apply")
 
 
 class Applier:

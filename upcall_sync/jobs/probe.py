@@ -28,8 +28,8 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from upcall_sync.client import UpcallClient
+from upcall_sync.core.normalize import PhoneError, name_key, normalize_phone, quote
 from upcall_sync.errors import ApiStatusError, UpcallSyncError, UsageError
-from upcall_sync.normalize import PhoneError, name_key, normalize_phone, quote
 
 #: 555-0100..0199 numbers are reserved for fiction: nobody is ever called on them
 PROBE_PHONE = "+12125550142"

@@ -33,8 +33,17 @@ from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, region_code_for_country_co
 from phonenumbers.phonemetadata import PhoneMetadata
 
 from upcall_sync.client import NUMBER_TYPES, Campaign, UpcallClient, contact_row, live_contact
+from upcall_sync.core.model import (
+    ADDRESS_PARTS,
+    CAMPAIGN_STATUSES,
+    CONTACT_FIELDS,
+    TOP_FIELDS,
+    Contact,
+    LiveCampaign,
+)
+from upcall_sync.core.normalize import PhoneError, normalize_phone, quote
 from upcall_sync.errors import UpcallSyncError, UsageError
-from upcall_sync.export_yaml import (
+from upcall_sync.jobs.export_yaml import (
     Unwritable,
     block_or_scalar,
     csv_cell_ok,
@@ -44,18 +53,9 @@ from upcall_sync.export_yaml import (
     strangers,
     write_files,
 )
-from upcall_sync.live import campaign_from_api
 from upcall_sync.manifest import EMAIL_PATTERN
 from upcall_sync.manifest.spec import MAX_YEAR, MIN_YEAR
-from upcall_sync.model import (
-    ADDRESS_PARTS,
-    CAMPAIGN_STATUSES,
-    CONTACT_FIELDS,
-    TOP_FIELDS,
-    Contact,
-    LiveCampaign,
-)
-from upcall_sync.normalize import PhoneError, normalize_phone, quote
+from upcall_sync.state.reader import campaign_from_api
 
 DEFAULT_CSV_OVER = 100
 _EMAIL = re.compile(EMAIL_PATTERN)

@@ -19,9 +19,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from upcall_sync.changes import quoted
-from upcall_sync.errors import Location, PlanError, Problem, UsageError
-from upcall_sync.model import (
+from upcall_sync.core.changes import quoted
+from upcall_sync.core.model import (
     Contact,
     DesiredCampaign,
     DesiredNumber,
@@ -30,7 +29,8 @@ from upcall_sync.model import (
     LiveNumber,
     id_order,
 )
-from upcall_sync.normalize import name_key
+from upcall_sync.core.normalize import name_key
+from upcall_sync.errors import Location, PlanError, Problem, UsageError
 
 GLOB_CHARS = frozenset("*?[")
 

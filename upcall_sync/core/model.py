@@ -1,6 +1,6 @@
 """The two states a plan compares: what the manifests want and what the account holds.
 
-Both are plain frozen values, normalized the same way (`upcall_sync.normalize`),
+Both are plain frozen values, normalized the same way (`upcall_sync.core.normalize`),
 so the planner compares them with `==` and never has to know where they came
 from. The numerous ones (`Contact`, `DesiredNumber`, the live numbers and
 contacts) are NamedTuples or slotted dataclasses: a plan of 100,000 numbers

@@ -19,16 +19,16 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
-from upcall_sync.apply import ApplyReport, Listener, apply_plan
-from upcall_sync.changes import CONTACT_CHANGES, ArchiveCampaign, Change, Plan
 from upcall_sync.client import UpcallClient
+from upcall_sync.core.changes import CONTACT_CHANGES, ArchiveCampaign, Change, Plan
+from upcall_sync.core.matching import select_targets
+from upcall_sync.core.model import DesiredCampaign, DesiredState, LiveState
+from upcall_sync.core.planner import plan as compute_plan
 from upcall_sync.errors import Location, ManifestError, Problem, UpcallSyncError, UsageError
-from upcall_sync.explain import explain_plan
-from upcall_sync.live import Reader
+from upcall_sync.jobs.apply import ApplyReport, Listener, apply_plan
 from upcall_sync.manifest import MANIFEST_SUFFIXES, load_manifests
-from upcall_sync.matching import select_targets
-from upcall_sync.model import DesiredCampaign, DesiredState, LiveState
-from upcall_sync.plan import plan as compute_plan
+from upcall_sync.output.explain import explain_plan
+from upcall_sync.state.reader import Reader
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ def looks_like_plan_file(path: str) -> bool:
 def prepare_apply(args: Sequence[str], client: UpcallClient, options: PlanOptions) -> ApplyJob:
     """The plan to apply: a saved plan file (the only argument, checked against the live
     account), or a fresh plan of manifest files and directories."""
-    from upcall_sync.planfile import check_fresh, load_plan
+    from upcall_sync.jobs.planfile import check_fresh, load_plan
 
     saved = [a for a in args if looks_like_plan_file(a)]
     if not saved:
