@@ -175,6 +175,8 @@ def test_http_links_under_an_https_api_are_followed_on_https_only(
         code, out, _err = run_cli(capsys, "doctor")
         assert code == 0, out
         assert "FAIL" not in out and "WARN  links" in out and "no links.last" in out
+        code, out, _err = run_cli(capsys, "doctor", "--write-probe", "--auto-approve")
+        assert code == 0 and "Cleanup: campaign" in out and "archived." in out, out
         page = session().get(
             emu.base_url.replace("http://", "https://") + "/campaigns",
             params={"auth_token": TOKEN, "page[size]": 2},

@@ -217,6 +217,9 @@ class Transport:
         #: the page size listings ask for; lowered for the run when a server refuses it
         self.page_size = page_size
         self._size_lock = threading.Lock()
+        #: held by the run's first listing while it finds the page size the server takes
+        self._size_finder = threading.Lock()
+        self._size_known = threading.Event()
         self.max_body_bytes = max_body_bytes
         self.cancel = cancel or threading.Event()
         self.stats = Stats()
@@ -526,7 +529,21 @@ class Transport:
     ) -> Page:
         """Page 1 of a listing. A 400 that names no field but the page's (or none) halves
         the page size, down to MIN_PAGE_SIZE, and the size accepted is kept for the run:
-        some servers refuse a page[size] above their cap instead of capping it."""
+        some servers refuse a page[size] above their cap instead of capping it. The run's
+        first listing finds that size alone (the others wait for it), so a plan that opens
+        hundreds of listings at once does not make each of them halve its way down."""
+        if page_size is None and not self._size_known.is_set():
+            with self._size_finder:
+                if not self._size_known.is_set():
+                    try:
+                        return self._first_page(path, params, None)
+                    finally:
+                        self._size_known.set()
+        return self._first_page(path, params, page_size)
+
+    def _first_page(
+        self, path: str, params: Mapping[str, Any] | None, page_size: int | None
+    ) -> Page:
         size = page_size or self.page_size
         while True:
             url = self.url(path, {**(params or {}), "page[number]": 1, "page[size]": size})
