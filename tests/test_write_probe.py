@@ -155,3 +155,22 @@ def test_ctrl_c_archives_the_probe_campaign(monkeypatch: pytest.MonkeyPatch) -> 
         assert _campaign_statuses(emu) == ["archived"]
         assert TOKEN not in out + err
         emu.store.close()
+
+
+def test_a_confirmed_from_number_goes_with_the_probe_campaign(
+    capsys: pytest.CaptureFixture[str], cli_env: Emulator
+) -> None:
+    """--from-number: the probe campaign is created with it and keeps it to the end, even
+    where a PATCH replaces the campaign (every PATCH of the probe sends it again)."""
+    cli_env.api.modes = Modes(patch_replace=True)
+    code, out, err = run_cli(
+        capsys, "doctor", "--write-probe", "--auto-approve", "--from-number", "(650) 123-1234"
+    )
+    assert code == 1 and "has no country code" in err  # a usage error, nothing written
+    assert not [r for r in cli_env.requests if r.method != "GET"]
+    code, out, _err = run_cli(
+        capsys, "doctor", "--write-probe", "--auto-approve", "--from-number", "+1 650 123 1234"
+    )
+    assert code == 0 and "with from_number +16501231234" in out
+    rows = cli_env.store.sql("SELECT status, from_number FROM campaigns")
+    assert [(r["status"], r["from_number"]) for r in rows] == [("archived", "+16501231234")]
