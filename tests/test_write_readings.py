@@ -99,32 +99,44 @@ def test_converges_keeps_every_field_and_writes_nothing_twice(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with _serving(monkeypatch, **READINGS[reading]) as emu:
-        manifest = write_manifest(tmp_path / "m.yaml", MANIFEST)
-        _apply(capsys, manifest)
-        assert run_cli(capsys, "plan", "--detailed-exitcode", str(manifest))[0] == 0
-        assert duplicates(emu) == {"campaigns": [], "lists": [], "contacts": [], "numbers": []}
-        # out of band: the unmanaged campaign is paused and gets instructions
-        loose = emu.store.sql("SELECT id FROM campaigns WHERE name = 'loose'")[0]["id"]
-        emu.store.sql(
-            "UPDATE campaigns SET status = 'paused', instructions = 'by hand' WHERE id = ?",
-            (loose,),
-        )
-        before = _campaigns(emu)
-        edited = MANIFEST.replace("Be friendly", "Be brief").replace(
-            "only the pitch is managed", "still only the pitch"
-        )
-        manifest.write_text(edited)
-        _apply(capsys, manifest)
-        after = _campaigns(emu)
-        for cid, row in before.items():
-            assert {k: v for k, v in after[cid].items() if k != "pitch"} == {
-                k: v for k, v in row.items() if k != "pitch"
-            }, cid
-        assert sorted(r["pitch"] for r in after.values()) == ["Be brief", "still only the pitch"]
-        since = len(emu.requests)
-        out = _apply(capsys, manifest)
-        assert _writes(emu, since) == [], out
-        assert duplicates(emu) == {"campaigns": [], "lists": [], "contacts": [], "numbers": []}
+        _converge_edit_and_rest(emu, capsys, tmp_path)
+
+
+def _converge_edit_and_rest(
+    emu: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Apply from empty converges; a one-field edit changes that field and nothing else
+    (an unmanaged status and instructions set by hand stay); a second apply writes
+    nothing; nothing exists twice."""
+    manifest = write_manifest(tmp_path / "m.yaml", MANIFEST)
+    _apply(capsys, manifest)
+    assert run_cli(capsys, "plan", "--detailed-exitcode", str(manifest))[0] == 0
+    assert duplicates(emu) == {"campaigns": [], "lists": [], "contacts": [], "numbers": []}
+    # out of band: the unmanaged campaign is paused and gets instructions
+    loose = emu.store.sql("SELECT id FROM campaigns WHERE name = 'loose'")[0]["id"]
+    emu.store.sql(
+        "UPDATE campaigns SET status = 'paused', instructions = 'by hand' WHERE id = ?",
+        (loose,),
+    )
+    before = _campaigns(emu)
+    edited = MANIFEST.replace("Be friendly", "Be brief").replace(
+        "only the pitch is managed", "still only the pitch"
+    )
+    manifest.write_text(edited)
+    _apply(capsys, manifest)
+    after = _campaigns(emu)
+    for cid, row in before.items():
+        assert {k: v for k, v in after[cid].items() if k != "pitch"} == {
+            k: v for k, v in row.items() if k != "pitch"
+        }, cid
+    assert sorted(r["pitch"] for r in after.values() if r["pitch"]) == [
+        "Be brief",
+        "still only the pitch",
+    ]
+    since = len(emu.requests)
+    out = _apply(capsys, manifest)
+    assert _writes(emu, since) == [], out
+    assert duplicates(emu) == {"campaigns": [], "lists": [], "contacts": [], "numbers": []}
 
 
 class _TlsTerminator(HTTPAdapter):
@@ -146,8 +158,12 @@ class _TlsTerminator(HTTPAdapter):
         return super().send(request, **kwargs)
 
 
+@pytest.mark.parametrize("others", [False, True], ids=["alone", "with-all-the-others"])
 def test_http_links_under_an_https_api_are_followed_on_https_only(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    others: bool,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The reference's own links say http://. Under an https base URL, same-host links are
     followed on https: plan, apply and doctor work, and no request (the token rides in
@@ -164,14 +180,13 @@ def test_http_links_under_an_https_api_are_followed_on_https_only(
         s.mount("http://", adapter)
         return s
 
-    with _serving(monkeypatch, http_links=True, no_last_link=True) as emu:
+    modes = READINGS["all"] if others else {}
+    with _serving(monkeypatch, http_links=True, no_last_link=True, **modes) as emu:
         monkeypatch.setattr(api, "make_session", session)
         monkeypatch.setenv("UPCALL_API_URL", emu.base_url.replace("http://", "https://"))
-        manifest = write_manifest(tmp_path / "m.yaml", MANIFEST)
         for i in range(5):  # more campaigns than a page holds
             emu.store.create_campaign(emu.accounts[TOKEN], {"name": f"other {i}"})
-        _apply(capsys, manifest)
-        assert run_cli(capsys, "plan", "--detailed-exitcode", str(manifest))[0] == 0
+        _converge_edit_and_rest(emu, capsys, tmp_path)
         code, out, _err = run_cli(capsys, "doctor")
         assert code == 0, out
         assert "FAIL" not in out and "WARN  links" in out and "no links.last" in out
