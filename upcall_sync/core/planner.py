@@ -56,6 +56,7 @@ from upcall_sync.core.matching import (
     unsatisfied_by_equality,
 )
 from upcall_sync.core.model import (
+    CAMPAIGN_STATUSES,
     DATETIME_FIELDS,
     TEXT_FIELDS,
     Contact,
@@ -461,12 +462,13 @@ LIVE_FIELDS = ("status", *TEXT_FIELDS, *DATETIME_FIELDS)
 
 
 def _live_values(lc: LiveCampaign, skip: set[str]) -> dict[str, Value]:
-    """A live campaign's attributes as a PATCH sends them: "" as null, no empty status."""
+    """A live campaign's attributes as a PATCH sends them: "" as null, a status only when
+    it is one of the five the API takes."""
     out: dict[str, Value] = {} if "name" in skip else {"name": lc.name}
     for name in LIVE_FIELDS:
         value = lc.value(name)
-        if name in skip or (name == "status" and not value):
-            continue
+        if name in skip or (name == "status" and value not in CAMPAIGN_STATUSES):
+            continue  # a status the API's write model does not know is not sent back
         out[name] = value if value != "" else None
     return out
 
