@@ -90,7 +90,7 @@ def scenario_export(report: Report, work: Path, runs: int, quick: bool) -> None:
             client, urls = client_for(emu.url)
             out_dir = work / f"out{run}"
             t0 = time.perf_counter()
-            live = read_live(client, ExportOptions(parallelism=8))
+            live = read_live(client, ExportOptions())
             t1 = time.perf_counter()
             result = build(live, ExportOptions(), version=__version__, to_dir=True)
             t2 = time.perf_counter()

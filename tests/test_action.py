@@ -28,17 +28,12 @@ from upcall_sync.emulator import Emulator
 
 from .conftest import ROOT, TOKEN, scan
 from .githubfake import ActionRun, FakeGitHub, GitHubServer, run_action
+from .helpers.wheels import wheelhouse
 
 GH_TOKEN = "ghs_FAKEGITHUBTOKEN_5e1d"
 REPO = "acme/campaigns"
 MARKER = "<!-- upcall-sync:plan campaigns/ -->"
 DRIFT_MARKER = "<!-- upcall-sync:drift campaigns/ -->"
-
-
-def wheelhouse() -> Path:
-    path = Path(os.environ.get("UPCALL_SYNC_WHEELHOUSE") or Path(sys.prefix) / "wheelhouse")
-    assert (path / ".stamp").exists(), f"no wheelhouse at {path}: run ./scripts/test once"
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,7 @@ LAYERS = ("core", "state", "output", "jobs")
 #: own floor (as the table allows) or from floors below it
 FLOORS = (
     ("errors", "redact"),
+    ("authtoken",),
     ("core",),
     ("manifest", "client"),
     ("state", "output"),
@@ -392,6 +393,21 @@ def test_the_client_is_used_through_its_package() -> None:
     assert not bad, where(bad)
 
 
+def test_no_module_outside_the_client_names_its_transport() -> None:
+    """The client offers what others need (`retry()`, `limiter_status()`, `base_url`,
+    `redact`, `workers()`, `requests_sent()`, doctor's `probe()`): its transport, the
+    HTTP machinery under them, is nobody else's business, not even in a comment."""
+    client = PACKAGE / "client"
+    bad = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if not path.is_relative_to(client)
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"\btransport\b", line, re.IGNORECASE)
+    ]
+    assert not bad, "names the client's transport: " + ", ".join(bad)
+
+
 def test_no_module_imports_another_units_private_names() -> None:
     bad = [
         i
@@ -445,3 +461,45 @@ def test_offline_validate_through_the_cli_loads_no_http_stack() -> None:
     )
     assert "upcall_sync.manifest.load" in loaded
     assert not [m for m in ("requests", "tenacity") if m in loaded]
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared helpers live in tests/helpers/ or conftest.py; a test module is no library."""
+    tests = ROOT / "tests"
+    pattern = re.compile(r"^\s*(from\s+[.\w]*\btest_\w+\s+import|import\s+[.\w]*\btest_\w+)", re.M)
+    bad = [
+        str(path.relative_to(ROOT))
+        for path in sorted(tests.rglob("*.py"))
+        if pattern.search(path.read_text())
+    ]
+    assert not bad, "import from another test module: " + ", ".join(bad)
+
+
+def test_every_error_is_in_the_drawn_tree() -> None:
+    """The error tree in `errors`' docstring names every UpcallSyncError the tool defines
+    (wherever it is defined), under its real parent."""
+    import importlib
+
+    from upcall_sync import errors
+
+    for path in sorted(PACKAGE.rglob("*.py")):
+        name = _module_name(path)
+        if not name.startswith("upcall_sync.emulator") and not name.endswith("__main__"):
+            importlib.import_module(name)
+    tree = errors.__doc__ or ""
+    drawn = {
+        m.group(2): len(m.group(1)) for m in re.finditer(r"^([│├└─ ]*)(\w+Error|\w+)\s", tree, re.M)
+    }
+    missing, misplaced = [], []
+    todo = list(errors.UpcallSyncError.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if cls.__module__.startswith("upcall_sync.emulator"):
+            continue
+        if cls.__name__ not in drawn:
+            missing.append(f"{cls.__module__}.{cls.__name__}")
+        elif drawn.get(cls.__base__.__name__, -1) >= drawn[cls.__name__]:
+            misplaced.append(cls.__name__)
+    assert not missing, "errors not drawn in upcall_sync/errors.py: " + ", ".join(sorted(missing))
+    assert not misplaced, "drawn under the wrong parent: " + ", ".join(sorted(misplaced))

@@ -25,7 +25,7 @@ from upcall_sync.emulator.store import Store
 from upcall_sync.errors import ApiStatusError, ApiUnreachable
 
 from .conftest import CONFIRMED, FAST_TIMEOUTS, TOKEN, run_cli, write_manifest
-from .test_apply import duplicates
+from .helpers.accounts import duplicates
 
 
 def _manifest(path: Path, campaigns: int, numbers: int, status: str = "ready") -> Path:

@@ -23,7 +23,7 @@ from upcall_sync.emulator import Emulator, Faults
 from upcall_sync.emulator.modes import WRITE_SIDE_MODES
 
 from .conftest import CONFIRMED, TOKEN, run_cli, write_manifest
-from .test_apply import duplicates
+from .helpers.accounts import duplicates
 
 #: a decomposed "é" and runs of spaces: a normalizing server stores these otherwise
 NAME = "Cafe\u0301  Q3  survey"

@@ -24,7 +24,7 @@ from upcall_sync.manifest import load_manifests
 
 from .. import figures
 from ..conftest import CONFIRMED, TOKEN, connect
-from ..test_apply import duplicates
+from ..helpers.accounts import duplicates
 
 FAULTS = ("429", "500", "503", "reset", "timeout", "lost-write")
 JOEY = '{phone: "+16507991144", first_name: Joey, last_name: Smith, title: Manager}'

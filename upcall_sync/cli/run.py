@@ -27,21 +27,13 @@ if TYPE_CHECKING:
 
 from upcall_sync.cli.base import (
     STATE,
-    ApiUrl,
+    ConnectionOptions,
     Format,
-    Insecure,
-    MaxRps,
-    PageSize,
-    Parallelism,
     Paths,
     Prune,
-    RetryTime,
     Target,
-    Timeout,
-    TokenFile,
-    UnreachableAfter,
     app,
-    client_from,
+    connection_options,
     gc_paused,
     need_paths,
     print_error,
@@ -52,6 +44,7 @@ from upcall_sync.cli.base import (
 
 
 @app.command()
+@connection_options()
 def plan(
     paths: Paths = None,
     fmt: Annotated[
@@ -74,7 +67,6 @@ def plan(
     ] = False,
     prune: Prune = False,
     target: Target = None,
-    parallelism: Parallelism = 8,
     show_all_numbers: Annotated[
         bool,
         typer.Option(
@@ -82,39 +74,30 @@ def plan(
             help="List every number (to add, or named by a notice), not the first five.",
         ),
     ] = False,
-    api_url: ApiUrl = None,
-    token_file: TokenFile = None,
-    timeout: Timeout = 30.0,
-    max_retry_time: RetryTime = 90.0,
-    allow_insecure_http: Insecure = False,
-    max_rps: MaxRps = None,
-    page_size: PageSize = None,
-    unreachable_after: UnreachableAfter = 30.0,
+    *,
+    connection: ConnectionOptions,
 ) -> None:
     """Show what apply would change: text for people, JSON for machines, Markdown for PRs."""
-    connection = dict(locals())  # the options, before any local variable
     from upcall_sync.jobs.sync import plan_paths
     from upcall_sync.output.render import render
 
-    client = client_from(connection, parallelism)
+    client = connection.client()
     with gc_paused():
-        planned = plan_paths(need_paths(paths), client, plan_options(prune, target, parallelism))
+        planned = plan_paths(need_paths(paths), client, plan_options(prune, target))
     if out:
         from upcall_sync.jobs.planfile import save_plan
 
-        save_plan(out, planned, client.transport.base_url, redact=STATE.redactor)
+        save_plan(out, planned, client.base_url, redact=STATE.redactor)
     text_options = {"color": use_color(sys.stdout), "show_all_numbers": show_all_numbers}
     render(planned.plan, fmt.value, sys.stdout, **(text_options if fmt is Format.text else {}))
     if detailed_exitcode and not planned.plan.empty:
         raise typer.Exit(2)
 
 
-def plan_options(prune: bool, target: list[str] | None, parallelism: int) -> PlanOptions:
+def plan_options(prune: bool, target: list[str] | None) -> PlanOptions:
     from upcall_sync.jobs.sync import PlanOptions
 
-    if prune and target:
-        raise UsageError("--prune cannot be combined with --target")
-    return PlanOptions(prune=prune, targets=tuple(target or ()), parallelism=parallelism)
+    return PlanOptions(prune=prune, targets=tuple(target or ()))
 
 
 # -- apply ----------------------------------------------------------------------
@@ -126,6 +109,7 @@ class ApplyFormat(StrEnum):
 
 
 @app.command()
+@connection_options()
 def apply(
     paths: Annotated[
         list[str] | None,
@@ -161,29 +145,21 @@ def apply(
     ] = ApplyFormat.text,
     prune: Prune = False,
     target: Target = None,
-    parallelism: Parallelism = 8,
-    api_url: ApiUrl = None,
-    token_file: TokenFile = None,
-    timeout: Timeout = 30.0,
-    max_retry_time: RetryTime = 90.0,
-    allow_insecure_http: Insecure = False,
-    max_rps: MaxRps = None,
-    page_size: PageSize = None,
-    unreachable_after: UnreachableAfter = 30.0,
+    *,
+    connection: ConnectionOptions,
 ) -> None:
     """Make the live account match: plan, confirm, apply in a safe order, then check convergence.
 
     With --format json, stdout carries one JSON report (schema/apply-report.schema.json),
     on every exit, errors included; the plan, prompt, progress and summary go to stderr.
     """
-    connection = dict(locals())  # the options, before any local variable
     from upcall_sync.jobs.sync import prepare_apply
 
     run = _ApplyRun(json_report=fmt is ApplyFormat.json)
     try:
-        client = client_from(connection, parallelism)
+        client = connection.client()
         with gc_paused():
-            options = plan_options(prune, target, parallelism)
+            options = plan_options(prune, target)
             run.job = prepare_apply(need_paths(paths), client, options)
         code = _apply_job(
             run, client, force=force, auto_approve=auto_approve, fail_fast=fail_fast, quiet=quiet
@@ -253,7 +229,7 @@ def _apply_job(
         job.plan.raise_if_unsafe()
     if not job.saved and not auto_approve:
         _confirm(out)
-    progress = _progress(quiet, job.plan, out, client.transport.limiter.status)
+    progress = _progress(quiet, job.plan, out, client.limiter_status)
     cancel = threading.Event()
     # The handlers stay until the command ends: a second signal while the
     # report prints must still exit at once.

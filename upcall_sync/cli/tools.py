@@ -26,18 +26,10 @@ if TYPE_CHECKING:
 
 from upcall_sync.cli.base import (
     STATE,
-    ApiUrl,
-    Insecure,
-    MaxRps,
-    PageSize,
-    Parallelism,
+    ConnectionOptions,
     Paths,
-    RetryTime,
-    Timeout,
-    TokenFile,
-    UnreachableAfter,
     app,
-    client_from,
+    connection_options,
     gc_paused,
     need_paths,
     print_error,
@@ -83,18 +75,11 @@ class DoctorFormat(StrEnum):
 
 
 @app.command()
+@connection_options(parallelism=False)
 def doctor(
     fmt: Annotated[
         DoctorFormat, typer.Option("--format", "-f", help="text or json.")
     ] = DoctorFormat.text,
-    api_url: ApiUrl = None,
-    token_file: TokenFile = None,
-    timeout: Timeout = 30.0,
-    max_retry_time: RetryTime = 90.0,
-    allow_insecure_http: Insecure = False,
-    max_rps: MaxRps = None,
-    page_size: PageSize = None,
-    unreachable_after: UnreachableAfter = 30.0,
     write_probe: Annotated[
         bool,
         typer.Option(
@@ -119,18 +104,19 @@ def doctor(
             show_default=False,
         ),
     ] = None,
+    *,
+    connection: ConnectionOptions,
 ) -> None:
     """Check a live API against every assumption the client makes (GET requests only).
 
     Run it first against a real account. Exits 1 when a required check fails.
     `--write-probe` then tells the write-side readings apart (see docs/api-contract.md).
     """
-    connection = dict(locals())  # the options, before any local variable
     from upcall_sync.jobs.doctor import render_json, render_text, run_doctor
 
     if (auto_approve or from_number) and not write_probe:
         raise UsageError("--auto-approve and --from-number go with --write-probe")
-    client = client_from(connection, 1)
+    client = connection.client()
     if write_probe:
         raise typer.Exit(_write_probe(client, fmt, auto_approve=auto_approve, phone=from_number))
     report = run_doctor(client)
@@ -147,7 +133,7 @@ def _write_probe(
 
     caller = probe.check_from_number(phone)
     stamp = probe.stamp_now()
-    shown = client.transport.redact(client.transport.base_url)
+    shown = client.redact(client.base_url)
     told = sys.stderr if fmt is DoctorFormat.json else sys.stdout
     probe.render_plan(probe.planned_writes(stamp, caller), shown, told)
     if not auto_approve:
@@ -198,6 +184,7 @@ def _stop_on_signal(stop: threading.Event) -> Iterator[None]:
 
 
 @app.command()
+@connection_options()
 def export(
     out: Annotated[
         str | None,
@@ -246,18 +233,10 @@ def export(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="With --out: replace files that exist.")
     ] = False,
-    parallelism: Parallelism = 8,
-    api_url: ApiUrl = None,
-    token_file: TokenFile = None,
-    timeout: Timeout = 30.0,
-    max_retry_time: RetryTime = 90.0,
-    allow_insecure_http: Insecure = False,
-    max_rps: MaxRps = None,
-    page_size: PageSize = None,
-    unreachable_after: UnreachableAfter = 30.0,
+    *,
+    connection: ConnectionOptions,
 ) -> None:
     """Write the live account as manifests that plan to no changes (read-only)."""
-    connection = dict(locals())  # the options, before any local variable
     from upcall_sync.jobs import export as ex
 
     if out is None and (csv_over is not None or overwrite):
@@ -267,9 +246,8 @@ def export(
         include_archived=include_archived,
         from_numbers=ex.probe_numbers(from_number or ()),
         csv_over=ex.DEFAULT_CSV_OVER if csv_over is None else csv_over,
-        parallelism=parallelism,
     )
-    client = client_from(connection, parallelism)
+    client = connection.client()
     live = ex.read_live(client, options)
     try:
         result = ex.build(

@@ -15,7 +15,7 @@ assumption and names the check that verifies it):
 Every probe goes through the client's rate limiter and retry policy, so a
 stray 429 or 503 is retried as plan would retry it, not reported as a FAIL.
 
-Uses only the client (its transport, models and parsers), never the emulator.
+Uses only the client (its raw probe, models and parsers), never the emulator.
 """
 
 from __future__ import annotations
@@ -31,14 +31,13 @@ from urllib.parse import urlsplit
 import phonenumbers
 import requests
 
-from upcall_sync.client import UpcallClient
+from upcall_sync.client import Page, UpcallClient
 from upcall_sync.client.api import CAMPAIGN_TYPES
 from upcall_sync.client.models import Campaign, ContactList
 from upcall_sync.client.paging import page_number, page_size
 from upcall_sync.client.resources import parse_resource
 from upcall_sync.client.responses import excerpt, parse_error_document
-from upcall_sync.client.transport import Page
-from upcall_sync.errors import ApiStatusError, TransportError, UpcallSyncError
+from upcall_sync.errors import ApiResponseError, ApiStatusError, TransportError, UpcallSyncError
 
 PASS, WARN, SKIP, FAIL = "PASS", "WARN", "SKIP", "FAIL"
 VERDICTS = (PASS, WARN, SKIP, FAIL)
@@ -157,8 +156,8 @@ class _Campaigns:
 class _Doctor:
     def __init__(self, client: UpcallClient) -> None:
         self.client = client
-        self.transport = client.transport
-        self.report = Report(self.transport.redact(self.transport.base_url))
+        self.api = client.probe()
+        self.report = Report(self.api.redact(self.api.base_url))
         self.headers: dict[str, str] = {}
         self.statuses: list[int] = []
         self.list_id: str | None = None
@@ -166,9 +165,7 @@ class _Doctor:
         self.blocked = "the API could not be read"
 
     def run(self) -> Report:
-        hooks = self.transport.session.hooks.setdefault("response", [])
-        hooks.append(self._saw)
-        try:
+        with self.api.watching(self._saw):
             seen = self._reachable()
             if seen is not None:
                 self._all(seen)
@@ -176,11 +173,9 @@ class _Doctor:
                 for name in ORDER:
                     self._put(name, SKIP, f"not checked: {self.blocked}")
             self._add("rate-limit", self._rate_limit)
-        finally:
-            hooks.remove(self._saw)
         return self.report
 
-    def _saw(self, resp: requests.Response, *args: Any, **kwargs: Any) -> None:
+    def _saw(self, resp: requests.Response) -> None:
         self.statuses.append(resp.status_code)
         for key, value in resp.headers.items():
             if key.lower().startswith(RATE_HEADERS):
@@ -203,16 +198,18 @@ class _Doctor:
             Check(
                 name,
                 verdict,
-                self.transport.redact(evidence),
+                self.api.redact(evidence),
                 NEEDED_BY[name],
                 required=name not in INFORMATIONAL,
             )
         )
 
     def _get(self, path: str, **params: Any) -> dict[str, Any]:
-        doc = self.transport.request("GET", path, params=params).document
+        doc = self.api.document(path, **params)
         if not isinstance(doc, dict) or not isinstance(doc.get("data"), list | dict):
-            raise _NotJsonApi(f"GET {path} -> 200, but not a JSON:API document with data")
+            raise ApiResponseError(
+                f"GET {path} -> 200, but not a JSON:API document with data", method="GET", url=path
+            )
         return doc
 
     # -- reaching the API at all ---------------------------------------------------------
@@ -244,7 +241,7 @@ class _Doctor:
     def _smaller(self, small: dict[str, Any], refused: ApiStatusError) -> _Campaigns:
         """page[size]=1000 refused with 400: the client's own fallback (halving)."""
         try:
-            page = self.transport.first_page("/campaigns", {}, page_size=BIG_PAGE)
+            page = self.api.first_page("/campaigns", {}, BIG_PAGE)
         except UpcallSyncError:
             return _Campaigns(small, {}, refused.one_line())
         size = page_size(page.url) or 0
@@ -275,26 +272,26 @@ class _Doctor:
         problem, reported as such)."""
         where = ""
         try:
-            location = self.transport.raw_get("/campaigns").location
+            location = self.api.redirect_target("/campaigns")
         except UpcallSyncError:
             location = ""
         if location:
             target = urlsplit(location)
-            here = urlsplit(self.transport.base_url)
+            here = urlsplit(self.api.base_url)
             if (
                 target.scheme == "https"
                 and here.scheme == "http"
                 and (target.hostname == here.hostname)
             ):
                 return None
-            where = f" to {self.transport.display(location)}"
+            where = f" to {self.api.display(location)}"
         return (
             f"GET /campaigns answered HTTP {status} (a redirect{where}) instead of data, "
             "which is how the API turns away a missing or wrong token"
         )
 
     def _hint(self) -> str:
-        parts = urlsplit(self.transport.base_url)
+        parts = urlsplit(self.api.base_url)
         path = parts.path.rstrip("/")
         if path.endswith("/api/v1"):
             return "; this URL does not serve the Upcall v1 API"
@@ -334,7 +331,7 @@ class _Doctor:
             )
         last = page_number(links.get("last"))
         first = Page(list(items or []), 1, last, True, self._small_url(), links["next"], 1)
-        second = next(self.transport.follow(first), None)
+        second = next(self.api.follow(first), None)
         if second is None or second.items[:1] == first.items[:1]:
             return FAIL, "links.next does not lead to the next page"
         if "last" not in links:
@@ -350,7 +347,7 @@ class _Doctor:
         )
 
     def _small_url(self) -> str:
-        return self.transport.url("/campaigns", {"page[number]": 1, "page[size]": 1})
+        return self.api.url("/campaigns", {"page[number]": 1, "page[size]": 1})
 
     def _page_cap(self, seen: _Campaigns) -> tuple[str, str]:
         if seen.big_error:
@@ -505,7 +502,7 @@ class _Doctor:
 
     def _lists(self) -> tuple[str, str]:
         try:
-            page = self.transport.first_page("/lists", {}, page_size=100)
+            page = self.api.first_page("/lists", {}, page_size=100)
         except ApiStatusError as exc:
             if exc.status == 404:
                 return FAIL, (
@@ -546,8 +543,7 @@ class _Doctor:
 
     def _raw_get(self, path: str) -> tuple[int, str, bytes]:
         """One GET whose body we read as it is, with the client's limiter and retries."""
-        answer = self.transport.raw_get(path)
-        return answer.status, answer.content_type, answer.body
+        return self.api.unchecked_get(path)
 
     def _rate_limit(self) -> tuple[str, str]:
         retried = f"; {self.statuses.count(429)} answer(s) were 429" if 429 in self.statuses else ""
@@ -558,14 +554,6 @@ class _Doctor:
             )
         shown = ", ".join(f"{k}: {v}" for k, v in sorted(self.headers.items()))
         return PASS, f"{shown}{retried}"
-
-
-class _NotJsonApi(UpcallSyncError):
-    pass
-
-
-class _Unreachable(UpcallSyncError):
-    pass
 
 
 # -- pure verdicts (tested directly) -------------------------------------------------------

@@ -138,12 +138,12 @@ class _Probe:
         self, client: UpcallClient, from_number: str | None, stop: threading.Event, stamp: str
     ) -> None:
         self.client = client
-        self.transport = client.transport
+        self.api = client.probe()
         self.from_number = from_number
         self.stop = stop
         self.name = PROBE_NAME.format(stamp=stamp)
         self.report = ProbeReport(
-            self.transport.redact(self.transport.base_url), planned_writes(stamp, from_number)
+            self.api.redact(self.api.base_url), planned_writes(stamp, from_number)
         )
         self.stamp = stamp
         self.campaign_id: str | None = None
@@ -169,7 +169,7 @@ class _Probe:
         except _Stopped:
             self.report.interrupted = True
         except UpcallSyncError as exc:
-            self.report.error = self.transport.redact(exc.one_line())
+            self.report.error = self.api.redact(exc.one_line())
         except KeyboardInterrupt:
             self.report.interrupted = True
         finally:
@@ -181,7 +181,7 @@ class _Probe:
             Finding(
                 finding.name,
                 finding.reading,
-                self.transport.redact(finding.evidence),
+                self.api.redact(finding.evidence),
                 finding.does,
                 finding.ok,
             )
@@ -201,13 +201,12 @@ class _Probe:
         data: dict[str, Any] = {"type": rtype, "attributes": attributes}
         if rid is not None:
             data["id"] = rid
-        resp = self.transport.request(method, path, body={"data": data}, content_type=content_type)
-        doc = resp.document
+        doc = self.api.write(method, path, {"data": data}, content_type)
         found = doc.get("data") if isinstance(doc, dict) else None
         return found if isinstance(found, dict) else {}
 
     def _campaign(self) -> dict[str, Any]:
-        doc = self.transport.request("GET", f"/campaigns/{self.campaign_id}").document
+        doc = self.api.document(f"/campaigns/{self.campaign_id}")
         data = doc.get("data") if isinstance(doc, dict) else None
         attrs = data.get("attributes") if isinstance(data, dict) else None
         return attrs if isinstance(attrs, dict) else {}
@@ -449,7 +448,7 @@ class _Probe:
             )
         except (UpcallSyncError, KeyboardInterrupt) as exc:
             why = exc.one_line() if isinstance(exc, UpcallSyncError) else "interrupted"
-            self.report.cleanup = self.transport.redact(
+            self.report.cleanup = self.api.redact(
                 f"could not archive campaign {self.campaign_id} ({why}): archive it by hand; "
                 "it is pending, so it does not dial"
             )

@@ -28,7 +28,7 @@ def operation_count(plan: Plan) -> int:
     return len(plan.changes) + extra
 
 
-#: a zero-argument callable giving the rate limiter's status (`transport.limiter.status`):
+#: a zero-argument callable giving the rate limiter's status (`client.limiter_status`):
 #: an object with `throttled`, `rate` and `describe()`
 StatusSource = Callable[[], Any]
 
