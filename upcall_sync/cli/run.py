@@ -62,7 +62,10 @@ def plan(
     detailed_exitcode: Annotated[
         bool,
         typer.Option(
-            "--detailed-exitcode", help="Exit 0 when there are no changes, 2 when there are."
+            "--detailed-exitcode",
+            help="Exit 0 when there are no changes, 2 when there are. Numbers that differ "
+            "in ways the API cannot change are not changes (the JSON plan counts them in "
+            "unapplied_differences).",
         ),
     ] = False,
     prune: Prune = False,

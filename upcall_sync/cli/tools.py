@@ -41,10 +41,15 @@ from upcall_sync.cli.base import (
 @app.command()
 def validate(paths: Paths = None) -> None:
     """Check manifests offline (no token needed): every problem, with file:line:col."""
+    from upcall_sync.core.stopcalls import listed_problems
+    from upcall_sync.errors import ManifestError
     from upcall_sync.manifest import load_manifests
 
     with gc_paused():
         state = load_manifests(need_paths(paths))
+    listed = listed_problems(state)
+    if listed:  # plan leaves these out; validate fails, so the PR check does
+        raise ManifestError(listed)
     for skipped in state.skipped:
         print(f"note: skipped {skipped}: not a manifest (no manifest keys)", file=sys.stderr)
     for warning in state.warnings:

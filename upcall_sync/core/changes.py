@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
+from upcall_sync.core.dialing import DialList
 from upcall_sync.core.model import DATETIME_FIELDS, Contact
 from upcall_sync.core.normalize import format_datetime, parse_datetime, quote
 from upcall_sync.errors import Location, UnsafePlan
@@ -265,9 +266,17 @@ class UpdateCampaign(_CampaignWrite):
     order = 2
 
     fields: tuple[FieldChange, ...] = ()
+    #: why the plan sets the status itself (a do-not-call pause), shown on the plan line
+    reason: str = ""
 
     def rows(self) -> tuple[FieldChange, ...]:
         return self.fields
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        if self.reason:
+            out["reason"] = self.reason
+        return out
 
     @property
     def finishes_create(self) -> bool:
@@ -281,7 +290,8 @@ class UpdateCampaign(_CampaignWrite):
 
     def one_line(self) -> str:
         ident = f" (id {self.live_id})" if self.live_id else ""
-        return f"~ {self.address}{ident}: {', '.join(sorted(r.name for r in self.fields))}"
+        why = f" ({self.reason})" if self.reason else ""
+        return f"~ {self.address}{ident}: {', '.join(sorted(r.name for r in self.fields))}{why}"
 
     @classmethod
     def _load(cls, data: Mapping[str, Any], common: dict[str, Any]) -> Change:
@@ -299,6 +309,7 @@ class UpdateCampaign(_CampaignWrite):
             fields=rows,
             ready_after_numbers=bool(data.get("ready_after_numbers")),
             kept=_kept_load(data),
+            reason=str(data.get("reason") or ""),
             **common,
         )
 
@@ -366,16 +377,35 @@ class UpdateContact(_PersonChange):
 
     #: the live contact's details now
     current: Contact
+    #: the campaigns whose numbers show this contact now (the edit reaches them)
+    touches: tuple[str, ...] = ()
+    #: a list upcall-sync does not own (manage_other_lists): its id and name
+    list_id: str | None = None
+    list_name: str = ""
 
     def rows(self) -> tuple[FieldChange, ...]:
         return tuple(FieldChange(k, a, b) for k, (a, b) in self.current.diff(self.contact).items())
 
+    @property
+    def renames(self) -> bool:
+        """The person's name changes: a rename (or a recycled phone), before -> after."""
+        return self.current.person_key != self.contact.person_key
+
     def one_line(self) -> str:
-        return f"~ {self.address} (id {self.live_id}): {', '.join(r.name for r in self.rows())}"
+        what = ", ".join(r.name for r in self.rows())
+        if self.renames:
+            what = f"rename {self.current.label} -> {self.contact.label}; {what}"
+        return f"~ {self.address} (id {self.live_id}): {what}"
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
         out["current"] = self.current.to_dict()
+        if self.renames:
+            out["rename"] = {"before": self.current.label, "after": self.contact.label}
+        if self.touches:
+            out["touches"] = list(self.touches)
+        if self.list_id is not None:
+            out["list"] = {"id": self.list_id, "name": self.list_name}
         return out
 
     @classmethod
@@ -386,7 +416,17 @@ class UpdateContact(_PersonChange):
         else:  # older plan files: the current details are the wanted ones but the changed
             changed = {k: v or "" for k, v in (data.get("before") or {}).items()}
             current = contact._replace(**changed)
-        return cls(contact=contact, current=current, **common)
+        touches = tuple(str(t) for t in data.get("touches") or ())
+        raw = data.get("list")
+        other: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+        return cls(
+            contact=contact,
+            current=current,
+            touches=touches,
+            list_id=str(other["id"]) if other.get("id") is not None else None,
+            list_name=str(other.get("name") or ""),
+            **common,
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -425,7 +465,13 @@ CONTACT_CHANGES = (CreateContact, UpdateContact)
 KINDS: tuple[str, ...] = tuple(sorted(_KINDS, key=lambda k: _KINDS[k].order))
 
 NoticeKind = Literal[
-    "unmanaged_numbers", "unchangeable_numbers", "prune_candidate", "renamed", "warning"
+    "unmanaged_numbers",
+    "unchangeable_numbers",
+    "unapplied_rename",
+    "held_paused",
+    "prune_candidate",
+    "renamed",
+    "warning",
 ]
 
 
@@ -467,6 +513,10 @@ class Plan:
     #: the managed contact list: its name, and its live id (None: the plan creates it)
     contact_list: str = "upcall-sync"
     contact_list_id: str | None = None
+    #: people whose numbers differ from the manifests in ways the API cannot change
+    unapplied_differences: int = 0
+    #: per campaign that is or will be ready: who the plan adds to its dial list
+    dialing: tuple[DialList, ...] = ()
 
     @classmethod
     def build(
@@ -477,6 +527,8 @@ class Plan:
         *,
         contact_list: str = "upcall-sync",
         contact_list_id: str | None = None,
+        unapplied_differences: int = 0,
+        dialing: list[DialList] | None = None,
     ) -> Plan:
         return cls(
             tuple(sorted(changes, key=lambda c: c.sort_key)),
@@ -484,6 +536,8 @@ class Plan:
             tuple(unsafe or ()),
             contact_list,
             contact_list_id,
+            unapplied_differences,
+            tuple(sorted(dialing or (), key=lambda x: (x.campaign, x.live_id or ""))),
         )
 
     @property
@@ -513,6 +567,10 @@ class Plan:
         }
 
     def summary_line(self) -> str:
+        if self.empty and self.unapplied_differences:
+            k = self.unapplied_differences
+            differ = f"{k:,} number differs" if k == 1 else f"{k:,} numbers differ"
+            return f"No changes that the API can make; {differ} (see notices)"
         if self.empty:
             return "No changes. Live state matches the manifests."
         n = self.counts()

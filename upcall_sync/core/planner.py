@@ -16,6 +16,13 @@ phone + extension + name. In each campaign:
    from, the contact update brings it along;
 4. otherwise the number is added.
 
+Before rule 2, people are paired account-wide (`renames`): a line holding
+exactly one live person and one desired person that match nobody else is that
+person renamed, and rule 2 takes the renamed person as already there. Numbers
+on the do-not-call list are left out first (`stopcalls`), and a ready campaign
+holding one is paused. What no change can fix is counted (`drift`); with
+`manage_other_lists`, a person's contact in another list is updated (`adopted`).
+
 Live numbers nobody claims are reported, never removed (the API cannot).
 Every step keys by identity first (dicts and Counters), so the planner is
 linear in the number of numbers.
@@ -29,6 +36,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from upcall_sync.core.adopted import other_list_updates
 from upcall_sync.core.changes import (
     UNKNOWN,
     AddNumber,
@@ -47,6 +55,8 @@ from upcall_sync.core.changes import (
     contact_address,
     quoted,
 )
+from upcall_sync.core.dialing import DialList, dial_list
+from upcall_sync.core.drift import Drift, Showing
 from upcall_sync.core.matching import (
     Matches,
     first_file,
@@ -56,7 +66,6 @@ from upcall_sync.core.matching import (
     unsatisfied_by_equality,
 )
 from upcall_sync.core.model import (
-    CAMPAIGN_STATUSES,
     DATETIME_FIELDS,
     TEXT_FIELDS,
     Contact,
@@ -68,6 +77,9 @@ from upcall_sync.core.model import (
 )
 from upcall_sync.core.normalize import name_key, text, utc_second
 from upcall_sync.core.notices import hint_notices
+from upcall_sync.core.patches import from_number_needed, kept_attributes, live_attributes
+from upcall_sync.core.renames import pair_renames
+from upcall_sync.core.stopcalls import DoNotCallList, held_numbers, hold_status, leave_out_listed
 from upcall_sync.errors import Location, PlanError, Problem
 
 PersonKey = tuple[str, str, str, str]
@@ -86,9 +98,11 @@ class _ContactIndex:
         needed: Iterable[Contact],
         live: Sequence[LiveContact],
         phones_read: set[str] | None,
+        renames: dict[PersonKey, Contact],
     ) -> None:
         self.matched: dict[PersonKey, LiveContact] = {}
         self.problems: list[str] = []
+        self.renames = renames
         lines = {p.line_key for p in needed}
         if phones_read is not None:
             lines = {line for line in lines if line[0] in phones_read}
@@ -113,6 +127,9 @@ class _ContactIndex:
             return
         for person in wanted:
             same = [c for c in have if c.contact.person_key == person.person_key]
+            old = self.renames.get(person.person_key)
+            if not same and old is not None:  # renamed: their contact holds the old name
+                same = [c for c in have if c.contact.person_key == old.person_key]
             if not same:
                 continue
             if len({c.contact for c in same}) > 1:
@@ -143,7 +160,11 @@ def plan(
         campaigns = plan_scope(desired, targets, prune=prune)
         matches = match_campaigns(campaigns, live.campaigns)
     _check_listing(desired, live, prune=prune)
+    matches, left_out = leave_out_listed(desired, matches)
+    campaigns = [d for d, _lc in matches.pairs]
     planner = _Planner(desired, live, campaigns, matches)
+    planned = {d.name for d in campaigns}
+    planner.notices.extend(n for n in left_out if n.campaign in planned)
     planner.numbers_and_campaigns()
     planner.contact_list()
     if desired.prune_scope and live.complete_listing and not targets:
@@ -194,17 +215,23 @@ class _Planner:
                 needed.append(n.contact)
         persons: dict[PersonKey, Contact] = {}
         lines = {c.line_key for c in needed}
+        self.renames = pair_renames(self.matches.pairs, self.live.numbers, lines)
         for d in self.campaigns:
             for number in d.numbers:
                 if number.contact.line_key in lines:
                     persons.setdefault(number.contact.person_key, number.contact)
         self.index = _ContactIndex(
-            persons, needed, self.live.contacts, self.live.contact_phones_read
+            persons, needed, self.live.contacts, self.live.contact_phones_read, self.renames
         )
         if self.index.problems:
             where = first_file(self.desired)
             raise PlanError([Problem(where, "contact_list", p) for p in self.index.problems])
         self.contact_changes: dict[PersonKey, Change] = {}
+        self.dnc = DoNotCallList(self.desired.do_not_call)
+        self.drift = Drift(self.desired.contact_list)
+        self.dialing: list[DialList] = []
+        self.other_updates: dict[tuple[str, str], UpdateContact] = {}
+        self.showing = Showing(self.matches.pairs, self.live.numbers)
 
     # -- contacts ----------------------------------------------------------------------
 
@@ -228,6 +255,7 @@ class _Planner:
                 live_id=found.id,
                 contact=person,
                 current=found.contact,
+                touches=self.showing.campaigns(found.contact),
             )
         return found
 
@@ -240,17 +268,32 @@ class _Planner:
             self.changes.extend(adds)
             if lc is None:
                 self.changes.append(_create(d, bool(adds)))
+                self.dialing.extend(dial_list(d, None, adds, []))
                 continue
-            self.existing += 1
-            update = _update(d, lc, self.live.from_numbers, bool(adds))
-            if update is not None:
-                self.changes.append(update)
-                self.updated += 0 if update.finishes_create else 1
-                if self.desired.patch == "replace" and "from_number" not in d.fields:
-                    lost.append(_from_number_needed(d, lc))
+            update = self._existing(d, lc, adds, leftover)
+            replacing = self.desired.patch == "replace"
+            if update is not None and replacing and "from_number" not in d.fields:
+                lost.append(from_number_needed(d, lc))
             self.notices.extend(_number_notices(d, lc, leftover, unchangeable, self.desired))
         if lost:
             raise PlanError(lost)
+
+    def _existing(
+        self, wanted: DesiredCampaign, lc: LiveCampaign, adds: list[AddNumber], leftover: Any
+    ) -> UpdateCampaign | None:
+        """A matched campaign: its update (paused while it holds a do-not-call number)."""
+        self.existing += 1
+        live_numbers = self.live.numbers.get(lc.id, [])
+        held = held_numbers(self.dnc, live_numbers)
+        d, reason, held_notices = hold_status(wanted, lc, held)
+        self.notices.extend(held_notices)
+        update = _update(d, lc, self.live.from_numbers, bool(adds), reason)
+        if update is not None:
+            self.changes.append(update)
+            self.updated += 0 if update.finishes_create or reason else 1
+        self.dialing.extend(dial_list(d, lc, adds, live_numbers))
+        self.drift.count_extra(leftover)
+        return update
 
     def _numbers(
         self,
@@ -266,14 +309,24 @@ class _Planner:
         unchangeable: list[_Unchangeable] = []
         for number in missing:
             person = number.contact
-            same = by_person.get(person.person_key)
+            old = self.renames.get(person.person_key)
+            same = by_person.get(person.person_key) or (
+                by_person.get(old.person_key) if old is not None else None
+            )
             if same:  # rule 2: this person is already in the campaign, with other details
                 found = self.contact_for(person, create=False)
                 current = found.contact if found is not None else None
                 have = current if current in same else same[0]
                 same.remove(have)
                 leftover[have] -= 1
-                if have != current:
+                if have == current or (
+                    found is None and self._other_lists(person, have, number.source)
+                ):
+                    continue
+                if have.person_key != person.person_key:  # a rename the API cannot apply
+                    self.drift.rename_unapplied(person, have, d.name, self._why(found))
+                else:
+                    self.drift.count(person)
                     unchangeable.append(_Unchangeable(person, have, self._why(found)))
                 continue
             found = self.contact_for(person, create=True)
@@ -293,8 +346,24 @@ class _Planner:
             )
         return adds, unchangeable
 
+    def _other_lists(self, person: Contact, have: Contact, source: Location) -> bool:
+        """manage_other_lists: update the person's contacts in other lists; True if planned."""
+        if not self.desired.manage_other_lists:
+            return False
+        updates, _already = other_list_updates(
+            person, have, self.live.other_contacts, source, self.showing.campaigns
+        )
+        for u in updates:
+            self.other_updates.setdefault((u.list_id or "", u.live_id or ""), u)
+        return bool(updates)
+
     def _why(self, found: LiveContact | None) -> str:
         name = quoted(self.desired.contact_list)
+        if found is None and not self.desired.manage_other_lists:
+            return (
+                f"no contact of list {name} is this person (the number came from another "
+                "list; `manage_other_lists: true` updates it there)"
+            )
         if found is None:
             return f"no contact of list {name} is this person (the number came from elsewhere)"
         return (
@@ -306,6 +375,7 @@ class _Planner:
 
     def contact_list(self) -> None:
         self.changes.extend(self.contact_changes.values())
+        self.changes.extend(self.other_updates.values())
         creates = any(isinstance(c, CreateContact) for c in self.contact_changes.values())
         if self.live.contact_list_id is None and creates:
             self.changes.append(
@@ -336,7 +406,7 @@ class _Planner:
                         campaign=c.name,
                         live_id=c.id,
                         status_before=c.status,
-                        kept=_live_values(c, skip={"status"}),
+                        kept=live_attributes(c, skip={"status"}),
                     )
                 )
                 continue
@@ -354,12 +424,15 @@ class _Planner:
 
     def result(self) -> Plan:
         unsafe = _safety(self.desired, self.existing, self.updated, self.in_scope, self.archives)
+        self.notices.extend(self.drift.notices())
         return Plan.build(
             self.changes,
             self.notices,
             unsafe,
             contact_list=self.desired.contact_list,
             contact_list_id=self.live.contact_list_id,
+            unapplied_differences=self.drift.total,
+            dialing=self.dialing,
         )
 
 
@@ -405,16 +478,6 @@ def _number_notices(
     return notices
 
 
-def _from_number_needed(d: DesiredCampaign, lc: LiveCampaign) -> Problem:
-    return Problem(
-        d.source,
-        "from_number",
-        f"campaign {quoted(d.name)} (id {lc.id}) needs from_number in the manifests: with "
-        "`patch: replace` a PATCH clears what it does not send, and the API never returns "
-        "from_number, so this update would clear its caller ID",
-    )
-
-
 def _numbers_are(n: int) -> str:
     return f"{n:,} number is" if n == 1 else f"{n:,} numbers are"
 
@@ -440,7 +503,11 @@ def _create(d: DesiredCampaign, has_adds: bool) -> CreateCampaign:
 
 
 def _update(
-    d: DesiredCampaign, lc: LiveCampaign, from_numbers: dict[str, set[str]], has_adds: bool
+    d: DesiredCampaign,
+    lc: LiveCampaign,
+    from_numbers: dict[str, set[str]],
+    has_adds: bool,
+    reason: str = "",
 ) -> UpdateCampaign | None:
     rows = _campaign_diff(d, lc, from_numbers)
     if not rows:
@@ -454,37 +521,9 @@ def _update(
         ready_after_numbers=any(r.name == "status" and r.after == "ready" for r in rows)
         and has_adds,
         sources={r.name: d.where(r.name) for r in rows},
-        kept=_kept(d, lc, {r.name for r in rows}),
+        kept=kept_attributes(d, lc, {r.name for r in rows}),
+        reason=reason if any(r.name == "status" for r in rows) else "",
     )
-
-
-#: what a campaign holds that the API returns, besides its name (from_number is write-only)
-LIVE_FIELDS = ("status", *TEXT_FIELDS, *DATETIME_FIELDS)
-
-
-def _live_values(lc: LiveCampaign, skip: set[str]) -> dict[str, Value]:
-    """A live campaign's attributes as a PATCH sends them: "" as null, a status only when
-    it is one of the five the API takes."""
-    out: dict[str, Value] = {} if "name" in skip else {"name": lc.name}
-    for name in LIVE_FIELDS:
-        value = lc.value(name)
-        if name in skip or (name == "status" and value not in CAMPAIGN_STATUSES):
-            continue  # a status the API's write model does not know is not sent back
-        out[name] = value if value != "" else None
-    return out
-
-
-def _kept(d: DesiredCampaign, lc: LiveCampaign, changed: set[str]) -> dict[str, Value]:
-    """Every attribute a PATCH of this campaign must carry besides the changed ones, so a
-    replacing PATCH loses nothing: managed fields as planned, the others as they are live.
-    The write-only from_number is carried only when the manifests manage it."""
-    kept = _live_values(lc, skip=changed | {"name"})
-    if "name" not in changed:
-        kept["name"] = d.name
-    for name, want in d.fields.items():
-        if name not in changed:
-            kept[name] = want
-    return kept
 
 
 def _campaign_diff(

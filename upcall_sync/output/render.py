@@ -25,6 +25,12 @@ from upcall_sync.core.changes import (
     show,
 )
 from upcall_sync.core.model import id_order
+from upcall_sync.output.calls import (
+    contact_update_heading,
+    contact_update_notes,
+    dialing_markdown,
+    dialing_text,
+)
 
 JSON_FORMAT_VERSION = "1"
 SAMPLE = 5
@@ -90,8 +96,10 @@ def sections(plan: Plan) -> list[Section]:
         )
     for change in contacts:
         if isinstance(change, UpdateContact):
-            heading = f"{change.address} (id {change.live_id})"
-            out.append(Section("~", heading, _src(change), _rows(change), changes=1))
+            heading = contact_update_heading(change)
+            section = Section("~", heading, _src(change), _rows(change), changes=1)
+            section.notes.extend(contact_update_notes(change))
+            out.append(section)
     return out
 
 
@@ -111,6 +119,8 @@ def _campaign_section(name: str, changes: list[Change]) -> Section:
         )
     elif isinstance(main, UpdateCampaign) and main.ready_after_numbers:
         section.notes.append('status set to "ready" after its new numbers are added')
+    if isinstance(main, UpdateCampaign) and main.reason:
+        section.notes.append(main.reason)
     if adds:
         section.items_title = f"{len(adds):,} number{'s' if len(adds) != 1 else ''} to add"
         section.items = [c.contact.label for c in adds]
@@ -160,6 +170,7 @@ def render_text(
             if hidden:
                 out.write(f"          ... and {hidden:,} more (--show-all-numbers lists them)\n")
         out.write("\n")
+    out.write("".join(f"{line}\n" for line in dialing_text(plan, show_all_numbers, SAMPLE)))
     _notices_text(plan, out, paint, show_all_numbers)
     for reason in plan.unsafe:
         out.write(paint(f"UNSAFE: {reason}; apply needs --force", RED) + "\n")
@@ -195,8 +206,10 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "summary": plan.summary(),
         "summary_line": plan.summary_line(),
         "unsafe": list(plan.unsafe),
+        "unapplied_differences": plan.unapplied_differences,
         "changes": [c.to_dict() for c in plan.changes],
         "notices": [n.to_dict() for n in plan.notices],
+        "dialing": [d.to_dict() for d in plan.dialing],
     }
 
 
@@ -216,7 +229,7 @@ def render_markdown(plan: Plan, out: IO[str], *, limit: int = MARKDOWN_LIMIT) ->
     while they fit, and the sections left over are listed one line each, as many
     as fit, with the count of the rest.
     """
-    head = _markdown_head(plan)
+    head = _markdown_head(plan) + dialing_markdown(plan, _escape)
     all_sections = sections(plan)
     blocks = [_markdown_block(s) for s in all_sections]
     room = limit - len(head) - _SLACK
@@ -288,7 +301,12 @@ def _markdown_head(plan: Plan) -> str:
 
 
 #: notices shown in the open, before the changes: they may change what a reviewer does
-_CALLOUT = {"warning": "WARNING", "renamed": "NOTE"}
+_CALLOUT = {
+    "warning": "WARNING",
+    "renamed": "NOTE",
+    "held_paused": "WARNING",
+    "unapplied_rename": "NOTE",
+}
 
 
 def _markdown_callouts(plan: Plan) -> str:
