@@ -28,11 +28,13 @@ from upcall_sync.cli.base import (
     STATE,
     ConnectionOptions,
     Paths,
+    Quiet,
     app,
     connection_options,
     gc_paused,
     need_paths,
     print_error,
+    reading,
 )
 
 # -- validate / schema ----------------------------------------------------------
@@ -109,6 +111,7 @@ def doctor(
             show_default=False,
         ),
     ] = None,
+    quiet: Quiet = False,
     *,
     connection: ConnectionOptions,
 ) -> None:
@@ -124,7 +127,8 @@ def doctor(
     client = connection.client()
     if write_probe:
         raise typer.Exit(_write_probe(client, fmt, auto_approve=auto_approve, phone=from_number))
-    report = run_doctor(client)
+    with reading(client, "doctor", quiet=quiet, totals=False):  # it probes first pages
+        report = run_doctor(client)
     (render_json if fmt is DoctorFormat.json else render_text)(report, sys.stdout)
     if not report.ok:
         raise typer.Exit(1)
@@ -238,6 +242,7 @@ def export(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="With --out: replace files that exist.")
     ] = False,
+    quiet: Quiet = False,
     *,
     connection: ConnectionOptions,
 ) -> None:
@@ -253,7 +258,8 @@ def export(
         csv_over=ex.DEFAULT_CSV_OVER if csv_over is None else csv_over,
     )
     client = connection.client()
-    live = ex.read_live(client, options)
+    with reading(client, "export", quiet=quiet):
+        live = ex.read_live(client, options)
     try:
         result = ex.build(
             live, options, version=__version__, to_dir=out is not None, redact=STATE.redactor
