@@ -34,7 +34,7 @@ from upcall_sync.manifest.contacts_file import (
     display_path,
     read_contacts_file,
 )
-from upcall_sync.manifest.messages import described, problems_of
+from upcall_sync.manifest.messages import problems_of
 from upcall_sync.manifest.spec import (
     CampaignFields,
     CampaignSpec,
@@ -184,7 +184,9 @@ def _load(
             digest.update(path.read_bytes() + b"\0")
         problems.extend(Problem(p.location, "", p.message) for p in env_problems)
         if not isinstance(data, LocDict):
-            what = "empty" if data is None else described(data)
+            # named by its type only: a file that is not a manifest (a plan file's list,
+            # a path mistyped) may be a secret, and nothing of it is quoted
+            what = "empty" if data is None else _kind(data)
             problems.append(
                 Problem(
                     data.loc if isinstance(data, LocList) else Location(display, 1, 1),
@@ -207,6 +209,13 @@ def _load(
     if problems:
         raise ManifestError(_without_echoes(problems))
     return state
+
+
+def _kind(data: object) -> str:
+    """A YAML document's type, none of its content: `text`, `a list`, `a single value`."""
+    if isinstance(data, str):
+        return "text (not quoted: the file is not a manifest)"
+    return "a list" if isinstance(data, list) else "a single value"
 
 
 def _without_echoes(problems: list[Problem]) -> list[Problem]:
