@@ -384,3 +384,36 @@ def test_the_json_plan_names_its_account_by_a_one_way_fingerprint(
     same, again, other = (d["account"] for d in docs)
     assert same == again != other  # stable per token, different per account
     assert all(len(a) == 16 and a == a.lower() for a in (same, other))
+
+
+# -- break-it (bkb): what a hand-edited plan file can make apply print ---------------
+
+
+def test_a_plan_file_naming_a_secret_file_as_its_manifest_quotes_none_of_it(
+    cli_env: Emulator, capsys: Capsys, tmp_path: Path
+) -> None:
+    """The plan file comes from the PR job; its manifest list can name any file on the
+    apply runner. Until a file is a manifest (a mapping), nothing of it is quoted."""
+    plan_file = _saved(cli_env, capsys, tmp_path, "", BASE)
+    secret = tmp_path / ".npmrc"
+    secret.write_text("//registry.npmjs.org/:_authToken=npm_SECRETsecretSECRET\n")
+    doc = _doc(plan_file)
+    doc["manifests"]["files"] = [str(secret)]
+    plan_file.write_text(_with_checksum(doc))
+    before = writes(cli_env)
+    code, out, err = run_cli(capsys, "apply", str(plan_file))
+    assert (code, out, writes(cli_env)) == (1, "", before)
+    assert "npm_SECRET" not in err and "registry" not in err and "Traceback" not in err
+    assert ".npmrc:1:1" in err and "not quoted" in err
+
+
+def test_a_plan_file_s_base_url_is_escaped_when_shown(
+    cli_env: Emulator, capsys: Capsys, tmp_path: Path
+) -> None:
+    plan_file = _saved(cli_env, capsys, tmp_path, "", BASE)
+    doc = _doc(plan_file)
+    doc["base_url"] += "\x1b]0;pwned\x07\x1b[31mEVIL"
+    plan_file.write_text(_with_checksum(doc))
+    err = _refused(cli_env, capsys, plan_file)
+    assert "\x1b" not in err and "\x07" not in err
+    assert "EVIL" in err  # named, escaped

@@ -57,8 +57,9 @@ class UpcallSyncError(Exception):
     retryable = False
 
     def one_line(self) -> str:
-        """The message the CLI prints: a single line."""
-        return " ".join(str(self).split("\n")[0].split()) or type(self).__name__
+        """The message the CLI prints: a single line, control characters escaped (a
+        message may quote what a hand-edited file holds, such as a plan's base URL)."""
+        return shown_name(" ".join(str(self).split("\n")[0].split())) or type(self).__name__
 
 
 class UsageError(UpcallSyncError):

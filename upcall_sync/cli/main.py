@@ -16,6 +16,7 @@ from upcall_sync.errors import (
     PlanError,
     StalePlan,
     UpcallSyncError,
+    shown_name,
 )
 from upcall_sync.redact import RedactingWriter
 
@@ -117,7 +118,8 @@ def _report(exc: Exception) -> int:
         return exc.exit_code
     if isinstance(exc, UpcallSyncError):
         for line in exc.details if isinstance(exc, StalePlan) else ():
-            print(STATE.redactor(line), file=sys.stderr)  # every difference, then the summary
+            # every difference, then the summary
+            print(STATE.redactor(shown_name(line)), file=sys.stderr)
         print_error(with_hint(exc))
         return exc.exit_code
     if isinstance(exc, typer.TyperException):
