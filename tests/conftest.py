@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 import socket
+import tempfile
 import threading
 from collections.abc import Generator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -183,6 +185,26 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.section("upcall-sync reliability figures")
     for line in figures.lines():
         terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def action_runner_temp() -> Iterator[Path]:
+    """One RUNNER_TEMP for the session, so the Action's venv is built once and reused by
+    every test that runs the Action. Outside pytest's tmp dir: the secret scan reads the
+    Action's files in each test."""
+    path = Path(tempfile.mkdtemp(prefix="upcall-sync-action-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def action_workspace(tmp_path: Path) -> Path:
+    """A repository checkout with the example manifests under campaigns/."""
+    ws = tmp_path / "workspace"
+    (ws / "campaigns").mkdir(parents=True)
+    shutil.copy(ROOT / "examples/campaigns.yaml", ws / "campaigns")
+    shutil.copytree(ROOT / "examples/contacts", ws / "campaigns/contacts")
+    return ws
 
 
 def write_manifest(path: Path, body: str) -> Path:

@@ -54,7 +54,13 @@ from upcall_sync.cli.base import (
 def plan(
     paths: Paths = None,
     fmt: Annotated[
-        Format, typer.Option("--format", "-f", help="text, json or markdown.")
+        Format,
+        typer.Option(
+            "--format",
+            "-f",
+            help="text, json, markdown, or github: the text plan plus GitHub workflow "
+            "commands for plan errors and notices (shown on the pull request's diff).",
+        ),
     ] = Format.text,
     out: Annotated[
         str | None,
@@ -91,20 +97,84 @@ def plan(
 ) -> None:
     """Show what apply would change: text for people, JSON for machines, Markdown for PRs."""
     connection = dict(locals())  # the options, before any local variable
-    from upcall_sync.render import render
     from upcall_sync.sync import plan_paths
 
     client = client_from(connection, parallelism)
-    with gc_paused():
+    with gc_paused(), _annotated(fmt is Format.github):
         planned = plan_paths(need_paths(paths), client, plan_options(prune, target, parallelism))
     if out:
         from upcall_sync.planfile import save_plan
 
         save_plan(out, planned, client.transport.base_url, redact=STATE.redactor)
-    text_options = {"color": use_color(sys.stdout), "show_all_numbers": show_all_numbers}
-    render(planned.plan, fmt.value, sys.stdout, **(text_options if fmt is Format.text else {}))
+    show_plan(planned.plan, fmt, show_all_numbers=show_all_numbers)
     if detailed_exitcode and not planned.plan.empty:
         raise typer.Exit(2)
+
+
+@contextlib.contextmanager
+def _annotated(github: bool) -> Iterator[None]:
+    """With --format github, a manifest or matching error is also printed as workflow
+    commands on stdout (the usual lines still go to stderr)."""
+    from upcall_sync.errors import ManifestError
+
+    try:
+        yield
+    except ManifestError as exc:
+        if github:
+            from upcall_sync import annotations
+
+            annotations.write_problems("error", exc.problems, sys.stdout)
+        raise
+
+
+def show_plan(
+    plan: Plan, fmt: Format, *, show_all_numbers: bool = False, markdown_limit: int = 0
+) -> None:
+    from upcall_sync.render import render, render_markdown
+
+    if fmt is Format.markdown and markdown_limit:
+        render_markdown(plan, sys.stdout, limit=markdown_limit)
+        return
+    if fmt is Format.github:
+        from upcall_sync import annotations
+
+        annotations.write_plan(plan, sys.stdout)
+    text_options = {"color": use_color(sys.stdout), "show_all_numbers": show_all_numbers}
+    as_text = fmt in (Format.text, Format.github)
+    render(plan, "text" if as_text else fmt.value, sys.stdout, **(text_options if as_text else {}))
+
+
+@app.command()
+def show(
+    planfile: Annotated[
+        str, typer.Argument(help="A plan file saved by `plan --out`.", metavar="PLANFILE")
+    ],
+    fmt: Annotated[
+        Format, typer.Option("--format", "-f", help="text, json, markdown or github.")
+    ] = Format.text,
+    markdown_limit: Annotated[
+        int,
+        typer.Option(
+            "--markdown-limit",
+            min=1000,
+            help="Characters the Markdown may take (default 65,000, a PR comment's room; "
+            "CI job summaries hold 1,000,000).",
+            show_default=False,
+        ),
+    ] = 0,
+    show_all_numbers: Annotated[
+        bool, typer.Option("--show-all-numbers", help="List every number, not the first five.")
+    ] = False,
+) -> None:
+    """Print a saved plan again, offline (no token, no API call), like `terraform show`."""
+    from upcall_sync.planfile import load_plan
+
+    show_plan(
+        load_plan(planfile).plan,
+        fmt,
+        show_all_numbers=show_all_numbers,
+        markdown_limit=markdown_limit,
+    )
 
 
 def plan_options(prune: bool, target: list[str] | None, parallelism: int) -> PlanOptions:
