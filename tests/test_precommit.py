@@ -22,7 +22,9 @@ from .githubfake import wheelhouse
 
 
 def test_the_hook_file_is_a_valid_pre_commit_manifest() -> None:
-    [hook] = load_manifest(str(ROOT / ".pre-commit-hooks.yaml"))  # raises on any schema error
+    hook, fmt = load_manifest(str(ROOT / ".pre-commit-hooks.yaml"))  # raises on schema errors
+    assert fmt["id"] == "upcall-sync-fmt" and fmt["entry"] == "upcall-sync fmt"
+    assert fmt["pass_filenames"] is True and re.compile(fmt["files"]).search("a/b.yml")
     assert hook["id"] == "upcall-sync-validate"
     assert hook["language"] == "python" and hook["pass_filenames"] is False
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
@@ -43,7 +45,9 @@ def git(repo: Path, *args: str) -> None:
     )
 
 
-def try_repo(repo: Path, home: Path, *extra: str) -> tuple[int, str]:
+def try_repo(
+    repo: Path, home: Path, *extra: str, hooks: tuple[str, ...] = ("upcall-sync-validate",)
+) -> tuple[int, str]:
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UPCALL_"))}
     env = {
         **keep,
@@ -53,7 +57,7 @@ def try_repo(repo: Path, home: Path, *extra: str) -> tuple[int, str]:
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
     }
     done = subprocess.run(
-        [sys.executable, "-m", "pre_commit", "try-repo", str(ROOT), "upcall-sync-validate", *extra],
+        [sys.executable, "-m", "pre_commit", "try-repo", str(ROOT), *hooks, *extra],
         cwd=repo,
         env=env,
         capture_output=True,
@@ -83,9 +87,10 @@ def manifests_repo(tmp_path: Path) -> Path:
 @pytest.mark.slow
 def test_pre_commit_try_repo_passes_on_the_examples(tmp_path: Path) -> None:
     repo = manifests_repo(tmp_path)
-    code, out = try_repo(repo, tmp_path / "home", "--all-files")
+    code, out = try_repo(repo, tmp_path / "home", "--all-files", hooks=())  # every hook
     assert code == 0, out
     assert re.search(r"upcall-sync validate\.+Passed", out), out
+    assert re.search(r"upcall-sync fmt\.+Passed", out), out  # the examples are formatted
 
 
 @pytest.mark.slow

@@ -19,25 +19,28 @@ src="${GITHUB_ACTION_PATH:?GITHUB_ACTION_PATH is not set}"
 venv="${RUNNER_TEMP:-${TMPDIR:-/tmp}}/upcall-sync-venv"
 bin="${RUNNER_TEMP:-${TMPDIR:-/tmp}}/upcall-sync-bin"
 
+if [ -n "${UPCALL_SYNC_STAMP:-}" ]; then
+    want="$UPCALL_SYNC_STAMP"  # worked out (and the Python checked) by the key step
+else
 if ! "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
     echo "::error title=upcall-sync::needs Python 3.11 or newer as '$py' (use actions/setup-python or set the python input)"
     exit 1
 fi
-
-pyversion=$("$py" -c 'import sys, platform; print(platform.python_implementation(), *sys.version_info[:3], sys.platform, platform.machine())')
+# the Python, the checkout's pins and its sources: another ref, or changed code with
+# the same pins, must not reuse the venv installed from the first (one Python start)
 if [ -n "${INPUT_INSTALL:-}" ]; then
-    want="requirement ${INPUT_INSTALL}; $pyversion"
+    want=$(printf '%s' "$INPUT_INSTALL" | "$py" -c 'import platform, sys; print("requirement", sys.stdin.read() + ";", platform.python_implementation(), *sys.version_info[:3], sys.platform, platform.machine())')
 else
-    # the Python, the checkout's pins and its sources: another ref, or changed code with
-    # the same pins, must not reuse the venv installed from the first
-    want="checkout $src; $pyversion; $( (cat "$src/pyproject.toml" "$src/constraints.txt"; find "$src/upcall_sync" -type f -name '*.py' -print0 | LC_ALL=C sort -z | xargs -0 cat) | "$py" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')"
+    want=$( (cat "$src/pyproject.toml" "$src/constraints.txt"; find "$src/upcall_sync" -type f -name '*.py' -print0 | LC_ALL=C sort -z | xargs -0 cat) | "$py" -c 'import hashlib, platform, sys; print(f"checkout {sys.argv[1]};", platform.python_implementation(), *sys.version_info[:3], sys.platform, platform.machine(), hashlib.sha256(sys.stdin.buffer.read()).hexdigest())' "$src")
+fi
 fi
 
 if [ "${1:-}" = "key" ]; then
-    key=$(printf '%s' "$want" | "$py" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest()[:32])')
+    key=$(printf '%s' "$want" | { sha256sum 2>/dev/null || shasum -a 256; } | cut -c1-32)
     {
         echo "key=upcall-sync-venv-${RUNNER_OS:-$(uname -s)}-$key"
         echo "venv=$venv"
+        echo "stamp=$want"
     } >> "${GITHUB_OUTPUT:-/dev/null}"
     exit 0
 fi
@@ -57,7 +60,7 @@ else
     fi
     echo "$want" > "$stamp"
 fi
-"$venv/bin/upcall-sync" --version
+"$venv/bin/python" -c 'import upcall_sync; print("upcall-sync", upcall_sync.__version__)'
 mkdir -p "$bin"
 ln -sf "$venv/bin/upcall-sync" "$bin/upcall-sync"
 echo "python=$venv/bin/python" >> "${GITHUB_OUTPUT:-/dev/null}"

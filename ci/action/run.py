@@ -41,6 +41,7 @@ COMMANDS = ("validate", "plan", "apply", "doctor")
 TAIL_LINES = 120
 LINE_WIDTH = 400
 SUMMARY_CHARS = 1_000_000  # the Markdown plan for the job summary (GitHub's limit: 1 MiB)
+COMMENT_CHARS = 65_000  # the renderer's budget for a comment (render.MARKDOWN_LIMIT)
 _ENVIRONMENT = re.compile(r"[\w.:@/+-]{1,100}")
 
 
@@ -160,12 +161,15 @@ _CURRENT: list[bool] = []
 
 
 def current() -> bool:
-    """This release or newer (it has `show` and `fmt`, so also `validate --format github`,
+    """This release or newer (installed from the Action's checkout, or it has `show` and `fmt`, so also `validate --format github`,
     `show --markdown-limit`, `apply --format json`): one look at the command list instead
     of one per option. An older `install` is asked option by option."""
     if not _CURRENT:
-        listed = help_of()
-        _CURRENT.append(all(f" {name} " in listed for name in ("show", "fmt")))
+        if not os.environ.get("INPUT_INSTALL", "").strip():
+            _CURRENT.append(True)  # installed from this checkout: the same release
+        else:
+            listed = help_of()
+            _CURRENT.append(all(f" {name} " in listed for name in ("show", "fmt")))
     return _CURRENT[0]
 
 
@@ -234,35 +238,41 @@ def run_validate(inputs: Inputs, workdir: Path) -> Result:
 
 
 def run_plan(inputs: Inputs, workdir: Path) -> Result:
+    """The plan: its text (every number) to the log, its Markdown to the comment and the
+    job summary, its JSON to the report output, and the saved plan for `apply`."""
     exe = upcall_sync()
     plan_file = workdir / "plan.upcall-plan"
-    argv = [exe, "plan", *inputs.paths, "--format", "markdown", "--detailed-exitcode"]
-    result = execute(
-        [*argv, "--out", str(plan_file), *inputs.args], inputs, workdir / "plan.md", False
-    )
+    full = supports("show", "--markdown-limit")  # else an older release: Markdown only
+    shown = ["--format", "text", "--show-all-numbers"] if full else ["--format", "markdown"]
+    argv = [exe, "plan", *inputs.paths, *shown, "--detailed-exitcode", "--out", str(plan_file)]
+    result = execute([*argv, *inputs.args], inputs, workdir / "plan.out", full)
     if result.exitcode not in (0, 2) or not plan_file.exists():
         return result
     # The saved plan holds the same document as `plan --format json`: one read of
-    # the account gives the Markdown, the JSON and a plan `apply FILE` can apply.
+    # the account gives the text, the Markdown, the JSON and a plan `apply FILE` applies.
     doc = json.loads(plan_file.read_text(encoding="utf-8"))["plan"]
     result.plan = doc
     result.report = workdir / "plan.json"
     result.report.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     result.plan_file = plan_file
     result.has_changes = result.exitcode == 2
-    if supports("show", "--markdown-limit"):  # the full plan: the log and the job summary
-        show = [exe, "show", str(plan_file)]
-        execute([*show, "--show-all-numbers"], inputs, workdir / "plan.txt", True)
-        full = execute(
-            [*show, "--format", "markdown", "--markdown-limit", str(SUMMARY_CHARS)],
-            inputs,
-            workdir / "plan-full.md",
-            False,
-        )
-        if full.exitcode == 0:
-            result.full_markdown = full.output.read_text(encoding="utf-8")
+    if full:
+        result.full_markdown = show_markdown(inputs, plan_file, workdir, SUMMARY_CHARS)
+        comment = result.full_markdown
+        if len(comment) > COMMENT_CHARS - 1000:  # a big plan: the renderer's cut for the comment
+            comment = show_markdown(inputs, plan_file, workdir, 0)
+        result.output = workdir / "plan.md"
+        result.output.write_text(comment, encoding="utf-8")
     print(doc.get("summary_line", ""))
     return result
+
+
+def show_markdown(inputs: Inputs, plan_file: Path, workdir: Path, limit: int) -> str:
+    """The saved plan as Markdown within `limit` characters (0: a comment's room)."""
+    argv = [upcall_sync(), "show", str(plan_file), "--format", "markdown"]
+    argv += ["--markdown-limit", str(limit)] if limit else []
+    done = execute(argv, inputs, workdir / f"plan-{limit}.md", False)
+    return done.output.read_text(encoding="utf-8") if done.exitcode == 0 else ""
 
 
 def run_apply(inputs: Inputs, workdir: Path, as_json: bool) -> Result:
