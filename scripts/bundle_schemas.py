@@ -4,8 +4,8 @@
   its `$ref`s to the plan resolve inside the file: no network, no registry.
 - The output schemas (plan, apply report) promise that new optional fields may appear
   within a format version, so none of their objects sets `additionalProperties: false`
-  (nor `unevaluatedProperties: false`; maps of counts keep their value schemas). The manifest schema is an input: unknown
-  keys there are mistakes, and it stays closed.
+  (nor `unevaluatedProperties: false`; maps of counts keep their value schemas). The
+  manifest schema is an input: unknown keys there are mistakes, and it stays closed.
 
     python scripts/bundle_schemas.py [--embed]   # exit 1 naming what is not so
 """
@@ -68,9 +68,11 @@ def embed() -> None:
 
 
 def _object_length(text: str, start: int) -> int:
-    return len(text[start:]) - len(text[start:].lstrip()) + json.JSONDecoder().raw_decode(
-        text[start:].lstrip()
-    )[1]
+    return (
+        len(text[start:])
+        - len(text[start:].lstrip())
+        + json.JSONDecoder().raw_decode(text[start:].lstrip())[1]
+    )
 
 
 def main(argv: list[str]) -> int:

@@ -58,6 +58,11 @@ def lines() -> list[str]:
             "(interpolation, CSV at the token file, /proc/self/environ) scanned, "
             f"{c['leaks']} leaks"
         )
+    if c["hijack_attempts"]:
+        out.append(
+            f"hijack attempts: {c['hijack_attempts']} lookalike comments and issues (the "
+            f"marker posted by another identity), {c['hijack_let_through']} let through"
+        )
     out.append(
         f"secret scans: {c['scanned_texts']} outputs and {c['scanned_files']} files scanned "
         f"for the test tokens, {c['leaks']} leaks"

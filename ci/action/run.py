@@ -161,9 +161,10 @@ _CURRENT: list[bool] = []
 
 
 def current() -> bool:
-    """This release or newer (installed from the Action's checkout, or it has `show` and `fmt`, so also `validate --format github`,
-    `show --markdown-limit`, `apply --format json`): one look at the command list instead
-    of one per option. An older `install` is asked option by option."""
+    """This release or newer: installed from the Action's checkout, or it has `show` and
+    `fmt` (so also `validate --format github`, `show --markdown-limit`, `apply --format
+    json`). One look at the command list instead of one per option; an older `install`
+    is asked option by option."""
     if not _CURRENT:
         if not os.environ.get("INPUT_INSTALL", "").strip():
             _CURRENT.append(True)  # installed from this checkout: the same release
@@ -340,7 +341,13 @@ def run(inputs: Inputs, workdir: Path) -> Result:
 
 def no_token(inputs: Inputs) -> int:
     """A fork's or Dependabot's pull request runs without the repository's secrets."""
-    if publish.is_pull_request():
+    if publish.on_gitlab() and publish.is_pull_request():
+        print(
+            "error: secrets are not available to this merge request: it comes from a fork, "
+            "whose pipelines get no CI/CD variables (or UPCALL_AUTH_TOKEN is protected), so "
+            f"upcall-sync cannot {inputs.command}"
+        )
+    elif publish.is_pull_request():
         print(
             "::error title=upcall-sync::secrets are not available to this pull request: it comes "
             "from a fork or from Dependabot, whose runs get no repository secrets, so upcall-sync "

@@ -60,7 +60,9 @@ def _ruamel() -> Any:
 def layout(text: str) -> str:
     """One round trip through ruamel.yaml, then trailing whitespace and final newline."""
     rt = _ruamel()
-    docs = list(rt.load_all(text))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a reused anchor: the checks judge the result
+        docs = list(rt.load_all(text))
     rt.explicit_start = text.lstrip("\ufeff").startswith("---")
     out = io.StringIO()
     rt.dump_all(docs, out)
@@ -98,8 +100,10 @@ def comments(text: str) -> list[str]:
             for item in obj:
                 walk(item)
 
-    for token in _ruamel().scan(text):
-        walk(getattr(token, "_comment", None))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for token in _ruamel().scan(text):
+            walk(getattr(token, "_comment", None))
     return found
 
 
@@ -159,9 +163,7 @@ def format_file(path: Path) -> Formatted:
         raise ManifestError([Problem(Location(str(path)), "", "not UTF-8 text")]) from None
     bom = "\ufeff" if text.startswith("\ufeff") else ""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # ruamel warns of a reused anchor: the checks judge
-            after, refused = format_text(text[len(bom) :])
+        after, refused = format_text(text[len(bom) :])
     except Exception as exc:  # ruamel's errors share no base class
         _refuse_invalid(path, text)
         mark = getattr(exc, "problem_mark", None)
