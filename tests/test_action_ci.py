@@ -11,6 +11,7 @@ emulator and a fake GitHub API. The Action's venv is built once per session (the
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections.abc import Iterator
@@ -328,29 +329,11 @@ def test_github_5xx_answers_are_retried(
 
 
 def test_drift_keys_on_differences_the_api_cannot_apply(
-    action_runner_temp: Path, github: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    github: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """A plan with no changes but `unapplied_differences` (issue 23) keeps the issue open."""
     fake, api = github
-    import importlib.util
-    import sys
-
-    from .conftest import ROOT
-
-    spec = importlib.util.spec_from_file_location("action_run", ROOT / "ci/action/run.py")
-    assert spec and spec.loader
-    run = importlib.util.module_from_spec(spec)
-    sys.modules["action_run"] = run
-    spec.loader.exec_module(run)
-    publish = sys.modules["publish"]
-    for key, value in {
-        "GITHUB_API_URL": api,
-        "GITHUB_REPOSITORY": REPO,
-        "GITHUB_RUN_ID": "77",
-        "GITHUB_SERVER_URL": "https://github.example",
-        "UPCALL_SYNC_GH_RETRY_DELAY": "0",
-    }.items():
-        monkeypatch.setenv(key, value)
+    run, publish = _reporter(monkeypatch, api)
     inputs = run.Inputs.from_env(
         {"INPUT_COMMAND": "plan", "INPUT_PATH": "campaigns/", "INPUT_GITHUB_TOKEN": GH_TOKEN}
     )
@@ -368,3 +351,50 @@ def test_drift_keys_on_differences_the_api_cannot_apply(
     result.plan = {"empty": True, "unapplied_differences": 0}
     publish.drift(inputs, result, "plan")
     assert issue["state"] == "closed"
+
+
+def test_a_cut_comment_links_to_the_run_and_the_summary_holds_the_whole_plan(
+    github: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake, api = github
+    run, publish = _reporter(monkeypatch, api)
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(pr("5e" * 20)))
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    env = {"INPUT_COMMAND": "plan", "INPUT_PATH": "campaigns/", "INPUT_COMMENT": "true"}
+    inputs = run.Inputs.from_env({**env, "INPUT_GITHUB_TOKEN": GH_TOKEN})
+    cut = tmp_path / "plan.md"
+    cut.write_text("### upcall-sync plan: Changes\n\nC1\n\n_... 399 more campaigns_\n")
+    full = "### upcall-sync plan: Changes\n\n" + "".join(f"C{i}\n" for i in range(400))
+    result = run.Result(exitcode=2, output=cut, full_markdown=full, plan={"empty": False})
+    assert publish.report(inputs, result) is True
+    [comment] = ours(fake)
+    assert "_... 399 more campaigns_" in comment["body"]
+    assert f"the whole plan is in the [run's log and job summary]({RUN_URL}77)" in comment["body"]
+    assert "C399" in summary.read_text() and "C399" not in comment["body"]
+
+
+def _reporter(monkeypatch: pytest.MonkeyPatch, api: str) -> tuple[Any, Any]:
+    """ci/action/run.py and its publish.py, imported as the runner's Python would."""
+    import importlib.util
+    import sys
+
+    from .conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("action_run", ROOT / "ci/action/run.py")
+    assert spec and spec.loader
+    run = importlib.util.module_from_spec(spec)
+    sys.modules["action_run"] = run
+    spec.loader.exec_module(run)
+    env = {
+        "GITHUB_API_URL": api,
+        "GITHUB_REPOSITORY": REPO,
+        "GITHUB_RUN_ID": "77",
+        "GITHUB_SERVER_URL": "https://github.example",
+        "UPCALL_SYNC_GH_RETRY_DELAY": "0",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return run, sys.modules["publish"]

@@ -156,8 +156,8 @@ def show(
         int,
         typer.Option(
             "--markdown-limit",
-            min=1000,
-            help="Characters the Markdown may take (default 65,000, a PR comment's room; "
+            min=0,
+            help="Characters the Markdown may take (default, or 0: 65,000, a PR comment's room; "
             "CI job summaries hold 1,000,000).",
             show_default=False,
         ),
