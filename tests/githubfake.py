@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -262,6 +263,7 @@ def act(
     extra_env: dict[str, str] | None = None,
     **inputs: str,
 ) -> ActionRun:
+    started = time.time() - 1
     work = Path(tempfile.mkdtemp(prefix="run-", dir=runner_temp))
     (work / "event.json").write_text(json.dumps(event))
     (work / "summary.md").write_text("")
@@ -290,6 +292,8 @@ def act(
     run = run_action(ROOT / "action.yml", {"path": "campaigns/", **inputs}, env, work)
     texts = {"stdout": run.stdout, "stderr": run.stderr}
     for written in [work, *runner_temp.glob("upcall-sync-*-*")]:
+        if written.stat().st_mtime < started:
+            continue  # an earlier run's (runner_temp is shared by the session)
         for f in written.rglob("*"):
             if f.is_file():
                 texts[str(f)] = f.read_text(errors="replace")
