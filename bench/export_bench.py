@@ -39,7 +39,7 @@ from run import (
 
 from upcall_sync import __version__
 from upcall_sync.emulator.store import Store
-from upcall_sync.export import ExportOptions, build, read_live, write_files
+from upcall_sync.jobs.export import ExportOptions, build, read_live, write_files
 
 
 def seed(db: Path, campaigns: int, per: int) -> None:
@@ -90,7 +90,7 @@ def scenario_export(report: Report, work: Path, runs: int, quick: bool) -> None:
             client, urls = client_for(emu.url)
             out_dir = work / f"out{run}"
             t0 = time.perf_counter()
-            live = read_live(client, ExportOptions(parallelism=8))
+            live = read_live(client, ExportOptions())
             t1 = time.perf_counter()
             result = build(live, ExportOptions(), version=__version__, to_dir=True)
             t2 = time.perf_counter()

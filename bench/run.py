@@ -37,11 +37,11 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from upcall_sync.apply import Applier  # noqa: E402
 from upcall_sync.client import RetryPolicy, UpcallClient, make_session  # noqa: E402
 from upcall_sync.emulator.store import Store  # noqa: E402
+from upcall_sync.jobs.apply import Applier  # noqa: E402
+from upcall_sync.jobs.sync import PlanOptions, converge, plan_for  # noqa: E402
 from upcall_sync.manifest import load_manifests  # noqa: E402
-from upcall_sync.sync import PlanOptions, converge, plan_for  # noqa: E402
 
 TOKEN = "bench-token-not-secret"
 FROM_MANAGED = "+16501231234"
@@ -239,12 +239,12 @@ def scenario_plan(report: Report, work: Path, runs: int, quick: bool) -> None:
                 client, urls = client_for(emu.url)
                 cpu0 = emu.cpu_seconds()
                 t = time.perf_counter()
-                planned = plan_for(desired, client, PlanOptions(parallelism=8))
+                planned = plan_for(desired, client, PlanOptions())
                 wall = time.perf_counter() - t
                 emu_cpu.append((emu.cpu_seconds() - cpu0) / wall)
                 assert planned.plan.empty, planned.plan.summary_line()
                 walls.append(wall)
-                reqs.append(client.transport.stats.requests)
+                reqs.append(client.requests_sent())
                 floors.append(floor(urls, 8))
             r, w, f = median(reqs), median(walls), median(floors)
             tag = f"plan @ {latency} ms"
@@ -287,8 +287,8 @@ PLANNER_CHILD = textwrap.dedent(
     import json, resource, sys, time, tracemalloc
     sys.path.insert(0, sys.argv[3])
     from upcall_sync.errors import Location
-    from upcall_sync.model import *
-    from upcall_sync.plan import plan
+    from upcall_sync.core.model import *
+    from upcall_sync.core.planner import plan
     n, mode = int(sys.argv[1]), sys.argv[2]
     per = 100
     camps, lives, numbers, contacts = [], [], {}, []
@@ -393,12 +393,12 @@ def scenario_apply(report: Report, work: Path, runs: int, quick: bool) -> None:
             client, _urls = client_for(emu.url)
             cpu0 = emu.cpu_seconds()
             t = time.perf_counter()
-            planned = plan_for(desired, client, PlanOptions(parallelism=8))
-            result = Applier(client, planned.plan, parallelism=8).run()
-            left = converge(client, desired, planned.plan, PlanOptions(parallelism=8))
+            planned = plan_for(desired, client, PlanOptions())
+            result = Applier(client, planned.plan).run()
+            left = converge(client, desired, planned.plan, PlanOptions())
             wall = time.perf_counter() - t
             assert result.ok and left.empty
-            n = client.transport.stats.requests
+            n = client.requests_sent()
             walls.append(wall)
             reqs.append(n)
             ideals.append(n * 0.020 / 8)

@@ -211,3 +211,9 @@ def write_manifest(path: Path, body: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(body)
     return path
+
+
+@pytest.fixture
+def slow_emulator() -> Iterator[Emulator]:
+    with Emulator(tokens=[TOKEN], confirmed_numbers=list(CONFIRMED), latency_ms=40) as emu:
+        yield emu

@@ -20,7 +20,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -33,6 +32,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import yaml
 
 from .conftest import ROOT, scan
+from .helpers.wheels import wheelhouse
 
 GH_TOKEN = "ghs_FAKEGITHUBTOKEN_5e1d"
 REPO = "acme/campaigns"
@@ -247,12 +247,6 @@ def _needed(text: str) -> list[str]:
 
 
 # -- the Action as a test runs it -----------------------------------------------------
-
-
-def wheelhouse() -> Path:
-    path = Path(os.environ.get("UPCALL_SYNC_WHEELHOUSE") or Path(sys.prefix) / "wheelhouse")
-    assert (path / ".stamp").exists(), f"no wheelhouse at {path}: run ./scripts/test once"
-    return path
 
 
 def act(

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from upcall_sync.annotations import command, escape_data, escape_property, notice
-from upcall_sync.changes import Notice
+from upcall_sync.core.changes import Notice
 from upcall_sync.emulator import Emulator
 from upcall_sync.errors import Location
+from upcall_sync.output.annotations import command, escape_data, escape_property, notice
 
 from .conftest import ROOT, run_cli
 

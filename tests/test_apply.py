@@ -6,17 +6,17 @@ import json
 import os
 import stat
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from upcall_sync.apply import Applier
 from upcall_sync.emulator import Emulator, Faults
+from upcall_sync.jobs.apply import Applier
+from upcall_sync.jobs.sync import PlanOptions, plan_for
 from upcall_sync.manifest import load_manifests
-from upcall_sync.sync import PlanOptions, plan_for
 
 from . import figures
 from .conftest import ROOT, TOKEN, connect, run_cli, write_manifest
+from .helpers.accounts import duplicates, no_duplicates
 
 EXAMPLES = str(ROOT / "examples")
 
@@ -65,31 +65,6 @@ campaigns:
     numbers:
       - {phone: "+525555550148", first_name: Lucía}
 """
-
-
-def duplicates(emulator: Emulator) -> dict[str, list[Any]]:
-    """Anything that exists twice that should exist once, read from the database."""
-    db = emulator.store.sql
-    return {
-        "campaigns": db(
-            "SELECT name, COUNT(*) n FROM campaigns GROUP BY account_id, name HAVING n > 1"
-        ),
-        "lists": db("SELECT name, COUNT(*) n FROM lists GROUP BY account_id, name HAVING n > 1"),
-        "contacts": db(
-            "SELECT phone, first_name, COUNT(*) n FROM list_contacts GROUP BY list_id, phone, "
-            "COALESCE(extension, ''), COALESCE(first_name, ''), COALESCE(last_name, '') HAVING n > 1"
-        ),
-        "numbers": db(
-            "SELECT cn.campaign_id, lc.phone, lc.first_name, COUNT(*) n FROM campaign_numbers cn "
-            "JOIN list_contacts lc ON lc.id = cn.list_contact_id GROUP BY cn.campaign_id, lc.phone, "
-            "COALESCE(lc.extension, ''), COALESCE(lc.first_name, ''), COALESCE(lc.last_name, '') "
-            "HAVING n > 1"
-        ),
-    }
-
-
-def no_duplicates(emulator: Emulator) -> bool:
-    return not any(duplicates(emulator).values())
 
 
 def test_examples_from_an_empty_account(
@@ -408,13 +383,13 @@ def test_a_changed_address_part_sends_the_whole_address(
     m = write_manifest(tmp_path / "m.yaml", body)
     assert run_cli(capsys, "apply", "--auto-approve", str(m))[0] == 0
     write_manifest(m, body.replace("Fremont", "Oakland"))
-    from upcall_sync.apply import _contact_update
-    from upcall_sync.model import Contact
+    from upcall_sync.core.model import Contact
+    from upcall_sync.jobs.apply import _contact_update
 
     person = Contact(
         "+16507991144", first_name="Joey", line1="1 Main St", city="Oakland", country="US"
     )
-    from upcall_sync.changes import UpdateContact
+    from upcall_sync.core.changes import UpdateContact
 
     change = UpdateContact(
         address="c", live_id="1", contact=person, current=person._replace(city="Fremont")

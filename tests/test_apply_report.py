@@ -19,19 +19,17 @@ import jsonschema
 import pytest
 from referencing import Registry, Resource
 
-from upcall_sync import sync
-from upcall_sync.changes import AddNumber, CreateCampaign, CreateContact
 from upcall_sync.client import CampaignAttributes, ContactAttributes, UpcallClient
+from upcall_sync.core.changes import AddNumber, CreateCampaign, CreateContact
+from upcall_sync.core.model import Contact
 from upcall_sync.emulator import Emulator
-from upcall_sync.explain import explain_change
-from upcall_sync.model import Contact
-from upcall_sync.report import RESULTS
+from upcall_sync.jobs import sync
+from upcall_sync.jobs.report import RESULTS
+from upcall_sync.output.explain import explain_change
 
 from .conftest import FAST_RETRY, ROOT, TOKEN, run_cli, scan, write_manifest
-from .reliability.test_interruption import _manifest, _wait_for_writes, slow_emulator
-from .test_apply import no_duplicates
-
-__all__ = ["slow_emulator"]  # a fixture, imported to be used here
+from .helpers.accounts import no_duplicates
+from .helpers.slow import big_manifest, wait_for_writes
 
 EXAMPLES = str(ROOT / "examples")
 PLAN_SCHEMA = json.loads((ROOT / "schema" / "plan.schema.json").read_text())
@@ -177,7 +175,7 @@ def test_partial_failure_under_a_failing_endpoint(
 def test_interrupted_apply_still_prints_a_valid_report(
     slow_emulator: Emulator, tmp_path: Path, sig: signal.Signals, exit_code: int
 ) -> None:
-    m = _manifest(tmp_path)
+    m = big_manifest(tmp_path)
     env = dict(
         os.environ, UPCALL_API_URL=slow_emulator.base_url, UPCALL_AUTH_TOKEN=TOKEN, NO_COLOR="1"
     )
@@ -191,7 +189,7 @@ def test_interrupted_apply_still_prints_a_valid_report(
         text=True,
         env=env,
     )
-    _wait_for_writes(slow_emulator, 20)
+    wait_for_writes(slow_emulator, 20)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=30)
     scan(out, "stdout")

@@ -25,8 +25,21 @@ from .conftest import ROOT
 PACKAGE = ROOT / "upcall_sync"
 DOC = ROOT / "docs" / "architecture.md"
 #: packages whose modules count as one unit in the table
-PACKAGES = ("client", "manifest", "emulator")
-PURE_CORE = frozenset({"errors", "normalize", "model", "changes", "matching", "hints", "plan"})
+PACKAGES = ("client", "manifest", "emulator", "cli")
+#: folders that are layers: each module in them is a unit of its own ("core.planner")
+LAYERS = ("core", "state", "output", "jobs")
+#: the folders (and top-level modules) from the ground up: a module imports only from its
+#: own floor (as the table allows) or from floors below it
+FLOORS = (
+    ("errors", "redact"),
+    ("authtoken",),
+    ("core",),
+    ("manifest", "client"),
+    ("state", "output"),
+    ("jobs",),
+    ("cli",),
+)
+PURE_CORE_FOLDER = "core"
 IO_LIBRARIES = frozenset(
     {
         "requests",
@@ -53,7 +66,7 @@ IO_LIBRARIES = frozenset(
 @dataclass(frozen=True)
 class Import:
     source: str  # the importing module, dotted ("upcall_sync.client.api")
-    target: str  # the imported module, dotted ("upcall_sync.client.redact", "requests")
+    target: str  # the imported module, dotted ("upcall_sync.redact", "requests")
     names: tuple[str, ...]  # for `from X import a, b`
     line: int
 
@@ -123,7 +136,18 @@ def unit(dotted: str) -> str | None:
     parts = dotted.split(".")
     if parts[0] != "upcall_sync":
         return None
+    if len(parts) > 2 and parts[1] in LAYERS:
+        return f"{parts[1]}.{parts[2]}"
     return parts[1] if len(parts) > 1 else ""
+
+
+def folder(unit_name: str) -> str:
+    """The folder (or top-level module) a unit stands in: "core" for "core.planner"."""
+    return unit_name.split(".", maxsplit=1)[0]
+
+
+def is_pure_core(unit_name: str | None) -> bool:
+    return unit_name is not None and folder(unit_name) in (PURE_CORE_FOLDER, "errors")
 
 
 def internal() -> list[tuple[str, str, Import]]:
@@ -139,7 +163,7 @@ def internal() -> list[tuple[str, str, Import]]:
 
 def units() -> set[str]:
     found = {unit(_module_name(p)) for p in PACKAGE.rglob("*.py")}
-    return {u for u in found if u}
+    return {u for u in found if u and u not in LAYERS}  # a layer's __init__ is its face
 
 
 @cache
@@ -152,7 +176,7 @@ def table() -> dict[str, frozenset[str]]:
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) != 3 or not cells[0].startswith("`"):
             continue
-        rows[cells[0].strip("`")] = frozenset(re.findall(r"`([a-z_]+)`", cells[2]))
+        rows[cells[0].strip("`")] = frozenset(re.findall(r"`([a-z_.]+)`", cells[2]))
     return rows
 
 
@@ -223,9 +247,10 @@ def test_only_the_command_line_imports_typer() -> None:
     assert not [i for i in users if not is_command_line(i.source)], where(users)
 
 
-def test_only_render_imports_rich() -> None:
+def test_only_output_imports_rich() -> None:
     users = _users("rich")
-    assert not [i for i in users if i.source != "upcall_sync.render"], where(users)
+    assert users, "the parser found no rich import at all"
+    assert not [i for i in users if folder(unit(i.source) or "") != "output"], where(users)
 
 
 @pytest.mark.parametrize("switch", ["gc", "signal"])
@@ -284,9 +309,9 @@ def test_the_pure_core_imports_only_itself_and_no_io_library() -> None:
     bad = [
         i
         for i in imports()
-        if unit(i.source) in PURE_CORE
+        if is_pure_core(unit(i.source))
         and (
-            (unit(i.target) not in (None, "") and unit(i.target) not in PURE_CORE)
+            (unit(i.target) not in (None, "") and not is_pure_core(unit(i.target)))
             or i.top in IO_LIBRARIES
         )
     ]
@@ -295,20 +320,51 @@ def test_the_pure_core_imports_only_itself_and_no_io_library() -> None:
 
 #: what each layer must not know (rules 5 to 8)
 KNOWS_NOTHING_OF = {
-    "manifest": {"client", "live", "plan", "apply", "render", "planfile", "sync", "cli"},
-    "client": {"manifest", "plan", "live", "apply", "render", "planfile", "sync", "changes"},
-    "render": {"client", "apply", "live", "plan", "matching", "sync", "planfile"},
-    "plan": {"client", "live", "manifest", "apply", "render"},
-    "matching": {"client", "live", "manifest", "plan", "apply"},
-    "changes": {"client", "live", "manifest", "plan", "matching", "apply"},
-    "model": {"client", "manifest", "changes", "plan"},
+    "manifest": {"client", "state", "output", "jobs", "cli", "core.planner", "core.changes"},
+    "client": {"manifest", "state", "output", "jobs", "cli", "core.planner", "core.changes"},
+    "output.render": {"client", "state", "jobs", "core.planner", "core.matching"},
+    "core.planner": {"client", "state", "manifest", "jobs", "output"},
+    "core.matching": {"client", "state", "manifest", "core.planner", "jobs"},
+    "core.changes": {"client", "state", "manifest", "core.planner", "core.matching", "jobs"},
+    "core.model": {"client", "manifest", "core.changes", "core.planner"},
 }
 
 
 @pytest.mark.parametrize("module", sorted(KNOWS_NOTHING_OF))
 def test_a_layer_does_not_know_what_is_above_it(module: str) -> None:
     forbidden = KNOWS_NOTHING_OF[module]
-    bad = [imp for src, dst, imp in internal() if src == module and dst in forbidden]
+    bad = [
+        imp
+        for src, dst, imp in internal()
+        if src == module and (dst in forbidden or folder(dst) in forbidden)
+    ]
+    assert not bad, where(bad)
+
+
+# -- the folders are the layers ------------------------------------------------------
+
+
+def _floor(unit_name: str) -> int:
+    for i, names in enumerate(FLOORS):
+        if folder(unit_name) in names:
+            return i
+    raise AssertionError(f"{unit_name} stands in no floor of FLOORS: add its folder")
+
+
+def test_every_folder_stands_on_a_floor() -> None:
+    assert not [u for u in units() - {"emulator"} if not any(folder(u) in f for f in FLOORS)]
+
+
+def test_imports_never_run_up_or_across_the_folders() -> None:
+    """A module imports from its own folder (as the table allows) or from a lower floor;
+    never from a folder above, nor from another folder on its own floor."""
+    bad = [
+        imp
+        for src, dst, imp in internal()
+        if "emulator" not in (src, dst)
+        and folder(src) != folder(dst)
+        and _floor(dst) >= _floor(src)
+    ]
     assert not bad, where(bad)
 
 
@@ -317,7 +373,8 @@ def test_render_and_the_pure_core_do_not_touch_http() -> None:
     bad = [
         i
         for i in imports()
-        if unit(i.source) in PURE_CORE | {"render", "manifest"} and i.top in http
+        if (is_pure_core(unit(i.source)) or folder(unit(i.source) or "") in ("output", "manifest"))
+        and i.top in http
     ]
     assert not bad, where(bad)
 
@@ -331,9 +388,24 @@ def test_the_client_is_used_through_its_package() -> None:
         for i in imports()
         if i.target.startswith("upcall_sync.client.")
         and unit(i.source) != "client"
-        and i.source != "upcall_sync.doctor"
+        and i.source != "upcall_sync.jobs.doctor"
     ]
     assert not bad, where(bad)
+
+
+def test_no_module_outside_the_client_names_its_transport() -> None:
+    """The client offers what others need (`retry()`, `limiter_status()`, `base_url`,
+    `redact`, `workers()`, `requests_sent()`, doctor's `probe()`): its transport, the
+    HTTP machinery under them, is nobody else's business, not even in a comment."""
+    client = PACKAGE / "client"
+    bad = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if not path.is_relative_to(client)
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"\btransport\b", line, re.IGNORECASE)
+    ]
+    assert not bad, "names the client's transport: " + ", ".join(bad)
 
 
 def test_no_module_imports_another_units_private_names() -> None:
@@ -377,9 +449,9 @@ def test_loading_manifests_loads_no_http_stack() -> None:
 
 def test_the_pure_core_loads_no_http_stack() -> None:
     loaded = _loaded_after(
-        "import upcall_sync.plan, upcall_sync.matching, upcall_sync.changes, upcall_sync.model"
+        "import upcall_sync.core.planner, upcall_sync.core.matching, upcall_sync.core.changes, upcall_sync.core.model"
     )
-    assert "upcall_sync.plan" in loaded
+    assert "upcall_sync.core.planner" in loaded
     assert not [m for m in (*HTTP_STACK, "upcall_sync.manifest", "typer") if m in loaded]
 
 
@@ -389,3 +461,45 @@ def test_offline_validate_through_the_cli_loads_no_http_stack() -> None:
     )
     assert "upcall_sync.manifest.load" in loaded
     assert not [m for m in ("requests", "tenacity") if m in loaded]
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared helpers live in tests/helpers/ or conftest.py; a test module is no library."""
+    tests = ROOT / "tests"
+    pattern = re.compile(r"^\s*(from\s+[.\w]*\btest_\w+\s+import|import\s+[.\w]*\btest_\w+)", re.M)
+    bad = [
+        str(path.relative_to(ROOT))
+        for path in sorted(tests.rglob("*.py"))
+        if pattern.search(path.read_text())
+    ]
+    assert not bad, "import from another test module: " + ", ".join(bad)
+
+
+def test_every_error_is_in_the_drawn_tree() -> None:
+    """The error tree in `errors`' docstring names every UpcallSyncError the tool defines
+    (wherever it is defined), under its real parent."""
+    import importlib
+
+    from upcall_sync import errors
+
+    for path in sorted(PACKAGE.rglob("*.py")):
+        name = _module_name(path)
+        if not name.startswith("upcall_sync.emulator") and not name.endswith("__main__"):
+            importlib.import_module(name)
+    tree = errors.__doc__ or ""
+    drawn = {
+        m.group(2): len(m.group(1)) for m in re.finditer(r"^([│├└─ ]*)(\w+Error|\w+)\s", tree, re.M)
+    }
+    missing, misplaced = [], []
+    todo = list(errors.UpcallSyncError.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if cls.__module__.startswith("upcall_sync.emulator"):
+            continue
+        if cls.__name__ not in drawn:
+            missing.append(f"{cls.__module__}.{cls.__name__}")
+        elif drawn.get(cls.__base__.__name__, -1) >= drawn[cls.__name__]:
+            misplaced.append(cls.__name__)
+    assert not missing, "errors not drawn in upcall_sync/errors.py: " + ", ".join(sorted(missing))
+    assert not misplaced, "drawn under the wrong parent: " + ", ".join(sorted(misplaced))

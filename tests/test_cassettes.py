@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from upcall_sync.client import CampaignAttributes, ContactAttributes, UpcallClient
-from upcall_sync.client.redact import REDACTED, Redactor
 from upcall_sync.emulator import Emulator
 from upcall_sync.errors import ApiStatusError
+from upcall_sync.redact import REDACTED, Redactor
 
 from .conftest import CONFIRMED, FAST_RETRY, ROOT, TOKEN
 

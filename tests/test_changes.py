@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from upcall_sync.changes import (
+from upcall_sync.core.changes import (
     KINDS,
     UNKNOWN,
     AddNumber,
@@ -26,8 +26,8 @@ from upcall_sync.changes import (
     campaign_address,
     contact_address,
 )
+from upcall_sync.core.model import Contact
 from upcall_sync.errors import Location, UnsafePlan
-from upcall_sync.model import Contact
 
 JOEY = Contact("+16507991144", first_name="Joey", last_name="Smith", title="Manager")
 JOEY_NOW = JOEY._replace(title="Director", city="Oslo")

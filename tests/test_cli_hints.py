@@ -10,10 +10,10 @@ from typing import Any
 import jsonschema
 import pytest
 
-from upcall_sync import sync
+from upcall_sync.core.model import DesiredState
 from upcall_sync.emulator import Emulator
 from upcall_sync.errors import Problem
-from upcall_sync.model import DesiredState
+from upcall_sync.jobs import sync
 
 from .conftest import ROOT, TOKEN, run_cli, write_manifest
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from upcall_sync.emulator import Emulator
-from upcall_sync.render import MARKDOWN_LIMIT, SAMPLE
+from upcall_sync.output.render import MARKDOWN_LIMIT, SAMPLE
 
 from .conftest import TOKEN, run_cli, write_manifest
 

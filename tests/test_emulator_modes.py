@@ -21,7 +21,7 @@ from upcall_sync.emulator import PESSIMISTIC_MODES, Emulator, Store
 from upcall_sync.emulator.modes import DUPLICATE_NUMBER_MESSAGE, Modes
 
 from .conftest import CONFIRMED, OTHER_TOKEN, TOKEN
-from .test_emulator import Raw, campaign
+from .helpers.wire import Raw, campaign
 
 READ_ONLY = "uctok_READONLY_5e4d3c2b1a09"
 

@@ -13,12 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from upcall_sync.client import Campaign
+from upcall_sync.core.model import Contact
 from upcall_sync.emulator import Emulator
 from upcall_sync.emulator.store import CONTACT_COLUMNS
-from upcall_sync.export import ExportOptions, LiveRead, Number, build, slug
-from upcall_sync.export_yaml import block_or_scalar, csv_text, escape_env, scalar
+from upcall_sync.jobs.export import ExportOptions, LiveRead, Number, build, slug
+from upcall_sync.jobs.export_yaml import block_or_scalar, csv_text, escape_env, scalar
 from upcall_sync.manifest.yamlload import expand_env, parse_yaml
-from upcall_sync.model import Contact
 
 from .conftest import FIXTURES, TOKEN, run_cli
 
@@ -521,7 +521,7 @@ CCS = sorted(__import__("phonenumbers").COUNTRY_CODE_TO_REGION_CODE)
 )
 def test_the_fast_phone_check_agrees_with_the_manifest(phones: list[tuple[int, str]]) -> None:
     """PhoneCheck answers by shape where parsing provably changes nothing: never otherwise."""
-    from upcall_sync.export import PhoneCheck, _slow_phone_ok
+    from upcall_sync.jobs.export import PhoneCheck, _slow_phone_ok
 
     check = PhoneCheck()
     for cc, national in phones:

@@ -11,7 +11,7 @@ import requests
 from upcall_sync.emulator import Emulator
 
 from .conftest import TOKEN, run_cli, write_manifest
-from .test_apply import duplicates
+from .helpers.accounts import duplicates
 
 SHARED = """version: 1
 contact_list: {list}

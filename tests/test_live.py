@@ -19,8 +19,8 @@ import pytest
 
 from upcall_sync.client import Timeouts, UpcallClient
 from upcall_sync.emulator import Emulator, Request, Result
+from upcall_sync.jobs.sync import PlanOptions, plan_for
 from upcall_sync.manifest import load_manifests
-from upcall_sync.sync import PlanOptions, plan_for
 
 from .conftest import TOKEN, connect, serve, write_manifest
 
@@ -195,7 +195,7 @@ def test_parallel_reads_overlap(emulator: Emulator, tmp_path: Path) -> None:
     desired = load_manifests([_manifest(tmp_path, [f"camp-{i:04d}" for i in range(20)])])
     gauge = InFlight(emulator, r"/campaigns/\d+/numbers$", target=8)
     before = len(emulator.requests)
-    planned = plan_for(desired, connect(emulator, timeouts=PATIENT), PlanOptions(parallelism=8))
+    planned = plan_for(desired, connect(emulator, timeouts=PATIENT), PlanOptions())
     assert planned.plan.empty
     assert gauge.peak == 8
     assert len([g for g in _gets(emulator, before) if g.endswith("/numbers")]) == 20

@@ -19,12 +19,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from upcall_sync.cli import main
+from upcall_sync.core.normalize import format_datetime
 from upcall_sync.errors import ManifestError
 from upcall_sync.manifest import load_manifests
 from upcall_sync.manifest.schema import manifest_schema, reference_markdown, schema_text
 from upcall_sync.manifest.spec import ManifestSpec
 from upcall_sync.manifest.yamlload import parse_yaml
-from upcall_sync.normalize import format_datetime
 
 from .conftest import FIXTURES, ROOT
 

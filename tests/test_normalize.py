@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from upcall_sync.normalize import (
+from upcall_sync.core.normalize import (
     PhoneError,
     format_datetime,
     lenient_phone,

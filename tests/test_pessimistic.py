@@ -20,7 +20,7 @@ from upcall_sync.emulator import PESSIMISTIC_MODES, Emulator, Faults
 
 from . import figures
 from .conftest import CONFIRMED, OTHER_TOKEN, ROOT, TOKEN, run_cli
-from .test_apply import duplicates
+from .helpers.accounts import duplicates
 
 MODES = sorted(PESSIMISTIC_MODES)
 

@@ -19,8 +19,8 @@ import pytest
 from upcall_sync.client import CampaignAttributes, ContactAttributes
 from upcall_sync.emulator import Emulator
 from upcall_sync.errors import PlanFileError
-from upcall_sync.planfile import load_plan, save_plan
-from upcall_sync.sync import PlanOptions, plan_paths
+from upcall_sync.jobs.planfile import load_plan, save_plan
+from upcall_sync.jobs.sync import PlanOptions, plan_paths
 
 from .conftest import OTHER_TOKEN, TOKEN, connect, run_cli, write_manifest, writes
 
@@ -66,7 +66,7 @@ def _refused(cli_env: Emulator, capsys: Capsys, plan_file: Path, *args: str) -> 
 
 def _applied(emulator: Emulator, manifest: Path) -> bool:
     """Apply through the library (no CLI): for tests that use the library only."""
-    from upcall_sync.sync import prepare_apply, run_apply
+    from upcall_sync.jobs.sync import prepare_apply, run_apply
 
     client = connect(emulator)
     job = prepare_apply([str(manifest)], client, PlanOptions())
@@ -184,7 +184,7 @@ def test_unreadable_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         load_plan(tmp_path)
     big = tmp_path / "big.json"
     big.write_text("{}" + " " * 3 * 1024 * 1024)
-    monkeypatch.setattr("upcall_sync.planfile.MAX_PLAN_BYTES", 2 * 1024 * 1024)
+    monkeypatch.setattr("upcall_sync.jobs.planfile.MAX_PLAN_BYTES", 2 * 1024 * 1024)
     with pytest.raises(PlanFileError, match="too large"):
         load_plan(big)
 

@@ -18,7 +18,7 @@ import pytest
 from pre_commit.clientlib import load_manifest
 
 from .conftest import ROOT, scan
-from .githubfake import wheelhouse
+from .helpers.wheels import wheelhouse
 
 
 def test_the_hook_file_is_a_valid_pre_commit_manifest() -> None:

@@ -25,7 +25,7 @@ from upcall_sync.emulator.store import Store
 from upcall_sync.errors import ApiStatusError, ApiUnreachable
 
 from .conftest import CONFIRMED, FAST_TIMEOUTS, TOKEN, run_cli, write_manifest
-from .test_apply import duplicates
+from .helpers.accounts import duplicates
 
 
 def _manifest(path: Path, campaigns: int, numbers: int, status: str = "ready") -> Path:
@@ -456,7 +456,7 @@ def test_progress_says_when_the_server_throttles_and_at_what_rate() -> None:
     from types import SimpleNamespace
 
     from upcall_sync.client.ratelimit import LimiterStatus
-    from upcall_sync.render import BarProgress, LineProgress
+    from upcall_sync.output.progress import BarProgress, LineProgress
 
     status = [LimiterStatus(True, 4.5, "learned")]
     op = SimpleNamespace(status="applied", label="add x", message="", result="id 1")

@@ -8,10 +8,10 @@ import re
 
 import jsonschema
 
-from upcall_sync.changes import AddNumber, Change, CreateCampaign, Notice, Plan
+from upcall_sync.core.changes import AddNumber, Change, CreateCampaign, Notice, Plan
+from upcall_sync.core.model import Contact
 from upcall_sync.errors import Location
-from upcall_sync.model import Contact
-from upcall_sync.render import MARKDOWN_LIMIT, render_json, render_markdown, render_text
+from upcall_sync.output.render import MARKDOWN_LIMIT, render_json, render_markdown, render_text
 
 from .conftest import ROOT
 

@@ -10,7 +10,7 @@ import pytest
 
 from upcall_sync.client import CampaignAttributes, ContactAttributes, UpcallClient
 from upcall_sync.emulator import Emulator
-from upcall_sync.explain import contact_shape, differences
+from upcall_sync.output.explain import contact_shape, differences
 
 from .conftest import FAST_RETRY, ROOT, TOKEN, run_cli, write_manifest
 
@@ -157,9 +157,9 @@ def test_differences_are_paths_with_before_and_after() -> None:
 def test_deepdiff_stays_off_the_planning_path() -> None:
     """plan and apply import it only when a saved plan is stale or apply did not converge."""
     code = (
-        "import sys, upcall_sync.cli, upcall_sync.sync, upcall_sync.plan, upcall_sync.planfile\n"
+        "import sys, upcall_sync.cli, upcall_sync.jobs.sync, upcall_sync.core.planner, upcall_sync.jobs.planfile\n"
         "assert 'deepdiff' not in sys.modules, 'deepdiff imported'\n"
     )
     done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert "deepdiff" not in (ROOT / "upcall_sync" / "plan.py").read_text()
+    assert "deepdiff" not in (ROOT / "upcall_sync" / "core" / "planner.py").read_text()

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from upcall_sync.changes import (
+from upcall_sync.client import UpcallClient
+from upcall_sync.core.changes import (
     ArchiveCampaign,
     CreateCampaign,
     FieldChange,
@@ -18,13 +19,12 @@ from upcall_sync.changes import (
     UpdateCampaign,
     UpdateContact,
 )
-from upcall_sync.client import UpcallClient
+from upcall_sync.core.model import Contact, DesiredCampaign, DesiredNumber, DesiredState
 from upcall_sync.emulator import Emulator, Faults
 from upcall_sync.emulator.store import PageResult
 from upcall_sync.errors import Location, UnsafePlan, UsageError
-from upcall_sync.model import Contact, DesiredCampaign, DesiredNumber, DesiredState
-from upcall_sync.planfile import save_plan
-from upcall_sync.sync import (
+from upcall_sync.jobs.planfile import save_plan
+from upcall_sync.jobs.sync import (
     PlanOptions,
     plan_paths,
     prepare_apply,
@@ -33,7 +33,7 @@ from upcall_sync.sync import (
 )
 
 from .conftest import CONFIRMED, TOKEN, connect, run_cli, write_manifest, writes
-from .test_apply import duplicates
+from .helpers.accounts import duplicates
 
 JOEY = '{phone: "+16507991144", first_name: Joey, last_name: Smith, title: Manager}'
 JOEY2 = '{phone: "+16507991144", first_name: Joey, last_name: Smith, title: Director}'
@@ -60,9 +60,9 @@ def _pitch(emulator: Emulator, name: str) -> str:
 
 def test_manifests_make_a_fresh_plan(client: UpcallClient, tmp_path: Path) -> None:
     m = write_manifest(tmp_path / "m.yaml", HEAD + "  - name: sy-a\n")
-    job = prepare_apply([str(m)], client, PlanOptions(parallelism=3))
+    job = prepare_apply([str(m)], client, PlanOptions())
     assert not job.saved
-    assert job.options == PlanOptions(parallelism=3)
+    assert job.options == PlanOptions()
     assert [c.kind for c in job.plan.changes] == ["create_campaign"]
     assert [c.name for c in job.desired.campaigns] == ["sy-a"]
 
@@ -74,10 +74,10 @@ def test_a_saved_plan_brings_its_own_options_and_manifests(
     planned = plan_paths([str(m)], client, PlanOptions(targets=("sy-b",)))
     plan_file = tmp_path / "plan.json"
     save_plan(plan_file, planned, emulator.base_url)
-    job = prepare_apply([str(plan_file)], client, PlanOptions(parallelism=2))
+    job = prepare_apply([str(plan_file)], client, PlanOptions())
     assert job.saved
     assert job.plan == planned.plan
-    assert job.options == PlanOptions(targets=("sy-b",), parallelism=2)
+    assert job.options == PlanOptions(targets=("sy-b",))
     assert [c.name for c in job.desired.campaigns] == ["sy-a", "sy-b"]
     assert job.desired.digest == planned.desired.digest
     outcome = run_apply(client, job)
@@ -287,7 +287,7 @@ def test_a_number_add_whose_answer_is_lost_is_found_not_duplicated(
         m = write_manifest(tmp_path / "m.yaml", HEAD + "  - name: sy-a\n")
         _apply(client, m)
         write_manifest(m, HEAD + f"  - name: sy-a\n    numbers: [{JOEY}, {MARCUS}]\n")
-        job = prepare_apply([str(m)], client, PlanOptions(parallelism=1))
+        job = prepare_apply([str(m)], client, PlanOptions())
         emu.faults.add_rule("lost-write", "POST", r"/campaigns/\d+/numbers")
         misses = _lagging_number_reads(emu, monkeypatch)
         outcome = run_apply(client, job)

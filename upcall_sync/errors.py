@@ -4,6 +4,7 @@
 UpcallSyncError                  root: the CLI catches it once and prints one line
 ├── UsageError                   a bad option or combination of options
 │   ├── NoToken                  no auth token was given
+│   ├── TokenFileError           the token file cannot be read, or holds more than a token
 │   └── BadApiUrl                the API URL is not an http(s) URL with a host
 ├── ManifestError                one or more problems in the manifests, each with file:line:col
 │   └── PlanError                the manifests cannot be matched against the live account
@@ -19,6 +20,7 @@ UpcallSyncError                  root: the CLI catches it once and prints one li
 ├── UnsafePlan                   the plan is over the safety thresholds (apply needs force)
 ├── StalePlan                    a saved plan no longer matches the live account or the manifests
 ├── PlanFileError                a saved plan is unreadable, corrupted, or from another version
+├── ExportError                  the live account holds what no manifest can (every reason)
 └── Cancelled                    the operator asked to stop (SIGINT/SIGTERM) while waiting
 ```
 
@@ -39,7 +41,7 @@ class UpcallSyncError(Exception):
     """Root of every error upcall-sync raises on purpose."""
 
     exit_code = 1
-    #: set by the transport when trying the same request again is safe
+    #: set by the client when trying the same request again is safe
     retryable = False
 
     def one_line(self) -> str:
@@ -53,6 +55,16 @@ class UsageError(UpcallSyncError):
 
 class NoToken(UsageError):
     """No auth token in the environment, a token file or the arguments."""
+
+
+class TokenFileError(UsageError):
+    """The token file cannot be read, or does not hold a token alone."""
+
+    def __init__(self, message: str, words: Sequence[object] = ()) -> None:
+        super().__init__(message)
+        #: what the file held when it held more than a token, as `Secret`s (they never
+        #: show themselves): the command line's redactor learns them all the same
+        self.words = tuple(words)
 
 
 class Location(NamedTuple):
@@ -224,6 +236,16 @@ class PlanFileError(UpcallSyncError):
 
     Its checksum is unkeyed: it catches corruption and accidental edits, not a
     deliberate forgery (the file is the operator's own, mode 0600)."""
+
+
+class ExportError(UpcallSyncError):
+    """What the live account holds that manifests cannot: every reason, one per line."""
+
+    def __init__(self, lines: Sequence[str]) -> None:
+        self.reasons = list(lines)
+        more = len(self.reasons) - 1
+        suffix = f" (and {more} more)" if more > 0 else ""
+        super().__init__((self.reasons[0] if self.reasons else "cannot export") + suffix)
 
 
 class Cancelled(UpcallSyncError):

@@ -16,15 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from upcall_sync.apply import Applier
 from upcall_sync.client import RetryPolicy, Timeouts, UpcallClient
 from upcall_sync.emulator import Emulator, Faults
+from upcall_sync.jobs.apply import Applier
+from upcall_sync.jobs.sync import PlanOptions, plan_for
 from upcall_sync.manifest import load_manifests
-from upcall_sync.sync import PlanOptions, plan_for
 
 from .. import figures
 from ..conftest import CONFIRMED, TOKEN, connect
-from ..test_apply import duplicates
+from ..helpers.accounts import duplicates
 
 FAULTS = ("429", "500", "503", "reset", "timeout", "lost-write")
 JOEY = '{phone: "+16507991144", first_name: Joey, last_name: Smith, title: Manager}'

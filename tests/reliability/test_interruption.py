@@ -11,33 +11,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from upcall_sync.emulator import Emulator
 
-from ..conftest import CONFIRMED, TOKEN, write_manifest
-from ..test_apply import no_duplicates
-
-NUMBERS = 120
-
-
-@pytest.fixture
-def slow_emulator() -> Iterator[Emulator]:
-    with Emulator(tokens=[TOKEN], confirmed_numbers=list(CONFIRMED), latency_ms=40) as emu:
-        yield emu
-
-
-def _manifest(tmp_path: Path) -> Path:
-    rows = "".join(
-        f'      - {{phone: "+1650555{i:04d}", first_name: P{i}}}\n' for i in range(NUMBERS)
-    )
-    return write_manifest(
-        tmp_path / "m.yaml",
-        f"version: 1\ncampaigns:\n  - name: big\n    status: ready\n    numbers:\n{rows}",
-    )
+from ..conftest import TOKEN
+from ..helpers.accounts import no_duplicates
+from ..helpers.slow import NUMBERS, big_manifest, wait_for_writes
 
 
 def _apply(emu: Emulator, manifest: Path) -> subprocess.Popen[str]:
@@ -60,22 +42,13 @@ def _apply(emu: Emulator, manifest: Path) -> subprocess.Popen[str]:
     )
 
 
-def _wait_for_writes(emu: Emulator, n: int, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if sum(1 for r in emu.requests if r.method == "POST") >= n:
-            return
-        time.sleep(0.02)
-    raise AssertionError("apply never got going")
-
-
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_first_signal_stops_cleanly_and_a_rerun_completes(
     slow_emulator: Emulator, tmp_path: Path, sig: signal.Signals, code: int
 ) -> None:
-    m = _manifest(tmp_path)
+    m = big_manifest(tmp_path)
     proc = _apply(slow_emulator, m)
-    _wait_for_writes(slow_emulator, 20)
+    wait_for_writes(slow_emulator, 20)
     proc.send_signal(sig)
     started = time.monotonic()
     out, err = proc.communicate(timeout=30)
@@ -100,8 +73,8 @@ def test_first_signal_stops_cleanly_and_a_rerun_completes(
 
 
 def test_second_signal_exits_at_once(slow_emulator: Emulator, tmp_path: Path) -> None:
-    proc = _apply(slow_emulator, _manifest(tmp_path))
-    _wait_for_writes(slow_emulator, 20)
+    proc = _apply(slow_emulator, big_manifest(tmp_path))
+    wait_for_writes(slow_emulator, 20)
     slow_emulator.latency = 3.0  # what is in flight now takes a while to finish
     time.sleep(0.2)
     proc.send_signal(signal.SIGINT)

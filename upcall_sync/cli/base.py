@@ -5,28 +5,33 @@ doctor, export); `main` is the entry point."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
+import inspect
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import typer
 
 from upcall_sync import __version__
-from upcall_sync.cli_messages import api_url_fix
+from upcall_sync.authtoken import read_token
+from upcall_sync.cli.messages import api_url_fix
 from upcall_sync.errors import (
     ApiStatusError,
     InsecureTransport,
     ListsUnavailable,
     NoToken,
+    TokenFileError,
     UnsafePlan,
     UpcallSyncError,
     UsageError,
 )
-from upcall_sync.redact import RedactingFormatter, Redactor
+from upcall_sync.redact import RedactingFormatter, Redactor, Secret
 
 if TYPE_CHECKING:
     from upcall_sync.client import UpcallClient
@@ -48,6 +53,9 @@ class _State:
     redactor = Redactor()
     #: the API base URL of the client this run made (for the /api/v1 hint on a 404)
     api_url = ""
+    #: the token read at start (`learn_token`): for which file and environment, and
+    #: the token or why it could not be read
+    token: tuple[tuple[str | None, str], Secret | UpcallSyncError] | None = None
 
 
 STATE = _State()
@@ -156,9 +164,19 @@ Insecure = Annotated[
         help="Allow sending the token over plain http to a non-loopback host.",
     ),
 ]
+#: the client's default (`client.DEFAULT_PARALLELISM`, a test holds them equal), repeated
+#: here so that declaring the options loads no HTTP stack
+DEFAULT_PARALLELISM = 8
+
 Parallelism = Annotated[
     int,
-    typer.Option("--parallelism", min=1, max=64, help="Requests in flight at once.", metavar="N"),
+    typer.Option(
+        "--parallelism",
+        min=1,
+        max=64,
+        help="Requests in flight at once: the worker threads and the pooled connections.",
+        metavar="N",
+    ),
 ]
 
 
@@ -212,25 +230,125 @@ Target = Annotated[
 ]
 
 
-def client_from(options: dict[str, Any], parallelism: int = 8) -> UpcallClient:
-    """A client from a command's own parameters (`locals()` at its start): api_url,
-    token_file, timeout, allow_insecure_http, max_retry_time, max_rps, unreachable_after."""
-    from upcall_sync.client import RetryPolicy, Timeouts, UpcallClient
+@dataclass(frozen=True)
+class ConnectionOptions:
+    """The options of every command that talks to the API, as one declared set: a
+    command decorated with `connection_options` gets them as its `connection` argument."""
 
-    timeout = options["timeout"]
-    client = UpcallClient.connect(
-        options["api_url"],
-        token_file=options["token_file"],
-        parallelism=parallelism,
-        timeouts=Timeouts(connect=min(timeout, 10.0), read=timeout, total=timeout * 4),
-        retry=RetryPolicy(max_total_seconds=options["max_retry_time"]),
-        allow_insecure_http=options["allow_insecure_http"],
-        max_rps=options["max_rps"],
-        unreachable_after=options["unreachable_after"],
-    )
-    STATE.redactor.add(client.transport.token_for_redaction())
-    STATE.api_url = client.transport.base_url
-    return client
+    api_url: str | None = None
+    token_file: str | None = None
+    timeout: float = 30.0
+    max_retry_time: float = 90.0
+    allow_insecure_http: bool = False
+    max_rps: float | None = None
+    unreachable_after: float = 30.0
+    #: threads and pooled connections: one number for both
+    parallelism: int = DEFAULT_PARALLELISM
+
+    def client(self) -> UpcallClient:
+        """The run's one client: a `Connection` of these options and the token read at
+        start (`learn_token`); remembers the base URL for the /api/v1 hint."""
+        from upcall_sync.client import (
+            DEFAULT_BASE_URL,
+            Connection,
+            RetryPolicy,
+            UpcallClient,
+            timeouts_for,
+        )
+
+        token = learn_token(self.token_file)
+        if isinstance(token, UpcallSyncError):
+            raise token
+        connection = Connection(
+            token=token,
+            base_url=self.api_url or DEFAULT_BASE_URL,
+            parallelism=self.parallelism,
+            timeouts=timeouts_for(self.timeout),
+            retry=RetryPolicy(max_total_seconds=self.max_retry_time),
+            max_rps=self.max_rps,
+            unreachable_after=self.unreachable_after,
+            allow_insecure_http=self.allow_insecure_http,
+        )
+        client = UpcallClient.open(connection)
+        STATE.api_url = client.base_url
+        return client
+
+
+#: each connection option: its typer declaration and its default
+_CONNECTION_PARAMETERS: tuple[tuple[str, Any], ...] = (
+    ("parallelism", Parallelism),
+    ("api_url", ApiUrl),
+    ("token_file", TokenFile),
+    ("timeout", Timeout),
+    ("max_retry_time", RetryTime),
+    ("allow_insecure_http", Insecure),
+    ("max_rps", MaxRps),
+    ("unreachable_after", UnreachableAfter),
+)
+
+C = TypeVar("C", bound=Callable[..., Any])
+
+
+def connection_options(*, parallelism: bool = True) -> Callable[[C], C]:
+    """Give a command the connection options (sqlite-utils' shared decorators): they
+    show in its --help after its own, and it receives them as `connection:
+    ConnectionOptions`. Without `parallelism`, the command reads with one thread."""
+    defaults = ConnectionOptions() if parallelism else ConnectionOptions(parallelism=1)
+    declared = [
+        inspect.Parameter(
+            name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=getattr(defaults, name),
+            annotation=annotation,
+        )
+        for name, annotation in _CONNECTION_PARAMETERS
+        if parallelism or name != "parallelism"
+    ]
+    names = [p.name for p in declared]
+
+    def decorate(command: C) -> C:
+        signature = inspect.signature(command, eval_str=True)
+        own = [p for p in signature.parameters.values() if p.name != "connection"]
+
+        @functools.wraps(command)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            values = {name: kwargs.pop(name) for name in names if name in kwargs}
+            return command(*args, connection=replace(defaults, **values), **kwargs)
+
+        params = [*own, *declared]
+        wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in params}
+        return cast(C, wrapper)
+
+    return decorate
+
+
+def learn_token(token_file: str | None) -> Secret | UpcallSyncError:
+    """The run's auth token, read once (`authtoken.read_token`, the one place a token
+    file is opened) and taught to the output redactor at the same moment; or why it
+    cannot be read, which only a command that needs the token reports.
+
+    The entry point calls it before any command runs (offline ones too); a command's
+    client gets the same value (read again only for another token file)."""
+    path = token_file or os.environ.get("UPCALL_AUTH_TOKEN_FILE") or None
+    key = (path, os.environ.get("UPCALL_AUTH_TOKEN", ""))
+    if STATE.token is not None and STATE.token[0] == key:
+        return STATE.token[1]
+    STATE.redactor.add(key[1].strip())  # a token in the environment is secret, used or not
+    result: Secret | UpcallSyncError
+    try:
+        result = read_token(None, path)
+    except TokenFileError as exc:
+        for word in exc.words:
+            if isinstance(word, Secret):
+                STATE.redactor.add(word.reveal())
+        result = exc
+    except UpcallSyncError as exc:
+        result = exc
+    if isinstance(result, Secret):
+        STATE.redactor.add(result.reveal())
+    STATE.token = (key, result)
+    return result
 
 
 @contextlib.contextmanager

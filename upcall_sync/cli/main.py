@@ -4,14 +4,13 @@ emulator's, through the `upcall_sync.commands` entry points), errors to exit cod
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import traceback
 from typing import TYPE_CHECKING
 
 import typer
 
-from upcall_sync.cli_messages import lift_debug, usage_message
+from upcall_sync.cli.messages import lift_debug, usage_message
 from upcall_sync.errors import (
     ManifestError,
     PlanError,
@@ -29,6 +28,7 @@ from upcall_sync.cli import run, tools  # noqa: F401  (importing them registers 
 from upcall_sync.cli.base import (
     STATE,
     app,
+    learn_token,
     print_error,
     with_hint,
 )
@@ -47,23 +47,17 @@ _LOADED: set[str] = set()
 
 
 def _learn_secrets(args: list[str]) -> None:
-    """Teach the output redactor the token before anything runs, from wherever it may
-    come (environment, token file), so that even an offline command that never uses
-    it (`validate`) cannot print it."""
-    STATE.redactor.add(os.environ.get("UPCALL_AUTH_TOKEN", "").strip())
-    files = [os.environ.get("UPCALL_AUTH_TOKEN_FILE", "")]
+    """Read the token before anything runs (`learn_token`: the one read, which also
+    teaches the output redactor), so that even an offline command that never uses it
+    (`validate`) cannot print it. A command that needs it gets the same value."""
+    token_file: str | None = None
     for i, arg in enumerate(args):
         if arg == "--token-file" and i + 1 < len(args):
-            files.append(args[i + 1])
+            token_file = args[i + 1]
         elif arg.startswith("--token-file="):
-            files.append(arg.split("=", 1)[1])
-    for name in files:
-        if name:
-            with (
-                contextlib.suppress(OSError, UnicodeDecodeError, ValueError),
-                open(name, encoding="utf-8") as fh,
-            ):
-                STATE.redactor.add(fh.read(64 * 1024).strip())
+            token_file = arg.split("=", 1)[1]
+    STATE.token = None  # a new run: the environment may have changed
+    learn_token(token_file)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,29 +18,22 @@ from upcall_sync.errors import (
     UpcallSyncError,
     UsageError,
 )
-from upcall_sync.render import render_report
+from upcall_sync.output.render import render_report
 
 if TYPE_CHECKING:
-    from upcall_sync.changes import Plan
     from upcall_sync.client import UpcallClient
-    from upcall_sync.sync import ApplyJob, ApplyOutcome, PlanOptions
+    from upcall_sync.core.changes import Plan
+    from upcall_sync.jobs.sync import ApplyJob, ApplyOutcome, PlanOptions
 
 from upcall_sync.cli.base import (
     STATE,
-    ApiUrl,
+    ConnectionOptions,
     Format,
-    Insecure,
-    MaxRps,
-    Parallelism,
     Paths,
     Prune,
-    RetryTime,
     Target,
-    Timeout,
-    TokenFile,
-    UnreachableAfter,
     app,
-    client_from,
+    connection_options,
     gc_paused,
     need_paths,
     print_error,
@@ -51,6 +44,7 @@ from upcall_sync.cli.base import (
 
 
 @app.command()
+@connection_options()
 def plan(
     paths: Paths = None,
     fmt: Annotated[
@@ -79,7 +73,6 @@ def plan(
     ] = False,
     prune: Prune = False,
     target: Target = None,
-    parallelism: Parallelism = 8,
     show_all_numbers: Annotated[
         bool,
         typer.Option(
@@ -87,25 +80,19 @@ def plan(
             help="List every number (to add, or named by a notice), not the first five.",
         ),
     ] = False,
-    api_url: ApiUrl = None,
-    token_file: TokenFile = None,
-    timeout: Timeout = 30.0,
-    max_retry_time: RetryTime = 90.0,
-    allow_insecure_http: Insecure = False,
-    max_rps: MaxRps = None,
-    unreachable_after: UnreachableAfter = 30.0,
+    *,
+    connection: ConnectionOptions,
 ) -> None:
     """Show what apply would change: text for people, JSON for machines, Markdown for PRs."""
-    connection = dict(locals())  # the options, before any local variable
-    from upcall_sync.sync import plan_paths
+    from upcall_sync.jobs.sync import plan_paths
 
-    client = client_from(connection, parallelism)
+    client = connection.client()
     with gc_paused(), _annotated(fmt is Format.github):
-        planned = plan_paths(need_paths(paths), client, plan_options(prune, target, parallelism))
+        planned = plan_paths(need_paths(paths), client, plan_options(prune, target))
     if out:
-        from upcall_sync.planfile import save_plan
+        from upcall_sync.jobs.planfile import save_plan
 
-        save_plan(out, planned, client.transport.base_url, redact=STATE.redactor)
+        save_plan(out, planned, client.base_url, redact=STATE.redactor)
     show_plan(planned.plan, fmt, show_all_numbers=show_all_numbers)
     if detailed_exitcode and not planned.plan.empty:
         raise typer.Exit(2)
@@ -121,7 +108,7 @@ def _annotated(github: bool) -> Iterator[None]:
         yield
     except ManifestError as exc:
         if github:
-            from upcall_sync import annotations
+            from upcall_sync.output import annotations
 
             annotations.write_problems("error", exc.problems, sys.stdout)
         raise
@@ -130,13 +117,13 @@ def _annotated(github: bool) -> Iterator[None]:
 def show_plan(
     plan: Plan, fmt: Format, *, show_all_numbers: bool = False, markdown_limit: int = 0
 ) -> None:
-    from upcall_sync.render import render, render_markdown
+    from upcall_sync.output.render import render, render_markdown
 
     if fmt is Format.markdown and markdown_limit:
         render_markdown(plan, sys.stdout, limit=markdown_limit)
         return
     if fmt is Format.github:
-        from upcall_sync import annotations
+        from upcall_sync.output import annotations
 
         annotations.write_plan(plan, sys.stdout)
     text_options = {"color": use_color(sys.stdout), "show_all_numbers": show_all_numbers}
@@ -167,7 +154,7 @@ def show(
     ] = False,
 ) -> None:
     """Print a saved plan again, offline (no token, no API call), like `terraform show`."""
-    from upcall_sync.planfile import load_plan
+    from upcall_sync.jobs.planfile import load_plan
 
     show_plan(
         load_plan(planfile).plan,
@@ -177,12 +164,10 @@ def show(
     )
 
 
-def plan_options(prune: bool, target: list[str] | None, parallelism: int) -> PlanOptions:
-    from upcall_sync.sync import PlanOptions
+def plan_options(prune: bool, target: list[str] | None) -> PlanOptions:
+    from upcall_sync.jobs.sync import PlanOptions
 
-    if prune and target:
-        raise UsageError("--prune cannot be combined with --target")
-    return PlanOptions(prune=prune, targets=tuple(target or ()), parallelism=parallelism)
+    return PlanOptions(prune=prune, targets=tuple(target or ()))
 
 
 # -- apply ----------------------------------------------------------------------
@@ -194,6 +179,7 @@ class ApplyFormat(StrEnum):
 
 
 @app.command()
+@connection_options()
 def apply(
     paths: Annotated[
         list[str] | None,
@@ -229,28 +215,21 @@ def apply(
     ] = ApplyFormat.text,
     prune: Prune = False,
     target: Target = None,
-    parallelism: Parallelism = 8,
-    api_url: ApiUrl = None,
-    token_file: TokenFile = None,
-    timeout: Timeout = 30.0,
-    max_retry_time: RetryTime = 90.0,
-    allow_insecure_http: Insecure = False,
-    max_rps: MaxRps = None,
-    unreachable_after: UnreachableAfter = 30.0,
+    *,
+    connection: ConnectionOptions,
 ) -> None:
     """Make the live account match: plan, confirm, apply in a safe order, then check convergence.
 
     With --format json, stdout carries one JSON report (schema/apply-report.schema.json),
     on every exit, errors included; the plan, prompt, progress and summary go to stderr.
     """
-    connection = dict(locals())  # the options, before any local variable
-    from upcall_sync.sync import prepare_apply
+    from upcall_sync.jobs.sync import prepare_apply
 
     run = _ApplyRun(json_report=fmt is ApplyFormat.json)
     try:
-        client = client_from(connection, parallelism)
+        client = connection.client()
         with gc_paused():
-            options = plan_options(prune, target, parallelism)
+            options = plan_options(prune, target)
             run.job = prepare_apply(need_paths(paths), client, options)
         code = _apply_job(
             run, client, force=force, auto_approve=auto_approve, fail_fast=fail_fast, quiet=quiet
@@ -279,7 +258,7 @@ class _ApplyRun:
         if not self.json or self._written:
             return
         self._written = True
-        from upcall_sync.report import render_report_json, report_document
+        from upcall_sync.jobs.report import render_report_json, report_document
 
         doc = report_document(self.job, self.outcome, error=error, exit_code=exit_code)
         render_report_json(doc, sys.stdout)
@@ -305,8 +284,8 @@ def _apply_job(
     quiet: bool,
 ) -> int:
     """Show the plan, confirm, apply, report; returns the exit code."""
-    from upcall_sync.render import render_remaining, render_text
-    from upcall_sync.sync import run_apply
+    from upcall_sync.jobs.sync import run_apply
+    from upcall_sync.output.render import render_remaining, render_text
 
     assert run.job is not None
     job, out = run.job, run.out
@@ -320,7 +299,7 @@ def _apply_job(
         job.plan.raise_if_unsafe()
     if not job.saved and not auto_approve:
         _confirm(out)
-    progress = _progress(quiet, job.plan, out, client.transport.limiter.status)
+    progress = _progress(quiet, job.plan, out, client.limiter_status)
     cancel = threading.Event()
     # The handlers stay until the command ends: a second signal while the
     # report prints must still exit at once.
@@ -367,7 +346,7 @@ def _confirm(out: TextIO) -> None:
 
 def _progress(quiet: bool, plan: Plan, out: TextIO, status: Any = None) -> Any:
     """A bar on a terminal, lines otherwise; `status` says when the server throttles."""
-    from upcall_sync.render import BarProgress, LineProgress, operation_count
+    from upcall_sync.output.progress import BarProgress, LineProgress, operation_count
 
     class _Silent:
         def __call__(self, op: Any) -> None:

@@ -14,23 +14,16 @@ from upcall_sync.errors import (
 )
 
 if TYPE_CHECKING:
-    from upcall_sync.export import Export
+    from upcall_sync.jobs.export import Export
 
     pass
 
 from upcall_sync.cli.base import (
     STATE,
-    ApiUrl,
-    Insecure,
-    MaxRps,
-    Parallelism,
+    ConnectionOptions,
     Paths,
-    RetryTime,
-    Timeout,
-    TokenFile,
-    UnreachableAfter,
     app,
-    client_from,
+    connection_options,
     gc_paused,
     need_paths,
     print_error,
@@ -58,9 +51,9 @@ def validate(
     ] = ValidateFormat.text,
 ) -> None:
     """Check manifests offline (no token needed): every problem, with file:line:col."""
-    from upcall_sync import annotations
     from upcall_sync.errors import ManifestError
     from upcall_sync.manifest import load_manifests
+    from upcall_sync.output import annotations
 
     github = fmt is ValidateFormat.github
     try:
@@ -146,26 +139,21 @@ class DoctorFormat(StrEnum):
 
 
 @app.command()
+@connection_options(parallelism=False)
 def doctor(
     fmt: Annotated[
         DoctorFormat, typer.Option("--format", "-f", help="text or json.")
     ] = DoctorFormat.text,
-    api_url: ApiUrl = None,
-    token_file: TokenFile = None,
-    timeout: Timeout = 30.0,
-    max_retry_time: RetryTime = 90.0,
-    allow_insecure_http: Insecure = False,
-    max_rps: MaxRps = None,
-    unreachable_after: UnreachableAfter = 30.0,
+    *,
+    connection: ConnectionOptions,
 ) -> None:
     """Check a live API against every assumption the client makes (GET requests only).
 
     Run it first against a real account. Exits 1 when a required check fails.
     """
-    connection = dict(locals())  # the options, before any local variable
-    from upcall_sync.doctor import render_json, render_text, run_doctor
+    from upcall_sync.jobs.doctor import render_json, render_text, run_doctor
 
-    client = client_from(connection, 1)
+    client = connection.client()
     report = run_doctor(client)
     (render_json if fmt is DoctorFormat.json else render_text)(report, sys.stdout)
     if not report.ok:
@@ -176,6 +164,7 @@ def doctor(
 
 
 @app.command()
+@connection_options()
 def export(
     out: Annotated[
         str | None,
@@ -224,18 +213,11 @@ def export(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="With --out: replace files that exist.")
     ] = False,
-    parallelism: Parallelism = 8,
-    api_url: ApiUrl = None,
-    token_file: TokenFile = None,
-    timeout: Timeout = 30.0,
-    max_retry_time: RetryTime = 90.0,
-    allow_insecure_http: Insecure = False,
-    max_rps: MaxRps = None,
-    unreachable_after: UnreachableAfter = 30.0,
+    *,
+    connection: ConnectionOptions,
 ) -> None:
     """Write the live account as manifests that plan to no changes (read-only)."""
-    connection = dict(locals())  # the options, before any local variable
-    from upcall_sync import export as ex
+    from upcall_sync.jobs import export as ex
 
     if out is None and (csv_over is not None or overwrite):
         raise UsageError("--csv-over and --overwrite need --out DIR")
@@ -244,9 +226,8 @@ def export(
         include_archived=include_archived,
         from_numbers=ex.probe_numbers(from_number or ()),
         csv_over=ex.DEFAULT_CSV_OVER if csv_over is None else csv_over,
-        parallelism=parallelism,
     )
-    client = client_from(connection, parallelism)
+    client = connection.client()
     live = ex.read_live(client, options)
     try:
         result = ex.build(
@@ -264,7 +245,7 @@ def _write_export(result: Export, requests: int, out: str | None, *, overwrite: 
     """The export's files (or stdout), its warnings and its summary line."""
     from pathlib import Path
 
-    from upcall_sync import export as ex
+    from upcall_sync.jobs import export as ex
     from upcall_sync.manifest.yamlload import MAX_FILE_BYTES
 
     for name_, text in result.files.items():

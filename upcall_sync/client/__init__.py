@@ -2,6 +2,12 @@
 
 from upcall_sync.client.api import NUMBER_TYPES, UpcallClient, resolve_token
 from upcall_sync.client.breaker import CircuitBreaker
+from upcall_sync.client.connection import (
+    DEFAULT_PARALLELISM,
+    Connection,
+    read_token,
+    timeouts_for,
+)
 from upcall_sync.client.listings import Listing, submit_all
 from upcall_sync.client.models import (
     Address,
@@ -13,8 +19,8 @@ from upcall_sync.client.models import (
     ListContact,
 )
 from upcall_sync.client.ratelimit import LimiterStatus, RateLimiter
-from upcall_sync.client.redact import Redactor, Secret, strip_token
-from upcall_sync.client.resources import contact_of, contact_row, live_contact
+from upcall_sync.client.resources import contact_row
+from upcall_sync.client.rows import CONTACT_KEYS, ContactRow, NumberRow
 from upcall_sync.client.transport import (
     DEFAULT_BASE_URL,
     Page,
@@ -24,9 +30,12 @@ from upcall_sync.client.transport import (
     make_session,
 )
 from upcall_sync.errors import Cancelled
+from upcall_sync.redact import Redactor, Secret, strip_token
 
 __all__ = [
+    "CONTACT_KEYS",
     "DEFAULT_BASE_URL",
+    "DEFAULT_PARALLELISM",
     "NUMBER_TYPES",
     "Address",
     "Campaign",
@@ -34,11 +43,14 @@ __all__ = [
     "CampaignNumber",
     "Cancelled",
     "CircuitBreaker",
+    "Connection",
     "ContactAttributes",
     "ContactList",
+    "ContactRow",
     "LimiterStatus",
     "ListContact",
     "Listing",
+    "NumberRow",
     "Page",
     "RateLimiter",
     "Redactor",
@@ -47,11 +59,11 @@ __all__ = [
     "Timeouts",
     "Transport",
     "UpcallClient",
-    "contact_of",
     "contact_row",
-    "live_contact",
     "make_session",
+    "read_token",
     "resolve_token",
     "strip_token",
     "submit_all",
+    "timeouts_for",
 ]

@@ -2,50 +2,75 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Generator, Sequence
-from concurrent.futures import Executor
+import threading
+from collections.abc import Callable, Generator, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
 
 from upcall_sync.client.breaker import UNREACHABLE_AFTER, CircuitBreaker
-from upcall_sync.client.listings import Listing, M, first_pages, read_all
+from upcall_sync.client.connection import DEFAULT_PARALLELISM, Connection, read_token
+from upcall_sync.client.listings import Listing, R, first_pages, read_all
 from upcall_sync.client.lists import ContactListsApi, _filters
 from upcall_sync.client.models import (
     Campaign,
     CampaignAttributes,
     CampaignNumber,
 )
-from upcall_sync.client.ratelimit import RateLimiter
-from upcall_sync.client.redact import Secret, strip_token
-from upcall_sync.client.resources import contact_row, document, live_contact, parse_single
+from upcall_sync.client.probe import Probe
+from upcall_sync.client.ratelimit import LimiterStatus, RateLimiter
+from upcall_sync.client.resources import contact_row, document, parse_single
+from upcall_sync.client.rows import NumberRow
 from upcall_sync.client.transport import (
-    DEFAULT_BASE_URL,
     Page,
     RetryPolicy,
     Timeouts,
     Transport,
     make_session,
 )
-from upcall_sync.errors import NoToken, UsageError
-from upcall_sync.model import CAMPAIGN_STATUSES, LiveNumber
+from upcall_sync.core.model import CAMPAIGN_STATUSES
+from upcall_sync.errors import UsageError
+from upcall_sync.redact import Secret, strip_token
 
 CAMPAIGN_TYPES = ("campaigns",)
 NUMBER_TYPES = ("campaign_numbers",)
+T = TypeVar("T")
+
+#: the old name of `read_token`, for library callers
+resolve_token = read_token
 
 
 class UpcallClient(ContactListsApi):
     """Typed access to one Upcall account (one auth token)."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Transport, parallelism: int = DEFAULT_PARALLELISM) -> None:
         self.transport = transport
+        #: worker threads for this client's requests: as many as its pooled connections
+        self.parallelism = max(1, parallelism)
 
     def __repr__(self) -> str:
         return f"UpcallClient({self.transport!r})"
+
+    @classmethod
+    def open(cls, connection: Connection, session: requests.Session | None = None) -> UpcallClient:
+        """A client of one `Connection`: a session pooling `connection.parallelism`
+        connections (unless one is injected), its timeouts, retries and rate limit."""
+        url = connection.base_url
+        transport = Transport(
+            url,
+            connection.token,
+            session=session if session is not None else make_session(connection.parallelism),
+            timeouts=connection.timeouts,
+            retry=connection.retry,
+            allow_insecure_http=connection.allow_insecure_http,
+            limiter=RateLimiter(connection.max_rps),
+            breaker=CircuitBreaker(connection.unreachable_after, where=_origin(url)),
+        )
+        return cls(transport, connection.parallelism)
 
     @classmethod
     def connect(
@@ -55,32 +80,73 @@ class UpcallClient(ContactListsApi):
         *,
         token_file: str | Path | None = None,
         session: requests.Session | None = None,
-        parallelism: int = 8,
+        parallelism: int = DEFAULT_PARALLELISM,
         timeouts: Timeouts | None = None,
         retry: RetryPolicy | None = None,
         allow_insecure_http: bool = False,
         max_rps: float | None = None,
         unreachable_after: float = UNREACHABLE_AFTER,
     ) -> UpcallClient:
-        """A client from explicit values, falling back to UPCALL_API_URL / UPCALL_AUTH_TOKEN.
+        """A client from explicit values, falling back to UPCALL_API_URL / UPCALL_AUTH_TOKEN
+        (`Connection.resolve`, then `open`).
 
         `max_rps` caps the request rate up front (the limiter still learns a lower
         limit from 429s); `unreachable_after` is how long no request may be answered
         before every request fails at once with ApiUnreachable.
         """
-        url = base_url or os.environ.get("UPCALL_API_URL") or DEFAULT_BASE_URL
-        secret = resolve_token(token, token_file)
-        transport = Transport(
-            url,
-            secret,
-            session=session if session is not None else make_session(parallelism),
+        connection = Connection.resolve(
+            base_url,
+            token,
+            token_file=token_file,
+            parallelism=parallelism,
             timeouts=timeouts,
             retry=retry,
+            max_rps=max_rps,
+            unreachable_after=unreachable_after,
             allow_insecure_http=allow_insecure_http,
-            limiter=RateLimiter(max_rps),
-            breaker=CircuitBreaker(unreachable_after, where=_origin(url)),
         )
-        return cls(transport)
+        return cls.open(connection, session)
+
+    # -- what the rest of a run may know of the connection -----------------------
+
+    @property
+    def base_url(self) -> str:
+        return self.transport.base_url
+
+    def redact(self, text: str) -> str:
+        """`text` without the token (raw, encoded, or as an auth_token value)."""
+        return self.transport.redact(text)
+
+    def workers(self, name: str) -> ThreadPoolExecutor:
+        """A pool of `parallelism` threads for this client's requests (one per connection)."""
+        return ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix=name)
+
+    def retry(
+        self,
+        fn: Callable[[], T],
+        *,
+        retry_if: Callable[[BaseException], bool],
+        max_attempts: int | None = None,
+        cancel: threading.Event | None = None,
+        annotate: bool = True,
+    ) -> T:
+        """`fn()` under the client's one retry policy (backoff with jitter, bounded in
+        time, stopped by the circuit breaker); `cancel` ends a wait with Cancelled."""
+        return self.transport.retrier.call(
+            fn, retry_if=retry_if, max_attempts=max_attempts, cancel=cancel, annotate=annotate
+        )
+
+    def limiter_status(self) -> LimiterStatus:
+        """Whether the server is limiting this client's rate, and to what."""
+        return self.transport.limiter.status()
+
+    def probe(self) -> Probe:
+        """Raw GET-only access for `doctor` (whole documents, single pages, any status)."""
+        return Probe(self.transport)
+
+    def requests_sent(self) -> int:
+        """How many requests this client has sent (retries included)."""
+        return self.transport.stats.requests
 
     # -- Campaigns ------------------------------------------------------------
 
@@ -114,7 +180,7 @@ class UpcallClient(ContactListsApi):
             "max_updated_datetime": max_updated_datetime,
         }
         clean = {k: v for k, v in params.items() if v is not None}
-        return Listing("/campaigns", Campaign, CAMPAIGN_TYPES, clean)
+        return Listing.of("/campaigns", Campaign, CAMPAIGN_TYPES, clean)
 
     def campaign_pages(self, **filters: Any) -> Generator[tuple[Page, list[Campaign]]]:
         """Pages of `GET /campaigns` (filters as for `campaigns_listing`)."""
@@ -154,14 +220,15 @@ class UpcallClient(ContactListsApi):
         Filters: phone, first_name, last_name, title, company, email, recipient,
         line1, line2, city, region, postal_code, country (exact matches, AND).
         """
-        return Listing(
+        return Listing.of(
             f"/campaigns/{campaign_id}/numbers", CampaignNumber, NUMBER_TYPES, _filters(filters)
         )
 
-    def number_rows(self, campaign_id: str, **filters: str | None) -> Listing[CampaignNumber]:
-        """`numbers_listing`, its rows read straight into the live numbers plans compare
-        (the hot path: no model object per row)."""
-        return self.numbers_listing(campaign_id, **filters).with_rows(number_row)
+    def number_rows(self, campaign_id: str, **filters: str | None) -> Listing[NumberRow]:
+        """`numbers_listing` read into fast rows, no model per row (the hot path)."""
+        return Listing(
+            f"/campaigns/{campaign_id}/numbers", NUMBER_TYPES, number_row, _filters(filters)
+        )
 
     def number_pages(
         self, campaign_id: str, **filters: str | None
@@ -170,7 +237,7 @@ class UpcallClient(ContactListsApi):
         for page in self.transport.pages(listing.path, listing.params):
             yield page, listing.parse(page.items)
 
-    def first_page(self, listing: Listing[M]) -> tuple[Page, list[M]]:
+    def first_page(self, listing: Listing[R]) -> tuple[Page, list[R]]:
         """The first page of a listing: its items, and (links.last) how many pages follow."""
         page = self.transport.first_page(listing.path, listing.params)
         return page, listing.parse(page.items)
@@ -206,37 +273,9 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def resolve_token(token: str | Secret | None, token_file: str | Path | None) -> Secret:
-    """The token from an argument, a token file, UPCALL_AUTH_TOKEN or UPCALL_AUTH_TOKEN_FILE."""
-    if isinstance(token, Secret):
-        return token
-    if token:
-        return Secret(token)
-    path = token_file or os.environ.get("UPCALL_AUTH_TOKEN_FILE")
-    if path:
-        try:
-            value = Path(path).read_text(encoding="utf-8-sig").strip()  # -sig: Notepad's BOM
-        except OSError as exc:
-            raise UsageError(f"cannot read token file {path}: {exc.strerror}") from None
-        except UnicodeDecodeError:
-            raise UsageError(f"token file {path} is not UTF-8 text") from None
-        if not value:
-            raise UsageError(f"token file {path} is empty")
-        if any(ch.isspace() for ch in value):
-            raise UsageError(
-                f"token file {path} holds more than the token (whitespace inside it); "
-                "it must hold the token alone"
-            )
-        return Secret(value)
-    env = os.environ.get("UPCALL_AUTH_TOKEN", "").strip()
-    if env:
-        return Secret(env)
-    raise NoToken("no auth token: set UPCALL_AUTH_TOKEN or UPCALL_AUTH_TOKEN_FILE")
-
-
-def number_row(item: Any) -> LiveNumber:
-    """A `campaign_numbers` resource as the live number a plan compares."""
+def number_row(item: Any) -> NumberRow:
+    """A `campaign_numbers` resource as a fast row."""
     rid, status, values = contact_row(
         item, NUMBER_TYPES, method="GET", url="/campaigns/:id/numbers"
     )
-    return LiveNumber(id=rid, contact=live_contact(values), status=status)
+    return NumberRow(rid, status, values)

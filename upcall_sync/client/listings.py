@@ -25,32 +25,45 @@ from upcall_sync.client.transport import Page, Transport
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
+R = TypeVar("R")
+S = TypeVar("S")
 
 
 @dataclass(frozen=True)
-class Listing(Generic[M]):
-    """One filtered listing endpoint and the model its resources parse into.
-
-    `row`, when given, turns each raw resource into a value instead of the
-    model (for hot listings: see `resources.contact_row`).
-    """
+class Listing(Generic[R]):
+    """One filtered listing endpoint and how each of its resources becomes a row `R`:
+    a client model (`Listing.of`), or one of the client's fast rows (`rows.NumberRow`)."""
 
     path: str
-    model: type[M]
     types: tuple[str, ...]
+    row: Callable[[Any], R]
     params: dict[str, Any] = field(default_factory=dict)
-    row: Callable[[Any], Any] | None = None
 
-    def parse(self, items: list[dict[str, Any]]) -> list[Any]:
-        if self.row is not None:
-            return [self.row(item) for item in items]
-        return [
-            parse_resource(item, self.model, self.types, method="GET", url=self.path)
-            for item in items
-        ]
+    @classmethod
+    def of(
+        cls, path: str, model: type[M], types: tuple[str, ...], params: dict[str, Any]
+    ) -> Listing[M]:
+        """A listing whose resources parse into the pydantic `model`."""
 
-    def with_rows(self, row: Callable[[Any], Any]) -> Listing[M]:
-        return Listing(self.path, self.model, self.types, self.params, row)
+        def row(item: Any) -> M:
+            return parse_resource(item, model, types, method="GET", url=path)
+
+        return Listing(path, types, row, params)
+
+    def parse(self, items: list[dict[str, Any]]) -> list[R]:
+        row = self.row
+        return [row(item) for item in items]
+
+    def with_rows(self, fn: Callable[[R], S]) -> Listing[S]:
+        """The same listing, each row mapped by `fn` as its page arrives (in the thread
+        that read the page): how the state layer turns API rows into live values while
+        the other pages are still on the wire."""
+        row = self.row
+
+        def mapped(item: Any) -> S:
+            return fn(row(item))
+
+        return Listing(self.path, self.types, mapped, self.params)
 
 
 def gather(futures: Sequence[Future[T]]) -> list[T]:

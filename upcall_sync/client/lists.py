@@ -15,12 +15,12 @@ from upcall_sync.client.models import ContactAttributes, ContactList, ListContac
 from upcall_sync.client.resources import (
     contact_row,
     document,
-    live_contact,
     parse_resource,
     parse_single,
 )
+from upcall_sync.client.rows import ContactRow
 from upcall_sync.client.transport import Page, Transport
-from upcall_sync.model import CONTACT_FIELDS, LiveContact
+from upcall_sync.core.model import CONTACT_FIELDS
 
 LIST_TYPES = ("lists",)
 CONTACT_TYPES = ("list_contacts",)
@@ -45,11 +45,15 @@ class ContactListsApi:
 
     def contacts_listing(self, list_id: str, **filters: str | None) -> Listing[ListContact]:
         """`GET /lists/:id/contacts` (filters as for campaign numbers)."""
-        return Listing(f"/lists/{list_id}/contacts", ListContact, CONTACT_TYPES, _filters(filters))
+        return Listing.of(
+            f"/lists/{list_id}/contacts", ListContact, CONTACT_TYPES, _filters(filters)
+        )
 
-    def contact_rows(self, list_id: str, **filters: str | None) -> Listing[ListContact]:
-        """`contacts_listing`, its rows read straight into the live contacts plans compare."""
-        return self.contacts_listing(list_id, **filters).with_rows(list_contact_row)
+    def contact_rows(self, list_id: str, **filters: str | None) -> Listing[ContactRow]:
+        """`contacts_listing` read into fast rows, no model per row (the hot path)."""
+        return Listing(
+            f"/lists/{list_id}/contacts", CONTACT_TYPES, list_contact_row, _filters(filters)
+        )
 
     def contact_pages(
         self, list_id: str, **filters: str | None
@@ -76,10 +80,10 @@ class ContactListsApi:
         return parse_single(resp.document, ListContact, CONTACT_TYPES, method="PATCH", url=path)
 
 
-def list_contact_row(item: Any) -> LiveContact:
-    """A `list_contacts` resource as the live contact a plan compares."""
+def list_contact_row(item: Any) -> ContactRow:
+    """A `list_contacts` resource as a fast row."""
     rid, _status, values = contact_row(item, CONTACT_TYPES, method="GET", url="/lists/:id/contacts")
-    return LiveContact(id=rid, contact=live_contact(values))
+    return ContactRow(rid, values)
 
 
 #: the filters of number and contact listings: every contact field but the extension

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
 
-from upcall_sync.model import ADDRESS_PARTS, CAMPAIGN_STATUSES, CampaignStatus
+from upcall_sync.core.model import ADDRESS_PARTS, CAMPAIGN_STATUSES, CampaignStatus
 
 __all__ = ["CAMPAIGN_STATUSES", "CampaignStatus"]
 

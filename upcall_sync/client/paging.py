@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from upcall_sync.client.redact import strip_token
+from upcall_sync.redact import strip_token
 
 
 def canonical(url: str) -> str:

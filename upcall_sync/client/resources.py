@@ -7,9 +7,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from upcall_sync.core.model import ADDRESS_PARTS, TOP_FIELDS
 from upcall_sync.errors import ApiResponseError
-from upcall_sync.model import ADDRESS_PARTS, TOP_FIELDS, Contact
-from upcall_sync.normalize import lenient_phone
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -64,12 +63,12 @@ def document(rtype: str, attributes: dict[str, Any], rid: str | None = None) -> 
     return {"data": data}
 
 
-CONTACT_KEYS = TOP_FIELDS
+TOP_KEYS = TOP_FIELDS
 ADDRESS_KEYS = ADDRESS_PARTS
 _NO_ADDRESS: dict[str, Any] = {}
 
 
-_GET_CONTACT = itemgetter(*CONTACT_KEYS)
+_GET_CONTACT = itemgetter(*TOP_KEYS)
 _GET_ADDRESS = itemgetter(*ADDRESS_KEYS)
 
 
@@ -88,8 +87,9 @@ def contact_row(
 
     The hot path of a plan reads hundreds of thousands of these; this checks
     the same things the pydantic models do (object shapes, text or null
-    values) and normalizes text as plans compare it (None -> "", trailing
-    whitespace dropped), in one pass, without building a model per row.
+    values), in one pass, without building a model per row. Values are the
+    text the API sent, null as "" (`rows.CONTACT_KEYS` order); nothing else
+    is normalized here.
     """
     try:
         if item["type"] not in types:
@@ -99,9 +99,9 @@ def contact_row(
         address = attrs["address"] or _NO_ADDRESS
         raw = _GET_CONTACT(attrs) + _GET_ADDRESS(address)
         values = tuple(
-            [v.rstrip() if v.__class__ is str else ("" if v is None else _not_text(v)) for v in raw]
+            [v if v.__class__ is str else ("" if v is None else _not_text(v)) for v in raw]
         )
-        if not values[0] or rid.__class__ not in (str, int):
+        if not values[0].strip() or rid.__class__ not in (str, int):
             raise _NotText(rid)
         status = attrs.get("status")
         return str(rid), status if status.__class__ is str else "", values
@@ -127,13 +127,13 @@ def _careful_contact_row(
             url=url,
         )
     values = []
-    for source, keys in ((attrs, CONTACT_KEYS), (address, ADDRESS_KEYS)):
+    for source, keys in ((attrs, TOP_KEYS), (address, ADDRESS_KEYS)):
         for key in keys:
             value = source.get(key)
             if value is None:
                 values.append("")
             elif isinstance(value, str):
-                values.append(value.rstrip())
+                values.append(value)
             else:
                 where = key if source is attrs else f"address.{key}"
                 raise ApiResponseError(
@@ -142,7 +142,7 @@ def _careful_contact_row(
                     method=method,
                     url=url,
                 )
-    if not values[0]:
+    if not values[0].strip():
         raise ApiResponseError(
             f"{method} {url}: unexpected response: data.attributes.phone: Field required",
             method=method,
@@ -160,15 +160,3 @@ def _slow_contact_row(
 
     parse_resource(item, CampaignNumber, types, method=method, url=url)
     raise ApiResponseError(f"{method} {url}: unexpected response", method=method, url=url)
-
-
-def live_contact(values: tuple[str, ...]) -> Contact:
-    """A live row's values as a Contact: built positionally here, in the one hot place
-    (hundreds of thousands per plan); everything else uses `Contact.of`."""
-    return Contact._make((lenient_phone(values[0]), *values[1:]))
-
-
-def contact_of(item: Any) -> Contact:
-    """A parsed CampaignNumber or ListContact as the Contact plans compare."""
-    contact = Contact.of(item.model_dump())
-    return contact._replace(phone=lenient_phone(contact.phone))

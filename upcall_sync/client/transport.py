@@ -24,14 +24,6 @@ from requests.adapters import HTTPAdapter
 from upcall_sync.client.breaker import CircuitBreaker
 from upcall_sync.client.paging import canonical, page_number, page_size
 from upcall_sync.client.ratelimit import RateLimiter
-from upcall_sync.client.redact import (
-    TOKEN_PARAM,
-    Redactor,
-    Secret,
-    scrub_exception,
-    scrub_third_party_logs,
-    strip_token,
-)
 from upcall_sync.client.responses import (
     describe,
     excerpt,
@@ -52,6 +44,14 @@ from upcall_sync.errors import (
     OutcomeUnknown,
     PaginationError,
     TransportError,
+)
+from upcall_sync.redact import (
+    TOKEN_PARAM,
+    Redactor,
+    Secret,
+    scrub_exception,
+    scrub_third_party_logs,
+    strip_token,
 )
 
 __all__ = ["Cancelled", "RetryPolicy", "Timeouts", "Transport", "make_session"]

@@ -22,12 +22,12 @@ from typing import Any, BinaryIO
 
 from pydantic import TypeAdapter, ValidationError
 
+from upcall_sync.core.model import ADDRESS_PARTS, Contact, DesiredNumber
+from upcall_sync.core.normalize import quote
 from upcall_sync.errors import Location, Problem
 from upcall_sync.manifest.messages import message, suggest
 from upcall_sync.manifest.spec import CSV_COLUMNS, NumberSpec
 from upcall_sync.manifest.yamlload import expand_env
-from upcall_sync.model import ADDRESS_PARTS, Contact, DesiredNumber
-from upcall_sync.normalize import quote
 
 #: a numbers_csv over this is refused (about 1.2 million rows of a typical export)
 MAX_CSV_BYTES = 100 * 1024 * 1024

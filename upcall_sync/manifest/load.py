@@ -17,6 +17,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from upcall_sync.core.model import (
+    CAMPAIGN_FIELDS,
+    Contact,
+    DesiredCampaign,
+    DesiredNumber,
+    DesiredState,
+    Safety,
+)
+from upcall_sync.core.normalize import format_datetime, quote
 from upcall_sync.errors import Location, ManifestError, Problem
 from upcall_sync.manifest.csvload import (
     CsvFileError,
@@ -34,15 +43,6 @@ from upcall_sync.manifest.spec import (
     SafetySpec,
 )
 from upcall_sync.manifest.yamlload import LocDict, LocList, YamlError, read_yaml
-from upcall_sync.model import (
-    CAMPAIGN_FIELDS,
-    Contact,
-    DesiredCampaign,
-    DesiredNumber,
-    DesiredState,
-    Safety,
-)
-from upcall_sync.normalize import format_datetime, quote
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 DEFAULT_CONTACT_LIST = "upcall-sync"

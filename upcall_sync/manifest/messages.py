@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from upcall_sync.core.normalize import quote
 from upcall_sync.errors import Problem
 from upcall_sync.manifest.spec import (
     AddressSpec,
@@ -19,7 +20,6 @@ from upcall_sync.manifest.spec import (
     SafetySpec,
 )
 from upcall_sync.manifest.yamlload import LocDict, LocList, Plain
-from upcall_sync.normalize import quote
 
 _MODELS: dict[str, type[BaseModel]] = {
     "": ManifestSpec,

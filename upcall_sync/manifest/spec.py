@@ -27,8 +27,8 @@ from pydantic import (
     model_validator,
 )
 
-from upcall_sync.model import CAMPAIGN_STATUSES, CONTACT_FIELDS, CampaignStatus
-from upcall_sync.normalize import (
+from upcall_sync.core.model import CAMPAIGN_STATUSES, CONTACT_FIELDS, CampaignStatus
+from upcall_sync.core.normalize import (
     PhoneError,
     format_datetime,
     may_have_extension,

@@ -25,8 +25,8 @@ from typing import Any
 
 import yaml
 
+from upcall_sync.core.normalize import quote
 from upcall_sync.errors import Location
-from upcall_sync.normalize import quote
 
 try:  # libyaml is ~10x faster; PyYAML's wheels ship it
     from yaml import CSafeLoader as _Loader

@@ -15,36 +15,37 @@ from __future__ import annotations
 import fnmatch
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 
-from upcall_sync.changes import quoted
-from upcall_sync.errors import Location, PlanError, Problem, UsageError
-from upcall_sync.model import (
+from upcall_sync.core.changes import quoted
+from upcall_sync.core.model import (
     Contact,
     DesiredCampaign,
     DesiredNumber,
     DesiredState,
     LiveCampaign,
     LiveNumber,
+    Matches,
     id_order,
 )
+from upcall_sync.errors import Location, PlanError, Problem, UsageError
 
 GLOB_CHARS = frozenset("*?[")
 
-__all__ = ["GLOB_CHARS", "Matches", "id_order"]
+__all__ = ["GLOB_CHARS", "Matches", "id_order", "plan_scope"]
 
 
-@dataclass
-class Matches:
-    """Which live campaign each desired campaign is (None: to be created)."""
-
-    pairs: list[tuple[DesiredCampaign, LiveCampaign | None]] = field(default_factory=list)
-
-    def matched(self) -> list[tuple[DesiredCampaign, LiveCampaign]]:
-        return [(d, lc) for d, lc in self.pairs if lc is not None]
-
-    def claimed_ids(self) -> set[str]:
-        return {lc.id for _d, lc in self.pairs if lc is not None}
+def plan_scope(
+    desired: DesiredState, targets: Sequence[str] | None, *, prune: bool
+) -> list[DesiredCampaign]:
+    """The campaigns a plan covers (`select_targets`), and the one check of what pruning
+    needs: no targets (a targeted plan sees part of the manifests, so it cannot tell
+    what no manifest names) and a prune_scope. Whether the listing was complete is the
+    planner's to check, once it has one."""
+    if prune and targets:
+        raise UsageError("pruning cannot be combined with targets")
+    if prune and not desired.prune_scope:
+        raise UsageError("pruning needs prune_scope in the manifests (a glob on campaign names)")
+    return select_targets(desired, targets)
 
 
 def select_targets(desired: DesiredState, targets: Sequence[str] | None) -> list[DesiredCampaign]:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from upcall_sync.changes import (
+from upcall_sync.core.changes import (
     AddNumber,
     ArchiveCampaign,
     Change,

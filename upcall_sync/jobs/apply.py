@@ -8,7 +8,7 @@ The plan becomes a graph of operations:
 
 A new campaign that should be `ready` is created `pending`, filled with its
 numbers, and only then made ready, so no campaign dials a half-loaded list.
-Independent operations run on `parallelism` threads, scheduled by
+Independent operations run on the client's `parallelism` threads, scheduled by
 `graphlib.TopologicalSorter`. A failed operation skips exactly what depends on
 it; everything else goes on (or, with `fail_fast`, nothing new starts).
 
@@ -27,7 +27,15 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from upcall_sync.changes import (
+from upcall_sync.client import (
+    Campaign,
+    CampaignAttributes,
+    CampaignNumber,
+    ContactAttributes,
+    ListContact,
+    UpcallClient,
+)
+from upcall_sync.core.changes import (
     AddNumber,
     ArchiveCampaign,
     Change,
@@ -39,15 +47,8 @@ from upcall_sync.changes import (
     Value,
     quoted,
 )
-from upcall_sync.client import (
-    Campaign,
-    CampaignAttributes,
-    CampaignNumber,
-    ContactAttributes,
-    ListContact,
-    UpcallClient,
-    contact_of,
-)
+from upcall_sync.core.matching import id_order
+from upcall_sync.core.model import ADDRESS_PARTS, TEXT_FIELDS, Contact
 from upcall_sync.errors import (
     ApiError,
     ApiStatusError,
@@ -56,9 +57,7 @@ from upcall_sync.errors import (
     OutcomeUnknown,
     UpcallSyncError,
 )
-from upcall_sync.matching import id_order
-from upcall_sync.model import ADDRESS_PARTS, TEXT_FIELDS, Contact
-from upcall_sync.schedule import (
+from upcall_sync.jobs.schedule import (
     PRIORITY,
     ApplyReport,
     Graph,
@@ -67,10 +66,11 @@ from upcall_sync.schedule import (
     Scheduler,
     Status,
 )
+from upcall_sync.state.rows import contact_of
 
 __all__ = ["PRIORITY", "Applier", "ApplyReport", "Listener", "Op", "Status", "apply_plan"]
 
-log = logging.getLogger("upcall_sync.apply")
+log = logging.getLogger("upcall_sync.jobs.apply")
 
 
 class Applier:
@@ -81,7 +81,6 @@ class Applier:
         client: UpcallClient,
         plan: Plan,
         *,
-        parallelism: int = 8,
         fail_fast: bool = False,
         listener: Listener | None = None,
         cancel: threading.Event | None = None,
@@ -89,11 +88,12 @@ class Applier:
     ) -> None:
         self.client = client
         self.plan = plan
-        self.parallelism = max(1, parallelism)
+        #: one worker thread per pooled connection of the client
+        self.parallelism = client.parallelism
         self.fail_fast = fail_fast
         self.listener = listener or (lambda op: None)
         # Stopping means: start nothing new. Operations in flight finish (their
-        # lookups included), so this is not the transport's own cancel event.
+        # lookups included), so this is not the client's own cancel event.
         self.cancel = cancel or threading.Event()
         self.lookup_attempts = lookup_attempts
         self.list_id: str | None = plan.contact_list_id
@@ -320,9 +320,9 @@ class Applier:
                         return found
                 raise
 
-        # the transport's one retry policy: backoff with jitter, bounded in time; the
+        # the client's one retry policy: backoff with jitter, bounded in time; the
         # applier's own stop event ends a wait (in-flight work finishes, nothing new)
-        return self.client.transport.retrier.call(
+        return self.client.retry(
             attempt,
             retry_if=lambda e: isinstance(e, OutcomeUnknown),
             max_attempts=self.lookup_attempts,
@@ -397,7 +397,6 @@ def apply_plan(
     plan: Plan,
     *,
     force: bool = False,
-    parallelism: int = 8,
     fail_fast: bool = False,
     listener: Listener | None = None,
     cancel: threading.Event | None = None,
@@ -408,8 +407,6 @@ def apply_plan(
     if not force:
         plan.raise_if_unsafe()
     started = time.monotonic()
-    report = Applier(
-        client, plan, parallelism=parallelism, fail_fast=fail_fast, listener=listener, cancel=cancel
-    ).run()
+    report = Applier(client, plan, fail_fast=fail_fast, listener=listener, cancel=cancel).run()
     log.info("applied in %.1fs", time.monotonic() - started)
     return report

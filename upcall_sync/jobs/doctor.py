@@ -10,7 +10,7 @@ assumption and names the check that verifies it):
 - FAIL: it does not hold, and plan or apply would go wrong. A required check
   that fails makes the report not `ok` (the command exits 1).
 
-Uses only the client (its transport, models and parsers), never the emulator.
+Uses only the client (its raw probe, models and parsers), never the emulator.
 """
 
 from __future__ import annotations
@@ -26,15 +26,13 @@ from urllib.parse import urlsplit
 import phonenumbers
 import requests
 
-from upcall_sync.client import UpcallClient
+from upcall_sync.client import Page, UpcallClient
 from upcall_sync.client.api import CAMPAIGN_TYPES
 from upcall_sync.client.models import Campaign, ContactList
 from upcall_sync.client.paging import page_number, page_size
-from upcall_sync.client.redact import TOKEN_PARAM, scrub_exception
 from upcall_sync.client.resources import parse_resource
-from upcall_sync.client.responses import describe, excerpt, parse_error_document
-from upcall_sync.client.transport import Page
-from upcall_sync.errors import ApiStatusError, TransportError, UpcallSyncError
+from upcall_sync.client.responses import excerpt, parse_error_document
+from upcall_sync.errors import ApiResponseError, ApiStatusError, TransportError, UpcallSyncError
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
 BIG_PAGE = 1000
@@ -144,8 +142,8 @@ class _Campaigns:
 class _Doctor:
     def __init__(self, client: UpcallClient) -> None:
         self.client = client
-        self.transport = client.transport
-        self.report = Report(self.transport.redact(self.transport.base_url))
+        self.api = client.probe()
+        self.report = Report(self.api.redact(self.api.base_url))
         self.headers: dict[str, str] = {}
         self.statuses: list[int] = []
         self.list_id: str | None = None
@@ -153,9 +151,7 @@ class _Doctor:
         self.blocked = "the API could not be read"
 
     def run(self) -> Report:
-        hooks = self.transport.session.hooks.setdefault("response", [])
-        hooks.append(self._saw)
-        try:
+        with self.api.watching(self._saw):
             seen = self._reachable()
             if seen is not None:
                 self._all(seen)
@@ -163,11 +159,9 @@ class _Doctor:
                 for name in ORDER:
                     self._put(name, WARN, f"not checked: {self.blocked}")
             self._add("rate-limit", self._rate_limit)
-        finally:
-            hooks.remove(self._saw)
         return self.report
 
-    def _saw(self, resp: requests.Response, *args: Any, **kwargs: Any) -> None:
+    def _saw(self, resp: requests.Response) -> None:
         self.statuses.append(resp.status_code)
         for key, value in resp.headers.items():
             if key.lower().startswith(RATE_HEADERS):
@@ -190,16 +184,18 @@ class _Doctor:
             Check(
                 name,
                 verdict,
-                self.transport.redact(evidence),
+                self.api.redact(evidence),
                 NEEDED_BY[name],
                 required=name not in INFORMATIONAL,
             )
         )
 
     def _get(self, path: str, **params: Any) -> dict[str, Any]:
-        doc = self.transport.request("GET", path, params=params).document
+        doc = self.api.document(path, **params)
         if not isinstance(doc, dict) or not isinstance(doc.get("data"), list | dict):
-            raise _NotJsonApi(f"GET {path} -> 200, but not a JSON:API document with data")
+            raise ApiResponseError(
+                f"GET {path} -> 200, but not a JSON:API document with data", method="GET", url=path
+            )
         return doc
 
     # -- reaching the API at all ---------------------------------------------------------
@@ -241,7 +237,7 @@ class _Doctor:
         self.blocked = "the base URL does not serve /campaigns"
 
     def _hint(self) -> str:
-        parts = urlsplit(self.transport.base_url)
+        parts = urlsplit(self.api.base_url)
         path = parts.path.rstrip("/")
         if path.endswith("/api/v1"):
             return "; this URL does not serve the Upcall v1 API"
@@ -281,7 +277,7 @@ class _Doctor:
             )
         last = page_number(links.get("last"))
         first = Page(list(items or []), 1, last, True, self._small_url(), links["next"], 1)
-        second = next(self.transport.follow(first), None)
+        second = next(self.api.follow(first), None)
         if second is None or second.items[:1] == first.items[:1]:
             return FAIL, "links.next does not lead to the next page"
         if "last" not in links:
@@ -297,7 +293,7 @@ class _Doctor:
         )
 
     def _small_url(self) -> str:
-        return self.transport.url("/campaigns", {"page[number]": 1, "page[size]": 1})
+        return self.api.url("/campaigns", {"page[number]": 1, "page[size]": 1})
 
     def _page_cap(self, seen: _Campaigns) -> tuple[str, str]:
         if seen.big_error:
@@ -427,7 +423,7 @@ class _Doctor:
 
     def _lists(self) -> tuple[str, str]:
         try:
-            page = self.transport.first_page("/lists", {}, page_size=100)
+            page = self.api.first_page("/lists", {}, page_size=100)
         except ApiStatusError as exc:
             if exc.status == 404:
                 return FAIL, (
@@ -467,19 +463,8 @@ class _Doctor:
         return error_shape_verdict(asked, ctype, raw)
 
     def _raw_get(self, path: str) -> tuple[int, str, bytes]:
-        """One GET whose body we read as it is (the transport turns errors into exceptions)."""
-        t = self.transport
-        try:
-            resp = t.session.get(
-                t.url(path),
-                params={TOKEN_PARAM: t.token_for_redaction()},
-                timeout=(t.timeouts.connect, t.timeouts.read),
-                allow_redirects=False,
-            )
-        except requests.RequestException as exc:
-            scrub_exception(exc, t.redact)
-            raise _Unreachable(f"GET {path}: {describe(exc)}") from exc
-        return resp.status_code, resp.headers.get("Content-Type", ""), resp.content
+        """One GET whose body we read as it is (the client turns errors into exceptions)."""
+        return self.api.unchecked_get(path)
 
     def _rate_limit(self) -> tuple[str, str]:
         retried = f"; {self.statuses.count(429)} answer(s) were 429" if 429 in self.statuses else ""
@@ -490,14 +475,6 @@ class _Doctor:
             )
         shown = ", ".join(f"{k}: {v}" for k, v in sorted(self.headers.items()))
         return PASS, f"{shown}{retried}"
-
-
-class _NotJsonApi(UpcallSyncError):
-    pass
-
-
-class _Unreachable(UpcallSyncError):
-    pass
 
 
 # -- pure verdicts (tested directly) -------------------------------------------------------

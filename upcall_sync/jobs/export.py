@@ -24,17 +24,23 @@ import glob
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, region_code_for_country_code
 from phonenumbers.phonemetadata import PhoneMetadata
 
-from upcall_sync.client import NUMBER_TYPES, Campaign, UpcallClient, contact_row, live_contact
-from upcall_sync.errors import UpcallSyncError, UsageError
-from upcall_sync.export_yaml import (
+from upcall_sync.client import Campaign, NumberRow, UpcallClient
+from upcall_sync.core.model import (
+    ADDRESS_PARTS,
+    CAMPAIGN_STATUSES,
+    CONTACT_FIELDS,
+    Contact,
+    LiveCampaign,
+)
+from upcall_sync.core.normalize import PhoneError, normalize_phone, quote
+from upcall_sync.errors import ExportError, UsageError
+from upcall_sync.jobs.export_yaml import (
     Unwritable,
     block_or_scalar,
     csv_cell_ok,
@@ -44,33 +50,14 @@ from upcall_sync.export_yaml import (
     strangers,
     write_files,
 )
-from upcall_sync.live import campaign_from_api
 from upcall_sync.manifest import EMAIL_PATTERN
 from upcall_sync.manifest.spec import MAX_YEAR, MIN_YEAR
-from upcall_sync.model import (
-    ADDRESS_PARTS,
-    CAMPAIGN_STATUSES,
-    CONTACT_FIELDS,
-    TOP_FIELDS,
-    Contact,
-    LiveCampaign,
-)
-from upcall_sync.normalize import PhoneError, normalize_phone, quote
+from upcall_sync.state.rows import campaign_from_api, live_contact
 
 DEFAULT_CSV_OVER = 100
 _EMAIL = re.compile(EMAIL_PATTERN)
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _TEXT_FIELDS = ("language", "pitch", "instructions")
-
-
-class ExportError(UpcallSyncError):
-    """What the live account holds that manifests cannot: every reason, one per line."""
-
-    def __init__(self, lines: Sequence[str]) -> None:
-        self.reasons = list(lines)
-        more = len(self.reasons) - 1
-        suffix = f" (and {more} more)" if more > 0 else ""
-        super().__init__((self.reasons[0] if self.reasons else "cannot export") + suffix)
 
 
 @dataclass(frozen=True)
@@ -79,7 +66,6 @@ class ExportOptions:
     include_archived: bool = False
     from_numbers: tuple[str, ...] = ()
     csv_over: int = DEFAULT_CSV_OVER
-    parallelism: int = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,16 +101,8 @@ class Export:
 # -- reading ------------------------------------------------------------------------------
 
 
-def _number_row(item: Any) -> Number:
-    rid, _status, values = contact_row(
-        item, NUMBER_TYPES, method="GET", url="/campaigns/:id/numbers"
-    )
-    attrs = item["attributes"]  # contact_row checked the shape and that values are text
-    address = attrs.get("address") or {}
-    raw = tuple(attrs.get(k) or "" for k in TOP_FIELDS) + tuple(
-        address.get(k) or "" for k in ADDRESS_PARTS
-    )
-    return Number(rid, live_contact(values), raw)
+def _exported_number(row: NumberRow) -> Number:
+    return Number(row.id, live_contact(row.values), row.values)
 
 
 def probe_numbers(raw: Sequence[str]) -> tuple[str, ...]:
@@ -150,11 +128,11 @@ def selected(c: Campaign, options: ExportOptions) -> bool:
 
 def read_live(client: UpcallClient, options: ExportOptions) -> LiveRead:
     """The listing, then the exported campaigns' numbers and the probes, in parallel."""
-    before = client.transport.stats.requests
-    with ThreadPoolExecutor(max_workers=max(1, options.parallelism)) as pool:
+    before = client.requests_sent()
+    with client.workers("export") as pool:
         [listed] = client.read_all(pool, [client.campaigns_listing()])
         exported = sorted((c for c in listed if selected(c, options)), key=_campaign_order)
-        numbers_l = [client.numbers_listing(c.id).with_rows(_number_row) for c in exported]
+        numbers_l = [client.number_rows(c.id).with_rows(_exported_number) for c in exported]
         probes = [client.campaigns_listing(from_number=n) for n in options.from_numbers]
         results = client.read_all(pool, [*numbers_l, *probes])
     numbers = {c.id: rows for c, rows in zip(exported, results[: len(numbers_l)], strict=True)}
@@ -162,7 +140,7 @@ def read_live(client: UpcallClient, options: ExportOptions) -> LiveRead:
     from_numbers = {
         n: {c.id for c in hits} for n, hits in zip(options.from_numbers, found, strict=True)
     }
-    requests = client.transport.stats.requests - before
+    requests = client.requests_sent() - before
     return LiveRead(list(listed), exported, numbers, from_numbers, requests)
 
 

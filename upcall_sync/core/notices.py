@@ -18,16 +18,16 @@ from collections.abc import Hashable, Sequence
 from datetime import datetime
 from typing import Any
 
-from upcall_sync.changes import Notice, campaign_address, quoted
-from upcall_sync.matching import Matches
-from upcall_sync.model import (
+from upcall_sync.core.changes import Notice, campaign_address, quoted
+from upcall_sync.core.matching import Matches
+from upcall_sync.core.model import (
     DATETIME_FIELDS,
     DesiredCampaign,
     DesiredState,
     LiveCampaign,
     LiveState,
 )
-from upcall_sync.normalize import text, utc_second
+from upcall_sync.core.normalize import text, utc_second
 
 #: the details compared to tell a renamed campaign (status and from_number are not:
 #: status moves on its own, and from_number is never returned)

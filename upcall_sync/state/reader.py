@@ -12,7 +12,8 @@ Costs are counted in requests, and each choice takes the cheaper side:
 - contacts: only for phones whose numbers are not already present as desired;
   per-phone `?phone=` GETs, or the whole list when that is fewer pages.
 
-Independent requests run in parallel (`parallelism` threads). Nothing is read
+Independent requests run in parallel (the client's `parallelism` threads, one per
+pooled connection). Nothing is read
 about a campaign the manifests do not mention, except the listing `--prune`
 needs.
 """
@@ -25,10 +26,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from upcall_sync.client import Campaign, Listing, UpcallClient, submit_all
-from upcall_sync.errors import ApiStatusError, ListsUnavailable, PlanError, Problem
-from upcall_sync.matching import Matches, first_file, match_campaigns, phones_needing_contacts
-from upcall_sync.model import (
+from upcall_sync.client import (
+    Campaign,
+    Listing,
+    UpcallClient,
+    submit_all,
+)
+from upcall_sync.core.matching import Matches, first_file, match_campaigns, phones_needing_contacts
+from upcall_sync.core.model import (
     DesiredCampaign,
     DesiredState,
     LiveCampaign,
@@ -36,17 +41,18 @@ from upcall_sync.model import (
     LiveNumber,
     LiveState,
 )
-from upcall_sync.normalize import text, utc_second
+from upcall_sync.errors import ApiStatusError, ListsUnavailable, PlanError, Problem
+from upcall_sync.state.rows import campaign_from_api, live_list_contact, live_number
 
-log = logging.getLogger("upcall_sync.live")
+log = logging.getLogger("upcall_sync.state.reader")
 
 
 @dataclass
 class Reader:
-    """Reads live state through one client with a bounded thread pool."""
+    """Reads live state through one client, on its worker threads (`client.workers`:
+    as many as its pooled connections)."""
 
     client: UpcallClient
-    parallelism: int = 8
 
     def read(
         self,
@@ -56,10 +62,10 @@ class Reader:
         prune: bool = False,
     ) -> LiveState:
         state = LiveState()
-        with ThreadPoolExecutor(max_workers=max(1, self.parallelism)) as pool:
+        with self.client.workers("read") as pool:
             lists_f = pool.submit(self._contact_list_id, desired)
             state.campaigns, state.complete_listing = self._campaigns(pool, campaigns, prune=prune)
-            matches = match_campaigns(campaigns, state.campaigns)
+            state.matches = matches = match_campaigns(campaigns, state.campaigns)
             state.numbers, state.from_numbers = self._numbers_and_from(pool, matches)
             missing: ApiStatusError | None = None
             try:
@@ -141,7 +147,7 @@ class Reader:
             number = d.fields.get("from_number")
             if number:
                 wanted.setdefault(number, []).append(lc)
-        numbers_l = [self.client.number_rows(lc.id) for _d, lc in matched]
+        numbers_l = [self.client.number_rows(lc.id).with_rows(live_number) for _d, lc in matched]
         from_l = [self.client.campaigns_listing(from_number=n) for n in wanted]
         listings: list[Listing[Any]] = [*numbers_l, *from_l]
         firsts = self.client.first_pages(pool, listings)
@@ -200,29 +206,14 @@ class Reader:
         """Per-phone GETs, or the whole list when that is fewer pages."""
         ordered = sorted(phones)
         if len(ordered) > 1:
-            listing = self.client.contact_rows(list_id)
+            listing = self.client.contact_rows(list_id).with_rows(live_list_contact)
             first, rows = self.client.first_page(listing)
             remaining = (first.last - first.number) if first.last and first.has_next else None
             if not first.has_next or (remaining is not None and remaining <= len(ordered)):
                 [found] = self.client.read_all(pool, [listing], [(first, rows)])
                 return found, None
-        listings = [self.client.contact_rows(list_id, phone=p) for p in ordered]
+        listings = [
+            self.client.contact_rows(list_id, phone=p).with_rows(live_list_contact) for p in ordered
+        ]
         found_all = self.client.read_all(pool, listings)
         return [c for group in found_all for c in group], set(ordered)
-
-
-# -- API models to normalized live values -------------------------------------------
-
-
-def campaign_from_api(c: Campaign) -> LiveCampaign:
-    return LiveCampaign(
-        id=c.id,
-        name=c.name,
-        status=c.status or "",
-        instructions=text(c.instructions),
-        pitch=text(c.pitch),
-        language=text(c.language),
-        start_datetime=utc_second(c.start_datetime) if c.start_datetime else None,
-        end_datetime=utc_second(c.end_datetime) if c.end_datetime else None,
-        updated_at=c.updated_at,
-    )

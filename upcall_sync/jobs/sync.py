@@ -19,23 +19,22 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
-from upcall_sync.apply import ApplyReport, Listener, apply_plan
-from upcall_sync.changes import CONTACT_CHANGES, ArchiveCampaign, Change, Plan
 from upcall_sync.client import UpcallClient
+from upcall_sync.core.changes import CONTACT_CHANGES, ArchiveCampaign, Change, Plan
+from upcall_sync.core.matching import plan_scope, select_targets
+from upcall_sync.core.model import DesiredCampaign, DesiredState, LiveState
+from upcall_sync.core.planner import plan as compute_plan
 from upcall_sync.errors import Location, ManifestError, Problem, UpcallSyncError, UsageError
-from upcall_sync.explain import explain_plan
-from upcall_sync.live import Reader
+from upcall_sync.jobs.apply import ApplyReport, Listener, apply_plan
 from upcall_sync.manifest import MANIFEST_SUFFIXES, load_manifests
-from upcall_sync.matching import select_targets
-from upcall_sync.model import DesiredCampaign, DesiredState, LiveState
-from upcall_sync.plan import plan as compute_plan
+from upcall_sync.output.explain import explain_plan
+from upcall_sync.state.reader import Reader
 
 
 @dataclass(frozen=True)
 class PlanOptions:
     prune: bool = False
     targets: tuple[str, ...] = ()
-    parallelism: int = 8
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,7 @@ def refuse_token(desired: DesiredState, client: UpcallClient) -> None:
     """A manifest value holding the auth token (typed in, from a CSV, or through a
     variable when the token came from a file) would be printed and written to the
     account: refuse it, naming where each one was set."""
-    redact = client.transport.redact
+    redact = client.redact
     # one pass over all the text first: a plan of 100,000 numbers holds over a million
     # values, and only a manifest that does hold the token needs them one by one
     every = "\0".join(_all_text(desired))
@@ -91,8 +90,8 @@ def _manifest_texts(desired: DesiredState) -> Iterator[tuple[Location, str, str]
 def plan_for(desired: DesiredState, client: UpcallClient, options: PlanOptions) -> Planned:
     """Read what the plan needs and compute it."""
     refuse_token(desired, client)
-    campaigns = select_targets(desired, options.targets)
-    reader = Reader(client, parallelism=options.parallelism)
+    campaigns = plan_scope(desired, options.targets, prune=options.prune)
+    reader = Reader(client)
     live = reader.read(desired, campaigns, prune=options.prune)
     result = compute_plan(desired, live, prune=options.prune, targets=options.targets or None)
     return Planned(desired, tuple(campaigns), live, result, options)
@@ -139,7 +138,7 @@ def looks_like_plan_file(path: str) -> bool:
 def prepare_apply(args: Sequence[str], client: UpcallClient, options: PlanOptions) -> ApplyJob:
     """The plan to apply: a saved plan file (the only argument, checked against the live
     account), or a fresh plan of manifest files and directories."""
-    from upcall_sync.planfile import check_fresh, load_plan
+    from upcall_sync.jobs.planfile import check_fresh, load_plan
 
     saved = [a for a in args if looks_like_plan_file(a)]
     if not saved:
@@ -178,7 +177,6 @@ def run_apply(
         client,
         job.plan,
         force=force,
-        parallelism=job.options.parallelism,
         fail_fast=fail_fast,
         listener=listener,
         cancel=cancel,

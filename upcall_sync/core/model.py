@@ -1,6 +1,6 @@
 """The two states a plan compares: what the manifests want and what the account holds.
 
-Both are plain frozen values, normalized the same way (`upcall_sync.normalize`),
+Both are plain frozen values, normalized the same way (`upcall_sync.core.normalize`),
 so the planner compares them with `==` and never has to know where they came
 from. The numerous ones (`Contact`, `DesiredNumber`, the live numbers and
 contacts) are NamedTuples or slotted dataclasses: a plan of 100,000 numbers
@@ -221,6 +221,19 @@ class LiveCampaign:
 
 
 @dataclass
+class Matches:
+    """Which live campaign each desired campaign is (None: to be created)."""
+
+    pairs: list[tuple[DesiredCampaign, LiveCampaign | None]] = field(default_factory=list)
+
+    def matched(self) -> list[tuple[DesiredCampaign, LiveCampaign]]:
+        return [(d, lc) for d, lc in self.pairs if lc is not None]
+
+    def claimed_ids(self) -> set[str]:
+        return {lc.id for _d, lc in self.pairs if lc is not None}
+
+
+@dataclass
 class LiveState:
     """What `live` read: exactly what the plan needs, no more.
 
@@ -229,7 +242,9 @@ class LiveState:
     returns from_number only as a filter); `contacts` holds the contacts of the
     managed list read for the phones the plan needed (None: the list does not
     exist yet). `complete_listing` says whether `campaigns` is every campaign
-    in the account (needed for --prune).
+    in the account (needed for --prune). `matches` pairs each campaign the plan
+    covers with the live campaign it is, as the reader matched them to know what
+    to read (None: state built without a reader; the planner matches then).
     """
 
     campaigns: list[LiveCampaign] = field(default_factory=list)
@@ -239,3 +254,4 @@ class LiveState:
     contacts: list[LiveContact] = field(default_factory=list)
     contact_phones_read: set[str] | None = None
     complete_listing: bool = False
+    matches: Matches | None = None

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from typing import IO, Literal
 
-from upcall_sync.changes import Notice, Plan
+from upcall_sync.core.changes import Notice, Plan
 from upcall_sync.errors import Location, Problem
 
 Level = Literal["error", "warning", "notice"]

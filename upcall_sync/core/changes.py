@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
+from upcall_sync.core.model import DATETIME_FIELDS, Contact
+from upcall_sync.core.normalize import format_datetime, parse_datetime, quote
 from upcall_sync.errors import Location, UnsafePlan
-from upcall_sync.model import DATETIME_FIELDS, Contact
-from upcall_sync.normalize import format_datetime, parse_datetime, quote
 
 
 class Unknown:

@@ -9,7 +9,7 @@ Two places need to say *what* changed, not only *that* something did:
 
 Both compare small nested values with deepdiff, whose paths come out as
 `address.city`. deepdiff stays off the hot path: the planner's own diff
-(`plan.py`) remains a plain `==` over normalized values.
+(`core/planner.py`) remains a plain `==` over normalized values.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from upcall_sync.changes import (
+from upcall_sync.core.changes import (
     AddNumber,
     ArchiveCampaign,
     Change,
@@ -32,7 +32,7 @@ from upcall_sync.changes import (
     quoted,
     show,
 )
-from upcall_sync.model import ADDRESS_PARTS, PERSON_FIELDS, Contact
+from upcall_sync.core.model import ADDRESS_PARTS, PERSON_FIELDS, Contact
 
 
 @dataclass(frozen=True)

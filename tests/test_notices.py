@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from upcall_sync.model import DesiredState, LiveCampaign, LiveState
-from upcall_sync.plan import plan
+from upcall_sync.core.model import DesiredState, LiveCampaign, LiveState
+from upcall_sync.core.planner import plan
 
-from .test_plan import camp, desired, live
+from .helpers.models import camp, desired, live
 
 START = datetime(2026, 4, 1, 16, tzinfo=UTC)
 

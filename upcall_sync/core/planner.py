@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from upcall_sync.changes import (
+from upcall_sync.core.changes import (
     UNKNOWN,
     AddNumber,
     ArchiveCampaign,
@@ -47,17 +47,15 @@ from upcall_sync.changes import (
     contact_address,
     quoted,
 )
-from upcall_sync.errors import Location, PlanError, Problem, UsageError
-from upcall_sync.hints import hint_notices
-from upcall_sync.matching import (
+from upcall_sync.core.matching import (
     Matches,
     first_file,
     id_order,
     match_campaigns,
-    select_targets,
+    plan_scope,
     unsatisfied_by_equality,
 )
-from upcall_sync.model import (
+from upcall_sync.core.model import (
     DATETIME_FIELDS,
     TEXT_FIELDS,
     Contact,
@@ -67,7 +65,9 @@ from upcall_sync.model import (
     LiveContact,
     LiveState,
 )
-from upcall_sync.normalize import text, utc_second
+from upcall_sync.core.normalize import text, utc_second
+from upcall_sync.core.notices import hint_notices
+from upcall_sync.errors import Location, PlanError, Problem
 
 PersonKey = tuple[str, str, str, str]
 
@@ -131,10 +131,17 @@ def plan(
     prune: bool = False,
     targets: Sequence[str] | None = None,
 ) -> Plan:
-    """The changes that make `live` match `desired`. Pure: no I/O."""
-    campaigns = select_targets(desired, targets)
-    _check_prune(desired, live, prune=prune, targeted=bool(targets))
-    matches = match_campaigns(campaigns, live.campaigns)
+    """The changes that make `live` match `desired`. Pure: no I/O.
+
+    The campaigns and their matches are the reader's (`live.matches`, made for the
+    same targets), so a plan matches once; without them, they are worked out here."""
+    if live.matches is not None:
+        matches = live.matches
+        campaigns = [d for d, _lc in matches.pairs]
+    else:
+        campaigns = plan_scope(desired, targets, prune=prune)
+        matches = match_campaigns(campaigns, live.campaigns)
+    _check_listing(desired, live, prune=prune)
     planner = _Planner(desired, live, campaigns, matches)
     planner.numbers_and_campaigns()
     planner.contact_list()
@@ -144,14 +151,8 @@ def plan(
     return planner.result()
 
 
-def _check_prune(desired: DesiredState, live: LiveState, *, prune: bool, targeted: bool) -> None:
-    if not prune:
-        return
-    if targeted:
-        raise UsageError("pruning cannot be combined with targets")
-    if not desired.prune_scope:
-        raise UsageError("pruning needs prune_scope in the manifests (a glob on campaign names)")
-    if not live.complete_listing:
+def _check_listing(desired: DesiredState, live: LiveState, *, prune: bool) -> None:
+    if prune and not live.complete_listing:
         raise PlanError(
             [Problem(first_file(desired), "", "pruning needs a complete listing of campaigns")]
         )

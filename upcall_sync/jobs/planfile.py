@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from upcall_sync import __version__
-from upcall_sync.changes import (
+from upcall_sync.client import UpcallClient, strip_token
+from upcall_sync.core.changes import (
     AddNumber,
     Change,
     CreateCampaign,
@@ -30,15 +31,14 @@ from upcall_sync.changes import (
     UpdateContact,
     quoted,
 )
-from upcall_sync.client import UpcallClient, contact_of, strip_token
+from upcall_sync.core.matching import id_order
+from upcall_sync.core.model import LiveCampaign
+from upcall_sync.core.normalize import format_datetime
 from upcall_sync.errors import ApiStatusError, PlanFileError, StalePlan
-from upcall_sync.explain import contact_shape, differences
-from upcall_sync.live import campaign_from_api
 from upcall_sync.manifest import load_manifests
-from upcall_sync.matching import id_order
-from upcall_sync.model import LiveCampaign
-from upcall_sync.normalize import format_datetime
-from upcall_sync.render import plan_document
+from upcall_sync.output.explain import contact_shape, differences
+from upcall_sync.output.render import plan_document
+from upcall_sync.state.rows import campaign_from_api, contact_of
 
 KIND = "upcall-sync-plan"
 FORMAT_VERSION = 1
@@ -209,7 +209,7 @@ def check_fresh(saved: SavedPlan, client: UpcallClient) -> None:
     """Refuse (StalePlan) unless the plan still holds: its API, its manifests, and every
     live object it touches as it saw them. Every difference is named, field by field
     (`StalePlan.details`), not only the first."""
-    base = strip_token(client.transport.base_url)
+    base = strip_token(client.base_url)
     if saved.base_url != base:
         raise StalePlan(f"the plan was made against {saved.base_url}, not {base}")
     missing = [f for f in saved.files if not Path(f).exists()]

@@ -12,13 +12,13 @@ from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 from upcall_sync import __version__
-from upcall_sync.apply import PRIORITY, ApplyReport, Op
-from upcall_sync.changes import Plan
+from upcall_sync.core.changes import Plan
 from upcall_sync.errors import ApiError, ManifestError, StalePlan, UpcallSyncError
-from upcall_sync.render import JSON_FORMAT_VERSION, plan_document
+from upcall_sync.jobs.apply import PRIORITY, ApplyReport, Op
+from upcall_sync.output.render import JSON_FORMAT_VERSION, plan_document
 
 if TYPE_CHECKING:
-    from upcall_sync.sync import ApplyJob, ApplyOutcome
+    from upcall_sync.jobs.sync import ApplyJob, ApplyOutcome
 
 REPORT_KIND = "upcall-sync-apply-report"
 #: what happened to one change (or its set_ready step)

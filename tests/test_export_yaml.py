@@ -1,0 +1,114 @@
+"""`export_yaml`: the exact YAML and CSV emitter export writes with. Every scalar must
+read back as the text it was made from (YAML, then the loader's `${VAR}` expansion)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+import yaml
+
+from upcall_sync.errors import UsageError
+from upcall_sync.jobs.export_yaml import (
+    Unwritable,
+    block_or_scalar,
+    csv_cell_ok,
+    csv_text,
+    escape_env,
+    scalar,
+    slug,
+    strangers,
+    unescaped,
+    write_files,
+)
+
+TRICKY = [
+    "plain",
+    "yes",  # a YAML 1.1 boolean unless quoted
+    "0123",
+    "null",
+    "- dash",
+    "key: value",
+    "# not a comment",
+    "tab\there",
+    'quote " and \\ backslash',
+    "line\u2028separator",
+    "\x85next line",
+    "emoji 😀 and é",
+    "  leading space",
+    "trailing space ",
+    "${HOME} stays literal",
+    "",
+]
+
+
+@pytest.mark.parametrize("value", TRICKY)
+def test_a_scalar_reads_back_as_the_text(value: str) -> None:
+    loaded = yaml.safe_load(f"k: {scalar(value)}\n")["k"]
+    assert unescaped(loaded) == value
+
+
+@pytest.mark.parametrize(
+    "value", ["two\nlines", "ends with a break\n", "two breaks\n\n", "  indented\nfirst", "a\r\nb"]
+)
+def test_multi_line_text_is_a_block_only_where_that_is_exact(value: str) -> None:
+    block = block_or_scalar(value, "  ")
+    loaded = yaml.safe_load(f"k:{block}\nz: 1\n")["k"]
+    assert unescaped(loaded) == value
+    if value.startswith(" ") or "\r" in value:
+        assert not block.startswith(" |")
+
+
+def test_env_references_are_escaped_for_the_loader() -> None:
+    assert escape_env("no reference") == "no reference"
+    assert escape_env("${A} and ${B}") == "$${A} and $${B}"
+    assert unescaped(escape_env("${A} and $${B}")) == "${A} and $${B}"
+
+
+def test_a_lone_surrogate_cannot_be_written() -> None:
+    with pytest.raises(Unwritable):
+        scalar("bad \udc80")
+
+
+def test_csv_cells_round_trip_and_refuse_what_the_loader_would_change() -> None:
+    text = csv_text(["phone", "company"], [["+16507991144", 'Acme, "Inc"'], ["+1650", "${X}"]])
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows == [["phone", "company"], ["+16507991144", 'Acme, "Inc"'], ["+1650", "$${X}"]]
+    assert csv_cell_ok("fine ")
+    assert not csv_cell_ok(" leading")
+    assert not csv_cell_ok("carriage\rreturn")
+
+
+@pytest.mark.parametrize(
+    ("name", "stem"),
+    [
+        ("Acme Q3 — Satisfaction Survey!", "acme-q3-satisfaction-survey"),
+        ("___", "campaign"),
+        ("\uff21\uff23\uff2d\uff25", "acme"),  # full-width letters, NFKC
+        ("x" * 100, "x" * 60),
+    ],
+)
+def test_slugs_are_short_lowercase_words(name: str, stem: str) -> None:
+    assert slug(name) == stem
+
+
+def test_files_are_written_whole_or_not_at_all(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    written = write_files({"a.yaml": "a: 1\n", "b.csv": "phone\n"}, out, overwrite=False)
+    assert [p.name for p in written] == ["a.yaml", "b.csv"]
+    assert (out / "a.yaml").read_text() == "a: 1\n"
+    with pytest.raises(UsageError, match="already exists"):
+        write_files({"a.yaml": "changed\n", "c.yaml": "c: 1\n"}, out, overwrite=False)
+    assert (out / "a.yaml").read_text() == "a: 1\n" and not (out / "c.yaml").exists()
+    write_files({"a.yaml": "changed\n"}, out, overwrite=True)
+    assert (out / "a.yaml").read_text() == "changed\n"
+    assert sorted(p.name for p in out.iterdir()) == ["a.yaml", "b.csv"]  # no temp file left
+
+
+def test_strangers_are_manifests_the_export_did_not_write(tmp_path: Path) -> None:
+    for name in ("mine.yaml", "theirs.yml", ".hidden.yaml", "notes.txt"):
+        (tmp_path / name).write_text("x")
+    assert strangers(tmp_path, {"mine.yaml": ""}) == ["theirs.yml"]
+    assert strangers(tmp_path / "missing", {}) == []
