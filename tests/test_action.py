@@ -82,6 +82,7 @@ def test_validate_installs_from_the_checkout_and_reports(
     assert "1 file, 3 campaigns, 10 numbers: valid" in summary
     again = act(runner_temp, workspace, PR, command="validate")
     assert again.returncode == 0 and "already installed" in again.stdout
+    assert "$ upcall-sync fmt --check campaigns/" in again.stdout  # validate checks layout too
 
 
 def test_invalid_manifest_fails_the_step_and_names_the_line(
@@ -329,6 +330,42 @@ def test_drift_workflow() -> None:
     assert flow["permissions"]["issues"] == "write"
     [step] = action_steps(flow["jobs"]["drift"])
     assert step["with"]["command"] == "plan" and step["with"]["drift-issue"] is True
+    # never mid-apply: it looks for a running or queued apply first, and does not share
+    # the apply's concurrency group (a newer pending run would cancel the queued apply)
+    busy = flow["jobs"]["drift"]["steps"][0]
+    assert "gh run list" in busy["run"] and "queued" in busy["run"] and "in_progress" in busy["run"]
+    assert step["if"] == "steps.busy.outputs.busy == '0'"
+    assert "apply" not in flow["concurrency"]["group"]
+
+
+def test_every_example_job_has_a_timeout_and_skips_forks_and_dependabot() -> None:
+    for path in sorted((ROOT / "examples/ci").glob("*.yml")):
+        flow = workflow(path.name)
+        for name, job in flow["jobs"].items():
+            assert isinstance(job.get("timeout-minutes"), int), (path.name, name)
+            if "pull_request" in str(job.get("if", "")):
+                guard = " ".join(job["if"].split())
+                assert "github.event.pull_request.head.repo.full_name == github.repository" in guard
+                assert "github.actor != 'dependabot[bot]'" in guard
+
+
+def test_the_reviewed_plan_workflow_hands_the_plan_file_over() -> None:
+    flow = workflow("reviewed-plan.yml")
+    plan_job, apply_job = flow["jobs"]["plan"], flow["jobs"]["apply"]
+    upload = next(s for s in plan_job["steps"] if s.get("uses", "").startswith("actions/upload"))
+    assert upload["with"]["path"] == "${{ steps.plan.outputs.plan-file }}"
+    download = next(
+        s for s in apply_job["steps"] if s.get("uses", "").startswith("actions/download")
+    )
+    assert download["with"]["name"] == upload["with"]["name"]
+    [apply] = [s["with"] for s in action_steps(apply_job) if s["with"]["command"] == "apply"]
+    assert apply["plan-file"].startswith(download["with"]["path"])
+    assert apply["on-stale-plan"] == "fail" and apply["comment"] is True
+    assert apply_job["concurrency"]["cancel-in-progress"] is False
+    assert (
+        plan_job["strategy"]["matrix"]["environment"]
+        == apply_job["strategy"]["matrix"]["environment"]
+    )
 
 
 def test_readme_documents_every_input_and_output() -> None:

@@ -68,6 +68,7 @@ def test_three_pull_request_runs_in_two_environments_keep_two_comments(
             )
             assert run.returncode == 0, run.stdout + run.stderr
             assert run.outputs["environment"] == env
+            assert "Plan: 3 campaigns to create" in run.stdout  # the full text plan, in the log
     comments = ours(fake)
     assert len(comments) == 2, [c["body"][:80] for c in comments]
     by_env = {re.search(r"env=(\w+) -->", c["body"])[1]: c for c in comments}  # type: ignore[index]
