@@ -209,7 +209,7 @@ def comment(inputs: Inputs, result: Result, body: str, environment: str) -> None
     if inputs.command == "validate" and result.exitcode == 0:
         print("valid: the plan step updates the comment")
         return
-    kind = "apply" if inputs.command == "apply" else "plan"
+    kind = "plan" if inputs.command == "validate" else inputs.command  # validate shares plan's
     marker, bare, prefix = markers(kind, inputs, environment)
     how: dict[str, Any] = {
         "cut_note": f"_(cut to fit a comment: the full text is in the [run's log]({run_url()}))_"
