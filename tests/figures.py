@@ -63,6 +63,13 @@ def lines() -> list[str]:
             f"hijack attempts: {c['hijack_attempts']} lookalike comments and issues (the "
             f"marker posted by another identity), {c['hijack_let_through']} let through"
         )
+    if c["content_probes"]:
+        out.append(
+            f"file-content probes: {c['content_probes']} runs of validate and plan (text, "
+            "markdown) with numbers_csv at secret-looking files (.env, a token file, a key, "
+            ".csv/.txt/.tsv/.xlsx names holding no contacts, a mapping onto AWS's "
+            f"credentials.csv), {c['content_leaks']} let through"
+        )
     out.append(
         f"secret scans: {c['scanned_texts']} outputs and {c['scanned_files']} files scanned "
         f"for the test tokens, {c['leaks']} leaks"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import threading
 import time
 import tracemalloc
@@ -260,9 +261,26 @@ def test_readme_manifest_examples_validate(tmp_path: Path, monkeypatch: pytest.M
         path.write_text(block)
         for ref in re.findall(r"numbers_csv: (\S+)", block):  # the CSV's rows are not shown
             (tmp_path / ref).parent.mkdir(parents=True, exist_ok=True)
-            (tmp_path / ref).write_text("phone,first_name\n+14085550101,Ana\n")
+            if "hubspot" in ref:  # the CRM example: a real HubSpot header row
+                shutil.copy(FIXTURES / "contacts" / "hubspot.csv", tmp_path / ref)
+            elif ref.endswith(".xlsx"):
+                _readme_workbook(tmp_path / ref)
+            else:
+                (tmp_path / ref).write_text("phone,first_name\n+14085550101,Ana\n")
         state = load_manifests([path])
         assert state.campaigns
+
+
+def _readme_workbook(path: Path) -> None:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    assert book.active is not None
+    book.active.title = "Summary"
+    sheet = book.create_sheet("Contacts")
+    sheet.append(["Direct dial", "Account", "Owner"])
+    sheet.append(["+44 20 7183 8750", "Initech", "Ana"])
+    book.save(path)
 
 
 # -- property: what the model accepts round-trips ---------------------------------

@@ -32,6 +32,7 @@ Every message is already redacted: nothing here ever contains the auth token.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -76,13 +77,70 @@ class Location(NamedTuple):
     file: str
     line: int = 0
     column: int = 0
+    #: a spreadsheet's sheet: then line is its row, and the place reads `file:Sheet1!C7`
+    sheet: str = ""
 
     def __str__(self) -> str:
+        if self.sheet:
+            return f"{self.file}:{sheet_cell(self.sheet, self.line, self.column)}"
         if self.line <= 0:
             return self.file
         if self.column <= 0:
             return f"{self.file}:{self.line}"
         return f"{self.file}:{self.line}:{self.column}"
+
+    @classmethod
+    def parse(cls, text: str) -> Location:
+        """The Location whose `str()` is `text` (as plans saved as JSON hold them)."""
+        cell = _SHEET_CELL.fullmatch(text)
+        if cell is not None:
+            sheet = cell["sheet"]
+            if sheet.startswith("'"):
+                sheet = sheet[1:-1].replace("''", "'")
+            if cell["letters"]:
+                return cls(cell["file"], int(cell["row"]), column_number(cell["letters"]), sheet)
+            return cls(cell["file"], int(cell["whole"]), 0, sheet)
+        parts = text.rsplit(":", 2)
+        if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+            return cls(parts[0], int(parts[1]), int(parts[2]))
+        parts = text.rsplit(":", 1)
+        if len(parts) == 2 and parts[1].isdigit():
+            return cls(parts[0], int(parts[1]))
+        return cls(text)
+
+
+_SHEET_CELL = re.compile(
+    r"(?P<file>.+):(?P<sheet>'(?:[^']|'')+'|\w+)!"
+    r"(?:(?P<letters>[A-Z]+)(?P<row>[0-9]+)|(?P<whole>[0-9]+):(?P=whole))"
+)
+
+
+def column_number(letters: str) -> int:
+    """A -> 1, Z -> 26, AA -> 27 (the inverse of column_letters)."""
+    number = 0
+    for ch in letters:
+        number = number * 26 + ord(ch) - ord("A") + 1
+    return number
+
+
+def column_letters(column: int) -> str:
+    """1 -> A, 26 -> Z, 27 -> AA: a spreadsheet's name for a column."""
+    letters = ""
+    while column > 0:
+        column, rest = divmod(column - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def sheet_cell(sheet: str, row: int, column: int) -> str:
+    """`Sheet1!C7` (a cell), `Sheet1!7:7` (a row) or `Sheet1` as spreadsheets write them;
+    a sheet name other than letters, digits and _ is quoted: `'Q3 list'!C7`."""
+    name = sheet if sheet.replace("_", "a").isalnum() else "'" + sheet.replace("'", "''") + "'"
+    if row <= 0:
+        return name
+    if column <= 0:
+        return f"{name}!{row}:{row}"
+    return f"{name}!{column_letters(column)}{row}"
 
 
 @dataclass(frozen=True, order=True)

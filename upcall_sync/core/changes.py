@@ -98,13 +98,7 @@ class FieldChange:
 def _location(text: Any) -> Location | None:
     if not isinstance(text, str) or not text:
         return None
-    parts = text.rsplit(":", 2)
-    if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
-        return Location(parts[0], int(parts[1]), int(parts[2]))
-    parts = text.rsplit(":", 1)
-    if len(parts) == 2 and parts[1].isdigit():
-        return Location(parts[0], int(parts[1]))
-    return Location(text)
+    return Location.parse(text)
 
 
 SYMBOL = {"create": "+", "add": "+", "update": "~", "archive": "-"}

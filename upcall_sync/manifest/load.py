@@ -27,12 +27,11 @@ from upcall_sync.core.model import (
 )
 from upcall_sync.core.normalize import format_datetime, quote
 from upcall_sync.errors import Location, ManifestError, Problem
-from upcall_sync.manifest.csvload import (
-    CsvFileError,
+from upcall_sync.manifest.contacts_file import (
+    ContactsRef,
     contact_of_spec,
-    csv_path,
-    excerpt,
-    read_numbers_csv,
+    display_path,
+    read_contacts_file,
 )
 from upcall_sync.manifest.messages import described, problems_of
 from upcall_sync.manifest.spec import (
@@ -57,6 +56,8 @@ class _File:
     spec: ManifestSpec | None = None
     campaigns: dict[int, CampaignSpec] = field(default_factory=dict)
     csv_numbers: dict[int, list[DesiredNumber]] = field(default_factory=dict)
+    #: warnings about its contacts files (columns ignored, phones stored as numbers)
+    warnings: list[Problem] = field(default_factory=list)
 
 
 def find_manifests(paths: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, bool]]:
@@ -185,17 +186,7 @@ def _without_echoes(problems: list[Problem]) -> list[Problem]:
 _ENV_CAUSES = ("environment variable", "${")
 
 
-def _display(path: Path) -> str:
-    """The path as messages show it: relative to the working directory when below it."""
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:  # pragma: no cover - another drive on Windows
-        return str(path)
-    return str(path.resolve()) if rel.startswith("..") else rel
-
-
-def _short_path(written: str) -> str:
-    return excerpt(written, 80)
+_display = display_path
 
 
 def _validate_file(f: _File, env: Mapping[str, str], digest: Any, root: Path) -> list[Problem]:
@@ -220,20 +211,40 @@ def _validate_file(f: _File, env: Mapping[str, str], digest: Any, root: Path) ->
             problems.extend(problems_of(exc, f.data, ("campaigns", index)))
             continue
         f.campaigns[index] = camp
-        if camp.numbers_csv is None:
-            continue
-        where, ref = item.where("numbers_csv"), f"campaigns[{index}].numbers_csv"
-        try:
-            path = csv_path(f.path, camp.numbers_csv, root)
-        except CsvFileError as exc:
-            problems.append(Problem(where, ref, f"{_short_path(camp.numbers_csv)} {exc}"))
-            continue
-        display = _display(path)
-        numbers, csv_problems, data = read_numbers_csv(path, display, context, env, where, ref)
-        problems.extend(csv_problems)
-        f.csv_numbers[index] = numbers
-        digest.update(display.encode() + b"\0" + data + b"\0")
+        if camp.numbers_csv is not None:
+            problems.extend(_read_contacts(f, index, camp, item, (root, context, env), digest))
     return problems
+
+
+def _read_contacts(
+    f: _File,
+    index: int,
+    camp: CampaignSpec,
+    item: LocDict,
+    how: tuple[Path, dict[str, Any], Mapping[str, str]],
+    digest: Any,
+) -> list[Problem]:
+    """A campaign's numbers_csv (with numbers_csv_columns and numbers_sheet)."""
+    assert camp.numbers_csv is not None
+    columns = camp.numbers_csv_columns
+    mapping = {k: v for k, v in columns.__dict__.items() if v is not None} if columns else {}
+    written = item.get("numbers_csv_columns")
+    at = {k: written.where(k) for k in mapping} if isinstance(written, LocDict) else {}
+    ref = ContactsRef(
+        manifest=f.path,
+        written=camp.numbers_csv,
+        at=item.where("numbers_csv"),
+        ref=f"campaigns[{index}].numbers_csv",
+        columns=mapping,
+        columns_at=at,
+        sheet=camp.numbers_sheet,
+    )
+    root, context, env = how
+    read = read_contacts_file(ref, root, context, env)
+    f.csv_numbers[index] = read.numbers
+    f.warnings.extend(read.warnings)
+    digest.update(read.display.encode() + b"\0" + read.digest + b"\0")
+    return read.problems
 
 
 # -- Merging ----------------------------------------------------------------------
@@ -270,6 +281,7 @@ def _merge(
     merger = _Merger()
     for f in files:
         merger.add_settings(f)
+        merger.warnings.extend(f.warnings)
         raw_defaults = f.data.get("defaults")
         defaults_at = raw_defaults if isinstance(raw_defaults, LocDict) else None
         defaults = f.spec.defaults if f.spec is not None else None

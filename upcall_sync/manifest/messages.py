@@ -14,6 +14,7 @@ from upcall_sync.errors import Problem
 from upcall_sync.manifest.spec import (
     AddressSpec,
     CampaignSpec,
+    ColumnsSpec,
     DefaultsSpec,
     ManifestSpec,
     NumberSpec,
@@ -25,6 +26,7 @@ _MODELS: dict[str, type[BaseModel]] = {
     "": ManifestSpec,
     "campaigns[]": CampaignSpec,
     "campaigns[].numbers[]": NumberSpec,
+    "campaigns[].numbers_csv_columns": ColumnsSpec,
     "campaigns[].numbers[].address": AddressSpec,
     "defaults": DefaultsSpec,
     "safety": SafetySpec,

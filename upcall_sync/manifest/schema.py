@@ -11,16 +11,19 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from upcall_sync.manifest.aliases import ALIASES
 from upcall_sync.manifest.csvload import MAX_CSV_BYTES
 from upcall_sync.manifest.spec import (
     CSV_COLUMNS,
     AddressSpec,
     CampaignSpec,
+    ColumnsSpec,
     DefaultsSpec,
     ManifestSpec,
     NumberSpec,
     SafetySpec,
 )
+from upcall_sync.manifest.xlsxload import MAX_XLSX_UNZIPPED_BYTES
 
 SCHEMA_URL = "https://json-schema.org/draft/2020-12/schema"
 
@@ -81,6 +84,7 @@ def reference_markdown() -> str:
         (CampaignSpec, "`campaigns[]`"),
         (NumberSpec, "`campaigns[].numbers[]`"),
         (AddressSpec, "`campaigns[].numbers[].address`"),
+        (ColumnsSpec, "`campaigns[].numbers_csv_columns`"),
         (SafetySpec, "`safety`"),
     ):
         out += _section(model, title, defs)
@@ -124,20 +128,66 @@ _INTRO = [
 _CSV_SECTION = [
     "### `numbers_csv` files",
     "",
-    "A header row, then one number per row. Columns (any order, all but `phone` optional):",
-    ", ".join(f"`{c}`" for c in CSV_COLUMNS) + ".",
-    "Address parts go by their bare names. Empty cells are empty values. Errors point at",
-    "the CSV's own line numbers.",
+    "A contacts file: a `.csv`, `.tsv` or `.txt` text file or a `.xlsx` workbook (the key",
+    "keeps its name), with a header row, then one number per row. A file of another name is",
+    "refused unread. Errors point at the file's own lines (`n.csv:7:3`) or cells",
+    "(`n.xlsx:Sheet1!C7`). Empty rows are skipped; an empty cell is an empty value.",
     "",
-    "Spreadsheet exports are read as they come: the delimiter is the most frequent of `,`,",
-    "`;` and tab on the header line (`,` when none is there or on a tie); headers match",
-    "in any case, with spaces, hyphens and underscores alike (`First Name` is",
-    "`first_name`, `Postal-Code` is `postal_code`); empty columns at the end of the header",
-    "(`,,`) and their cells are ignored; a UTF-8 byte order mark is dropped. Quotes follow",
-    'RFC 4180 (`""` inside a quoted field); an unterminated quote is an error naming the',
-    f"line it opened on. A numbers_csv may be at most {MAX_CSV_BYTES // 1024 // 1024} MB; "
-    "it is read as a stream,",
-    "so memory holds its numbers, not the file.",
+    "Headers say which column fills which contact field, in one of three ways:",
+    "",
+    "- **The project's own names**: "
+    + ", ".join(f"`{c}`" for c in CSV_COLUMNS)
+    + " (address parts by bare name), in any order, all but `phone` optional.",
+    "  A file of own names is strict: an unknown column is an error (likely a typo).",
+    "- **A known export's headers, as saved** (the table below): a HubSpot, Salesforce or",
+    "  Google Contacts export validates without renaming a column.",
+    "- **An explicit mapping**, `numbers_csv_columns`, next to `numbers_csv`: contact field to",
+    "  header, e.g. `{phone: Mobile Phone Number, company: Account}`. It wins over own",
+    "  names and aliases.",
+    "",
+    "Headers match in any case, with punctuation and spaces ignored (`First Name`,",
+    "`first_name` and `FirstName` are one name; `E-mail 1 - Value` is `email1value`).",
+    "A file read through an alias or a mapping ignores the columns that fill no field",
+    "(`Record ID`, `Lead Status`, ...), with a warning naming them. Two columns that could",
+    "fill one field are an error naming both and the line to add, e.g. for HubSpot's",
+    '`numbers_csv_columns: {phone: "Phone Number"}`.',
+    "",
+    "**Nothing of a file's content is quoted until it has proven to be a contacts file**:",
+    "a contacts-file name and a phone column found by its own name, an alias or the",
+    "mapping. Until then an error names the file, row and column number only: a",
+    "`numbers_csv` pointed at `.env` or a token file prints none of it. A file with no",
+    "phone column is an error giving its column count and showing `numbers_csv_columns`.",
+    "Afterwards too, a phone or email cell that does not even look like one is not quoted",
+    "(a mapping can make any file whose header its author knows a contacts file).",
+    "",
+    "| header, as the export writes it | field | export it comes from |",
+    "| --- | --- | --- |",
+    *(f"| `{a.header}` | `{a.field}` | {a.source} |" for a in ALIASES),
+    "",
+    "Exports name other columns with our own names already (HubSpot's and Google's",
+    "`First Name`, `Last Name`, `Email`, `City`; Salesforce's `FirstName`, `LastName`,",
+    "`Title`, `Phone`, `Email`). Google's `Phone 2 - Value` and later ones are ignored:",
+    "map one of them to dial it instead.",
+    "",
+    "Text files are read as they come: the delimiter is the most frequent of `,`, `;` and",
+    "tab on the header line (`,` when none is there or on a tie); empty columns at the end",
+    "of the header (`,,`) and their cells are ignored; a UTF-8 byte order mark is dropped.",
+    'Quotes follow RFC 4180 (`""` inside a quoted field); an unterminated quote is an',
+    "error naming the line it opened on.",
+    "",
+    "A `.xlsx` workbook is read through openpyxl in read-only mode: its first sheet, or",
+    "`numbers_sheet: NAME`. Cells stored as numbers lose what Excel drops (a leading `+`",
+    "or `0`): a phone cell stored as a number is read as a national number of",
+    "`phone_region`, with a warning naming the cells (without `phone_region`, an error);",
+    "postal codes and extensions stored as numbers are named in a warning too (`02134`",
+    "reads `2134`).",
+    "A workbook whose parts would unzip to more than "
+    f"{MAX_XLSX_UNZIPPED_BYTES // 1024 // 1024} MB is refused before it",
+    "is opened (a zip bomb).",
+    "",
+    f"A contacts file may be at most {MAX_CSV_BYTES // 1024 // 1024} MB; text files are "
+    "read as a stream, so",
+    "memory holds their numbers, not the file.",
     "",
     "The path is relative to its manifest and must, after symlinks, lie inside the working",
     "directory (run upcall-sync from the checkout): `../data/q3.csv` is fine, an absolute",
@@ -146,7 +196,6 @@ _CSV_SECTION = [
     "a directory).",
     "",
 ]
-
 
 if __name__ == "__main__":  # pragma: no cover
     import sys

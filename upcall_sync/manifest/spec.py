@@ -255,6 +255,25 @@ class NumberSpec(_Spec):
     _extension = model_validator(mode="before")(_extension_of_phone)
 
 
+class ColumnsSpec(_Spec):
+    """numbers_csv_columns: contact field -> the numbers_csv header that fills it."""
+
+    phone: Name | None = None
+    extension: Name | None = None
+    first_name: Name | None = None
+    last_name: Name | None = None
+    title: Name | None = None
+    company: Name | None = None
+    email: Name | None = None
+    recipient: Name | None = None
+    line1: Name | None = None
+    line2: Name | None = None
+    city: Name | None = None
+    region: Name | None = None
+    postal_code: Name | None = None
+    country: Name | None = None
+
+
 class CampaignFields(_Spec):
     """Campaign fields a manifest may manage. A field left out is not managed."""
 
@@ -287,6 +306,15 @@ class DefaultsSpec(CampaignFields):
 class CampaignSpec(CampaignFields):
     """One campaign."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "dependentRequired": {
+                "numbers_csv_columns": ["numbers_csv"],
+                "numbers_sheet": ["numbers_csv"],
+            }
+        }
+    )
+
     name: Name = Field(
         description="Required, unique across all manifest files (a name may repeat only where "
         "every entry of that name pins an id)."
@@ -299,9 +327,30 @@ class CampaignSpec(CampaignFields):
     numbers: list[NumberSpec] = Field(default_factory=list, description="People to call.")
     numbers_csv: Annotated[str, Field(strict=True, min_length=1)] | None = Field(
         None,
-        description="A CSV of more numbers (header row of NumberSpec field names, address parts "
-        "by bare name), relative to this file.",
+        description="A contacts file of more numbers, relative to this file: .csv, .tsv, .txt "
+        "or .xlsx, with a header row of NumberSpec field names (address parts by bare name) "
+        "or a known CRM export's headers, as saved. See the numbers_csv section below.",
     )
+    numbers_csv_columns: ColumnsSpec | None = Field(
+        None,
+        description="Which header of numbers_csv fills which contact field, e.g. "
+        '{phone: "Mobile Phone Number", company: Account}. Wins over own names and aliases; '
+        "columns that fill no field are then ignored, with a warning.",
+    )
+    numbers_sheet: Name | None = Field(
+        None,
+        description="The sheet of a .xlsx numbers_csv to read (its exact name); default the "
+        "first sheet.",
+    )
+
+    @model_validator(mode="after")
+    def _contacts_file_keys(self) -> CampaignSpec:
+        # as the schema's dependentRequired says: the keys need numbers_csv beside them
+        if "numbers_csv" not in self.model_fields_set:
+            for key in ("numbers_csv_columns", "numbers_sheet"):
+                if key in self.model_fields_set:
+                    raise ValueError(f"{key} needs numbers_csv (it says how to read that file)")
+        return self
 
 
 class SafetySpec(_Spec):
@@ -349,3 +398,4 @@ class ManifestSpec(_Spec):
 
 #: the columns a numbers_csv may have: a contact's fields, address parts by bare name
 CSV_COLUMNS = CONTACT_FIELDS
+assert tuple(ColumnsSpec.model_fields) == CSV_COLUMNS

@@ -1,0 +1,117 @@
+"""`.xlsx` contacts files as rows, through openpyxl in read-only mode.
+
+Before openpyxl sees the file, its zip directory is read: a workbook that would unzip
+to more than MAX_XLSX_UNZIPPED_BYTES (a zip bomb) is refused. Python's zipfile never
+inflates an entry past the size its directory declares, so the check holds. Sheet XML
+is parsed by the standard library's expat, which limits entity expansion itself.
+Cells come out as text; numbers as their digits (`16507991144`, not `1.6507991144E10`)
+with their columns marked, so the reader can say where Excel dropped a `+` or a `0`.
+Nothing here quotes the file's content.
+"""
+
+from __future__ import annotations
+
+import warnings
+import zipfile
+from collections.abc import Iterator
+from datetime import date, datetime, time
+from typing import Any, BinaryIO
+
+from upcall_sync.core.normalize import quote
+from upcall_sync.errors import Location
+from upcall_sync.manifest.table import Row, TableError
+
+#: a workbook whose parts unzip to more than this is refused before it is opened
+MAX_XLSX_UNZIPPED_BYTES = 512 * 1024 * 1024
+_NOT_A_WORKBOOK = "is not a readable .xlsx workbook (save it again from the spreadsheet app)"
+
+
+def check_unzipped_size(fh: BinaryIO, display: str, limit: int) -> None:
+    """Refuse a file that is no zip, or whose parts would unzip past `limit` bytes."""
+    try:
+        with zipfile.ZipFile(fh) as archive:
+            total = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        raise TableError(_NOT_A_WORKBOOK) from None
+    finally:
+        fh.seek(0)
+    if total > limit:
+        raise TableError(
+            f"would unzip to {total / 1024 / 1024:,.0f} MB, over the "
+            f"{limit // 1024 // 1024} MB limit for a workbook (a zip bomb, or a workbook "
+            "to split)"
+        )
+
+
+def open_sheet(
+    fh: BinaryIO, display: str, sheet: str | None, sheet_key: str = "numbers_sheet"
+) -> tuple[Any, str]:
+    """(workbook, sheet name): the named sheet, or the first one. The caller closes it."""
+    import openpyxl
+
+    check_unzipped_size(fh, display, MAX_XLSX_UNZIPPED_BYTES)
+    try:
+        with warnings.catch_warnings():  # "unsupported extension" notes are no user's concern
+            warnings.simplefilter("ignore")
+            book = openpyxl.load_workbook(fh, read_only=True, data_only=True)
+    except Exception:  # a hostile file can fail anywhere inside openpyxl; quote nothing
+        raise TableError(_NOT_A_WORKBOOK) from None
+    names = [ws.title for ws in book.worksheets]
+    if not names:
+        book.close()
+        raise TableError("has no worksheet")
+    if sheet is not None and sheet not in names:
+        book.close()
+        count = f"{len(names)} sheet{'s' if len(names) != 1 else ''}"
+        raise TableError(
+            f"has no sheet named {quote(sheet)} (it has {count}; {sheet_key} must match a "
+            "name exactly, case and spaces included)"
+        )
+    return book, names[0] if sheet is None else sheet
+
+
+def xlsx_rows(book: Any, name: str, display: str) -> Iterator[Row]:
+    """The sheet's header row, then every row, cells as text (trailing empty ones dropped)."""
+    ws = book[name]
+    ws.reset_dimensions()  # read every row, whatever size the file claims
+    width = 0
+    number = 0
+    try:
+        for number, values in enumerate(ws.iter_rows(values_only=True), 1):
+            cells, numeric = _cells(values)
+            if number == 1:
+                width = len(cells)
+            elif len(cells) < width:
+                cells += [""] * (width - len(cells))
+            yield Row(number, cells, numeric)
+    except TableError:
+        raise
+    except Exception:  # malformed sheet XML: say where, quote nothing
+        raise TableError(_NOT_A_WORKBOOK, Location(display, number + 1)) from None
+
+
+def _cells(values: tuple[Any, ...]) -> tuple[list[str], frozenset[int]]:
+    cells: list[str] = []
+    numeric: set[int] = set()
+    for index, value in enumerate(values):
+        if isinstance(value, bool):
+            cells.append("TRUE" if value else "FALSE")
+        elif isinstance(value, int | float):
+            numeric.add(index)
+            cells.append(_number_text(value))
+        elif isinstance(value, datetime | date | time):
+            cells.append(value.isoformat())
+        else:
+            cells.append("" if value is None else str(value))
+    while cells and not cells[-1].strip():
+        cells.pop()
+    return cells, frozenset(i for i in numeric if i < len(cells))
+
+
+def _number_text(value: float) -> str:
+    """16507991144.0 -> `16507991144`; 1.5 -> `1.5` (never exponent notation)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, int):
+        return str(value)
+    return format(value, "f").rstrip("0").rstrip(".")
