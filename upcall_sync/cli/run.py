@@ -31,12 +31,14 @@ from upcall_sync.cli.base import (
     Format,
     Paths,
     Prune,
+    Quiet,
     Target,
     app,
     connection_options,
     gc_paused,
     need_paths,
     print_error,
+    reading,
     use_color,
 )
 
@@ -68,7 +70,10 @@ def plan(
     detailed_exitcode: Annotated[
         bool,
         typer.Option(
-            "--detailed-exitcode", help="Exit 0 when there are no changes, 2 when there are."
+            "--detailed-exitcode",
+            help="Exit 0 when there are no changes, 2 when there are. Numbers that differ "
+            "in ways the API cannot change are not changes (the JSON plan counts them in "
+            "unapplied_differences).",
         ),
     ] = False,
     prune: Prune = False,
@@ -80,20 +85,33 @@ def plan(
             help="List every number (to add, or named by a notice), not the first five.",
         ),
     ] = False,
+    no_timeline: Annotated[
+        bool,
+        typer.Option(
+            "--no-timeline",
+            help="Markdown: leave out the timeline (a Mermaid gantt of the campaign windows "
+            "the plan creates, moves or sets ready).",
+        ),
+    ] = False,
+    quiet: Quiet = False,
     *,
     connection: ConnectionOptions,
 ) -> None:
-    """Show what apply would change: text for people, JSON for machines, Markdown for PRs."""
+    """Show what apply would change: text for people, JSON for machines, Markdown for PRs.
+
+    While the account is read, progress goes to stderr (a bar on a terminal, a line
+    about every 10 s otherwise); stdout carries the plan alone.
+    """
     from upcall_sync.jobs.sync import plan_paths
 
     client = connection.client()
-    with gc_paused(), _annotated(fmt is Format.github):
+    with gc_paused(), reading(client, "plan", quiet=quiet), _annotated(fmt is Format.github):
         planned = plan_paths(need_paths(paths), client, plan_options(prune, target))
     if out:
         from upcall_sync.jobs.planfile import save_plan
 
         save_plan(out, planned, client.base_url, redact=STATE.redactor)
-    show_plan(planned.plan, fmt, show_all_numbers=show_all_numbers)
+    show_plan(planned.plan, fmt, show_all_numbers=show_all_numbers, timeline=not no_timeline)
     if detailed_exitcode and not planned.plan.empty:
         raise typer.Exit(2)
 
@@ -115,12 +133,18 @@ def _annotated(github: bool) -> Iterator[None]:
 
 
 def show_plan(
-    plan: Plan, fmt: Format, *, show_all_numbers: bool = False, markdown_limit: int = 0
+    plan: Plan,
+    fmt: Format,
+    *,
+    show_all_numbers: bool = False,
+    markdown_limit: int = 0,
+    timeline: bool = True,
 ) -> None:
     from upcall_sync.output.render import render, render_markdown
 
-    if fmt is Format.markdown and markdown_limit:
-        render_markdown(plan, sys.stdout, limit=markdown_limit)
+    if fmt is Format.markdown:
+        limit = {"limit": markdown_limit} if markdown_limit else {}
+        render_markdown(plan, sys.stdout, timeline=timeline, **limit)
         return
     if fmt is Format.github:
         from upcall_sync.output import annotations
@@ -165,9 +189,9 @@ def show(
 
 
 def plan_options(prune: bool, target: list[str] | None) -> PlanOptions:
-    from upcall_sync.jobs.sync import PlanOptions
+    from upcall_sync.jobs.sync import PlanOptions, utc_now
 
-    return PlanOptions(prune=prune, targets=tuple(target or ()))
+    return PlanOptions(prune=prune, targets=tuple(target or ()), clock=STATE.clock or utc_now)
 
 
 # -- apply ----------------------------------------------------------------------
@@ -202,7 +226,10 @@ def apply(
         ),
     ] = False,
     quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="Print only the plan summary and the result.")
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="Print only the plan summary and the result (no progress)."
+        ),
     ] = False,
     fmt: Annotated[
         ApplyFormat,
@@ -228,7 +255,7 @@ def apply(
     run = _ApplyRun(json_report=fmt is ApplyFormat.json)
     try:
         client = connection.client()
-        with gc_paused():
+        with gc_paused(), reading(client, "plan", quiet=quiet):
             options = plan_options(prune, target)
             run.job = prepare_apply(need_paths(paths), client, options)
         code = _apply_job(
@@ -303,12 +330,25 @@ def _apply_job(
     cancel = threading.Event()
     # The handlers stay until the command ends: a second signal while the
     # report prints must still exit at once.
+    checking = contextlib.ExitStack()
+
+    def check_starts() -> None:  # the writes are done: the convergence check reads
+        progress.close()
+        checking.enter_context(reading(client, "checking convergence", quiet=quiet))
+
     with _signals(cancel) as received:
         try:
             run.outcome = outcome = run_apply(
-                client, job, force=force, fail_fast=fail_fast, listener=progress, cancel=cancel
+                client,
+                job,
+                force=force,
+                fail_fast=fail_fast,
+                listener=progress,
+                cancel=cancel,
+                on_check=check_starts,
             )
         finally:
+            checking.close()
             progress.close()
         render_report(outcome.report, out)
         if outcome.report.stop_reason:

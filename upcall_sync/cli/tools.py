@@ -22,11 +22,13 @@ from upcall_sync.cli.base import (
     STATE,
     ConnectionOptions,
     Paths,
+    Quiet,
     app,
     connection_options,
     gc_paused,
     need_paths,
     print_error,
+    reading,
 )
 
 # -- validate / schema ----------------------------------------------------------
@@ -51,6 +53,7 @@ def validate(
     ] = ValidateFormat.text,
 ) -> None:
     """Check manifests offline (no token needed): every problem, with file:line:col."""
+    from upcall_sync.core.stopcalls import listed_problems
     from upcall_sync.errors import ManifestError
     from upcall_sync.manifest import load_manifests
     from upcall_sync.output import annotations
@@ -59,6 +62,9 @@ def validate(
     try:
         with gc_paused():
             state = load_manifests(need_paths(paths))
+        listed = listed_problems(state)
+        if listed:  # plan leaves these out; validate fails, so the PR check does
+            raise ManifestError(listed)
     except ManifestError as exc:
         if github:
             annotations.write_problems("error", exc.problems, sys.stdout)
@@ -144,6 +150,7 @@ def doctor(
     fmt: Annotated[
         DoctorFormat, typer.Option("--format", "-f", help="text or json.")
     ] = DoctorFormat.text,
+    quiet: Quiet = False,
     *,
     connection: ConnectionOptions,
 ) -> None:
@@ -154,7 +161,8 @@ def doctor(
     from upcall_sync.jobs.doctor import render_json, render_text, run_doctor
 
     client = connection.client()
-    report = run_doctor(client)
+    with reading(client, "doctor", quiet=quiet, totals=False):  # it probes first pages
+        report = run_doctor(client)
     (render_json if fmt is DoctorFormat.json else render_text)(report, sys.stdout)
     if not report.ok:
         raise typer.Exit(1)
@@ -213,6 +221,7 @@ def export(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="With --out: replace files that exist.")
     ] = False,
+    quiet: Quiet = False,
     *,
     connection: ConnectionOptions,
 ) -> None:
@@ -228,7 +237,8 @@ def export(
         csv_over=ex.DEFAULT_CSV_OVER if csv_over is None else csv_over,
     )
     client = connection.client()
-    live = ex.read_live(client, options)
+    with reading(client, "export", quiet=quiet):
+        live = ex.read_live(client, options)
     try:
         result = ex.build(
             live, options, version=__version__, to_dir=out is not None, redact=STATE.redactor

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
+from upcall_sync.core.dialing import DialList
 from upcall_sync.core.model import DATETIME_FIELDS, Contact
 from upcall_sync.core.normalize import format_datetime, parse_datetime, quote
 from upcall_sync.errors import Location, UnsafePlan
@@ -247,9 +248,22 @@ class UpdateCampaign(_CampaignWrite):
     order = 2
 
     fields: tuple[FieldChange, ...] = ()
+    #: why the plan sets the status itself (a do-not-call pause), shown on the plan line
+    reason: str = ""
+    #: the live (start_datetime, end_datetime) before the change, for the timeline (not
+    #: saved in plan files: a loaded plan knows only the rows it changes)
+    live_window: tuple[datetime | None, datetime | None] = field(
+        default=(None, None), compare=False
+    )
 
     def rows(self) -> tuple[FieldChange, ...]:
         return self.fields
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        if self.reason:
+            out["reason"] = self.reason
+        return out
 
     @property
     def finishes_create(self) -> bool:
@@ -263,7 +277,8 @@ class UpdateCampaign(_CampaignWrite):
 
     def one_line(self) -> str:
         ident = f" (id {self.live_id})" if self.live_id else ""
-        return f"~ {self.address}{ident}: {', '.join(sorted(r.name for r in self.fields))}"
+        why = f" ({self.reason})" if self.reason else ""
+        return f"~ {self.address}{ident}: {', '.join(sorted(r.name for r in self.fields))}{why}"
 
     @classmethod
     def _load(cls, data: Mapping[str, Any], common: dict[str, Any]) -> Change:
@@ -277,7 +292,12 @@ class UpdateCampaign(_CampaignWrite):
             )
             for k, v in (data.get("after") or {}).items()
         )
-        return cls(fields=rows, ready_after_numbers=bool(data.get("ready_after_numbers")), **common)
+        return cls(
+            fields=rows,
+            ready_after_numbers=bool(data.get("ready_after_numbers")),
+            reason=str(data.get("reason") or ""),
+            **common,
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -333,16 +353,35 @@ class UpdateContact(_PersonChange):
 
     #: the live contact's details now
     current: Contact
+    #: the campaigns whose numbers show this contact now (the edit reaches them)
+    touches: tuple[str, ...] = ()
+    #: a list upcall-sync does not own (manage_other_lists): its id and name
+    list_id: str | None = None
+    list_name: str = ""
 
     def rows(self) -> tuple[FieldChange, ...]:
         return tuple(FieldChange(k, a, b) for k, (a, b) in self.current.diff(self.contact).items())
 
+    @property
+    def renames(self) -> bool:
+        """The person's name changes: a rename (or a recycled phone), before -> after."""
+        return self.current.person_key != self.contact.person_key
+
     def one_line(self) -> str:
-        return f"~ {self.address} (id {self.live_id}): {', '.join(r.name for r in self.rows())}"
+        what = ", ".join(r.name for r in self.rows())
+        if self.renames:
+            what = f"rename {self.current.label} -> {self.contact.label}; {what}"
+        return f"~ {self.address} (id {self.live_id}): {what}"
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
         out["current"] = self.current.to_dict()
+        if self.renames:
+            out["rename"] = {"before": self.current.label, "after": self.contact.label}
+        if self.touches:
+            out["touches"] = list(self.touches)
+        if self.list_id is not None:
+            out["list"] = {"id": self.list_id, "name": self.list_name}
         return out
 
     @classmethod
@@ -353,7 +392,17 @@ class UpdateContact(_PersonChange):
         else:  # older plan files: the current details are the wanted ones but the changed
             changed = {k: v or "" for k, v in (data.get("before") or {}).items()}
             current = contact._replace(**changed)
-        return cls(contact=contact, current=current, **common)
+        touches = tuple(str(t) for t in data.get("touches") or ())
+        raw = data.get("list")
+        other: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+        return cls(
+            contact=contact,
+            current=current,
+            touches=touches,
+            list_id=str(other["id"]) if other.get("id") is not None else None,
+            list_name=str(other.get("name") or ""),
+            **common,
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -392,7 +441,13 @@ CONTACT_CHANGES = (CreateContact, UpdateContact)
 KINDS: tuple[str, ...] = tuple(sorted(_KINDS, key=lambda k: _KINDS[k].order))
 
 NoticeKind = Literal[
-    "unmanaged_numbers", "unchangeable_numbers", "prune_candidate", "renamed", "warning"
+    "unmanaged_numbers",
+    "unchangeable_numbers",
+    "unapplied_rename",
+    "held_paused",
+    "prune_candidate",
+    "renamed",
+    "warning",
 ]
 
 
@@ -434,6 +489,10 @@ class Plan:
     #: the managed contact list: its name, and its live id (None: the plan creates it)
     contact_list: str = "upcall-sync"
     contact_list_id: str | None = None
+    #: people whose numbers differ from the manifests in ways the API cannot change
+    unapplied_differences: int = 0
+    #: per campaign that is or will be ready: who the plan adds to its dial list
+    dialing: tuple[DialList, ...] = ()
 
     @classmethod
     def build(
@@ -444,6 +503,8 @@ class Plan:
         *,
         contact_list: str = "upcall-sync",
         contact_list_id: str | None = None,
+        unapplied_differences: int = 0,
+        dialing: list[DialList] | None = None,
     ) -> Plan:
         return cls(
             tuple(sorted(changes, key=lambda c: c.sort_key)),
@@ -451,6 +512,8 @@ class Plan:
             tuple(unsafe or ()),
             contact_list,
             contact_list_id,
+            unapplied_differences,
+            tuple(sorted(dialing or (), key=lambda x: (x.campaign, x.live_id or ""))),
         )
 
     @property
@@ -480,6 +543,10 @@ class Plan:
         }
 
     def summary_line(self) -> str:
+        if self.empty and self.unapplied_differences:
+            k = self.unapplied_differences
+            differ = f"{k:,} number differs" if k == 1 else f"{k:,} numbers differ"
+            return f"No changes that the API can make; {differ} (see notices)"
         if self.empty:
             return "No changes. Live state matches the manifests."
         n = self.counts()

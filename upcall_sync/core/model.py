@@ -148,6 +148,22 @@ class DesiredNumber:
     source: Location
 
 
+@dataclass(frozen=True, slots=True)
+class DoNotCall:
+    """One entry of a do-not-call list: a phone, and an extension or None (every one)."""
+
+    phone: str
+    extension: str | None
+    source: Location
+
+    @property
+    def label(self) -> str:
+        return _shown(self.phone + (f" x{self.extension}" if self.extension else ""))
+
+    def covers(self, contact: Contact) -> bool:
+        return contact.phone == self.phone and self.extension in (None, contact.extension)
+
+
 @dataclass(frozen=True)
 class DesiredCampaign:
     """A campaign as the manifests want it. Only fields in `fields` are managed."""
@@ -184,6 +200,10 @@ class DesiredState:
     digest: str = ""
     #: what is valid but likely wrong (a ready campaign with no numbers), file:line each
     warnings: tuple[Problem, ...] = ()
+    #: phones never to call: `do_not_call` and `do_not_call_csv` of every file, added up
+    do_not_call: tuple[DoNotCall, ...] = ()
+    #: update contacts in lists upcall-sync does not own (found by phone and name)
+    manage_other_lists: bool = False
 
     def by_name(self) -> dict[str, DesiredCampaign]:
         return {c.name: c for c in self.campaigns}
@@ -200,6 +220,16 @@ class LiveNumber:
 class LiveContact:
     id: str
     contact: Contact
+
+
+@dataclass(frozen=True, slots=True)
+class OtherContact:
+    """A contact in a list upcall-sync does not own (read only with manage_other_lists)."""
+
+    id: str
+    contact: Contact
+    list_id: str
+    list_name: str
 
 
 @dataclass(frozen=True)
@@ -254,4 +284,7 @@ class LiveState:
     contacts: list[LiveContact] = field(default_factory=list)
     contact_phones_read: set[str] | None = None
     complete_listing: bool = False
+    #: contacts of the account's other lists at the phones the plan needed
+    #: (read only when the manifests set manage_other_lists)
+    other_contacts: list[OtherContact] = field(default_factory=list)
     matches: Matches | None = None

@@ -16,6 +16,13 @@ phone + extension + name. In each campaign:
    from, the contact update brings it along;
 4. otherwise the number is added.
 
+Before rule 2, people are paired account-wide (`renames`): a line holding
+exactly one live person and one desired person that match nobody else is that
+person renamed, and rule 2 takes the renamed person as already there. Numbers
+on the do-not-call list are left out first (`stopcalls`), and a ready campaign
+holding one is paused. What no change can fix is counted (`drift`); with
+`manage_other_lists`, a person's contact in another list is updated (`adopted`).
+
 Live numbers nobody claims are reported, never removed (the API cannot).
 Every step keys by identity first (dicts and Counters), so the planner is
 linear in the number of numbers.
@@ -27,8 +34,10 @@ import fnmatch
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from upcall_sync.core.adopted import other_list_updates
 from upcall_sync.core.changes import (
     UNKNOWN,
     AddNumber,
@@ -47,6 +56,8 @@ from upcall_sync.core.changes import (
     contact_address,
     quoted,
 )
+from upcall_sync.core.dialing import DialList, dial_list
+from upcall_sync.core.drift import Drift, Showing
 from upcall_sync.core.matching import (
     Matches,
     first_file,
@@ -66,7 +77,9 @@ from upcall_sync.core.model import (
     LiveState,
 )
 from upcall_sync.core.normalize import text, utc_second
-from upcall_sync.core.notices import hint_notices
+from upcall_sync.core.notices import hint_notices, past_window_notices
+from upcall_sync.core.renames import pair_renames
+from upcall_sync.core.stopcalls import DoNotCallList, held_numbers, hold_status, leave_out_listed
 from upcall_sync.errors import Location, PlanError, Problem
 
 PersonKey = tuple[str, str, str, str]
@@ -85,9 +98,11 @@ class _ContactIndex:
         needed: Iterable[Contact],
         live: Sequence[LiveContact],
         phones_read: set[str] | None,
+        renames: dict[PersonKey, Contact],
     ) -> None:
         self.matched: dict[PersonKey, LiveContact] = {}
         self.problems: list[str] = []
+        self.renames = renames
         lines = {p.line_key for p in needed}
         if phones_read is not None:
             lines = {line for line in lines if line[0] in phones_read}
@@ -112,6 +127,9 @@ class _ContactIndex:
             return
         for person in wanted:
             same = [c for c in have if c.contact.person_key == person.person_key]
+            old = self.renames.get(person.person_key)
+            if not same and old is not None:  # renamed: their contact holds the old name
+                same = [c for c in have if c.contact.person_key == old.person_key]
             if not same:
                 continue
             if len({c.contact for c in same}) > 1:
@@ -130,8 +148,10 @@ def plan(
     *,
     prune: bool = False,
     targets: Sequence[str] | None = None,
+    now: datetime | None = None,
 ) -> Plan:
-    """The changes that make `live` match `desired`. Pure: no I/O.
+    """The changes that make `live` match `desired`. Pure: no I/O (the caller's clock
+    gives `now`, for the warning about campaign windows already over).
 
     The campaigns and their matches are the reader's (`live.matches`, made for the
     same targets), so a plan matches once; without them, they are worked out here."""
@@ -142,12 +162,18 @@ def plan(
         campaigns = plan_scope(desired, targets, prune=prune)
         matches = match_campaigns(campaigns, live.campaigns)
     _check_listing(desired, live, prune=prune)
+    matches, left_out = leave_out_listed(desired, matches)
+    campaigns = [d for d, _lc in matches.pairs]
     planner = _Planner(desired, live, campaigns, matches)
+    planned = {d.name for d in campaigns}
+    planner.notices.extend(n for n in left_out if n.campaign in planned)
     planner.numbers_and_campaigns()
     planner.contact_list()
     if desired.prune_scope and live.complete_listing and not targets:
         planner.prune(desired.prune_scope, archive=prune)
     planner.notices.extend(hint_notices(desired, live, campaigns, matches))
+    if now is not None:
+        planner.notices.extend(past_window_notices(planner.changes, live, now))
     return planner.result()
 
 
@@ -193,17 +219,23 @@ class _Planner:
                 needed.append(n.contact)
         persons: dict[PersonKey, Contact] = {}
         lines = {c.line_key for c in needed}
+        self.renames = pair_renames(self.matches.pairs, self.live.numbers, lines)
         for d in self.campaigns:
             for number in d.numbers:
                 if number.contact.line_key in lines:
                     persons.setdefault(number.contact.person_key, number.contact)
         self.index = _ContactIndex(
-            persons, needed, self.live.contacts, self.live.contact_phones_read
+            persons, needed, self.live.contacts, self.live.contact_phones_read, self.renames
         )
         if self.index.problems:
             where = first_file(self.desired)
             raise PlanError([Problem(where, "contact_list", p) for p in self.index.problems])
         self.contact_changes: dict[PersonKey, Change] = {}
+        self.dnc = DoNotCallList(self.desired.do_not_call)
+        self.drift = Drift(self.desired.contact_list)
+        self.dialing: list[DialList] = []
+        self.other_updates: dict[tuple[str, str], UpdateContact] = {}
+        self.showing = Showing(self.matches.pairs, self.live.numbers)
 
     # -- contacts ----------------------------------------------------------------------
 
@@ -227,6 +259,7 @@ class _Planner:
                 live_id=found.id,
                 contact=person,
                 current=found.contact,
+                touches=self.showing.campaigns(found.contact),
             )
         return found
 
@@ -238,13 +271,26 @@ class _Planner:
             self.changes.extend(adds)
             if lc is None:
                 self.changes.append(_create(d, bool(adds)))
+                self.dialing.extend(dial_list(d, None, adds, []))
                 continue
-            self.existing += 1
-            update = _update(d, lc, self.live.from_numbers, bool(adds))
-            if update is not None:
-                self.changes.append(update)
-                self.updated += 0 if update.finishes_create else 1
+            self._existing(d, lc, adds, leftover)
             self.notices.extend(_number_notices(d, lc, leftover, unchangeable, self.desired))
+
+    def _existing(
+        self, wanted: DesiredCampaign, lc: LiveCampaign, adds: list[AddNumber], leftover: Any
+    ) -> None:
+        """A matched campaign: its update (paused while it holds a do-not-call number)."""
+        self.existing += 1
+        live_numbers = self.live.numbers.get(lc.id, [])
+        held = held_numbers(self.dnc, live_numbers)
+        d, reason, held_notices = hold_status(wanted, lc, held)
+        self.notices.extend(held_notices)
+        update = _update(d, lc, self.live.from_numbers, bool(adds), reason)
+        if update is not None:
+            self.changes.append(update)
+            self.updated += 0 if update.finishes_create or reason else 1
+        self.dialing.extend(dial_list(d, lc, adds, live_numbers))
+        self.drift.count_extra(leftover)
 
     def _numbers(
         self,
@@ -260,14 +306,24 @@ class _Planner:
         unchangeable: list[_Unchangeable] = []
         for number in missing:
             person = number.contact
-            same = by_person.get(person.person_key)
+            old = self.renames.get(person.person_key)
+            same = by_person.get(person.person_key) or (
+                by_person.get(old.person_key) if old is not None else None
+            )
             if same:  # rule 2: this person is already in the campaign, with other details
                 found = self.contact_for(person, create=False)
                 current = found.contact if found is not None else None
                 have = current if current in same else same[0]
                 same.remove(have)
                 leftover[have] -= 1
-                if have != current:
+                if have == current or (
+                    found is None and self._other_lists(person, have, number.source)
+                ):
+                    continue
+                if have.person_key != person.person_key:  # a rename the API cannot apply
+                    self.drift.rename_unapplied(person, have, d.name, self._why(found))
+                else:
+                    self.drift.count(person)
                     unchangeable.append(_Unchangeable(person, have, self._why(found)))
                 continue
             found = self.contact_for(person, create=True)
@@ -287,8 +343,24 @@ class _Planner:
             )
         return adds, unchangeable
 
+    def _other_lists(self, person: Contact, have: Contact, source: Location) -> bool:
+        """manage_other_lists: update the person's contacts in other lists; True if planned."""
+        if not self.desired.manage_other_lists:
+            return False
+        updates, _already = other_list_updates(
+            person, have, self.live.other_contacts, source, self.showing.campaigns
+        )
+        for u in updates:
+            self.other_updates.setdefault((u.list_id or "", u.live_id or ""), u)
+        return bool(updates)
+
     def _why(self, found: LiveContact | None) -> str:
         name = quoted(self.desired.contact_list)
+        if found is None and not self.desired.manage_other_lists:
+            return (
+                f"no contact of list {name} is this person (the number came from another "
+                "list; `manage_other_lists: true` updates it there)"
+            )
         if found is None:
             return f"no contact of list {name} is this person (the number came from elsewhere)"
         return (
@@ -300,6 +372,7 @@ class _Planner:
 
     def contact_list(self) -> None:
         self.changes.extend(self.contact_changes.values())
+        self.changes.extend(self.other_updates.values())
         creates = any(isinstance(c, CreateContact) for c in self.contact_changes.values())
         if self.live.contact_list_id is None and creates:
             self.changes.append(
@@ -347,12 +420,15 @@ class _Planner:
 
     def result(self) -> Plan:
         unsafe = _safety(self.desired, self.existing, self.updated, self.in_scope, self.archives)
+        self.notices.extend(self.drift.notices())
         return Plan.build(
             self.changes,
             self.notices,
             unsafe,
             contact_list=self.desired.contact_list,
             contact_list_id=self.live.contact_list_id,
+            unapplied_differences=self.drift.total,
+            dialing=self.dialing,
         )
 
 
@@ -423,7 +499,11 @@ def _create(d: DesiredCampaign, has_adds: bool) -> CreateCampaign:
 
 
 def _update(
-    d: DesiredCampaign, lc: LiveCampaign, from_numbers: dict[str, set[str]], has_adds: bool
+    d: DesiredCampaign,
+    lc: LiveCampaign,
+    from_numbers: dict[str, set[str]],
+    has_adds: bool,
+    reason: str = "",
 ) -> UpdateCampaign | None:
     rows = _campaign_diff(d, lc, from_numbers)
     if not rows:
@@ -434,9 +514,11 @@ def _update(
         campaign=d.name,
         live_id=lc.id,
         fields=tuple(rows),
+        live_window=(lc.start_datetime, lc.end_datetime),
         ready_after_numbers=any(r.name == "status" and r.after == "ready" for r in rows)
         and has_adds,
         sources={r.name: d.where(r.name) for r in rows},
+        reason=reason if any(r.name == "status" for r in rows) else "",
     )
 
 

@@ -106,7 +106,7 @@ class Applier:
         for c in plan.changes:
             if isinstance(c, AddNumber) and c.contact_id:
                 self.contact_ids.setdefault(c.contact.person_key, c.contact_id)
-            elif isinstance(c, UpdateContact) and c.live_id:
+            elif isinstance(c, UpdateContact) and c.live_id and c.list_id is None:
                 self.contact_ids[c.contact.person_key] = c.live_id
         self._lock = threading.Lock()
         self.unreachable = ""  # the circuit breaker's one line, once it opened
@@ -258,7 +258,8 @@ class Applier:
         change = op.change
         assert isinstance(change, UpdateContact) and change.live_id is not None
         op.live_id = change.live_id
-        self.client.update_contact(self._list_id(), change.live_id, _contact_update(change))
+        list_id = change.list_id or self._list_id()  # another list: manage_other_lists
+        self.client.update_contact(list_id, change.live_id, _contact_update(change))
         return f"id {change.live_id}"
 
     def _add_number(self, op: Op) -> str:

@@ -31,6 +31,7 @@ from upcall_sync.core.changes import (
     UpdateContact,
     quoted,
 )
+from upcall_sync.core.dialing import DialList
 from upcall_sync.core.matching import id_order
 from upcall_sync.core.model import LiveCampaign
 from upcall_sync.core.normalize import format_datetime
@@ -192,6 +193,8 @@ def load_plan(path: str | os.PathLike[str]) -> SavedPlan:
             unsafe=tuple(body["unsafe"]),
             contact_list=doc["contact_list"]["name"],
             contact_list_id=doc["contact_list"]["id"],
+            unapplied_differences=int(body.get("unapplied_differences") or 0),
+            dialing=tuple(DialList.from_dict(d) for d in body.get("dialing") or ()),
         )
         return SavedPlan(
             plan=plan,

@@ -23,6 +23,7 @@ from upcall_sync.core.model import (
     DesiredCampaign,
     DesiredNumber,
     DesiredState,
+    DoNotCall,
     Safety,
 )
 from upcall_sync.core.normalize import format_datetime, quote
@@ -41,6 +42,7 @@ from upcall_sync.manifest.spec import (
     ManifestSpec,
     SafetySpec,
 )
+from upcall_sync.manifest.stoplist import listed_phones, listed_rows
 from upcall_sync.manifest.yamlload import LocDict, LocList, YamlError, read_yaml
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
@@ -56,6 +58,7 @@ class _File:
     spec: ManifestSpec | None = None
     campaigns: dict[int, CampaignSpec] = field(default_factory=dict)
     csv_numbers: dict[int, list[DesiredNumber]] = field(default_factory=dict)
+    do_not_call: list[DoNotCall] = field(default_factory=list)
     #: warnings about its contacts files (columns ignored, phones stored as numbers)
     warnings: list[Problem] = field(default_factory=list)
 
@@ -202,6 +205,22 @@ def _validate_file(f: _File, env: Mapping[str, str], digest: Any, root: Path) ->
         f.spec = ManifestSpec.model_validate(top, context=context)
     except ValidationError as exc:
         problems.extend(problems_of(exc, f.data))
+    if f.spec is not None:
+        f.do_not_call = listed_phones(f.spec, f.data, context["phone_region"])
+    written = f.data.get("do_not_call_csv")  # read even when other settings are wrong
+    if isinstance(written, str) and written:
+        ref = ContactsRef(
+            manifest=f.path,
+            written=written,
+            at=f.data.where("do_not_call_csv"),
+            ref="do_not_call_csv",
+            key="do_not_call_csv",
+        )
+        read = read_contacts_file(ref, root, context, env)
+        problems.extend(read.problems)
+        f.warnings.extend(read.warnings)
+        digest.update(read.display.encode() + b"\0" + read.digest + b"\0")
+        f.do_not_call.extend(listed_rows(read.numbers))
     if not isinstance(items, LocList):
         return problems
     for index, item in enumerate(items):
@@ -309,7 +328,7 @@ class _Merger:
 
     def add_settings(self, f: _File) -> None:
         """contact_list, prune_scope and safety: files that set them must agree."""
-        for key in ("contact_list", "prune_scope", "safety"):
+        for key in ("contact_list", "prune_scope", "safety", "manage_other_lists"):
             value = getattr(f.spec, key, None)
             if value is None:
                 continue
@@ -454,6 +473,8 @@ class _Merger:
             skipped=skipped,
             digest=digest,
             warnings=tuple(sorted(self.warnings)),
+            do_not_call=tuple(entry for f in files for entry in f.do_not_call),
+            manage_other_lists=bool(self.settings.get("manage_other_lists", (False, None))[0]),
         )
 
 

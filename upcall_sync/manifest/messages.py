@@ -145,6 +145,7 @@ _WANTED = {
     "list_type": "a list",
     "float_type": "a number",
     "int_type": "a whole number",
+    "bool_type": "true or false",
 }
 
 

@@ -98,6 +98,15 @@ def _extension_of_phone(data: Any, info: ValidationInfo) -> Any:
     return data
 
 
+def _listed_phone(value: str, info: ValidationInfo) -> str:
+    """A do-not-call entry: any phone form a number accepts, an extension optional."""
+    try:
+        split_phone(value, (info.context or {}).get("phone_region"))
+    except PhoneError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
 def _datetime(value: Any) -> datetime:
     if isinstance(value, datetime):
         if value.tzinfo is None:
@@ -167,6 +176,11 @@ CallerId = Annotated[
     str,
     Field(strict=True, json_schema_extra={"examples": ["+16501231234"]}),
     AfterValidator(_caller_id),
+]
+ListedPhone = Annotated[
+    str,
+    Field(strict=True, json_schema_extra={"examples": ["+16507991144", "+1 415 555 0132 x204"]}),
+    AfterValidator(_listed_phone),
 ]
 Email = Annotated[str, Field(strict=True), StringConstraints(pattern=EMAIL_PATTERN)]
 UtcDatetime = Annotated[
@@ -390,6 +404,25 @@ class ManifestSpec(_Spec):
     )
     defaults: DefaultsSpec | None = Field(
         None, description="Campaign fields for every campaign of this file that leaves them out."
+    )
+    do_not_call: list[ListedPhone] | None = Field(
+        None,
+        description="Phones never to call, in any form a number accepts; an entry without an "
+        "extension covers every extension. Lists of all files add up. validate fails on a "
+        "campaign number on the list; plan leaves it out and pauses a ready campaign that "
+        "holds one.",
+    )
+    manage_other_lists: Annotated[bool, Field(strict=True)] | None = Field(
+        None,
+        description="true: a changed detail of a person whose campaign number came from "
+        "another contact list is updated in that list (found by phone and name); the plan "
+        "names every campaign the edit touches. Default false: such changes are reported as "
+        "drift. Must agree across files.",
+    )
+    do_not_call_csv: Annotated[str, Field(strict=True, min_length=1)] | None = Field(
+        None,
+        description="A contacts file of more do-not-call phones (same rules as numbers_csv; "
+        "an empty extension covers every extension), relative to this file.",
     )
     campaigns: list[CampaignSpec] = Field(
         default_factory=list, description="The campaigns this file manages."

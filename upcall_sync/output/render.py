@@ -25,6 +25,12 @@ from upcall_sync.core.changes import (
     show,
 )
 from upcall_sync.core.model import id_order
+from upcall_sync.output.calls import (
+    contact_update_heading,
+    contact_update_notes,
+    dialing_markdown,
+    dialing_text,
+)
 
 JSON_FORMAT_VERSION = "1"
 SAMPLE = 5
@@ -90,8 +96,10 @@ def sections(plan: Plan) -> list[Section]:
         )
     for change in contacts:
         if isinstance(change, UpdateContact):
-            heading = f"{change.address} (id {change.live_id})"
-            out.append(Section("~", heading, _src(change), _rows(change), changes=1))
+            heading = contact_update_heading(change)
+            section = Section("~", heading, _src(change), _rows(change), changes=1)
+            section.notes.extend(contact_update_notes(change))
+            out.append(section)
     return out
 
 
@@ -111,6 +119,8 @@ def _campaign_section(name: str, changes: list[Change]) -> Section:
         )
     elif isinstance(main, UpdateCampaign) and main.ready_after_numbers:
         section.notes.append('status set to "ready" after its new numbers are added')
+    if isinstance(main, UpdateCampaign) and main.reason:
+        section.notes.append(main.reason)
     if adds:
         section.items_title = f"{len(adds):,} number{'s' if len(adds) != 1 else ''} to add"
         section.items = [c.contact.label for c in adds]
@@ -160,6 +170,7 @@ def render_text(
             if hidden:
                 out.write(f"          ... and {hidden:,} more (--show-all-numbers lists them)\n")
         out.write("\n")
+    out.write("".join(f"{line}\n" for line in dialing_text(plan, show_all_numbers, SAMPLE)))
     _notices_text(plan, out, paint, show_all_numbers)
     for reason in plan.unsafe:
         out.write(paint(f"UNSAFE: {reason}; apply needs --force", RED) + "\n")
@@ -195,8 +206,10 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "summary": plan.summary(),
         "summary_line": plan.summary_line(),
         "unsafe": list(plan.unsafe),
+        "unapplied_differences": plan.unapplied_differences,
         "changes": [c.to_dict() for c in plan.changes],
         "notices": [n.to_dict() for n in plan.notices],
+        "dialing": [d.to_dict() for d in plan.dialing],
     }
 
 
@@ -208,15 +221,22 @@ def render_json(plan: Plan, out: IO[str]) -> None:
 # -- Markdown ----------------------------------------------------------------------
 
 
-def render_markdown(plan: Plan, out: IO[str], *, limit: int = MARKDOWN_LIMIT) -> None:
-    """A PR comment: summary table first, details folded; never cut mid-block.
+def render_markdown(
+    plan: Plan, out: IO[str], *, limit: int = MARKDOWN_LIMIT, timeline: bool = True
+) -> None:
+    """A PR comment: summary table first, then the timeline (a Mermaid gantt of the
+    campaign windows the plan creates, moves or sets ready; `timeline_markdown`),
+    details folded; never cut mid-block.
 
-    Under `limit` characters in all: notices get what they need up to a quarter of
-    it (more when the changes need less); campaign blocks come whole, in order,
-    while they fit, and the sections left over are listed one line each, as many
-    as fit, with the count of the rest.
+    Under `limit` characters in all: the timeline is shown when it takes at most a
+    quarter of them; notices get what they need up to a quarter of the rest (more
+    when the changes need less); campaign blocks come whole, in order, while they
+    fit, and the sections left over are listed one line each, as many as fit, with
+    the count of the rest.
     """
-    head = _markdown_head(plan)
+    head = _markdown_head(plan) + dialing_markdown(plan, _escape)
+    if timeline:
+        head += _timeline(plan, (limit - len(head) - _SLACK) // 4)
     all_sections = sections(plan)
     blocks = [_markdown_block(s) for s in all_sections]
     room = limit - len(head) - _SLACK
@@ -226,6 +246,16 @@ def render_markdown(plan: Plan, out: IO[str], *, limit: int = MARKDOWN_LIMIT) ->
 
 
 _SLACK = 400  # what the closing lines of a folded list may add
+
+
+def _timeline(plan: Plan, budget: int) -> str:
+    from upcall_sync.output.timeline import timeline_markdown
+
+    text = timeline_markdown(plan)
+    if len(text) <= budget:
+        return text
+    note = "_Timeline left out: it would not fit this comment; `upcall-sync plan` lists the "
+    return note + "windows._\n\n" if budget > len(note) + 20 else ""
 
 
 def _markdown_body(all_sections: list[Section], blocks: list[str], budget: int) -> str:
@@ -288,7 +318,12 @@ def _markdown_head(plan: Plan) -> str:
 
 
 #: notices shown in the open, before the changes: they may change what a reviewer does
-_CALLOUT = {"warning": "WARNING", "renamed": "NOTE"}
+_CALLOUT = {
+    "warning": "WARNING",
+    "renamed": "NOTE",
+    "held_paused": "WARNING",
+    "unapplied_rename": "NOTE",
+}
 
 
 def _markdown_callouts(plan: Plan) -> str:
@@ -378,7 +413,7 @@ def render(plan: Plan, fmt: str, out: IO[str], **options: Any) -> None:
     if fmt == "json":
         render_json(plan, out)
     elif fmt == "markdown":
-        render_markdown(plan, out)
+        render_markdown(plan, out, **options)
     else:
         render_text(plan, out, **options)
 

@@ -40,6 +40,7 @@ from upcall_sync.core.model import (
     LiveContact,
     LiveNumber,
     LiveState,
+    OtherContact,
 )
 from upcall_sync.errors import ApiStatusError, ListsUnavailable, PlanError, Problem
 from upcall_sync.state.rows import campaign_from_api, live_list_contact, live_number
@@ -91,6 +92,8 @@ class Reader:
                 )
             else:
                 state.contact_phones_read = set(phones)
+            if desired.manage_other_lists and phones:
+                state.other_contacts = self._other_contacts(pool, state.contact_list_id, phones)
         return state
 
     # -- campaigns ----------------------------------------------------------------
@@ -217,3 +220,22 @@ class Reader:
         ]
         found_all = self.client.read_all(pool, listings)
         return [c for group in found_all for c in group], set(ordered)
+
+    def _other_contacts(
+        self, pool: ThreadPoolExecutor, managed: str | None, phones: set[str]
+    ) -> list[OtherContact]:
+        """manage_other_lists: the contacts of every other list at these phones."""
+        lists = [x for x in self.client.list_lists() if x.id != managed]
+        wanted = [(x, p) for x in lists for p in sorted(phones)]
+        found = self.client.read_all(
+            pool,
+            [
+                self.client.contact_rows(x.id, phone=p).with_rows(live_list_contact)
+                for x, p in wanted
+            ],
+        )
+        return [
+            OtherContact(c.id, c.contact, x.id, x.name)
+            for (x, _p), group in zip(wanted, found, strict=True)
+            for c in group
+        ]

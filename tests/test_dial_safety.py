@@ -1,0 +1,308 @@
+"""Never the wrong call (issue 23): renames are contact updates, a do-not-call list keeps
+numbers out and pauses campaigns that hold them, and drift the API cannot apply is
+counted. End to end through the real CLI against the emulator, under both readings of
+campaign numbers (live details, or a copy taken when added)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from upcall_sync.emulator import Emulator, Faults
+
+from .conftest import CONFIRMED, ROOT, TOKEN, connect, run_cli
+
+JOEY_PHONE = "+16507991144"
+
+
+@contextlib.contextmanager
+def _serving(monkeypatch: pytest.MonkeyPatch, **modes: Any) -> Iterator[Emulator]:
+    emu = Emulator(
+        tokens=[TOKEN], confirmed_numbers=list(CONFIRMED), faults=Faults(retry_after=0), **modes
+    )
+    monkeypatch.setenv("UPCALL_API_URL", emu.base_url)
+    monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
+    monkeypatch.delenv("UPCALL_AUTH_TOKEN_FILE", raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    with emu:
+        yield emu
+    emu.store.close()
+
+
+@pytest.fixture(params=["live", "copy"])
+def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
+    with _serving(monkeypatch, numbers_copy_contacts=request.param == "copy") as emu:
+        yield emu
+
+
+@pytest.fixture
+def examples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of examples/ in the working directory (numbers_csv must stay inside it)."""
+    monkeypatch.chdir(tmp_path)
+    copy = tmp_path / "examples"
+    shutil.copytree(ROOT / "examples", copy, ignore=shutil.ignore_patterns("ci"))
+    return copy
+
+
+def _edit(path: Path, old: str, new: str, count: int) -> None:
+    text = path.read_text()
+    assert text.count(old) == count, f"expected {count} of {old!r} in {path}"
+    path.write_text(text.replace(old, new))
+
+
+def _people(emu: Emulator) -> dict[str, list[tuple[str, str]]]:
+    """Campaign name -> (phone, first name) of each number, as the API shows them."""
+    client = connect(emu)
+    return {
+        c.name: sorted((n.phone or "", n.first_name or "") for n in client.list_numbers(c.id))
+        for c in client.list_campaigns()
+    }
+
+
+def _contacts(emu: Emulator) -> list[tuple[str, str, str]]:
+    rows = emu.store.sql("SELECT phone, first_name, email FROM list_contacts ORDER BY id")
+    return [(r["phone"], r["first_name"], r["email"]) for r in rows]
+
+
+def _plan_json(capsys: pytest.CaptureFixture[str], examples: Path) -> dict[str, Any]:
+    code, out, err = run_cli(capsys, "plan", "--format", "json", str(examples))
+    assert code == 0, err
+    doc: dict[str, Any] = json.loads(out)
+    return doc
+
+
+# -- 1. renames are renames -------------------------------------------------------------
+
+
+def test_joey_to_joseph_applies_as_a_contact_rename(
+    reading: Emulator, examples: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The fix of a name typo on a shared phone renames the contact: every campaign that
+    held Joey holds one Joseph (live reading) or keeps its copy (copy reading, one
+    counted difference); Janie is untouched; nobody is added; the next plan is empty."""
+    assert run_cli(capsys, "apply", "--auto-approve", str(examples))[0] == 0
+    before = _people(reading)
+    held_joey = sorted(k for k, v in before.items() if (JOEY_PHONE, "Joey") in v)
+    assert len(held_joey) == 2
+    janie = [c for c in _contacts(reading) if c[1] == "Janie"]
+    _edit(examples / "campaigns.yaml", "first_name: Joey", "first_name: Joseph", 2)
+
+    code, out, err = run_cli(capsys, "plan", str(examples))
+    assert code == 0, err
+    assert "rename +16507991144 (Joey Smith) -> +16507991144 (Joseph Smith)" in out
+    assert "0 numbers to add, 0 contacts to create, 1 to update" in out
+    for name in held_joey:
+        assert f'"{name}"' in out.split("rename", 1)[1]  # the edit names what it touches
+
+    code, out, err = run_cli(capsys, "apply", "--auto-approve", str(examples))
+    assert code == 0, out + err
+    after = _people(reading)
+    assert sum(map(len, after.values())) == sum(map(len, before.values()))  # nobody added
+    copy = reading.api.modes.numbers_copy_contacts
+    for name in held_joey:
+        at_phone = [p for p in after[name] if p[0] == JOEY_PHONE]
+        shown = "Joey" if copy else "Joseph"
+        assert at_phone.count((JOEY_PHONE, shown)) == 1, after[name]
+        assert (JOEY_PHONE, "Joey" if shown == "Joseph" else "Joseph") not in at_phone
+    assert [c for c in _contacts(reading) if c[1] == "Janie"] == janie
+    assert [c[1] for c in _contacts(reading) if c[0] == JOEY_PHONE].count("Joseph") == 1
+
+    code, out, err = run_cli(capsys, "plan", "--detailed-exitcode", str(examples))
+    assert code == 0, out + err
+    doc = _plan_json(capsys, examples)
+    assert doc["changes"] == []
+    if copy:
+        assert "No changes that the API can make; 1 number differs (see notices)" in out
+        assert doc["unapplied_differences"] == 1
+        renames = [n for n in doc["notices"] if n["kind"] == "unapplied_rename"]
+        assert len(renames) == 1 and sorted(renames[0]["items"]) == held_joey
+    else:
+        assert "No changes. Live state matches the manifests." in out
+        assert doc["unapplied_differences"] == 0
+
+
+# -- 2. the do-not-call list ---------------------------------------------------------------
+
+SURVEY = "Acme Q3 satisfaction survey"
+PRIYA = "+14155550132"
+
+
+def _status(emu: Emulator, name: str) -> str:
+    [row] = emu.store.sql("SELECT status FROM campaigns WHERE name = ?", (name,))
+    return str(row["status"])
+
+
+def _dnc(examples: Path, entries: str) -> int:
+    """Append a do_not_call list to the example; the line of its first entry."""
+    path = examples / "campaigns.yaml"
+    first = len(path.read_text().splitlines()) + 2
+    with path.open("a") as f:
+        f.write(f"do_not_call:\n{entries}")
+    return first
+
+
+def test_a_listed_campaign_number_fails_validate_with_file_and_line(
+    examples: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    entry = _dnc(examples, '  - "(312) 555-0176"\n  - "+1 415 555 0132 x999"\n')
+    marcus = 1 + next(
+        i
+        for i, line in enumerate((examples / "campaigns.yaml").read_text().splitlines())
+        if "Marcus" in line
+    )
+    code, _out, err = run_cli(capsys, "validate", str(examples))
+    assert code == 1
+    lines = [line for line in err.splitlines() if "do-not-call" in line]
+    assert len(lines) == 1, err  # x999 is another extension: Priya (x204) is not listed
+    assert lines[0].startswith(f"examples/campaigns.yaml:{marcus}:")  # Marcus Bell's entry
+    assert "+13125550176 (Marcus Bell)" in lines[0]
+    assert f"examples/campaigns.yaml:{entry}:5" in lines[0]  # the list entry
+    assert "Traceback" not in err
+
+
+def test_a_listed_number_in_a_csv_list_adds_up_across_files(
+    examples: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (examples / "optouts.csv").write_text("phone,extension\n+1 415 555 0132,\n")
+    (examples / "optouts.yaml").write_text("version: 1\ndo_not_call_csv: optouts.csv\n")
+    _dnc(examples, '  - "+1 312 555 0176"\n')
+    code, _out, err = run_cli(capsys, "validate", str(examples))
+    assert code == 1
+    assert "+14155550132 x204 (Priya Raman)" in err and "examples/optouts.csv:2" in err
+    assert "+13125550176 (Marcus Bell)" in err
+
+
+def test_apply_pauses_a_ready_campaign_holding_a_listed_number_and_keeps_it_paused(
+    reading: Emulator, examples: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_cli(capsys, "apply", "--auto-approve", str(examples))[0] == 0
+    assert _status(reading, SURVEY) == "ready"
+    numbers = sum(map(len, _people(reading).values()))
+    _dnc(examples, '  - "+1 415 555 0132"\n')  # Priya, every extension
+
+    code, out, err = run_cli(capsys, "plan", str(examples))
+    assert code == 0, err
+    assert f'~ campaign["{SURVEY}"]' in out
+    assert 'status  "ready" -> "paused"' in out
+    assert "paused: it holds +14155550132 x204 (Priya Raman), on the do-not-call list" in out
+    assert "warning: +14155550132 x204 (Priya Raman) is on the do-not-call list" in out
+    doc = _plan_json(capsys, examples)
+    [pause] = [c for c in doc["changes"] if c["kind"] == "update_campaign"]
+    assert pause["after"] == {"status": "paused"} and "do-not-call" in pause["reason"]
+
+    assert run_cli(capsys, "apply", "--auto-approve", str(examples))[0] == 0
+    assert _status(reading, SURVEY) == "paused"
+    code, out, err = run_cli(capsys, "apply", "--auto-approve", str(examples))
+    assert code == 0, out + err
+    assert _status(reading, SURVEY) == "paused"  # the manifest's "ready" is held back
+    code, out, err = run_cli(capsys, "plan", "--detailed-exitcode", str(examples))
+    assert code == 0, out + err
+    assert f'campaign "{SURVEY}" (id' in out and "stays paused, not ready" in out
+    assert "recreate it without the number" in out
+    assert "No changes that the API can make; 1 number differs (see notices)" in out
+    assert sum(map(len, _people(reading).values())) == numbers
+
+
+def test_a_listed_number_is_never_added_and_the_rest_is_planned(
+    examples: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with _serving(monkeypatch) as emu:
+        _dnc(examples, '  - "(650) 799-1144"\n')  # Joey and Janie's shared phone
+        code, out, err = run_cli(capsys, "apply", "--auto-approve", str(examples))
+        assert code == 0, out + err
+        people = _people(emu)
+        assert all(p[0] != JOEY_PHONE for held in people.values() for p in held)
+        assert (PRIYA, "Priya") in people[SURVEY]
+        assert _status(emu, SURVEY) == "ready"
+
+
+# -- 3. adopted people --------------------------------------------------------------------
+
+ADOPTED = """\
+version: 1
+contact_list: acme-outbound
+{extra}campaigns:
+  - name: Adopted
+    status: paused
+    numbers:
+      - {{phone: "+16507991144", first_name: Joey, last_name: Smith, email: {email}}}
+"""
+
+
+def _adopt(emu: Emulator) -> None:
+    """A campaign whose number was added from a list upcall-sync does not own."""
+    from upcall_sync.client import CampaignAttributes, ContactAttributes
+
+    client = connect(emu)
+    dashboard = client.create_list("dashboard")
+    joey = client.create_contact(
+        dashboard.id,
+        ContactAttributes(
+            phone=JOEY_PHONE, first_name="Joey", last_name="Smith", email="joey@safeway.com"
+        ),
+    )
+    campaign = client.create_campaign(CampaignAttributes(name="Adopted", status="paused"))
+    client.add_number(campaign.id, joey.id)
+
+
+def test_a_changed_detail_of_an_adopted_person_is_drift_never_no_changes(
+    reading: Emulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _adopt(reading)
+    manifest = tmp_path / "adopted.yaml"
+    manifest.write_text(ADOPTED.format(extra="", email="joey@safeway.com"))
+    assert run_cli(capsys, "plan", "--detailed-exitcode", str(manifest))[:2] == (
+        0,
+        "No changes. Live state matches the manifests.\n",
+    )
+    manifest.write_text(ADOPTED.format(extra="", email="joseph@safeway.com"))
+    code, out, err = run_cli(capsys, "plan", "--detailed-exitcode", str(manifest))
+    assert code == 0, err
+    assert "No changes that the API can make; 1 number differs (see notices)" in out
+    assert "manage_other_lists: true" in out
+
+    manifest.write_text(
+        ADOPTED.format(extra="manage_other_lists: true\n", email="joseph@safeway.com")
+    )
+    code, out, err = run_cli(capsys, "plan", str(manifest))
+    assert code == 0, err
+    assert 'contact_list["dashboard"].contact["+16507991144 (Joey Smith)"]' in out
+    assert 'email  "joey@safeway.com" -> "joseph@safeway.com"' in out
+    assert 'campaign "Adopted" show this contact' in out
+    code, out, err = run_cli(capsys, "apply", "--auto-approve", str(manifest))
+    assert code == 0, out + err
+    assert ("+16507991144", "Joey", "joseph@safeway.com") in _contacts(reading)
+    assert len(_contacts(reading)) == 1  # updated in its own list, nothing created
+    code, out, err = run_cli(capsys, "plan", "--detailed-exitcode", str(manifest))
+    assert code == 0, out + err
+    if reading.api.modes.numbers_copy_contacts:
+        assert "No changes that the API can make; 1 number differs (see notices)" in out
+    else:
+        assert "No changes. Live state matches the manifests." in out
+
+
+def test_a_bad_do_not_call_entry_is_one_line_each_with_file_and_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.yaml").write_text(
+        "version: 1\ndo_not_call:\n  - abc\n  - 16505551234\ndo_not_call_csv: nothere.csv\n"
+        'manage_other_lists: "yes"\ncampaigns: []\n'
+    )
+    code, _out, err = run_cli(capsys, "validate", "bad.yaml")
+    assert code == 1
+    assert 'bad.yaml:3:5: do_not_call[0]: "abc" is not a valid phone number' in err
+    assert "bad.yaml:4:5: do_not_call[1]: expected text" in err
+    assert 'bad.yaml:5:18: do_not_call_csv: "nothere.csv" does not exist' in err
+    assert 'bad.yaml:6:21: manage_other_lists: expected true or false, got text "yes"' in err
+    assert "Traceback" not in err

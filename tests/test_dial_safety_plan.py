@@ -1,0 +1,239 @@
+"""The pure planner's side of issue 23: renames, the do-not-call list, drift counted,
+and who will be called. Plain model values in, a Plan out."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+
+from upcall_sync.core.changes import AddNumber, UpdateCampaign, UpdateContact
+from upcall_sync.core.model import (
+    Contact,
+    DesiredCampaign,
+    DesiredNumber,
+    DesiredState,
+    DoNotCall,
+    LiveCampaign,
+    LiveContact,
+    LiveNumber,
+    LiveState,
+)
+from upcall_sync.core.planner import plan
+from upcall_sync.errors import Location, PlanError
+from upcall_sync.output.render import render_markdown, render_text
+
+JOEY = Contact("+16507991144", first_name="Joey", last_name="Smith", title="Manager")
+JOSEPH = JOEY._replace(first_name="Joseph")
+JANIE = Contact("+16507991144", first_name="Janie", last_name="Smith", title="Director")
+JANE = JANIE._replace(first_name="Jane")
+PRIYA = Contact("+14155550132", "204", "Priya", "Raman")
+
+
+def camp(name: str, *numbers: Contact, line: int = 10, **fields: Any) -> DesiredCampaign:
+    return DesiredCampaign(
+        name=name,
+        source=Location("m.yaml", line - 1, 5),
+        fields=fields,
+        numbers=tuple(
+            DesiredNumber(c, Location("m.yaml", line + i, 9)) for i, c in enumerate(numbers)
+        ),
+    )
+
+
+def state(*campaigns: DesiredCampaign, **kw: Any) -> DesiredState:
+    return DesiredState(campaigns=tuple(campaigns), files=("m.yaml",), **kw)
+
+
+def live(
+    numbers: dict[str, list[Contact]],
+    contacts: list[Contact],
+    status: str = "pending",
+) -> LiveState:
+    names = {"1": "A", "2": "B"}
+    return LiveState(
+        campaigns=[LiveCampaign(cid, names[cid], status=status) for cid in numbers],
+        numbers={
+            cid: [LiveNumber(f"{cid}-{i}", c) for i, c in enumerate(cs)]
+            for cid, cs in numbers.items()
+        },
+        contacts=[LiveContact(str(10 + i), c) for i, c in enumerate(contacts)],
+        contact_list_id="1",
+        contact_phones_read=None,
+        complete_listing=True,
+    )
+
+
+def text(p: Any) -> str:
+    out = io.StringIO()
+    render_text(p, out)
+    return out.getvalue()
+
+
+def test_a_rename_on_a_shared_phone_is_one_contact_update_that_reaches_every_campaign() -> None:
+    p = plan(
+        state(camp("A", JOSEPH, JANIE), camp("B", JOSEPH, line=20)),
+        live({"1": [JOEY, JANIE], "2": [JOEY]}, [JOEY, JANIE]),
+    )
+    [update] = p.changes
+    assert isinstance(update, UpdateContact) and update.renames
+    assert (update.live_id, update.current, update.contact) == ("10", JOEY, JOSEPH)
+    assert update.touches == ("A", "B")
+    assert "rename +16507991144 (Joey Smith) -> +16507991144 (Joseph Smith)" in text(p)
+    assert update.to_dict()["rename"] == {
+        "before": "+16507991144 (Joey Smith)",
+        "after": "+16507991144 (Joseph Smith)",
+    }
+
+
+def test_under_the_copy_reading_an_applied_rename_is_one_notice_and_one_difference() -> None:
+    """The contact already says Joseph; both campaigns kept Joey's copy."""
+    p = plan(
+        state(camp("A", JOSEPH, JANIE), camp("B", JOSEPH, line=20)),
+        live({"1": [JOEY, JANIE], "2": [JOEY]}, [JOSEPH, JANIE]),
+    )
+    assert p.changes == ()
+    [notice] = [n for n in p.notices if n.kind == "unapplied_rename"]
+    assert notice.items == ("A", "B")
+    assert p.unapplied_differences == 1
+    assert p.summary_line() == "No changes that the API can make; 1 number differs (see notices)"
+
+
+def test_under_the_copy_reading_a_renamed_unique_phone_is_never_added_again() -> None:
+    """Issue 23's item 4: it planned "1 number to add" forever."""
+    p = plan(
+        state(camp("A", PRIYA._replace(first_name="Pria"))),
+        live({"1": [PRIYA]}, [PRIYA._replace(first_name="Pria")]),
+    )
+    assert not any(isinstance(c, AddNumber) for c in p.changes)
+    assert p.unapplied_differences == 1
+
+
+def test_two_names_for_one_person_stop_the_plan_naming_each_entry() -> None:
+    joe = JOEY._replace(first_name="Joe")
+    with pytest.raises(PlanError) as info:
+        plan(
+            state(camp("A", JOSEPH, JANIE), camp("B", joe, line=20)),
+            live({"1": [JOEY, JANIE], "2": [JOEY]}, [JOEY, JANIE]),
+        )
+    message = str(info.value)
+    assert "cannot tell who was renamed" in message
+    assert '"Joseph Smith" in "A" at m.yaml:10:9' in message
+    assert '"Joe Smith" in "B" at m.yaml:20:9' in message
+    assert '"Joey Smith" in "A", "B"' in message
+    assert "one name in every campaign" in message
+
+
+def test_two_people_renamed_at_once_on_one_phone_is_ambiguous() -> None:
+    with pytest.raises(PlanError, match="rename one person at this phone per apply"):
+        plan(state(camp("A", JOSEPH, JANE)), live({"1": [JOEY, JANIE]}, [JOEY, JANIE]))
+
+
+def test_an_adopted_person_whose_details_changed_is_counted_drift() -> None:
+    """The number came from a list upcall-sync does not own: never "No changes"."""
+    changed = JOEY._replace(title="Head of Stores")
+    p = plan(state(camp("A", changed)), live({"1": [JOEY]}, []))
+    assert p.changes == ()
+    assert p.unapplied_differences == 1
+    assert "Live state matches" not in p.summary_line()
+    assert any("manage_other_lists: true" in i for n in p.notices for i in n.items)
+
+
+def test_a_listed_number_is_left_out_and_a_ready_campaign_holding_one_is_paused() -> None:
+    dnc = (DoNotCall(PRIYA.phone, None, Location("m.yaml", 3, 5)),)
+    p = plan(
+        state(camp("A", JANIE, PRIYA, status="ready"), camp("B", PRIYA, line=20), do_not_call=dnc),
+        live({"1": [JANIE, PRIYA]}, [JANIE, PRIYA], status="ready"),
+    )
+    assert not any(isinstance(c, AddNumber) for c in p.changes)  # not into B either
+    [pause] = [c for c in p.changes if isinstance(c, UpdateCampaign)]
+    assert pause.campaign == "A"
+    assert [(r.name, r.before, r.after) for r in pause.fields] == [("status", "ready", "paused")]
+    assert "do-not-call" in pause.reason and "do-not-call" in pause.one_line()
+    warnings = [n.message for n in p.notices if n.kind == "warning"]
+    assert len(warnings) == 2 and all("m.yaml:3:5" in w for w in warnings)
+    assert not p.unsafe
+
+
+def test_a_paused_campaign_holding_a_listed_number_is_not_set_back_to_ready() -> None:
+    dnc = (DoNotCall(PRIYA.phone, "204", Location("m.yaml", 3, 5)),)
+    p = plan(
+        state(camp("A", JANIE, PRIYA, status="ready"), do_not_call=dnc),
+        live({"1": [JANIE, PRIYA]}, [JANIE, PRIYA], status="paused"),
+    )
+    assert p.changes == ()
+    [held] = [n for n in p.notices if n.kind == "held_paused"]
+    assert "stays paused" in held.message and "recreate it without the number" in held.message
+
+
+def test_another_extension_is_not_listed() -> None:
+    dnc = (DoNotCall(PRIYA.phone, "999", Location("m.yaml", 3, 5)),)
+    p = plan(state(camp("A", PRIYA), do_not_call=dnc), live({"1": []}, [PRIYA]))
+    assert [c.kind for c in p.changes] == ["add_number"]
+
+
+def test_who_will_be_called_flags_a_second_entry_at_one_line() -> None:
+    p = plan(state(camp("A", JANIE, JOEY, status="ready")), live({"1": [JANIE]}, [JANIE]))
+    [dial] = p.dialing
+    assert (dial.campaign, dial.status, dial.added) == ("A", "ready", (JOEY,))
+    assert dial.same_line == {JOEY.label: (JANIE.label,)}
+    out = io.StringIO()
+    render_markdown(p, out)
+    assert "#### Who will be called" in out.getvalue()
+    assert f"**{JOEY.label}** :warning:" in out.getvalue()
+    assert "Who will be called" in text(p) and "check it is not one person called twice" in text(p)
+
+
+def test_a_campaign_that_will_not_be_ready_lists_nobody() -> None:
+    p = plan(state(camp("A", JANIE, status="paused")), live({"1": []}, [JANIE]))
+    assert p.dialing == ()
+
+
+def test_a_saved_plan_keeps_the_pause_reason_the_rename_and_the_other_list() -> None:
+    from upcall_sync.core.changes import Change, FieldChange
+
+    pause = UpdateCampaign(
+        address='campaign["A"]',
+        campaign="A",
+        live_id="1",
+        fields=(FieldChange("status", "ready", "paused"),),
+        reason="paused: it holds +14155550132 x204 (Priya Raman), on the do-not-call list",
+    )
+    rename = UpdateContact(
+        address='contact_list["dashboard"].contact["+16507991144 (Joseph Smith)"]',
+        live_id="7",
+        contact=JOSEPH,
+        current=JOEY,
+        touches=("A", "B"),
+        list_id="3",
+        list_name="dashboard",
+    )
+    for change in (pause, rename):
+        assert Change.from_dict(change.to_dict()) == change
+
+
+def test_one_person_named_two_ways_in_two_campaigns_stops_the_plan() -> None:
+    """Campaign A says Joseph, B still says Joey; both hold Joey: adding Joseph to A
+    would call Joey twice there."""
+    with pytest.raises(PlanError) as info:
+        plan(
+            state(camp("A", JOSEPH, JANIE), camp("B", JOEY, line=20)),
+            live({"1": [JOEY, JANIE], "2": [JOEY]}, [JOEY, JANIE]),
+        )
+    message = str(info.value)
+    assert "m.yaml:10:9" in message and '+16507991144 (Joseph Smith) in campaign "A"' in message
+    assert "Give each person one name in every campaign" in message
+
+
+def test_a_new_person_at_a_shared_phone_with_other_details_is_added_and_flagged() -> None:
+    """Joey left campaign A's manifest but stays named in B; Jim (other details) joins A
+    at the same phone: added, and the dial list flags the shared line."""
+    jim = Contact("+16507991144", first_name="Jim", last_name="Smith", title="Clerk")
+    p = plan(
+        state(camp("A", JANIE, jim, status="ready"), camp("B", JOEY, line=20)),
+        live({"1": [JOEY, JANIE], "2": [JOEY]}, [JOEY, JANIE], status="ready"),
+    )
+    assert [c.kind for c in p.changes] == ["create_contact", "add_number"]
+    [dial] = p.dialing
+    assert dial.same_line[jim.label] == (JOEY.label, JANIE.label)

@@ -1,0 +1,172 @@
+"""The do-not-call list: which numbers must never be added, and which campaigns to pause.
+
+Pure, like `plan`. A list entry without an extension covers every extension of
+its phone. `validate` turns every campaign number on the list into an error
+(`listed_problems`); `plan` leaves those numbers out with a warning
+(`without_listed`) and pauses a managed `ready` campaign that holds a listed
+number (`hold_status`): the API cannot remove a number from a campaign, so
+pausing is the one thing that stops the call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from upcall_sync.core.changes import Notice, campaign_address, quoted
+from upcall_sync.core.model import (
+    Contact,
+    DesiredCampaign,
+    DesiredNumber,
+    DesiredState,
+    DoNotCall,
+    LiveCampaign,
+    LiveNumber,
+    Matches,
+)
+from upcall_sync.errors import Problem
+
+#: how many listed numbers a pause reason names before "and N more"
+SHOWN = 3
+
+
+class DoNotCallList:
+    """The entries of every manifest, looked up by phone."""
+
+    def __init__(self, entries: Iterable[DoNotCall]) -> None:
+        self.by_phone: dict[str, list[DoNotCall]] = defaultdict(list)
+        for entry in entries:
+            self.by_phone[entry.phone].append(entry)
+
+    def __bool__(self) -> bool:
+        return bool(self.by_phone)
+
+    def entry_for(self, contact: Contact) -> DoNotCall | None:
+        for entry in self.by_phone.get(contact.phone, ()):
+            if entry.covers(contact):
+                return entry
+        return None
+
+
+def listed(desired: DesiredState) -> list[tuple[DesiredCampaign, DesiredNumber, DoNotCall]]:
+    """Every campaign number of the manifests that the do-not-call list covers."""
+    dnc = DoNotCallList(desired.do_not_call)
+    if not dnc:
+        return []
+    found = []
+    for campaign in desired.campaigns:
+        for number in campaign.numbers:
+            entry = dnc.entry_for(number.contact)
+            if entry is not None:
+                found.append((campaign, number, entry))
+    return found
+
+
+def listed_problems(desired: DesiredState) -> list[Problem]:
+    """validate's errors: each campaign number on the list, with the list entry."""
+    return [
+        Problem(
+            number.source,
+            "numbers",
+            f"{number.contact.label} in campaign {quoted(campaign.name)} is on the "
+            f"do-not-call list ({entry.label} at {entry.source}); remove it from the campaign",
+        )
+        for campaign, number, entry in listed(desired)
+    ]
+
+
+def leave_out_listed(desired: DesiredState, matches: Matches) -> tuple[Matches, list[Notice]]:
+    """The matched campaigns without the numbers on the list, and a warning for each."""
+    if not desired.do_not_call:
+        return matches, []
+    planned = [d for d, _lc in matches.pairs]
+    scoped = dataclasses.replace(desired, campaigns=tuple(planned))
+    kept, notices = without_listed(scoped)
+    if not notices:
+        return matches, []
+    pairs = [(d, lc) for d, (_d, lc) in zip(kept.campaigns, matches.pairs, strict=True)]
+    return Matches(pairs), notices
+
+
+def without_listed(desired: DesiredState) -> tuple[DesiredState, list[Notice]]:
+    """The manifests without the numbers on the list, and a warning for each one left out."""
+    found = listed(desired)
+    if not found:
+        return desired, []
+    dropped: dict[int, set[int]] = defaultdict(set)  # by campaign: names may repeat
+    notices: list[Notice] = []
+    for campaign, number, entry in found:
+        dropped[id(campaign)].add(id(number))
+        notices.append(
+            Notice(
+                kind="warning",
+                address=campaign_address(campaign.name),
+                campaign=campaign.name,
+                message=(
+                    f"{number.source}: warning: {number.contact.label} is on the do-not-call "
+                    f"list ({entry.label} at {entry.source}): it is left out of campaign "
+                    f"{quoted(campaign.name)}, never added"
+                ),
+            )
+        )
+    campaigns = tuple(
+        dataclasses.replace(c, numbers=tuple(n for n in c.numbers if id(n) not in dropped[id(c)]))
+        if id(c) in dropped
+        else c
+        for c in desired.campaigns
+    )
+    return dataclasses.replace(desired, campaigns=campaigns), notices
+
+
+def held_numbers(
+    dnc: DoNotCallList, numbers: Sequence[LiveNumber] | None
+) -> list[tuple[LiveNumber, DoNotCall]]:
+    """A live campaign's numbers that the list covers."""
+    if not dnc or not numbers:
+        return []
+    out = []
+    for number in numbers:
+        entry = dnc.entry_for(number.contact)
+        if entry is not None:
+            out.append((number, entry))
+    return out
+
+
+def hold_status(
+    d: DesiredCampaign,
+    lc: LiveCampaign,
+    held: list[tuple[LiveNumber, DoNotCall]],
+) -> tuple[DesiredCampaign, str, list[Notice]]:
+    """The campaign as the plan must want it while it holds listed numbers.
+
+    A live `ready` campaign is paused (the reason goes on the plan line); any other is
+    never set back to `ready`, and a notice says how to resume. Returns the campaign,
+    the pause reason ("" if none) and the notices.
+    """
+    if not held:
+        return d, "", []
+    labels = sorted({n.contact.label for n, _e in held})
+    more = f" and {len(labels) - SHOWN:,} more" if len(labels) > SHOWN else ""
+    shown = ", ".join(labels[:SHOWN]) + more
+    if lc.status == "ready":
+        reason = f"paused: it holds {shown}, on the do-not-call list"
+        fields = {**d.fields, "status": "paused"}
+        return dataclasses.replace(d, fields=fields), reason, []
+    if d.fields.get("status") != "ready":
+        return d, "", []
+    fields = {k: v for k, v in d.fields.items() if k != "status"}
+    notice = Notice(
+        kind="held_paused",
+        address=campaign_address(d.name),
+        campaign=d.name,
+        message=(
+            f"campaign {quoted(d.name)} (id {lc.id}) stays {lc.status or 'as it is'}, not "
+            f"ready: it holds {shown}, on the do-not-call list, and the API cannot remove a "
+            "number from a campaign. To resume calling, recreate it without the number: "
+            "archive it in Upcall (and drop the entry's `id:` if it pins one), then apply: "
+            "upcall-sync creates it anew, without the listed numbers"
+        ),
+        items=tuple(labels),
+    )
+    return dataclasses.replace(d, fields=fields), "", [notice]

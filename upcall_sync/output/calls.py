@@ -1,0 +1,102 @@
+"""Who a plan will have called, as text and Markdown: the dial lists a plan grows.
+
+Kept apart from `render` so the dial lists read the same in every format and
+the renderer's other sections stay as they are. Formats only: the lists come
+from the plan (`Plan.dialing`), never derived here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from upcall_sync.core.changes import Plan, UpdateContact, quoted
+from upcall_sync.core.dialing import DialList
+
+#: how many people of one campaign Markdown lists before "and N more"
+SHOWN = 20
+
+
+def dialing_heading(dial: DialList) -> str:
+    ident = f" (id {dial.live_id})" if dial.live_id else ""
+    n = len(dial.added)
+    text = f"campaign[{quoted(dial.campaign)}]{ident}, ready: {n:,} added"
+    if dial.already:
+        s = "s" if dial.already != 1 else ""
+        text += f"; the {dial.already:,} number{s} already in it start to be called"
+    return text
+
+
+def same_line_warning(label: str, others: tuple[str, ...]) -> str:
+    return (
+        f"{label} is at the same phone and extension as {', '.join(others)} in this "
+        "campaign: check it is not one person called twice"
+    )
+
+
+def dialing_text(plan: Plan, show_all: bool, sample: int) -> list[str]:
+    """Lines for the text plan (empty when nobody is added to a ready campaign)."""
+    if not plan.dialing:
+        return []
+    lines = ["Who will be called (added to campaigns that are or will be ready):"]
+    for dial in plan.dialing:
+        lines.append(f"  {dialing_heading(dial)}")
+        shown = dial.added if show_all else dial.added[:sample]
+        lines.extend(f"      {c.label}" for c in shown)
+        if len(dial.added) > len(shown):
+            lines.append(
+                f"      ... and {len(dial.added) - len(shown):,} more "
+                "(--show-all-numbers lists them)"
+            )
+        lines.extend(
+            f"      ! {same_line_warning(k, v)}" for k, v in sorted(dict(dial.same_line).items())
+        )
+    return [*lines, ""]
+
+
+def dialing_markdown(plan: Plan, escape: Callable[[str], str]) -> str:
+    """A section for the PR comment; a person twice at one line stands out."""
+    if not plan.dialing:
+        return ""
+    parts = ["#### Who will be called\n\n"]
+    for dial in plan.dialing:
+        parts.append(f"- {escape(dialing_heading(dial))}\n")
+        twice = dict(dial.same_line)
+        for c in dial.added[:SHOWN]:
+            others = twice.get(c.label)
+            parts.append(
+                _flagged(escape, c.label, others) if others else f"  - {escape(c.label)}\n"
+            )
+        if len(dial.added) > SHOWN:
+            parts.append(f"  - ... and {len(dial.added) - SHOWN:,} more: run `upcall-sync plan`\n")
+        hidden = {c.label for c in dial.added[SHOWN:]}
+        parts.extend(_flagged(escape, k, v) for k, v in sorted(twice.items()) if k in hidden)
+    return "".join(parts) + "\n"
+
+
+def _flagged(escape: Callable[[str], str], label: str, others: tuple[str, ...]) -> str:
+    return f"  - **{escape(label)}** :warning: {escape(same_line_warning(label, others))}\n"
+
+
+def contact_update_heading(change: UpdateContact) -> str:
+    """A contact update's heading: a rename reads as one, before -> after."""
+    if change.renames:
+        return (
+            f"{change.address} (id {change.live_id}): rename "
+            f"{change.current.label} -> {change.contact.label}"
+        )
+    return f"{change.address} (id {change.live_id})"
+
+
+def contact_update_notes(change: UpdateContact) -> list[str]:
+    notes = []
+    if change.touches:
+        names = ", ".join(quoted(c) for c in change.touches)
+        s = "s" if len(change.touches) != 1 else ""
+        notes.append(f"its numbers in campaign{s} {names} show this contact: the edit reaches them")
+    if change.list_id is not None:
+        notes.append(
+            f"list {quoted(change.list_name)} (id {change.list_id}) is not upcall-sync's "
+            "(manage_other_lists): campaigns the manifests do not name are not read, and "
+            "their numbers made from this contact may change too"
+        )
+    return notes
