@@ -94,3 +94,23 @@ def test_json_sources_are_safe_to_print_raw(
     for source in sources:
         _clean(source)
     assert "c/x\\u001b[2J\\u001b[31mEVIL\\u001b]0;pwned\\u0007.yaml:3:5" in sources
+
+
+def test_bidi_overrides_in_a_file_name_are_escaped_as_in_a_campaign_name(
+    cli_env: Emulator,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A right-to-left override (U+202E) reorders what a reviewer reads after it, in a
+    terminal and in the PR comment; campaign names escape it, file names must too."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "a\u202elmay.exe\u2066.yaml").write_text(
+        "version: 1\ncampaigns:\n  - name: c\n    pitch: hi\n"
+    )
+    for fmt in ("text", "markdown", "github"):
+        code, out, err = run_cli(capsys, "plan", "--format", fmt, "c")
+        assert code == 0, err
+        assert "\u202e" not in out + err and "\u2066" not in out + err, fmt
+        assert "a\\u202elmay.exe\\u2066.yaml:3:5" in out, fmt

@@ -37,13 +37,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+#: C0 and C1 controls, line separators and bidirectional overrides (U+202E reorders
+#: what a reader sees after it): the set `normalize.quote` escapes in values
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _SHOWN = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def shown_name(text: str) -> str:
     """A file name (or any text) for one line of output: control characters (a line
-    break, a terminal escape) as escapes, `\\n`, `\\u001b`, never raw."""
+    break, a terminal escape, a bidi override) as escapes, `\\n`, `\\u001b`, never raw."""
     if not _CONTROL.search(text):
         return text
     return _CONTROL.sub(lambda m: _SHOWN.get(m.group(0), f"\\u{ord(m.group(0)):04x}"), text)
