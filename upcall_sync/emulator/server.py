@@ -22,6 +22,13 @@ Fault kinds (random, with `rate`, or by rule for a method and path):
 | scheme-next       | listings          | links.next on the same host with another scheme    |
 | huge-page         | listings          | every row on one page, whatever page[size] was     |
 | retry-after-huge  | before handling   | 429 with Retry-After: 86400                        |
+| late-commit       | before handling   | held `commit_delay` s, then committed and answered |
+
+`late_commit_every` N (`--late-commit-every N --commit-delay S`) holds every Nth POST
+for S seconds before it is handled: a client whose read timeout is shorter gives up,
+and the write lands after it has looked (a proxy or a queue that commits late).
+
+`Faults(every=N)` answers every N-th request 429 (a stray 429 now and then).
 
 Apart from faults, `rate_limit` (`--rate-limit R`) puts a token bucket in front of
 every account: R requests per second, a burst of R. A request that finds the bucket
@@ -67,6 +74,7 @@ MISBEHAVIOURS = (
     "scheme-next",
     "huge-page",
     "retry-after-huge",
+    "late-commit",
 )
 FAULT_KINDS = RANDOM_FAULTS + MISBEHAVIOURS
 _BEFORE = {"429", "500", "502", "503", "reset", "html", "retry-after-huge"}
@@ -99,7 +107,14 @@ class Faults:
     seed: int | None = None
     retry_after: int = 1
     stall_seconds: float = 30.0
+    #: hold every Nth POST `commit_delay` seconds before handling it (0: never)
+    late_commit_every: int = 0
+    commit_delay: float = 4.0
     rules: list[FaultRule] = field(default_factory=list)
+    _posts: int = field(default=0, repr=False)
+    #: every `every`-th request (counting all) gets a 429, whatever `rate` says (0: off)
+    every: int = 0
+    _seen: int = field(default=0, repr=False)
     _rng: random.Random = field(default_factory=random.Random, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -110,6 +125,8 @@ class Faults:
         if not 0.0 <= self.rate <= 1.0:
             raise ValueError("fault rate must be between 0 and 1")
         self._rng.seed(self.seed)
+        if self.late_commit_every < 0 or self.commit_delay < 0:
+            raise ValueError("late commits: every N and the delay must not be negative")
 
     def add_rule(
         self, kind: str, method: str | None = None, path: str | None = None, count: int = 1
@@ -126,6 +143,13 @@ class Faults:
 
     def pick(self, method: str, path: str) -> str | None:
         with self._lock:
+            if method == "POST" and self.late_commit_every > 0:
+                self._posts += 1
+                if self._posts % self.late_commit_every == 0:
+                    return "late-commit"
+            self._seen += 1
+            if self.every and self._seen % self.every == 0:
+                return "429"
             for rule in self.rules:
                 if rule.matches(method, path):
                     if rule.count > 0:
@@ -302,11 +326,16 @@ class _Handler(BaseHTTPRequestHandler):
                 self._finish(path, query, Result(429, refused, limit_headers), "rate-limit")
                 return
         fault = emu.faults.pick(self.command, api_path)
+        if fault == "late-commit":  # the write lands after the client stopped waiting
+            emu.stopping.wait(emu.faults.commit_delay)
         if fault in _BEFORE:
             self._before_fault(fault or "", path, query)
             return
         host = self.headers.get("Host") or f"{emu.host}:{emu.port}"
+        # behind a TLS terminator (tests put one in front), links use the client's scheme
+        forwarded = self.headers.get("X-Forwarded-Proto", "").strip().lower()
         req = Request(
+            scheme=forwarded if forwarded in ("http", "https") else "http",
             method=self.command,
             path=path,
             query=query,
@@ -462,10 +491,15 @@ class Emulator:
         error_style: str = "fields",
         numbers_copy_contacts: bool = False,
         duplicate_number_message: str = DUPLICATE_NUMBER_MESSAGE,
-        exact_filters: bool = False,
+        normalize_filters: bool = False,
         no_last_link: bool = False,
         no_lists: bool = False,
         validation: str = "strict",
+        patch_replace: bool = False,
+        normalize_names: bool = False,
+        page_size_limit: int = 0,
+        naive_datetimes: bool = False,
+        http_links: bool = False,
         read_only_tokens: tuple[str, ...] | list[str] = (),
         max_body_bytes: int = 1024 * 1024,
         log_size: int = 200_000,
@@ -475,10 +509,15 @@ class Emulator:
         modes = Modes(
             numbers_copy_contacts=numbers_copy_contacts,
             duplicate_number_message=duplicate_number_message,
-            exact_filters=exact_filters,
+            normalize_filters=normalize_filters,
             no_last_link=no_last_link,
             no_lists=no_lists,
             validation=validation,
+            patch_replace=patch_replace,
+            normalize_names=normalize_names,
+            page_size_limit=page_size_limit,
+            naive_datetimes=naive_datetimes,
+            http_links=http_links,
         )
         self.api = Api(
             self.store, max_page_size=max_page_size, error_style=error_style, modes=modes
