@@ -3,10 +3,13 @@ and that a plan matches once (the reader's matches reach the planner)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import upcall_sync.core.matching
 import upcall_sync.core.planner
@@ -173,3 +176,36 @@ def test_a_plan_selects_and_matches_once(
     assert planned.live.matches is not None
     assert [d.name for d, _lc in planned.live.matches.pairs] == ["a", "b"]
     assert {c.campaign for c in planned.plan.changes} == {"b"}  # a exists; c not targeted
+
+
+def _by_counting(
+    d: DesiredCampaign, live: list[LiveNumber]
+) -> tuple[list[str], dict[Contact, int]]:
+    """What `unsatisfied_by_equality` means, spelled out: multiset difference both ways."""
+    remaining = Counter(n.contact for n in live)
+    missing = []
+    for n in d.numbers:
+        if remaining[n.contact] > 0:
+            remaining[n.contact] -= 1
+        else:
+            missing.append(n.contact.phone)
+    return missing, {c: k for c, k in remaining.items() if k > 0}
+
+
+@given(
+    st.lists(st.sampled_from(["+16505550001", "+16505550002", "+16505550003"]), max_size=6),
+    st.lists(st.sampled_from(["+16505550001", "+16505550002", "+16505550004"]), max_size=6),
+    st.booleans(),
+)
+def test_numbers_in_step_or_not_match_as_multisets(
+    want: list[str], have: list[str], same_order: bool
+) -> None:
+    """The in-step fast path (same details, same order) and the counting path agree."""
+    if same_order:
+        have = list(want)
+    d = campaign("a", *want)
+    live = [LiveNumber(str(i), Contact(p)) for i, p in enumerate(have)]
+    missing, left = unsatisfied_by_equality(d, live)
+    assert ([n.contact.phone for n in missing], {c: k for c, k in left.items() if k > 0}) == (
+        _by_counting(d, live)
+    )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import fnmatch
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
+from operator import attrgetter
 
 from upcall_sync.core.changes import quoted
 from upcall_sync.core.model import (
@@ -150,12 +151,25 @@ def _claim(d: DesiredCampaign, found: LiveCampaign, claimed: dict[str, DesiredCa
     claimed[found.id] = d
 
 
+_contact = attrgetter("contact")
+
+
 def unsatisfied_by_equality(
     campaign: DesiredCampaign, live_numbers: Sequence[LiveNumber] | None
 ) -> tuple[list[DesiredNumber], Counter[Contact]]:
     """Desired numbers of a campaign with no live number of identical details, and the
-    live numbers left over (as a multiset of details)."""
-    remaining: Counter[Contact] = Counter(n.contact for n in live_numbers or ())
+    live numbers left over (as a multiset of details).
+
+    A campaign in step with its manifest lists the same details in the same order
+    (the API lists numbers in the order they were added): one list comparison, in
+    C, answers that case with nothing missing and nothing left over.
+    """
+    live_numbers = live_numbers or ()
+    if len(live_numbers) == len(campaign.numbers) and list(map(_contact, live_numbers)) == list(
+        map(_contact, campaign.numbers)
+    ):
+        return [], Counter()
+    remaining: Counter[Contact] = Counter(n.contact for n in live_numbers)
     missing: list[DesiredNumber] = []
     for number in campaign.numbers:
         if remaining[number.contact] > 0:

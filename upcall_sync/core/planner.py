@@ -221,7 +221,7 @@ class _Planner:
         persons: dict[PersonKey, Contact] = {}
         lines = {c.line_key for c in needed}
         self.renames = pair_renames(self.matches.pairs, self.live.numbers, lines)
-        for d in self.campaigns:
+        for d in self.campaigns if lines else ():  # nothing missing: no line to look up
             for number in d.numbers:
                 if number.contact.line_key in lines:
                     persons.setdefault(number.contact.person_key, number.contact)
