@@ -100,7 +100,10 @@ def test_invalid_manifest_fails_the_step_and_names_the_line(
 
 
 def comments_with(fake: FakeGitHub, marker: str) -> list[dict[str, Any]]:
-    return [c for c in fake.all_comments() if c["body"].startswith(marker)]
+    """Our comments of `marker`'s kind and targets, whatever their environment (a plan's
+    marker carries `env=` the account it was made for, the JSON plan's `account`)."""
+    bare = marker.removesuffix(" -->")
+    return [c for c in fake.all_comments() if c["body"].startswith((marker, bare + " env="))]
 
 
 def test_plan_comment_is_sticky_and_apply_runs(
@@ -121,7 +124,8 @@ def test_plan_comment_is_sticky_and_apply_runs(
     summary = summary_of(run, runner_temp)
     assert "\n### upcall-sync plan: Changes" in summary and doc["summary_line"] in summary
     [first] = comments_with(fake, MARKER)
-    assert first["body"].startswith(MARKER + "\n<sub>environment: the token's account · commit")
+    mine = f"<!-- upcall-sync:plan campaigns/ env={doc['account']} -->"
+    assert first["body"].startswith(mine + f"\n<sub>environment `{doc['account']}` · commit")
     assert "\n### upcall-sync plan: Changes" in first["body"]
     assert [m for m, _ in fake.log].count("POST") == 1 and "PATCH" not in dict(fake.log)
 
@@ -240,7 +244,8 @@ def test_a_failed_plan_says_so_in_the_comment_and_leaves_the_drift_issue(
     assert run.returncode == 1 and run.outputs["exitcode"] == "1"
     assert run.outputs["report"] == "" and run.outputs["has-changes"] == ""
     [comment] = comments_with(fake, MARKER)
-    assert comment["body"].startswith(MARKER + "\n<sub>")
+    assert comment["body"].startswith("<!-- upcall-sync:plan campaigns/ env=")  # the plan's
+    assert "\n<sub>" in comment["body"]
     assert "\n### upcall-sync plan: failed\n" in comment["body"]
     assert re.search(r"^error: .*401", comment["body"], re.M), comment["body"]
     assert "uctok_not_a_valid_token" not in comment["body"] + run.stdout + run.stderr
