@@ -190,11 +190,13 @@ def show(
     """Print a saved plan again, offline (no token, no API call), like `terraform show`."""
     from upcall_sync.jobs.planfile import load_plan
 
+    saved = load_plan(planfile)
     show_plan(
-        load_plan(planfile).plan,
+        saved.plan,
         fmt,
         show_all_numbers=show_all_numbers,
         markdown_limit=markdown_limit,
+        account=saved.account.get("fingerprint"),
     )
 
 
