@@ -106,6 +106,9 @@ def read_contacts_file(
     except FileRefused as exc:
         result.problems.append(Problem(ref.at, ref.ref, f"{quote(result.display)} {exc}"))
     except TableError as exc:
+        if exc.location is None:  # the file as a whole is refused: that is the one problem
+            result.problems.clear()
+            result.warnings.clear()
         where = exc.location or ref.at
         shown = "" if exc.location else f"{quote(result.display)} "
         result.problems.append(Problem(where, "" if exc.location else ref.ref, shown + exc.message))
