@@ -147,8 +147,8 @@ def _cells(values: tuple[Any, ...], width: int = 0) -> tuple[list[str], frozense
             end = len(values)
             while end > width and _blank(values[end - 1]):  # stops at the last cell
                 end -= 1
-            text, numeric = _cells(values[:width])
-            return text + [""] * (width - len(text)) + ["?"] * (end - width), numeric
+            text, kept = _cells(values[:width])
+            return text + [""] * (width - len(text)) + ["?"] * (end - width), kept
     cells: list[str] = []
     numeric: set[int] = set()
     for index, value in enumerate(values):
