@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import (
+from harness import (
     FROM_MANAGED,
     FROM_OTHER,
     PAGE,
@@ -34,12 +34,19 @@ from run import (
     client_for,
     emulator,
     floor,
+    load,
     median,
 )
 
-from upcall_sync import __version__
-from upcall_sync.emulator.store import Store
-from upcall_sync.jobs.export import ExportOptions, build, read_live, write_files
+__version__ = load("upcall_sync").__version__
+Store = load("upcall_sync.emulator.store").Store
+_export = load("upcall_sync.jobs.export", "upcall_sync.export")
+ExportOptions, build, read_live, write_files = (
+    _export.ExportOptions,
+    _export.build,
+    _export.read_live,
+    _export.write_files,
+)
 
 
 def seed(db: Path, campaigns: int, per: int) -> None:

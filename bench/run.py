@@ -3,6 +3,7 @@
     python bench/run.py            # every scenario, medians of 3 runs (a few minutes)
     python bench/run.py --runs 5   # more runs
     python bench/run.py --quick    # smaller shapes, for trying the harness
+    python bench/run.py --baseline main~3 --only plan   # before/after, with ratios
 
 Everything is measured side by side in one run: this machine is shared and
 noisy, so a figure is only ever compared with one taken minutes apart. The
@@ -19,153 +20,41 @@ import math
 import os
 import platform
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import requests
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from export_bench import scenario_export
+from harness import (
+    CODE,
+    FROM_MANAGED,
+    FROM_OTHER,
+    PAGE,
+    ROOT,
+    TOKEN,
+    Report,
+    client_for,
+    emulator,
+    floor,
+    load,
+    median,
+    requests_sent,
+)
 
-from upcall_sync.client import RetryPolicy, UpcallClient, make_session  # noqa: E402
-from upcall_sync.emulator.store import Store  # noqa: E402
-from upcall_sync.jobs.apply import Applier  # noqa: E402
-from upcall_sync.jobs.sync import PlanOptions, converge, plan_for  # noqa: E402
-from upcall_sync.manifest import load_manifests  # noqa: E402
-
-TOKEN = "bench-token-not-secret"
-FROM_MANAGED = "+16501231234"
-FROM_OTHER = "+14155550100"
-PAGE = 100  # the emulator's page-size cap, as the real API's
-
-
-@dataclass
-class Row:
-    scenario: str
-    figure: str
-    value: str
-    target: str = ""
-    ok: bool | None = None
-    note: str = ""
-
-
-@dataclass
-class Report:
-    rows: list[Row] = field(default_factory=list)
-    raw: dict[str, Any] = field(default_factory=dict)
-
-    def add(self, *args: Any, **kwargs: Any) -> None:
-        row = Row(*args, **kwargs)
-        self.rows.append(row)
-        mark = "" if row.ok is None else ("  ok" if row.ok else "  MISSED")
-        print(
-            f"  {row.figure}: {row.value}"
-            + (f"  (target {row.target})" if row.target else "")
-            + mark,
-            flush=True,
-        )
-
-    def table(self) -> str:
-        lines = ["| scenario | figure | measured | target | |", "| --- | --- | --- | --- | --- |"]
-        for r in self.rows:
-            verdict = "" if r.ok is None else ("met" if r.ok else "**missed**")
-            lines.append(f"| {r.scenario} | {r.figure} | {r.value} | {r.target} | {verdict} |")
-        return "\n".join(lines)
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values)
-
-
-# -- the emulator, as a process -----------------------------------------------------------
-
-
-class EmulatorProcess:
-    def __init__(self, db: Path, latency_ms: float) -> None:
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "upcall_sync.cli",
-                "emulator",
-                "--db",
-                str(db),
-                "--port",
-                "0",
-                "--token",
-                TOKEN,
-                "--confirmed-number",
-                FROM_MANAGED,
-                "--confirmed-number",
-                FROM_OTHER,
-                "--latency-ms",
-                str(latency_ms),
-                "--max-page-size",
-                str(PAGE),
-                "--quiet",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            cwd=ROOT,
-        )
-        assert self.proc.stdout is not None
-        self.url = self.proc.stdout.readline().strip()
-        if not self.url.startswith("http"):
-            raise RuntimeError("the emulator did not start")
-
-    def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks = os.sysconf("SC_CLK_TCK")
-        return (int(fields[11]) + int(fields[12])) / ticks
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
-
-
-@contextmanager
-def emulator(db: Path, latency_ms: float) -> Iterator[EmulatorProcess]:
-    emu = EmulatorProcess(db, latency_ms)
-    try:
-        yield emu
-    finally:
-        emu.stop()
-
-
-def client_for(url: str, parallelism: int = 8) -> tuple[UpcallClient, list[str]]:
-    """A client, and the list every GET URL it sends is recorded in (for the floor script)."""
-    urls: list[str] = []
-    session = make_session(parallelism)
-
-    def record(resp: requests.Response, *args: Any, **kwargs: Any) -> None:
-        if resp.request.method == "GET":
-            urls.append(resp.request.url or "")
-
-    session.hooks["response"].append(record)
-    client = UpcallClient.connect(
-        url, TOKEN, session=session, parallelism=parallelism, retry=RetryPolicy(max_attempts=3)
-    )
-    return client, urls
-
-
-def floor(urls: list[str], parallelism: int) -> float:
-    """The I/O floor: a plain script GETting the same URLs with the same parallelism."""
-    session = make_session(parallelism)
-    started = time.perf_counter()
-    with ThreadPoolExecutor(parallelism) as pool:
-        list(pool.map(lambda u: session.get(u, timeout=60).content, urls))
-    return time.perf_counter() - started
+Applier = load("upcall_sync.jobs.apply", "upcall_sync.apply").Applier
+Store = load("upcall_sync.emulator.store").Store
+load_manifests = load("upcall_sync.manifest").load_manifests
+_sync = load("upcall_sync.jobs.sync", "upcall_sync.sync")
+PlanOptions, converge, plan_for = _sync.PlanOptions, _sync.converge, _sync.plan_for
+make_session = load("upcall_sync.client").make_session
 
 
 # -- scenario 1: plan, nothing to change, large account --------------------------------------
@@ -244,7 +133,7 @@ def scenario_plan(report: Report, work: Path, runs: int, quick: bool) -> None:
                 emu_cpu.append((emu.cpu_seconds() - cpu0) / wall)
                 assert planned.plan.empty, planned.plan.summary_line()
                 walls.append(wall)
-                reqs.append(client.requests_sent())
+                reqs.append(requests_sent(client))
                 floors.append(floor(urls, 8))
             r, w, f = median(reqs), median(walls), median(floors)
             tag = f"plan @ {latency} ms"
@@ -398,7 +287,7 @@ def scenario_apply(report: Report, work: Path, runs: int, quick: bool) -> None:
             left = converge(client, desired, planned.plan, PlanOptions())
             wall = time.perf_counter() - t
             assert result.ok and left.empty
-            n = client.requests_sent()
+            n = requests_sent(client)
             walls.append(wall)
             reqs.append(n)
             ideals.append(n * 0.020 / 8)
@@ -505,12 +394,6 @@ def scenario_validate(report: Report, work: Path, runs: int, quick: bool) -> Non
         report.raw[f"validate_{label}"] = {"walls": walls, "maxrss_mb": rss}
 
 
-def _export_scenario() -> Callable[[Report, Path, int, bool], None]:
-    from export_bench import scenario_export  # bench/export_bench.py, beside this file
-
-    return scenario_export
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -520,13 +403,30 @@ def main() -> int:
     parser.add_argument(
         "--only", choices=["plan", "planner", "apply", "validate", "export"], action="append"
     )
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="also measure commit REV (a git worktree), scenario by scenario, and print "
+        "both side by side with the ratio now / baseline",
+    )
+    parser.add_argument(
+        "--json", type=Path, help="write the rows here (default bench/results.json)"
+    )
     args = parser.parse_args()
+    order = ["plan", "planner", "apply", "validate", "export"]
+    if args.baseline:
+        from compare import compare
+
+        return compare(
+            args.baseline, [s for s in order if s in (args.only or order)], args.runs, args.quick
+        )
     report = Report()
-    only = set(args.only or ["plan", "planner", "apply", "validate", "export"])
+    only = set(args.only or order)
     started = time.perf_counter()
     print(
         f"upcall-sync bench: {platform.python_implementation()} {platform.python_version()}, "
-        f"{os.cpu_count()} CPUs, {args.runs} runs per figure{' (quick)' if args.quick else ''}"
+        f"{os.cpu_count()} CPUs, {args.runs} runs per figure{' (quick)' if args.quick else ''}; "
+        f"upcall-sync from {CODE}"
     )
     with tempfile.TemporaryDirectory(prefix="upcall-bench-") as tmp:
         work = Path(tmp)
@@ -535,7 +435,7 @@ def main() -> int:
             ("planner", lambda: scenario_planner(report, args.runs, args.quick)),
             ("apply", lambda: scenario_apply(report, work, args.runs, args.quick)),
             ("validate", lambda: scenario_validate(report, work, args.runs, args.quick)),
-            ("export", lambda: _export_scenario()(report, work, args.runs, args.quick)),
+            ("export", lambda: scenario_export(report, work, args.runs, args.quick)),
         ]
         for name, step in steps:
             if name in only:
@@ -546,7 +446,7 @@ def main() -> int:
         f"\n{sum(1 for r in report.rows if r.ok)} targets met, "
         f"{sum(1 for r in report.rows if r.ok is False)} missed; bench took {elapsed:.0f} s"
     )
-    out = ROOT / "bench" / "results.json"
+    out = args.json or ROOT / "bench" / "results.json"
     out.write_text(
         json.dumps(
             {

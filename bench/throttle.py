@@ -1,7 +1,7 @@
 """Rate limits and a dead API: this client beside the fixed-concurrency client of before.
 
     python bench/throttle.py                  # every scenario, both clients (about 8 minutes)
-    python bench/throttle.py --only 5rps      # one scenario: 5rps, 50rps, closed, killed
+    python bench/throttle.py --only 5rps      # one scenario: 5rps, 50rps, stray, closed, killed
     python bench/throttle.py --no-baseline    # this client only
 
 Every figure comes from real processes: the emulator (`upcall-sync emulator
@@ -163,19 +163,19 @@ def duplicates(db: str) -> int:
     return total
 
 
-def baseline_tree(tmp: Path) -> Path | None:
+def baseline_tree(tmp: Path, baseline: str = BASELINE) -> Path | None:
     target = tmp / "baseline"
     target.mkdir()
     probe = f"import upcall_sync; assert upcall_sync.__file__.startswith({str(target)!r})"
     try:
         archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", BASELINE, "upcall_sync"],
+            ["git", "-C", str(ROOT), "archive", baseline, "upcall_sync"],
             check=True,
             capture_output=True,
         ).stdout
         subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
     except (OSError, subprocess.CalledProcessError):
-        print(f"(no git history with {BASELINE}: measuring this client only)")
+        print(f"(no git history with {baseline}: measuring this client only)")
         return None
     env = {**os.environ, "PYTHONPATH": str(target)}
     subprocess.run([sys.executable, "-c", probe], cwd=tmp, env=env, check=True)
@@ -209,6 +209,47 @@ def rate_limited(
         "wall / ideal": run.wall / ideal,
         "timeline": emu.log,
         "last line": (run.err.strip().splitlines() or [""])[-1],
+    }
+
+
+def stray_429s(tmp: Path, code: Any, runs: int = 3) -> dict[str, Any]:
+    """4 campaigns x 50 numbers at --parallelism 16; the emulator answers a tenth of the
+    requests 429 (Retry-After: 1) whatever the pace. The floor is the same apply without
+    those 429s plus the waits they asked for, spread over the 16 workers."""
+    manifest = write_manifest(tmp / "stray.yaml", 4, 50)
+    options = ["--parallelism", "16", "--quiet"]
+    tag = "base" if code else "new"
+    walls: list[float] = []
+    floors: list[float] = []
+    refused_counts: list[int] = []
+    for run_no in range(runs):
+        clean = start_emulator(str(tmp / f"stray-clean-{tag}-{run_no}.db"))
+        try:
+            plain = run_apply(code, clean.url, manifest, *options, timeout=300)
+        finally:
+            clean.kill()
+        faulty = start_emulator(
+            str(tmp / f"stray-{tag}-{run_no}.db"),
+            *("--fault-rate", "0.1", "--faults", "429", "--retry-after", "1"),
+            *("--seed", str(26 + run_no)),
+        )
+        try:
+            run = run_apply(code, faulty.url, manifest, *options, timeout=300)
+            time.sleep(0.3)
+            _ok, refused = faulty.counts()
+        finally:
+            faulty.kill()
+        floors.append(plain.wall + refused * 1.0 / 16)
+        walls.append(run.wall if not run.timed_out else float("inf"))
+        refused_counts.append(refused)
+        print(f"  run {run_no + 1}: {run.wall:.1f} s, {refused} x 429, floor {floors[-1]:.1f} s")
+    ratios = sorted(w / f for w, f in zip(walls, floors, strict=True))
+    return {
+        "runs": runs,
+        "answered 429 (each run)": refused_counts,
+        "wall s (each run)": [round(w, 2) for w in walls],
+        "floor s (each run)": [round(f, 2) for f in floors],
+        "wall / floor (median)": ratios[len(ratios) // 2],
     }
 
 
@@ -288,15 +329,19 @@ def plot(timelines: dict[str, list[tuple[float, int]]], path: Path, rate: float)
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", choices=("5rps", "50rps", "closed", "killed"), action="append")
+    parser.add_argument(
+        "--only", choices=("5rps", "50rps", "stray", "closed", "killed"), action="append"
+    )
+    parser.add_argument("--baseline", default=BASELINE, help="the commit to compare with")
+    parser.add_argument("--runs", type=int, default=3, help="runs of the stray scenario")
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--baseline-cap", type=float, default=150.0, help="seconds, killed case")
     args = parser.parse_args()
-    only = set(args.only or ("5rps", "50rps", "closed", "killed"))
+    only = set(args.only or ("5rps", "50rps", "stray", "closed", "killed"))
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
-        base = None if args.no_baseline else baseline_tree(tmp)
+        base = None if args.no_baseline else baseline_tree(tmp, args.baseline)
         clients: list[tuple[str, Path | None]] = [("adaptive", None)]
         if base is not None:
             clients.append(("before", base))
@@ -309,6 +354,9 @@ def main() -> int:
             if "50rps" in only:
                 print(f"50 req/s, default parallelism, 100 x 20: {label}", flush=True)
                 results[f"50rps {label}"] = rate_limited(tmp, "r50", 50, 100, 20, ["--quiet"], code)
+            if "stray" in only:
+                print(f"stray 429s on a tenth of requests, --parallelism 16, 4 x 50: {label}")
+                results[f"stray {label}"] = stray_429s(tmp, code, args.runs)
             if "closed" in only:
                 print(f"closed port: {label}", flush=True)
                 results[f"closed {label}"] = closed_port(tmp, code)

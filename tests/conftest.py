@@ -6,6 +6,7 @@ import contextlib
 import socket
 import threading
 from collections.abc import Generator, Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from upcall_sync.client import RetryPolicy, Timeouts, UpcallClient
 from upcall_sync.emulator import Emulator, Faults
 
 from . import figures
+from .helpers import parallel
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -29,6 +31,23 @@ FAST_RETRY = RetryPolicy(
     max_attempts=12, backoff_initial=0.005, backoff_max=0.05, jitter=0.005, max_total_seconds=30
 )
 FAST_TIMEOUTS = Timeouts(connect=2.0, read=2.0, total=10.0)
+
+
+#: the suite's "now": plans through the command line read this frozen clock (the one
+#: injection point, `cli.base.STATE.clock`), so a window's "already over" never depends
+#: on the day the suite runs; library tests pass `PlanOptions(clock=...)` or `now=`
+FROZEN_NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def frozen_clock() -> datetime:
+    return FROZEN_NOW
+
+
+@pytest.fixture(autouse=True)
+def _frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    from upcall_sync.cli.base import STATE
+
+    monkeypatch.setattr(STATE, "clock", frozen_clock)
 
 
 class _NoNetwork(Exception):
@@ -159,7 +178,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Generator[None, A
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Every file tests wrote (plan files, manifests, logs) and every cassette."""
+    """Every file tests wrote (plan files, manifests, logs) and every cassette: scanned
+    once, by the controller (its temp dir holds every xdist worker's) or the only
+    process; a worker sends its figures to the controller instead."""
+    if parallel.is_worker(session.config):
+        parallel.send_figures(session.config)
+        return
+    parallel.finish(session.config)
     roots = [ROOT / "cassettes"]
     factory = getattr(session.config, "_tmp_path_factory", None)
     if factory is not None:
@@ -177,6 +202,27 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
                 figures.add("leaks")
                 session.exitstatus = 1
                 print(f"\nTOKEN LEAK: the test token is in {path}")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    parallel.configure_node(node)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    parallel.receive_figures(node, error)
+
+
+@pytest.fixture(scope="session")
+def built_once(request: pytest.FixtureRequest) -> Any:
+    """`built_once(name, build)`: a directory shared by every xdist worker of this test
+    run, built by `build(path)` once (tests/helpers/parallel.py)."""
+
+    def get(name: str, build: Any) -> Path:
+        return parallel.once(request.config, name, build)
+
+    return get
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -2,16 +2,23 @@
 
 docs/reliability.md quotes this summary; the command that reproduces it is
 `./scripts/test tests/` (or `python -m pytest tests/ -q`).
+
+Under pytest-xdist every worker counts its own tests; the controller adds the
+workers' counters up (tests/helpers/parallel.py) before printing. Nothing counted goes
+unprinted: a counter no line below reads is printed under "other figures", and a
+worker whose counters never arrived is named.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Mapping
 
 _lock = threading.Lock()
 counts: Counter[str] = Counter()
 notes: dict[str, str] = {}
+missing: list[str] = []  # workers whose counters never arrived
 
 
 def add(name: str, n: int = 1) -> None:
@@ -19,8 +26,38 @@ def add(name: str, n: int = 1) -> None:
         counts[name] += n
 
 
+def merge(other: Mapping[str, int]) -> None:
+    """Add another process's counters (a pytest-xdist worker's) to these."""
+    with _lock:
+        counts.update(other)
+
+
+class _Reading(Counter[str]):
+    """The counters, remembering which ones were read."""
+
+    def __init__(self, source: Mapping[str, int]) -> None:
+        super().__init__(source)
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: str) -> int:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+
 def lines() -> list[str]:
-    c = counts
+    c = _Reading(counts)
+    out = _known_lines(c)
+    unread = sorted(k for k in counts if k not in c.read)
+    if unread:
+        out.append("other figures: " + ", ".join(f"{k} {counts[k]}" for k in unread))
+    if missing:
+        out.append(
+            "INCOMPLETE: no figures from " + ", ".join(missing) + " (their tests are not counted)"
+        )
+    return out
+
+
+def _known_lines(c: Counter[str]) -> list[str]:
     out = []
     if c["matrix_cells"]:
         out.append(

@@ -36,11 +36,39 @@ MARKER = "<!-- upcall-sync:plan campaigns/ -->"
 DRIFT_MARKER = "<!-- upcall-sync:drift campaigns/ -->"
 
 
+def _pip_env() -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("UPCALL_", "PIP_", "GITHUB_"))}
+    return {
+        **keep,
+        "PIP_NO_INDEX": "1",
+        "PIP_FIND_LINKS": str(wheelhouse()),
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    }
+
+
+def _install_action_venv(path: Path) -> None:
+    """The Action's own install step, run once per test run for every worker."""
+    env = {**_pip_env(), "RUNNER_TEMP": str(path), "GITHUB_ACTION_PATH": str(ROOT)}
+    done = subprocess.run(
+        ["bash", str(ROOT / "ci/action/install.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "upcall-sync 0.1.0" in done.stdout
+
+
 @pytest.fixture(scope="module")
-def runner_temp() -> Iterator[Path]:
-    """One RUNNER_TEMP for the module, so the Action's venv is built once and reused.
+def runner_temp(built_once: Any) -> Iterator[Path]:
+    """One RUNNER_TEMP for the module, its venv the one the install step built once for
+    the whole test run (shared by the xdist workers; install.sh finds it installed).
     Outside pytest's tmp dir: the secret scan reads the Action's files in each test."""
+    built = built_once("action-venv", _install_action_venv)
     path = Path(tempfile.mkdtemp(prefix="upcall-sync-action-"))
+    (path / "upcall-sync-venv").symlink_to(built / "upcall-sync-venv")
     yield path
     shutil.rmtree(path, ignore_errors=True)
 
@@ -71,12 +99,8 @@ def act(
     work = Path(tempfile.mkdtemp(prefix="run-", dir=runner_temp))
     (work / "event.json").write_text(json.dumps(event))
     (work / "summary.md").write_text("")
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("UPCALL_", "PIP_", "GITHUB_"))}
     env = {
-        **keep,
-        "PIP_NO_INDEX": "1",
-        "PIP_FIND_LINKS": str(wheelhouse()),
-        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        **_pip_env(),
         "RUNNER_TEMP": str(runner_temp),
         "GITHUB_ACTION_PATH": str(ROOT),
         "GITHUB_WORKSPACE": str(workspace),

@@ -232,8 +232,12 @@ def shared_emulator() -> Iterator[Emulator]:
 _COUNTER = itertools.count()
 
 
+#: the 300 examples run as this many tests, so that pytest-xdist spreads them over the cores
+SHARDS = 4
+
+
 @settings(
-    max_examples=300,
+    max_examples=300 // SHARDS,
     deadline=None,
     suppress_health_check=[
         HealthCheck.function_scoped_fixture,
@@ -241,8 +245,10 @@ _COUNTER = itertools.count()
         HealthCheck.data_too_large,
     ],
 )
+@pytest.mark.parametrize("shard", range(SHARDS))
 @given(account=accounts())
 def test_export_round_trips(
+    shard: int,
     shared_emulator: Emulator,
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,

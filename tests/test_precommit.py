@@ -1,7 +1,7 @@
 """The pre-commit hook (.pre-commit-hooks.yaml): checked against pre-commit's own
-schema, then run through `pre-commit try-repo` on a repository of manifests, as a
-user would. pre-commit builds the hook's venv with pip from the wheelhouse that
-scripts/test builds (--no-index): no network.
+schema, then run through `pre-commit run` on a repository of manifests whose
+.pre-commit-config.yaml names it, as a user would. pre-commit builds the hook's venv
+with pip from the wheelhouse that scripts/test builds (--no-index): no network.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pre_commit.clientlib import load_manifest
@@ -43,7 +44,20 @@ def git(repo: Path, *args: str) -> None:
     )
 
 
-def try_repo(repo: Path, home: Path, *extra: str) -> tuple[int, str]:
+def run_hook(repo: Path, hooks: tuple[Path, Path], *extra: str) -> tuple[int, str]:
+    """`pre-commit run` in `repo`, its .pre-commit-config.yaml naming the hook repository
+    at its revision, as a user's does. PRE_COMMIT_HOME is shared by the test run, so the
+    hook's venv is built once (pre-commit locks its store; `try-repo` would build it in
+    a temporary store each time)."""
+    hook_repo, home = hooks
+    rev = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=hook_repo, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    (repo / ".pre-commit-config.yaml").write_text(
+        f"repos:\n  - repo: {hook_repo}\n    rev: {rev}\n"
+        "    hooks:\n      - id: upcall-sync-validate\n"
+    )
+    git(repo, "add", ".pre-commit-config.yaml")
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UPCALL_"))}
     env = {
         **keep,
@@ -53,7 +67,7 @@ def try_repo(repo: Path, home: Path, *extra: str) -> tuple[int, str]:
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
     }
     done = subprocess.run(
-        [sys.executable, "-m", "pre_commit", "try-repo", str(ROOT), "upcall-sync-validate", *extra],
+        [sys.executable, "-m", "pre_commit", "run", *extra],
         cwd=repo,
         env=env,
         capture_output=True,
@@ -77,19 +91,45 @@ def manifests_repo(tmp_path: Path) -> Path:
     return repo
 
 
-# Each try-repo builds the hook's venv afresh in a temporary store (~12 s): two runs only.
+def _snapshot(path: Path) -> None:
+    """This checkout as it is (uncommitted changes included) committed into a repository
+    of its own: one revision for the users' config to pin, installed once."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = ROOT / name
+        if source.is_file():
+            (path / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, path / name)
+    git(path, "init", "-q")
+    git(path, "add", "-A")
+    git(path, "commit", "-qm", "snapshot")
+
+
+@pytest.fixture(scope="session")
+def hooks(built_once: Any) -> tuple[Path, Path]:
+    """(the hook repository, PRE_COMMIT_HOME), shared by every xdist worker of the test run:
+    the hook's venv (~12 s) is built by the first `pre-commit run` and reused by the next
+    (pre-commit locks its own store)."""
+    return built_once("hook-repo", _snapshot), built_once("pre-commit-home", lambda _: None)
 
 
 @pytest.mark.slow
-def test_pre_commit_try_repo_passes_on_the_examples(tmp_path: Path) -> None:
+def test_pre_commit_run_passes_on_the_examples(tmp_path: Path, hooks: tuple[Path, Path]) -> None:
     repo = manifests_repo(tmp_path)
-    code, out = try_repo(repo, tmp_path / "home", "--all-files")
+    code, out = run_hook(repo, hooks, "--all-files")
     assert code == 0, out
     assert re.search(r"upcall-sync validate\.+Passed", out), out
 
 
 @pytest.mark.slow
-def test_pre_commit_try_repo_fails_on_a_staged_csv_with_its_line(tmp_path: Path) -> None:
+def test_pre_commit_run_fails_on_a_staged_csv_with_its_line(
+    tmp_path: Path, hooks: tuple[Path, Path]
+) -> None:
     """Only a CSV is staged, and the hook still checks it: pass_filenames is false, so the
     hook validates campaigns/ (the manifest that reads the CSV), not the CSV alone."""
     repo = manifests_repo(tmp_path)
@@ -98,7 +138,7 @@ def test_pre_commit_try_repo_fails_on_a_staged_csv_with_its_line(tmp_path: Path)
     bad = "+1 555," + lines[1].split(",", 1)[1]
     csv.write_text("\n".join([lines[0], bad, *lines[2:]]) + "\n")
     git(repo, "add", str(csv))
-    code, out = try_repo(repo, tmp_path / "home")
+    code, out = run_hook(repo, hooks)
     assert code == 1, out
     assert re.search(r"upcall-sync validate\.+Failed", out), out
     assert re.search(r"campaigns/contacts/q3-followups\.csv:2:\d+: .*not a valid phone", out), out

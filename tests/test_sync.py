@@ -293,7 +293,9 @@ def test_a_number_add_whose_answer_is_lost_is_found_not_duplicated(
         outcome = run_apply(client, job)
 
         adds = [r for r in emu.requests if r.method == "POST" and r.api_path.endswith("/numbers")]
-        assert [r.fault for r in adds][:2] == ["lost-write", None]
+        # one write was lost; the log is in order of answers, and the two numbers' POSTs
+        # run in parallel, so which of them answered first is not fixed
+        assert [r.fault for r in adds].count("lost-write") == 1
         refused = [r for r in adds if r.status == 400]
         assert len(refused) == 1  # the retry was refused: the number was there
         assert misses  # the first look-up really missed it

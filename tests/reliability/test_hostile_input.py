@@ -34,6 +34,9 @@ SCHEMA = json.loads((ROOT / "schema" / "manifest.schema.json").read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 SUITE = FIXTURES / "yaml-test-suite"
 EXAMPLES = 2000
+#: the examples run as this many tests of EXAMPLES // SHARDS each, so that pytest-xdist
+#: spreads them over the cores (the total, and the figures line, stay the same)
+SHARDS = 4
 
 # -- the oracle: rules a JSON Schema cannot express -----------------------------------
 
@@ -232,7 +235,7 @@ _manifest = _with_typo(
 
 
 @settings(
-    max_examples=EXAMPLES,
+    max_examples=EXAMPLES // SHARDS,
     deadline=2000,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -262,7 +265,8 @@ def _validate_agrees_with_schema(doc: dict[str, Any]) -> None:
 
 # Hypothesis warns when it formats a big example for its own report; that is not a finding.
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")
-def test_validate_accepts_exactly_what_the_schema_and_rules_accept() -> None:
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_validate_accepts_exactly_what_the_schema_and_rules_accept(shard: int) -> None:
     before = dict(figures.counts)
     _validate_agrees_with_schema()
     ran = {
@@ -270,10 +274,10 @@ def test_validate_accepts_exactly_what_the_schema_and_rules_accept() -> None:
         for k in ("hypothesis_examples", "hypothesis_valid", "hypothesis_invalid")
     }
     print(f"hypothesis: {ran}")
-    assert ran["hypothesis_examples"] >= EXAMPLES
+    assert ran["hypothesis_examples"] >= EXAMPLES // SHARDS
     # both sides of the property are exercised, not just the easy one
-    assert ran["hypothesis_valid"] >= EXAMPLES // 4
-    assert ran["hypothesis_invalid"] >= EXAMPLES // 4
+    assert ran["hypothesis_valid"] >= EXAMPLES // SHARDS // 4
+    assert ran["hypothesis_invalid"] >= EXAMPLES // SHARDS // 4
 
 
 # -- the public YAML test suite ------------------------------------------------------------

@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
@@ -53,6 +54,9 @@ class _State:
     redactor = Redactor()
     #: the API base URL of the client this run made (for the /api/v1 hint on a 404)
     api_url = ""
+    #: what "now" is for plans (None: the system clock, `jobs.sync.utc_now`); the test
+    #: suite sets a frozen one
+    clock: Callable[[], datetime] | None = None
     #: the token read at start (`learn_token`): for which file and environment, and
     #: the token or why it could not be read
     token: tuple[tuple[str | None, str], Secret | UpcallSyncError] | None = None
@@ -347,6 +351,42 @@ def learn_token(token_file: str | None) -> Secret | UpcallSyncError:
         STATE.redactor.add(result.reveal())
     STATE.token = (key, result)
     return result
+
+
+Quiet = Annotated[
+    bool,
+    typer.Option(
+        "--quiet", "-q", help="No progress on stderr while the account is read (only results)."
+    ),
+]
+
+
+@contextlib.contextmanager
+def reading(
+    client: UpcallClient, what: str, *, quiet: bool = False, totals: bool = True
+) -> Iterator[None]:
+    """Progress on stderr while the block reads the account: a bar on a terminal, else a
+    line about every 10 s (none for a shorter read); nothing with `quiet`. `totals`:
+    show pages against the total links.last announces (False: a count)."""
+    if quiet:
+        yield
+        return
+    from upcall_sync.output.progress import read_display
+
+    display = read_display(
+        sys.stderr,
+        what,
+        bar=use_color(sys.stderr),
+        requests=client.requests_sent,
+        status=client.limiter_status,
+        totals=totals,
+    )
+    client.observe_pages(display)
+    try:
+        yield
+    finally:
+        client.observe_pages(None)
+        display.close()
 
 
 @contextlib.contextmanager

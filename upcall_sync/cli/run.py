@@ -31,12 +31,14 @@ from upcall_sync.cli.base import (
     Format,
     Paths,
     Prune,
+    Quiet,
     Target,
     app,
     connection_options,
     gc_paused,
     need_paths,
     print_error,
+    reading,
     use_color,
 )
 
@@ -77,30 +79,45 @@ def plan(
             help="List every number (to add, or named by a notice), not the first five.",
         ),
     ] = False,
+    no_timeline: Annotated[
+        bool,
+        typer.Option(
+            "--no-timeline",
+            help="Markdown: leave out the timeline (a Mermaid gantt of the campaign windows "
+            "the plan creates, moves or sets ready).",
+        ),
+    ] = False,
+    quiet: Quiet = False,
     *,
     connection: ConnectionOptions,
 ) -> None:
-    """Show what apply would change: text for people, JSON for machines, Markdown for PRs."""
+    """Show what apply would change: text for people, JSON for machines, Markdown for PRs.
+
+    While the account is read, progress goes to stderr (a bar on a terminal, a line
+    about every 10 s otherwise); stdout carries the plan alone.
+    """
     from upcall_sync.jobs.sync import plan_paths
     from upcall_sync.output.render import render
 
     client = connection.client()
-    with gc_paused():
+    with gc_paused(), reading(client, "plan", quiet=quiet):
         planned = plan_paths(need_paths(paths), client, plan_options(prune, target))
     if out:
         from upcall_sync.jobs.planfile import save_plan
 
         save_plan(out, planned, client.base_url, redact=STATE.redactor)
-    text_options = {"color": use_color(sys.stdout), "show_all_numbers": show_all_numbers}
-    render(planned.plan, fmt.value, sys.stdout, **(text_options if fmt is Format.text else {}))
+    options: dict[str, Any] = {"timeline": not no_timeline}
+    if fmt is Format.text:
+        options = {"color": use_color(sys.stdout), "show_all_numbers": show_all_numbers}
+    render(planned.plan, fmt.value, sys.stdout, **(options if fmt is not Format.json else {}))
     if detailed_exitcode and not planned.plan.empty:
         raise typer.Exit(2)
 
 
 def plan_options(prune: bool, target: list[str] | None) -> PlanOptions:
-    from upcall_sync.jobs.sync import PlanOptions
+    from upcall_sync.jobs.sync import PlanOptions, utc_now
 
-    return PlanOptions(prune=prune, targets=tuple(target or ()))
+    return PlanOptions(prune=prune, targets=tuple(target or ()), clock=STATE.clock or utc_now)
 
 
 # -- apply ----------------------------------------------------------------------
@@ -135,7 +152,10 @@ def apply(
         ),
     ] = False,
     quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="Print only the plan summary and the result.")
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="Print only the plan summary and the result (no progress)."
+        ),
     ] = False,
     fmt: Annotated[
         ApplyFormat,
@@ -161,7 +181,7 @@ def apply(
     run = _ApplyRun(json_report=fmt is ApplyFormat.json)
     try:
         client = connection.client()
-        with gc_paused():
+        with gc_paused(), reading(client, "plan", quiet=quiet):
             options = plan_options(prune, target)
             run.job = prepare_apply(need_paths(paths), client, options)
         code = _apply_job(
@@ -236,12 +256,25 @@ def _apply_job(
     cancel = threading.Event()
     # The handlers stay until the command ends: a second signal while the
     # report prints must still exit at once.
+    checking = contextlib.ExitStack()
+
+    def check_starts() -> None:  # the writes are done: the convergence check reads
+        progress.close()
+        checking.enter_context(reading(client, "checking convergence", quiet=quiet))
+
     with _signals(cancel) as received:
         try:
             run.outcome = outcome = run_apply(
-                client, job, force=force, fail_fast=fail_fast, listener=progress, cancel=cancel
+                client,
+                job,
+                force=force,
+                fail_fast=fail_fast,
+                listener=progress,
+                cancel=cancel,
+                on_check=check_starts,
             )
         finally:
+            checking.close()
             progress.close()
         render_report(outcome.report, out)
         if outcome.report.stop_reason:

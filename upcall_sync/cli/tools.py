@@ -22,11 +22,13 @@ from upcall_sync.cli.base import (
     STATE,
     ConnectionOptions,
     Paths,
+    Quiet,
     app,
     connection_options,
     gc_paused,
     need_paths,
     print_error,
+    reading,
 )
 
 # -- validate / schema ----------------------------------------------------------
@@ -79,6 +81,7 @@ def doctor(
     fmt: Annotated[
         DoctorFormat, typer.Option("--format", "-f", help="text or json.")
     ] = DoctorFormat.text,
+    quiet: Quiet = False,
     *,
     connection: ConnectionOptions,
 ) -> None:
@@ -89,7 +92,8 @@ def doctor(
     from upcall_sync.jobs.doctor import render_json, render_text, run_doctor
 
     client = connection.client()
-    report = run_doctor(client)
+    with reading(client, "doctor", quiet=quiet, totals=False):  # it probes first pages
+        report = run_doctor(client)
     (render_json if fmt is DoctorFormat.json else render_text)(report, sys.stdout)
     if not report.ok:
         raise typer.Exit(1)
@@ -148,6 +152,7 @@ def export(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="With --out: replace files that exist.")
     ] = False,
+    quiet: Quiet = False,
     *,
     connection: ConnectionOptions,
 ) -> None:
@@ -163,7 +168,8 @@ def export(
         csv_over=ex.DEFAULT_CSV_OVER if csv_over is None else csv_over,
     )
     client = connection.client()
-    live = ex.read_live(client, options)
+    with reading(client, "export", quiet=quiet):
+        live = ex.read_live(client, options)
     try:
         result = ex.build(
             live, options, version=__version__, to_dir=out is not None, redact=STATE.redactor

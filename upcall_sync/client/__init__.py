@@ -18,6 +18,7 @@ from upcall_sync.client.models import (
     ContactList,
     ListContact,
 )
+from upcall_sync.client.observe import PageObserver, PageRead
 from upcall_sync.client.ratelimit import LimiterStatus, RateLimiter
 from upcall_sync.client.resources import contact_row
 from upcall_sync.client.rows import CONTACT_KEYS, ContactRow, NumberRow
@@ -52,6 +53,8 @@ __all__ = [
     "Listing",
     "NumberRow",
     "Page",
+    "PageObserver",
+    "PageRead",
     "RateLimiter",
     "Redactor",
     "RetryPolicy",

@@ -21,6 +21,7 @@ from upcall_sync.client.models import (
     CampaignAttributes,
     CampaignNumber,
 )
+from upcall_sync.client.observe import PageObserver
 from upcall_sync.client.probe import Probe
 from upcall_sync.client.ratelimit import LimiterStatus, RateLimiter
 from upcall_sync.client.resources import contact_row, document, parse_single
@@ -147,6 +148,11 @@ class UpcallClient(ContactListsApi):
     def requests_sent(self) -> int:
         """How many requests this client has sent (retries included)."""
         return self.transport.stats.requests
+
+    def observe_pages(self, observer: PageObserver | None) -> None:
+        """Call `observer` with a `PageRead` after every listing page this client reads
+        (from the thread that read it); None stops it. The one progress hook."""
+        self.transport.on_page = observer
 
     # -- Campaigns ------------------------------------------------------------
 

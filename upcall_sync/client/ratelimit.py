@@ -6,10 +6,11 @@ server does:
 
 - **429 answers.** The first 429 of a run means the server's allowance is spent:
   the limiter starts pacing at half the rate the server just admitted (the
-  successful answers of the last second). At every later throttling event it
-  measures the rate the server admitted *between* two events: a token-bucket
-  server is out of tokens at both, so what it admitted in between is exactly
-  its refill rate, whatever its burst size. It then sends at 90% of that.
+  successful answers of the last second, over the run's age when it is
+  younger). At every later throttling event it measures the rate the server
+  admitted *between* two events: a token-bucket server is out of tokens at
+  both, so what it admitted in between is exactly its refill rate, whatever
+  its burst size. It then sends at 90% of that.
 - **Growth.** Between events the rate grows back along a cubic curve (as in
   CUBIC congestion control and botocore's adaptive retry mode): quickly back
   towards the last measured limit, flat around it for a few seconds, then
@@ -21,11 +22,32 @@ server does:
 
 One 429 counts once: 429s for requests sent before the last event, or within
 a second of it, belong to the same episode (they were in flight already).
-Some servers refuse a few requests whatever the pace: a 429 that comes while
-the pace is still below the last measured limit starts a new event only when
-refusals are frequent (3 or more, and a tenth of the answers: the limit has
-dropped); and a few refusals at the top of the curve lower the measured limit
-by at most 3%. A `Retry-After: 0` asks for no wait, so it teaches nothing.
+
+**Stray 429s.** Some servers refuse a share of requests whatever the pace (a
+quota shared with other clients, a load-shedding proxy). The limiter backs off
+only from 429s that rise with its own rate, and undoes a slow-down at once
+when they do not:
+
+- Every slow-down is a *trial*. A limit L refuses 1 - L/r of what comes at
+  rate r, so from the share refused before the slow-down, at the rate before,
+  it predicts the share at the slower pace (about none, below L); stray 429s
+  keep the share they had. The answers to requests sent at the slower pace
+  (up to 30, fewer once a Poisson likelihood ratio gives odds of 20:1 either
+  way) say which: stray, and the pace goes straight back to where it was;
+  rate-related, and the slow-down stays. If half or more of the answers
+  (5 or more, in-flight ones included) are still refused, the pace drops at
+  once to what the server admitted in the last second.
+- The share refused in trials that found stray 429s (and in later trials that
+  held) is the *background* share. A 429 starts a new event only when the
+  429s of the last 2 seconds (at least the last 40 answers) exceed the
+  background's expected count by more than four times its square root plus
+  three (twice plus one once the pace is back at the last measured limit).
+- Without a background, a 429 that comes while the pace is still below the
+  last measured limit starts a new event only when refusals are frequent (3 or
+  more, and a tenth of the answers: the limit has dropped); and a few refusals
+  at the top of the curve lower the measured limit by at most 3%.
+
+A `Retry-After: 0` asks for no wait, so it teaches nothing.
 Waiting is by pacing: a request takes a token before it is sent; the bucket
 holds one token, so requests go out evenly spaced. The limiter decides *when*
 a request may go; whether a refused request is retried is the retry policy's
@@ -58,6 +80,47 @@ EPISODE_SECONDS = 1.0
 THROTTLED_SHOWN_FOR = 5.0
 #: the longest a RateLimit-Reset may hold requests
 MAX_HOLD = 60.0
+#: the 429s of this many recent seconds (and at least this many answers) are compared
+#: with the background share
+WINDOW_SECONDS = 2.0
+WINDOW_ANSWERS = 40
+#: a trial ends after this many answers to requests sent at the lower pace...
+TRIAL_ANSWERS = 30
+#: ...or as soon as this many of them, and half, were refused (still over the limit;
+#: the answers to requests in flight when it began count here too)
+TRIAL_REFUSALS = 5
+#: ...or once a third of them came back, as soon as the evidence is this strong either
+#: way (a log-likelihood ratio: 3 is odds of 20:1)
+TRIAL_EVIDENCE = 3.0
+
+
+@dataclass
+class _Trial:
+    """A slow-down on probation: the curve before it, and what came back since."""
+
+    started: float
+    rate_before: float  # answers a second in the window when it began
+    saved: tuple[float | None, float, float, float | None, int, int] | None  # None: keep it
+    window_answered: int  # the window's answers when it began
+    window_refused: int
+    answered: int = 0  # answers to requests sent since it began
+    refused: int = 0
+    in_flight_answered: int = 0  # answers to requests that were in flight when it began
+    in_flight_refused: int = 0
+
+    def count(self, sent_at: float, refused: bool) -> None:
+        if sent_at >= self.started:
+            self.answered += 1
+            self.refused += refused
+        else:
+            self.in_flight_answered += 1
+            self.in_flight_refused += refused
+
+    @property
+    def share_before(self) -> float:
+        """The share refused at the pace before (a few answers say little: at least 10)."""
+        refused = self.window_refused + self.in_flight_refused
+        return refused / max(self.window_answered + self.in_flight_answered, 10)
 
 
 @dataclass(frozen=True)
@@ -112,10 +175,16 @@ class RateLimiter:
         self._refused_since_event = 0
         self._recent: deque[float] = deque()  # success times, last second
         self._tokens = 1.0
-        self._stamp = clock()
+        self._stamp = self._born = clock()
         self._hold_until = 0.0
         self._throttled_at: float | None = None
-        self.events = 0
+        self._window: deque[tuple[float, bool]] = deque()  # answers, last WINDOW_SECONDS
+        self._window_refused = 0
+        self._trial: _Trial | None = None
+        self._bg_answered = 0  # answers and refusals seen in trials: the background share
+        self._bg_refused = 0
+        self.events = 0  # slow-downs that held (a reverted trial does not count)
+        self.stray = 0  # slow-downs reverted: their 429s were not about our pace
         self.throttled = 0
 
     # -- sending ----------------------------------------------------------------
@@ -149,43 +218,165 @@ class RateLimiter:
         retry_after: float | None = None,
     ) -> None:
         """Learn from one answer (any HTTP status)."""
-        limits = parse_limit_headers(headers)
+        limits = parse_limit_headers(headers) if headers else _NO_LIMITS
+        refused = status == 429
         with self._lock:
             now = self._clock()
-            self._apply_headers(now, limits)
-            if status != 429:
+            if limits is not _NO_LIMITS:
+                self._apply_headers(now, limits)
+            self._remember(now, refused)
+            trial = self._trial
+            if trial is not None:
+                trial.count(sent_at, refused)
+                self._judge(now, trial)
+            if not refused:
                 self._admitted_since_event += 1
-                self._recent.append(now)
-                while self._recent and self._recent[0] < now - 1.0:
-                    self._recent.popleft()
+                recent = self._recent
+                recent.append(now)
+                while recent[0] < now - 1.0:
+                    recent.popleft()
                 return
             self.throttled += 1
             self._throttled_at = now
             if not self.adaptive or retry_after == 0:
                 return  # "Retry-After: 0": the server asks for no wait, so no slower pace
-            if self._event_at is not None:
-                if sent_at < self._event_at or now - self._event_at < EPISODE_SECONDS:
-                    return  # in flight before the last event, or part of it
-                self._refused_since_event += 1
-                if not self._explained(now):
-                    return
+            self._on_refused(now, sent_at)
+
+    def _on_refused(self, now: float, sent_at: float) -> None:
+        if self._event_at is not None:
+            if sent_at < self._event_at or now - self._event_at < EPISODE_SECONDS:
+                return  # in flight before the last event, or part of it
+            self._refused_since_event += 1
+        if self._trial is not None:
+            rate = self._rate(now)
+            if rate is None or rate < self._w_max * 0.999:
+                return  # the trial under way decides what these 429s mean
+            # back at the measured limit, and refused: the trial ends with what it saw
+            if self._conclude(now, self._trial):
+                return  # they were stray
+        if self._explained(now):
+            self._begin_trial(now)
             self._event(now)
 
+    def _remember(self, now: float, refused: bool) -> None:
+        window = self._window
+        window.append((now, refused))
+        self._window_refused += refused
+        horizon = now - WINDOW_SECONDS
+        while window[0][0] < horizon and len(window) > WINDOW_ANSWERS:
+            self._window_refused -= window.popleft()[1]
+
+    def _begin_trial(self, now: float, *, undoable: bool = True) -> None:
+        answers = len(self._window)
+        span = max(now - self._window[0][0], 0.05) if answers else 1.0
+        saved = (
+            self._learned,
+            self._w_max,
+            self._k,
+            self._event_at,
+            self._admitted_since_event,
+            self._refused_since_event,
+        )
+        self._trial = _Trial(
+            now, answers / span, saved if undoable else None, answers, self._window_refused
+        )
+
+    def _judge(self, now: float, trial: _Trial) -> None:
+        """Once the trial has spoken, keep the slow-down, slow down further, or go back to
+        the pace before it."""
+        refused = trial.refused + trial.in_flight_refused
+        answered = trial.answered + trial.in_flight_answered
+        over = refused >= TRIAL_REFUSALS and 2 * refused >= answered
+        if over:  # still well over the limit: down to what was admitted in the last second
+            admitted = sum(1 for t in self._recent if t >= now - 1.0)
+            self._begin_trial(now, undoable=False)  # the pace before was over the limit
+            self._event(now, measured=max(admitted, MIN_RATE))
+            return
+        evidence = self._evidence(now, trial)
+        if trial.answered >= TRIAL_ANSWERS or abs(evidence) >= TRIAL_EVIDENCE:
+            self._conclude(now, trial)
+
+    def _evidence(self, now: float, trial: _Trial) -> float:
+        if trial.answered < TRIAL_ANSWERS // 3:
+            return 0.0
+        return self._stray_evidence(trial, trial.answered / max(now - trial.started, 0.05))
+
+    def _conclude(self, now: float, trial: _Trial) -> bool:
+        """End the trial: True when its 429s were stray (the slow-down is undone)."""
+        self._trial = None
+        if self._evidence(now, trial) > 0:
+            self._undo(trial)
+            return True
+        if self._bg_answered:
+            # the slow-down held; what it still refused is background too (and a background
+            # that was a limit's 429s taken for stray ones fades)
+            self._bg_answered += trial.answered
+            self._bg_refused += trial.refused
+        return False
+
+    def _undo(self, trial: _Trial) -> None:
+        """The trial's 429s were not about our pace: back to the curve before it, and
+        what the trial saw is the background share."""
+        self._bg_answered += trial.answered
+        self._bg_refused += trial.refused
+        if trial.saved is None:
+            return
+        learned, self._w_max, self._k, event_at, admitted, refused_since = trial.saved
+        self._learned, self._event_at = learned, event_at
+        self._admitted_since_event = admitted + self._admitted_since_event
+        self._refused_since_event = refused_since
+        self.events -= 1
+        self.stray += 1
+
+    @staticmethod
+    def _stray_evidence(trial: _Trial, rate: float) -> float:
+        """Were the trial's 429s not about our pace? A rate limit L refuses 1 - L/r of
+        what comes at r: from the share refused before, at the rate before, it predicts
+        the share at the trial's rate (about none, below L); stray 429s keep the share
+        they had. Which predicts the trial's count of 429s better (Poisson likelihood)?
+        The log of their likelihood ratio: positive says stray. A trial that did not
+        send slower cannot tell: then the slow-down stays."""
+        n, refused = trial.answered, trial.refused
+        before = trial.share_before
+        if rate >= 0.9 * trial.rate_before:
+            return 0.0
+        predicted = max(0.0, 1.0 - (1.0 - before) * trial.rate_before / rate)
+        stray = max(before * n, 0.1)
+        limit = max(predicted * n, 0.5)  # a limit met at about its rate refuses a few
+        return refused * math.log(stray / limit) - stray + limit
+
+    def _background(self) -> float | None:
+        if not self._bg_answered:
+            return None
+        return self._bg_refused / self._bg_answered
+
     def _explained(self, now: float) -> bool:
-        """Does this 429 say we are over the limit? Yes once the pace is back at the last
-        measured limit; below it, only when refusals are frequent (the limit dropped),
-        not for a stray 429 (some servers refuse a few requests whatever the pace)."""
+        """Does this 429 say we are over the limit? Not while the 429s of the last seconds
+        (and 40 answers) stay within what the background share explains. Otherwise yes
+        for the first, and once the pace is back at the last measured limit; below it,
+        only when refusals are frequent (the limit dropped), not for a stray 429."""
         rate = self._rate(now)
-        if rate is None or rate >= self._w_max * 0.999:
+        at_limit = rate is not None and rate >= self._w_max * 0.999
+        background = self._background()
+        if background:
+            # a clear excess; back at the measured limit, a smaller one will do
+            expected = background * len(self._window)
+            noise = (2.0, 1.0) if at_limit else (4.0, 3.0)
+            return self._window_refused > expected + noise[0] * math.sqrt(expected) + noise[1]
+        if self._event_at is None or rate is None or at_limit:
             return True
         refused = self._refused_since_event
         return refused >= 3 and refused >= 0.1 * (refused + self._admitted_since_event)
 
-    def _event(self, now: float) -> None:
+    def _event(self, now: float, measured: float | None = None) -> None:
         """A new throttling event: measure what the server admitted, and slow down."""
-        if self._event_at is None:
+        if measured is not None:  # a trial found the pace still far too high
+            w_max = measured
+            start = w_max * FIRST_BETA
+        elif self._event_at is None:
+            # the answers of the last second, as a rate (the run may be younger than that)
             admitted = sum(1 for t in self._recent if t >= now - 1.0)
-            w_max = float(max(admitted, 1))
+            w_max = max(admitted, 1) / max(min(now - self._born, 1.0), 0.1)
             start = w_max * FIRST_BETA
         else:
             elapsed = max(now - self._event_at, EPISODE_SECONDS)
@@ -246,11 +437,14 @@ class RateLimiter:
 _NUMBER = re.compile(r"^\s*(\d+(?:\.\d+)?)")
 _PARAM = re.compile(r";\s*([a-z]+)\s*=\s*\"?(\d+(?:\.\d+)?)", re.IGNORECASE)
 _EPOCH = 1_000_000_000  # a Reset larger than this is a Unix time, not a delay
+_NO_LIMITS = HeaderLimits()
 
 
 def parse_limit_headers(headers: Mapping[str, str]) -> HeaderLimits:
     """The IETF drafts' RateLimit-Policy / RateLimit(-Limit/-Remaining/-Reset) and the
     common X-RateLimit-* forms. Anything unparseable is ignored (the 429s still teach)."""
+    if not any("ratelimit" in name.lower() for name in headers):
+        return _NO_LIMITS  # most answers: one pass over the names, not nine look-ups
     get = headers.get
     policy_rate = None
     for name in ("RateLimit-Policy", "X-RateLimit-Policy", "RateLimit-Limit", "X-RateLimit-Limit"):
@@ -268,6 +462,8 @@ def parse_limit_headers(headers: Mapping[str, str]) -> HeaderLimits:
             remaining = int(float(params["r"]))
         if "t" in params:
             reset = _seconds(params["t"])
+    if policy_rate is None and remaining is None and reset is None:
+        return _NO_LIMITS
     return HeaderLimits(policy_rate, remaining, reset)
 
 

@@ -250,6 +250,11 @@ class UpdateCampaign(_CampaignWrite):
     fields: tuple[FieldChange, ...] = ()
     #: why the plan sets the status itself (a do-not-call pause), shown on the plan line
     reason: str = ""
+    #: the live (start_datetime, end_datetime) before the change, for the timeline (not
+    #: saved in plan files: a loaded plan knows only the rows it changes)
+    live_window: tuple[datetime | None, datetime | None] = field(
+        default=(None, None), compare=False
+    )
 
     def rows(self) -> tuple[FieldChange, ...]:
         return self.fields

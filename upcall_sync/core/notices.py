@@ -9,6 +9,10 @@
   Upcall, and the plan would create a second one. This needs every campaign of
   the account, so it is given only when the plan read the complete listing;
   it never costs a request of its own.
+- **warning** (past window): a campaign the plan creates, or that is `ready`
+  after it, whose `end_datetime` has passed (at the caller's `now`): it can
+  never dial. Named at the manifest's `end_datetime` line (or `status`, or the
+  campaign, when the end is the live one).
 """
 
 from __future__ import annotations
@@ -18,7 +22,14 @@ from collections.abc import Hashable, Sequence
 from datetime import datetime
 from typing import Any
 
-from upcall_sync.core.changes import Notice, campaign_address, quoted
+from upcall_sync.core.changes import (
+    Change,
+    CreateCampaign,
+    Notice,
+    UpdateCampaign,
+    campaign_address,
+    quoted,
+)
 from upcall_sync.core.matching import Matches
 from upcall_sync.core.model import (
     DATETIME_FIELDS,
@@ -27,7 +38,7 @@ from upcall_sync.core.model import (
     LiveCampaign,
     LiveState,
 )
-from upcall_sync.core.normalize import text, utc_second
+from upcall_sync.core.normalize import format_datetime, text, utc_second
 
 #: the details compared to tell a renamed campaign (status and from_number are not:
 #: status moves on its own, and from_number is never returned)
@@ -145,3 +156,44 @@ def _renamed(d: DesiredCampaign, lc: LiveCampaign) -> Notice:
             "a new campaign)"
         ),
     )
+
+
+def past_window_notices(changes: Sequence[Change], live: LiveState, now: datetime) -> list[Notice]:
+    """Campaigns created, or ready after the plan, whose end_datetime is before `now`."""
+    by_id = {lc.id: lc for lc in live.campaigns}
+    notices: list[Notice] = []
+    for change in changes:
+        if isinstance(change, CreateCampaign):
+            end, status = change.values.get("end_datetime"), change.values.get("status")
+            verb = "creates"
+        elif isinstance(change, UpdateCampaign):
+            rows = {r.name: r.after for r in change.fields}
+            if "status" not in rows and "end_datetime" not in rows:
+                continue  # the plan neither makes it ready nor moves its end
+            lc = by_id.get(change.live_id or "")
+            end = rows["end_datetime"] if "end_datetime" in rows else change.live_window[1]
+            status = rows.get("status", lc.status if lc else None)
+            if status != "ready":
+                continue
+            verb = "sets ready" if "status" in rows else "moves the end of ready"
+        else:
+            continue
+        if not isinstance(end, datetime) or end >= now:
+            continue
+        name = change.campaign or ""
+        field_ = "end_datetime" if "end_datetime" in change.sources else "status"
+        where = change.sources.get(field_) or change.source
+        live_end = "" if field_ == "end_datetime" else " (its live end)"
+        notices.append(
+            Notice(
+                kind="warning",
+                address=campaign_address(name),
+                campaign=name,
+                message=(
+                    f"{where}: warning: {field_}: the plan {verb} campaign {quoted(name)}, "
+                    f"whose window ended {format_datetime(end)}{live_end}: it can never dial; "
+                    "move its end_datetime into the future"
+                ),
+            )
+        )
+    return notices

@@ -34,6 +34,7 @@ import fnmatch
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from upcall_sync.core.adopted import other_list_updates
@@ -76,7 +77,7 @@ from upcall_sync.core.model import (
     LiveState,
 )
 from upcall_sync.core.normalize import text, utc_second
-from upcall_sync.core.notices import hint_notices
+from upcall_sync.core.notices import hint_notices, past_window_notices
 from upcall_sync.core.renames import pair_renames
 from upcall_sync.core.stopcalls import DoNotCallList, held_numbers, hold_status, leave_out_listed
 from upcall_sync.errors import Location, PlanError, Problem
@@ -147,8 +148,10 @@ def plan(
     *,
     prune: bool = False,
     targets: Sequence[str] | None = None,
+    now: datetime | None = None,
 ) -> Plan:
-    """The changes that make `live` match `desired`. Pure: no I/O.
+    """The changes that make `live` match `desired`. Pure: no I/O (the caller's clock
+    gives `now`, for the warning about campaign windows already over).
 
     The campaigns and their matches are the reader's (`live.matches`, made for the
     same targets), so a plan matches once; without them, they are worked out here."""
@@ -169,6 +172,8 @@ def plan(
     if desired.prune_scope and live.complete_listing and not targets:
         planner.prune(desired.prune_scope, archive=prune)
     planner.notices.extend(hint_notices(desired, live, campaigns, matches))
+    if now is not None:
+        planner.notices.extend(past_window_notices(planner.changes, live, now))
     return planner.result()
 
 
@@ -509,6 +514,7 @@ def _update(
         campaign=d.name,
         live_id=lc.id,
         fields=tuple(rows),
+        live_window=(lc.start_datetime, lc.end_datetime),
         ready_after_numbers=any(r.name == "status" and r.after == "ready" for r in rows)
         and has_adds,
         sources={r.name: d.where(r.name) for r in rows},

@@ -221,15 +221,22 @@ def render_json(plan: Plan, out: IO[str]) -> None:
 # -- Markdown ----------------------------------------------------------------------
 
 
-def render_markdown(plan: Plan, out: IO[str], *, limit: int = MARKDOWN_LIMIT) -> None:
-    """A PR comment: summary table first, details folded; never cut mid-block.
+def render_markdown(
+    plan: Plan, out: IO[str], *, limit: int = MARKDOWN_LIMIT, timeline: bool = True
+) -> None:
+    """A PR comment: summary table first, then the timeline (a Mermaid gantt of the
+    campaign windows the plan creates, moves or sets ready; `timeline_markdown`),
+    details folded; never cut mid-block.
 
-    Under `limit` characters in all: notices get what they need up to a quarter of
-    it (more when the changes need less); campaign blocks come whole, in order,
-    while they fit, and the sections left over are listed one line each, as many
-    as fit, with the count of the rest.
+    Under `limit` characters in all: the timeline is shown when it takes at most a
+    quarter of them; notices get what they need up to a quarter of the rest (more
+    when the changes need less); campaign blocks come whole, in order, while they
+    fit, and the sections left over are listed one line each, as many as fit, with
+    the count of the rest.
     """
     head = _markdown_head(plan) + dialing_markdown(plan, _escape)
+    if timeline:
+        head += _timeline(plan, (limit - len(head) - _SLACK) // 4)
     all_sections = sections(plan)
     blocks = [_markdown_block(s) for s in all_sections]
     room = limit - len(head) - _SLACK
@@ -239,6 +246,16 @@ def render_markdown(plan: Plan, out: IO[str], *, limit: int = MARKDOWN_LIMIT) ->
 
 
 _SLACK = 400  # what the closing lines of a folded list may add
+
+
+def _timeline(plan: Plan, budget: int) -> str:
+    from upcall_sync.output.timeline import timeline_markdown
+
+    text = timeline_markdown(plan)
+    if len(text) <= budget:
+        return text
+    note = "_Timeline left out: it would not fit this comment; `upcall-sync plan` lists the "
+    return note + "windows._\n\n" if budget > len(note) + 20 else ""
 
 
 def _markdown_body(all_sections: list[Section], blocks: list[str], budget: int) -> str:
@@ -396,7 +413,7 @@ def render(plan: Plan, fmt: str, out: IO[str], **options: Any) -> None:
     if fmt == "json":
         render_json(plan, out)
     elif fmt == "markdown":
-        render_markdown(plan, out)
+        render_markdown(plan, out, **options)
     else:
         render_text(plan, out, **options)
 
