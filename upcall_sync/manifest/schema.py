@@ -183,7 +183,11 @@ _CSV_SECTION = [
     "reads `2134`).",
     "A workbook whose parts would unzip to more than "
     f"{MAX_XLSX_UNZIPPED_BYTES // 1024 // 1024} MB is refused before it",
-    "is opened (a zip bomb).",
+    "is opened (a zip bomb), and so is one whose XML holds more row elements, or a row",
+    "numbered higher, than Excel's 1,048,576 rows: a few kilobytes of crafted XML would",
+    "otherwise keep the reader busy for minutes and gigabytes. Reading stops, with the",
+    "same refusal, past 67,108,864 cells (each row counted up to its last cell); a cell",
+    "beyond the header's last column is counted, not read.",
     "",
     f"A contacts file may be at most {MAX_CSV_BYTES // 1024 // 1024} MB; text files are "
     "read as a stream, so",
