@@ -40,12 +40,16 @@ def validate(paths: Paths = None) -> None:
     from upcall_sync.core.stopcalls import listed_problems
     from upcall_sync.errors import ManifestError
     from upcall_sync.manifest import load_manifests
+    from upcall_sync.manifest.tokencheck import token_problems
 
     with gc_paused():
         state = load_manifests(need_paths(paths))
     listed = listed_problems(state)
     if listed:  # plan leaves these out; validate fails, so the PR check does
         raise ManifestError(listed)
+    holding = token_problems(state, STATE.redactor)  # as plan refuses them, when a token is set
+    if holding:
+        raise ManifestError(holding)
     for skipped in state.skipped:
         print(f"note: skipped {skipped}: not a manifest (no manifest keys)", file=sys.stderr)
     for warning in state.warnings:
