@@ -4,6 +4,7 @@ real CLI (`validate`)."""
 
 from __future__ import annotations
 
+import re
 import time
 import zipfile
 from collections.abc import Iterator
@@ -75,7 +76,8 @@ def test_millions_of_empty_row_elements_are_refused_before_openpyxl_parses_them(
     here: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # a few MB of zip; openpyxl's parser keeps each row element (4 GB for 28 million)
-    rows = (b'<row r="2"/>' * 100_000 for _ in range(11))
+    # (numbered on, so the zip's ratio stays that of a real sheet: this is no zip bomb)
+    rows = (b'<row r="%d"/>' % n for n in range(2, 1_100_000))
     code, err, took = _validate(capsys, _crafted(here, rows))
     assert (code, err.splitlines()) == (1, [_REFUSED])
     assert took < 5
@@ -104,3 +106,25 @@ def test_a_note_far_right_of_a_row_is_counted_not_converted(
         1,
         ["n.xlsx:Sheet!2:2: row has 16384 cells but the header has 1"],
     )
+
+
+def test_shared_strings_that_inflate_400_times_are_a_zip_bomb(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = _crafted(here, iter([]))
+    with zipfile.ZipFile(here / "n.xlsx", "a", zipfile.ZIP_DEFLATED) as book:
+        # a 90 KB file whose 2 million strings kept openpyxl busy for 37 s (9 min at 512 MB)
+        book.writestr("xl/sharedStrings.xml", b"<sst>" + b"<si><t>a</t></si>" * 2_000_000)
+    code, err, took = _validate(capsys, manifest)
+    assert code == 1
+    [line] = err.splitlines()
+    start, ratio, end = re.fullmatch(r"(.*unzip to )(\d+)( times.*)", line).groups()  # type: ignore[union-attr]
+    assert (
+        start == 'm.yaml:5:18: campaigns[0].numbers_csv: "n.xlsx" has a part that would unzip to '
+    )
+    assert int(ratio) > 300
+    assert end == (
+        " times its size, over the 100 times a workbook's XML can be (a zip bomb); the file is "
+        "not opened"
+    )
+    assert took < 5

@@ -183,7 +183,9 @@ _CSV_SECTION = [
     "reads `2134`).",
     "A workbook whose parts would unzip to more than "
     f"{MAX_XLSX_UNZIPPED_BYTES // 1024 // 1024} MB is refused before it",
-    "is opened (a zip bomb), and so is one whose XML holds more row elements, or a row",
+    "is opened (a zip bomb), and so is one with a part over 1 MB that would unzip to more",
+    "than 100 times its compressed size (Apache POI's zip-bomb rule), or whose XML holds",
+    "more row elements, or a row",
     "numbered higher, than Excel's 1,048,576 rows: a few kilobytes of crafted XML would",
     "otherwise keep the reader busy for minutes and gigabytes. Reading stops, with the",
     "same refusal, past 67,108,864 cells (each row counted up to its last cell); a cell",

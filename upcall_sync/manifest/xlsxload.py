@@ -24,6 +24,8 @@ from upcall_sync.manifest.table import Row, TableError
 
 #: a workbook whose parts unzip to more than this is refused before it is opened
 MAX_XLSX_UNZIPPED_BYTES = 512 * 1024 * 1024
+#: a part that unzips to more than this many times its compressed size is a zip bomb
+MAX_INFLATE_RATIO = 100
 #: Excel's own limit: a sheet a spreadsheet app saved never has more rows
 MAX_ROWS = 1_048_576
 #: cells handed over, counting each row up to its last cell (1,048,576 rows of 64 columns)
@@ -46,11 +48,24 @@ def check_unzipped_size(fh: BinaryIO, display: str, limit: int) -> None:
                     "workbook to split)"
                 )
             for info in archive.infolist():
+                _check_ratio(info)
                 _check_row_elements(archive, info)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError):
         raise TableError(_NOT_A_WORKBOOK) from None
     finally:
         fh.seek(0)
+
+
+def _check_ratio(info: zipfile.ZipInfo) -> None:
+    """Refuse a part that inflates more than MAX_INFLATE_RATIO times (past 1 MiB): a
+    spreadsheet app's XML compresses 5-20 times; 90 KB that unzip to 34 MB of shared
+    strings keep openpyxl busy for half a minute (Apache POI's zip-bomb rule, same ratio)."""
+    if info.file_size > 1 << 20 and info.file_size > MAX_INFLATE_RATIO * info.compress_size:
+        raise TableError(
+            f"has a part that would unzip to {info.file_size / max(info.compress_size, 1):,.0f} "
+            f"times its size, over the {MAX_INFLATE_RATIO} times a workbook's XML can be "
+            "(a zip bomb); the file is not opened"
+        )
 
 
 def _check_row_elements(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
