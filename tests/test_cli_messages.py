@@ -70,7 +70,10 @@ def test_a_404_from_the_right_path_gets_no_path_hint(
         (["plan", "--bogus"], "`upcall-sync plan` has no option --bogus; see `upcall-sync plan --help`"),
         (["plan", "--fromat", "json"], "`upcall-sync plan` has no option --fromat; did you mean --format?"),
         (["plan", "--show-all"], "did you mean --show-all-numbers?"),
-        (["plan", "--auto-approve"], "has no option --auto-approve; `upcall-sync apply` has it"),
+        (
+            ["plan", "--auto-approve"],
+            "has no option --auto-approve; `upcall-sync apply` and `upcall-sync doctor` have it",
+        ),
         (
             ["apply", "--out", "x"],
             "has no option --out; `upcall-sync export` and `upcall-sync plan` have it",

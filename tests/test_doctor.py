@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 import socket
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 
 from upcall_sync.client import CampaignAttributes, ContactAttributes, UpcallClient
 from upcall_sync.emulator import Emulator, Modes
-from upcall_sync.jobs.doctor import PASS, WARN, _datetime_verdict, error_shape_verdict
+from upcall_sync.jobs.doctor import PASS, SKIP, WARN, _datetime_verdict, error_shape_verdict
 
-from .conftest import OTHER_TOKEN, TOKEN, run_cli
+from .conftest import OTHER_TOKEN, TOKEN, run_cli, serve
 
 CHECKS = (
     "base-url",
@@ -72,7 +73,7 @@ def test_every_check_passes_against_the_default_emulator(
     assert code == 0
     assert [line.split()[:2] for line in lines] == [[PASS, name] for name in CHECKS]
     assert all(" -- needed by: " in line for line in lines)
-    assert "14 checks: 14 passed, 0 warnings, 0 failed" in out
+    assert "14 checks: 14 passed, 0 warnings, 0 failed, 0 not checked" in out
     assert "the server caps page[size] at 100 (asked 1000)" in out
     assert "?name='Spring' returned exactly the 2 campaign(s)" in out
     code, checks = doctor(capsys)
@@ -85,9 +86,13 @@ READINGS: dict[str, tuple[dict[str, Any], dict[str, str], int]] = {
     "numbers-copy-contacts": ({"numbers_copy_contacts": True}, {}, 0),
     "duplicate-number-message": ({"duplicate_number_message": "Number taken"}, {}, 0),
     "lenient-validation": ({"validation": "lenient"}, {}, 0),
-    "exact-filters": ({"exact_filters": True}, {}, 0),
+    "normalize-filters": ({"normalize_filters": True}, {}, 0),
     "no-last-link": ({"no_last_link": True}, {"links": WARN}, 0),
-    "no-lists": ({"no_lists": True}, {"lists": "FAIL", "list-contacts": WARN}, 1),
+    "no-lists": ({"no_lists": True}, {"lists": "FAIL", "list-contacts": SKIP}, 1),
+    "patch-replace": ({"patch_replace": True}, {}, 0),
+    "normalize-names": ({"normalize_names": True}, {}, 0),
+    "page-size-limit": ({"page_size_limit": 20}, {"page-cap": WARN}, 0),
+    "naive-datetimes": ({"naive_datetimes": True}, {"datetimes": WARN}, 0),
 }
 
 
@@ -101,10 +106,10 @@ def test_verdicts_in_every_reading(
     assert verdicts(checks) == {**ALL_PASS, **expected}
     assert code == exit_code
     evidence = {name: c["evidence"] for name, c in checks.items()}
-    if reading == "exact-filters":
-        assert "the filter matches the exact text" in evidence["phone-filter"]
-    else:
+    if reading == "normalize-filters":
         assert "the filter normalises phones" in evidence["phone-filter"]
+    else:
+        assert "the filter matches the exact text" in evidence["phone-filter"]
     if reading == "no-last-link":
         assert "no links.last" in evidence["links"] and "links.next" in evidence["links"]
     if reading == "no-lists":
@@ -132,7 +137,7 @@ def test_a_wrong_token_fails_and_says_so(
     assert code == 1
     assert checks["token"]["verdict"] == "FAIL"
     assert "refused the token (HTTP 401" in checks["token"]["evidence"]
-    assert {checks[n]["verdict"] for n in CHECKS[2:-1]} == {WARN}
+    assert {checks[n]["verdict"] for n in CHECKS[2:-1]} == {SKIP}
     assert checks["links"]["evidence"] == "not checked: the token was refused"
 
 
@@ -164,15 +169,37 @@ def test_an_unreachable_api_fails_in_one_report(
     assert "connection refused" in checks["base-url"]["evidence"]
 
 
-def test_an_empty_account_warns_it_could_not_check(
+def test_an_empty_account_says_what_it_could_not_check(
     capsys: pytest.CaptureFixture[str], account: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """No campaigns, no numbers, no list: those checks are "not checked", never PASS, and
+    the summary counts them (it said "every required check passed")."""
     monkeypatch.setenv("UPCALL_AUTH_TOKEN", OTHER_TOKEN)
     code, checks = doctor(capsys)
     assert code == 0
-    assert checks["name-filter"] == {**checks["name-filter"], "verdict": WARN}
-    assert checks["name-filter"]["evidence"] == "could not check: no campaigns"
+    assert checks["name-filter"] == {**checks["name-filter"], "verdict": SKIP}
+    assert checks["name-filter"]["evidence"] == "not checked: no campaigns"
     assert checks["token"]["verdict"] == PASS and checks["lists"]["verdict"] == PASS
+    skipped = sorted(n for n, c in checks.items() if c["verdict"] == SKIP)
+    assert skipped == [
+        "campaign-by-id",
+        "datetimes",
+        "from-number-filter",
+        "links",
+        "list-contacts",
+        "name-filter",
+        "numbers",
+        "phone-filter",
+    ]
+    code, out, _err = run_cli(capsys, "doctor")
+    assert code == 0 and "Every required check passed" not in out
+    assert (
+        "8 of 14 not checked: run again on an account with campaigns, numbers and a contact "
+        "list, or use --write-probe." in out
+    )
+    code, out, _err = run_cli(capsys, "doctor", "--format", "json")
+    assert code == 0
+    assert json.loads(out)["summary"] == {"pass": 6, "warn": 0, "not_checked": 8, "fail": 0}
 
 
 def test_doctor_sends_only_gets(capsys: pytest.CaptureFixture[str], account: Emulator) -> None:
@@ -227,7 +254,7 @@ def test_datetime_and_error_shape_verdicts() -> None:
     assert _datetime_verdict("2016-07-18T10:49:18.000Z") == PASS
     assert _datetime_verdict("2016-07-18T10:49:18Z") == WARN
     assert _datetime_verdict("2016-07-18T12:49:18+02:00") == WARN
-    assert _datetime_verdict("2016-07-18T10:49:18") == "FAIL"
+    assert _datetime_verdict("2016-07-18T10:49:18") == WARN  # no offset: UTC
     assert _datetime_verdict("yesterday") == "FAIL"
     assert _datetime_verdict(1468838958) == "FAIL"
     html = b"<html><body>Not Found</body></html>"
@@ -301,4 +328,100 @@ def test_the_summary_counts_one_warning_in_the_singular() -> None:
     render_text(
         Report("http://x/api/v1", [Check("a", PASS, "e", "n"), Check("b", WARN, "e", "n")]), out
     )
-    assert "\n2 checks: 1 passed, 1 warning, 0 failed. " in out.getvalue()
+    assert "\n2 checks: 1 passed, 1 warning, 0 failed, 0 not checked. " in out.getvalue()
+
+
+def test_a_stray_429_is_retried_not_failed(
+    capsys: pytest.CaptureFixture[str], account: Emulator
+) -> None:
+    """Every fifth request answered 429: doctor's probes retry it as plan would (its error
+    probe skipped the retry policy and marked a check FAIL)."""
+    account.faults.every = 5
+    account.faults.add_rule("429", "GET", r"/campaigns/0")  # the error-shape probe, too
+    code, checks = doctor(capsys)
+    throttled = [r for r in account.requests if r.status == 429]
+    assert code == 0 and verdicts(checks) == ALL_PASS
+    assert len(throttled) >= 3
+    assert f"{len(throttled)} answer(s) were 429" in checks["rate-limit"]["evidence"]
+
+
+class _Refusing(BaseHTTPRequestHandler):
+    """Answers every request with the status of its class (and a sign-in redirect)."""
+
+    status = 403
+
+    def do_GET(self) -> None:
+        body = b'{"errors": {"base": ["no"]}}'
+        self.send_response(self.status)
+        if self.status == 302:
+            self.send_header("Location", "/users/sign_in")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+@pytest.mark.parametrize(
+    ("status", "words"),
+    [
+        (401, "the API refused the token (HTTP 401 on GET /campaigns): check UPCALL_AUTH_TOKEN"),
+        (403, "the token may not read campaigns (HTTP 403 on GET /campaigns): it is valid, but"),
+        (302, "answered HTTP 302 (a redirect to /users/sign_in) instead of data, which is how"),
+    ],
+)
+def test_a_refused_token_is_said_plainly(
+    capsys: pytest.CaptureFixture[str], cli_env: Emulator, status: int, words: str
+) -> None:
+    """401, 403 and a redirect to a sign-in page are all the token's problem (a 302 was
+    reported as a wrong base URL; the 403 sentence was garbled)."""
+    handler = type("Handler", (_Refusing,), {"status": status})
+    with serve(handler) as base:
+        code, checks = doctor(capsys, "--api-url", base)
+    assert code == 1
+    assert checks["base-url"]["verdict"] == PASS
+    assert checks["token"]["verdict"] == "FAIL" and words in checks["token"]["evidence"]
+
+
+def test_a_server_that_validates_the_from_number_filter_is_no_failure(
+    capsys: pytest.CaptureFixture[str], account: Emulator
+) -> None:
+    """`?from_number=` with an unconfirmed number answered 400 (the server checks it)."""
+    from upcall_sync.emulator.app import bad
+
+    routes = account.api.routes
+    method, pattern, listing = routes[0]
+
+    def validating(api: Any, req: Any, acct: int, match: Any) -> Any:
+        if dict(req.query).get("from_number", "+16501231234") != "+16501231234":
+            raise bad("from_number", "Couldn't find that number")
+        return listing(api, req, acct, match)
+
+    routes[0] = (method, pattern, validating)
+    code, checks = doctor(capsys)
+    assert code == 0 and verdicts(checks) == ALL_PASS
+    assert "-> HTTP 400: the server checks the filter" in checks["from-number-filter"]["evidence"]
+
+
+def test_datetimes_without_an_offset_are_read_as_utc(
+    capsys: pytest.CaptureFixture[str], account: Emulator
+) -> None:
+    account.api.modes = Modes(naive_datetimes=True)
+    code, checks = doctor(capsys)
+    assert code == 0 and verdicts(checks) == {**ALL_PASS, "datetimes": WARN}
+    assert (
+        "without a UTC offset: the client reads such datetimes as UTC"
+        in (checks["datetimes"]["evidence"])
+    )
+
+
+def test_a_refused_page_size_is_a_warning_the_client_copes_with(
+    capsys: pytest.CaptureFixture[str], account: Emulator
+) -> None:
+    account.api.modes = Modes(page_size_limit=20)
+    code, checks = doctor(capsys)
+    assert code == 0 and verdicts(checks) == {**ALL_PASS, "page-cap": WARN}
+    assert "page[size]=1000 is refused with HTTP 400" in checks["page-cap"]["evidence"]
+    assert "(page[size]=15)" in checks["page-cap"]["evidence"]

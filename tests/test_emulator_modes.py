@@ -137,12 +137,12 @@ def test_the_duplicate_number_message(make: Any, message: str | None) -> None:
     assert len(numbers(raw, camp)) == 1
 
 
-# -- exact filters ----------------------------------------------------------------------
+# -- text filters: exact by default (CONTRACT.md), normalising as a switch ---------------
 
 
-@pytest.mark.parametrize("exact", [False, True])
-def test_phone_filters_normalise_only_by_default(make: Any, exact: bool) -> None:
-    raw = make(exact_filters=exact)
+@pytest.mark.parametrize("exact", [True, False])
+def test_phone_filters_are_exact_by_default(make: Any, exact: bool) -> None:
+    raw = make(normalize_filters=not exact)
     camp, list_id, _contact = staged(raw)
     raw("PATCH", f"/campaigns/{camp}", campaign({"from_number": "+16501231234"}))
     assert len(numbers(raw, camp, phone="+16507991144")) == 1
@@ -315,7 +315,12 @@ def test_every_switch_from_the_command_line() -> None:
             f"--read-only-token={READ_ONLY}",
             "--numbers-copy-contacts",
             "--duplicate-number-message=Number taken",
-            "--exact-filters",
+            "--normalize-filters",
+            "--patch-replace",
+            "--normalize-names",
+            "--page-size-limit=20",
+            "--naive-datetimes",
+            "--http-links",
             "--no-last-link",
             "--no-lists",
             "--validation=lenient",
@@ -341,6 +346,23 @@ def test_every_switch_from_the_command_line() -> None:
             timeout=5,
         )
         assert made.status_code == 201 and made.json()["data"]["attributes"]["status"] is None
+        assert not made.json()["data"]["attributes"]["created_at"].endswith("Z")  # naive
+        spaced = requests.post(
+            base + "/campaigns",
+            params={"auth_token": TOKEN},
+            json=campaign({"name": "  two   spaces ", "pitch": "p"}),
+            timeout=5,
+        ).json()["data"]
+        assert spaced["attributes"]["name"] == "two spaces"  # normalized
+        replaced = requests.patch(
+            base + f"/campaigns/{spaced['id']}",
+            params={"auth_token": TOKEN},
+            json={"data": {"type": "campaigns", "id": spaced["id"], "attributes": {}}},
+            timeout=5,
+        ).json()["data"]["attributes"]
+        assert replaced["name"] == "" and replaced["pitch"] is None  # replaced
+        assert get("/campaigns", **{"page[size]": "21"}).status_code == 400
+        assert get("/campaigns").json()["links"]["self"].startswith("http://")
         assert "last" not in get("/campaigns").json()["links"]
         assert get("/campaigns", READ_ONLY).json()["data"][0]["id"] == made.json()["data"]["id"]
         refused = requests.post(

@@ -261,3 +261,42 @@ def test_changes_are_sorted_deterministically() -> None:
     again = plan(desired(*reversed(d.campaigns)), lv)
     assert [c.to_dict() for c in first.changes] == [c.to_dict() for c in again.changes]
     assert kinds(first)[0] == "create_list"
+
+
+def test_a_name_that_differs_only_by_normalization_is_the_same_campaign_and_no_change() -> None:
+    """A server may store names NFC with whitespace collapsed (CONTRACT.md)."""
+    stored = LiveCampaign(id="7", name="Café Q3", status="pending", pitch="p")
+    p = plan(desired(camp("Cafe\u0301  Q3", pitch="p")), live(stored))
+    assert p.empty
+    p = plan(desired(camp("Cafe\u0301  Q3", pitch="q")), live(stored))
+    assert kinds(p) == ["update_campaign"] and p.changes[0].live_id == "7"
+
+
+def test_an_update_carries_every_other_attribute_as_planned_or_live() -> None:
+    """So a PATCH that replaces the campaign loses nothing: managed fields as the manifest
+    wants them (status too), the others as they are live; from_number only when managed."""
+    start = datetime(2026, 7, 11, 16, tzinfo=UTC)
+    lc = LiveCampaign(
+        id="7", name="Q3", status="paused", pitch="old", language="en", start_datetime=start
+    )
+    p = plan(desired(camp("Q3", pitch="new", status="paused")), live(lc))
+    [update] = p.changes
+    assert update.to_dict()["after"] == {"pitch": "new"}
+    assert update.kept == {
+        "name": "Q3",
+        "status": "paused",
+        "instructions": None,
+        "language": "en",
+        "start_datetime": start,
+        "end_datetime": None,
+    }
+    with_caller = camp("Q3", pitch="new", from_number="+16501231234")
+    p = plan(desired(with_caller), live(lc, from_numbers={"+16501231234": {"7"}}))
+    assert p.changes[0].kept["from_number"] == "+16501231234"
+
+
+def test_patch_replace_requires_from_number_on_campaigns_the_plan_updates() -> None:
+    lc = LiveCampaign(id="7", name="Q3", status="pending", pitch="old")
+    with pytest.raises(PlanError, match='campaign "Q3" \\(id 7\\) needs from_number'):
+        plan(desired(camp("Q3", pitch="new"), patch="replace"), live(lc))
+    assert plan(desired(camp("Q3", pitch="old"), patch="replace"), live(lc)).empty

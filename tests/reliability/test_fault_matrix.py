@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from upcall_sync.client import RetryPolicy, Timeouts, UpcallClient
-from upcall_sync.emulator import Emulator, Faults
+from upcall_sync.emulator import PESSIMISTIC_MODES, Emulator, Faults
 from upcall_sync.jobs.apply import Applier
 from upcall_sync.jobs.sync import PlanOptions, plan_for
 from upcall_sync.manifest import load_manifests
@@ -127,13 +127,14 @@ def _state(emulator: Emulator) -> list[tuple[object, ...]]:
 
 
 def _run_cell(
-    kind: str, fault: str | None, tmp_path: Path
+    kind: str, fault: str | None, tmp_path: Path, mode: str = ""
 ) -> tuple[Emulator, UpcallClient, list[tuple[object, ...]]]:
     case = CASES[kind]
     emulator = Emulator(
         tokens=[TOKEN],
         confirmed_numbers=list(CONFIRMED),
         faults=Faults(retry_after=0, stall_seconds=1.5),
+        **(PESSIMISTIC_MODES[mode] if mode else {}),
     )
     emulator.start()
     client = connect(emulator, retry=RETRY, timeouts=TIMEOUTS)
@@ -149,9 +150,9 @@ def _run_cell(
 
 
 @functools.cache
-def _baseline(kind: str, tmp_path: Path) -> list[tuple[object, ...]]:
+def _baseline(kind: str, tmp_path: Path, mode: str = "") -> list[tuple[object, ...]]:
     """The fault-free end state of a case: computed by the first of its cells."""
-    emulator, _client, expected = _run_cell(kind, None, tmp_path / "clean")
+    emulator, _client, expected = _run_cell(kind, None, tmp_path / f"clean{mode}", mode)
     emulator.stop()
     emulator.store.close()
     return expected
@@ -162,9 +163,32 @@ def _baseline(kind: str, tmp_path: Path) -> list[tuple[object, ...]]:
 def test_fault_matrix_cell(
     kind: str, fault: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
+    _cell(kind, fault, tmp_path, tmp_path_factory)
+
+
+#: the changes that PATCH a campaign, under every write-side reading at once (a PATCH
+#: that replaces, names normalized, page[size] refused above 20, naive datetimes)
+CAMPAIGN_PATCHES = ("update_campaign", "status_to_ready", "archive_campaign")
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize("kind", CAMPAIGN_PATCHES)
+def test_fault_matrix_cell_under_the_write_side_readings(
+    kind: str, fault: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    _cell(kind, fault, tmp_path, tmp_path_factory, mode="write-side-all")
+
+
+def _cell(
+    kind: str,
+    fault: str,
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    mode: str = "",
+) -> None:
     figures.add("matrix_cells")
-    expected = _baseline(kind, tmp_path_factory.getbasetemp() / "fault-matrix")
-    emulator, client, got = _run_cell(kind, fault, tmp_path / "faulty")
+    expected = _baseline(kind, tmp_path_factory.getbasetemp() / "fault-matrix", mode)
+    emulator, client, got = _run_cell(kind, fault, tmp_path / "faulty", mode)
     try:
         fired = [r for r in emulator.requests if r.fault == fault]
         assert fired, f"the {fault} fault never fired"

@@ -206,6 +206,18 @@ MaxRps = Annotated[
         show_default=False,
     ),
 ]
+PageSize = Annotated[
+    int | None,
+    typer.Option(
+        "--page-size",
+        min=1,
+        max=10_000,
+        help="Ask listings for N items a page (default 1000; a server that refuses a size "
+        "with HTTP 400 gets half of it, down to 10, for the rest of the run).",
+        metavar="N",
+        show_default=False,
+    ),
+]
 UnreachableAfter = Annotated[
     float,
     typer.Option(
@@ -246,12 +258,15 @@ class ConnectionOptions:
     unreachable_after: float = 30.0
     #: threads and pooled connections: one number for both
     parallelism: int = DEFAULT_PARALLELISM
+    #: items a listing page asks for (None: the client's default)
+    page_size: int | None = None
 
     def client(self) -> UpcallClient:
         """The run's one client: a `Connection` of these options and the token read at
         start (`learn_token`); remembers the base URL for the /api/v1 hint."""
         from upcall_sync.client import (
             DEFAULT_BASE_URL,
+            DEFAULT_PAGE_SIZE,
             Connection,
             RetryPolicy,
             UpcallClient,
@@ -270,6 +285,7 @@ class ConnectionOptions:
             max_rps=self.max_rps,
             unreachable_after=self.unreachable_after,
             allow_insecure_http=self.allow_insecure_http,
+            page_size=self.page_size or DEFAULT_PAGE_SIZE,
         )
         client = UpcallClient.open(connection)
         STATE.api_url = client.base_url
@@ -286,6 +302,7 @@ _CONNECTION_PARAMETERS: tuple[tuple[str, Any], ...] = (
     ("allow_insecure_http", Insecure),
     ("max_rps", MaxRps),
     ("unreachable_after", UnreachableAfter),
+    ("page_size", PageSize),
 )
 
 C = TypeVar("C", bound=Callable[..., Any])

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
@@ -14,6 +19,7 @@ from upcall_sync.errors import (
 )
 
 if TYPE_CHECKING:
+    from upcall_sync.client import UpcallClient
     from upcall_sync.jobs.export import Export
 
     pass
@@ -85,6 +91,30 @@ def doctor(
     fmt: Annotated[
         DoctorFormat, typer.Option("--format", "-f", help="text or json.")
     ] = DoctorFormat.text,
+    write_probe: Annotated[
+        bool,
+        typer.Option(
+            "--write-probe",
+            help="Instead of the read checks, find which write-side reading the API plays "
+            "(PATCH merge or replace, names normalized, ...) with a few writes in one "
+            "throwaway pending campaign, contact list and fictional contact; the campaign "
+            "is archived at the end. Asks for 'yes' first.",
+        ),
+    ] = False,
+    auto_approve: Annotated[
+        bool,
+        typer.Option("--auto-approve", help="With --write-probe: do not ask for 'yes'."),
+    ] = False,
+    from_number: Annotated[
+        str | None,
+        typer.Option(
+            "--from-number",
+            help="With --write-probe: create the probe campaign with this confirmed caller "
+            "ID (default: none).",
+            metavar="PHONE",
+            show_default=False,
+        ),
+    ] = None,
     quiet: Quiet = False,
     *,
     connection: ConnectionOptions,
@@ -92,15 +122,75 @@ def doctor(
     """Check a live API against every assumption the client makes (GET requests only).
 
     Run it first against a real account. Exits 1 when a required check fails.
+    `--write-probe` then tells the write-side readings apart (see docs/api-contract.md).
     """
     from upcall_sync.jobs.doctor import render_json, render_text, run_doctor
 
+    if (auto_approve or from_number) and not write_probe:
+        raise UsageError("--auto-approve and --from-number go with --write-probe")
     client = connection.client()
+    if write_probe:
+        raise typer.Exit(_write_probe(client, fmt, auto_approve=auto_approve, phone=from_number))
     with reading(client, "doctor", quiet=quiet, totals=False):  # it probes first pages
         report = run_doctor(client)
     (render_json if fmt is DoctorFormat.json else render_text)(report, sys.stdout)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _write_probe(
+    client: UpcallClient, fmt: DoctorFormat, *, auto_approve: bool, phone: str | None
+) -> int:
+    """Say what the probe writes, ask, probe (archiving at the end), report."""
+    from upcall_sync.jobs import probe
+
+    caller = probe.check_from_number(phone)
+    stamp = probe.stamp_now()
+    shown = client.redact(client.base_url)
+    told = sys.stderr if fmt is DoctorFormat.json else sys.stdout
+    probe.render_plan(probe.planned_writes(stamp, caller), shown, told)
+    if not auto_approve:
+        _confirm_probe(told)
+    stop = threading.Event()
+    with _stop_on_signal(stop):
+        report = probe.run_probe(client, from_number=caller, stop=stop, stamp=stamp)
+    (probe.render_json if fmt is DoctorFormat.json else probe.render_text)(report, sys.stdout)
+    if report.interrupted:
+        return 130
+    return 0 if report.ok else 1
+
+
+def _confirm_probe(out: TextIO) -> None:
+    if not sys.stdin.isatty():
+        raise UsageError("no terminal to confirm on: pass --auto-approve to run the write probe")
+    out.write("\nDo you want to run the write probe? Only 'yes' will be accepted.\n")
+    out.write("  Enter a value: ")
+    out.flush()
+    try:
+        answer = input()
+    except EOFError:
+        answer = ""
+    if answer.strip() != "yes":
+        raise UsageError("write probe cancelled: nothing was written")
+
+
+@contextlib.contextmanager
+def _stop_on_signal(stop: threading.Event) -> Iterator[None]:
+    """SIGINT/SIGTERM: stop probing, but archive the probe campaign first (every signal)."""
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+        print("\nStopping: archiving the probe campaign first.", file=sys.stderr, flush=True)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 # -- export -------------------------------------------------------------------------

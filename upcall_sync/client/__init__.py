@@ -24,6 +24,7 @@ from upcall_sync.client.resources import contact_row
 from upcall_sync.client.rows import CONTACT_KEYS, ContactRow, NumberRow
 from upcall_sync.client.transport import (
     DEFAULT_BASE_URL,
+    DEFAULT_PAGE_SIZE,
     Page,
     RetryPolicy,
     Timeouts,
@@ -36,6 +37,7 @@ from upcall_sync.redact import Redactor, Secret, strip_token
 __all__ = [
     "CONTACT_KEYS",
     "DEFAULT_BASE_URL",
+    "DEFAULT_PAGE_SIZE",
     "DEFAULT_PARALLELISM",
     "NUMBER_TYPES",
     "Address",

@@ -70,6 +70,7 @@ class UpcallClient(ContactListsApi):
             allow_insecure_http=connection.allow_insecure_http,
             limiter=RateLimiter(connection.max_rps),
             breaker=CircuitBreaker(connection.unreachable_after, where=_origin(url)),
+            page_size=connection.page_size,
         )
         return cls(transport, connection.parallelism)
 
@@ -87,13 +88,15 @@ class UpcallClient(ContactListsApi):
         allow_insecure_http: bool = False,
         max_rps: float | None = None,
         unreachable_after: float = UNREACHABLE_AFTER,
+        page_size: int | None = None,
     ) -> UpcallClient:
         """A client from explicit values, falling back to UPCALL_API_URL / UPCALL_AUTH_TOKEN
         (`Connection.resolve`, then `open`).
 
         `max_rps` caps the request rate up front (the limiter still learns a lower
         limit from 429s); `unreachable_after` is how long no request may be answered
-        before every request fails at once with ApiUnreachable.
+        before every request fails at once with ApiUnreachable; `page_size` is what
+        listings ask for (a 400 halves it for the run).
         """
         connection = Connection.resolve(
             base_url,
@@ -105,6 +108,7 @@ class UpcallClient(ContactListsApi):
             max_rps=max_rps,
             unreachable_after=unreachable_after,
             allow_insecure_http=allow_insecure_http,
+            page_size=page_size,
         )
         return cls.open(connection, session)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from upcall_sync.authtoken import read_token
 from upcall_sync.client.breaker import UNREACHABLE_AFTER
 from upcall_sync.client.retry import RetryPolicy
-from upcall_sync.client.transport import DEFAULT_BASE_URL, Timeouts
+from upcall_sync.client.transport import DEFAULT_BASE_URL, DEFAULT_PAGE_SIZE, Timeouts
 from upcall_sync.errors import UsageError
 from upcall_sync.redact import Secret
 
@@ -54,10 +54,15 @@ class Connection:
     #: seconds with no answer before every request fails at once (ApiUnreachable)
     unreachable_after: float = UNREACHABLE_AFTER
     allow_insecure_http: bool = False
+    #: items a listing page asks for; a server that refuses it with 400 gets half of it
+    #: (down to MIN_PAGE_SIZE), kept for the run
+    page_size: int = DEFAULT_PAGE_SIZE
 
     def __post_init__(self) -> None:
         if self.parallelism < 1:
             raise UsageError(f"parallelism must be at least 1, not {self.parallelism}")
+        if self.page_size < 1:
+            raise UsageError(f"page size must be at least 1, not {self.page_size}")
 
     @classmethod
     def resolve(
@@ -72,6 +77,7 @@ class Connection:
         max_rps: float | None = None,
         unreachable_after: float = UNREACHABLE_AFTER,
         allow_insecure_http: bool = False,
+        page_size: int | None = None,
     ) -> Connection:
         """A connection from explicit values, falling back to UPCALL_API_URL and the
         token's environment variables (`read_token`)."""
@@ -84,4 +90,5 @@ class Connection:
             max_rps=max_rps,
             unreachable_after=unreachable_after,
             allow_insecure_http=allow_insecure_http,
+            page_size=page_size or DEFAULT_PAGE_SIZE,
         )

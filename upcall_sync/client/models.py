@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, PlainSerializer
 
 from upcall_sync.core.model import ADDRESS_PARTS, CAMPAIGN_STATUSES, CampaignStatus
 
@@ -36,7 +36,14 @@ def format_api_datetime(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-ApiDatetime = Annotated[datetime, PlainSerializer(format_api_datetime, return_type=str)]
+def as_utc(value: datetime) -> datetime:
+    """A datetime the API sent without an offset is UTC (CONTRACT.md), whatever TZ says."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+ApiDatetime = Annotated[
+    datetime, AfterValidator(as_utc), PlainSerializer(format_api_datetime, return_type=str)
+]
 
 
 class _Read(BaseModel):

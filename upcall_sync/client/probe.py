@@ -1,10 +1,12 @@
-"""The client's raw side, for `doctor`: a GET-only probe of what the API really does.
+"""The client's raw side, for `doctor`: a probe of what the API really does.
 
 Doctor checks the assumptions the client makes (paging links, page caps, filters,
 error bodies), so it needs what the typed methods hide: whole documents, single
 pages, `links.next` followed by hand, a body read whatever its status, and every
 response's headers. It gets them here, through the client's own connection (its
 token, timeouts, retries and redaction), never by reaching into the transport.
+The read checks only GET; `doctor --write-probe` writes through `write`, in the
+throwaway objects it creates.
 """
 
 from __future__ import annotations
@@ -15,17 +17,14 @@ from typing import Any
 
 import requests
 
-from upcall_sync.client.responses import describe
 from upcall_sync.client.transport import Page, Transport
-from upcall_sync.errors import TransportError
-from upcall_sync.redact import TOKEN_PARAM, scrub_exception
 
 #: `hook(response)`: sees every HTTP response the client receives
 ResponseHook = Callable[[requests.Response], None]
 
 
 class Probe:
-    """GET-only raw access to one client's API (see the module docstring)."""
+    """Raw access to one client's API (see the module docstring)."""
 
     def __init__(self, transport: Transport) -> None:
         self._http = transport
@@ -53,20 +52,32 @@ class Probe:
         return self._http.follow(page)
 
     def unchecked_get(self, path: str) -> tuple[int, str, bytes]:
-        """One GET, no retry, whose status, content type and body come back as they are
-        (the typed side turns an error status into an exception)."""
-        t = self._http
-        try:
-            resp = t.session.get(
-                t.url(path),
-                params={TOKEN_PARAM: t.token_for_redaction()},
-                timeout=(t.timeouts.connect, t.timeouts.read),
-                allow_redirects=False,
-            )
-        except requests.RequestException as exc:
-            scrub_exception(exc, t.redact)
-            raise TransportError(f"GET {path}: {describe(exc)}", method="GET", url=path) from exc
-        return resp.status_code, resp.headers.get("Content-Type", ""), resp.content
+        """One GET whose status, content type and body come back as they are, whatever
+        the status (the typed side turns an error status into an exception). It goes
+        through the rate limiter and the retry policy like every request: a 429 or a
+        5xx is retried first, not reported."""
+        answer = self._http.raw_get(path)
+        return answer.status, answer.content_type, answer.body
+
+    def redirect_target(self, path: str) -> str:
+        """Where the redirect answering `GET path` points, without the token ("" when
+        the answer is no redirect)."""
+        return self._http.raw_get(path).location
+
+    def display(self, url: str) -> str:
+        """A URL as messages show it: no token, relative to the base URL when it can be."""
+        return self._http.display(url)
+
+    def write(
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        content_type: str = "application/vnd.api+json",
+    ) -> Any:
+        """The parsed answer of one write with a JSON body of this content type, retried
+        when that is safe (`doctor --write-probe` alone writes through here)."""
+        return self._http.request(method, path, body=body, content_type=content_type).document
 
     @contextlib.contextmanager
     def watching(self, hook: ResponseHook) -> Iterator[None]:

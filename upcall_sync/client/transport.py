@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import orjson
@@ -69,6 +69,12 @@ JSON_TYPES = ("application/json", "application/vnd.api+json", "text/json")
 #: (bench/README.md, "Decoding"). Raises ValueError on anything that is not JSON.
 decode_json: Callable[[bytes], Any] = orjson.loads
 MAX_PAGES = 100_000
+#: the page size a run asks for, and the smallest it falls back to after 400s
+DEFAULT_PAGE_SIZE = 1000
+MIN_PAGE_SIZE = 10
+#: error fields that say the page parameters were refused (field maps and JSON:API
+#: `source.parameter`; a pointer's last part for `page[size]` is the whole name)
+PAGE_FIELDS = frozenset({"page", "page[size]", "page.size", "page_size", "size", "base"})
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,16 @@ class Response:
     headers: Mapping[str, str]
 
 
+class RawAnswer(NamedTuple):
+    """An answer as it came: status, content type, body, and a redirect's Location
+    (without the token)."""
+
+    status: int
+    content_type: str
+    body: bytes
+    location: str
+
+
 @dataclass(frozen=True)
 class Page:
     """One page of a listing: its resources and its pagination facts.
@@ -169,7 +185,7 @@ class Transport:
         session: requests.Session | None = None,
         timeouts: Timeouts | None = None,
         retry: RetryPolicy | None = None,
-        page_size: int = 1000,
+        page_size: int = DEFAULT_PAGE_SIZE,
         max_body_bytes: int = 64 * 1024 * 1024,
         allow_insecure_http: bool = False,
         cancel: threading.Event | None = None,
@@ -204,7 +220,12 @@ class Transport:
         self.session = session if session is not None else make_session()
         self.timeouts = timeouts or Timeouts()
         self.retry = retry or RetryPolicy()
+        #: the page size listings ask for; lowered for the run when a server refuses it
         self.page_size = page_size
+        self._size_lock = threading.Lock()
+        #: held by the run's first listing while it finds the page size the server takes
+        self._size_finder = threading.Lock()
+        self._size_known = threading.Event()
         self.max_body_bytes = max_body_bytes
         self.cancel = cancel or threading.Event()
         self.stats = Stats()
@@ -258,12 +279,42 @@ class Transport:
         *,
         params: Mapping[str, Any] | None = None,
         body: Any = None,
+        content_type: str = "application/vnd.api+json",
     ) -> Response:
-        """One API call, retried when that is safe. Raises only UpcallSyncError subclasses."""
+        """One API call, retried when that is safe. Raises only UpcallSyncError subclasses.
+        `content_type` is the body's (the write probe tries the others CONTRACT.md names)."""
         url = self.url(path, params)
-        return self.retrier.call(lambda: self._once(method, url, body), retry_if=_retryable)
+        return self.retrier.call(
+            lambda: self._once(method, url, body, content_type), retry_if=_retryable
+        )
 
-    def _once(self, method: str, url: str, body: Any) -> Response:
+    def raw_get(self, path: str) -> RawAnswer:
+        """One GET whose answer is returned as it is, whatever its status. It goes through
+        the rate limiter and the retry policy like every request (429 and 5xx are retried
+        first); doctor reads error bodies and redirects with it."""
+        url = self.url(path)
+
+        def once() -> RawAnswer:
+            resp, raw = self._exchange("GET", url, None)
+            if resp.status_code in RETRY_STATUSES:
+                self._interpret("GET", url, resp, raw)  # raises the retryable error
+            return RawAnswer(
+                resp.status_code,
+                resp.headers.get("Content-Type", ""),
+                raw,
+                self.redact(strip_token(resp.headers.get("Location", ""))),
+            )
+
+        return self.retrier.call(once, retry_if=_retryable)
+
+    def _once(self, method: str, url: str, body: Any, content_type: str) -> Response:
+        resp, raw = self._exchange(method, url, body, content_type)
+        return self._interpret(method, url, resp, raw)
+
+    def _exchange(
+        self, method: str, url: str, body: Any, content_type: str = "application/vnd.api+json"
+    ) -> tuple[requests.Response, bytes]:
+        """Send one request (paced by the limiter, guarded by the breaker); its body."""
         if self.cancel.is_set():
             raise Cancelled("interrupted before sending a request")
         self.breaker.check()
@@ -276,7 +327,7 @@ class Transport:
         headers = {}
         if body is not None:
             data = json.dumps(body, separators=(",", ":")).encode()
-            headers["Content-Type"] = "application/vnd.api+json"
+            headers["Content-Type"] = content_type
         try:
             resp = self.session.request(
                 method,
@@ -311,7 +362,7 @@ class Transport:
             log.debug(
                 "%s %s -> %d (%.0f ms)", method, self.display(url), resp.status_code, elapsed_ms
             )
-        return self._interpret(method, url, resp, raw)
+        return resp, raw
 
     def _transport_error(
         self,
@@ -487,9 +538,41 @@ class Transport:
     def first_page(
         self, path: str, params: Mapping[str, Any] | None = None, *, page_size: int | None = None
     ) -> Page:
+        """Page 1 of a listing. A 400 that names no field but the page's (or none) halves
+        the page size, down to MIN_PAGE_SIZE, and the size accepted is kept for the run:
+        some servers refuse a page[size] above their cap instead of capping it. The run's
+        first listing finds that size alone (the others wait for it), so a plan that opens
+        hundreds of listings at once does not make each of them halve its way down."""
+        if page_size is None and not self._size_known.is_set():
+            with self._size_finder:
+                if not self._size_known.is_set():
+                    try:
+                        return self._first_page(path, params, None)
+                    finally:
+                        self._size_known.set()
+        return self._first_page(path, params, page_size)
+
+    def _first_page(
+        self, path: str, params: Mapping[str, Any] | None, page_size: int | None
+    ) -> Page:
         size = page_size or self.page_size
-        url = self.url(path, {**(params or {}), "page[number]": 1, "page[size]": size})
-        return self.read_page(url, 1, size)
+        while True:
+            url = self.url(path, {**(params or {}), "page[number]": 1, "page[size]": size})
+            try:
+                page = self.read_page(url, 1, size)
+            except ApiStatusError as exc:
+                if not _refused_page_size(exc) or size <= MIN_PAGE_SIZE:
+                    raise
+                smaller = max(MIN_PAGE_SIZE, size // 2)
+                log.info("GET %s: HTTP 400 for page[size]=%d; trying %d", path, size, smaller)
+                size = smaller
+                continue
+            if page_size is None:
+                with self._size_lock:
+                    if size < self.page_size:
+                        log.info("page[size]=%d accepted; using it for the rest of the run", size)
+                        self.page_size = size
+            return page
 
     def rest_urls(
         self, path: str, params: Mapping[str, Any] | None, first: Page
@@ -556,6 +639,15 @@ class Transport:
             base = urlsplit(current)
             parts = parts._replace(scheme=base.scheme, netloc=base.netloc)
         origin = (parts.scheme, parts.hostname, parts.port)
+        if (
+            parts.scheme == "http"
+            and self._origin[0] == "https"
+            and (parts.hostname == self._origin[1])
+        ):
+            # the reference's own links say http://: same host, followed on https only
+            base = urlsplit(self.base_url)
+            parts = parts._replace(scheme=base.scheme, netloc=base.netloc)
+            origin = self._origin
         if origin != self._origin:
             shown = self.redact(strip_token(urlunsplit(parts)))
             raise PaginationError(
@@ -575,6 +667,14 @@ class Transport:
             )
         links = doc.get("links") if isinstance(doc.get("links"), dict) else {}
         return doc["data"], links or {}
+
+
+def _refused_page_size(exc: ApiStatusError) -> bool:
+    """A 400 on a listing that may be about the page size: it names the page parameters,
+    or no field at all (the decision rests on the status and the field, never the text)."""
+    if exc.status != 400:
+        return False
+    return all(f.field.lower() in PAGE_FIELDS for f in exc.fields)
 
 
 def _retryable(exc: BaseException) -> bool:

@@ -207,16 +207,34 @@ class CreateList(Change):
         return cls(name=str(data["after"]["name"]), **common)
 
 
+def _kept_dict(kept: Mapping[str, Value]) -> dict[str, Any]:
+    return {k: json_value(v) for k, v in kept.items()}
+
+
+def _kept_load(data: Mapping[str, Any]) -> dict[str, Value]:
+    return {str(k): _typed(str(k), v) for k, v in (data.get("kept") or {}).items()}
+
+
 @dataclass(frozen=True, kw_only=True)
 class _CampaignWrite(Change):
     #: status -> ready waits until the campaign's numbers are in
     ready_after_numbers: bool = False
+    #: every other attribute of the campaign, sent along with the change so that a server
+    #: whose PATCH replaces the whole campaign loses nothing: managed fields as the
+    #: manifests want them, the others as they are live (never shown as changes)
+    kept: Mapping[str, Value] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
         if self.ready_after_numbers:
             out["ready_after_numbers"] = True
+        if self.kept:
+            out["kept"] = _kept_dict(self.kept)
         return out
+
+    def written(self) -> dict[str, Value]:
+        """Every attribute a PATCH of this change sends: what is kept, then what changes."""
+        return {**self.kept, **{r.name: r.after for r in self.rows()}}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -295,6 +313,7 @@ class UpdateCampaign(_CampaignWrite):
         return cls(
             fields=rows,
             ready_after_numbers=bool(data.get("ready_after_numbers")),
+            kept=_kept_load(data),
             reason=str(data.get("reason") or ""),
             **common,
         )
@@ -308,13 +327,23 @@ class ArchiveCampaign(Change):
     order = 6
 
     status_before: str = ""
+    #: the campaign's other attributes as they are live, sent with `status: archived`
+    #: (a PATCH that replaces the campaign would clear them)
+    kept: Mapping[str, Value] = field(default_factory=dict)
 
     def rows(self) -> tuple[FieldChange, ...]:
         return (FieldChange("status", self.status_before, "archived"),)
 
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        if self.kept:
+            out["kept"] = _kept_dict(self.kept)
+        return out
+
     @classmethod
     def _load(cls, data: Mapping[str, Any], common: dict[str, Any]) -> Change:
-        return cls(status_before=str((data.get("before") or {}).get("status") or ""), **common)
+        status = str((data.get("before") or {}).get("status") or "")
+        return cls(status_before=status, kept=_kept_load(data), **common)
 
 
 @dataclass(frozen=True, kw_only=True)

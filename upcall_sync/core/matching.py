@@ -3,8 +3,10 @@
 Shared by `live` (to know what to read) and `plan` (to diff), so both agree on
 identity. Pure: no I/O.
 
-- A campaign matches by pinned `id`, else by exact name (an active campaign is
-  preferred over archived ones of the same name; two active ones is an error).
+- A campaign matches by pinned `id`, else by name, compared under NFC with
+  whitespace collapsed (`normalize.name_key`: a server may store names so); an
+  active campaign is preferred over archived ones of the same name; two active
+  ones is an error.
 - A desired number is present in a campaign when a live number there has the
   same details; the ones left are matched by identity (phone, extension, first
   and last name) in the planner.
@@ -27,6 +29,7 @@ from upcall_sync.core.model import (
     Matches,
     id_order,
 )
+from upcall_sync.core.normalize import name_key
 from upcall_sync.errors import Location, PlanError, Problem, UsageError
 
 GLOB_CHARS = frozenset("*?[")
@@ -77,7 +80,7 @@ def match_campaigns(campaigns: Sequence[DesiredCampaign], live: Iterable[LiveCam
     by_name: dict[str, list[LiveCampaign]] = defaultdict(list)
     for lc in live:
         by_id[lc.id] = lc
-        by_name[lc.name].append(lc)
+        by_name[name_key(lc.name)].append(lc)
     problems: list[Problem] = []
     matches = Matches()
     claimed: dict[str, DesiredCampaign] = {}
@@ -116,7 +119,7 @@ def _find(
                 )
             )
         return found
-    candidates = sorted(by_name.get(d.name, []), key=lambda c: id_order(c.id))
+    candidates = sorted(by_name.get(name_key(d.name), []), key=lambda c: id_order(c.id))
     active = [c for c in candidates if c.status != "archived"]
     pool = active if active else candidates
     if len(pool) > 1:

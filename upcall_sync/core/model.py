@@ -194,6 +194,8 @@ class DesiredState:
     contact_list: str = "upcall-sync"
     contact_list_source: Location | None = None
     prune_scope: str | None = None
+    #: what the API's campaign PATCH does, when known: "merge", "replace" (None: unknown)
+    patch: str | None = None
     safety: Safety = field(default_factory=Safety)
     files: tuple[str, ...] = ()
     skipped: tuple[str, ...] = ()

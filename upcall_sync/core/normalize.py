@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import unicodedata
 from datetime import UTC, datetime
 
 import phonenumbers
@@ -101,6 +102,22 @@ def lenient_phone(raw: str | None) -> str:
         return normalize_phone(raw)
     except PhoneError:
         return raw.strip()
+
+
+def name_key(value: str) -> str:
+    """A campaign or list name as compared: Unicode NFC, whitespace runs collapsed to one
+    space and trimmed. A server may store names so (CONTRACT.md); a name that differs
+    from another only in this way is the same name."""
+    if value.isascii() and " ".join(value.split()) == value:
+        return value
+    return " ".join(unicodedata.normalize("NFC", value).split())
+
+
+def name_forms(value: str) -> tuple[str, ...]:
+    """The texts to ask a `?name=` filter for (it matches exactly): as written and, when
+    that differs, as a normalizing server stores it."""
+    key = name_key(value)
+    return (value,) if key == value else (value, key)
 
 
 def text(value: str | None) -> str:

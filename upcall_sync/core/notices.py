@@ -38,7 +38,7 @@ from upcall_sync.core.model import (
     LiveCampaign,
     LiveState,
 )
-from upcall_sync.core.normalize import format_datetime, text, utc_second
+from upcall_sync.core.normalize import format_datetime, name_key, text, utc_second
 
 #: the details compared to tell a renamed campaign (status and from_number are not:
 #: status moves on its own, and from_number is never returned)
@@ -105,12 +105,12 @@ def rename_notices(desired: DesiredState, live: LiveState, matches: Matches) -> 
     """New campaigns that look like a live campaign renamed out of band."""
     if not live.complete_listing:
         return []
-    names = {d.name for d in desired.campaigns}
+    names = {name_key(d.name) for d in desired.campaigns}
     pinned = {d.id for d in desired.campaigns if d.id is not None}
     unclaimed = [
         lc
         for lc in live.campaigns
-        if lc.name not in names and lc.id not in pinned and lc.status != "archived"
+        if name_key(lc.name) not in names and lc.id not in pinned and lc.status != "archived"
     ]
     new = [d for d, lc in matches.pairs if lc is None and d.id is None]
     if not unclaimed or not new:

@@ -76,8 +76,9 @@ from upcall_sync.core.model import (
     LiveContact,
     LiveState,
 )
-from upcall_sync.core.normalize import text, utc_second
+from upcall_sync.core.normalize import name_key, text, utc_second
 from upcall_sync.core.notices import hint_notices, past_window_notices
+from upcall_sync.core.patches import from_number_needed, kept_attributes, live_attributes
 from upcall_sync.core.renames import pair_renames
 from upcall_sync.core.stopcalls import DoNotCallList, held_numbers, hold_status, leave_out_listed
 from upcall_sync.errors import Location, PlanError, Problem
@@ -266,6 +267,7 @@ class _Planner:
     # -- numbers and campaigns ---------------------------------------------------------
 
     def numbers_and_campaigns(self) -> None:
+        lost: list[Problem] = []
         for (d, lc), (missing, leftover) in zip(self.matches.pairs, self.missing, strict=True):
             adds, unchangeable = self._numbers(d, lc, missing, leftover)
             self.changes.extend(adds)
@@ -273,12 +275,17 @@ class _Planner:
                 self.changes.append(_create(d, bool(adds)))
                 self.dialing.extend(dial_list(d, None, adds, []))
                 continue
-            self._existing(d, lc, adds, leftover)
+            update = self._existing(d, lc, adds, leftover)
+            replacing = self.desired.patch == "replace"
+            if update is not None and replacing and "from_number" not in d.fields:
+                lost.append(from_number_needed(d, lc))
             self.notices.extend(_number_notices(d, lc, leftover, unchangeable, self.desired))
+        if lost:
+            raise PlanError(lost)
 
     def _existing(
         self, wanted: DesiredCampaign, lc: LiveCampaign, adds: list[AddNumber], leftover: Any
-    ) -> None:
+    ) -> UpdateCampaign | None:
         """A matched campaign: its update (paused while it holds a do-not-call number)."""
         self.existing += 1
         live_numbers = self.live.numbers.get(lc.id, [])
@@ -291,6 +298,7 @@ class _Planner:
             self.updated += 0 if update.finishes_create or reason else 1
         self.dialing.extend(dial_list(d, lc, adds, live_numbers))
         self.drift.count_extra(leftover)
+        return update
 
     def _numbers(
         self,
@@ -403,6 +411,7 @@ class _Planner:
                         campaign=c.name,
                         live_id=c.id,
                         status_before=c.status,
+                        kept=live_attributes(c, skip={"status"}),
                     )
                 )
                 continue
@@ -518,6 +527,7 @@ def _update(
         ready_after_numbers=any(r.name == "status" and r.after == "ready" for r in rows)
         and has_adds,
         sources={r.name: d.where(r.name) for r in rows},
+        kept=kept_attributes(d, lc, {r.name for r in rows}),
         reason=reason if any(r.name == "status" for r in rows) else "",
     )
 
@@ -527,7 +537,7 @@ def _campaign_diff(
 ) -> list[FieldChange]:
     """The managed fields that differ; from_number's live value is UNKNOWN."""
     rows: list[FieldChange] = []
-    if lc.name != d.name:
+    if name_key(lc.name) != name_key(d.name):
         rows.append(FieldChange("name", lc.name, d.name))
     for name, want in d.fields.items():
         if name == "from_number":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -129,7 +130,7 @@ def _source(name: str) -> dict[str, Any]:
     """Where a JSON:API error object says the problem is."""
     if name == "base":
         return {}
-    if name in ("auth_token", "page") or name in DATETIME_FILTERS:
+    if name in ("auth_token", "page", "page[size]") or name in DATETIME_FILTERS:
         return {"source": {"parameter": name}}
     if name in ("data", "id", "type", "attributes"):
         return {"source": {"pointer": "/data" if name == "data" else "/data/" + name}}
@@ -149,6 +150,15 @@ def parse_datetime(value: Any) -> str:
     utc = parsed.astimezone(UTC)
     # isoformat pads every year to four digits (strftime's %Y writes year 999 as "999")
     return utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+#: an API datetime's UTC marker, in a rendered document (naive_datetimes drops it)
+_UTC_MARK = re.compile(rb'("\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z"')
+
+
+def normalize_name(value: str) -> str:
+    """A name as a normalizing server stores it: NFC, whitespace collapsed and trimmed."""
+    return " ".join(unicodedata.normalize("NFC", value).split())
 
 
 def normalize_phone(value: str) -> str | None:
@@ -292,6 +302,11 @@ class Api:
             raise bad("page", "page[number] and page[size] must be at least 1")
         if number > 10_000_000:
             raise bad("page", "page[number] is too large")
+        limit = self.modes.page_size_limit
+        if limit and "page[size]" not in params:
+            size = min(size, limit)
+        if limit and size > limit:
+            raise bad("page[size]", f"must be at most {limit}")
         return number, min(size, self.max_page_size)
 
     def _list(self, req: Request, fetch: Callable[[int, int], PageResult]) -> Result:
@@ -305,7 +320,7 @@ class Api:
         total = page.total
         last = max(1, -(-total // size))
         base = [(k, v) for k, v in req.query if k not in ("page[number]", "page[size]")]
-        origin = f"{req.scheme}://{req.host}"
+        origin = f"{'http' if self.modes.http_links else req.scheme}://{req.host}"
 
         def link(n: int, where: str = origin) -> str:
             query = urlencode([*base, ("page[number]", str(n)), ("page[size]", str(size))])
@@ -324,13 +339,18 @@ class Api:
         elif number < last and override != "huge-page":
             links["next"] = link(number + 1)
         raw = b'{"data":' + page.data.encode() + b',"links":' + json.dumps(links).encode() + b"}"
-        return Result(200, None, raw=raw)
+        return Result(200, None, raw=self._dates(raw))
+
+    def _dates(self, raw: bytes) -> bytes:
+        """A rendered document's datetimes, without their `Z` under `naive_datetimes`."""
+        return _UTC_MARK.sub(rb'\1"', raw) if self.modes.naive_datetimes else raw
 
     def _single(self, kind: str, row: Row, status: int, *, wrote: bool = False) -> Result:
         """One resource's document, rendered by the store like the rows of a list page."""
         copied = self.modes.numbers_copy_contacts
         data = self.store.document(kind, int(row["id"]), copied=copied)
-        return Result(status, None, raw=b'{"data":' + data.encode() + b"}", wrote=wrote)
+        raw = self._dates(b'{"data":' + data.encode() + b"}")
+        return Result(status, None, raw=raw, wrote=wrote)
 
     # -- Campaigns ------------------------------------------------------------
 
@@ -376,6 +396,8 @@ class Api:
                 errors.setdefault(key, []).append("must be a string")
                 continue
             values[key] = value
+        if self.modes.normalize_names and isinstance(values.get("name"), str):
+            values["name"] = normalize_name(values["name"])
         name = values.get("name", current["name"] if current else None)
         if (current is None or "name" in values) and (
             not isinstance(name, str) or not name.strip()
@@ -441,6 +463,9 @@ class Api:
         values = self._campaign_values(account, attrs, current)
         if "status" in values and values["status"] is None:
             raise bad("status", f"must be one of {', '.join(STATUSES)}")
+        if self.modes.patch_replace:  # what was not sent is gone
+            blank: dict[str, Any] = dict.fromkeys(CAMPAIGN_ATTRIBUTES)
+            values = {**blank, "name": "", "status": "pending", **values}
         row = self.store.update_campaign(account, campaign_id, values)
         return self._single("campaign", row, 200, wrote=True)
 
@@ -454,8 +479,8 @@ class Api:
         return filters
 
     def _filter_phone(self, value: str) -> str:
-        """A phone filter value: normalised to E.164, or exactly as sent (`exact_filters`)."""
-        if self.modes.exact_filters:
+        """A phone filter value: exactly as sent, or normalised to E.164 (`normalize_filters`)."""
+        if not self.modes.normalize_filters:
             return value
         return normalize_phone(value) or value
 
@@ -513,6 +538,8 @@ class Api:
         name = attrs.get("name")
         if not isinstance(name, str) or not name.strip():
             raise bad("name", "List name is a required field")
+        if self.modes.normalize_names:
+            name = normalize_name(name)
         return self._single("list", self.store.create_list(account, name), 201, wrote=True)
 
     def _list_for(self, account: int, raw_id: str) -> int:

@@ -33,10 +33,15 @@ class EmulatorOptions:
     # the pessimistic readings (modes.py)
     numbers_copy_contacts: bool = False
     duplicate_number_message: str | None = None  # None: the default message
-    exact_filters: bool = False
+    normalize_filters: bool = False
     no_last_link: bool = False
     no_lists: bool = False
     validation: str = "strict"
+    patch_replace: bool = False
+    normalize_names: bool = False
+    page_size_limit: int = 0
+    naive_datetimes: bool = False
+    http_links: bool = False
     read_only_tokens: list[str] = field(default_factory=list)
     rate_limit: float = 0.0
     rate_limit_headers: bool = False
@@ -80,10 +85,15 @@ def serve(opts: EmulatorOptions) -> int:
             if opts.duplicate_number_message is None
             else opts.duplicate_number_message
         ),
-        exact_filters=opts.exact_filters,
+        normalize_filters=opts.normalize_filters,
         no_last_link=opts.no_last_link,
         no_lists=opts.no_lists,
         validation=opts.validation,
+        patch_replace=opts.patch_replace,
+        normalize_names=opts.normalize_names,
+        page_size_limit=opts.page_size_limit,
+        naive_datetimes=opts.naive_datetimes,
+        http_links=opts.http_links,
         read_only_tokens=opts.read_only_tokens,
         rate_limit=(
             RateLimit(opts.rate_limit, headers=opts.rate_limit_headers)

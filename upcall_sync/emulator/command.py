@@ -62,8 +62,29 @@ def emulator(
             help="Message of the 400 for a contact already in the campaign.", metavar="TEXT"
         ),
     ] = None,
-    exact_filters: Annotated[
-        bool, typer.Option(help="No normalising of phone / from_number filter values.")
+    normalize_filters: Annotated[
+        bool,
+        typer.Option(
+            help="Normalise phone / from_number filter values to E.164 (default: exact text)."
+        ),
+    ] = False,
+    patch_replace: Annotated[
+        bool, typer.Option(help="PATCH /campaigns/:id replaces the campaign (unsent -> empty).")
+    ] = False,
+    normalize_names: Annotated[
+        bool, typer.Option(help="Store campaign and list names NFC, whitespace collapsed.")
+    ] = False,
+    page_size_limit: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Refuse page[size] above N with 400 (0: cap it instead).", metavar="N"
+        ),
+    ] = 0,
+    naive_datetimes: Annotated[
+        bool, typer.Option(help="Serve datetimes without an offset (meaning UTC).")
+    ] = False,
+    http_links: Annotated[
+        bool, typer.Option(help="Serve links as http:// whatever the request's scheme.")
     ] = False,
     no_last_link: Annotated[bool, typer.Option(help="List pages carry no links.last.")] = False,
     no_lists: Annotated[
@@ -113,7 +134,12 @@ def emulator(
             error_style=error_style,
             quiet=quiet,
             numbers_copy_contacts=numbers_copy_contacts,
-            exact_filters=exact_filters,
+            normalize_filters=normalize_filters,
+            patch_replace=patch_replace,
+            normalize_names=normalize_names,
+            page_size_limit=page_size_limit,
+            naive_datetimes=naive_datetimes,
+            http_links=http_links,
             no_last_link=no_last_link,
             no_lists=no_lists,
             validation=validation,

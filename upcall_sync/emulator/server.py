@@ -23,6 +23,8 @@ Fault kinds (random, with `rate`, or by rule for a method and path):
 | huge-page         | listings          | every row on one page, whatever page[size] was     |
 | retry-after-huge  | before handling   | 429 with Retry-After: 86400                        |
 
+`Faults(every=N)` answers every N-th request 429 (a stray 429 now and then).
+
 Apart from faults, `rate_limit` (`--rate-limit R`) puts a token bucket in front of
 every account: R requests per second, a burst of R. A request that finds the bucket
 empty is answered 429 (nothing handled) with `Retry-After` set to the whole seconds
@@ -100,6 +102,9 @@ class Faults:
     retry_after: int = 1
     stall_seconds: float = 30.0
     rules: list[FaultRule] = field(default_factory=list)
+    #: every `every`-th request (counting all) gets a 429, whatever `rate` says (0: off)
+    every: int = 0
+    _seen: int = field(default=0, repr=False)
     _rng: random.Random = field(default_factory=random.Random, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -126,6 +131,9 @@ class Faults:
 
     def pick(self, method: str, path: str) -> str | None:
         with self._lock:
+            self._seen += 1
+            if self.every and self._seen % self.every == 0:
+                return "429"
             for rule in self.rules:
                 if rule.matches(method, path):
                     if rule.count > 0:
@@ -306,7 +314,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._before_fault(fault or "", path, query)
             return
         host = self.headers.get("Host") or f"{emu.host}:{emu.port}"
+        # behind a TLS terminator (tests put one in front), links use the client's scheme
+        forwarded = self.headers.get("X-Forwarded-Proto", "").strip().lower()
         req = Request(
+            scheme=forwarded if forwarded in ("http", "https") else "http",
             method=self.command,
             path=path,
             query=query,
@@ -462,10 +473,15 @@ class Emulator:
         error_style: str = "fields",
         numbers_copy_contacts: bool = False,
         duplicate_number_message: str = DUPLICATE_NUMBER_MESSAGE,
-        exact_filters: bool = False,
+        normalize_filters: bool = False,
         no_last_link: bool = False,
         no_lists: bool = False,
         validation: str = "strict",
+        patch_replace: bool = False,
+        normalize_names: bool = False,
+        page_size_limit: int = 0,
+        naive_datetimes: bool = False,
+        http_links: bool = False,
         read_only_tokens: tuple[str, ...] | list[str] = (),
         max_body_bytes: int = 1024 * 1024,
         log_size: int = 200_000,
@@ -475,10 +491,15 @@ class Emulator:
         modes = Modes(
             numbers_copy_contacts=numbers_copy_contacts,
             duplicate_number_message=duplicate_number_message,
-            exact_filters=exact_filters,
+            normalize_filters=normalize_filters,
             no_last_link=no_last_link,
             no_lists=no_lists,
             validation=validation,
+            patch_replace=patch_replace,
+            normalize_names=normalize_names,
+            page_size_limit=page_size_limit,
+            naive_datetimes=naive_datetimes,
+            http_links=http_links,
         )
         self.api = Api(
             self.store, max_page_size=max_page_size, error_style=error_style, modes=modes

@@ -49,6 +49,7 @@ from upcall_sync.core.changes import (
 )
 from upcall_sync.core.matching import id_order
 from upcall_sync.core.model import ADDRESS_PARTS, TEXT_FIELDS, Contact
+from upcall_sync.core.normalize import name_forms, name_key
 from upcall_sync.errors import (
     ApiError,
     ApiStatusError,
@@ -219,23 +220,32 @@ class Applier:
     def _update_campaign(self, op: Op) -> str:
         change = op.change
         assert isinstance(change, UpdateCampaign)
-        values = {r.name: r.after for r in change.fields}
-        if change.ready_after_numbers:
+        values = change.written()
+        if change.ready_after_numbers:  # ready comes once the numbers are in
+            before = next((r.before for r in change.fields if r.name == "status"), None)
             values.pop("status", None)
+            if isinstance(before, str) and before:
+                values["status"] = before
         campaign_id = op.live_id = self._campaign_id(change)
         if values:
             self.client.update_campaign(campaign_id, _campaign_attributes(values))
         return f"id {campaign_id}"
 
     def _set_ready(self, op: Op) -> str:
-        campaign_id = op.live_id = self._campaign_id(op.change)
-        self.client.update_campaign(campaign_id, CampaignAttributes(status="ready"))
+        change = op.change
+        campaign_id = op.live_id = self._campaign_id(change)
+        # the whole campaign as planned, so that a replacing PATCH keeps it
+        values = change.written() if isinstance(change, CreateCampaign | UpdateCampaign) else {}
+        values["status"] = "ready"
+        self.client.update_campaign(campaign_id, _campaign_attributes(values))
         return "status ready"
 
     def _archive(self, op: Op) -> str:
         assert op.change.live_id is not None
         op.live_id = op.change.live_id
-        self.client.update_campaign(op.live_id, CampaignAttributes(status="archived"))
+        kept = op.change.kept if isinstance(op.change, ArchiveCampaign) else {}
+        values = {**kept, "status": "archived"}
+        self.client.update_campaign(op.live_id, _campaign_attributes(values))
         return "status archived"
 
     def _create_contact(self, op: Op) -> str:
@@ -332,13 +342,22 @@ class Applier:
         )
 
     def _find_list(self) -> str | None:
-        lists = self.client.list_lists(name=self.plan.contact_list)
-        exact = sorted((x.id for x in lists if x.name == self.plan.contact_list), key=id_order)
+        want = name_key(self.plan.contact_list)
+        lists = [
+            x
+            for form in name_forms(self.plan.contact_list)
+            for x in self.client.list_lists(name=form)
+        ]
+        exact = sorted({x.id for x in lists if name_key(x.name) == want}, key=id_order)
         return exact[0] if exact else None
 
     def _find_campaign(self, name: str, from_number: str | None) -> str | None:
-        found: list[Campaign] = self.client.list_campaigns(name=name, from_number=from_number)
-        ids = sorted((c.id for c in found if c.name == name), key=id_order)
+        found: list[Campaign] = [
+            c
+            for form in name_forms(name)
+            for c in self.client.list_campaigns(name=form, from_number=from_number)
+        ]
+        ids = sorted({c.id for c in found if name_key(c.name) == name_key(name)}, key=id_order)
         return ids[-1] if ids else None
 
     def _find_contact(self, list_id: str, person: Contact) -> str | None:

@@ -5,10 +5,15 @@ and what in plan or apply rests on it (docs/api-contract.md has one row per
 assumption and names the check that verifies it):
 
 - PASS: the assumption holds, as far as the account's data lets us see.
-- WARN: it could not be checked (say, no campaigns), or it holds with a
-  caveat the client copes with (no `links.last`: slower, still right).
+- WARN: it holds with a caveat the client copes with (no `links.last`:
+  slower, still right; datetimes without an offset: read as UTC).
+- SKIP: not checked: the account has no data to check it on (no campaigns,
+  no numbers, no contact list), or an earlier check failed. Never a PASS.
 - FAIL: it does not hold, and plan or apply would go wrong. A required check
   that fails makes the report not `ok` (the command exits 1).
+
+Every probe goes through the client's rate limiter and retry policy, so a
+stray 429 or 503 is retried as plan would retry it, not reported as a FAIL.
 
 Uses only the client (its raw probe, models and parsers), never the emulator.
 """
@@ -34,7 +39,9 @@ from upcall_sync.client.resources import parse_resource
 from upcall_sync.client.responses import excerpt, parse_error_document
 from upcall_sync.errors import ApiResponseError, ApiStatusError, TransportError, UpcallSyncError
 
-PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
+PASS, WARN, SKIP, FAIL = "PASS", "WARN", "SKIP", "FAIL"
+VERDICTS = (PASS, WARN, SKIP, FAIL)
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 BIG_PAGE = 1000
 #: 555-0100..0199 numbers are reserved for fiction: no account's caller ID
 FICTIONAL_NUMBER = "+12125550199"
@@ -92,20 +99,25 @@ class Report:
         return not any(c.verdict == FAIL and c.required for c in self.checks)
 
     def counts(self) -> dict[str, int]:
-        return {v: sum(c.verdict == v for c in self.checks) for v in (PASS, WARN, FAIL)}
+        return {v: sum(c.verdict == v for c in self.checks) for v in VERDICTS}
 
     def to_dict(self) -> dict[str, Any]:
         counts = self.counts()
         return {
             "api_url": self.api_url,
             "ok": self.ok,
-            "summary": {"pass": counts[PASS], "warn": counts[WARN], "fail": counts[FAIL]},
+            "summary": {
+                "pass": counts[PASS],
+                "warn": counts[WARN],
+                "not_checked": counts[SKIP],
+                "fail": counts[FAIL],
+            },
             "checks": [c.to_dict() for c in self.checks],
         }
 
 
 class _Skip(Exception):
-    """A check that cannot run; its message says why (a WARN)."""
+    """A check that cannot run; its message says why (SKIP: not checked)."""
 
 
 def run_doctor(client: UpcallClient) -> Report:
@@ -124,6 +136,8 @@ class _Campaigns:
     big: dict[str, Any]
     #: why the page of page[size]=1000 could not be read, if it could not
     big_error: str = ""
+    #: the page size accepted after page[size]=1000 was refused with 400 (0: it was not)
+    fell_back_to: int = 0
 
     @property
     def items(self) -> list[Any]:
@@ -157,7 +171,7 @@ class _Doctor:
                 self._all(seen)
             else:
                 for name in ORDER:
-                    self._put(name, WARN, f"not checked: {self.blocked}")
+                    self._put(name, SKIP, f"not checked: {self.blocked}")
             self._add("rate-limit", self._rate_limit)
         return self.report
 
@@ -171,7 +185,7 @@ class _Doctor:
         try:
             verdict, evidence = fn()
         except _Skip as skip:
-            verdict, evidence = WARN, str(skip)
+            verdict, evidence = SKIP, str(skip)
         except UpcallSyncError as exc:
             verdict, evidence = FAIL, exc.one_line()
         except (LookupError, TypeError, ValueError, AttributeError) as exc:
@@ -210,31 +224,71 @@ class _Doctor:
         except UpcallSyncError as exc:
             hint = "" if isinstance(exc, TransportError) else self._hint()
             self._put("base-url", FAIL, exc.one_line() + hint)
-            self._put("token", WARN, "not checked: the API could not be read")
+            self._put("token", SKIP, "not checked: the API could not be read")
             return None
         self._put("base-url", PASS, "GET /campaigns -> 200, a JSON:API document")
         self._put("token", PASS, "accepted (GET /campaigns -> 200)")
         try:
             big = self._get("/campaigns", **{"page[number]": 1, "page[size]": BIG_PAGE})
+        except ApiStatusError as exc:
+            if exc.status != 400:
+                return _Campaigns(small, {}, exc.one_line())
+            return self._smaller(small, exc)
         except UpcallSyncError as exc:
             return _Campaigns(small, {}, exc.one_line())
         return _Campaigns(small, big)
 
+    def _smaller(self, small: dict[str, Any], refused: ApiStatusError) -> _Campaigns:
+        """page[size]=1000 refused with 400: the client's own fallback (halving)."""
+        try:
+            page = self.api.first_page("/campaigns", {}, BIG_PAGE)
+        except UpcallSyncError:
+            return _Campaigns(small, {}, refused.one_line())
+        size = page_size(page.url) or 0
+        big = {"data": page.items, "links": {"self": page.url}}
+        return _Campaigns(small, big, fell_back_to=size)
+
     def _refused(self, exc: ApiStatusError) -> None:
-        if exc.status in (401, 403):
+        check = "check UPCALL_AUTH_TOKEN or UPCALL_AUTH_TOKEN_FILE (or the token file given)"
+        why = {
+            401: "the API refused the token (HTTP 401 on GET /campaigns)",
+            403: "the token may not read campaigns (HTTP 403 on GET /campaigns): it is "
+            "valid, but not allowed to do this",
+        }.get(exc.status or 0)
+        if why is None and exc.status in REDIRECTS:
+            why = self._redirected(exc.status or 0)
+        if why is not None:
             self._put("base-url", PASS, f"the server answers GET /campaigns (HTTP {exc.status})")
-            what = "refused" if exc.status == 401 else "not allowed to read campaigns"
             self.blocked = "the token was refused"
-            self._put(
-                "token",
-                FAIL,
-                f"the API {what} the token (HTTP {exc.status} on GET /campaigns): "
-                "check UPCALL_AUTH_TOKEN or UPCALL_AUTH_TOKEN_FILE (or the token file given)",
-            )
+            self._put("token", FAIL, f"{why}: {check}")
             return
         self._put("base-url", FAIL, exc.one_line() + self._hint())
-        self._put("token", WARN, "not checked: the base URL does not serve /campaigns")
+        self._put("token", SKIP, "not checked: the base URL does not serve /campaigns")
         self.blocked = "the base URL does not serve /campaigns"
+
+    def _redirected(self, status: int) -> str | None:
+        """A redirect instead of data: how web apps answer a missing or wrong token (to a
+        sign-in page). None when it only points at the same URL on https (the base URL's
+        problem, reported as such)."""
+        where = ""
+        try:
+            location = self.api.redirect_target("/campaigns")
+        except UpcallSyncError:
+            location = ""
+        if location:
+            target = urlsplit(location)
+            here = urlsplit(self.api.base_url)
+            if (
+                target.scheme == "https"
+                and here.scheme == "http"
+                and (target.hostname == here.hostname)
+            ):
+                return None
+            where = f" to {self.api.display(location)}"
+        return (
+            f"GET /campaigns answered HTTP {status} (a redirect{where}) instead of data, "
+            "which is how the API turns away a missing or wrong token"
+        )
 
     def _hint(self) -> str:
         parts = urlsplit(self.api.base_url)
@@ -269,7 +323,7 @@ class _Doctor:
             return FAIL, f"{len(items)} campaigns on a page of page[size]=1: the server ignores it"
         keys = ", ".join(k for k in ("self", "next", "last") if k in links)
         if not seen.more_than_one:
-            raise _Skip(f"could not check links.next: fewer than 2 campaigns (links: {keys})")
+            raise _Skip(f"not checked: links.next needs 2 campaigns or more (links: {keys})")
         if "next" not in links:
             return FAIL, (
                 "page 1 of page[size]=1 has no links.next though the account has more "
@@ -298,6 +352,12 @@ class _Doctor:
     def _page_cap(self, seen: _Campaigns) -> tuple[str, str]:
         if seen.big_error:
             return FAIL, f"{seen.big_error} (the client asks for page[size]={BIG_PAGE})"
+        if seen.fell_back_to:
+            return WARN, (
+                f"page[size]={BIG_PAGE} is refused with HTTP 400; the client halves the size "
+                f"until one is accepted (page[size]={seen.fell_back_to}) and keeps it for the "
+                f"run (--page-size {seen.fell_back_to} skips the refusals)"
+            )
         links = seen.links(seen.big)
         count = len(seen.items)
         if count > BIG_PAGE:
@@ -320,7 +380,7 @@ class _Doctor:
             if isinstance(attrs, dict) and isinstance(attrs.get("name"), str):
                 found: dict[str, Any] = item
                 return found
-        raise _Skip("could not check: no campaigns")
+        raise _Skip("not checked: no campaigns")
 
     def _name_filter(self, seen: _Campaigns) -> tuple[str, str]:
         item = self._one_campaign(seen)
@@ -343,8 +403,18 @@ class _Doctor:
         return PASS, f"?name={shown} returned exactly the {len(found)} campaign(s) of that name"
 
     def _from_number_filter(self, seen: _Campaigns) -> tuple[str, str]:
-        found = self.client.list_campaigns(from_number=FICTIONAL_NUMBER)
         asked = f"?from_number={FICTIONAL_NUMBER} (a fictional number)"
+        try:
+            found = self.client.list_campaigns(from_number=FICTIONAL_NUMBER)
+        except ApiStatusError as exc:
+            named = {f.field for f in exc.fields}
+            if exc.status == 400 and named <= {"from_number", "base"}:
+                return PASS, (
+                    f"{asked} -> HTTP 400: the server checks the filter against the "
+                    "account's confirmed numbers; plan asks it only for the from_numbers "
+                    "of the manifests, which must be confirmed to be set at all"
+                )
+            raise
         if found and len(found) >= len(seen.items):
             return FAIL, (
                 f"{asked} returned every campaign: the filter is ignored, and plan would "
@@ -353,7 +423,7 @@ class _Doctor:
         if found:
             return WARN, f"{asked} returned {len(found)} campaign(s)"
         if not seen.items:
-            return PASS, f"{asked} accepted (no campaigns, so filtering is not shown)"
+            raise _Skip(f"not checked: {asked} accepted, but with no campaigns it shows nothing")
         return PASS, f"{asked} accepted and returned no campaigns"
 
     def _campaign_by_id(self, seen: _Campaigns) -> tuple[str, str]:
@@ -372,11 +442,20 @@ class _Doctor:
                 if attrs.get(key) is not None:
                     values.append((str(item.get("id")), key, attrs[key]))
         if not values:
-            raise _Skip("could not check: no campaigns")
-        worst = max((_datetime_verdict(v), cid, key, v) for cid, key, v in values)
+            raise _Skip("not checked: no campaigns")
+        rank = {PASS: 0, WARN: 1, FAIL: 2}
+        worst = max(
+            ((_datetime_verdict(v), cid, key, v) for cid, key, v in values),
+            key=lambda w: rank[w[0]],
+        )
         verdict, cid, key, value = worst
         if verdict == FAIL:
-            return FAIL, f"campaign {cid} {key} is {value!r}: not a datetime with a UTC offset"
+            return FAIL, f"campaign {cid} {key} is {value!r}: not an ISO 8601 datetime"
+        if _naive(value):
+            return WARN, (
+                f"campaign {cid} {key} is {value!r}, without a UTC offset: the client reads "
+                "such datetimes as UTC, whatever the machine's TZ says"
+            )
         if verdict == WARN:
             return WARN, (
                 f"campaign {cid} {key} is {value!r}, not UTC with milliseconds; the client "
@@ -397,11 +476,11 @@ class _Doctor:
                 if not number.phone.startswith("+"):
                     return WARN, f"campaign {cid}: number phone {number.phone!r} is not E.164"
                 return PASS, f"GET /campaigns/{cid}/numbers: campaign_numbers, phones in E.164"
-        raise _Skip(f"could not check: no numbers in the first {tried} campaign(s)")
+        raise _Skip(f"not checked: no numbers in the first {tried} campaign(s)")
 
     def _phone_filter(self) -> tuple[str, str]:
         if self.number is None:
-            raise _Skip("could not check: no campaign number to look up")
+            raise _Skip("not checked: no campaign number to look up")
         cid, nid, phone = self.number
         if nid not in {n.id for n in self.client.list_numbers(cid, phone=phone)}:
             return FAIL, f"?phone={phone} did not return number {nid} of that phone"
@@ -442,7 +521,7 @@ class _Doctor:
         if self.report.checks[-1].verdict == FAIL:
             raise _Skip("not checked: GET /lists failed")
         if self.list_id is None:
-            raise _Skip("could not check: no contact list (apply creates one)")
+            raise _Skip("not checked: no contact list (apply creates one)")
         path = f"/lists/{self.list_id}/contacts"
         try:
             _page, rows = self.client.first_page(self.client.contacts_listing(self.list_id))
@@ -463,7 +542,7 @@ class _Doctor:
         return error_shape_verdict(asked, ctype, raw)
 
     def _raw_get(self, path: str) -> tuple[int, str, bytes]:
-        """One GET whose body we read as it is (the client turns errors into exceptions)."""
+        """One GET whose body we read as it is, with the client's limiter and retries."""
         return self.api.unchecked_get(path)
 
     def _rate_limit(self) -> tuple[str, str]:
@@ -481,16 +560,24 @@ class _Doctor:
 
 
 def _datetime_verdict(value: Any) -> str:
-    """PASS for the API's own form, WARN for another ISO 8601 with an offset, else FAIL."""
+    """PASS for the API's own form, WARN for another ISO 8601 (one without an offset is
+    UTC, CONTRACT.md), FAIL for what is no datetime."""
     if not isinstance(value, str):
         return FAIL
     if API_DATETIME.fullmatch(value):
         return PASS
     try:
-        parsed = datetime.fromisoformat(value)
+        datetime.fromisoformat(value)
     except ValueError:
         return FAIL
-    return WARN if parsed.tzinfo is not None else FAIL
+    return WARN
+
+
+def _naive(value: Any) -> bool:
+    try:
+        return datetime.fromisoformat(str(value)).tzinfo is None
+    except ValueError:
+        return False
 
 
 def error_shape_verdict(asked: str, ctype: str, raw: bytes) -> tuple[str, str]:
@@ -531,17 +618,27 @@ def render_text(report: Report, out: TextIO) -> None:
         out.write(
             f"{c.verdict}  {c.name:<{width}}  {c.evidence}  -- needed by: {c.needed_by}{extra}\n"
         )
+    out.write("\n" + summary_line(report) + "\n")
+
+
+def summary_line(report: Report) -> str:
+    """How many checks passed, warned, failed and could not run, and what that means."""
     counts = report.counts()
+    total = len(report.checks)
     warnings = f"{counts[WARN]} warning{'s' if counts[WARN] != 1 else ''}"
-    out.write(
-        f"\n{len(report.checks)} checks: {counts[PASS]} passed, {warnings}, "
-        f"{counts[FAIL]} failed. "
-        + (
-            "Every required check passed.\n"
-            if report.ok
-            else "The client's assumptions do not all hold here: fix the FAILs first.\n"
-        )
+    line = (
+        f"{total} checks: {counts[PASS]} passed, {warnings}, {counts[FAIL]} failed, "
+        f"{counts[SKIP]} not checked. "
     )
+    if not report.ok:
+        return line + "The client's assumptions do not all hold here: fix the FAILs first."
+    if counts[SKIP]:
+        return line + (
+            f"Every check that could run passed; {counts[SKIP]} of {total} not checked: run "
+            "again on an account with campaigns, numbers and a contact list, or use "
+            "--write-probe."
+        )
+    return line + "Every required check passed."
 
 
 def render_json(report: Report, out: TextIO) -> None:

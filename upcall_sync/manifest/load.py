@@ -347,8 +347,9 @@ class _Merger:
     warnings: list[Problem] = field(default_factory=list)
 
     def add_settings(self, f: _File) -> None:
-        """contact_list, prune_scope and safety: files that set them must agree."""
-        for key in ("contact_list", "prune_scope", "safety", "manage_other_lists"):
+        """contact_list, prune_scope, safety, manage_other_lists and patch: files that set
+        them must agree."""
+        for key in ("contact_list", "prune_scope", "safety", "manage_other_lists", "patch"):
             value = getattr(f.spec, key, None)
             if value is None:
                 continue
@@ -488,6 +489,7 @@ class _Merger:
             contact_list=contact_list,
             contact_list_source=list_at,
             prune_scope=self.settings.get("prune_scope", (None, None))[0],
+            patch=self.settings.get("patch", (None, None))[0],
             safety=safety,
             files=tuple(f.display for f in files),
             skipped=skipped,

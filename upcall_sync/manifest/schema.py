@@ -100,7 +100,7 @@ _INTRO = [
     "",
     "A manifest is a YAML file (or a directory of them; a symlink out of the directory is an",
     "error). Campaigns from all files merge;",
-    "`contact_list`, `prune_scope` and `safety` must agree across files that set them.",
+    "`contact_list`, `prune_scope`, `safety` and `patch` must agree across files that set them.",
     "Text must be text: quote values YAML would read as numbers or booleans",
     '(`postal_code: "02134"`, `country: "NO"`). `${VAR}` in any text takes the environment',
     "variable's value (an unset variable is an error); `$${` writes a literal `${`.",

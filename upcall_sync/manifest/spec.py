@@ -408,6 +408,14 @@ class ManifestSpec(_Spec):
     safety: SafetySpec | None = Field(
         None, description="Limits past which a plan is unsafe. Must agree across files."
     )
+    patch: Literal["merge", "replace"] | None = Field(
+        None,
+        description="What the API's campaign PATCH does, as `upcall-sync doctor --write-probe` "
+        "found: merge (updates what it is sent) or replace (clears what it is not sent). "
+        "upcall-sync sends every attribute either way; with replace, plan requires "
+        "from_number on every campaign it updates (the API never returns it, so it cannot "
+        "be sent back unless the manifest manages it). Must agree across files.",
+    )
     defaults: DefaultsSpec | None = Field(
         None, description="Campaign fields for every campaign of this file that leaves them out."
     )

@@ -42,6 +42,7 @@ from upcall_sync.core.model import (
     LiveState,
     OtherContact,
 )
+from upcall_sync.core.normalize import name_forms, name_key
 from upcall_sync.errors import ApiStatusError, ListsUnavailable, PlanError, Problem
 from upcall_sync.state.rows import campaign_from_api, live_list_contact, live_number
 
@@ -117,7 +118,9 @@ class Reader:
     def _by_name(
         self, pool: ThreadPoolExecutor, names: Sequence[str], ids: Sequence[str]
     ) -> list[LiveCampaign]:
-        listings = [self.client.campaigns_listing(name=n) for n in names]
+        # a server that stores names normalized finds them only by the normalized text
+        asked = sorted({form for n in names for form in name_forms(n)})
+        listings = [self.client.campaigns_listing(name=n) for n in asked]
         by_name = self.client.read_all(pool, listings) if listings else []
         by_id = submit_all(pool, self._get_campaign, ids)
         seen: dict[str, LiveCampaign] = {}
@@ -187,8 +190,13 @@ class Reader:
     # -- the contact list ---------------------------------------------------------------
 
     def _contact_list_id(self, desired: DesiredState) -> str | None:
-        lists = self.client.list_lists(name=desired.contact_list)
-        exact = [x for x in lists if x.name == desired.contact_list]
+        want = name_key(desired.contact_list)
+        lists = [
+            x
+            for form in name_forms(desired.contact_list)
+            for x in self.client.list_lists(name=form)
+        ]
+        exact = list({x.id: x for x in lists if name_key(x.name) == want}.values())
         if len(exact) > 1:
             ids = ", ".join(x.id for x in exact)
             raise PlanError(

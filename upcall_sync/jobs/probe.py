@@ -1,0 +1,544 @@
+"""`upcall-sync doctor --write-probe`: which write-side reading the live API plays.
+
+CONTRACT.md lists what the reference leaves open on the write side ("Write-side
+readings a client must survive"). upcall-sync is right under every reading, but
+some readings ask something of the manifests (`patch: replace` makes
+from_number required) and some would make apply fail; this probe finds out with
+a few writes in throwaway objects:
+
+- one contact list and one contact on a reserved fictional number (555-01xx),
+  never the managed list (contacts and lists cannot be deleted);
+- one campaign, created `pending` without `from_number` (unless the caller names
+  a confirmed one), never made ready: every PATCH the probe sends carries
+  `status: pending`, so a server that replaces the campaign cannot reset it to
+  another status. It is archived at the end, also after a failure or when
+  `stop` is set (Ctrl-C).
+
+Each reading found is a `Finding`: what the API did, and what upcall-sync does
+under it. `ok` is False when a finding means apply cannot work as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from upcall_sync.client import UpcallClient
+from upcall_sync.core.normalize import PhoneError, name_key, normalize_phone, quote
+from upcall_sync.errors import ApiStatusError, UpcallSyncError, UsageError
+
+#: 555-0100..0199 numbers are reserved for fiction: nobody is ever called on them
+PROBE_PHONE = "+12125550142"
+#: a decomposed "é" and two spaces: a server that normalizes names stores them otherwise
+PROBE_NAME = "upcall-sync write-probe  cafe\u0301 {stamp}"
+PROBE_LIST = "upcall-sync write-probe {stamp}"
+START = "2099-01-01T16:00:00.000Z"
+END = "2099-01-02T16:00:00.000Z"
+CONTENT_TYPES = ("application/vnd.api+json", "application/json", "text/json")
+NUMBER_TYPES = ("numbers", "campaign_numbers", "campaigns")
+ATTRIBUTES = ("name", "pitch", "language", "instructions", "start_datetime", "end_datetime")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One reading: its name, what was found, the evidence, and what upcall-sync does."""
+
+    name: str
+    reading: str
+    evidence: str
+    does: str
+    ok: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "reading": self.reading,
+            "ok": self.ok,
+            "evidence": self.evidence,
+            "upcall_sync_does": self.does,
+        }
+
+
+@dataclass
+class ProbeReport:
+    api_url: str
+    writes: list[str]
+    findings: list[Finding] = field(default_factory=list)
+    #: what went wrong before every reading was found ("" when nothing did)
+    error: str = ""
+    interrupted: bool = False
+    cleanup: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error and not self.interrupted and all(f.ok for f in self.findings)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "api_url": self.api_url,
+            "ok": self.ok,
+            "writes": self.writes,
+            "readings": [f.to_dict() for f in self.findings],
+            "error": self.error or None,
+            "interrupted": self.interrupted,
+            "cleanup": self.cleanup,
+        }
+
+
+def planned_writes(stamp: str, from_number: str | None) -> list[str]:
+    """What the probe will write, said before it writes anything."""
+    caller = f"with from_number {from_number}" if from_number else "without from_number"
+    return [
+        f"create contact list {quote(PROBE_LIST.format(stamp=stamp))} (lists cannot be deleted)",
+        f"create one contact on {PROBE_PHONE}, a reserved fictional number, in that list; "
+        "edit its company once",
+        f"create campaign {quote(PROBE_NAME.format(stamp=stamp))}, status pending, {caller}; "
+        "PATCH it up to 5 times, each PATCH with status pending (it never dials)",
+        "add the contact to that campaign, then once more (the API's answer to a duplicate)",
+        "archive the campaign at the end (also after a failure or Ctrl-C)",
+    ]
+
+
+def check_from_number(raw: str | None) -> str | None:
+    """--from-number as E.164 (a UsageError when it is no possible phone)."""
+    if raw is None:
+        return None
+    try:
+        return normalize_phone(raw)
+    except PhoneError as exc:
+        raise UsageError(f"--from-number {quote(raw)}: {exc}") from None
+
+
+def stamp_now() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def run_probe(
+    client: UpcallClient,
+    *,
+    from_number: str | None = None,
+    stop: threading.Event | None = None,
+    stamp: str | None = None,
+) -> ProbeReport:
+    """Every write-side reading, in order; the campaign is archived whatever happens."""
+    probe = _Probe(client, from_number, stop or threading.Event(), stamp or stamp_now())
+    return probe.run()
+
+
+class _Stopped(Exception):
+    pass
+
+
+class _Probe:
+    def __init__(
+        self, client: UpcallClient, from_number: str | None, stop: threading.Event, stamp: str
+    ) -> None:
+        self.client = client
+        self.api = client.probe()
+        self.from_number = from_number
+        self.stop = stop
+        self.name = PROBE_NAME.format(stamp=stamp)
+        self.report = ProbeReport(
+            self.api.redact(self.api.base_url), planned_writes(stamp, from_number)
+        )
+        self.stamp = stamp
+        self.campaign_id: str | None = None
+        self.list_id = ""
+        self.contact_id = ""
+        #: the campaign's attributes as last sent, for the archiving PATCH
+        self.attributes: dict[str, Any] = {}
+
+    def run(self) -> ProbeReport:
+        steps: list[Callable[[], None]] = [
+            self._create,
+            self._patch,
+            self._content_types,
+            self._contact,
+            self._numbers,
+            self._copy_or_live,
+        ]
+        try:
+            for step in steps:
+                if self.stop.is_set():
+                    raise _Stopped
+                step()
+        except _Stopped:
+            self.report.interrupted = True
+        except UpcallSyncError as exc:
+            self.report.error = self.api.redact(exc.one_line())
+        except KeyboardInterrupt:
+            self.report.interrupted = True
+        finally:
+            self._archive()
+        return self.report
+
+    def _add(self, finding: Finding) -> None:
+        self.report.findings.append(
+            Finding(
+                finding.name,
+                finding.reading,
+                self.api.redact(finding.evidence),
+                finding.does,
+                finding.ok,
+            )
+        )
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        rtype: str,
+        attributes: dict[str, Any],
+        rid: str | None = None,
+        content_type: str = CONTENT_TYPES[0],
+    ) -> dict[str, Any]:
+        data: dict[str, Any] = {"type": rtype, "attributes": attributes}
+        if rid is not None:
+            data["id"] = rid
+        doc = self.api.write(method, path, {"data": data}, content_type)
+        found = doc.get("data") if isinstance(doc, dict) else None
+        return found if isinstance(found, dict) else {}
+
+    def _campaign(self) -> dict[str, Any]:
+        doc = self.api.document(f"/campaigns/{self.campaign_id}")
+        data = doc.get("data") if isinstance(doc, dict) else None
+        attrs = data.get("attributes") if isinstance(data, dict) else None
+        return attrs if isinstance(attrs, dict) else {}
+
+    def _patch_campaign(
+        self, attributes: dict[str, Any], content_type: str = CONTENT_TYPES[0]
+    ) -> None:
+        """A PATCH of the probe campaign: always with status pending."""
+        self._send(
+            "PATCH",
+            f"/campaigns/{self.campaign_id}",
+            "campaigns",
+            {**attributes, "status": "pending"},
+            self.campaign_id,
+            content_type,
+        )
+
+    # -- the steps --------------------------------------------------------------------------
+
+    def _create(self) -> None:
+        self.attributes = {
+            "name": self.name,
+            "pitch": "probe pitch",
+            "language": "en",
+            "instructions": "upcall-sync write probe: never dialed, archived at the end",
+            "start_datetime": START,
+            "end_datetime": END,
+            "status": "pending",
+        }
+        if self.from_number:
+            self.attributes["from_number"] = self.from_number
+        made = self._send("POST", "/campaigns", "campaigns", self.attributes)
+        self.campaign_id = str(made.get("id") or "") or None
+        if self.campaign_id is None:
+            raise UpcallSyncError("POST /campaigns answered without the new campaign's id")
+        stored = self._campaign()
+        self._names(stored)
+        self._datetimes(stored)
+
+    def _names(self, stored: dict[str, Any]) -> None:
+        got = stored.get("name")
+        if got == self.name:
+            self._add(
+                Finding(
+                    "names",
+                    "stored as sent",
+                    "a name with a decomposed accent and two spaces came back as sent",
+                    "compares names under NFC with whitespace collapsed (right either way)",
+                )
+            )
+        elif isinstance(got, str) and got == name_key(self.name):
+            self._add(
+                Finding(
+                    "names",
+                    "normalized",
+                    f"sent {quote(self.name)}, stored {quote(got)} (NFC, whitespace collapsed)",
+                    "matches campaign and list names under that normalization, and asks "
+                    "?name= for both forms",
+                )
+            )
+        else:
+            self._add(
+                Finding(
+                    "names",
+                    "changed otherwise",
+                    f"sent {quote(self.name)}, stored {quote(str(got))}",
+                    "cannot match this campaign by name: a plan would create it again "
+                    "(pin such campaigns with id:)",
+                    ok=False,
+                )
+            )
+
+    def _datetimes(self, stored: dict[str, Any]) -> None:
+        got = stored.get("start_datetime")
+        finding = datetime_finding(START, got)
+        self._add(finding)
+
+    def _patch(self) -> None:
+        """Only the pitch (and status pending): does the rest survive?"""
+        self._patch_campaign({"pitch": "probe pitch 2"})
+        self.attributes["pitch"] = "probe pitch 2"
+        stored = self._campaign()
+        lost = [k for k in ATTRIBUTES if k != "pitch" and not stored.get(k)]
+        if not lost:
+            self._add(
+                Finding(
+                    "patch",
+                    "merge",
+                    "a PATCH of pitch and status left name, language, instructions and "
+                    "dates as they were",
+                    "sends every attribute of a campaign in each PATCH anyway (right either way)",
+                )
+            )
+            return
+        self._add(
+            Finding(
+                "patch",
+                "replace",
+                f"a PATCH of pitch and status cleared {', '.join(lost)}",
+                "sends every attribute in each PATCH; from_number cannot be read back, so "
+                "set `patch: replace` in the manifests: plan then requires from_number on "
+                "every campaign it updates",
+            )
+        )
+        self._patch_campaign({k: v for k, v in self.attributes.items() if k != "status"})
+
+    def _content_types(self) -> None:
+        accepted: list[str] = []
+        refused: list[str] = []
+        for ctype in CONTENT_TYPES:
+            try:
+                body = {k: v for k, v in self.attributes.items() if k != "status"}
+                self._patch_campaign(body, ctype)
+                accepted.append(ctype)
+            except ApiStatusError as exc:
+                if exc.status is None or not 400 <= exc.status < 500:
+                    raise
+                refused.append(f"{ctype} (HTTP {exc.status})")
+        ok = CONTENT_TYPES[0] in accepted
+        self._add(
+            Finding(
+                "content-type",
+                ", ".join(accepted) or "none",
+                "accepted: "
+                + (", ".join(accepted) or "none")
+                + ("; refused: " + ", ".join(refused) if refused else ""),
+                f"sends {CONTENT_TYPES[0]}"
+                + ("" if ok else ": the API refuses it, so apply cannot write (report this)"),
+                ok=ok,
+            )
+        )
+
+    def _contact(self) -> None:
+        made = self.client.create_list(PROBE_LIST.format(stamp=self.stamp))
+        self.list_id = made.id
+        contact = self._send(
+            "POST",
+            f"/lists/{self.list_id}/contacts",
+            "list_contacts",
+            {"phone": PROBE_PHONE, "first_name": "Probe", "last_name": "Contact", "company": "A"},
+        )
+        self.contact_id = str(contact.get("id") or "")
+        if not self.contact_id:
+            raise UpcallSyncError("POST /lists/:id/contacts answered without the contact's id")
+
+    def _numbers(self) -> None:
+        path = f"/campaigns/{self.campaign_id}/numbers"
+        body = {"list_contact_id": int(self.contact_id)}
+        tried: list[str] = []
+        for rtype in NUMBER_TYPES:
+            try:
+                self._send("POST", path, rtype, body)
+            except ApiStatusError as exc:
+                if exc.status != 400:
+                    raise
+                tried.append(f"{rtype} (HTTP 400)")
+                continue
+            ok = rtype == NUMBER_TYPES[0]
+            self._add(
+                Finding(
+                    "number-type",
+                    rtype,
+                    f"POST {path.replace(str(self.campaign_id), ':id')} took type {rtype}"
+                    + (f" after refusing {', '.join(tried)}" if tried else ""),
+                    "sends type numbers"
+                    + ("" if ok else ": the API refuses it, so apply cannot add numbers"),
+                    ok=ok,
+                )
+            )
+            self._duplicate(path, rtype, body)
+            return
+        raise UpcallSyncError(f"POST {path}: every number type was refused: {', '.join(tried)}")
+
+    def _duplicate(self, path: str, rtype: str, body: dict[str, Any]) -> None:
+        try:
+            self._send("POST", path, rtype, body)
+        except ApiStatusError as exc:
+            said = "; ".join(f"{f.field}: {f.message}" for f in exc.fields) or "no message"
+            self._add(
+                Finding(
+                    "duplicate-number",
+                    f"HTTP {exc.status}",
+                    f"adding the same contact again: HTTP {exc.status} ({said})",
+                    "after any refused add, looks the number up by phone and name; it never "
+                    "reads the message",
+                    ok=exc.status == 400,
+                )
+            )
+            return
+        count = len(self.client.list_numbers(str(self.campaign_id)))
+        self._add(
+            Finding(
+                "duplicate-number",
+                "accepted" if count == 1 else "duplicated",
+                f"adding the same contact again was accepted; the campaign has {count} number(s)",
+                "reads a campaign's numbers before adding and never adds a person twice"
+                + ("" if count == 1 else "; a lost answer retried could duplicate a number"),
+                ok=count == 1,
+            )
+        )
+
+    def _copy_or_live(self) -> None:
+        self._send(
+            "PATCH",
+            f"/lists/{self.list_id}/contacts/{self.contact_id}",
+            "list_contacts",
+            {"company": "B"},
+            self.contact_id,
+        )
+        numbers = self.client.list_numbers(str(self.campaign_id))
+        company = numbers[0].company if numbers else None
+        live = company == "B"
+        self._add(
+            Finding(
+                "numbers-show-contact",
+                "live" if live else "copy",
+                f"after the contact's company changed, its number shows {quote(str(company))}",
+                "updates a person's list contact, which changes their numbers too"
+                if live
+                else "updates the list contact and reports the numbers it cannot change "
+                "(unchangeable_numbers); it never adds a person twice",
+            )
+        )
+
+    # -- cleanup -----------------------------------------------------------------------------
+
+    def _archive(self) -> None:
+        if self.campaign_id is None:
+            self.report.cleanup = "nothing to archive: no campaign was created"
+            return
+        attributes = {k: v for k, v in self.attributes.items() if k != "status"}
+        try:
+            self._send(
+                "PATCH",
+                f"/campaigns/{self.campaign_id}",
+                "campaigns",
+                {**attributes, "status": "archived"},
+                self.campaign_id,
+            )
+        except (UpcallSyncError, KeyboardInterrupt) as exc:
+            why = exc.one_line() if isinstance(exc, UpcallSyncError) else "interrupted"
+            self.report.cleanup = self.api.redact(
+                f"could not archive campaign {self.campaign_id} ({why}): archive it by hand; "
+                "it is pending, so it does not dial"
+            )
+            return
+        self.report.cleanup = f"campaign {self.campaign_id} archived"
+
+
+def datetime_finding(sent: str, got: Any) -> Finding:
+    """How a datetime came back: exactly, the same instant written otherwise, without an
+    offset (UTC), or another instant."""
+    if got == sent:
+        return Finding(
+            "datetimes", "exact", f"{sent} came back as sent", "compares to the second in UTC"
+        )
+    try:
+        parsed = datetime.fromisoformat(str(got).replace("Z", "+00:00"))
+    except ValueError:
+        return Finding(
+            "datetimes", "unreadable", f"sent {sent}, got {got!r}", "cannot read it", ok=False
+        )
+    want = datetime.fromisoformat(sent.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        same = parsed.replace(tzinfo=UTC) == want
+        return Finding(
+            "datetimes",
+            "no offset",
+            f"sent {sent}, got {got!r}",
+            "reads datetimes without an offset as UTC, whatever TZ says",
+            ok=same,
+        )
+    if parsed == want:
+        return Finding(
+            "datetimes",
+            "same instant, other form",
+            f"sent {sent}, got {got!r}",
+            "compares datetimes as instants, to the second",
+        )
+    return Finding(
+        "datetimes",
+        "another instant",
+        f"sent {sent}, got {got!r}",
+        "would see a difference on every plan (report this)",
+        ok=False,
+    )
+
+
+# -- output ----------------------------------------------------------------------------------
+
+
+def render_plan(writes: list[str], api_url: str, out: TextIO) -> None:
+    out.write(f"upcall-sync doctor --write-probe: {api_url}\n\nIt will write, in this account:\n")
+    for line in writes:
+        out.write(f"  - {line}\n")
+
+
+def render_text(report: ProbeReport, out: TextIO) -> None:
+    width = max((len(f.name) for f in report.findings), default=0)
+    out.write("\n")
+    for f in report.findings:
+        mark = "FOUND" if f.ok else "FAIL "
+        out.write(
+            f"{mark}  {f.name:<{width}}  {f.reading}: {f.evidence}  -- upcall-sync {f.does}\n"
+        )
+    if report.interrupted:
+        out.write("\nInterrupted: the remaining readings were not probed.\n")
+    if report.error:
+        out.write(f"\nThe probe stopped: {report.error}\n")
+    out.write(f"Cleanup: {report.cleanup}.\n")
+    out.write(
+        "Every reading found; upcall-sync works under them.\n"
+        if report.ok
+        else (
+            ""
+            if report.interrupted or report.error
+            else "Some readings keep apply from working: see the FAIL lines.\n"
+        )
+    )
+
+
+def render_json(report: ProbeReport, out: TextIO) -> None:
+    json.dump(report.to_dict(), out, indent=2)
+    out.write("\n")
+
+
+__all__ = [
+    "Finding",
+    "ProbeReport",
+    "planned_writes",
+    "render_json",
+    "render_plan",
+    "render_text",
+    "run_probe",
+]
