@@ -15,6 +15,7 @@ import pytest
 
 from upcall_sync.client import RetryPolicy, Timeouts, UpcallClient
 from upcall_sync.emulator import Emulator, Faults
+from upcall_sync.redact import FRAGMENT
 
 from . import figures
 from .helpers import parallel
@@ -25,6 +26,8 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # A distinctive token: every secrets test scans outputs for it.
 TOKEN = "uctok_SECRET_7f3a9c1e5b2d4a60"
 OTHER_TOKEN = "uctok_OTHERACCT_0b9d8c7e6f5a"
+#: longer than the 30 characters a message quotes of a file's field
+LONG_TOKEN = "uctok_LONGSECRET_4c8e2a6f0b3d9e7a1c5f8b2d"
 CONFIRMED = ("+16501231234", "+14155550100")
 
 FAST_RETRY = RetryPolicy(
@@ -144,19 +147,28 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
 
 # -- the token must never appear anywhere: every test's output is scanned ------------
 
-SECRETS = (TOKEN, OTHER_TOKEN)
+SECRETS = (TOKEN, OTHER_TOKEN, LONG_TOKEN)
+#: every run of 12 consecutive characters of a test token (redact.FRAGMENT): a message
+#: that quotes part of a token file leaks as surely as one that quotes all of it
+FRAGMENTS = tuple(
+    sorted({s[i : i + FRAGMENT] for s in SECRETS for i in range(len(s) - FRAGMENT + 1)})
+)
 
 
 class TokenLeak(AssertionError):
     pass
 
 
+def leaked(text: str) -> str | None:
+    """The first fragment of a test token in `text`, if any."""
+    return next((f for f in FRAGMENTS if f in text), None)
+
+
 def scan(text: str, where: str) -> None:
     figures.add("scanned_texts")
-    for secret in SECRETS:
-        if secret in text:
-            figures.add("leaks")
-            raise TokenLeak(f"the test token appeared in {where}")
+    if leaked(text) is not None:
+        figures.add("leaks")
+        raise TokenLeak(f"12 or more characters of a test token appeared in {where}")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -171,7 +183,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Generator[None, A
         ("captured log", report.caplog),
     ):
         figures.add("scanned_texts")
-        if any(secret in text for secret in SECRETS):
+        if leaked(text) is not None:
             figures.add("leaks")
             report.outcome = "failed"
             report.longrepr = f"the test token appeared in the {where} of {item.nodeid}"
@@ -198,7 +210,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
                 continue
             figures.add("scanned_files")
             data = path.read_bytes()
-            if any(secret.encode() in data for secret in SECRETS):
+            if any(f.encode() in data for f in FRAGMENTS):
                 figures.add("leaks")
                 session.exitstatus = 1
                 print(f"\nTOKEN LEAK: the test token is in {path}")

@@ -89,6 +89,11 @@ def _known_lines(c: Counter[str]) -> list[str]:
         )
     if c["fuzz_requests"]:
         out.append(f"emulator fuzz: {c['fuzz_requests']} requests, {c['fuzz_5xx']} answered 5xx")
+    if c["late_commits"]:
+        out.append(
+            f"late commits: {c['late_commits']} POSTs committed after the client's timeout, "
+            f"{c['late_commits_let_through']} let through (a duplicate apply did not catch)"
+        )
     if c["hostile_secret_runs"]:
         out.append(
             f"token-printing manifests: {c['hostile_secret_runs']} runs of validate and plan "

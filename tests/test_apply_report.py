@@ -69,6 +69,7 @@ def test_success_reports_every_change_with_its_live_id(
         "converged": True,
         "remaining": [],
         "summary_line": "No changes. Live state matches the manifests.",
+        "duplicates": [],
     }
     assert [c["index"] for c in doc["changes"]] == list(range(len(doc["plan"]["changes"])))
     assert [c["address"] for c in doc["changes"]] == [c["address"] for c in doc["plan"]["changes"]]

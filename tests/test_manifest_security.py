@@ -217,3 +217,38 @@ def test_a_directory_scan_does_not_follow_a_symlink_out_of_the_directory(
         "must lie inside it (name it directly to read it)"
     )
     assert "SECRET_VALUE" not in err and "oauth_token" not in err
+
+
+@pytest.mark.parametrize("named", ["elsewhere", "elsewhere/", "./elsewhere/sub", "campaigns/far"])
+def test_a_manifest_directory_reached_through_a_symlink_out_of_the_checkout_is_refused(
+    checkout: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], named: str
+) -> None:
+    """A committed `elsewhere -> /outside` must not make validate read (and quote) the
+    files out there: one line naming the path, exit 1, nothing of their content."""
+    outside = tmp_path / "outside"
+    (outside / "sub").mkdir(parents=True)
+    for where in (outside, outside / "sub"):
+        (where / "m.yaml").write_text("version: 1\ncampaigns:\n  - name: x\n    pitch: 1\n")
+        (where / "n.yaml").write_text("version: 1\nSECRET_KEY_IN_OTHER_FILE: 1\n")
+    (checkout / "elsewhere").symlink_to(outside, target_is_directory=True)
+    (checkout / "campaigns" / "far").symlink_to(outside, target_is_directory=True)
+
+    for command in (["validate"], ["plan"]):
+        code, out, err = run_cli(capsys, *command, named)
+        assert code == 1 and out == "", err
+        assert err == (
+            f"{named}: is a directory reached through a symlink out of the checkout "
+            f"({checkout.resolve()}); manifests must lie inside the checkout upcall-sync "
+            "runs in\n"
+        )
+
+
+def test_a_directory_named_outside_the_checkout_on_purpose_is_still_read(
+    checkout: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only a symlink that leads out is refused: a path the user wrote out is theirs."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "m.yaml").write_text("version: 1\ncampaigns:\n  - name: x\n")
+    code, _out, err = run_cli(capsys, "validate", str(outside))
+    assert code == 0, err

@@ -133,9 +133,11 @@ def test_lost_number_adds_with_another_duplicate_message_converge_in_one_run(
 def test_a_refused_number_add_is_looked_up_whatever_the_api_says(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Someone adds the number between `plan --out` and `apply PLANFILE`; the API refuses
-    the add with a message the client has never seen. The apply looks the number up
-    instead of reading the message, finds it, and converges."""
+    """Someone adds the number after `apply PLANFILE` checked the plan and before its
+    POST; the API refuses the add with a message the client has never seen. The apply
+    looks the number up instead of reading the message, finds it, and converges."""
+    import upcall_sync.jobs.sync as sync
+
     with _serving(monkeypatch, duplicate_number_message="Number taken") as emu:
         examples = _examples(tmp_path)
         assert run_cli(capsys, "apply", "--auto-approve", str(examples))[0] == 0
@@ -148,7 +150,13 @@ def test_a_refused_number_add_is_looked_up_whatever_the_api_says(
         db = emu.store.sql
         survey = db("SELECT id FROM campaigns WHERE name = 'Acme Q3 satisfaction survey'")[0]["id"]
         contact = db("SELECT id FROM list_contacts WHERE first_name = 'Marcus'")[0]["id"]
-        emu.store.add_number(emu.accounts[TOKEN], survey, contact)  # out of band
+        real_apply = sync.apply_plan
+
+        def add_out_of_band_first(*args: Any, **kwargs: Any) -> Any:
+            emu.store.add_number(emu.accounts[TOKEN], survey, contact)
+            return real_apply(*args, **kwargs)
+
+        monkeypatch.setattr(sync, "apply_plan", add_out_of_band_first)
         code, out, _err = run_cli(capsys, "apply", str(plan_file))
         assert code == 0, out
         assert "Converged" in out

@@ -139,10 +139,10 @@ def test_another_format_version_is_refused(
 ) -> None:
     plan_file = _saved(cli_env, capsys, tmp_path, BASE, NEXT)
     doc = _doc(plan_file)
-    doc["format_version"] = 2
+    doc["format_version"] = 1  # before plans recorded their account
     plan_file.write_text(_with_checksum(doc))  # a valid file of another format
     err = _refused(cli_env, capsys, plan_file)
-    assert "format 2 is not supported" in err and "run plan again" in err
+    assert "format 1 is not supported" in err and "run plan again" in err
 
 
 @pytest.mark.parametrize(
@@ -321,3 +321,66 @@ def test_a_fresh_plan_applies_after_a_refusal(
     assert (
         cli_env.store.sql("SELECT pitch FROM campaigns WHERE id = ?", (cid,))[0]["pitch"] == "two"
     )
+
+
+# -- a saved plan is an expectation: its account, and its changes re-derived ------------
+
+OTHER = "  - name: pf-other\n    pitch: untouched\n"
+
+
+def test_a_plan_made_for_one_account_is_refused_with_another_token(
+    cli_env: Emulator, capsys: Capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """staging.plan made with the staging token, applied with the production token: the
+    plan only creates (it read no live object), so only the fingerprint can tell."""
+    plan_file = _saved(cli_env, capsys, tmp_path, "", BASE)
+    doc = _doc(plan_file)
+    fingerprint = doc["account"]["fingerprint"]
+    assert len(fingerprint) == 16 and int(fingerprint, 16) >= 0
+    assert doc["plan"]["account"] == fingerprint
+    assert TOKEN not in plan_file.read_text()
+    monkeypatch.setenv("UPCALL_AUTH_TOKEN", OTHER_TOKEN)
+    err = _refused(cli_env, capsys, plan_file)
+    assert "made for another account" in err and "run plan again" in err
+    assert cli_env.store.sql("SELECT COUNT(*) n FROM campaigns")[0]["n"] == 0
+    monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)  # the right token still applies it
+    code, out, err = run_cli(capsys, "apply", str(plan_file))
+    assert code == 0 and "Converged" in out, err
+
+
+def test_a_hand_edited_plan_with_its_checksum_recomputed_is_refused(
+    cli_env: Emulator, capsys: Capsys, tmp_path: Path
+) -> None:
+    """An added update_campaign (archive pf-other, pitch TAMPERED) on a campaign the plan
+    never read: a fresh plan of the manifests has no such change, so nothing applies."""
+    plan_file = _saved(cli_env, capsys, tmp_path, BASE + OTHER, NEXT)
+    other = _id(cli_env, "SELECT id FROM campaigns WHERE name = 'pf-other'")
+    doc = _doc(plan_file)
+    update = next(c for c in doc["plan"]["changes"] if c["kind"] == "update_campaign")
+    forged = json.loads(json.dumps(update))
+    forged.update(address="campaign.pf-other", campaign="pf-other", live_id=other)
+    forged["before"] = {"pitch": "untouched", "status": "pending"}
+    forged["after"] = {"pitch": "TAMPERED", "status": "archived"}
+    doc["plan"]["changes"].append(forged)
+    del doc["checksum"]
+    plan_file.write_text(_with_checksum(doc))
+    err = _refused(cli_env, capsys, plan_file)
+    assert "does not match a fresh plan of its manifests" in err
+    assert "campaign.pf-other" in err and "not in a fresh plan" in err
+    row = cli_env.store.sql("SELECT pitch, status FROM campaigns WHERE id = ?", (other,))[0]
+    assert (row["pitch"], row["status"]) != ("TAMPERED", "archived")
+
+
+def test_the_json_plan_names_its_account_by_a_one_way_fingerprint(
+    cli_env: Emulator, capsys: Capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifest = write_manifest(tmp_path / "m.yaml", BASE)
+    docs = []
+    for token in (TOKEN, TOKEN, OTHER_TOKEN):
+        monkeypatch.setenv("UPCALL_AUTH_TOKEN", token)
+        code, out, err = run_cli(capsys, "plan", "--format", "json", str(manifest))
+        assert code == 0, err
+        docs.append(json.loads(out))
+    same, again, other = (d["account"] for d in docs)
+    assert same == again != other  # stable per token, different per account
+    assert all(len(a) == 16 and a == a.lower() for a in (same, other))

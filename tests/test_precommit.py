@@ -142,3 +142,48 @@ def test_pre_commit_run_fails_on_a_staged_csv_with_its_line(
     assert code == 1, out
     assert re.search(r"upcall-sync validate\.+Failed", out), out
     assert re.search(r"campaigns/contacts/q3-followups\.csv:2:\d+: .*not a valid phone", out), out
+
+
+def _runtime_closure() -> dict[str, str]:
+    """Every distribution upcall-sync needs at run time (its dependencies and theirs),
+    canonical name -> installed version, from the installed metadata."""
+    import importlib.metadata as md
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    found: dict[str, str] = {}
+    todo = ["upcall-sync"]
+    while todo:
+        for text in md.requires(todo.pop()) or []:
+            req = Requirement(text)
+            if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+                continue
+            name = canonicalize_name(req.name)
+            if name not in found:
+                found[name] = md.version(req.name)
+                todo.append(req.name)
+    return found
+
+
+def test_the_hook_installs_the_pinned_versions_of_constraints_txt() -> None:
+    """pre-commit runs `pip install .`, which no constraints file reaches: the hook's
+    additional_dependencies pin the whole runtime closure, as constraints.txt does."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    [hook] = load_manifest(str(ROOT / ".pre-commit-hooks.yaml"))
+    pinned = {}
+    for text in hook["additional_dependencies"]:
+        req = Requirement(text)
+        [spec] = list(req.specifier)
+        assert spec.operator == "==", text
+        pinned[canonicalize_name(req.name)] = spec.version
+    constraints = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if "==" in line and not line.lstrip().startswith("#"):
+            name, version = line.split("==", 1)
+            constraints[canonicalize_name(name.strip())] = version.strip()
+    closure = _runtime_closure()
+    assert set(pinned) == set(closure), set(pinned) ^ set(closure)
+    assert pinned == {name: constraints[name] for name in closure}

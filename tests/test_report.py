@@ -68,6 +68,7 @@ def test_a_converged_apply() -> None:
         "converged": True,
         "remaining": [],
         "summary_line": Plan().summary_line(),
+        "duplicates": [],
     }
     changes = doc["changes"]
     assert isinstance(changes, list)

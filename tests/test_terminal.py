@@ -26,9 +26,10 @@ def _run_on_a_terminal(
     emulator: Emulator,
     answer: str,
     *args: str,
-    no_color: bool = False,
+    no_color: bool | str = False,
     term: str = "xterm-256color",
 ) -> tuple[int, str]:
+    """`no_color`: True sets NO_COLOR=1; a string sets it to that string."""
     primary, secondary = pty.openpty()
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
     env.update(
@@ -37,8 +38,8 @@ def _run_on_a_terminal(
         TERM=term,
         COLUMNS="120",
     )
-    if no_color:
-        env["NO_COLOR"] = "1"
+    if no_color is not False:
+        env["NO_COLOR"] = "1" if no_color is True else str(no_color)
     proc = subprocess.Popen(
         [sys.executable, "-m", "upcall_sync.cli", "apply", *args, EXAMPLES],
         stdin=secondary,
@@ -97,6 +98,14 @@ def test_no_color_means_no_colour_and_lines_not_a_bar(emulator: Emulator) -> Non
     assert code == 0
     assert "\x1b[32m" not in text
     assert "done  create campaign" in text  # one line per change instead of a bar
+
+
+def test_an_empty_no_color_keeps_the_colour(emulator: Emulator) -> None:
+    """no-color.org: NO_COLOR counts when it is set and not empty; `NO_COLOR=` is unset."""
+    code, text = _run_on_a_terminal(emulator, "yes", no_color="")
+    assert code == 0, text
+    assert "\x1b[32m" in text
+    assert re.search(r"applying .*\d+/\d+", ANSI.sub("", text))  # the bar, not lines
 
 
 def _operations(emulator: Emulator) -> tuple[int, int]:

@@ -37,6 +37,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_SHOWN = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def shown_name(text: str) -> str:
+    """A file name (or any text) for one line of output: control characters (a line
+    break, a terminal escape) as escapes, `\\n`, `\\u001b`, never raw."""
+    if not _CONTROL.search(text):
+        return text
+    return _CONTROL.sub(lambda m: _SHOWN.get(m.group(0), f"\\u{ord(m.group(0)):04x}"), text)
+
 
 class UpcallSyncError(Exception):
     """Root of every error upcall-sync raises on purpose."""
@@ -81,13 +92,14 @@ class Location(NamedTuple):
     sheet: str = ""
 
     def __str__(self) -> str:
+        name = shown_name(self.file)  # a file name is a value like any other
         if self.sheet:
-            return f"{self.file}:{sheet_cell(self.sheet, self.line, self.column)}"
+            return f"{name}:{shown_name(sheet_cell(self.sheet, self.line, self.column))}"
         if self.line <= 0:
-            return self.file
+            return name
         if self.column <= 0:
-            return f"{self.file}:{self.line}"
-        return f"{self.file}:{self.line}:{self.column}"
+            return f"{name}:{self.line}"
+        return f"{name}:{self.line}:{self.column}"
 
     @classmethod
     def parse(cls, text: str) -> Location:
@@ -249,10 +261,22 @@ class TransportError(UpcallSyncError):
 
 
 class OutcomeUnknown(TransportError):
-    """A write was sent but its answer was lost: it may or may not have happened."""
+    """A write was sent but its answer was lost: it may or may not have happened.
 
-    def __init__(self, message: str, *, method: str = "", url: str = "", status: int | None = None):
+    `timed_out`: the client (or a gateway, 504) stopped waiting while the server may
+    still be working on it, so the write may land later (apply waits before re-sending)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str = "",
+        url: str = "",
+        status: int | None = None,
+        timed_out: bool = False,
+    ):
         self.status = status
+        self.timed_out = timed_out or status == 504
         super().__init__(message, method=method, url=url)
 
 

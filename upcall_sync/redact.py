@@ -5,24 +5,30 @@ URL requests and urllib3 build, inside their exception texts, and inside the
 `links.*` URLs the API returns. Two layers keep it out of sight:
 
 - `Secret` holds the token; its `repr` and `str` never show it.
-- `Redactor` scrubs any text: the literal token (raw and percent-encoded) and
-  any `auth_token=...` query value, whatever its value.
+- `Redactor` scrubs any text: the literal token (raw and percent-encoded), any
+  run of FRAGMENT or more consecutive characters of it (a message that quotes a
+  file cut at 30 characters must not print the token's first 30), and any
+  `auth_token=...` query value, whatever its value.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import html
 import io
 import json
 import logging
 import re
 import threading
-from typing import IO
+from typing import IO, Any
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 REDACTED = "REDACTED"
 TOKEN_PARAM = "auth_token"
+#: the shortest run of a token's characters that is redacted on its own: shorter runs
+#: would hit phone numbers and ids (tokens may hold long runs of digits)
+FRAGMENT = 12
 
 _PARAM_RE = re.compile(r"(auth_token(?:=|%3D|%3d|\"\s*:\s*\"|'\s*:\s*'))([^&\s\"'<>#]+)")
 
@@ -56,6 +62,22 @@ class Secret:
         return hash(("Secret", self._value))
 
 
+#: fixed, public: the fingerprint only has to be the same on every machine, and slow
+#: enough (PBKDF2) that trying guessed tokens against a plan file costs something
+_FINGERPRINT_SALT = b"upcall-sync account fingerprint v1"
+_FINGERPRINT_ROUNDS = 50_000
+
+
+def account_fingerprint(secret: Secret | str) -> str:
+    """A short, stable, one-way name for the account a token acts for (16 hex digits).
+
+    Saved plans record it (never the token) so that `apply PLANFILE` refuses another
+    account's token, or a rotated one; the JSON plan's `account` field carries it."""
+    raw = secret.reveal() if isinstance(secret, Secret) else secret
+    digest = hashlib.pbkdf2_hmac("sha256", raw.encode(), _FINGERPRINT_SALT, _FINGERPRINT_ROUNDS)
+    return digest.hex()[:16]
+
+
 def _written_forms(secret: str) -> set[str]:
     """The ways an output can spell `secret`: as is, percent-encoded, and escaped the way
     JSON, YAML's double quotes, Python's repr and HTML write a backslash, a quote or
@@ -74,25 +96,88 @@ def _written_forms(secret: str) -> set[str]:
     }
 
 
+def fragments(secret: str, size: int = FRAGMENT) -> set[str]:
+    """Every run of `size` consecutive characters of each written form of `secret`
+    (the whole form when it is shorter)."""
+    out: set[str] = set()
+    for form in _written_forms(secret):
+        if len(form) <= size:
+            out.add(form)
+        else:
+            out.update(form[i : i + size] for i in range(len(form) - size + 1))
+    return out
+
+
+def _trie_pattern(words: set[str]) -> str:
+    """One regex matching any of `words`, shaped as a trie: each position of a long
+    text costs a character or two, not one try per word."""
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def walk(node: dict[str, Any]) -> str:
+        branches = [re.escape(ch) + walk(child) for ch, child in sorted(node.items()) if ch]
+        if "" in node:
+            branches.append("")
+        if len(branches) == 1:
+            return branches[0]
+        return "(?:" + "|".join(branches) + ")"
+
+    return walk(trie)
+
+
 class Redactor:
-    """Replaces known secrets and any `auth_token` value in text."""
+    """Replaces known secrets, any run of FRAGMENT or more of their characters, and any
+    `auth_token` value in text."""
 
     def __init__(self, *secrets: str) -> None:
-        forms: set[str] = set()
+        self._secrets: list[str] = []
+        self._forms: list[str] = []
+        self._fragment_re: re.Pattern[str] | None = None
         for s in secrets:
-            forms.update(_written_forms(s))
-        # Longest first, so an escaped form is replaced before a prefix of it.
-        self._forms = sorted(forms, key=len, reverse=True)
+            self.add(s)
 
     def add(self, secret: str) -> None:
-        self._forms = sorted({*self._forms, *_written_forms(secret)}, key=len, reverse=True)
+        if not secret or len(secret) < 4 or secret in self._secrets:
+            return
+        self._secrets.append(secret)
+        forms = {f for s in self._secrets for f in _written_forms(s)}
+        # Longest first, so an escaped form is replaced before a prefix of it.
+        self._forms = sorted(forms, key=len, reverse=True)
+        grams = {g for s in self._secrets if len(s) > FRAGMENT for g in fragments(s)}
+        self._fragment_re = re.compile(_trie_pattern(grams)) if grams else None
 
     def __call__(self, text: str) -> str:
         text = _PARAM_RE.sub(lambda m: m.group(1) + REDACTED, text)
         for form in self._forms:
             if form in text:
                 text = text.replace(form, REDACTED)
+        if self._fragment_re is not None and self._fragment_re.search(text):
+            text = self._redact_fragments(text)
         return text
+
+    def _redact_fragments(self, text: str) -> str:
+        """Each run of the text that holds a fragment, widened to the longest run of the
+        same written form around it, replaced."""
+        assert self._fragment_re is not None
+        out: list[str] = []
+        at = 0
+        while (m := self._fragment_re.search(text, at)) is not None:
+            start, end = m.start(), m.end()
+            for form in self._forms:
+                if m.group() not in form:
+                    continue
+                while start > at and text[start - 1 : end] in form:
+                    start -= 1
+                while end < len(text) and text[start : end + 1] in form:
+                    end += 1
+            out.append(text[at:start] + REDACTED)
+            at = end
+        out.append(text[at:])
+        return "".join(out)
 
 
 def strip_token(url: str) -> str:

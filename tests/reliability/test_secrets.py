@@ -23,7 +23,7 @@ from upcall_sync.emulator import Emulator
 from upcall_sync.errors import BadApiUrl, InsecureTransport
 
 from .. import figures
-from ..conftest import ROOT, TOKEN, run_cli, scan, write_manifest
+from ..conftest import LONG_TOKEN, ROOT, TOKEN, leaked, run_cli, scan, write_manifest
 
 EXAMPLES = str(ROOT / "examples")
 
@@ -202,3 +202,41 @@ def test_the_token_file_alone_teaches_the_redactor(
     monkeypatch.setenv("UPCALL_AUTH_TOKEN_FILE", str(tmp_path / "token.secret"))
     code, _out, err = run_cli(capsys, "validate", str(manifests["csv-token-file"]))
     assert code == 1 and err.strip()
+
+
+def test_part_of_a_long_token_is_redacted_wherever_output_is_made(
+    emulator: Emulator,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A 42-character token in a token file, and a manifest whose numbers_csv is that
+    file: a message that quotes a field cut at 30 characters must not print the first
+    30 of the token. run_cli's scan fails on any 12 consecutive characters of it."""
+    monkeypatch.chdir(tmp_path)
+    token_file = tmp_path / "token.secret"
+    token_file.write_text(LONG_TOKEN + "\n")
+    monkeypatch.delenv("UPCALL_AUTH_TOKEN", raising=False)
+    monkeypatch.setenv("UPCALL_AUTH_TOKEN_FILE", str(token_file))
+    monkeypatch.setenv("NO_COLOR", "1")
+    (tmp_path / "halves.csv").write_text(
+        f"phone,{LONG_TOKEN[:20]}\n+16507991144,{LONG_TOKEN[20:]}\n"
+    )
+    try:
+        for csv in ("token.secret", "halves.csv"):
+            m = write_manifest(
+                tmp_path / "m.yaml",
+                f"version: 1\ncampaigns:\n  - name: x\n    numbers_csv: {csv}\n",
+            )
+            for args in (["validate"], ["--debug", "validate"]):
+                code, out, err = run_cli(capsys, *args, str(m))  # TokenLeak on a fragment
+                figures.add("hostile_secret_runs")
+                assert code == 1 and err.strip(), (csv, out)
+    finally:  # the session's file scan would (rightly) find the halves written on purpose
+        (tmp_path / "halves.csv").unlink()
+    from upcall_sync.redact import Redactor
+
+    redact = Redactor(LONG_TOKEN)
+    for i in range(len(LONG_TOKEN) - 12 + 1):
+        assert leaked(redact(f"x {LONG_TOKEN[i : i + 12]} y")) is None
+    assert redact("+16507991144 and 12345678901") == "+16507991144 and 12345678901"

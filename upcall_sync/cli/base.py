@@ -429,7 +429,7 @@ def use_color(stream: object) -> bool:
     """Colour (and a live progress bar) only on a terminal that can show them."""
     return (
         bool(getattr(stream, "isatty", lambda: False)())
-        and "NO_COLOR" not in os.environ
+        and not os.environ.get("NO_COLOR")  # set and not empty (no-color.org)
         and os.environ.get("TERM") != "dumb"
     )
 

@@ -109,7 +109,9 @@ def plan(
     options: dict[str, Any] = {"timeline": not no_timeline}
     if fmt is Format.text:
         options = {"color": use_color(sys.stdout), "show_all_numbers": show_all_numbers}
-    render(planned.plan, fmt.value, sys.stdout, **(options if fmt is not Format.json else {}))
+    elif fmt is Format.json:
+        options = {"account": planned.account}
+    render(planned.plan, fmt.value, sys.stdout, **options)
     if detailed_exitcode and not planned.plan.empty:
         raise typer.Exit(2)
 
@@ -172,6 +174,11 @@ def apply(
     connection: ConnectionOptions,
 ) -> None:
     """Make the live account match: plan, confirm, apply in a safe order, then check convergence.
+
+    Convergence includes a look for duplicates of what the run created (a POST the API
+    committed after --timeout): any found fail the run, with their ids. A saved plan
+    (apply FILE) applies only with the token it was made with, and only if a fresh plan
+    of its manifests has the same changes.
 
     With --format json, stdout carries one JSON report (schema/apply-report.schema.json),
     on every exit, errors included; the plan, prompt, progress and summary go to stderr.
@@ -238,7 +245,7 @@ def _apply_job(
 ) -> int:
     """Show the plan, confirm, apply, report; returns the exit code."""
     from upcall_sync.jobs.sync import run_apply
-    from upcall_sync.output.render import render_remaining, render_text
+    from upcall_sync.output.render import render_duplicates, render_remaining, render_text
 
     assert run.job is not None
     job, out = run.job, run.out
@@ -277,6 +284,7 @@ def _apply_job(
             checking.close()
             progress.close()
         render_report(outcome.report, out)
+        render_duplicates(outcome.duplicates, out)
         if outcome.report.stop_reason:
             print_error(outcome.report.stop_reason)
         if outcome.report.interrupted or received:
@@ -286,7 +294,7 @@ def _apply_job(
                 f"could not check convergence: {outcome.check_error.one_line()}"
             ) from outcome.check_error
         elif not outcome.converged:  # a change did not apply, or a fresh plan is not empty
-            if outcome.remaining is not None:
+            if outcome.remaining is not None and not outcome.remaining.empty:
                 render_remaining(outcome.remaining, outcome.explanation, out)
             code = 1
         else:

@@ -16,6 +16,7 @@ import typer
 from upcall_sync import __version__
 from upcall_sync.errors import (
     UsageError,
+    shown_name,
 )
 
 if TYPE_CHECKING:
@@ -57,7 +58,8 @@ def validate(paths: Paths = None) -> None:
     if holding:
         raise ManifestError(holding)
     for skipped in state.skipped:
-        print(f"note: skipped {skipped}: not a manifest (no manifest keys)", file=sys.stderr)
+        name = shown_name(skipped)  # a file name is escaped like any other value
+        print(f"note: skipped {name}: not a manifest (no manifest keys)", file=sys.stderr)
     for warning in state.warnings:
         print(f"{warning.location}: warning: {warning.path}: {warning.message}", file=sys.stderr)
     numbers = sum(len(c.numbers) for c in state.campaigns)

@@ -118,6 +118,18 @@ class UpcallClient(ContactListsApi):
     def base_url(self) -> str:
         return self.transport.base_url
 
+    @property
+    def account(self) -> str:
+        """A short one-way fingerprint of the account the token acts for (never the
+        token): saved plans and the JSON plan record it."""
+        return self.transport.account
+
+    @property
+    def read_timeout(self) -> float:
+        """Seconds a response may take to start (the write side waits past it for a
+        timed-out POST that may still be committed)."""
+        return self.transport.timeouts.read
+
     def redact(self, text: str) -> str:
         """`text` without the token (raw, encoded, or as an auth_token value)."""
         return self.transport.redact(text)

@@ -6,6 +6,7 @@ shared by every thread (its pool is sized for the parallelism asked for).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import logging
@@ -50,6 +51,7 @@ from upcall_sync.redact import (
     TOKEN_PARAM,
     Redactor,
     Secret,
+    account_fingerprint,
     scrub_exception,
     scrub_third_party_logs,
     strip_token,
@@ -248,6 +250,11 @@ class Transport:
     def __repr__(self) -> str:
         return f"Transport({self.base_url!r}, token={self._token!r})"
 
+    @functools.cached_property
+    def account(self) -> str:
+        """The token's one-way fingerprint (`redact.account_fingerprint`), never the token."""
+        return account_fingerprint(self._token)
+
     def token_for_redaction(self) -> str:
         """The raw token, for a Redactor that must scrub it (the CLI's output filter)."""
         return self._token.reveal()
@@ -399,6 +406,7 @@ class Transport:
                 f"{method} {shown}: {reason}; the request may or may not have taken effect",
                 method=method,
                 url=shown,
+                timed_out=isinstance(exc, requests.Timeout) or "timed out" in reason,
             )
         return err
 

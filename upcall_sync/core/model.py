@@ -13,13 +13,12 @@ layers import them from here.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
-from upcall_sync.errors import Location, Problem
+from upcall_sync.errors import Location, Problem, shown_name
 
 #: the statuses the API knows, in its reference's order
 CampaignStatus = Literal["pending", "ready", "paused", "completed", "archived"]
@@ -49,15 +48,9 @@ ADDRESS_PARTS = ("recipient", "line1", "line2", "city", "region", "postal_code",
 DETAIL_FIELDS = ("title", "company", "email", *ADDRESS_PARTS)
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_SHOWN = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
 def _shown(text: str) -> str:
     """`text` with its control characters as escapes (\\n, \\u001b), for one line of output."""
-    if not _CONTROL.search(text):
-        return text
-    return _CONTROL.sub(lambda m: _SHOWN.get(m.group(0), f"\\u{ord(m.group(0)):04x}"), text)
+    return shown_name(text)
 
 
 class Contact(NamedTuple):

@@ -28,6 +28,8 @@ class EmulatorOptions:
     seed: int | None = None
     retry_after: int = 1
     stall_seconds: float = 30.0
+    late_commit_every: int = 0
+    commit_delay: float = 4.0
     error_style: str = "fields"
     quiet: bool = False
     # the pessimistic readings (modes.py)
@@ -68,6 +70,8 @@ def serve(opts: EmulatorOptions) -> int:
         seed=opts.seed,
         retry_after=opts.retry_after,
         stall_seconds=opts.stall_seconds,
+        late_commit_every=opts.late_commit_every,
+        commit_delay=opts.commit_delay,
     )
     emulator = Emulator(
         Store(opts.db),

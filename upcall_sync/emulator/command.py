@@ -49,6 +49,18 @@ def emulator(
     stall_seconds: Annotated[
         float, typer.Option(min=0, help="How long a 'timeout' fault holds the answer.")
     ] = 30.0,
+    late_commit_every: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Hold every Nth POST --commit-delay seconds before committing it "
+            "(a write that lands after the client timed out); 0: never.",
+            metavar="N",
+        ),
+    ] = 0,
+    commit_delay: Annotated[
+        float, typer.Option(min=0, help="How long --late-commit-every holds a POST.")
+    ] = 4.0,
     error_style: Annotated[
         str, typer.Option(help="Error bodies: 'fields' (the reference's) or 'jsonapi'.")
     ] = "fields",
@@ -131,6 +143,8 @@ def emulator(
             seed=seed,
             retry_after=retry_after,
             stall_seconds=stall_seconds,
+            late_commit_every=late_commit_every,
+            commit_delay=commit_delay,
             error_style=error_style,
             quiet=quiet,
             numbers_copy_contacts=numbers_copy_contacts,

@@ -22,6 +22,11 @@ Fault kinds (random, with `rate`, or by rule for a method and path):
 | scheme-next       | listings          | links.next on the same host with another scheme    |
 | huge-page         | listings          | every row on one page, whatever page[size] was     |
 | retry-after-huge  | before handling   | 429 with Retry-After: 86400                        |
+| late-commit       | before handling   | held `commit_delay` s, then committed and answered |
+
+`late_commit_every` N (`--late-commit-every N --commit-delay S`) holds every Nth POST
+for S seconds before it is handled: a client whose read timeout is shorter gives up,
+and the write lands after it has looked (a proxy or a queue that commits late).
 
 `Faults(every=N)` answers every N-th request 429 (a stray 429 now and then).
 
@@ -69,6 +74,7 @@ MISBEHAVIOURS = (
     "scheme-next",
     "huge-page",
     "retry-after-huge",
+    "late-commit",
 )
 FAULT_KINDS = RANDOM_FAULTS + MISBEHAVIOURS
 _BEFORE = {"429", "500", "502", "503", "reset", "html", "retry-after-huge"}
@@ -101,7 +107,11 @@ class Faults:
     seed: int | None = None
     retry_after: int = 1
     stall_seconds: float = 30.0
+    #: hold every Nth POST `commit_delay` seconds before handling it (0: never)
+    late_commit_every: int = 0
+    commit_delay: float = 4.0
     rules: list[FaultRule] = field(default_factory=list)
+    _posts: int = field(default=0, repr=False)
     #: every `every`-th request (counting all) gets a 429, whatever `rate` says (0: off)
     every: int = 0
     _seen: int = field(default=0, repr=False)
@@ -115,6 +125,8 @@ class Faults:
         if not 0.0 <= self.rate <= 1.0:
             raise ValueError("fault rate must be between 0 and 1")
         self._rng.seed(self.seed)
+        if self.late_commit_every < 0 or self.commit_delay < 0:
+            raise ValueError("late commits: every N and the delay must not be negative")
 
     def add_rule(
         self, kind: str, method: str | None = None, path: str | None = None, count: int = 1
@@ -131,6 +143,10 @@ class Faults:
 
     def pick(self, method: str, path: str) -> str | None:
         with self._lock:
+            if method == "POST" and self.late_commit_every > 0:
+                self._posts += 1
+                if self._posts % self.late_commit_every == 0:
+                    return "late-commit"
             self._seen += 1
             if self.every and self._seen % self.every == 0:
                 return "429"
@@ -310,6 +326,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._finish(path, query, Result(429, refused, limit_headers), "rate-limit")
                 return
         fault = emu.faults.pick(self.command, api_path)
+        if fault == "late-commit":  # the write lands after the client stopped waiting
+            emu.stopping.wait(emu.faults.commit_delay)
         if fault in _BEFORE:
             self._before_fault(fault or "", path, query)
             return

@@ -17,6 +17,13 @@ reset, 5xx, a lost answer), the object is looked up with a filtered GET
 (comparing every detail) and the POST is repeated only if it is not there,
 with the client's own retry policy's waits. No decision rests on the wording
 of an API message: a refused number add is looked up too.
+
+A POST that timed out may still be committed after the look-up (a slow server,
+a proxy or a queue in between): when the first look finds nothing, apply looks
+again, at growing intervals, for `late_commit_window` seconds (by default the
+read timeout plus LATE_COMMIT_MARGIN) before it sends the POST again. Nothing
+without idempotency keys can make a duplicate impossible, so the convergence
+check (`sync.find_duplicates`) also looks for duplicates of what the run made.
 """
 
 from __future__ import annotations
@@ -73,6 +80,9 @@ __all__ = ["PRIORITY", "Applier", "ApplyReport", "Listener", "Op", "Status", "ap
 
 log = logging.getLogger("upcall_sync.jobs.apply")
 
+#: seconds beyond the read timeout that a timed-out POST is watched for a late commit
+LATE_COMMIT_MARGIN = 5.0
+
 
 class Applier:
     """Runs one plan. `listener` hears about every operation as it ends."""
@@ -86,6 +96,7 @@ class Applier:
         listener: Listener | None = None,
         cancel: threading.Event | None = None,
         lookup_attempts: int = 6,
+        late_commit_window: float | None = None,
     ) -> None:
         self.client = client
         self.plan = plan
@@ -97,6 +108,11 @@ class Applier:
         # lookups included), so this is not the client's own cancel event.
         self.cancel = cancel or threading.Event()
         self.lookup_attempts = lookup_attempts
+        if late_commit_window is None:
+            late_commit_window = client.read_timeout + LATE_COMMIT_MARGIN
+        self.late_commit_window = late_commit_window
+        #: a POST was sent again after one timed out: until then, the first may land
+        self.late_commit_deadline = 0.0
         self.list_id: str | None = plan.contact_list_id
         self.campaign_ids: dict[str, str] = {
             c.campaign: c.live_id
@@ -156,6 +172,7 @@ class Applier:
         for op in self.ops:
             if op.status == "pending":
                 op.status = "not_attempted"
+        report.late_commit_deadline = self.late_commit_deadline
         return report
 
     def _execute(self, op: Op) -> None:
@@ -194,7 +211,9 @@ class Applier:
     # -- one operation per kind ---------------------------------------------------------
 
     def _create_list(self, op: Op) -> str:
-        made = self._post(lambda: self.client.create_list(self.plan.contact_list), self._find_list)
+        made = self._post(
+            op, lambda: self.client.create_list(self.plan.contact_list), self._find_list
+        )
         self.list_id = op.live_id = made
         return f"id {made}"
 
@@ -207,6 +226,7 @@ class Applier:
         name = str(values["name"])
         from_number = values.get("from_number")
         made = self._post(
+            op,
             lambda: self.client.create_campaign(_campaign_attributes(values)),
             lambda: self._find_campaign(
                 name, from_number if isinstance(from_number, str) else None
@@ -254,6 +274,7 @@ class Applier:
         person = change.contact
         list_id = self._list_id()
         made = self._post(
+            op,
             lambda: self.client.create_contact(
                 list_id, ContactAttributes(**person.api_attributes())
             ),
@@ -282,6 +303,7 @@ class Applier:
         if not contact_id:
             raise UpcallSyncError(f"no list contact for {person.label}")
         made = self._post(
+            op,
             lambda: self.client.add_number(campaign_id, contact_id),
             lambda: self._find_number(campaign_id, person),
             look_on_refusal=True,
@@ -305,22 +327,37 @@ class Applier:
 
     def _post(
         self,
+        op: Op,
         send: Callable[[], Any],
         lookup: Callable[[], str | None],
         *,
         look_on_refusal: bool = False,
     ) -> str:
-        """POST once; if its outcome is unknown, look before posting again.
+        """POST once; if its outcome is unknown, look before posting again (`op.resent`
+        records that it was sent again: the convergence check looks for its duplicate).
 
         With `look_on_refusal`, a 400 is looked up too (the API refuses to add a
         contact twice; what it says about it is not something to parse)."""
 
+        timed_out = False
+
         def attempt() -> str:
+            nonlocal timed_out
             try:
-                return str(send().id)
+                if op.attempts:  # sent again after an unknown outcome: a duplicate may follow
+                    op.resent = True
+                op.attempts += 1
+                made = str(send().id)
+                if timed_out:  # sent again: the first may still land; look for it later
+                    with self._lock:
+                        self.late_commit_deadline = time.monotonic() + self.late_commit_window
+                return made
             except OutcomeUnknown as exc:
                 log.info("outcome unknown (%s); looking before retrying", exc.one_line())
                 found = lookup()
+                if found is None and exc.timed_out:
+                    timed_out = True
+                    found = self._watch_for_late_commit(lookup)
                 if found is not None:
                     return found
                 raise
@@ -340,6 +377,21 @@ class Applier:
             cancel=self.cancel,
             annotate=False,
         )
+
+    def _watch_for_late_commit(self, lookup: Callable[[], str | None]) -> str | None:
+        """Look again at growing intervals until the window ends: a write the server
+        was still working on when the client gave up lands within it."""
+        deadline = time.monotonic() + self.late_commit_window
+        pause = 0.25
+        while (left := deadline - time.monotonic()) > 0:
+            if self.cancel.wait(min(pause, left)):
+                return None
+            found = lookup()
+            if found is not None:
+                log.info("a timed-out POST was committed late: found it, not sending it again")
+                return found
+            pause = min(pause * 2, 2.0)
+        return None
 
     def _find_list(self) -> str | None:
         want = name_key(self.plan.contact_list)

@@ -284,7 +284,7 @@ def _number_order(n: Number) -> tuple[Contact, tuple[str, ...], str]:
 
 def _conflict(this: Contact, c: Campaign, first: Contact, other: Campaign) -> str:
     diffs = ", ".join(f"{k} {quote(a)} vs {quote(b)}" for k, (a, b) in first.diff(this).items())
-    where = f"twice in {_label(c)}" if c is other else f"in {_label(other)} and {_label(c)}"
+    where = f"in {_label(c)}" if c is other else f"in {_label(other)} and {_label(c)}"
     return (
         f"{this.label} has two sets of details {where} ({diffs}); manifests hold one record "
         "per person: make them agree in Upcall, or export such campaigns separately (--name)"

@@ -173,11 +173,24 @@ def unescaped(value: str) -> str:
 # -- CSV ------------------------------------------------------------------------------
 
 
+#: characters a spreadsheet reads as the start of a formula (OWASP's CSV injection list)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: a plain number (an E.164 phone, a negative count) is safe to open as it is
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+")
+#: control characters other than a line break (which the writer quotes)
+_CSV_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def csv_cell_ok(value: str) -> bool:
-    """Whether a CSV cell gives `value` back: the loader strips cells, so leading
-    whitespace would be lost (trailing whitespace is ignored when compared); a
-    carriage return is not quoted by the writer (rows with one stay in YAML)."""
-    return value == value.lstrip() and "\0" not in value and "\r" not in value
+    """Whether a CSV cell gives `value` back, and can be opened safely: the loader strips
+    cells, so leading whitespace would be lost (trailing whitespace is ignored when
+    compared); a carriage return is not quoted by the writer; a cell starting like a
+    formula (`=cmd|' /C calc'!A0`, `@SUM(...)`) would run in a spreadsheet, and a
+    control character (ESC, BEL) would reach a terminal that shows the file. Rows with
+    any such cell stay in the YAML, where every value is escaped."""
+    if value != value.lstrip() or _CSV_CONTROL.search(value):
+        return False
+    return not value.startswith(_FORMULA_START) or bool(_PLAIN_NUMBER.fullmatch(value))
 
 
 def csv_text(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> str:

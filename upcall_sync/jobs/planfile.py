@@ -35,14 +35,14 @@ from upcall_sync.core.dialing import DialList
 from upcall_sync.core.matching import id_order
 from upcall_sync.core.model import LiveCampaign
 from upcall_sync.core.normalize import format_datetime
-from upcall_sync.errors import ApiStatusError, PlanFileError, StalePlan
+from upcall_sync.errors import ApiStatusError, PlanFileError, StalePlan, shown_name
 from upcall_sync.manifest import load_manifests
 from upcall_sync.output.explain import contact_shape, differences
 from upcall_sync.output.render import plan_document
 from upcall_sync.state.rows import campaign_from_api, contact_of
 
 KIND = "upcall-sync-plan"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MAX_PLAN_BYTES = 256 * 1024 * 1024
 
 
@@ -54,6 +54,7 @@ class SavedPlan:
     digest: str
     options: dict[str, Any]
     seen: dict[str, Any]
+    account: dict[str, Any]
 
 
 def _campaign_version(c: LiveCampaign) -> dict[str, Any]:
@@ -90,6 +91,13 @@ def plan_body(planned: Any, base_url: str) -> dict[str, Any]:
         "tool_version": __version__,
         "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "base_url": strip_token(base_url),
+        # which account: the token's one-way fingerprint, and the ids it read (which
+        # only that account can see); never the token
+        "account": {
+            "fingerprint": planned.account,
+            "campaigns_read": sorted((c.id for c in live.campaigns), key=id_order),
+            "list_read": the_plan.contact_list_id,
+        },
         "manifests": {"files": list(planned.desired.files), "digest": planned.desired.digest},
         "options": {
             "prune": planned.options.prune,
@@ -103,7 +111,7 @@ def plan_body(planned: Any, base_url: str) -> dict[str, Any]:
             ),
             "contacts": {cid: contacts[cid] for cid in touched_contacts if cid in contacts},
         },
-        "plan": plan_document(the_plan),
+        "plan": plan_document(the_plan, planned.account),
     }
 
 
@@ -203,6 +211,7 @@ def load_plan(path: str | os.PathLike[str]) -> SavedPlan:
             digest=doc["manifests"]["digest"],
             options=doc["options"],
             seen=doc["seen"],
+            account=doc["account"],
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise PlanFileError(f"{path}: plan file is malformed ({exc})") from None
@@ -215,9 +224,16 @@ def check_fresh(saved: SavedPlan, client: UpcallClient) -> None:
     base = strip_token(client.base_url)
     if saved.base_url != base:
         raise StalePlan(f"the plan was made against {saved.base_url}, not {base}")
+    made_for = saved.account.get("fingerprint")
+    if made_for != client.account:
+        raise StalePlan(
+            f"the plan was made for another account (account {made_for}; this token's is "
+            f"{client.account}), or with a token since rotated: a saved plan "
+            "applies only with the token it was made with; run plan again"
+        )
     missing = [f for f in saved.files if not Path(f).exists()]
     if missing:
-        gone = missing[0]
+        gone = shown_name(missing[0])
         if not Path(gone).is_absolute():
             raise StalePlan(
                 f"manifest {gone} from the plan is not in {Path.cwd()}: a plan names its "

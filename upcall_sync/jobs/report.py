@@ -44,17 +44,19 @@ def report_document(
     remaining = outcome.remaining if outcome is not None else None
     empty = plan is not None and plan.empty and error is None
     converged = True if empty else (remaining.empty if remaining is not None else None)
+    if outcome is not None and outcome.duplicates:
+        converged = False
     ops = report.ops if report is not None else []
     explanation = outcome.explanation if outcome is not None else ()
     return {
         "format_version": JSON_FORMAT_VERSION,
         "kind": REPORT_KIND,
         "tool": {"name": "upcall-sync", "version": __version__},
-        "result": _result(plan, report, remaining, error),
+        "result": _result(plan, report, remaining, error, converged is False),
         "exit_code": exit_code,
         "error": _error_entry(error) if error is not None else None,
         "saved_plan": job is not None and job.saved,
-        "plan": plan_document(plan) if plan is not None else None,
+        "plan": plan_document(job.plan, job.account or None) if job is not None else None,
         "changes": _change_entries(plan, ops),
         "counts": _counts(report),
         "summary_line": report.summary_line() if report is not None else None,
@@ -67,6 +69,10 @@ def report_document(
                 {"change": c.to_dict(), "explanation": list(lines)} for c, lines in explanation
             ],
             "summary_line": remaining.summary_line() if remaining is not None else None,
+            "duplicates": [
+                {"kind": d.kind, "what": d.what, "ids": list(d.ids), "keep": d.kept}
+                for d in (outcome.duplicates if outcome is not None else ())
+            ],
         },
     }
 
@@ -82,6 +88,7 @@ def _result(
     report: ApplyReport | None,
     remaining: Plan | None,
     error: BaseException | None,
+    duplicates: bool = False,
 ) -> str:
     if report is not None and report.interrupted:
         return "interrupted"
@@ -91,6 +98,8 @@ def _result(
         return "no_changes"
     if report is None or not report.ok:
         return "failed"
+    if duplicates:
+        return "not_converged"
     return "converged" if remaining is not None and remaining.empty else "not_converged"
 
 

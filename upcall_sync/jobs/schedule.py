@@ -61,6 +61,9 @@ class Op:
     live_id: str | None = None
     #: why it failed (`message` is its one-line form, with manifest lines)
     error: UpcallSyncError | None = None
+    #: POSTs sent; `resent`: sent again after an unknown outcome (a duplicate may exist)
+    attempts: int = 0
+    resent: bool = False
 
     @property
     def campaign(self) -> str | None:
@@ -74,6 +77,8 @@ class ApplyReport:
     stopped_early: bool = False
     #: why the run stopped starting changes, when it did on its own (e.g. the API died)
     stop_reason: str = ""
+    #: (monotonic) a POST was sent again after a timeout: the first may land until then
+    late_commit_deadline: float = 0.0
 
     def by_status(self, status: Status) -> list[Op]:
         return [op for op in self.ops if op.status == status]

@@ -13,23 +13,42 @@ same way:
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from upcall_sync.client import UpcallClient
-from upcall_sync.core.changes import CONTACT_CHANGES, ArchiveCampaign, Change, Plan
-from upcall_sync.core.matching import plan_scope, select_targets
+from upcall_sync.core.changes import (
+    CONTACT_CHANGES,
+    AddNumber,
+    ArchiveCampaign,
+    Change,
+    CreateCampaign,
+    CreateContact,
+    Plan,
+    quoted,
+)
+from upcall_sync.core.matching import id_order, plan_scope, select_targets
 from upcall_sync.core.model import DesiredCampaign, DesiredState, LiveState
 from upcall_sync.core.planner import plan as compute_plan
-from upcall_sync.errors import ManifestError, UpcallSyncError, UsageError
-from upcall_sync.jobs.apply import ApplyReport, Listener, apply_plan
+from upcall_sync.errors import (
+    ManifestError,
+    StalePlan,
+    UpcallSyncError,
+    UsageError,
+)
+from upcall_sync.jobs.apply import ApplyReport, Listener, Op, apply_plan
 from upcall_sync.manifest import MANIFEST_SUFFIXES, load_manifests
 from upcall_sync.manifest.tokencheck import token_problems
-from upcall_sync.output.explain import explain_plan
+from upcall_sync.output.explain import explain_plan, plan_differences
 from upcall_sync.state.reader import Reader
+from upcall_sync.state.rows import contact_of
+
+log = logging.getLogger("upcall_sync.sync")
 
 
 def utc_now() -> datetime:
@@ -53,6 +72,8 @@ class Planned:
     live: LiveState
     plan: Plan
     options: PlanOptions
+    #: the account's one-way fingerprint (`redact.account_fingerprint`)
+    account: str = ""
 
 
 def refuse_token(desired: DesiredState, client: UpcallClient) -> None:
@@ -73,7 +94,7 @@ def plan_for(desired: DesiredState, client: UpcallClient, options: PlanOptions) 
     result = compute_plan(
         desired, live, prune=options.prune, targets=options.targets or None, now=options.clock()
     )
-    return Planned(desired, tuple(campaigns), live, result, options)
+    return Planned(desired, tuple(campaigns), live, result, options, client.account)
 
 
 def plan_paths(paths: Sequence[str], client: UpcallClient, options: PlanOptions) -> Planned:
@@ -90,8 +111,27 @@ class ApplyJob:
     plan: Plan
     desired: DesiredState
     options: PlanOptions
-    #: the plan came from a saved plan file (reviewed already, checked fresh)
+    #: the plan came from a saved plan file (reviewed already, checked fresh, and
+    #: equal to a fresh plan of its manifests)
     saved: bool = False
+    #: the account's fingerprint (`redact.account_fingerprint`)
+    account: str = ""
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """Objects of one kind that are the same thing, one of which this run created."""
+
+    kind: str  # "campaign", "list contact", "campaign number"
+    what: str  # the campaign's name, or the person (and the campaign for a number)
+    ids: tuple[str, ...]
+    #: the id this run recorded (keep it; the others are the duplicates)
+    kept: str
+
+    def one_line(self) -> str:
+        others = ", ".join(i for i in self.ids if i != self.kept)
+        ids = ", ".join(self.ids)
+        return f"{self.kind} {self.what}: ids {ids} (keep {self.kept}; remove {others})"
 
 
 @dataclass(frozen=True)
@@ -103,10 +143,12 @@ class ApplyOutcome:
     explanation: tuple[tuple[Change, tuple[str, ...]], ...] = ()
     #: why convergence could not be checked (reading the account again failed)
     check_error: UpcallSyncError | None = None
+    #: duplicates of what this run created (a POST committed after the client gave up)
+    duplicates: tuple[Duplicate, ...] = ()
 
     @property
     def converged(self) -> bool:
-        return self.remaining is not None and self.remaining.empty
+        return self.remaining is not None and self.remaining.empty and not self.duplicates
 
 
 def looks_like_plan_file(path: str) -> bool:
@@ -122,7 +164,7 @@ def prepare_apply(args: Sequence[str], client: UpcallClient, options: PlanOption
     saved = [a for a in args if looks_like_plan_file(a)]
     if not saved:
         planned = plan_paths(args, client, options)
-        return ApplyJob(planned.plan, planned.desired, options)
+        return ApplyJob(planned.plan, planned.desired, options, account=planned.account)
     if len(args) > 1:
         raise UsageError(
             f"{saved[0]} is a saved plan file: it must be the only argument "
@@ -137,8 +179,20 @@ def prepare_apply(args: Sequence[str], client: UpcallClient, options: PlanOption
         prune=bool(plan_file.options.get("prune")),
         targets=tuple(plan_file.options.get("targets") or ()),
     )
-    desired = load_manifests(list(plan_file.files))
-    return ApplyJob(plan_file.plan, desired, fixed, saved=True)
+    # A saved plan is an expectation, not a list of instructions: plan again from its
+    # manifests and the live account, and apply only what both agree on (a file edited
+    # by hand, its checksum recomputed, changes nothing the manifests do not ask for)
+    fresh = plan_paths(list(plan_file.files), client, fixed)
+    differ = plan_differences(plan_file.plan, fresh.plan)
+    if differ:
+        n = len(differ)
+        shown = "; ".join(differ[:3]) + (f"; and {n - 3:,} more" if n > 3 else "")
+        raise StalePlan(
+            f"the plan file does not match a fresh plan of its manifests: {n:,} "
+            f"difference{'s' if n != 1 else ''} ({shown}); run plan again and review it",
+            details=differ,
+        )
+    return ApplyJob(fresh.plan, fresh.desired, fixed, saved=True, account=fresh.account)
 
 
 def run_apply(
@@ -162,15 +216,94 @@ def run_apply(
         listener=listener,
         cancel=cancel,
     )
-    if not report.ok:
-        return ApplyOutcome(report, None)
-    if on_check is not None:
+    if report.ok and on_check is not None:
         on_check()
+    wait = report.late_commit_deadline - time.monotonic()
+    if wait > 0 and not (cancel and cancel.is_set()):
+        # a POST was sent again after one timed out: give the first its window to land
+        # so that the look for duplicates below sees it
+        log.info("waiting %.1fs for a timed-out write that may still land", wait)
+        (cancel or threading.Event()).wait(wait)
+    try:
+        duplicates = find_duplicates(client, report, job.plan)
+    except UpcallSyncError as exc:  # the changes were made: keep their report
+        if not report.ok:  # the run's own failure is the news (the API may be gone)
+            return ApplyOutcome(report, None)
+        return ApplyOutcome(report, None, check_error=exc)
+    if not report.ok or duplicates:  # a duplicate makes plans ambiguous: fix it first
+        return ApplyOutcome(report, None, duplicates=duplicates)
     try:
         remaining = converge(client, job.desired, job.plan, job.options)
-    except UpcallSyncError as exc:  # the changes were made: keep their report
+    except UpcallSyncError as exc:
         return ApplyOutcome(report, None, check_error=exc)
     return ApplyOutcome(report, remaining, explain_plan(remaining))
+
+
+def find_duplicates(
+    client: UpcallClient, report: ApplyReport, applied: Plan
+) -> tuple[Duplicate, ...]:
+    """What this run created, looked for again: a campaign by its name (every one: they
+    are few), a list contact by its phone (the same person) and a campaign's numbers
+    (the same person twice) where a POST was sent again after an unknown outcome.
+
+    A POST the server committed after the client stopped waiting (and after the
+    look-up window) is a second copy; without idempotency keys only looking finds it.
+    Only a POST sent more than once can leave one, so a run without unknown outcomes
+    reads one listing per created campaign and nothing more."""
+    made = [op for op in report.ops if op.status == "applied" and op.live_id]
+    campaign_ids = {c.campaign: c.live_id for c in applied.changes if c.campaign and c.live_id}
+    for op in made:
+        if op.kind == "create_campaign" and op.campaign and op.live_id:
+            campaign_ids[op.campaign] = op.live_id
+    list_id = next((op.live_id for op in made if op.kind == "create_list"), None)
+    list_id = list_id or applied.contact_list_id
+    found: list[Duplicate] = []
+    for op in made:
+        assert op.live_id is not None
+        if op.kind == "create_campaign":
+            name = (
+                str(op.change.values.get("name")) if isinstance(op.change, CreateCampaign) else ""
+            )
+            ids = [c.id for c in client.list_campaigns(name=name) if c.name == name]
+            if len(ids) > 1:
+                found.append(Duplicate("campaign", quoted(name), _sorted(ids), op.live_id))
+        elif (
+            op.kind == "create_contact"
+            and op.resent
+            and list_id
+            and isinstance(op.change, CreateContact)
+        ):
+            person = op.change.contact
+            rows = client.list_contacts(list_id, phone=person.phone)
+            ids = [r.id for r in rows if contact_of(r).person_key == person.person_key]
+            if len(ids) > 1:
+                found.append(Duplicate("list contact", person.label, _sorted(ids), op.live_id))
+    for name, cid in sorted(campaign_ids.items()):
+        added = [op for op in made if op.kind == "add_number" and op.campaign == name]
+        if cid and any(op.resent for op in added):
+            found.extend(_duplicate_numbers(client, name, cid, added))
+    return tuple(found)
+
+
+def _duplicate_numbers(
+    client: UpcallClient, name: str, campaign_id: str, added: Sequence[Op]
+) -> Iterator[Duplicate]:
+    """The people this run added to a campaign who are in it more than once."""
+    people = {op.change.contact.person_key: op for op in added if isinstance(op.change, AddNumber)}
+    seen: dict[tuple[str, str, str, str], list[str]] = {}
+    for number in client.list_numbers(campaign_id):
+        key = contact_of(number).person_key
+        if key in people:
+            seen.setdefault(key, []).append(number.id)
+    for key, ids in sorted(seen.items()):
+        op = people[key]
+        if len(ids) > 1 and isinstance(op.change, AddNumber):
+            what = f"{op.change.contact.label} in campaign {quoted(name)}"
+            yield Duplicate("campaign number", what, _sorted(ids), op.live_id or ids[0])
+
+
+def _sorted(ids: Sequence[str]) -> tuple[str, ...]:
+    return tuple(sorted(ids, key=id_order))
 
 
 def touched_campaigns(the_plan: Plan, desired: DesiredState) -> tuple[str, ...]:

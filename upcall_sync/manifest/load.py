@@ -63,40 +63,33 @@ class _File:
     warnings: list[Problem] = field(default_factory=list)
 
 
-def find_manifests(paths: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, bool]]:
+def find_manifests(
+    paths: Sequence[str | os.PathLike[str]], root: str | os.PathLike[str] | None = None
+) -> list[tuple[Path, bool]]:
     """(file, named directly) for files named directly and every *.yaml / *.yml below
-    directories (sorted; hidden directories skipped)."""
+    directories (sorted; hidden directories skipped).
+
+    A directory named inside `root` (the checkout; default the working directory)
+    that a symlink leads out of it is refused: a committed `campaigns -> /elsewhere`
+    must not make plan read (and quote) files outside the checkout."""
     found: list[tuple[Path, bool]] = []
     problems: list[Problem] = []
+    checkout = Path(os.getcwd() if root is None else root).resolve()
     for raw in paths:
         path = Path(raw)
         if not path.exists():
             problems.append(Problem(Location(str(raw)), "", "no such file or directory"))
-        elif path.is_dir():
-            below = sorted(
-                p
-                for p in path.rglob("*")
-                if p.suffix in MANIFEST_SUFFIXES
-                and p.is_file()
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
-            if not below:
-                problems.append(
-                    Problem(Location(str(raw)), "", "directory holds no *.yaml or *.yml manifests")
+        elif path.is_dir() and _leaves(path, checkout):
+            problems.append(
+                Problem(
+                    Location(str(raw)),
+                    "",
+                    "is a directory reached through a symlink out of the checkout "
+                    f"({checkout}); manifests must lie inside the checkout upcall-sync runs in",
                 )
-            inside = path.resolve()
-            for p in below:
-                if p.resolve().is_relative_to(inside):
-                    found.append((p, False))
-                else:  # a planted symlink must not make plan read (and quote) other files
-                    problems.append(
-                        Problem(
-                            Location(str(p)),
-                            "",
-                            f"is a symlink out of {raw}; a manifest found in a directory must "
-                            "lie inside it (name it directly to read it)",
-                        )
-                    )
+            )
+        elif path.is_dir():
+            _directory(path, str(raw), found, problems)
         else:
             found.append((path, True))
     if not paths:
@@ -111,6 +104,42 @@ def find_manifests(paths: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, 
             seen.add(key)
             unique.append((p, named))
     return unique
+
+
+def _directory(
+    path: Path, raw: str, found: list[tuple[Path, bool]], problems: list[Problem]
+) -> None:
+    """Every manifest below a directory, each inside it after symlinks."""
+    below = sorted(
+        p
+        for p in path.rglob("*")
+        if p.suffix in MANIFEST_SUFFIXES
+        and p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(path).parts)
+    )
+    if not below:
+        problems.append(
+            Problem(Location(str(raw)), "", "directory holds no *.yaml or *.yml manifests")
+        )
+    inside = path.resolve()
+    for p in below:
+        if p.resolve().is_relative_to(inside):
+            found.append((p, False))
+        else:  # a planted symlink must not make plan read (and quote) other files
+            problems.append(
+                Problem(
+                    Location(str(p)),
+                    "",
+                    f"is a symlink out of {raw}; a manifest found in a directory must "
+                    "lie inside it (name it directly to read it)",
+                )
+            )
+
+
+def _leaves(path: Path, checkout: Path) -> bool:
+    """Named inside the checkout, but a symlink on the way leads out of it."""
+    named = Path(os.path.abspath(path))
+    return named.is_relative_to(checkout) and not path.resolve().is_relative_to(checkout)
 
 
 def load_manifests(
@@ -133,7 +162,7 @@ def load_manifests(
 def _load(
     paths: Sequence[str | os.PathLike[str]], env: Mapping[str, str], root: Path
 ) -> DesiredState:
-    files = find_manifests(paths)
+    files = find_manifests(paths, root)
     problems: list[Problem] = []
     loaded: list[_File] = []
     skipped: list[str] = []

@@ -126,3 +126,30 @@ def _person(contact: Contact) -> str:
 def explain_plan(remaining: Plan) -> tuple[tuple[Change, tuple[str, ...]], ...]:
     """Each change of `remaining` with the lines that explain it."""
     return tuple((c, tuple(explain_change(c))) for c in remaining.changes)
+
+
+def plan_differences(saved: Plan, fresh: Plan) -> list[str]:
+    """How a saved plan's changes differ from a fresh plan of the same manifests and
+    account, one line each: a change only one of them has, or a change both have whose
+    fields differ (`apply PLANFILE` applies only when there is none)."""
+
+    def keyed(p: Plan) -> dict[tuple[Any, ...], dict[str, Any]]:
+        out: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for change in p.changes:
+            key: tuple[Any, ...] = (change.kind, *change.sort_key)
+            while key in out:  # two changes of one address: told apart by their order
+                key = (*key, "again")
+            out[key] = change.to_dict()
+        return out
+
+    old, new = keyed(saved), keyed(fresh)
+    lines: list[str] = []
+    for key in sorted(old.keys() | new.keys(), key=str):
+        kind, address = key[0], quoted(str(key[3]))
+        if key not in new:
+            lines.append(f"{kind} {address} is in the plan file but not in a fresh plan")
+        elif key not in old:
+            lines.append(f"{kind} {address} is in a fresh plan but not in the plan file")
+        else:
+            lines.extend(f"{kind} {address}: {d}" for d in differences(old[key], new[key]))
+    return lines

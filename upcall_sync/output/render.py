@@ -25,6 +25,7 @@ from upcall_sync.core.changes import (
     show,
 )
 from upcall_sync.core.model import id_order
+from upcall_sync.errors import ApiStatusError, shown_name
 from upcall_sync.output.calls import (
     contact_update_heading,
     contact_update_notes,
@@ -197,11 +198,13 @@ def _notices_text(plan: Plan, out: IO[str], paint: Any, show_all: bool) -> None:
 # -- JSON --------------------------------------------------------------------------
 
 
-def plan_document(plan: Plan) -> dict[str, Any]:
-    """The versioned JSON form (schema/plan.schema.json)."""
+def plan_document(plan: Plan, account: str | None = None) -> dict[str, Any]:
+    """The versioned JSON form (schema/plan.schema.json); `account` is the fingerprint of
+    the account the plan was made for (`redact.account_fingerprint`; None: unknown)."""
     return {
         "format_version": JSON_FORMAT_VERSION,
         "tool": {"name": "upcall-sync", "version": __version__},
+        "account": account,
         "empty": plan.empty,
         "summary": plan.summary(),
         "summary_line": plan.summary_line(),
@@ -213,8 +216,8 @@ def plan_document(plan: Plan) -> dict[str, Any]:
     }
 
 
-def render_json(plan: Plan, out: IO[str]) -> None:
-    json.dump(plan_document(plan), out, indent=2, ensure_ascii=False)
+def render_json(plan: Plan, out: IO[str], *, account: str | None = None) -> None:
+    json.dump(plan_document(plan, account), out, indent=2, ensure_ascii=False)
     out.write("\n")
 
 
@@ -402,7 +405,10 @@ def _markdown_block(section: Section) -> str:
 
 
 def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Text for Markdown and the HTML GitHub allows in it: no tag, no entity, no code
+    span or fence (a backtick is written as its entity), no line break."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return shown_name(text).replace("`", "&#96;")
 
 
 def _fence_safe(line: str) -> str:
@@ -410,8 +416,9 @@ def _fence_safe(line: str) -> str:
 
 
 def render(plan: Plan, fmt: str, out: IO[str], **options: Any) -> None:
+    account = options.pop("account", None)
     if fmt == "json":
-        render_json(plan, out)
+        render_json(plan, out, account=account)
     elif fmt == "markdown":
         render_markdown(plan, out, **options)
     else:
@@ -440,8 +447,55 @@ def render_report(report: Any, out: IO[str], *, limit: int = 20) -> None:
     if report.interrupted:
         out.write("\nInterrupted: in-flight changes finished, nothing new was started.\n")
     out.write("\n" + report.summary_line() + "\n")
-    if not report.ok:
+    if report.ok:
+        return
+    failed = report.by_status("failed")
+    permanent = [op for op in failed if _permanent(op.error)]
+    if report.interrupted or report.by_status("not_attempted") or len(permanent) < len(failed):
         out.write("Run apply again to complete the rest.\n")
+    if permanent:
+        n = len(permanent)
+        statuses = ", ".join(sorted({f"HTTP {op.error.status}" for op in permanent}))
+        out.write(
+            f"{n:,} change{'s' if n != 1 else ''} failed for a reason running apply again "
+            f"will not fix ({statuses}): correct what is named above (a manifest value, "
+            "the token's permissions, a caller ID to confirm in Upcall), then apply again.\n"
+        )
+
+
+#: 4xx answers that a later attempt may not get (a timeout, a conflict, throttling)
+_TRANSIENT_4XX = frozenset({408, 409, 423, 425, 429})
+
+
+def _permanent(error: Any) -> bool:
+    """The API refused the change itself: the same request will be refused again."""
+    status = getattr(error, "status", None)
+    return (
+        isinstance(error, ApiStatusError)
+        and isinstance(status, int)
+        and 400 <= status < 500
+        and status not in _TRANSIENT_4XX
+    )
+
+
+def render_duplicates(duplicates: Sequence[Any], out: IO[str]) -> None:
+    """Copies of what this run created (a POST the server committed after the client had
+    given up waiting): each with its ids, and what to do about them."""
+    if not duplicates:
+        return
+    n = len(duplicates)
+    out.write(
+        f"\nDuplicates: {n:,} object{'s' if n != 1 else ''} this run created "
+        f"{'exist' if n != 1 else 'exists'} more than once (a write the API committed "
+        "after upcall-sync stopped waiting for it):\n"
+    )
+    for dup in duplicates:
+        out.write(f"  {dup.one_line()}\n")
+    out.write(
+        "Archive each duplicate campaign and remove each duplicate contact or number in "
+        "Upcall (keep the id named), then run plan: it must show no changes. "
+        "See README, 'Duplicates after a timeout'.\n"
+    )
 
 
 def render_remaining(
