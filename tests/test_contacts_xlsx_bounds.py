@@ -69,7 +69,7 @@ def test_a_row_numbered_past_excels_limit_is_refused_at_once(
     far = b'<row r="3000000"><c r="A3000000" t="inlineStr"><is><t>+16507991144</t></is></c></row>'
     code, err, took = _validate(capsys, _crafted(here, iter([far])))
     assert (code, err.splitlines()) == (1, [_REFUSED])
-    assert took < 5
+    assert took < 30  # a loaded CI machine; before: minutes to hours
 
 
 def test_millions_of_empty_row_elements_are_refused_before_openpyxl_parses_them(
@@ -80,7 +80,7 @@ def test_millions_of_empty_row_elements_are_refused_before_openpyxl_parses_them(
     rows = (b'<row r="%d"/>' % n for n in range(2, 1_100_000))
     code, err, took = _validate(capsys, _crafted(here, rows))
     assert (code, err.splitlines()) == (1, [_REFUSED])
-    assert took < 5
+    assert took < 30  # a loaded CI machine; before: minutes to hours
 
 
 def test_rows_reaching_column_xfd_are_refused_by_the_cell_budget(
@@ -93,7 +93,7 @@ def test_rows_reaching_column_xfd_are_refused_by_the_cell_budget(
     )
     code, err, took = _validate(capsys, _crafted(here, rows))
     assert (code, err.splitlines()) == (1, [_REFUSED])
-    assert took < 5
+    assert took < 30  # a loaded CI machine; before: minutes to hours
 
 
 def test_a_note_far_right_of_a_row_is_counted_not_converted(
@@ -127,4 +127,4 @@ def test_shared_strings_that_inflate_400_times_are_a_zip_bomb(
         " times its size, over the 100 times a workbook's XML can be (a zip bomb); the file is "
         "not opened"
     )
-    assert took < 5
+    assert took < 30  # a loaded CI machine; before: minutes to hours
