@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 import socket
+import tempfile
 import threading
 from collections.abc import Generator, Iterator
 from datetime import UTC, datetime
@@ -241,6 +243,55 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.section("upcall-sync reliability figures")
     for line in figures.lines():
         terminalreporter.write_line(line)
+
+
+def _install_action_venv(path: Path) -> None:
+    """The Action's own install step, run once per test run for every xdist worker."""
+    import os
+    import subprocess
+
+    from .helpers.wheels import wheelhouse
+
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("UPCALL_", "PIP_", "GITHUB_"))}
+    env = {
+        **keep,
+        "PIP_NO_INDEX": "1",
+        "PIP_FIND_LINKS": str(wheelhouse()),
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "RUNNER_TEMP": str(path),
+        "GITHUB_ACTION_PATH": str(ROOT),
+    }
+    done = subprocess.run(
+        ["bash", str(ROOT / "ci/action/install.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.fixture(scope="session")
+def action_runner_temp(built_once: Any) -> Iterator[Path]:
+    """One RUNNER_TEMP per worker, its venv the one the Action's install step built once for
+    the whole test run (install.sh then finds it installed). Outside pytest's tmp dir: the
+    secret scan reads the Action's files in each test."""
+    built = built_once("action-venv", _install_action_venv)
+    path = Path(tempfile.mkdtemp(prefix="upcall-sync-action-"))
+    (path / "upcall-sync-venv").symlink_to(built / "upcall-sync-venv")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def action_workspace(tmp_path: Path) -> Path:
+    """A repository checkout with the example manifests under campaigns/."""
+    ws = tmp_path / "workspace"
+    (ws / "campaigns").mkdir(parents=True)
+    shutil.copy(ROOT / "examples/campaigns.yaml", ws / "campaigns")
+    shutil.copytree(ROOT / "examples/contacts", ws / "campaigns/contacts")
+    return ws
 
 
 def write_manifest(path: Path, body: str) -> Path:

@@ -100,6 +100,11 @@ def _known_lines(c: Counter[str]) -> list[str]:
             "(interpolation, CSV at the token file, /proc/self/environ) scanned, "
             f"{c['leaks']} leaks"
         )
+    if c["hijack_attempts"]:
+        out.append(
+            f"hijack attempts: {c['hijack_attempts']} lookalike comments and issues (the "
+            f"marker posted by another identity), {c['hijack_let_through']} let through"
+        )
     if c["content_probes"]:
         out.append(
             f"file-content probes: {c['content_probes']} runs of validate and plan (text, "

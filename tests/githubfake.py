@@ -1,9 +1,12 @@
 """A fake GitHub REST API on 127.0.0.1 and a small runner for composite actions.
 
-`FakeGitHub` keeps issues and comments in memory and serves the calls the
-Action makes (list/create/edit comments, list/create/edit issues), paging like
-GitHub (`per_page`, `page`), refusing a wrong token with 401, and logging every
-request so tests can tell a PATCH from a second POST.
+`FakeGitHub` keeps issues, comments and labels in memory and serves the calls the
+Action makes (list/create/edit comments, list/create/edit issues, labels, the pull
+requests of a commit, `GET /user`), paging like GitHub (`per_page`, `page`), refusing a
+wrong token with 401, and logging every request so tests can tell a PATCH from a second
+POST. What the token writes is written by `login`; `GET /user` answers 403 unless
+`user_endpoint` (the default GITHUB_TOKEN, an installation token, may not call it).
+`flaky` answers the next requests of a method with a status (a 5xx) before serving it.
 
 `run_action` runs action.yml's steps the way the runner does: each `run:` as a
 bash script (`bash --noprofile --norc -eo pipefail`), its `env:` evaluated from
@@ -14,16 +17,25 @@ Only the expressions action.yml uses are known; any other fails the test.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
+import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
+
+from .conftest import ROOT, scan
+from .helpers.wheels import wheelhouse
+
+GH_TOKEN = "ghs_FAKEGITHUBTOKEN_5e1d"
+REPO = "acme/campaigns"
 
 
 @dataclass
@@ -34,6 +46,11 @@ class FakeGitHub:
     issues: list[dict[str, Any]] = field(default_factory=list)
     log: list[tuple[str, str]] = field(default_factory=list)
     fail: dict[str, int] = field(default_factory=dict)  # "POST" -> status to answer
+    flaky: dict[str, list[int]] = field(default_factory=dict)  # "PATCH" -> [502, ...] once each
+    login: str = "github-actions[bot]"
+    user_endpoint: bool = False
+    labels: dict[int, list[str]] = field(default_factory=dict)
+    pulls_of: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # sha -> pulls
     _next_id: int = 1000
 
     def new_id(self) -> int:
@@ -55,26 +72,45 @@ class FakeGitHub:
         self.log.append((method, parts.path))
         if method in self.fail:
             return self.fail[method], {"message": "Resource not accessible by integration"}
+        if self.flaky.get(method):
+            return self.flaky[method].pop(0), {"message": "Server Error"}
+        if parts.path == "/user":
+            if self.user_endpoint:
+                return 200, {"login": self.login, "type": "User"}
+            return 403, {"message": "Resource not accessible by integration"}
+        return self._repo(method, parts.path, query, body)
+
+    def _repo(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
         base = f"/repos/{self.repo}"
-        path = parts.path
         if m := re.fullmatch(base + r"/issues/(\d+)/comments", path):
             number = int(m.group(1))
             if method == "GET":
                 return 200, _page(self.comments.get(number, []), query)
-            made = {"id": self.new_id(), "body": body["body"], "user": {"login": "bot"}}
+            made = {"id": self.new_id(), "body": body["body"], "user": {"login": self.login}}
             self.comments.setdefault(number, []).append(made)
             return 201, made
         if m := re.fullmatch(base + r"/issues/comments/(\d+)", path):
             found = [c for c in self.all_comments() if c["id"] == int(m.group(1))]
             if not found:
                 return 404, {"message": "Not Found"}
+            # like GitHub: a token with write access may edit anyone's comment
             found[0]["body"] = body["body"]
             return 200, found[0]
+        if m := re.fullmatch(base + r"/issues/(\d+)/labels(?:/([^/]+))?", path):
+            have = self.labels.setdefault(int(m.group(1)), [])
+            if method == "POST":
+                have.extend(n for n in body["labels"] if n not in have)
+            elif method == "DELETE":
+                have.remove(unquote(m.group(2)))
+            return 200, _page([{"name": n} for n in have], query)
+        if m := re.fullmatch(base + r"/commits/(\w+)/pulls", path):
+            return 200, _page(self.pulls_of.get(m.group(1), []), query)
         if path == base + "/issues":
             if method == "GET":
                 state = query.get("state", "open")
                 return 200, _page([i for i in self.issues if i["state"] == state], query)
             made = {"number": len(self.issues) + 1, "state": "open", **body}
+            made["user"] = {"login": self.login}
             self.issues.append(made)
             return 201, made
         if m := re.fullmatch(base + r"/issues/(\d+)", path):
@@ -107,7 +143,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    do_GET = do_POST = do_PATCH = _serve
+    do_GET = do_POST = do_PATCH = do_DELETE = _serve
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -138,6 +174,8 @@ class ActionRun:
     stdout: str
     stderr: str
     outputs: dict[str, str]
+    #: the `uses:` steps the runner would have run (name, with), which the test skips
+    used: list[tuple[str, dict[str, str]]] = field(default_factory=list)
 
 
 def read_outputs(path: Path) -> dict[str, str]:
@@ -172,7 +210,11 @@ def run_action(
         value = inputs.get(name, str(spec.get("default", "")))
         context[f"inputs.{name}"] = _evaluate(value, context)
     out, err, code = "", "", 0
+    used: list[tuple[str, dict[str, str]]] = []
     for n, step in enumerate(action["runs"]["steps"]):
+        if "uses" in step:  # another action (actions/cache): recorded, not run
+            used.append((step["uses"], {k: _evaluate(v, context) for k, v in step["with"].items()}))
+            continue
         assert step["shell"] == "bash"
         script = workdir / f"step-{n}.sh"
         script.write_text(step["run"])
@@ -197,8 +239,64 @@ def run_action(
         name: _evaluate(spec["value"], {**dict.fromkeys(_needed(spec["value"]), ""), **context})
         for name, spec in action["outputs"].items()
     }
-    return ActionRun(code, out, err, final)
+    return ActionRun(code, out, err, final, used)
 
 
 def _needed(text: str) -> list[str]:
     return [m.group(1) for m in _EXPR.finditer(text)]
+
+
+# -- the Action as a test runs it -----------------------------------------------------
+
+
+def act(
+    runner_temp: Path,
+    workspace: Path,
+    event: dict[str, Any],
+    api: str = "http://127.0.0.1:9",
+    extra_env: dict[str, str] | None = None,
+    **inputs: str,
+) -> ActionRun:
+    started = time.time() - 1
+    work = Path(tempfile.mkdtemp(prefix="run-", dir=runner_temp))
+    (work / "event.json").write_text(json.dumps(event))
+    (work / "summary.md").write_text("")
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("UPCALL_", "PIP_", "GITHUB_"))}
+    env = {
+        **keep,
+        "PIP_NO_INDEX": "1",
+        "PIP_FIND_LINKS": str(wheelhouse()),
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "RUNNER_TEMP": str(runner_temp),
+        "GITHUB_ACTION_PATH": str(ROOT),
+        "GITHUB_WORKSPACE": str(workspace),
+        "GITHUB_REPOSITORY": REPO,
+        "GITHUB_API_URL": api,
+        "GITHUB_SERVER_URL": "https://github.example",
+        "GITHUB_RUN_ID": "4242",
+        "GITHUB_EVENT_PATH": str(work / "event.json"),
+        "GITHUB_STEP_SUMMARY": str(work / "summary.md"),
+        "GITHUB_PATH": str(work / "path.txt"),
+        "GITHUB_TOKEN": GH_TOKEN,
+        "GITHUB_SHA": "9f8e7d6c5b4a39281706f5e4d3c2b1a098765432",
+        "GITHUB_EVENT_NAME": "pull_request" if "pull_request" in event else "push",
+        "UPCALL_SYNC_GH_RETRY_DELAY": "0",
+        **(extra_env or {}),
+    }
+    run = run_action(ROOT / "action.yml", {"path": "campaigns/", **inputs}, env, work)
+    texts = {"stdout": run.stdout, "stderr": run.stderr}
+    for written in [work, *runner_temp.glob("upcall-sync-*-*")]:
+        if written.stat().st_mtime < started:
+            continue  # an earlier run's (runner_temp is shared by the session)
+        for f in written.rglob("*"):
+            if f.is_file():
+                texts[str(f)] = f.read_text(errors="replace")
+    for where, text in texts.items():
+        scan(text, where)
+        assert GH_TOKEN not in text, f"the GitHub token appeared in {where}"
+    return run
+
+
+def summary_of(run: ActionRun, runner_temp: Path) -> str:
+    files = sorted(runner_temp.glob("run-*/summary.md"), key=lambda p: p.stat().st_mtime)
+    return files[-1].read_text()

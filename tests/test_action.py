@@ -12,10 +12,8 @@ import importlib.util
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,60 +24,21 @@ import yaml
 
 from upcall_sync.emulator import Emulator
 
-from .conftest import ROOT, TOKEN, scan
-from .githubfake import ActionRun, FakeGitHub, GitHubServer, run_action
-from .helpers.wheels import wheelhouse
+from .conftest import ROOT, TOKEN
+from .githubfake import GH_TOKEN, REPO, ActionRun, FakeGitHub, GitHubServer, act, summary_of
 
-GH_TOKEN = "ghs_FAKEGITHUBTOKEN_5e1d"
-REPO = "acme/campaigns"
 MARKER = "<!-- upcall-sync:plan campaigns/ -->"
 DRIFT_MARKER = "<!-- upcall-sync:drift campaigns/ -->"
 
 
-def _pip_env() -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("UPCALL_", "PIP_", "GITHUB_"))}
-    return {
-        **keep,
-        "PIP_NO_INDEX": "1",
-        "PIP_FIND_LINKS": str(wheelhouse()),
-        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-    }
-
-
-def _install_action_venv(path: Path) -> None:
-    """The Action's own install step, run once per test run for every worker."""
-    env = {**_pip_env(), "RUNNER_TEMP": str(path), "GITHUB_ACTION_PATH": str(ROOT)}
-    done = subprocess.run(
-        ["bash", str(ROOT / "ci/action/install.sh")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "upcall-sync 0.1.0" in done.stdout
-
-
-@pytest.fixture(scope="module")
-def runner_temp(built_once: Any) -> Iterator[Path]:
-    """One RUNNER_TEMP for the module, its venv the one the install step built once for
-    the whole test run (shared by the xdist workers; install.sh finds it installed).
-    Outside pytest's tmp dir: the secret scan reads the Action's files in each test."""
-    built = built_once("action-venv", _install_action_venv)
-    path = Path(tempfile.mkdtemp(prefix="upcall-sync-action-"))
-    (path / "upcall-sync-venv").symlink_to(built / "upcall-sync-venv")
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+@pytest.fixture
+def runner_temp(action_runner_temp: Path) -> Path:
+    return action_runner_temp
 
 
 @pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    ws = tmp_path / "workspace"
-    (ws / "campaigns").mkdir(parents=True)
-    shutil.copy(ROOT / "examples/campaigns.yaml", ws / "campaigns")
-    shutil.copytree(ROOT / "examples/contacts", ws / "campaigns/contacts")
-    return ws
+def workspace(action_workspace: Path) -> Path:
+    return action_workspace
 
 
 @pytest.fixture
@@ -87,47 +46,6 @@ def github() -> Iterator[tuple[FakeGitHub, str]]:
     fake = FakeGitHub(repo=REPO, token=GH_TOKEN)
     with GitHubServer(fake) as server:
         yield fake, server.url
-
-
-def act(
-    runner_temp: Path,
-    workspace: Path,
-    event: dict[str, Any],
-    api: str = "http://127.0.0.1:9",
-    **inputs: str,
-) -> ActionRun:
-    work = Path(tempfile.mkdtemp(prefix="run-", dir=runner_temp))
-    (work / "event.json").write_text(json.dumps(event))
-    (work / "summary.md").write_text("")
-    env = {
-        **_pip_env(),
-        "RUNNER_TEMP": str(runner_temp),
-        "GITHUB_ACTION_PATH": str(ROOT),
-        "GITHUB_WORKSPACE": str(workspace),
-        "GITHUB_REPOSITORY": REPO,
-        "GITHUB_API_URL": api,
-        "GITHUB_SERVER_URL": "https://github.example",
-        "GITHUB_RUN_ID": "4242",
-        "GITHUB_EVENT_PATH": str(work / "event.json"),
-        "GITHUB_STEP_SUMMARY": str(work / "summary.md"),
-        "GITHUB_PATH": str(work / "path.txt"),
-        "GITHUB_TOKEN": GH_TOKEN,
-    }
-    run = run_action(ROOT / "action.yml", {"path": "campaigns/", **inputs}, env, work)
-    texts = {"stdout": run.stdout, "stderr": run.stderr}
-    for written in [work, *runner_temp.glob("upcall-sync-*-*")]:
-        for f in written.rglob("*"):
-            if f.is_file():
-                texts[str(f)] = f.read_text(errors="replace")
-    for where, text in texts.items():
-        scan(text, where)
-        assert GH_TOKEN not in text, f"the GitHub token appeared in {where}"
-    return run
-
-
-def summary_of(run: ActionRun, runner_temp: Path) -> str:
-    files = sorted(runner_temp.glob("run-*/summary.md"), key=lambda p: p.stat().st_mtime)
-    return files[-1].read_text()
 
 
 PR = {"pull_request": {"number": 7}}
@@ -139,15 +57,32 @@ def test_validate_installs_from_the_checkout_and_reports(
 ) -> None:
     run = act(runner_temp, workspace, PR, command="validate")
     assert run.returncode == 0, run.stdout + run.stderr
-    assert run.outputs == {"exitcode": "0", "has-changes": "", "report": "", "plan-file": ""}
+    assert run.outputs == {
+        "exitcode": "0",
+        "has-changes": "",
+        "report": "",
+        "plan-file": "",
+        "environment": "",
+    }
     venv = runner_temp / "upcall-sync-venv"
-    assert (venv / ".upcall-sync-source").read_text().startswith(f"checkout {ROOT} ")
+    assert (venv / ".upcall-sync-source").read_text().startswith(f"checkout {ROOT}; ")
+    # only upcall-sync goes on PATH: later steps' python3 and pip stay the runner's
+    [on_path] = (
+        (runner_temp / sorted(runner_temp.glob("run-*"))[-1] / "path.txt").read_text().split()
+    )
+    assert sorted(p.name for p in Path(on_path).iterdir()) == ["upcall-sync"]
+    assert (Path(on_path) / "upcall-sync").resolve() == (venv / "bin/upcall-sync").resolve()
+    # the venv is cached across jobs, keyed on the Python, the pins and the source
+    [(uses, cache)] = run.used
+    assert uses == "actions/cache@v4" and cache["path"] == str(venv)
+    assert re.fullmatch(r"upcall-sync-venv-\w+-[0-9a-f]{32}", cache["key"]), cache
     assert "upcall-sync 0.1.0" in run.stdout
     summary = summary_of(run, runner_temp)
-    assert summary.startswith("### upcall-sync validate: valid\n")
+    assert "### upcall-sync validate: valid\n" in summary
     assert "1 file, 3 campaigns, 10 numbers: valid" in summary
     again = act(runner_temp, workspace, PR, command="validate")
     assert again.returncode == 0 and "already installed" in again.stdout
+    assert "$ upcall-sync fmt --check campaigns/" in again.stdout  # validate checks layout too
 
 
 def test_invalid_manifest_fails_the_step_and_names_the_line(
@@ -160,7 +95,7 @@ def test_invalid_manifest_fails_the_step_and_names_the_line(
     assert run.outputs["exitcode"] == "1"
     assert "::error title=upcall-sync::upcall-sync validate exited 1" in run.stdout
     summary = summary_of(run, runner_temp)
-    assert summary.startswith("### upcall-sync validate: problems found\n")
+    assert "### upcall-sync validate: problems found\n" in summary
     assert re.search(r'campaigns/campaigns\.yaml:\d+:\d+: .*unknown key "pich"', summary)
 
 
@@ -184,9 +119,10 @@ def test_plan_comment_is_sticky_and_apply_runs(
     assert doc["empty"] is False and doc["summary"]["campaigns"]["create"] == 3
     assert Path(run.outputs["plan-file"]).is_file()
     summary = summary_of(run, runner_temp)
-    assert summary.startswith("### upcall-sync plan: Changes") and doc["summary_line"] in summary
+    assert "\n### upcall-sync plan: Changes" in summary and doc["summary_line"] in summary
     [first] = comments_with(fake, MARKER)
-    assert first["body"].startswith(MARKER + "\n### upcall-sync plan: Changes")
+    assert first["body"].startswith(MARKER + "\n<sub>environment: the token's account · commit")
+    assert "\n### upcall-sync plan: Changes" in first["body"]
     assert [m for m, _ in fake.log].count("POST") == 1 and "PATCH" not in dict(fake.log)
 
     applied = act(runner_temp, workspace, PR, command="apply", **conn)
@@ -227,7 +163,7 @@ def test_a_refused_comment_warns_but_does_not_fail_the_plan(
     conn = {"token": TOKEN, "api-url": emulator.base_url}
     run = act(runner_temp, workspace, PR, api, command="plan", comment="true", **conn)
     assert run.returncode == 0 and run.outputs["exitcode"] == "2"
-    assert "::warning title=upcall-sync::could not post the PR comment: " in run.stdout
+    assert "::warning title=upcall-sync::could not post the comment: " in run.stdout
     assert "HTTP 403: Resource not accessible by integration" in run.stdout
     no_pr = act(runner_temp, workspace, SCHEDULE, api, command="plan", comment="true", **conn)
     assert "not a pull request: no comment posted" in no_pr.stdout
@@ -304,7 +240,8 @@ def test_a_failed_plan_says_so_in_the_comment_and_leaves_the_drift_issue(
     assert run.returncode == 1 and run.outputs["exitcode"] == "1"
     assert run.outputs["report"] == "" and run.outputs["has-changes"] == ""
     [comment] = comments_with(fake, MARKER)
-    assert comment["body"].startswith(MARKER + "\n### upcall-sync plan: failed\n")
+    assert comment["body"].startswith(MARKER + "\n<sub>")
+    assert "\n### upcall-sync plan: failed\n" in comment["body"]
     assert re.search(r"^error: .*401", comment["body"], re.M), comment["body"]
     assert "uctok_not_a_valid_token" not in comment["body"] + run.stdout + run.stderr
     assert fake.issues[0]["state"] == "open"
@@ -321,7 +258,8 @@ def _run_module() -> Any:
 
 
 def test_the_step_summary_stays_under_one_mib() -> None:
-    fit = _run_module().fit
+    _run_module()
+    fit = sys.modules["publish"].fit
     small = "### plan\n\nno changes\n"
     assert fit(small) == small
     huge = "".join(f"| campaign {i} | \u00e9t\u00e9 {'x' * 90} |\n" for i in range(40_000))
@@ -342,7 +280,7 @@ def test_doctor_report_becomes_a_table_in_the_summary(tmp_path: Path) -> None:
     inputs = run.Inputs.from_env({"INPUT_COMMAND": "doctor"})
     result = run.Result(exitcode=1, output=report, report=report)
     result.tail.append("error: 1 required check failed")
-    text = run.markdown(inputs, result)
+    text = sys.modules["publish"].markdown(inputs, result)
     assert text.startswith("### upcall-sync doctor: problems found\n")
     assert "| PASS | token accepted | GET /campaigns: 200 |" in text
     assert "| FAIL | paging | links.next \\| missing on page 2 |" in text
@@ -392,6 +330,42 @@ def test_drift_workflow() -> None:
     assert flow["permissions"]["issues"] == "write"
     [step] = action_steps(flow["jobs"]["drift"])
     assert step["with"]["command"] == "plan" and step["with"]["drift-issue"] is True
+    # never mid-apply: it looks for a running or queued apply first, and does not share
+    # the apply's concurrency group (a newer pending run would cancel the queued apply)
+    busy = flow["jobs"]["drift"]["steps"][0]
+    assert "gh run list" in busy["run"] and "queued" in busy["run"] and "in_progress" in busy["run"]
+    assert step["if"] == "steps.busy.outputs.busy == '0'"
+    assert "apply" not in flow["concurrency"]["group"]
+
+
+def test_every_example_job_has_a_timeout_and_skips_forks_and_dependabot() -> None:
+    for path in sorted((ROOT / "examples/ci").glob("*.yml")):
+        flow = workflow(path.name)
+        for name, job in flow["jobs"].items():
+            assert isinstance(job.get("timeout-minutes"), int), (path.name, name)
+            if "pull_request" in str(job.get("if", "")):
+                guard = " ".join(job["if"].split())
+                assert "github.event.pull_request.head.repo.full_name == github.repository" in guard
+                assert "github.actor != 'dependabot[bot]'" in guard
+
+
+def test_the_reviewed_plan_workflow_hands_the_plan_file_over() -> None:
+    flow = workflow("reviewed-plan.yml")
+    plan_job, apply_job = flow["jobs"]["plan"], flow["jobs"]["apply"]
+    upload = next(s for s in plan_job["steps"] if s.get("uses", "").startswith("actions/upload"))
+    assert upload["with"]["path"] == "${{ steps.plan.outputs.plan-file }}"
+    download = next(
+        s for s in apply_job["steps"] if s.get("uses", "").startswith("actions/download")
+    )
+    assert download["with"]["name"] == upload["with"]["name"]
+    [apply] = [s["with"] for s in action_steps(apply_job) if s["with"]["command"] == "apply"]
+    assert apply["plan-file"].startswith(download["with"]["path"])
+    assert apply["on-stale-plan"] == "fail" and apply["comment"] is True
+    assert apply_job["concurrency"]["cancel-in-progress"] is False
+    assert (
+        plan_job["strategy"]["matrix"]["environment"]
+        == apply_job["strategy"]["matrix"]["environment"]
+    )
 
 
 def test_readme_documents_every_input_and_output() -> None:

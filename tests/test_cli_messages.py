@@ -78,7 +78,7 @@ def test_a_404_from_the_right_path_gets_no_path_hint(
             ["apply", "--out", "x"],
             "has no option --out; `upcall-sync export` and `upcall-sync plan` have it",
         ),
-        (["plan", "--format", "yaml"], "'yaml' is not one of 'text', 'json', 'markdown'; see `upcall-sync plan --help`"),
+        (["plan", "--format", "yaml"], "'yaml' is not one of 'text', 'json', 'markdown', 'github'; see `upcall-sync plan --help`"),
     ],
 )  # fmt: skip
 def test_a_usage_error_names_the_commands_real_options(

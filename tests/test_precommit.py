@@ -23,7 +23,9 @@ from .helpers.wheels import wheelhouse
 
 
 def test_the_hook_file_is_a_valid_pre_commit_manifest() -> None:
-    [hook] = load_manifest(str(ROOT / ".pre-commit-hooks.yaml"))  # raises on any schema error
+    hook, fmt = load_manifest(str(ROOT / ".pre-commit-hooks.yaml"))  # raises on schema errors
+    assert fmt["id"] == "upcall-sync-fmt" and fmt["entry"] == "upcall-sync fmt"
+    assert fmt["pass_filenames"] is True and re.compile(fmt["files"]).search("a/b.yml")
     assert hook["id"] == "upcall-sync-validate"
     assert hook["language"] == "python" and hook["pass_filenames"] is False
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
@@ -172,18 +174,20 @@ def test_the_hook_installs_the_pinned_versions_of_constraints_txt() -> None:
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
-    [hook] = load_manifest(str(ROOT / ".pre-commit-hooks.yaml"))
-    pinned = {}
-    for text in hook["additional_dependencies"]:
-        req = Requirement(text)
-        [spec] = list(req.specifier)
-        assert spec.operator == "==", text
-        pinned[canonicalize_name(req.name)] = spec.version
+    hooks = load_manifest(str(ROOT / ".pre-commit-hooks.yaml"))
+    assert len(hooks) >= 2  # validate and fmt: each installs upcall-sync on its own
     constraints = {}
     for line in (ROOT / "constraints.txt").read_text().splitlines():
         if "==" in line and not line.lstrip().startswith("#"):
             name, version = line.split("==", 1)
             constraints[canonicalize_name(name.strip())] = version.strip()
     closure = _runtime_closure()
-    assert set(pinned) == set(closure), set(pinned) ^ set(closure)
-    assert pinned == {name: constraints[name] for name in closure}
+    for hook in hooks:
+        pinned = {}
+        for text in hook["additional_dependencies"]:
+            req = Requirement(text)
+            [spec] = list(req.specifier)
+            assert spec.operator == "==", text
+            pinned[canonicalize_name(req.name)] = spec.version
+        assert set(pinned) == set(closure), (hook["id"], set(pinned) ^ set(closure))
+        assert pinned == {name: constraints[name] for name in closure}, hook["id"]

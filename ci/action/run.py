@@ -1,13 +1,16 @@
-"""Step 2 of the upcall-sync Action: run one command and report it the GitHub way.
+"""Step 2 of the upcall-sync Action: run one command and report it the CI way.
 
-Reads the Action's inputs from INPUT_* variables (set by action.yml, never
-interpolated into a script), runs `upcall-sync COMMAND`, and then:
+Reads the Action's inputs from INPUT_* variables (set by action.yml, never interpolated
+into a script; a GitLab job sets the same variables), runs `upcall-sync COMMAND`, then:
 
-- writes the outputs `exitcode`, `has-changes`, `report` (the JSON plan,
-  apply report or doctor report) and `plan-file` to $GITHUB_OUTPUT;
-- appends Markdown to $GITHUB_STEP_SUMMARY (the plan itself for `plan`),
-  kept under GitHub's 1 MiB;
-- with `comment: true` on a pull request, keeps ONE sticky comment (ghapi);
+- writes the outputs `exitcode`, `has-changes`, `report` (the JSON plan, apply report or
+  doctor report), `plan-file` and `environment` to $GITHUB_OUTPUT;
+- prints the full plan to the log and appends it, as Markdown, to $GITHUB_STEP_SUMMARY
+  (up to GitHub's 1 MiB; the 65,000-character budget is the comment's only);
+- with `comment: true`, keeps ONE sticky comment per kind (validate and plan share one;
+  apply has its own), environment and target set, on the pull request (or, for an apply
+  after a merge, on the pull request the commit came from), or one GitLab merge-request
+  note (publish.py);
 - with `drift-issue: true` on `plan`, opens, edits or closes ONE drift issue.
 
 Exits 0 on success and on "changes present" (plan exit 2: read `has-changes`),
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -31,12 +35,18 @@ from typing import IO, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import ghapi  # a sibling script, found through the line above
+import publish  # a sibling script, found through the line above
 
 COMMANDS = ("validate", "plan", "apply", "doctor")
-SUMMARY_LIMIT = 1_000_000  # bytes; GitHub refuses a step summary over 1 MiB
 TAIL_LINES = 120
 LINE_WIDTH = 400
+SUMMARY_CHARS = 1_000_000  # the Markdown plan for the job summary (GitHub's limit: 1 MiB)
+COMMENT_CHARS = 65_000  # the renderer's budget for a comment (render.MARKDOWN_LIMIT)
+_ENVIRONMENT = re.compile(r"[\w.:@/+-]{1,100}")
+
+
+def fail_input(message: str) -> SystemExit:
+    return SystemExit(f"::error title=upcall-sync::{message}")
 
 
 @dataclass(frozen=True)
@@ -49,20 +59,29 @@ class Inputs:
     github_token: str
     token: str
     api_url: str
+    environment: str = ""
+    plan_file: str = ""
+    on_stale_plan: str = "fail"
+    labels: bool = False
+    skip_no_changes: bool = False
+    fmt_check: bool = True
 
     @classmethod
     def from_env(cls, env: dict[str, str]) -> Inputs:
         command = env.get("INPUT_COMMAND", "").strip()
         if command not in COMMANDS:
-            choices = ", ".join(COMMANDS)
-            raise SystemExit(
-                f"::error title=upcall-sync::command must be {choices}, not {command!r}"
-            )
+            raise fail_input(f"command must be {', '.join(COMMANDS)}, not {command!r}")
         try:
             paths = shlex.split(env.get("INPUT_PATH", ""))
             args = shlex.split(env.get("INPUT_ARGS", ""))
         except ValueError as exc:
-            raise SystemExit(f"::error title=upcall-sync::path or args: {exc}") from None
+            raise fail_input(f"path or args: {exc}") from None
+        environment = env.get("INPUT_ENVIRONMENT", "").strip()
+        if environment and not _ENVIRONMENT.fullmatch(environment):
+            raise fail_input("environment may hold letters, digits and . _ - : / @ + only")
+        on_stale = env.get("INPUT_ON_STALE_PLAN", "").strip() or "fail"
+        if on_stale not in ("fail", "replan"):
+            raise fail_input(f"on-stale-plan must be fail or replan, not {on_stale!r}")
         return cls(
             command=command,
             paths=paths,
@@ -72,14 +91,38 @@ class Inputs:
             github_token=env.get("INPUT_GITHUB_TOKEN", ""),
             token=env.get("INPUT_TOKEN", ""),
             api_url=env.get("INPUT_API_URL", ""),
+            environment=environment,
+            plan_file=env.get("INPUT_PLAN_FILE", "").strip(),
+            on_stale_plan=on_stale,
+            labels=_flag(env, "INPUT_LABELS"),
+            skip_no_changes=_flag(env, "INPUT_SKIP_NO_CHANGES"),
+            fmt_check=_flag(env, "INPUT_FMT_CHECK", default=True),
+        )
+
+    def targets(self) -> list[str]:
+        """The `--target` names in args: with the paths, they are the comment's target set."""
+        found = []
+        for i, arg in enumerate(self.args):
+            if arg == "--target" and i + 1 < len(self.args):
+                found.append(self.args[i + 1])
+            elif arg.startswith("--target="):
+                found.append(arg.split("=", 1)[1])
+        return found
+
+    def has_token(self, env: dict[str, str]) -> bool:
+        return bool(
+            self.token.strip()
+            or env.get("UPCALL_AUTH_TOKEN", "").strip()
+            or env.get("UPCALL_AUTH_TOKEN_FILE", "").strip()
+            or any(a == "--token-file" or a.startswith("--token-file=") for a in self.args)
         )
 
 
-def _flag(env: dict[str, str], name: str) -> bool:
+def _flag(env: dict[str, str], name: str, *, default: bool = False) -> bool:
     value = env.get(name, "").strip().lower()
     if value not in ("", "true", "false"):
-        raise SystemExit(f"::error title=upcall-sync::{name[6:].lower()} must be true or false")
-    return value == "true"
+        raise fail_input(f"{name[6:].lower().replace('_', '-')} must be true or false")
+    return default if value == "" else value == "true"
 
 
 @dataclass
@@ -90,6 +133,13 @@ class Result:
     report: Path | None = None
     plan_file: Path | None = None
     has_changes: bool | None = None
+    #: the plan's JSON document (plan), or the applied plan's (apply with a JSON report)
+    plan: dict[str, Any] | None = None
+    #: the Markdown plan within the job summary's room (plan), when the tool can show it
+    full_markdown: str = ""
+    #: what the command was shown as (never a temporary path)
+    shown: str = ""
+    replanned: bool = False
 
 
 # -- running upcall-sync -------------------------------------------------------------
@@ -101,16 +151,36 @@ def upcall_sync() -> str:
     return str(beside) if beside.exists() else shutil.which("upcall-sync") or "upcall-sync"
 
 
-def supports_json(command: str) -> bool:
-    """`apply --format json` and `doctor --format json` arrive in newer releases."""
-    done = subprocess.run(
-        [upcall_sync(), command, "--help"], capture_output=True, text=True, check=False
-    )
-    return done.returncode == 0 and "--format" in done.stdout
+def help_of(command: str = "") -> str:
+    argv = [upcall_sync(), *([command] if command else []), "--help"]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    return done.stdout if done.returncode == 0 else ""
+
+
+_CURRENT: list[bool] = []
+
+
+def current() -> bool:
+    """This release or newer: installed from the Action's checkout, or it has `show` and
+    `fmt` (so also `validate --format github`, `show --markdown-limit`, `apply --format
+    json`). One look at the command list instead of one per option; an older `install`
+    is asked option by option."""
+    if not _CURRENT:
+        if not os.environ.get("INPUT_INSTALL", "").strip():
+            _CURRENT.append(True)  # installed from this checkout: the same release
+        else:
+            listed = help_of()
+            _CURRENT.append(all(f" {name} " in listed for name in ("show", "fmt")))
+    return _CURRENT[0]
+
+
+def supports(command: str, option: str) -> bool:
+    return current() or option in help_of(command)
 
 
 def child_env(inputs: Inputs) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("INPUT_GITHUB_TOKEN", "INPUT_TOKEN")}
+    secret = ("INPUT_GITHUB_TOKEN", "INPUT_TOKEN", "INPUT_GITLAB_TOKEN", "GITLAB_TOKEN")
+    env = {k: v for k, v in os.environ.items() if k not in secret}
     if inputs.token:
         env["UPCALL_AUTH_TOKEN"] = inputs.token
     if inputs.api_url:
@@ -124,7 +194,8 @@ def _pump(src: IO[str], sinks: list[IO[str]], tail: deque[str]) -> None:
         for sink in sinks:
             sink.write(line)
             sink.flush()
-        tail.append(line.rstrip("\n")[:LINE_WIDTH])
+        if not line.startswith("::"):  # workflow commands are for the runner, not the comment
+            tail.append(line.rstrip("\n")[:LINE_WIDTH])
 
 
 def execute(argv: list[str], inputs: Inputs, output: Path, echo: bool) -> Result:
@@ -152,203 +223,154 @@ def execute(argv: list[str], inputs: Inputs, output: Path, echo: bool) -> Result
     return result
 
 
-def run(inputs: Inputs, workdir: Path) -> Result:
+def run_validate(inputs: Inputs, workdir: Path) -> Result:
     exe = upcall_sync()
-    cmd = inputs.command
-    if cmd == "validate":
-        return execute(
-            [exe, cmd, *inputs.paths, *inputs.args], inputs, workdir / "validate.txt", True
-        )
-    if cmd == "plan":
-        plan_file = workdir / "plan.upcall-plan"
-        argv = [exe, cmd, *inputs.paths, "--format", "markdown", "--detailed-exitcode"]
-        result = execute(
-            [*argv, "--out", str(plan_file), *inputs.args], inputs, workdir / "plan.md", False
-        )
-        if result.exitcode in (0, 2) and plan_file.exists():
-            # The saved plan holds the same document as `plan --format json`: one read of
-            # the account gives the Markdown, the JSON and a plan `apply FILE` can apply.
-            doc = json.loads(plan_file.read_text(encoding="utf-8"))["plan"]
-            result.report = workdir / "plan.json"
-            result.report.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-            result.plan_file = plan_file
-            result.has_changes = result.exitcode == 2
-            print(doc.get("summary_line", ""))
-        return result
-    as_json = supports_json(cmd)
-    argv = [exe, cmd, *(inputs.paths if cmd == "apply" else [])]
-    argv += ["--auto-approve"] if cmd == "apply" else []
-    argv += ["--format", "json"] if as_json else []
-    suffix = "json" if as_json else "txt"
-    result = execute([*argv, *inputs.args], inputs, workdir / f"{cmd}.{suffix}", not as_json)
-    if as_json and result.output.stat().st_size:
-        result.report = result.output
-        print(f"JSON report: {result.report}")
-        if cmd == "apply":
-            result.has_changes = _applied_something(result.output)
+    fmt_failed: Result | None = None
+    if inputs.fmt_check and supports("fmt", "--check"):
+        checked = execute([exe, "fmt", "--check", *inputs.paths], inputs, workdir / "fmt.txt", True)
+        fmt_failed = checked if checked.exitcode != 0 else None
+    github = ["--format", "github"] if supports("validate", "github") else []
+    argv = [exe, "validate", *inputs.paths, *github, *inputs.args]
+    result = execute(argv, inputs, workdir / "validate.txt", True)
+    if fmt_failed is not None:
+        result.tail.extendleft(reversed(fmt_failed.tail))
+        result.exitcode = result.exitcode or fmt_failed.exitcode
     return result
 
 
-def _applied_something(path: Path) -> bool | None:
+def run_plan(inputs: Inputs, workdir: Path) -> Result:
+    """The plan: its text (every number) to the log, its Markdown to the comment and the
+    job summary, its JSON to the report output, and the saved plan for `apply`."""
+    exe = upcall_sync()
+    plan_file = workdir / "plan.upcall-plan"
+    full = supports("show", "--markdown-limit")  # else an older release: Markdown only
+    shown = ["--format", "text", "--show-all-numbers"] if full else ["--format", "markdown"]
+    argv = [exe, "plan", *inputs.paths, *shown, "--detailed-exitcode", "--out", str(plan_file)]
+    result = execute([*argv, *inputs.args], inputs, workdir / "plan.out", full)
+    if result.exitcode not in (0, 2) or not plan_file.exists():
+        return result
+    # The saved plan holds the same document as `plan --format json`: one read of
+    # the account gives the text, the Markdown, the JSON and a plan `apply FILE` applies.
+    doc = json.loads(plan_file.read_text(encoding="utf-8"))["plan"]
+    result.plan = doc
+    result.report = workdir / "plan.json"
+    result.report.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    result.plan_file = plan_file
+    result.has_changes = result.exitcode == 2
+    if full:
+        result.full_markdown = show_markdown(inputs, plan_file, workdir, SUMMARY_CHARS)
+        comment = result.full_markdown
+        if len(comment) > COMMENT_CHARS - 1000:  # a big plan: the renderer's cut for the comment
+            comment = show_markdown(inputs, plan_file, workdir, 0)
+        result.output = workdir / "plan.md"
+        result.output.write_text(comment, encoding="utf-8")
+    print(doc.get("summary_line", ""))
+    return result
+
+
+def show_markdown(inputs: Inputs, plan_file: Path, workdir: Path, limit: int) -> str:
+    """The saved plan as Markdown within `limit` characters (0: a comment's room)."""
+    argv = [upcall_sync(), "show", str(plan_file), "--format", "markdown"]
+    argv += ["--markdown-limit", str(limit)] if limit else []
+    done = execute(argv, inputs, workdir / f"plan-{limit}.md", False)
+    return done.output.read_text(encoding="utf-8") if done.exitcode == 0 else ""
+
+
+def run_apply(inputs: Inputs, workdir: Path, as_json: bool) -> Result:
+    exe = upcall_sync()
+    saved = [inputs.plan_file] if inputs.plan_file else []
+    tail = ["--auto-approve", *(["--format", "json"] if as_json else []), *inputs.args]
+    suffix = "json" if as_json else "txt"
+    result = execute(
+        [exe, "apply", *(saved or inputs.paths), *tail],
+        inputs,
+        workdir / f"apply.{suffix}",
+        not as_json,
+    )
+    result.shown = shlex.join(["upcall-sync", "apply", *(["PLANFILE"] if saved else inputs.paths)])
+    if saved and inputs.on_stale_plan == "replan" and _error_type(result.output) == "StalePlan":
+        print(
+            "::warning title=upcall-sync::the reviewed plan is stale (the differences are "
+            f"above); applying a fresh plan of {shlex.join(inputs.paths)} (on-stale-plan: replan)"
+        )
+        again = workdir / f"apply-replan.{suffix}"
+        result = execute([exe, "apply", *inputs.paths, *tail], inputs, again, not as_json)
+        result.shown = shlex.join(["upcall-sync", "apply", *inputs.paths])
+        result.replanned = True
+    return result
+
+
+def _document(path: Path) -> dict[str, Any] | None:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    plan = doc.get("plan") if isinstance(doc, dict) else None
-    empty = plan.get("empty") if isinstance(plan, dict) else None
-    return (not empty) if isinstance(empty, bool) else None
+    return doc if isinstance(doc, dict) else None
 
 
-# -- reporting --------------------------------------------------------------------------
-
-STATUS = {
-    "validate": {0: "valid", 1: "problems found"},
-    "plan": {0: "no changes", 1: "failed", 2: "changes"},
-    "apply": {0: "applied", 1: "failed", 130: "interrupted", 143: "interrupted"},
-    "doctor": {0: "healthy", 1: "problems found"},
-}
+def _error_type(path: Path) -> str | None:
+    doc = _document(path) or {}
+    error = doc.get("error")
+    return error.get("type") if isinstance(error, dict) else None
 
 
-def markdown(inputs: Inputs, result: Result) -> str:
-    if inputs.command == "plan" and result.exitcode in (0, 2):
-        return result.output.read_text(encoding="utf-8")
-    status = STATUS[inputs.command].get(result.exitcode, "failed")
-    paths = [] if inputs.command == "doctor" else inputs.paths
-    shown = shlex.join(["upcall-sync", inputs.command, *paths])
-    lines = [line.replace("```", "`\u200b``") for line in result.tail]
-    text = f"### upcall-sync {inputs.command}: {status}\n\n`{shown}` exited {result.exitcode}.\n\n"
-    if result.report is not None:
-        text += checks_table(result.report) + f"The JSON report is `{result.report.name}`.\n\n"
-    return text + ("```text\n" + "\n".join(lines) + "\n```\n" if lines else "")
-
-
-def _cell(value: object) -> str:
-    return " ".join(str(value).split()).replace("|", "\\|")
-
-
-def checks_table(report: Path) -> str:
-    """doctor's checks as a table; anything else (or an unreadable report) adds nothing."""
-    try:
-        doc = json.loads(report.read_text(encoding="utf-8"))
-        rows = [
-            f"| {c['verdict']} | {_cell(c['name'])} | {_cell(c['evidence'])[:300]} |"
-            for c in doc["checks"]
-        ]
-    except (OSError, ValueError, KeyError, TypeError):
-        return ""
-    return "| verdict | check | evidence |\n| --- | --- | --- |\n" + "\n".join(rows) + "\n\n"
-
-
-def fit(text: str, limit: int = SUMMARY_LIMIT) -> str:
-    """At most `limit` bytes of UTF-8, cut at a line end, saying so."""
-    data = text.encode("utf-8")
-    if len(data) <= limit:
-        return text
-    note = "\n\n_(cut to fit GitHub's 1 MiB step summary; the full text is in the log)_\n"
-    head = data[: limit - len(note.encode()) - 8].decode("utf-8", errors="ignore")
-    return head[: head.rfind("\n") + 1] + note
-
-
-def append(path_var: str, text: str) -> None:
-    path = os.environ.get(path_var)
-    if path:
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(text)
-
-
-def write_outputs(result: Result) -> None:
-    values = {
-        "exitcode": str(result.exitcode),
-        "has-changes": "" if result.has_changes is None else str(result.has_changes).lower(),
-        "report": str(result.report or ""),
-        "plan-file": str(result.plan_file or ""),
-    }
-    append("GITHUB_OUTPUT", "".join(f"{k}={v}\n" for k, v in values.items()))
-
-
-def marker_of(kind: str, inputs: Inputs) -> str:
-    where = " ".join(inputs.paths).replace("--", "-")
-    return f"<!-- upcall-sync:{kind} {where} -->"
-
-
-def pull_request_number() -> int | None:
-    path = os.environ.get("GITHUB_EVENT_PATH")
-    if not path or not os.path.exists(path):
-        return None
-    with open(path, encoding="utf-8") as fh:
-        event: dict[str, Any] = json.load(fh)
-    if isinstance(event.get("pull_request"), dict):
-        return int(event["pull_request"]["number"])
-    issue = event.get("issue")
-    if isinstance(issue, dict) and "pull_request" in issue:
-        return int(issue["number"])
-    return None
-
-
-def github(inputs: Inputs) -> ghapi.GitHub:
-    return ghapi.GitHub(
-        os.environ.get("GITHUB_API_URL", "https://api.github.com"),
-        os.environ.get("GITHUB_REPOSITORY", ""),
-        inputs.github_token,
-    )
-
-
-def comment(inputs: Inputs, body: str) -> None:
-    number = pull_request_number()
-    if number is None:
-        print("::notice title=upcall-sync::not a pull request: no comment posted")
-        return
-    try:
-        how, cid = ghapi.upsert_comment(
-            github(inputs), number, marker_of(inputs.command, inputs), body
+def run(inputs: Inputs, workdir: Path) -> Result:
+    cmd = inputs.command
+    if cmd == "validate":
+        return run_validate(inputs, workdir)
+    if cmd == "plan":
+        return run_plan(inputs, workdir)
+    as_json = supports(cmd, "--format")  # apply/doctor --format json: newer releases
+    if cmd == "apply":
+        result = run_apply(inputs, workdir, as_json)
+    else:
+        argv = [upcall_sync(), cmd, *(["--format", "json"] if as_json else []), *inputs.args]
+        result = execute(
+            argv, inputs, workdir / f"doctor.{'json' if as_json else 'txt'}", not as_json
         )
-    except ghapi.GitHubError as exc:  # a fork's read-only token must not fail the plan
-        print(f"::warning title=upcall-sync::could not post the PR comment: {exc}")
-        return
-    print(f"PR comment {cid} {how}")
+    if as_json and result.output.stat().st_size:
+        result.report = result.output
+        print(f"JSON report: {result.report}")
+        if cmd == "apply":
+            plan = (_document(result.output) or {}).get("plan")
+            result.plan = plan if isinstance(plan, dict) else None
+            empty = result.plan.get("empty") if result.plan else None
+            result.has_changes = (not empty) if isinstance(empty, bool) else None
+    return result
 
 
-def drift(inputs: Inputs, result: Result, body: str) -> bool:
-    if inputs.command != "plan" or result.exitcode not in (0, 2):
-        return True  # an error is not drift: the failed run is the signal
-    run_url = "{}/{}/actions/runs/{}".format(
-        os.environ.get("GITHUB_SERVER_URL", "https://github.com"),
-        os.environ.get("GITHUB_REPOSITORY", ""),
-        os.environ.get("GITHUB_RUN_ID", ""),
-    )
-    where = " ".join(inputs.paths)
-    text = (
-        f"The scheduled `upcall-sync plan {where}` found the live account different from "
-        f"the manifests ([run]({run_url})). Review it, then apply the manifests or change "
-        "them to match.\n\n" + body
-    )
-    try:
-        how, number = ghapi.sync_drift_issue(
-            github(inputs),
-            marker_of("drift", inputs),
-            drifted=result.exitcode == 2,
-            title=f"upcall-sync: live account drifted from {where}",
-            body=text,
-            run_url=run_url,
+def no_token(inputs: Inputs) -> int:
+    """A fork's or Dependabot's pull request runs without the repository's secrets."""
+    if publish.on_gitlab() and publish.is_pull_request():
+        print(
+            "error: secrets are not available to this merge request: it comes from a fork, "
+            "whose pipelines get no CI/CD variables (or UPCALL_AUTH_TOKEN is protected), so "
+            f"upcall-sync cannot {inputs.command}"
         )
-    except ghapi.GitHubError as exc:
-        print(f"::error title=upcall-sync::could not update the drift issue: {exc}")
-        return False
-    print(f"drift issue: {how}" + (f" #{number}" if number else ""))
-    return True
+    elif publish.is_pull_request():
+        print(
+            "::error title=upcall-sync::secrets are not available to this pull request: it comes "
+            "from a fork or from Dependabot, whose runs get no repository secrets, so upcall-sync "
+            f"cannot {inputs.command} (skip such pull requests at job level: see "
+            "examples/ci/github-actions.yml)"
+        )
+    else:
+        print(
+            "::error title=upcall-sync::no Upcall token: set the Action's `token` input to a "
+            "secret (token: ${{ secrets.UPCALL_AUTH_TOKEN }})"
+        )
+    publish.write_outputs(Result(exitcode=1, output=Path(os.devnull)), "")
+    return 1
 
 
 def main() -> int:
     inputs = Inputs.from_env(dict(os.environ))
+    if inputs.command != "validate" and not inputs.has_token(dict(os.environ)):
+        return no_token(inputs)
     base = os.environ.get("RUNNER_TEMP") or tempfile.mkdtemp(prefix="upcall-sync-")
     workdir = Path(tempfile.mkdtemp(prefix=f"upcall-sync-{inputs.command}-", dir=base))
     result = run(inputs, workdir)
-    body = markdown(inputs, result)
-    write_outputs(result)
-    append("GITHUB_STEP_SUMMARY", fit(body) + "\n")
-    if inputs.comment:
-        comment(inputs, body)
-    ok = drift(inputs, result, body) if inputs.drift_issue else True
+    ok = publish.report(inputs, result)
     if result.exitcode in (0, 2) if inputs.command == "plan" else result.exitcode == 0:
         return 0 if ok else 1
     print(f"::error title=upcall-sync::upcall-sync {inputs.command} exited {result.exitcode}")

@@ -117,6 +117,8 @@ class Format(StrEnum):
     text = "text"
     json = "json"
     markdown = "markdown"
+    #: workflow commands (`::error file=F,line=L::...`) for GitHub Actions, then the text
+    github = "github"
 
 
 ApiUrl = Annotated[

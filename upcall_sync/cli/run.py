@@ -50,7 +50,13 @@ from upcall_sync.cli.base import (
 def plan(
     paths: Paths = None,
     fmt: Annotated[
-        Format, typer.Option("--format", "-f", help="text, json or markdown.")
+        Format,
+        typer.Option(
+            "--format",
+            "-f",
+            help="text, json, markdown, or github: the text plan plus GitHub workflow "
+            "commands for plan errors and notices (shown on the pull request's diff).",
+        ),
     ] = Format.text,
     out: Annotated[
         str | None,
@@ -97,23 +103,99 @@ def plan(
     about every 10 s otherwise); stdout carries the plan alone.
     """
     from upcall_sync.jobs.sync import plan_paths
-    from upcall_sync.output.render import render
 
     client = connection.client()
-    with gc_paused(), reading(client, "plan", quiet=quiet):
+    with gc_paused(), reading(client, "plan", quiet=quiet), _annotated(fmt is Format.github):
         planned = plan_paths(need_paths(paths), client, plan_options(prune, target))
     if out:
         from upcall_sync.jobs.planfile import save_plan
 
         save_plan(out, planned, client.base_url, redact=STATE.redactor)
-    options: dict[str, Any] = {"timeline": not no_timeline}
-    if fmt is Format.text:
-        options = {"color": use_color(sys.stdout), "show_all_numbers": show_all_numbers}
-    elif fmt is Format.json:
-        options = {"account": planned.account}
-    render(planned.plan, fmt.value, sys.stdout, **options)
+    show_plan(
+        planned.plan,
+        fmt,
+        show_all_numbers=show_all_numbers,
+        timeline=not no_timeline,
+        account=planned.account,
+    )
     if detailed_exitcode and not planned.plan.empty:
         raise typer.Exit(2)
+
+
+@contextlib.contextmanager
+def _annotated(github: bool) -> Iterator[None]:
+    """With --format github, a manifest or matching error is also printed as workflow
+    commands on stdout (the usual lines still go to stderr)."""
+    from upcall_sync.errors import ManifestError
+
+    try:
+        yield
+    except ManifestError as exc:
+        if github:
+            from upcall_sync.output import annotations
+
+            annotations.write_problems("error", exc.problems, sys.stdout)
+        raise
+
+
+def show_plan(
+    plan: Plan,
+    fmt: Format,
+    *,
+    show_all_numbers: bool = False,
+    markdown_limit: int = 0,
+    timeline: bool = True,
+    account: str | None = None,
+) -> None:
+    from upcall_sync.output.render import render, render_markdown
+
+    if fmt is Format.markdown:
+        limit = {"limit": markdown_limit} if markdown_limit else {}
+        render_markdown(plan, sys.stdout, timeline=timeline, **limit)
+        return
+    if fmt is Format.github:
+        from upcall_sync.output import annotations
+
+        annotations.write_plan(plan, sys.stdout)
+    text_options = {"color": use_color(sys.stdout), "show_all_numbers": show_all_numbers}
+    as_text = fmt in (Format.text, Format.github)
+    if as_text:
+        render(plan, "text", sys.stdout, **text_options)
+    else:
+        render(plan, fmt.value, sys.stdout, account=account)
+
+
+@app.command()
+def show(
+    planfile: Annotated[
+        str, typer.Argument(help="A plan file saved by `plan --out`.", metavar="PLANFILE")
+    ],
+    fmt: Annotated[
+        Format, typer.Option("--format", "-f", help="text, json, markdown or github.")
+    ] = Format.text,
+    markdown_limit: Annotated[
+        int,
+        typer.Option(
+            "--markdown-limit",
+            min=0,
+            help="Characters the Markdown may take (default, or 0: 65,000, a PR comment's room; "
+            "CI job summaries hold 1,000,000).",
+            show_default=False,
+        ),
+    ] = 0,
+    show_all_numbers: Annotated[
+        bool, typer.Option("--show-all-numbers", help="List every number, not the first five.")
+    ] = False,
+) -> None:
+    """Print a saved plan again, offline (no token, no API call), like `terraform show`."""
+    from upcall_sync.jobs.planfile import load_plan
+
+    show_plan(
+        load_plan(planfile).plan,
+        fmt,
+        show_all_numbers=show_all_numbers,
+        markdown_limit=markdown_limit,
+    )
 
 
 def plan_options(prune: bool, target: list[str] | None) -> PlanOptions:

@@ -41,27 +41,52 @@ from upcall_sync.cli.base import (
 # -- validate / schema ----------------------------------------------------------
 
 
+class ValidateFormat(StrEnum):
+    text = "text"
+    github = "github"
+
+
 @app.command()
-def validate(paths: Paths = None) -> None:
+def validate(
+    paths: Paths = None,
+    fmt: Annotated[
+        ValidateFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="text, or github: also each problem as a GitHub workflow command "
+            "(::error file=F,line=L,col=C::...) on stdout, shown on the pull request's diff.",
+        ),
+    ] = ValidateFormat.text,
+) -> None:
     """Check manifests offline (no token needed): every problem, with file:line:col."""
     from upcall_sync.core.stopcalls import listed_problems
     from upcall_sync.errors import ManifestError
     from upcall_sync.manifest import load_manifests
     from upcall_sync.manifest.tokencheck import token_problems
+    from upcall_sync.output import annotations
 
-    with gc_paused():
-        state = load_manifests(need_paths(paths))
-    listed = listed_problems(state)
-    if listed:  # plan leaves these out; validate fails, so the PR check does
-        raise ManifestError(listed)
-    holding = token_problems(state, STATE.redactor)  # as plan refuses them, when a token is set
-    if holding:
-        raise ManifestError(holding)
+    github = fmt is ValidateFormat.github
+    try:
+        with gc_paused():
+            state = load_manifests(need_paths(paths))
+        listed = listed_problems(state)
+        if listed:  # plan leaves these out; validate fails, so the PR check does
+            raise ManifestError(listed)
+        holding = token_problems(state, STATE.redactor)  # as plan refuses them, given a token
+        if holding:
+            raise ManifestError(holding)
+    except ManifestError as exc:
+        if github:
+            annotations.write_problems("error", exc.problems, sys.stdout)
+        raise
     for skipped in state.skipped:
         name = shown_name(skipped)  # a file name is escaped like any other value
         print(f"note: skipped {name}: not a manifest (no manifest keys)", file=sys.stderr)
     for warning in state.warnings:
         print(f"{warning.location}: warning: {warning.path}: {warning.message}", file=sys.stderr)
+    if github:
+        annotations.write_problems("warning", state.warnings, sys.stdout)
     numbers = sum(len(c.numbers) for c in state.campaigns)
     files = len(state.files)
     print(
@@ -69,6 +94,50 @@ def validate(paths: Paths = None) -> None:
         f"{'s' if len(state.campaigns) != 1 else ''}, {numbers:,} number"
         f"{'s' if numbers != 1 else ''}: valid"
     )
+
+
+@app.command()
+def fmt(
+    paths: Paths = None,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Change nothing; exit 1 naming each file that would change."),
+    ] = False,
+    diff: Annotated[
+        bool, typer.Option("--diff", help="Show each change as a unified diff.")
+    ] = False,
+) -> None:
+    """Rewrite YAML files in one layout (like `terraform fmt`): layout only, never meaning
+    or key order; comments kept. Prints the files it changed (with --check, would change)."""
+    import difflib
+
+    from upcall_sync.manifest.fmt import format_file, write, yaml_files
+
+    changed = 0
+    for path in yaml_files(need_paths(paths)):
+        result = format_file(path)
+        if result.refused:
+            print(f"{path}: left as it is: {result.refused}", file=sys.stderr)
+            continue
+        if not result.changed:
+            continue
+        changed += 1
+        print(str(path))
+        if diff:
+            sys.stdout.writelines(
+                difflib.unified_diff(
+                    result.before.splitlines(True),
+                    result.after.splitlines(True),
+                    f"a/{path}",
+                    f"b/{path}",
+                )
+            )
+        if not check:
+            write(result)
+    if check and changed:
+        s = "s" if changed != 1 else ""
+        print_error(f"{changed:,} file{s} would be reformatted (run `upcall-sync fmt` on them)")
+        raise typer.Exit(1)
 
 
 @app.command()

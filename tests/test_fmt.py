@@ -1,0 +1,119 @@
+"""`upcall-sync fmt` (issue 24, item 4): layout only, like `terraform fmt`.
+
+Over examples/ and every file of the YAML test suite it accepts: the manifest loader
+reads the same values before and after, every comment is kept, and a second run
+changes nothing. validate's output and the plan's changes are unchanged, file:line
+positions aside.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from upcall_sync.emulator import Emulator
+from upcall_sync.manifest.fmt import comments, format_file, format_text
+from upcall_sync.manifest.yamlload import YamlError, parse_yaml
+
+from . import figures
+from .conftest import FIXTURES, ROOT, run_cli
+
+SUITE = sorted((FIXTURES / "yaml-test-suite").glob("*.yaml"))
+
+
+def messy(text: str) -> str:
+    """The same YAML in another layout: indented by 4, spaces after comments, no final newline."""
+    rt = YAML(typ="rt")
+    rt.preserve_quotes = True
+    rt.indent(mapping=4, sequence=6, offset=4)
+    rt.width = 1_000_000
+    out = io.StringIO()
+    rt.dump(rt.load(text), out)
+
+    def spaced(line: str) -> str:  # not inside a block scalar, where spaces are content
+        return line + "  " if "#" in line or not line.strip() else line
+
+    return "\n".join(spaced(line) for line in out.getvalue().splitlines())
+
+
+def no_positions(text: str) -> str:
+    return re.sub(r"\.yaml:\d+(:\d+)?", ".yaml:L", text)
+
+
+def read(text: str) -> object:
+    try:
+        return ("ok", parse_yaml(text, "f.yaml"))
+    except YamlError as exc:
+        return ("error", re.sub(r"\d+", "N", str(exc)))
+
+
+def test_fmt_round_trips_the_examples(
+    cli_env: Emulator,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)  # a numbers_csv must lie inside the working directory
+    ex = tmp_path / "examples"
+    shutil.copytree(ROOT / "examples", ex)
+    manifest = ex / "campaigns.yaml"
+    original = manifest.read_text()
+    assert run_cli(capsys, "fmt", "--check", str(ex))[0] == 0  # the examples are formatted
+    _, validated, _ = run_cli(capsys, "validate", str(ex))
+    code, planned, err = run_cli(capsys, "plan", "--format", "json", str(ex))
+    assert code == 0, err
+
+    manifest.write_text(messy(original))
+    code, out, err = run_cli(capsys, "fmt", "--check", "--diff", str(ex))
+    assert code == 1 and out.splitlines()[0] == str(manifest)
+    assert f"--- a/{manifest}" in out and "1 file would be reformatted" in err
+    assert manifest.read_text() == messy(original)  # --check wrote nothing
+    assert run_cli(capsys, "fmt", str(ex))[:2] == (0, f"{manifest}\n")
+    after = manifest.read_text()
+    assert after != messy(original) and after.endswith("\n") and "  \n" not in after
+    assert comments(after) == comments(original) and len(comments(after)) > 10
+    assert run_cli(capsys, "fmt", "--check", str(ex))[0] == 0  # a second run changes nothing
+    assert no_positions(run_cli(capsys, "validate", str(ex))[1]) == no_positions(validated)
+    code, out, err = run_cli(capsys, "plan", "--format", "json", str(ex))
+    assert code == 0, err
+    replanned = json.loads(out)
+    before, again = json.loads(planned)["changes"], replanned["changes"]
+    assert no_positions(json.dumps(again)) == no_positions(json.dumps(before))
+    assert json.dumps(again) != json.dumps(before)  # the positions did move: a real check
+
+
+def test_fmt_keeps_meaning_and_comments_over_the_yaml_test_suite() -> None:
+    formatted = left = invalid = 0
+    for path in SUITE:
+        text = path.read_text()
+        try:
+            result = format_file(path)
+        except Exception:
+            invalid += 1
+            continue
+        if result.refused:
+            left += 1
+            continue
+        formatted += 1
+        assert read(result.after) == read(text), path.name
+        assert comments(result.after) == comments(text), path.name
+        assert format_text(result.after) == (result.after, ""), path.name  # idempotent
+    figures.add("fmt_suite_formatted", formatted)
+    assert formatted > 150 and formatted + left + invalid == len(SUITE)
+
+
+def test_fmt_names_a_file_that_is_not_yaml(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("a: [1, 2\nb: 3\n")
+    code, out, err = run_cli(capsys, "fmt", str(bad))
+    assert code == 1 and out == ""
+    assert re.match(rf"{re.escape(str(bad))}:\d+:\d+: not valid YAML", err), err
+    assert bad.read_text() == "a: [1, 2\nb: 3\n"

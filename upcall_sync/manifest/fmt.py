@@ -1,0 +1,199 @@
+"""`upcall-sync fmt`: rewrite YAML files in one layout, like `terraform fmt`.
+
+Layout only, through ruamel.yaml's round trip: indentation (mappings 2, sequences 4 with
+the dash at 2), spacing, trailing whitespace, one final newline. Quotes, key order,
+comments, flow or block style, anchors and document markers are kept (a long line is
+not re-wrapped). Every result is checked before it is used:
+
+- the meaning is unchanged: every document loads (YAML's safe loader) to the same
+  values, keys in the same order;
+- every comment is still there, in order;
+- formatting the result again changes nothing.
+
+A file that fails a check is left as it is and named (`fmt` never guesses); a file that
+is not YAML is an error naming its file:line.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import tempfile
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from upcall_sync.errors import Location, ManifestError, Problem
+
+SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class Formatted:
+    path: Path
+    before: str
+    after: str
+    #: why the file was left as it is ("" when it was formatted)
+    refused: str = ""
+
+    @property
+    def changed(self) -> bool:
+        return not self.refused and self.after != self.before
+
+
+def _ruamel() -> Any:
+    from ruamel.yaml import YAML
+
+    rt = YAML(typ="rt")
+    rt.preserve_quotes = True
+    rt.indent(mapping=2, sequence=4, offset=2)
+    rt.width = 1_000_000  # never re-wrap a long line
+    rt.allow_duplicate_keys = False
+    return rt
+
+
+def layout(text: str) -> str:
+    """One round trip through ruamel.yaml, then trailing whitespace and final newline."""
+    rt = _ruamel()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a reused anchor: the checks judge the result
+        docs = list(rt.load_all(text))
+    rt.explicit_start = text.lstrip("\ufeff").startswith("---")
+    out = io.StringIO()
+    rt.dump_all(docs, out)
+    lines = [line.rstrip() for line in out.getvalue().split("\n")]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _canonical(value: Any) -> Any:
+    """Values as comparable data: mappings as ordered pairs, NaN equal to itself."""
+    if isinstance(value, dict):
+        return ("map", [(_canonical(k), _canonical(v)) for k, v in value.items()])
+    if isinstance(value, list):
+        return ("seq", [_canonical(v) for v in value])
+    if isinstance(value, float) and math.isnan(value):
+        return ("nan",)
+    return (type(value).__name__, value)
+
+
+def meaning(text: str) -> Any:
+    return [_canonical(d) for d in yaml.load_all(text, Loader=yaml.CSafeLoader)]
+
+
+def comments(text: str) -> list[str]:
+    """Every comment of a YAML text, in order (ruamel's scanner keeps them on tokens)."""
+    from ruamel.yaml.tokens import CommentToken
+
+    found: list[str] = []
+
+    def walk(obj: Any) -> None:
+        if isinstance(obj, CommentToken):
+            found.extend(
+                line.strip() for line in obj.value.split("\n") if line.strip().startswith("#")
+            )
+        elif isinstance(obj, (list, tuple)):
+            for item in obj:
+                walk(item)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for token in _ruamel().scan(text):
+            walk(getattr(token, "_comment", None))
+    return found
+
+
+def format_text(text: str) -> tuple[str, str]:
+    """(the formatted text, "") or (the text as it was, why it was left)."""
+    after = layout(text)
+    if after == text:
+        return text, ""
+    try:
+        same = meaning(after) == meaning(text)
+    except yaml.YAMLError:
+        same = False
+    if not same:
+        return text, "formatting would change what it means"
+    if comments(after) != comments(text):
+        return text, "formatting would lose or move a comment"
+    if layout(after) != after:
+        return text, "formatting it is not stable (a second run would change it again)"
+    return after, ""
+
+
+def yaml_files(paths: Iterable[str]) -> Iterator[Path]:
+    """The YAML files named, and every *.yaml / *.yml below the folders named (hidden
+    folders skipped), each once, in order."""
+    seen: set[Path] = set()
+    for name in paths:
+        path = Path(name)
+        found = (
+            sorted(
+                p
+                for p in path.rglob("*")
+                if p.suffix in SUFFIXES
+                and p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+            if path.is_dir()
+            else [path]
+        )
+        for p in found:
+            if p not in seen:
+                seen.add(p)
+                yield p
+
+
+def format_file(path: Path) -> Formatted:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ManifestError([Problem(Location(str(path)), "", "no such file")]) from None
+    except OSError as exc:
+        raise ManifestError(
+            [Problem(Location(str(path)), "", f"cannot read: {exc.strerror}")]
+        ) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ManifestError([Problem(Location(str(path)), "", "not UTF-8 text")]) from None
+    bom = "\ufeff" if text.startswith("\ufeff") else ""
+    try:
+        after, refused = format_text(text[len(bom) :])
+    except Exception as exc:  # ruamel's errors share no base class
+        _refuse_invalid(path, text)
+        mark = getattr(exc, "problem_mark", None)
+        at = f" (line {mark.line + 1})" if mark is not None else ""
+        return Formatted(path, text, text, f"the formatter cannot read it{at}")
+    return Formatted(path, text, bom + after if not refused else text, refused)
+
+
+def _refuse_invalid(path: Path, text: str) -> None:
+    """Not YAML at all (the manifest loader's reading): an error naming file:line:col."""
+    try:
+        for _ in yaml.load_all(text, Loader=yaml.CSafeLoader):
+            pass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = Location(str(path), mark.line + 1, mark.column + 1) if mark else Location(str(path))
+        raise ManifestError([Problem(where, "", f"not valid YAML: {exc.problem}")]) from None
+    except yaml.YAMLError as exc:
+        raise ManifestError([Problem(Location(str(path)), "", f"not valid YAML: {exc}")]) from None
+
+
+def write(result: Formatted) -> None:
+    """Replace the file in one step (a temporary file beside it, renamed over it)."""
+    mode = result.path.stat().st_mode & 0o7777
+    fd, tmp = tempfile.mkstemp(prefix=f".{result.path.name}.", dir=result.path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(result.after)
+        os.chmod(tmp, mode)
+        os.replace(tmp, result.path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
