@@ -99,7 +99,8 @@ def test_a_manifest_value_holding_the_token_is_never_sent(
     csv: str | None,
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "token.secret").write_text(TOKEN + "\n")
+    # as Notepad saves it: a byte-order mark, CRLF and a trailing space
+    (tmp_path / "token.secret").write_bytes(b"\xef\xbb\xbf" + TOKEN.encode() + b" \r\n")
     monkeypatch.setenv("UPCALL_API_URL", emulator.base_url)
     monkeypatch.delenv("UPCALL_AUTH_TOKEN", raising=False)
     monkeypatch.setenv("UPCALL_AUTH_TOKEN_FILE", str(tmp_path / "token.secret"))
@@ -118,7 +119,7 @@ def test_a_manifest_value_holding_the_token_is_never_sent(
 
 
 def _refused_twice(capsys: pytest.CaptureFixture[str]) -> None:
-    for command in ("plan", "apply"):
+    for command in ("validate", "plan", "apply"):  # validate agrees: the PR check fails
         code, _out, err = run_cli(
             capsys, command, *(["--auto-approve"] if command == "apply" else []), "m.yaml"
         )

@@ -126,9 +126,10 @@ def test_the_emulator_never_logs_the_token(tmp_path: Path) -> None:
 def _hostile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     """Manifests that route the token into output by every way a manifest can.
 
-    The token comes from a token file here, so the manifest rules cannot see that
-    GREETING holds it: only the output redactor (which reads the token file up
-    front) stands between it and the output. COPY_OF_TOKEN is refused by its name.
+    The token comes from a token file here, so the variable rules cannot see that
+    GREETING holds it: the token check of validate and plan (which read the token
+    file up front) refuses the value, and the output redactor stands behind it.
+    COPY_OF_TOKEN is refused by its name.
     """
     monkeypatch.chdir(tmp_path)
     token_file = tmp_path / "token.secret"
@@ -165,9 +166,7 @@ def test_manifests_cannot_print_the_token(
             args = ["plan", "--format", command.split("-")[1], str(path)]
         code, out, err = run_cli(capsys, *args)  # raises TokenLeak on any sighting
         figures.add("hostile_secret_runs")
-        if name.startswith("interpolated") and command == "validate":
-            assert code == 0, err  # offline: the rules cannot know GREETING holds the token
-        elif name.startswith("interpolated"):  # plan knows the token: it refuses the value
+        if name.startswith("interpolated"):  # validate and plan know the token: refused
             assert code == 1 and "holds the auth token" in err, (name, out)
         else:
             assert code == 1 and err.strip(), (name, out)

@@ -191,7 +191,7 @@ def show(
     from upcall_sync.jobs.planfile import load_plan
 
     saved = load_plan(planfile)
-    show_plan(  # the JSON names the account the plan was made for, as plan's did
+    show_plan(
         saved.plan,
         fmt,
         show_all_numbers=show_all_numbers,

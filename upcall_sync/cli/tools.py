@@ -63,6 +63,7 @@ def validate(
     from upcall_sync.core.stopcalls import listed_problems
     from upcall_sync.errors import ManifestError
     from upcall_sync.manifest import load_manifests
+    from upcall_sync.manifest.tokencheck import token_problems
     from upcall_sync.output import annotations
 
     github = fmt is ValidateFormat.github
@@ -72,6 +73,9 @@ def validate(
         listed = listed_problems(state)
         if listed:  # plan leaves these out; validate fails, so the PR check does
             raise ManifestError(listed)
+        holding = token_problems(state, STATE.redactor)  # as plan refuses them, given a token
+        if holding:
+            raise ManifestError(holding)
     except ManifestError as exc:
         if github:
             annotations.write_problems("error", exc.problems, sys.stdout)

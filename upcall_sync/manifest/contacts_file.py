@@ -106,6 +106,9 @@ def read_contacts_file(
     except FileRefused as exc:
         result.problems.append(Problem(ref.at, ref.ref, f"{quote(result.display)} {exc}"))
     except TableError as exc:
+        if exc.location is None:  # the file as a whole is refused: that is the one problem
+            result.problems.clear()
+            result.warnings.clear()
         where = exc.location or ref.at
         shown = "" if exc.location else f"{quote(result.display)} "
         result.problems.append(Problem(where, "" if exc.location else ref.ref, shown + exc.message))
@@ -451,6 +454,11 @@ def _row_message(name: str, err: Any) -> str:
     (a mapping can point at any column of a file whose header its author knows)."""
     looks_like = _LOOKS_LIKE.get(name)
     value = err.get("input")
+    if isinstance(value, str) and " ::: " in value:  # quotes nothing of the cell
+        return (
+            f"the cell holds several values joined by ' ::: ', as Google Contacts exports "
+            f"a contact's {name}s; keep one per row (split the row) or map another column"
+        )
     if looks_like is not None and isinstance(value, str) and not looks_like.fullmatch(value):
         what = "phone number" if name == "phone" else "email address"
         return f"is not a valid {what} (not quoted: the cell does not look like one)"

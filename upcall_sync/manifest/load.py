@@ -246,13 +246,18 @@ def _validate_file(f: _File, env: Mapping[str, str], digest: Any, root: Path) ->
     if f.spec is not None:
         f.do_not_call = listed_phones(f.spec, f.data, context["phone_region"])
     written = f.data.get("do_not_call_csv")  # read even when other settings are wrong
-    if isinstance(written, str) and written:
+    how = _stoplist_file_keys(f)
+    if isinstance(written, str) and written and how is not None:
         ref = ContactsRef(
             manifest=f.path,
             written=written,
             at=f.data.where("do_not_call_csv"),
             ref="do_not_call_csv",
             key="do_not_call_csv",
+            columns=how[0],
+            columns_at=how[1],
+            sheet=how[2],
+            sheet_key="do_not_call_sheet",
         )
         read = read_contacts_file(ref, root, context, env)
         problems.extend(read.problems)
@@ -271,6 +276,21 @@ def _validate_file(f: _File, env: Mapping[str, str], digest: Any, root: Path) ->
         if camp.numbers_csv is not None:
             problems.extend(_read_contacts(f, index, camp, item, (root, context, env), digest))
     return problems
+
+
+def _stoplist_file_keys(
+    f: _File,
+) -> tuple[dict[str, str], dict[str, Location], str | None] | None:
+    """do_not_call_csv_columns and do_not_call_sheet; None when the spec refused them
+    (the file would be read the wrong way: the spec's problem says what is wrong)."""
+    if f.spec is None:
+        keys = ("do_not_call_csv_columns", "do_not_call_sheet")
+        return None if any(k in f.data for k in keys) else ({}, {}, None)
+    columns = f.spec.do_not_call_csv_columns
+    mapping = {k: v for k, v in columns.__dict__.items() if v is not None} if columns else {}
+    written = f.data.get("do_not_call_csv_columns")
+    at = {k: written.where(k) for k in mapping} if isinstance(written, LocDict) else {}
+    return mapping, at, f.spec.do_not_call_sheet
 
 
 def _read_contacts(

@@ -382,7 +382,13 @@ class ManifestSpec(_Spec):
         extra="forbid",
         frozen=True,
         title="upcall-sync manifest",
-        json_schema_extra={"$id": "https://upcall-sync.dev/schema/manifest-v1.json"},
+        json_schema_extra={
+            "$id": "https://upcall-sync.dev/schema/manifest-v1.json",
+            "dependentRequired": {
+                "do_not_call_csv_columns": ["do_not_call_csv"],
+                "do_not_call_sheet": ["do_not_call_csv"],
+            },
+        },
     )
 
     version: Version
@@ -432,9 +438,27 @@ class ManifestSpec(_Spec):
         description="A contacts file of more do-not-call phones (same rules as numbers_csv; "
         "an empty extension covers every extension), relative to this file.",
     )
+    do_not_call_csv_columns: ColumnsSpec | None = Field(
+        None,
+        description="Which header of do_not_call_csv is the phone (and extension), as "
+        'numbers_csv_columns: e.g. {phone: "Mobile Phone Number"}.',
+    )
+    do_not_call_sheet: Name | None = Field(
+        None,
+        description="The sheet of a .xlsx do_not_call_csv to read (its exact name); default "
+        "the first sheet.",
+    )
     campaigns: list[CampaignSpec] = Field(
         default_factory=list, description="The campaigns this file manages."
     )
+
+    @model_validator(mode="after")
+    def _stoplist_file_keys(self) -> ManifestSpec:
+        if "do_not_call_csv" not in self.model_fields_set:
+            for key in ("do_not_call_csv_columns", "do_not_call_sheet"):
+                if key in self.model_fields_set:
+                    raise ValueError(f"{key} needs do_not_call_csv (it says how to read that file)")
+        return self
 
 
 #: the columns a numbers_csv may have: a contact's fields, address parts by bare name

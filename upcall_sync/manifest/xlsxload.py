@@ -11,6 +11,7 @@ Nothing here quotes the file's content.
 
 from __future__ import annotations
 
+import re
 import warnings
 import zipfile
 from collections.abc import Iterator
@@ -23,6 +24,15 @@ from upcall_sync.manifest.table import Row, TableError
 
 #: a workbook whose parts unzip to more than this is refused before it is opened
 MAX_XLSX_UNZIPPED_BYTES = 512 * 1024 * 1024
+#: a part that unzips to more than this many times its compressed size is a zip bomb
+MAX_INFLATE_RATIO = 100
+#: Excel's own limit: a sheet a spreadsheet app saved never has more rows
+MAX_ROWS = 1_048_576
+#: cells handed over, counting each row up to its last cell (1,048,576 rows of 64 columns)
+MAX_CELLS = MAX_ROWS * 64
+_ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")
+#: a row element numbered 1,000,000 or more (openpyxl would yield every row before it)
+_FAR_ROW = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row\s[^<>]*?\br=[\"']0*([1-9][0-9]{6,})[\"']")
 _NOT_A_WORKBOOK = "is not a readable .xlsx workbook (save it again from the spreadsheet app)"
 
 
@@ -31,16 +41,51 @@ def check_unzipped_size(fh: BinaryIO, display: str, limit: int) -> None:
     try:
         with zipfile.ZipFile(fh) as archive:
             total = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+            if total > limit:
+                raise TableError(
+                    f"would unzip to {total / 1024 / 1024:,.0f} MB, over the "
+                    f"{limit // 1024 // 1024} MB limit for a workbook (a zip bomb, or a "
+                    "workbook to split)"
+                )
+            for info in archive.infolist():
+                _check_ratio(info)
+                _check_row_elements(archive, info)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError):
         raise TableError(_NOT_A_WORKBOOK) from None
     finally:
         fh.seek(0)
-    if total > limit:
+
+
+def _check_ratio(info: zipfile.ZipInfo) -> None:
+    """Refuse a part that inflates more than MAX_INFLATE_RATIO times (past 1 MiB): a
+    spreadsheet app's XML compresses 5-20 times; 90 KB that unzip to 34 MB of shared
+    strings keep openpyxl busy for half a minute (Apache POI's zip-bomb rule, same ratio)."""
+    if info.file_size > 1 << 20 and info.file_size > MAX_INFLATE_RATIO * info.compress_size:
         raise TableError(
-            f"would unzip to {total / 1024 / 1024:,.0f} MB, over the "
-            f"{limit // 1024 // 1024} MB limit for a workbook (a zip bomb, or a workbook "
-            "to split)"
+            f"has a part that would unzip to {info.file_size / max(info.compress_size, 1):,.0f} "
+            f"times its size, over the {MAX_INFLATE_RATIO} times a workbook's XML can be "
+            "(a zip bomb); the file is not opened"
         )
+
+
+def _check_row_elements(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+    """Refuse a part holding more row elements than Excel allows, before openpyxl sees it:
+    opening a workbook parses each sheet whose XML has no <dimension> (to size it), and
+    its parser keeps every row element it has seen, so time and memory grow with them."""
+    count, tail = 0, b""
+    with archive.open(info) as part:
+        while chunk := part.read(1 << 20):
+            data = tail + chunk
+            cut = data.rfind(b"<")  # a tag split across chunks is counted with the next
+            cut = len(data) if cut < 0 else cut
+            count += len(_ROW_TAG.findall(data, 0, cut))
+            far = [int(r) for r in _FAR_ROW.findall(data, 0, cut)]
+            tail = data[cut:]
+            if count > MAX_ROWS or max(far, default=0) > MAX_ROWS:
+                raise _too_big()
+    far = [int(r) for r in _FAR_ROW.findall(tail)]
+    if count + len(_ROW_TAG.findall(tail)) > MAX_ROWS or max(far, default=0) > MAX_ROWS:
+        raise _too_big()
 
 
 def open_sheet(
@@ -71,14 +116,22 @@ def open_sheet(
 
 
 def xlsx_rows(book: Any, name: str, display: str) -> Iterator[Row]:
-    """The sheet's header row, then every row, cells as text (trailing empty ones dropped)."""
+    """The sheet's header row, then every row, cells as text (trailing empty ones dropped).
+
+    Bounded whatever the file claims: a tiny sheet can hold one cell at row 1,000,000,000
+    (openpyxl fills the rows between) or at column XFD of every row, or millions of empty
+    row elements; past Excel's row limit or MAX_CELLS it is refused, quoting nothing."""
     ws = book[name]
     ws.reset_dimensions()  # read every row, whatever size the file claims
     width = 0
     number = 0
+    seen = 0
     try:
         for number, values in enumerate(ws.iter_rows(values_only=True), 1):
-            cells, numeric = _cells(values)
+            seen += len(values)
+            if number > MAX_ROWS or seen > MAX_CELLS:
+                raise _too_big()
+            cells, numeric = _cells(values, width)
             if number == 1:
                 width = len(cells)
             elif len(cells) < width:
@@ -90,7 +143,27 @@ def xlsx_rows(book: Any, name: str, display: str) -> Iterator[Row]:
         raise TableError(_NOT_A_WORKBOOK, Location(display, number + 1)) from None
 
 
-def _cells(values: tuple[Any, ...]) -> tuple[list[str], frozenset[int]]:
+def _too_big() -> TableError:
+    return TableError(
+        f"has more than {MAX_ROWS:,} rows or {MAX_CELLS:,} cells, past what a spreadsheet "
+        "app saves (a workbook to split, or a crafted one); the sheet is not read"
+    )
+
+
+def _cells(values: tuple[Any, ...], width: int = 0) -> tuple[list[str], frozenset[int]]:
+    """A row's cells as text. Past the header's `width`, only how many there are matters
+    (such a row is an error that quotes nothing): a row reaching column XFD costs no
+    16,384 conversions."""
+    if width and len(values) > width:
+        extra = values[width:]
+        if extra.count(None) == len(extra):
+            values = values[:width]
+        else:
+            end = len(values)
+            while end > width and _blank(values[end - 1]):  # stops at the last cell
+                end -= 1
+            text, kept = _cells(values[:width])
+            return text + [""] * (width - len(text)) + ["?"] * (end - width), kept
     cells: list[str] = []
     numeric: set[int] = set()
     for index, value in enumerate(values):
@@ -106,6 +179,10 @@ def _cells(values: tuple[Any, ...]) -> tuple[list[str], frozenset[int]]:
     while cells and not cells[-1].strip():
         cells.pop()
     return cells, frozenset(i for i in numeric if i < len(cells))
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def _number_text(value: float) -> str:
