@@ -329,7 +329,7 @@ def _apply_job(
 ) -> int:
     """Show the plan, confirm, apply, report; returns the exit code."""
     from upcall_sync.jobs.sync import run_apply
-    from upcall_sync.output.render import render_duplicates, render_remaining, render_text
+    from upcall_sync.output.render import render_text
 
     assert run.job is not None
     job, out = run.job, run.out
@@ -367,25 +367,31 @@ def _apply_job(
         finally:
             checking.close()
             progress.close()
-        render_report(outcome.report, out)
-        render_duplicates(outcome.duplicates, out)
-        if outcome.report.stop_reason:
-            print_error(outcome.report.stop_reason)
-        if outcome.report.interrupted or received:
-            code = 143 if received and received[0] == signal.SIGTERM else 130
-        elif outcome.check_error is not None:
-            raise UpcallSyncError(
-                f"could not check convergence: {outcome.check_error.one_line()}"
-            ) from outcome.check_error
-        elif not outcome.converged:  # a change did not apply, or a fresh plan is not empty
-            if outcome.remaining is not None and not outcome.remaining.empty:
-                render_remaining(outcome.remaining, outcome.explanation, out)
-            code = 1
-        else:
-            print("Converged: a fresh plan of what was touched is empty.", file=out)
-            code = 0
+        code = _outcome_code(outcome, received, out)
         run.document(code)
     return code
+
+
+def _outcome_code(outcome: ApplyOutcome, received: list[int], out: TextIO) -> int:
+    """Report what apply did and what the convergence check found; the exit code."""
+    from upcall_sync.output.render import render_duplicates, render_remaining
+
+    render_report(outcome.report, out)
+    render_duplicates(outcome.duplicates, out)
+    if outcome.report.stop_reason:
+        print_error(outcome.report.stop_reason)
+    if outcome.report.interrupted or received:
+        return 143 if received and received[0] == signal.SIGTERM else 130
+    if outcome.check_error is not None:
+        raise UpcallSyncError(
+            f"could not check convergence: {outcome.check_error.one_line()}"
+        ) from outcome.check_error
+    if not outcome.converged:  # a change did not apply, or a fresh plan is not empty
+        if outcome.remaining is not None and not outcome.remaining.empty:
+            render_remaining(outcome.remaining, outcome.explanation, out)
+        return 1
+    print("Converged: a fresh plan of what was touched is empty.", file=out)
+    return 0
 
 
 def _confirm(out: TextIO) -> None:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlencode, urlsplit, urlunsplit
 
 import orjson
 import requests
@@ -176,6 +176,28 @@ def make_session(pool_size: int = 8) -> requests.Session:
     return session
 
 
+def checked_api_url(base_url: str, *, allow_insecure_http: bool) -> SplitResult:
+    """The API URL's parts, once it is an http(s) URL with a host, no credentials, and no
+    plain http to anything but loopback (unless allowed)."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BadApiUrl(
+            f"API URL {strip_token(base_url)!r} is not an http(s) URL with a host "
+            "(such as https://www.upcall.com/api/v1)"
+        )
+    if parts.username is not None or parts.password is not None:
+        raise BadApiUrl(
+            "the API URL may not hold credentials (user:password@): it is printed in "
+            "errors and saved plans; the auth token is given apart from the URL"
+        )
+    if parts.scheme == "http" and not is_loopback(parts.hostname) and not allow_insecure_http:
+        raise InsecureTransport(
+            f"refusing to send the auth token over plain http to {parts.hostname}: "
+            "use https or a loopback address"
+        )
+    return parts
+
+
 class Transport:
     """Sends requests to one Upcall API base URL with one auth token."""
 
@@ -199,22 +221,7 @@ class Transport:
         self.redact = Redactor(self._token.reveal())
         scrub_third_party_logs(self._token.reveal())
         self.base_url = base_url.rstrip("/")
-        parts = urlsplit(self.base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise BadApiUrl(
-                f"API URL {strip_token(self.base_url)!r} is not an http(s) URL with a host "
-                "(such as https://www.upcall.com/api/v1)"
-            )
-        if parts.username is not None or parts.password is not None:
-            raise BadApiUrl(
-                "the API URL may not hold credentials (user:password@): it is printed in "
-                "errors and saved plans; the auth token is given apart from the URL"
-            )
-        if parts.scheme == "http" and not is_loopback(parts.hostname) and not allow_insecure_http:
-            raise InsecureTransport(
-                f"refusing to send the auth token over plain http to {parts.hostname}: "
-                "use https or a loopback address"
-            )
+        parts = checked_api_url(self.base_url, allow_insecure_http=allow_insecure_http)
         if not self._token:
             raise NoToken("no auth token: set UPCALL_AUTH_TOKEN or UPCALL_AUTH_TOKEN_FILE")
         self._origin = (parts.scheme, parts.hostname, parts.port)
