@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -73,15 +72,13 @@ class GitHub:
     def request(
         self, method: str, path: str, body: dict[str, Any] | None = None, *, tries: int = TRIES
     ) -> Any:
-        for attempt in range(1, tries + 1):
-            try:
-                return self._once(method, path, body)
-            except GitHubError as exc:
-                if not exc.transient or attempt == tries:
-                    raise
-                self.log(f"{exc}: trying again ({attempt + 1} of {tries})")
-                time.sleep(self.delay * attempt)
-        raise AssertionError("unreachable")
+        return sticky.with_retries(
+            lambda: self._once(method, path, body),
+            tries=tries,
+            delay=self.delay,
+            log=self.log,
+            error=GitHubError,
+        )
 
     def _once(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
@@ -97,7 +94,9 @@ class GitHub:
             with urllib.request.urlopen(req, timeout=self._timeout) as resp:
                 raw = resp.read()
         except urllib.error.HTTPError as exc:
-            raise GitHubError(f"{where}: HTTP {exc.code}: {_message(exc)}", exc.code) from None
+            raise GitHubError(
+                f"{where}: HTTP {exc.code}: {sticky.error_message(exc)}", exc.code
+            ) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise GitHubError(f"{where}: {reason}") from None
@@ -133,14 +132,6 @@ class GitHub:
                     raise GitHubError("GET /user: no login in the answer", 200)
                 self._me = login
         return self._me
-
-
-def _message(exc: urllib.error.HTTPError) -> str:
-    try:
-        doc = json.loads(exc.read() or b"{}")
-    except ValueError:
-        return exc.reason or "error"
-    return str(doc.get("message") or exc.reason or "error") if isinstance(doc, dict) else "error"
 
 
 def comments(gh: GitHub, number: int) -> Iterator[dict[str, Any]]:

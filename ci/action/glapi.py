@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
+
+import sticky  # a sibling script (run.py puts this folder on sys.path)
 
 PAGE = 100
 MAX_PAGES = 50
@@ -53,15 +54,13 @@ class GitLab:
     def request(
         self, method: str, path: str, body: dict[str, Any] | None = None, *, tries: int = 3
     ) -> Any:
-        for attempt in range(1, tries + 1):
-            try:
-                return self._once(method, path, body)
-            except GitLabError as exc:
-                if not exc.transient or attempt == tries:
-                    raise
-                self.log(f"{exc}: trying again ({attempt + 1} of {tries})")
-                time.sleep(self.delay * attempt)
-        raise AssertionError("unreachable")
+        return sticky.with_retries(
+            lambda: self._once(method, path, body),
+            tries=tries,
+            delay=self.delay,
+            log=self.log,
+            error=GitLabError,
+        )
 
     def _once(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
@@ -75,7 +74,9 @@ class GitLab:
             with urllib.request.urlopen(req, timeout=self._timeout) as resp:
                 raw = resp.read()
         except urllib.error.HTTPError as exc:
-            raise GitLabError(f"{where}: HTTP {exc.code}: {_message(exc)}", exc.code) from None
+            raise GitLabError(
+                f"{where}: HTTP {exc.code}: {sticky.error_message(exc)}", exc.code
+            ) from None
         except (urllib.error.URLError, OSError) as exc:
             raise GitLabError(f"{where}: {getattr(exc, 'reason', exc)}") from None
         try:
@@ -100,16 +101,6 @@ class GitLab:
                 raise GitLabError("GET /user: no username in the answer", 200)
             self._me = name
         return self._me
-
-
-def _message(exc: urllib.error.HTTPError) -> str:
-    try:
-        doc = json.loads(exc.read() or b"{}")
-    except ValueError:
-        return exc.reason or "error"
-    if isinstance(doc, dict):
-        return str(doc.get("message") or doc.get("error") or exc.reason or "error")
-    return "error"
 
 
 class MergeRequestThread:

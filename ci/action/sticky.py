@@ -11,7 +11,9 @@ A thread is anything with `whoami()`, `items()` (the comments, each a dict with 
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.error
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -157,3 +159,39 @@ def upsert(
         return int(mine[0]["id"]) if mine else None
 
     return "created", [post_once(thread, text, again)]
+
+
+# -- what both forges' REST clients share ---------------------------------------------
+
+
+def with_retries(
+    once: Callable[[], Any],
+    *,
+    tries: int,
+    delay: float,
+    log: Callable[[str], None],
+    error: type[Exception],
+) -> Any:
+    """`once()`, tried again (after delay x attempt seconds) while it raises a transient
+    `error` (one whose `transient` is true), up to `tries` times in all."""
+    for attempt in range(1, tries + 1):
+        try:
+            return once()
+        except error as exc:
+            if not getattr(exc, "transient", False) or attempt == tries:
+                raise
+            log(f"{exc}: trying again ({attempt + 1} of {tries})")
+            time.sleep(delay * attempt)
+    raise AssertionError("unreachable")
+
+
+def error_message(exc: urllib.error.HTTPError) -> str:
+    """The forge's own words for a refused request: its JSON `message` (GitLab also says
+    `error`), else the HTTP reason."""
+    try:
+        doc = json.loads(exc.read() or b"{}")
+    except ValueError:
+        return exc.reason or "error"
+    if isinstance(doc, dict):
+        return str(doc.get("message") or doc.get("error") or exc.reason or "error")
+    return "error"
