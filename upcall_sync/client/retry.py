@@ -1,7 +1,10 @@
 """The one retry policy: every request of the transport, and apply's duplicate-proof POSTs.
 
-Built on tenacity. Every attempt, the first included, runs inside one
-`Retrying`, so the `max_total_seconds` clock starts when the call does:
+Built on tenacity. The first attempt runs on its own (almost every call ends
+there, and a `Retrying` costs about as much as the rest of the request's own
+work); when it fails, its failure becomes the first attempt of one `Retrying`,
+which decides and makes the rest. The `max_total_seconds` clock starts when the
+call does:
 
 - **Which failures** are retried is the caller's predicate (the transport:
   errors it marked `retryable`; apply: a POST whose outcome is unknown and
@@ -94,9 +97,22 @@ class Retrier:
             transport.retrier.call(post_or_find, retry_if=lambda e: isinstance(e, OutcomeUnknown),
                                    max_attempts=lookup_attempts, cancel=applier_cancel)
         """
+        started = time.monotonic()
+        try:  # the first attempt, without tenacity: almost every call ends here
+            return fn()
+        except Exception as exc:
+            first: Exception | None = exc
         event = cancel or self.cancel
         cap = max_attempts or self.policy.max_attempts
         counted = 0  # failed attempts that count against the cap (not 429s)
+
+        def attempt() -> T:
+            # tenacity's first attempt is the one already made: its failure, as it was
+            nonlocal first
+            if first is not None:
+                failed, first = first, None
+                raise failed
+            return fn()
 
         def retry(state: RetryCallState) -> bool:
             nonlocal counted
@@ -110,7 +126,7 @@ class Retrier:
         def stop(state: RetryCallState) -> bool:
             if counted >= cap:
                 return True
-            elapsed = state.seconds_since_start or 0.0
+            elapsed = time.monotonic() - started  # the clock starts with the first attempt
             return elapsed + (state.upcoming_sleep or 0.0) > self.policy.max_total_seconds
 
         retrying = Retrying(
@@ -122,13 +138,13 @@ class Retrier:
             reraise=True,
         )
         try:
-            return retrying(fn)
+            return retrying(attempt)
         except UpcallSyncError as exc:
             attempts = int(retrying.statistics.get("attempt_number", 1))
             if isinstance(exc, ApiUnreachable):
                 raise
             if annotate and attempts > 1 and exc.args and isinstance(exc.args[0], str):
-                took = time.monotonic() - float(retrying.statistics.get("start_time", 0.0))
+                took = time.monotonic() - started
                 exc.args = (f"{exc.args[0]} (gave up after {attempts} attempts in {took:.0f} s)",)
             raise
 
