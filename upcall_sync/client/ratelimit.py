@@ -10,7 +10,13 @@ server does:
   younger). At every later throttling event it measures the rate the server
   admitted *between* two events: a token-bucket server is out of tokens at
   both, so what it admitted in between is exactly its refill rate, whatever
-  its burst size. It then sends at 90% of that.
+  its burst size. It then sends at 90% of that. (When 429s came often since the
+  last event, a pace lowered for a while let the bucket save up tokens: then it
+  takes at most what the server admitted over the last 2 seconds.)
+- **Slow start.** A run's first requests go out a few at a time (`StartWindow`:
+  two in flight, one more per answer, lifted at the first 429 or after 64
+  answers), so that a rate-limited server's burst is not overrun by every
+  worker at once before the first 429 has come back.
 - **Growth.** Between events the rate grows back along a cubic curve (as in
   CUBIC congestion control and botocore's adaptive retry mode): quickly back
   towards the last measured limit, flat around it for a few seconds, then
@@ -92,6 +98,10 @@ TRIAL_REFUSALS = 5
 #: ...or once a third of them came back, as soon as the evidence is this strong either
 #: way (a log-likelihood ratio: 3 is odds of 20:1)
 TRIAL_EVIDENCE = 3.0
+#: a trial that ends undecided undoes its slow-down only on this much evidence for stray
+#: 429s (odds of about 3:1): a limit just under the slower pace also refuses a few, and
+#: taking those for stray ones sends at the old pace again, into the limit
+STRAY_EVIDENCE = 1.0
 
 
 @dataclass
@@ -304,7 +314,7 @@ class RateLimiter:
     def _conclude(self, now: float, trial: _Trial) -> bool:
         """End the trial: True when its 429s were stray (the slow-down is undone)."""
         self._trial = None
-        if self._evidence(now, trial) > 0:
+        if self._evidence(now, trial) >= STRAY_EVIDENCE:
             self._undo(trial)
             return True
         if self._bg_answered:
@@ -385,6 +395,11 @@ class RateLimiter:
             if refused < 0.1 * (refused + self._admitted_since_event):
                 # a few refusals at the top of the curve: the limit is about where it was
                 measured = max(measured, self._w_max * 0.97)
+            else:
+                # frequent refusals: the server's bucket is empty, so what it admitted in
+                # the last seconds is its rate (the average since the event also counts
+                # the tokens it saved up while the pace was lower)
+                measured = min(measured, max(self._admitted_lately(now), MIN_RATE))
             w_max = measured
             start = w_max * BETA
         self.events += 1
@@ -395,6 +410,12 @@ class RateLimiter:
         self._admitted_since_event = 0
         self._refused_since_event = 0
         self._tokens = min(self._tokens, 1.0)
+
+    def _admitted_lately(self, now: float) -> float:
+        """Answers a second that were not 429s, over the last WINDOW_SECONDS."""
+        horizon = now - WINDOW_SECONDS
+        admitted = sum(1 for at, refused in self._window if at >= horizon and not refused)
+        return admitted / WINDOW_SECONDS
 
     def _apply_headers(self, now: float, limits: HeaderLimits) -> None:
         if limits.policy_rate is not None:
@@ -430,6 +451,57 @@ class RateLimiter:
                 else:
                     source = "learned"
             return LimiterStatus(throttled, rate, source)
+
+
+# -- slow start ----------------------------------------------------------------------------
+
+#: requests in flight at a run's start, before any answer has said how much the server takes
+START_WINDOW = 2
+#: answers without a 429 after which the window is lifted (every worker may send)
+START_WINDOW_LIFTED = 64
+
+
+class StartWindow:
+    """Slow start (as TCP's): at first at most START_WINDOW requests in flight, one more
+    for every answer that is not a 429 (so it doubles every round trip), until the first
+    429 or START_WINDOW_LIFTED answers; then it is lifted for the rest of the run.
+
+    Without it a run's first moment sends as many requests as it has workers, and
+    against a rate limit all but the server's burst come back 429 before the limiter
+    has heard anything. After the first 429 the limiter's pacing spaces requests, so the
+    window has nothing more to do. Thread-safe; one per transport (every `enter` is
+    paired with one `leave`)."""
+
+    def __init__(self, size: int = START_WINDOW) -> None:
+        self._cv = threading.Condition()
+        self._size = size
+        self._in_flight = 0
+        self.lifted = size >= START_WINDOW_LIFTED
+
+    def enter(self, cancel: threading.Event) -> bool:
+        """Wait for room in the window; False when `cancel` was set while waiting."""
+        if self.lifted:
+            return True
+        with self._cv:
+            while not self.lifted and self._in_flight >= self._size:
+                if cancel.is_set():
+                    return False
+                self._cv.wait(0.05)
+            self._in_flight += 1
+            return True
+
+    def leave(self, refused: bool | None) -> None:
+        """The request ended: answered 429 (`refused`), otherwise answered, or (None)
+        without an answer."""
+        if self.lifted:
+            return
+        with self._cv:
+            self._in_flight -= 1
+            if refused is False:
+                self._size += 1
+            if refused or self._size >= START_WINDOW_LIFTED:
+                self.lifted = True
+            self._cv.notify_all()
 
 
 # -- RateLimit-* / X-RateLimit-* headers -------------------------------------------------

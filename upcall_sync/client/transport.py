@@ -25,7 +25,7 @@ from requests.adapters import HTTPAdapter
 from upcall_sync.client.breaker import CircuitBreaker
 from upcall_sync.client.observe import PageObserver, PageRead
 from upcall_sync.client.paging import canonical, page_number, page_size
-from upcall_sync.client.ratelimit import RateLimiter
+from upcall_sync.client.ratelimit import RateLimiter, StartWindow
 from upcall_sync.client.responses import (
     describe,
     excerpt,
@@ -241,6 +241,8 @@ class Transport:
         #: one limiter and one breaker for every thread: the run's shared view of the server
         self.limiter = limiter if limiter is not None else RateLimiter()
         self.breaker = breaker if breaker is not None else CircuitBreaker(where=self._origin_text)
+        #: slow start: few requests in flight until answers show the server takes more
+        self.window = StartWindow()
         #: told of every listing page read (`observe.PageRead`); None: nobody listens
         self.on_page: PageObserver | None = None
         #: the one retry policy; apply's duplicate-proof POSTs use it too (`retrier.call`)
@@ -328,10 +330,35 @@ class Transport:
     def _exchange(
         self, method: str, url: str, body: Any, content_type: str = "application/vnd.api+json"
     ) -> tuple[requests.Response, bytes]:
-        """Send one request (paced by the limiter, guarded by the breaker); its body."""
+        """Send one request (in the start window, paced by the limiter, guarded by the
+        breaker); its body."""
         if self.cancel.is_set():
             raise Cancelled("interrupted before sending a request")
         self.breaker.check()
+        if not self.window.enter(self.cancel):
+            raise Cancelled("interrupted before sending a request")
+        refused: bool | None = None  # no answer
+        try:
+            resp, started = self._send(method, url, body, content_type)
+            refused = resp.status_code == 429
+        finally:
+            self.window.leave(refused)
+        try:
+            raw = self._read_body(resp, method, url, started)
+        finally:
+            resp.close()
+        if log.isEnabledFor(logging.DEBUG):
+            elapsed_ms = (time.monotonic() - started) * 1000
+            log.debug(
+                "%s %s -> %d (%.0f ms)", method, self.display(url), resp.status_code, elapsed_ms
+            )
+        return resp, raw
+
+    def _send(
+        self, method: str, url: str, body: Any, content_type: str
+    ) -> tuple[requests.Response, float]:
+        """The request sent when the limiter allows, and its answer's head (told to the
+        breaker and the limiter); when it was sent."""
         if not self.limiter.acquire(self.cancel):
             raise Cancelled("interrupted before sending a request")
         self.breaker.check()
@@ -367,16 +394,7 @@ class Transport:
             self.limiter.on_answer(started, 429, resp.headers, wait)
         else:
             self.limiter.on_answer(started, resp.status_code, resp.headers)
-        try:
-            raw = self._read_body(resp, method, url, started)
-        finally:
-            resp.close()
-        if log.isEnabledFor(logging.DEBUG):
-            elapsed_ms = (time.monotonic() - started) * 1000
-            log.debug(
-                "%s %s -> %d (%.0f ms)", method, self.display(url), resp.status_code, elapsed_ms
-            )
-        return resp, raw
+        return resp, started
 
     def _transport_error(
         self,
