@@ -13,7 +13,7 @@ server does:
   its burst size. It then sends at 90% of that. (When 429s came often since the
   last event, a pace lowered for a while let the bucket save up tokens: then it
   takes at most what the server admitted over the last 2 seconds.)
-- **Slow start.** A run's first requests go out a few at a time (`StartWindow`:
+- **Slow start.** A run's first writes go out a few at a time (`StartWindow`:
   two in flight, one more per answer, lifted at the first 429 or after 64
   answers), so that a rate-limited server's burst is not overrun by every
   worker at once before the first 429 has come back.
@@ -462,11 +462,12 @@ START_WINDOW_LIFTED = 64
 
 
 class StartWindow:
-    """Slow start (as TCP's): at first at most START_WINDOW requests in flight, one more
-    for every answer that is not a 429 (so it doubles every round trip), until the first
-    429 or START_WINDOW_LIFTED answers; then it is lifted for the rest of the run.
+    """Slow start (as TCP's) for writes: at first at most START_WINDOW writes in flight,
+    one more for every answer that is not a 429 (so it doubles every round trip), until
+    the first 429 (to any request) or START_WINDOW_LIFTED answers; then it is lifted for
+    the rest of the run. Reads are not held: a plan's listings go out as before.
 
-    Without it a run's first moment sends as many requests as it has workers, and
+    Without it apply's first moment sends as many writes as it has workers, and
     against a rate limit all but the server's burst come back 429 before the limiter
     has heard anything. After the first 429 the limiter's pacing spaces requests, so the
     window has nothing more to do. Thread-safe; one per transport (every `enter` is
@@ -489,6 +490,12 @@ class StartWindow:
                 self._cv.wait(0.05)
             self._in_flight += 1
             return True
+
+    def lift(self) -> None:
+        """A 429 came (to a request outside the window): the limiter paces from here on."""
+        with self._cv:
+            self.lifted = True
+            self._cv.notify_all()
 
     def leave(self, refused: bool | None) -> None:
         """The request ended: answered 429 (`refused`), otherwise answered, or (None)

@@ -241,7 +241,7 @@ class Transport:
         #: one limiter and one breaker for every thread: the run's shared view of the server
         self.limiter = limiter if limiter is not None else RateLimiter()
         self.breaker = breaker if breaker is not None else CircuitBreaker(where=self._origin_text)
-        #: slow start: few requests in flight until answers show the server takes more
+        #: slow start: few writes in flight until answers show the server takes more
         self.window = StartWindow()
         #: told of every listing page read (`observe.PageRead`); None: nobody listens
         self.on_page: PageObserver | None = None
@@ -335,14 +335,18 @@ class Transport:
         if self.cancel.is_set():
             raise Cancelled("interrupted before sending a request")
         self.breaker.check()
-        if not self.window.enter(self.cancel):
+        windowed = method != "GET"  # slow start is for writes: reads go out as before
+        if windowed and not self.window.enter(self.cancel):
             raise Cancelled("interrupted before sending a request")
         refused: bool | None = None  # no answer
         try:
             resp, started = self._send(method, url, body, content_type)
             refused = resp.status_code == 429
         finally:
-            self.window.leave(refused)
+            if windowed:
+                self.window.leave(refused)
+            elif refused:
+                self.window.lift()
         try:
             raw = self._read_body(resp, method, url, started)
         finally:
