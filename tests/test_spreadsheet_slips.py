@@ -47,3 +47,32 @@ def test_letters_in_a_vanity_number_are_not_scientific_notation(raw: str) -> Non
         split_phone(raw, "US")
     except PhoneError as exc:
         assert "scientific notation" not in str(exc)
+
+
+def test_an_xlsx_formula_without_a_saved_result_is_named_not_called_missing(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """openpyxl (like any script) writes formulas without their results: read for its
+    values, such a cell is empty, and "phone: is required" would send the user looking
+    for a blank cell that is not there."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["phone", "first_name"])
+    sheet.append(["+14155550101", "Ann"])
+    sheet.append(['="+1415"&"5550102"', "Bob"])  # a formula, no saved result
+    sheet.append([None, "Cy"])  # truly blank
+    book.save(here / "n.xlsx")
+    (here / "m.yaml").write_text(
+        'version: 1\ndefaults:\n  from_number: "+16501231234"\n'
+        "campaigns:\n  - name: a\n    numbers_csv: n.xlsx\n"
+    )
+    code, out, err = run_cli(capsys, "validate", "m.yaml")
+    assert code == 1 and out == ""
+    lines = err.splitlines()
+    assert lines[0].startswith("n.xlsx:Sheet!A3: phone: is a formula whose result was never saved")
+    assert "open the workbook in Excel or LibreOffice and save it" in lines[0]
+    assert lines[1] == "n.xlsx:Sheet!A4: phone: is required"
+    assert "5550102" not in err  # the formula's text is not quoted
