@@ -151,6 +151,29 @@ def test_read_token_refuses_a_file_that_holds_no_token_alone(
     assert "two" not in str(caught.value) and "words" not in str(caught.value)
 
 
+@pytest.mark.parametrize("unreadable", ["directory", "binary"])
+def test_validate_says_when_it_could_not_screen_for_the_token(
+    token_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    unreadable: str,
+) -> None:
+    """validate needs no token, but refuses a manifest holding it: with a token file it
+    cannot read, that check cannot run, and validate says so instead of passing quietly."""
+    path = tmp_path / "token.d"
+    if unreadable == "directory":
+        path.mkdir()
+    else:
+        path.write_bytes(b"\x00\xc3\x28\xff")
+    monkeypatch.setenv("UPCALL_AUTH_TOKEN_FILE", str(path))
+    m = write_manifest(tmp_path / "m.yaml", "version: 1\ncampaigns:\n  - name: a\n")
+    code, out, err = run_cli(capsys, "validate", str(m))
+    assert code == 0 and out.endswith(": valid\n")
+    [line] = [x for x in err.splitlines() if x.startswith("warning:")]
+    assert str(path) in line and line.endswith("the manifests were not checked for the token")
+
+
 def test_read_token_order_argument_file_environment(tmp_path: Path) -> None:
     path = tmp_path / "t.secret"
     path.write_text("from-file")
