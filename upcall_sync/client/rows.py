@@ -53,10 +53,12 @@ class DecodedPage(NamedTuple):
     links: Any
 
 
-# The API's resource, typed: every contact attribute text or null (absent: null),
-# the address an object or null, `status` anything (a row's status is "" unless it
-# is text), the id text or an integer. Unknown members are skipped, as before.
-class _Address(msgspec.Struct):
+# The API's resource, typed: every contact attribute text or null (absent: null), the
+# address an object or null, `status` anything (a row's status is "" unless it is
+# text), the id text or an integer. Unknown members are skipped, as before. Decoded
+# JSON holds no reference cycles, so the structs are not tracked by the cyclic
+# garbage collector (decoding a page does not wake it).
+class _Address(msgspec.Struct, gc=False):
     recipient: str | None = None
     line1: str | None = None
     line2: str | None = None
@@ -66,7 +68,7 @@ class _Address(msgspec.Struct):
     country: str | None = None
 
 
-class _Attributes(msgspec.Struct):
+class _Attributes(msgspec.Struct, gc=False):
     phone: str | None = None
     extension: str | None = None
     first_name: str | None = None
@@ -78,13 +80,13 @@ class _Attributes(msgspec.Struct):
     status: Any = None
 
 
-class _Resource(msgspec.Struct):
+class _Resource(msgspec.Struct, gc=False):
     id: str | int
     type: str
     attributes: _Attributes
 
 
-class _Document(msgspec.Struct):
+class _Document(msgspec.Struct, gc=False):
     data: list[_Resource]
     links: Any = None
 
