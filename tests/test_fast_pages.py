@@ -244,3 +244,22 @@ def test_page_mappings_map_like_the_row_mappings(rows: list[Any]) -> None:
     contacts = [ContactRow(rid, (phone, *rest)) for rid, phone, rest in clean]
     assert live_numbers(numbers) == [live_number(r) for r in numbers]
     assert live_list_contacts(contacts) == [live_list_contact(r) for r in contacts]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["page[number]", "page[size]", "x"]),
+            st.one_of(st.integers(-3, 300).map(str), st.sampled_from(["", "a", "1.5", " 2"])),
+        ),
+        max_size=4,
+    )
+)
+def test_page_facts_read_a_link_as_page_number_and_page_size_do(pairs: list[Any]) -> None:
+    from urllib.parse import urlencode
+
+    from upcall_sync.client.paging import page_facts, page_number, page_size
+
+    url = "/c/1/numbers?" + urlencode(pairs)
+    assert page_facts(url) == (page_number(url), page_size(url))
+    assert page_facts(None) == (None, None)

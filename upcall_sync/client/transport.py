@@ -24,7 +24,7 @@ from requests.adapters import HTTPAdapter
 
 from upcall_sync.client.breaker import CircuitBreaker
 from upcall_sync.client.observe import PageObserver, PageRead
-from upcall_sync.client.paging import canonical, page_number, page_size
+from upcall_sync.client.paging import canonical, page_facts, page_size
 from upcall_sync.client.ratelimit import RateLimiter
 from upcall_sync.client.responses import (
     describe,
@@ -573,14 +573,15 @@ class Transport:
                 asked,
             )
         nxt = links.get("next")
+        last, size = page_facts(links.get("last"))
         page = Page(
             items=items,
             number=number,
-            last=page_number(links.get("last")),
+            last=last,
             has_next=bool(nxt),
             url=url,
             next_url=nxt,
-            size=page_size(links.get("last")) or page_size(links.get("self")),
+            size=size or page_size(links.get("self")),
             rows=rows,
             ids=ids,
         )
