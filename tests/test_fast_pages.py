@@ -233,6 +233,10 @@ def test_clean_pages_take_the_fast_path() -> None:
     page, rows = _CLIENT.first_page(_CLIENT.number_rows("c1"))
     assert page.rows is not None and page.items == []
     assert rows == [("1", "active", ("+16505550100", "", "Ann", *[""] * 11))]
+    page, live = _CLIENT.first_page(_CLIENT.number_rows("c1").with_pages(live_numbers))
+    assert page.rows is live and live == live_numbers(rows)
+    page, live = _CLIENT.first_page(_CLIENT.number_rows("c1").with_rows(live_number))
+    assert page.rows is live and live == live_numbers(rows)
 
 
 @given(st.lists(st.tuples(st.text(max_size=2), _PHONE, st.lists(_TEXT, min_size=13, max_size=13))))

@@ -265,7 +265,7 @@ class UpcallClient(ContactListsApi):
 
     def first_page(self, listing: Listing[R]) -> tuple[Page, list[R]]:
         """The first page of a listing: its items, and (links.last) how many pages follow."""
-        page = self.transport.first_page(listing.path, listing.params, decode=listing.decode)
+        page = self.transport.first_page(listing.path, listing.params, decode=listing.page_decoder)
         return page, listing.rows_of(page)
 
     def first_pages(

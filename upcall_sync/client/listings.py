@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Executor, Future, wait
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import chain
 from typing import Any, Generic, TypeVar
 
@@ -22,6 +23,7 @@ from pydantic import BaseModel
 
 from upcall_sync.client.paging import canonical
 from upcall_sync.client.resources import parse_resource
+from upcall_sync.client.rows import DecodedPage
 from upcall_sync.client.transport import Page, PageDecoder, Transport
 
 M = TypeVar("M", bound=BaseModel)
@@ -64,10 +66,22 @@ class Listing(Generic[R]):
         return rows if self.then is None else self.then(rows)
 
     def rows_of(self, page: Page) -> list[R]:
-        """A page's rows: those its decoder made, else its items parsed."""
-        if page.rows is None:
-            return self.parse(page.items)
-        return page.rows if self.then is None else self.then(page.rows)
+        """A page's rows: those `page_decoder` made, else its items parsed."""
+        return self.parse(page.items) if page.rows is None else page.rows
+
+    @cached_property
+    def page_decoder(self) -> PageDecoder | None:
+        """What reads this listing's pages (`Transport.read_page(decode=)`): `decode`, its
+        rows mapped by `then` at once, so that a page keeps only the rows it returns."""
+        decode, then = self.decode, self.then
+        if decode is None or then is None:
+            return decode
+
+        def decoded(raw: bytes) -> DecodedPage | None:
+            page = decode(raw)
+            return None if page is None else page._replace(rows=then(page.rows))
+
+        return decoded
 
     def with_rows(self, fn: Callable[[R], S]) -> Listing[S]:
         """The same listing, each row mapped by `fn` as its page arrives (in the thread
@@ -117,7 +131,7 @@ def first_pages(
     """The first page of each listing, fetched and parsed in one task each."""
 
     def fetch(listing: Listing[Any]) -> tuple[Page, list[Any]]:
-        page = transport.first_page(listing.path, listing.params, decode=listing.decode)
+        page = transport.first_page(listing.path, listing.params, decode=listing.page_decoder)
         return page, listing.rows_of(page)
 
     return submit_all(pool, fetch, listings)
@@ -140,11 +154,13 @@ def read_all(
     pages: list[dict[int, tuple[Page, list[Any]]]] = [{f[0].number: f} for f in firsts]
 
     def fetch(listing: Listing[Any], url: str, number: int, size: int) -> tuple[Page, list[Any]]:
-        page = transport.read_page(url, number, size, listing.decode)
+        page = transport.read_page(url, number, size, listing.page_decoder)
         return page, listing.rows_of(page)
 
     def follow(listing: Listing[Any], first: Page) -> list[tuple[Page, list[Any]]]:
-        return [(p, listing.rows_of(p)) for p in transport.follow(first, None, listing.decode)]
+        return [
+            (p, listing.rows_of(p)) for p in transport.follow(first, None, listing.page_decoder)
+        ]
 
     jobs: list[tuple[int, Future[tuple[Page, list[Any]]]]] = []
     chains: list[tuple[int, Future[list[tuple[Page, list[Any]]]]]] = []
@@ -176,7 +192,7 @@ def _rows_of(
     if tail.has_next:  # the listing grew while we read it: finish it link by link
         seen = {canonical(p.url) for p, _rows in ordered}
         ordered.extend(
-            (p, listing.rows_of(p)) for p in transport.follow(tail, seen, listing.decode)
+            (p, listing.rows_of(p)) for p in transport.follow(tail, seen, listing.page_decoder)
         )
     ids: set[Any] = set(chain.from_iterable(p.ids for p, _rows in ordered))
     if None not in ids and len(ids) == sum(len(p.ids) for p, _rows in ordered):

@@ -20,10 +20,8 @@ needs.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -51,26 +49,6 @@ from upcall_sync.state.rows import campaign_from_api, live_list_contacts, live_n
 log = logging.getLogger("upcall_sync.state.reader")
 
 
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector paused while live state is read, as the CLI
-    pauses it for a whole plan (`cli.gc_paused`), for library callers too.
-
-    Reading a large account keeps hundreds of thousands of rows alive and makes no
-    reference cycles; the collector would re-scan everything alive each time enough
-    has been allocated (three full passes, a third of plan's CPU on the bench's
-    account). Reference counting frees everything as before; the collector is
-    restored afterwards, unless it was off already.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 @dataclass
 class Reader:
     """Reads live state through one client, on its worker threads (`client.workers`:
@@ -86,7 +64,7 @@ class Reader:
         prune: bool = False,
     ) -> LiveState:
         state = LiveState()
-        with _collector_paused(), self.client.workers("read") as pool:
+        with self.client.workers("read") as pool:
             lists_f = pool.submit(self._contact_list_id, desired)
             state.campaigns, state.complete_listing = self._campaigns(pool, campaigns, prune=prune)
             state.matches = matches = match_campaigns(campaigns, state.campaigns)
