@@ -84,6 +84,14 @@ def seed(db: Path, campaigns: int, per: int) -> None:
     store.close()
 
 
+def export_once(client: object, out_dir: Path) -> tuple[object, object]:
+    """One export of every campaign into `out_dir`, as the CLI runs it."""
+    live = read_live(client, ExportOptions())
+    result = build(live, ExportOptions(), version=__version__, to_dir=True)
+    write_files(result.files, out_dir, overwrite=False)
+    return live, result
+
+
 def scenario_export(report: Report, work: Path, runs: int, quick: bool) -> None:
     campaigns, per = (200, 100) if quick else (2000, 100)
     print(f"\n[export] {campaigns:,} campaigns x {per} numbers", flush=True)

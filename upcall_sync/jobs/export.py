@@ -26,6 +26,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
+from typing import NamedTuple
 
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, region_code_for_country_code
 from phonenumbers.phonemetadata import PhoneMetadata
@@ -58,6 +60,7 @@ DEFAULT_CSV_OVER = 100
 _EMAIL = re.compile(EMAIL_PATTERN)
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _TEXT_FIELDS = ("language", "pitch", "instructions")
+_COUNTRY_CODES = frozenset(str(cc) for cc in COUNTRY_CODE_TO_REGION_CODE)
 
 
 @dataclass(frozen=True)
@@ -68,13 +71,20 @@ class ExportOptions:
     csv_over: int = DEFAULT_CSV_OVER
 
 
-@dataclass(frozen=True, slots=True)
-class Number:
-    """A live number: as plans compare it, and its values as the API sent them."""
+class Number(NamedTuple):
+    """A live number: as plans compare it, and its values as the API sent them.
+
+    `read_live` also checks it and renders its manifest line as its page arrives, in
+    the reader thread (`flow`: the line's flow mapping, None where not rendered;
+    `ok`: its phone and email pass the manifest's checks, None where not checked);
+    `build` does what was not done.
+    """
 
     id: str
     contact: Contact
     raw: tuple[str, ...]
+    flow: str | None = None
+    ok: bool | None = None
 
 
 @dataclass
@@ -101,8 +111,24 @@ class Export:
 # -- reading ------------------------------------------------------------------------------
 
 
-def _exported_number(row: NumberRow) -> Number:
-    return Number(row.id, live_contact(row.values), row.values)
+_new_number = tuple.__new__  # a Number from its five fields, without a Python-level call
+
+
+def _number_reader(phone_ok: PhoneCheck) -> Callable[[NumberRow], Number]:
+    """The `with_rows` hook: each row as a Number, checked, its line rendered."""
+
+    def number(row: NumberRow) -> Number:
+        raw = row.values
+        contact = live_contact(raw)
+        if not (phone_ok(contact[0]) and _email_ok(contact[6])):
+            return _new_number(Number, (row.id, contact, raw, None, False))
+        try:
+            flow = _flow(contact, raw, phone_ok=True)
+        except Unwritable:  # raised again, in order, if the line is ever written
+            flow = None
+        return _new_number(Number, (row.id, contact, raw, flow, True))
+
+    return number
 
 
 def probe_numbers(raw: Sequence[str]) -> tuple[str, ...]:
@@ -132,7 +158,8 @@ def read_live(client: UpcallClient, options: ExportOptions) -> LiveRead:
     with client.workers("export") as pool:
         [listed] = client.read_all(pool, [client.campaigns_listing()])
         exported = sorted((c for c in listed if selected(c, options)), key=_campaign_order)
-        numbers_l = [client.number_rows(c.id).with_rows(_exported_number) for c in exported]
+        reader = _number_reader(PhoneCheck())
+        numbers_l = [client.number_rows(c.id).with_rows(reader) for c in exported]
         probes = [client.campaigns_listing(from_number=n) for n in options.from_numbers]
         results = client.read_all(pool, [*numbers_l, *probes])
     numbers = {c.id: rows for c, rows in zip(exported, results[: len(numbers_l)], strict=True)}
@@ -199,22 +226,21 @@ class PhoneCheck:
     """
 
     def __init__(self) -> None:
-        self._shapes: dict[tuple[int, int, int], bool] = {}
-        self._prefix: dict[int, re.Pattern[str] | None] = {}
+        self._shapes: dict[tuple[str, int, int], bool] = {}
+        # an E.164 phone's first three digits -> its country code (the shortest of the
+        # first 1 to 3 digits that is one; "" for none) and what its country's national
+        # prefix matches (None: it has none)
+        self._leads: dict[str, tuple[str, _Match | None]] = {}
 
     def __call__(self, phone: str) -> bool:
-        if not _E164.fullmatch(phone):
+        if _E164.fullmatch(phone) is None:
             return _slow_phone_ok(phone)
-        digits = phone[1:]
-        cc = next(
-            (int(digits[:i]) for i in (1, 2, 3) if int(digits[:i]) in COUNTRY_CODE_TO_REGION_CODE),
-            0,
-        )
+        lead = phone[1:4]  # E.164 has at least 7 digits, the first not 0
+        cc, prefix = self._leads[lead] if lead in self._leads else self._lead(lead)
         if not cc:
             return False  # no country code: normalize_phone refuses it too
-        national = digits[len(str(cc)) :]
-        prefix = self._prefix_of(cc)
-        if prefix is not None and prefix.match(national):
+        national = phone[1 + len(cc) :]
+        if prefix is not None and prefix(national):
             return _slow_phone_ok(phone)
         shape = (cc, len(national), len(national) - len(national.lstrip("0")))
         known = self._shapes.get(shape)
@@ -222,19 +248,28 @@ class PhoneCheck:
             known = self._shapes[shape] = _slow_phone_ok(phone)
         return known
 
-    def _prefix_of(self, cc: int) -> re.Pattern[str] | None:
-        if cc not in self._prefix:
+    def _lead(self, lead: str) -> tuple[str, _Match | None]:
+        cc = next((lead[:i] for i in (1, 2, 3) if lead[:i] in _COUNTRY_CODES), "")
+        prefix = None
+        if cc:
             meta = PhoneMetadata.metadata_for_region_or_calling_code(
-                cc, region_code_for_country_code(cc)
+                int(cc), region_code_for_country_code(int(cc))
             )
             rule = meta.national_prefix_for_parsing if meta is not None else None
-            self._prefix[cc] = re.compile(rule) if rule else None
-        return self._prefix[cc]
+            prefix = re.compile(rule).match if rule else None
+        self._leads[lead] = found = (cc, prefix)
+        return found
+
+
+_Match = Callable[[str], "re.Match[str] | None"]
+
+
+def _email_ok(email: str) -> bool:
+    return not email or _EMAIL.fullmatch(email) is not None
 
 
 def _number_problems(c: Campaign, n: Number, phone_ok: bool) -> list[str]:
-    email = n.contact.email
-    email_ok = not email or _EMAIL.fullmatch(email) is not None
+    email_ok = _email_ok(n.contact.email)
     if phone_ok and email_ok:
         return []
     where = f"{_label(c)}: number {n.contact.label}"
@@ -259,27 +294,29 @@ def _people(live: LiveRead, warnings: list[str]) -> tuple[dict[str, list[Number]
         for n in sorted(live.numbers.get(c.id, []), key=_number_order):
             contact = n.contact
             key = contact[:4]  # person_key, sliced in C
-            here = mine.get(key)
             before = seen.get(key)
-            if here is None and (before is None or before[0] == contact):
+            if before is None:  # a person not seen before (so not in `mine` either)
                 mine[key] = n
-                if before is None:
-                    seen[key] = (contact, c)
-            elif here is None and before is not None:
+                seen[key] = (contact, c)
+                continue
+            here = mine.get(key)
+            if here is None and before[0] == contact:
+                mine[key] = n
+            elif here is None:
                 problems.append(_conflict(contact, c, *before))
-            elif here is not None and here.contact == contact:
+            elif here.contact == contact:
                 warnings.append(
                     f"{_label(c)} lists {contact.label} twice with the same details; "
                     "written once (plan will report the copy as an unmanaged number)"
                 )
-            elif here is not None:
+            else:
                 problems.append(_conflict(contact, c, here.contact, c))
         out[c.id] = list(mine.values())
     return out, problems
 
 
-def _number_order(n: Number) -> tuple[Contact, tuple[str, ...], str]:
-    return (n.contact, n.raw, n.id)
+#: a campaign's numbers in a stable order: (contact, raw, id)
+_number_order = itemgetter(1, 2, 0)
 
 
 def _conflict(this: Contact, c: Campaign, first: Contact, other: Campaign) -> str:
@@ -319,16 +356,55 @@ def _number_values(n: Number) -> list[tuple[str, str]]:
 
 
 def _flow_number(n: Number) -> str:
-    contact, raw = n.contact, n.raw
-    parts = [
-        f"{name}: {scalar(contact[i] if i in _AS_COMPARED else raw[i])}"
-        for i, name in _PERSON
-        if contact[i]
-    ]
-    address = [f"{name}: {scalar(raw[i])}" for i, name in _ADDRESS if contact[i]]
+    return n.flow if n.flow is not None else _flow(n.contact, n.raw, phone_ok=False)
+
+
+def _flow(contact: Contact, raw: tuple[str, ...], *, phone_ok: bool) -> str:
+    """A number's flow mapping: its non-empty fields (in `CONTACT_FIELDS` order, the
+    address's in a mapping of their own), text as the API sent it, phone and email as
+    compared. One template per set of non-empty fields (`_Shape`)."""
+    shape = _SHAPES.get(tuple(map(bool, contact))) or _shape(contact)
+    if contact != raw:
+        raw = (contact[0], *raw[1:6], contact[6], *raw[7:])
+    if phone_ok:  # E.164, which `scalar` writes double-quoted as it is (tested)
+        return shape.phone_quoted % (raw[0], *map(scalar, shape.rest(raw)))
+    return shape.template % tuple(map(scalar, shape.every(raw)))
+
+
+class _Shape(NamedTuple):
+    """The flow mapping of a number with these fields non-empty, as a %-template."""
+
+    template: str  # every value's slot takes its scalar
+    phone_quoted: str  # the phone's slot takes an E.164 phone, the others' their scalar
+    every: Callable[[Sequence[str]], Sequence[str]]  # the non-empty values
+    rest: Callable[[Sequence[str]], Sequence[str]]  # the same but the phone
+
+
+_SHAPES: dict[tuple[bool, ...], _Shape] = {}
+
+
+def _shape(contact: Contact) -> _Shape:
+    on = tuple(map(bool, contact))
+    person = [f"{name}: %s" for i, name in _PERSON if on[i]]
+    address = [f"{name}: %s" for i, name in _ADDRESS if on[i]]
     if address:
-        parts.append("address: {" + ", ".join(address) + "}")
-    return "{" + ", ".join(parts) + "}"
+        person.append("address: {" + ", ".join(address) + "}")
+    template = "{" + ", ".join(person) + "}"
+    indices = [i for i in range(len(on)) if on[i]]
+    phone_quoted = template.replace("phone: %s", 'phone: "%s"', 1) if on[0] else template
+    rest = indices[1:] if on[0] else indices
+    _SHAPES[on] = shape = _Shape(template, phone_quoted, _picker(indices), _picker(rest))
+    return shape
+
+
+def _picker(indices: Sequence[int]) -> Callable[[Sequence[str]], Sequence[str]]:
+    if len(indices) > 1:
+        pick: Callable[[Sequence[str]], Sequence[str]] = itemgetter(*indices)
+        return pick
+    if indices:
+        only = indices[0]
+        return lambda values: (values[only],)
+    return lambda values: ()
 
 
 @dataclass(frozen=True)
@@ -365,13 +441,15 @@ def _campaign_text(e: _Entry, warnings: list[str]) -> str:
         lines.append(f"    from_number: {scalar(e.from_number)}")
     if e.csv_name is not None:
         lines.append(f"    numbers_csv: {scalar(e.csv_name)}")
-    in_csv = {n.id for n in e.csv_rows}
-    inline = [n for n in e.numbers if n.id not in in_csv]
+    inline = e.numbers
+    if e.csv_rows:
+        in_csv = {n.id for n in e.csv_rows}
+        inline = [n for n in e.numbers if n.id not in in_csv]
     if not inline and e.csv_name is None:
         lines.append("    numbers: []")
     elif inline:
         lines.append("    numbers:")
-        lines.extend(f"      - {_flow_number(n)}" for n in inline)
+        lines.extend([f"      - {_flow_number(n)}" for n in inline])
     return "\n".join(lines) + "\n"
 
 
@@ -458,6 +536,7 @@ def build(
         p
         for c in live.exported
         for n in people[c.id]
+        if not n.ok  # checked as read (True), failed (False) or not checked (None)
         for p in _number_problems(c, n, phone_ok(n.contact.phone))
     ]
     if problems:
