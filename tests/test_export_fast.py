@@ -1,7 +1,7 @@
 """Export's fast paths give what the careful ones give (issue 26).
 
 `read_live` checks each number and renders its manifest line in the reader thread
-(`_number_reader`), and the emitter answers most values with one C-level scan: the
+(`export_numbers.number_reader`), and the emitter answers most values with one C-level scan: the
 files (and every refusal, in its order) must be byte for byte those of the careful
 path, which these tests keep as their reference.
 """
@@ -15,16 +15,14 @@ from hypothesis import strategies as st
 from upcall_sync.client import Campaign, NumberRow
 from upcall_sync.errors import ExportError
 from upcall_sync.jobs import export_yaml as ey
-from upcall_sync.jobs.export import (
+from upcall_sync.jobs.export import ExportOptions, LiveRead, build
+from upcall_sync.jobs.export_numbers import (
     _ADDRESS,
     _AS_COMPARED,
     _PERSON,
-    ExportOptions,
-    LiveRead,
     Number,
     PhoneCheck,
-    _number_reader,
-    build,
+    number_reader,
 )
 from upcall_sync.state.rows import live_contact
 
@@ -97,7 +95,7 @@ def test_numbers_read_in_the_reader_threads_export_as_the_careful_path(
 ) -> None:
     """Same files, warnings and refusals (in order) whether each number was checked and
     rendered as read or by `build` from the bare number."""
-    reader = _number_reader(PhoneCheck())
+    reader = number_reader(PhoneCheck())
     camps = [_campaign(i + 1, f"{name} {i % 2}") for i in range(len(per_campaign))]
     fast = {c.id: [reader(r) for r in rs] for c, rs in zip(camps, per_campaign, strict=True)}
     bare = {

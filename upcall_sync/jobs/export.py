@@ -21,20 +21,14 @@ from __future__ import annotations
 
 import fnmatch
 import glob
-import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import itemgetter
-from typing import NamedTuple
 
-from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, region_code_for_country_code
-from phonenumbers.phonemetadata import PhoneMetadata
-
-from upcall_sync.client import Campaign, NumberRow, UpcallClient
+from upcall_sync.client import Campaign, UpcallClient
 from upcall_sync.core.model import (
-    ADDRESS_PARTS,
     CAMPAIGN_STATUSES,
     CONTACT_FIELDS,
     Contact,
@@ -42,6 +36,15 @@ from upcall_sync.core.model import (
 )
 from upcall_sync.core.normalize import PhoneError, normalize_phone, quote
 from upcall_sync.errors import ExportError, UsageError
+from upcall_sync.jobs.export_numbers import (
+    Number,
+    PhoneCheck,
+    email_ok,
+    flow_number,
+    number_reader,
+    number_values,
+    slow_phone_ok,
+)
 from upcall_sync.jobs.export_yaml import (
     Unwritable,
     block_or_scalar,
@@ -54,13 +57,11 @@ from upcall_sync.jobs.export_yaml import (
 )
 from upcall_sync.manifest import EMAIL_PATTERN
 from upcall_sync.manifest.spec import MAX_YEAR, MIN_YEAR
-from upcall_sync.state.rows import campaign_from_api, live_contact
+from upcall_sync.state.rows import campaign_from_api
 
 DEFAULT_CSV_OVER = 100
-_EMAIL = re.compile(EMAIL_PATTERN)
-_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+_slow_phone_ok = slow_phone_ok  # the manifest's own phone check (its tests import it here)
 _TEXT_FIELDS = ("language", "pitch", "instructions")
-_COUNTRY_CODES = frozenset(str(cc) for cc in COUNTRY_CODE_TO_REGION_CODE)
 
 
 @dataclass(frozen=True)
@@ -69,22 +70,6 @@ class ExportOptions:
     include_archived: bool = False
     from_numbers: tuple[str, ...] = ()
     csv_over: int = DEFAULT_CSV_OVER
-
-
-class Number(NamedTuple):
-    """A live number: as plans compare it, and its values as the API sent them.
-
-    `read_live` also checks it and renders its manifest line as its page arrives, in
-    the reader thread (`flow`: the line's flow mapping, None where not rendered;
-    `ok`: its phone and email pass the manifest's checks, None where not checked);
-    `build` does what was not done.
-    """
-
-    id: str
-    contact: Contact
-    raw: tuple[str, ...]
-    flow: str | None = None
-    ok: bool | None = None
 
 
 @dataclass
@@ -109,26 +94,6 @@ class Export:
 
 
 # -- reading ------------------------------------------------------------------------------
-
-
-_new_number = tuple.__new__  # a Number from its five fields, without a Python-level call
-
-
-def _number_reader(phone_ok: PhoneCheck) -> Callable[[NumberRow], Number]:
-    """The `with_rows` hook: each row as a Number, checked, its line rendered."""
-
-    def number(row: NumberRow) -> Number:
-        raw = row.values
-        contact = live_contact(raw)
-        if not (phone_ok(contact[0]) and _email_ok(contact[6])):
-            return _new_number(Number, (row.id, contact, raw, None, False))
-        try:
-            flow = _flow(contact, raw, phone_ok=True)
-        except Unwritable:  # raised again, in order, if the line is ever written
-            flow = None
-        return _new_number(Number, (row.id, contact, raw, flow, True))
-
-    return number
 
 
 def probe_numbers(raw: Sequence[str]) -> tuple[str, ...]:
@@ -158,7 +123,7 @@ def read_live(client: UpcallClient, options: ExportOptions) -> LiveRead:
     with client.workers("export") as pool:
         [listed] = client.read_all(pool, [client.campaigns_listing()])
         exported = sorted((c for c in listed if selected(c, options)), key=_campaign_order)
-        reader = _number_reader(PhoneCheck())
+        reader = number_reader(PhoneCheck())
         numbers_l = [client.number_rows(c.id).with_rows(reader) for c in exported]
         probes = [client.campaigns_listing(from_number=n) for n in options.from_numbers]
         results = client.read_all(pool, [*numbers_l, *probes])
@@ -205,78 +170,15 @@ def _campaign_problems(c: Campaign, lc: LiveCampaign) -> list[str]:
     return problems
 
 
-def _slow_phone_ok(phone: str) -> bool:
-    """Whether a manifest reads `phone` as exactly `phone` (what `validate` will do)."""
-    try:
-        return normalize_phone(phone) == phone
-    except PhoneError:
-        return False
-
-
-class PhoneCheck:
-    """`_slow_phone_ok` for many phones, without parsing each one.
-
-    phonenumbers' parse costs ~25 us a phone (seconds for an account). For an
-    E.164 string whose national number does not start with its country's
-    national prefix, parsing changes nothing, and whether the number is
-    *possible* depends only on the country code and the national number's
-    length (and leading zeros): one real check per such shape answers for all
-    of that shape. Anything else takes the real check. Equivalence is
-    property-tested against `normalize_phone`.
-    """
-
-    def __init__(self) -> None:
-        self._shapes: dict[tuple[str, int, int], bool] = {}
-        # an E.164 phone's first three digits -> its country code (the shortest of the
-        # first 1 to 3 digits that is one; "" for none) and what its country's national
-        # prefix matches (None: it has none)
-        self._leads: dict[str, tuple[str, _Match | None]] = {}
-
-    def __call__(self, phone: str) -> bool:
-        if _E164.fullmatch(phone) is None:
-            return _slow_phone_ok(phone)
-        lead = phone[1:4]  # E.164 has at least 7 digits, the first not 0
-        cc, prefix = self._leads[lead] if lead in self._leads else self._lead(lead)
-        if not cc:
-            return False  # no country code: normalize_phone refuses it too
-        national = phone[1 + len(cc) :]
-        if prefix is not None and prefix(national):
-            return _slow_phone_ok(phone)
-        shape = (cc, len(national), len(national) - len(national.lstrip("0")))
-        known = self._shapes.get(shape)
-        if known is None:
-            known = self._shapes[shape] = _slow_phone_ok(phone)
-        return known
-
-    def _lead(self, lead: str) -> tuple[str, _Match | None]:
-        cc = next((lead[:i] for i in (1, 2, 3) if lead[:i] in _COUNTRY_CODES), "")
-        prefix = None
-        if cc:
-            meta = PhoneMetadata.metadata_for_region_or_calling_code(
-                int(cc), region_code_for_country_code(int(cc))
-            )
-            rule = meta.national_prefix_for_parsing if meta is not None else None
-            prefix = re.compile(rule).match if rule else None
-        self._leads[lead] = found = (cc, prefix)
-        return found
-
-
-_Match = Callable[[str], "re.Match[str] | None"]
-
-
-def _email_ok(email: str) -> bool:
-    return not email or _EMAIL.fullmatch(email) is not None
-
-
 def _number_problems(c: Campaign, n: Number, phone_ok: bool) -> list[str]:
-    email_ok = _email_ok(n.contact.email)
-    if phone_ok and email_ok:
+    mail_ok = email_ok(n.contact.email)
+    if phone_ok and mail_ok:
         return []
     where = f"{_label(c)}: number {n.contact.label}"
     problems: list[str] = []
     if not phone_ok:
         problems.append(f"{where}: phone {quote(n.raw[0])} is not a phone a manifest accepts")
-    if not email_ok:
+    if not mail_ok:
         problems.append(
             f"{where}: email {quote(n.raw[6])} is not an address a manifest accepts "
             f"(pattern {EMAIL_PATTERN})"
@@ -339,74 +241,6 @@ def _datetime(value: datetime) -> str:
     return f"{utc.year:04d}" + utc.strftime("-%m-%dT%H:%M:%S") + frac + "Z"
 
 
-# (index, field) of a contact's values; phone and email are written as compared
-# (E.164; trimmed, since the manifest's email pattern refuses trailing spaces)
-_AS_COMPARED = frozenset((0, 6))
-_FIELDS = tuple(enumerate(CONTACT_FIELDS))
-_PERSON = tuple((i, name) for i, name in _FIELDS if name not in ADDRESS_PARTS)
-_ADDRESS = tuple((i, name) for i, name in _FIELDS if name in ADDRESS_PARTS)
-
-
-def _number_values(n: Number) -> list[tuple[str, str]]:
-    """(field, value) as written: text as the API sent it, phone in E.164, email trimmed."""
-    contact, raw = n.contact, n.raw
-    return [
-        (name, contact[i] if i in _AS_COMPARED else raw[i]) for i, name in _FIELDS if contact[i]
-    ]
-
-
-def _flow_number(n: Number) -> str:
-    return n.flow if n.flow is not None else _flow(n.contact, n.raw, phone_ok=False)
-
-
-def _flow(contact: Contact, raw: tuple[str, ...], *, phone_ok: bool) -> str:
-    """A number's flow mapping: its non-empty fields (in `CONTACT_FIELDS` order, the
-    address's in a mapping of their own), text as the API sent it, phone and email as
-    compared. One template per set of non-empty fields (`_Shape`)."""
-    shape = _SHAPES.get(tuple(map(bool, contact))) or _shape(contact)
-    if contact != raw:
-        raw = (contact[0], *raw[1:6], contact[6], *raw[7:])
-    if phone_ok:  # E.164, which `scalar` writes double-quoted as it is (tested)
-        return shape.phone_quoted % (raw[0], *map(scalar, shape.rest(raw)))
-    return shape.template % tuple(map(scalar, shape.every(raw)))
-
-
-class _Shape(NamedTuple):
-    """The flow mapping of a number with these fields non-empty, as a %-template."""
-
-    template: str  # every value's slot takes its scalar
-    phone_quoted: str  # the phone's slot takes an E.164 phone, the others' their scalar
-    every: Callable[[Sequence[str]], Sequence[str]]  # the non-empty values
-    rest: Callable[[Sequence[str]], Sequence[str]]  # the same but the phone
-
-
-_SHAPES: dict[tuple[bool, ...], _Shape] = {}
-
-
-def _shape(contact: Contact) -> _Shape:
-    on = tuple(map(bool, contact))
-    person = [f"{name}: %s" for i, name in _PERSON if on[i]]
-    address = [f"{name}: %s" for i, name in _ADDRESS if on[i]]
-    if address:
-        person.append("address: {" + ", ".join(address) + "}")
-    template = "{" + ", ".join(person) + "}"
-    indices = [i for i in range(len(on)) if on[i]]
-    phone_quoted = template.replace("phone: %s", 'phone: "%s"', 1) if on[0] else template
-    rest = indices[1:] if on[0] else indices
-    _SHAPES[on] = shape = _Shape(template, phone_quoted, _picker(indices), _picker(rest))
-    return shape
-
-
-def _picker(indices: Sequence[int]) -> Callable[[Sequence[str]], Sequence[str]]:
-    if len(indices) > 1:
-        pick: Callable[[Sequence[str]], Sequence[str]] = itemgetter(*indices)
-        return pick
-    if indices:
-        only = indices[0]
-        return lambda values: (values[only],)
-    return lambda values: ()
-
-
 @dataclass(frozen=True)
 class _Entry:
     """One campaign as written: where its numbers go, and what it pins."""
@@ -449,16 +283,16 @@ def _campaign_text(e: _Entry, warnings: list[str]) -> str:
         lines.append("    numbers: []")
     elif inline:
         lines.append("    numbers:")
-        lines.extend([f"      - {_flow_number(n)}" for n in inline])
+        lines.extend([f"      - {flow_number(n)}" for n in inline])
     return "\n".join(lines) + "\n"
 
 
 def _csv_file(rows: Sequence[Number]) -> str:
-    used = {name for n in rows for name, _v in _number_values(n)}
+    used = {name for n in rows for name, _v in number_values(n)}
     columns = [name for name in CONTACT_FIELDS if name in used or name == "phone"]
     table = []
     for n in rows:
-        values = dict(_number_values(n))
+        values = dict(number_values(n))
         table.append([values.get(name, "") for name in columns])
     return csv_text(columns, table)
 
@@ -588,7 +422,7 @@ def _layout_files(
         stem = stems[entry.campaign.id]
         e = entry
         if len(e.numbers) > options.csv_over:
-            rows = tuple(n for n in e.numbers if all(csv_cell_ok(v) for _k, v in _number_values(n)))
+            rows = tuple(n for n in e.numbers if all(csv_cell_ok(v) for _k, v in number_values(n)))
             if rows:
                 e = _Entry(e.campaign, e.numbers, e.pin, e.from_number, f"{stem}.csv", rows)
                 result.files[f"{stem}.csv"] = _csv_file(rows)
