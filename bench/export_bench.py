@@ -11,7 +11,7 @@ campaign listing (one page per 100 campaigns) plus one page of numbers per
 GETs exactly the URLs export fetched, with the same parallelism (8), in the
 same run. Export is timed through the library as the CLI runs it: read,
 build the manifests (with every check), write them into a directory (with
-the cyclic collector paused during read and build where that code's CLI
+the cyclic collector paused where that code's CLI
 pauses it: since issue 26); its
 client CPU (`process_time`: every thread of this process) is reported beside
 the floor script's, figures steadier than wall time on a shared machine.
@@ -104,7 +104,7 @@ def _cli_pauses_gc() -> bool:
 
 @contextlib.contextmanager
 def as_the_cli() -> Iterator[None]:
-    """The collector paused during read and build when the measured CLI pauses it."""
+    """The collector paused during the export when the measured CLI pauses it."""
     paused = _cli_pauses_gc() and gc.isenabled()
     if paused:
         gc.disable()
@@ -120,7 +120,7 @@ def export_once(client: object, out_dir: Path) -> tuple[object, object]:
     with as_the_cli():
         live = read_live(client, ExportOptions())
         result = build(live, ExportOptions(), version=__version__, to_dir=True)
-    write_files(result.files, out_dir, overwrite=False)
+        write_files(result.files, out_dir, overwrite=False)
     return live, result
 
 
@@ -143,14 +143,16 @@ def scenario_export(report: Report, work: Path, runs: int, quick: bool) -> None:
                 t1 = time.perf_counter()
                 result = build(live, ExportOptions(), version=__version__, to_dir=True)
                 t2 = time.perf_counter()
-            write_files(result.files, out_dir, overwrite=False)
-            t3, c3 = time.perf_counter(), time.process_time()
-            assert result.campaigns == campaigns and result.numbers == campaigns * per
+                write_files(result.files, out_dir, overwrite=False)
+                t3, c3 = time.perf_counter(), time.process_time()
+                assert result.campaigns == campaigns and result.numbers == campaigns * per
+                requests = live.requests
+                del live, result  # freed by reference counting, as the CLI frees them
             walls.append(t3 - t0)
             reads.append(t1 - t0)
             builds.append(t2 - t1)
             writes.append(t3 - t2)
-            reqs.append(live.requests)
+            reqs.append(requests)
             hooked.append(len(urls))
             cpus.append(c3 - c0)
             f0 = time.process_time()
