@@ -104,6 +104,15 @@ def test_the_token_file_is_opened_once_per_run(
     assert len(opened) == 1
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_read_token_reads_utf16_with_a_byte_order_mark(tmp_path: Path, encoding: str) -> None:
+    """Windows PowerShell 5's `echo $token > token.secret` writes UTF-16LE with a mark."""
+    path = tmp_path / "t.secret"
+    mark = {"utf-16": b"", "utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff"}[encoding]
+    path.write_bytes(mark + f"{TOKEN}\r\n".encode(encoding))
+    assert read_token(token_file=path, environ={}).reveal() == TOKEN
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -127,7 +136,9 @@ def test_read_token_drops_a_byte_order_mark_and_whitespace(
         (b"", "is empty"),
         (b"\xef\xbb\xbf \n", "is empty"),
         (b"two words\n", "more than the token"),
-        (b"\xff\xfe", "not UTF-8"),
+        (b"\xff\xfe", "is empty"),
+        (b"\xff\xfe\x00\xd8", "not UTF-8 text \\(nor UTF-16"),  # a lone surrogate
+        (b"\xc3\x28abc", "not UTF-8"),
     ],
 )
 def test_read_token_refuses_a_file_that_holds_no_token_alone(
@@ -138,6 +149,29 @@ def test_read_token_refuses_a_file_that_holds_no_token_alone(
     with pytest.raises(TokenFileError, match=why) as caught:
         read_token(token_file=path, environ={})
     assert "two" not in str(caught.value) and "words" not in str(caught.value)
+
+
+@pytest.mark.parametrize("unreadable", ["directory", "binary"])
+def test_validate_says_when_it_could_not_screen_for_the_token(
+    token_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    unreadable: str,
+) -> None:
+    """validate needs no token, but refuses a manifest holding it: with a token file it
+    cannot read, that check cannot run, and validate says so instead of passing quietly."""
+    path = tmp_path / "token.d"
+    if unreadable == "directory":
+        path.mkdir()
+    else:
+        path.write_bytes(b"\x00\xc3\x28\xff")
+    monkeypatch.setenv("UPCALL_AUTH_TOKEN_FILE", str(path))
+    m = write_manifest(tmp_path / "m.yaml", "version: 1\ncampaigns:\n  - name: a\n")
+    code, out, err = run_cli(capsys, "validate", str(m))
+    assert code == 0 and out.endswith(": valid\n")
+    [line] = [x for x in err.splitlines() if x.startswith("warning:")]
+    assert str(path) in line and line.endswith("the manifests were not checked for the token")
 
 
 def test_read_token_order_argument_file_environment(tmp_path: Path) -> None:

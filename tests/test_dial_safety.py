@@ -192,6 +192,7 @@ def test_apply_pauses_a_ready_campaign_holding_a_listed_number_and_keeps_it_paus
     assert 'status  "ready" -> "paused"' in out
     assert "paused: it holds +14155550132 x204 (Priya Raman), on the do-not-call list" in out
     assert "warning: +14155550132 x204 (Priya Raman) is on the do-not-call list" in out
+    assert "not in the manifests" not in out
     doc = _plan_json(capsys, examples)
     [pause] = [c for c in doc["changes"] if c["kind"] == "update_campaign"]
     assert pause["after"] == {"status": "paused"} and "do-not-call" in pause["reason"]
@@ -205,6 +206,8 @@ def test_apply_pauses_a_ready_campaign_holding_a_listed_number_and_keeps_it_paus
     assert code == 0, out + err
     assert f'campaign "{SURVEY}" (id' in out and "stays paused, not ready" in out
     assert "recreate it without the number" in out
+    # the number is in the manifests, left out by the do-not-call list: not "unmanaged"
+    assert "not in the manifests" not in out
     assert "No changes that the API can make; 1 number differs (see notices)" in out
     assert sum(map(len, _people(reading).values())) == numbers
 

@@ -182,7 +182,20 @@ def test_who_will_be_called_flags_a_second_entry_at_one_line() -> None:
     render_markdown(p, out)
     assert "#### Who will be called" in out.getvalue()
     assert f"**{JOEY.label}** :warning:" in out.getvalue()
-    assert "Who will be called" in text(p) and "check it is not one person called twice" in text(p)
+    shown = text(p)
+    assert "Who will be called" in shown
+    [warning] = [line for line in shown.splitlines() if "called twice" in line]
+    assert warning.strip() == (
+        f"! {JANIE.label} and {JOEY.label} are at the same phone and extension in this "
+        "campaign: check they are not one person called twice"
+    )
+
+
+def test_two_people_added_at_one_line_are_one_warning_not_two() -> None:
+    p = plan(state(camp("A", JANIE, JOEY, status="ready")), live({"1": []}, []))
+    [dial] = p.dialing
+    assert dial.same_line == {JOEY.label: (JANIE.label,), JANIE.label: (JOEY.label,)}
+    assert sum("called twice" in line for line in text(p).splitlines()) == 1
 
 
 def test_a_campaign_that_will_not_be_ready_lists_nobody() -> None:

@@ -214,7 +214,7 @@ def test_a_directory_scan_does_not_follow_a_symlink_out_of_the_directory(
     assert code == 1 and out == ""
     assert err.splitlines()[0] == (
         "campaigns/evil.yaml: is a symlink out of campaigns; a manifest found in a directory "
-        "must lie inside it (name it directly to read it)"
+        "must lie inside it (name the file it leads to, to read that on purpose)"
     )
     assert "SECRET_VALUE" not in err and "oauth_token" not in err
 
@@ -241,6 +241,32 @@ def test_a_manifest_directory_reached_through_a_symlink_out_of_the_checkout_is_r
             f"({checkout.resolve()}); manifests must lie inside the checkout upcall-sync "
             "runs in\n"
         )
+
+
+@pytest.mark.parametrize("named", ["main.yaml", "campaigns/far/m.yaml", "elsewhere/n.yaml"])
+def test_a_manifest_file_reached_through_a_symlink_out_of_the_checkout_is_refused(
+    checkout: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], named: str
+) -> None:
+    """The CI config names `main.yaml`; a pull request that makes it (or a directory on
+    its way) a symlink to a file outside must not make plan read (and quote) that file."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "m.yaml").write_text("version: 1\nSECRET_KEY_IN_OTHER_FILE: 1\n")
+    (outside / "n.yaml").write_text("version: 1\nSECRET_KEY_IN_OTHER_FILE: 1\n")
+    (checkout / "main.yaml").symlink_to(outside / "m.yaml")
+    (checkout / "elsewhere").symlink_to(outside, target_is_directory=True)
+    (checkout / "campaigns" / "far").symlink_to(outside, target_is_directory=True)
+
+    for command in (["validate"], ["plan"]):
+        code, out, err = run_cli(capsys, *command, named)
+        assert code == 1 and out == "", err
+        assert err == (
+            f"{named}: is a file reached through a symlink out of the checkout "
+            f"({checkout.resolve()}); manifests must lie inside the checkout upcall-sync "
+            "runs in (name the file it leads to, to read that on purpose)\n"
+        )
+    code, _out, err = run_cli(capsys, "validate", str(outside / "m.yaml"))
+    assert code == 1 and "SECRET_KEY_IN_OTHER_FILE" in err  # named on purpose: read
 
 
 def test_a_directory_named_outside_the_checkout_on_purpose_is_still_read(

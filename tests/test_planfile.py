@@ -367,6 +367,8 @@ def test_a_hand_edited_plan_with_its_checksum_recomputed_is_refused(
     err = _refused(cli_env, capsys, plan_file)
     assert "does not match a fresh plan of its manifests" in err
     assert "campaign.pf-other" in err and "not in a fresh plan" in err
+    [named] = [line for line in err.splitlines() if "campaign.pf-other" in line]
+    assert not named.startswith("error:")  # named once, above the summary that counts it
     row = cli_env.store.sql("SELECT pitch, status FROM campaigns WHERE id = ?", (other,))[0]
     assert (row["pitch"], row["status"]) != ("TAMPERED", "archived")
 

@@ -161,3 +161,16 @@ def test_text_notices_sample_and_show_all() -> None:
     assert "      ... and 3 more (--show-all-numbers lists them)\n" in short.getvalue()
     assert full.getvalue().count("      +1650555") == 8
     assert "more" not in full.getvalue()
+
+
+def _markdown(plan: Plan) -> str:
+    out = io.StringIO()
+    render_markdown(plan, out)
+    return out.getvalue()
+
+
+def test_markdown_heading_says_no_changes_only_when_nothing_differs() -> None:
+    text = _markdown(Plan(unapplied_differences=2))
+    assert text.startswith("### upcall-sync plan: No changes the API can make\n\n**")
+    assert "**No changes that the API can make; 2 numbers differ (see notices)**" in text
+    assert _markdown(Plan()).startswith("### upcall-sync plan: No changes\n\n**")

@@ -29,7 +29,8 @@ def read_token(
     UPCALL_AUTH_TOKEN.
 
     The one function that opens a token file. A UTF-8 byte-order mark (Notepad writes
-    one) and whitespace around the token are dropped; whitespace inside it is refused.
+    one) and whitespace around the token are dropped, and UTF-16 with a byte-order mark
+    (Windows PowerShell's `>`) is read; whitespace inside the token is refused.
     """
     env = os.environ if environ is None else environ
     if isinstance(token, Secret):
@@ -51,10 +52,15 @@ def _read_token_file(path: str) -> str:
             raw = fh.read(_MAX_TOKEN_FILE + 1)
     except OSError as exc:
         raise TokenFileError(f"cannot read token file {path}: {exc.strerror}") from None
+    # -sig drops Notepad's byte-order mark; Windows PowerShell 5 (`>`, Out-File) writes
+    # UTF-16 with a mark, which tells the byte order
+    utf16 = raw.startswith((b"\xff\xfe", b"\xfe\xff"))
     try:
-        text = raw.decode("utf-8-sig")  # -sig: drops Notepad's byte-order mark
+        text = raw.decode("utf-16" if utf16 else "utf-8-sig")
     except UnicodeDecodeError:
-        raise TokenFileError(f"token file {path} is not UTF-8 text") from None
+        raise TokenFileError(
+            f"token file {path} is not UTF-8 text (nor UTF-16 with a byte-order mark)"
+        ) from None
     value = text.strip().lstrip("\ufeff").strip()  # a mark after leading blank lines too
     if not value:
         raise TokenFileError(f"token file {path} is empty")

@@ -308,11 +308,13 @@ class UnsafePlan(UpcallSyncError):
 class StalePlan(UpcallSyncError):
     """A saved plan no longer matches what it was made against.
 
-    The message is one line (a summary); `details` lists every difference, one per
-    line, for the CLI to print before it."""
+    The message is one line (a summary naming the first differences, for a log or a
+    report that has only it); `details` lists every difference, one per line, for the
+    CLI to print before `brief`, the summary that does not name them again."""
 
-    def __init__(self, message: str, details: Sequence[str] = ()) -> None:
+    def __init__(self, message: str, details: Sequence[str] = (), brief: str = "") -> None:
         self.details = tuple(details)
+        self.brief = brief or message
         super().__init__(message)
 
 

@@ -116,10 +116,12 @@ def _report(exc: Exception) -> int:
             )
             print_error(f"{count} problems {what}")
         return exc.exit_code
-    if isinstance(exc, UpcallSyncError):
-        for line in exc.details if isinstance(exc, StalePlan) else ():
-            # every difference, then the summary
+    if isinstance(exc, StalePlan) and exc.details:
+        for line in exc.details:  # every difference, then a summary that counts them
             print(STATE.redactor(shown_name(line)), file=sys.stderr)
+        print_error(shown_name(" ".join(exc.brief.split())))
+        return exc.exit_code
+    if isinstance(exc, UpcallSyncError):
         print_error(with_hint(exc))
         return exc.exit_code
     if isinstance(exc, typer.TyperException):

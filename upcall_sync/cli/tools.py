@@ -61,7 +61,7 @@ def validate(
 ) -> None:
     """Check manifests offline (no token needed): every problem, with file:line:col."""
     from upcall_sync.core.stopcalls import listed_problems
-    from upcall_sync.errors import ManifestError
+    from upcall_sync.errors import ManifestError, TokenFileError
     from upcall_sync.manifest import load_manifests
     from upcall_sync.manifest.tokencheck import token_problems
     from upcall_sync.output import annotations
@@ -80,6 +80,12 @@ def validate(
         if github:
             annotations.write_problems("error", exc.problems, sys.stdout)
         raise
+    unread = STATE.token[1] if STATE.token is not None else None
+    if isinstance(unread, TokenFileError):  # named, but unreadable: nothing to screen for
+        print(
+            f"warning: {unread.one_line()}; the manifests were not checked for the token",
+            file=sys.stderr,
+        )
     for skipped in state.skipped:
         name = shown_name(skipped)  # a file name is escaped like any other value
         print(f"note: skipped {name}: not a manifest (no manifest keys)", file=sys.stderr)

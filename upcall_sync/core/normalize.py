@@ -60,6 +60,12 @@ def split_phone(raw: str, region: str | None = None) -> tuple[str, str]:
     text = raw.strip()
     if not text:
         raise PhoneError("is empty")
+    if _SCIENTIFIC.fullmatch(text):
+        raise PhoneError(
+            f"{_short(raw)} is a number in scientific notation, as a spreadsheet shows a long "
+            "number: its last digits are lost; format the phone column as text, retype "
+            "those numbers and save the file again"
+        )
     try:
         parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
@@ -75,6 +81,11 @@ def split_phone(raw: str, region: str | None = None) -> tuple[str, str]:
         raise PhoneError(f"{_short(raw)} is not a valid phone number")
     e164 = str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
     return e164, parsed.extension or ""
+
+
+#: a spreadsheet's long number in scientific notation ("1.65E+10", "4,15555E+11"): never a
+#: phone (a vanity number's letters are never followed by "+")
+_SCIENTIFIC = re.compile(r"[0-9](?:[.,][0-9]+)?[eE]\+[0-9]{1,3}")
 
 
 def _short(raw: str) -> str:

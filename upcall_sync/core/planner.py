@@ -80,7 +80,13 @@ from upcall_sync.core.normalize import name_key, text, utc_second
 from upcall_sync.core.notices import hint_notices, past_window_notices
 from upcall_sync.core.patches import from_number_needed, kept_attributes, live_attributes
 from upcall_sync.core.renames import pair_renames
-from upcall_sync.core.stopcalls import DoNotCallList, held_numbers, hold_status, leave_out_listed
+from upcall_sync.core.stopcalls import (
+    DoNotCallList,
+    held_numbers,
+    hold_status,
+    leave_out_listed,
+    listed,
+)
 from upcall_sync.errors import Location, PlanError, Problem
 
 PersonKey = tuple[str, str, str, str]
@@ -233,6 +239,7 @@ class _Planner:
             raise PlanError([Problem(where, "contact_list", p) for p in self.index.problems])
         self.contact_changes: dict[PersonKey, Change] = {}
         self.dnc = DoNotCallList(self.desired.do_not_call)
+        self.left_out = {(c.name, n.contact.phone) for c, n, _e in listed(self.desired)}
         self.drift = Drift(self.desired.contact_list)
         self.dialing: list[DialList] = []
         self.other_updates: dict[tuple[str, str], UpdateContact] = {}
@@ -279,7 +286,11 @@ class _Planner:
             replacing = self.desired.patch == "replace"
             if update is not None and replacing and "from_number" not in d.fields:
                 lost.append(from_number_needed(d, lc))
-            self.notices.extend(_number_notices(d, lc, leftover, unchangeable, self.desired))
+            # a number the do-not-call list left out is in the manifests (its warning names it)
+            unlisted = Counter(
+                {c: k for c, k in leftover.items() if (d.name, c.phone) not in self.left_out}
+            )
+            self.notices.extend(_number_notices(d, lc, unlisted, unchangeable, self.desired))
         if lost:
             raise PlanError(lost)
 

@@ -255,6 +255,8 @@ def check_fresh(saved: SavedPlan, client: UpcallClient) -> None:
             f"the live account changed since the plan was made: {n:,} "
             f"difference{'s' if n != 1 else ''} ({shown}{more}); run plan again",
             details=changed,
+            brief=f"the live account changed since the plan was made: the {n:,} "
+            f"difference{'s' if n != 1 else ''} above; run plan again",
         )
 
 

@@ -191,6 +191,8 @@ def prepare_apply(args: Sequence[str], client: UpcallClient, options: PlanOption
             f"the plan file does not match a fresh plan of its manifests: {n:,} "
             f"difference{'s' if n != 1 else ''} ({shown}); run plan again and review it",
             details=differ,
+            brief=f"the plan file does not match a fresh plan of its manifests: the {n:,} "
+            f"difference{'s' if n != 1 else ''} above; run plan again and review it",
         )
     return ApplyJob(fresh.plan, fresh.desired, fixed, saved=True, account=fresh.account)
 

@@ -152,6 +152,20 @@ def _read_xlsx(path: Path, ref: ContactsRef, result: ContactsFile, reader: _Read
             reader.read(rows, _Place(result.display, name, shown=ref.sheet is not None))
         finally:
             book.close()
+        if reader.no_phone:
+            formulas = xlsxload.formula_cells(fh, name, set(reader.no_phone))
+            for (row, column), index in reader.no_phone.items():
+                if (row, column) in formulas:
+                    reader.problems[index] = Problem(
+                        reader.problems[index].location, "phone", _FORMULA_WITHOUT_RESULT
+                    )
+
+
+_FORMULA_WITHOUT_RESULT = (
+    "is a formula whose result was never saved (the file was written by a program that "
+    "does not calculate formulas); open the workbook in Excel or LibreOffice and save it, "
+    "or paste the column as values"
+)
 
 
 @dataclass
@@ -312,6 +326,8 @@ class _Reader:
     numeric_phones: list[Location] = field(default_factory=list)
     #: postal codes and extensions a spreadsheet stored as numbers (leading zeros gone)
     numeric_codes: list[Location] = field(default_factory=list)
+    #: (row, 1-based column) of each empty phone cell -> the index of its problem
+    no_phone: dict[tuple[int, int], int] = field(default_factory=dict)
 
     @property
     def problems(self) -> list[Problem]:
@@ -365,6 +381,7 @@ class _Reader:
             values["address"] = address
         if "phone" not in values:
             column = self.header.column_of("phone")
+            self.no_phone[row.number, column] = len(self.problems)
             self.problems.append(Problem(self.where(row.number, column), "phone", "is required"))
             return
         self.batch.append(values)

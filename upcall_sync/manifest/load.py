@@ -69,9 +69,11 @@ def find_manifests(
     """(file, named directly) for files named directly and every *.yaml / *.yml below
     directories (sorted; hidden directories skipped).
 
-    A directory named inside `root` (the checkout; default the working directory)
-    that a symlink leads out of it is refused: a committed `campaigns -> /elsewhere`
-    must not make plan read (and quote) files outside the checkout."""
+    A directory or file named inside `root` (the checkout; default the working
+    directory) that a symlink leads out of it is refused: a committed `campaigns ->
+    /elsewhere` or `main.yaml -> /proc/self/environ` must not make plan read (and
+    quote) files outside the checkout. A path named outside the checkout is the
+    user's own choice and is read."""
     found: list[tuple[Path, bool]] = []
     problems: list[Problem] = []
     checkout = Path(os.getcwd() if root is None else root).resolve()
@@ -90,6 +92,16 @@ def find_manifests(
             )
         elif path.is_dir():
             _directory(path, str(raw), found, problems)
+        elif _leaves(path, checkout):  # a committed `main.yaml -> /proc/self/environ`
+            problems.append(
+                Problem(
+                    Location(str(raw)),
+                    "",
+                    "is a file reached through a symlink out of the checkout "
+                    f"({checkout}); manifests must lie inside the checkout upcall-sync runs "
+                    "in (name the file it leads to, to read that on purpose)",
+                )
+            )
         else:
             found.append((path, True))
     if not paths:
@@ -131,7 +143,7 @@ def _directory(
                     Location(str(p)),
                     "",
                     f"is a symlink out of {raw}; a manifest found in a directory must "
-                    "lie inside it (name it directly to read it)",
+                    "lie inside it (name the file it leads to, to read that on purpose)",
                 )
             )
 

@@ -98,8 +98,9 @@ _INTRO = [
     "<!-- Generated from upcall_sync/manifest/spec.py by "
     "`python -m upcall_sync.manifest.schema --docs`; tests fail if it drifts. -->",
     "",
-    "A manifest is a YAML file (or a directory of them; a symlink out of the directory is an",
-    "error). Campaigns from all files merge;",
+    "A manifest is a YAML file (or a directory of them; a symlink out of the directory, or",
+    "out of the checkout on the way to a path named inside it, is an error). Campaigns from",
+    "all files merge;",
     "`contact_list`, `prune_scope`, `safety` and `patch` must agree across files that set them.",
     "Text must be text: quote values YAML would read as numbers or booleans",
     '(`postal_code: "02134"`, `country: "NO"`). `${VAR}` in any text takes the environment',
@@ -182,6 +183,11 @@ _CSV_SECTION = [
     "`phone_region`, with a warning naming the cells (without `phone_region`, an error);",
     "postal codes and extensions stored as numbers are named in a warning too (`02134`",
     "reads `2134`).",
+    "A phone written in scientific notation (`1.65E+10`: how a spreadsheet shows a long",
+    "number, and how a CSV saved from that view stores it) has lost its last digits; it is",
+    "an error that says so, and is never read as a phone. A workbook written by a script",
+    "holds formulas without their results; an empty phone cell that holds one is named as",
+    "such (open and save the workbook in Excel or LibreOffice, or paste values).",
     "A workbook whose parts would unzip to more than "
     f"{MAX_XLSX_UNZIPPED_BYTES // 1024 // 1024} MB is refused before it",
     "is opened (a zip bomb), and so is one with a part over 1 MB that would unzip to more",

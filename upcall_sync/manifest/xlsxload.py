@@ -143,6 +143,39 @@ def xlsx_rows(book: Any, name: str, display: str) -> Iterator[Row]:
         raise TableError(_NOT_A_WORKBOOK, Location(display, number + 1)) from None
 
 
+def formula_cells(fh: BinaryIO, name: str, wanted: set[tuple[int, int]]) -> set[tuple[int, int]]:
+    """Which of these (row, 1-based column) cells hold a formula. Read for its values, a
+    workbook shows a formula whose result was never saved (a file written by a program
+    that does not calculate, such as a script) as an empty cell; this second read, made
+    only for the empty cells an error names, tells that apart from a blank."""
+    import openpyxl
+
+    if not wanted:
+        return set()
+    last = max(row for row, _column in wanted)
+    found: set[tuple[int, int]] = set()
+    try:
+        fh.seek(0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            book = openpyxl.load_workbook(fh, read_only=True, data_only=False)
+        try:
+            ws = book[name]
+            ws.reset_dimensions()
+            rows = ws.iter_rows(max_row=last, values_only=True)
+            for number, values in enumerate(rows, 1):
+                for row, column in wanted:
+                    if row == number and column <= len(values):
+                        value = values[column - 1]
+                        if isinstance(value, str) and value.startswith("="):
+                            found.add((row, column))
+        finally:
+            book.close()
+    except Exception:  # the first read succeeded; this one only refines a message
+        return found
+    return found
+
+
 def _too_big() -> TableError:
     return TableError(
         f"has more than {MAX_ROWS:,} rows or {MAX_CELLS:,} cells, past what a spreadsheet "

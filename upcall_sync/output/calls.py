@@ -47,10 +47,21 @@ def dialing_text(plan: Plan, show_all: bool, sample: int) -> list[str]:
                 f"      ... and {len(dial.added) - len(shown):,} more "
                 "(--show-all-numbers lists them)"
             )
-        lines.extend(
-            f"      ! {same_line_warning(k, v)}" for k, v in sorted(dict(dial.same_line).items())
-        )
+        lines.extend(f"      ! {warning}" for warning in _shared_lines(dial))
     return [*lines, ""]
+
+
+def _shared_lines(dial: DialList) -> list[str]:
+    """One warning per phone and extension that several of the campaign's people share
+    (each of them is flagged with the others: two people, one warning, not two)."""
+    groups: dict[tuple[str, ...], None] = {}
+    for label, others in sorted(dict(dial.same_line).items()):
+        groups.setdefault(tuple(sorted({label, *others})), None)
+    return [
+        f"{', '.join(group[:-1])} and {group[-1]} are at the same phone and extension in this "
+        "campaign: check they are not one person called twice"
+        for group in groups
+    ]
 
 
 def dialing_markdown(plan: Plan, escape: Callable[[str], str]) -> str:

@@ -303,7 +303,9 @@ def _section_line(section: Section) -> str:
 
 def _markdown_head(plan: Plan) -> str:
     s = plan.summary()
-    status = "No changes" if plan.empty else ("Unsafe plan" if plan.unsafe else "Changes")
+    status = "Unsafe plan" if plan.unsafe else "Changes"
+    if plan.empty:
+        status = "No changes the API can make" if plan.unapplied_differences else "No changes"
     rows = [
         "| | create | update | archive | add |",
         "| --- | ---: | ---: | ---: | ---: |",
