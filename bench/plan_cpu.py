@@ -11,6 +11,8 @@ the manifest (not measured), plans once to warm up, then plans once measured and
 prints the plan's wall time, its CPU time (`time.process_time`: every thread of
 the client process), the I/O floor's wall and CPU time (the same URLs GET by a
 plain script in the same child) and the emulator's CPU. Medians over the pairs.
+`--as-cli` times the plan as `upcall-sync plan` runs it, with Python's cyclic garbage
+collector paused (`cli.gc_paused`; the library never touches it).
 """
 
 from __future__ import annotations
@@ -29,17 +31,22 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 CHILD = r"""
-import json, sys, time
+import contextlib, json, sys, time
 sys.path.insert(0, sys.argv[1])
 from harness import client_for, floor, requests_sent
 from run import PlanOptions, load_manifests, plan_for
-url, manifest = sys.argv[2], sys.argv[3]
+url, manifest, as_cli = sys.argv[2], sys.argv[3], sys.argv[4] == "1"
 desired = load_manifests([manifest])
 client, _ = client_for(url)
 plan_for(desired, client, PlanOptions())
 client, urls = client_for(url)
+if as_cli:  # as `upcall-sync plan` runs it: the cyclic collector paused
+    from upcall_sync.cli.base import gc_paused
+else:
+    gc_paused = contextlib.nullcontext
 c, w = time.process_time(), time.perf_counter()
-planned = plan_for(desired, client, PlanOptions())
+with gc_paused():
+    planned = plan_for(desired, client, PlanOptions())
 cpu, wall = time.process_time() - c, time.perf_counter() - w
 assert planned.plan.empty
 c, w = time.process_time(), time.perf_counter()
@@ -55,11 +62,13 @@ def emulator_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def side(code: Path, url: str, manifest: Path, emu_pid: int) -> dict[str, float]:
+def side(
+    code: Path, url: str, manifest: Path, emu_pid: int, as_cli: bool = False
+) -> dict[str, float]:
     env = {**os.environ, "UPCALL_BENCH_CODE": str(code)}
     e0 = emulator_cpu(emu_pid)
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, str(HERE), url, str(manifest)],
+        [sys.executable, "-c", CHILD, str(HERE), url, str(manifest), "1" if as_cli else "0"],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -76,6 +85,11 @@ def main() -> int:
     parser.add_argument("--against", action="append", default=[], help="a commit (repeatable)")
     parser.add_argument("--pairs", type=int, default=5)
     parser.add_argument("--latency", type=float, action="append", help="ms (default 0 and 20)")
+    parser.add_argument(
+        "--as-cli",
+        action="store_true",
+        help="time plan as `upcall-sync plan` runs it, with the cyclic GC paused (cli.gc_paused)",
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(HERE))
     from harness import emulator
@@ -103,9 +117,13 @@ def main() -> int:
                 with emulator(db, latency) as emu:
                     for _ in range(args.pairs):
                         for name, code in sides.items():
-                            results[name].append(side(code, emu.url, manifest, emu.proc.pid))
+                            results[name].append(
+                                side(code, emu.url, manifest, emu.proc.pid, args.as_cli)
+                            )
+                how = ", GC paused as the CLI runs it" if args.as_cli else ""
                 print(
-                    f"\nplan @ {latency:g} ms, medians of {args.pairs} (load {os.getloadavg()[0]:.1f})"
+                    f"\nplan @ {latency:g} ms{how}, medians of {args.pairs}"
+                    f" (load {os.getloadavg()[0]:.1f})"
                 )
                 print(
                     "| side | plan wall | plan CPU | floor wall | floor CPU | emulator CPU | plan / floor | requests |"

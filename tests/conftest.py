@@ -20,7 +20,7 @@ from upcall_sync.emulator import Emulator, Faults
 from upcall_sync.redact import FRAGMENT
 
 from . import figures
-from .helpers import parallel
+from .helpers import fastcli, parallel
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -46,6 +46,14 @@ FROZEN_NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 def frozen_clock() -> datetime:
     return FROZEN_NOW
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _reused_cli_work() -> Iterator[None]:
+    """The in-process CLI builds its click command tree once, not per call, and computes a
+    token's (deliberately slow) account fingerprint once (tests/helpers/fastcli.py)."""
+    with fastcli.reused_cli_work():
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -216,6 +224,38 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
                 figures.add("leaks")
                 session.exitstatus = 1
                 print(f"\nTOKEN LEAK: the test token is in {path}")
+
+
+#: the longest tests, run first (pytest-xdist hands the first tests out in turn, so these
+#: alternate between the workers and neither is left finishing a long test alone at the
+#: end): first the two that build a shared venv (the Action's, pre-commit's hook), one on
+#: each worker, then the CPU-bound property tests while those builds finish, then the
+#: tests that reuse the venvs. Within a file the order is unchanged.
+LONGEST_FIRST = (
+    "tests/test_action.py::test_validate_installs_from_the_checkout_and_reports",
+    "tests/test_precommit.py::test_pre_commit_run_passes_on_the_examples",
+    "tests/test_export_roundtrip.py",
+    "tests/test_parallel_figures.py",
+    "tests/test_action_ci.py",
+    "tests/test_action.py",
+    "tests/test_precommit.py",
+    "tests/reliability/test_late_commits.py",
+    "tests/reliability/test_hostile_input.py",
+    "tests/test_pessimistic.py",
+    "tests/reliability/test_emulator_fuzz.py",
+    "tests/test_gitlab.py",
+)
+
+
+def _rank(item: pytest.Item) -> int:
+    for i, prefix in enumerate(LONGEST_FIRST):
+        if item.nodeid == prefix or item.nodeid.startswith(prefix + "::"):
+            return i
+    return len(LONGEST_FIRST)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=_rank)  # stable: the rest keep their order
 
 
 @pytest.hookimpl(optionalhook=True)

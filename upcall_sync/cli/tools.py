@@ -339,18 +339,26 @@ def export(
         csv_over=ex.DEFAULT_CSV_OVER if csv_over is None else csv_over,
     )
     client = connection.client()
-    with reading(client, "export", quiet=quiet):
-        live = ex.read_live(client, options)
-    try:
-        result = ex.build(
-            live, options, version=__version__, to_dir=out is not None, redact=STATE.redactor
-        )
-    except ex.ExportError as exc:
-        for reason in exc.reasons:
-            print_error(reason)
-        print_error(f"nothing written: {len(exc.reasons)} value(s) a manifest cannot hold")
-        raise typer.Exit(1) from None
-    _write_export(result, live.requests, out, overwrite=overwrite)
+    # hundreds of thousands of rows with no cycle: the collector would re-scan them again
+    # and again (2,000 x 100: 8.7 s of CPU with it, 5.3 s without); they are freed by
+    # reference counting before it is back, so it never scans them at all
+    with gc_paused():
+        with reading(client, "export", quiet=quiet):
+            live = ex.read_live(client, options)
+        try:
+            result = ex.build(
+                live, options, version=__version__, to_dir=out is not None, redact=STATE.redactor
+            )
+        except ex.ExportError as exc:
+            for reason in exc.reasons:
+                print_error(reason)
+            print_error(f"nothing written: {len(exc.reasons)} value(s) a manifest cannot hold")
+            raise typer.Exit(1) from None
+        finally:
+            requests = live.requests
+            del live
+        _write_export(result, requests, out, overwrite=overwrite)
+        del result
 
 
 def _write_export(result: Export, requests: int, out: str | None, *, overwrite: bool) -> None:

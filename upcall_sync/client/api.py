@@ -25,7 +25,7 @@ from upcall_sync.client.observe import PageObserver
 from upcall_sync.client.probe import Probe
 from upcall_sync.client.ratelimit import LimiterStatus, RateLimiter
 from upcall_sync.client.resources import contact_row, document, parse_single
-from upcall_sync.client.rows import NumberRow
+from upcall_sync.client.rows import DecodedPage, NumberRow, decode_rows
 from upcall_sync.client.transport import (
     Page,
     RetryPolicy,
@@ -249,7 +249,11 @@ class UpcallClient(ContactListsApi):
     def number_rows(self, campaign_id: str, **filters: str | None) -> Listing[NumberRow]:
         """`numbers_listing` read into fast rows, no model per row (the hot path)."""
         return Listing(
-            f"/campaigns/{campaign_id}/numbers", NUMBER_TYPES, number_row, _filters(filters)
+            f"/campaigns/{campaign_id}/numbers",
+            NUMBER_TYPES,
+            number_row,
+            _filters(filters),
+            decode=_decode_number_page,
         )
 
     def number_pages(
@@ -261,8 +265,8 @@ class UpcallClient(ContactListsApi):
 
     def first_page(self, listing: Listing[R]) -> tuple[Page, list[R]]:
         """The first page of a listing: its items, and (links.last) how many pages follow."""
-        page = self.transport.first_page(listing.path, listing.params)
-        return page, listing.parse(page.items)
+        page = self.transport.first_page(listing.path, listing.params, decode=listing.page_decoder)
+        return page, listing.rows_of(page)
 
     def first_pages(
         self, pool: Executor, listings: Sequence[Listing[Any]]
@@ -301,3 +305,8 @@ def number_row(item: Any) -> NumberRow:
         item, NUMBER_TYPES, method="GET", url="/campaigns/:id/numbers"
     )
     return NumberRow(rid, status, values)
+
+
+def _decode_number_page(raw: bytes) -> DecodedPage | None:
+    """A page of `campaign_numbers` straight into rows (`rows.decode_rows`)."""
+    return decode_rows(raw, NUMBER_TYPES, NumberRow)

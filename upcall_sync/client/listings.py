@@ -15,13 +15,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Executor, Future, wait
 from dataclasses import dataclass, field
+from functools import cached_property
+from itertools import chain
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
 from upcall_sync.client.paging import canonical
 from upcall_sync.client.resources import parse_resource
-from upcall_sync.client.transport import Page, Transport
+from upcall_sync.client.rows import DecodedPage
+from upcall_sync.client.transport import Page, PageDecoder, Transport
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -32,12 +35,19 @@ S = TypeVar("S")
 @dataclass(frozen=True)
 class Listing(Generic[R]):
     """One filtered listing endpoint and how each of its resources becomes a row `R`:
-    a client model (`Listing.of`), or one of the client's fast rows (`rows.NumberRow`)."""
+    a client model (`Listing.of`), or one of the client's fast rows (`rows.NumberRow`).
+
+    `row` turns one decoded resource into the listing's base row; `decode`, when set,
+    makes a page of base rows straight from the body (`rows.decode_rows`), answering
+    None to leave the page to `row`; `then` maps a page of base rows to `R` (the state
+    layer's hook, `with_rows`/`with_pages`)."""
 
     path: str
     types: tuple[str, ...]
-    row: Callable[[Any], R]
+    row: Callable[[Any], Any]
     params: dict[str, Any] = field(default_factory=dict)
+    decode: PageDecoder | None = None
+    then: Callable[[list[Any]], list[R]] | None = None
 
     @classmethod
     def of(
@@ -52,18 +62,49 @@ class Listing(Generic[R]):
 
     def parse(self, items: list[dict[str, Any]]) -> list[R]:
         row = self.row
-        return [row(item) for item in items]
+        rows = [row(item) for item in items]
+        return rows if self.then is None else self.then(rows)
+
+    def rows_of(self, page: Page) -> list[R]:
+        """A page's rows: those `page_decoder` made, else its items parsed."""
+        return self.parse(page.items) if page.rows is None else page.rows
+
+    @cached_property
+    def page_decoder(self) -> PageDecoder | None:
+        """What reads this listing's pages (`Transport.read_page(decode=)`): `decode`, its
+        rows mapped by `then` at once, so that a page keeps only the rows it returns."""
+        decode, then = self.decode, self.then
+        if decode is None or then is None:
+            return decode
+
+        def decoded(raw: bytes) -> DecodedPage | None:
+            page = decode(raw)
+            return None if page is None else page._replace(rows=then(page.rows))
+
+        return decoded
 
     def with_rows(self, fn: Callable[[R], S]) -> Listing[S]:
         """The same listing, each row mapped by `fn` as its page arrives (in the thread
         that read the page): how the state layer turns API rows into live values while
         the other pages are still on the wire."""
-        row = self.row
+        then = self.then
 
-        def mapped(item: Any) -> S:
-            return fn(row(item))
+        def mapped(rows: list[Any]) -> list[S]:
+            return [fn(r) for r in (rows if then is None else then(rows))]
 
-        return Listing(self.path, self.types, mapped, self.params)
+        return Listing(self.path, self.types, self.row, self.params, self.decode, mapped)
+
+    def with_pages(self, fn: Callable[[list[R]], list[S]]) -> Listing[S]:
+        """As `with_rows`, with `fn` mapping a whole page of rows at once (one call per
+        page: the hot path's mapping, without a call per row)."""
+        then = self.then
+        if then is None:
+            return Listing(self.path, self.types, self.row, self.params, self.decode, fn)
+
+        def mapped(rows: list[Any]) -> list[S]:
+            return fn(then(rows))
+
+        return Listing(self.path, self.types, self.row, self.params, self.decode, mapped)
 
 
 def gather(futures: Sequence[Future[T]]) -> list[T]:
@@ -90,8 +131,8 @@ def first_pages(
     """The first page of each listing, fetched and parsed in one task each."""
 
     def fetch(listing: Listing[Any]) -> tuple[Page, list[Any]]:
-        page = transport.first_page(listing.path, listing.params)
-        return page, listing.parse(page.items)
+        page = transport.first_page(listing.path, listing.params, decode=listing.page_decoder)
+        return page, listing.rows_of(page)
 
     return submit_all(pool, fetch, listings)
 
@@ -113,11 +154,13 @@ def read_all(
     pages: list[dict[int, tuple[Page, list[Any]]]] = [{f[0].number: f} for f in firsts]
 
     def fetch(listing: Listing[Any], url: str, number: int, size: int) -> tuple[Page, list[Any]]:
-        page = transport.read_page(url, number, size)
-        return page, listing.parse(page.items)
+        page = transport.read_page(url, number, size, listing.page_decoder)
+        return page, listing.rows_of(page)
 
-    def chain(listing: Listing[Any], first: Page) -> list[tuple[Page, list[Any]]]:
-        return [(p, listing.parse(p.items)) for p in transport.follow(first)]
+    def follow(listing: Listing[Any], first: Page) -> list[tuple[Page, list[Any]]]:
+        return [
+            (p, listing.rows_of(p)) for p in transport.follow(first, None, listing.page_decoder)
+        ]
 
     jobs: list[tuple[int, Future[tuple[Page, list[Any]]]]] = []
     chains: list[tuple[int, Future[list[tuple[Page, list[Any]]]]]] = []
@@ -127,7 +170,7 @@ def read_all(
             size = first.size or transport.page_size
             jobs.extend((i, pool.submit(fetch, listing, url, n, size)) for n, url in urls)
         elif first.has_next:
-            chains.append((i, pool.submit(chain, listing, first)))
+            chains.append((i, pool.submit(follow, listing, first)))
     for (i, _job), done in zip(jobs, gather([f for _i, f in jobs]), strict=True):
         pages[i][done[0].number] = done
     for (i, _chain), followed in zip(chains, gather([f for _i, f in chains]), strict=True):
@@ -148,12 +191,19 @@ def _rows_of(
     tail = ordered[-1][0]
     if tail.has_next:  # the listing grew while we read it: finish it link by link
         seen = {canonical(p.url) for p, _rows in ordered}
-        ordered.extend((p, listing.parse(p.items)) for p in transport.follow(tail, seen))
+        ordered.extend(
+            (p, listing.rows_of(p)) for p in transport.follow(tail, seen, listing.page_decoder)
+        )
+    ids: set[Any] = set(chain.from_iterable(p.ids for p, _rows in ordered))
+    if None not in ids and len(ids) == sum(len(p.ids) for p, _rows in ordered):
+        # no id twice (what nearly every listing is): the pages' rows as they are
+        if len(ordered) == 1:
+            return ordered[0][1]
+        return list(chain.from_iterable(page_rows for _p, page_rows in ordered))
     rows: list[Any] = []
-    ids: set[Any] = set()
+    ids = set()
     for page, page_rows in ordered:
-        for item, parsed in zip(page.items, page_rows, strict=True):
-            key = item.get("id") if isinstance(item, dict) else None
+        for key, parsed in zip(page.ids, page_rows, strict=True):
             if key is not None and key in ids:
                 continue
             if key is not None:

@@ -18,7 +18,7 @@ from upcall_sync.client.resources import (
     parse_resource,
     parse_single,
 )
-from upcall_sync.client.rows import ContactRow
+from upcall_sync.client.rows import ContactRow, DecodedPage, contact_row_of, decode_rows
 from upcall_sync.client.transport import Page, Transport
 from upcall_sync.core.model import CONTACT_FIELDS
 
@@ -52,7 +52,11 @@ class ContactListsApi:
     def contact_rows(self, list_id: str, **filters: str | None) -> Listing[ContactRow]:
         """`contacts_listing` read into fast rows, no model per row (the hot path)."""
         return Listing(
-            f"/lists/{list_id}/contacts", CONTACT_TYPES, list_contact_row, _filters(filters)
+            f"/lists/{list_id}/contacts",
+            CONTACT_TYPES,
+            list_contact_row,
+            _filters(filters),
+            decode=_decode_contact_page,
         )
 
     def contact_pages(
@@ -84,6 +88,11 @@ def list_contact_row(item: Any) -> ContactRow:
     """A `list_contacts` resource as a fast row."""
     rid, _status, values = contact_row(item, CONTACT_TYPES, method="GET", url="/lists/:id/contacts")
     return ContactRow(rid, values)
+
+
+def _decode_contact_page(raw: bytes) -> DecodedPage | None:
+    """A page of `list_contacts` straight into rows (`rows.decode_rows`)."""
+    return decode_rows(raw, CONTACT_TYPES, contact_row_of)
 
 
 #: the filters of number and contact listings: every contact field but the extension

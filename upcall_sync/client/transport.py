@@ -24,7 +24,7 @@ from requests.adapters import HTTPAdapter
 
 from upcall_sync.client.breaker import CircuitBreaker
 from upcall_sync.client.observe import PageObserver, PageRead
-from upcall_sync.client.paging import canonical, page_number, page_size
+from upcall_sync.client.paging import canonical, page_facts, page_size
 from upcall_sync.client.ratelimit import RateLimiter, StartWindow
 from upcall_sync.client.responses import (
     describe,
@@ -35,6 +35,7 @@ from upcall_sync.client.responses import (
     tls_problem,
 )
 from upcall_sync.client.retry import Retrier, RetryPolicy
+from upcall_sync.client.rows import DecodedPage
 from upcall_sync.errors import (
     ApiResponseError,
     ApiStatusError,
@@ -153,6 +154,16 @@ class Page:
     url: str = ""
     next_url: Any = None
     size: int | None = None
+    #: the page's rows when a listing's decoder made them straight from the body
+    #: (`rows.decode_rows`; `items` is then empty), else None: parse `items`
+    rows: list[Any] | None = None
+    #: each resource's `id` as sent (None for a resource without one), in order
+    ids: list[Any] = field(default_factory=list)
+
+
+#: a listing's page decoder (`rows.decode_rows`, bound): rows straight from the body,
+#: or None to decode it as any answer and parse its items
+PageDecoder = Callable[[bytes], DecodedPage | None]
 
 
 def is_loopback(host: str) -> bool:
@@ -479,11 +490,22 @@ class Transport:
             raise self._transport_error(method, url, exc, reason, sent_at=started) from exc
         return b"".join(chunks)
 
-    def _interpret(self, method: str, url: str, resp: requests.Response, raw: bytes) -> Response:
+    def _interpret(
+        self,
+        method: str,
+        url: str,
+        resp: requests.Response,
+        raw: bytes,
+        decode: PageDecoder | None = None,
+    ) -> Response:
         status = resp.status_code
         if 200 <= status < 300:
             if status == 204 or not raw.strip():
                 return Response(status, None, resp.headers)
+            if decode is not None:
+                rows = decode(raw)
+                if rows is not None:
+                    return Response(status, rows, resp.headers)
             try:
                 doc = decode_json(raw)
             except (ValueError, UnicodeDecodeError) as exc:
@@ -547,33 +569,59 @@ class Transport:
 
     # -- Lists ----------------------------------------------------------------
 
-    def read_page(self, url: str, number: int, asked: int) -> Page:
-        """One page of a listing, with what its links say about the rest."""
-        resp = self.request("GET", url)
-        items, links = self._list_document(resp.document, url)
-        if len(items) > asked:
+    def read_page(
+        self, url: str, number: int, asked: int, decode: PageDecoder | None = None
+    ) -> Page:
+        """One page of a listing, with what its links say about the rest; `decode`: the
+        listing's own page decoder, tried first."""
+        if decode is None:
+            resp = self.request("GET", url)
+        else:
+            resp = self.retrier.call(lambda: self._get_page(url, decode), retry_if=_retryable)
+        doc = resp.document
+        rows: list[Any] | None = None
+        items: list[dict[str, Any]] = []
+        if isinstance(doc, DecodedPage):
+            rows, ids = doc.rows, doc.ids
+            links = doc.links if isinstance(doc.links, dict) else {}
+        else:
+            items, links = self._list_document(doc, url)
+            ids = [item.get("id") if isinstance(item, dict) else None for item in items]
+        if len(ids) > asked:
             log.warning(
                 "GET %s returned %d items on a page of size %d; the server ignores page sizes",
                 self.display(url),
-                len(items),
+                len(ids),
                 asked,
             )
         nxt = links.get("next")
+        last, size = page_facts(links.get("last"))
         page = Page(
             items=items,
             number=number,
-            last=page_number(links.get("last")),
+            last=last,
             has_next=bool(nxt),
             url=url,
             next_url=nxt,
-            size=page_size(links.get("last")) or page_size(links.get("self")),
+            size=size or page_size(links.get("self")),
+            rows=rows,
+            ids=ids,
         )
         if self.on_page is not None:
             self.on_page(PageRead(page.number, page.last, page.has_next))
         return page
 
+    def _get_page(self, url: str, decode: PageDecoder) -> Response:
+        resp, raw = self._exchange("GET", url, None)
+        return self._interpret("GET", url, resp, raw, decode)
+
     def first_page(
-        self, path: str, params: Mapping[str, Any] | None = None, *, page_size: int | None = None
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        page_size: int | None = None,
+        decode: PageDecoder | None = None,
     ) -> Page:
         """Page 1 of a listing. A 400 that names no field but the page's (or none) halves
         the page size, down to MIN_PAGE_SIZE, and the size accepted is kept for the run:
@@ -584,19 +632,23 @@ class Transport:
             with self._size_finder:
                 if not self._size_known.is_set():
                     try:
-                        return self._first_page(path, params, None)
+                        return self._first_page(path, params, None, decode)
                     finally:
                         self._size_known.set()
-        return self._first_page(path, params, page_size)
+        return self._first_page(path, params, page_size, decode)
 
     def _first_page(
-        self, path: str, params: Mapping[str, Any] | None, page_size: int | None
+        self,
+        path: str,
+        params: Mapping[str, Any] | None,
+        page_size: int | None,
+        decode: PageDecoder | None = None,
     ) -> Page:
         size = page_size or self.page_size
         while True:
             url = self.url(path, {**(params or {}), "page[number]": 1, "page[size]": size})
             try:
-                page = self.read_page(url, 1, size)
+                page = self.read_page(url, 1, size, decode)
             except ApiStatusError as exc:
                 if not _refused_page_size(exc) or size <= MIN_PAGE_SIZE:
                     raise
@@ -627,7 +679,9 @@ class Transport:
             for n in range(first.number + 1, first.last + 1)
         ]
 
-    def follow(self, page: Page, seen: set[str] | None = None) -> Iterator[Page]:
+    def follow(
+        self, page: Page, seen: set[str] | None = None, decode: PageDecoder | None = None
+    ) -> Iterator[Page]:
         """The pages after `page`, following links.next until it is absent.
 
         Refuses a links.next that leaves the API's origin (the token would go
@@ -653,7 +707,8 @@ class Transport:
                     method="GET",
                     url=self.display(url),
                 )
-            current = self.read_page(url, current.number + 1, current.size or self.page_size)
+            size = current.size or self.page_size
+            current = self.read_page(url, current.number + 1, size, decode)
             yield current
 
     def pages(

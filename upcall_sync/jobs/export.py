@@ -21,18 +21,14 @@ from __future__ import annotations
 
 import fnmatch
 import glob
-import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 
-from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, region_code_for_country_code
-from phonenumbers.phonemetadata import PhoneMetadata
-
-from upcall_sync.client import Campaign, NumberRow, UpcallClient
+from upcall_sync.client import Campaign, UpcallClient
 from upcall_sync.core.model import (
-    ADDRESS_PARTS,
     CAMPAIGN_STATUSES,
     CONTACT_FIELDS,
     Contact,
@@ -40,6 +36,15 @@ from upcall_sync.core.model import (
 )
 from upcall_sync.core.normalize import PhoneError, normalize_phone, quote
 from upcall_sync.errors import ExportError, UsageError
+from upcall_sync.jobs.export_numbers import (
+    Number,
+    PhoneCheck,
+    email_ok,
+    flow_number,
+    number_reader,
+    number_values,
+    slow_phone_ok,
+)
 from upcall_sync.jobs.export_yaml import (
     Unwritable,
     block_or_scalar,
@@ -52,11 +57,10 @@ from upcall_sync.jobs.export_yaml import (
 )
 from upcall_sync.manifest import EMAIL_PATTERN
 from upcall_sync.manifest.spec import MAX_YEAR, MIN_YEAR
-from upcall_sync.state.rows import campaign_from_api, live_contact
+from upcall_sync.state.rows import campaign_from_api
 
 DEFAULT_CSV_OVER = 100
-_EMAIL = re.compile(EMAIL_PATTERN)
-_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+_slow_phone_ok = slow_phone_ok  # the manifest's own phone check (its tests import it here)
 _TEXT_FIELDS = ("language", "pitch", "instructions")
 
 
@@ -66,15 +70,6 @@ class ExportOptions:
     include_archived: bool = False
     from_numbers: tuple[str, ...] = ()
     csv_over: int = DEFAULT_CSV_OVER
-
-
-@dataclass(frozen=True, slots=True)
-class Number:
-    """A live number: as plans compare it, and its values as the API sent them."""
-
-    id: str
-    contact: Contact
-    raw: tuple[str, ...]
 
 
 @dataclass
@@ -99,10 +94,6 @@ class Export:
 
 
 # -- reading ------------------------------------------------------------------------------
-
-
-def _exported_number(row: NumberRow) -> Number:
-    return Number(row.id, live_contact(row.values), row.values)
 
 
 def probe_numbers(raw: Sequence[str]) -> tuple[str, ...]:
@@ -132,7 +123,8 @@ def read_live(client: UpcallClient, options: ExportOptions) -> LiveRead:
     with client.workers("export") as pool:
         [listed] = client.read_all(pool, [client.campaigns_listing()])
         exported = sorted((c for c in listed if selected(c, options)), key=_campaign_order)
-        numbers_l = [client.number_rows(c.id).with_rows(_exported_number) for c in exported]
+        reader = number_reader(PhoneCheck())
+        numbers_l = [client.number_rows(c.id).with_rows(reader) for c in exported]
         probes = [client.campaigns_listing(from_number=n) for n in options.from_numbers]
         results = client.read_all(pool, [*numbers_l, *probes])
     numbers = {c.id: rows for c, rows in zip(exported, results[: len(numbers_l)], strict=True)}
@@ -178,70 +170,15 @@ def _campaign_problems(c: Campaign, lc: LiveCampaign) -> list[str]:
     return problems
 
 
-def _slow_phone_ok(phone: str) -> bool:
-    """Whether a manifest reads `phone` as exactly `phone` (what `validate` will do)."""
-    try:
-        return normalize_phone(phone) == phone
-    except PhoneError:
-        return False
-
-
-class PhoneCheck:
-    """`_slow_phone_ok` for many phones, without parsing each one.
-
-    phonenumbers' parse costs ~25 us a phone (seconds for an account). For an
-    E.164 string whose national number does not start with its country's
-    national prefix, parsing changes nothing, and whether the number is
-    *possible* depends only on the country code and the national number's
-    length (and leading zeros): one real check per such shape answers for all
-    of that shape. Anything else takes the real check. Equivalence is
-    property-tested against `normalize_phone`.
-    """
-
-    def __init__(self) -> None:
-        self._shapes: dict[tuple[int, int, int], bool] = {}
-        self._prefix: dict[int, re.Pattern[str] | None] = {}
-
-    def __call__(self, phone: str) -> bool:
-        if not _E164.fullmatch(phone):
-            return _slow_phone_ok(phone)
-        digits = phone[1:]
-        cc = next(
-            (int(digits[:i]) for i in (1, 2, 3) if int(digits[:i]) in COUNTRY_CODE_TO_REGION_CODE),
-            0,
-        )
-        if not cc:
-            return False  # no country code: normalize_phone refuses it too
-        national = digits[len(str(cc)) :]
-        prefix = self._prefix_of(cc)
-        if prefix is not None and prefix.match(national):
-            return _slow_phone_ok(phone)
-        shape = (cc, len(national), len(national) - len(national.lstrip("0")))
-        known = self._shapes.get(shape)
-        if known is None:
-            known = self._shapes[shape] = _slow_phone_ok(phone)
-        return known
-
-    def _prefix_of(self, cc: int) -> re.Pattern[str] | None:
-        if cc not in self._prefix:
-            meta = PhoneMetadata.metadata_for_region_or_calling_code(
-                cc, region_code_for_country_code(cc)
-            )
-            rule = meta.national_prefix_for_parsing if meta is not None else None
-            self._prefix[cc] = re.compile(rule) if rule else None
-        return self._prefix[cc]
-
-
 def _number_problems(c: Campaign, n: Number, phone_ok: bool) -> list[str]:
-    email = n.contact.email
-    email_ok = not email or _EMAIL.fullmatch(email) is not None
-    if phone_ok and email_ok:
+    mail_ok = email_ok(n.contact.email)
+    if phone_ok and mail_ok:
         return []
     where = f"{_label(c)}: number {n.contact.label}"
     problems: list[str] = []
     if not phone_ok:
         problems.append(f"{where}: phone {quote(n.raw[0])} is not a phone a manifest accepts")
-    if not email_ok:
+    if not mail_ok:
         problems.append(
             f"{where}: email {quote(n.raw[6])} is not an address a manifest accepts "
             f"(pattern {EMAIL_PATTERN})"
@@ -259,27 +196,29 @@ def _people(live: LiveRead, warnings: list[str]) -> tuple[dict[str, list[Number]
         for n in sorted(live.numbers.get(c.id, []), key=_number_order):
             contact = n.contact
             key = contact[:4]  # person_key, sliced in C
-            here = mine.get(key)
             before = seen.get(key)
-            if here is None and (before is None or before[0] == contact):
+            if before is None:  # a person not seen before (so not in `mine` either)
                 mine[key] = n
-                if before is None:
-                    seen[key] = (contact, c)
-            elif here is None and before is not None:
+                seen[key] = (contact, c)
+                continue
+            here = mine.get(key)
+            if here is None and before[0] == contact:
+                mine[key] = n
+            elif here is None:
                 problems.append(_conflict(contact, c, *before))
-            elif here is not None and here.contact == contact:
+            elif here.contact == contact:
                 warnings.append(
                     f"{_label(c)} lists {contact.label} twice with the same details; "
                     "written once (plan will report the copy as an unmanaged number)"
                 )
-            elif here is not None:
+            else:
                 problems.append(_conflict(contact, c, here.contact, c))
         out[c.id] = list(mine.values())
     return out, problems
 
 
-def _number_order(n: Number) -> tuple[Contact, tuple[str, ...], str]:
-    return (n.contact, n.raw, n.id)
+#: a campaign's numbers in a stable order: (contact, raw, id)
+_number_order = itemgetter(1, 2, 0)
 
 
 def _conflict(this: Contact, c: Campaign, first: Contact, other: Campaign) -> str:
@@ -300,35 +239,6 @@ def _datetime(value: datetime) -> str:
     frac = f".{utc.microsecond:06d}".rstrip("0") if utc.microsecond else ""
     # the year by hand: glibc's %Y does not pad years before 1000 to four digits
     return f"{utc.year:04d}" + utc.strftime("-%m-%dT%H:%M:%S") + frac + "Z"
-
-
-# (index, field) of a contact's values; phone and email are written as compared
-# (E.164; trimmed, since the manifest's email pattern refuses trailing spaces)
-_AS_COMPARED = frozenset((0, 6))
-_FIELDS = tuple(enumerate(CONTACT_FIELDS))
-_PERSON = tuple((i, name) for i, name in _FIELDS if name not in ADDRESS_PARTS)
-_ADDRESS = tuple((i, name) for i, name in _FIELDS if name in ADDRESS_PARTS)
-
-
-def _number_values(n: Number) -> list[tuple[str, str]]:
-    """(field, value) as written: text as the API sent it, phone in E.164, email trimmed."""
-    contact, raw = n.contact, n.raw
-    return [
-        (name, contact[i] if i in _AS_COMPARED else raw[i]) for i, name in _FIELDS if contact[i]
-    ]
-
-
-def _flow_number(n: Number) -> str:
-    contact, raw = n.contact, n.raw
-    parts = [
-        f"{name}: {scalar(contact[i] if i in _AS_COMPARED else raw[i])}"
-        for i, name in _PERSON
-        if contact[i]
-    ]
-    address = [f"{name}: {scalar(raw[i])}" for i, name in _ADDRESS if contact[i]]
-    if address:
-        parts.append("address: {" + ", ".join(address) + "}")
-    return "{" + ", ".join(parts) + "}"
 
 
 @dataclass(frozen=True)
@@ -365,22 +275,24 @@ def _campaign_text(e: _Entry, warnings: list[str]) -> str:
         lines.append(f"    from_number: {scalar(e.from_number)}")
     if e.csv_name is not None:
         lines.append(f"    numbers_csv: {scalar(e.csv_name)}")
-    in_csv = {n.id for n in e.csv_rows}
-    inline = [n for n in e.numbers if n.id not in in_csv]
+    inline = e.numbers
+    if e.csv_rows:
+        in_csv = {n.id for n in e.csv_rows}
+        inline = [n for n in e.numbers if n.id not in in_csv]
     if not inline and e.csv_name is None:
         lines.append("    numbers: []")
     elif inline:
         lines.append("    numbers:")
-        lines.extend(f"      - {_flow_number(n)}" for n in inline)
+        lines.extend([f"      - {flow_number(n)}" for n in inline])
     return "\n".join(lines) + "\n"
 
 
 def _csv_file(rows: Sequence[Number]) -> str:
-    used = {name for n in rows for name, _v in _number_values(n)}
+    used = {name for n in rows for name, _v in number_values(n)}
     columns = [name for name in CONTACT_FIELDS if name in used or name == "phone"]
     table = []
     for n in rows:
-        values = dict(_number_values(n))
+        values = dict(number_values(n))
         table.append([values.get(name, "") for name in columns])
     return csv_text(columns, table)
 
@@ -458,6 +370,7 @@ def build(
         p
         for c in live.exported
         for n in people[c.id]
+        if not n.ok  # checked as read (True), failed (False) or not checked (None)
         for p in _number_problems(c, n, phone_ok(n.contact.phone))
     ]
     if problems:
@@ -509,7 +422,7 @@ def _layout_files(
         stem = stems[entry.campaign.id]
         e = entry
         if len(e.numbers) > options.csv_over:
-            rows = tuple(n for n in e.numbers if all(csv_cell_ok(v) for _k, v in _number_values(n)))
+            rows = tuple(n for n in e.numbers if all(csv_cell_ok(v) for _k, v in number_values(n)))
             if rows:
                 e = _Entry(e.campaign, e.numbers, e.pin, e.from_number, f"{stem}.csv", rows)
                 result.files[f"{stem}.csv"] = _csv_file(rows)

@@ -81,9 +81,31 @@ def escape_env(value: str) -> str:
     return _ENV_REF.sub(lambda m: "$" + m.group(0), value)
 
 
+_Resolvers = tuple[tuple[str, "re.Pattern[str]"], ...]
+
+
+def _implicit_resolvers() -> tuple[dict[str, _Resolvers], _Resolvers]:
+    """PyYAML's implicit resolvers by first character, with the wildcard ones after
+    them, in the order `Resolver.resolve` tries them on a plain scalar; and the wildcard
+    ones alone (for any other first character). A fresh resolver has no path resolvers,
+    so nothing else decides."""
+    table: dict[str | None, list[tuple[str, re.Pattern[str]]]] = _RESOLVER.yaml_implicit_resolvers
+    wildcard = tuple(table.get(None, []))
+    return {k: (*v, *wildcard) for k, v in table.items() if k is not None}, wildcard
+
+
+_IMPLICIT, _WILDCARD = _implicit_resolvers()
+
+
 def _resolves_to_text(value: str) -> bool:
-    tag = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
-    return bool(tag == _STR)
+    """Whether PyYAML's resolver reads the plain scalar `value` as text: the first
+    implicit resolver (for its first character, then the wildcard ones) that matches
+    decides, as in `Resolver.resolve`; none matching means text (property-tested
+    against `resolve`)."""
+    for tag, regexp in _IMPLICIT.get(value[:1], _WILDCARD):
+        if regexp.match(value):
+            return tag == _STR
+    return True
 
 
 def _raw_ok(ch: str) -> bool:
@@ -96,6 +118,17 @@ def _raw_ok(ch: str) -> bool:
     if 0xD800 <= code <= 0xDFFF:
         raise Unwritable("text holds a lone surrogate (not valid Unicode)")
     return code not in (0xFEFF, 0xFFFE, 0xFFFF, 0x2028, 0x2029)
+
+
+#: a character `_raw_ok` refuses (or raises on: a surrogate)
+_NOT_RAW = re.compile(
+    "[^ -~\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+)
+
+
+def _all_raw_ok(text: str) -> bool:
+    """`all(_raw_ok(ch) for ch in text)`, one C-level scan for nearly every text."""
+    return _NOT_RAW.search(text) is None or all(_raw_ok(ch) for ch in text)
 
 
 def _printable(ch: str) -> bool:
@@ -114,7 +147,16 @@ def _escape(ch: str) -> str:
     return f"\\U{code:08X}"
 
 
+#: a character `_printable` refuses (or `_raw_ok` raises on: a surrogate); text without
+#: one is written between the quotes as it is
+_NOT_PRINTABLE = re.compile(
+    "[^ !#-\\[\\]-~\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+)
+
+
 def double_quoted(value: str) -> str:
+    if _NOT_PRINTABLE.search(value) is None:  # nearly every value: one C-level scan
+        return '"' + value + '"'
     return '"' + "".join(ch if _printable(ch) else _escape(ch) for ch in value) + '"'
 
 
@@ -130,6 +172,7 @@ def scalar(value: str) -> str:
     return double_quoted(value)
 
 
+@functools.lru_cache(maxsize=4096)  # campaigns often share their texts
 def block_or_scalar(value: str, indent: str) -> str:
     """A literal block scalar for multi-line text where that is exact; else `scalar()`.
 
@@ -143,7 +186,7 @@ def block_or_scalar(value: str, indent: str) -> str:
         or not body
         or body[0] in " \t\n"
         or any(line != line.rstrip(" \t") for line in lines)
-        or not all(_raw_ok(ch) for ch in body.replace("\n", "").replace("\t", ""))
+        or not _all_raw_ok(body.replace("\n", "").replace("\t", ""))
         or "\r" in escaped
     ):
         return " " + scalar(value)

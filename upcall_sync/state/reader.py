@@ -44,7 +44,7 @@ from upcall_sync.core.model import (
 )
 from upcall_sync.core.normalize import name_forms, name_key
 from upcall_sync.errors import ApiStatusError, ListsUnavailable, PlanError, Problem
-from upcall_sync.state.rows import campaign_from_api, live_list_contact, live_number
+from upcall_sync.state.rows import campaign_from_api, live_list_contacts, live_numbers
 
 log = logging.getLogger("upcall_sync.state.reader")
 
@@ -153,7 +153,7 @@ class Reader:
             number = d.fields.get("from_number")
             if number:
                 wanted.setdefault(number, []).append(lc)
-        numbers_l = [self.client.number_rows(lc.id).with_rows(live_number) for _d, lc in matched]
+        numbers_l = [self.client.number_rows(lc.id).with_pages(live_numbers) for _d, lc in matched]
         from_l = [self.client.campaigns_listing(from_number=n) for n in wanted]
         listings: list[Listing[Any]] = [*numbers_l, *from_l]
         firsts = self.client.first_pages(pool, listings)
@@ -217,14 +217,15 @@ class Reader:
         """Per-phone GETs, or the whole list when that is fewer pages."""
         ordered = sorted(phones)
         if len(ordered) > 1:
-            listing = self.client.contact_rows(list_id).with_rows(live_list_contact)
+            listing = self.client.contact_rows(list_id).with_pages(live_list_contacts)
             first, rows = self.client.first_page(listing)
             remaining = (first.last - first.number) if first.last and first.has_next else None
             if not first.has_next or (remaining is not None and remaining <= len(ordered)):
                 [found] = self.client.read_all(pool, [listing], [(first, rows)])
                 return found, None
         listings = [
-            self.client.contact_rows(list_id, phone=p).with_rows(live_list_contact) for p in ordered
+            self.client.contact_rows(list_id, phone=p).with_pages(live_list_contacts)
+            for p in ordered
         ]
         found_all = self.client.read_all(pool, listings)
         return [c for group in found_all for c in group], set(ordered)
@@ -238,7 +239,7 @@ class Reader:
         found = self.client.read_all(
             pool,
             [
-                self.client.contact_rows(x.id, phone=p).with_rows(live_list_contact)
+                self.client.contact_rows(x.id, phone=p).with_pages(live_list_contacts)
                 for x, p in wanted
             ],
         )

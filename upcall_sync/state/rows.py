@@ -20,7 +20,9 @@ __all__ = [
     "contact_of",
     "live_contact",
     "live_list_contact",
+    "live_list_contacts",
     "live_number",
+    "live_numbers",
 ]
 
 
@@ -56,6 +58,48 @@ def live_number(row: NumberRow) -> LiveNumber:
 
 def live_list_contact(row: ContactRow) -> LiveContact:
     return LiveContact(row.id, live_contact(row.values))
+
+
+def live_numbers(rows: list[NumberRow]) -> list[LiveNumber]:
+    """A page of rows as `live_number` makes each (its clean-row test inlined: a plan
+    maps tens of thousands of rows, one call per page instead of three per row)."""
+    clean, join, phone, new, careful = (
+        _TRAILING_SPACE.search,
+        _join,
+        e164_match,
+        _new_contact,
+        live_contact,
+    )
+    return [
+        LiveNumber(
+            rid,
+            new(Contact, values)
+            if clean(join(values)) is None and phone(values[0])
+            else careful(values),
+            status,
+        )
+        for rid, status, values in rows
+    ]
+
+
+def live_list_contacts(rows: list[ContactRow]) -> list[LiveContact]:
+    """A page of rows as `live_list_contact` makes each (see `live_numbers`)."""
+    clean, join, phone, new, careful = (
+        _TRAILING_SPACE.search,
+        _join,
+        e164_match,
+        _new_contact,
+        live_contact,
+    )
+    return [
+        LiveContact(
+            rid,
+            new(Contact, values)
+            if clean(join(values)) is None and phone(values[0])
+            else careful(values),
+        )
+        for rid, values in rows
+    ]
 
 
 def contact_of(item: CampaignNumber | ListContact) -> Contact:
