@@ -17,6 +17,9 @@ CHILD = """
 import builtins, os, signal, sys
 from importlib.metadata import entry_points
 
+# as on a terminal: a run started in the background by a shell without job control
+# inherits SIGINT ignored, and Python then installs no handler of its own
+signal.signal(signal.SIGINT, signal.default_int_handler)
 real = builtins.__import__
 
 def interrupting(name, *args, **kwargs):
