@@ -1,4 +1,4 @@
-"""The suite on every core (pytest-xdist, `./scripts/test` runs `-n auto`).
+"""The suite on every core (pytest-xdist, `./scripts/test` runs `-n <cores + 2> --dist worksteal`).
 
 - **One directory per test run**, shared by all its workers: `shared_dir(config)`,
   under the system's temp dir, named after an id the controller hands every worker
