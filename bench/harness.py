@@ -8,11 +8,15 @@ checkout's, so both clients meet the same server.
 
 from __future__ import annotations
 
+import contextlib
+import cProfile
 import importlib
 import os
+import pstats
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -170,3 +174,43 @@ def floor(urls: list[str], parallelism: int) -> float:
     with ThreadPoolExecutor(parallelism) as pool:
         list(pool.map(lambda u: session.get(u, timeout=60).content, urls))
     return time.perf_counter() - started
+
+
+# -- cProfile on every thread ------------------------------------------------------------
+
+
+@contextmanager
+def thread_profiles() -> Iterator[list[cProfile.Profile]]:
+    """cProfile on this thread and on every thread started inside the block, each timed
+    by `time.thread_time` (CPU time of that thread, not wall time spent waiting); the
+    list holds them all (this thread's first), for `merged`."""
+    profiles: list[cProfile.Profile] = []
+    lock = threading.Lock()
+
+    def start(*_args: object) -> None:
+        sys.setprofile(None)  # this thread only: from here its cProfile owns it
+        prof = cProfile.Profile(time.thread_time)
+        with lock:
+            profiles.append(prof)
+        prof.enable()
+
+    main = cProfile.Profile(time.thread_time)
+    profiles.append(main)
+    threading.setprofile(start)
+    main.enable()
+    try:
+        yield profiles
+    finally:
+        main.disable()
+        threading.setprofile(None)
+        for prof in profiles:
+            prof.disable()  # a no-op for other threads' profilers; their stats are complete
+
+
+def merged(profiles: list[cProfile.Profile]) -> pstats.Stats:
+    """The profiles of `thread_profiles` as one `pstats.Stats`."""
+    stats = pstats.Stats(profiles[0])
+    for prof in profiles[1:]:
+        with contextlib.suppress(TypeError):  # a thread that recorded nothing
+            stats.add(prof)
+    return stats

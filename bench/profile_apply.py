@@ -24,10 +24,8 @@ import argparse
 import contextlib
 import cProfile
 import io
-import pstats
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -35,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import FROM_MANAGED, client_for, emulator, requests_sent
+from harness import FROM_MANAGED, client_for, emulator, merged, requests_sent, thread_profiles
 from run import Applier, PlanOptions, Store, converge, load_manifests, plan_for
 
 SLOTS = 8
@@ -80,30 +78,11 @@ class Slots:
 
 @contextlib.contextmanager
 def profiled(enabled: bool) -> Iterator[list[cProfile.Profile]]:
-    profiles: list[cProfile.Profile] = []
     if not enabled:
-        yield profiles
+        yield []
         return
-    lock = threading.Lock()
-
-    def start(*_args: object) -> None:
-        sys.setprofile(None)  # this thread only: from here its cProfile owns it
-        prof = cProfile.Profile(time.thread_time)
-        with lock:
-            profiles.append(prof)
-        prof.enable()
-
-    main = cProfile.Profile(time.thread_time)
-    profiles.append(main)
-    threading.setprofile(start)
-    main.enable()
-    try:
+    with thread_profiles() as profiles:
         yield profiles
-    finally:
-        main.disable()
-        threading.setprofile(None)
-        for prof in profiles:
-            prof.disable()
 
 
 def run_once(desired: Any, url: str, profile: bool) -> tuple[list[tuple[str, float, float]], Any]:
@@ -142,14 +121,7 @@ def run_once(desired: Any, url: str, profile: bool) -> tuple[list[tuple[str, flo
         f"  apply: {(first_sent - t1) * 1000:.0f} ms before its first request; "
         f"{(t2 - last_full) * 1000:.0f} ms from the last moment with {SLOTS} in flight to its end"
     )
-    stats = None
-    for prof in profiles:
-        with contextlib.suppress(TypeError):  # a thread that recorded nothing
-            if stats is None:
-                stats = pstats.Stats(prof)
-            else:
-                stats.add(prof)
-    return marks, stats
+    return marks, merged(profiles) if profiles else None
 
 
 def by_package(stats: Any) -> list[tuple[str, float]]:

@@ -15,52 +15,27 @@ profiles are merged into one `pstats.Stats`. cProfile inflates what it times
 from __future__ import annotations
 
 import argparse
-import contextlib
-import cProfile
 import io
 import pstats
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from export_bench import export_once, seed
-from harness import client_for, emulator
+from harness import client_for, emulator, merged, thread_profiles
 
 
 def profiled_export(url: str, out_dir: Path) -> tuple[pstats.Stats, float]:
-    profiles: list[cProfile.Profile] = []
-    lock = threading.Lock()
-
-    def start(*_args: object) -> None:
-        sys.setprofile(None)  # this thread only: from here its cProfile owns it
-        prof = cProfile.Profile(time.thread_time)
-        with lock:
-            profiles.append(prof)
-        prof.enable()
-
     client, _urls = client_for(url)
-    main = cProfile.Profile(time.thread_time)
-    threading.setprofile(start)
     t0 = time.perf_counter()
-    main.enable()
-    try:
+    with thread_profiles() as profiles:
         export_once(client, out_dir)
-    finally:
-        main.disable()
-        threading.setprofile(None)
     wall = time.perf_counter() - t0
-    for prof in profiles:
-        prof.disable()
-    stats = pstats.Stats(main)
-    for prof in profiles:
-        with contextlib.suppress(TypeError):  # a thread that recorded nothing
-            stats.add(prof)
-    return stats, wall
+    return merged(profiles), wall
 
 
 def main() -> int:

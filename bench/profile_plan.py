@@ -14,49 +14,23 @@ what it times (about 3x for many small calls): read the order and the ratios.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import cProfile
 import io
 import pstats
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import client_for, emulator
+from harness import client_for, emulator, merged, thread_profiles
 from run import PlanOptions, load_manifests, plan_for, seed_large_account, write_large_manifest
 
 
 def profiled_plan(desired: object, url: str) -> pstats.Stats:
-    profiles: list[cProfile.Profile] = []
-    lock = threading.Lock()
-
-    def start(*_args: object) -> None:
-        sys.setprofile(None)  # this thread only: from here its cProfile owns it
-        prof = cProfile.Profile(time.thread_time)
-        with lock:
-            profiles.append(prof)
-        prof.enable()
-
     client, _urls = client_for(url)
-    main = cProfile.Profile(time.thread_time)
-    threading.setprofile(start)
-    main.enable()
-    try:
+    with thread_profiles() as profiles:
         plan_for(desired, client, PlanOptions())
-    finally:
-        main.disable()
-        threading.setprofile(None)
-    for prof in profiles:
-        prof.disable()  # a no-op for other threads' profilers; their stats are complete
-    stats = pstats.Stats(main)
-    for prof in profiles:
-        with contextlib.suppress(TypeError):  # a thread that recorded nothing
-            stats.add(prof)
-    return stats
+    return merged(profiles)
 
 
 def main() -> int:
