@@ -204,6 +204,18 @@ def test_pages_decode_as_the_careful_path_reads_them(case: tuple[str, bytes]) ->
         b'"notes":"\xff"}}]}',
         # a lone surrogate, escaped
         b'{"data":[{"id":"1","type":"campaign_numbers","attributes":{"phone":"\\ud800"}}]}',
+        # nesting deeper than msgspec's recursion limit, in a member nobody reads (break-it)
+        b'{"data":[{"id":"1","type":"campaign_numbers","attributes":{"phone":"+16505550100",'
+        b'"zzz":' + b"[" * 1000 + b"]" * 1000 + b"}}]}",
+        b'{"data":[{"id":"1","type":"campaign_numbers","attributes":{"phone":"+16505550100",'
+        b'"zzz":' + b"[" * 1100 + b"]" * 1100 + b"}}]}",
+        # a number beyond a double, in a member nobody reads: orjson refuses the body (break-it)
+        b'{"data":[{"id":"1","type":"campaign_numbers","attributes":{"phone":"+16505550100",'
+        b'"zzz":1e999}}]}',
+        b'{"data":[{"id":"1","type":"campaign_numbers","attributes":{"phone":"+16505550100",'
+        b'"zzz":-1E+400}}]}',
+        b'{"data":[{"id":"1","type":"campaign_numbers","attributes":{"phone":"+16505550100",'
+        b'"zzz":1' + b"0" * 400 + b"}}]}",
     ],
 )
 def test_edge_bodies_read_alike(body: bytes) -> None:

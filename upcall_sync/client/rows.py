@@ -101,7 +101,35 @@ _TOP = len(TOP_FIELDS)
 _NO_ADDRESS = ("",) * len(ADDRESS_PARTS)
 #: the integers orjson (the careful path's decoder) reads as integers; beyond, floats
 _INT_RANGE = range(-(2**63), 2**64)
-_DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError)
+#: RecursionError: msgspec's nesting limit is below orjson's (a member nobody reads, nested
+#: a thousand deep, is orjson's to accept or refuse)
+_DECODE_ERRORS = (
+    msgspec.DecodeError,
+    msgspec.ValidationError,
+    UnicodeDecodeError,
+    RecursionError,
+)
+#: A number a double cannot hold (a 3-digit exponent, or 309+ digits): msgspec skips it
+#: in a member nobody reads, where orjson refuses the whole body; such a page (or one
+#: whose text merely looks so) is left to the careful path. One C-level translate
+#: (digits and "." to "0", "e"/"E" to "e", signs to "+", the rest to " ") and three
+#: substring searches: about 50 µs for a 30 kB page, where a regex took 870.
+_SHAPE = bytes(
+    ord("0")
+    if chr(c) in "0123456789."
+    else ord("e")
+    if chr(c) in "eE"
+    else ord("+")
+    if chr(c) in "+-"
+    else ord(" ")
+    for c in range(256)
+)
+_MANY_DIGITS = b"0" * 309
+
+
+def _maybe_huge(raw: bytes) -> bool:
+    shape = raw.translate(_SHAPE)
+    return b"0e000" in shape or b"0e+000" in shape or _MANY_DIGITS in shape
 
 
 def decode_rows(
@@ -116,6 +144,8 @@ def decode_rows(
             raw.decode()
         except UnicodeDecodeError:
             return None
+    if _maybe_huge(raw):
+        return None
     try:
         doc = _decode_document(raw)
     except _DECODE_ERRORS:
