@@ -101,9 +101,31 @@ class Retrier:
         try:  # the first attempt, without tenacity: almost every call ends here
             return fn()
         except Exception as exc:
-            first: Exception | None = exc
-        event = cancel or self.cancel
-        cap = max_attempts or self.policy.max_attempts
+            failed = exc
+        return self._again(
+            fn,
+            failed,
+            started,
+            retry_if=retry_if,
+            cap=max_attempts or self.policy.max_attempts,
+            annotate=annotate,
+            event=cancel or self.cancel,
+        )
+
+    def _again(
+        self,
+        fn: Callable[[], T],
+        failed: Exception,
+        started: float,
+        *,
+        retry_if: Callable[[BaseException], bool],
+        cap: int,
+        annotate: bool,
+        event: threading.Event,
+    ) -> T:
+        """`call` after its first attempt failed with `failed`: tenacity takes over, and
+        that failure is its first attempt."""
+        first: Exception | None = failed
         counted = 0  # failed attempts that count against the cap (not 429s)
 
         def attempt() -> T:
