@@ -157,3 +157,45 @@ def test_apply_against_stray_429s_is_not_slowed_by_them(
         # the waits asked for, spread over 16 workers, plus generous room for the requests
         # themselves on a loaded machine; the decaying pace took minutes
         assert wall <= refused * 1.0 / 16 + 15.0
+
+
+def test_the_first_event_measures_from_the_runs_first_request() -> None:
+    """The limiter is made, then the run reads for half a second before its first
+    request: the rate admitted is measured from that request, not from the limiter's
+    birth (which would make the trial's pace, and so the trial, 10x slower)."""
+    clock = _Clock()
+    limiter = RateLimiter(clock=clock)
+    clock.now += 0.5
+    for _ in range(4):  # four answers in 40 ms, then a 429
+        sent = clock.now
+        clock.now += 0.01
+        limiter.on_answer(sent, 200, {})
+    limiter.on_answer(clock.now, 429, {}, 1.0)
+    # 4 admitted in the 40 ms since the first request (measured over at least 50 ms):
+    # 80/s, and half of it
+    assert limiter.status().rate == pytest.approx(40.0)
+
+
+def test_a_trial_reads_one_share_from_before_and_during_it() -> None:
+    """A tenth refused before the first event (2 of 18: a rough reading), and 2 of the
+    30 answers at the trial's slower pace: one share of about 8% explains both, where a
+    limit would have refused next to none at half the pace. The slow-down is undone (the
+    share before, taken alone, predicted 3.3 429s and held it)."""
+    clock = _Clock()
+    limiter = RateLimiter(clock=clock)
+    for n in range(16):  # 15 admitted, then a 429: the first event
+        clock.now += 0.01
+        limiter.on_answer(clock.now, 429 if n == 15 else 200, {}, 1.0 if n == 15 else None)
+    assert limiter.events == 1
+    sent_before = clock.now - 0.005
+    for refused in (True, False):  # two answers to requests in flight at the event
+        clock.now += 0.005
+        limiter.on_answer(sent_before, 429 if refused else 200, {}, 1.0 if refused else None)
+    for n in range(30):  # at the trial's pace: the 12th and the 27th answers are 429s
+        rate = limiter.status().rate
+        assert rate is not None and rate < 80
+        clock.now += 1.0 / rate
+        refused = n in (11, 26)
+        limiter.on_answer(clock.now, 429 if refused else 200, {}, 1.0 if refused else None)
+    assert limiter.events == 0 and limiter.stray == 1
+    assert limiter.status().rate is None

@@ -6,8 +6,9 @@ server does:
 
 - **429 answers.** The first 429 of a run means the server's allowance is spent:
   the limiter starts pacing at half the rate the server just admitted (the
-  successful answers of the last second, over the run's age when it is
-  younger). At every later throttling event it measures the rate the server
+  successful answers of the last second, over the time since the run's first
+  request when that is shorter: at least 50 ms, or 100 ms with fewer than two
+  answers). At every later throttling event it measures the rate the server
   admitted *between* two events: a token-bucket server is out of tokens at
   both, so what it admitted in between is exactly its refill rate, whatever
   its burst size. It then sends at 90% of that. (When 429s came often since the
@@ -37,7 +38,8 @@ when they do not:
 - Every slow-down is a *trial*. A limit L refuses 1 - L/r of what comes at
   rate r, so from the share refused before the slow-down, at the rate before,
   it predicts the share at the slower pace (about none, below L); stray 429s
-  keep the share they had. The answers to requests sent at the slower pace
+  keep the share they had (one share, read from the answers before and during
+  the trial together). The answers to requests sent at the slower pace
   (up to 30, fewer once a Poisson likelihood ratio gives odds of 20:1 either
   way) say which: stray, and the pace goes straight back to where it was;
   rate-related, and the slow-down stays. If half or more of the answers
@@ -78,6 +80,9 @@ MAX_RATE = 10_000.0
 BETA = 0.9
 #: share of the first event's admitted rate (that one includes the server's burst)
 FIRST_BETA = 0.5
+#: the first event measures its rate over at least this many seconds (twice as long when
+#: fewer than two answers were admitted: one answer is no rate)
+FIRST_SPAN = 0.05
 #: how fast the rate grows back: relative units per second cubed
 CUBIC_C = 0.002
 #: 429s this soon after an event belong to it
@@ -186,6 +191,7 @@ class RateLimiter:
         self._recent: deque[float] = deque()  # success times, last second
         self._tokens = 1.0
         self._stamp = self._born = clock()
+        self._first_sent: float | None = None  # when the run's first answered request went
         self._hold_until = 0.0
         self._throttled_at: float | None = None
         self._window: deque[tuple[float, bool]] = deque()  # answers, last WINDOW_SECONDS
@@ -234,6 +240,8 @@ class RateLimiter:
             now = self._clock()
             if limits is not _NO_LIMITS:
                 self._apply_headers(now, limits)
+            if self._first_sent is None or sent_at < self._first_sent:
+                self._first_sent = sent_at
             self._remember(now, refused)
             trial = self._trial
             if trial is not None:
@@ -343,17 +351,24 @@ class RateLimiter:
         """Were the trial's 429s not about our pace? A rate limit L refuses 1 - L/r of
         what comes at r: from the share refused before, at the rate before, it predicts
         the share at the trial's rate (about none, below L); stray 429s keep the share
-        they had. Which predicts the trial's count of 429s better (Poisson likelihood)?
-        The log of their likelihood ratio: positive says stray. A trial that did not
-        send slower cannot tell: then the slow-down stays."""
+        they had, one share before and during the trial (read from both together: a
+        share read from a few answers before is rough). Which explains the 429s before
+        and during the trial better (Poisson likelihood)? The log of their likelihood
+        ratio: positive says stray. A trial that did not send slower cannot tell: then
+        the slow-down stays."""
         n, refused = trial.answered, trial.refused
         before = trial.share_before
         if rate >= 0.9 * trial.rate_before:
             return 0.0
         predicted = max(0.0, 1.0 - (1.0 - before) * trial.rate_before / rate)
-        stray = max(before * n, 0.1)
+        n_before = trial.window_answered + trial.in_flight_answered
+        refused_before = trial.window_refused + trial.in_flight_refused
+        share = (refused_before + refused) / max(n_before + n, 1)
+        stray = max(share * n, 0.1)
         limit = max(predicted * n, 0.5)  # a limit met at about its rate refuses a few
-        return refused * math.log(stray / limit) - stray + limit
+        during = refused * math.log(stray / limit) - stray + limit
+        # before: the one share against the share those answers showed
+        return during + _poisson_llr(refused_before, share * n_before, refused_before)
 
     def _background(self) -> float | None:
         if not self._bg_answered:
@@ -384,9 +399,12 @@ class RateLimiter:
             w_max = measured
             start = w_max * FIRST_BETA
         elif self._event_at is None:
-            # the answers of the last second, as a rate (the run may be younger than that)
+            # the answers of the last second, as a rate (the run's requests may have begun
+            # less than a second ago: then over the time since its first one)
             admitted = sum(1 for t in self._recent if t >= now - 1.0)
-            w_max = max(admitted, 1) / max(min(now - self._born, 1.0), 0.1)
+            first = self._born if self._first_sent is None else self._first_sent
+            shortest = FIRST_SPAN if admitted >= 2 else 2 * FIRST_SPAN  # one answer: no rate
+            w_max = max(admitted, 1) / max(min(now - first, 1.0), shortest)
             start = w_max * FIRST_BETA
         else:
             elapsed = max(now - self._event_at, EPISODE_SECONDS)
@@ -451,6 +469,13 @@ class RateLimiter:
                 else:
                     source = "learned"
             return LimiterStatus(throttled, rate, source)
+
+
+def _poisson_llr(count: int, expected: float, alternative: float) -> float:
+    """log P(count | Poisson(expected)) - log P(count | Poisson(alternative))."""
+    if count == 0:
+        return alternative - expected
+    return count * math.log(max(expected, 1e-9) / alternative) - expected + alternative
 
 
 # -- slow start ----------------------------------------------------------------------------
