@@ -6,9 +6,10 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from upcall_sync.client import NumberRow
 from upcall_sync.core.model import Contact
 from upcall_sync.core.normalize import lenient_phone
-from upcall_sync.state.rows import live_contact
+from upcall_sync.state.rows import known_contacts, live_contact, live_numbers
 
 # every character str.rstrip() strips, the separator the fast path joins with, and text
 _SPACES = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
@@ -49,3 +50,33 @@ def test_trailing_whitespace_anywhere_is_dropped() -> None:
         values[i] = values[i] + "x\u00a0" if i else "+16505550100\u2029"
         got = live_contact(tuple(values))
         assert got[i] == ("x" if i else "+16505550100")
+
+
+@given(_PHONE, st.lists(_VALUE, min_size=13, max_size=13), st.booleans())
+def test_a_row_equal_to_a_wanted_contact_holds_that_contact(
+    phone: str, rest: list[str], wanted: bool
+) -> None:
+    """`live_numbers` lends the manifests' Contact to a row equal to it (the same object,
+    issue 26's collector saving) and maps every row exactly as without it."""
+    values = (phone, *rest)
+    row = NumberRow("7", "ready", values)
+    plain = live_numbers([row])
+    desired = Contact(*values)
+    other = Contact("+16505550199", first_name="Someone else")
+    known = known_contacts([other, desired] if wanted else [other])
+    lent = live_numbers([row], known)
+    assert lent == plain
+    assert type(lent[0].contact) is Contact
+    if wanted and plain[0].contact == desired:
+        assert lent[0].contact is desired
+    else:
+        assert lent[0].contact is not desired and lent[0].contact is not other
+
+
+def test_a_row_with_trailing_space_is_never_lent_the_contact_it_spells() -> None:
+    """A wanted contact that ends in a space (quoted in YAML) is not what a row with that
+    space maps to (its space is dropped): the row gets its own, stripped Contact."""
+    values = ("+16505550100", "", "Joey ", *[""] * 11)
+    desired = Contact(*values)
+    (live,) = live_numbers([NumberRow("1", "", values)], known_contacts([desired]))
+    assert live.contact is not desired and live.contact.first_name == "Joey"

@@ -25,6 +25,7 @@ from requests.adapters import HTTPAdapter
 from upcall_sync.client.breaker import CircuitBreaker
 from upcall_sync.client.observe import PageObserver, PageRead
 from upcall_sync.client.paging import canonical, page_facts, page_size
+from upcall_sync.client.prepare import prepared, send_settings
 from upcall_sync.client.ratelimit import RateLimiter, StartWindow
 from upcall_sync.client.responses import (
     describe,
@@ -49,7 +50,6 @@ from upcall_sync.errors import (
     TransportError,
 )
 from upcall_sync.redact import (
-    TOKEN_PARAM,
     Redactor,
     Secret,
     account_fingerprint,
@@ -385,19 +385,18 @@ class Transport:
             data = json.dumps(body, separators=(",", ":")).encode()
             headers["Content-Type"] = content_type
         try:
-            resp = self.session.request(
-                method,
-                url,
-                params={TOKEN_PARAM: self._token.reveal()},
-                data=data,
-                headers=headers,
+            # what session.request(method, url, params={TOKEN_PARAM: token}, data=data,
+            # headers=headers, stream=True) sends, prepared without its merges
+            request = prepared(self.session, method, url, self._token.reveal(), data, headers)
+            resp = self.session.send(
+                request,
                 # a run that cannot connect fails when the breaker would open, not later
                 timeout=(
                     min(self.timeouts.connect, max(self.breaker.time_left(), 0.5)),
                     self.timeouts.read,
                 ),
-                stream=True,
                 allow_redirects=False,
+                **send_settings(self.session, request.url or url),
             )
         except requests.RequestException as exc:
             scrub_exception(exc, self.redact)

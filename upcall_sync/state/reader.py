@@ -20,6 +20,7 @@ needs.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -44,7 +45,12 @@ from upcall_sync.core.model import (
 )
 from upcall_sync.core.normalize import name_forms, name_key
 from upcall_sync.errors import ApiStatusError, ListsUnavailable, PlanError, Problem
-from upcall_sync.state.rows import campaign_from_api, live_list_contacts, live_numbers
+from upcall_sync.state.rows import (
+    campaign_from_api,
+    known_contacts,
+    live_list_contacts,
+    live_numbers,
+)
 
 log = logging.getLogger("upcall_sync.state.reader")
 
@@ -153,7 +159,13 @@ class Reader:
             number = d.fields.get("from_number")
             if number:
                 wanted.setdefault(number, []).append(lc)
-        numbers_l = [self.client.number_rows(lc.id).with_pages(live_numbers) for _d, lc in matched]
+        # each listing's rows lend the desired Contacts they equal (`live_numbers`)
+        numbers_l = [
+            self.client.number_rows(lc.id).with_pages(
+                functools.partial(live_numbers, known=known_contacts(n.contact for n in d.numbers))
+            )
+            for d, lc in matched
+        ]
         from_l = [self.client.campaigns_listing(from_number=n) for n in wanted]
         listings: list[Listing[Any]] = [*numbers_l, *from_l]
         firsts = self.client.first_pages(pool, listings)
