@@ -14,7 +14,9 @@ build the manifests (with every check), write them into a directory (with
 the cyclic collector paused where that code's CLI
 pauses it: since issue 26); its
 client CPU (`process_time`: every thread of this process) is reported beside
-the floor script's, figures steadier than wall time on a shared machine.
+the floor script's, figures steadier than wall time on a shared machine, and
+the part spent before writing (creating 2,000 files costs kernel CPU that varies
+with the disk's state: the side run second by `run.py --baseline` pays more).
 """
 
 from __future__ import annotations
@@ -132,7 +134,7 @@ def scenario_export(report: Report, work: Path, runs: int, quick: bool) -> None:
     minimum = math.ceil(campaigns / PAGE) + campaigns * math.ceil(per / PAGE)
     tag = f"export {campaigns:,}x{per}"
     walls, reads, builds, writes, floors, reqs, hooked = [], [], [], [], [], [], []
-    cpus, floor_cpus = [], []
+    cpus, read_build_cpus, floor_cpus = [], [], []
     with emulator(db, 0) as emu:
         for run in range(runs):
             client, urls = client_for(emu.url)
@@ -142,7 +144,7 @@ def scenario_export(report: Report, work: Path, runs: int, quick: bool) -> None:
                 live = read_live(client, ExportOptions())
                 t1 = time.perf_counter()
                 result = build(live, ExportOptions(), version=__version__, to_dir=True)
-                t2 = time.perf_counter()
+                t2, c2 = time.perf_counter(), time.process_time()
                 write_files(result.files, out_dir, overwrite=False)
                 t3, c3 = time.perf_counter(), time.process_time()
                 assert result.campaigns == campaigns and result.numbers == campaigns * per
@@ -155,6 +157,7 @@ def scenario_export(report: Report, work: Path, runs: int, quick: bool) -> None:
             reqs.append(requests)
             hooked.append(len(urls))
             cpus.append(c3 - c0)
+            read_build_cpus.append(c2 - c0)
             f0 = time.process_time()
             floors.append(floor(urls, 8))
             floor_cpus.append(time.process_time() - f0)
@@ -179,6 +182,11 @@ def scenario_export(report: Report, work: Path, runs: int, quick: bool) -> None:
     )
     report.add(tag, "of which: write_files", f"{median(writes):.2f} s")
     report.add(tag, "export client CPU, every thread (median)", f"{median(cpus):.2f} s")
+    report.add(
+        tag,
+        "of which: before writing (read_live and build; writing is the disk's)",
+        f"{median(read_build_cpus):.2f} s",
+    )
     report.add(tag, "I/O floor client CPU (median)", f"{median(floor_cpus):.2f} s")
     report.raw["export"] = {
         "walls": walls,
@@ -187,6 +195,7 @@ def scenario_export(report: Report, work: Path, runs: int, quick: bool) -> None:
         "builds": builds,
         "writes": writes,
         "cpus": cpus,
+        "read_build_cpus": read_build_cpus,
         "floor_cpus": floor_cpus,
         "requests": reqs,
         "minimum": minimum,

@@ -25,7 +25,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from operator import itemgetter
+from itertools import repeat
+from operator import attrgetter, itemgetter
 
 from upcall_sync.client import Campaign, UpcallClient
 from upcall_sync.core.model import (
@@ -41,7 +42,7 @@ from upcall_sync.jobs.export_numbers import (
     PhoneCheck,
     email_ok,
     flow_number,
-    number_reader,
+    number_pages,
     number_values,
     slow_phone_ok,
 )
@@ -123,8 +124,8 @@ def read_live(client: UpcallClient, options: ExportOptions) -> LiveRead:
     with client.workers("export") as pool:
         [listed] = client.read_all(pool, [client.campaigns_listing()])
         exported = sorted((c for c in listed if selected(c, options)), key=_campaign_order)
-        reader = number_reader(PhoneCheck())
-        numbers_l = [client.number_rows(c.id).with_rows(reader) for c in exported]
+        reader = number_pages(PhoneCheck())
+        numbers_l = [client.number_rows(c.id).with_pages(reader) for c in exported]
         probes = [client.campaigns_listing(from_number=n) for n in options.from_numbers]
         results = client.read_all(pool, [*numbers_l, *probes])
     numbers = {c.id: rows for c, rows in zip(exported, results[: len(numbers_l)], strict=True)}
@@ -192,8 +193,15 @@ def _people(live: LiveRead, warnings: list[str]) -> tuple[dict[str, list[Number]
     seen: dict[tuple[str, str, str, str], tuple[Contact, Campaign]] = {}
     out: dict[str, list[Number]] = {}
     for c in live.exported:
+        ordered = sorted(live.numbers.get(c.id, []), key=_number_order)
+        keys = list(map(_person_key, map(_contact_of, ordered)))
+        if seen.keys().isdisjoint(keys) and len(set(keys)) == len(keys):
+            # nobody seen before, nobody twice (nearly every campaign): as the loop below
+            seen.update(zip(keys, zip(map(_contact_of, ordered), repeat(c)), strict=False))
+            out[c.id] = ordered
+            continue
         mine: dict[tuple[str, str, str, str], Number] = {}
-        for n in sorted(live.numbers.get(c.id, []), key=_number_order):
+        for n in ordered:
             contact = n.contact
             key = contact[:4]  # person_key, sliced in C
             before = seen.get(key)
@@ -219,6 +227,8 @@ def _people(live: LiveRead, warnings: list[str]) -> tuple[dict[str, list[Number]
 
 #: a campaign's numbers in a stable order: (contact, raw, id)
 _number_order = itemgetter(1, 2, 0)
+_contact_of = itemgetter(1)
+_person_key = itemgetter(slice(0, 4))  # Contact.person_key, sliced in C
 
 
 def _conflict(this: Contact, c: Campaign, first: Contact, other: Campaign) -> str:
@@ -282,9 +292,15 @@ def _campaign_text(e: _Entry, warnings: list[str]) -> str:
     if not inline and e.csv_name is None:
         lines.append("    numbers: []")
     elif inline:
-        lines.append("    numbers:")
-        lines.extend([f"      - {flow_number(n)}" for n in inline])
+        flows = list(map(_flow_of, inline))
+        if None in flows:
+            flows = list(map(flow_number, inline))
+        lines.append("    numbers:\n      - " + "\n      - ".join(flows))
     return "\n".join(lines) + "\n"
+
+
+_flow_of = attrgetter("flow")
+_ok_of = attrgetter("ok")
 
 
 def _csv_file(rows: Sequence[Number]) -> str:
@@ -369,6 +385,7 @@ def build(
     problems += [
         p
         for c in live.exported
+        if not all(map(_ok_of, people[c.id]))  # nearly always all checked as read, and good
         for n in people[c.id]
         if not n.ok  # checked as read (True), failed (False) or not checked (None)
         for p in _number_problems(c, n, phone_ok(n.contact.phone))
@@ -432,15 +449,14 @@ def _layout_files(
 def file_stems(entries: Sequence[_Entry]) -> dict[str, str]:
     """Campaign id -> file stem, stable for a given set of campaigns: a stem shared by
     several campaigns gets each one's id appended (and never takes another's stem)."""
-    counts = Counter(slug(e.campaign.name) for e in entries)
+    slugs = [slug(e.campaign.name) for e in entries]
+    counts = Counter(slugs)
     out: dict[str, str] = {}
-    for e in entries:
-        stem = slug(e.campaign.name)
+    for e, stem in zip(entries, slugs, strict=True):
         if counts[stem] == 1:
             out[e.campaign.id] = stem
     used = set(out.values())
-    for e in entries:
-        stem = slug(e.campaign.name)
+    for e, stem in zip(entries, slugs, strict=True):
         if counts[stem] > 1:
             unique = f"{stem}-{e.campaign.id}"
             while unique in used:

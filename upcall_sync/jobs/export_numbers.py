@@ -5,6 +5,13 @@ API sent them, whether its phone and email pass the manifest's checks, and its
 manifest line (a YAML flow mapping). The line is one %-template per set of
 non-empty fields, filled with each value's exact scalar (`export_yaml.scalar`);
 a checked phone is E.164, which `scalar` writes double-quoted as it is.
+
+A page is done at once where it can be (`number_pages`): when every row is clean
+as sent (`state.rows.clean_contacts`), each field's values across the page are
+proven plain, or double-quoted as they are, by one C-level scan
+(`export_yaml.column_scalars`), the phones are matched against the shapes found
+good (`PhoneCheck.all_ok`), and each line is `template % values`, all in C; any
+other page goes row by row (`number_reader`), which stays the reference.
 `jobs.export` groups, orders and joins what this prepared; a Number made
 elsewhere (without `flow` or `ok`) is checked and rendered there by the same
 functions. Equivalence with the field-by-field path is property-tested.
@@ -12,8 +19,10 @@ functions. Equivalence with the field-by-field path is property-tested.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
+from itertools import compress, repeat
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -23,9 +32,9 @@ from phonenumbers.phonemetadata import PhoneMetadata
 from upcall_sync.client import NumberRow
 from upcall_sync.core.model import ADDRESS_PARTS, CONTACT_FIELDS, Contact
 from upcall_sync.core.normalize import PhoneError, normalize_phone
-from upcall_sync.jobs.export_yaml import Unwritable, scalar
+from upcall_sync.jobs.export_yaml import QUOTED_SLOT, Unwritable, column_scalars, scalar
 from upcall_sync.manifest import EMAIL_PATTERN
-from upcall_sync.state.rows import live_contact
+from upcall_sync.state.rows import clean_contacts, live_contact
 
 _EMAIL = re.compile(EMAIL_PATTERN)
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
@@ -68,6 +77,91 @@ def number_reader(phone_ok: PhoneCheck) -> Callable[[NumberRow], Number]:
     return number
 
 
+def number_pages(phone_ok: PhoneCheck) -> Callable[[list[NumberRow]], list[Number]]:
+    """The `with_pages` hook: a page of rows as the Numbers `number_reader` makes, the
+    whole page at once where it can be (`_page_numbers`), else row by row."""
+    number = number_reader(phone_ok)
+
+    def numbers(rows: list[NumberRow]) -> list[Number]:
+        try:
+            page = _page_numbers(rows, phone_ok)
+        except Unwritable:  # row by row: the row that holds it gets no line
+            page = None
+        return page if page is not None else [number(row) for row in rows]
+
+    return numbers
+
+
+_values_of = itemgetter(2)
+_id_of = itemgetter(0)
+
+
+def _page_numbers(rows: list[NumberRow], phone_ok: PhoneCheck) -> list[Number] | None:
+    """A page of numbers as `number_reader` makes each, field by field rather than row by
+    row, when every row is clean as sent (its Contact is its values); else None.
+
+    Each field's values across the page become one slot of the line's %-template and
+    what fills it (`column_scalars`: most often the values themselves, proven plain or
+    double-quoted as they are by one C-level scan); with every field filled or empty
+    on every row, each line is one `template % values`, all in C.
+    """
+    values = list(map(_values_of, rows))
+    contacts = clean_contacts(values)
+    if not contacts:
+        return None if contacts is None else []
+    columns = list(zip(*values, strict=True))
+    if phone_ok.all_ok(columns[0]) and all(map(_EMAIL.fullmatch, filter(None, columns[6]))):
+        ok = [True] * len(rows)
+    else:
+        ok = [phone_ok(p) and email_ok(e) for p, e in zip(columns[0], columns[6], strict=True)]
+    on = tuple(map(any, columns))
+    slots = [QUOTED_SLOT] * len(columns)  # the phone's slot takes an E.164 phone
+    fills: list[Sequence[str]] = list(columns)
+    for i in range(1, len(columns)):
+        if on[i]:
+            slots[i], fills[i] = column_scalars(columns[i])
+    if all(map(all, compress(columns, on))):  # every field filled on all rows or on none
+        template = _template(on, tuple(slots))
+        flows: list[str | None] = list(
+            map(template.__mod__, zip(*compress(fills, on), strict=True))
+        )
+    else:
+        flows = _shaped_flows(contacts, fills, tuple(slots))
+    if not all(ok):
+        flows = [flow if good else None for flow, good in zip(flows, ok, strict=True)]
+    return list(
+        map(
+            _new_number,
+            repeat(Number),
+            zip(map(_id_of, rows), contacts, values, flows, ok, strict=True),
+        )
+    )
+
+
+def _shaped_flows(
+    contacts: list[Contact], fills: list[Sequence[str]], slots: tuple[str, ...]
+) -> list[str | None]:
+    """Each row's line from its own template (the fields it has)."""
+    templates: dict[tuple[bool, ...], str] = {}
+    flows: list[str | None] = []
+    for contact, fill in zip(contacts, zip(*fills, strict=True), strict=True):
+        on = tuple(map(bool, contact))
+        template = templates.get(on) or templates.setdefault(on, _template(on, slots))
+        flows.append(template % tuple(compress(fill, on)))
+    return flows
+
+
+@functools.lru_cache(maxsize=1024)
+def _template(on: tuple[bool, ...], slots: tuple[str, ...]) -> str:
+    """The flow mapping of a number with the fields `on` non-empty, each field's slot
+    as `slots` says (`_shape`'s template, slot by slot)."""
+    person = [f"{name}: {slots[i]}" for i, name in _PERSON if on[i]]
+    address = [f"{name}: {slots[i]}" for i, name in _ADDRESS if on[i]]
+    if address:
+        person.append("address: {" + ", ".join(address) + "}")
+    return "{" + ", ".join(person) + "}"
+
+
 def slow_phone_ok(phone: str) -> bool:
     """Whether a manifest reads `phone` as exactly `phone` (what `validate` will do)."""
     try:
@@ -94,6 +188,9 @@ class PhoneCheck:
         # first 1 to 3 digits that is one; "" for none) and what its country's national
         # prefix matches (None: it has none)
         self._leads: dict[str, tuple[str, _Match | None]] = {}
+        self._rules: dict[str, str | None] = {}  # country code -> its national prefix
+        self._known: re.Pattern[str] | None = None  # the good shapes, as one pattern
+        self._known_from = 0  # how many shapes `_known` was made from
 
     def __call__(self, phone: str) -> bool:
         if _E164.fullmatch(phone) is None:
@@ -111,6 +208,40 @@ class PhoneCheck:
             known = self._shapes[shape] = slow_phone_ok(phone)
         return known
 
+    def all_ok(self, phones: Sequence[str]) -> bool:
+        """`all(map(self, phones))`, with one C-level match a phone where its shape is
+        one this check has found good (`_known_pattern`)."""
+        known = self._known
+        if known is not None and all(map(known.fullmatch, phones)):
+            return True
+        result = all(map(self, phones))
+        if len(self._shapes) != self._known_from:
+            self._known_from = len(self._shapes)
+            self._known = self._known_pattern()
+        return result
+
+    def _known_pattern(self) -> re.Pattern[str] | None:
+        """The phones `__call__` answers True by shape, as one pattern: `+`, a country
+        code, a national number that does not start with the national prefix (as a
+        negative lookahead, where the prefix's rule reads the same there) and of a shape
+        found good (length, leading zeros). Country codes are prefix-free, so a phone
+        meets at most one branch (checked by a test)."""
+        by_code: dict[str, list[str]] = {}
+        for (cc, length, zeros), good in list(self._shapes.items()):
+            rule = self._rules[cc]
+            if good and (rule is None or _NOT_EMBEDDABLE.search(rule) is None):
+                digits = f"0{{{zeros}}}" + (
+                    f"[1-9][0-9]{{{length - zeros - 1}}}" if zeros < length else ""
+                )
+                by_code.setdefault(cc, []).append(digits)
+        if not by_code:
+            return None
+        branches = [
+            cc + (f"(?!(?:{rule}))" if (rule := self._rules[cc]) else "") + f"(?:{'|'.join(ds)})"
+            for cc, ds in by_code.items()
+        ]
+        return re.compile(r"\+(?:" + "|".join(branches) + ")")
+
     def _lead(self, lead: str) -> tuple[str, _Match | None]:
         cc = next((lead[:i] for i in (1, 2, 3) if lead[:i] in _COUNTRY_CODES), "")
         prefix = None
@@ -120,11 +251,16 @@ class PhoneCheck:
             )
             rule = meta.national_prefix_for_parsing if meta is not None else None
             prefix = re.compile(rule).match if rule else None
+            self._rules[cc] = rule or None
         self._leads[lead] = found = (cc, prefix)
         return found
 
 
 _Match = Callable[[str], "re.Match[str] | None"]
+#: a national prefix rule that might read differently inside a larger pattern than
+#: matched alone at the start of the national number (anchors, boundaries, group
+#: references, lookarounds, flags): its phones are never matched by `_known_pattern`
+_NOT_EMBEDDABLE = re.compile(r"[\^$]|\\[AZbBg0-9]|\(\?[^:]")
 
 
 def email_ok(email: str) -> bool:
@@ -204,6 +340,7 @@ __all__ = [
     "PhoneCheck",
     "email_ok",
     "flow_number",
+    "number_pages",
     "number_reader",
     "number_values",
     "slow_phone_ok",

@@ -172,6 +172,73 @@ def scalar(value: str) -> str:
     return double_quoted(value)
 
 
+#: a column's slot for values written as they are, and for values written double-quoted
+PLAIN_SLOT, QUOTED_SLOT = "%s", '"%s"'
+#: the plain scalars PyYAML's resolver reads as something other than text, among those
+#: that `_PLAIN_COLUMN` lets through (an ASCII letter first): its bool and null words
+_LETTER_WORDS = frozenset(
+    spelled
+    for word in ("yes", "no", "true", "false", "on", "off", "null")
+    for spelled in (word, word.capitalize(), word.upper())
+)
+#: the resolvers `_LETTER_WORDS` stands for (a PyYAML whose resolvers for a first ASCII
+#: letter differ turns the plain column off: every value then takes `scalar`)
+_LETTER_RESOLVERS = {
+    "tag:yaml.org,2002:bool": r"""^(?:yes|Yes|YES|no|No|NO
+                    |true|True|TRUE|false|False|FALSE
+                    |on|On|ON|off|Off|OFF)$""",
+    "tag:yaml.org,2002:null": r"""^(?: ~
+                    |null|Null|NULL
+                    | )$""",
+}
+_PLAIN_VALUE = r"[A-Za-z][\w .@()/+'&-]*+(?<=[\w.)'])"
+#: a non-empty value that `scalar` writes as `'"' + value + '"'`: every character printable
+#: in double quotes, and provably not plain (a first character that is not a letter, or
+#: one that `_PLAIN` refuses anywhere)
+_QUOTED_VALUE = (
+    r"(?:[ !#-@\[\]-`{-~]|(?=[^\x00]*[^\w .@()/+'&\x00-]))"
+    + _NOT_PRINTABLE.pattern.replace("[^", "[", 1)
+    + "*+"
+)
+_PLAIN_COLUMN = re.compile(f"(?:{_PLAIN_VALUE})?(?:\x00(?:{_PLAIN_VALUE})?)*+")
+_QUOTED_COLUMN = re.compile(f"(?:{_QUOTED_VALUE})?(?:\x00(?:{_QUOTED_VALUE})?)*+")
+
+
+def _letter_words_hold() -> bool:
+    """Whether PyYAML reads a plain scalar starting with an ASCII letter as text unless it
+    is one of `_LETTER_WORDS` (its bool and null resolvers, as `_LETTER_RESOLVERS`)."""
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    return all(
+        _LETTER_RESOLVERS.get(tag) == regexp.pattern and regexp.flags & re.VERBOSE
+        for letter in letters
+        for tag, regexp in _IMPLICIT.get(letter, _WILDCARD)
+    )
+
+
+_PLAIN_COLUMNS = _letter_words_hold()
+
+
+def column_scalars(values: Sequence[str]) -> tuple[str, Sequence[str]]:
+    """One field's values across a page as (slot, fills): `slot % fill` is `scalar(value)`
+    for every non-empty value.
+
+    One value throughout (a company, a city): its scalar, once. Else, when one C-level
+    scan of the joined column proves every value plain (and none a YAML word), the
+    values themselves fill a plain slot; when it proves every value written
+    double-quoted as it is (and none holds `${`), a quoted slot; otherwise each value's
+    `scalar` fills a plain slot (Unwritable as `scalar` raises it).
+    """
+    if values and values.count(values[0]) == len(values):
+        return PLAIN_SLOT, [scalar(values[0])] * len(values)
+    joined = "\x00".join(values)
+    if joined.count("\x00") == len(values) - 1:  # no value holds the separator
+        if _PLAIN_COLUMNS and _PLAIN_COLUMN.fullmatch(joined) and _LETTER_WORDS.isdisjoint(values):
+            return PLAIN_SLOT, values
+        if "${" not in joined and _QUOTED_COLUMN.fullmatch(joined):
+            return QUOTED_SLOT, values
+    return PLAIN_SLOT, list(map(scalar, values))
+
+
 @functools.lru_cache(maxsize=4096)  # campaigns often share their texts
 def block_or_scalar(value: str, indent: str) -> str:
     """A literal block scalar for multi-line text where that is exact; else `scalar()`.
