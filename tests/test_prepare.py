@@ -59,7 +59,7 @@ def _got(
         return type(exc)
 
 
-@settings(max_examples=400)
+@settings(max_examples=200)
 @given(st.sampled_from(["GET", "POST", "PATCH"]), _URLS, _TOKENS, _BODIES, _CONTENT_TYPES)
 def test_a_request_is_prepared_as_session_request_prepares_it(
     method: str, url: str, token: str, data: bytes | None, ct: str | None
@@ -71,7 +71,7 @@ def test_a_request_is_prepared_as_session_request_prepares_it(
     )
 
 
-@settings(max_examples=400)
+@settings(max_examples=200)
 @given(_URLS, _TOKENS)
 def test_the_lean_url_is_requests_own(url: str, token: str) -> None:
     lean = lean_url(url, token)
