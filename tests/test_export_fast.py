@@ -269,8 +269,10 @@ VALID_PAGE_PHONES = (
 )
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(pages(), min_size=1, max_size=3))
+# two pages at most (the second checks the phone check's learning): drawing a page of
+# 13 columns is most of this test's cost, 10 s of the suite at 200 examples of 3
+@settings(max_examples=150, deadline=None)
+@given(st.lists(pages(), min_size=1, max_size=2))
 def test_a_page_at_once_gives_the_numbers_row_by_row_gives(
     page_list: list[list[NumberRow]],
 ) -> None:
