@@ -33,22 +33,18 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import FROM_MANAGED, client_for, emulator, merged, requests_sent, thread_profiles
-from run import Applier, PlanOptions, Store, converge, load_manifests, plan_for
+from harness import client_for, emulator, merged, requests_sent, thread_profiles
+from run import (
+    Applier,
+    PlanOptions,
+    Store,
+    converge,
+    load_manifests,
+    plan_for,
+    write_apply_manifest,
+)
 
 SLOTS = 8
-
-
-def write_manifest(path: Path, campaigns: int, per: int) -> None:
-    """The manifest of `bench/run.py`'s apply scenario."""
-    with path.open("w") as fh:
-        fh.write(
-            f'version: 1\ncontact_list: bench\ndefaults:\n  from_number: "{FROM_MANAGED}"\ncampaigns:\n'
-        )
-        for c in range(campaigns):
-            fh.write(f"  - name: apply-{c:03d}\n    status: ready\n    numbers:\n")
-            for k in range(c * per, (c + 1) * per):
-                fh.write(f'      - {{phone: "+1408{k:07d}", first_name: A{k}}}\n')
 
 
 class Slots:
@@ -153,7 +149,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         manifest = work / "campaigns.yaml"
-        write_manifest(manifest, args.campaigns, args.per)
+        write_apply_manifest(manifest, args.campaigns, args.per)
         desired = load_manifests([manifest])
         for profile in (False,) if args.no_profile else (False, True):
             db = work / f"apply-{profile}.sqlite"

@@ -281,6 +281,19 @@ def scenario_planner(report: Report, runs: int, quick: bool) -> None:
 # -- scenario 3: apply from empty -------------------------------------------------------------
 
 
+def write_apply_manifest(path: Path, campaigns: int, per: int) -> None:
+    """The apply scenario's manifest: every campaign `ready`, `per` new people each
+    (`bench/profile_apply.py` profiles the same apply)."""
+    with path.open("w") as fh:
+        fh.write(
+            f'version: 1\ncontact_list: bench\ndefaults:\n  from_number: "{FROM_MANAGED}"\ncampaigns:\n'
+        )
+        for c in range(campaigns):
+            fh.write(f"  - name: apply-{c:03d}\n    status: ready\n    numbers:\n")
+            for k in range(c * per, (c + 1) * per):
+                fh.write(f'      - {{phone: "+1408{k:07d}", first_name: A{k}}}\n')
+
+
 def scenario_apply(report: Report, work: Path, runs: int, quick: bool) -> None:
     campaigns, per = (20, 50) if quick else (100, 50)
     print(
@@ -289,14 +302,7 @@ def scenario_apply(report: Report, work: Path, runs: int, quick: bool) -> None:
     )
     manifest = work / "apply" / "campaigns.yaml"
     manifest.parent.mkdir()
-    with manifest.open("w") as fh:
-        fh.write(
-            f'version: 1\ncontact_list: bench\ndefaults:\n  from_number: "{FROM_MANAGED}"\ncampaigns:\n'
-        )
-        for c in range(campaigns):
-            fh.write(f"  - name: apply-{c:03d}\n    status: ready\n    numbers:\n")
-            for k in range(c * per, (c + 1) * per):
-                fh.write(f'      - {{phone: "+1408{k:07d}", first_name: A{k}}}\n')
+    write_apply_manifest(manifest, campaigns, per)
     desired = load_manifests([manifest])
     walls, ideals, reqs, shares, floors = [], [], [], [], []
     for run in range(runs):
