@@ -1,5 +1,6 @@
 """One connection: the token read once (a Notepad byte-order mark included), and one
-number for the worker threads and the pooled connections."""
+number for the requests in flight, the pooled connections and the reading threads
+(apply runs twice as many workers: one waiting out a Retry-After holds no slot)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import pytest
 from requests.adapters import HTTPAdapter
 
 from upcall_sync.authtoken import read_token
-from upcall_sync.client import DEFAULT_PARALLELISM, Connection, UpcallClient
+from upcall_sync.client import DEFAULT_PARALLELISM, WORKERS_PER_SLOT, Connection, UpcallClient
+from upcall_sync.client.slots import Slots
 from upcall_sync.emulator import Emulator
 from upcall_sync.errors import NoToken, TokenFileError
 
@@ -195,7 +197,9 @@ class _Sizes:
         self.connections: list[int] = []
         self.workers: list[int] = []
         self.apply_threads: set[str] = set()
+        self.slots: list[int | None] = []
         adapter_init = HTTPAdapter.__init__
+        slots_init = Slots.__init__
         pool_init = ThreadPoolExecutor.__init__
         thread_start = threading.Thread.start
 
@@ -213,7 +217,13 @@ class _Sizes:
                 self.apply_threads.add(this.name)
             thread_start(this)
 
+        def slots(this: Slots, size: int | None) -> None:
+            if size is not None:  # not a bare transport's unbounded default
+                self.slots.append(size)
+            slots_init(this, size)
+
         monkeypatch.setattr(HTTPAdapter, "__init__", adapter)
+        monkeypatch.setattr(Slots, "__init__", slots)
         monkeypatch.setattr(ThreadPoolExecutor, "__init__", pool)
         monkeypatch.setattr(threading.Thread, "start", start)
 
@@ -247,7 +257,8 @@ def test_parallelism_is_one_number_for_threads_and_connections(
         assert code == 0, err
     assert set(sizes.connections) == {expected}
     assert set(sizes.workers) == {expected}
-    assert len(sizes.apply_threads) == expected
+    assert set(sizes.slots) == {expected}  # requests in flight
+    assert len(sizes.apply_threads) == expected * WORKERS_PER_SLOT
 
 
 def test_the_command_line_default_is_the_clients() -> None:
@@ -264,6 +275,7 @@ def test_a_library_client_has_as_many_threads_as_connections(emulator: Emulator)
     assert adapter._pool_maxsize == 32  # type: ignore[attr-defined]
     with client.workers("t") as pool:
         assert pool._max_workers == 32
+    assert client.transport.slots.size == 32
     assert client.parallelism == 32
 
 

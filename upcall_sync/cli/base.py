@@ -178,7 +178,7 @@ Parallelism = Annotated[
         "--parallelism",
         min=1,
         max=64,
-        help="Requests in flight at once: the worker threads and the pooled connections.",
+        help="Requests in flight at once, and the pooled connections (apply runs 2N workers).",
         metavar="N",
     ),
 ]

@@ -22,6 +22,7 @@ from upcall_sync.client.observe import PageObserver, PageRead
 from upcall_sync.client.ratelimit import LimiterStatus, RateLimiter
 from upcall_sync.client.resources import contact_row
 from upcall_sync.client.rows import CONTACT_KEYS, ContactRow, NumberRow
+from upcall_sync.client.slots import WORKERS_PER_SLOT
 from upcall_sync.client.transport import (
     DEFAULT_BASE_URL,
     DEFAULT_PAGE_SIZE,
@@ -40,6 +41,7 @@ __all__ = [
     "DEFAULT_PAGE_SIZE",
     "DEFAULT_PARALLELISM",
     "NUMBER_TYPES",
+    "WORKERS_PER_SLOT",
     "Address",
     "Campaign",
     "CampaignAttributes",

@@ -26,6 +26,7 @@ from upcall_sync.client.probe import Probe
 from upcall_sync.client.ratelimit import LimiterStatus, RateLimiter
 from upcall_sync.client.resources import contact_row, document, parse_single
 from upcall_sync.client.rows import DecodedPage, NumberRow, decode_rows
+from upcall_sync.client.slots import Slots
 from upcall_sync.client.transport import (
     Page,
     RetryPolicy,
@@ -50,8 +51,10 @@ class UpcallClient(ContactListsApi):
 
     def __init__(self, transport: Transport, parallelism: int = DEFAULT_PARALLELISM) -> None:
         self.transport = transport
-        #: worker threads for this client's requests: as many as its pooled connections
+        #: requests in flight at once: as many as its pooled connections (and the reading
+        #: threads of `workers`; apply runs more workers, `slots.WORKERS_PER_SLOT`)
         self.parallelism = max(1, parallelism)
+        transport.slots = Slots(self.parallelism)
 
     def __repr__(self) -> str:
         return f"UpcallClient({self.transport!r})"

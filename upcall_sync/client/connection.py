@@ -7,9 +7,10 @@ caller) and every part of a run takes its settings from it:
   opened);
   the command line hands the same value to its output redactor;
 - the base URL, the timeouts, the retry policy and the rate limit;
-- `parallelism`: ONE number for the pooled HTTP connections AND the worker threads
-  that share them (the reader's, apply's and export's), so a run never has more
-  threads than connections, nor connections no thread uses.
+- `parallelism`: ONE number for the requests in flight, the pooled HTTP connections
+  and the reader's and export's worker threads. Apply runs twice as many workers
+  (`slots.WORKERS_PER_SLOT`): a worker waiting out a `Retry-After` holds no slot,
+  so the others still send `parallelism` requests at a time; no more ever are.
 
     connection = Connection.resolve(token_file="token.secret", parallelism=16)
     client = UpcallClient.open(connection)

@@ -37,6 +37,7 @@ from upcall_sync.client.responses import (
 )
 from upcall_sync.client.retry import Retrier, RetryPolicy
 from upcall_sync.client.rows import DecodedPage
+from upcall_sync.client.slots import Slots
 from upcall_sync.errors import (
     ApiResponseError,
     ApiStatusError,
@@ -254,6 +255,8 @@ class Transport:
         self.breaker = breaker if breaker is not None else CircuitBreaker(where=self._origin_text)
         #: slow start: few writes in flight until answers show the server takes more
         self.window = StartWindow()
+        #: requests in flight at once (`UpcallClient` bounds them at its `parallelism`)
+        self.slots = Slots(None)
         #: told of every listing page read (`observe.PageRead`); None: nobody listens
         self.on_page: PageObserver | None = None
         #: the one retry policy; apply's duplicate-proof POSTs use it too (`retrier.call`)
@@ -341,11 +344,21 @@ class Transport:
     def _exchange(
         self, method: str, url: str, body: Any, content_type: str = "application/vnd.api+json"
     ) -> tuple[requests.Response, bytes]:
-        """Send one request (in the start window, paced by the limiter, guarded by the
-        breaker); its body."""
+        """Send one request (in one of the `slots` of requests in flight, in the start
+        window, paced by the limiter, guarded by the breaker); its body."""
         if self.cancel.is_set():
             raise Cancelled("interrupted before sending a request")
         self.breaker.check()
+        if not self.slots.take(self.cancel):
+            raise Cancelled("interrupted before sending a request")
+        try:
+            return self._exchange_in_slot(method, url, body, content_type)
+        finally:
+            self.slots.give()
+
+    def _exchange_in_slot(
+        self, method: str, url: str, body: Any, content_type: str
+    ) -> tuple[requests.Response, bytes]:
         windowed = method != "GET"  # slow start is for writes: reads go out as before
         if windowed and not self.window.enter(self.cancel):
             raise Cancelled("interrupted before sending a request")

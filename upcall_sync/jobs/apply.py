@@ -8,7 +8,9 @@ The plan becomes a graph of operations:
 
 A new campaign that should be `ready` is created `pending`, filled with its
 numbers, and only then made ready, so no campaign dials a half-loaded list.
-Independent operations run on the client's `parallelism` threads, scheduled by
+Independent operations run on twice as many threads as the client's `parallelism`
+(its requests in flight, `client.slots`: a worker waiting out a Retry-After holds
+no slot, so the others still send that many), scheduled by
 `graphlib.TopologicalSorter`. A failed operation skips exactly what depends on
 it; everything else goes on (or, with `fail_fast`, nothing new starts).
 
@@ -35,6 +37,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from upcall_sync.client import (
+    WORKERS_PER_SLOT,
     Campaign,
     CampaignAttributes,
     CampaignNumber,
@@ -159,7 +162,7 @@ class Applier:
 
         threads = [
             threading.Thread(target=worker, name=f"apply-{i}", daemon=True)
-            for i in range(self.parallelism)
+            for i in range(self.parallelism * WORKERS_PER_SLOT)
         ]
         for t in threads:
             t.start()

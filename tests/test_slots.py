@@ -1,0 +1,120 @@
+"""Requests in flight stay at `parallelism`; a worker waiting out a Retry-After holds no
+slot, so apply's other workers still send (issue 26: stray 429s)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from upcall_sync.client import RetryPolicy, make_session
+from upcall_sync.client.slots import Slots
+from upcall_sync.emulator import Emulator
+from upcall_sync.emulator.server import Faults
+from upcall_sync.jobs.apply import apply_plan
+from upcall_sync.jobs.sync import PlanOptions, plan_for
+from upcall_sync.manifest import load_manifests
+
+from .conftest import CONFIRMED, FAST_TIMEOUTS, TOKEN, connect, write_manifest
+
+
+class _Counting(HTTPAdapter):
+    """Counts the requests in flight through it; logs (start, end, method, path, status)."""
+
+    def __init__(self) -> None:
+        super().__init__(pool_maxsize=32, max_retries=0)
+        self.lock = threading.Lock()
+        self.now = 0
+        self.most = 0
+        self.log: list[tuple[float, float, str, str, int]] = []
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        started = time.monotonic()
+        try:
+            resp = super().send(request, **kwargs)
+        finally:
+            with self.lock:
+                self.now -= 1
+        path = (request.path_url or "").split("?")[0]
+        with self.lock:
+            self.log.append(
+                (started, time.monotonic(), request.method or "", path, resp.status_code)
+            )
+        return resp
+
+
+def _session() -> tuple[requests.Session, _Counting]:
+    session = make_session(32)
+    adapter = _Counting()
+    session.mount("http://", adapter)
+    return session, adapter
+
+
+def test_a_slot_is_waited_for_and_a_cancel_ends_the_wait() -> None:
+    slots = Slots(2)
+    cancel = threading.Event()
+    assert slots.take(cancel) and slots.take(cancel)
+    got: list[bool] = []
+    waiter = threading.Thread(target=lambda: got.append(slots.take(cancel)))
+    waiter.start()
+    time.sleep(0.15)
+    assert got == [] and slots.taken == 2  # still waiting
+    slots.give()
+    waiter.join(timeout=2)
+    assert got == [True] and slots.taken == 2
+    cancelled: list[bool] = []
+    waiter = threading.Thread(target=lambda: cancelled.append(slots.take(cancel)))
+    waiter.start()
+    cancel.set()
+    waiter.join(timeout=2)
+    assert cancelled == [False] and slots.taken == 2
+    assert Slots(None).take(cancel)  # unbounded: never waits
+
+
+def test_requests_in_flight_never_exceed_parallelism() -> None:
+    """Eight threads read through a client of parallelism 2, against a server that takes
+    30 ms an answer: two requests at a time reach the session's adapter, never more."""
+    session, adapter = _session()
+    with Emulator(tokens=[TOKEN], confirmed_numbers=list(CONFIRMED), latency_ms=30) as emu:
+        client = connect(emu, session=session, parallelism=2)
+        threads = [threading.Thread(target=client.list_campaigns) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+    assert len(adapter.log) == 8
+    assert adapter.most == 2
+
+
+def test_a_worker_waiting_out_retry_after_frees_its_slot(tmp_path: Path) -> None:
+    """Apply at parallelism 1: the first contact POST is answered 429 with Retry-After: 1.
+    While its worker waits that second, another worker sends the other changes, one at a
+    time; before, the one worker slept and nothing went out for the whole second."""
+    body = "version: 1\ncampaigns:\n  - name: slots\n    status: pending\n    numbers:\n"
+    body += "".join(f'      - {{phone: "+1650555{n:04d}", first_name: P{n}}}\n' for n in range(6))
+    manifest = write_manifest(tmp_path / "m.yaml", body)
+    session, adapter = _session()
+    faults = Faults(retry_after=1)
+    faults.add_rule("429", "POST", r"/lists/[^/]+/contacts")
+    with Emulator(tokens=[TOKEN], confirmed_numbers=list(CONFIRMED), faults=faults) as emu:
+        client = connect(
+            emu,
+            session=session,
+            parallelism=1,
+            retry=RetryPolicy(max_attempts=3, max_total_seconds=30),
+            timeouts=FAST_TIMEOUTS,
+        )
+        planned = plan_for(load_manifests([str(manifest)]), client, PlanOptions())
+        report = apply_plan(client, planned.plan)
+    assert report.ok, [op.message for op in report.ops]
+    assert adapter.most == 1  # one request in flight at a time, as --parallelism 1 says
+    [(_, refused_at, *_)] = [e for e in adapter.log if e[4] == 429]
+    during = [e for e in adapter.log if refused_at <= e[0] < refused_at + 0.9]
+    assert len(during) >= 3, adapter.log  # the other contacts went out during the wait

@@ -1,0 +1,51 @@
+"""Requests in flight: at most `parallelism` at once, however many threads wait to send.
+
+`--parallelism N` bounds the requests in flight (and so the pooled connections),
+not the threads that want to send. A thread that waits out a `Retry-After`
+between two attempts holds no slot, so apply runs more workers than slots
+(`WORKERS_PER_SLOT`): when a stray 429 puts a worker to sleep for a second, the
+other changes still go out N at a time instead of N - 1 (issue 26: with every
+tenth request refused, most of a 16-slot apply's workers slept at once).
+"""
+
+from __future__ import annotations
+
+import threading
+
+#: apply's worker threads per slot: a worker waiting out a Retry-After frees its slot
+WORKERS_PER_SLOT = 2
+
+
+class Slots:
+    """A counting semaphore whose wait ends when the run is cancelled."""
+
+    def __init__(self, size: int | None) -> None:
+        """`size`: requests in flight at once; None: no bound."""
+        self.size = size
+        self._cv = threading.Condition()
+        self._taken = 0
+
+    def take(self, cancel: threading.Event) -> bool:
+        """Wait for a free slot and take it; False when `cancel` was set while waiting."""
+        if self.size is None:
+            return True
+        with self._cv:
+            while self._taken >= self.size:
+                if cancel.is_set():
+                    return False
+                self._cv.wait(0.05)
+            self._taken += 1
+            return True
+
+    def give(self) -> None:
+        """Give back a slot `take` returned True for."""
+        if self.size is None:
+            return
+        with self._cv:
+            self._taken -= 1
+            self._cv.notify()
+
+    @property
+    def taken(self) -> int:
+        with self._cv:
+            return self._taken
