@@ -10,7 +10,8 @@ A new campaign that should be `ready` is created `pending`, filled with its
 numbers, and only then made ready, so no campaign dials a half-loaded list.
 Independent operations run on twice as many threads as the client's `parallelism`
 (its requests in flight, `client.slots`: a worker waiting out a Retry-After holds
-no slot, so the others still send that many), scheduled by
+no slot, so the others still send that many; with `fail_fast`, one thread a slot,
+so that no change waits for a slot past the first failure), scheduled by
 `graphlib.TopologicalSorter`. A failed operation skips exactly what depends on
 it; everything else goes on (or, with `fail_fast`, nothing new starts).
 
@@ -160,9 +161,13 @@ class Applier:
                 for done in (op, *ended):
                     self.listener(done)
 
+        # A worker waiting out a Retry-After holds no slot, so twice as many workers as
+        # slots keep the slots busy. Not with fail_fast: a worker waiting for a slot has
+        # taken its change already, and would start it after the first failure.
+        per_slot = 1 if self.fail_fast else WORKERS_PER_SLOT
         threads = [
             threading.Thread(target=worker, name=f"apply-{i}", daemon=True)
-            for i in range(self.parallelism * WORKERS_PER_SLOT)
+            for i in range(self.parallelism * per_slot)
         ]
         for t in threads:
             t.start()
