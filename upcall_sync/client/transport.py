@@ -349,12 +349,13 @@ class Transport:
         if self.cancel.is_set():
             raise Cancelled("interrupted before sending a request")
         self.breaker.check()
-        if not self.slots.take(self.cancel):
+        slots = self.slots  # the one given back to, should a client replace it meanwhile
+        if not slots.take(self.cancel):
             raise Cancelled("interrupted before sending a request")
         try:
             return self._exchange_in_slot(method, url, body, content_type)
         finally:
-            self.slots.give()
+            slots.give()
 
     def _exchange_in_slot(
         self, method: str, url: str, body: Any, content_type: str
