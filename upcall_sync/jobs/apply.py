@@ -104,7 +104,7 @@ class Applier:
     ) -> None:
         self.client = client
         self.plan = plan
-        #: one worker thread per pooled connection of the client
+        #: the client's requests in flight (apply runs `WORKERS_PER_SLOT` workers for each)
         self.parallelism = client.parallelism
         self.fail_fast = fail_fast
         self.listener = listener or (lambda op: None)
