@@ -218,8 +218,8 @@ class _Sizes:
             thread_start(this)
 
         def slots(this: Slots, size: int | None) -> None:
-            if size is not None:  # not a bare transport's unbounded default
-                self.slots.append(size)
+            if type(this) is Slots and size is not None:  # not the start window, nor a
+                self.slots.append(size)  # bare transport's unbounded default
             slots_init(this, size)
 
         monkeypatch.setattr(HTTPAdapter, "__init__", adapter)

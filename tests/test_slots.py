@@ -12,6 +12,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from upcall_sync.client import RetryPolicy, make_session
+from upcall_sync.client.ratelimit import START_WINDOW, START_WINDOW_LIFTED, StartWindow
 from upcall_sync.client.slots import Slots
 from upcall_sync.emulator import Emulator
 from upcall_sync.emulator.server import Faults
@@ -118,3 +119,53 @@ def test_a_worker_waiting_out_retry_after_frees_its_slot(tmp_path: Path) -> None
     [(_, refused_at, *_)] = [e for e in adapter.log if e[4] == 429]
     during = [e for e in adapter.log if refused_at <= e[0] < refused_at + 0.9]
     assert len(during) >= 3, adapter.log  # the other contacts went out during the wait
+
+
+def _room(window: StartWindow) -> bool:
+    """Whether a write may go now: `enter` with the run cancelled waits for nothing, and
+    takes a place when there is one."""
+    stopped = threading.Event()
+    stopped.set()
+    return window.enter(stopped)
+
+
+def test_the_start_window_opens_one_per_answer_and_lifts_at_a_429() -> None:
+    """Slow start for writes: START_WINDOW in flight at first, one more for every answer
+    that is not a 429; the first 429 (or START_WINDOW_LIFTED answers) lifts it."""
+    cancel = threading.Event()
+    window = StartWindow()
+    assert window.size == START_WINDOW == 2 and not window.lifted
+    assert window.enter(cancel) and window.enter(cancel)
+    assert not _room(window)  # full: a third write waits
+    window.leave(False)  # answered: one left, and the window grows to 3
+    assert window.size == 3
+    assert window.enter(cancel) and window.enter(cancel)
+    assert not _room(window)
+    window.leave(None)  # no answer (a reset): room again, but no growth
+    assert window.size == 3 and window.enter(cancel)
+    window.leave(True)  # a 429: lifted for the rest of the run
+    assert window.lifted
+    assert all(window.enter(cancel) for _ in range(100))  # never waits again
+    window.leave(False)  # the ones in flight when it lifted end as no-ops
+    assert window.lifted and window.taken == 2  # as it was when the 429 lifted it
+
+    grown = StartWindow()
+    for _ in range(START_WINDOW_LIFTED - START_WINDOW):
+        assert grown.enter(cancel)
+        grown.leave(False)
+    assert grown.lifted  # START_WINDOW_LIFTED answers: lifted without a 429
+    assert StartWindow(START_WINDOW_LIFTED).lifted
+
+
+def test_a_write_waiting_for_the_window_goes_when_it_lifts() -> None:
+    cancel = threading.Event()
+    window = StartWindow()
+    assert window.enter(cancel) and window.enter(cancel)
+    went: list[bool] = []
+    waiter = threading.Thread(target=lambda: went.append(window.enter(cancel)))
+    waiter.start()
+    time.sleep(0.15)
+    assert went == []
+    window.lift()  # a 429 to a read: the limiter paces from here on
+    waiter.join(timeout=2)
+    assert went == [True]

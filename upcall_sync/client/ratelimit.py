@@ -72,6 +72,8 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from upcall_sync.client.slots import Slots
+
 #: the slowest the limiter ever paces (requests per second)
 MIN_RATE = 0.2
 #: the most `--max-rps` (and a server's policy) may say
@@ -486,7 +488,7 @@ START_WINDOW = 2
 START_WINDOW_LIFTED = 64
 
 
-class StartWindow:
+class StartWindow(Slots):
     """Slow start (as TCP's) for writes: at first at most START_WINDOW writes in flight,
     one more for every answer that is not a 429 (so it doubles every round trip), until
     the first 429 (to any request) or START_WINDOW_LIFTED answers; then it is lifted for
@@ -499,40 +501,35 @@ class StartWindow:
     paired with one `leave`)."""
 
     def __init__(self, size: int = START_WINDOW) -> None:
-        self._cv = threading.Condition()
-        self._size = size
-        self._in_flight = 0
-        self.lifted = size >= START_WINDOW_LIFTED
+        super().__init__(None if size >= START_WINDOW_LIFTED else size)
+
+    @property
+    def lifted(self) -> bool:
+        return self.size is None
 
     def enter(self, cancel: threading.Event) -> bool:
         """Wait for room in the window; False when `cancel` was set while waiting."""
-        if self.lifted:
-            return True
-        with self._cv:
-            while not self.lifted and self._in_flight >= self._size:
-                if cancel.is_set():
-                    return False
-                self._cv.wait(0.05)
-            self._in_flight += 1
-            return True
+        return self.take(cancel)
 
     def lift(self) -> None:
         """A 429 came (to a request outside the window): the limiter paces from here on."""
         with self._cv:
-            self.lifted = True
+            self.size = None
             self._cv.notify_all()
 
     def leave(self, refused: bool | None) -> None:
         """The request ended: answered 429 (`refused`), otherwise answered, or (None)
         without an answer."""
-        if self.lifted:
+        if self.size is None:
             return
         with self._cv:
-            self._in_flight -= 1
+            if self.size is None:  # lifted meanwhile: nothing is counted any more
+                return
+            self._taken -= 1
             if refused is False:
-                self._size += 1
-            if refused or self._size >= START_WINDOW_LIFTED:
-                self.lifted = True
+                self.size += 1
+            if refused or self.size >= START_WINDOW_LIFTED:
+                self.size = None
             self._cv.notify_all()
 
 

@@ -17,7 +17,9 @@ WORKERS_PER_SLOT = 2
 
 
 class Slots:
-    """A counting semaphore whose wait ends when the run is cancelled."""
+    """A counting semaphore whose wait ends when the run is cancelled. Its `size` may
+    change under `_cv` (the start window grows, then lifts: `ratelimit.StartWindow`);
+    while it is None nothing is counted."""
 
     def __init__(self, size: int | None) -> None:
         """`size`: requests in flight at once; None: no bound."""
@@ -30,7 +32,7 @@ class Slots:
         if self.size is None:
             return True
         with self._cv:
-            while self._taken >= self.size:
+            while self.size is not None and self._taken >= self.size:
                 if cancel.is_set():
                     return False
                 self._cv.wait(0.05)
