@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
@@ -16,7 +17,9 @@ from upcall_sync.client.ratelimit import START_WINDOW, START_WINDOW_LIFTED, Star
 from upcall_sync.client.slots import Slots
 from upcall_sync.emulator import Emulator
 from upcall_sync.emulator.server import Faults
+from upcall_sync.errors import NotStarted
 from upcall_sync.jobs.apply import apply_plan
+from upcall_sync.jobs.schedule import StartGate
 from upcall_sync.jobs.sync import PlanOptions, plan_for
 from upcall_sync.manifest import load_manifests
 
@@ -169,3 +172,101 @@ def test_a_write_waiting_for_the_window_goes_when_it_lifts() -> None:
     window.lift()  # a 429 to a read: the limiter paces from here on
     waiter.join(timeout=2)
     assert went == [True]
+
+
+# -- the start gate: nothing new starts once the run stopped ------------------------------
+
+
+def test_the_start_gate_stops_only_changes_that_have_not_reached_the_api() -> None:
+    stopped = threading.Event()
+    gate = StartGate(stopped.is_set)
+    gate.may_send()  # a thread running no change (a read, the convergence check) passes
+    gate.begin()
+    gate.may_send()  # not stopped: the change goes
+    gate.sent(refused=True)  # answered 429: nothing handled, so not reached yet
+    stopped.set()
+    with pytest.raises(NotStarted):
+        gate.may_send()
+    gate.end()
+    gate.may_send()
+    gate.begin()
+    stopped.clear()
+    gate.sent(refused=False)  # any other answer (or none): it may have been handled
+    stopped.set()
+    gate.may_send()  # a change that reached the API finishes, its look-ups included
+    other: list[BaseException] = []
+
+    def elsewhere() -> None:
+        gate.begin()
+        try:
+            gate.may_send()
+        except NotStarted as exc:
+            other.append(exc)
+
+    t = threading.Thread(target=elsewhere)
+    t.start()
+    t.join()
+    assert len(other) == 1  # per thread: another worker's new change does not start
+
+
+def _one_campaign(tmp_path: Path, numbers: int) -> Path:
+    body = "version: 1\ncampaigns:\n  - name: gate\n    status: pending\n    numbers:\n"
+    body += "".join(
+        f'      - {{phone: "+1650555{n:04d}", first_name: P{n}}}\n' for n in range(numbers)
+    )
+    return write_manifest(tmp_path / "m.yaml", body)
+
+
+def test_a_stop_ends_changes_that_only_met_429s_at_once(tmp_path: Path) -> None:
+    """Ctrl-C while every contact POST is answered 429: those changes were never handled,
+    so they end as not attempted at their next attempt, not after the whole retry budget
+    (30 s here; before the gate, in-flight changes retried their 429s until it ran out)."""
+    manifest = _one_campaign(tmp_path, 6)
+    faults = Faults(retry_after=1)
+    faults.add_rule("429", "POST", r"/lists/[^/]+/contacts", count=10_000)
+    cancel = threading.Event()
+    with Emulator(tokens=[TOKEN], confirmed_numbers=list(CONFIRMED), faults=faults) as emu:
+        client = connect(
+            emu, parallelism=2, retry=RetryPolicy(max_attempts=3, max_total_seconds=30)
+        )
+        planned = plan_for(load_manifests([str(manifest)]), client, PlanOptions())
+        done: list[Any] = []
+        runner = threading.Thread(
+            target=lambda: done.append(apply_plan(client, planned.plan, cancel=cancel))
+        )
+        runner.start()
+        deadline = time.monotonic() + 10
+        while sum(r.status == 429 for r in emu.requests) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        stopped_at = time.monotonic()
+        cancel.set()
+        runner.join(timeout=40)
+        took = time.monotonic() - stopped_at
+        contacts = emu.store.sql("SELECT COUNT(*) n FROM list_contacts")[0]["n"]
+    [report] = done
+    assert report.interrupted
+    assert took < 5.0, took  # one Retry-After at most, then nothing
+    assert contacts == 0
+    ops = [op for op in report.ops if op.kind in ("create_contact", "add_number")]
+    assert {op.status for op in ops} == {"not_attempted"}, [(op.label, op.status) for op in ops]
+
+
+def test_fail_fast_sends_nothing_after_a_refusal(tmp_path: Path) -> None:
+    """--fail-fast at --parallelism 16: the campaign with an unconfirmed from_number is
+    refused; no POST starts after its answer came back (before the gate, the changes
+    workers had taken while the start window held them went out after it: 13-15)."""
+    lines = ["version: 1", "campaigns:"]
+    for c in range(30):
+        number = "+16509999999" if c == 0 else CONFIRMED[0]
+        lines += [f"  - name: ff {c:03d}", f'    from_number: "{number}"']
+    manifest = write_manifest(tmp_path / "m.yaml", "\n".join(lines) + "\n")
+    session, adapter = _session()
+    with Emulator(tokens=[TOKEN], confirmed_numbers=list(CONFIRMED), latency_ms=100) as emu:
+        client = connect(emu, session=session, parallelism=16)
+        planned = plan_for(load_manifests([str(manifest)]), client, PlanOptions())
+        report = apply_plan(client, planned.plan, fail_fast=True)
+    posts = [e for e in adapter.log if e[2] == "POST"]
+    [refused_at] = [end for _start, end, _m, _p, status in posts if 400 <= status < 500]
+    late = [e for e in posts if e[0] > refused_at + 0.02]
+    assert late == [], late
+    assert report.stopped_early and any(op.status == "failed" for op in report.ops)

@@ -22,6 +22,7 @@ UpcallSyncError                  root: the CLI catches it once and prints one li
 ├── PlanFileError                a saved plan is unreadable, corrupted, or from another version
 ├── ExportError                  the live account holds what no manifest can (every reason)
 └── Cancelled                    the operator asked to stop (SIGINT/SIGTERM) while waiting
+    └── NotStarted               the run stopped before this change reached the API
 ```
 
 Messages are the library's: they name what is wrong, never a command-line flag
@@ -339,6 +340,11 @@ class Cancelled(UpcallSyncError):
     """The operator asked to stop (SIGINT/SIGTERM) while a request was waiting to retry."""
 
     exit_code = 130
+
+
+class NotStarted(Cancelled):
+    """The run stopped (Ctrl-C, --fail-fast, a dead API) before this change reached the
+    API: nothing of it was sent, or only requests answered 429 (nothing handled)."""
 
 
 _STATUS_TEXT = {

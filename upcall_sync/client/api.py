@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -26,7 +27,7 @@ from upcall_sync.client.probe import Probe
 from upcall_sync.client.ratelimit import LimiterStatus, RateLimiter
 from upcall_sync.client.resources import contact_row, document, parse_single
 from upcall_sync.client.rows import DecodedPage, NumberRow, decode_rows
-from upcall_sync.client.slots import Slots
+from upcall_sync.client.slots import SendGate, Slots
 from upcall_sync.client.transport import (
     Page,
     RetryPolicy,
@@ -140,6 +141,16 @@ class UpcallClient(ContactListsApi):
     def workers(self, name: str) -> ThreadPoolExecutor:
         """A pool of `parallelism` threads for this client's requests (one per connection)."""
         return ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix=name)
+
+    @contextlib.contextmanager
+    def gated(self, gate: SendGate) -> Iterator[None]:
+        """While the block runs, every request of this client asks `gate` before it goes
+        out (apply's `StartGate`: nothing new starts once the run stopped)."""
+        before, self.transport.gate = self.transport.gate, gate
+        try:
+            yield
+        finally:
+            self.transport.gate = before
 
     def retry(
         self,

@@ -11,9 +11,22 @@ tenth request refused, most of a 16-slot apply's workers slept at once).
 from __future__ import annotations
 
 import threading
+from typing import Protocol
 
 #: apply's worker threads per slot: a worker waiting out a Retry-After frees its slot
 WORKERS_PER_SLOT = 2
+
+
+class SendGate(Protocol):
+    """Asked before each request goes out, in the thread that sends it (apply's
+    `schedule.StartGate`, set with `UpcallClient.gated`)."""
+
+    def may_send(self) -> None:
+        """Raise (`NotStarted`) to keep the request from going out."""
+
+    def sent(self, refused: bool) -> None:
+        """The request went out: answered 429 (`refused`: nothing was handled), or
+        anything else, or no answer at all."""
 
 
 class Slots:

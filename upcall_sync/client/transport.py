@@ -37,7 +37,7 @@ from upcall_sync.client.responses import (
 )
 from upcall_sync.client.retry import Retrier, RetryPolicy
 from upcall_sync.client.rows import DecodedPage
-from upcall_sync.client.slots import Slots
+from upcall_sync.client.slots import SendGate, Slots
 from upcall_sync.errors import (
     ApiResponseError,
     ApiStatusError,
@@ -257,6 +257,8 @@ class Transport:
         self.window = StartWindow()
         #: requests in flight at once (`UpcallClient` bounds them at its `parallelism`)
         self.slots = Slots(None)
+        #: asked before each request goes out (apply's start gate), when set
+        self.gate: SendGate | None = None
         #: told of every listing page read (`observe.PageRead`); None: nobody listens
         self.on_page: PageObserver | None = None
         #: the one retry policy; apply's duplicate-proof POSTs use it too (`retrier.call`)
@@ -391,6 +393,9 @@ class Transport:
         if not self.limiter.acquire(self.cancel):
             raise Cancelled("interrupted before sending a request")
         self.breaker.check()
+        gate = self.gate
+        if gate is not None:
+            gate.may_send()  # as late as can be: the limiter may have held it a while
         started = time.monotonic()
         self.stats.count(method)
         data = None
@@ -413,8 +418,12 @@ class Transport:
                 **send_settings(self.session, request.url or url),
             )
         except requests.RequestException as exc:
+            if gate is not None:
+                gate.sent(False)  # it may have reached the server
             scrub_exception(exc, self.redact)
             raise self._transport_error(method, url, exc, sent_at=started) from exc
+        if gate is not None:
+            gate.sent(resp.status_code == 429)
         self.breaker.answered()
         if resp.status_code == 429:
             self.stats.count_throttled()

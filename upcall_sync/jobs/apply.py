@@ -10,8 +10,8 @@ A new campaign that should be `ready` is created `pending`, filled with its
 numbers, and only then made ready, so no campaign dials a half-loaded list.
 Independent operations run on twice as many threads as the client's `parallelism`
 (its requests in flight, `client.slots`: a worker waiting out a Retry-After holds
-no slot, so the others still send that many; with `fail_fast`, one thread a slot,
-so that no change waits for a slot past the first failure), scheduled by
+no slot, so the others still send that many; `schedule.StartGate` keeps a change
+that has not reached the API from starting once the run stopped), scheduled by
 `graphlib.TopologicalSorter`. A failed operation skips exactly what depends on
 it; everything else goes on (or, with `fail_fast`, nothing new starts).
 
@@ -66,6 +66,7 @@ from upcall_sync.errors import (
     ApiStatusError,
     ApiUnreachable,
     Cancelled,
+    NotStarted,
     OutcomeUnknown,
     UpcallSyncError,
 )
@@ -76,6 +77,7 @@ from upcall_sync.jobs.schedule import (
     Listener,
     Op,
     Scheduler,
+    StartGate,
     Status,
 )
 from upcall_sync.state.rows import contact_of
@@ -149,10 +151,15 @@ class Applier:
         """Run every operation; workers take the next ready one themselves."""
         scheduler = Scheduler(self.ops)
         report = ApplyReport(self.ops)
+        gate = StartGate(lambda: scheduler.stopped or self.cancel.is_set())
 
         def worker() -> None:
             while (op := scheduler.take()) is not None:
-                self._execute(op)
+                gate.begin()
+                try:
+                    self._execute(op)
+                finally:
+                    gate.end()
                 stop = (self.fail_fast and op.status == "failed") or bool(self.unreachable)
                 if stop:
                     report.stopped_early = True
@@ -162,21 +169,21 @@ class Applier:
                     self.listener(done)
 
         # A worker waiting out a Retry-After holds no slot, so twice as many workers as
-        # slots keep the slots busy. Not with fail_fast: a worker waiting for a slot has
-        # taken its change already, and would start it after the first failure.
-        per_slot = 1 if self.fail_fast else WORKERS_PER_SLOT
+        # slots keep the slots busy; the gate keeps a change a worker took but has not
+        # sent from starting once the run stopped.
         threads = [
             threading.Thread(target=worker, name=f"apply-{i}", daemon=True)
-            for i in range(self.parallelism * per_slot)
+            for i in range(self.parallelism * WORKERS_PER_SLOT)
         ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            while t.is_alive():
-                t.join(timeout=0.2)
-                if self.cancel.is_set() and not report.interrupted:
-                    report.interrupted = True
-                    scheduler.stop()
+        with self.client.gated(gate):
+            for t in threads:
+                t.start()
+            for t in threads:
+                while t.is_alive():
+                    t.join(timeout=0.2)
+                    if self.cancel.is_set() and not report.interrupted:
+                        report.interrupted = True
+                        scheduler.stop()
         for op in self.ops:
             if op.status == "pending":
                 op.status = "not_attempted"
@@ -187,6 +194,8 @@ class Applier:
         try:
             op.result = self._handlers[op.kind](op)
             op.status = "applied"
+        except NotStarted:  # the run stopped before it reached the API: as if never taken
+            op.status = "not_attempted"
         except Cancelled as exc:
             op.status = "not_attempted"
             op.message = str(exc)

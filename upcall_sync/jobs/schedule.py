@@ -31,7 +31,7 @@ from upcall_sync.core.changes import (
     UpdateCampaign,
     UpdateContact,
 )
-from upcall_sync.errors import UpcallSyncError
+from upcall_sync.errors import NotStarted, UpcallSyncError
 
 PRIORITY = {
     "create_list": 0,
@@ -242,3 +242,37 @@ class Scheduler:
         with self.cv:
             self.stopped = True
             self.cv.notify_all()
+
+
+class StartGate:
+    """Nothing new starts once the run stopped: asked before each request an apply worker
+    sends (`UpcallClient.gated`), it keeps a change that has not reached the API from
+    sending once `stopped()` holds (Ctrl-C, `--fail-fast`, a dead API).
+
+    A change has reached the API once a request of it got any answer but a 429, or
+    none at all (it may have been handled). Until then (nothing sent yet, or only 429s:
+    the server handled nothing) it is not started, and the run's stop ends it as not
+    attempted (`NotStarted`): a worker that took it and waits for a request slot, the
+    start window or a 429's Retry-After sends nothing more. A change that has reached
+    the API finishes, its look-ups included. Per thread: a worker runs one change at a
+    time, and requests of threads that run none (`begin` never called) pass."""
+
+    def __init__(self, stopped: Callable[[], bool]) -> None:
+        self._stopped = stopped
+        self._local = threading.local()
+
+    def begin(self) -> None:
+        """This thread starts a change."""
+        self._local.reached = False
+
+    def end(self) -> None:
+        """This thread's change ended."""
+        self._local.reached = True
+
+    def may_send(self) -> None:
+        if not getattr(self._local, "reached", True) and self._stopped():
+            raise NotStarted("not started: the run stopped before this change reached the API")
+
+    def sent(self, refused: bool) -> None:
+        if not refused:
+            self._local.reached = True
