@@ -270,3 +270,29 @@ def test_fail_fast_sends_nothing_after_a_refusal(tmp_path: Path) -> None:
     late = [e for e in posts if e[0] > refused_at + 0.02]
     assert late == [], late
     assert report.stopped_early and any(op.status == "failed" for op in report.ops)
+
+
+def test_a_stop_ends_the_wait_for_the_limiter(tmp_path: Path) -> None:
+    """At a paced rate (--max-rps 2) eight workers queue for the limiter; after Ctrl-C
+    those whose change has not reached the API stop waiting at once (before, each waited
+    for its token, 0.5 s apart, only to be refused then)."""
+    manifest = _one_campaign(tmp_path, 20)
+    cancel = threading.Event()
+    with Emulator(tokens=[TOKEN], confirmed_numbers=list(CONFIRMED)) as emu:
+        client = connect(emu, parallelism=4, max_rps=2)
+        planned = plan_for(load_manifests([str(manifest)]), client, PlanOptions())
+        done: list[Any] = []
+        runner = threading.Thread(
+            target=lambda: done.append(apply_plan(client, planned.plan, cancel=cancel))
+        )
+        runner.start()
+        time.sleep(1.5)  # the list and the campaign made, contacts queued at 2 a second
+        stopped_at = time.monotonic()
+        cancel.set()
+        runner.join(timeout=30)
+        took = time.monotonic() - stopped_at
+    [report] = done
+    assert report.interrupted
+    assert took < 1.0, took  # 0.09 s here; 2.0 s when each waited for its token
+    statuses = {op.status for op in report.ops if op.kind == "create_contact"}
+    assert "not_attempted" in statuses and "failed" not in statuses

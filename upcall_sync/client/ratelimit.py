@@ -207,9 +207,13 @@ class RateLimiter:
 
     # -- sending ----------------------------------------------------------------
 
-    def acquire(self, cancel: threading.Event) -> bool:
-        """Wait until a request may go; False when `cancel` was set while waiting."""
+    def acquire(self, cancel: threading.Event, give_up: Callable[[], bool] | None = None) -> bool:
+        """Wait until a request may go; False when `cancel` was set while waiting, or when
+        `give_up()` came true (asked at least every 0.1 s)."""
+        check = 0.5 if give_up is None else 0.1
         while True:
+            if give_up is not None and give_up():
+                return False
             with self._lock:
                 now = self._clock()
                 wait = self._hold_until - now
@@ -223,7 +227,7 @@ class RateLimiter:
                         self._tokens -= 1.0
                         return True
                     wait = (1.0 - self._tokens) / rate
-            if cancel.wait(min(wait, 0.5)):
+            if cancel.wait(min(wait, check)):
                 return False
 
     # -- hearing back -------------------------------------------------------------

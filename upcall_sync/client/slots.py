@@ -21,6 +21,9 @@ class SendGate(Protocol):
     """Asked before each request goes out, in the thread that sends it (apply's
     `schedule.StartGate`, set with `UpcallClient.gated`)."""
 
+    def refuses(self) -> bool:
+        """Whether `may_send` would raise (a wait for the limiter ends when it does)."""
+
     def may_send(self) -> None:
         """Raise (`NotStarted`) to keep the request from going out."""
 

@@ -390,12 +390,16 @@ class Transport:
     ) -> tuple[requests.Response, float]:
         """The request sent when the limiter allows, and its answer's head (told to the
         breaker and the limiter); when it was sent."""
-        if not self.limiter.acquire(self.cancel):
-            raise Cancelled("interrupted before sending a request")
-        self.breaker.check()
         gate = self.gate
         if gate is not None:
-            gate.may_send()  # as late as can be: the limiter may have held it a while
+            gate.may_send()  # before, and after, the wait for the limiter
+        if not self.limiter.acquire(self.cancel, gate.refuses if gate is not None else None):
+            if gate is not None:
+                gate.may_send()  # NotStarted, when that is why the wait ended
+            raise Cancelled("interrupted before sending a request")
+        self.breaker.check()
+        if gate is not None:
+            gate.may_send()
         started = time.monotonic()
         self.stats.count(method)
         data = None

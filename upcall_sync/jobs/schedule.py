@@ -269,8 +269,11 @@ class StartGate:
         """This thread's change ended."""
         self._local.reached = True
 
+    def refuses(self) -> bool:
+        return not getattr(self._local, "reached", True) and self._stopped()
+
     def may_send(self) -> None:
-        if not getattr(self._local, "reached", True) and self._stopped():
+        if self.refuses():
             raise NotStarted("not started: the run stopped before this change reached the API")
 
     def sent(self, refused: bool) -> None:
