@@ -286,7 +286,11 @@ def test_a_stop_ends_the_wait_for_the_limiter(tmp_path: Path) -> None:
             target=lambda: done.append(apply_plan(client, planned.plan, cancel=cancel))
         )
         runner.start()
-        time.sleep(1.5)  # the list and the campaign made, contacts queued at 2 a second
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any(
+            "/contacts" in r.path for r in emu.requests
+        ):  # the list and the campaign made, the contacts queued at 2 a second
+            time.sleep(0.02)
         stopped_at = time.monotonic()
         cancel.set()
         runner.join(timeout=30)
