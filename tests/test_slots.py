@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from upcall_sync.emulator import Emulator
 from upcall_sync.emulator.server import Faults
 from upcall_sync.errors import NotStarted
 from upcall_sync.jobs.apply import apply_plan
-from upcall_sync.jobs.schedule import StartGate
+from upcall_sync.jobs.schedule import ApplyReport, StartGate
 from upcall_sync.jobs.sync import PlanOptions, plan_for
 from upcall_sync.manifest import load_manifests
 
@@ -217,6 +218,28 @@ def _one_campaign(tmp_path: Path, numbers: int) -> Path:
     return write_manifest(tmp_path / "m.yaml", body)
 
 
+def _apply_then_stop(
+    client: Any, manifest: Path, ready: Callable[[], bool]
+) -> tuple[ApplyReport, float]:
+    """Apply `manifest` in a thread, stop it (as Ctrl-C does) once `ready()`; the report,
+    and how long the apply took to end after the stop."""
+    planned = plan_for(load_manifests([str(manifest)]), client, PlanOptions())
+    cancel = threading.Event()
+    done: list[ApplyReport] = []
+    runner = threading.Thread(
+        target=lambda: done.append(apply_plan(client, planned.plan, cancel=cancel))
+    )
+    runner.start()
+    deadline = time.monotonic() + 10
+    while not ready() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    stopped_at = time.monotonic()
+    cancel.set()
+    runner.join(timeout=40)
+    assert done, "the apply did not end within 40 s of the stop"
+    return done[0], time.monotonic() - stopped_at
+
+
 def test_a_stop_ends_changes_that_only_met_429s_at_once(tmp_path: Path) -> None:
     """Ctrl-C while every contact POST is answered 429: those changes were never handled,
     so they end as not attempted at their next attempt, not after the whole retry budget
@@ -224,26 +247,14 @@ def test_a_stop_ends_changes_that_only_met_429s_at_once(tmp_path: Path) -> None:
     manifest = _one_campaign(tmp_path, 6)
     faults = Faults(retry_after=1)
     faults.add_rule("429", "POST", r"/lists/[^/]+/contacts", count=10_000)
-    cancel = threading.Event()
     with Emulator(tokens=[TOKEN], confirmed_numbers=list(CONFIRMED), faults=faults) as emu:
         client = connect(
             emu, parallelism=2, retry=RetryPolicy(max_attempts=3, max_total_seconds=30)
         )
-        planned = plan_for(load_manifests([str(manifest)]), client, PlanOptions())
-        done: list[Any] = []
-        runner = threading.Thread(
-            target=lambda: done.append(apply_plan(client, planned.plan, cancel=cancel))
+        report, took = _apply_then_stop(
+            client, manifest, lambda: sum(r.status == 429 for r in emu.requests) >= 3
         )
-        runner.start()
-        deadline = time.monotonic() + 10
-        while sum(r.status == 429 for r in emu.requests) < 3 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        stopped_at = time.monotonic()
-        cancel.set()
-        runner.join(timeout=40)
-        took = time.monotonic() - stopped_at
         contacts = emu.store.sql("SELECT COUNT(*) n FROM list_contacts")[0]["n"]
-    [report] = done
     assert report.interrupted
     assert took < 5.0, took  # one Retry-After at most, then nothing
     assert contacts == 0
@@ -277,25 +288,12 @@ def test_a_stop_ends_the_wait_for_the_limiter(tmp_path: Path) -> None:
     those whose change has not reached the API stop waiting at once (before, each waited
     for its token, 0.5 s apart, only to be refused then)."""
     manifest = _one_campaign(tmp_path, 20)
-    cancel = threading.Event()
     with Emulator(tokens=[TOKEN], confirmed_numbers=list(CONFIRMED)) as emu:
         client = connect(emu, parallelism=4, max_rps=2)
-        planned = plan_for(load_manifests([str(manifest)]), client, PlanOptions())
-        done: list[Any] = []
-        runner = threading.Thread(
-            target=lambda: done.append(apply_plan(client, planned.plan, cancel=cancel))
+        # stopped once the list and the campaign are made, the contacts queued at 2 a second
+        report, took = _apply_then_stop(
+            client, manifest, lambda: any("/contacts" in r.path for r in emu.requests)
         )
-        runner.start()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not any(
-            "/contacts" in r.path for r in emu.requests
-        ):  # the list and the campaign made, the contacts queued at 2 a second
-            time.sleep(0.02)
-        stopped_at = time.monotonic()
-        cancel.set()
-        runner.join(timeout=30)
-        took = time.monotonic() - stopped_at
-    [report] = done
     assert report.interrupted
     assert took < 1.0, took  # 0.09 s here; 2.0 s when each waited for its token
     statuses = {op.status for op in report.ops if op.kind == "create_contact"}
