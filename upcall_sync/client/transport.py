@@ -390,9 +390,7 @@ class Transport:
     ) -> tuple[requests.Response, float]:
         """The request sent when the limiter allows, and its answer's head (told to the
         breaker and the limiter); when it was sent."""
-        gate = self.gate
-        if gate is not None:
-            gate.may_send()  # before, and after, the wait for the limiter
+        gate = self.gate  # asked during the wait for the limiter, and after it
         if not self.limiter.acquire(self.cancel, gate.refuses if gate is not None else None):
             if gate is not None:
                 gate.may_send()  # NotStarted, when that is why the wait ended
