@@ -107,6 +107,40 @@ def test_files_are_written_whole_or_not_at_all(tmp_path: Path) -> None:
     assert sorted(p.name for p in out.iterdir()) == ["a.yaml", "b.csv"]  # no temp file left
 
 
+def test_a_failed_write_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write that fails part-way (a full disk: one short write, then ENOSPC) leaves no
+    file and no temp file, and the error names the file being written."""
+    import errno
+    import os
+
+    from upcall_sync.jobs import export_yaml
+
+    real_write = os.write
+    calls: list[int] = []
+
+    def full_disk(fd: int, data: bytes | memoryview) -> int:
+        calls.append(len(data))
+        if len(calls) == 2:  # the second file's first write: half of it goes in
+            return real_write(fd, bytes(data[: len(data) // 2]))
+        if len(calls) == 3:  # the rest of it: the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(export_yaml.os, "write", full_disk)
+    out = tmp_path / "out"
+    files = {"a.yaml": "a: 1\n", "b.yaml": "b: " + "x" * 5000 + "\n", "c.yaml": "c: 1\n"}
+    with pytest.raises(UsageError, match=r"cannot write .*\.b\.yaml\..*\.tmp: No space left"):
+        export_yaml.write_files(files, out, overwrite=False)
+    assert list(out.iterdir()) == []
+    assert calls[1] > calls[2] > 0  # the short write was resumed where it stopped
+    monkeypatch.undo()
+    export_yaml.write_files(files, out, overwrite=False)
+    assert {p.name: p.read_text() for p in out.iterdir()} == files
+    assert {oct(p.stat().st_mode & 0o777) for p in out.iterdir()} == {"0o644"}
+
+
 def test_strangers_are_manifests_the_export_did_not_write(tmp_path: Path) -> None:
     for name in ("mine.yaml", "theirs.yml", ".hidden.yaml", "notes.txt"):
         (tmp_path / name).write_text("x")

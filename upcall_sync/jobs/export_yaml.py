@@ -21,6 +21,7 @@ account holds hundreds of thousands of numbers). Every choice is conservative:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import io
@@ -352,22 +353,38 @@ def write_files(files: dict[str, str], out_dir: Path, *, overwrite: bool) -> lis
                 else f"{existing[0]} already exists; pass --overwrite to replace it"
             )
     staged: list[tuple[str, Path]] = []
+    placed = 0  # how many of `staged` were renamed into place (the rest are removed)
     try:
         for path in targets:
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=out_dir)
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-                fh.write(files[path.name])
-            os.chmod(tmp, 0o644)
             staged.append((tmp, path))
+            try:
+                os.fchmod(fd, 0o644)
+                _write_all(fd, files[path.name].encode("utf-8"), tmp)
+            finally:
+                os.close(fd)
         for tmp, path in staged:
             os.replace(tmp, path)
+            placed += 1
     except OSError as exc:
         raise UsageError(f"cannot write {exc.filename or out_dir}: {exc.strerror}") from None
     finally:
-        for tmp, _path in staged:
-            if os.path.exists(tmp):
+        for tmp, _path in staged[placed:]:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
     return targets
+
+
+def _write_all(fd: int, data: bytes, name: str) -> None:
+    """All of `data` to the file `fd` (a short write, as on a full disk, goes on where it
+    stopped); an OSError names the file `name`."""
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[os.write(fd, view) :]
+    except OSError as exc:
+        exc.filename = exc.filename or name
+        raise
 
 
 def strangers(out_dir: Path, files: dict[str, str]) -> list[str]:
