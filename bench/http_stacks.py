@@ -16,6 +16,10 @@ threads through three stacks, one after the other in each run:
 Every URL carries the bench token, so each GET is answered with its page (a GET without
 it would be a short 401, and would measure nothing).
 
+Beside each stack's wall time: its client CPU (every thread) and the emulator's (a
+process of its own, on the same 2 cores): where the client spends less than the
+emulator, the floor is the emulator's.
+
 `--lane` also times the export itself (read, build, write, as `export_bench.py` does),
 once through the client as it is and once with an *experiment*: the transport's GETs
 sent on a keep-alive `http.client` connection per thread instead of through requests
@@ -31,6 +35,8 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import math
+import os
 import shutil
 import sys
 import tempfile
@@ -51,6 +57,16 @@ from harness import Report, client_for, emulator, load, make_session, median
 
 transport_module = load("upcall_sync.client.transport")
 PARALLELISM = 8
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user and system) a process has used so far: Linux's /proc; NaN
+    elsewhere (the figure is then left out)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _in_threads(fn: Callable[[str], bytes], items: list[str]) -> float:
@@ -142,17 +158,17 @@ def http_client_lane() -> Iterator[None]:
         Transport._send = original
 
 
-def export_seconds(url: str, out_dir: Path) -> tuple[float, list[str]]:
-    """One export (read, build, write) as `export_bench.export_once` times it, and the
-    GET URLs requests sent (none under the lane: its GETs bypass the session)."""
+def export_seconds(url: str, out_dir: Path) -> tuple[float, float, list[str]]:
+    """One export (read, build, write) as `export_bench.export_once` times it: wall and
+    client CPU seconds, and the GET URLs requests sent (none under the lane)."""
     client, urls = client_for(url, PARALLELISM)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     live, result = export_once(client, out_dir)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     assert getattr(result, "numbers", 0) > 0
     del live, result
     shutil.rmtree(out_dir)
-    return seconds, urls
+    return seconds, cpu, urls
 
 
 def main() -> int:
@@ -166,26 +182,33 @@ def main() -> int:
     tag = f"GETs of export {campaigns:,}x{per}"
     stacks = {"requests": via_requests, "urllib3": via_urllib3, "http.client": via_http_client}
     times: dict[str, list[float]] = {name: [] for name in stacks}
+    cpus: dict[str, list[float]] = {name: [] for name in stacks}
+    served: dict[str, list[float]] = {name: [] for name in stacks}
     exports: dict[str, list[float]] = {"client as it is": [], "http.client GET lane": []}
     ratios: dict[str, list[float]] = {name: [] for name in exports}
+    export_cpus: dict[str, list[float]] = {name: [] for name in exports}
     with tempfile.TemporaryDirectory(prefix="upcall-bench-http-") as tmp:
         work = Path(tmp)
         db = work / "export.sqlite"
         seed(db, campaigns, per)
         with emulator(db, 0) as emu:
-            seconds, urls = export_seconds(emu.url, work / "warm-up")
+            _seconds, _cpu, urls = export_seconds(emu.url, work / "warm-up")
             print(f"\n[{tag}] {len(urls):,} URLs, {PARALLELISM} threads", flush=True)
             for run in range(args.runs):
                 for name, fn in stacks.items():
+                    c0, e0 = time.process_time(), process_cpu(emu.proc.pid)
                     times[name].append(fn(urls))
+                    cpus[name].append(time.process_time() - c0)
+                    served[name].append(process_cpu(emu.proc.pid) - e0)
                 if args.lane:
                     for name in exports if run % 2 == 0 else reversed(exports):
                         lane: AbstractContextManager[None] = (
                             nullcontext() if name == "client as it is" else http_client_lane()
                         )
                         with lane:
-                            seconds, _ = export_seconds(emu.url, work / f"out{run}")
+                            seconds, cpu, _ = export_seconds(emu.url, work / f"out{run}")
                         exports[name].append(seconds)
+                        export_cpus[name].append(cpu)
                         ratios[name].append(seconds / via_requests(urls))
                 print(
                     f"  run {run + 1}: "
@@ -196,9 +219,15 @@ def main() -> int:
     for name, values in times.items():
         report.add(tag, f"{name}: wall (median)", f"{median(values):.2f} s")
         report.add(tag, f"{name} / requests (the floor)", f"{median(values) / floor:.2f}")
+        report.add(tag, f"{name}: client CPU (median)", f"{median(cpus[name]):.2f} s")
+        if not math.isnan(median(served[name])):
+            report.add(tag, f"{name}: the emulator's CPU (median)", f"{median(served[name]):.2f} s")
     for name, values in exports.items():
         if values:
             report.add(tag, f"export, {name}: wall (median)", f"{median(values):.2f} s")
+            report.add(
+                tag, f"export, {name}: client CPU (median)", f"{median(export_cpus[name]):.2f} s"
+            )
             report.add(
                 tag,
                 f"export, {name} / the floor beside it (median)",
