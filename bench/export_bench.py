@@ -2,7 +2,8 @@
 
     python bench/export_bench.py             # medians of 3 runs
     python bench/export_bench.py --quick     # 200 campaigns x 100 numbers
-    python bench/run.py --only export        # the same, from the main harness
+    python bench/export_bench.py --latency 20   # with 20 ms per request, as over a network
+    python bench/run.py --only export        # the same as the first, from the main harness
 
 Requests are counted (the client's own counter, cross-checked against the
 URLs a session hook saw) and compared with the minimum the data allows: the
@@ -126,16 +127,19 @@ def export_once(client: object, out_dir: Path) -> tuple[object, object]:
     return live, result
 
 
-def scenario_export(report: Report, work: Path, runs: int, quick: bool) -> None:
+def scenario_export(
+    report: Report, work: Path, runs: int, quick: bool, latency_ms: float = 0
+) -> None:
     campaigns, per = (200, 100) if quick else (2000, 100)
-    print(f"\n[export] {campaigns:,} campaigns x {per} numbers", flush=True)
+    at = f" @ {latency_ms:g} ms" if latency_ms else ""
+    print(f"\n[export] {campaigns:,} campaigns x {per} numbers{at}", flush=True)
     db = work / "export.sqlite"
     seed(db, campaigns, per)
     minimum = math.ceil(campaigns / PAGE) + campaigns * math.ceil(per / PAGE)
-    tag = f"export {campaigns:,}x{per}"
+    tag = f"export {campaigns:,}x{per}{at}"
     walls, reads, builds, writes, floors, reqs, hooked = [], [], [], [], [], [], []
     cpus, read_build_cpus, floor_cpus = [], [], []
-    with emulator(db, 0) as emu:
+    with emulator(db, latency_ms) as emu:
         for run in range(runs):
             client, urls = client_for(emu.url)
             out_dir = work / f"out{run}"
@@ -206,10 +210,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0,
+        metavar="MS",
+        help="the emulator's latency per request (issue 26's target is at 0 ms)",
+    )
     args = parser.parse_args()
     report = Report()
     with tempfile.TemporaryDirectory(prefix="upcall-bench-export-") as tmp:
-        scenario_export(report, Path(tmp), args.runs, args.quick)
+        scenario_export(report, Path(tmp), args.runs, args.quick, args.latency)
     print("\n" + report.table())
     return 0
 
