@@ -111,16 +111,19 @@ def test_a_failed_write_leaves_nothing_behind(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A write that fails part-way (a full disk: one short write, then ENOSPC) leaves no
-    file and no temp file, and the error names the file being written."""
+    file, no temp file and no open descriptor, and the error names the file it was for."""
     import errno
     import os
 
     from upcall_sync.jobs import export_yaml
 
+    out = tmp_path / "out"
     real_write = os.write
-    calls: list[int] = []
+    calls: list[int] = []  # the sizes of the writes into `out`'s files, in order
 
     def full_disk(fd: int, data: bytes | memoryview) -> int:
+        if not os.readlink(f"/proc/self/fd/{fd}").startswith(str(out)):
+            return real_write(fd, data)  # anyone else's write (a log, a pipe)
         calls.append(len(data))
         if len(calls) == 2:  # the second file's first write: half of it goes in
             return real_write(fd, bytes(data[: len(data) // 2]))
@@ -129,16 +132,19 @@ def test_a_failed_write_leaves_nothing_behind(
         return real_write(fd, data)
 
     monkeypatch.setattr(export_yaml.os, "write", full_disk)
-    out = tmp_path / "out"
     files = {"a.yaml": "a: 1\n", "b.yaml": "b: " + "x" * 5000 + "\n", "c.yaml": "c: 1\n"}
-    with pytest.raises(UsageError, match=r"cannot write .*\.b\.yaml\..*\.tmp: No space left"):
+    descriptors = len(os.listdir("/proc/self/fd"))
+    with pytest.raises(UsageError) as refused:
         export_yaml.write_files(files, out, overwrite=False)
+    assert str(refused.value) == f"cannot write {out / 'b.yaml'}: No space left on device"
     assert list(out.iterdir()) == []
+    assert len(os.listdir("/proc/self/fd")) == descriptors  # each one closed
     assert calls[1] > calls[2] > 0  # the short write was resumed where it stopped
     monkeypatch.undo()
     export_yaml.write_files(files, out, overwrite=False)
     assert {p.name: p.read_text() for p in out.iterdir()} == files
     assert {oct(p.stat().st_mode & 0o777) for p in out.iterdir()} == {"0o644"}
+    assert len(os.listdir("/proc/self/fd")) == descriptors
 
 
 def test_strangers_are_manifests_the_export_did_not_write(tmp_path: Path) -> None:

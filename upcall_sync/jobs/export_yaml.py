@@ -354,20 +354,21 @@ def write_files(files: dict[str, str], out_dir: Path, *, overwrite: bool) -> lis
             )
     staged: list[tuple[str, Path]] = []
     placed = 0  # how many of `staged` were renamed into place (the rest are removed)
+    current = out_dir  # the file being written: what an error names (not its temp file)
     try:
-        for path in targets:
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=out_dir)
-            staged.append((tmp, path))
+        for current in targets:
+            fd, tmp = tempfile.mkstemp(prefix=f".{current.name}.", suffix=".tmp", dir=out_dir)
+            staged.append((tmp, current))
             try:
                 os.fchmod(fd, 0o644)
-                _write_all(fd, files[path.name].encode("utf-8"), tmp)
+                _write_all(fd, files[current.name].encode("utf-8"))
             finally:
                 os.close(fd)
-        for tmp, path in staged:
-            os.replace(tmp, path)
+        for tmp, current in staged:
+            os.replace(tmp, current)
             placed += 1
     except OSError as exc:
-        raise UsageError(f"cannot write {exc.filename or out_dir}: {exc.strerror}") from None
+        raise UsageError(f"cannot write {current}: {exc.strerror}") from None
     finally:
         for tmp, _path in staged[placed:]:
             with contextlib.suppress(FileNotFoundError):
@@ -375,16 +376,12 @@ def write_files(files: dict[str, str], out_dir: Path, *, overwrite: bool) -> lis
     return targets
 
 
-def _write_all(fd: int, data: bytes, name: str) -> None:
-    """All of `data` to the file `fd` (a short write, as on a full disk, goes on where it
-    stopped); an OSError names the file `name`."""
+def _write_all(fd: int, data: bytes) -> None:
+    """All of `data` to the file `fd`: a short write (as on a full disk) goes on where it
+    stopped, until the write that fails says why."""
     view = memoryview(data)
-    try:
-        while view:
-            view = view[os.write(fd, view) :]
-    except OSError as exc:
-        exc.filename = exc.filename or name
-        raise
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def strangers(out_dir: Path, files: dict[str, str]) -> list[str]:
