@@ -40,8 +40,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import math
-import os
 import shutil
 import sys
 import tempfile
@@ -62,16 +60,6 @@ from harness import Report, client_for, emulator, load, make_session, median
 
 transport_module = load("upcall_sync.client.transport")
 PARALLELISM = 8
-
-
-def process_cpu(pid: int) -> float:
-    """CPU seconds (user and system) a process has used so far: Linux's /proc; NaN
-    elsewhere (the figure is then left out)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _in_threads(fn: Callable[[str], bytes], items: list[str]) -> float:
@@ -217,10 +205,10 @@ def main() -> int:
             print(f"\n[{tag}] {len(urls):,} URLs, {PARALLELISM} threads", flush=True)
             for run in range(args.runs):
                 for name, fn in stacks.items():
-                    c0, e0 = time.process_time(), process_cpu(emu.proc.pid)
+                    c0, e0 = time.process_time(), emu.cpu_seconds()
                     times[name].append(fn(urls))
                     cpus[name].append(time.process_time() - c0)
-                    served[name].append(process_cpu(emu.proc.pid) - e0)
+                    served[name].append(emu.cpu_seconds() - e0)
                 if args.lane:
                     for name in exports if run % 2 == 0 else reversed(exports):
                         lane: AbstractContextManager[None] = (
@@ -241,8 +229,7 @@ def main() -> int:
         report.add(tag, f"{name}: wall (median)", f"{median(values):.2f} s")
         report.add(tag, f"{name} / requests (the floor)", f"{median(values) / floor:.2f}")
         report.add(tag, f"{name}: client CPU (median)", f"{median(cpus[name]):.2f} s")
-        if not math.isnan(median(served[name])):
-            report.add(tag, f"{name}: the emulator's CPU (median)", f"{median(served[name]):.2f} s")
+        report.add(tag, f"{name}: the emulator's CPU (median)", f"{median(served[name]):.2f} s")
     for name, values in exports.items():
         if values:
             report.add(tag, f"export, {name}: wall (median)", f"{median(values):.2f} s")
