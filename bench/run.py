@@ -85,15 +85,37 @@ def seed_large_account(db: Path, campaigns: int, managed: int, per: int) -> None
     store.close()
 
 
-def write_large_manifest(path: Path, managed: int, per: int) -> None:
+def write_manifest(
+    path: Path,
+    campaigns: int,
+    per: int,
+    *,
+    defaults: str,
+    campaign: Callable[[int], str],
+    number: Callable[[int], str],
+) -> None:
+    """A bench manifest: `campaigns` campaigns (`campaign(c)`: its lines up to `numbers:`)
+    of `per` people each (`number(k)`: the person's flow mapping), caller ID and
+    `defaults` (extra lines) in its defaults."""
     with path.open("w") as fh:
         fh.write(
-            f'version: 1\ncontact_list: bench\ndefaults:\n  from_number: "{FROM_MANAGED}"\n  status: pending\ncampaigns:\n'
+            "version: 1\ncontact_list: bench\ndefaults:\n"
+            f'  from_number: "{FROM_MANAGED}"\n{defaults}campaigns:\n'
         )
-        for c in range(managed):
-            fh.write(f"  - name: bench-{c:04d}\n    numbers:\n")
-            for k in range(c * per, (c + 1) * per):
-                fh.write(f'      - {{phone: "+1650{k:07d}", first_name: F{k}, last_name: Bench}}\n')
+        for c in range(campaigns):
+            fh.write(f"{campaign(c)}    numbers:\n")
+            fh.writelines(f"      - {number(k)}\n" for k in range(c * per, (c + 1) * per))
+
+
+def write_large_manifest(path: Path, managed: int, per: int) -> None:
+    write_manifest(
+        path,
+        managed,
+        per,
+        defaults="  status: pending\n",
+        campaign=lambda c: f"  - name: bench-{c:04d}\n",
+        number=lambda k: f'{{phone: "+1650{k:07d}", first_name: F{k}, last_name: Bench}}',
+    )
 
 
 def scenario_plan(report: Report, work: Path, runs: int, quick: bool) -> None:
@@ -284,14 +306,14 @@ def scenario_planner(report: Report, runs: int, quick: bool) -> None:
 def write_apply_manifest(path: Path, campaigns: int, per: int) -> None:
     """The apply scenario's manifest: every campaign `ready`, `per` new people each
     (`bench/profile_apply.py` profiles the same apply)."""
-    with path.open("w") as fh:
-        fh.write(
-            f'version: 1\ncontact_list: bench\ndefaults:\n  from_number: "{FROM_MANAGED}"\ncampaigns:\n'
-        )
-        for c in range(campaigns):
-            fh.write(f"  - name: apply-{c:03d}\n    status: ready\n    numbers:\n")
-            for k in range(c * per, (c + 1) * per):
-                fh.write(f'      - {{phone: "+1408{k:07d}", first_name: A{k}}}\n')
+    write_manifest(
+        path,
+        campaigns,
+        per,
+        defaults="",
+        campaign=lambda c: f"  - name: apply-{c:03d}\n    status: ready\n",
+        number=lambda k: f'{{phone: "+1408{k:07d}", first_name: A{k}}}',
+    )
 
 
 def scenario_apply(report: Report, work: Path, runs: int, quick: bool) -> None:
