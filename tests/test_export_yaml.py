@@ -147,6 +147,99 @@ def test_a_failed_write_leaves_nothing_behind(
     assert len(os.listdir("/proc/self/fd")) == descriptors
 
 
+def _failing_replace(
+    monkeypatch: pytest.MonkeyPatch, out: Path, fail: dict[int, BaseException]
+) -> list[tuple[str, str]]:
+    """`os.replace` within `out` fails at the calls `fail` numbers (1 for the first);
+    the list records every such call (source, destination names)."""
+    import os
+
+    real_replace = os.replace
+    calls: list[tuple[str, str]] = []
+
+    def replace(src: str, dst: str) -> None:
+        if not str(dst).startswith(str(out)):
+            real_replace(src, dst)
+            return
+        calls.append((Path(src).name, Path(dst).name))
+        if len(calls) in fail:
+            raise fail[len(calls)]
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    return calls
+
+
+def _contents(out: Path) -> dict[str, str]:
+    return {p.name: p.read_text() for p in out.iterdir()}
+
+
+@pytest.mark.parametrize("at", [1, 2, 3])
+def test_a_failed_rename_puts_back_what_was_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, at: int
+) -> None:
+    """A rename that fails part-way (say the disk fills or turns read-only while the
+    files are moved into place) leaves the directory as it was: the files already
+    replaced hold their old content again, the new ones are gone, and no temp file or
+    kept copy is left. The error names the file whose rename failed."""
+    import errno
+
+    out = tmp_path / "out"
+    old = {"a.yaml": "a: old\n", "b.yaml": "b: old\n", "z.txt": "not ours\n"}
+    write_files(old, out, overwrite=False)
+    new = {"a.yaml": "a: new\n", "b.yaml": "b: new\n", "c.yaml": "c: new\n"}
+    calls = _failing_replace(monkeypatch, out, {at: OSError(errno.EIO, "Input/output error")})
+    with pytest.raises(UsageError) as refused:
+        write_files(new, out, overwrite=True)
+    failed = sorted(new)[at - 1]
+    assert str(refused.value) == f"cannot write {out / failed}: Input/output error"
+    assert _contents(out) == old
+    assert [dst for _src, dst in calls[:at]] == sorted(new)[:at]  # then the put-backs
+    monkeypatch.undo()
+    write_files(new, out, overwrite=True)
+    assert _contents(out) == {**old, **new}  # no kept copy left after a success either
+
+
+def test_an_interrupt_while_placing_puts_back_what_was_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    write_files({"a.yaml": "a: old\n"}, out, overwrite=False)
+    _failing_replace(monkeypatch, out, {2: KeyboardInterrupt()})
+    with pytest.raises(KeyboardInterrupt):
+        write_files({"a.yaml": "a: new\n", "b.yaml": "b: new\n"}, out, overwrite=True)
+    assert _contents(out) == {"a.yaml": "a: old\n"}
+    fresh = tmp_path / "fresh"
+    monkeypatch.undo()
+    _failing_replace(monkeypatch, fresh, {2: KeyboardInterrupt()})
+    with pytest.raises(KeyboardInterrupt):
+        write_files({"a.yaml": "a\n", "b.yaml": "b\n"}, fresh, overwrite=False)
+    assert list(fresh.iterdir()) == []
+
+
+def test_a_file_that_cannot_be_put_back_is_named_with_its_old_content(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When putting back fails too, nothing is deleted that holds old content: the error
+    says which file is not as it was, and where its old content is kept."""
+    import errno
+
+    out = tmp_path / "out"
+    write_files({"a.yaml": "a: old\n"}, out, overwrite=False)
+    broken = OSError(errno.EROFS, "Read-only file system")
+    # 1: a.yaml placed; 2: b.yaml fails; 3: putting a.yaml back fails
+    _failing_replace(monkeypatch, out, {2: broken, 3: broken})
+    with pytest.raises(UsageError) as refused:
+        write_files({"a.yaml": "a: new\n", "b.yaml": "b\n"}, out, overwrite=True)
+    [kept] = [p for p in out.iterdir() if p.name.endswith(".old")]
+    assert str(refused.value) == (
+        f"cannot write {out / 'b.yaml'}: Read-only file system; 1 file(s) already written "
+        f"could not be put back as they were: {out / 'a.yaml'} (its old content is in {kept})"
+    )
+    assert kept.read_text() == "a: old\n"
+    assert _contents(out) == {"a.yaml": "a: new\n", kept.name: "a: old\n"}
+
+
 def test_strangers_are_manifests_the_export_did_not_write(tmp_path: Path) -> None:
     for name in ("mine.yaml", "theirs.yml", ".hidden.yaml", "notes.txt"):
         (tmp_path / name).write_text("x")

@@ -27,6 +27,7 @@ import functools
 import io
 import os
 import re
+import shutil
 import tempfile
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -332,7 +333,8 @@ def write_files(files: dict[str, str], out_dir: Path, *, overwrite: bool) -> lis
     """Write every file atomically (temp file, then rename); refuse to overwrite unless asked.
 
     Every existing file is checked before anything is written, so a refusal
-    leaves the directory as it was.
+    leaves the directory as it was; so does a failure (or Ctrl-C) while the files
+    are written or moved into place (`_place` puts back what was there).
     """
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -353,7 +355,7 @@ def write_files(files: dict[str, str], out_dir: Path, *, overwrite: bool) -> lis
                 else f"{existing[0]} already exists; pass --overwrite to replace it"
             )
     staged: list[tuple[str, Path]] = []
-    placed = 0  # how many of `staged` were renamed into place (the rest are removed)
+    placing = False  # from then on `_place` answers for every temp file
     current = out_dir  # the file being written: what an error names (not its temp file)
     try:
         for current in targets:
@@ -364,16 +366,99 @@ def write_files(files: dict[str, str], out_dir: Path, *, overwrite: bool) -> lis
                 _write_all(fd, files[current.name].encode("utf-8"))
             finally:
                 os.close(fd)
-        for tmp, current in staged:
-            os.replace(tmp, current)
-            placed += 1
+        placing = True
+        _place(staged, overwrite=overwrite)
+    except _PlaceFailed as exc:
+        raise UsageError(str(exc)) from None
     except OSError as exc:
         raise UsageError(f"cannot write {current}: {exc.strerror}") from None
     finally:
-        for tmp, _path in staged[placed:]:
+        for tmp, _path in [] if placing else staged:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
     return targets
+
+
+class _PlaceFailed(OSError):
+    """A failure while the files were moved into place: its message names the file, and
+    any file already placed that could not be put back as it was (and where a replaced
+    file's old content is)."""
+
+
+def _place(staged: list[tuple[str, Path]], *, overwrite: bool) -> None:
+    """Rename each staged temp file onto its target, all or none: on a failure or an
+    interrupt part-way, each target already placed is put back as it was (a new one
+    removed, a replaced one restored from a hard link of its old file, kept until the
+    end), and every temp file left is removed."""
+    done: list[tuple[Path, str | None]] = []  # placed, and where its old file is kept
+    try:
+        for tmp, target in staged:
+            kept = _keep(target) if overwrite and os.path.lexists(target) else None
+            try:
+                os.replace(tmp, target)
+            except BaseException:
+                if kept is not None:  # the target is as it was: its old file stays
+                    with contextlib.suppress(OSError):
+                        os.unlink(kept)
+                raise
+            done.append((target, kept))
+    except BaseException as exc:
+        lost = _put_back(done)
+        for tmp, _target in staged[len(done) :]:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        if not isinstance(exc, OSError):
+            raise
+        message = f"cannot write {staged[len(done)][1]}: {exc.strerror}"
+        if lost:
+            target, kept = lost[0]
+            where = f" (its old content is in {kept})" if kept is not None else ""
+            message += (
+                f"; {len(lost)} file(s) already written could not be put back as they were: "
+                f"{target}{where}"
+            )
+        raise _PlaceFailed(message) from None
+    for _target, kept in done:
+        if kept is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(kept)
+
+
+def _keep(target: Path) -> str:
+    """A hard link to `target`'s file beside it (a copy where links are refused), so that
+    it can be put back; its path."""
+    for _ in range(100):
+        kept = str(target.with_name(f".{target.name}.{os.urandom(4).hex()}.old"))
+        try:
+            os.link(target, kept)
+        except FileExistsError:
+            continue
+        except OSError:  # a file system without hard links
+            fd, kept = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent)
+            os.close(fd)
+            try:
+                shutil.copy2(target, kept)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(kept)
+                raise
+        return kept
+    raise FileExistsError(f"no free name to keep {target} under")
+
+
+def _put_back(done: list[tuple[Path, str | None]]) -> list[tuple[Path, str | None]]:
+    """Undo `_place`'s renames, last first; the files that could not be put back as they
+    were (and where a replaced one's old content is kept)."""
+    lost: list[tuple[Path, str | None]] = []
+    for target, kept in reversed(done):
+        try:
+            if kept is None:
+                os.unlink(target)
+            else:
+                os.replace(kept, target)
+        except OSError:
+            lost.append((target, kept))
+    return lost[::-1]
 
 
 def _write_all(fd: int, data: bytes) -> None:
