@@ -174,3 +174,59 @@ def test_markdown_heading_says_no_changes_only_when_nothing_differs() -> None:
     assert text.startswith("### upcall-sync plan: No changes the API can make\n\n**")
     assert "**No changes that the API can make; 2 numbers differ (see notices)**" in text
     assert _markdown(Plan()).startswith("### upcall-sync plan: No changes\n\n**")
+
+
+HOSTILE_NAME = (
+    "@github/security-team [Approve here](https://evil.example/a) ![x](https://evil.example/t.png)"
+    " *urgent* ~~old~~ `code` \\[esc](https://evil.example/b) org/repo#1"
+)
+
+
+def _markdown_tokens(text: str) -> list[object]:
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark").enable("strikethrough")
+    flat: list[object] = []
+    for token in md.parse(text):
+        flat.append(token)
+        flat.extend(token.children or [])
+    return flat
+
+
+def test_markdown_names_cannot_link_mention_or_format() -> None:
+    """A campaign name (from a pull request's manifest) in the PR comment: no link, image,
+    emphasis or code span, no @mention nor cross-reference; it still reads as written."""
+    when = Location("m.yaml", 3, 5)
+    person = Contact("+16507991144", first_name="[a](https://evil.example/c)", last_name="@octocat")
+    changes: list[Change] = [
+        CreateCampaign(
+            address=f'campaign["{HOSTILE_NAME}"]',
+            values={"name": HOSTILE_NAME, "status": "pending"},
+            source=when,
+            campaign=HOSTILE_NAME,
+        ),
+        AddNumber(
+            address=f'campaign["{HOSTILE_NAME}"].number["x"]', campaign=HOSTILE_NAME, contact=person
+        ),
+    ]
+    notices = [
+        Notice(
+            "warning", f'campaign["{HOSTILE_NAME}"]', f"m.yaml:3:5: warning: {HOSTILE_NAME}", "c"
+        ),
+        Notice("unmanaged_numbers", 'campaign["b"]', HOSTILE_NAME, "b", (HOSTILE_NAME,)),
+    ]
+    for limit in (MARKDOWN_LIMIT, 1_500):  # whole blocks, and sections listed one a line
+        out = io.StringIO()
+        render_markdown(Plan.build(changes, notices), out, limit=limit)
+        tokens = _markdown_tokens(out.getvalue())
+        kinds = {t.type for t in tokens}  # type: ignore[attr-defined]
+        assert not kinds & {"link_open", "image", "s_open"}, kinds
+        strong = [t for t in tokens if t.type == "text" and "urgent" in t.content]  # type: ignore[attr-defined]
+        assert all("*urgent*" in t.content.replace("&#42;", "*") for t in strong)  # type: ignore[attr-defined]
+        codes = [t.content for t in tokens if t.type == "code_inline"]  # type: ignore[attr-defined]
+        assert "code" not in codes, codes
+        texts = [t.content for t in tokens if t.type in ("text", "html_inline", "html_block")]  # type: ignore[attr-defined]
+        shown = "".join(texts)
+        assert not re.search(r"(?<!\w)@\w|#\w", shown.replace("&#", "")), shown
+        # what a reader sees is still the name (word joiners are invisible)
+        assert "[Approve here](https://evil.example/a)" in shown.replace("&#93;", "]")

@@ -52,6 +52,28 @@ def shown_name(text: str) -> str:
     return _CONTROL.sub(lambda m: _SHOWN.get(m.group(0), f"\\u{ord(m.group(0)):04x}"), text)
 
 
+#: what Markdown reads as syntax in a line of text, written as numeric entities (GitHub shows
+#: them as the characters, never as syntax, in Markdown and in HTML blocks alike): a
+#: backslash escape, a code span, emphasis, strikethrough, and the `](` that makes
+#: `[text](url)` a link or `![alt](url)` an image (a reference link needs a definition,
+#: which starts a line, so `[` alone stays as it is: `campaigns[0]` reads as written)
+_MARKDOWN_SYNTAX = {"\\": "&#92;", "`": "&#96;", "*": "&#42;", "~": "&#126;", "](": "&#93;("}
+_MARKDOWN_RE = re.compile(r"\\|`|\*|~|\]\(")
+#: `@name`, `@org/team` and `#123` (`org/repo#123`): GitHub turns them into a mention (a
+#: notification sent to that person or team) or a cross-reference (an event on another
+#: repository's issue); a word joiner (U+2060, invisible) after the sign keeps them text
+_REFERENCE_RE = re.compile(r"((?<!\w)@|#)(?=\w)")
+
+
+def markdown_text(text: str) -> str:
+    """Text (a name, a message quoting manifest values) for one line of a Markdown PR
+    comment and the HTML GitHub allows in it: no tag, no entity, no code span or fence,
+    no emphasis, link, image or table cell, no mention or cross-reference, no line break."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _REFERENCE_RE.sub("\\1\u2060", shown_name(text))
+    return _MARKDOWN_RE.sub(lambda m: _MARKDOWN_SYNTAX[m.group(0)], text)
+
+
 class UpcallSyncError(Exception):
     """Root of every error upcall-sync raises on purpose."""
 

@@ -25,7 +25,7 @@ from upcall_sync.core.changes import (
     show,
 )
 from upcall_sync.core.model import id_order
-from upcall_sync.errors import ApiStatusError, shown_name
+from upcall_sync.errors import ApiStatusError, markdown_text
 from upcall_sync.output.calls import (
     contact_update_heading,
     contact_update_notes,
@@ -407,10 +407,8 @@ def _markdown_block(section: Section) -> str:
 
 
 def _escape(text: str) -> str:
-    """Text for Markdown and the HTML GitHub allows in it: no tag, no entity, no code
-    span or fence (a backtick is written as its entity), no line break."""
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return shown_name(text).replace("`", "&#96;")
+    """Text for Markdown and the HTML GitHub allows in it (`errors.markdown_text`)."""
+    return markdown_text(text)
 
 
 def _fence_safe(line: str) -> str:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from upcall_sync.core.changes import Change, CreateCampaign, Plan, UpdateCampaign, Value, quoted
+from upcall_sync.errors import markdown_text
 
 #: campaigns drawn at most (each one or two bars); the rest are counted
 MAX_CAMPAIGNS = 12
@@ -118,10 +119,6 @@ def mermaid_text(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in _PLAIN else f"#{ord(ch)};" for ch in clean)
 
 
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def _bars(entry: Entry) -> list[str]:
     lines = [f"    section {mermaid_text(entry.name)}"]
     if entry.before is not None:
@@ -150,7 +147,7 @@ def _listed(entry: Entry) -> str:
     window = show(entry.after)
     if entry.before is not None:
         window = f"{show(entry.before)} -> {window}"
-    return f"- {_html(quoted(entry.name))} ({entry.why}): {window}\n"
+    return f"- {markdown_text(quoted(entry.name))} ({entry.why}): {window}\n"
 
 
 def timeline_markdown(plan: Plan, *, max_campaigns: int = MAX_CAMPAIGNS) -> str:
