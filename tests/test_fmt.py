@@ -117,3 +117,31 @@ def test_fmt_names_a_file_that_is_not_yaml(
     assert code == 1 and out == ""
     assert re.match(rf"{re.escape(str(bad))}:\d+:\d+: not valid YAML", err), err
     assert bad.read_text() == "a: [1, 2\nb: 3\n"
+
+
+#: what a GitHub runner reads as a workflow command: a line whose first non-blank
+#: characters are `::` (the Action echoes fmt's and validate's output to the job log)
+_WORKFLOW_COMMAND = re.compile(r"^\s*::", re.M)
+
+
+def test_file_names_cannot_start_a_workflow_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A pull request's file names reach the job log: neither a line break in one nor a
+    name that starts `::` may make a line the runner reads as `::error ...`."""
+    monkeypatch.chdir(tmp_path)
+    names = [
+        "x\n::error title=Security::token leaked.yaml",
+        "::error title=Security::token leaked.yaml",
+        " ::stop-commands::pwned.yaml",
+    ]
+    for name in names:
+        (tmp_path / name).write_text("version:    1\ncampaigns:\n  - name: c\n    pich: x\n")
+    code, out, err = run_cli(capsys, "fmt", "--check", "--diff", ".")
+    assert code == 1
+    assert len(out.splitlines()) >= 3 * len(names)  # the names, and each diff's header
+    assert not _WORKFLOW_COMMAND.search(out + err), out + err
+    code, out, err = run_cli(capsys, "validate", ".")
+    assert code == 1 and err.count("unknown key") == len(names)
+    assert not _WORKFLOW_COMMAND.search(out + err), out + err
+    assert "./::error title=Security::token leaked.yaml:4:5:" in err

@@ -178,7 +178,7 @@ def test_markdown_heading_says_no_changes_only_when_nothing_differs() -> None:
 
 HOSTILE_NAME = (
     "@github/security-team [Approve here](https://evil.example/a) ![x](https://evil.example/t.png)"
-    " *urgent* ~~old~~ `code` \\[esc](https://evil.example/b) org/repo#1"
+    " *urgent* ~~old~~ `code` [esc](https://evil.example/b) org/repo#1"
 )
 
 

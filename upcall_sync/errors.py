@@ -52,13 +52,22 @@ def shown_name(text: str) -> str:
     return _CONTROL.sub(lambda m: _SHOWN.get(m.group(0), f"\\u{ord(m.group(0)):04x}"), text)
 
 
+def shown_path(name: str) -> str:
+    """A file name that may start a line of output: `shown_name`, and `./` before a name
+    that would start with `::` (a GitHub runner reads a line whose first non-blank
+    characters are `::` as a workflow command: `::error ...`, `::stop-commands::`)."""
+    shown = shown_name(name)
+    return "./" + shown if shown.lstrip().startswith("::") else shown
+
+
 #: what Markdown reads as syntax in a line of text, written as numeric entities (GitHub shows
-#: them as the characters, never as syntax, in Markdown and in HTML blocks alike): a
-#: backslash escape, a code span, emphasis, strikethrough, and the `](` that makes
-#: `[text](url)` a link or `![alt](url)` an image (a reference link needs a definition,
-#: which starts a line, so `[` alone stays as it is: `campaigns[0]` reads as written)
-_MARKDOWN_SYNTAX = {"\\": "&#92;", "`": "&#96;", "*": "&#42;", "~": "&#126;", "](": "&#93;("}
-_MARKDOWN_RE = re.compile(r"\\|`|\*|~|\]\(")
+#: them as the characters, never as syntax, in Markdown and in HTML blocks alike): a code
+#: span, emphasis, strikethrough, and the `](` that makes `[text](url)` a link or
+#: `![alt](url)` an image (a reference link needs a definition, which starts a line, so
+#: `[` alone stays as it is: `campaigns[0]` reads as written). A backslash stays too: the
+#: worst it can do before an entity is show the entity's text
+_MARKDOWN_SYNTAX = {"`": "&#96;", "*": "&#42;", "~": "&#126;", "](": "&#93;("}
+_MARKDOWN_RE = re.compile(r"`|\*|~|\]\(")
 #: `@name`, `@org/team` and `#123` (`org/repo#123`): GitHub turns them into a mention (a
 #: notification sent to that person or team) or a cross-reference (an event on another
 #: repository's issue); a word joiner (U+2060, invisible) after the sign keeps them text
@@ -118,7 +127,7 @@ class Location(NamedTuple):
     sheet: str = ""
 
     def __str__(self) -> str:
-        name = shown_name(self.file)  # a file name is a value like any other
+        name = shown_path(self.file)  # a file name is a value like any other
         if self.sheet:
             return f"{name}:{shown_name(sheet_cell(self.sheet, self.line, self.column))}"
         if self.line <= 0:

@@ -17,6 +17,7 @@ from upcall_sync import __version__
 from upcall_sync.errors import (
     UsageError,
     shown_name,
+    shown_path,
 )
 
 if TYPE_CHECKING:
@@ -123,19 +124,20 @@ def fmt(
     for path in yaml_files(need_paths(paths)):
         result = format_file(path)
         if result.refused:
-            print(f"{path}: left as it is: {result.refused}", file=sys.stderr)
+            print(f"{shown_path(str(path))}: left as it is: {result.refused}", file=sys.stderr)
             continue
         if not result.changed:
             continue
         changed += 1
-        print(str(path))
+        shown = shown_path(str(path))  # a file name may hold a line break or start "::"
+        print(shown)
         if diff:
             sys.stdout.writelines(
                 difflib.unified_diff(
                     result.before.splitlines(True),
                     result.after.splitlines(True),
-                    f"a/{path}",
-                    f"b/{path}",
+                    f"a/{shown_name(str(path))}",
+                    f"b/{shown_name(str(path))}",
                 )
             )
         if not check:
