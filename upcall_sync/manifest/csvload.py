@@ -26,6 +26,7 @@ MAX_CSV_BYTES = 100 * 1024 * 1024
 DELIMITERS = (",", ";", "\t")
 _BOM = b"\xef\xbb\xbf"
 _SEPARATORS = re.compile(r"[\s_-]+")
+_NOT_UTF8 = "CSV is not UTF-8 text (save it as UTF-8; spreadsheet apps call it 'CSV UTF-8')"
 
 
 # -- opening: inside the checkout, a regular file ------------------------------------------
@@ -98,10 +99,12 @@ def _text_lines(fh: BinaryIO, hasher: Any, display: str) -> Iterator[str]:
         try:
             text = (raw.removeprefix(_BOM) if number == 1 else raw).decode("utf-8")
         except UnicodeDecodeError:
+            raise TableError(_NOT_UTF8, Location(display, number)) from None
+        if "\x00" in text:  # UTF-16 without its byte order mark decodes as UTF-8, NULs between
             raise TableError(
-                "CSV is not UTF-8 text (save it as UTF-8; spreadsheet apps call it 'CSV UTF-8')",
+                _NOT_UTF8.replace("text", "text: it holds NUL bytes, as UTF-16 does", 1),
                 Location(display, number),
-            ) from None
+            )
         if "\r" in text.rstrip("\r\n"):  # old Mac line ends: \r alone
             yield from text.splitlines(keepends=True)
         else:
