@@ -110,6 +110,25 @@ def test_reference_examples_round_trip(
     round_trip(capsys, cli_env, tmp_path / "dir")
 
 
+def test_names_the_planner_takes_for_one_are_pinned_and_round_trip(
+    cli_env: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`Café` written precomposed and decomposed, and `Acme Q3` with two spaces, are two
+    live campaigns each, but one name to the planner (NFC, whitespace runs as one): export
+    pins their ids, or its manifests would not plan."""
+    names = ["Caf\u00e9", "Cafe\u0301", "Acme Q3", "Acme  Q3", "Other"]
+    first = seed(cli_env, [{"name": n, "pitch": "p"} for n in names])
+    code, out, err = run_cli(capsys, "export")
+    assert code == 0, err
+    pinned = [(c["name"], c.get("id")) for c in yaml.safe_load(out)["campaigns"]]
+    assert sorted(pinned, key=str) == sorted(
+        [(n, str(first + i) if n != "Other" else None) for i, n in enumerate(names)], key=str
+    )
+    m = tmp_path / "account.yaml"
+    m.write_text(out)
+    round_trip(capsys, cli_env, m)
+
+
 def test_export_is_read_only_with_the_fewest_requests(
     cli_env: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -35,7 +35,7 @@ from upcall_sync.core.model import (
     Contact,
     LiveCampaign,
 )
-from upcall_sync.core.normalize import PhoneError, normalize_phone, quote
+from upcall_sync.core.normalize import PhoneError, name_key, normalize_phone, quote
 from upcall_sync.errors import ExportError, UsageError
 from upcall_sync.jobs.export_numbers import (
     Number,
@@ -392,9 +392,12 @@ def build(
     ]
     if problems:
         raise ExportError(problems)
-    repeats = Counter(c.name for c in live.listed)
+    # names the planner takes for one (`name_key`: NFC, whitespace runs as one) pin their ids
+    repeats = Counter(name_key(c.name) for c in live.listed)
     entries = [
-        _Entry(c, people[c.id], repeats[c.name] > 1, _from_number(c, live, result.warnings))
+        _Entry(
+            c, people[c.id], repeats[name_key(c.name)] > 1, _from_number(c, live, result.warnings)
+        )
         for c in live.exported
     ]
     header = _header(version, options.from_numbers, suggest_prune_scope(live, options))
