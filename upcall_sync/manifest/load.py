@@ -26,7 +26,7 @@ from upcall_sync.core.model import (
     DoNotCall,
     Safety,
 )
-from upcall_sync.core.normalize import format_datetime, quote
+from upcall_sync.core.normalize import format_datetime, name_key, quote
 from upcall_sync.errors import Location, ManifestError, Problem
 from upcall_sync.manifest.contacts_file import (
     ContactsRef,
@@ -388,7 +388,7 @@ class _Merger:
 
     problems: list[Problem] = field(default_factory=list)
     campaigns: list[DesiredCampaign] = field(default_factory=list)
-    names: dict[str, Location] = field(default_factory=dict)
+    names: dict[str, tuple[str, Location]] = field(default_factory=dict)
     #: whether every entry of a name so far pins an id
     pinned: dict[str, bool] = field(default_factory=dict)
     ids: dict[str, Location] = field(default_factory=dict)
@@ -455,19 +455,28 @@ class _Merger:
 
     def _check_unique(self, camp: CampaignSpec, holder: LocDict, path: str) -> None:
         # A name may repeat only where every entry of that name pins its live campaign
-        # (live names are not unique: the reference lists two "My Campaign"s).
-        repeat_ok = camp.id is not None and self.pinned.get(camp.name, False)
-        self.pinned[camp.name] = self.pinned.get(camp.name, True) and camp.id is not None
-        if camp.name in self.names and not repeat_ok:
+        # (live names are not unique: the reference lists two "My Campaign"s). Names are
+        # compared as the planner matches them (`name_key`: NFC, whitespace runs as one).
+        key = name_key(camp.name)
+        repeat_ok = camp.id is not None and self.pinned.get(key, False)
+        self.pinned[key] = self.pinned.get(key, True) and camp.id is not None
+        if key in self.names and not repeat_ok:
+            first, at = self.names[key]
+            same = (
+                ""
+                if first == camp.name
+                else f" (as {quote(first)}: names are matched to live campaigns in Unicode "
+                "NFC, whitespace runs as one, as a server may store them)"
+            )
             self.problems.append(
                 Problem(
                     holder.where("name"),
                     f"{path}.name",
                     f"campaign name {quote(camp.name)} is already used at "
-                    f"{self.names[camp.name]}; names must be unique across all manifests",
+                    f"{at}{same}; names must be unique across all manifests",
                 )
             )
-        self.names.setdefault(camp.name, holder.where("name"))
+        self.names.setdefault(key, (camp.name, holder.where("name")))
         if camp.id is None:
             return
         if camp.id in self.ids:
