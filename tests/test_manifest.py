@@ -158,6 +158,21 @@ def test_directory_scan_skips_other_yaml_but_named_files_are_manifests(tmp_path:
         load_manifests([tmp_path / "ci" / "workflow.yml"])
 
 
+@pytest.mark.parametrize("key", ["campains", "Campaigns", "campaign", "prune-scope"])
+def test_a_manifest_with_a_slip_in_every_key_is_read_not_skipped(tmp_path: Path, key: str) -> None:
+    """A file whose keys are a slip of a manifest's (and no version) is not "some other
+    YAML": skipped, its campaigns would be left out of the plan, and archived by --prune."""
+    (tmp_path / "a.yaml").write_text('version: 1\nprune_scope: "Acme *"\ncampaigns: []\n')
+    (tmp_path / "b.yaml").write_text(f"{key}:\n  - name: Acme Two\n")
+    with pytest.raises(ManifestError) as info:
+        load_manifests([tmp_path])
+    messages = [p.message for p in info.value.problems]
+    assert any(m.startswith(f'unknown key "{key}"; did you mean ') for m in messages), messages
+    for other in ("jobs", "services", "apiVersion", "kind", "on"):  # other YAML: skipped
+        (tmp_path / "b.yaml").write_text(f"{other}: {{}}\n")
+        assert len(load_manifests([tmp_path]).skipped) == 1
+
+
 def test_env_vars_expand_and_escape(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # a numbers_csv must lie inside the working directory
     (tmp_path / "m.yaml").write_text(

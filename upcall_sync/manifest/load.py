@@ -8,9 +8,10 @@ its `file:line:col`, a dotted path and a sentence a person understands.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import hashlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,20 @@ from upcall_sync.manifest.yamlload import LocDict, LocList, YamlError, read_yaml
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 DEFAULT_CONTACT_LIST = "upcall-sync"
 MANIFEST_KEYS = frozenset(ManifestSpec.model_fields)
+
+
+def _manifest_like(keys: Iterable[Any]) -> bool:
+    """Whether a YAML mapping's keys are a manifest's, or a slip of one (`campains:`,
+    `Campaigns:`): such a file is read as a manifest, so its slip is an error with a
+    suggestion, not a file skipped (and its campaigns left out of the plan, or archived by
+    --prune) with a note."""
+    for key in keys:
+        if not isinstance(key, str):
+            continue
+        folded = key.strip().lower().replace("-", "_").replace(" ", "_")
+        if folded in MANIFEST_KEYS or difflib.get_close_matches(key, MANIFEST_KEYS, cutoff=0.8):
+            return True
+    return False
 
 
 @dataclass
@@ -186,7 +201,7 @@ def _load(
         except YamlError as exc:
             problems.append(Problem(exc.location, "", exc.message))
             continue
-        if not named and isinstance(data, LocDict) and not set(data) & MANIFEST_KEYS:
+        if not named and isinstance(data, LocDict) and not _manifest_like(data):
             # Found by a directory scan and shares no key with a manifest: some other
             # YAML (a CI workflow, a compose file). Named files are always manifests.
             skipped.append(display)
