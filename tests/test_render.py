@@ -230,3 +230,23 @@ def test_markdown_names_cannot_link_mention_or_format() -> None:
         assert not re.search(r"(?<!\w)@\w|#\w", shown.replace("&#", "")), shown
         # what a reader sees is still the name (word joiners are invisible)
         assert "[Approve here](https://evil.example/a)" in shown.replace("&#93;", "]")
+
+
+def test_text_plan_lines_never_start_a_workflow_command() -> None:
+    """A GitHub runner reads a log line whose first non-blank characters are `::` as a
+    workflow command; campaign names listed under a notice start their lines."""
+    name = "::error title=Security::Upcall token leaked, rotate it"
+    notices = [
+        Notice(
+            "unapplied_rename",
+            'contact["x"]',
+            f'campaign "{name}" keeps the old name',
+            "",
+            (name, " ::stop-commands::x", "a\nb"),
+        ),
+    ]
+    out = io.StringIO()
+    render_text(Plan.build([], notices), out, show_all_numbers=True)
+    text = out.getvalue()
+    assert not re.search(r"^\s*::", text, re.M), text
+    assert f'      "{name}"\n' in text and "      a\\nb\n" in text

@@ -25,7 +25,7 @@ from upcall_sync.core.changes import (
     show,
 )
 from upcall_sync.core.model import id_order
-from upcall_sync.errors import ApiStatusError, markdown_text
+from upcall_sync.errors import ApiStatusError, markdown_text, shown_name
 from upcall_sync.output.calls import (
     contact_update_heading,
     contact_update_notes,
@@ -188,11 +188,18 @@ def _notices_text(plan: Plan, out: IO[str], paint: Any, show_all: bool) -> None:
         out.write(paint(f"  ! {notice.message}", YELLOW) + "\n")
         shown = notice.items if show_all else notice.items[:SAMPLE]
         for item in shown:
-            out.write(f"      {item}\n")
+            out.write(f"      {_item_text(item)}\n")
         hidden = len(notice.items) - len(shown)
         if hidden:
             out.write(f"      ... and {hidden:,} more (--show-all-numbers lists them)\n")
     out.write("\n")
+
+
+def _item_text(item: str) -> str:
+    """A notice's item (a number's label, a campaign's name) alone on its line: quoted when
+    it would start with `::`, which a GitHub runner reads as a workflow command."""
+    shown = shown_name(item)
+    return quoted(item) if shown.lstrip().startswith("::") else shown
 
 
 # -- JSON --------------------------------------------------------------------------
