@@ -52,6 +52,47 @@ def test_interpolating_a_credential_is_refused_naming_the_line(
     assert "hunter2" not in err and "ghs_notreal" not in err and "token.secret" not in err
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "why"),
+    [
+        ("PGPASSWORD", "hunter2", "a manifest may not read credentials"),
+        ("GPG_PASSPHRASE", "hunter2", "a manifest may not read credentials"),
+        ("STRIPE_KEY", "sk_live_hunter2", "a manifest may not read credentials"),
+        ("GH_PAT", "ghp_hunter2", "a manifest may not read credentials"),
+        (
+            "SLACK_WEBHOOK_URL",
+            "https://hooks.example/hunter2",
+            "a manifest may not read credentials",
+        ),
+        ("SENTRY_DSN", "https://hunter2@sentry.example/1", "a manifest may not read credentials"),
+        (
+            "DATABASE_URL",
+            "postgres://app:hunter2@db.internal/prod",
+            "its value is a URL with a password",
+        ),
+    ],
+)
+def test_secrets_ci_jobs_commonly_hold_are_refused(
+    checkout: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    value: str,
+    why: str,
+) -> None:
+    """A CI job's environment holds more secrets than the names with TOKEN or PASSWORD as a
+    word; a pull request's manifest must not print them in the plan comment."""
+    monkeypatch.setenv(name, value)
+    monkeypatch.setenv("STAGE", "staging")
+    path = _write(checkout / "m.yaml", f'    pitch: "${{STAGE}} ${{{name}}}"\n')
+
+    code, out, err = run_cli(capsys, "validate", str(path))
+
+    assert code == 1 and out == ""
+    assert err.splitlines()[0].startswith(f"m.yaml:4:12: ${{{name}}} is refused: {why}")
+    assert "hunter2" not in err
+
+
 def test_a_variable_holding_the_token_is_refused(
     checkout: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -187,7 +228,7 @@ def test_a_csv_that_is_not_a_regular_file_is_refused_without_hanging(
 def test_an_unknown_column_quotes_only_a_short_excerpt(
     checkout: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    header = "phone,PATH=/usr/local/sbin:/usr/local/bin\0HOME=/root\0" + "X" * 500
+    header = "phone,PATH=/usr/local/sbin:/usr/local/bin HOME=/root " + "X" * 500
     (checkout / "campaigns" / "n.csv").write_text(header + "\n+16507991144,x\n")
     path = _write(checkout / "campaigns" / "m.yaml", "    numbers_csv: n.csv\n")
 
@@ -198,6 +239,10 @@ def test_an_unknown_column_quotes_only_a_short_excerpt(
     quoted = re.search(r'unknown column "([^"]*)"', line)
     assert quoted is not None and len(quoted.group(1)) <= 33
     assert "HOME=/root" not in err and "X" * 40 not in err
+    # /proc/self/environ's NUL-separated form: the file is refused whole, nothing quoted
+    (checkout / "campaigns" / "n.csv").write_text(header.replace(" ", "\0") + "\n+16507991144,x\n")
+    code, _out, err = run_cli(capsys, "validate", str(path))
+    assert code == 1 and "holds NUL bytes" in err and "PATH" not in err
 
 
 def test_a_directory_scan_does_not_follow_a_symlink_out_of_the_directory(

@@ -486,10 +486,15 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: printed in plans and PR comments, so a manifest may not read them
 CREDENTIAL_VARIABLES = ("UPCALL_AUTH_TOKEN", "UPCALL_AUTH_TOKEN_FILE")
 _SECRET_NAME = re.compile(
-    r"(^|_)(TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY)(_|$)"
+    # anywhere in the name: PGPASSWORD, GHTOKEN, MY_SECRETS, GPG_PASSPHRASE
+    r"TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY"
+    # as a word of it: STRIPE_KEY, DOCKER_PASS, MYSQL_PWD, GH_PAT, SLACK_WEBHOOK, SENTRY_DSN
+    r"|(^|_)(KEY|PASS|PWD|PAT|AUTH|DSN|WEBHOOK|COOKIE)(_|$)"
     r"|^UPCALL_AUTH",
     re.IGNORECASE,
 )
+#: a URL that carries a password (`postgres://user:pass@host/db`, DATABASE_URL)
+_URL_WITH_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:[^/\s@]+@")
 #: a token shorter than this is not looked for inside other variables' values
 _MIN_TOKEN_LENGTH = 8
 
@@ -504,6 +509,8 @@ def refused_variable(name: str, environ: Mapping[str, str]) -> str | None:
     token = environ.get("UPCALL_AUTH_TOKEN", "").strip()
     if len(token) >= _MIN_TOKEN_LENGTH and token in environ.get(name, ""):
         return f"${{{name}}} is refused: its value holds the auth token"
+    if _URL_WITH_PASSWORD.search(environ.get(name, "")):
+        return f"${{{name}}} is refused: its value is a URL with a password"
     return None
 
 
