@@ -178,7 +178,7 @@ def test_markdown_heading_says_no_changes_only_when_nothing_differs() -> None:
 
 HOSTILE_NAME = (
     "@github/security-team [Approve here](https://evil.example/a) ![x](https://evil.example/t.png)"
-    " *urgent* ~~old~~ `code` [esc](https://evil.example/b) org/repo#1"
+    " *urgent* ~~old~~ `code` [esc](https://evil.example/b) org/repo#1 group/project!2"
 )
 
 
@@ -227,7 +227,7 @@ def test_markdown_names_cannot_link_mention_or_format() -> None:
         assert "code" not in codes, codes
         texts = [t.content for t in tokens if t.type in ("text", "html_inline", "html_block")]  # type: ignore[attr-defined]
         shown = "".join(texts)
-        assert not re.search(r"(?<!\w)@\w|#\w", shown.replace("&#", "")), shown
+        assert not re.search(r"(?<!\w)@\w|#\w|!\d", shown.replace("&#", "")), shown
         # what a reader sees is still the name (word joiners are invisible)
         assert "[Approve here](https://evil.example/a)" in shown.replace("&#93;", "]")
 

@@ -68,10 +68,11 @@ def shown_path(name: str) -> str:
 #: worst it can do before an entity is show the entity's text
 _MARKDOWN_SYNTAX = {"`": "&#96;", "*": "&#42;", "~": "&#126;", "](": "&#93;("}
 _MARKDOWN_RE = re.compile(r"`|\*|~|\]\(")
-#: `@name`, `@org/team` and `#123` (`org/repo#123`): GitHub turns them into a mention (a
-#: notification sent to that person or team) or a cross-reference (an event on another
-#: repository's issue); a word joiner (U+2060, invisible) after the sign keeps them text
-_REFERENCE_RE = re.compile(r"((?<!\w)@|#)(?=\w)")
+#: `@name`, `@org/team`, `#123` (`org/repo#123`) and GitLab's `!123`: GitHub and GitLab
+#: turn them into a mention (a notification sent to that person or team) or a
+#: cross-reference (an event on another issue or merge request); a word joiner (U+2060,
+#: invisible) after the sign keeps them text
+_REFERENCE_RE = re.compile(r"((?<!\w)@|#|!(?=\d))(?=\w)")
 
 
 def markdown_text(text: str) -> str:
