@@ -145,3 +145,32 @@ def test_file_names_cannot_start_a_workflow_command(
     assert code == 1 and err.count("unknown key") == len(names)
     assert not _WORKFLOW_COMMAND.search(out + err), out + err
     assert "./::error title=Security::token leaked.yaml:4:5:" in err
+
+
+def test_a_symlink_out_of_the_folder_is_refused_and_a_link_inside_stays_a_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As for validate and plan: a committed `campaigns/x.yaml -> ~/.config/gh/hosts.yml`
+    must not make `fmt --diff` print that file, nor `fmt` copy it into the checkout."""
+    outside = tmp_path / "home"
+    outside.mkdir()
+    secret = outside / "hosts.yml"
+    secret.write_text("github.com:\n    oauth_token:    gho_notarealtoken\n")
+    checkout = tmp_path / "checkout"
+    (checkout / "campaigns").mkdir(parents=True)
+    monkeypatch.chdir(checkout)
+    (checkout / "campaigns" / "hosts.yaml").symlink_to(secret)
+    for args in (["--check", "--diff"], []):
+        code, out, err = run_cli(capsys, "fmt", *args, "campaigns")
+        assert code == 1 and "gho_notarealtoken" not in out + err
+        assert "campaigns/hosts.yaml: is a symlink out of campaigns" in err
+    assert (checkout / "campaigns" / "hosts.yaml").is_symlink()
+    assert secret.read_text() == "github.com:\n    oauth_token:    gho_notarealtoken\n"
+    # a link to a file inside the folder: the file is formatted, the link stays a link
+    (checkout / "campaigns" / "hosts.yaml").unlink()
+    (checkout / "campaigns" / "b.yaml").write_text("version:    1\ncampaigns: []\n")
+    (checkout / "campaigns" / "a-link.yaml").symlink_to("b.yaml")
+    code, out, err = run_cli(capsys, "fmt", "campaigns")
+    assert code == 0, err
+    assert (checkout / "campaigns" / "a-link.yaml").is_symlink()
+    assert (checkout / "campaigns" / "b.yaml").read_text() == "version: 1\ncampaigns: []\n"

@@ -127,25 +127,13 @@ def format_text(text: str) -> tuple[str, str]:
 
 def yaml_files(paths: Iterable[str]) -> Iterator[Path]:
     """The YAML files named, and every *.yaml / *.yml below the folders named (hidden
-    folders skipped), each once, in order."""
-    seen: set[Path] = set()
-    for name in paths:
-        path = Path(name)
-        found = (
-            sorted(
-                p
-                for p in path.rglob("*")
-                if p.suffix in SUFFIXES
-                and p.is_file()
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
-            if path.is_dir()
-            else [path]
-        )
-        for p in found:
-            if p not in seen:
-                seen.add(p)
-                yield p
+    folders skipped), each once, in order: the files every other command reads
+    (`load.find_manifests`), so a symlink out of a folder or the checkout is an error
+    here too, not a file whose content `--diff` prints or `fmt` copies into the checkout."""
+    from upcall_sync.manifest.load import find_manifests
+
+    for path, _named in find_manifests(list(paths)):
+        yield path
 
 
 def format_file(path: Path) -> Formatted:
@@ -186,14 +174,16 @@ def _refuse_invalid(path: Path, text: str) -> None:
 
 
 def write(result: Formatted) -> None:
-    """Replace the file in one step (a temporary file beside it, renamed over it)."""
-    mode = result.path.stat().st_mode & 0o7777
-    fd, tmp = tempfile.mkstemp(prefix=f".{result.path.name}.", dir=result.path.parent)
+    """Replace the file in one step (a temporary file beside it, renamed over it); through
+    a symlink, the file it leads to (the link stays a link)."""
+    target = result.path.resolve()
+    mode = target.stat().st_mode & 0o7777
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(result.after)
         os.chmod(tmp, mode)
-        os.replace(tmp, result.path)
+        os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
