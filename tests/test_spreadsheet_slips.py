@@ -76,3 +76,23 @@ def test_an_xlsx_formula_without_a_saved_result_is_named_not_called_missing(
     assert "open the workbook in Excel or LibreOffice and save it" in lines[0]
     assert lines[1] == "n.xlsx:Sheet!A4: phone: is required"
     assert "5550102" not in err  # the formula's text is not quoted
+
+
+@pytest.mark.parametrize("bom", ["", "\ufeff"])
+def test_excels_sep_line_names_the_delimiter_and_lines_keep_their_numbers(
+    here: Path, capsys: pytest.CaptureFixture[str], bom: str
+) -> None:
+    """Excel reads (and some exports write) a first line `sep=;` naming the delimiter: it
+    is not the header, and the file's line numbers still count it."""
+    (here / "n.csv").write_text(
+        f"{bom}sep=;\r\nFirst Name;Last Name;Phone Number\r\nAnn;Lee;+14155550101\r\n"
+        "Bob;Ray;+1 555\r\n",
+        newline="",
+    )
+    (here / "m.yaml").write_text("version: 1\ncampaigns:\n  - name: a\n    numbers_csv: n.csv\n")
+    code, out, err = run_cli(capsys, "validate", "m.yaml")
+    assert code == 1 and out == ""
+    assert err.splitlines() == ['n.csv:4:3: phone: "+1 555" is not a valid phone number']
+    (here / "n.csv").write_text("sep=,\n")
+    code, out, err = run_cli(capsys, "validate", "m.yaml")
+    assert code == 1 and err.splitlines() == ["n.csv:2:1: CSV is empty: it needs a header row"]

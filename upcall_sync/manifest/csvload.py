@@ -24,6 +24,8 @@ from upcall_sync.manifest.table import FileRefused, Row, TableError
 #: a contacts file over this is refused (about 1.2 million rows of a typical export)
 MAX_CSV_BYTES = 100 * 1024 * 1024
 DELIMITERS = (",", ";", "\t")
+#: the first line Excel writes (and reads) to name a CSV's delimiter: `sep=;`
+_SEP_HINT = re.compile(r'"?sep=([,;\t|])"?[,;\t|]*\r?\n?', re.IGNORECASE)
 _BOM = b"\xef\xbb\xbf"
 _SEPARATORS = re.compile(r"[\s_-]+")
 _NOT_UTF8 = "CSV is not UTF-8 text (save it as UTF-8; spreadsheet apps call it 'CSV UTF-8')"
@@ -76,20 +78,26 @@ def csv_rows(fh: BinaryIO, display: str, hasher: Any) -> Iterator[Row]:
     not UTF-8 or not CSV. Hashes the bytes as they pass."""
     lines = _text_lines(fh, hasher, display)
     first = next(lines, None)
+    delimiter, skipped = None, 0
+    if first is not None and (hint := _SEP_HINT.fullmatch(first)) is not None:
+        # Excel's `sep=;` line names the delimiter; the header follows it
+        delimiter, skipped, first = hint[1], 1, next(lines, None)
     if first is None or not first.strip():
-        raise TableError("CSV is empty: it needs a header row", Location(display, 1, 1))
+        raise TableError("CSV is empty: it needs a header row", Location(display, 1 + skipped, 1))
     recorded: list[str] = []
     reader = csv.reader(
-        _recorded(chain([first], lines), recorded), delimiter=sniff_delimiter(first), strict=True
+        _recorded(chain([first], lines), recorded),
+        delimiter=delimiter or sniff_delimiter(first),
+        strict=True,
     )
-    start = 1
+    start = 1 + skipped
     try:
         for cells in reader:
             yield Row(start, cells)
-            start = reader.line_num + 1
+            start = reader.line_num + 1 + skipped
             recorded.clear()
     except csv.Error as exc:
-        raise _csv_error(exc, reader.line_num, recorded, display) from None
+        raise _csv_error(exc, reader.line_num + skipped, recorded, display) from None
 
 
 def _text_lines(fh: BinaryIO, hasher: Any, display: str) -> Iterator[str]:
