@@ -2,7 +2,8 @@
 
 The file is streamed: rows are handed on one by one, so memory never holds the
 file. Spreadsheet exports are taken as they come: `,`, `;` or tab delimiters (the
-header line's most frequent one), a UTF-8 byte order mark, old Mac line ends.
+header line's most frequent one, or Excel's first line `sep=;`), a UTF-8 byte order
+mark, old Mac line ends.
 Nothing here quotes the file's content: `contacts_file` decides when it may.
 """
 
