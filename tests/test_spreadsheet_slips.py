@@ -96,3 +96,27 @@ def test_excels_sep_line_names_the_delimiter_and_lines_keep_their_numbers(
     (here / "n.csv").write_text("sep=,\n")
     code, out, err = run_cli(capsys, "validate", "m.yaml")
     assert code == 1 and err.splitlines() == ["n.csv:2:1: CSV is empty: it needs a header row"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_excels_unicode_text_is_read_as_saved(
+    here: Path, capsys: pytest.CaptureFixture[str], encoding: str
+) -> None:
+    """Excel's "Unicode Text" (.txt: UTF-16 with its byte order mark, tab-separated) and
+    older Google Contacts exports are UTF-16: read with their line numbers, not refused."""
+    text = (
+        "First Name\tLast Name\tPhone Number\r\nJosé\tMüller\t+14155550101\r\nBob\tRay\t+1 555\r\n"
+    )
+    bom = "\ufeff" if encoding != "utf-16" else ""  # Python's utf-16 writes its own
+    (here / "n.txt").write_bytes((bom + text).encode(encoding))
+    (here / "m.yaml").write_text("version: 1\ncampaigns:\n  - name: a\n    numbers_csv: n.txt\n")
+    code, out, err = run_cli(capsys, "validate", "m.yaml")
+    assert code == 1 and out == ""
+    assert err.splitlines() == ['n.txt:3:3: phone: "+1 555" is not a valid phone number']
+    (here / "n.txt").write_bytes((bom + text.replace("+1 555", "+14155550102")).encode(encoding))
+    code, out, err = run_cli(capsys, "validate", "m.yaml")
+    assert (code, out) == (0, "1 file, 1 campaign, 2 numbers: valid\n"), err
+    # UTF-16 without its byte order mark is not guessed at: one line, naming the file
+    (here / "n.txt").write_bytes(text.encode("utf-16-le"))
+    code, out, err = run_cli(capsys, "validate", "m.yaml")
+    assert code == 1 and err.splitlines()[0].startswith("n.txt:1: CSV is not UTF-8 text")

@@ -10,6 +10,7 @@ Nothing here quotes the file's content: `contacts_file` decides when it may.
 from __future__ import annotations
 
 import csv
+import io
 import os
 import re
 import stat
@@ -30,6 +31,10 @@ _SEP_HINT = re.compile(r'"?sep=([,;\t|])"?[,;\t|]*\r?\n?', re.IGNORECASE)
 _BOM = b"\xef\xbb\xbf"
 _SEPARATORS = re.compile(r"[\s_-]+")
 _NOT_UTF8 = "CSV is not UTF-8 text (save it as UTF-8; spreadsheet apps call it 'CSV UTF-8')"
+_NOT_TEXT = (
+    "CSV is not UTF-8 text, nor UTF-16 (save it as UTF-8; spreadsheet apps call it 'CSV UTF-8')"
+)
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
 # -- opening: inside the checkout, a regular file ------------------------------------------
@@ -103,6 +108,10 @@ def csv_rows(fh: BinaryIO, display: str, hasher: Any) -> Iterator[Row]:
 
 def _text_lines(fh: BinaryIO, hasher: Any, display: str) -> Iterator[str]:
     """The file's lines as text (BOM dropped), hashing the bytes as they pass."""
+    peek = getattr(fh, "peek", None)
+    if peek is not None and peek(2)[:2] in _UTF16_BOMS:
+        yield from _utf16_lines(fh, hasher, display)
+        return
     for number, raw in enumerate(fh, 1):
         hasher.update(raw)
         try:
@@ -118,6 +127,39 @@ def _text_lines(fh: BinaryIO, hasher: Any, display: str) -> Iterator[str]:
             yield from text.splitlines(keepends=True)
         else:
             yield text
+
+
+class _Hashed(io.RawIOBase):
+    """A binary file whose bytes pass through `hasher` as they are read."""
+
+    def __init__(self, fh: BinaryIO, hasher: Any) -> None:
+        super().__init__()
+        self._fh, self._hasher = fh, hasher
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._fh.read(len(buffer))
+        self._hasher.update(data)
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _utf16_lines(fh: BinaryIO, hasher: Any, display: str) -> Iterator[str]:
+    """The lines of UTF-16 text that starts with its byte order mark: Excel's "Unicode
+    Text" (.txt, tab-separated) and older Google Contacts exports."""
+    text = io.TextIOWrapper(io.BufferedReader(_Hashed(fh, hasher)), encoding="utf-16", newline="")
+    number = 0
+    try:
+        for number, line in enumerate(text, 1):
+            # a header holds ASCII (a delimiter, a Latin letter): bytes that only decode
+            # to other scripts are a binary file that starts like UTF-16, not an export
+            if "\x00" in line or (number == 1 and not any(ch < "\x80" for ch in line)):
+                raise TableError(_NOT_TEXT, Location(display, number))
+            yield line
+    except UnicodeDecodeError:
+        raise TableError(_NOT_TEXT, Location(display, number + 1)) from None
 
 
 def _recorded(lines: Iterable[str], into: list[str]) -> Iterator[str]:
