@@ -270,3 +270,32 @@ def test_the_entry_point_other_keys_read_through(here: Path) -> None:
         'm.yaml:5:22: do_not_call_csv: ".env" is not a contacts file: do_not_call_csv reads '
         ".csv, .tsv, .txt or .xlsx files (the file is not read)"
     )
+
+
+def test_two_columns_of_one_header_are_named_not_read_by_position(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two columns headed "Phone": a mapping to "Phone" cannot say which to dial, so it is
+    an error (it read the first, and ignored the other with a warning); the message
+    without a mapping does not suggest that mapping."""
+    (here / "n.csv").write_text("Phone,Phone,First Name\n+16507991144,+16507991145,Joey\n")
+    code, _out, err = run_cli(capsys, "validate", str(_manifest(here, "n.csv")))
+    assert code == 1
+    [line] = err.splitlines()
+    assert line.startswith('n.csv:1: 2 columns could be the phone: "Phone" (column 1) and')
+    assert "rename the one to read" in line and '{phone: "Phone"}' not in line
+    path = _manifest(here, "n.csv", "    numbers_csv_columns: {phone: Phone}\n")
+    code, _out, err = run_cli(capsys, "validate", str(path))
+    assert code == 1
+    assert err.splitlines() == [
+        'm.yaml:6:34: campaigns[0].numbers_csv_columns.phone: "Phone" names 2 columns of '
+        '"n.csv" (column 1 and column 2): rename one in the file, so that the mapping says '
+        "which to read"
+    ]
+    # "Phone" and "phone" differ: the mapping names one
+    (here / "n.csv").write_text("Phone,phone,First Name\n+16507991144,+16507991145,Joey\n")
+    path = _manifest(here, "n.csv", "    numbers_csv_columns: {phone: phone}\n")
+    code, _out, err = run_cli(capsys, "validate", str(path))
+    assert code == 0, err
+    [campaign] = load_manifests([path]).campaigns
+    assert [n.contact.phone for n in campaign.numbers] == ["+16507991145"]

@@ -255,9 +255,22 @@ class _HeaderReader:
             index = exact.get(wanted.strip(), keyed.get(header_key(wanted)))
             at = self.ref.columns_at.get(name, self.ref.at)
             path = f"{self.ref.ref}_columns.{name}"
+            same = (
+                [i for i, cell in enumerate(cells) if cell.strip() == wanted.strip()]
+                if wanted.strip() in exact
+                else _same_header(cells, index)
+            )
             if index is None:
                 problem = f"{quote(wanted)} is not a column of {quote(self.where(1).file)}"
                 self.problems.append(Problem(at, path, problem))
+            elif len(same) > 1:  # the first is not what a mapping can be said to choose
+                problem = (
+                    f"{quote(wanted)} names {len(same)} columns of {quote(self.where(1).file)} "
+                    f"({' and '.join(self.where.column(i) for i in same)}): rename one in "
+                    "the file, so that the mapping says which to read"
+                )
+                self.problems.append(Problem(at, path, problem))
+                out[index] = name  # one problem: not also "2 columns could be the phone"
             elif index in out:
                 problem = f"{quote(wanted)} is already mapped to {out[index]}"
                 self.problems.append(Problem(at, path, problem))
@@ -281,6 +294,14 @@ class _HeaderReader:
             f"{excerpt(cells[i].strip())} ({self.where.column(i)})" for i in indexes
         )
         first = cells[indexes[0]].strip()
+        if sum(cell.strip() == first for cell in cells) > 1:  # a mapping cannot name one
+            return Problem(
+                self.where(1),
+                "",
+                f"{len(indexes)} columns could be the {name}: {shown}; rename the one to "
+                f"read (or the others) in the file, then map it next to {self.ref.key}: "
+                f"{self.ref.key}_columns: {{{name}: <its new header>}}",
+            )
         return Problem(
             self.where(1),
             "",
@@ -464,6 +485,14 @@ class _Reader:
             where = self.where(line, self.header.column_of(name))
             out.append(Problem(where, name, _row_message(name, err)))
         return out
+
+
+def _same_header(cells: list[str], index: int | None) -> list[int]:
+    """The columns whose header is the one of column `index` (as a mapping finds it)."""
+    if index is None:
+        return []
+    key = header_key(cells[index])
+    return [i for i, cell in enumerate(cells) if header_key(cell) == key]
 
 
 def _row_message(name: str, err: Any) -> str:
