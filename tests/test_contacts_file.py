@@ -299,3 +299,21 @@ def test_two_columns_of_one_header_are_named_not_read_by_position(
     assert code == 0, err
     [campaign] = load_manifests([path]).campaigns
     assert [n.contact.phone for n in campaign.numbers] == ["+16507991145"]
+
+
+def test_a_title_row_above_the_header_is_named_as_such_quoting_nothing(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A report exported with its title (or a merged cell) above the header: line 1 is
+    one cell then empty ones. The message says what that looks like, quoting nothing."""
+    (here / "n.csv").write_text(
+        "Q3 call list,,\nFirst Name,Last Name,Phone\nJoey,Smith,+16507991144\n"
+    )
+    code, _out, err = run_cli(capsys, "validate", str(_manifest(here, "n.csv")))
+    assert code == 1
+    [line] = err.splitlines()
+    assert line.startswith(
+        "n.csv:1: no phone column found among the header's 1 column (one cell, then empty "
+        "ones: a title above the header, or a merged cell? The header must be the first row)"
+    )
+    assert "Q3" not in line

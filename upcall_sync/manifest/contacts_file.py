@@ -230,7 +230,7 @@ class _HeaderReader:
                 candidates.setdefault(name, []).append(index)
                 aliased = aliased or (index not in mapped and key in ALIAS_FIELDS)
         if not candidates.get("phone"):
-            self.problems.append(self._no_phone(len(cells)))
+            self.problems.append(self._no_phone(len(cells), header.width))
             return None
         self.where.shown = True  # a phone column: the file has proven to be a contacts file
         strict = not self.ref.columns and not aliased
@@ -278,14 +278,20 @@ class _HeaderReader:
                 out[index] = name
         return out
 
-    def _no_phone(self, count: int) -> Problem:
+    def _no_phone(self, count: int, width: int) -> Problem:
         # Not proven to be a contacts file: name nothing of what the header holds.
         columns = f"{count} column{'s' if count != 1 else ''}"
+        title = (
+            " (one cell, then empty ones: a title above the header, or a merged cell? The "
+            "header must be the first row)"
+            if count == 1 and width > 1
+            else ""
+        )
         return Problem(
             self.where(1),
             "",
-            f"no phone column found among the header's {columns}: name it phone, use a "
-            f"known export's header, or map it next to {self.ref.key}: "
+            f"no phone column found among the header's {columns}{title}: name it phone, use "
+            f"a known export's header, or map it next to {self.ref.key}: "
             f'{self.ref.key}_columns: {{phone: "<header of the phone column>"}}',
         )
 
