@@ -147,6 +147,32 @@ def test_file_names_cannot_start_a_workflow_command(
     assert "./::error title=Security::token leaked.yaml:4:5:" in err
 
 
+def test_a_diff_on_a_github_runner_cannot_issue_workflow_commands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`fmt --diff` prints a pull request's file content: on a GitHub runner, a context
+    line such as `  ::error::...` from a block scalar would be read as a workflow
+    command, so the diff goes out between `::stop-commands::` and its one-time token."""
+    monkeypatch.chdir(tmp_path)
+    text = "campaigns:\n  - name: c\n    pitch: |\n      ::error title=X::y\nversion:    1\n"
+    (tmp_path / "m.yaml").write_text(text)
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    code, plain, _ = run_cli(capsys, "fmt", "--check", "--diff", ".")
+    assert code == 1 and "\n       ::error title=X::y\n" in plain  # the raw context line
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    code, out, _ = run_cli(capsys, "fmt", "--check", "--diff", ".")
+    assert code == 1
+    commands = [line.strip() for line in out.splitlines() if line.lstrip().startswith("::")]
+    stop = re.fullmatch(r"::stop-commands::([0-9a-f]{32})", commands[0])
+    assert stop is not None, out
+    assert commands == [commands[0], "::error title=X::y", f"::{stop[1]}::"]
+    lines = out.splitlines()
+    assert lines.index(commands[0]) < lines.index("       ::error title=X::y")
+    assert lines[-1] == f"::{stop[1]}::"
+    again = run_cli(capsys, "fmt", "--check", "--diff", ".")[1]
+    assert again.splitlines()[1] != lines[1]  # a new token each time
+
+
 def test_a_symlink_out_of_the_folder_is_refused_and_a_link_inside_stays_a_link(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

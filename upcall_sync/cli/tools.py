@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import secrets
 import signal
 import sys
 import threading
@@ -111,7 +113,12 @@ def fmt(
         typer.Option("--check", help="Change nothing; exit 1 naming each file that would change."),
     ] = False,
     diff: Annotated[
-        bool, typer.Option("--diff", help="Show each change as a unified diff.")
+        bool,
+        typer.Option(
+            "--diff",
+            help="Show each change as a unified diff (on a GitHub runner, with workflow "
+            "commands stopped around it).",
+        ),
     ] = False,
 ) -> None:
     """Rewrite YAML files in one layout (like `terraform fmt`): layout only, never meaning
@@ -132,20 +139,37 @@ def fmt(
         shown = shown_path(str(path))  # a file name may hold a line break or start "::"
         print(shown)
         if diff:
-            sys.stdout.writelines(
-                difflib.unified_diff(
-                    result.before.splitlines(True),
-                    result.after.splitlines(True),
-                    f"a/{shown_name(str(path))}",
-                    f"b/{shown_name(str(path))}",
+            with _no_workflow_commands():
+                sys.stdout.writelines(
+                    difflib.unified_diff(
+                        result.before.splitlines(True),
+                        result.after.splitlines(True),
+                        f"a/{shown_name(str(path))}",
+                        f"b/{shown_name(str(path))}",
+                    )
                 )
-            )
         if not check:
             write(result)
     if check and changed:
         s = "s" if changed != 1 else ""
         print_error(f"{changed:,} file{s} would be reformatted (run `upcall-sync fmt` on them)")
         raise typer.Exit(1)
+
+
+@contextlib.contextmanager
+def _no_workflow_commands() -> Iterator[None]:
+    """On a GitHub runner, what is printed inside is never read as a workflow command
+    (a diff's context line `  ::error::...` from a file in a pull request): the runner's
+    `::stop-commands::` with a one-time token, then the token to resume."""
+    if os.environ.get("GITHUB_ACTIONS") != "true":
+        yield
+        return
+    resume = secrets.token_hex(16)
+    sys.stdout.write(f"::stop-commands::{resume}\n")
+    try:
+        yield
+    finally:
+        sys.stdout.write(f"::{resume}::\n")
 
 
 @app.command()
