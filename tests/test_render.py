@@ -178,7 +178,7 @@ def test_markdown_heading_says_no_changes_only_when_nothing_differs() -> None:
 
 HOSTILE_NAME = (
     "@github/security-team [Approve here](https://evil.example/a) ![x](https://evil.example/t.png)"
-    " *urgent* ~~old~~ `code` [esc](https://evil.example/b) org/repo#1 group/project!2"
+    " *urgent* _now_ __bold__ ~~old~~ `code` [esc](https://evil.example/b) org/repo#1 group/project!2"
 )
 
 
@@ -221,8 +221,16 @@ def test_markdown_names_cannot_link_mention_or_format() -> None:
         tokens = _markdown_tokens(out.getvalue())
         kinds = {t.type for t in tokens}  # type: ignore[attr-defined]
         assert not kinds & {"link_open", "image", "s_open"}, kinds
+        # the renderer's own bold (the summary line, headings) is all the emphasis there is
+        emphasised = [
+            tokens[i + 1].content  # type: ignore[attr-defined]
+            for i, t in enumerate(tokens)
+            if t.type in ("em_open", "strong_open")  # type: ignore[attr-defined]
+        ]
+        assert not [e for e in emphasised if re.search("urgent|now|bold", e)], emphasised
         strong = [t for t in tokens if t.type == "text" and "urgent" in t.content]  # type: ignore[attr-defined]
         assert all("*urgent*" in t.content.replace("&#42;", "*") for t in strong)  # type: ignore[attr-defined]
+        assert all("_now_ __bold__" in t.content.replace("&#95;", "_") for t in strong)  # type: ignore[attr-defined]
         codes = [t.content for t in tokens if t.type == "code_inline"]  # type: ignore[attr-defined]
         assert "code" not in codes, codes
         texts = [t.content for t in tokens if t.type in ("text", "html_inline", "html_block")]  # type: ignore[attr-defined]

@@ -64,10 +64,12 @@ def shown_path(name: str) -> str:
 #: them as the characters, never as syntax, in Markdown and in HTML blocks alike): a code
 #: span, emphasis, strikethrough, and the `](` that makes `[text](url)` a link or
 #: `![alt](url)` an image (a reference link needs a definition, which starts a line, so
-#: `[` alone stays as it is: `campaigns[0]` reads as written). A backslash stays too: the
-#: worst it can do before an entity is show the entity's text
-_MARKDOWN_SYNTAX = {"`": "&#96;", "*": "&#42;", "~": "&#126;", "](": "&#93;("}
-_MARKDOWN_RE = re.compile(r"`|\*|~|\]\(")
+#: `[` alone stays as it is: `campaigns[0]` reads as written). An underscore is written so
+#: only where it could open or close emphasis (`_now_`, `__bold__`), at the edge of a word:
+#: `q3_survey` stays as written. A backslash stays too: the worst it can do before an
+#: entity is show the entity's text
+_MARKDOWN_SYNTAX = {"`": "&#96;", "*": "&#42;", "~": "&#126;", "](": "&#93;(", "_": "&#95;"}
+_MARKDOWN_RE = re.compile(r"`|\*|~|\]\(|(?<![^\W_])_|_(?![^\W_])")
 #: `@name`, `@org/team`, `#123` (`org/repo#123`) and GitLab's `!123`: GitHub and GitLab
 #: turn them into a mention (a notification sent to that person or team) or a
 #: cross-reference (an event on another issue or merge request); a word joiner (U+2060,
