@@ -250,3 +250,39 @@ def test_a_new_person_at_a_shared_phone_with_other_details_is_added_and_flagged(
     assert [c.kind for c in p.changes] == ["create_contact", "add_number"]
     [dial] = p.dialing
     assert dial.same_line[jim.label] == (JOEY.label, JANIE.label)
+
+
+@pytest.mark.parametrize(
+    ("live_contact", "entry"),
+    [
+        # a live phone kept as typed, which no region reads: matched by its digits
+        (Contact("650-799-1144", first_name="X"), DoNotCall(JOEY.phone, None, Location("m", 3, 5))),
+        (
+            Contact("1 650 799 1144", first_name="X"),
+            DoNotCall(JOEY.phone, None, Location("m", 3, 5)),
+        ),
+        # an extension with whitespace around it
+        (PRIYA._replace(extension=" 204"), DoNotCall(PRIYA.phone, "204", Location("m", 3, 5))),
+    ],
+)
+def test_a_ready_campaign_holding_a_listed_number_in_another_form_is_paused(
+    live_contact: Contact, entry: DoNotCall
+) -> None:
+    """A miss here dials a person who asked not to be called: a live number is matched
+    as leniently as the API may have stored it."""
+    p = plan(
+        state(camp("A", status="ready"), do_not_call=(entry,)),
+        live({"1": [live_contact]}, [], status="ready"),
+    )
+    [pause] = [c for c in p.changes if isinstance(c, UpdateCampaign)]
+    assert [(r.name, r.before, r.after) for r in pause.fields] == [("status", "ready", "paused")]
+
+
+def test_a_phone_that_only_shares_digits_in_another_country_is_not_listed() -> None:
+    """E.164 phones still compare exactly: +44 6507991144 is not +1 650 799 1144."""
+    dnc = (DoNotCall(JOEY.phone, None, Location("m", 3, 5)),)
+    other = Contact("+446507991144", first_name="X")
+    p = plan(
+        state(camp("A", status="ready"), do_not_call=dnc), live({"1": [other]}, [], status="ready")
+    )
+    assert not [c for c in p.changes if isinstance(c, UpdateCampaign)]

@@ -99,6 +99,15 @@ _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 e164_match = _E164.fullmatch
 
 
+def national_digits(e164: str) -> str:
+    """The national significant number of an E.164 phone (`+16507991144` -> `6507991144`),
+    or "" when phonenumbers cannot read it."""
+    try:
+        return phonenumbers.national_significant_number(phonenumbers.parse(e164, None))
+    except phonenumbers.NumberParseException:
+        return ""
+
+
 def lenient_phone(raw: str | None) -> str:
     """A live phone in E.164 when it can be read, else as given (never raises).
 

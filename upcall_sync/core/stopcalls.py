@@ -25,6 +25,7 @@ from upcall_sync.core.model import (
     LiveNumber,
     Matches,
 )
+from upcall_sync.core.normalize import e164_match, national_digits
 from upcall_sync.errors import Problem
 
 #: how many listed numbers a pause reason names before "and N more"
@@ -32,19 +33,38 @@ SHOWN = 3
 
 
 class DoNotCallList:
-    """The entries of every manifest, looked up by phone."""
+    """The entries of every manifest, looked up by phone.
+
+    A live number is matched as leniently as it may be written: the API is meant to
+    return E.164, but one that keeps a phone as typed (`650-799-1144`, which no
+    region reads) or an extension with spaces around it (` 204`) must still be
+    found, since a miss here is a call to a person who asked not to be called. A
+    phone that is not E.164 is compared by its digits, against each entry's full
+    number and its national number; an extension, without surrounding whitespace.
+    """
 
     def __init__(self, entries: Iterable[DoNotCall]) -> None:
         self.by_phone: dict[str, list[DoNotCall]] = defaultdict(list)
+        self.by_digits: dict[str, list[DoNotCall]] = defaultdict(list)
         for entry in entries:
             self.by_phone[entry.phone].append(entry)
+            digits = entry.phone.lstrip("+")
+            self.by_digits[digits].append(entry)
+            national = national_digits(entry.phone)
+            if national and national != digits:
+                self.by_digits[national].append(entry)
 
     def __bool__(self) -> bool:
         return bool(self.by_phone)
 
     def entry_for(self, contact: Contact) -> DoNotCall | None:
-        for entry in self.by_phone.get(contact.phone, ()):
-            if entry.covers(contact):
+        extension = contact.extension.strip()
+        candidates = self.by_phone.get(contact.phone, ())
+        if not e164_match(contact.phone):
+            digits = "".join(ch for ch in contact.phone if ch.isdigit())
+            candidates = (*candidates, *self.by_digits.get(digits, ()))
+        for entry in candidates:
+            if entry.extension in (None, extension):
                 return entry
         return None
 
