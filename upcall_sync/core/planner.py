@@ -86,6 +86,7 @@ from upcall_sync.core.stopcalls import (
     hold_status,
     leave_out_listed,
     listed,
+    recreate_retired,
 )
 from upcall_sync.errors import Location, PlanError, Problem
 
@@ -168,6 +169,7 @@ def plan(
     else:
         campaigns = plan_scope(desired, targets, prune=prune)
         matches = match_campaigns(campaigns, live.campaigns)
+        matches = recreate_retired(desired, matches, live.numbers)
     _check_listing(desired, live, prune=prune)
     matches, left_out = leave_out_listed(desired, matches)
     campaigns = [d for d, _lc in matches.pairs]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from upcall_sync.core.changes import Notice, campaign_address, quoted
 from upcall_sync.core.model import (
@@ -137,6 +137,31 @@ def without_listed(desired: DesiredState) -> tuple[DesiredState, list[Notice]]:
         for c in desired.campaigns
     )
     return dataclasses.replace(desired, campaigns=campaigns), notices
+
+
+def recreate_retired(
+    desired: DesiredState, matches: Matches, numbers: Mapping[str, Sequence[LiveNumber]]
+) -> Matches:
+    """The matches without an archived campaign that holds a listed number, for an entry
+    that pins no `id:`: the plan then creates the campaign anew, without the number.
+
+    That is how a campaign paused for the list is resumed (archive it, drop the `id:`,
+    apply): matched again, it would stay archived forever, its notice saying to archive
+    it. Only the manifest entry's name ties it to the archived one, and an archived
+    campaign is matched only when no active one has the name."""
+    dnc = DoNotCallList(desired.do_not_call)
+    if not dnc:
+        return matches
+    pairs: list[tuple[DesiredCampaign, LiveCampaign | None]] = [
+        (d, None)
+        if lc is not None
+        and d.id is None
+        and lc.status == "archived"
+        and held_numbers(dnc, numbers.get(lc.id))
+        else (d, lc)
+        for d, lc in matches.pairs
+    ]
+    return Matches(pairs)
 
 
 def held_numbers(

@@ -274,8 +274,34 @@ class Applier:
         # the whole campaign as planned, so that a replacing PATCH keeps it
         values = change.written() if isinstance(change, CreateCampaign | UpdateCampaign) else {}
         values["status"] = "ready"
+        if isinstance(change, CreateCampaign):
+            self._refuse_ready_beside_a_twin(str(change.values["name"]), campaign_id)
         self.client.update_campaign(campaign_id, _campaign_attributes(values))
         return "status ready"
+
+    def _refuse_ready_beside_a_twin(self, name: str, campaign_id: str) -> None:
+        """A campaign this run created is not made ready while another active campaign
+        has its name: a second apply running at once (or a POST committed late) made
+        it, with the same people, and two ready campaigns would call each of them
+        twice. One look-up by name; the campaign stays pending and the run fails."""
+        others = sorted(
+            {
+                c.id
+                for form in name_forms(name)
+                for c in self.client.list_campaigns(name=form)
+                if name_key(c.name) == name_key(name)
+                and c.id != campaign_id
+                and c.status != "archived"
+            },
+            key=id_order,
+        )
+        if others:
+            raise UpcallSyncError(
+                f"campaign {quoted(name)} (id {campaign_id}) was left pending, not set "
+                f"ready: another active campaign has its name (id {', '.join(others)}), "
+                "made by another apply running at once or a write committed late, and "
+                "both would call the same people; archive one in Upcall, then apply again"
+            )
 
     def _archive(self, op: Op) -> str:
         assert op.change.live_id is not None

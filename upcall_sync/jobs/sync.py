@@ -33,7 +33,7 @@ from upcall_sync.core.changes import (
     quoted,
 )
 from upcall_sync.core.matching import id_order, plan_scope, select_targets
-from upcall_sync.core.model import DesiredCampaign, DesiredState, LiveState
+from upcall_sync.core.model import Contact, DesiredCampaign, DesiredState, LiveState
 from upcall_sync.core.planner import plan as compute_plan
 from upcall_sync.errors import (
     ManifestError,
@@ -234,11 +234,34 @@ def run_apply(
         return ApplyOutcome(report, None, check_error=exc)
     if not report.ok or duplicates:  # a duplicate makes plans ambiguous: fix it first
         return ApplyOutcome(report, None, duplicates=duplicates)
+    seen: list[LiveState] = []
     try:
-        remaining = converge(client, job.desired, job.plan, job.options)
+        remaining = converge(client, job.desired, job.plan, job.options, seen=seen)
     except UpcallSyncError as exc:
         return ApplyOutcome(report, None, check_error=exc)
+    # people this run added who are now in a campaign twice (another apply running at
+    # once added them too, through a contact of its own): each would be called twice.
+    # The convergence plan read those campaigns' numbers anyway: no request of its own.
+    twice = tuple(d for live in seen for d in numbers_added_twice(report, job.plan, live))
+    if twice:
+        return ApplyOutcome(report, remaining, explain_plan(remaining), duplicates=twice)
     return ApplyOutcome(report, remaining, explain_plan(remaining))
+
+
+def numbers_added_twice(report: ApplyReport, applied: Plan, live: LiveState) -> list[Duplicate]:
+    """People this run added to a campaign whom `live` shows in it more than once."""
+    made = [op for op in report.ops if op.status == "applied" and op.live_id]
+    campaign_ids = {c.campaign: c.live_id for c in applied.changes if c.campaign and c.live_id}
+    for op in made:
+        if op.kind == "create_campaign" and op.campaign and op.live_id:
+            campaign_ids[op.campaign] = op.live_id
+    found: list[Duplicate] = []
+    for name, cid in sorted(campaign_ids.items()):
+        added = [op for op in made if op.kind == "add_number" and op.campaign == name]
+        numbers = live.numbers.get(cid or "")
+        if added and numbers:
+            found.extend(_people_twice(name, [(n.id, n.contact) for n in numbers], added))
+    return found
 
 
 def find_duplicates(
@@ -266,7 +289,13 @@ def find_duplicates(
             name = (
                 str(op.change.values.get("name")) if isinstance(op.change, CreateCampaign) else ""
             )
-            ids = [c.id for c in client.list_campaigns(name=name) if c.name == name]
+            # an archived one is not a copy (a late POST lands as sent): the one this
+            # run recreated without a do-not-call number keeps its old, archived self
+            ids = [
+                c.id
+                for c in client.list_campaigns(name=name)
+                if c.name == name and (c.status != "archived" or c.id == op.live_id)
+            ]
             if len(ids) > 1:
                 found.append(Duplicate("campaign", quoted(name), _sorted(ids), op.live_id))
         elif (
@@ -291,17 +320,28 @@ def _duplicate_numbers(
     client: UpcallClient, name: str, campaign_id: str, added: Sequence[Op]
 ) -> Iterator[Duplicate]:
     """The people this run added to a campaign who are in it more than once."""
+    numbers = [(n.id, contact_of(n)) for n in client.list_numbers(campaign_id)]
+    return _people_twice(name, numbers, added)
+
+
+def _people_twice(
+    name: str, numbers: Sequence[tuple[str, Contact]], added: Sequence[Op]
+) -> Iterator[Duplicate]:
+    """Of a campaign's numbers (id, contact), the people `added` put in it, found twice."""
     people = {op.change.contact.person_key: op for op in added if isinstance(op.change, AddNumber)}
     seen: dict[tuple[str, str, str, str], list[str]] = {}
-    for number in client.list_numbers(campaign_id):
-        key = contact_of(number).person_key
+    for number_id, contact in numbers:
+        key = contact.person_key
         if key in people:
-            seen.setdefault(key, []).append(number.id)
+            seen.setdefault(key, []).append(number_id)
     for key, ids in sorted(seen.items()):
         op = people[key]
         if len(ids) > 1 and isinstance(op.change, AddNumber):
             what = f"{op.change.contact.label} in campaign {quoted(name)}"
-            yield Duplicate("campaign number", what, _sorted(ids), op.live_id or ids[0])
+            # the oldest: two copies of one person are alike, and a run at once that
+            # found the same pair names the same one
+            oldest = _sorted(ids)
+            yield Duplicate("campaign number", what, oldest, oldest[0])
 
 
 def _sorted(ids: Sequence[str]) -> tuple[str, ...]:
@@ -323,17 +363,26 @@ def touched_campaigns(the_plan: Plan, desired: DesiredState) -> tuple[str, ...]:
 
 
 def converge(
-    client: UpcallClient, desired: DesiredState, applied: Plan, options: PlanOptions
+    client: UpcallClient,
+    desired: DesiredState,
+    applied: Plan,
+    options: PlanOptions,
+    *,
+    seen: list[LiveState] | None = None,
 ) -> Plan:
     """Re-read and re-plan what `applied` touched, within the apply's own targets; an
-    empty plan means converged. Archivals are checked by reading each one back."""
+    empty plan means converged. Archivals are checked by reading each one back. The
+    live state read is appended to `seen`, when given."""
     leftovers: list[Change] = []
     targets = touched_campaigns(applied, desired)
     if options.targets:  # campaigns outside the targets were never the apply's to fix
         allowed = {c.name for c in select_targets(desired, options.targets)}
         targets = tuple(t for t in targets if t in allowed)
     if targets:
-        again = plan_for(desired, client, replace(options, prune=False, targets=targets)).plan
+        planned = plan_for(desired, client, replace(options, prune=False, targets=targets))
+        if seen is not None:
+            seen.append(planned.live)
+        again = planned.plan
         leftovers.extend(again.changes)
     for change in applied.changes:
         archived = isinstance(change, ArchiveCampaign) and change.live_id

@@ -494,7 +494,7 @@ def render_duplicates(duplicates: Sequence[Any], out: IO[str]) -> None:
     out.write(
         f"\nDuplicates: {n:,} object{'s' if n != 1 else ''} this run created "
         f"{'exist' if n != 1 else 'exists'} more than once (a write the API committed "
-        "after upcall-sync stopped waiting for it):\n"
+        "after upcall-sync stopped waiting for it, or another apply running at once):\n"
     )
     for dup in duplicates:
         out.write(f"  {dup.one_line()}\n")

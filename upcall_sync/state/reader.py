@@ -44,6 +44,7 @@ from upcall_sync.core.model import (
     OtherContact,
 )
 from upcall_sync.core.normalize import name_forms, name_key
+from upcall_sync.core.stopcalls import recreate_retired
 from upcall_sync.errors import ApiStatusError, ListsUnavailable, PlanError, Problem
 from upcall_sync.state.rows import (
     campaign_from_api,
@@ -75,6 +76,9 @@ class Reader:
             state.campaigns, state.complete_listing = self._campaigns(pool, campaigns, prune=prune)
             state.matches = matches = match_campaigns(campaigns, state.campaigns)
             state.numbers, state.from_numbers = self._numbers_and_from(pool, matches)
+            # a campaign retired for the do-not-call list is created anew: its numbers
+            # are no longer there, so their contacts are looked up below
+            state.matches = matches = recreate_retired(desired, matches, state.numbers)
             missing: ApiStatusError | None = None
             try:
                 state.contact_list_id = lists_f.result()

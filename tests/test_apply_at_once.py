@@ -1,0 +1,133 @@
+"""Two applies against one account at once (CI without a concurrency group, a person
+running apply while the pipeline does): nobody may end up called twice unnoticed.
+
+The second apply is played inside the first, at the moment it matters, through the
+API, as the other process would: it creates the campaign again, or stages the same
+person through a list contact of its own and adds them to the campaign."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from upcall_sync.client import CampaignAttributes, ContactAttributes
+from upcall_sync.emulator import Emulator, Faults
+from upcall_sync.jobs.apply import Applier
+from upcall_sync.jobs.schedule import Op
+
+from .conftest import CONFIRMED, TOKEN, connect, run_cli
+
+MANIFEST = """\
+version: 1
+campaigns:
+  - name: Acme at once
+    pitch: Be brief
+    status: {status}
+    numbers:
+      - {{phone: "+16507991144", first_name: Joey, last_name: Smith}}
+      - {{phone: "+14155550132", first_name: Priya, last_name: Raman}}
+"""
+
+
+@pytest.fixture
+def emu(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Emulator]:
+    monkeypatch.chdir(tmp_path)
+    server = Emulator(tokens=[TOKEN], confirmed_numbers=list(CONFIRMED), faults=Faults())
+    monkeypatch.setenv("UPCALL_API_URL", server.base_url)
+    monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
+    monkeypatch.delenv("UPCALL_AUTH_TOKEN_FILE", raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    with server:
+        yield server
+    server.store.close()
+
+
+def _once_before(
+    monkeypatch: pytest.MonkeyPatch, name: str, other_apply: Callable[[Applier, Op], None]
+) -> None:
+    """Run `other_apply` once, just before the first run of the Applier's handler `name`."""
+    original = getattr(Applier, name)
+    done = threading.Lock()
+
+    def handler(self: Applier, op: Op) -> Any:
+        if done.acquire(blocking=False):
+            other_apply(self, op)
+        return original(self, op)
+
+    monkeypatch.setattr(Applier, name, handler)
+
+
+def test_a_person_another_apply_added_at_once_fails_the_run_naming_both_numbers(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It reported 'Converged' and exited 0, leaving Joey in the campaign twice."""
+    Path("m.yaml").write_text(MANIFEST.format(status="pending"))
+    other = connect(emu)
+
+    def add_joey_again(applier: Applier, op: Op) -> None:
+        assert applier.list_id is not None
+        [campaign] = other.list_campaigns(name="Acme at once")
+        contact = other.create_contact(
+            applier.list_id,
+            ContactAttributes(phone="+16507991144", first_name="Joey", last_name="Smith"),
+        )
+        other.add_number(campaign.id, contact.id)
+
+    _once_before(monkeypatch, "_add_number", add_joey_again)
+    code, out, err = run_cli(capsys, "apply", "--auto-approve", "m.yaml")
+    assert code == 1, out + err
+    assert "Converged" not in out + err
+    assert 'campaign number +16507991144 (Joey Smith) in campaign "Acme at once"' in out + err
+    assert "another apply running at once" in out + err
+
+
+def test_a_created_campaign_is_not_made_ready_beside_a_twin_another_apply_created(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Both used to be filled and made ready: every person called twice."""
+    Path("m.yaml").write_text(MANIFEST.format(status="ready"))
+    other = connect(emu)
+
+    def create_the_twin(applier: Applier, op: Op) -> None:
+        other.create_campaign(CampaignAttributes(name="Acme at once", status="pending"))
+
+    _once_before(monkeypatch, "_set_ready", create_the_twin)
+    code, out, err = run_cli(capsys, "apply", "--auto-approve", "m.yaml")
+    assert code == 1, out + err
+    assert "was left pending, not set ready: another active campaign has its name" in out + err
+    statuses = [c.status for c in other.list_campaigns(name="Acme at once")]
+    assert statuses == ["pending", "pending"]
+
+
+def test_the_readme_way_to_resume_a_campaign_paused_for_the_do_not_call_list(
+    emu: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Archive it in Upcall, then apply: it is created anew without the listed number,
+    made ready beside its archived self. It stayed archived, its notice saying to
+    archive it, for ever."""
+    Path("m.yaml").write_text(MANIFEST.format(status="ready"))
+    assert run_cli(capsys, "apply", "--auto-approve", "m.yaml")[0] == 0
+    listed = MANIFEST.format(status="ready").replace(
+        "campaigns:", 'do_not_call: ["+1 650 799 1144"]\ncampaigns:'
+    )
+    Path("m.yaml").write_text(listed.replace('      - {phone: "+16507991144"', "      # "))
+    code, out, err = run_cli(capsys, "apply", "--auto-approve", "m.yaml")
+    assert code == 0 and '"ready" -> "paused"' in out, out + err
+    other = connect(emu)
+    [old] = other.list_campaigns(name="Acme at once")
+    other.update_campaign(old.id, CampaignAttributes(status="archived"))
+
+    code, out, err = run_cli(capsys, "apply", "--auto-approve", "m.yaml")
+    assert code == 0, out + err
+    assert "1 campaign created" in out and "Converged" in out
+    campaigns = {c.id: c.status for c in other.list_campaigns(name="Acme at once")}
+    [new] = [cid for cid in campaigns if cid != old.id]
+    assert campaigns == {old.id: "archived", new: "ready"}
+    assert [n.phone for n in other.list_numbers(new)] == ["+14155550132"]
+    contacts = [c.phone for c in other.list_contacts(other.list_lists()[0].id)]
+    assert sorted(contacts) == ["+14155550132", "+16507991144"]  # nobody staged twice
+    assert run_cli(capsys, "plan", "--detailed-exitcode", "m.yaml")[0] == 0
