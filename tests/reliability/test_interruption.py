@@ -6,6 +6,7 @@ little latency so that apply is mid-way when the signal lands.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -85,3 +86,42 @@ def test_second_signal_exits_at_once(slow_emulator: Emulator, tmp_path: Path) ->
     assert proc.returncode == 130
     assert time.monotonic() - started < 2
     assert "Apply interrupted" not in out  # no report: it quit at once
+
+
+def test_sigterm_while_apply_still_reads_ends_as_ctrl_c_does_with_its_report(
+    slow_emulator: Emulator, tmp_path: Path
+) -> None:
+    """A CI runner cancelling the job sends SIGTERM; before apply's own handlers (while
+    it plans) Python's default ended the process on the spot: no JSON report, which
+    --format json promises on every exit. Now: the report, `interrupted`, exit 143."""
+    slow_emulator.latency = 2.0  # the plan's first read is still on the wire
+    env = dict(
+        os.environ, UPCALL_API_URL=slow_emulator.base_url, UPCALL_AUTH_TOKEN=TOKEN, NO_COLOR="1"
+    )
+    manifest = str(big_manifest(tmp_path))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "upcall_sync.cli",
+            "apply",
+            "--auto-approve",
+            "-f",
+            "json",
+            manifest,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + 20
+    while not slow_emulator.requests and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, err
+    doc = json.loads(out)
+    assert (doc["result"], doc["exit_code"]) == ("error", 143)
+    assert "Traceback" not in err
+    assert not [r for r in slow_emulator.requests if r.method != "GET"]  # nothing written

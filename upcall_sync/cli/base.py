@@ -10,7 +10,9 @@ import gc
 import inspect
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -459,3 +461,31 @@ def with_hint(exc: UpcallSyncError) -> str:
 
 def print_error(message: str) -> None:
     print(STATE.redactor(f"error: {message}"), file=sys.stderr)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI runner cancelling the job, `kill`), raised where Ctrl-C's
+    KeyboardInterrupt would be: handled the same way, exit code 143."""
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[list[int]]:
+    """While a command runs, SIGTERM interrupts it as Ctrl-C does (apply's own handlers
+    take over while it writes), instead of ending the process on the spot: so apply's
+    JSON report is printed on every exit, and export's all-or-none writes hold. The
+    list yielded holds the signal once one came (typer turns the interrupt into an
+    exit code of 130, which is then 143)."""
+    received: list[int] = []
+
+    def handler(signum: int, _frame: object) -> None:
+        received.append(signum)
+        raise Terminated()
+
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield received
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -28,9 +28,11 @@ from importlib import metadata
 from upcall_sync.cli import run, tools  # noqa: F401  (importing them registers the commands)
 from upcall_sync.cli.base import (
     STATE,
+    Terminated,
     app,
     learn_token,
     print_error,
+    sigterm_as_interrupt,
     with_hint,
 )
 
@@ -85,17 +87,20 @@ def _main(args: list[str]) -> int:
     STATE.debug = args[:1] == ["--debug"]
     STATE.api_url = ""
     _load_plugins()
+    terminated: list[int] = []
     try:
-        result = app(args=args, prog_name="upcall-sync", standalone_mode=False)
-        return int(result) if isinstance(result, int) else 0
+        with sigterm_as_interrupt() as terminated:
+            result = app(args=args, prog_name="upcall-sync", standalone_mode=False)
+        code = int(result) if isinstance(result, int) else 0
+        return 143 if code == 130 and terminated else code
     except typer.Exit as exc:
         return int(exc.exit_code)
     except typer.Abort:
         print_error("aborted")
         return 130
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print_error("interrupted")
-        return 130
+        return 143 if isinstance(exc, Terminated) else 130
     except Exception as exc:
         if STATE.debug:
             _print_traceback()

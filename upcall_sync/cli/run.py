@@ -33,6 +33,7 @@ from upcall_sync.cli.base import (
     Prune,
     Quiet,
     Target,
+    Terminated,
     app,
     connection_options,
     gc_paused,
@@ -313,6 +314,8 @@ def _exit_code(exc: BaseException) -> int:
         return exc.exit_code
     if isinstance(exc, typer.Exit):
         return int(exc.exit_code)
+    if isinstance(exc, Terminated):
+        return 143
     if isinstance(exc, KeyboardInterrupt | typer.Abort):
         return 130
     return 1
