@@ -187,6 +187,20 @@ def test_name_globs_archived_and_the_prune_scope_suggestion(
     round_trip(capsys, cli_env, tmp_path / "all.yaml")
 
 
+def test_a_name_with_glob_characters_exports_that_campaign_as_target_takes_it(
+    cli_env: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--name "[x]"` exported nothing (the glob reads it as "x"), exit 0."""
+    seed(cli_env, [{"name": "[x]"}, {"name": "x"}, {"name": "*star"}, {"name": "a star"}])
+    code, out, _ = run_cli(capsys, "export", "--name", "[x]")
+    assert code == 0
+    assert [c["name"] for c in yaml.safe_load(out)["campaigns"]] == ["[x]"]
+    code, out, _ = run_cli(capsys, "export", "--name", "*star")
+    assert [c["name"] for c in yaml.safe_load(out)["campaigns"]] == ["*star"]
+    code, out, _ = run_cli(capsys, "export", "--name", "*sta?")  # no such name: a glob
+    assert sorted(c["name"] for c in yaml.safe_load(out)["campaigns"]) == ["*star", "a star"]
+
+
 def test_from_number_probes_one_listing_each_and_is_written_where_it_matches(
     cli_env: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -317,7 +317,7 @@ def export(
         typer.Option(
             "--name",
             help="Export only campaigns whose name matches this glob (repeatable; like "
-            "prune_scope, case-sensitive).",
+            "prune_scope, case-sensitive; an exact name wins over its reading as a glob).",
             show_default=False,
             metavar="GLOB",
         ),

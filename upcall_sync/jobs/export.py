@@ -112,10 +112,15 @@ def probe_numbers(raw: Sequence[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def selected(c: Campaign, options: ExportOptions) -> bool:
+def selected(c: Campaign, options: ExportOptions, exact: frozenset[str] = frozenset()) -> bool:
+    """Whether `--name` (and `--include-archived`) pick the campaign. A `--name` that is
+    a live campaign's exact name (`exact`) takes that name alone, even one with glob
+    characters (`[x]`, `*star`), as `--target` does; any other is a glob."""
     if c.status == "archived" and not options.include_archived:
         return False
-    return not options.names or any(fnmatch.fnmatchcase(c.name, g) for g in options.names)
+    return not options.names or any(
+        c.name == g if g in exact else fnmatch.fnmatchcase(c.name, g) for g in options.names
+    )
 
 
 def read_live(client: UpcallClient, options: ExportOptions) -> LiveRead:
@@ -123,7 +128,8 @@ def read_live(client: UpcallClient, options: ExportOptions) -> LiveRead:
     before = client.requests_sent()
     with client.workers("export") as pool:
         [listed] = client.read_all(pool, [client.campaigns_listing()])
-        exported = sorted((c for c in listed if selected(c, options)), key=_campaign_order)
+        exact = frozenset(c.name for c in listed) & frozenset(options.names)
+        exported = sorted((c for c in listed if selected(c, options, exact)), key=_campaign_order)
         reader = number_pages(PhoneCheck())
         numbers_l = [client.number_rows(c.id).with_pages(reader) for c in exported]
         probes = [client.campaigns_listing(from_number=n) for n in options.from_numbers]
