@@ -246,6 +246,39 @@ def test_manifests_changed(cli_env: Emulator, capsys: Capsys, tmp_path: Path) ->
     assert STALE in _refused(cli_env, capsys, plan_file)
 
 
+def test_a_manifest_added_to_the_planned_directory_since_is_noticed(
+    cli_env: Emulator, capsys: Capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A do-not-call list added beside the planned manifests must not be ignored: the
+    plan file held the files found then, so apply FILE added Joey to a ready campaign
+    that the new list forbids. A new YAML file that is no manifest changes nothing."""
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "campaigns"
+    folder.mkdir()
+    write_manifest(folder / "m.yaml", BASE.replace("pitch: one", "pitch: one\n    status: ready"))
+    plan_file = tmp_path / "plan.json"
+    assert run_cli(capsys, "plan", "--out", str(plan_file), "campaigns")[0] == 0
+    (folder / "workflow.yaml").write_text("on: push\njobs: {}\n")
+    (folder / "optouts.yaml").write_text('version: 1\ndo_not_call: ["+1 650 799 1144"]\n')
+    err = _refused(cli_env, capsys, plan_file)
+    assert STALE in err and "campaigns/optouts.yaml is new" in err
+    (folder / "optouts.yaml").unlink()
+    code, out, err = run_cli(capsys, "apply", str(plan_file))
+    assert code == 0, out + err
+
+
+def test_a_plan_saved_before_its_paths_were_recorded_still_applies(
+    cli_env: Emulator, capsys: Capsys, tmp_path: Path
+) -> None:
+    plan_file = _saved(cli_env, capsys, tmp_path, "", BASE)
+    doc = _doc(plan_file)
+    del doc["checksum"]
+    del doc["manifests"]["paths"]
+    plan_file.write_text(_with_checksum(doc))
+    code, out, err = run_cli(capsys, "apply", str(plan_file))
+    assert code == 0, out + err
+
+
 # -- stale plans: the live account -------------------------------------------------
 
 

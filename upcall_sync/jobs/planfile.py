@@ -55,6 +55,8 @@ class SavedPlan:
     options: dict[str, Any]
     seen: dict[str, Any]
     account: dict[str, Any]
+    #: the paths plan was given (empty in a plan saved before they were recorded)
+    paths: tuple[str, ...] = ()
 
 
 def _campaign_version(c: LiveCampaign) -> dict[str, Any]:
@@ -98,7 +100,12 @@ def plan_body(planned: Any, base_url: str) -> dict[str, Any]:
             "campaigns_read": sorted((c.id for c in live.campaigns), key=id_order),
             "list_read": the_plan.contact_list_id,
         },
-        "manifests": {"files": list(planned.desired.files), "digest": planned.desired.digest},
+        "manifests": {
+            "files": list(planned.desired.files),
+            "digest": planned.desired.digest,
+            # the paths as given: a file added to a directory since is noticed
+            "paths": list(getattr(planned, "paths", ()) or ()),
+        },
         "options": {
             "prune": planned.options.prune,
             "targets": list(planned.options.targets),
@@ -212,6 +219,7 @@ def load_plan(path: str | os.PathLike[str]) -> SavedPlan:
             options=doc["options"],
             seen=doc["seen"],
             account=doc["account"],
+            paths=tuple(doc["manifests"].get("paths") or ()),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise PlanFileError(f"{path}: plan file is malformed ({exc})") from None
@@ -243,6 +251,14 @@ def check_fresh(saved: SavedPlan, client: UpcallClient) -> None:
     digest = load_manifests(list(saved.files)).digest if saved.files else ""
     if digest != saved.digest:
         raise StalePlan("the manifests changed since the plan was made; run plan again")
+    if saved.paths:  # found again as plan found them: a file added since (an opt-out list)
+        added = [f for f in load_manifests(list(saved.paths)).files if f not in saved.files]
+        if added:
+            more = f" (and {len(added) - 1:,} more)" if len(added) > 1 else ""
+            raise StalePlan(
+                f"the manifests changed since the plan was made: {shown_name(added[0])} is "
+                f"new{more}; run plan again"
+            )
     list_changed = _stale_list(saved, client)
     changed = [*_stale_campaigns(saved, client), *list_changed]
     if not list_changed:  # a list that is gone has no contacts to compare

@@ -74,6 +74,8 @@ class Planned:
     options: PlanOptions
     #: the account's one-way fingerprint (`redact.account_fingerprint`)
     account: str = ""
+    #: the paths plan was given (a directory, not only the files found in it then)
+    paths: tuple[str, ...] = ()
 
 
 def refuse_token(desired: DesiredState, client: UpcallClient) -> None:
@@ -98,7 +100,7 @@ def plan_for(desired: DesiredState, client: UpcallClient, options: PlanOptions) 
 
 
 def plan_paths(paths: Sequence[str], client: UpcallClient, options: PlanOptions) -> Planned:
-    return plan_for(load_manifests(paths), client, options)
+    return replace(plan_for(load_manifests(paths), client, options), paths=tuple(paths))
 
 
 # -- apply ---------------------------------------------------------------------------
