@@ -258,3 +258,38 @@ def test_text_plan_lines_never_start_a_workflow_command() -> None:
     text = out.getvalue()
     assert not re.search(r"^\s*::", text, re.M), text
     assert f'      "{name}"\n' in text and "      a\\nb\n" in text
+
+
+def test_markdown_of_hundreds_of_campaigns_set_to_dial_fits_a_comment() -> None:
+    """Who will be called was outside the budget: 400 new ready campaigns of 5 people
+    made a 257,000-character comment, which GitHub refuses."""
+    from upcall_sync.core.model import DesiredCampaign, DesiredNumber, DesiredState, LiveState
+    from upcall_sync.core.planner import plan as make_plan
+
+    campaigns = tuple(
+        DesiredCampaign(
+            name=f"Campaign {c:03d} " + "ü" * 200,
+            source=Location("m.yaml", c * 10 + 1, 5),
+            fields={"status": "ready", "pitch": "p" * 300},
+            numbers=tuple(
+                DesiredNumber(
+                    Contact(f"+1650{c:03d}{n:04d}", first_name=f"F{n} " + "x" * 40),
+                    Location("m.yaml", c * 10 + 2 + n, 9),
+                )
+                for n in range(5)
+            ),
+        )
+        for c in range(400)
+    )
+    plan = make_plan(
+        DesiredState(campaigns=campaigns, files=("m.yaml",)),
+        LiveState(contact_list_id="1", contact_phones_read=None, complete_listing=True),
+    )
+    assert len(plan.dialing) == 400
+    out = io.StringIO()
+    render_markdown(plan, out)
+    text = out.getvalue()
+    assert len(text) < MARKDOWN_LIMIT
+    assert plan.summary_line() in text
+    assert re.search(r"- \.\.\. and \d+ more campaigns that will dial, [\d,]+ people added", text)
+    assert "Campaign 000" in text.split("#### Who will be called", 1)[1]

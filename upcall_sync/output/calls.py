@@ -64,24 +64,48 @@ def _shared_lines(dial: DialList) -> list[str]:
     ]
 
 
-def dialing_markdown(plan: Plan, escape: Callable[[str], str]) -> str:
-    """A section for the PR comment; a person twice at one line stands out."""
+def dialing_markdown(plan: Plan, escape: Callable[[str], str], budget: int | None = None) -> str:
+    """A section for the PR comment; a person twice at one line stands out.
+
+    Within `budget` characters when given: campaigns come whole, in order, while they
+    fit; the rest are counted in one line (with the people flagged among them), so a
+    plan that makes hundreds of campaigns dial still fits a comment."""
     if not plan.dialing:
         return ""
     parts = ["#### Who will be called\n\n"]
-    for dial in plan.dialing:
-        parts.append(f"- {escape(dialing_heading(dial))}\n")
-        twice = dict(dial.same_line)
-        for c in dial.added[:SHOWN]:
-            others = twice.get(c.label)
+    used = len(parts[0])
+    for i, dial in enumerate(plan.dialing):
+        block = _dial_block(dial, escape)
+        if budget is not None and used + len(block) > budget - _DIAL_CLOSING:
+            rest = plan.dialing[i:]
+            flagged = sum(len(d.same_line) for d in rest)
+            note = f" ({flagged:,} of them flagged: called twice?)" if flagged else ""
+            s = "s" if len(rest) != 1 else ""
             parts.append(
-                _flagged(escape, c.label, others) if others else f"  - {escape(c.label)}\n"
+                f"- ... and {len(rest):,} more campaign{s} that will dial, "
+                f"{sum(len(d.added) for d in rest):,} people added{note}: "
+                "run `upcall-sync plan`\n"
             )
-        if len(dial.added) > SHOWN:
-            parts.append(f"  - ... and {len(dial.added) - SHOWN:,} more: run `upcall-sync plan`\n")
-        hidden = {c.label for c in dial.added[SHOWN:]}
-        parts.extend(_flagged(escape, k, v) for k, v in sorted(twice.items()) if k in hidden)
+            break
+        parts.append(block)
+        used += len(block)
     return "".join(parts) + "\n"
+
+
+_DIAL_CLOSING = 200  # the line that counts the campaigns left out
+
+
+def _dial_block(dial: DialList, escape: Callable[[str], str]) -> str:
+    parts = [f"- {escape(dialing_heading(dial))}\n"]
+    twice = dict(dial.same_line)
+    for c in dial.added[:SHOWN]:
+        others = twice.get(c.label)
+        parts.append(_flagged(escape, c.label, others) if others else f"  - {escape(c.label)}\n")
+    if len(dial.added) > SHOWN:
+        parts.append(f"  - ... and {len(dial.added) - SHOWN:,} more: run `upcall-sync plan`\n")
+    hidden = {c.label for c in dial.added[SHOWN:]}
+    parts.extend(_flagged(escape, k, v) for k, v in sorted(twice.items()) if k in hidden)
+    return "".join(parts)
 
 
 def _flagged(escape: Callable[[str], str], label: str, others: tuple[str, ...]) -> str:

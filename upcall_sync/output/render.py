@@ -244,7 +244,9 @@ def render_markdown(
     fit, and the sections left over are listed one line each, as many as fit, with
     the count of the rest.
     """
-    head = _markdown_head(plan) + dialing_markdown(plan, _escape)
+    head = _markdown_head(plan)
+    # who will be called: as much as a third of the comment holds, the rest counted
+    head += dialing_markdown(plan, _escape, max((limit - len(head)) // 3, 1_000))
     if timeline:
         head += _timeline(plan, (limit - len(head) - _SLACK) // 4)
     all_sections = sections(plan)
