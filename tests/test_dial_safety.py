@@ -309,3 +309,32 @@ def test_a_bad_do_not_call_entry_is_one_line_each_with_file_and_line(
     assert 'bad.yaml:5:18: do_not_call_csv: "nothere.csv" does not exist' in err
     assert 'bad.yaml:6:21: manage_other_lists: expected true or false, got text "yes"' in err
     assert "Traceback" not in err
+
+
+def test_a_pause_goes_through_when_the_api_refuses_another_field_of_its_update(
+    reading: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """The pause rode in one PATCH with the manifest's other edits: a caller ID the
+    account has not confirmed made the API refuse it all, and the campaign stayed
+    ready, dialing the listed person. The pause now goes alone; the change still fails."""
+    monkeypatch.chdir(tmp_path)
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(
+        "version: 1\ncampaigns:\n  - name: Held\n    status: ready\n    pitch: hello\n"
+        "    numbers:\n"
+        '      - {phone: "+16507991144", first_name: Joey}\n'
+        '      - {phone: "+14155550132", first_name: Priya}\n'
+    )
+    assert run_cli(capsys, "apply", "--auto-approve", str(manifest))[0] == 0
+    manifest.write_text(
+        'version: 1\ndo_not_call: ["+1 650 799 1144"]\ncampaigns:\n'
+        "  - name: Held\n    status: ready\n    pitch: hello again\n"
+        '    from_number: "+1 415 555 0000"\n    numbers:\n'
+        '      - {phone: "+14155550132", first_name: Priya}\n'
+    )
+    code, out, err = run_cli(capsys, "apply", "--auto-approve", str(manifest))
+    assert code == 1, out + err
+    assert "Couldn't find that number" in out and "paused all the same" in out
+    assert "will not fix (HTTP 400)" in out
+    [campaign] = connect(reading).list_campaigns(name="Held")
+    assert (campaign.status, campaign.pitch) == ("paused", "hello")

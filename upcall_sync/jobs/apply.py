@@ -53,6 +53,7 @@ from upcall_sync.core.changes import (
     CreateCampaign,
     CreateContact,
     Plan,
+    Unknown,
     UpdateCampaign,
     UpdateContact,
     Value,
@@ -132,6 +133,8 @@ class Applier:
             elif isinstance(c, UpdateContact) and c.live_id and c.list_id is None:
                 self.contact_ids[c.contact.person_key] = c.live_id
         self._lock = threading.Lock()
+        #: what a failed operation did all the same (by `Op.seq`), added to its message
+        self._after_failure: dict[int, str] = {}
         self.unreachable = ""  # the circuit breaker's one line, once it opened
         self.ops = Graph(plan).ops
         self._handlers: dict[str, Callable[[Op], str]] = {
@@ -205,7 +208,9 @@ class Applier:
             self.unreachable = self.unreachable or exc.one_line()
         except UpcallSyncError as exc:
             op.status = "failed"
-            op.message = self._explain(op, exc)
+            with self._lock:
+                also = self._after_failure.pop(op.seq, "")
+            op.message = self._explain(op, exc) + also
             op.error = exc
         except Exception as exc:  # a bug: report it on the op, keep the run going
             log.exception("unexpected error in %s", op.label)
@@ -265,8 +270,34 @@ class Applier:
                 values["status"] = before
         campaign_id = op.live_id = self._campaign_id(change)
         if values:
-            self.client.update_campaign(campaign_id, _campaign_attributes(values))
+            try:
+                self.client.update_campaign(campaign_id, _campaign_attributes(values))
+            except ApiStatusError as exc:
+                if not (change.reason and values.get("status") == "paused" and exc.status == 400):
+                    raise
+                self._pause_alone(op, change, campaign_id, exc)
         return f"id {campaign_id}"
+
+    def _pause_alone(
+        self, op: Op, change: UpdateCampaign, campaign_id: str, refused: ApiStatusError
+    ) -> None:
+        """The API refused an update that pauses a campaign for the do-not-call list
+        (another of its fields: a caller ID not confirmed, dates it will not take): the
+        pause goes alone, with the campaign's values as they were, so that a listed
+        person is not called while the rest waits for a fix. The change still fails."""
+        before = {
+            r.name: r.before
+            for r in change.fields
+            if r.name != "status" and r.before is not None and not isinstance(r.before, Unknown)
+        }
+        pause = {**change.kept, **before, "status": "paused"}
+        self.client.update_campaign(campaign_id, _campaign_attributes(pause))
+        with self._lock:
+            self._after_failure[op.seq] = (
+                "; the campaign was paused all the same (it holds a number on the "
+                "do-not-call list), its other changes were not made"
+            )
+        raise refused
 
     def _set_ready(self, op: Op) -> str:
         change = op.change
