@@ -122,3 +122,23 @@ def test_a_complete_report_counts_what_applied() -> None:
         "Apply complete: 1 campaign created, 0 updated, 1 archived; 2 numbers added, "
         "2 contacts created, 0 updated."
     )
+
+
+def test_a_do_not_call_pause_is_handed_out_before_everything_else() -> None:
+    """With --fail-fast, Ctrl-C or a dead API, what has not started never will: the
+    pause of a ready campaign holding a listed number must not wait behind the list,
+    the creates and the contacts."""
+    from upcall_sync.core.model import DoNotCall
+    from upcall_sync.errors import Location
+
+    the_plan = plan(
+        desired(
+            camp("acme-new", JANE, status="ready"),
+            camp("acme-held", status="ready"),
+            do_not_call=(DoNotCall(JOEY.phone, None, Location("m.yaml", 2, 5)),),
+        ),
+        live(LiveCampaign("9", "acme-held", status="ready"), numbers={"9": [JOEY]}, list_id=None),
+    )
+    order = _run_one_by_one(Scheduler(Graph(the_plan).ops), fail="update_campaign")
+    assert order[0] == "update_campaign"
+    assert "create_list" in order  # the failure skips only what needed it

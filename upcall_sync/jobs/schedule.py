@@ -43,6 +43,17 @@ PRIORITY = {
     "set_ready": 4,
     "archive_campaign": 5,
 }
+#: a do-not-call pause goes before everything: a failure with --fail-fast, Ctrl-C or
+#: a dead API must not leave it unsent behind the run's other writes
+PAUSE_PRIORITY = -1
+
+
+def _priority(op: Op) -> int:
+    if isinstance(op.change, UpdateCampaign) and op.change.reason:
+        return PAUSE_PRIORITY
+    return PRIORITY[op.kind]
+
+
 Status = Literal["pending", "running", "applied", "failed", "skipped", "not_attempted"]
 
 
@@ -205,7 +216,7 @@ class Scheduler:
             op = self.by_seq[queue.pop()]
             bad = [self.by_seq[d] for d in op.deps if self.by_seq[d].status != "applied"]
             if not bad:
-                heapq.heappush(self.ready, (PRIORITY[op.kind], op.seq))
+                heapq.heappush(self.ready, (_priority(op), op.seq))
                 continue
             # what waited on a change never attempted is not attempted either
             op.status = "not_attempted" if bad[0].status == "not_attempted" else "skipped"
