@@ -261,8 +261,11 @@ def test_a_new_person_at_a_shared_phone_with_other_details_is_added_and_flagged(
             Contact("1 650 799 1144", first_name="X"),
             DoNotCall(JOEY.phone, None, Location("m", 3, 5)),
         ),
-        # an extension with whitespace around it
+        # an extension with whitespace around it, an "x", a zero-width space
         (PRIYA._replace(extension=" 204"), DoNotCall(PRIYA.phone, "204", Location("m", 3, 5))),
+        (PRIYA._replace(extension="x204"), DoNotCall(PRIYA.phone, "204", Location("m", 3, 5))),
+        (PRIYA._replace(extension="204\u200b"), DoNotCall(PRIYA.phone, "204", Location("m", 3, 5))),
+        (PRIYA, DoNotCall(PRIYA.phone, "ext 204", Location("m", 3, 5))),  # a CSV's column
     ],
 )
 def test_a_ready_campaign_holding_a_listed_number_in_another_form_is_paused(
@@ -286,3 +289,14 @@ def test_a_phone_that_only_shares_digits_in_another_country_is_not_listed() -> N
         state(camp("A", status="ready"), do_not_call=dnc), live({"1": [other]}, [], status="ready")
     )
     assert not [c for c in p.changes if isinstance(c, UpdateCampaign)]
+
+
+def test_validate_finds_a_listed_extension_written_with_an_x_in_the_extension_field() -> None:
+    """`extension: x204` in a manifest is the extension 204 the list names: never added."""
+    from upcall_sync.core.stopcalls import listed
+
+    dnc = (DoNotCall(PRIYA.phone, "204", Location("m.yaml", 3, 5)),)
+    written = PRIYA._replace(extension="x204")
+    assert len(listed(state(camp("A", written), do_not_call=dnc))) == 1
+    other = PRIYA._replace(extension="0204")  # another extension
+    assert listed(state(camp("A", other), do_not_call=dnc)) == []

@@ -40,7 +40,7 @@ class DoNotCallList:
     region reads) or an extension with spaces around it (` 204`) must still be
     found, since a miss here is a call to a person who asked not to be called. A
     phone that is not E.164 is compared by its digits, against each entry's full
-    number and its national number; an extension, without surrounding whitespace.
+    number and its national number; an extension, as it is dialed (`dialed`).
     """
 
     def __init__(self, entries: Iterable[DoNotCall]) -> None:
@@ -58,15 +58,23 @@ class DoNotCallList:
         return bool(self.by_phone)
 
     def entry_for(self, contact: Contact) -> DoNotCall | None:
-        extension = contact.extension.strip()
+        extension = dialed(contact.extension)
         candidates = self.by_phone.get(contact.phone, ())
         if not e164_match(contact.phone):
             digits = "".join(ch for ch in contact.phone if ch.isdigit())
             candidates = (*candidates, *self.by_digits.get(digits, ()))
         for entry in candidates:
-            if entry.extension in (None, extension):
+            if entry.extension is None or dialed(entry.extension) == extension:
                 return entry
         return None
+
+
+def dialed(extension: str) -> str:
+    """An extension as a phone dials it: its digits, `*` and `#`, nothing else (` 204`,
+    `x204`, `204` followed by a zero-width space are all 204; `0204` is not)."""
+    if extension.isdigit():
+        return extension
+    return "".join(ch for ch in extension if ch.isdigit() or ch in "*#")
 
 
 def listed(desired: DesiredState) -> list[tuple[DesiredCampaign, DesiredNumber, DoNotCall]]:
