@@ -121,7 +121,9 @@ def test_the_readme_way_to_resume_a_campaign_paused_for_the_do_not_call_list(
     [old] = other.list_campaigns(name="Acme at once")
     other.update_campaign(old.id, CampaignAttributes(status="archived"))
 
-    code, out, err = run_cli(capsys, "apply", "--auto-approve", "m.yaml")
+    # reviewed as a saved plan: the archived campaign it read is no news to it
+    assert run_cli(capsys, "plan", "--out", "plan.json", "m.yaml")[0] == 0
+    code, out, err = run_cli(capsys, "apply", "plan.json")
     assert code == 0, out + err
     assert "1 campaign created" in out and "Converged" in out
     campaigns = {c.id: c.status for c in other.list_campaigns(name="Acme at once")}

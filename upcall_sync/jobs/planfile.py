@@ -299,8 +299,11 @@ def _stale_campaigns(saved: SavedPlan, client: UpcallClient) -> list[str]:
         diffs = differences(version, now)
         fields = [d for d in diffs if d.path != "updated_at"] or diffs
         changed.extend(f"campaign {cid}: {d}" for d in fields)
+    # a campaign the plan creates, made since; one the plan read already (an archived
+    # campaign recreated without a do-not-call number) is no news
+    read = set(saved.account.get("campaigns_read") or ())
     for name in saved.seen.get("absent_campaigns", []):
-        if [c for c in client.list_campaigns(name=name) if c.name == name]:
+        if [c for c in client.list_campaigns(name=name) if c.name == name and c.id not in read]:
             changed.append(f"a campaign named {quoted(name)} now exists")
     return changed
 
