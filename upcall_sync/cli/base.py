@@ -469,23 +469,31 @@ class Terminated(KeyboardInterrupt):
 
 
 @contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[list[int]]:
-    """While a command runs, SIGTERM interrupts it as Ctrl-C does (apply's own handlers
-    take over while it writes), instead of ending the process on the spot: so apply's
-    JSON report is printed on every exit, and export's all-or-none writes hold. The
-    list yielded holds the signal once one came (typer turns the interrupt into an
-    exit code of 130, which is then 143)."""
+def signals_as_interrupt() -> Iterator[list[int]]:
+    """While a command runs, SIGINT and SIGTERM interrupt it as Ctrl-C does (apply's own
+    handlers take over while it writes), instead of SIGTERM ending the process on the
+    spot: so apply's JSON report is printed on every exit, and export's all-or-none
+    writes hold. The list yielded holds each signal that reached the command this way
+    (typer turns the interrupt into a quiet exit code of 130: `main` then says so, and
+    makes it 143 for SIGTERM). A signal the process was started ignoring (a background
+    job without job control ignores SIGINT) stays ignored."""
     received: list[int] = []
 
     def handler(signum: int, _frame: object) -> None:
         received.append(signum)
-        raise Terminated()
+        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
     if threading.current_thread() is not threading.main_thread():
         yield received
         return
-    previous = signal.signal(signal.SIGTERM, handler)
+    ours = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+    previous = {
+        sig: signal.signal(sig, handler)
+        for sig, default in ours.items()
+        if signal.getsignal(sig) is default
+    }
     try:
         yield received
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)

@@ -4,6 +4,7 @@ emulator's, through the `upcall_sync.commands` entry points), errors to exit cod
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
 import traceback
 from typing import TYPE_CHECKING
@@ -32,7 +33,7 @@ from upcall_sync.cli.base import (
     app,
     learn_token,
     print_error,
-    sigterm_as_interrupt,
+    signals_as_interrupt,
     with_hint,
 )
 
@@ -87,12 +88,13 @@ def _main(args: list[str]) -> int:
     STATE.debug = args[:1] == ["--debug"]
     STATE.api_url = ""
     _load_plugins()
-    terminated: list[int] = []
     try:
-        with sigterm_as_interrupt() as terminated:
+        with signals_as_interrupt() as received:
             result = app(args=args, prog_name="upcall-sync", standalone_mode=False)
-        code = int(result) if isinstance(result, int) else 0
-        return 143 if code == 130 and terminated else code
+        if received:  # typer made the interrupt a quiet exit 130: one line says why
+            print_error("interrupted")
+            return 143 if received[0] == signal.SIGTERM else 130
+        return int(result) if isinstance(result, int) else 0
     except typer.Exit as exc:
         return int(exc.exit_code)
     except typer.Abort:
