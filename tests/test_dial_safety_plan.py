@@ -300,3 +300,17 @@ def test_validate_finds_a_listed_extension_written_with_an_x_in_the_extension_fi
     assert len(listed(state(camp("A", written), do_not_call=dnc))) == 1
     other = PRIYA._replace(extension="0204")  # another extension
     assert listed(state(camp("A", other), do_not_call=dnc)) == []
+
+
+@pytest.mark.parametrize("status", ["archived", "completed"])
+def test_a_campaign_retired_in_the_manifest_too_is_not_created_anew(status: str) -> None:
+    """The resume path (an archived campaign holding a listed number is created anew)
+    is for an entry that wants the campaign to dial again: one whose manifest says
+    `status: archived` (finished, and the listed person opted out during it) was
+    created anew as a second, archived campaign, its numbers added to it."""
+    dnc = (DoNotCall(JOEY.phone, None, Location("m", 3, 5)),)
+    p = plan(
+        state(camp("A", PRIYA, status=status), do_not_call=dnc),
+        live({"1": [JOEY, PRIYA]}, [JOEY, PRIYA], status="archived"),
+    )
+    assert not [c for c in p.changes if c.kind in ("create_campaign", "add_number")]

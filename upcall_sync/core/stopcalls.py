@@ -147,6 +147,10 @@ def without_listed(desired: DesiredState) -> tuple[DesiredState, list[Notice]]:
     return dataclasses.replace(desired, campaigns=campaigns), notices
 
 
+#: a manifest status that retires a campaign: never a reason to create it anew
+RETIRED = frozenset({"archived", "completed"})
+
+
 def recreate_retired(
     desired: DesiredState, matches: Matches, numbers: Mapping[str, Sequence[LiveNumber]]
 ) -> Matches:
@@ -156,7 +160,9 @@ def recreate_retired(
     That is how a campaign paused for the list is resumed (archive it, drop the `id:`,
     apply): matched again, it would stay archived forever, its notice saying to archive
     it. Only the manifest entry's name ties it to the archived one, and an archived
-    campaign is matched only when no active one has the name."""
+    campaign is matched only when no active one has the name. An entry that wants the
+    campaign `archived` or `completed` (retired in the manifest too) is not resumed:
+    it stays matched to the archived one, never created anew beside it."""
     dnc = DoNotCallList(desired.do_not_call)
     if not dnc:
         return matches
@@ -165,6 +171,7 @@ def recreate_retired(
         if lc is not None
         and d.id is None
         and lc.status == "archived"
+        and d.fields.get("status") not in RETIRED
         and held_numbers(dnc, numbers.get(lc.id))
         else (d, lc)
         for d, lc in matches.pairs
