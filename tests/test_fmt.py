@@ -200,3 +200,21 @@ def test_a_symlink_out_of_the_folder_is_refused_and_a_link_inside_stays_a_link(
     assert code == 0, err
     assert (checkout / "campaigns" / "a-link.yaml").is_symlink()
     assert (checkout / "campaigns" / "b.yaml").read_text() == "version: 1\ncampaigns: []\n"
+
+
+def test_the_token_that_resumes_workflow_commands_starts_its_own_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file that does not end with a line break (trailing blanks fmt drops) made the
+    diff's last line end without one: the resume token was glued to it (`-   ::<token>::`),
+    so the runner kept workflow commands stopped for the rest of the step (its
+    `::add-mask::` included). The diff says `\\ No newline at end of file`, as git does."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.yaml").write_text("version: 1\ncampaigns: []\n   ")
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    code, out, _ = run_cli(capsys, "fmt", "--check", "--diff", ".")
+    assert code == 1
+    stop = re.search(r"^::stop-commands::([0-9a-f]{32})$", out, re.MULTILINE)
+    assert stop is not None, out
+    lines = out.splitlines()
+    assert lines[-2:] == ["\\ No newline at end of file", f"::{stop[1]}::"], out

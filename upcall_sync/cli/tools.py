@@ -8,7 +8,7 @@ import secrets
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from enum import StrEnum
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated, TextIO
@@ -141,11 +141,13 @@ def fmt(
         if diff:
             with _no_workflow_commands():
                 sys.stdout.writelines(
-                    difflib.unified_diff(
-                        result.before.splitlines(True),
-                        result.after.splitlines(True),
-                        f"a/{shown_name(str(path))}",
-                        f"b/{shown_name(str(path))}",
+                    _ended(
+                        difflib.unified_diff(
+                            result.before.splitlines(True),
+                            result.after.splitlines(True),
+                            f"a/{shown_name(str(path))}",
+                            f"b/{shown_name(str(path))}",
+                        )
                     )
                 )
         if not check:
@@ -154,6 +156,22 @@ def fmt(
         s = "s" if changed != 1 else ""
         print_error(f"{changed:,} file{s} would be reformatted (run `upcall-sync fmt` on them)")
         raise typer.Exit(1)
+
+
+def _ended(lines: Iterable[str]) -> Iterator[str]:
+    """A diff's lines, each ending its line: a last line without its line break (a file
+    that does not end with one) gets git's `\\ No newline at end of file`, so the next
+    line (the next diff line, or the token that resumes workflow commands) starts a
+    line of its own instead of being glued to it. A line that `splitlines` ended with
+    another break (U+2028, a form feed) gets a `\\n` too: a runner ends lines only at
+    `\\n` and `\\r`."""
+    for line in lines:
+        if line.endswith(("\n", "\r")):
+            yield line
+        elif line.splitlines() != [line]:  # ended by another break
+            yield f"{line}\n"
+        else:
+            yield f"{line}\n\\ No newline at end of file\n"
 
 
 @contextlib.contextmanager
