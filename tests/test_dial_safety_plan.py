@@ -314,3 +314,20 @@ def test_a_campaign_retired_in_the_manifest_too_is_not_created_anew(status: str)
         live({"1": [JOEY, PRIYA]}, [JOEY, PRIYA], status="archived"),
     )
     assert not [c for c in p.changes if c.kind in ("create_campaign", "add_number")]
+
+
+@pytest.mark.parametrize("typed", ["07911 123456", "0044 7911 123456", "011 44 7911 123456"])
+def test_a_live_phone_typed_with_a_dialing_prefix_is_still_the_listed_number(
+    typed: str,
+) -> None:
+    """A phone kept as typed is compared by its digits: one typed with a trunk `0`
+    (`07911 123456`, how most of the world writes a national number) or an
+    international prefix (`00`, `011`) was missed, and the ready campaign kept dialing
+    the listed person."""
+    dnc = (DoNotCall("+447911123456", None, Location("m", 3, 5)),)
+    p = plan(
+        state(camp("A", status="ready"), do_not_call=dnc),
+        live({"1": [Contact(typed, first_name="X")]}, [], status="ready"),
+    )
+    [pause] = [c for c in p.changes if isinstance(c, UpdateCampaign)]
+    assert [(r.name, r.before, r.after) for r in pause.fields] == [("status", "ready", "paused")]

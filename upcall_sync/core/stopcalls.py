@@ -39,8 +39,9 @@ class DoNotCallList:
     return E.164, but one that keeps a phone as typed (`650-799-1144`, which no
     region reads) or an extension with spaces around it (` 204`) must still be
     found, since a miss here is a call to a person who asked not to be called. A
-    phone that is not E.164 is compared by its digits, against each entry's full
-    number and its national number; an extension, as it is dialed (`dialed`).
+    phone that is not E.164 is compared by its digits (also without a dialing prefix:
+    `_digit_forms`), against each entry's full number and its national number; an
+    extension, as it is dialed (`dialed`).
     """
 
     def __init__(self, entries: Iterable[DoNotCall]) -> None:
@@ -61,12 +62,30 @@ class DoNotCallList:
         extension = dialed(contact.extension)
         candidates = self.by_phone.get(contact.phone, ())
         if not e164_match(contact.phone):
-            digits = "".join(ch for ch in contact.phone if ch.isdigit())
-            candidates = (*candidates, *self.by_digits.get(digits, ()))
+            for digits in _digit_forms(contact.phone):
+                candidates = (*candidates, *self.by_digits.get(digits, ()))
         for entry in candidates:
             if entry.extension is None or dialed(entry.extension) == extension:
                 return entry
         return None
+
+
+#: what a phone written as dialed from somewhere may start with before the number: an
+#: international prefix (`00` in most of the world, `011` from North America) before
+#: the full number, or a trunk `0` before the national one (`07911 123456` in the UK)
+_DIAL_PREFIXES = ("011", "00", "0")
+
+
+def _digit_forms(phone: str) -> list[str]:
+    """The digits of a phone that is not E.164, and those digits without each dialing
+    prefix they may start with: `0044 7911 123456` and `07911 123456` are both
+    +44 7911 123456 (a wider match only pauses a campaign; a miss dials the person)."""
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    forms = [digits]
+    for prefix in _DIAL_PREFIXES:
+        if digits.startswith(prefix) and len(digits) > len(prefix) + 3:
+            forms.append(digits[len(prefix) :])
+    return forms
 
 
 def dialed(extension: str) -> str:
