@@ -179,6 +179,7 @@ def test_markdown_heading_says_no_changes_only_when_nothing_differs() -> None:
 HOSTILE_NAME = (
     "@github/security-team [Approve here](https://evil.example/a) ![x](https://evil.example/t.png)"
     " *urgent* _now_ __bold__ ~~old~~ `code` [esc](https://evil.example/b) org/repo#1 group/project!2"
+    " log in at https://evil.example/login or www.evil.example"
 )
 
 
@@ -236,8 +237,12 @@ def test_markdown_names_cannot_link_mention_or_format() -> None:
         texts = [t.content for t in tokens if t.type in ("text", "html_inline", "html_block")]  # type: ignore[attr-defined]
         shown = "".join(texts)
         assert not re.search(r"(?<!\w)@\w|#\w|!\d", shown.replace("&#", "")), shown
+        # no bare URL nor www. name that GitHub's autolinks would make a link
+        assert not re.search(r"://|(?<![^\W_])www\.", shown, re.IGNORECASE), shown
         # what a reader sees is still the name (word joiners are invisible)
-        assert "[Approve here](https://evil.example/a)" in shown.replace("&#93;", "]")
+        seen = shown.replace("&#93;", "]").replace("\u2060", "")
+        assert "[Approve here](https://evil.example/a)" in seen
+        assert "log in at https://evil.example/login or www.evil.example" in seen
 
 
 def test_text_plan_lines_never_start_a_workflow_command() -> None:

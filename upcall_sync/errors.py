@@ -75,14 +75,19 @@ _MARKDOWN_RE = re.compile(r"`|\*|~|\]\(|(?<![^\W_])_|_(?![^\W_])")
 #: cross-reference (an event on another issue or merge request); a word joiner (U+2060,
 #: invisible) after the sign keeps them text
 _REFERENCE_RE = re.compile(r"((?<!\w)@|#|!(?=\d))(?=\w)")
+#: a bare URL (`https://...`) or `www.` name, which GitHub's autolinks make a link: a
+#: word joiner inside `://` and after `www` keeps them text
+_AUTOLINK_RE = re.compile(r"(?<=:)(?=//)|(?<![^\W_])(www)(?=\.)", re.IGNORECASE)
 
 
 def markdown_text(text: str) -> str:
     """Text (a name, a message quoting manifest values) for one line of a Markdown PR
     comment and the HTML GitHub allows in it: no tag, no entity, no code span or fence,
-    no emphasis, link, image or table cell, no mention or cross-reference, no line break."""
+    no emphasis, link (a bare URL's autolink too), image or table cell, no mention or
+    cross-reference, no line break."""
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = _REFERENCE_RE.sub("\\1\u2060", shown_name(text))
+    text = _AUTOLINK_RE.sub(lambda m: (m[1] or "") + "\u2060", text)
     return _MARKDOWN_RE.sub(lambda m: _MARKDOWN_SYNTAX[m.group(0)], text)
 
 
