@@ -578,3 +578,17 @@ def test_pinned_twins_are_managed_after_adoption(
         (first + 1, "Be brief"),
     ]
     assert run_cli(capsys, "plan", "--detailed-exitcode", str(tmp_path / "m"))[0] == 0
+
+
+def test_an_archived_campaign_named_like_the_glob_does_not_hide_what_the_glob_picks(
+    cli_env: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --include-archived an archived campaign is not exported, so its exact name
+    is not what `--name` means: `--name "Acme*"` beside an archived `Acme*` exported
+    nothing, exit 0, instead of the active campaigns the glob picks."""
+    seed(cli_env, [{"name": "Acme*", "status": "archived"}, {"name": "Acme one"}])
+    code, out, _ = run_cli(capsys, "export", "--name", "Acme*")
+    assert code == 0
+    assert [c["name"] for c in yaml.safe_load(out)["campaigns"]] == ["Acme one"]
+    code, out, _ = run_cli(capsys, "export", "--name", "Acme*", "--include-archived")
+    assert [c["name"] for c in yaml.safe_load(out)["campaigns"]] == ["Acme*"]

@@ -128,7 +128,11 @@ def read_live(client: UpcallClient, options: ExportOptions) -> LiveRead:
     before = client.requests_sent()
     with client.workers("export") as pool:
         [listed] = client.read_all(pool, [client.campaigns_listing()])
-        exact = frozenset(c.name for c in listed) & frozenset(options.names)
+        # only a campaign the export may take pins a name (an archived one only with
+        # --include-archived): otherwise its name hid what the glob picks
+        exact = frozenset(
+            c.name for c in listed if c.status != "archived" or options.include_archived
+        ) & frozenset(options.names)
         exported = sorted((c for c in listed if selected(c, options, exact)), key=_campaign_order)
         reader = number_pages(PhoneCheck())
         numbers_l = [client.number_rows(c.id).with_pages(reader) for c in exported]
