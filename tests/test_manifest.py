@@ -171,6 +171,9 @@ def test_a_manifest_with_a_slip_in_every_key_is_read_not_skipped(tmp_path: Path,
     for other in ("jobs", "services", "apiVersion", "kind", "on"):  # other YAML: skipped
         (tmp_path / "b.yaml").write_text(f"{other}: {{}}\n")
         assert len(load_manifests([tmp_path]).skipped) == 1
+    # GitLab CI's `default:` reads like a slip of `defaults:`, among keys of its own
+    (tmp_path / "b.yaml").write_text("default:\n  image: python\nstages: [test]\ntest: {}\n")
+    assert len(load_manifests([tmp_path]).skipped) == 1
 
 
 def test_env_vars_expand_and_escape(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
