@@ -68,8 +68,15 @@ def test_interpolating_a_credential_is_refused_naming_the_line(
         (
             "DATABASE_URL",
             "postgres://app:hunter2@db.internal/prod",
-            "its value is a URL with a password",
+            "its value is a URL with credentials",
         ),
+        (
+            "REPO_REMOTE",
+            "https://ghp_hunter2@github.com/o/r",
+            "its value is a URL with credentials",
+        ),
+        ("SSH_KEYS", "hunter2", "a manifest may not read credentials"),
+        ("AWS_CREDS", "hunter2", "a manifest may not read credentials"),
     ],
 )
 def test_secrets_ci_jobs_commonly_hold_are_refused(
@@ -323,3 +330,12 @@ def test_a_directory_named_outside_the_checkout_on_purpose_is_still_read(
     (outside / "m.yaml").write_text("version: 1\ncampaigns:\n  - name: x\n")
     code, _out, err = run_cli(capsys, "validate", str(outside))
     assert code == 0, err
+
+
+def test_a_url_is_refused_for_its_credentials_not_for_being_a_url() -> None:
+    from upcall_sync.manifest.yamlload import refused_variable
+
+    for value in ("https://example.com/q3", "ssh://git@github.com/o/r", "mailto:a@b.example"):
+        assert refused_variable("LINK", {"LINK": value}) is None, value
+    for value in ("https://ghp_x@github.com/o/r", "postgres://app:pw@db/prod"):
+        assert refused_variable("LINK", {"LINK": value}) is not None, value

@@ -488,13 +488,16 @@ CREDENTIAL_VARIABLES = ("UPCALL_AUTH_TOKEN", "UPCALL_AUTH_TOKEN_FILE")
 _SECRET_NAME = re.compile(
     # anywhere in the name: PGPASSWORD, GHTOKEN, MY_SECRETS, GPG_PASSPHRASE
     r"TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY"
-    # as a word of it: STRIPE_KEY, DOCKER_PASS, MYSQL_PWD, GH_PAT, SLACK_WEBHOOK, SENTRY_DSN
-    r"|(^|_)(KEY|PASS|PWD|PAT|AUTH|DSN|WEBHOOK|COOKIE)(_|$)"
+    # as a word of it: STRIPE_KEY, SSH_KEYS, DOCKER_PASS, MYSQL_PWD, GH_PAT, AWS_CREDS,
+    # SLACK_WEBHOOK, SENTRY_DSN
+    r"|(^|_)(KEYS?|PASS|PWD|PATS?|CREDS?|AUTH|DSN|WEBHOOKS?|COOKIES?)(_|$)"
     r"|^UPCALL_AUTH",
     re.IGNORECASE,
 )
-#: a URL that carries a password (`postgres://user:pass@host/db`, DATABASE_URL)
-_URL_WITH_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:[^/\s@]+@")
+#: a URL that carries credentials: a password (`postgres://user:pass@host/db`,
+#: DATABASE_URL) or a user part alone, which is how tokens ride in URLs
+#: (`https://ghp_x@github.com/org/repo`)
+_URL_WITH_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?!git@)[^/\s@]+@")
 #: a token shorter than this is not looked for inside other variables' values
 _MIN_TOKEN_LENGTH = 8
 
@@ -510,7 +513,7 @@ def refused_variable(name: str, environ: Mapping[str, str]) -> str | None:
     if len(token) >= _MIN_TOKEN_LENGTH and token in environ.get(name, ""):
         return f"${{{name}}} is refused: its value holds the auth token"
     if _URL_WITH_PASSWORD.search(environ.get(name, "")):
-        return f"${{{name}}} is refused: its value is a URL with a password"
+        return f"${{{name}}} is refused: its value is a URL with credentials"
     return None
 
 
