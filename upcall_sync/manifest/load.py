@@ -52,21 +52,27 @@ MANIFEST_KEYS = frozenset(ManifestSpec.model_fields)
 
 
 def _manifest_like(keys: Iterable[Any]) -> bool:
-    """Whether a YAML mapping's keys are a manifest's: one of them is a manifest key, or
-    every one is a slip of one (`campains:`, `Campaigns:`, `prune-scope:`). Such a file is
-    read as a manifest, so its slip is an error with a suggestion, not a file skipped (and
-    its campaigns left out of the plan, or archived by --prune) with a note. Other YAML
-    may share a slip-like key (GitLab CI's `default:`) among keys of its own (`stages:`,
-    its jobs): it is still skipped."""
+    """Whether a YAML mapping's keys are a manifest's: one of them is a manifest key
+    written any way (`Campaigns:`, `prune-scope:`) or a slip of `campaigns:`
+    (`campains:`), or every one is a slip of one. Such a file is read as a manifest, so
+    its slip is an error with a suggestion, not a file skipped (and its campaigns left
+    out of the plan, or archived by --prune) with a note, even beside a key of no
+    manifest (`owner:`). Other YAML may share a slip-like key (GitLab CI's `default:`)
+    among keys of its own (`stages:`, its jobs): it is still skipped."""
     names = [key for key in keys if isinstance(key, str)]
-    if set(names) & MANIFEST_KEYS:
+    if any(_folded(name) in MANIFEST_KEYS for name in names):
+        return True
+    if any(difflib.get_close_matches(name, ["campaigns"], cutoff=0.8) for name in names):
         return True
     return bool(names) and all(map(_slip_of_a_manifest_key, names))
 
 
+def _folded(key: str) -> str:
+    return key.strip().lower().replace("-", "_").replace(" ", "_")
+
+
 def _slip_of_a_manifest_key(key: str) -> bool:
-    folded = key.strip().lower().replace("-", "_").replace(" ", "_")
-    return folded in MANIFEST_KEYS or bool(
+    return _folded(key) in MANIFEST_KEYS or bool(
         difflib.get_close_matches(key, MANIFEST_KEYS, cutoff=0.8)
     )
 
