@@ -335,7 +335,18 @@ def test_a_directory_named_outside_the_checkout_on_purpose_is_still_read(
 def test_a_url_is_refused_for_its_credentials_not_for_being_a_url() -> None:
     from upcall_sync.manifest.yamlload import refused_variable
 
-    for value in ("https://example.com/q3", "ssh://git@github.com/o/r", "mailto:a@b.example"):
+    for value in (
+        "https://example.com/q3",
+        "ssh://git@github.com/o/r",
+        "mailto:a@b.example",
+        # an address in a query or fragment is no user part: there is no path before it
+        "https://book.example?email=ops@acme.example",
+        "https://book.example#ops@acme.example",
+    ):
         assert refused_variable("LINK", {"LINK": value}) is None, value
-    for value in ("https://ghp_x@github.com/o/r", "postgres://app:pw@db/prod"):
+    for value in (
+        "https://ghp_x@github.com/o/r",
+        "postgres://app:pw@db/prod",
+        "postgres://app:p?w#d@db/prod",  # a password written unescaped is still one
+    ):
         assert refused_variable("LINK", {"LINK": value}) is not None, value

@@ -496,8 +496,12 @@ _SECRET_NAME = re.compile(
 )
 #: a URL that carries credentials: a password (`postgres://user:pass@host/db`,
 #: DATABASE_URL) or a user part alone, which is how tokens ride in URLs
-#: (`https://ghp_x@github.com/org/repo`)
-_URL_WITH_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?!git@)[^/\s@]+@")
+#: (`https://ghp_x@github.com/org/repo`); a user part alone ends where the host part
+#: may (`/`, `?`, `#`), so an address in a query (`https://host?to=a@b.example`) is no
+#: user part, while a password may hold any of them (written unescaped all the same)
+_URL_WITH_PASSWORD = re.compile(
+    r"[A-Za-z][A-Za-z0-9+.-]*://(?:[^/\s:@]*:[^/\s@]+|(?!git@)[^/?#\s:@]+)@"
+)
 #: a token shorter than this is not looked for inside other variables' values
 _MIN_TOKEN_LENGTH = 8
 
