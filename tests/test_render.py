@@ -298,3 +298,14 @@ def test_markdown_of_hundreds_of_campaigns_set_to_dial_fits_a_comment() -> None:
     assert plan.summary_line() in text
     assert re.search(r"- \.\.\. and \d+ more campaigns that will dial, [\d,]+ people added", text)
     assert "Campaign 000" in text.split("#### Who will be called", 1)[1]
+
+
+def test_markdown_text_keeps_an_email_address_from_being_autolinked() -> None:
+    """GitHub makes `name@host.tld` (and `mailto:`/`xmpp:` ones) a `mailto:` link, as it
+    does a bare URL: a word joiner after the `@` keeps it text, still read as written."""
+    from upcall_sync.errors import markdown_text
+
+    for text in ("write to ops@evil.example", "mailto:ops@evil.example", "xmpp:a@evil.example"):
+        shown = markdown_text(text)
+        assert not re.search(r"[\w.+-]@\w", shown), shown
+        assert shown.replace("\u2060", "") == text

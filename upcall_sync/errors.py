@@ -72,9 +72,11 @@ _MARKDOWN_SYNTAX = {"`": "&#96;", "*": "&#42;", "~": "&#126;", "](": "&#93;(", "
 _MARKDOWN_RE = re.compile(r"`|\*|~|\]\(|(?<![^\W_])_|_(?![^\W_])")
 #: `@name`, `@org/team`, `#123` (`org/repo#123`) and GitLab's `!123`: GitHub and GitLab
 #: turn them into a mention (a notification sent to that person or team) or a
-#: cross-reference (an event on another issue or merge request); a word joiner (U+2060,
-#: invisible) after the sign keeps them text
-_REFERENCE_RE = re.compile(r"((?<!\w)@|#|!(?=\d))(?=\w)")
+#: cross-reference (an event on another issue or merge request), and an `@` inside a word
+#: is an email address (`ops@evil.example`, `mailto:ops@evil.example`), which GitHub's
+#: autolinks make a `mailto:` link; a word joiner (U+2060, invisible) after the sign keeps
+#: them text
+_REFERENCE_RE = re.compile(r"(@|#|!(?=\d))(?=\w)")
 #: a bare URL (`https://...`) or `www.` name, which GitHub's autolinks make a link: a
 #: word joiner inside `://` and after `www` keeps them text
 _AUTOLINK_RE = re.compile(r"(?<=:)(?=//)|(?<![^\W_])(www)(?=\.)", re.IGNORECASE)
