@@ -316,7 +316,16 @@ def test_a_campaign_retired_in_the_manifest_too_is_not_created_anew(status: str)
     assert not [c for c in p.changes if c.kind in ("create_campaign", "add_number")]
 
 
-@pytest.mark.parametrize("typed", ["07911 123456", "0044 7911 123456", "011 44 7911 123456"])
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "07911 123456",
+        "0044 7911 123456",
+        "011 44 7911 123456",
+        "+44 (0)7911 123456",  # a trunk 0 in parentheses, not dialed from abroad
+        "0044 (0) 7911 123456",
+    ],
+)
 def test_a_live_phone_typed_with_a_dialing_prefix_is_still_the_listed_number(
     typed: str,
 ) -> None:

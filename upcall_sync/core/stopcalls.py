@@ -11,6 +11,7 @@ pausing is the one thing that stops the call.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -79,13 +80,21 @@ _DIAL_PREFIXES = ("011", "00", "0")
 def _digit_forms(phone: str) -> list[str]:
     """The digits of a phone that is not E.164, and those digits without each dialing
     prefix they may start with: `0044 7911 123456` and `07911 123456` are both
-    +44 7911 123456 (a wider match only pauses a campaign; a miss dials the person)."""
-    digits = "".join(ch for ch in phone if ch.isdigit())
-    forms = [digits]
-    for prefix in _DIAL_PREFIXES:
-        if digits.startswith(prefix) and len(digits) > len(prefix) + 3:
-            forms.append(digits[len(prefix) :])
+    +44 7911 123456 (a wider match only pauses a campaign; a miss dials the person). A
+    trunk `0` written in parentheses after the country code (`+44 (0)7911 123456`) is
+    not dialed from abroad: those digits are tried without it too."""
+    forms: list[str] = []
+    for written in dict.fromkeys((phone, _TRUNK_IN_PARENS.sub("", phone))):
+        digits = "".join(ch for ch in written if ch.isdigit())
+        forms.append(digits)
+        for prefix in _DIAL_PREFIXES:
+            if digits.startswith(prefix) and len(digits) > len(prefix) + 3:
+                forms.append(digits[len(prefix) :])
     return forms
+
+
+#: `(0)`, how a trunk prefix is written beside an international one: `+44 (0)20 ...`
+_TRUNK_IN_PARENS = re.compile(r"\(\s*0\s*\)")
 
 
 def dialed(extension: str) -> str:
