@@ -62,3 +62,47 @@ def test_a_signal_while_plan_reads_is_one_line(sig: signal.Signals, code: int) -
     assert err.splitlines()[-1:] == ["error: interrupted"], err
     assert proc.returncode == code
     assert out == ""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_the_process_was_started_ignoring_stays_ignored(sig: signal.Signals) -> None:
+    """A background job without job control starts with SIGINT ignored (and a supervisor
+    may ignore SIGTERM for its children): the plan reads on and ends as it would."""
+
+    def ignoring() -> None:
+        _default_signals()
+        signal.signal(sig, signal.SIG_IGN)
+
+    with Emulator(tokens=[TOKEN], confirmed_numbers=list(CONFIRMED), latency_ms=300) as emu:
+        env = {**os.environ, "UPCALL_AUTH_TOKEN": TOKEN, "NO_COLOR": "1"}
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "upcall_sync.cli",
+                "plan",
+                "--api-url",
+                emu.base_url,
+                "examples/campaigns.yaml",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=ignoring,  # noqa: PLW1509 (no threads started in between)
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not emu.requests and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert emu.requests, "the plan never reached the API"
+            proc.send_signal(sig)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert "interrupted" not in err, err
+    assert proc.returncode == 0, err
+    assert out.strip(), "the plan was printed"
