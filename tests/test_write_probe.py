@@ -131,9 +131,10 @@ def test_a_failed_step_still_archives(
     assert _campaign_statuses(cli_env) == ["archived"]
 
 
-def test_ctrl_c_archives_the_probe_campaign(monkeypatch: pytest.MonkeyPatch) -> None:
-    """SIGINT while the probe runs (each request slowed down): it stops probing, archives
-    its campaign, and exits 130."""
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_archives_the_probe_campaign(sig: signal.Signals, code: int) -> None:
+    """SIGINT or SIGTERM while the probe runs (each request slowed down): it stops
+    probing, archives its campaign, and exits 130 (143 for SIGTERM, as every command)."""
     with Emulator(tokens=[TOKEN], latency_ms=150) as emu:
         env = {**os.environ, "UPCALL_API_URL": emu.base_url, "UPCALL_AUTH_TOKEN": TOKEN}
         env.pop("UPCALL_AUTH_TOKEN_FILE", None)
@@ -147,9 +148,9 @@ def test_ctrl_c_archives_the_probe_campaign(monkeypatch: pytest.MonkeyPatch) -> 
         deadline = time.monotonic() + 20
         while not emu.store.sql("SELECT id FROM campaigns") and time.monotonic() < deadline:
             time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         out, err = proc.communicate(timeout=30)
-        assert proc.returncode == 130, out + err
+        assert proc.returncode == code, out + err
         assert "archiving the probe campaign first" in err
         assert "Interrupted" in out and "archived" in out
         assert _campaign_statuses(emu) == ["archived"]

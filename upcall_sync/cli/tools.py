@@ -273,11 +273,11 @@ def _write_probe(
     if not auto_approve:
         _confirm_probe(told)
     stop = threading.Event()
-    with _stop_on_signal(stop):
+    with _stop_on_signal(stop) as received:
         report = probe.run_probe(client, from_number=caller, stop=stop, stamp=stamp)
     (probe.render_json if fmt is DoctorFormat.json else probe.render_text)(report, sys.stdout)
     if report.interrupted:
-        return 130
+        return 143 if received[:1] == [signal.SIGTERM] else 130
     return 0 if report.ok else 1
 
 
@@ -296,19 +296,22 @@ def _confirm_probe(out: TextIO) -> None:
 
 
 @contextlib.contextmanager
-def _stop_on_signal(stop: threading.Event) -> Iterator[None]:
-    """SIGINT/SIGTERM: stop probing, but archive the probe campaign first (every signal)."""
+def _stop_on_signal(stop: threading.Event) -> Iterator[list[int]]:
+    """SIGINT/SIGTERM: stop probing, but archive the probe campaign first (every signal);
+    the list yielded holds the signals received (exit 130 for SIGINT, 143 for SIGTERM)."""
+    received: list[int] = []
 
     def handler(signum: int, _frame: FrameType | None) -> None:
+        received.append(signum)
         stop.set()
         print("\nStopping: archiving the probe campaign first.", file=sys.stderr, flush=True)
 
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield received
         return
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield received
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
