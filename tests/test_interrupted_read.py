@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,26 +27,22 @@ def _default_signals() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_a_signal_while_plan_reads_is_one_line(sig: signal.Signals, code: int) -> None:
-    with Emulator(tokens=[TOKEN], confirmed_numbers=list(CONFIRMED), latency_ms=1000) as emu:
+def _signal_while_plan_reads(
+    sig: signal.Signals, preexec: Callable[[], None], latency_ms: int
+) -> tuple[int, str, str]:
+    """`plan` in a child process, sent `sig` once it has reached the API; its exit code,
+    stdout and stderr."""
+    with Emulator(tokens=[TOKEN], confirmed_numbers=list(CONFIRMED), latency_ms=latency_ms) as emu:
         env = {**os.environ, "UPCALL_AUTH_TOKEN": TOKEN, "NO_COLOR": "1"}
+        command = ["plan", "--api-url", emu.base_url, "examples/campaigns.yaml"]
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "upcall_sync.cli",
-                "plan",
-                "--api-url",
-                emu.base_url,
-                "examples/campaigns.yaml",
-            ],
+            [sys.executable, "-m", "upcall_sync.cli", *command],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            preexec_fn=_default_signals,  # noqa: PLW1509 (no threads started in between)
+            preexec_fn=preexec,  # noqa: PLW1509 (no threads started in between)
         )
         try:
             deadline = time.monotonic() + 60
@@ -58,9 +55,15 @@ def test_a_signal_while_plan_reads_is_one_line(sig: signal.Signals, code: int) -
             if proc.poll() is None:
                 proc.kill()
                 proc.communicate()
+    return proc.returncode, out, err
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_while_plan_reads_is_one_line(sig: signal.Signals, code: int) -> None:
+    returncode, out, err = _signal_while_plan_reads(sig, _default_signals, latency_ms=1000)
     assert "Traceback" not in err, err
     assert err.splitlines()[-1:] == ["error: interrupted"], err
-    assert proc.returncode == code
+    assert returncode == code
     assert out == ""
 
 
@@ -73,36 +76,7 @@ def test_a_signal_the_process_was_started_ignoring_stays_ignored(sig: signal.Sig
         _default_signals()
         signal.signal(sig, signal.SIG_IGN)
 
-    with Emulator(tokens=[TOKEN], confirmed_numbers=list(CONFIRMED), latency_ms=300) as emu:
-        env = {**os.environ, "UPCALL_AUTH_TOKEN": TOKEN, "NO_COLOR": "1"}
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "upcall_sync.cli",
-                "plan",
-                "--api-url",
-                emu.base_url,
-                "examples/campaigns.yaml",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            preexec_fn=ignoring,  # noqa: PLW1509 (no threads started in between)
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while not emu.requests and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert emu.requests, "the plan never reached the API"
-            proc.send_signal(sig)
-            out, err = proc.communicate(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
+    returncode, out, err = _signal_while_plan_reads(sig, ignoring, latency_ms=300)
     assert "interrupted" not in err, err
-    assert proc.returncode == 0, err
+    assert returncode == 0, err
     assert out.strip(), "the plan was printed"
