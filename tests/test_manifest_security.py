@@ -348,5 +348,7 @@ def test_a_url_is_refused_for_its_credentials_not_for_being_a_url() -> None:
         "https://ghp_x@github.com/o/r",
         "postgres://app:pw@db/prod",
         "postgres://app:p?w#d@db/prod",  # a password written unescaped is still one
+        "https://ghp_x:@github.com/o/r",  # a token as the user, its password empty
+        "https://tok_x:@api.example/v1",
     ):
         assert refused_variable("LINK", {"LINK": value}) is not None, value

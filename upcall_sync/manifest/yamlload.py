@@ -498,9 +498,10 @@ _SECRET_NAME = re.compile(
 #: DATABASE_URL) or a user part alone, which is how tokens ride in URLs
 #: (`https://ghp_x@github.com/org/repo`); a user part alone ends where the host part
 #: may (`/`, `?`, `#`), so an address in a query (`https://host?to=a@b.example`) is no
-#: user part, while a password may hold any of them (written unescaped all the same)
+#: user part, while a password may hold any of them (written unescaped all the same),
+#: or be empty: a token as the user before a bare `:` (`https://tok_x:@api.example`)
 _URL_WITH_PASSWORD = re.compile(
-    r"[A-Za-z][A-Za-z0-9+.-]*://(?:[^/\s:@]*:[^/\s@]+|(?!git@)[^/?#\s:@]+)@"
+    r"[A-Za-z][A-Za-z0-9+.-]*://(?:[^/\s:@]*:[^/\s@]*|(?!git@)[^/?#\s:@]+)@"
 )
 #: a token shorter than this is not looked for inside other variables' values
 _MIN_TOKEN_LENGTH = 8
