@@ -74,9 +74,9 @@ _MARKDOWN_RE = re.compile(r"`|\*|~|\]\(|(?<![^\W_])_|_(?![^\W_])")
 #: turn them into a mention (a notification sent to that person or team) or a
 #: cross-reference (an event on another issue or merge request), and an `@` inside a word
 #: is an email address (`ops@evil.example`, `mailto:ops@evil.example`), which GitHub's
-#: autolinks make a `mailto:` link; a word joiner (U+2060, invisible) after the sign keeps
-#: them text
-_REFERENCE_RE = re.compile(r"(@|#|!(?=\d))(?=\w)")
+#: autolinks make a `mailto:` link (its domain may start with `-` or `.` as well); a word
+#: joiner (U+2060, invisible) after the sign keeps them text
+_REFERENCE_RE = re.compile(r"(@(?=[\w.-])|#(?=\w)|!(?=\d))")
 #: a bare URL (`https://...`) or `www.` name, which GitHub's autolinks make a link: a
 #: word joiner inside `://` and after `www` keeps them text
 _AUTOLINK_RE = re.compile(r"(?<=:)(?=//)|(?<![^\W_])(www)(?=\.)", re.IGNORECASE)
