@@ -158,7 +158,10 @@ def test_directory_scan_skips_other_yaml_but_named_files_are_manifests(tmp_path:
         load_manifests([tmp_path / "ci" / "workflow.yml"])
 
 
-@pytest.mark.parametrize("key", ["campains", "Campaigns", "campaign", "prune-scope", "Prune-Scope"])
+@pytest.mark.parametrize(
+    "key",
+    ["campains", "Campaigns", "campaign", "Campaign", "campaings", "prune-scope", "Prune-Scope"],
+)
 @pytest.mark.parametrize("beside", ["", "owner: team-x\n"])
 def test_a_manifest_with_a_slip_in_every_key_is_read_not_skipped(
     tmp_path: Path, key: str, beside: str
@@ -175,9 +178,14 @@ def test_a_manifest_with_a_slip_in_every_key_is_read_not_skipped(
     for other in ("jobs", "services", "apiVersion", "kind", "on"):  # other YAML: skipped
         (tmp_path / "b.yaml").write_text(f"{other}: {{}}\n")
         assert len(load_manifests([tmp_path]).skipped) == 1
-    # GitLab CI's `default:` reads like a slip of `defaults:`, among keys of its own
-    (tmp_path / "b.yaml").write_text("default:\n  image: python\nstages: [test]\ntest: {}\n")
-    assert len(load_manifests([tmp_path]).skipped) == 1
+    # GitLab CI's `default:` reads like a slip of `defaults:`, among keys of its own;
+    # `campaign_id:` only starts like `campaigns:`
+    for other in (
+        "default:\n  image: python\nstages: [test]\ntest: {}\n",
+        "campaign_id: 7\nowner: x\n",
+    ):
+        (tmp_path / "b.yaml").write_text(other)
+        assert len(load_manifests([tmp_path]).skipped) == 1
 
 
 def test_env_vars_expand_and_escape(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -62,7 +62,9 @@ def _manifest_like(keys: Iterable[Any]) -> bool:
     names = [key for key in keys if isinstance(key, str)]
     if any(_folded(name) in MANIFEST_KEYS for name in names):
         return True
-    if any(difflib.get_close_matches(name, ["campaigns"], cutoff=0.8) for name in names):
+    # a slip of `campaigns:` (`campains:`, `Campaign:`), not a key that merely starts
+    # like it (`campaign_id:`, `campaign_ids:`: other YAML's own keys)
+    if any(difflib.get_close_matches(_folded(n), ["campaigns"], cutoff=0.88) for n in names):
         return True
     return bool(names) and all(map(_slip_of_a_manifest_key, names))
 
