@@ -153,9 +153,6 @@ class DoNotCall:
     def label(self) -> str:
         return _shown(self.phone + (f" x{self.extension}" if self.extension else ""))
 
-    def covers(self, contact: Contact) -> bool:
-        return contact.phone == self.phone and self.extension in (None, contact.extension)
-
 
 @dataclass(frozen=True)
 class DesiredCampaign:

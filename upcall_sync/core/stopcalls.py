@@ -11,6 +11,7 @@ pausing is the one thing that stops the call.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -47,14 +48,23 @@ class DoNotCallList:
 
     def __init__(self, entries: Iterable[DoNotCall]) -> None:
         self.by_phone: dict[str, list[DoNotCall]] = defaultdict(list)
-        self.by_digits: dict[str, list[DoNotCall]] = defaultdict(list)
         for entry in entries:
             self.by_phone[entry.phone].append(entry)
-            digits = entry.phone.lstrip("+")
-            self.by_digits[digits].append(entry)
-            national = national_digits(entry.phone)
-            if national and national != digits:
-                self.by_digits[national].append(entry)
+
+    @functools.cached_property
+    def by_digits(self) -> dict[str, list[DoNotCall]]:
+        """The entries by their number's digits and by their national number's: made the
+        first time a live phone is not E.164 (a phonenumbers parse per entry, which a
+        list built several times a plan should not pay where the API keeps to E.164)."""
+        found: dict[str, list[DoNotCall]] = defaultdict(list)
+        for entries in self.by_phone.values():
+            for entry in entries:
+                digits = entry.phone.lstrip("+")
+                found[digits].append(entry)
+                national = national_digits(entry.phone)
+                if national and national != digits:
+                    found[national].append(entry)
+        return found
 
     def __bool__(self) -> bool:
         return bool(self.by_phone)

@@ -318,11 +318,8 @@ class Applier:
         others = sorted(
             {
                 c.id
-                for form in name_forms(name)
-                for c in self.client.list_campaigns(name=form)
-                if name_key(c.name) == name_key(name)
-                and c.id != campaign_id
-                and c.status != "archived"
+                for c in self._campaigns_named(name)
+                if c.id != campaign_id and c.status != "archived"
             },
             key=id_order,
         )
@@ -478,13 +475,18 @@ class Applier:
         return exact[0] if exact else None
 
     def _find_campaign(self, name: str, from_number: str | None) -> str | None:
-        found: list[Campaign] = [
+        ids = sorted({c.id for c in self._campaigns_named(name, from_number)}, key=id_order)
+        return ids[-1] if ids else None
+
+    def _campaigns_named(self, name: str, from_number: str | None = None) -> list[Campaign]:
+        """The live campaigns the planner takes for `name` (`name_key`), asked by each of
+        the forms a server may store it in (`name_forms`)."""
+        return [
             c
             for form in name_forms(name)
             for c in self.client.list_campaigns(name=form, from_number=from_number)
+            if name_key(c.name) == name_key(name)
         ]
-        ids = sorted({c.id for c in found if name_key(c.name) == name_key(name)}, key=id_order)
-        return ids[-1] if ids else None
 
     def _find_contact(self, list_id: str, person: Contact) -> str | None:
         return _first_of(person, self.client.list_contacts(list_id, **_filters_for(person)))
