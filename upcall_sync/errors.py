@@ -52,12 +52,17 @@ def shown_name(text: str) -> str:
     return _CONTROL.sub(lambda m: _SHOWN.get(m.group(0), f"\\u{ord(m.group(0)):04x}"), text)
 
 
+def workflow_command_like(line: str) -> bool:
+    """Whether a line would be read by a GitHub runner as a workflow command: its first
+    non-blank characters are `::` (`::error ...`, `::stop-commands::`)."""
+    return line.lstrip().startswith("::")
+
+
 def shown_path(name: str) -> str:
     """A file name that may start a line of output: `shown_name`, and `./` before a name
-    that would start with `::` (a GitHub runner reads a line whose first non-blank
-    characters are `::` as a workflow command: `::error ...`, `::stop-commands::`)."""
+    that would start a workflow command (`workflow_command_like`)."""
     shown = shown_name(name)
-    return "./" + shown if shown.lstrip().startswith("::") else shown
+    return "./" + shown if workflow_command_like(shown) else shown
 
 
 #: what Markdown reads as syntax in a line of text, written as numeric entities (GitHub shows

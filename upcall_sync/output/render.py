@@ -25,7 +25,7 @@ from upcall_sync.core.changes import (
     show,
 )
 from upcall_sync.core.model import id_order
-from upcall_sync.errors import ApiStatusError, markdown_text, shown_name
+from upcall_sync.errors import ApiStatusError, markdown_text, shown_name, workflow_command_like
 from upcall_sync.output.calls import (
     contact_update_heading,
     contact_update_notes,
@@ -199,7 +199,7 @@ def _item_text(item: str) -> str:
     """A notice's item (a number's label, a campaign's name) alone on its line: quoted when
     it would start with `::`, which a GitHub runner reads as a workflow command."""
     shown = shown_name(item)
-    return quoted(item) if shown.lstrip().startswith("::") else shown
+    return quoted(item) if workflow_command_like(shown) else shown
 
 
 # -- JSON --------------------------------------------------------------------------
