@@ -147,6 +147,19 @@ def test_a_failed_write_leaves_nothing_behind(
     assert len(os.listdir("/proc/self/fd")) == descriptors
 
 
+def test_write_files_without_os_fchmod(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows before Python 3.13 has no `os.fchmod`: the files are written all the same."""
+    import os
+
+    from upcall_sync.jobs import export_yaml
+
+    monkeypatch.delattr("os.fchmod")
+    monkeypatch.setattr(export_yaml, "_fchmod", getattr(os, "fchmod", None))
+    out = tmp_path / "out"
+    export_yaml.write_files({"a.yaml": "a: 1\n"}, out, overwrite=False)
+    assert (out / "a.yaml").read_text() == "a: 1\n"
+
+
 def _failing_replace(
     monkeypatch: pytest.MonkeyPatch, out: Path, fail: dict[int, BaseException]
 ) -> list[tuple[str, str]]:

@@ -107,6 +107,17 @@ def test_save_and_load_round_trip(emulator: Emulator, tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.yaml", "plan.json"]
 
 
+def test_saved_without_os_fchmod(
+    cli_env: Emulator, capsys: Capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Windows before Python 3.13 has no `os.fchmod`: a plan is still saved, owner-only
+    where modes apply (mkstemp makes it so), and applies."""
+    monkeypatch.delattr("os.fchmod")
+    plan_file = _saved(cli_env, capsys, tmp_path, BASE, NEXT)
+    assert plan_file.stat().st_mode & 0o777 == 0o600
+    assert run_cli(capsys, "apply", "--auto-approve", str(plan_file))[0] == 0
+
+
 def _doc(plan_file: Path) -> dict[str, Any]:
     doc: dict[str, Any] = json.loads(plan_file.read_text())
     return doc

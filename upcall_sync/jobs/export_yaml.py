@@ -362,7 +362,8 @@ def write_files(files: dict[str, str], out_dir: Path, *, overwrite: bool) -> lis
             fd, tmp = tempfile.mkstemp(prefix=f".{current.name}.", suffix=".tmp", dir=out_dir)
             staged.append((tmp, current))
             try:
-                os.fchmod(fd, 0o644)
+                if _fchmod is not None:  # os.fchmod: POSIX, and Windows from Python 3.13
+                    _fchmod(fd, 0o644)
                 _write_all(fd, files[current.name].encode("utf-8"))
             finally:
                 os.close(fd)
@@ -459,6 +460,11 @@ def _put_back(done: list[tuple[Path, str | None]]) -> list[tuple[Path, str | Non
         except OSError:
             lost.append((target, kept))
     return lost[::-1]
+
+
+#: mkstemp's 0o600 opened to 0o644 (a manifest is not a secret); where the platform has
+#: no `os.fchmod` (Windows before Python 3.13) mode bits say nothing there anyway
+_fchmod = getattr(os, "fchmod", None)
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -154,8 +154,7 @@ def save_plan(
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     except OSError as exc:
         raise PlanFileError(f"{path}: cannot save the plan: {exc.strerror or exc}") from None
-    try:
-        os.fchmod(fd, 0o600)
+    try:  # mkstemp made it 0o600, owner only: a plan names people and their numbers
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(data + "\n")
             fh.flush()
