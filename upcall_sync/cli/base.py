@@ -12,7 +12,6 @@ import logging
 import os
 import signal
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -34,6 +33,7 @@ from upcall_sync.errors import (
     UpcallSyncError,
     UsageError,
 )
+from upcall_sync.interrupts import handling
 from upcall_sync.redact import RedactingFormatter, Redactor, Secret
 
 if TYPE_CHECKING:
@@ -483,17 +483,6 @@ def signals_as_interrupt() -> Iterator[list[int]]:
         received.append(signum)
         raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
-    if threading.current_thread() is not threading.main_thread():
-        yield received
-        return
     ours = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
-    previous = {
-        sig: signal.signal(sig, handler)
-        for sig, default in ours.items()
-        if signal.getsignal(sig) is default
-    }
-    try:
+    with handling(handler, replacing=lambda sig, current: current is ours.get(sig)):
         yield received
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import sys
 import threading
 from collections.abc import Iterator
 from enum import StrEnum
-from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
@@ -18,6 +16,7 @@ from upcall_sync.errors import (
     UpcallSyncError,
     UsageError,
 )
+from upcall_sync.interrupts import stopping
 from upcall_sync.output.render import render_report
 
 if TYPE_CHECKING:
@@ -429,15 +428,10 @@ def _progress(quiet: bool, plan: Plan, out: TextIO, status: Any = None) -> Any:
     return LineProgress(out, status)
 
 
-@contextlib.contextmanager
-def _signals(cancel: threading.Event) -> Iterator[list[int]]:
+def _signals(cancel: threading.Event) -> contextlib.AbstractContextManager[list[int]]:
     """First SIGINT/SIGTERM: stop starting changes. Second: exit at once."""
-    received: list[int] = []
 
-    def handler(signum: int, _frame: FrameType | None) -> None:
-        received.append(signum)
-        if len(received) > 1:
-            os._exit(143 if signum == signal.SIGTERM else 130)
+    def stop(_signum: int) -> None:
         print(
             "\nStopping: letting in-flight changes finish; press Ctrl-C again to quit at once.",
             file=sys.stderr,
@@ -445,12 +439,4 @@ def _signals(cancel: threading.Event) -> Iterator[list[int]]:
         )
         cancel.set()
 
-    if threading.current_thread() is not threading.main_thread():
-        yield received
-        return
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield received
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+    return stopping(stop, second_exits=True)

@@ -10,7 +10,6 @@ import sys
 import threading
 from collections.abc import Iterable, Iterator
 from enum import StrEnum
-from types import FrameType
 from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
@@ -21,6 +20,7 @@ from upcall_sync.errors import (
     shown_name,
     shown_path,
 )
+from upcall_sync.interrupts import stopping
 
 if TYPE_CHECKING:
     from upcall_sync.client import UpcallClient
@@ -295,26 +295,15 @@ def _confirm_probe(out: TextIO) -> None:
         raise UsageError("write probe cancelled: nothing was written")
 
 
-@contextlib.contextmanager
-def _stop_on_signal(stop: threading.Event) -> Iterator[list[int]]:
+def _stop_on_signal(stop: threading.Event) -> contextlib.AbstractContextManager[list[int]]:
     """SIGINT/SIGTERM: stop probing, but archive the probe campaign first (every signal);
     the list yielded holds the signals received (exit 130 for SIGINT, 143 for SIGTERM)."""
-    received: list[int] = []
 
-    def handler(signum: int, _frame: FrameType | None) -> None:
-        received.append(signum)
+    def react(_signum: int) -> None:
         stop.set()
         print("\nStopping: archiving the probe campaign first.", file=sys.stderr, flush=True)
 
-    if threading.current_thread() is not threading.main_thread():
-        yield received
-        return
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield received
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+    return stopping(react)
 
 
 # -- export -------------------------------------------------------------------------

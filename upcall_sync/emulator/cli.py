@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import logging
-import signal
 import sys
 import threading
 from dataclasses import dataclass, field
-from types import FrameType
 
 from upcall_sync.emulator.modes import DUPLICATE_NUMBER_MESSAGE, VALIDATIONS
 from upcall_sync.emulator.server import RANDOM_FAULTS, Emulator, Faults, RateLimit
 from upcall_sync.emulator.store import Store
+from upcall_sync.interrupts import stopping
 
 
 @dataclass
@@ -114,10 +113,12 @@ def serve(opts: EmulatorOptions) -> int:
 
     stop = threading.Event()
 
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        stop.set()
+    with stopping(lambda _signum: stop.set()):
+        return _serve(emulator, opts, stop)
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+
+def _serve(emulator: Emulator, opts: EmulatorOptions, stop: threading.Event) -> int:
+    """Serve until `stop` is set (by SIGINT or SIGTERM), then stop and close the store."""
     emulator.start()
     print(emulator.base_url, flush=True)
     print(
@@ -132,7 +133,5 @@ def serve(opts: EmulatorOptions) -> int:
     finally:
         emulator.stop()
         emulator.store.close()
-        for sig, old in previous.items():
-            signal.signal(sig, old)
         print("emulator: stopped", file=sys.stderr, flush=True)
     return 0
