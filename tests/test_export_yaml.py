@@ -253,6 +253,27 @@ def test_a_file_that_cannot_be_put_back_is_named_with_its_old_content(
     assert _contents(out) == {"a.yaml": "a: new\n", kept.name: "a: old\n"}
 
 
+def test_an_interrupt_says_which_file_could_not_be_put_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Ctrl-C while placing, and putting back fails: the interrupt's one line cannot say
+    which file is not as it was, so a warning before it does (it used to be lost)."""
+    import errno
+
+    out = tmp_path / "out"
+    write_files({"a.yaml": "a: old\n"}, out, overwrite=False)
+    broken = OSError(errno.EROFS, "Read-only file system")
+    _failing_replace(monkeypatch, out, {2: KeyboardInterrupt(), 3: broken})
+    with pytest.raises(KeyboardInterrupt):
+        write_files({"a.yaml": "a: new\n", "b.yaml": "b\n"}, out, overwrite=True)
+    [kept] = [p for p in out.iterdir() if p.name.endswith(".old")]
+    assert kept.read_text() == "a: old\n"
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        "interrupted while writing the files; 1 file(s) already written could not be put "
+        f"back as they were: {out / 'a.yaml'} (its old content is in {kept})"
+    ]
+
+
 def test_strangers_are_manifests_the_export_did_not_write(tmp_path: Path) -> None:
     for name in ("mine.yaml", "theirs.yml", ".hidden.yaml", "notes.txt"):
         (tmp_path / name).write_text("x")

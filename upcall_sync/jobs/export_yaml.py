@@ -25,6 +25,7 @@ import contextlib
 import csv
 import functools
 import io
+import logging
 import os
 import re
 import shutil
@@ -37,6 +38,8 @@ import yaml
 
 from upcall_sync.errors import UsageError
 from upcall_sync.manifest.yamlload import expand_env
+
+log = logging.getLogger(__name__)
 
 try:  # the loader's own parser, so the block-scalar check reads as `validate` will
     from yaml import CSafeLoader as _Loader
@@ -409,20 +412,27 @@ def _place(staged: list[tuple[str, Path]], *, overwrite: bool) -> None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
         if not isinstance(exc, OSError):
+            if lost:  # the interrupt's own line cannot say it: warn before it
+                log.warning("interrupted while writing the files%s", _not_put_back(lost))
             raise
         message = f"cannot write {staged[len(done)][1]}: {exc.strerror}"
-        if lost:
-            target, kept = lost[0]
-            where = f" (its old content is in {kept})" if kept is not None else ""
-            message += (
-                f"; {len(lost)} file(s) already written could not be put back as they were: "
-                f"{target}{where}"
-            )
-        raise _PlaceFailed(message) from None
+        raise _PlaceFailed(message + _not_put_back(lost)) from None
     for _target, kept in done:
         if kept is not None:
             with contextlib.suppress(OSError):
                 os.unlink(kept)
+
+
+def _not_put_back(lost: list[tuple[Path, str | None]]) -> str:
+    """What to add to a message about the files `_put_back` could not put back."""
+    if not lost:
+        return ""
+    target, kept = lost[0]
+    where = f" (its old content is in {kept})" if kept is not None else ""
+    return (
+        f"; {len(lost)} file(s) already written could not be put back as they were: "
+        f"{target}{where}"
+    )
 
 
 def _keep(target: Path) -> str:
