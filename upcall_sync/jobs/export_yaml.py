@@ -430,8 +430,7 @@ def _not_put_back(lost: list[tuple[Path, str | None]]) -> str:
     target, kept = lost[0]
     where = f" (its old content is in {kept})" if kept is not None else ""
     return (
-        f"; {len(lost)} file(s) already written could not be put back as they were: "
-        f"{target}{where}"
+        f"; {len(lost)} file(s) already written could not be put back as they were: {target}{where}"
     )
 
 
