@@ -1,4 +1,5 @@
-"""One rule for every command that handles SIGINT/SIGTERM itself (`interrupts.handling`):
+"""One rule for every command that handles SIGINT/SIGTERM itself (`cli.interrupts`, and
+the emulator's own copy of it):
 a signal the process was started ignoring stays ignored, and what was there before is
 put back. Before, apply, the write probe and the emulator took both signals whatever
 they were set to: a script's `upcall-sync emulator &` stopped on the Ctrl-C meant for
@@ -17,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from upcall_sync.cli.interrupts import handling
 from upcall_sync.cli.run import _signals
 from upcall_sync.cli.tools import _stop_on_signal
-from upcall_sync.interrupts import handling
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -98,7 +99,7 @@ def test_an_emulator_started_with_sigint_ignored_serves_on_until_sigterm() -> No
         url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:"), url
         proc.send_signal(signal.SIGINT)
-        time.sleep(1.0)  # the emulator polls its stop flag every 0.5 s
+        time.sleep(1.0)  # the emulator looks at its stop flag every 0.2 s
         assert proc.poll() is None, "SIGINT stopped an emulator started ignoring it"
         proc.send_signal(signal.SIGTERM)
         _out, err = proc.communicate(timeout=30)

@@ -22,6 +22,7 @@ import typer
 
 from upcall_sync import __version__
 from upcall_sync.authtoken import read_token
+from upcall_sync.cli.interrupts import handling
 from upcall_sync.cli.messages import api_url_fix
 from upcall_sync.errors import (
     ApiStatusError,
@@ -33,7 +34,6 @@ from upcall_sync.errors import (
     UpcallSyncError,
     UsageError,
 )
-from upcall_sync.interrupts import handling
 from upcall_sync.redact import RedactingFormatter, Redactor, Secret
 
 if TYPE_CHECKING:

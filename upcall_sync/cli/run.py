@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
+from upcall_sync.cli.interrupts import stopping
 from upcall_sync.errors import (
     UpcallSyncError,
     UsageError,
 )
-from upcall_sync.interrupts import stopping
 from upcall_sync.output.render import render_report
 
 if TYPE_CHECKING:

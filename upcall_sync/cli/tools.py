@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 import typer
 
 from upcall_sync import __version__
+from upcall_sync.cli.interrupts import stopping
 from upcall_sync.errors import (
     UsageError,
     shown_name,
     shown_path,
 )
-from upcall_sync.interrupts import stopping
 
 if TYPE_CHECKING:
     from upcall_sync.client import UpcallClient

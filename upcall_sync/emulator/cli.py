@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
-import threading
+import time
 from dataclasses import dataclass, field
+from types import FrameType
 
 from upcall_sync.emulator.modes import DUPLICATE_NUMBER_MESSAGE, VALIDATIONS
 from upcall_sync.emulator.server import RANDOM_FAULTS, Emulator, Faults, RateLimit
 from upcall_sync.emulator.store import Store
-from upcall_sync.interrupts import stopping
 
 
 @dataclass
@@ -111,14 +112,17 @@ def serve(opts: EmulatorOptions) -> int:
     emu_log.setLevel(logging.WARNING if opts.quiet else logging.INFO)
     emu_log.propagate = False
 
-    stop = threading.Event()
+    received: list[int] = []  # the handler only appends: it takes no lock
 
-    with stopping(lambda _signum: stop.set()):
-        return _serve(emulator, opts, stop)
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        received.append(signum)
 
-
-def _serve(emulator: Emulator, opts: EmulatorOptions, stop: threading.Event) -> int:
-    """Serve until `stop` is set (by SIGINT or SIGTERM), then stop and close the store."""
+    # SIGINT/SIGTERM stop it, but a signal it was started ignoring stays ignored (a
+    # script's `upcall-sync emulator &` must not stop on the Ctrl-C meant for the script)
+    stops = (signal.SIGINT, signal.SIGTERM)
+    previous = {
+        s: signal.signal(s, on_signal) for s in stops if signal.getsignal(s) is not signal.SIG_IGN
+    }
     emulator.start()
     print(emulator.base_url, flush=True)
     print(
@@ -128,10 +132,12 @@ def _serve(emulator: Emulator, opts: EmulatorOptions, stop: threading.Event) -> 
         flush=True,
     )
     try:
-        while not stop.wait(0.5):
-            pass
+        while not received:
+            time.sleep(0.2)  # a signal ends the sleep early (the handler runs, then it goes on)
     finally:
         emulator.stop()
         emulator.store.close()
+        for sig, old in previous.items():
+            signal.signal(sig, old)
         print("emulator: stopped", file=sys.stderr, flush=True)
     return 0

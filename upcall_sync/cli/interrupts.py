@@ -1,15 +1,16 @@
 """Signal handlers for the time a command runs, put back after it.
 
 Every command that handles SIGINT or SIGTERM itself (the read commands, apply, the
-write probe, the emulator) takes them through `handling`, so that they agree on two
+write probe) takes them through `handling`, so that they agree on two
 rules: only the main thread can take a signal (elsewhere, as in a test calling the
 command from a thread, nothing is installed), and a signal the process was started
 ignoring stays ignored. A shell starts a background job (`upcall-sync emulator &` in a
 script) with SIGINT ignored, so that Ctrl-C meant for the script in front does not
-stop it; `nohup` and some CI runners do the same for other signals.
+stop it; `nohup` and some CI runners do the same for other signals. (The emulator,
+which imports nothing of the tool, keeps the same rules in `emulator.cli`.)
 
 A command that goes on after a signal (apply lets in-flight changes finish, the write
-probe archives its campaign, the emulator shuts down) reacts through `stopping`: the
+probe archives its campaign) reacts through `stopping`: the
 handler itself only notes the signal, and the reaction (setting an `Event`, printing
 a line) runs in a watcher thread. Setting an `Event` inside the handler deadlocks when
 the signal lands while the interrupted thread holds that event's lock (inside its own
