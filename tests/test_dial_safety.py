@@ -212,6 +212,39 @@ def test_apply_pauses_a_ready_campaign_holding_a_listed_number_and_keeps_it_paus
     assert sum(map(len, _people(reading).values())) == numbers
 
 
+def test_a_targeted_apply_still_pauses_a_ready_campaign_outside_its_targets(
+    examples: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--target` narrows what a plan changes, but an opt-out is a legal stop: a ready
+    campaign the targets leave out that holds a listed number is paused all the same
+    (its status alone), by a plan, a saved plan and apply. It stayed ready, dialing."""
+    with _serving(monkeypatch) as emu:
+        assert run_cli(capsys, "apply", "--auto-approve", str(examples))[0] == 0
+        assert _status(emu, SURVEY) == "ready"
+        _dnc(examples, '  - "+1 415 555 0132"\n')  # Priya: only in the survey
+        _edit(examples / "campaigns.yaml", "pitch: Be friendly", "pitch: Be kind", 1)
+        target = ["--target", "Acme renewal reminders"]
+
+        code, out, err = run_cli(capsys, "plan", *target, str(examples))
+        assert code == 0, err
+        assert f'~ campaign["{SURVEY}"]' in out
+        assert "outside --target, paused all the same" in out
+        assert "Be kind" not in out  # the rest of it is outside the targets
+        plan_file = examples.parent / "targeted.plan"
+        code, _out, err = run_cli(
+            capsys, "plan", "-q", *target, "--out", str(plan_file), str(examples)
+        )
+        assert code == 0, err
+
+        code, out, err = run_cli(capsys, "apply", str(plan_file))
+        assert code == 0, out + err
+        assert _status(emu, SURVEY) == "paused"
+        [row] = emu.store.sql("SELECT pitch FROM campaigns WHERE name = ?", (SURVEY,))
+        assert row["pitch"] != "Be kind"
+        code, out, err = run_cli(capsys, "plan", "--detailed-exitcode", *target, str(examples))
+        assert code == 0, out + err
+
+
 def test_a_listed_number_is_never_added_and_the_rest_is_planned(
     examples: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -3,6 +3,7 @@ and who will be called. Plain model values in, a Plan out."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from typing import Any
 
@@ -165,6 +166,46 @@ def test_a_paused_campaign_holding_a_listed_number_is_not_set_back_to_ready() ->
     assert p.changes == ()
     [held] = [n for n in p.notices if n.kind == "held_paused"]
     assert "stays paused" in held.message and "recreate it without the number" in held.message
+
+
+def test_a_targeted_plan_pauses_ready_campaigns_outside_its_targets_and_nothing_else() -> None:
+    """--target narrows a plan, but a ready campaign it leaves out that holds a listed
+    number is paused (status alone, its live attributes kept); one not ready, or
+    holding no listed number, is not touched, and without a list nothing is."""
+    dnc = (DoNotCall(PRIYA.phone, None, Location("m.yaml", 3, 5)),)
+    desired = state(
+        camp("A", JANIE, status="ready", pitch="new pitch"),  # Priya removed from the manifest
+        camp("B", JOEY, line=20, status="ready"),
+        camp("C", JOEY, line=30, status="ready"),
+        do_not_call=dnc,
+    )
+    live_state = LiveState(
+        campaigns=[
+            LiveCampaign("1", "A", status="ready", pitch="old"),
+            LiveCampaign("4", "A", status="ready"),  # a twin: it may dial too
+            LiveCampaign("2", "B", status="ready"),
+            LiveCampaign("3", "C", status="paused"),
+        ],
+        numbers={
+            "1": [LiveNumber("n1", PRIYA)],
+            "4": [LiveNumber("n4", PRIYA)],
+            "2": [LiveNumber("n2", JOEY)],
+            "3": [LiveNumber("n3", PRIYA)],
+        },
+        contact_list_id="1",
+        complete_listing=True,
+    )
+    p = plan(desired, live_state, targets=["B"])
+    pauses = sorted(
+        (c for c in p.changes if isinstance(c, UpdateCampaign)), key=lambda c: c.live_id or ""
+    )
+    assert [(c.campaign, c.live_id) for c in pauses] == [("A", "1"), ("A", "4")]
+    for pause in pauses:
+        assert [(r.name, r.after) for r in pause.fields] == [("status", "paused")]
+        assert "outside --target, paused all the same" in pause.reason
+    assert pauses[0].written()["pitch"] == "old"  # its other fields are outside the targets
+    assert not p.unsafe
+    assert plan(dataclasses.replace(desired, do_not_call=()), live_state, targets=["B"]).empty
 
 
 def test_another_extension_is_not_listed() -> None:

@@ -82,6 +82,9 @@ from upcall_sync.core.patches import from_number_needed, kept_attributes, live_a
 from upcall_sync.core.renames import pair_renames
 from upcall_sync.core.stopcalls import (
     DoNotCallList,
+    guard_pauses,
+    guard_scope,
+    guarded,
     held_numbers,
     hold_status,
     leave_out_listed,
@@ -178,6 +181,9 @@ def plan(
     planner.notices.extend(n for n in left_out if n.campaign in planned)
     planner.numbers_and_campaigns()
     planner.contact_list()
+    # outside the targets, a ready campaign that holds a listed number is paused all the same
+    guards = guarded(guard_scope(desired, campaigns), live.campaigns, matches.claimed_ids())
+    planner.changes.extend(guard_pauses(desired, guards, live.numbers))
     if desired.prune_scope and live.complete_listing and not targets:
         planner.prune(desired.prune_scope, archive=prune)
     planner.notices.extend(hint_notices(desired, live, campaigns, matches))

@@ -5,7 +5,8 @@ its phone. `validate` turns every campaign number on the list into an error
 (`listed_problems`); `plan` leaves those numbers out with a warning
 (`without_listed`) and pauses a managed `ready` campaign that holds a listed
 number (`hold_status`): the API cannot remove a number from a campaign, so
-pausing is the one thing that stops the call.
+pausing is the one thing that stops the call. A targeted plan pauses such a campaign
+outside its targets too (`guard_scope`, `guard_pauses`): an opt-out is a legal stop.
 """
 
 from __future__ import annotations
@@ -16,7 +17,14 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
-from upcall_sync.core.changes import Notice, campaign_address, quoted
+from upcall_sync.core.changes import (
+    FieldChange,
+    Notice,
+    UpdateCampaign,
+    Value,
+    campaign_address,
+    quoted,
+)
 from upcall_sync.core.model import (
     Contact,
     DesiredCampaign,
@@ -27,7 +35,8 @@ from upcall_sync.core.model import (
     LiveNumber,
     Matches,
 )
-from upcall_sync.core.normalize import e164_match, national_digits
+from upcall_sync.core.normalize import e164_match, name_key, national_digits
+from upcall_sync.core.patches import live_attributes
 from upcall_sync.errors import Problem
 
 #: how many listed numbers a pause reason names before "and N more"
@@ -268,3 +277,77 @@ def hold_status(
         items=tuple(labels),
     )
     return dataclasses.replace(d, fields=fields), "", [notice]
+
+
+# -- a targeted plan still stops every call ----------------------------------------------
+
+
+def guard_scope(desired: DesiredState, planned: Sequence[DesiredCampaign]) -> list[DesiredCampaign]:
+    """The manifest campaigns a targeted plan leaves out, when the manifests have a
+    do-not-call list: `--target` narrows what a plan changes, but an opt-out is a legal
+    stop, so a ready campaign outside the targets that holds a listed number is paused
+    all the same (`guard_pauses`), and nothing else of it is planned."""
+    if not desired.do_not_call or len(planned) == len(desired.campaigns):
+        return []
+    inside = {(c.name, c.id) for c in planned}
+    return [c for c in desired.campaigns if (c.name, c.id) not in inside]
+
+
+def guarded(
+    guards: Sequence[DesiredCampaign],
+    live: Iterable[LiveCampaign],
+    claimed: set[str],
+) -> list[tuple[DesiredCampaign, LiveCampaign]]:
+    """Each guard campaign with the live `ready` campaigns it may be: its pinned id, else
+    every active one of its name (two of one name are an error for a plan that manages
+    them; here each is a campaign that may dial), leaving out those the plan matched."""
+    if not guards:
+        return []
+    ready = [lc for lc in live if lc.status == "ready" and lc.id not in claimed]
+    by_id = {lc.id: lc for lc in ready}
+    by_name: dict[str, list[LiveCampaign]] = defaultdict(list)
+    for lc in ready:
+        by_name[name_key(lc.name)].append(lc)
+    out: list[tuple[DesiredCampaign, LiveCampaign]] = []
+    seen: set[str] = set()
+    for d in guards:
+        found = [by_id[d.id]] if d.id in by_id else [] if d.id else by_name[name_key(d.name)]
+        for lc in found:
+            if lc.id not in seen:
+                seen.add(lc.id)
+                out.append((d, lc))
+    return out
+
+
+def guard_pauses(
+    desired: DesiredState,
+    pairs: Sequence[tuple[DesiredCampaign, LiveCampaign]],
+    numbers: Mapping[str, Sequence[LiveNumber]],
+) -> list[UpdateCampaign]:
+    """The pause of each guarded campaign that holds a listed number: its status alone
+    (its other attributes as they are live, so a replacing PATCH keeps them; the
+    manifest's from_number too under `patch: replace`)."""
+    dnc = DoNotCallList(desired.do_not_call)
+    pauses: list[UpdateCampaign] = []
+    for d, lc in pairs:
+        held = held_numbers(dnc, numbers.get(lc.id))
+        if not held:
+            continue
+        _d, reason, _notices = hold_status(d, lc, held)
+        kept: dict[str, Value] = live_attributes(lc, skip={"status"})
+        if desired.patch == "replace" and d.fields.get("from_number"):
+            kept["from_number"] = d.fields["from_number"]
+        pauses.append(
+            UpdateCampaign(
+                address=campaign_address(d.name),
+                source=d.source,
+                campaign=d.name,
+                live_id=lc.id,
+                fields=(FieldChange("status", lc.status, "paused"),),
+                live_window=(lc.start_datetime, lc.end_datetime),
+                sources={"status": d.where("status")},
+                kept=kept,
+                reason=f"{reason}; outside --target, paused all the same",
+            )
+        )
+    return pauses

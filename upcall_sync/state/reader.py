@@ -44,7 +44,7 @@ from upcall_sync.core.model import (
     OtherContact,
 )
 from upcall_sync.core.normalize import name_forms, name_key
-from upcall_sync.core.stopcalls import recreate_retired
+from upcall_sync.core.stopcalls import guard_scope, guarded, recreate_retired
 from upcall_sync.errors import ApiStatusError, ListsUnavailable, PlanError, Problem
 from upcall_sync.state.rows import (
     campaign_from_api,
@@ -73,9 +73,13 @@ class Reader:
         state = LiveState()
         with self.client.workers("read") as pool:
             lists_f = pool.submit(self._contact_list_id, desired)
-            state.campaigns, state.complete_listing = self._campaigns(pool, campaigns, prune=prune)
+            guards = guard_scope(desired, campaigns)
+            state.campaigns, state.complete_listing = self._campaigns(
+                pool, [*campaigns, *guards], prune=prune
+            )
             state.matches = matches = match_campaigns(campaigns, state.campaigns)
-            state.numbers, state.from_numbers = self._numbers_and_from(pool, matches)
+            watched = [lc for _d, lc in guarded(guards, state.campaigns, matches.claimed_ids())]
+            state.numbers, state.from_numbers = self._numbers_and_from(pool, matches, watched)
             # a campaign retired for the do-not-call list is created anew: its numbers
             # are no longer there, so their contacts are looked up below
             state.matches = matches = recreate_retired(desired, matches, state.numbers)
@@ -153,10 +157,12 @@ class Reader:
     # -- numbers and from_number, read together -----------------------------------------
 
     def _numbers_and_from(
-        self, pool: ThreadPoolExecutor, matches: Matches
+        self, pool: ThreadPoolExecutor, matches: Matches, watched: Sequence[LiveCampaign] = ()
     ) -> tuple[dict[str, list[LiveNumber]], dict[str, set[str]]]:
         """Every matched campaign's numbers and, per desired from_number, which of the
-        matched campaigns have it (the API returns from_number only as a filter)."""
+        matched campaigns have it (the API returns from_number only as a filter); and
+        the numbers of the `watched` campaigns (ready ones a targeted plan leaves out,
+        which it pauses if they hold a do-not-call number: `stopcalls.guard_scope`)."""
         matched = matches.matched()
         wanted: dict[str, list[LiveCampaign]] = {}
         for d, lc in matched:
@@ -170,6 +176,8 @@ class Reader:
             )
             for d, lc in matched
         ]
+        numbers_l.extend(self.client.number_rows(lc.id).with_pages(live_numbers) for lc in watched)
+        read = [lc for _d, lc in matched] + list(watched)
         from_l = [self.client.campaigns_listing(from_number=n) for n in wanted]
         listings: list[Listing[Any]] = [*numbers_l, *from_l]
         firsts = self.client.first_pages(pool, listings)
@@ -185,7 +193,7 @@ class Reader:
                 full.append(len(numbers_l) + k)
         results = self.client.read_all(pool, [listings[i] for i in full], [firsts[i] for i in full])
         by_index = dict(zip(full, results, strict=True))
-        numbers = {lc.id: by_index[i] for i, (_d, lc) in enumerate(matched)}
+        numbers = {lc.id: by_index[i] for i, lc in enumerate(read)}
         from_numbers: dict[str, set[str]] = {}
         for k, (number, lcs) in enumerate(wanted.items()):
             mine = {lc.id for lc in lcs}
