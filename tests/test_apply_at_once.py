@@ -133,3 +133,31 @@ def test_the_readme_way_to_resume_a_campaign_paused_for_the_do_not_call_list(
     contacts = [c.phone for c in other.list_contacts(other.list_lists()[0].id)]
     assert sorted(contacts) == ["+14155550132", "+16507991144"]  # nobody staged twice
     assert run_cli(capsys, "plan", "--detailed-exitcode", "m.yaml")[0] == 0
+
+
+def test_a_campaign_resumed_twice_the_readme_way_is_created_anew_each_time(
+    emu: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each resume leaves an archived campaign of the name behind: the second resume
+    found two archived ones and stopped at "pin one with `id:`", and an entry that pins
+    an id is never created anew, so the campaign could not be resumed again."""
+    Path("m.yaml").write_text(MANIFEST.format(status="ready"))
+    assert run_cli(capsys, "apply", "--auto-approve", "m.yaml")[0] == 0
+    other = connect(emu)
+    for listed in ("+1 650 799 1144", "+1 415 555 0132"):
+        Path("m.yaml").write_text(
+            MANIFEST.format(status="ready").replace(
+                "campaigns:", f'do_not_call: ["{listed}"]\ncampaigns:'
+            )
+        )
+        code, out, err = run_cli(capsys, "apply", "--auto-approve", "m.yaml")
+        assert code == 0 and '"ready" -> "paused"' in out, out + err
+        [active] = [c for c in other.list_campaigns(name="Acme at once") if c.status != "archived"]
+        other.update_campaign(active.id, CampaignAttributes(status="archived"))
+        code, out, err = run_cli(capsys, "apply", "--auto-approve", "m.yaml")
+        assert code == 0 and "1 campaign created" in out, out + err
+    statuses = [c.status for c in other.list_campaigns(name="Acme at once")]
+    assert statuses == ["archived", "archived", "ready"]
+    [new] = [c for c in other.list_campaigns(name="Acme at once") if c.status == "ready"]
+    assert [n.phone for n in other.list_numbers(new.id)] == ["+16507991144"]
+    assert run_cli(capsys, "plan", "--detailed-exitcode", "m.yaml")[0] == 0

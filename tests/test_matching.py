@@ -83,10 +83,16 @@ def test_every_ambiguity_is_named_at_once() -> None:
     assert "both match live campaign 3" in messages
 
 
-def test_archived_twins_are_ambiguous_too() -> None:
-    live = [LiveCampaign("1", "x", status="archived"), LiveCampaign("2", "x", status="archived")]
-    with pytest.raises(PlanError, match="2 archived live campaigns"):
-        match_campaigns([campaign("x")], live)
+def test_of_archived_twins_the_newest_is_matched() -> None:
+    """Each do-not-call resume (archive, apply: created anew) leaves an archived campaign
+    behind: a second resume must not stop at "pin one with id:", which stops a resume."""
+    live = [
+        LiveCampaign("10", "x", status="archived"),
+        LiveCampaign("9", "x", status="archived"),
+        LiveCampaign("2", "x", status="archived"),
+    ]
+    [(_d, lc)] = match_campaigns([campaign("x")], live).pairs
+    assert lc is not None and lc.id == "10"
 
 
 # -- targets and pruning: one check ------------------------------------------------------

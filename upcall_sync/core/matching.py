@@ -5,8 +5,8 @@ identity. Pure: no I/O.
 
 - A campaign matches by pinned `id`, else by name, compared under NFC with
   whitespace collapsed (`normalize.name_key`: a server may store names so); an
-  active campaign is preferred over archived ones of the same name; two active
-  ones is an error.
+  active campaign is preferred over archived ones of the same name, and the newest
+  archived one over older ones; two active ones is an error.
 - A desired number is present in a campaign when a live number there has the
   same details; the ones left are matched by identity (phone, extension, first
   and last name) in the planner.
@@ -122,19 +122,22 @@ def _find(
         return found
     candidates = sorted(by_name.get(name_key(d.name), []), key=lambda c: id_order(c.id))
     active = [c for c in candidates if c.status != "archived"]
-    pool = active if active else candidates
-    if len(pool) > 1:
-        ids = ", ".join(c.id for c in pool)
-        state = "active " if active else "archived "
+    if not active:
+        # archived ones only: the newest. Each do-not-call resume (archive, apply: the
+        # campaign is created anew) leaves one behind, so a second resume found two and
+        # asked for an `id:`, which stops a resume: no way forward but a new name
+        return candidates[-1] if candidates else None
+    if len(active) > 1:
+        ids = ", ".join(c.id for c in active)
         raise _Ambiguous(
             Problem(
                 d.source,
                 "name",
-                f"{len(pool)} {state}live campaigns are named {quoted(d.name)} "
+                f"{len(active)} active live campaigns are named {quoted(d.name)} "
                 f"(ids {ids}); pin one with `id:` in the manifest",
             )
         )
-    return pool[0] if pool else None
+    return active[0]
 
 
 def _claim(d: DesiredCampaign, found: LiveCampaign, claimed: dict[str, DesiredCampaign]) -> None:
