@@ -157,6 +157,19 @@ def test_a_listed_number_is_left_out_and_a_ready_campaign_holding_one_is_paused(
     assert not p.unsafe
 
 
+@pytest.mark.parametrize("want", ["archived", "completed", "pending", "paused"])
+def test_a_ready_campaign_the_manifest_stops_gets_that_status_not_a_pause(want: str) -> None:
+    """It was paused instead, and the next apply moved it on: two applies for one edit."""
+    dnc = (DoNotCall(PRIYA.phone, None, Location("m.yaml", 3, 5)),)
+    p = plan(
+        state(camp("A", JANIE, status=want), do_not_call=dnc),
+        live({"1": [JANIE, PRIYA]}, [JANIE], status="ready"),
+    )
+    [stop] = [c for c in p.changes if isinstance(c, UpdateCampaign)]
+    assert [(r.name, r.before, r.after) for r in stop.fields] == [("status", "ready", want)]
+    assert stop.reason.startswith(f"{want}: it holds") and "do-not-call" in stop.reason
+
+
 def test_a_paused_campaign_holding_a_listed_number_is_not_set_back_to_ready() -> None:
     dnc = (DoNotCall(PRIYA.phone, "204", Location("m.yaml", 3, 5)),)
     p = plan(

@@ -196,6 +196,14 @@ def without_listed(desired: DesiredState) -> tuple[DesiredState, list[Notice]]:
 
 #: a manifest status that retires a campaign: never a reason to create it anew
 RETIRED = frozenset({"archived", "completed"})
+#: the statuses a campaign does not dial in
+STOPPED = frozenset({"pending", "paused", *RETIRED})
+
+
+def _shown(labels: Sequence[str]) -> str:
+    """The first few listed people a campaign holds, then "and N more"."""
+    more = f" and {len(labels) - SHOWN:,} more" if len(labels) > SHOWN else ""
+    return ", ".join(labels[:SHOWN]) + more
 
 
 def recreate_retired(
@@ -254,11 +262,14 @@ def hold_status(
     if not held:
         return d, "", []
     labels = sorted({n.contact.label for n, _e in held})
-    more = f" and {len(labels) - SHOWN:,} more" if len(labels) > SHOWN else ""
-    shown = ", ".join(labels[:SHOWN]) + more
+    shown = _shown(labels)
     if lc.status == "ready":
-        reason = f"paused: it holds {shown}, on the do-not-call list"
-        fields = {**d.fields, "status": "paused"}
+        # a manifest that retires it (archived, completed) or holds it (pending, paused)
+        # stops the calls too: that status, not a pause a second apply would undo
+        want = d.fields.get("status")
+        stop = want if isinstance(want, str) and want in STOPPED else "paused"
+        reason = f"{stop}: it holds {shown}, on the do-not-call list"
+        fields = {**d.fields, "status": stop}
         return dataclasses.replace(d, fields=fields), reason, []
     if d.fields.get("status") != "ready":
         return d, "", []
@@ -333,7 +344,8 @@ def guard_pauses(
         held = held_numbers(dnc, numbers.get(lc.id))
         if not held:
             continue
-        _d, reason, _notices = hold_status(d, lc, held)
+        shown = _shown(sorted({n.contact.label for n, _e in held}))
+        reason = f"paused: it holds {shown}, on the do-not-call list"
         kept: dict[str, Value] = live_attributes(lc, skip={"status"})
         if desired.patch == "replace" and d.fields.get("from_number"):
             kept["from_number"] = d.fields["from_number"]

@@ -273,7 +273,8 @@ class Applier:
             try:
                 self.client.update_campaign(campaign_id, _campaign_attributes(values))
             except ApiStatusError as exc:
-                if not (change.reason and values.get("status") == "paused" and exc.status == 400):
+                stops = values.get("status") not in (None, "ready")  # paused, archived ...
+                if not (change.reason and stops and exc.status == 400):
                     raise
                 self._pause_alone(op, change, campaign_id, exc)
         return f"id {campaign_id}"
