@@ -170,6 +170,19 @@ def test_a_ready_campaign_the_manifest_stops_gets_that_status_not_a_pause(want: 
     assert stop.reason.startswith(f"{want}: it holds") and "do-not-call" in stop.reason
 
 
+@pytest.mark.parametrize("status", ["Ready", "running", ""])
+def test_a_campaign_in_a_status_not_known_to_stop_calls_is_paused(status: str) -> None:
+    """Only `ready` was paused: a server's `Ready`, a status added later or none at all
+    (a lenient server's campaign created without one) kept dialing a listed person."""
+    dnc = (DoNotCall(PRIYA.phone, None, Location("m.yaml", 3, 5)),)
+    p = plan(
+        state(camp("A", JANIE), do_not_call=dnc),
+        live({"1": [JANIE, PRIYA]}, [JANIE], status=status),
+    )
+    [pause] = [c for c in p.changes if isinstance(c, UpdateCampaign)]
+    assert [(r.name, r.after) for r in pause.fields] == [("status", "paused")]
+
+
 def test_a_paused_campaign_holding_a_listed_number_is_not_set_back_to_ready() -> None:
     dnc = (DoNotCall(PRIYA.phone, "204", Location("m.yaml", 3, 5)),)
     p = plan(

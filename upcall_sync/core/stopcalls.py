@@ -200,6 +200,12 @@ RETIRED = frozenset({"archived", "completed"})
 STOPPED = frozenset({"pending", "paused", *RETIRED})
 
 
+def may_dial(lc: LiveCampaign) -> bool:
+    """`ready`, or a status this version does not know (another case, a new one, none):
+    a campaign holding a listed number is paused unless it is known not to dial."""
+    return lc.status not in STOPPED
+
+
 def _shown(labels: Sequence[str]) -> str:
     """The first few listed people a campaign holds, then "and N more"."""
     more = f" and {len(labels) - SHOWN:,} more" if len(labels) > SHOWN else ""
@@ -255,15 +261,16 @@ def hold_status(
 ) -> tuple[DesiredCampaign, str, list[Notice]]:
     """The campaign as the plan must want it while it holds listed numbers.
 
-    A live `ready` campaign is paused (the reason goes on the plan line); any other is
-    never set back to `ready`, and a notice says how to resume. Returns the campaign,
-    the pause reason ("" if none) and the notices.
+    A live campaign that may dial (`ready`, or a status this version does not know) is
+    paused (the reason goes on the plan line); any other is never set back to `ready`,
+    and a notice says how to resume. Returns the campaign, the pause reason ("" if none)
+    and the notices.
     """
     if not held:
         return d, "", []
     labels = sorted({n.contact.label for n, _e in held})
     shown = _shown(labels)
-    if lc.status == "ready":
+    if may_dial(lc):
         # a manifest that retires it (archived, completed) or holds it (pending, paused)
         # stops the calls too: that status, not a pause a second apply would undo
         want = d.fields.get("status")
@@ -314,7 +321,7 @@ def guarded(
     them; here each is a campaign that may dial), leaving out those the plan matched."""
     if not guards:
         return []
-    ready = [lc for lc in live if lc.status == "ready" and lc.id not in claimed]
+    ready = [lc for lc in live if may_dial(lc) and lc.id not in claimed]
     by_id = {lc.id: lc for lc in ready}
     by_name: dict[str, list[LiveCampaign]] = defaultdict(list)
     for lc in ready:
