@@ -245,6 +245,45 @@ def test_a_targeted_apply_still_pauses_a_ready_campaign_outside_its_targets(
         assert code == 0, out + err
 
 
+def test_a_refused_apply_still_stops_the_calls_unsafe_or_a_stale_saved_plan(
+    examples: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Apply refuses an unsafe plan (without --force) and a stale saved plan; the pause
+    of a campaign holding a listed number was refused with the rest, so the person who
+    asked not to be called kept being dialed. It goes alone now (status only); the
+    refusal still fails the run, and nothing else is applied."""
+    with _serving(monkeypatch) as emu:
+        assert run_cli(capsys, "apply", "--auto-approve", str(examples))[0] == 0
+        plan_file = examples.parent / "before.plan"
+        _edit(examples / "campaigns.yaml", "pitch: Be friendly", "pitch: Be kind", 1)
+        assert run_cli(capsys, "plan", "-q", "--out", str(plan_file), str(examples))[0] == 0
+        _dnc(examples, '  - "+1 415 555 0132"\n')  # Priya, in the survey: after the plan
+
+        code, out, err = run_cli(capsys, "apply", str(plan_file))
+        assert code == 1 and "the manifests changed since the plan was made" in err, out + err
+        assert "do-not-call stops go all the same" in out
+        assert _status(emu, SURVEY) == "paused"
+        [row] = emu.store.sql("SELECT pitch FROM campaigns WHERE name = ?", (SURVEY,))
+        assert row["pitch"] == "Be friendly"  # the pause alone
+
+        emu.store.sql("UPDATE campaigns SET status = 'ready' WHERE name = ?", (SURVEY,))
+        path = examples / "campaigns.yaml"
+        path.write_text(
+            path.read_text().replace(
+                "version: 1", "version: 1\nsafety: {min_existing: 1, max_update_percent: 10}", 1
+            )
+        )
+        _edit(path, "pitch: Remind customers", "pitch: Tell customers", 1)  # 1 of 3: over 10%
+        code, out, err = run_cli(capsys, "apply", "--auto-approve", str(examples))
+        assert code == 1 and "unsafe plan" in err, out + err
+        assert "do-not-call stops go all the same" in out
+        assert _status(emu, SURVEY) == "paused"
+        [row] = emu.store.sql("SELECT pitch FROM campaigns WHERE name = ?", (SURVEY,))
+        assert row["pitch"] == "Be friendly"
+        [row] = emu.store.sql("SELECT pitch FROM campaigns WHERE name LIKE 'Acme renewal%'")
+        assert row["pitch"].startswith("Remind customers")
+
+
 def test_a_listed_number_is_never_added_and_the_rest_is_planned(
     examples: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -36,7 +36,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 #: C0 and C1 controls, line separators and bidirectional overrides (U+202E reorders
 #: what a reader sees after it): the set `normalize.quote` escapes in values
@@ -362,6 +362,9 @@ class StalePlan(UpcallSyncError):
     def __init__(self, message: str, details: Sequence[str] = (), brief: str = "") -> None:
         self.details = tuple(details)
         self.brief = brief or message
+        #: the do-not-call stops of a fresh plan (`jobs.sync.stops_only`), which apply
+        #: still makes when it refuses the saved plan; None when none could be planned
+        self.stops: Any = None
         super().__init__(message)
 
 

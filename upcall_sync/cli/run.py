@@ -14,6 +14,7 @@ import typer
 
 from upcall_sync.cli.interrupts import stopping
 from upcall_sync.errors import (
+    StalePlan,
     UpcallSyncError,
     UsageError,
 )
@@ -272,9 +273,13 @@ def apply(
     run = _ApplyRun(json_report=fmt is ApplyFormat.json)
     try:
         client = connection.client()
-        with gc_paused(), reading(client, "plan", quiet=quiet):
-            options = plan_options(prune, target)
-            run.job = prepare_apply(need_paths(paths), client, options)
+        try:
+            with gc_paused(), reading(client, "plan", quiet=quiet):
+                options = plan_options(prune, target)
+                run.job = prepare_apply(need_paths(paths), client, options)
+        except StalePlan as exc:
+            _stop_calls_anyway(client, exc.stops, run.out)
+            raise
         code = _apply_job(
             run, client, force=force, auto_approve=auto_approve, fail_fast=fail_fast, quiet=quiet
         )
@@ -341,7 +346,10 @@ def _apply_job(
         render_text(job.plan, out, color=use_color(out))
     if job.plan.empty:
         return 0
-    if not force:
+    if not force and job.plan.unsafe:
+        from upcall_sync.jobs.sync import stops_only
+
+        _stop_calls_anyway(client, stops_only(job.plan), out)
         job.plan.raise_if_unsafe()
     if not job.saved and not auto_approve:
         _confirm(out)
@@ -372,6 +380,26 @@ def _apply_job(
         code = _outcome_code(outcome, received, out)
         run.document(code)
     return code
+
+
+def _stop_calls_anyway(client: UpcallClient, stops: Plan | None, out: TextIO) -> None:
+    """Apply refuses the plan (unsafe, or a stale saved plan), but the do-not-call stops
+    a fresh plan makes go all the same: a refusal must not keep a listed person dialed."""
+    if stops is None or stops.empty:
+        return
+    from upcall_sync.jobs.sync import stop_calls
+
+    print("\nThe plan is refused, but its do-not-call stops go all the same:", file=out)
+    try:
+        report = stop_calls(client, stops)
+    except UpcallSyncError as exc:
+        print_error(f"could not stop the calls: {exc.one_line()}")
+        return
+    for op in report.ops:
+        status = {"applied": "done", "failed": "FAILED"}.get(op.status, op.status)
+        why = getattr(op.change, "reason", "")
+        detail = f": {op.message}" if op.message else ""
+        print(f"  {status:>7}  {op.label} ({why}){detail}", file=out)
 
 
 def _outcome_code(outcome: ApplyOutcome, received: list[int], out: TextIO) -> int:

@@ -224,6 +224,12 @@ def load_plan(path: str | os.PathLike[str]) -> SavedPlan:
         raise PlanFileError(f"{path}: plan file is malformed ({exc})") from None
 
 
+def made_here(saved: SavedPlan, client: UpcallClient) -> bool:
+    """The plan was made against this API, for this token's account."""
+    made_for = saved.account.get("fingerprint")
+    return saved.base_url == strip_token(client.base_url) and made_for == client.account
+
+
 def check_fresh(saved: SavedPlan, client: UpcallClient) -> None:
     """Refuse (StalePlan) unless the plan still holds: its API, its manifests, and every
     live object it touches as it saw them. Every difference is named, field by field

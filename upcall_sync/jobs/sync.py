@@ -30,6 +30,9 @@ from upcall_sync.core.changes import (
     CreateCampaign,
     CreateContact,
     Plan,
+    Unknown,
+    UpdateCampaign,
+    Value,
     quoted,
 )
 from upcall_sync.core.matching import id_order, plan_scope, select_targets
@@ -161,7 +164,7 @@ def looks_like_plan_file(path: str) -> bool:
 def prepare_apply(args: Sequence[str], client: UpcallClient, options: PlanOptions) -> ApplyJob:
     """The plan to apply: a saved plan file (the only argument, checked against the live
     account), or a fresh plan of manifest files and directories."""
-    from upcall_sync.jobs.planfile import check_fresh, load_plan
+    from upcall_sync.jobs.planfile import check_fresh, load_plan, made_here
 
     saved = [a for a in args if looks_like_plan_file(a)]
     if not saved:
@@ -175,12 +178,19 @@ def prepare_apply(args: Sequence[str], client: UpcallClient, options: PlanOption
     if options.prune or options.targets:
         raise UsageError("pruning and targets are fixed when a plan is saved; plan again")
     plan_file = load_plan(saved[0])
-    check_fresh(plan_file, client)
     fixed = replace(
         options,
         prune=bool(plan_file.options.get("prune")),
         targets=tuple(plan_file.options.get("targets") or ()),
     )
+    try:
+        check_fresh(plan_file, client)
+    except StalePlan as exc:
+        # an opt-out added since the plan was made is the likeliest staleness there is:
+        # the stops of a fresh plan go through all the same (same API and account only)
+        if made_here(plan_file, client):
+            exc.stops = _fresh_stops(list(plan_file.paths or plan_file.files), client, fixed)
+        raise
     # A saved plan is an expectation, not a list of instructions: plan again from its
     # manifests and the live account, and apply only what both agree on (a file edited
     # by hand, its checksum recomputed, changes nothing the manifests do not ask for)
@@ -189,14 +199,60 @@ def prepare_apply(args: Sequence[str], client: UpcallClient, options: PlanOption
     if differ:
         n = len(differ)
         shown = "; ".join(differ[:3]) + (f"; and {n - 3:,} more" if n > 3 else "")
-        raise StalePlan(
+        stale = StalePlan(
             f"the plan file does not match a fresh plan of its manifests: {n:,} "
             f"difference{'s' if n != 1 else ''} ({shown}); run plan again and review it",
             details=differ,
             brief=f"the plan file does not match a fresh plan of its manifests: the {n:,} "
             f"difference{'s' if n != 1 else ''} above; run plan again and review it",
         )
+        stale.stops = stops_only(fresh.plan)
+        raise stale
     return ApplyJob(fresh.plan, fresh.desired, fixed, saved=True, account=fresh.account)
+
+
+def _fresh_stops(paths: Sequence[str], client: UpcallClient, options: PlanOptions) -> Plan | None:
+    """The do-not-call stops of a fresh plan of `paths` (None: no plan could be made)."""
+    try:
+        return stops_only(plan_paths(paths, client, options).plan)
+    except UpcallSyncError as exc:
+        log.info("no fresh plan for the do-not-call stops: %s", exc.one_line())
+        return None
+
+
+def stops_only(plan: Plan) -> Plan:
+    """A plan's do-not-call stops (a campaign holding a listed number set `paused`, or to
+    the status its manifest gives that does not dial), each alone: its other fields
+    sent as they are live. What apply still makes when it refuses the rest of a plan
+    (unsafe without --force, a stale saved plan): a refusal must not keep a person who
+    asked not to be called in a campaign that dials."""
+    stops: list[Change] = []
+    for change in plan.changes:
+        if not (isinstance(change, UpdateCampaign) and change.reason):
+            continue
+        status = tuple(r for r in change.fields if r.name == "status")
+        live: dict[str, Value] = {
+            r.name: r.before
+            for r in change.fields
+            if r.name != "status" and r.before is not None and not isinstance(r.before, Unknown)
+        }
+        stops.append(
+            replace(
+                change,
+                fields=status,
+                kept={**change.kept, **live},
+                ready_after_numbers=False,
+                sources={k: v for k, v in change.sources.items() if k == "status"},
+            )
+        )
+    return Plan.build(
+        stops, [], contact_list=plan.contact_list, contact_list_id=plan.contact_list_id
+    )
+
+
+def stop_calls(client: UpcallClient, stops: Plan) -> ApplyReport:
+    """Apply `stops_only`'s plan (never unsafe: a stop is not counted against the limits)."""
+    return apply_plan(client, stops, force=True)
 
 
 def run_apply(
