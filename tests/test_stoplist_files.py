@@ -71,3 +71,20 @@ def test_do_not_call_sheet_needs_do_not_call_csv(
     code, _out, err = run_cli(capsys, "validate", "m.yaml")
     assert code == 1
     assert "do_not_call_sheet needs do_not_call_csv" in err and "Traceback" not in err
+
+
+def test_a_do_not_call_csv_with_no_phone_is_a_warning(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A header alone (an opt-out export cut short) stops no call: it validated silently."""
+    (here / "optouts.csv").write_text("phone,extension\n")
+    (here / "m.yaml").write_text("version: 1\ndo_not_call_csv: optouts.csv\n" + _CAMPAIGN)
+    code, _out, err = run_cli(capsys, "validate", "m.yaml")
+    assert code == 0
+    assert err.splitlines() == [
+        "m.yaml:2:18: warning: do_not_call_csv: optouts.csv lists no phone: an empty "
+        "do-not-call list stops no call"
+    ]
+    (here / "optouts.csv").write_text("phone,extension\n+1 415 555 0100,\n")
+    code, _out, err = run_cli(capsys, "validate", "m.yaml")
+    assert code == 0 and "warning" not in err

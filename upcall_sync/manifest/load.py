@@ -305,6 +305,14 @@ def _validate_file(f: _File, env: Mapping[str, str], digest: Any, root: Path) ->
         f.warnings.extend(read.warnings)
         digest.update(read.display.encode() + b"\0" + read.digest + b"\0")
         f.do_not_call.extend(listed_rows(read.numbers))
+        if not read.numbers and not read.problems:  # a header alone: an export cut short?
+            f.warnings.append(
+                Problem(
+                    ref.at,
+                    "do_not_call_csv",
+                    f"{read.display} lists no phone: an empty do-not-call list stops no call",
+                )
+            )
     if not isinstance(items, LocList):
         return problems
     for index, item in enumerate(items):
