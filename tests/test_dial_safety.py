@@ -284,6 +284,24 @@ def test_a_refused_apply_still_stops_the_calls_unsafe_or_a_stale_saved_plan(
         assert row["pitch"].startswith("Remind customers")
 
 
+def test_an_apply_that_cannot_plan_still_stops_the_calls(
+    examples: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two active campaigns of one name (a concurrent apply's twin) stop every plan; the
+    pause of another campaign that holds a listed number stopped with it."""
+    from upcall_sync.client import CampaignAttributes
+
+    with _serving(monkeypatch) as emu:
+        assert run_cli(capsys, "apply", "--auto-approve", str(examples))[0] == 0
+        renewal = "Acme renewal reminders"
+        connect(emu).create_campaign(CampaignAttributes(name=renewal, status="pending"))
+        _dnc(examples, '  - "+1 415 555 0132"\n')  # Priya, in the survey
+        code, out, err = run_cli(capsys, "apply", "--auto-approve", str(examples))
+        assert code == 1 and f'2 active live campaigns are named "{renewal}"' in err, out + err
+        assert "no plan could be made" in out
+        assert _status(emu, SURVEY) == "paused"
+
+
 def test_a_listed_number_is_never_added_and_the_rest_is_planned(
     examples: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -14,6 +14,7 @@ import typer
 
 from upcall_sync.cli.interrupts import stopping
 from upcall_sync.errors import (
+    PlanError,
     StalePlan,
     UpcallSyncError,
     UsageError,
@@ -280,6 +281,13 @@ def apply(
         except StalePlan as exc:
             _stop_calls_anyway(client, exc.stops, run.out)
             raise
+        except PlanError:
+            from upcall_sync.jobs.sync import looks_like_plan_file, stops_without_plan
+
+            manifests = need_paths(paths)
+            if not any(looks_like_plan_file(p) for p in manifests):
+                _stop_calls_anyway(client, stops_without_plan(manifests, client), run.out)
+            raise
         code = _apply_job(
             run, client, force=force, auto_approve=auto_approve, fail_fast=fail_fast, quiet=quiet
         )
@@ -389,7 +397,7 @@ def _stop_calls_anyway(client: UpcallClient, stops: Plan | None, out: TextIO) ->
         return
     from upcall_sync.jobs.sync import stop_calls
 
-    print("\nThe plan is refused, but its do-not-call stops go all the same:", file=out)
+    print("\nNo plan is applied, but the do-not-call stops go all the same:", file=out)
     try:
         report = stop_calls(client, stops)
     except UpcallSyncError as exc:

@@ -337,10 +337,16 @@ def guarded(
     return out
 
 
+#: why a guard pause goes: outside a targeted plan's targets, or no plan could be made
+OUTSIDE_TARGETS = "outside --target, paused all the same"
+NO_PLAN = "paused all the same: no plan could be made"
+
+
 def guard_pauses(
     desired: DesiredState,
     pairs: Sequence[tuple[DesiredCampaign, LiveCampaign]],
     numbers: Mapping[str, Sequence[LiveNumber]],
+    aside: str = OUTSIDE_TARGETS,
 ) -> list[UpdateCampaign]:
     """The pause of each guarded campaign that holds a listed number: its status alone
     (its other attributes as they are live, so a replacing PATCH keeps them; the
@@ -366,7 +372,7 @@ def guard_pauses(
                 live_window=(lc.start_datetime, lc.end_datetime),
                 sources={"status": d.where("status")},
                 kept=kept,
-                reason=f"{reason}; outside --target, paused all the same",
+                reason=f"{reason}; {aside}",
             )
         )
     return pauses

@@ -38,6 +38,7 @@ from upcall_sync.core.changes import (
 from upcall_sync.core.matching import id_order, plan_scope, select_targets
 from upcall_sync.core.model import Contact, DesiredCampaign, DesiredState, LiveState
 from upcall_sync.core.planner import plan as compute_plan
+from upcall_sync.core.stopcalls import NO_PLAN, guard_pauses, guarded
 from upcall_sync.errors import (
     ManifestError,
     StalePlan,
@@ -248,6 +249,25 @@ def stops_only(plan: Plan) -> Plan:
     return Plan.build(
         stops, [], contact_list=plan.contact_list, contact_list_id=plan.contact_list_id
     )
+
+
+def stops_without_plan(paths: Sequence[str], client: UpcallClient) -> Plan | None:
+    """When no plan can be made (a PlanError: two active live campaigns of one name, a
+    person named two ways, ...), the do-not-call stops still can: every live campaign a
+    manifest entry may be (its id, else each active one of its name) that may dial and
+    holds a listed number is paused. None: the manifests do not load, or list no one."""
+    try:
+        desired = load_manifests(paths)
+        if not desired.do_not_call:
+            return None
+        refuse_token(desired, client)
+        live = Reader(client).read_stops(desired)
+    except UpcallSyncError as exc:
+        log.info("no do-not-call stops without a plan: %s", exc.one_line())
+        return None
+    pairs = guarded(desired.campaigns, live.campaigns, set())
+    stops = guard_pauses(desired, pairs, live.numbers, NO_PLAN)
+    return Plan.build(list(stops), [], contact_list=desired.contact_list)
 
 
 def stop_calls(client: UpcallClient, stops: Plan) -> ApplyReport:

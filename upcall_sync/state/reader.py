@@ -111,6 +111,17 @@ class Reader:
                 state.other_contacts = self._other_contacts(pool, state.contact_list_id, phones)
         return state
 
+    def read_stops(self, desired: DesiredState) -> LiveState:
+        """What the do-not-call stops need when no plan can be made (`stopcalls.guarded`
+        over every manifest campaign): the campaigns the manifests name, unmatched, and
+        the numbers of those that may dial."""
+        state = LiveState()
+        with self.client.workers("read") as pool:
+            state.campaigns, _whole = self._campaigns(pool, desired.campaigns, prune=False)
+            watched = [lc for _d, lc in guarded(desired.campaigns, state.campaigns, set())]
+            state.numbers, _from = self._numbers_and_from(pool, Matches(), watched)
+        return state
+
     # -- campaigns ----------------------------------------------------------------
 
     def _campaigns(
