@@ -6,7 +6,7 @@ identity. Pure: no I/O.
 - A campaign matches by pinned `id`, else by name, compared under NFC with
   whitespace collapsed (`normalize.name_key`: a server may store names so); an
   active campaign is preferred over archived ones of the same name, and the newest
-  archived one over older ones; two active ones is an error.
+  archived one (the highest id, `id_order`) over older ones; two active ones is an error.
 - A desired number is present in a campaign when a live number there has the
   same details; the ones left are matched by identity (phone, extension, first
   and last name) in the planner.
