@@ -284,6 +284,36 @@ def test_a_refused_apply_still_stops_the_calls_unsafe_or_a_stale_saved_plan(
         assert row["pitch"].startswith("Remind customers")
 
 
+def test_the_json_report_of_a_refused_apply_lists_the_stops_it_made(
+    examples: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`apply --format json` refusing a stale saved plan: the stops it made all the same
+    are in the report (`stops`), not only on stderr, so CI sees a campaign was paused."""
+    from .test_apply_report import report
+
+    with _serving(monkeypatch) as emu:
+        assert run_cli(capsys, "apply", "--auto-approve", str(examples))[0] == 0
+        plan_file = examples.parent / "before.plan"
+        _edit(examples / "campaigns.yaml", "pitch: Be friendly", "pitch: Be kind", 1)
+        assert run_cli(capsys, "plan", "-q", "--out", str(plan_file), str(examples))[0] == 0
+        _dnc(examples, '  - "+1 415 555 0132"\n')  # Priya, in the survey: after the plan
+        code, out, err = run_cli(capsys, "apply", "--format", "json", str(plan_file))
+        assert code == 1, err
+        doc = report(out)
+        assert doc["result"] != "applied" and doc["changes"] == []
+        [stop] = doc["stops"]
+        assert (stop["campaign"], stop["status"], stop["kind"]) == (
+            SURVEY,
+            "applied",
+            "update_campaign",
+        )
+        assert _status(emu, SURVEY) == "paused"
+        code, out, _err = run_cli(
+            capsys, "apply", "--format", "json", "--auto-approve", str(examples)
+        )
+        assert report(out)["stops"] == []
+
+
 def test_an_apply_that_cannot_plan_still_stops_the_calls(
     examples: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

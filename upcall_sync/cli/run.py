@@ -24,6 +24,7 @@ from upcall_sync.output.render import render_report
 if TYPE_CHECKING:
     from upcall_sync.client import UpcallClient
     from upcall_sync.core.changes import Plan
+    from upcall_sync.jobs.apply import ApplyReport
     from upcall_sync.jobs.sync import ApplyJob, ApplyOutcome, PlanOptions
 
 from upcall_sync.cli.base import (
@@ -279,14 +280,15 @@ def apply(
                 options = plan_options(prune, target)
                 run.job = prepare_apply(need_paths(paths), client, options)
         except StalePlan as exc:
-            _stop_calls_anyway(client, exc.stops, run.out)
+            run.stops = _stop_calls_anyway(client, exc.stops, run.out)
             raise
         except PlanError:
             from upcall_sync.jobs.sync import looks_like_plan_file, stops_without_plan
 
             manifests = need_paths(paths)
             if not any(looks_like_plan_file(p) for p in manifests):
-                _stop_calls_anyway(client, stops_without_plan(manifests, client), run.out)
+                stops = stops_without_plan(manifests, client)
+                run.stops = _stop_calls_anyway(client, stops, run.out)
             raise
         code = _apply_job(
             run, client, force=force, auto_approve=auto_approve, fail_fast=fail_fast, quiet=quiet
@@ -308,6 +310,8 @@ class _ApplyRun:
         self.out = sys.stderr if json_report else sys.stdout
         self.job: ApplyJob | None = None
         self.outcome: ApplyOutcome | None = None
+        #: the do-not-call stops made although the plan was refused, and their report
+        self.stops: tuple[Plan, ApplyReport | None] | None = None
         self._written = False
 
     def document(self, exit_code: int, error: BaseException | None = None) -> None:
@@ -317,7 +321,9 @@ class _ApplyRun:
         self._written = True
         from upcall_sync.jobs.report import render_report_json, report_document
 
-        doc = report_document(self.job, self.outcome, error=error, exit_code=exit_code)
+        doc = report_document(
+            self.job, self.outcome, error=error, exit_code=exit_code, stops=self.stops
+        )
         render_report_json(doc, sys.stdout)
 
 
@@ -357,7 +363,7 @@ def _apply_job(
     if not force and job.plan.unsafe:
         from upcall_sync.jobs.sync import stops_only
 
-        _stop_calls_anyway(client, stops_only(job.plan), out)
+        run.stops = _stop_calls_anyway(client, stops_only(job.plan), out)
         job.plan.raise_if_unsafe()
     if not job.saved and not auto_approve:
         _confirm(out)
@@ -390,11 +396,15 @@ def _apply_job(
     return code
 
 
-def _stop_calls_anyway(client: UpcallClient, stops: Plan | None, out: TextIO) -> None:
+def _stop_calls_anyway(
+    client: UpcallClient, stops: Plan | None, out: TextIO
+) -> tuple[Plan, ApplyReport | None] | None:
     """Apply refuses the plan (unsafe, or a stale saved plan), but the do-not-call stops
-    a fresh plan makes go all the same: a refusal must not keep a listed person dialed."""
+    a fresh plan makes go all the same: a refusal must not keep a listed person dialed.
+    The stops and their report (None: the API failed before any was made), for the JSON
+    report; None when there were none to make."""
     if stops is None or stops.empty:
-        return
+        return None
     from upcall_sync.jobs.sync import stop_calls
 
     print("\nNo plan is applied, but the do-not-call stops go all the same:", file=out)
@@ -402,12 +412,13 @@ def _stop_calls_anyway(client: UpcallClient, stops: Plan | None, out: TextIO) ->
         report = stop_calls(client, stops)
     except UpcallSyncError as exc:
         print_error(f"could not stop the calls: {exc.one_line()}")
-        return
+        return stops, None
     for op in report.ops:
         status = {"applied": "done", "failed": "FAILED"}.get(op.status, op.status)
         why = getattr(op.change, "reason", "")
         detail = f": {op.message}" if op.message else ""
         print(f"  {status:>7}  {op.label} ({why}){detail}", file=out)
+    return stops, report
 
 
 def _outcome_code(outcome: ApplyOutcome, received: list[int], out: TextIO) -> int:

@@ -33,12 +33,15 @@ def report_document(
     *,
     error: BaseException | None = None,
     exit_code: int = 0,
+    stops: tuple[Plan, ApplyReport | None] | None = None,
 ) -> dict[str, Any]:
     """`apply --format json` (schema/apply-report.schema.json): the plan, each change's
     outcome, the counts, the convergence check, and the error that stopped the run.
 
     `job` is None when the run stopped before it had a plan (a bad manifest, a stale
-    saved plan); `outcome` is None when it stopped before applying (refused)."""
+    saved plan); `outcome` is None when it stopped before applying (refused). `stops`:
+    the do-not-call stops made although the plan was refused, and their report (None:
+    none was made)."""
     plan = job.plan if job is not None else None
     report = outcome.report if outcome is not None else None
     remaining = outcome.remaining if outcome is not None else None
@@ -58,6 +61,7 @@ def report_document(
         "saved_plan": job is not None and job.saved,
         "plan": plan_document(job.plan, job.account or None) if job is not None else None,
         "changes": _change_entries(plan, ops),
+        "stops": _change_entries(stops[0], stops[1].ops if stops[1] else []) if stops else [],
         "counts": _counts(report),
         "summary_line": report.summary_line() if report is not None else None,
         "interrupted": bool(report and report.interrupted),
