@@ -245,6 +245,17 @@ def test_a_targeted_apply_still_pauses_a_ready_campaign_outside_its_targets(
         assert code == 0, out + err
 
 
+def _plan_then_opt_out(examples: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """Apply `examples`, save a plan of a pitch edit, then list Priya (in the survey)
+    as opted out: the saved plan is stale, and the survey holds a listed number."""
+    assert run_cli(capsys, "apply", "--auto-approve", str(examples))[0] == 0
+    plan_file = examples.parent / "before.plan"
+    _edit(examples / "campaigns.yaml", "pitch: Be friendly", "pitch: Be kind", 1)
+    assert run_cli(capsys, "plan", "-q", "--out", str(plan_file), str(examples))[0] == 0
+    _dnc(examples, '  - "+1 415 555 0132"\n')
+    return plan_file
+
+
 def test_a_refused_apply_still_stops_the_calls_unsafe_or_a_stale_saved_plan(
     examples: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -253,11 +264,7 @@ def test_a_refused_apply_still_stops_the_calls_unsafe_or_a_stale_saved_plan(
     asked not to be called kept being dialed. It goes alone now (status only); the
     refusal still fails the run, and nothing else is applied."""
     with _serving(monkeypatch) as emu:
-        assert run_cli(capsys, "apply", "--auto-approve", str(examples))[0] == 0
-        plan_file = examples.parent / "before.plan"
-        _edit(examples / "campaigns.yaml", "pitch: Be friendly", "pitch: Be kind", 1)
-        assert run_cli(capsys, "plan", "-q", "--out", str(plan_file), str(examples))[0] == 0
-        _dnc(examples, '  - "+1 415 555 0132"\n')  # Priya, in the survey: after the plan
+        plan_file = _plan_then_opt_out(examples, capsys)
 
         code, out, err = run_cli(capsys, "apply", str(plan_file))
         assert code == 1 and "the manifests changed since the plan was made" in err, out + err
@@ -292,11 +299,7 @@ def test_the_json_report_of_a_refused_apply_lists_the_stops_it_made(
     from .test_apply_report import report
 
     with _serving(monkeypatch) as emu:
-        assert run_cli(capsys, "apply", "--auto-approve", str(examples))[0] == 0
-        plan_file = examples.parent / "before.plan"
-        _edit(examples / "campaigns.yaml", "pitch: Be friendly", "pitch: Be kind", 1)
-        assert run_cli(capsys, "plan", "-q", "--out", str(plan_file), str(examples))[0] == 0
-        _dnc(examples, '  - "+1 415 555 0132"\n')  # Priya, in the survey: after the plan
+        plan_file = _plan_then_opt_out(examples, capsys)
         code, out, err = run_cli(capsys, "apply", "--format", "json", str(plan_file))
         assert code == 1, err
         doc = report(out)
