@@ -149,10 +149,11 @@ def test_a_campaign_renamed_in_upcall_gets_a_hint(
 
     assert code == 0, err
     hint = (
-        f'campaign "Spring survey" looks renamed to "Spring survey (old)" in Upcall (id {first}): '
-        'no live campaign is named "Spring survey", and "Spring survey (old)" has its details but '
-        f'no manifest names it; pin `id: "{first}"` to keep it (as is, the plan creates a new '
-        "campaign)"
+        f'campaign "Spring survey" looks renamed from or to "Spring survey (old)" (id {first}), '
+        'in the manifest or in Upcall: no live campaign is named "Spring survey", and '
+        f'"Spring survey (old)" has its details but no manifest names it; pin `id: "{first}"` '
+        "to rename it in place (as is, the plan creates a second campaign, and "
+        '"Spring survey (old)" keeps calling its people)'
     )
     assert f"  ! {hint}\n" in out
     assert '+ campaign["Spring survey"]' in out  # the plan itself is unchanged

@@ -21,7 +21,7 @@ def test_a_lookalike_under_another_name_gets_a_hint() -> None:
     want = desired(camp("New", pitch="P", start_datetime=START), camp("Other", pitch="Q"))
     have = live(LiveCampaign("7", "Old", pitch="P  ", start_datetime=START))
     [hint] = _renamed(want, have)
-    assert hint.startswith('campaign "New" looks renamed to "Old" in Upcall (id 7)')
+    assert hint.startswith('campaign "New" looks renamed from or to "Old" (id 7), in the manifest')
 
 
 def test_no_hint_without_the_complete_listing() -> None:

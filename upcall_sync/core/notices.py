@@ -5,8 +5,9 @@
   campaigns planned; dropped when the live campaign has numbers after all.
 - **renamed**: a manifest campaign (no `id:`) that no live campaign is named
   like, while exactly one live campaign that no manifest names has the same
-  details (pitch, instructions, language, start and end): it looks renamed in
-  Upcall, and the plan would create a second one. This needs every campaign of
+  details (pitch, instructions, language, start and end): it looks renamed, in
+  the manifest (a typo fixed) or in Upcall, and the plan would create a second
+  one, both calling the same people. This needs every campaign of
   the account, so it is given only when the plan read the complete listing;
   it never costs a request of its own.
 - **warning** (past window): a campaign the plan creates, or that is `ready`
@@ -150,10 +151,11 @@ def _renamed(d: DesiredCampaign, lc: LiveCampaign) -> Notice:
         address=campaign_address(d.name),
         campaign=d.name,
         message=(
-            f"campaign {quoted(d.name)} looks renamed to {quoted(lc.name)} in Upcall (id {lc.id}): "
-            f"no live campaign is named {quoted(d.name)}, and {quoted(lc.name)} has its details "
-            f'but no manifest names it; pin `id: "{lc.id}"` to keep it (as is, the plan creates '
-            "a new campaign)"
+            f"campaign {quoted(d.name)} looks renamed from or to {quoted(lc.name)} (id {lc.id}), "
+            f"in the manifest or in Upcall: no live campaign is named {quoted(d.name)}, and "
+            f"{quoted(lc.name)} has its details but no manifest names it; pin "
+            f'`id: "{lc.id}"` to rename it in place (as is, the plan creates a second campaign, '
+            f"and {quoted(lc.name)} keeps calling its people)"
         ),
     )
 
