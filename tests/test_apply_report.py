@@ -4,7 +4,6 @@ non-convergence report, which explains each change a fresh plan still shows."""
 
 from __future__ import annotations
 
-import json
 import os
 import pty
 import select
@@ -17,7 +16,6 @@ from typing import Any
 
 import jsonschema
 import pytest
-from referencing import Registry, Resource
 
 from upcall_sync.client import CampaignAttributes, ContactAttributes, UpcallClient
 from upcall_sync.core.changes import AddNumber, CreateCampaign, CreateContact
@@ -29,22 +27,10 @@ from upcall_sync.output.explain import explain_change
 
 from .conftest import FAST_RETRY, ROOT, TOKEN, run_cli, scan, write_manifest
 from .helpers.accounts import no_duplicates
+from .helpers.reports import REPORT_SCHEMA, VALIDATOR, report
 from .helpers.slow import big_manifest, wait_for_writes
 
 EXAMPLES = str(ROOT / "examples")
-PLAN_SCHEMA = json.loads((ROOT / "schema" / "plan.schema.json").read_text())
-REPORT_SCHEMA = json.loads((ROOT / "schema" / "apply-report.schema.json").read_text())
-VALIDATOR = jsonschema.Draft202012Validator(
-    REPORT_SCHEMA,
-    registry=Registry().with_resource(PLAN_SCHEMA["$id"], Resource.from_contents(PLAN_SCHEMA)),
-)
-
-
-def report(out: str) -> dict[str, Any]:
-    """stdout is exactly one JSON document, valid against the report's schema."""
-    doc: dict[str, Any] = json.loads(out)
-    VALIDATOR.validate(doc)
-    return doc
 
 
 def by_address(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:

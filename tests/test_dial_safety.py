@@ -17,6 +17,7 @@ import pytest
 from upcall_sync.emulator import Emulator, Faults
 
 from .conftest import CONFIRMED, ROOT, TOKEN, connect, run_cli
+from .helpers.reports import report
 
 JOEY_PHONE = "+16507991144"
 
@@ -296,8 +297,6 @@ def test_the_json_report_of_a_refused_apply_lists_the_stops_it_made(
 ) -> None:
     """`apply --format json` refusing a stale saved plan: the stops it made all the same
     are in the report (`stops`), not only on stderr, so CI sees a campaign was paused."""
-    from .test_apply_report import report
-
     with _serving(monkeypatch) as emu:
         plan_file = _plan_then_opt_out(examples, capsys)
         code, out, err = run_cli(capsys, "apply", "--format", "json", str(plan_file))
@@ -333,6 +332,48 @@ def test_an_apply_that_cannot_plan_still_stops_the_calls(
         assert code == 1 and f'2 active live campaigns are named "{renewal}"' in err, out + err
         assert "no plan could be made" in out
         assert _status(emu, SURVEY) == "paused"
+
+
+def test_a_stale_saved_plan_that_cannot_be_planned_again_still_stops_the_calls(
+    examples: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stale saved plan's stops come from a fresh plan of its manifests; when that
+    plan fails too (a twin of another campaign made since), the stops were dropped
+    (the survey kept dialing Priya) where apply of the manifests themselves makes them."""
+    from upcall_sync.client import CampaignAttributes
+
+    with _serving(monkeypatch) as emu:
+        plan_file = _plan_then_opt_out(examples, capsys)
+        renewal = "Acme renewal reminders"
+        connect(emu).create_campaign(CampaignAttributes(name=renewal, status="pending"))
+        code, out, err = run_cli(capsys, "apply", str(plan_file))
+        assert code == 1 and "the manifests changed since the plan was made" in err, out + err
+        assert "no plan could be made" in out
+        assert _status(emu, SURVEY) == "paused"
+
+
+def test_a_refused_plan_stop_under_patch_replace_keeps_a_caller_id(
+    examples: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under `patch: replace` a refused (unsafe) plan's stop of a campaign whose
+    from_number the manifests change sent no from_number (its live one cannot be read),
+    so the replacing PATCH cleared the caller ID; the manifest's goes, as in a guard
+    pause."""
+    with _serving(monkeypatch, patch_replace=True) as emu:
+        path = examples / "campaigns.yaml"
+        path.write_text(path.read_text().replace("version: 1", "version: 1\npatch: replace", 1))
+        assert run_cli(capsys, "apply", "--auto-approve", str(examples))[0] == 0
+        _dnc(examples, '  - "+1 415 555 0132"\n')  # Priya, in the survey
+        safety = "version: 1\nsafety: {min_existing: 1, max_update_percent: 10}"
+        _edit(path, "version: 1", safety, 1)
+        _edit(path, 'from_number: "+1 650 123 1234"', 'from_number: "+1 415 555 0100"', 1)
+        code, out, err = run_cli(capsys, "apply", "--auto-approve", str(examples))
+        assert code == 1 and "unsafe plan" in err, out + err
+        [row] = emu.store.sql(
+            "SELECT status, from_number, pitch FROM campaigns WHERE name = ?", (SURVEY,)
+        )
+        assert (row["status"], row["pitch"]) == ("paused", "Be friendly")
+        assert row["from_number"] == "+14155550100"
 
 
 def test_a_listed_number_is_never_added_and_the_rest_is_planned(

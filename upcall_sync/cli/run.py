@@ -24,8 +24,7 @@ from upcall_sync.output.render import render_report
 if TYPE_CHECKING:
     from upcall_sync.client import UpcallClient
     from upcall_sync.core.changes import Plan
-    from upcall_sync.jobs.apply import ApplyReport
-    from upcall_sync.jobs.sync import ApplyJob, ApplyOutcome, PlanOptions
+    from upcall_sync.jobs.sync import ApplyJob, ApplyOutcome, PlanOptions, Stops
 
 from upcall_sync.cli.base import (
     STATE,
@@ -283,12 +282,10 @@ def apply(
             run.stops = _stop_calls_anyway(client, exc.stops, run.out)
             raise
         except PlanError:
-            from upcall_sync.jobs.sync import looks_like_plan_file, stops_without_plan
+            from upcall_sync.jobs.sync import stops_for_plan_error
 
-            manifests = need_paths(paths)
-            if not any(looks_like_plan_file(p) for p in manifests):
-                stops = stops_without_plan(manifests, client)
-                run.stops = _stop_calls_anyway(client, stops, run.out)
+            stops = stops_for_plan_error(need_paths(paths), client)
+            run.stops = _stop_calls_anyway(client, stops, run.out)
             raise
         code = _apply_job(
             run, client, force=force, auto_approve=auto_approve, fail_fast=fail_fast, quiet=quiet
@@ -311,7 +308,7 @@ class _ApplyRun:
         self.job: ApplyJob | None = None
         self.outcome: ApplyOutcome | None = None
         #: the do-not-call stops made although the plan was refused, and their report
-        self.stops: tuple[Plan, ApplyReport | None] | None = None
+        self.stops: Stops | None = None
         self._written = False
 
     def document(self, exit_code: int, error: BaseException | None = None) -> None:
@@ -363,7 +360,7 @@ def _apply_job(
     if not force and job.plan.unsafe:
         from upcall_sync.jobs.sync import stops_only
 
-        run.stops = _stop_calls_anyway(client, stops_only(job.plan), out)
+        run.stops = _stop_calls_anyway(client, stops_only(job.plan, job.desired), out)
         job.plan.raise_if_unsafe()
     if not job.saved and not auto_approve:
         _confirm(out)
@@ -396,9 +393,7 @@ def _apply_job(
     return code
 
 
-def _stop_calls_anyway(
-    client: UpcallClient, stops: Plan | None, out: TextIO
-) -> tuple[Plan, ApplyReport | None] | None:
+def _stop_calls_anyway(client: UpcallClient, stops: Plan | None, out: TextIO) -> Stops | None:
     """Apply refuses the plan (unsafe, or a stale saved plan), but the do-not-call stops
     a fresh plan makes go all the same: a refusal must not keep a listed person dialed.
     The stops and their report (None: the API failed before any was made), for the JSON

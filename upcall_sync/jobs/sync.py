@@ -41,6 +41,7 @@ from upcall_sync.core.planner import plan as compute_plan
 from upcall_sync.core.stopcalls import NO_PLAN, guard_pauses, guarded
 from upcall_sync.errors import (
     ManifestError,
+    PlanError,
     StalePlan,
     UpcallSyncError,
     UsageError,
@@ -207,26 +208,37 @@ def prepare_apply(args: Sequence[str], client: UpcallClient, options: PlanOption
             brief=f"the plan file does not match a fresh plan of its manifests: the {n:,} "
             f"difference{'s' if n != 1 else ''} above; run plan again and review it",
         )
-        stale.stops = stops_only(fresh.plan)
+        stale.stops = stops_only(fresh.plan, fresh.desired)
         raise stale
     return ApplyJob(fresh.plan, fresh.desired, fixed, saved=True, account=fresh.account)
 
 
 def _fresh_stops(paths: Sequence[str], client: UpcallClient, options: PlanOptions) -> Plan | None:
-    """The do-not-call stops of a fresh plan of `paths` (None: no plan could be made)."""
+    """The do-not-call stops of a fresh plan of `paths`; when no plan can be made (a
+    PlanError, a target gone from the manifests), those `stops_without_plan` makes, as
+    apply does for manifests (None: none could be found)."""
     try:
-        return stops_only(plan_paths(paths, client, options).plan)
+        fresh = plan_paths(paths, client, options)
+    except (PlanError, UsageError) as exc:
+        log.info("no fresh plan for the do-not-call stops: %s", exc.one_line())
+        return stops_without_plan(paths, client)
     except UpcallSyncError as exc:
         log.info("no fresh plan for the do-not-call stops: %s", exc.one_line())
         return None
+    return stops_only(fresh.plan, fresh.desired)
 
 
-def stops_only(plan: Plan) -> Plan:
+def stops_only(plan: Plan, desired: DesiredState) -> Plan:
     """A plan's do-not-call stops (a campaign holding a listed number set `paused`, or to
     the status its manifest gives that does not dial), each alone: its other fields
     sent as they are live. What apply still makes when it refuses the rest of a plan
     (unsafe without --force, a stale saved plan): a refusal must not keep a person who
-    asked not to be called in a campaign that dials."""
+    asked not to be called in a campaign that dials.
+
+    The write-only from_number has no live value to send: under `patch: replace` (a
+    PATCH clears what it does not carry) the manifest's goes, as `guard_pauses` sends
+    it, rather than none, which would clear the campaign's caller ID."""
+    replacing = desired.patch == "replace"
     stops: list[Change] = []
     for change in plan.changes:
         if not (isinstance(change, UpdateCampaign) and change.reason):
@@ -237,6 +249,12 @@ def stops_only(plan: Plan) -> Plan:
             for r in change.fields
             if r.name != "status" and r.before is not None and not isinstance(r.before, Unknown)
         }
+        if replacing:
+            live.update(
+                (r.name, r.after)
+                for r in change.fields
+                if r.name == "from_number" and isinstance(r.before, Unknown) and r.after
+            )
         stops.append(
             replace(
                 change,
@@ -268,6 +286,28 @@ def stops_without_plan(paths: Sequence[str], client: UpcallClient) -> Plan | Non
     pairs = guarded(desired.campaigns, live.campaigns, set())
     stops = guard_pauses(desired, pairs, live.numbers, NO_PLAN)
     return Plan.build(list(stops), [], contact_list=desired.contact_list)
+
+
+def stops_for_plan_error(args: Sequence[str], client: UpcallClient) -> Plan | None:
+    """`stops_without_plan` for apply's arguments: manifests, or a saved plan's own
+    manifests when it was made against this API and account (None: neither)."""
+    from upcall_sync.jobs.planfile import load_plan, made_here
+
+    saved = [a for a in args if looks_like_plan_file(a)]
+    if not saved:
+        return stops_without_plan(args, client)
+    try:
+        plan_file = load_plan(saved[0])
+    except UpcallSyncError:
+        return None
+    if len(args) != 1 or not made_here(plan_file, client):
+        return None
+    return stops_without_plan(list(plan_file.paths or plan_file.files), client)
+
+
+#: the do-not-call stops apply made although it refused the plan, and their report
+#: (None: the API failed before any was made)
+Stops = tuple[Plan, ApplyReport | None]
 
 
 def stop_calls(client: UpcallClient, stops: Plan) -> ApplyReport:
