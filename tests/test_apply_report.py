@@ -28,6 +28,7 @@ from upcall_sync.output.explain import explain_change
 from .conftest import FAST_RETRY, ROOT, TOKEN, run_cli, scan, write_manifest
 from .helpers.accounts import no_duplicates
 from .helpers.reports import REPORT_SCHEMA, VALIDATOR, report
+from .helpers.signals import default_sigint
 from .helpers.slow import big_manifest, wait_for_writes
 
 EXAMPLES = str(ROOT / "examples")
@@ -175,6 +176,7 @@ def test_interrupted_apply_still_prints_a_valid_report(
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=default_sigint,  # noqa: PLW1509 (it only sets a signal handler)
     )
     wait_for_writes(slow_emulator, 20)
     proc.send_signal(sig)

@@ -20,6 +20,7 @@ import pytest
 from upcall_sync.emulator import Emulator, Modes
 
 from .conftest import TOKEN, run_cli
+from .helpers.signals import default_sigint
 
 DEFAULT = {
     "patch": "merge",
@@ -141,6 +142,7 @@ def test_ctrl_c_archives_the_probe_campaign(sig: signal.Signals, code: int) -> N
         proc = subprocess.Popen(
             [sys.executable, "-m", "upcall_sync.cli", "doctor", "--write-probe", "--auto-approve"],
             env=env,
+            preexec_fn=default_sigint,  # noqa: PLW1509 (it only sets a signal handler)
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

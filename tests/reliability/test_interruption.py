@@ -20,6 +20,7 @@ from upcall_sync.emulator import Emulator
 
 from ..conftest import TOKEN
 from ..helpers.accounts import no_duplicates
+from ..helpers.signals import default_sigint
 from ..helpers.slow import NUMBERS, big_manifest, wait_for_writes
 
 
@@ -40,6 +41,7 @@ def _apply(emu: Emulator, manifest: Path) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=default_sigint,  # noqa: PLW1509 (it only sets a signal handler)
     )
 
 
