@@ -246,6 +246,27 @@ def test_a_targeted_apply_still_pauses_a_ready_campaign_outside_its_targets(
         assert code == 0, out + err
 
 
+def test_the_convergence_check_of_an_apply_without_targets_reads_what_it_touched(
+    examples: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check is a plan targeted at the campaigns the apply touched: with a
+    do-not-call list it read the numbers of every other ready campaign too, for guard
+    pauses an apply of every campaign had already made (a campaign of thousands of
+    numbers read again after a one-line edit elsewhere)."""
+    with _serving(monkeypatch) as emu:
+        _dnc(examples, '  - "+1 212 555 0199"\n')  # in no campaign
+        assert run_cli(capsys, "apply", "--auto-approve", str(examples))[0] == 0
+        _edit(examples / "campaigns.yaml", "pitch: Remind customers", "pitch: Tell customers", 1)
+        [survey] = emu.store.sql("SELECT id FROM campaigns WHERE name = ?", (SURVEY,))
+        start = len(emu.requests)
+        code, out, err = run_cli(capsys, "apply", "--auto-approve", str(examples))
+        assert code == 0 and "Converged" in out, out + err
+        requests = emu.requests[start:]
+        last_write = max(i for i, r in enumerate(requests) if r.method != "GET")
+        check = [r.path for r in requests[last_write + 1 :]]
+        assert check and not [p for p in check if f"/campaigns/{survey['id']}/" in p], check
+
+
 def _plan_then_opt_out(examples: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     """Apply `examples`, save a plan of a pitch edit, then list Priya (in the survey)
     as opted out: the saved plan is stale, and the survey holds a listed number."""

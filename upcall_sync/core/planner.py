@@ -160,12 +160,15 @@ def plan(
     prune: bool = False,
     targets: Sequence[str] | None = None,
     now: datetime | None = None,
+    guard: bool = True,
 ) -> Plan:
     """The changes that make `live` match `desired`. Pure: no I/O (the caller's clock
     gives `now`, for the warning about campaign windows already over).
 
     The campaigns and their matches are the reader's (`live.matches`, made for the
-    same targets), so a plan matches once; without them, they are worked out here."""
+    same targets), so a plan matches once; without them, they are worked out here.
+    `guard`: a targeted plan pauses the ready campaigns outside its targets that hold a
+    do-not-call number (`stopcalls.guard_scope`; the reader read them with the same)."""
     if live.matches is not None:
         matches = live.matches
         campaigns = [d for d, _lc in matches.pairs]
@@ -182,8 +185,9 @@ def plan(
     planner.numbers_and_campaigns()
     planner.contact_list()
     # outside the targets, a ready campaign that holds a listed number is paused all the same
-    guards = guarded(guard_scope(desired, campaigns), live.campaigns, matches.claimed_ids())
-    planner.changes.extend(guard_pauses(desired, guards, live.numbers))
+    if guard:
+        guards = guarded(guard_scope(desired, campaigns), live.campaigns, matches.claimed_ids())
+        planner.changes.extend(guard_pauses(desired, guards, live.numbers))
     if desired.prune_scope and live.complete_listing and not targets:
         planner.prune(desired.prune_scope, archive=prune)
     planner.notices.extend(hint_notices(desired, live, campaigns, matches))

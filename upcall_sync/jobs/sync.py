@@ -65,6 +65,10 @@ def utc_now() -> datetime:
 class PlanOptions:
     prune: bool = False
     targets: tuple[str, ...] = ()
+    #: a targeted plan also pauses each ready manifest campaign outside its targets that
+    #: holds a do-not-call number (`stopcalls.guard_scope`); the convergence check of an
+    #: apply without targets does not: every campaign was the apply's to change already
+    guard: bool = True
     #: the one clock a plan reads ("has this campaign's window passed?"); tests give a
     #: frozen one (`cli.base.STATE.clock` for the command line)
     clock: Callable[[], datetime] = utc_now
@@ -97,9 +101,14 @@ def plan_for(desired: DesiredState, client: UpcallClient, options: PlanOptions) 
     refuse_token(desired, client)
     campaigns = plan_scope(desired, options.targets, prune=options.prune)
     reader = Reader(client)
-    live = reader.read(desired, campaigns, prune=options.prune)
+    live = reader.read(desired, campaigns, prune=options.prune, guard=options.guard)
     result = compute_plan(
-        desired, live, prune=options.prune, targets=options.targets or None, now=options.clock()
+        desired,
+        live,
+        prune=options.prune,
+        targets=options.targets or None,
+        now=options.clock(),
+        guard=options.guard,
     )
     return Planned(desired, tuple(campaigns), live, result, options, client.account)
 
@@ -497,7 +506,9 @@ def converge(
         allowed = {c.name for c in select_targets(desired, options.targets)}
         targets = tuple(t for t in targets if t in allowed)
     if targets:
-        planned = plan_for(desired, client, replace(options, prune=False, targets=targets))
+        # the untouched campaigns of an apply without targets are not read for its guards
+        checked = replace(options, prune=False, targets=targets, guard=bool(options.targets))
+        planned = plan_for(desired, client, checked)
         if seen is not None:
             seen.append(planned.live)
         again = planned.plan

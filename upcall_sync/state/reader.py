@@ -69,11 +69,14 @@ class Reader:
         campaigns: Sequence[DesiredCampaign],
         *,
         prune: bool = False,
+        guard: bool = True,
     ) -> LiveState:
+        """What a plan of `campaigns` needs; with `guard`, the manifests' other campaigns
+        a targeted plan pauses if they hold a do-not-call number (`stopcalls.guard_scope`)."""
         state = LiveState()
         with self.client.workers("read") as pool:
             lists_f = pool.submit(self._contact_list_id, desired)
-            guards = guard_scope(desired, campaigns)
+            guards = guard_scope(desired, campaigns) if guard else []
             state.campaigns, state.complete_listing = self._campaigns(
                 pool, [*campaigns, *guards], prune=prune
             )
