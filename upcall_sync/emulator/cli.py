@@ -133,7 +133,7 @@ def serve(opts: EmulatorOptions) -> int:
     )
     try:
         while not received:
-            time.sleep(0.2)  # a signal ends the sleep early (the handler runs, then it goes on)
+            time.sleep(0.2)  # the handler runs at once; the sleep then resumes (PEP 475)
     finally:
         emulator.stop()
         emulator.store.close()
