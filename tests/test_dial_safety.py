@@ -312,6 +312,18 @@ def test_a_refused_apply_still_stops_the_calls_unsafe_or_a_stale_saved_plan(
         [row] = emu.store.sql("SELECT pitch FROM campaigns WHERE name LIKE 'Acme renewal%'")
         assert row["pitch"].startswith("Remind customers")
 
+        # a manifest that retires it: the stop made outside an applied plan is still a
+        # pause (it can be undone); archiving waits for the plan itself
+        emu.store.sql("UPDATE campaigns SET status = 'ready' WHERE name = ?", (SURVEY,))
+        _edit(path, "    status: ready ", "    status: archived ", 1)
+        code, out, err = run_cli(capsys, "apply", "--auto-approve", str(examples))
+        assert code == 1 and "unsafe plan" in err, out + err
+        assert "paused (to be archived once the plan is applied)" in out
+        assert _status(emu, SURVEY) == "paused"
+        code, out, err = run_cli(capsys, "apply", "--auto-approve", "--force", str(examples))
+        assert code == 0, out + err
+        assert _status(emu, SURVEY) == "archived"
+
 
 def test_the_json_report_of_a_refused_apply_lists_the_stops_it_made(
     examples: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch

@@ -38,7 +38,7 @@ from upcall_sync.core.changes import (
 from upcall_sync.core.matching import id_order, plan_scope, select_targets
 from upcall_sync.core.model import Contact, DesiredCampaign, DesiredState, LiveState
 from upcall_sync.core.planner import plan as compute_plan
-from upcall_sync.core.stopcalls import NO_PLAN, guard_pauses, guarded
+from upcall_sync.core.stopcalls import NO_PLAN, RETIRED, guard_pauses, guarded
 from upcall_sync.errors import (
     ManifestError,
     PlanError,
@@ -244,6 +244,9 @@ def stops_only(plan: Plan, desired: DesiredState) -> Plan:
     (unsafe without --force, a stale saved plan): a refusal must not keep a person who
     asked not to be called in a campaign that dials.
 
+    A stop made outside a plan that was applied is always a pause, the one that can be
+    undone: a manifest's `archived` or `completed` waits for the plan to be applied.
+
     The write-only from_number has no live value to send: under `patch: replace` (a
     PATCH clears what it does not carry) the manifest's goes, as `guard_pauses` sends
     it, rather than none, which would clear the campaign's caller ID."""
@@ -252,7 +255,18 @@ def stops_only(plan: Plan, desired: DesiredState) -> Plan:
     for change in plan.changes:
         if not (isinstance(change, UpdateCampaign) and change.reason):
             continue
-        status = tuple(r for r in change.fields if r.name == "status")
+        status = tuple(
+            replace(r, after="paused") if r.after in RETIRED else r
+            for r in change.fields
+            if r.name == "status"
+        )
+        reason = change.reason
+        for retired in RETIRED:
+            if reason.startswith(f"{retired}: "):
+                reason = (
+                    f"paused (to be {retired} once the plan is applied): "
+                    + reason[len(retired) + 2 :]
+                )
         live: dict[str, Value] = {
             r.name: r.before
             for r in change.fields
@@ -268,6 +282,7 @@ def stops_only(plan: Plan, desired: DesiredState) -> Plan:
             replace(
                 change,
                 fields=status,
+                reason=reason,
                 kept={**change.kept, **live},
                 ready_after_numbers=False,
                 sources={k: v for k, v in change.sources.items() if k == "status"},
