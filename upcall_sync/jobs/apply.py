@@ -35,7 +35,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from upcall_sync.client import (
     WORKERS_PER_SLOT,
@@ -43,6 +43,7 @@ from upcall_sync.client import (
     CampaignAttributes,
     CampaignNumber,
     ContactAttributes,
+    ContactList,
     ListContact,
     UpcallClient,
 )
@@ -86,6 +87,9 @@ from upcall_sync.state.rows import contact_of
 __all__ = ["PRIORITY", "Applier", "ApplyReport", "Listener", "Op", "Status", "apply_plan"]
 
 log = logging.getLogger("upcall_sync.jobs.apply")
+
+#: what a POST answers for a campaign or a contact list: it carries the name stored
+_Named = TypeVar("_Named", Campaign, ContactList)
 
 #: seconds beyond the read timeout that a timed-out POST is watched for a late commit
 LATE_COMMIT_MARGIN = 5.0
@@ -233,10 +237,13 @@ class Applier:
     # -- one operation per kind ---------------------------------------------------------
 
     def _create_list(self, op: Op) -> str:
+        name = self.plan.contact_list
+        stored: list[str] = []
         made = self._post(
-            op, lambda: self.client.create_list(self.plan.contact_list), self._find_list
+            op, lambda: _keeping_name(self.client.create_list(name), stored), self._find_list
         )
         self.list_id = op.live_id = made
+        _refuse_renamed("contact list", name, stored, made, "its contacts were not created")
         return f"id {made}"
 
     def _create_campaign(self, op: Op) -> str:
@@ -247,16 +254,23 @@ class Applier:
             values["status"] = "pending"
         name = str(values["name"])
         from_number = values.get("from_number")
+        stored: list[str] = []
         made = self._post(
             op,
-            lambda: self.client.create_campaign(_campaign_attributes(values)),
+            lambda: _keeping_name(
+                self.client.create_campaign(_campaign_attributes(values)), stored
+            ),
             lambda: self._find_campaign(
                 name, from_number if isinstance(from_number, str) else None
             ),
         )
+        op.live_id = made
+        status = values.get("status") or "pending"
+        _refuse_renamed(
+            "campaign", name, stored, made, f"it was left {status}, without its numbers"
+        )
         with self._lock:
             self.campaign_ids[change.campaign or name] = made
-        op.live_id = made
         return f"id {made}"
 
     def _update_campaign(self, op: Op) -> str:
@@ -494,6 +508,26 @@ class Applier:
 
     def _find_number(self, campaign_id: str, person: Contact) -> str | None:
         return _first_of(person, self.client.list_numbers(campaign_id, **_filters_for(person)))
+
+
+def _keeping_name(made: _Named, stored: list[str]) -> _Named:
+    """`made` (a POST's answer), its name noted in `stored`."""
+    stored.append(made.name)
+    return made
+
+
+def _refuse_renamed(kind: str, name: str, stored: list[str], made: str, left: str) -> None:
+    """Fail a create whose answer names the object otherwise than it was sent (a server
+    that cuts names at a length limit, or rewrites them beyond NFC and whitespace): no
+    later plan would find it by its manifest name, and every apply would create it again,
+    fill it and (a campaign) make it ready, calling its people once more each time."""
+    if stored and name_key(stored[-1]) != name_key(name):
+        raise UpcallSyncError(
+            f"the API stored the new {kind} {quoted(name)} (id {made}) under another name, "
+            f"{quoted(stored[-1])}: no later plan would find it, and each apply would "
+            f"create it again; {left}. Write the name as the API keeps it (a shorter one?) "
+            f"in the manifest"
+        )
 
 
 def _filters_for(person: Contact) -> dict[str, str | None]:

@@ -1,0 +1,121 @@
+"""A server that stores a new campaign's or contact list's name otherwise than it was sent.
+
+Beyond the normalization CONTRACT.md names (NFC, whitespace collapsed: the planner
+compares names so), a real server may cut a name at a length limit or rewrite it. The
+next plan then finds nothing by the manifest's name: before, every apply created the
+campaign again, filled it and made it ready, so its people were called once more per
+apply. A create whose answer names the object otherwise now fails, leaving it pending
+and empty, and says why."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from upcall_sync.emulator import Emulator, Faults
+from upcall_sync.emulator.store import Store
+
+from .conftest import CONFIRMED, TOKEN, run_cli
+
+LIMIT = 40
+LONG = "Acme renewal reminders for the northern California region 2031"
+MANIFEST = """\
+version: 1
+contact_list: {list}
+campaigns:
+  - name: {name}
+    pitch: Be brief
+    status: ready
+    numbers:
+      - {{phone: "+16507991144", first_name: Joey, last_name: Smith}}
+      - {{phone: "+14155550132", first_name: Priya, last_name: Raman}}
+"""
+
+
+@pytest.fixture
+def cutting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Emulator]:
+    """An emulator that keeps the first LIMIT characters of a campaign's or list's name."""
+    create_campaign, create_list = Store.create_campaign, Store.create_list
+
+    def cut_campaign(self: Store, account: int, values: dict[str, Any]) -> Any:
+        return create_campaign(self, account, {**values, "name": values["name"][:LIMIT]})
+
+    def cut_list(self: Store, account: int, name: str) -> Any:
+        return create_list(self, account, name[:LIMIT])
+
+    monkeypatch.setattr(Store, "create_campaign", cut_campaign)
+    monkeypatch.setattr(Store, "create_list", cut_list)
+    monkeypatch.chdir(tmp_path)
+    server = Emulator(tokens=[TOKEN], confirmed_numbers=list(CONFIRMED), faults=Faults())
+    monkeypatch.setenv("UPCALL_API_URL", server.base_url)
+    monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
+    monkeypatch.delenv("UPCALL_AUTH_TOKEN_FILE", raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    with server:
+        yield server
+    server.store.close()
+
+
+def _campaigns(emu: Emulator) -> list[tuple[Any, ...]]:
+    return [
+        (row["name"], row["status"], row["numbers"])
+        for row in emu.store.sql(
+            "SELECT name, status, (SELECT COUNT(*) FROM campaign_numbers n "
+            "WHERE n.campaign_id = c.id) AS numbers FROM campaigns c ORDER BY id"
+        )
+    ]
+
+
+def test_a_campaign_stored_under_a_cut_name_is_left_pending_and_empty_each_apply(
+    cutting: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each apply made one more campaign of the same people, ready: called once per apply."""
+    Path("m.yaml").write_text(MANIFEST.format(list="short", name=LONG))
+    for _ in range(2):
+        code, out, err = run_cli(capsys, "apply", "--auto-approve", "m.yaml")
+        assert code == 1, out + err
+        assert (
+            f'the API stored the new campaign "{LONG}" (id ' in out + err
+            and f'under another name, "{LONG[:LIMIT]}": no later plan would find it' in out + err
+            and "it was left pending, without its numbers" in out + err
+        ), out + err
+        assert "Converged" not in out + err
+    # two applies, two empty campaigns nobody calls (not two ready ones of two people each)
+    assert _campaigns(cutting) == [(LONG[:LIMIT], "pending", 0)] * 2
+
+
+def test_a_contact_list_stored_under_a_cut_name_stages_no_contacts(
+    cutting: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each apply made one more contact list, holding the same people again."""
+    Path("m.yaml").write_text(MANIFEST.format(list=f'"{LONG}"', name="Acme short"))
+    code, out, err = run_cli(capsys, "apply", "--auto-approve", "m.yaml")
+    assert code == 1, out + err
+    assert (
+        f'the API stored the new contact list "{LONG}" (id 1) under another name' in out + err
+        and "its contacts were not created" in out + err
+    ), out + err
+    assert cutting.store.sql("SELECT COUNT(*) AS n FROM list_contacts")[0]["n"] == 0
+    assert _campaigns(cutting) == [("Acme short", "pending", 0)]
+
+
+def test_a_name_stored_normalized_is_no_other_name(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """NFC and collapsed whitespace are the same name (CONTRACT.md): that create stands."""
+    monkeypatch.chdir(tmp_path)
+    name = "Cafe\u0301  renewals"
+    Path("m.yaml").write_text(MANIFEST.format(list='"wr  list"', name=f'"{name}"'))
+    with Emulator(
+        tokens=[TOKEN], confirmed_numbers=list(CONFIRMED), normalize_names=True
+    ) as server:
+        monkeypatch.setenv("UPCALL_API_URL", server.base_url)
+        monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
+        monkeypatch.delenv("UPCALL_AUTH_TOKEN_FILE", raising=False)
+        code, out, err = run_cli(capsys, "apply", "--auto-approve", "m.yaml")
+        assert code == 0 and "Converged" in out + err, out + err
+        assert _campaigns(server) == [("Caf\u00e9 renewals", "ready", 2)]
+        server.store.close()
