@@ -3,17 +3,28 @@ gives exactly what the value-by-value mapping gives, for any values (issue 26)."
 
 from __future__ import annotations
 
+import unicodedata
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from upcall_sync.client import NumberRow
+from upcall_sync.client import ContactRow, NumberRow
 from upcall_sync.core.model import Contact
 from upcall_sync.core.normalize import lenient_phone
-from upcall_sync.state.rows import known_contacts, live_contact, live_numbers
+from upcall_sync.state.rows import (
+    clean_contacts,
+    known_contacts,
+    live_contact,
+    live_list_contacts,
+    live_numbers,
+)
 
 # every character str.rstrip() strips, the separator the fast path joins with, and text
 _SPACES = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
-_ALPHABET = st.sampled_from([*_SPACES, "\x00", "a", "Z", "0", "9", "+", "-", "é", "\u200b"])
+# "e" and a combining acute accent spell a decomposed "é" (NFC composes them)
+_ALPHABET = st.sampled_from(
+    [*_SPACES, "\x00", "a", "Z", "0", "9", "+", "-", "é", "e", "\u0301", "\u200b"]
+)
 _VALUE = st.text(_ALPHABET, max_size=6)
 _PHONE = st.one_of(
     st.from_regex(r"\+[1-9][0-9]{6,14}", fullmatch=True),
@@ -25,7 +36,7 @@ _PHONE = st.one_of(
 
 def careful(values: tuple[str, ...]) -> Contact:
     """The mapping as specified, value by value."""
-    clean = [v.rstrip() for v in values]
+    clean = [unicodedata.normalize("NFC", v.rstrip()) for v in values]
     clean[0] = lenient_phone(clean[0])
     return Contact(*clean)
 
@@ -80,3 +91,20 @@ def test_a_row_with_trailing_space_is_never_lent_the_contact_it_spells() -> None
     desired = Contact(*values)
     (live,) = live_numbers([NumberRow("1", "", values)], known_contacts([desired]))
     assert live.contact is not desired and live.contact.first_name == "Joey"
+
+
+def test_a_decomposed_value_reads_as_its_composed_twin() -> None:
+    """A server may store "e" + U+0301 as "\u00e9" or keep either as sent: both are one
+    text, shown alike. A plan that told them apart showed a change nobody could see
+    ('first_name "José" -> "José"'), and applied it at every run."""
+    decomposed = ("+16505550100", "", "Jose\u0301", "Nu\u0301n\u0303ez", *[""] * 10)
+    composed = Contact("+16505550100", first_name="Jos\u00e9", last_name="N\u00fa\u00f1ez")
+    assert live_contact(decomposed) == composed
+    (number,) = live_numbers([NumberRow("1", "", decomposed)])
+    assert number.contact == composed
+    (contact,) = live_list_contacts([ContactRow("2", decomposed)])
+    assert contact.contact == composed
+    assert clean_contacts([decomposed]) is None
+    assert Contact.of({"phone": "+16505550100", "first_name": "Jose\u0301"}).first_name == (
+        "Jos\u00e9"
+    )

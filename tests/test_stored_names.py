@@ -9,6 +9,7 @@ and empty, and says why."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -118,4 +119,49 @@ def test_a_name_stored_normalized_is_no_other_name(
         code, out, err = run_cli(capsys, "apply", "--auto-approve", "m.yaml")
         assert code == 0 and "Converged" in out + err, out + err
         assert _campaigns(server) == [("Caf\u00e9 renewals", "ready", 2)]
+        server.store.close()
+
+
+def _nfc(values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: unicodedata.normalize("NFC", v) if isinstance(v, str) else v for k, v in values.items()
+    }
+
+
+def test_text_stored_in_nfc_converges(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A server that stores every text composed (NFC), given a manifest written decomposed
+    (a CSV from a Mac, say): apply reported 'did not converge' at every run, its plan
+    showing 'first_name "José" -> "José"', two sides nobody can tell apart."""
+    create_campaign, update_campaign = Store.create_campaign, Store.update_campaign
+    create_contact, update_contact = Store.create_contact, Store.update_contact
+    monkeypatch.setattr(
+        Store, "create_campaign", lambda self, a, v: create_campaign(self, a, _nfc(v))
+    )
+    monkeypatch.setattr(
+        Store, "update_campaign", lambda self, a, i, v: update_campaign(self, a, i, _nfc(v))
+    )
+    monkeypatch.setattr(
+        Store, "create_contact", lambda self, a, li, v: create_contact(self, a, li, _nfc(v))
+    )
+    monkeypatch.setattr(
+        Store, "update_contact", lambda self, a, i, v: update_contact(self, a, i, _nfc(v))
+    )
+    monkeypatch.chdir(tmp_path)
+    Path("m.yaml").write_text(
+        MANIFEST.format(list="nfc", name="Acme NFC")
+        .replace("Be brief", "Se\u0301ance")
+        .replace("first_name: Joey", "first_name: Jose\u0301")
+    )
+    with Emulator(tokens=[TOKEN], confirmed_numbers=list(CONFIRMED)) as server:
+        monkeypatch.setenv("UPCALL_API_URL", server.base_url)
+        monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
+        monkeypatch.delenv("UPCALL_AUTH_TOKEN_FILE", raising=False)
+        code, out, err = run_cli(capsys, "apply", "--auto-approve", "m.yaml")
+        assert code == 0 and "Converged" in out + err, out + err
+        names = {r["first_name"] for r in server.store.sql("SELECT first_name FROM list_contacts")}
+        assert names == {"Jos\u00e9", "Priya"}
+        code, out, err = run_cli(capsys, "plan", "--detailed-exitcode", "m.yaml")
+        assert code == 0 and "No changes" in out, out + err
         server.store.close()

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
+from upcall_sync.core.normalize import nfc
 from upcall_sync.errors import Location, Problem, shown_name
 
 #: the statuses the API knows, in its reference's order
@@ -106,7 +107,7 @@ class Contact(NamedTuple):
     def of(cls, values: Mapping[str, Any]) -> Contact:
         """The one way to build a Contact from named values: flat fields, and an
         `address` mapping holding the address parts (the API's shape) if present.
-        None and absent are "", text loses trailing whitespace; the phone is taken as
+        None and absent are "", text loses trailing whitespace and is NFC; the phone is taken as
         given (callers normalize it: the manifest strictly, live values leniently)."""
         address = values.get("address")
         parts: Mapping[str, Any] = address if isinstance(address, Mapping) else values
@@ -123,7 +124,7 @@ class Contact(NamedTuple):
 
 
 def _text(value: Any) -> str:
-    return value.rstrip() if isinstance(value, str) else ""
+    return nfc(value.rstrip()) if isinstance(value, str) else ""
 
 
 def id_order(value: str) -> tuple[int, str]:

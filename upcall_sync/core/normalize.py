@@ -143,9 +143,21 @@ def name_forms(value: str) -> tuple[str, ...]:
     return (value,) if key == value else (value, key)
 
 
+def nfc(value: str) -> str:
+    """Text in Unicode NFC. A decomposed "e\u0301" and a composed "\u00e9" are the same text
+    (canonically equivalent: shown alike), and a server may store either as the other; a
+    plan that told them apart would show a change nobody can see, for ever."""
+    return value if value.isascii() else unicodedata.normalize("NFC", value)
+
+
+#: whether a text is NFC already (at once for ASCII): the live rows' fast path asks it
+is_nfc = functools.partial(unicodedata.is_normalized, "NFC")
+
+
 def text(value: str | None) -> str:
-    """Optional text as compared: absent, null and "" are equal; trailing whitespace is ignored."""
-    return value.rstrip() if value else ""
+    """Optional text as compared: absent, null and "" are equal; trailing whitespace is
+    ignored; Unicode NFC (`nfc`)."""
+    return nfc(value.rstrip()) if value else ""
 
 
 def parse_datetime(value: str) -> datetime:

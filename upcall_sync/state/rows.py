@@ -16,7 +16,7 @@ from operator import itemgetter
 
 from upcall_sync.client import Campaign, CampaignNumber, ContactRow, ListContact, NumberRow
 from upcall_sync.core.model import Contact, LiveCampaign, LiveContact, LiveNumber
-from upcall_sync.core.normalize import e164_match, lenient_phone, text, utc_second
+from upcall_sync.core.normalize import e164_match, is_nfc, lenient_phone, nfc, text, utc_second
 
 __all__ = [
     "campaign_from_api",
@@ -44,16 +44,18 @@ _first = itemgetter(0)
 
 def live_contact(values: tuple[str, ...]) -> Contact:
     """A row's contact values (`CONTACT_KEYS` order, as the API sent them) as the Contact a
-    plan compares: trailing whitespace dropped, the phone read leniently.
+    plan compares: trailing whitespace dropped, Unicode NFC, the phone read leniently.
 
     The one hot place (hundreds of thousands per plan). Nearly every row is clean
-    as sent (no value ends in whitespace, the phone in E.164): one C-level scan of
-    the joined values and one match of the phone tell so, and the row's own tuple
-    becomes the Contact as is. Anything else takes the careful path, value by value.
+    as sent (no value ends in whitespace, all NFC, the phone in E.164): one C-level scan
+    of the joined values, one NFC check (at once for ASCII) and one match of the phone
+    tell so, and the row's own tuple becomes the Contact as is. Anything else takes the
+    careful path, value by value.
     """
-    if _TRAILING_SPACE.search(_join(values)) is None and e164_match(values[0]):
+    joined = _join(values)
+    if _TRAILING_SPACE.search(joined) is None and is_nfc(joined) and e164_match(values[0]):
         return _new_contact(Contact, values)
-    clean = [v.rstrip() for v in values]
+    clean = [nfc(v.rstrip()) for v in values]
     clean[0] = lenient_phone(clean[0])
     return Contact._make(clean)
 
@@ -79,9 +81,10 @@ def live_numbers(
     collector (which every tuple subclass keeps tracked) has half as much to scan
     (issue 26), and `unsatisfied_by_equality` compares by identity first.
     """
-    clean, join, phone, new, careful, lend = (
+    clean, join, composed, phone, new, careful, lend = (
         _TRAILING_SPACE.search,
         _join,
+        is_nfc,
         e164_match,
         _new_contact,
         live_contact,
@@ -91,7 +94,7 @@ def live_numbers(
         LiveNumber(
             rid,
             (lend(values) or new(Contact, values))
-            if clean(join(values)) is None and phone(values[0])
+            if clean(joined := join(values)) is None and composed(joined) and phone(values[0])
             else careful(values),
             status,
         )
@@ -109,9 +112,10 @@ def known_contacts(contacts: Iterable[Contact]) -> dict[tuple[str, ...], Contact
 
 def live_list_contacts(rows: list[ContactRow]) -> list[LiveContact]:
     """A page of rows as `live_list_contact` makes each (see `live_numbers`)."""
-    clean, join, phone, new, careful = (
+    clean, join, composed, phone, new, careful = (
         _TRAILING_SPACE.search,
         _join,
+        is_nfc,
         e164_match,
         _new_contact,
         live_contact,
@@ -120,7 +124,7 @@ def live_list_contacts(rows: list[ContactRow]) -> list[LiveContact]:
         LiveContact(
             rid,
             new(Contact, values)
-            if clean(join(values)) is None and phone(values[0])
+            if clean(joined := join(values)) is None and composed(joined) and phone(values[0])
             else careful(values),
         )
         for rid, values in rows
@@ -129,11 +133,12 @@ def live_list_contacts(rows: list[ContactRow]) -> list[LiveContact]:
 
 def clean_contacts(rows: list[tuple[str, ...]]) -> list[Contact] | None:
     """A page of rows' values (`CONTACT_KEYS` order) as the Contacts `live_contact` makes,
-    when every row is clean as sent (no value ends in whitespace, every phone in E.164):
-    then each Contact is its row's values as they are. None when some row is not: the
-    caller takes `live_contact` row by row. One C-level scan of the page's joined values,
-    one match per phone."""
-    if _TRAILING_SPACE.search(_join(chain.from_iterable(rows))) is not None:
+    when every row is clean as sent (no value ends in whitespace, all NFC, every phone in
+    E.164): then each Contact is its row's values as they are. None when some row is not:
+    the caller takes `live_contact` row by row. One C-level scan of the page's joined
+    values and one NFC check, one match per phone."""
+    joined = _join(chain.from_iterable(rows))
+    if _TRAILING_SPACE.search(joined) is not None or not is_nfc(joined):
         return None
     if not all(map(e164_match, map(_first, rows))):
         return None
