@@ -7,19 +7,22 @@ person through a list contact of its own and adds them to the campaign."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
+from referencing import Registry, Resource
 
 from upcall_sync.client import CampaignAttributes, ContactAttributes
 from upcall_sync.emulator import Emulator, Faults
 from upcall_sync.jobs.apply import Applier
 from upcall_sync.jobs.schedule import Op
 
-from .conftest import CONFIRMED, TOKEN, connect, run_cli
+from .conftest import CONFIRMED, ROOT, TOKEN, connect, run_cli
 
 MANIFEST = """\
 version: 1
@@ -161,3 +164,31 @@ def test_a_campaign_resumed_twice_the_readme_way_is_created_anew_each_time(
     [new] = [c for c in other.list_campaigns(name="Acme at once") if c.status == "ready"]
     assert [n.phone for n in other.list_numbers(new.id)] == ["+16507991144"]
     assert run_cli(capsys, "plan", "--detailed-exitcode", "m.yaml")[0] == 0
+
+
+def test_a_contact_list_another_apply_made_at_once_is_named_among_the_duplicates(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two applies from empty each make the contact list (and stage everyone in their
+    own). The report named the twin campaigns only; the plan it sent the reader to then
+    refused the two lists."""
+    Path("m.yaml").write_text(MANIFEST.format(status="pending"))
+    other = connect(emu)
+
+    def make_the_list_too(applier: Applier, op: Op) -> None:
+        other.create_list("upcall-sync")
+
+    _once_before(monkeypatch, "_add_number", make_the_list_too)
+    code, out, err = run_cli(capsys, "apply", "--auto-approve", "--format", "json", "m.yaml")
+    assert code == 1, out + err
+    doc = json.loads(out)
+    plan_schema = json.loads((ROOT / "schema" / "plan.schema.json").read_text())
+    jsonschema.Draft202012Validator(
+        json.loads((ROOT / "schema" / "apply-report.schema.json").read_text()),
+        registry=Registry().with_resource(plan_schema["$id"], Resource.from_contents(plan_schema)),
+    ).validate(doc)
+    assert {"kind": "contact list", "what": '"upcall-sync"', "ids": ["1", "2"], "keep": "1"} in (
+        doc["convergence"]["duplicates"]
+    )
+    assert 'contact list "upcall-sync": ids 1, 2 (keep 1; remove 2)' in err
+    assert "rename each duplicate contact list" in err

@@ -37,6 +37,7 @@ from upcall_sync.core.changes import (
 )
 from upcall_sync.core.matching import id_order, plan_scope, select_targets
 from upcall_sync.core.model import Contact, DesiredCampaign, DesiredState, LiveState
+from upcall_sync.core.normalize import name_forms, name_key
 from upcall_sync.core.planner import plan as compute_plan
 from upcall_sync.core.stopcalls import NO_PLAN, RETIRED, guard_pauses, guarded
 from upcall_sync.errors import (
@@ -138,7 +139,7 @@ class ApplyJob:
 class Duplicate:
     """Objects of one kind that are the same thing, one of which this run created."""
 
-    kind: str  # "campaign", "list contact", "campaign number"
+    kind: str  # "campaign", "contact list", "list contact", "campaign number"
     what: str  # the campaign's name, or the person (and the campaign for a number)
     ids: tuple[str, ...]
     #: the id this run recorded (keep it; the others are the duplicates)
@@ -409,14 +410,15 @@ def numbers_added_twice(report: ApplyReport, applied: Plan, live: LiveState) -> 
 def find_duplicates(
     client: UpcallClient, report: ApplyReport, applied: Plan
 ) -> tuple[Duplicate, ...]:
-    """What this run created, looked for again: a campaign by its name (every one: they
-    are few), a list contact by its phone (the same person) and a campaign's numbers
-    (the same person twice) where a POST was sent again after an unknown outcome.
+    """What this run created, looked for again: a campaign or contact list by its name
+    (every one: they are few), a list contact by its phone (the same person) and a
+    campaign's numbers (the same person twice) where a POST was sent again after an
+    unknown outcome.
 
     A POST the server committed after the client stopped waiting (and after the
     look-up window) is a second copy; without idempotency keys only looking finds it.
     Only a POST sent more than once can leave one, so a run without unknown outcomes
-    reads one listing per created campaign and nothing more."""
+    reads one listing per created campaign or contact list and nothing more."""
     made = [op for op in report.ops if op.status == "applied" and op.live_id]
     campaign_ids = {c.campaign: c.live_id for c in applied.changes if c.campaign and c.live_id}
     for op in made:
@@ -440,6 +442,24 @@ def find_duplicates(
             ]
             if len(ids) > 1:
                 found.append(Duplicate("campaign", quoted(name), _sorted(ids), op.live_id))
+        elif op.kind == "create_list":
+            # another apply running at once makes its own list (and stages everyone in it)
+            key = name_key(applied.contact_list)
+            lists = {
+                x.id
+                for form in name_forms(applied.contact_list)
+                for x in client.list_lists(name=form)
+                if name_key(x.name) == key
+            }
+            if len(lists) > 1:
+                found.append(
+                    Duplicate(
+                        "contact list",
+                        quoted(applied.contact_list),
+                        _sorted(list(lists)),
+                        op.live_id,
+                    )
+                )
         elif (
             op.kind == "create_contact"
             and op.resent

@@ -501,8 +501,9 @@ def render_duplicates(duplicates: Sequence[Any], out: IO[str]) -> None:
     for dup in duplicates:
         out.write(f"  {dup.one_line()}\n")
     out.write(
-        "Archive each duplicate campaign and remove each duplicate contact or number in "
-        "Upcall (keep the id named), then run plan: it must show no changes. "
+        "Archive each duplicate campaign, rename each duplicate contact list and remove "
+        "each duplicate contact or number in Upcall (keep the id named), then run plan: "
+        "it must show no changes. "
         "See README, 'Duplicates after a timeout'.\n"
     )
 
