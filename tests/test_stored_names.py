@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import phonenumbers
 import pytest
 
 from upcall_sync.emulator import Emulator, Faults
@@ -164,4 +165,36 @@ def test_text_stored_in_nfc_converges(
         assert names == {"Jos\u00e9", "Priya"}
         code, out, err = run_cli(capsys, "plan", "--detailed-exitcode", "m.yaml")
         assert code == 0 and "No changes" in out, out + err
+        server.store.close()
+
+
+def test_a_contact_stored_with_a_national_phone_is_never_added_to_a_campaign(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A server that keeps phones as "(650) 799-1144" (no country: not the E.164 the
+    contract promises): no plan could tell the person was staged, so each apply staged
+    them again and added the new contact to the campaign: called once more per apply."""
+    create_contact = Store.create_contact
+
+    def national(self: Store, account: int, list_id: int, values: dict[str, Any]) -> Any:
+        phone = phonenumbers.parse(values["phone"])
+        shown = phonenumbers.format_number(phone, phonenumbers.PhoneNumberFormat.NATIONAL)
+        return create_contact(self, account, list_id, {**values, "phone": shown})
+
+    monkeypatch.setattr(Store, "create_contact", national)
+    monkeypatch.chdir(tmp_path)
+    Path("m.yaml").write_text(MANIFEST.format(list="national", name="Acme national"))
+    with Emulator(tokens=[TOKEN], confirmed_numbers=list(CONFIRMED)) as server:
+        monkeypatch.setenv("UPCALL_API_URL", server.base_url)
+        monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
+        monkeypatch.delenv("UPCALL_AUTH_TOKEN_FILE", raising=False)
+        for _ in range(2):
+            code, out, err = run_cli(capsys, "apply", "--auto-approve", "m.yaml")
+            assert code == 1, out + err
+            assert (
+                "the API stored the new contact +16507991144 (Joey Smith) (id " in out + err
+                and 'with the phone "(650) 799-1144", which does not read as the one sent'
+                in out + err
+            ), out + err
+        assert _campaigns(server) == [("Acme national", "pending", 0)]
         server.store.close()

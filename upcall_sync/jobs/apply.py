@@ -88,8 +88,8 @@ __all__ = ["PRIORITY", "Applier", "ApplyReport", "Listener", "Op", "Status", "ap
 
 log = logging.getLogger("upcall_sync.jobs.apply")
 
-#: what a POST answers for a campaign or a contact list: it carries the name stored
-_Named = TypeVar("_Named", Campaign, ContactList)
+#: what a POST answers: the object as the API stored it
+_Made = TypeVar("_Made", Campaign, ContactList, ListContact)
 
 #: seconds beyond the read timeout that a timed-out POST is watched for a late commit
 LATE_COMMIT_MARGIN = 5.0
@@ -238,12 +238,12 @@ class Applier:
 
     def _create_list(self, op: Op) -> str:
         name = self.plan.contact_list
-        stored: list[str] = []
+        answers: list[ContactList] = []
         made = self._post(
-            op, lambda: _keeping_name(self.client.create_list(name), stored), self._find_list
+            op, lambda: _noted(self.client.create_list(name), answers), self._find_list
         )
         self.list_id = op.live_id = made
-        _refuse_renamed("contact list", name, stored, made, "its contacts were not created")
+        _refuse_renamed("contact list", name, answers, made, "its contacts were not created")
         return f"id {made}"
 
     def _create_campaign(self, op: Op) -> str:
@@ -254,12 +254,10 @@ class Applier:
             values["status"] = "pending"
         name = str(values["name"])
         from_number = values.get("from_number")
-        stored: list[str] = []
+        answers: list[Campaign] = []
         made = self._post(
             op,
-            lambda: _keeping_name(
-                self.client.create_campaign(_campaign_attributes(values)), stored
-            ),
+            lambda: _noted(self.client.create_campaign(_campaign_attributes(values)), answers),
             lambda: self._find_campaign(
                 name, from_number if isinstance(from_number, str) else None
             ),
@@ -267,7 +265,7 @@ class Applier:
         op.live_id = made
         status = values.get("status") or "pending"
         _refuse_renamed(
-            "campaign", name, stored, made, f"it was left {status}, without its numbers"
+            "campaign", name, answers, made, f"it was left {status}, without its numbers"
         )
         with self._lock:
             self.campaign_ids[change.campaign or name] = made
@@ -359,16 +357,19 @@ class Applier:
         assert isinstance(change, CreateContact)
         person = change.contact
         list_id = self._list_id()
+        answers: list[ListContact] = []
         made = self._post(
             op,
-            lambda: self.client.create_contact(
-                list_id, ContactAttributes(**person.api_attributes())
+            lambda: _noted(
+                self.client.create_contact(list_id, ContactAttributes(**person.api_attributes())),
+                answers,
             ),
             lambda: self._find_contact(list_id, person),
         )
+        op.live_id = made
+        _refuse_another_line(person, answers, made)
         with self._lock:
             self.contact_ids[person.person_key] = made
-        op.live_id = made
         return f"id {made}"
 
     def _update_contact(self, op: Op) -> str:
@@ -510,23 +511,36 @@ class Applier:
         return _first_of(person, self.client.list_numbers(campaign_id, **_filters_for(person)))
 
 
-def _keeping_name(made: _Named, stored: list[str]) -> _Named:
-    """`made` (a POST's answer), its name noted in `stored`."""
-    stored.append(made.name)
+def _noted(made: _Made, answers: list[_Made]) -> _Made:
+    answers.append(made)
     return made
 
 
-def _refuse_renamed(kind: str, name: str, stored: list[str], made: str, left: str) -> None:
-    """Fail a create whose answer names the object otherwise than it was sent (a server
-    that cuts names at a length limit, or rewrites them beyond NFC and whitespace): no
-    later plan would find it by its manifest name, and every apply would create it again,
-    fill it and (a campaign) make it ready, calling its people once more each time."""
-    if stored and name_key(stored[-1]) != name_key(name):
+def _refuse_renamed(
+    kind: str, name: str, answers: Sequence[Campaign | ContactList], made: str, left: str
+) -> None:
+    """A create answered with another name (cut at a length limit, rewritten beyond NFC
+    and whitespace) fails: no plan would find it, each apply would make it again."""
+    if answers and name_key(answers[-1].name) != name_key(name):
         raise UpcallSyncError(
             f"the API stored the new {kind} {quoted(name)} (id {made}) under another name, "
-            f"{quoted(stored[-1])}: no later plan would find it, and each apply would "
+            f"{quoted(answers[-1].name)}: no later plan would find it, and each apply would "
             f"create it again; {left}. Write the name as the API keeps it (a shorter one?) "
             f"in the manifest"
+        )
+
+
+def _refuse_another_line(person: Contact, answers: Sequence[ListContact], made: str) -> None:
+    """A contact answered with another phone or extension (a national "(415) 555-0100",
+    not E.164) fails: plans match people by line, each apply would add them again."""
+    got = contact_of(answers[-1]) if answers else person
+    if got.line_key != person.line_key:
+        shown = f"{got.phone} x{got.extension}" if got.extension else got.phone
+        raise UpcallSyncError(
+            f"the API stored the new contact {person.label} (id {made}) with the phone "
+            f"{quoted(shown)}, which does not read as the one sent: no later plan would "
+            "find this person staged, and each apply would stage and add them again; "
+            "their numbers were not added. The API should answer phones in E.164"
         )
 
 
