@@ -192,3 +192,27 @@ def test_a_contact_list_another_apply_made_at_once_is_named_among_the_duplicates
     )
     assert 'contact list "upcall-sync": ids 1, 2 (keep 1; remove 2)' in err
     assert "rename each duplicate contact list" in err
+
+
+def test_of_twin_campaigns_the_one_already_ready_is_the_one_to_keep(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Another apply created the campaign and made it ready while this one filled its own
+    copy. The report said to keep this run's pending copy and remove the other: archiving
+    the campaign that was calling, then making the copy ready, called everyone again.
+    (And two applies that both found the pair each said to keep their own.)"""
+    Path("m.yaml").write_text(MANIFEST.format(status="ready"))
+    other = connect(emu)
+    made: list[str] = []
+
+    def create_a_ready_twin(applier: Applier, op: Op) -> None:
+        made.append(other.create_campaign(CampaignAttributes(name="Acme at once")).id)
+        other.update_campaign(made[0], CampaignAttributes(status="ready"))
+
+    _once_before(monkeypatch, "_set_ready", create_a_ready_twin)
+    code, out, err = run_cli(capsys, "apply", "--auto-approve", "m.yaml")
+    assert code == 1, out + err
+    [mine] = [c.id for c in other.list_campaigns(name="Acme at once") if c.id not in made]
+    assert f'campaign "Acme at once": ids {mine}, {made[0]} (keep {made[0]}; remove {mine})' in (
+        out + err
+    )

@@ -16,7 +16,7 @@ import pytest
 from upcall_sync.emulator import Emulator
 
 from .. import figures
-from ..conftest import run_cli, write_manifest
+from ..conftest import CONFIRMED, TOKEN, run_cli, write_manifest
 
 MANIFEST = """version: 1
 contact_list: late
@@ -91,3 +91,27 @@ def test_a_write_that_lands_after_the_window_is_named_as_a_duplicate(
     assert doc["convergence"]["converged"] is False
     (dup,) = doc["convergence"]["duplicates"]
     assert dup["kind"] == "campaign" and dup["ids"] == ids and dup["keep"] in ids
+
+
+def test_a_late_write_under_a_name_the_server_normalizes_is_named_as_a_duplicate(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server stores "SP  D" as "SP D" (CONTRACT.md's normalized names): the look for
+    duplicates asked `?name=SP  D` and compared names exactly, found nothing, and apply
+    said 'Converged' beside two campaigns that a plan then refused."""
+    with Emulator(tokens=[TOKEN], confirmed_numbers=list(CONFIRMED), normalize_names=True) as emu:
+        monkeypatch.setenv("UPCALL_API_URL", emu.base_url)
+        monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
+        monkeypatch.delenv("UPCALL_AUTH_TOKEN_FILE", raising=False)
+        emu.faults.add_rule("late-commit", "POST", r"/campaigns", count=1)
+        emu.faults.commit_delay = 7.5
+        m = write_manifest(
+            tmp_path / "m.yaml", 'version: 1\ncampaigns:\n  - name: "SP  D"\n    pitch: "hi"\n'
+        )
+        code, out, err = run_cli(capsys, "apply", "--auto-approve", "--timeout", "1", str(m))
+        ids = [str(r["id"]) for r in emu.store.sql("SELECT id FROM campaigns ORDER BY id")]
+        assert len(ids) == 2  # the late write and the second POST
+        assert code == 1, out + err
+        assert "Converged" not in out + err
+        assert f'campaign "SP  D": ids {ids[0]}, {ids[1]}' in out + err
+        emu.store.close()

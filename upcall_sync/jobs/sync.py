@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from upcall_sync.client import UpcallClient
+from upcall_sync.client import Campaign, UpcallClient
 from upcall_sync.core.changes import (
     CONTACT_CHANGES,
     AddNumber,
@@ -142,7 +142,8 @@ class Duplicate:
     kind: str  # "campaign", "contact list", "list contact", "campaign number"
     what: str  # the campaign's name, or the person (and the campaign for a number)
     ids: tuple[str, ...]
-    #: the id this run recorded (keep it; the others are the duplicates)
+    #: the id to keep (the others are the duplicates): what this run recorded; of campaigns,
+    #: the oldest already past pending, else the oldest (`_keeper`)
     kept: str
 
     def one_line(self) -> str:
@@ -434,14 +435,18 @@ def find_duplicates(
                 str(op.change.values.get("name")) if isinstance(op.change, CreateCampaign) else ""
             )
             # an archived one is not a copy (a late POST lands as sent): the one this
-            # run recreated without a do-not-call number keeps its old, archived self
-            ids = [
-                c.id
-                for c in client.list_campaigns(name=name)
-                if c.name == name and (c.status != "archived" or c.id == op.live_id)
-            ]
-            if len(ids) > 1:
-                found.append(Duplicate("campaign", quoted(name), _sorted(ids), op.live_id))
+            # run recreated without a do-not-call number keeps its old, archived self.
+            # Asked by each form a server may store the name in, compared as plans do
+            key = name_key(name)
+            twins = {
+                c.id: c
+                for form in name_forms(name)
+                for c in client.list_campaigns(name=form)
+                if name_key(c.name) == key and (c.status != "archived" or c.id == op.live_id)
+            }
+            if len(twins) > 1:
+                order = _sorted(list(twins))
+                found.append(Duplicate("campaign", quoted(name), order, _keeper(twins, order)))
         elif op.kind == "create_list":
             # another apply running at once makes its own list (and stages everyone in it)
             key = name_key(applied.contact_list)
@@ -451,14 +456,10 @@ def find_duplicates(
                 for x in client.list_lists(name=form)
                 if name_key(x.name) == key
             }
-            if len(lists) > 1:
+            if len(lists) > 1:  # the oldest: what two applies at once both name
+                order = _sorted(list(lists))
                 found.append(
-                    Duplicate(
-                        "contact list",
-                        quoted(applied.contact_list),
-                        _sorted(list(lists)),
-                        op.live_id,
-                    )
+                    Duplicate("contact list", quoted(applied.contact_list), order, order[0])
                 )
         elif (
             op.kind == "create_contact"
@@ -504,6 +505,14 @@ def _people_twice(
             # found the same pair names the same one
             oldest = _sorted(ids)
             yield Duplicate("campaign number", what, oldest, oldest[0])
+
+
+def _keeper(twins: dict[str, Campaign], ids: Sequence[str]) -> str:
+    """The campaign to keep of twins: the oldest already past pending (it may be calling:
+    archiving it for a pending copy would call its people again), else the oldest. Two
+    applies at once that each find the pair name the same one."""
+    started = [i for i in ids if (twins[i].status or "pending") not in ("pending", "archived")]
+    return (started or list(ids))[0]
 
 
 def _sorted(ids: Sequence[str]) -> tuple[str, ...]:
