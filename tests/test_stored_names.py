@@ -9,6 +9,7 @@ and empty, and says why."""
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
@@ -197,4 +198,44 @@ def test_a_contact_stored_with_a_national_phone_is_never_added_to_a_campaign(
                 in out + err
             ), out + err
         assert _campaigns(server) == [("Acme national", "pending", 0)]
+        server.store.close()
+
+
+def test_a_value_the_server_rewrites_is_named_as_such_when_apply_does_not_converge(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A server that keeps a language lowercased: every apply sends "EN" again and ends
+    'did not converge' with 'language "en" -> "EN"', nothing saying why it never goes."""
+    create_campaign, update_campaign = Store.create_campaign, Store.update_campaign
+
+    def lower(values: dict[str, Any]) -> dict[str, Any]:
+        language = values.get("language")
+        return {**values, "language": language.lower()} if language else values
+
+    monkeypatch.setattr(
+        Store, "create_campaign", lambda self, a, v: create_campaign(self, a, lower(v))
+    )
+    monkeypatch.setattr(
+        Store, "update_campaign", lambda self, a, i, v: update_campaign(self, a, i, lower(v))
+    )
+    monkeypatch.chdir(tmp_path)
+    Path("m.yaml").write_text(
+        MANIFEST.format(list="lang", name="Acme lang").replace(
+            "pitch: Be brief", "pitch: Be brief\n    language: EN"
+        )
+    )
+    hint = (
+        'language: the API keeps "en" when sent "EN" (its answer to this run\'s write): '
+        'write "en" in the manifest, or every apply sends it again'
+    )
+    with Emulator(tokens=[TOKEN], confirmed_numbers=list(CONFIRMED)) as server:
+        monkeypatch.setenv("UPCALL_API_URL", server.base_url)
+        monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
+        monkeypatch.delenv("UPCALL_AUTH_TOKEN_FILE", raising=False)
+        code, out, err = run_cli(capsys, "apply", "--auto-approve", "m.yaml")  # creates it
+        assert code == 1 and hint in out, out + err
+        code, out, err = run_cli(capsys, "apply", "--auto-approve", "--format", "json", "m.yaml")
+        assert code == 1, out + err
+        [(explained)] = json.loads(out)["convergence"]["remaining"]
+        assert explained["explanation"] == ['language "en" -> "EN"', hint]
         server.store.close()

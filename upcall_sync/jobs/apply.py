@@ -262,7 +262,7 @@ class Applier:
                 name, from_number if isinstance(from_number, str) else None
             ),
         )
-        op.live_id = made
+        op.live_id, op.answer = made, answers[-1] if answers else None
         status = values.get("status") or "pending"
         _refuse_renamed(
             "campaign", name, answers, made, f"it was left {status}, without its numbers"
@@ -283,7 +283,7 @@ class Applier:
         campaign_id = op.live_id = self._campaign_id(change)
         if values:
             try:
-                self.client.update_campaign(campaign_id, _campaign_attributes(values))
+                op.answer = self.client.update_campaign(campaign_id, _campaign_attributes(values))
             except ApiStatusError as exc:
                 stops = values.get("status") not in (None, "ready")  # paused, archived ...
                 if not (change.reason and stops and exc.status == 400):
@@ -320,7 +320,7 @@ class Applier:
         values["status"] = "ready"
         if isinstance(change, CreateCampaign):
             self._refuse_ready_beside_a_twin(str(change.values["name"]), campaign_id)
-        self.client.update_campaign(campaign_id, _campaign_attributes(values))
+        op.answer = self.client.update_campaign(campaign_id, _campaign_attributes(values))
         return "status ready"
 
     def _refuse_ready_beside_a_twin(self, name: str, campaign_id: str) -> None:
@@ -366,7 +366,7 @@ class Applier:
             ),
             lambda: self._find_contact(list_id, person),
         )
-        op.live_id = made
+        op.live_id, op.answer = made, answers[-1] if answers else None
         _refuse_another_line(person, answers, made)
         with self._lock:
             self.contact_ids[person.person_key] = made
@@ -377,7 +377,7 @@ class Applier:
         assert isinstance(change, UpdateContact) and change.live_id is not None
         op.live_id = change.live_id
         list_id = change.list_id or self._list_id()  # another list: manage_other_lists
-        self.client.update_contact(list_id, change.live_id, _contact_update(change))
+        op.answer = self.client.update_contact(list_id, change.live_id, _contact_update(change))
         return f"id {change.live_id}"
 
     def _add_number(self, op: Op) -> str:

@@ -18,7 +18,7 @@ import heapq
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from upcall_sync.core.changes import (
     AddNumber,
@@ -75,6 +75,8 @@ class Op:
     #: POSTs sent; `resent`: sent again after an unknown outcome (a duplicate may exist)
     attempts: int = 0
     resent: bool = False
+    #: what the API answered the write with (the campaign or contact as it stored it)
+    answer: Any = None
 
     @property
     def campaign(self) -> str | None:

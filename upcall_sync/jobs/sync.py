@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from upcall_sync.client import Campaign, UpcallClient
+from upcall_sync.client import Campaign, ListContact, UpcallClient
 from upcall_sync.core.changes import (
     CONTACT_CHANGES,
     AddNumber,
@@ -32,11 +32,20 @@ from upcall_sync.core.changes import (
     Plan,
     Unknown,
     UpdateCampaign,
+    UpdateContact,
     Value,
     quoted,
+    show,
 )
 from upcall_sync.core.matching import id_order, plan_scope, select_targets
-from upcall_sync.core.model import Contact, DesiredCampaign, DesiredState, LiveState
+from upcall_sync.core.model import (
+    DATETIME_FIELDS,
+    TEXT_FIELDS,
+    Contact,
+    DesiredCampaign,
+    DesiredState,
+    LiveState,
+)
 from upcall_sync.core.normalize import name_forms, name_key
 from upcall_sync.core.planner import plan as compute_plan
 from upcall_sync.core.stopcalls import NO_PLAN, RETIRED, guard_pauses, guarded
@@ -52,7 +61,7 @@ from upcall_sync.manifest import MANIFEST_SUFFIXES, load_manifests
 from upcall_sync.manifest.tokencheck import token_problems
 from upcall_sync.output.explain import explain_plan, plan_differences
 from upcall_sync.state.reader import Reader
-from upcall_sync.state.rows import contact_of
+from upcall_sync.state.rows import campaign_from_api, contact_of
 
 log = logging.getLogger("upcall_sync.sync")
 
@@ -387,9 +396,59 @@ def run_apply(
     # once added them too, through a contact of its own): each would be called twice.
     # The convergence plan read those campaigns' numbers anyway: no request of its own.
     twice = tuple(d for live in seen for d in numbers_added_twice(report, job.plan, live))
+    explained = explain_remaining(remaining, report)
     if twice:
-        return ApplyOutcome(report, remaining, explain_plan(remaining), duplicates=twice)
-    return ApplyOutcome(report, remaining, explain_plan(remaining))
+        return ApplyOutcome(report, remaining, explained, duplicates=twice)
+    return ApplyOutcome(report, remaining, explained)
+
+
+def explain_remaining(
+    remaining: Plan, report: ApplyReport
+) -> tuple[tuple[Change, tuple[str, ...]], ...]:
+    """`explain_plan`, and a line for each field the API answered this run's write of with
+    another value, which a fresh plan shows still: a server that rewrites what it is
+    sent (lowercases an email or a language, cuts seconds off a datetime) brings the same
+    change back at every apply, and a bare diff does not say why it never goes away."""
+    answered: dict[tuple[tuple[str, ...], str], tuple[str, str]] = {}
+    for op in report.ops:
+        if op.status != "applied" or not isinstance(op.change, _FIELD_WRITES):
+            continue
+        kept = _as_kept(op.answer)
+        for row in op.change.rows():
+            if row.name in kept and show(kept[row.name]) != show(row.after):
+                answered[(_written(op.change), row.name)] = (show(row.after), show(kept[row.name]))
+    explained = []
+    for change, lines in explain_plan(remaining):
+        again = [
+            f"{row.name}: the API keeps {got} when sent {sent} (its answer to this run's "
+            f"write): write {got} in the manifest, or every apply sends it again"
+            for row in (change.rows() if isinstance(change, _FIELD_WRITES) else ())
+            for sent, got in [answered.get((_written(change), row.name), ("", ""))]
+            if sent == show(row.after) and got == show(row.before)
+        ]
+        explained.append((change, (*lines, *again)))
+    return tuple(explained)
+
+
+_FIELD_WRITES = (CreateCampaign, UpdateCampaign, CreateContact, UpdateContact)
+
+
+def _written(change: Change) -> tuple[str, ...]:
+    """What a field write is to: a person (contacts) or a manifest campaign."""
+    if isinstance(change, CONTACT_CHANGES):
+        return ("contact", *change.contact.person_key)
+    return ("campaign", change.campaign or change.address)
+
+
+def _as_kept(answer: object) -> dict[str, object]:
+    """A write's answer as plans compare its fields (status and name aside: a campaign is
+    created pending on its way to ready, and a name the API changes fails its create)."""
+    if isinstance(answer, Campaign):
+        live = campaign_from_api(answer)
+        return {f: live.value(f) for f in (*TEXT_FIELDS, *DATETIME_FIELDS)}
+    if isinstance(answer, ListContact):
+        return dict(contact_of(answer)._asdict())
+    return {}
 
 
 def numbers_added_twice(report: ApplyReport, applied: Plan, live: LiveState) -> list[Duplicate]:
