@@ -94,3 +94,19 @@ def test_a_ready_campaign_without_numbers_is_a_warning_not_an_error(
     ]
     state = load_manifests(["m.yaml"])
     assert [w.path for w in state.warnings] == ["campaigns[1].status", "campaigns[2].status"]
+
+
+def test_a_person_written_composed_and_decomposed_is_one_person(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """ "José" composed and "Jose" + U+0301 are shown alike: they were two people, two
+    contacts and two numbers of one campaign, the person called twice."""
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "version: 1\ncampaigns:\n  - name: Q3\n    numbers:\n"
+        '      - {phone: "+16507991144", first_name: "Jos\u00e9"}\n'
+        '      - {phone: "+16507991144", first_name: "Jose\u0301"}\n'
+    )
+    code, out, err = run_cli(capsys, "validate", str(path))
+    assert code == 1, out + err
+    assert "is already in this campaign at" in err, err
