@@ -216,3 +216,7 @@ def test_of_twin_campaigns_the_one_already_ready_is_the_one_to_keep(
     assert f'campaign "Acme at once": ids {mine}, {made[0]} (keep {made[0]}; remove {mine})' in (
         out + err
     )
+    # the next plan refuses the pair, and says a copy is to be archived, not only pinned
+    # (pinning one left the other calling the same people)
+    code, out, err = run_cli(capsys, "plan", "m.yaml")
+    assert code == 1 and "pin one with `id:` in the manifest, or archive the extra" in err, err

@@ -134,7 +134,9 @@ def _find(
                 d.source,
                 "name",
                 f"{len(active)} active live campaigns are named {quoted(d.name)} "
-                f"(ids {ids}); pin one with `id:` in the manifest",
+                f"(ids {ids}); pin one with `id:` in the manifest, or archive the extra "
+                "ones in Upcall if they are copies (two applies at once, or a write "
+                "committed late, make those; each would call the same people)",
             )
         )
     return active[0]
