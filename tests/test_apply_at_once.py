@@ -220,3 +220,35 @@ def test_of_twin_campaigns_the_one_already_ready_is_the_one_to_keep(
     # (pinning one left the other calling the same people)
     code, out, err = run_cli(capsys, "plan", "m.yaml")
     assert code == 1 and "pin one with `id:` in the manifest, or archive the extra" in err, err
+
+
+def test_a_person_staged_twice_in_the_list_is_a_warning_where_a_plan_uses_them(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Another apply staged Joey too, an identical contact in the same list: plans took
+    one silently, until an edit of his details made the copies differ and every plan
+    stopped ('the contact list holds 2 different contacts')."""
+    Path("m.yaml").write_text(MANIFEST.format(status="pending"))
+    other = connect(emu)
+    copy: list[str] = []
+
+    def stage_joey_again(applier: Applier, op: Op) -> None:
+        assert applier.list_id is not None
+        joey = ContactAttributes(phone="+16507991144", first_name="Joey", last_name="Smith")
+        copy.append(other.create_contact(applier.list_id, joey).id)
+
+    _once_before(monkeypatch, "_add_number", stage_joey_again)
+    assert run_cli(capsys, "apply", "--auto-approve", "m.yaml")[0] == 0
+    Path("m.yaml").write_text(
+        MANIFEST.format(status="pending")
+        + '  - name: Acme later\n    numbers:\n      - {phone: "+16507991144", '
+        "first_name: Joey, last_name: Smith}\n"
+    )
+    code, out, err = run_cli(capsys, "plan", "m.yaml")
+    assert code == 0, out + err
+    assert (
+        "warning: contact_list: the contact list holds 2 identical contacts for "
+        "+16507991144 (Joey Smith)"
+        in out
+        and f"remove {copy[0]} in Upcall before their details change" in out
+    ), out

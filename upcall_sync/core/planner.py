@@ -113,6 +113,8 @@ class _ContactIndex:
     ) -> None:
         self.matched: dict[PersonKey, LiveContact] = {}
         self.problems: list[str] = []
+        #: people the list holds identical copies of (a late POST, two applies at once)
+        self.copies: list[str] = []
         self.renames = renames
         lines = {p.line_key for p in needed}
         if phones_read is not None:
@@ -150,6 +152,14 @@ class _ContactIndex:
                     f"{person.label} (ids {ids}); remove the extra ones in Upcall"
                 )
                 continue
+            if len(same) > 1:
+                ids = ", ".join(c.id for c in same[1:])
+                self.copies.append(
+                    f"the contact list holds {len(same)} identical contacts for {person.label} "
+                    f"(a write committed after an apply stopped waiting, or two applies at "
+                    f"once); plans use id {same[0].id}: remove {ids} in Upcall before their "
+                    "details change (different contacts for one person stop every plan)"
+                )
             self.matched[person.person_key] = same[0]
 
 
@@ -246,9 +256,17 @@ class _Planner:
         self.index = _ContactIndex(
             persons, needed, self.live.contacts, self.live.contact_phones_read, self.renames
         )
+        where = first_file(self.desired)
         if self.index.problems:
-            where = first_file(self.desired)
             raise PlanError([Problem(where, "contact_list", p) for p in self.index.problems])
+        self.notices.extend(
+            Notice(
+                kind="warning",
+                address=f"contact_list[{quoted(self.desired.contact_list)}]",
+                message=f"{where}: warning: contact_list: {copy}",
+            )
+            for copy in self.index.copies
+        )
         self.contact_changes: dict[PersonKey, Change] = {}
         self.dnc = DoNotCallList(self.desired.do_not_call)
         self.left_out = {(c.name, n.contact.phone) for c, n, _e in listed(self.desired)}
