@@ -110,3 +110,28 @@ def test_a_person_written_composed_and_decomposed_is_one_person(
     code, out, err = run_cli(capsys, "validate", str(path))
     assert code == 1, out + err
     assert "is already in this campaign at" in err, err
+
+
+def test_a_person_written_twice_in_another_case_or_with_a_zero_width_space_is_a_warning(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """ "Joey", "JOEY" and "Jo" + U+200B + "ey" on one line were three people, all valid:
+    the line called three times. Two people may share a line (the reference's Joey and
+    Janie), so names that only look alike are a warning, not an error."""
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "version: 1\ncampaigns:\n  - name: Q3\n    numbers:\n"
+        '      - {phone: "+16507991144", first_name: Joey, last_name: Smith}\n'
+        '      - {phone: "+16507991144", first_name: "Jo\\u200bey", last_name: Smith}\n'
+        '      - {phone: "+16507991144", first_name: JOEY, last_name: " Smith"}\n'
+        '      - {phone: "+16507991144", first_name: Janie, last_name: Smith}\n'
+    )
+    code, out, err = run_cli(capsys, "validate", str(path))
+    assert code == 0, out + err
+    warned = [line for line in err.splitlines() if "looks like the person at" in line]
+    assert len(warned) == 2, err
+    assert warned[0].startswith(
+        f"{path}:6:9: warning: campaigns[0].numbers: +16507991144 "
+        "(Jo\\u200bey Smith) looks like the person at "
+    )
+    assert "(JOEY  Smith)" in warned[1] and "Janie" not in err

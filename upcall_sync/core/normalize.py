@@ -150,6 +150,22 @@ def nfc(value: str) -> str:
     return value if value.isascii() else unicodedata.normalize("NFC", value)
 
 
+def look_alike(value: str) -> str:
+    """A name as people tell names apart: case, runs of whitespace and invisible format
+    characters (a zero-width space pasted in with it) ignored. "Joey", "JOEY" and
+    "Jo\u200bey" are one name to the eye, three to a plan."""
+    if not value.isascii():
+        value = "".join(ch for ch in nfc(value) if unicodedata.category(ch) != "Cf")
+    return " ".join(value.casefold().split())
+
+
+def visible(text: str) -> str:
+    """`text` with its invisible format characters (a zero-width space) as \\u escapes."""
+    if text.isascii():
+        return text
+    return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) == "Cf" else c for c in text)
+
+
 #: whether a text is NFC already (at once for ASCII): the live rows' fast path asks it
 is_nfc = functools.partial(unicodedata.is_normalized, "NFC")
 

@@ -27,7 +27,7 @@ from upcall_sync.core.model import (
     DoNotCall,
     Safety,
 )
-from upcall_sync.core.normalize import format_datetime, name_key, quote
+from upcall_sync.core.normalize import format_datetime, look_alike, name_key, quote, visible
 from upcall_sync.errors import Location, ManifestError, Problem
 from upcall_sync.manifest.contacts_file import (
     ContactsRef,
@@ -540,8 +540,22 @@ class _Merger:
     def _check_numbers(self, numbers: list[DesiredNumber], path: str) -> None:
         """Nobody twice in a campaign; one set of details per person across campaigns."""
         seen: dict[_Person, Location] = {}
+        alike: dict[_Person, Location] = {}  # a line and names as people read them
         for number in numbers:
             person = number.contact.person_key
+            looks = (*person[:2], look_alike(person[2]), look_alike(person[3]))
+            if person not in seen and looks in alike:
+                self.warnings.append(
+                    Problem(
+                        number.source,
+                        f"{path}.numbers",
+                        f"{visible(number.contact.label)} looks like the person at "
+                        f"{alike[looks]} (same line; the names differ only in case, spacing or "
+                        "invisible characters): both would be added and the line called twice; "
+                        "keep one",
+                    )
+                )
+            alike.setdefault(looks, number.source)
             if person in seen:
                 self.problems.append(
                     Problem(
