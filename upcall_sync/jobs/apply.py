@@ -35,7 +35,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from upcall_sync.client import (
     WORKERS_PER_SLOT,
@@ -72,6 +72,7 @@ from upcall_sync.errors import (
     OutcomeUnknown,
     UpcallSyncError,
 )
+from upcall_sync.jobs.answers import note, noted, refuse_another_line, refuse_renamed
 from upcall_sync.jobs.schedule import (
     PRIORITY,
     ApplyReport,
@@ -88,8 +89,6 @@ __all__ = ["PRIORITY", "Applier", "ApplyReport", "Listener", "Op", "Status", "ap
 
 log = logging.getLogger("upcall_sync.jobs.apply")
 
-#: what a POST answers: the object as the API stored it
-_Made = TypeVar("_Made", Campaign, ContactList, ListContact)
 
 #: seconds beyond the read timeout that a timed-out POST is watched for a late commit
 LATE_COMMIT_MARGIN = 5.0
@@ -240,10 +239,10 @@ class Applier:
         name = self.plan.contact_list
         answers: list[ContactList] = []
         made = self._post(
-            op, lambda: _noted(self.client.create_list(name), answers), self._find_list
+            op, lambda: noted(self.client.create_list(name), answers), self._find_list
         )
         self.list_id = op.live_id = made
-        _refuse_renamed("contact list", name, answers, made, "its contacts were not created")
+        refuse_renamed("contact list", name, answers, made, "its contacts were not created")
         return f"id {made}"
 
     def _create_campaign(self, op: Op) -> str:
@@ -257,14 +256,15 @@ class Applier:
         answers: list[Campaign] = []
         made = self._post(
             op,
-            lambda: _noted(self.client.create_campaign(_campaign_attributes(values)), answers),
+            lambda: noted(self.client.create_campaign(_campaign_attributes(values)), answers),
             lambda: self._find_campaign(
                 name, from_number if isinstance(from_number, str) else None
             ),
         )
-        op.live_id, op.answer = made, answers[-1] if answers else None
+        op.live_id = made
+        note(op, answers[-1] if answers else None)
         status = values.get("status") or "pending"
-        _refuse_renamed(
+        refuse_renamed(
             "campaign", name, answers, made, f"it was left {status}, without its numbers"
         )
         with self._lock:
@@ -283,7 +283,7 @@ class Applier:
         campaign_id = op.live_id = self._campaign_id(change)
         if values:
             try:
-                op.answer = self.client.update_campaign(campaign_id, _campaign_attributes(values))
+                note(op, self.client.update_campaign(campaign_id, _campaign_attributes(values)))
             except ApiStatusError as exc:
                 stops = values.get("status") not in (None, "ready")  # paused, archived ...
                 if not (change.reason and stops and exc.status == 400):
@@ -320,7 +320,7 @@ class Applier:
         values["status"] = "ready"
         if isinstance(change, CreateCampaign):
             self._refuse_ready_beside_a_twin(str(change.values["name"]), campaign_id)
-        op.answer = self.client.update_campaign(campaign_id, _campaign_attributes(values))
+        note(op, self.client.update_campaign(campaign_id, _campaign_attributes(values)))
         return "status ready"
 
     def _refuse_ready_beside_a_twin(self, name: str, campaign_id: str) -> None:
@@ -360,14 +360,15 @@ class Applier:
         answers: list[ListContact] = []
         made = self._post(
             op,
-            lambda: _noted(
+            lambda: noted(
                 self.client.create_contact(list_id, ContactAttributes(**person.api_attributes())),
                 answers,
             ),
             lambda: self._find_contact(list_id, person),
         )
-        op.live_id, op.answer = made, answers[-1] if answers else None
-        _refuse_another_line(person, answers, made)
+        op.live_id = made
+        note(op, answers[-1] if answers else None)
+        refuse_another_line(person, answers, made)
         with self._lock:
             self.contact_ids[person.person_key] = made
         return f"id {made}"
@@ -377,7 +378,7 @@ class Applier:
         assert isinstance(change, UpdateContact) and change.live_id is not None
         op.live_id = change.live_id
         list_id = change.list_id or self._list_id()  # another list: manage_other_lists
-        op.answer = self.client.update_contact(list_id, change.live_id, _contact_update(change))
+        note(op, self.client.update_contact(list_id, change.live_id, _contact_update(change)))
         return f"id {change.live_id}"
 
     def _add_number(self, op: Op) -> str:
@@ -509,39 +510,6 @@ class Applier:
 
     def _find_number(self, campaign_id: str, person: Contact) -> str | None:
         return _first_of(person, self.client.list_numbers(campaign_id, **_filters_for(person)))
-
-
-def _noted(made: _Made, answers: list[_Made]) -> _Made:
-    answers.append(made)
-    return made
-
-
-def _refuse_renamed(
-    kind: str, name: str, answers: Sequence[Campaign | ContactList], made: str, left: str
-) -> None:
-    """A create answered with another name (cut at a length limit, rewritten beyond NFC
-    and whitespace) fails: no plan would find it, each apply would make it again."""
-    if answers and name_key(answers[-1].name) != name_key(name):
-        raise UpcallSyncError(
-            f"the API stored the new {kind} {quoted(name)} (id {made}) under another name, "
-            f"{quoted(answers[-1].name)}: no later plan would find it, and each apply would "
-            f"create it again; {left}. Write the name as the API keeps it (a shorter one?) "
-            f"in the manifest"
-        )
-
-
-def _refuse_another_line(person: Contact, answers: Sequence[ListContact], made: str) -> None:
-    """A contact answered with another phone or extension (a national "(415) 555-0100",
-    not E.164) fails: plans match people by line, each apply would add them again."""
-    got = contact_of(answers[-1]) if answers else person
-    if got.line_key != person.line_key:
-        shown = f"{got.phone} x{got.extension}" if got.extension else got.phone
-        raise UpcallSyncError(
-            f"the API stored the new contact {person.label} (id {made}) with the phone "
-            f"{quoted(shown)}, which does not read as the one sent: no later plan would "
-            "find this person staged, and each apply would stage and add them again; "
-            "their numbers were not added. The API should answer phones in E.164"
-        )
 
 
 def _filters_for(person: Contact) -> dict[str, str | None]:

@@ -75,8 +75,8 @@ class Op:
     #: POSTs sent; `resent`: sent again after an unknown outcome (a duplicate may exist)
     attempts: int = 0
     resent: bool = False
-    #: what the API answered the write with (the campaign or contact as it stored it)
-    answer: Any = None
+    #: fields the API answered the write with another value than sent: name -> that value
+    answered: dict[str, Any] = field(default_factory=dict)
 
     @property
     def campaign(self) -> str | None:

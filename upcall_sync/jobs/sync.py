@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from upcall_sync.client import Campaign, ListContact, UpcallClient
+from upcall_sync.client import Campaign, UpcallClient
 from upcall_sync.core.changes import (
     CONTACT_CHANGES,
     AddNumber,
@@ -39,8 +39,6 @@ from upcall_sync.core.changes import (
 )
 from upcall_sync.core.matching import id_order, plan_scope, select_targets
 from upcall_sync.core.model import (
-    DATETIME_FIELDS,
-    TEXT_FIELDS,
     Contact,
     DesiredCampaign,
     DesiredState,
@@ -61,7 +59,7 @@ from upcall_sync.manifest import MANIFEST_SUFFIXES, load_manifests
 from upcall_sync.manifest.tokencheck import token_problems
 from upcall_sync.output.explain import explain_plan, plan_differences
 from upcall_sync.state.reader import Reader
-from upcall_sync.state.rows import campaign_from_api, contact_of
+from upcall_sync.state.rows import contact_of
 
 log = logging.getLogger("upcall_sync.sync")
 
@@ -413,10 +411,10 @@ def explain_remaining(
     for op in report.ops:
         if op.status != "applied" or not isinstance(op.change, _FIELD_WRITES):
             continue
-        kept = _as_kept(op.answer)
         for row in op.change.rows():
-            if row.name in kept and show(kept[row.name]) != show(row.after):
-                answered[(_written(op.change), row.name)] = (show(row.after), show(kept[row.name]))
+            if row.name in op.answered:
+                got = show(op.answered[row.name])
+                answered[(_written(op.change), row.name)] = (show(row.after), got)
     explained = []
     for change, lines in explain_plan(remaining):
         again = [
@@ -438,17 +436,6 @@ def _written(change: Change) -> tuple[str, ...]:
     if isinstance(change, CONTACT_CHANGES):
         return ("contact", *change.contact.person_key)
     return ("campaign", change.campaign or change.address)
-
-
-def _as_kept(answer: object) -> dict[str, object]:
-    """A write's answer as plans compare its fields (status and name aside: a campaign is
-    created pending on its way to ready, and a name the API changes fails its create)."""
-    if isinstance(answer, Campaign):
-        live = campaign_from_api(answer)
-        return {f: live.value(f) for f in (*TEXT_FIELDS, *DATETIME_FIELDS)}
-    if isinstance(answer, ListContact):
-        return dict(contact_of(answer)._asdict())
-    return {}
 
 
 def numbers_added_twice(report: ApplyReport, applied: Plan, live: LiveState) -> list[Duplicate]:

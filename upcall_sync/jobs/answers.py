@@ -1,0 +1,70 @@
+"""What a write's answer says: the object as the API stored it.
+
+A server may keep what it is sent otherwise (a name cut at a length limit, a phone
+in a national format, an email lowercased). A create whose answer no later plan
+would match is refused here (apply fails it, and skips what depends on it); any
+other field answered otherwise is noted on its Op for the convergence check to
+explain (`sync.explain_remaining`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TypeVar
+
+from upcall_sync.client import Campaign, ContactList, ListContact
+from upcall_sync.core.changes import quoted, show
+from upcall_sync.core.model import DATETIME_FIELDS, TEXT_FIELDS, Contact
+from upcall_sync.core.normalize import name_key
+from upcall_sync.errors import UpcallSyncError
+from upcall_sync.jobs.schedule import Op
+from upcall_sync.state.rows import campaign_from_api, contact_of
+
+#: what a POST answers: the object as the API stored it
+_Made = TypeVar("_Made", Campaign, ContactList, ListContact)
+
+
+def noted(made: _Made, answers: list[_Made]) -> _Made:
+    answers.append(made)
+    return made
+
+
+def note(op: Op, answer: Campaign | ListContact | None) -> None:
+    """Keep of a write's answer the fields it holds otherwise than sent (`op.answered`; the
+    whole answer would cost 2 kB a contact): a server that rewrites what it is sent."""
+    if isinstance(answer, Campaign):
+        live = campaign_from_api(answer)
+        kept = {f: live.value(f) for f in (*TEXT_FIELDS, *DATETIME_FIELDS)}
+    else:
+        kept = contact_of(answer)._asdict() if answer is not None else {}
+    for row in op.change.rows():
+        if row.name in kept and show(kept[row.name]) != show(row.after):
+            op.answered[row.name] = kept[row.name]
+
+
+def refuse_renamed(
+    kind: str, name: str, answers: Sequence[Campaign | ContactList], made: str, left: str
+) -> None:
+    """A create answered with another name (cut at a length limit, rewritten beyond NFC
+    and whitespace) fails: no plan would find it, each apply would make it again."""
+    if answers and name_key(answers[-1].name) != name_key(name):
+        raise UpcallSyncError(
+            f"the API stored the new {kind} {quoted(name)} (id {made}) under another name, "
+            f"{quoted(answers[-1].name)}: no later plan would find it, and each apply would "
+            f"create it again; {left}. Write the name as the API keeps it (a shorter one?) "
+            f"in the manifest"
+        )
+
+
+def refuse_another_line(person: Contact, answers: Sequence[ListContact], made: str) -> None:
+    """A contact answered with another phone or extension (a national "(415) 555-0100",
+    not E.164) fails: plans match people by line, each apply would add them again."""
+    got = contact_of(answers[-1]) if answers else person
+    if got.line_key != person.line_key:
+        shown = f"{got.phone} x{got.extension}" if got.extension else got.phone
+        raise UpcallSyncError(
+            f"the API stored the new contact {person.label} (id {made}) with the phone "
+            f"{quoted(shown)}, which does not read as the one sent: no later plan would "
+            "find this person staged, and each apply would stage and add them again; "
+            "their numbers were not added. The API should answer phones in E.164"
+        )
