@@ -138,6 +138,23 @@ def serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
 @pytest.fixture
 def cli_env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
     """Point the in-process CLI at the emulator through the environment, as CI would."""
+    return point_cli_at(emulator, monkeypatch)
+
+
+@contextlib.contextmanager
+def cli_emulator(monkeypatch: pytest.MonkeyPatch, cwd: Path) -> Iterator[Emulator]:
+    """A fresh emulator (fault-free, the confirmed numbers) that the in-process CLI
+    points at, run from `cwd`; closed after."""
+    monkeypatch.chdir(cwd)
+    server = Emulator(tokens=[TOKEN], confirmed_numbers=list(CONFIRMED), faults=Faults())
+    point_cli_at(server, monkeypatch)
+    with server:
+        yield server
+    server.store.close()
+
+
+def point_cli_at(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
+    """`cli_env`'s settings, for a test's own emulator."""
     monkeypatch.setenv("UPCALL_API_URL", emulator.base_url)
     monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
     monkeypatch.delenv("UPCALL_AUTH_TOKEN_FILE", raising=False)

@@ -18,11 +18,11 @@ import pytest
 from referencing import Registry, Resource
 
 from upcall_sync.client import CampaignAttributes, ContactAttributes
-from upcall_sync.emulator import Emulator, Faults
+from upcall_sync.emulator import Emulator
 from upcall_sync.jobs.apply import Applier
 from upcall_sync.jobs.schedule import Op
 
-from .conftest import CONFIRMED, ROOT, TOKEN, connect, run_cli
+from .conftest import ROOT, cli_emulator, connect, run_cli
 
 MANIFEST = """\
 version: 1
@@ -38,15 +38,8 @@ campaigns:
 
 @pytest.fixture
 def emu(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Emulator]:
-    monkeypatch.chdir(tmp_path)
-    server = Emulator(tokens=[TOKEN], confirmed_numbers=list(CONFIRMED), faults=Faults())
-    monkeypatch.setenv("UPCALL_API_URL", server.base_url)
-    monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
-    monkeypatch.delenv("UPCALL_AUTH_TOKEN_FILE", raising=False)
-    monkeypatch.setenv("NO_COLOR", "1")
-    with server:
+    with cli_emulator(monkeypatch, tmp_path) as server:
         yield server
-    server.store.close()
 
 
 def _once_before(

@@ -18,10 +18,10 @@ from typing import Any
 import phonenumbers
 import pytest
 
-from upcall_sync.emulator import Emulator, Faults
+from upcall_sync.emulator import Emulator
 from upcall_sync.emulator.store import Store
 
-from .conftest import CONFIRMED, TOKEN, run_cli
+from .conftest import CONFIRMED, TOKEN, cli_emulator, run_cli
 
 LIMIT = 40
 LONG = "Acme renewal reminders for the northern California region 2031"
@@ -51,15 +51,8 @@ def cutting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Emulato
 
     monkeypatch.setattr(Store, "create_campaign", cut_campaign)
     monkeypatch.setattr(Store, "create_list", cut_list)
-    monkeypatch.chdir(tmp_path)
-    server = Emulator(tokens=[TOKEN], confirmed_numbers=list(CONFIRMED), faults=Faults())
-    monkeypatch.setenv("UPCALL_API_URL", server.base_url)
-    monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
-    monkeypatch.delenv("UPCALL_AUTH_TOKEN_FILE", raising=False)
-    monkeypatch.setenv("NO_COLOR", "1")
-    with server:
+    with cli_emulator(monkeypatch, tmp_path) as server:
         yield server
-    server.store.close()
 
 
 def _campaigns(emu: Emulator) -> list[tuple[Any, ...]]:
