@@ -232,3 +232,35 @@ def test_a_value_the_server_rewrites_is_named_as_such_when_apply_does_not_conver
         [(explained)] = json.loads(out)["convergence"]["remaining"]
         assert explained["explanation"] == ['language "en" -> "EN"', hint]
         server.store.close()
+
+
+def test_a_name_stored_half_normalized_is_another_name(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A server that collapses whitespace but does not compose to NFC keeps "Cafe\u0301  Q1"
+    as "Cafe\u0301 Q1": equal under `name_key`, so the create stood, but plans ask the exact
+    `?name=` filter for the name as written and its NFC, collapsed form only, and found
+    neither: each apply created the campaign again, filled it and made it ready."""
+    create_campaign, update_campaign = Store.create_campaign, Store.update_campaign
+
+    def squish(values: dict[str, Any]) -> dict[str, Any]:
+        return {**values, "name": " ".join(values["name"].split())} if "name" in values else values
+
+    monkeypatch.setattr(
+        Store, "create_campaign", lambda self, a, v: create_campaign(self, a, squish(v))
+    )
+    monkeypatch.setattr(
+        Store, "update_campaign", lambda self, a, i, v: update_campaign(self, a, i, squish(v))
+    )
+    with cli_emulator(monkeypatch, tmp_path) as server:
+        Path("m.yaml").write_text(MANIFEST.format(list="half", name='"Cafe\u0301  Q1"'))
+        for _ in range(2):
+            code, out, err = run_cli(capsys, "apply", "--auto-approve", "m.yaml")
+            assert code == 1, out + err
+            assert (
+                'under another form of its name, "Cafe\u0301 Q1" (it differs in Unicode '
+                "composition or whitespace alone"
+                in out + err
+                and "it was left pending, without its numbers" in out + err
+            ), out + err
+        assert _campaigns(server) == [("Cafe\u0301 Q1", "pending", 0)] * 2

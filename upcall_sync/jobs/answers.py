@@ -15,7 +15,7 @@ from typing import TypeVar
 from upcall_sync.client import Campaign, ContactList, ListContact
 from upcall_sync.core.changes import quoted, show
 from upcall_sync.core.model import DATETIME_FIELDS, TEXT_FIELDS, Contact
-from upcall_sync.core.normalize import name_key
+from upcall_sync.core.normalize import name_forms, name_key
 from upcall_sync.errors import UpcallSyncError
 from upcall_sync.jobs.schedule import Op
 from upcall_sync.state.rows import campaign_from_api, contact_of
@@ -45,15 +45,26 @@ def note(op: Op, answer: Campaign | ListContact | None) -> None:
 def refuse_renamed(
     kind: str, name: str, answers: Sequence[Campaign | ContactList], made: str, left: str
 ) -> None:
-    """A create answered with another name (cut at a length limit, rewritten beyond NFC
-    and whitespace) fails: no plan would find it, each apply would make it again."""
-    if answers and name_key(answers[-1].name) != name_key(name):
-        raise UpcallSyncError(
-            f"the API stored the new {kind} {quoted(name)} (id {made}) under another name, "
-            f"{quoted(answers[-1].name)}: no later plan would find it, and each apply would "
-            f"create it again; {left}. Write the name as the API keeps it (a shorter one?) "
-            f"in the manifest"
-        )
+    """A create answered with a name no plan asks for fails: no plan would find it, each
+    apply would make it again. Plans ask `?name=` (an exact match) for the forms of
+    `name_forms` alone, so a name equal under `name_key` but in neither form (a server
+    that collapses whitespace but does not compose to NFC, or the other way round) is
+    another name too: a plan finds it only when it reads the whole listing."""
+    if not answers or answers[-1].name in name_forms(name):
+        return
+    stored = answers[-1].name
+    other = (
+        f"under another form of its name, {quoted(stored)} (it differs in Unicode "
+        "composition or whitespace alone, yet plans ask for a name as written or in NFC "
+        "with whitespace runs as one, and the API's name filter matches exactly)"
+        if name_key(stored) == name_key(name)
+        else f"under another name, {quoted(stored)}"
+    )
+    raise UpcallSyncError(
+        f"the API stored the new {kind} {quoted(name)} (id {made}) {other}: no later "
+        f"plan would find it, and each apply would create it again; {left}. Write the "
+        "name as the API keeps it (a shorter one?) in the manifest"
+    )
 
 
 def refuse_another_line(person: Contact, answers: Sequence[ListContact], made: str) -> None:
