@@ -264,3 +264,26 @@ def test_a_name_stored_half_normalized_is_another_name(
                 and "it was left pending, without its numbers" in out + err
             ), out + err
         assert _campaigns(server) == [("Cafe\u0301 Q1", "pending", 0)] * 2
+
+
+def test_a_write_answered_as_plans_read_it_keeps_nothing_of_its_answer() -> None:
+    """`note` keeps only what the API holds otherwise than sent, as plans compare it: a
+    pitch written decomposed and ending in a newline (a YAML block scalar), answered NFC
+    and trimmed, is no other value (a plan shows no change); a language lowercased is.
+    A write kept as sent holds no dict at all (most of a 100,000-contact apply's Ops)."""
+    from upcall_sync.client import Campaign
+    from upcall_sync.core.changes import CreateCampaign, campaign_address
+    from upcall_sync.jobs.answers import note
+    from upcall_sync.jobs.schedule import Op
+
+    change = CreateCampaign(
+        address=campaign_address("Acme"),
+        campaign="Acme",
+        values={"name": "Acme", "pitch": "Se\u0301ance\n", "language": "EN"},
+    )
+    lowered = Op(0, "create_campaign", change, "create")
+    note(lowered, Campaign(id="1", name="Acme", pitch="S\u00e9ance", language="en"))
+    assert lowered.answered == {"language": "en"}
+    kept = Op(1, "create_campaign", change, "create")
+    note(kept, Campaign(id="1", name="Acme", pitch="S\u00e9ance", language="EN"))
+    assert kept.answered is None

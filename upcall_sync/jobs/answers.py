@@ -15,7 +15,7 @@ from typing import TypeVar
 from upcall_sync.client import Campaign, ContactList, ListContact
 from upcall_sync.core.changes import quoted, show
 from upcall_sync.core.model import DATETIME_FIELDS, TEXT_FIELDS, Contact
-from upcall_sync.core.normalize import name_forms, name_key
+from upcall_sync.core.normalize import name_forms, name_key, text
 from upcall_sync.errors import UpcallSyncError
 from upcall_sync.jobs.schedule import Op
 from upcall_sync.state.rows import campaign_from_api, contact_of
@@ -31,14 +31,21 @@ def noted(made: _Made, answers: list[_Made]) -> _Made:
 
 def note(op: Op, answer: Campaign | ListContact | None) -> None:
     """Keep of a write's answer the fields it holds otherwise than sent (`op.answered`; the
-    whole answer would cost 2 kB a contact): a server that rewrites what it is sent."""
+    whole answer would cost 2 kB a contact): a server that rewrites what it is sent.
+    Compared as plans compare them: a campaign's text in `normalize.text` (NFC, trailing
+    whitespace aside), so a pitch written decomposed or ending in a newline is not one."""
     if isinstance(answer, Campaign):
         live = campaign_from_api(answer)
         kept = {f: live.value(f) for f in (*TEXT_FIELDS, *DATETIME_FIELDS)}
     else:
         kept = contact_of(answer)._asdict() if answer is not None else {}
     for row in op.change.rows():
-        if row.name in kept and show(kept[row.name]) != show(row.after):
+        sent = (
+            text(row.after) if row.name in TEXT_FIELDS and isinstance(row.after, str) else row.after
+        )
+        if row.name in kept and show(kept[row.name]) != show(sent):
+            if op.answered is None:  # most writes are kept as sent: no dict for them
+                op.answered = {}
             op.answered[row.name] = kept[row.name]
 
 

@@ -76,7 +76,8 @@ class Op:
     attempts: int = 0
     resent: bool = False
     #: fields the API answered the write with another value than sent: name -> that value
-    answered: dict[str, Any] = field(default_factory=dict)
+    #: (None when none: an empty dict on each of 200,000 Ops is 13 MB)
+    answered: dict[str, Any] | None = None
 
     @property
     def campaign(self) -> str | None:

@@ -409,7 +409,7 @@ def explain_remaining(
     change back at every apply, and a bare diff does not say why it never goes away."""
     answered: dict[tuple[tuple[str, ...], str], tuple[str, str]] = {}
     for op in report.ops:
-        if op.status != "applied" or not isinstance(op.change, _FIELD_WRITES):
+        if op.status != "applied" or not op.answered or not isinstance(op.change, _FIELD_WRITES):
             continue
         for row in op.change.rows():
             if row.name in op.answered:
