@@ -108,3 +108,42 @@ def test_a_decomposed_value_reads_as_its_composed_twin() -> None:
     assert Contact.of({"phone": "+16505550100", "first_name": "Jose\u0301"}).first_name == (
         "Jos\u00e9"
     )
+
+
+# characters where NFC is subtle: combining marks of several classes (reordered), Hangul
+# jamo (composed by rule), composition exclusions and singletons (U+212B, U+2000, U+0F73),
+# a starter that composes with a following vowel sign (U+0B47 U+0B3E), and what
+# str.rstrip() strips; any text besides
+_SUBTLE = st.text(
+    st.sampled_from(
+        [
+            *"\x00 \xa0\x1c\x85\u3000aAe+09",
+            *"\u0300\u0301\u0323\u0327\u0345\u05bc\u05c1\u0f71\u0f72\u0f73\u1100\u1161",
+            *"\u11a8\uac00\u0b47\u0b3e\u0b57\u1e0a\u2000\u2001\u212b\ufb2c\U0001d15e",
+        ]
+    ),
+    max_size=6,
+)
+_ANY_VALUE = st.one_of(_SUBTLE, st.text(st.characters(exclude_categories=("Cs",)), max_size=6))
+
+
+@given(
+    st.lists(
+        st.tuples(st.one_of(_PHONE, _ANY_VALUE), st.lists(_ANY_VALUE, min_size=13, max_size=13)),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_every_fast_path_maps_a_page_like_the_careful_one(
+    page: list[tuple[str, list[str]]],
+) -> None:
+    """`clean_contacts` (a whole page joined: one scan, one NFC check) and the per-row fast
+    paths of `live_numbers` and `live_list_contacts` agree with the careful mapping on any
+    text, the NFC check over joined values included."""
+    rows = [(phone, *rest) for phone, rest in page]
+    want = [careful(values) for values in rows]
+    numbered = live_numbers([NumberRow(str(i), "", v) for i, v in enumerate(rows)])
+    assert [n.contact for n in numbered] == want
+    listed = live_list_contacts([ContactRow(str(i), v) for i, v in enumerate(rows)])
+    assert [c.contact for c in listed] == want
+    assert clean_contacts(rows) in (None, want)
