@@ -287,3 +287,22 @@ def test_a_write_answered_as_plans_read_it_keeps_nothing_of_its_answer() -> None
     kept = Op(1, "create_campaign", change, "create")
     note(kept, Campaign(id="1", name="Acme", pitch="S\u00e9ance", language="EN"))
     assert kept.answered is None
+
+
+def test_a_contact_answered_with_another_extension_says_so() -> None:
+    """The phone came back as sent, the extension did not (dropped, or " 12"): the error
+    named the phone and asked for E.164, which the API had answered."""
+    from upcall_sync.client import ListContact
+    from upcall_sync.core.model import Contact
+    from upcall_sync.errors import UpcallSyncError
+    from upcall_sync.jobs.answers import refuse_another_line
+
+    person = Contact("+16507991144", "12", "Joey", "Smith")
+    for extension, said in ((None, "with no extension"), (" 12", 'with the extension " 12"')):
+        answer = ListContact(id="7", phone="+16507991144", extension=extension)
+        with pytest.raises(UpcallSyncError) as refused:
+            refuse_another_line(person, [answer], "7")
+        assert f"(id 7) {said}, which does not read as the one sent" in str(refused.value)
+        assert "E.164" not in str(refused.value)
+    # spaces in the phone read as the same line: the create stands
+    refuse_another_line(person, [ListContact(id="7", phone="+1 650 799 1144", extension="12")], "7")

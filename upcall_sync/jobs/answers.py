@@ -79,10 +79,16 @@ def refuse_another_line(person: Contact, answers: Sequence[ListContact], made: s
     not E.164) fails: plans match people by line, each apply would add them again."""
     got = contact_of(answers[-1]) if answers else person
     if got.line_key != person.line_key:
-        shown = f"{got.phone} x{got.extension}" if got.extension else got.phone
+        if got.phone == person.phone:  # the extension alone (dropped, padded, another)
+            what = f"the extension {quoted(got.extension)}" if got.extension else "no extension"
+            should = "The API should keep an extension as sent"
+        else:
+            shown = f"{got.phone} x{got.extension}" if got.extension else got.phone
+            what = f"the phone {quoted(shown)}"
+            should = "The API should answer phones in E.164"
         raise UpcallSyncError(
-            f"the API stored the new contact {person.label} (id {made}) with the phone "
-            f"{quoted(shown)}, which does not read as the one sent: no later plan would "
-            "find this person staged, and each apply would stage and add them again; "
-            "their numbers were not added. The API should answer phones in E.164"
+            f"the API stored the new contact {person.label} (id {made}) with {what}, "
+            "which does not read as the one sent: no later plan would find this person "
+            "staged, and each apply would stage them again (one more list contact each "
+            f"time) and add them again; their numbers were not added. {should}"
         )
