@@ -269,24 +269,10 @@ def apply(
     With --format json, stdout carries one JSON report (schema/apply-report.schema.json),
     on every exit, errors included; the plan, prompt, progress and summary go to stderr.
     """
-    from upcall_sync.jobs.sync import prepare_apply
-
     run = _ApplyRun(json_report=fmt is ApplyFormat.json)
     try:
         client = connection.client()
-        try:
-            with gc_paused(), reading(client, "plan", quiet=quiet):
-                options = plan_options(prune, target)
-                run.job = prepare_apply(need_paths(paths), client, options)
-        except StalePlan as exc:
-            run.stops = _stop_calls_anyway(client, exc.stops, run.out)
-            raise
-        except PlanError:
-            from upcall_sync.jobs.sync import stops_for_plan_error
-
-            stops = stops_for_plan_error(need_paths(paths), client)
-            run.stops = _stop_calls_anyway(client, stops, run.out)
-            raise
+        run.job = _prepare(run, client, need_paths(paths), plan_options(prune, target), quiet)
         code = _apply_job(
             run, client, force=force, auto_approve=auto_approve, fail_fast=fail_fast, quiet=quiet
         )
@@ -296,6 +282,24 @@ def apply(
     run.document(code)
     if code:
         raise typer.Exit(code)
+
+
+def _prepare(
+    run: _ApplyRun, client: UpcallClient, paths: list[str], options: PlanOptions, quiet: bool
+) -> ApplyJob:
+    """Apply's plan (fresh, or a saved one checked); when it cannot be had (a stale saved
+    plan, no plan possible), the do-not-call stops are made all the same, then the error."""
+    from upcall_sync.jobs.sync import prepare_apply, stops_for_plan_error
+
+    try:
+        with gc_paused(), reading(client, "plan", quiet=quiet):
+            return prepare_apply(paths, client, options)
+    except StalePlan as exc:
+        run.stops = _stop_calls_anyway(client, exc.stops, run.out)
+        raise
+    except PlanError:
+        run.stops = _stop_calls_anyway(client, stops_for_plan_error(paths, client), run.out)
+        raise
 
 
 class _ApplyRun:

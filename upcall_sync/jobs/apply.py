@@ -482,13 +482,9 @@ class Applier:
         return None
 
     def _find_list(self) -> str | None:
-        want = name_key(self.plan.contact_list)
-        lists = [
-            x
-            for form in name_forms(self.plan.contact_list)
-            for x in self.client.list_lists(name=form)
-        ]
-        exact = sorted({x.id for x in lists if name_key(x.name) == want}, key=id_order)
+        exact = sorted(
+            {x.id for x in lists_named(self.client, self.plan.contact_list)}, key=id_order
+        )
         return exact[0] if exact else None
 
     def _find_campaign(self, name: str, from_number: str | None) -> str | None:
@@ -496,20 +492,38 @@ class Applier:
         return ids[-1] if ids else None
 
     def _campaigns_named(self, name: str, from_number: str | None = None) -> list[Campaign]:
-        """The live campaigns the planner takes for `name` (`name_key`), asked by each of
-        the forms a server may store it in (`name_forms`)."""
-        return [
-            c
-            for form in name_forms(name)
-            for c in self.client.list_campaigns(name=form, from_number=from_number)
-            if name_key(c.name) == name_key(name)
-        ]
+        return campaigns_named(self.client, name, from_number)
 
     def _find_contact(self, list_id: str, person: Contact) -> str | None:
         return _first_of(person, self.client.list_contacts(list_id, **_filters_for(person)))
 
     def _find_number(self, campaign_id: str, person: Contact) -> str | None:
         return _first_of(person, self.client.list_numbers(campaign_id, **_filters_for(person)))
+
+
+def campaigns_named(
+    client: UpcallClient, name: str, from_number: str | None = None
+) -> list[Campaign]:
+    """The live campaigns the planner takes for `name` (`name_key`), asked by each of the
+    forms a server may store it in (`name_forms`)."""
+    key = name_key(name)
+    return [
+        c
+        for form in name_forms(name)
+        for c in client.list_campaigns(name=form, from_number=from_number)
+        if name_key(c.name) == key
+    ]
+
+
+def lists_named(client: UpcallClient, name: str) -> list[ContactList]:
+    """The contact lists the planner takes for `name`, asked as `campaigns_named` asks."""
+    key = name_key(name)
+    return [
+        x
+        for form in name_forms(name)
+        for x in client.list_lists(name=form)
+        if name_key(x.name) == key
+    ]
 
 
 def _filters_for(person: Contact) -> dict[str, str | None]:

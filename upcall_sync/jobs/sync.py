@@ -44,7 +44,6 @@ from upcall_sync.core.model import (
     DesiredState,
     LiveState,
 )
-from upcall_sync.core.normalize import name_forms, name_key
 from upcall_sync.core.planner import plan as compute_plan
 from upcall_sync.core.stopcalls import NO_PLAN, RETIRED, guard_pauses, guarded
 from upcall_sync.errors import (
@@ -54,7 +53,14 @@ from upcall_sync.errors import (
     UpcallSyncError,
     UsageError,
 )
-from upcall_sync.jobs.apply import ApplyReport, Listener, Op, apply_plan
+from upcall_sync.jobs.apply import (
+    ApplyReport,
+    Listener,
+    Op,
+    apply_plan,
+    campaigns_named,
+    lists_named,
+)
 from upcall_sync.manifest import MANIFEST_SUFFIXES, load_manifests
 from upcall_sync.manifest.tokencheck import token_problems
 from upcall_sync.output.explain import explain_plan, plan_differences
@@ -440,11 +446,7 @@ def _written(change: Change) -> tuple[str, ...]:
 
 def numbers_added_twice(report: ApplyReport, applied: Plan, live: LiveState) -> list[Duplicate]:
     """People this run added to a campaign whom `live` shows in it more than once."""
-    made = [op for op in report.ops if op.status == "applied" and op.live_id]
-    campaign_ids = {c.campaign: c.live_id for c in applied.changes if c.campaign and c.live_id}
-    for op in made:
-        if op.kind == "create_campaign" and op.campaign and op.live_id:
-            campaign_ids[op.campaign] = op.live_id
+    made, campaign_ids = _made_and_campaign_ids(report, applied)
     found: list[Duplicate] = []
     for name, cid in sorted(campaign_ids.items()):
         added = [op for op in made if op.kind == "add_number" and op.campaign == name]
@@ -452,6 +454,17 @@ def numbers_added_twice(report: ApplyReport, applied: Plan, live: LiveState) -> 
         if added and numbers:
             found.extend(_people_twice(name, [(n.id, n.contact) for n in numbers], added))
     return found
+
+
+def _made_and_campaign_ids(report: ApplyReport, applied: Plan) -> tuple[list[Op], dict[str, str]]:
+    """The ops this run applied that made or touched a live object, and each campaign's
+    live id (the plan's, or the one this run created)."""
+    made = [op for op in report.ops if op.status == "applied" and op.live_id]
+    campaign_ids = {c.campaign: c.live_id for c in applied.changes if c.campaign and c.live_id}
+    for op in made:
+        if op.kind == "create_campaign" and op.campaign and op.live_id:
+            campaign_ids[op.campaign] = op.live_id
+    return made, campaign_ids
 
 
 def find_duplicates(
@@ -466,11 +479,7 @@ def find_duplicates(
     look-up window) is a second copy; without idempotency keys only looking finds it.
     Only a POST sent more than once can leave one, so a run without unknown outcomes
     reads one listing per created campaign or contact list and nothing more."""
-    made = [op for op in report.ops if op.status == "applied" and op.live_id]
-    campaign_ids = {c.campaign: c.live_id for c in applied.changes if c.campaign and c.live_id}
-    for op in made:
-        if op.kind == "create_campaign" and op.campaign and op.live_id:
-            campaign_ids[op.campaign] = op.live_id
+    made, campaign_ids = _made_and_campaign_ids(report, applied)
     list_id = next((op.live_id for op in made if op.kind == "create_list"), None)
     list_id = list_id or applied.contact_list_id
     found: list[Duplicate] = []
@@ -481,27 +490,18 @@ def find_duplicates(
                 str(op.change.values.get("name")) if isinstance(op.change, CreateCampaign) else ""
             )
             # an archived one is not a copy (a late POST lands as sent): the one this
-            # run recreated without a do-not-call number keeps its old, archived self.
-            # Asked by each form a server may store the name in, compared as plans do
-            key = name_key(name)
+            # run recreated without a do-not-call number keeps its old, archived self
             twins = {
                 c.id: c
-                for form in name_forms(name)
-                for c in client.list_campaigns(name=form)
-                if name_key(c.name) == key and (c.status != "archived" or c.id == op.live_id)
+                for c in campaigns_named(client, name)
+                if c.status != "archived" or c.id == op.live_id
             }
             if len(twins) > 1:
                 order = _sorted(list(twins))
                 found.append(Duplicate("campaign", quoted(name), order, _keeper(twins, order)))
         elif op.kind == "create_list":
             # another apply running at once makes its own list (and stages everyone in it)
-            key = name_key(applied.contact_list)
-            lists = {
-                x.id
-                for form in name_forms(applied.contact_list)
-                for x in client.list_lists(name=form)
-                if name_key(x.name) == key
-            }
+            lists = {x.id for x in lists_named(client, applied.contact_list)}
             if len(lists) > 1:  # the oldest: what two applies at once both name
                 order = _sorted(list(lists))
                 found.append(
