@@ -30,11 +30,13 @@ DEFAULT = {
     "number-type": "numbers",
     "duplicate-number": "HTTP 400",
     "numbers-show-contact": "live",
+    "contact-patch": "merge",
 }
 #: each switch, and the readings it changes
 PLAYED: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
     "default": ({}, {}),
     "patch-replace": ({"patch_replace": True}, {"patch": "replace"}),
+    "contact-patch-replace": ({"contact_patch_replace": True}, {"contact-patch": "replace"}),
     "normalize-names": ({"normalize_names": True}, {"names": "normalized"}),
     "naive-datetimes": ({"naive_datetimes": True}, {"datetimes": "no offset"}),
     "page-size-limit": ({"page_size_limit": 20}, {}),
@@ -42,6 +44,7 @@ PLAYED: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
     "all": (
         {
             "patch_replace": True,
+            "contact_patch_replace": True,
             "normalize_names": True,
             "naive_datetimes": True,
             "page_size_limit": 20,
@@ -49,6 +52,7 @@ PLAYED: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
         },
         {
             "patch": "replace",
+            "contact-patch": "replace",
             "names": "normalized",
             "datetimes": "no offset",
             "numbers-show-contact": "copy",

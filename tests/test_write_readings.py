@@ -1,10 +1,11 @@
 """plan and apply under each write-side reading of CONTRACT.md, alone and all at once.
 
 The emulator plays each reading (`upcall_sync.emulator.modes.WRITE_SIDE_MODES`): a
-PATCH that replaces the campaign, names stored normalized, a page[size] above the cap
-refused with 400, datetimes without an offset, http:// links under an https API.
-Under each: apply from empty converges, a one-field edit changes that field and
-nothing else, and a second apply writes nothing.
+PATCH that replaces the campaign or the contact, names stored normalized, a page[size]
+above the cap refused with 400, datetimes without an offset, http:// links under an
+https API.
+Under each: apply from empty converges, a one-field edit (of a campaign, of a
+contact) changes that field and nothing else, and a second apply writes nothing.
 """
 
 from __future__ import annotations
@@ -81,6 +82,11 @@ def _campaigns(emu: Emulator) -> dict[str, dict[str, Any]]:
     return {str(r["id"]): {k: v for k, v in dict(r).items() if k != "id"} for r in rows}
 
 
+def _contacts(emu: Emulator) -> dict[str, tuple[str, str, str | None]]:
+    rows = emu.store.sql("SELECT phone, first_name, last_name, company FROM list_contacts")
+    return {r["phone"]: (r["first_name"], r["last_name"], r["company"]) for r in rows}
+
+
 def _writes(emu: Emulator, since: int) -> list[str]:
     return [f"{r.method} {r.api_path}" for r in emu.requests[since:] if r.method != "GET"]
 
@@ -119,11 +125,16 @@ def _converge_edit_and_rest(
         (loose,),
     )
     before = _campaigns(emu)
-    edited = MANIFEST.replace("Be friendly", "Be brief").replace(
-        "only the pitch is managed", "still only the pitch"
+    people = _contacts(emu)
+    edited = (
+        MANIFEST.replace("Be friendly", "Be brief")
+        .replace("only the pitch is managed", "still only the pitch")
+        .replace("last_name: Smith}", "last_name: Smith, company: Acme}")
     )
     manifest.write_text(edited)
     _apply(capsys, manifest)
+    # a contact PATCH (merging or replacing) leaves the person's other fields as they were
+    assert _contacts(emu) == {**people, "+16507991144": ("Joey", "Smith", "Acme")}
     after = _campaigns(emu)
     for cid, row in before.items():
         assert {k: v for k, v in after[cid].items() if k != "pitch"} == {

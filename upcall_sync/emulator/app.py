@@ -24,6 +24,7 @@ import phonenumbers
 from upcall_sync.emulator.modes import Modes
 from upcall_sync.emulator.store import (
     ADDRESS_COLUMNS,
+    CONTACT_COLUMNS,
     CONTACT_FILTERS,
     DuplicateNumber,
     PageResult,
@@ -615,6 +616,9 @@ class Api:
         data, attrs = self._body(req, ("list_contacts", "contacts", "numbers"))
         if "id" in data and str(data["id"]) != str(contact_id):
             raise bad("id", "does not match the contact in the URL", 409)
-        values = self._contact_values(attrs, creating=False)
+        replace = self.modes.contact_patch_replace  # a phone is required, as on create
+        values = self._contact_values(attrs, creating=replace)
+        if replace:  # what was not sent is gone
+            values = {**dict.fromkeys(CONTACT_COLUMNS), **values}
         row = self.store.update_contact(account, contact_id, values)
         return self._single("contact", row, 200, wrote=True)

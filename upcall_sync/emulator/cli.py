@@ -40,6 +40,7 @@ class EmulatorOptions:
     no_lists: bool = False
     validation: str = "strict"
     patch_replace: bool = False
+    contact_patch_replace: bool = False
     normalize_names: bool = False
     page_size_limit: int = 0
     naive_datetimes: bool = False
@@ -94,6 +95,7 @@ def serve(opts: EmulatorOptions) -> int:
         no_lists=opts.no_lists,
         validation=opts.validation,
         patch_replace=opts.patch_replace,
+        contact_patch_replace=opts.contact_patch_replace,
         normalize_names=opts.normalize_names,
         page_size_limit=opts.page_size_limit,
         naive_datetimes=opts.naive_datetimes,

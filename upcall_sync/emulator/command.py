@@ -83,6 +83,13 @@ def emulator(
     patch_replace: Annotated[
         bool, typer.Option(help="PATCH /campaigns/:id replaces the campaign (unsent -> empty).")
     ] = False,
+    contact_patch_replace: Annotated[
+        bool,
+        typer.Option(
+            help="PATCH /lists/:id/contacts/:id replaces the contact (phone required, "
+            "unsent -> null)."
+        ),
+    ] = False,
     normalize_names: Annotated[
         bool, typer.Option(help="Store campaign and list names NFC, whitespace collapsed.")
     ] = False,
@@ -150,6 +157,7 @@ def emulator(
             numbers_copy_contacts=numbers_copy_contacts,
             normalize_filters=normalize_filters,
             patch_replace=patch_replace,
+            contact_patch_replace=contact_patch_replace,
             normalize_names=normalize_names,
             page_size_limit=page_size_limit,
             naive_datetimes=naive_datetimes,

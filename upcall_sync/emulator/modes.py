@@ -28,6 +28,9 @@ survive"; `upcall-sync doctor --write-probe` tells them apart on a real account)
 - `patch_replace`: `PATCH /campaigns/:id` replaces the whole campaign: every
   attribute not sent becomes empty (`name` "", `status` pending, the rest null,
   `from_number` too). Default: a PATCH merges what it is given.
+- `contact_patch_replace`: `PATCH /lists/:id/contacts/:contact_id` replaces the whole
+  contact: it must carry a phone, as a create must, and every other attribute not
+  sent becomes null. Default: a contact PATCH merges what it is given.
 - `normalize_names`: campaign and contact-list names are stored Unicode NFC with
   whitespace collapsed (and trimmed); filters still compare exactly.
 - `page_size_limit`: a listing asked for a `page[size]` above it is refused with
@@ -58,6 +61,7 @@ class Modes:
     no_lists: bool = False
     validation: str = "strict"
     patch_replace: bool = False
+    contact_patch_replace: bool = False
     normalize_names: bool = False
     page_size_limit: int = 0
     naive_datetimes: bool = False
@@ -80,6 +84,7 @@ class Modes:
 #: https only (tests/test_write_readings.py puts a TLS terminator in front).
 WRITE_SIDE_MODES: dict[str, dict[str, Any]] = {
     "patch-replace": {"patch_replace": True},
+    "contact-patch-replace": {"contact_patch_replace": True},
     "normalize-names": {"normalize_names": True},
     "page-size-limit": {"page_size_limit": 20},
     "naive-datetimes": {"naive_datetimes": True},

@@ -61,7 +61,7 @@ from upcall_sync.core.changes import (
     quoted,
 )
 from upcall_sync.core.matching import id_order
-from upcall_sync.core.model import ADDRESS_PARTS, TEXT_FIELDS, Contact
+from upcall_sync.core.model import TEXT_FIELDS, Contact
 from upcall_sync.core.normalize import name_forms, name_key
 from upcall_sync.errors import (
     ApiError,
@@ -558,17 +558,15 @@ def _campaign_attributes(values: dict[str, Value]) -> CampaignAttributes:
 
 
 def _contact_update(change: UpdateContact) -> ContactAttributes:
-    """The changed fields; the whole address when any part of it changed.
+    """Every attribute of the contact as the manifest has it, changed or not (empty as
+    null, the whole address).
 
-    Whether the (inferred) contact PATCH merges an address object or replaces
-    it is not documented; sending every part is right either way.
+    Whether the (inferred) contact PATCH merges what it is sent or replaces the whole
+    contact (or its address object) is not documented. A manifest states every field
+    of a person, so sending them all is right either way: a PATCH of the changed
+    fields alone would, under a replacing server, clear the phone and the rest.
     """
-    person = change.contact
-    changed = [r.name for r in change.rows()]
-    top = {k: getattr(person, k) or None for k in changed if k not in ADDRESS_PARTS}
-    if any(k in ADDRESS_PARTS for k in changed):
-        top["address"] = {k: getattr(person, k) or None for k in ADDRESS_PARTS}
-    return ContactAttributes(**top)
+    return ContactAttributes(**change.contact.api_attributes())
 
 
 def apply_plan(

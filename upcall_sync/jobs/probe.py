@@ -40,6 +40,13 @@ START = "2099-01-01T16:00:00.000Z"
 END = "2099-01-02T16:00:00.000Z"
 CONTENT_TYPES = ("application/vnd.api+json", "application/json", "text/json")
 NUMBER_TYPES = ("numbers", "campaign_numbers", "campaigns")
+#: the probe contact as created (its company then becomes "B")
+PROBE_CONTACT = {
+    "phone": PROBE_PHONE,
+    "first_name": "Probe",
+    "last_name": "Contact",
+    "company": "A",
+}
 ATTRIBUTES = ("name", "pitch", "language", "instructions", "start_datetime", "end_datetime")
 
 
@@ -95,7 +102,8 @@ def planned_writes(stamp: str, from_number: str | None) -> list[str]:
     return [
         f"create contact list {quote(PROBE_LIST.format(stamp=stamp))} (lists cannot be deleted)",
         f"create one contact on {PROBE_PHONE}, a reserved fictional number, in that list; "
-        "edit its company once",
+        "PATCH its company alone (and once more with every attribute, if that cleared "
+        "the rest)",
         f"create campaign {quote(PROBE_NAME.format(stamp=stamp))}, status pending, {caller}; "
         "PATCH it up to 5 times, each PATCH with status pending (it never dials)",
         "add the contact to that campaign, then once more (the API's answer to a duplicate)",
@@ -159,6 +167,7 @@ class _Probe:
             self._content_types,
             self._contact,
             self._numbers,
+            self._contact_patch,
             self._copy_or_live,
         ]
         try:
@@ -343,10 +352,7 @@ class _Probe:
         made = self.client.create_list(PROBE_LIST.format(stamp=self.stamp))
         self.list_id = made.id
         contact = self._send(
-            "POST",
-            f"/lists/{self.list_id}/contacts",
-            "list_contacts",
-            {"phone": PROBE_PHONE, "first_name": "Probe", "last_name": "Contact", "company": "A"},
+            "POST", f"/lists/{self.list_id}/contacts", "list_contacts", dict(PROBE_CONTACT)
         )
         self.contact_id = str(contact.get("id") or "")
         if not self.contact_id:
@@ -408,14 +414,45 @@ class _Probe:
             )
         )
 
-    def _copy_or_live(self) -> None:
+    def _contact_patch(self) -> None:
+        """Only the company (now "B"): do the phone and name survive? When they do not
+        (or the PATCH is refused for want of them), the contact is sent whole."""
+        path = f"/lists/{self.list_id}/contacts/{self.contact_id}"
+        refused = ""
+        try:
+            self._send("PATCH", path, "list_contacts", {"company": "B"}, self.contact_id)
+        except ApiStatusError as exc:
+            if exc.status is None or not 400 <= exc.status < 500 or exc.status == 404:
+                raise
+            said = "; ".join(f"{f.field}: {f.message}" for f in exc.fields) or "no message"
+            refused = f"a PATCH of the company alone was refused: HTTP {exc.status} ({said})"
+        stored = self._stored_contact()
+        lost = [k for k in ("phone", "first_name", "last_name") if not stored.get(k)]
+        does = "sends every attribute of a contact in each contact PATCH (right either way)"
+        if not refused and not lost:
+            evidence = "a PATCH of the company alone left the phone and name as they were"
+            self._add(Finding("contact-patch", "merge", evidence, does))
+            return
+        evidence = refused or f"a PATCH of the company alone cleared {', '.join(lost)}"
+        self._add(Finding("contact-patch", "replace", evidence, does))
         self._send(
-            "PATCH",
-            f"/lists/{self.list_id}/contacts/{self.contact_id}",
-            "list_contacts",
-            {"company": "B"},
-            self.contact_id,
+            "PATCH", path, "list_contacts", {**PROBE_CONTACT, "company": "B"}, self.contact_id
         )
+
+    def _stored_contact(self) -> dict[str, Any]:
+        """The probe contact's attributes as its list's listing shows them (any shape)."""
+        doc = self.api.document(f"/lists/{self.list_id}/contacts")
+        data = doc.get("data") if isinstance(doc, dict) else None
+        for item in data if isinstance(data, list) else []:
+            if isinstance(item, dict) and str(item.get("id")) == self.contact_id:
+                attrs = item.get("attributes")
+                return attrs if isinstance(attrs, dict) else {}
+        raise UpcallSyncError(
+            f"GET /lists/:id/contacts: the probe contact {self.contact_id} is not listed"
+        )
+
+    def _copy_or_live(self) -> None:
+        """After the contact's company became "B": does its number show it?"""
         numbers = self.client.list_numbers(str(self.campaign_id))
         company = numbers[0].company if numbers else None
         live = company == "B"
