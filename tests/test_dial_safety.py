@@ -409,6 +409,31 @@ def test_a_refused_plan_stop_under_patch_replace_keeps_a_caller_id(
         assert row["from_number"] == "+14155550100"
 
 
+def test_a_stop_under_patch_replace_without_a_caller_id_says_it_clears_it(
+    examples: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under `patch: replace` a campaign whose manifest sets no from_number cannot be
+    updated (plan refuses), yet its pause for the do-not-call list goes: a listed person
+    is not called. The replacing PATCH clears the caller ID (write-only, never read
+    back); the stop said nothing of it, and now its line does."""
+    with _serving(monkeypatch, patch_replace=True) as emu:
+        path = examples / "campaigns.yaml"
+        assert run_cli(capsys, "apply", "--auto-approve", str(examples))[0] == 0
+        [row] = emu.store.sql("SELECT from_number FROM campaigns WHERE name = ?", (SURVEY,))
+        assert row["from_number"] == "+16501231234"
+        _edit(path, "version: 1", "version: 1\npatch: replace", 1)
+        _edit(path, '  from_number: "+1 650 123 1234"  # must', "  # no from_number  # must", 1)
+        _dnc(examples, '  - "+1 415 555 0132"\n')  # Priya, in the survey
+        code, out, err = run_cli(capsys, "apply", "--auto-approve", str(examples))
+        assert code == 1 and "needs from_number in the manifests" in err, out + err
+        assert "no plan could be made" in out
+        assert "this PATCH clears its caller ID" in out, out
+        [row] = emu.store.sql(
+            "SELECT status, from_number, pitch FROM campaigns WHERE name = ?", (SURVEY,)
+        )
+        assert (row["status"], row["pitch"], row["from_number"]) == ("paused", "Be friendly", None)
+
+
 def test_a_listed_number_is_never_added_and_the_rest_is_planned(
     examples: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -337,6 +337,11 @@ def guarded(
     return out
 
 
+#: what a pause without from_number does under `patch: replace`
+CLEARS_CALLER_ID = (
+    "under `patch: replace` this PATCH clears its caller ID (the manifests set no "
+    "from_number, and the API never returns it): add from_number and apply to set it again"
+)
 #: why a guard pause goes: outside a targeted plan's targets, or no plan could be made
 OUTSIDE_TARGETS = "outside --target, paused all the same"
 NO_PLAN = "paused all the same: no plan could be made"
@@ -350,7 +355,9 @@ def guard_pauses(
 ) -> list[UpdateCampaign]:
     """The pause of each guarded campaign that holds a listed number: its status alone
     (its other attributes as they are live, so a replacing PATCH keeps them; the
-    manifest's from_number too under `patch: replace`)."""
+    manifest's from_number too under `patch: replace`). Under `patch: replace` with no
+    from_number in the manifests, the pause still goes (a listed person must not be
+    called) and its reason says it clears the caller ID, which cannot be read back."""
     dnc = DoNotCallList(desired.do_not_call)
     pauses: list[UpdateCampaign] = []
     for d, lc in pairs:
@@ -360,8 +367,11 @@ def guard_pauses(
         shown = _shown(sorted({n.contact.label for n, _e in held}))
         reason = f"paused: it holds {shown}, on the do-not-call list"
         kept: dict[str, Value] = live_attributes(lc, skip={"status"})
+        aside_now = aside
         if desired.patch == "replace" and d.fields.get("from_number"):
             kept["from_number"] = d.fields["from_number"]
+        elif desired.patch == "replace":
+            aside_now = f"{aside}; {CLEARS_CALLER_ID}"
         pauses.append(
             UpdateCampaign(
                 address=campaign_address(d.name),
@@ -372,7 +382,7 @@ def guard_pauses(
                 live_window=(lc.start_datetime, lc.end_datetime),
                 sources={"status": d.where("status")},
                 kept=kept,
-                reason=f"{reason}; {aside}",
+                reason=f"{reason}; {aside_now}",
             )
         )
     return pauses
