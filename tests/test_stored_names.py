@@ -65,10 +65,13 @@ def _campaigns(emu: Emulator) -> list[tuple[Any, ...]]:
     ]
 
 
-def test_a_campaign_stored_under_a_cut_name_is_left_pending_and_empty_each_apply(
+def test_a_campaign_stored_under_a_cut_name_is_archived_empty_each_apply(
     cutting: Emulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Each apply made one more campaign of the same people, ready: called once per apply."""
+    """Each apply made one more campaign of the same people, ready: called once per apply.
+    Then each was left pending and empty, and once the manifest took the cut name, the
+    copies were two active campaigns of one name, which stops every plan. Each is
+    archived at once now, and the fixed manifest applies."""
     Path("m.yaml").write_text(MANIFEST.format(list="short", name=LONG))
     for _ in range(2):
         code, out, err = run_cli(capsys, "apply", "--auto-approve", "m.yaml")
@@ -76,11 +79,40 @@ def test_a_campaign_stored_under_a_cut_name_is_left_pending_and_empty_each_apply
         assert (
             f'the API stored the new campaign "{LONG}" (id ' in out + err
             and f'under another name, "{LONG[:LIMIT]}": no later plan would find it' in out + err
-            and "it was left pending, without its numbers" in out + err
+            and "it was archived at once, without its numbers (it never dialed)" in out + err
         ), out + err
         assert "Converged" not in out + err
     # two applies, two empty campaigns nobody calls (not two ready ones of two people each)
-    assert _campaigns(cutting) == [(LONG[:LIMIT], "pending", 0)] * 2
+    assert _campaigns(cutting) == [(LONG[:LIMIT], "archived", 0)] * 2
+    # the manifest takes the name as kept (manifests trim the space the cut left)
+    kept = LONG[:LIMIT].rstrip()
+    Path("m.yaml").write_text(MANIFEST.format(list="short", name=f'"{kept}"'))
+    code, out, err = run_cli(capsys, "apply", "--auto-approve", "m.yaml")
+    assert code == 0, out + err
+    assert _campaigns(cutting)[2:] == [(kept, "ready", 2)]
+
+
+def test_a_refused_create_that_cannot_be_archived_says_so(
+    cutting: Emulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the archiving PATCH is refused, the error says the campaign was left as made
+    (empty) and to archive it by hand."""
+    from upcall_sync.emulator.app import bad
+
+    def refuse(*_args: Any) -> Any:
+        raise bad("status", "cannot be changed now")
+
+    monkeypatch.setattr(Store, "update_campaign", refuse)
+    Path("m.yaml").write_text(MANIFEST.format(list="short", name=LONG))
+    code, out, err = run_cli(capsys, "apply", "--auto-approve", "m.yaml")
+    assert code == 1, out + err
+    assert (
+        "it was left pending, without its numbers (archiving it failed: PATCH "
+        "/campaigns/1: HTTP 400"
+        in out + err
+        and "archive it in Upcall)" in out + err
+    ), out + err
+    assert _campaigns(cutting) == [(LONG[:LIMIT], "pending", 0)]
 
 
 def test_a_contact_list_stored_under_a_cut_name_stages_no_contacts(
@@ -261,9 +293,9 @@ def test_a_name_stored_half_normalized_is_another_name(
                 'under another form of its name, "Cafe\u0301 Q1" (it differs in Unicode '
                 "composition or whitespace alone"
                 in out + err
-                and "it was left pending, without its numbers" in out + err
+                and "it was archived at once, without its numbers" in out + err
             ), out + err
-        assert _campaigns(server) == [("Cafe\u0301 Q1", "pending", 0)] * 2
+        assert _campaigns(server) == [("Cafe\u0301 Q1", "archived", 0)] * 2
 
 
 def test_a_write_answered_as_plans_read_it_keeps_nothing_of_its_answer() -> None:

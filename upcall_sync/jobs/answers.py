@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TypeVar
 
-from upcall_sync.client import Campaign, ContactList, ListContact
+from upcall_sync.client import Campaign, CampaignAttributes, ContactList, ListContact, UpcallClient
 from upcall_sync.core.changes import quoted, show
 from upcall_sync.core.model import DATETIME_FIELDS, TEXT_FIELDS, Contact
 from upcall_sync.core.normalize import name_forms, name_key, text
@@ -49,6 +49,11 @@ def note(op: Op, answer: Campaign | ListContact | None) -> None:
             op.answered[row.name] = kept[row.name]
 
 
+def renamed(name: str, answers: Sequence[Campaign | ContactList]) -> bool:
+    """Whether a create's answer names it otherwise than any plan asks for (`refuse_renamed`)."""
+    return bool(answers) and answers[-1].name not in name_forms(name)
+
+
 def refuse_renamed(
     kind: str, name: str, answers: Sequence[Campaign | ContactList], made: str, left: str
 ) -> None:
@@ -57,7 +62,7 @@ def refuse_renamed(
     `name_forms` alone, so a name equal under `name_key` but in neither form (a server
     that collapses whitespace but does not compose to NFC, or the other way round) is
     another name too: a plan finds it only when it reads the whole listing."""
-    if not answers or answers[-1].name in name_forms(name):
+    if not renamed(name, answers):
         return
     stored = answers[-1].name
     other = (
@@ -72,6 +77,24 @@ def refuse_renamed(
         f"plan would find it, and each apply would create it again; {left}. Write the "
         "name as the API keeps it (a shorter one?) in the manifest"
     )
+
+
+def retire_renamed(
+    client: UpcallClient, made: str, attributes: CampaignAttributes, status: str
+) -> str:
+    """A campaign the API stored under a name no plan asks for is archived at once (every
+    attribute sent, the stored name among them: a PATCH may replace): it holds no numbers
+    and never dialed. Left active, one more piled up at each apply until the manifest was
+    fixed, and then the fixed name found them all: two active campaigns of one name,
+    which stops every plan. What became of it, for the error (`status`: as created)."""
+    try:
+        client.update_campaign(made, attributes)
+    except UpcallSyncError as exc:
+        return (
+            f"it was left {status}, without its numbers (archiving it failed: "
+            f"{exc.one_line()}; archive it in Upcall)"
+        )
+    return "it was archived at once, without its numbers (it never dialed)"
 
 
 def refuse_another_line(person: Contact, answers: Sequence[ListContact], made: str) -> None:

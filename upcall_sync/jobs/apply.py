@@ -72,7 +72,14 @@ from upcall_sync.errors import (
     OutcomeUnknown,
     UpcallSyncError,
 )
-from upcall_sync.jobs.answers import note, noted, refuse_another_line, refuse_renamed
+from upcall_sync.jobs.answers import (
+    note,
+    noted,
+    refuse_another_line,
+    refuse_renamed,
+    renamed,
+    retire_renamed,
+)
 from upcall_sync.jobs.schedule import (
     PRIORITY,
     ApplyReport,
@@ -263,10 +270,11 @@ class Applier:
         )
         op.live_id = made
         note(op, answers[-1] if answers else None)
-        status = values.get("status") or "pending"
-        refuse_renamed(
-            "campaign", name, answers, made, f"it was left {status}, without its numbers"
-        )
+        if renamed(name, answers):  # archived at once: retire_renamed says why
+            retire = {**values, "name": answers[-1].name, "status": "archived"}
+            status = str(values.get("status") or "pending")
+            left = retire_renamed(self.client, made, _campaign_attributes(retire), status)
+            refuse_renamed("campaign", name, answers, made, left)
         with self._lock:
             self.campaign_ids[change.campaign or name] = made
         return f"id {made}"
