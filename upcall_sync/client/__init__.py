@@ -19,14 +19,13 @@ from upcall_sync.client.models import (
     ListContact,
 )
 from upcall_sync.client.observe import PageObserver, PageRead
+from upcall_sync.client.pager import DEFAULT_PAGE_SIZE, Page
 from upcall_sync.client.ratelimit import LimiterStatus, RateLimiter
 from upcall_sync.client.resources import contact_row
 from upcall_sync.client.rows import CONTACT_KEYS, ContactRow, NumberRow
 from upcall_sync.client.slots import WORKERS_PER_SLOT
 from upcall_sync.client.transport import (
     DEFAULT_BASE_URL,
-    DEFAULT_PAGE_SIZE,
-    Page,
     RetryPolicy,
     Timeouts,
     Transport,

@@ -23,13 +23,13 @@ from upcall_sync.client.models import (
     CampaignNumber,
 )
 from upcall_sync.client.observe import PageObserver
+from upcall_sync.client.pager import Page
 from upcall_sync.client.probe import Probe
 from upcall_sync.client.ratelimit import LimiterStatus, RateLimiter
 from upcall_sync.client.resources import contact_row, document, parse_single
 from upcall_sync.client.rows import DecodedPage, NumberRow, decode_rows
 from upcall_sync.client.slots import SendGate, Slots
 from upcall_sync.client.transport import (
-    Page,
     RetryPolicy,
     Timeouts,
     Transport,

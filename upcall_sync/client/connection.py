@@ -24,8 +24,9 @@ from pathlib import Path
 
 from upcall_sync.authtoken import read_token
 from upcall_sync.client.breaker import UNREACHABLE_AFTER
+from upcall_sync.client.pager import DEFAULT_PAGE_SIZE
 from upcall_sync.client.retry import RetryPolicy
-from upcall_sync.client.transport import DEFAULT_BASE_URL, DEFAULT_PAGE_SIZE, Timeouts
+from upcall_sync.client.transport import DEFAULT_BASE_URL, Timeouts
 from upcall_sync.errors import UsageError
 from upcall_sync.redact import Secret
 

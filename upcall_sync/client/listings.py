@@ -21,10 +21,11 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from upcall_sync.client.pager import Page, PageDecoder
 from upcall_sync.client.paging import canonical
 from upcall_sync.client.resources import parse_resource
 from upcall_sync.client.rows import DecodedPage
-from upcall_sync.client.transport import Page, PageDecoder, Transport
+from upcall_sync.client.transport import Transport
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")

@@ -12,6 +12,7 @@ from typing import Any
 
 from upcall_sync.client.listings import Listing
 from upcall_sync.client.models import ContactAttributes, ContactList, ListContact
+from upcall_sync.client.pager import Page
 from upcall_sync.client.resources import (
     contact_row,
     document,
@@ -19,7 +20,7 @@ from upcall_sync.client.resources import (
     parse_single,
 )
 from upcall_sync.client.rows import ContactRow, DecodedPage, contact_row_of, decode_rows
-from upcall_sync.client.transport import Page, Transport
+from upcall_sync.client.transport import Transport
 from upcall_sync.core.model import CONTACT_FIELDS
 
 LIST_TYPES = ("lists",)

@@ -17,7 +17,8 @@ from typing import Any
 
 import requests
 
-from upcall_sync.client.transport import Page, Transport
+from upcall_sync.client.pager import Page
+from upcall_sync.client.transport import Transport
 
 #: `hook(response)`: sees every HTTP response the client receives
 ResponseHook = Callable[[requests.Response], None]

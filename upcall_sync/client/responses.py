@@ -1,15 +1,34 @@
-"""Reading what the server sent back: error bodies, Retry-After, failures in words."""
+"""Reading what the server sent back: an answer, error bodies, Retry-After, failures in words."""
 
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import requests
 
 from upcall_sync.errors import FieldMessage
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    document: Any
+    headers: Mapping[str, str]
+
+
+class RawAnswer(NamedTuple):
+    """An answer as it came: status, content type, body, and a redirect's Location
+    (without the token)."""
+
+    status: int
+    content_type: str
+    body: bytes
+    location: str
 
 
 def parse_error_document(doc: Any) -> list[FieldMessage]:
