@@ -12,7 +12,8 @@ import pytest
 
 from upcall_sync.client import CampaignAttributes, ContactAttributes, UpcallClient
 from upcall_sync.emulator import Emulator, Modes
-from upcall_sync.jobs.doctor import PASS, SKIP, WARN, _datetime_verdict, error_shape_verdict
+from upcall_sync.jobs.doctor import _datetime_verdict, error_shape_verdict
+from upcall_sync.jobs.doctor_report import PASS, SKIP, WARN
 
 from .conftest import OTHER_TOKEN, TOKEN, run_cli, serve
 
@@ -280,7 +281,7 @@ def test_every_check_and_switch_is_documented() -> None:
     import typer.main
 
     from upcall_sync.cli import app
-    from upcall_sync.jobs.doctor import NEEDED_BY
+    from upcall_sync.jobs.doctor_report import NEEDED_BY
 
     from .conftest import ROOT
 
@@ -323,7 +324,7 @@ def test_the_summary_counts_one_warning_in_the_singular() -> None:
     """It said "1 warnings"."""
     import io
 
-    from upcall_sync.jobs.doctor import Check, Report, render_text
+    from upcall_sync.jobs.doctor_report import Check, Report, render_text
 
     out = io.StringIO()
     render_text(

@@ -245,7 +245,8 @@ def doctor(
     Run it first against a real account. Exits 1 when a required check fails.
     `--write-probe` then tells the write-side readings apart (see docs/api-contract.md).
     """
-    from upcall_sync.jobs.doctor import render_json, render_text, run_doctor
+    from upcall_sync.jobs.doctor import run_doctor
+    from upcall_sync.jobs.doctor_report import render_json, render_text
 
     if (auto_approve or from_number) and not write_probe:
         raise UsageError("--auto-approve and --from-number go with --write-probe")
