@@ -349,6 +349,51 @@ def test_the_json_report_of_a_refused_apply_lists_the_stops_it_made(
         assert report(out)["stops"] == []
 
 
+def test_ctrl_c_during_the_stops_keeps_those_made_in_the_json_report(
+    examples: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Ctrl-C while a refused apply made its stops ended it at once, and the JSON report
+    said nothing of the pause already made. Now the stop in flight finishes, none more
+    starts, and the report lists it; the exit code is 130."""
+    import signal
+
+    # as on a terminal: a suite started in the background runs with SIGINT ignored, and
+    # apply leaves a signal it was started ignoring ignored
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _interrupt_the_first_stop(examples, capsys, monkeypatch)
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def _interrupt_the_first_stop(
+    examples: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import signal
+
+    with _serving(monkeypatch) as emu:
+        plan_file = _plan_then_opt_out(examples, capsys)
+        interrupted: list[str] = []
+        for i, (method, pattern, handler) in enumerate(emu.api.routes):
+            if method != "PATCH" or "contacts" in pattern.pattern:
+                continue
+
+            def ctrl_c(api: Any, req: Any, acct: int, match: Any, _h: Any = handler) -> Any:
+                if not interrupted:  # the first stop: Ctrl-C while it is in flight
+                    interrupted.append(req.path)
+                    os.kill(os.getpid(), signal.SIGINT)
+                return _h(api, req, acct, match)
+
+            emu.api.routes[i] = (method, pattern, ctrl_c)
+        code, out, err = run_cli(capsys, "apply", "--format", "json", str(plan_file))
+        assert interrupted and code == 130, err
+        doc = report(out)
+        [stop] = doc["stops"]
+        assert (stop["campaign"], stop["status"]) == (SURVEY, "applied"), doc["stops"]
+        assert _status(emu, SURVEY) == "paused"
+
+
 def test_an_apply_that_cannot_plan_still_stops_the_calls(
     examples: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

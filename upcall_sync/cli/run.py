@@ -295,10 +295,10 @@ def _prepare(
         with gc_paused(), reading(client, "plan", quiet=quiet):
             return prepare_apply(paths, client, options)
     except StalePlan as exc:
-        run.stops = _stop_calls_anyway(client, exc.stops, run.out)
+        _stop_calls_anyway(run, client, exc.stops)
         raise
     except PlanError:
-        run.stops = _stop_calls_anyway(client, stops_for_plan_error(paths, client), run.out)
+        _stop_calls_anyway(run, client, stops_for_plan_error(paths, client))
         raise
 
 
@@ -364,7 +364,7 @@ def _apply_job(
     if not force and job.plan.unsafe:
         from upcall_sync.jobs.sync import stops_only
 
-        run.stops = _stop_calls_anyway(client, stops_only(job.plan, job.desired), out)
+        _stop_calls_anyway(run, client, stops_only(job.plan, job.desired))
         job.plan.raise_if_unsafe()
     if not job.saved and not auto_approve:
         _confirm(out)
@@ -397,27 +397,35 @@ def _apply_job(
     return code
 
 
-def _stop_calls_anyway(client: UpcallClient, stops: Plan | None, out: TextIO) -> Stops | None:
+def _stop_calls_anyway(run: _ApplyRun, client: UpcallClient, stops: Plan | None) -> None:
     """Apply refuses the plan (unsafe, or a stale saved plan), but the do-not-call stops
     a fresh plan makes go all the same: a refusal must not keep a listed person dialed.
-    The stops and their report (None: the API failed before any was made), for the JSON
-    report; None when there were none to make."""
+    `run.stops`: the stops and their report (None: the API failed before any was made),
+    for the JSON report; left None when there were none to make. A first Ctrl-C (or
+    SIGTERM) during them starts no more, as in apply, and is raised once those made are
+    kept, so the JSON report lists them too."""
     if stops is None or stops.empty:
-        return None
+        return
     from upcall_sync.jobs.sync import stop_calls
 
+    out = run.out
     print("\nNo plan is applied, but the do-not-call stops go all the same:", file=out)
+    cancel = threading.Event()
     try:
-        report = stop_calls(client, stops)
+        with _signals(cancel) as received:
+            report = stop_calls(client, stops, cancel)
     except UpcallSyncError as exc:
         print_error(f"could not stop the calls: {exc.one_line()}")
-        return stops, None
+        run.stops = stops, None
+        return
+    run.stops = stops, report
     for op in report.ops:
         status = {"applied": "done", "failed": "FAILED"}.get(op.status, op.status)
         why = getattr(op.change, "reason", "")
         detail = f": {op.message}" if op.message else ""
         print(f"  {status:>7}  {op.label} ({why}){detail}", file=out)
-    return stops, report
+    if received:
+        raise Terminated() if received[0] == signal.SIGTERM else KeyboardInterrupt()
 
 
 def _outcome_code(outcome: ApplyOutcome, received: list[int], out: TextIO) -> int:

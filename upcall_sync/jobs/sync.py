@@ -349,9 +349,12 @@ def stops_for_plan_error(args: Sequence[str], client: UpcallClient) -> Plan | No
 Stops = tuple[Plan, ApplyReport | None]
 
 
-def stop_calls(client: UpcallClient, stops: Plan) -> ApplyReport:
-    """Apply `stops_only`'s plan (never unsafe: a stop is not counted against the limits)."""
-    return apply_plan(client, stops, force=True)
+def stop_calls(
+    client: UpcallClient, stops: Plan, cancel: threading.Event | None = None
+) -> ApplyReport:
+    """Apply `stops_only`'s plan (never unsafe: a stop is not counted against the limits);
+    `cancel` set: no more is started."""
+    return apply_plan(client, stops, force=True, cancel=cancel)
 
 
 def run_apply(
