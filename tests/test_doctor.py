@@ -92,6 +92,7 @@ READINGS: dict[str, tuple[dict[str, Any], dict[str, str], int]] = {
     "no-lists": ({"no_lists": True}, {"lists": "FAIL", "list-contacts": SKIP}, 1),
     "patch-replace": ({"patch_replace": True}, {}, 0),
     "contact-patch-replace": ({"contact_patch_replace": True}, {}, 0),
+    "create-ready": ({"create_ready": True}, {}, 0),
     "normalize-names": ({"normalize_names": True}, {}, 0),
     "page-size-limit": ({"page_size_limit": 20}, {"page-cap": WARN}, 0),
     "naive-datetimes": ({"naive_datetimes": True}, {"datetimes": WARN}, 0),

@@ -150,6 +150,33 @@ def _converge_edit_and_rest(
     assert duplicates(emu) == {"campaigns": [], "lists": [], "contacts": [], "numbers": []}
 
 
+def test_a_campaign_the_api_creates_ready_is_set_back_before_its_numbers(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that ignores the status of a create and makes campaigns `ready` dialed
+    each new campaign while its numbers went in, one by one. The campaign is set back to
+    `pending` at once (with a warning), and made ready once its numbers are in."""
+    with _serving(monkeypatch, create_ready=True) as emu:
+        seen: list[str] = []
+        for i, (method, pattern, handler) in enumerate(emu.api.routes):
+            if method == "POST" and pattern.pattern.endswith("/numbers"):
+
+                def post(api: Any, req: Any, acct: int, m: Any, _h: Any = handler) -> Any:
+                    seen.append(emu.store.get_campaign(acct, int(m["id"]))["status"])
+                    return _h(api, req, acct, m)
+
+                emu.api.routes[i] = (method, pattern, post)
+        manifest = write_manifest(tmp_path / "m.yaml", MANIFEST)
+        code, out, err = run_cli(capsys, "apply", "--auto-approve", "--quiet", str(manifest))
+        assert code == 0, out + err
+        assert seen == ["pending", "pending"], seen
+        assert f'the API created campaign "{NAME}" (id ' in err
+        assert 'ready" although it was sent pending: set back to pending at once' in err, err
+        # made ready once its numbers were in; `loose` manages no status: the API's default
+        assert [c["status"] for c in _campaigns(emu).values()] == ["ready", "ready"]
+        assert run_cli(capsys, "plan", "--detailed-exitcode", str(manifest))[0] == 0
+
+
 class _TlsTerminator(HTTPAdapter):
     """A TLS terminator in front of the emulator: `https://` requests reach it over plain
     http with `X-Forwarded-Proto: https` (so its links start as the client's did).

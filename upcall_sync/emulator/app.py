@@ -438,6 +438,8 @@ class Api:
         values = self._campaign_values(account, attrs, None)
         if self.modes.strict and values.get("status") is None:
             values["status"] = "pending"
+        if self.modes.create_ready:  # the status sent is ignored: the default dials
+            values["status"] = "ready"
         row = self.store.create_campaign(account, values)
         return self._single("campaign", row, 201, wrote=True)
 

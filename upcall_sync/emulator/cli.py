@@ -41,6 +41,7 @@ class EmulatorOptions:
     validation: str = "strict"
     patch_replace: bool = False
     contact_patch_replace: bool = False
+    create_ready: bool = False
     normalize_names: bool = False
     page_size_limit: int = 0
     naive_datetimes: bool = False
@@ -96,6 +97,7 @@ def serve(opts: EmulatorOptions) -> int:
         validation=opts.validation,
         patch_replace=opts.patch_replace,
         contact_patch_replace=opts.contact_patch_replace,
+        create_ready=opts.create_ready,
         normalize_names=opts.normalize_names,
         page_size_limit=opts.page_size_limit,
         naive_datetimes=opts.naive_datetimes,

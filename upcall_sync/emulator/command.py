@@ -90,6 +90,10 @@ def emulator(
             "unsent -> null)."
         ),
     ] = False,
+    create_ready: Annotated[
+        bool,
+        typer.Option(help="POST /campaigns ignores the status sent: campaigns are created ready."),
+    ] = False,
     normalize_names: Annotated[
         bool, typer.Option(help="Store campaign and list names NFC, whitespace collapsed.")
     ] = False,
@@ -158,6 +162,7 @@ def emulator(
             normalize_filters=normalize_filters,
             patch_replace=patch_replace,
             contact_patch_replace=contact_patch_replace,
+            create_ready=create_ready,
             normalize_names=normalize_names,
             page_size_limit=page_size_limit,
             naive_datetimes=naive_datetimes,

@@ -31,6 +31,9 @@ survive"; `upcall-sync doctor --write-probe` tells them apart on a real account)
 - `contact_patch_replace`: `PATCH /lists/:id/contacts/:contact_id` replaces the whole
   contact: it must carry a phone, as a create must, and every other attribute not
   sent becomes null. Default: a contact PATCH merges what it is given.
+- `create_ready`: `POST /campaigns` ignores the `status` it is sent: every campaign is
+  created `ready` (a server whose default is to dial). Default: the status sent
+  (`pending` when none is sent, under strict validation).
 - `normalize_names`: campaign and contact-list names are stored Unicode NFC with
   whitespace collapsed (and trimmed); filters still compare exactly.
 - `page_size_limit`: a listing asked for a `page[size]` above it is refused with
@@ -62,6 +65,7 @@ class Modes:
     validation: str = "strict"
     patch_replace: bool = False
     contact_patch_replace: bool = False
+    create_ready: bool = False
     normalize_names: bool = False
     page_size_limit: int = 0
     naive_datetimes: bool = False
@@ -85,6 +89,7 @@ class Modes:
 WRITE_SIDE_MODES: dict[str, dict[str, Any]] = {
     "patch-replace": {"patch_replace": True},
     "contact-patch-replace": {"contact_patch_replace": True},
+    "create-ready": {"create_ready": True},
     "normalize-names": {"normalize_names": True},
     "page-size-limit": {"page_size_limit": 20},
     "naive-datetimes": {"naive_datetimes": True},

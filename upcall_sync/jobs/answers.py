@@ -9,6 +9,7 @@ explain (`sync.explain_remaining`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import TypeVar
 
@@ -16,9 +17,12 @@ from upcall_sync.client import Campaign, CampaignAttributes, ContactList, ListCo
 from upcall_sync.core.changes import quoted, show
 from upcall_sync.core.model import DATETIME_FIELDS, TEXT_FIELDS, Contact
 from upcall_sync.core.normalize import name_forms, name_key, text
+from upcall_sync.core.stopcalls import STOPPED
 from upcall_sync.errors import UpcallSyncError
 from upcall_sync.jobs.schedule import Op
 from upcall_sync.state.rows import campaign_from_api, contact_of
+
+log = logging.getLogger("upcall_sync.jobs.apply")
 
 #: what a POST answers: the object as the API stored it
 _Made = TypeVar("_Made", Campaign, ContactList, ListContact)
@@ -95,6 +99,42 @@ def retire_renamed(
             f"{exc.one_line()}; archive it in Upcall)"
         )
     return "it was archived at once, without its numbers (it never dialed)"
+
+
+def hold_as_sent(
+    client: UpcallClient,
+    made: str,
+    attributes: CampaignAttributes,
+    name: str,
+    answered: Campaign | None,
+) -> None:
+    """A campaign created in a status that does not dial (`pending`: it is made ready once
+    its numbers are in) but answered in one that may (`ready`, an unknown one, none: a
+    server that ignores the status sent, and whose default dials) is set back at once,
+    every attribute sent (a PATCH may replace), before any number is added: else it would
+    dial a half-loaded list. Raises when that PATCH fails: the create fails, and its
+    numbers are not added."""
+    sent = attributes.status
+    if answered is None or sent not in STOPPED or answered.status in STOPPED:
+        return
+    shown = quoted(answered.status) if answered.status else "without a status"
+    try:
+        client.update_campaign(made, attributes)
+    except UpcallSyncError as exc:
+        raise UpcallSyncError(
+            f"the API created campaign {quoted(name)} (id {made}) {shown} although it was "
+            f"sent {sent}, and setting it {sent} failed: {exc.one_line()}; its numbers were "
+            "not added. Pause it in Upcall"
+        ) from None
+    log.warning(
+        "the API created campaign %s (id %s) %s although it was sent %s: set back to %s at "
+        "once, before its numbers are added (a server that ignores the status of a create)",
+        quoted(name),
+        made,
+        shown,
+        sent,
+        sent,
+    )
 
 
 def refuse_another_line(person: Contact, answers: Sequence[ListContact], made: str) -> None:

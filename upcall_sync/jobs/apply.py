@@ -73,6 +73,7 @@ from upcall_sync.errors import (
     UpcallSyncError,
 )
 from upcall_sync.jobs.answers import (
+    hold_as_sent,
     note,
     noted,
     refuse_another_line,
@@ -275,6 +276,8 @@ class Applier:
             status = str(values.get("status") or "pending")
             left = retire_renamed(self.client, made, _campaign_attributes(retire), status)
             refuse_renamed("campaign", name, answers, made, left)
+        answered = answers[-1] if answers else None
+        hold_as_sent(self.client, made, _campaign_attributes(values), name, answered)
         with self._lock:
             self.campaign_ids[change.campaign or name] = made
         return f"id {made}"

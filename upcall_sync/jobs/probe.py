@@ -105,7 +105,7 @@ def planned_writes(stamp: str, from_number: str | None) -> list[str]:
         "PATCH its company alone (and once more with every attribute, if that cleared "
         "the rest)",
         f"create campaign {quote(PROBE_NAME.format(stamp=stamp))}, status pending, {caller}; "
-        "PATCH it up to 5 times, each PATCH with status pending (it never dials)",
+        "PATCH it up to 6 times, each PATCH with status pending (it never dials)",
         "add the contact to that campaign, then once more (the API's answer to a duplicate)",
         "archive the campaign at the end (also after a failure or Ctrl-C)",
     ]
@@ -252,8 +252,30 @@ class _Probe:
         if self.campaign_id is None:
             raise UpcallSyncError("POST /campaigns answered without the new campaign's id")
         stored = self._campaign()
+        self._create_status(stored)
         self._names(stored)
         self._datetimes(stored)
+
+    def _create_status(self, stored: dict[str, Any]) -> None:
+        """Created `pending`: does it come back so? (A server that ignores the status of a
+        create, and whose default dials, would call a campaign's people while apply adds
+        them; the probe campaign, which has none yet, is set back at once.)"""
+        got = stored.get("status")
+        if got == "pending":
+            evidence = "a campaign created pending came back pending"
+            does = "creates campaigns pending and makes them ready once their numbers are in"
+            self._add(Finding("create-status", "as sent", evidence, does))
+            return
+        self._patch_campaign({k: v for k, v in self.attributes.items() if k != "status"})
+        self._add(
+            Finding(
+                "create-status",
+                "ignored",
+                f"a campaign created pending came back {quote(str(got))}",
+                "sets a campaign created otherwise than sent back at once, before its "
+                "numbers are added (with a warning)",
+            )
+        )
 
     def _names(self, stored: dict[str, Any]) -> None:
         got = stored.get("name")
