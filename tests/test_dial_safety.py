@@ -605,3 +605,56 @@ def test_a_pause_goes_through_when_the_api_refuses_another_field_of_its_update(
     assert "will not fix (HTTP 400)" in out
     [campaign] = connect(reading).list_campaigns(name="Held")
     assert (campaign.status, campaign.pitch) == ("paused", "hello")
+
+
+HELD = """\
+version: 1
+patch: replace
+{dnc}campaigns:
+  - name: Held
+    status: ready
+    pitch: hello
+    from_number: "{caller}"
+    numbers:
+      - {{phone: "+14155550132", first_name: Priya}}
+{joey}  - name: Other
+    status: paused
+    pitch: {pitch}
+    from_number: "+16501231234"
+"""
+
+
+@pytest.mark.parametrize("targeted", [False, True], ids=["whole-plan", "outside-target"])
+def test_a_pause_alone_under_patch_replace_goes_without_the_refused_caller_id(
+    targeted: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """Under `patch: replace` a pause carries the manifest's from_number (it cannot be
+    read back). When the API refused that caller ID, the pause sent alone carried it
+    again and was refused again: a campaign outside --target (or under an unsafe plan
+    or a stale saved plan) stayed ready, dialing a listed person. And in a whole plan
+    the pause alone cleared the caller ID while saying 'its other changes were not
+    made'. The pause now goes without from_number, and says the caller ID is cleared."""
+    monkeypatch.chdir(tmp_path)
+    manifest = tmp_path / "m.yaml"
+    joey = '      - {phone: "+16507991144", first_name: Joey}\n'
+    first = HELD.format(dnc="", caller="+16501231234", joey=joey, pitch="x")
+    with _serving(monkeypatch, patch_replace=True) as emu:
+        manifest.write_text(first)
+        assert run_cli(capsys, "apply", "--auto-approve", str(manifest))[0] == 0
+        manifest.write_text(
+            HELD.format(
+                dnc='do_not_call: ["+1 650 799 1144"]\n',
+                caller="+1 415 555 0000",
+                joey="",
+                pitch="y",
+            )
+        )
+        target = ["--target", "Other"] if targeted else []
+        code, out, err = run_cli(capsys, "apply", "--auto-approve", *target, str(manifest))
+        assert code == 1, out + err
+        assert "Couldn't find that number" in out and "paused all the same" in out
+        assert "paused without from_number: under `patch: replace` that PATCH cleared" in out
+        [held] = emu.store.sql(
+            "SELECT status, pitch, from_number FROM campaigns WHERE name = 'Held'"
+        )
+        assert (held["status"], held["pitch"], held["from_number"]) == ("paused", "hello", None)

@@ -308,18 +308,25 @@ class Applier:
         """The API refused an update that pauses a campaign for the do-not-call list
         (another of its fields: a caller ID not confirmed, dates it will not take): the
         pause goes alone, with the campaign's values as they were, so that a listed
-        person is not called while the rest waits for a fix. The change still fails."""
+        person is not called while the rest waits for a fix. The change still fails.
+
+        The pause never carries a from_number: the one refused (a caller ID the account
+        has not confirmed) would be refused again, and the campaign left dialing. Under
+        `patch: replace` that pause clears the caller ID (the API never returns it, so
+        the one it had cannot be sent back): the message says so."""
         before = {
             r.name: r.before
             for r in change.fields
             if r.name != "status" and r.before is not None and not isinstance(r.before, Unknown)
         }
         pause = {**change.kept, **before, "status": "paused"}
+        sent_caller_id = pause.pop("from_number", None) or change.written().get("from_number")
         self.client.update_campaign(campaign_id, _campaign_attributes(pause))
+        cleared = f"; {PAUSED_WITHOUT_CALLER_ID}" if sent_caller_id else ""
         with self._lock:
             self._after_failure[op.seq] = (
                 "; the campaign was paused all the same (it holds a number on the "
-                "do-not-call list), its other changes were not made"
+                f"do-not-call list), its other changes were not made{cleared}"
             )
         raise refused
 
@@ -566,6 +573,13 @@ def _campaign_attributes(values: dict[str, Value]) -> CampaignAttributes:
         key: None if key in TEXT_FIELDS and value == "" else value for key, value in values.items()
     }
     return CampaignAttributes(**data)
+
+
+#: a pause sent alone (`Applier._pause_alone`) where the refused update carried a caller ID
+PAUSED_WITHOUT_CALLER_ID = (
+    "it was paused without from_number: under `patch: replace` that PATCH cleared its "
+    "caller ID (the API never returns it): fix from_number and apply to set it again"
+)
 
 
 def _contact_update(change: UpdateContact) -> ContactAttributes:
