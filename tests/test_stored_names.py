@@ -338,3 +338,47 @@ def test_a_contact_answered_with_another_extension_says_so() -> None:
         assert "E.164" not in str(refused.value)
     # spaces in the phone read as the same line: the create stands
     refuse_another_line(person, [ListContact(id="7", phone="+1 650 799 1144", extension="12")], "7")
+
+
+def test_a_create_answered_under_another_name_than_stored_is_read_back_not_archived(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A server that stores the name as sent but answers the POST with another form of
+    it (escaped): the create was archived on the answer alone, and the archiving PATCH
+    (which sends the name, as a PATCH may replace) renamed it to the answer's form. Each
+    apply made and archived one more, never converging. The campaign is read back: it is
+    stored under the manifest's name, so it stands, is filled and made ready."""
+    from upcall_sync.emulator.app import Api, Result
+
+    single = Api._single
+
+    def escaped(self: Api, kind: str, row: Any, status: int, *, wrote: bool = False) -> Result:
+        out = single(self, kind, row, status, wrote=wrote)
+        if kind == "campaign" and status == 201 and out.raw is not None:
+            return Result(out.status, None, raw=out.raw.replace(b"&", b"&amp;"), wrote=wrote)
+        return out
+
+    monkeypatch.setattr(Api, "_single", escaped)
+    with cli_emulator(monkeypatch, tmp_path) as server:
+        Path("m.yaml").write_text(MANIFEST.format(list="short", name='"Q3 & Q4"'))
+        code, out, err = run_cli(capsys, "apply", "--auto-approve", "m.yaml")
+        assert code == 0 and "Converged" in out + err, out + err
+        assert _campaigns(server) == [("Q3 & Q4", "ready", 2)]
+        code, out, err = run_cli(capsys, "plan", "--detailed-exitcode", "m.yaml")
+        assert code == 0, out + err
+
+
+def test_an_archiving_patch_without_an_answer_says_it_may_have_landed(
+    cutting: Emulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The archiving PATCH's answer was lost each time (a reset, a 502: it landed): the
+    error said the campaign was left pending, which it was not. It now says either may
+    be so, and to look."""
+    cutting.faults.add_rule("lost-write", "PATCH", "/campaigns/1", count=-1)
+    Path("m.yaml").write_text(MANIFEST.format(list="short", name=LONG))
+    code, out, err = run_cli(capsys, "apply", "--auto-approve", "--max-retry-time", "1", "m.yaml")
+    assert code == 1, out + err
+    assert "it was left pending or archived, without its numbers (archiving it may have" in out, out
+    assert "look in Upcall, and archive it if it is not)" in out, out
+    assert "it was left pending, without" not in out
+    assert _campaigns(cutting) == [(LONG[:LIMIT], "archived", 0)]

@@ -18,7 +18,7 @@ from upcall_sync.core.changes import quoted, show
 from upcall_sync.core.model import DATETIME_FIELDS, TEXT_FIELDS, Contact
 from upcall_sync.core.normalize import name_forms, name_key, text
 from upcall_sync.core.stopcalls import STOPPED
-from upcall_sync.errors import UpcallSyncError
+from upcall_sync.errors import ApiStatusError, UpcallSyncError
 from upcall_sync.jobs.schedule import Op
 from upcall_sync.state.rows import campaign_from_api, contact_of
 
@@ -83,6 +83,18 @@ def refuse_renamed(
     )
 
 
+def stored_as(client: UpcallClient, made: str, answers: list[Campaign]) -> None:
+    """The campaign as the API stored it, read back, after a create answered another name
+    (`renamed`): a server may answer a name otherwise than it keeps it (escaped, cut for
+    display). Archiving on the answer alone archived, and renamed to the answer's form,
+    a campaign stored under the manifest's name: every apply made one more. Unread (the
+    read failed), the answer stands."""
+    try:
+        answers.append(client.get_campaign(made))
+    except UpcallSyncError as exc:
+        log.info("campaign %s not read back: %s", made, exc.one_line())
+
+
 def retire_renamed(
     client: UpcallClient, made: str, attributes: CampaignAttributes, status: str
 ) -> str:
@@ -90,13 +102,21 @@ def retire_renamed(
     attribute sent, the stored name among them: a PATCH may replace): it holds no numbers
     and never dialed. Left active, one more piled up at each apply until the manifest was
     fixed, and then the fixed name found them all: two active campaigns of one name,
-    which stops every plan. What became of it, for the error (`status`: as created)."""
+    which stops every plan. What became of it, for the error (`status`: as created): left
+    as made when the PATCH was refused (4xx); otherwise (no answer, a 5xx after retries,
+    an interrupt between retries) it may have landed, and the error says either may be."""
     try:
         client.update_campaign(made, attributes)
     except UpcallSyncError as exc:
+        refused = isinstance(exc, ApiStatusError) and 400 <= (exc.status or 0) < 500
+        if refused:
+            return (
+                f"it was left {status}, without its numbers (archiving it failed: "
+                f"{exc.one_line()}; archive it in Upcall)"
+            )
         return (
-            f"it was left {status}, without its numbers (archiving it failed: "
-            f"{exc.one_line()}; archive it in Upcall)"
+            f"it was left {status} or archived, without its numbers (archiving it may "
+            f"have failed: {exc.one_line()}; look in Upcall, and archive it if it is not)"
         )
     return "it was archived at once, without its numbers (it never dialed)"
 

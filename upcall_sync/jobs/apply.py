@@ -80,6 +80,7 @@ from upcall_sync.jobs.answers import (
     refuse_renamed,
     renamed,
     retire_renamed,
+    stored_as,
 )
 from upcall_sync.jobs.schedule import (
     PRIORITY,
@@ -271,6 +272,8 @@ class Applier:
         )
         op.live_id = made
         note(op, answers[-1] if answers else None)
+        if renamed(name, answers):  # as stored: a POST's answer may name it otherwise
+            stored_as(self.client, made, answers)
         if renamed(name, answers):  # archived at once: retire_renamed says why
             retire = {**values, "name": answers[-1].name, "status": "archived"}
             status = str(values.get("status") or "pending")
