@@ -382,3 +382,22 @@ def test_an_archiving_patch_without_an_answer_says_it_may_have_landed(
     assert "look in Upcall, and archive it if it is not)" in out, out
     assert "it was left pending, without" not in out
     assert _campaigns(cutting) == [(LONG[:LIMIT], "archived", 0)]
+
+
+def test_a_create_sent_again_under_a_cut_name_names_the_earlier_copy(
+    cutting: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The first POST landed but its answer was lost; the look-up by the manifest's name
+    cannot find a campaign stored under a cut one, so the POST went again, and only the
+    second copy was archived: the first stayed active (ready, with no numbers to wait
+    for) and the error said nothing of it. It is named now (never archived: nothing
+    says this run made it)."""
+    cutting.faults.add_rule("lost-write", "POST", "/campaigns", count=1)
+    Path("m.yaml").write_text(
+        MANIFEST.format(list="short", name=LONG).split("    numbers:")[0] + "    numbers: []\n"
+    )
+    code, out, err = run_cli(capsys, "apply", "--auto-approve", "m.yaml")
+    assert code == 1, out + err
+    assert "it was archived at once, without its numbers (it never dialed); an earlier POST" in out
+    assert "may have made another under that name (id 1): archive it in Upcall if so" in out, out
+    assert _campaigns(cutting) == [(LONG[:LIMIT], "ready", 0), (LONG[:LIMIT], "archived", 0)]

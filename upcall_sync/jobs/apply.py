@@ -278,12 +278,33 @@ class Applier:
             retire = {**values, "name": answers[-1].name, "status": "archived"}
             status = str(values.get("status") or "pending")
             left = retire_renamed(self.client, made, _campaign_attributes(retire), status)
+            if op.resent:  # an earlier POST got no answer: it may have made one too
+                left += self._earlier_copies(answers[-1].name, made)
             refuse_renamed("campaign", name, answers, made, left)
         answered = answers[-1] if answers else None
         hold_as_sent(self.client, made, _campaign_attributes(values), name, answered)
         with self._lock:
             self.campaign_ids[change.campaign or name] = made
         return f"id {made}"
+
+    def _earlier_copies(self, stored: str, made: str) -> str:
+        """After a create sent again (the first POST got no answer) that the API stored
+        under another name: the active campaigns of that name besides `made`, which the
+        first POST may have made (a look-up by the manifest's name cannot find them).
+        Named, never archived here: nothing says this run made them."""
+        try:
+            named = self._campaigns_named(stored)
+            others = sorted(
+                {c.id for c in named if c.id != made and c.status != "archived"}, key=id_order
+            )
+        except UpcallSyncError as exc:
+            log.info("no look-up of earlier copies: %s", exc.one_line())
+            others = []
+        ids = f" (id {', '.join(others)})" if others else ""
+        return (
+            f"; an earlier POST of it got no answer and may have made another under that "
+            f"name{ids}: archive it in Upcall if so"
+        )
 
     def _update_campaign(self, op: Op) -> str:
         change = op.change
