@@ -653,7 +653,7 @@ def test_a_pause_alone_under_patch_replace_goes_without_the_refused_caller_id(
         code, out, err = run_cli(capsys, "apply", "--auto-approve", *target, str(manifest))
         assert code == 1, out + err
         assert "Couldn't find that number" in out and "paused all the same" in out
-        assert "paused without from_number: under `patch: replace` that PATCH cleared" in out
+        assert "paused without from_number (under `patch: replace` that PATCH clears" in out
         [held] = emu.store.sql(
             "SELECT status, pitch, from_number FROM campaigns WHERE name = 'Held'"
         )

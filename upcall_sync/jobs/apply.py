@@ -337,7 +337,8 @@ class Applier:
         The pause never carries a from_number: the one refused (a caller ID the account
         has not confirmed) would be refused again, and the campaign left dialing. Under
         `patch: replace` that pause clears the caller ID (the API never returns it, so
-        the one it had cannot be sent back): the message says so."""
+        the one it had cannot be sent back): the message says so (the applier does not
+        know the reading, so it says it of `patch: replace`)."""
         before = {
             r.name: r.before
             for r in change.fields
@@ -601,8 +602,8 @@ def _campaign_attributes(values: dict[str, Value]) -> CampaignAttributes:
 
 #: a pause sent alone (`Applier._pause_alone`) where the refused update carried a caller ID
 PAUSED_WITHOUT_CALLER_ID = (
-    "it was paused without from_number: under `patch: replace` that PATCH cleared its "
-    "caller ID (the API never returns it): fix from_number and apply to set it again"
+    "it was paused without from_number (under `patch: replace` that PATCH clears its "
+    "caller ID, which the API never returns: fix from_number and apply to set it again)"
 )
 
 
