@@ -186,3 +186,17 @@ def test_a_confirmed_from_number_goes_with_the_probe_campaign(
     assert code == 0 and "with from_number +16501231234" in out
     rows = cli_env.store.sql("SELECT status, from_number FROM campaigns")
     assert [(r["status"], r["from_number"]) for r in rows] == [("archived", "+16501231234")]
+
+
+def test_a_probe_campaign_made_by_a_post_without_an_answer_is_archived(
+    capsys: pytest.CaptureFixture[str], cli_env: Emulator
+) -> None:
+    """The POST that creates the probe campaign landed but its answer was lost (a reset,
+    a 502): the probe stopped, said 'nothing to archive: no campaign was created', and
+    left it pending. It is found by its name and archived."""
+    cli_env.faults.add_rule("lost-write", "POST", "/campaigns", count=1)
+    code, out, _err = run_cli(capsys, "doctor", "--write-probe", "--auto-approve", "-f", "json")
+    report = json.loads(out)
+    assert code == 1 and "POST /campaigns" in report["error"], report
+    assert report["cleanup"].endswith("archived"), report
+    assert _campaign_statuses(cli_env) == ["archived"]

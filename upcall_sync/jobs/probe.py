@@ -157,6 +157,8 @@ class _Probe:
         self.campaign_id: str | None = None
         self.list_id = ""
         self.contact_id = ""
+        #: the create got no answer and no campaign of its name could be found (yet)
+        self.unanswered = False
         #: the campaign's attributes as last sent, for the archiving PATCH
         self.attributes: dict[str, Any] = {}
 
@@ -247,7 +249,13 @@ class _Probe:
         }
         if self.from_number:
             self.attributes["from_number"] = self.from_number
-        made = self._send("POST", "/campaigns", "campaigns", self.attributes)
+        try:
+            made = self._send("POST", "/campaigns", "campaigns", self.attributes)
+        except UpcallSyncError as exc:  # without an answer it may have been made: archive it
+            refused = isinstance(exc, ApiStatusError) and 400 <= (exc.status or 0) < 500
+            if not refused and not isinstance(exc, UsageError):
+                self.campaign_id = self._made_unanswered()
+            raise
         self.campaign_id = str(made.get("id") or "") or None
         if self.campaign_id is None:
             raise UpcallSyncError("POST /campaigns answered without the new campaign's id")
@@ -276,6 +284,24 @@ class _Probe:
                 "numbers are added (with a warning)",
             )
         )
+
+    def _made_unanswered(self) -> str | None:
+        """The probe campaign a POST that got no answer (a reset, a 5xx) made all the same,
+        found by its name (unique to this run, in either form a server stores it): the
+        cleanup then archives it. It said 'no campaign was created' and left it pending."""
+        try:
+            found = {
+                c.id
+                for form in dict.fromkeys((self.name, name_key(self.name)))
+                for c in self.client.list_campaigns(name=form)
+            }
+        except UpcallSyncError:
+            self.unanswered = True
+            return None
+        if len(found) != 1:
+            self.unanswered = True
+            return None
+        return found.pop()
 
     def _names(self, stored: dict[str, Any]) -> None:
         got = stored.get("name")
@@ -495,6 +521,12 @@ class _Probe:
     def _archive(self) -> None:
         if self.campaign_id is None:
             self.report.cleanup = "nothing to archive: no campaign was created"
+            if self.unanswered:
+                self.report.cleanup = self.api.redact(
+                    f"no campaign found to archive, but the POST that creates it got no "
+                    f"answer: if Upcall holds a campaign named {quote(self.name)}, archive "
+                    "it by hand (it is pending, so it does not dial)"
+                )
             return
         attributes = {k: v for k, v in self.attributes.items() if k != "status"}
         try:
