@@ -624,6 +624,48 @@ patch: replace
 """
 
 
+def test_a_pause_alone_keeps_a_caller_id_the_refusal_is_not_about(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """Under `patch: replace`, an update refused for another field (a pitch the API will
+    not take) still pauses the campaign alone; its caller ID, unchanged and not what was
+    refused, goes with the pause, so the replacing PATCH keeps it (a pause that dropped
+    every from_number cleared it here too)."""
+    from upcall_sync.emulator.app import bad
+    from upcall_sync.emulator.store import Store
+
+    update = Store.update_campaign
+
+    def refuse_pitch(self: Store, account: int, cid: int, values: dict[str, Any]) -> Any:
+        if values.get("pitch") == "too long":
+            raise bad("pitch", "is too long")
+        return update(self, account, cid, values)
+
+    monkeypatch.chdir(tmp_path)
+    manifest = tmp_path / "m.yaml"
+    joey = '      - {phone: "+16507991144", first_name: Joey}\n'
+    with _serving(monkeypatch, patch_replace=True) as emu:
+        manifest.write_text(HELD.format(dnc="", caller="+16501231234", joey=joey, pitch="x"))
+        assert run_cli(capsys, "apply", "--auto-approve", str(manifest))[0] == 0
+        monkeypatch.setattr(Store, "update_campaign", refuse_pitch)
+        edited = HELD.format(
+            dnc='do_not_call: ["+1 650 799 1144"]\n', caller="+16501231234", joey="", pitch="x"
+        ).replace("pitch: hello", "pitch: too long")
+        manifest.write_text(edited)
+        code, out, err = run_cli(capsys, "apply", "--auto-approve", str(manifest))
+        assert code == 1, out + err
+        assert "is too long" in out and "paused all the same" in out, out
+        assert "paused without from_number" not in out
+        [held] = emu.store.sql(
+            "SELECT status, pitch, from_number FROM campaigns WHERE name = 'Held'"
+        )
+        assert (held["status"], held["pitch"], held["from_number"]) == (
+            "paused",
+            "hello",
+            "+16501231234",
+        )
+
+
 @pytest.mark.parametrize("targeted", [False, True], ids=["whole-plan", "outside-target"])
 def test_a_pause_alone_under_patch_replace_goes_without_the_refused_caller_id(
     targeted: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any

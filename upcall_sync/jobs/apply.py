@@ -334,20 +334,35 @@ class Applier:
         pause goes alone, with the campaign's values as they were, so that a listed
         person is not called while the rest waits for a fix. The change still fails.
 
-        The pause never carries a from_number: the one refused (a caller ID the account
-        has not confirmed) would be refused again, and the campaign left dialing. Under
-        `patch: replace` that pause clears the caller ID (the API never returns it, so
-        the one it had cannot be sent back): the message says so (the applier does not
-        know the reading, so it says it of `patch: replace`)."""
+        The pause carries a from_number only when it cannot be the one refused: not one
+        the update changed, nor one the refusal names (a caller ID the account has not
+        confirmed would be refused again, and the campaign left dialing); and a pause
+        refused with it goes once more without it. Under `patch: replace` a pause without
+        it clears the caller ID (the API never returns it, so the one it had cannot be
+        sent back): the message says so (the applier does not know the reading, so it
+        says it of `patch: replace`)."""
         before = {
             r.name: r.before
             for r in change.fields
             if r.name != "status" and r.before is not None and not isinstance(r.before, Unknown)
         }
         pause = {**change.kept, **before, "status": "paused"}
-        sent_caller_id = pause.pop("from_number", None) or change.written().get("from_number")
-        self.client.update_campaign(campaign_id, _campaign_attributes(pause))
-        cleared = f"; {PAUSED_WITHOUT_CALLER_ID}" if sent_caller_id else ""
+        suspect = any(r.name == "from_number" for r in change.fields) or any(
+            f.field == "from_number" for f in refused.fields
+        )
+        if suspect:
+            pause.pop("from_number", None)
+        try:
+            self.client.update_campaign(campaign_id, _campaign_attributes(pause))
+        except ApiStatusError as exc:
+            if exc.status != 400 or "from_number" not in pause:
+                raise
+            del pause["from_number"]  # whatever the refusal names: the pause must go
+            self.client.update_campaign(campaign_id, _campaign_attributes(pause))
+        sent_caller_id = change.written().get("from_number") or change.kept.get("from_number")
+        cleared = (
+            f"; {PAUSED_WITHOUT_CALLER_ID}" if sent_caller_id and "from_number" not in pause else ""
+        )
         with self._lock:
             self._after_failure[op.seq] = (
                 "; the campaign was paused all the same (it holds a number on the "
