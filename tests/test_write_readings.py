@@ -150,13 +150,21 @@ def _converge_edit_and_rest(
     assert duplicates(emu) == {"campaigns": [], "lists": [], "contacts": [], "numbers": []}
 
 
+@pytest.mark.parametrize("answer", ["read", "lost"])
 def test_a_campaign_the_api_creates_ready_is_set_back_before_its_numbers(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    answer: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A server that ignores the status of a create and makes campaigns `ready` dialed
     each new campaign while its numbers went in, one by one. The campaign is set back to
-    `pending` at once (with a warning), and made ready once its numbers are in."""
+    `pending` at once (with a warning), and made ready once its numbers are in. Also when
+    the POST's answer is lost and apply finds the campaign by a look-up: it read no
+    answer, and left the campaign dialing while its numbers went in."""
     with _serving(monkeypatch, create_ready=True) as emu:
+        if answer == "lost":  # committed, then a 502 or a reset: found by ?name=
+            emu.faults.add_rule("lost-write", "POST", r"/campaigns")
         seen: list[str] = []
         for i, (method, pattern, handler) in enumerate(emu.api.routes):
             if method == "POST" and pattern.pattern.endswith("/numbers"):

@@ -126,14 +126,16 @@ def hold_as_sent(
     made: str,
     attributes: CampaignAttributes,
     name: str,
-    answered: Campaign | None,
+    seen: Sequence[Campaign],
 ) -> None:
     """A campaign created in a status that does not dial (`pending`: it is made ready once
     its numbers are in) but answered in one that may (`ready`, an unknown one, none: a
     server that ignores the status sent, and whose default dials) is set back at once,
     every attribute sent (a PATCH may replace), before any number is added: else it would
     dial a half-loaded list. Raises when that PATCH fails: the create fails, and its
-    numbers are not added."""
+    numbers are not added. `seen`: the POST's answers, and the campaigns a look-up after
+    a lost answer read (the last one of id `made` is what the API holds)."""
+    answered = next((c for c in reversed(seen) if str(c.id) == made), None)
     sent = attributes.status
     if answered is None or sent not in STOPPED or answered.status in STOPPED:
         return

@@ -263,11 +263,12 @@ class Applier:
         name = str(values["name"])
         from_number = values.get("from_number")
         answers: list[Campaign] = []
+        found: list[Campaign] = []  # read by a look-up after a lost answer
         made = self._post(
             op,
             lambda: noted(self.client.create_campaign(_campaign_attributes(values)), answers),
             lambda: self._find_campaign(
-                name, from_number if isinstance(from_number, str) else None
+                name, from_number if isinstance(from_number, str) else None, found
             ),
         )
         op.live_id = made
@@ -281,8 +282,7 @@ class Applier:
             if op.resent:  # an earlier POST got no answer: it may have made one too
                 left += self._earlier_copies(answers[-1].name, made)
             refuse_renamed("campaign", name, answers, made, left)
-        answered = answers[-1] if answers else None
-        hold_as_sent(self.client, made, _campaign_attributes(values), name, answered)
+        hold_as_sent(self.client, made, _campaign_attributes(values), name, [*found, *answers])
         with self._lock:
             self.campaign_ids[change.campaign or name] = made
         return f"id {made}"
@@ -545,8 +545,13 @@ class Applier:
         )
         return exact[0] if exact else None
 
-    def _find_campaign(self, name: str, from_number: str | None) -> str | None:
-        ids = sorted({c.id for c in self._campaigns_named(name, from_number)}, key=id_order)
+    def _find_campaign(
+        self, name: str, from_number: str | None, found: list[Campaign] | None = None
+    ) -> str | None:
+        campaigns = self._campaigns_named(name, from_number)
+        if found is not None:
+            found.extend(campaigns)
+        ids = sorted({c.id for c in campaigns}, key=id_order)
         return ids[-1] if ids else None
 
     def _campaigns_named(self, name: str, from_number: str | None = None) -> list[Campaign]:
