@@ -403,7 +403,9 @@ def _stop_calls_anyway(run: _ApplyRun, client: UpcallClient, stops: Plan | None)
     `run.stops`: the stops and their report (None: the API failed before any was made),
     for the JSON report; left None when there were none to make. A first Ctrl-C (or
     SIGTERM) during them starts no more, as in apply, and is raised once those made are
-    kept, so the JSON report lists them too."""
+    kept, so the JSON report lists them too: through the handler outside (the command
+    line's), as if it had come now, so that `main` says "interrupted" and exits 130, or
+    143 for SIGTERM (raised past it, typer made either a quiet 130)."""
     if stops is None or stops.empty:
         return
     from upcall_sync.jobs.sync import stop_calls
@@ -425,6 +427,9 @@ def _stop_calls_anyway(run: _ApplyRun, client: UpcallClient, stops: Plan | None)
         detail = f": {op.message}" if op.message else ""
         print(f"  {status:>7}  {op.label} ({why}){detail}", file=out)
     if received:
+        outside = signal.getsignal(received[0])
+        if callable(outside):
+            outside(received[0], None)
         raise Terminated() if received[0] == signal.SIGTERM else KeyboardInterrupt()
 
 
