@@ -35,7 +35,6 @@ NEEDED_BY = {
     "rate-limit": "apply's pacing (the client backs off on 429 and honours Retry-After)",
 }
 INFORMATIONAL = frozenset({"rate-limit"})
-INFORMATIONAL = frozenset({"rate-limit"})
 
 
 @dataclass(frozen=True)
