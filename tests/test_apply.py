@@ -384,7 +384,7 @@ def test_a_changed_address_part_sends_the_whole_address(
     assert run_cli(capsys, "apply", "--auto-approve", str(m))[0] == 0
     write_manifest(m, body.replace("Fremont", "Oakland"))
     from upcall_sync.core.model import Contact
-    from upcall_sync.jobs.apply import _contact_update
+    from upcall_sync.jobs.writes import contact_update
 
     person = Contact(
         "+16507991144", first_name="Joey", line1="1 Main St", city="Oakland", country="US"
@@ -394,7 +394,7 @@ def test_a_changed_address_part_sends_the_whole_address(
     change = UpdateContact(
         address="c", live_id="1", contact=person, current=person._replace(city="Fremont")
     )
-    attrs = _contact_update(change)
+    attrs = contact_update(change)
     assert attrs.address == {
         "recipient": None,
         "line1": "1 Main St",

@@ -34,14 +34,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from upcall_sync.client import (
     WORKERS_PER_SLOT,
     Campaign,
-    CampaignAttributes,
-    CampaignNumber,
     ContactAttributes,
     ContactList,
     ListContact,
@@ -57,12 +55,10 @@ from upcall_sync.core.changes import (
     Unknown,
     UpdateCampaign,
     UpdateContact,
-    Value,
     quoted,
 )
 from upcall_sync.core.matching import id_order
-from upcall_sync.core.model import TEXT_FIELDS, Contact
-from upcall_sync.core.normalize import name_forms, name_key
+from upcall_sync.core.model import Contact
 from upcall_sync.errors import (
     ApiError,
     ApiStatusError,
@@ -92,7 +88,15 @@ from upcall_sync.jobs.schedule import (
     StartGate,
     Status,
 )
-from upcall_sync.state.rows import contact_of
+from upcall_sync.jobs.writes import (
+    PAUSED_WITHOUT_CALLER_ID,
+    campaign_attributes,
+    campaigns_named,
+    contact_update,
+    filters_for,
+    first_of,
+    lists_named,
+)
 
 __all__ = ["PRIORITY", "Applier", "ApplyReport", "Listener", "Op", "Status", "apply_plan"]
 
@@ -266,7 +270,7 @@ class Applier:
         found: list[Campaign] = []  # read by a look-up after a lost answer
         made = self._post(
             op,
-            lambda: noted(self.client.create_campaign(_campaign_attributes(values)), answers),
+            lambda: noted(self.client.create_campaign(campaign_attributes(values)), answers),
             lambda: self._find_campaign(
                 name, from_number if isinstance(from_number, str) else None, found
             ),
@@ -278,11 +282,11 @@ class Applier:
         if renamed(name, answers):  # archived at once: retire_renamed says why
             retire = {**values, "name": answers[-1].name, "status": "archived"}
             status = str(values.get("status") or "pending")
-            left = retire_renamed(self.client, made, _campaign_attributes(retire), status)
+            left = retire_renamed(self.client, made, campaign_attributes(retire), status)
             if op.resent:  # an earlier POST got no answer: it may have made one too
                 left += self._earlier_copies(answers[-1].name, made)
             refuse_renamed("campaign", name, answers, made, left)
-        hold_as_sent(self.client, made, _campaign_attributes(values), name, [*found, *answers])
+        hold_as_sent(self.client, made, campaign_attributes(values), name, [*found, *answers])
         with self._lock:
             self.campaign_ids[change.campaign or name] = made
         return f"id {made}"
@@ -318,7 +322,7 @@ class Applier:
         campaign_id = op.live_id = self._campaign_id(change)
         if values:
             try:
-                note(op, self.client.update_campaign(campaign_id, _campaign_attributes(values)))
+                note(op, self.client.update_campaign(campaign_id, campaign_attributes(values)))
             except ApiStatusError as exc:
                 stops = values.get("status") not in (None, "ready")  # paused, archived ...
                 if not (change.reason and stops and exc.status == 400):
@@ -353,12 +357,12 @@ class Applier:
         if suspect:
             pause.pop("from_number", None)
         try:
-            self.client.update_campaign(campaign_id, _campaign_attributes(pause))
+            self.client.update_campaign(campaign_id, campaign_attributes(pause))
         except ApiStatusError as exc:
             if exc.status != 400 or "from_number" not in pause:
                 raise
             del pause["from_number"]  # whatever the refusal names: the pause must go
-            self.client.update_campaign(campaign_id, _campaign_attributes(pause))
+            self.client.update_campaign(campaign_id, campaign_attributes(pause))
         sent_caller_id = change.written().get("from_number") or change.kept.get("from_number")
         cleared = (
             f"; {PAUSED_WITHOUT_CALLER_ID}" if sent_caller_id and "from_number" not in pause else ""
@@ -378,7 +382,7 @@ class Applier:
         values["status"] = "ready"
         if isinstance(change, CreateCampaign):
             self._refuse_ready_beside_a_twin(str(change.values["name"]), campaign_id)
-        note(op, self.client.update_campaign(campaign_id, _campaign_attributes(values)))
+        note(op, self.client.update_campaign(campaign_id, campaign_attributes(values)))
         return "status ready"
 
     def _refuse_ready_beside_a_twin(self, name: str, campaign_id: str) -> None:
@@ -407,7 +411,7 @@ class Applier:
         op.live_id = op.change.live_id
         kept = op.change.kept if isinstance(op.change, ArchiveCampaign) else {}
         values = {**kept, "status": "archived"}
-        self.client.update_campaign(op.live_id, _campaign_attributes(values))
+        self.client.update_campaign(op.live_id, campaign_attributes(values))
         return "status archived"
 
     def _create_contact(self, op: Op) -> str:
@@ -436,7 +440,7 @@ class Applier:
         assert isinstance(change, UpdateContact) and change.live_id is not None
         op.live_id = change.live_id
         list_id = change.list_id or self._list_id()  # another list: manage_other_lists
-        note(op, self.client.update_contact(list_id, change.live_id, _contact_update(change)))
+        note(op, self.client.update_contact(list_id, change.live_id, contact_update(change)))
         return f"id {change.live_id}"
 
     def _add_number(self, op: Op) -> str:
@@ -558,85 +562,10 @@ class Applier:
         return campaigns_named(self.client, name, from_number)
 
     def _find_contact(self, list_id: str, person: Contact) -> str | None:
-        return _first_of(person, self.client.list_contacts(list_id, **_filters_for(person)))
+        return first_of(person, self.client.list_contacts(list_id, **filters_for(person)))
 
     def _find_number(self, campaign_id: str, person: Contact) -> str | None:
-        return _first_of(person, self.client.list_numbers(campaign_id, **_filters_for(person)))
-
-
-def campaigns_named(
-    client: UpcallClient, name: str, from_number: str | None = None
-) -> list[Campaign]:
-    """The live campaigns the planner takes for `name` (`name_key`), asked by each of the
-    forms a server may store it in (`name_forms`)."""
-    key = name_key(name)
-    return [
-        c
-        for form in name_forms(name)
-        for c in client.list_campaigns(name=form, from_number=from_number)
-        if name_key(c.name) == key
-    ]
-
-
-def lists_named(client: UpcallClient, name: str) -> list[ContactList]:
-    """The contact lists the planner takes for `name`, asked as `campaigns_named` asks."""
-    key = name_key(name)
-    return [
-        x
-        for form in name_forms(name)
-        for x in client.list_lists(name=form)
-        if name_key(x.name) == key
-    ]
-
-
-def _filters_for(person: Contact) -> dict[str, str | None]:
-    """The API filters that find a person: phone and name (extension is not a filter)."""
-    return {
-        "phone": person.phone,
-        "first_name": person.first_name or None,
-        "last_name": person.last_name or None,
-    }
-
-
-def _first_of(person: Contact, found: Sequence[ListContact | CampaignNumber]) -> str | None:
-    """The lowest id among what was found that is this person.
-
-    A contact must have every detail (it is what numbers are made from); a campaign
-    number need only be the same person (phone, extension, name): the API may show a
-    number with the details it had when it was added."""
-    if found and isinstance(found[0], CampaignNumber):
-        same = [i.id for i in found if contact_of(i).person_key == person.person_key]
-    else:
-        same = [i.id for i in found if contact_of(i) == person]
-    ids = sorted(same, key=id_order)
-    return ids[0] if ids else None
-
-
-def _campaign_attributes(values: dict[str, Value]) -> CampaignAttributes:
-    """Typed plan values as the API's write model: "" text is sent as null."""
-    data: dict[str, Any] = {
-        key: None if key in TEXT_FIELDS and value == "" else value for key, value in values.items()
-    }
-    return CampaignAttributes(**data)
-
-
-#: a pause sent alone (`Applier._pause_alone`) where the refused update carried a caller ID
-PAUSED_WITHOUT_CALLER_ID = (
-    "it was paused without from_number (under `patch: replace` that PATCH clears its "
-    "caller ID, which the API never returns: fix from_number and apply to set it again)"
-)
-
-
-def _contact_update(change: UpdateContact) -> ContactAttributes:
-    """Every attribute of the contact as the manifest has it, changed or not (empty as
-    null, the whole address).
-
-    Whether the (inferred) contact PATCH merges what it is sent or replaces the whole
-    contact (or its address object) is not documented. A manifest states every field
-    of a person, so sending them all is right either way: a PATCH of the changed
-    fields alone would, under a replacing server, clear the phone and the rest.
-    """
-    return ContactAttributes(**change.contact.api_attributes())
+        return first_of(person, self.client.list_numbers(campaign_id, **filters_for(person)))
 
 
 def apply_plan(

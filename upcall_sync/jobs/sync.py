@@ -53,14 +53,8 @@ from upcall_sync.errors import (
     UpcallSyncError,
     UsageError,
 )
-from upcall_sync.jobs.apply import (
-    ApplyReport,
-    Listener,
-    Op,
-    apply_plan,
-    campaigns_named,
-    lists_named,
-)
+from upcall_sync.jobs.apply import ApplyReport, Listener, Op, apply_plan
+from upcall_sync.jobs.writes import campaigns_named, lists_named
 from upcall_sync.manifest import MANIFEST_SUFFIXES, load_manifests
 from upcall_sync.manifest.tokencheck import token_problems
 from upcall_sync.output.explain import explain_plan, plan_differences
