@@ -200,3 +200,31 @@ def test_a_probe_campaign_made_by_a_post_without_an_answer_is_archived(
     assert code == 1 and "POST /campaigns" in report["error"], report
     assert report["cleanup"].endswith("archived"), report
     assert _campaign_statuses(cli_env) == ["archived"]
+
+
+def test_an_api_that_refuses_the_whole_contact_patch_is_a_fail(
+    capsys: pytest.CaptureFixture[str], cli_env: Emulator
+) -> None:
+    """Apply sends every contact PATCH whole, phone included; the probe sent the company
+    alone, so an API that refuses a PATCH carrying the phone passed as `merge`, and every
+    contact update of an apply failed. It now sends the whole contact too, as apply does."""
+    for i, (method, pattern, handler) in enumerate(cli_env.api.routes):
+        if method != "PATCH" or "contacts" not in pattern.pattern:
+            continue
+
+        def no_phone(api: Any, req: Any, acct: int, match: Any, _h: Any = handler) -> Any:
+            attrs = json.loads(req.body or b"{}").get("data", {}).get("attributes", {})
+            if "phone" in attrs:
+                from upcall_sync.emulator.app import bad
+
+                raise bad("phone", "cannot be changed")
+            return _h(api, req, acct, match)
+
+        cli_env.api.routes[i] = (method, pattern, no_phone)
+    code, out, _err = run_cli(capsys, "doctor", "--write-probe", "--auto-approve", "-f", "json")
+    report = json.loads(out)
+    assert code == 1, out
+    [finding] = [r for r in report["readings"] if r["name"] == "contact-patch"]
+    assert finding["reading"] == "refuses the whole contact" and not finding["ok"], finding
+    assert "HTTP 400 (phone: cannot be changed)" in finding["evidence"]
+    assert report["cleanup"].endswith("archived")

@@ -409,6 +409,7 @@ def _stop_calls_anyway(run: _ApplyRun, client: UpcallClient, stops: Plan | None)
     if stops is None or stops.empty:
         return
     from upcall_sync.jobs.sync import stop_calls
+    from upcall_sync.output.progress import outcome_word
 
     out = run.out
     print("\nNo plan is applied, but the do-not-call stops go all the same:", file=out)
@@ -422,10 +423,9 @@ def _stop_calls_anyway(run: _ApplyRun, client: UpcallClient, stops: Plan | None)
         return
     run.stops = stops, report
     for op in report.ops:
-        status = {"applied": "done", "failed": "FAILED"}.get(op.status, op.status)
         why = getattr(op.change, "reason", "")
         detail = f": {op.message}" if op.message else ""
-        print(f"  {status:>7}  {op.label} ({why}){detail}", file=out)
+        print(f"{outcome_word(op.status)}  {op.label} ({why}){detail}", file=out)
     if received:
         outside = signal.getsignal(received[0])
         if callable(outside):

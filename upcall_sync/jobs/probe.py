@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from upcall_sync.client import UpcallClient
+from upcall_sync.core.model import Contact
 from upcall_sync.core.normalize import PhoneError, name_key, normalize_phone, quote
 from upcall_sync.errors import ApiStatusError, UpcallSyncError, UsageError
 
@@ -102,8 +103,8 @@ def planned_writes(stamp: str, from_number: str | None) -> list[str]:
     return [
         f"create contact list {quote(PROBE_LIST.format(stamp=stamp))} (lists cannot be deleted)",
         f"create one contact on {PROBE_PHONE}, a reserved fictional number, in that list; "
-        "PATCH its company alone (and once more with every attribute, if that cleared "
-        "the rest)",
+        "PATCH its company alone, then once more with every attribute (as apply sends a "
+        "contact PATCH)",
         f"create campaign {quote(PROBE_NAME.format(stamp=stamp))}, status pending, {caller}; "
         "PATCH it up to 6 times, each PATCH with status pending (it never dials)",
         "add the contact to that campaign, then once more (the API's answer to a duplicate)",
@@ -463,19 +464,32 @@ class _Probe:
         )
 
     def _contact_patch(self) -> None:
-        """Only the company (now "B"): do the phone and name survive? When they do not
-        (or the PATCH is refused for want of them), the contact is sent whole."""
+        """Only the company (now "B"): do the phone and name survive? Then the contact
+        whole, as apply sends every contact PATCH (every attribute, empty ones as null):
+        an API that refuses that PATCH would fail every contact update of an apply."""
         path = f"/lists/{self.list_id}/contacts/{self.contact_id}"
         refused = ""
         try:
             self._send("PATCH", path, "list_contacts", {"company": "B"}, self.contact_id)
         except ApiStatusError as exc:
-            if exc.status is None or not 400 <= exc.status < 500 or exc.status == 404:
-                raise
-            said = "; ".join(f"{f.field}: {f.message}" for f in exc.fields) or "no message"
-            refused = f"a PATCH of the company alone was refused: HTTP {exc.status} ({said})"
+            refused = f"a PATCH of the company alone was refused: {_refusal(exc)}"
         stored = self._stored_contact()
         lost = [k for k in ("phone", "first_name", "last_name") if not stored.get(k)]
+        whole = Contact.of({**PROBE_CONTACT, "company": "B"}).api_attributes()
+        try:
+            self._send("PATCH", path, "list_contacts", whole, self.contact_id)
+        except ApiStatusError as exc:
+            evidence = (
+                f"a PATCH of the whole contact, as apply sends it, was refused: {_refusal(exc)}"
+            )
+            does = (
+                "sends every attribute of a contact in each contact PATCH, which this API "
+                "refuses: apply cannot update contacts (report this)"
+            )
+            self._add(
+                Finding("contact-patch", "refuses the whole contact", evidence, does, ok=False)
+            )
+            return
         does = "sends every attribute of a contact in each contact PATCH (right either way)"
         if not refused and not lost:
             evidence = "a PATCH of the company alone left the phone and name as they were"
@@ -483,9 +497,6 @@ class _Probe:
             return
         evidence = refused or f"a PATCH of the company alone cleared {', '.join(lost)}"
         self._add(Finding("contact-patch", "replace", evidence, does))
-        self._send(
-            "PATCH", path, "list_contacts", {**PROBE_CONTACT, "company": "B"}, self.contact_id
-        )
 
     def _stored_contact(self) -> dict[str, Any]:
         """The probe contact's attributes as its list's listing shows them (any shape)."""
@@ -545,6 +556,14 @@ class _Probe:
             )
             return
         self.report.cleanup = f"campaign {self.campaign_id} archived"
+
+
+def _refusal(exc: ApiStatusError) -> str:
+    """A 4xx answer to a probe PATCH, in words (anything else, or a 404, is raised)."""
+    if exc.status is None or not 400 <= exc.status < 500 or exc.status == 404:
+        raise exc
+    said = "; ".join(f"{f.field}: {f.message}" for f in exc.fields) or "no message"
+    return f"HTTP {exc.status} ({said})"
 
 
 def datetime_finding(sent: str, got: Any) -> Finding:

@@ -34,6 +34,11 @@ _VERB = {
 }
 
 
+def outcome_word(status: str) -> str:
+    """An operation's outcome as progress lines show it, right-aligned to one width."""
+    return f"{_VERB.get(status, status):>13}"
+
+
 def operation_count(plan: Plan) -> int:
     """How many operations applying `plan` takes: its changes, and a "set ready" step for
     each campaign made ready only after its numbers are in."""
@@ -86,7 +91,7 @@ class LineProgress:
         suffix = (
             f" ({detail})" if detail and op.status == "applied" else f": {detail}" if detail else ""
         )
-        self.out.write(f"{_VERB.get(op.status, op.status):>13}  {op.label}{suffix}\n")
+        self.out.write(f"{outcome_word(op.status)}  {op.label}{suffix}\n")
         self.out.flush()
 
     def close(self) -> None:
