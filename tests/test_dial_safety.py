@@ -715,3 +715,41 @@ def test_a_pause_alone_under_patch_replace_goes_without_the_refused_caller_id(
             "SELECT status, pitch, from_number FROM campaigns WHERE name = 'Held'"
         )
         assert (held["status"], held["pitch"], held["from_number"]) == ("paused", "hello", None)
+
+
+def test_a_pause_alone_refused_too_says_the_campaign_still_dials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """The update is refused (a caller ID not confirmed) and so is the pause sent alone
+    (the live pitch it carries back, which the API no longer takes): the campaign stays
+    ready, holding a listed number. The failure said only the pause's refusal, as any
+    field error, never that the listed person is still being called."""
+    from upcall_sync.emulator.app import bad
+    from upcall_sync.emulator.store import Store
+
+    update = Store.update_campaign
+
+    def refuse_old_pitch(self: Store, account: int, cid: int, values: dict[str, Any]) -> Any:
+        if values.get("pitch") == "hello":
+            raise bad("pitch", "is no longer accepted")
+        return update(self, account, cid, values)
+
+    monkeypatch.chdir(tmp_path)
+    manifest = tmp_path / "m.yaml"
+    joey = '      - {phone: "+16507991144", first_name: Joey}\n'
+    with _serving(monkeypatch) as emu:
+        manifest.write_text(HELD.format(dnc="", caller="+16501231234", joey=joey, pitch="x"))
+        assert run_cli(capsys, "apply", "--auto-approve", str(manifest))[0] == 0
+        monkeypatch.setattr(Store, "update_campaign", refuse_old_pitch)
+        edited = HELD.format(
+            dnc='do_not_call: ["+1 650 799 1144"]\n', caller="+14155550000", joey="", pitch="x"
+        ).replace("pitch: hello", "pitch: hello again")
+        manifest.write_text(edited)
+        code, out, err = run_cli(capsys, "apply", "--auto-approve", str(manifest))
+        assert code == 1, out + err
+        [held] = emu.store.sql("SELECT status FROM campaigns WHERE name = 'Held'")
+        assert held["status"] == "ready"
+        assert "Couldn't find that number" in out, out
+        assert "is no longer accepted" in out, out
+        assert "NOT paused" in out and "pause it in Upcall" in out, out
+        assert "paused all the same" not in out, out

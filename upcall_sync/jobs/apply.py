@@ -72,6 +72,7 @@ from upcall_sync.jobs.answers import (
     hold_as_sent,
     note,
     noted,
+    pause_not_made,
     refuse_another_line,
     refuse_renamed,
     renamed,
@@ -336,7 +337,8 @@ class Applier:
         """The API refused an update that pauses a campaign for the do-not-call list
         (another of its fields: a caller ID not confirmed, dates it will not take): the
         pause goes alone, with the campaign's values as they were, so that a listed
-        person is not called while the rest waits for a fix. The change still fails.
+        person is not called while the rest waits for a fix. The change still fails; when
+        the pause alone fails too, its failure says the campaign may still dial.
 
         The pause carries a from_number only when it cannot be the one refused: not one
         the update changed, nor one the refusal names (a caller ID the account has not
@@ -357,12 +359,18 @@ class Applier:
         if suspect:
             pause.pop("from_number", None)
         try:
-            self.client.update_campaign(campaign_id, campaign_attributes(pause))
-        except ApiStatusError as exc:
-            if exc.status != 400 or "from_number" not in pause:
-                raise
-            del pause["from_number"]  # whatever the refusal names: the pause must go
-            self.client.update_campaign(campaign_id, campaign_attributes(pause))
+            try:
+                self.client.update_campaign(campaign_id, campaign_attributes(pause))
+            except ApiStatusError as exc:
+                if exc.status != 400 or "from_number" not in pause:
+                    raise
+                del pause["from_number"]  # whatever the refusal names: the pause must go
+                self.client.update_campaign(campaign_id, campaign_attributes(pause))
+        except (ApiStatusError, OutcomeUnknown) as exc:  # the update's refusal is the news
+            status = next((r.before for r in change.fields if r.name == "status"), None)
+            with self._lock:
+                self._after_failure[op.seq] = pause_not_made(exc, status)
+            raise refused from exc
         sent_caller_id = change.written().get("from_number") or change.kept.get("from_number")
         cleared = (
             f"; {PAUSED_WITHOUT_CALLER_ID}" if sent_caller_id and "from_number" not in pause else ""
