@@ -751,5 +751,5 @@ def test_a_pause_alone_refused_too_says_the_campaign_still_dials(
         assert held["status"] == "ready"
         assert "Couldn't find that number" in out, out
         assert "is no longer accepted" in out, out
-        assert "NOT paused" in out and "pause it in Upcall" in out, out
+        assert "NOT paused" in out and "pause it in Upcall now" in out, out
         assert "paused all the same" not in out, out

@@ -124,8 +124,9 @@ def retire_renamed(
 def pause_not_made(exc: UpcallSyncError, status: object) -> str:
     """What a do-not-call pause sent alone, after its update was refused, left when it
     failed too (`status`: the campaign's before it): refused (4xx), the campaign was not
-    paused and still dials a listed person; otherwise (no answer, a 5xx) it may have
-    been. Said beside the update's refusal, which alone named only a field to fix."""
+    paused and still dials a listed person; otherwise (no answer, a 5xx, the API out of
+    reach) it may not have been. Said beside the update's refusal, which alone named
+    only a field to fix."""
     was = f"still {quoted(str(status))}" if isinstance(status, str) and status else "not paused"
     if isinstance(exc, ApiStatusError) and 400 <= (exc.status or 0) < 500:
         return (
@@ -134,7 +135,7 @@ def pause_not_made(exc: UpcallSyncError, status: object) -> str:
             "in Upcall now"
         )
     return (
-        f"; the pause sent alone got no answer ({exc.one_line()}): the campaign may be "
+        f"; the pause sent alone may not have gone ({exc.one_line()}): the campaign may be "
         f"{was}, holding a number on the do-not-call list: look in Upcall and pause it "
         "if it is not"
     )

@@ -66,6 +66,7 @@ from upcall_sync.errors import (
     Cancelled,
     NotStarted,
     OutcomeUnknown,
+    TransportError,
     UpcallSyncError,
 )
 from upcall_sync.jobs.answers import (
@@ -366,7 +367,7 @@ class Applier:
                     raise
                 del pause["from_number"]  # whatever the refusal names: the pause must go
                 self.client.update_campaign(campaign_id, campaign_attributes(pause))
-        except (ApiStatusError, OutcomeUnknown) as exc:  # the update's refusal is the news
+        except (ApiStatusError, TransportError) as exc:  # the update's refusal is the news
             status = next((r.before for r in change.fields if r.name == "status"), None)
             with self._lock:
                 self._after_failure[op.seq] = pause_not_made(exc, status)
