@@ -753,3 +753,34 @@ def test_a_pause_alone_refused_too_says_the_campaign_still_dials(
         assert "is no longer accepted" in out, out
         assert "NOT paused" in out and "pause it in Upcall now" in out, out
         assert "paused all the same" not in out, out
+
+
+def test_an_unsafe_plans_stop_says_it_sets_the_manifests_caller_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """Under `patch: replace` the stop of an unsafe plan carries the manifest's new
+    from_number (one without it would clear the caller ID): the caller ID changed from
+    +16501231234 to +14155550100 while the plan was refused, its line saying only
+    "paused", and the next plan no longer showed the change. The stop now says so."""
+    monkeypatch.chdir(tmp_path)
+    manifest = tmp_path / "m.yaml"
+    joey = '      - {phone: "+16507991144", first_name: Joey}\n'
+    unsafe = "safety: {min_existing: 1}\n"
+    with _serving(monkeypatch, patch_replace=True) as emu:
+        manifest.write_text(
+            unsafe + HELD.format(dnc="", caller="+16501231234", joey=joey, pitch="x")
+        )
+        assert run_cli(capsys, "apply", "--auto-approve", str(manifest))[0] == 0
+        manifest.write_text(
+            unsafe
+            + HELD.format(
+                dnc='do_not_call: ["+1 650 799 1144"]\n', caller="+14155550100", joey="", pitch="y"
+            )
+        )
+        code, out, err = run_cli(capsys, "apply", "--auto-approve", str(manifest))
+        assert code == 1 and "unsafe plan" in err, out + err
+        [held] = emu.store.sql("SELECT status, from_number FROM campaigns WHERE name = 'Held'")
+        assert (held["status"], held["from_number"]) == ("paused", "+14155550100")
+        [stop] = [line for line in out.splitlines() if 'campaign["Held"] (paused' in line]
+        assert "done" in stop and 'from_number "+14155550100"' in stop, stop
+        assert "the campaign's caller ID from now on" in stop, stop

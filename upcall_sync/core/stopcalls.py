@@ -342,6 +342,20 @@ CLEARS_CALLER_ID = (
     "under `patch: replace` this PATCH clears its caller ID (the manifests set no "
     "from_number, and the API never returns it): add from_number and apply to set it again"
 )
+
+
+def sets_caller_id(caller: Value) -> str:
+    """What the stop of a refused plan does under `patch: replace` when the plan changes
+    the caller ID: it carries the manifest's from_number (one without it would clear the
+    caller ID, which the API never returns), so the caller ID changes though the plan
+    was not applied, and later plans no longer show that change."""
+    return (
+        f"under `patch: replace` it carries the manifests' from_number {quoted(str(caller))}, "
+        "which the plan sets (a PATCH without it clears the caller ID): taken, it is the "
+        "campaign's caller ID from now on"
+    )
+
+
 #: why a guard pause goes: outside a targeted plan's targets, or no plan could be made
 OUTSIDE_TARGETS = "outside --target, paused all the same"
 NO_PLAN = "paused all the same: no plan could be made"

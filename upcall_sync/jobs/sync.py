@@ -45,7 +45,7 @@ from upcall_sync.core.model import (
     LiveState,
 )
 from upcall_sync.core.planner import plan as compute_plan
-from upcall_sync.core.stopcalls import NO_PLAN, RETIRED, guard_pauses, guarded
+from upcall_sync.core.stopcalls import NO_PLAN, RETIRED, guard_pauses, guarded, sets_caller_id
 from upcall_sync.errors import (
     ManifestError,
     PlanError,
@@ -281,12 +281,10 @@ def stops_only(plan: Plan, desired: DesiredState) -> Plan:
             for r in change.fields
             if r.name != "status" and r.before is not None and not isinstance(r.before, Unknown)
         }
-        if replacing:
-            live.update(
-                (r.name, r.after)
-                for r in change.fields
-                if r.name == "from_number" and isinstance(r.before, Unknown) and r.after
-            )
+        caller = next((r for r in change.fields if r.name == "from_number" and r.after), None)
+        if replacing and caller and isinstance(caller.before, Unknown):
+            live["from_number"] = caller.after
+            reason = f"{reason}; {sets_caller_id(caller.after)}"
         stops.append(
             replace(
                 change,
