@@ -264,19 +264,20 @@ def _write_probe(
     client: UpcallClient, fmt: DoctorFormat, *, auto_approve: bool, phone: str | None
 ) -> int:
     """Say what the probe writes, ask, probe (archiving at the end), report."""
-    from upcall_sync.jobs import probe
+    from upcall_sync.jobs import probe, probe_report
 
     caller = probe.check_from_number(phone)
     stamp = probe.stamp_now()
     shown = client.redact(client.base_url)
     told = sys.stderr if fmt is DoctorFormat.json else sys.stdout
-    probe.render_plan(probe.planned_writes(stamp, caller), shown, told)
+    probe_report.render_plan(probe.planned_writes(stamp, caller), shown, told)
     if not auto_approve:
         _confirm_probe(told)
     stop = threading.Event()
     with _stop_on_signal(stop) as received:
         report = probe.run_probe(client, from_number=caller, stop=stop, stamp=stamp)
-    (probe.render_json if fmt is DoctorFormat.json else probe.render_text)(report, sys.stdout)
+    render = probe_report.render_json if fmt is DoctorFormat.json else probe_report.render_text
+    render(report, sys.stdout)
     if report.interrupted:
         return 143 if received[:1] == [signal.SIGTERM] else 130
     return 0 if report.ok else 1

@@ -20,17 +20,16 @@ under it. `ok` is False when a finding means apply cannot work as it is.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import Any
 
 from upcall_sync.client import UpcallClient
 from upcall_sync.core.model import Contact
 from upcall_sync.core.normalize import PhoneError, name_key, normalize_phone, quote
 from upcall_sync.errors import ApiStatusError, UpcallSyncError, UsageError
+from upcall_sync.jobs.probe_report import Finding, ProbeReport, datetime_finding
 
 #: 555-0100..0199 numbers are reserved for fiction: nobody is ever called on them
 PROBE_PHONE = "+12125550142"
@@ -49,52 +48,6 @@ PROBE_CONTACT = {
     "company": "A",
 }
 ATTRIBUTES = ("name", "pitch", "language", "instructions", "start_datetime", "end_datetime")
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One reading: its name, what was found, the evidence, and what upcall-sync does."""
-
-    name: str
-    reading: str
-    evidence: str
-    does: str
-    ok: bool = True
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "reading": self.reading,
-            "ok": self.ok,
-            "evidence": self.evidence,
-            "upcall_sync_does": self.does,
-        }
-
-
-@dataclass
-class ProbeReport:
-    api_url: str
-    writes: list[str]
-    findings: list[Finding] = field(default_factory=list)
-    #: what went wrong before every reading was found ("" when nothing did)
-    error: str = ""
-    interrupted: bool = False
-    cleanup: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return not self.error and not self.interrupted and all(f.ok for f in self.findings)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "api_url": self.api_url,
-            "ok": self.ok,
-            "writes": self.writes,
-            "readings": [f.to_dict() for f in self.findings],
-            "error": self.error or None,
-            "interrupted": self.interrupted,
-            "cleanup": self.cleanup,
-        }
 
 
 def planned_writes(stamp: str, from_number: str | None) -> list[str]:
@@ -566,89 +519,4 @@ def _refusal(exc: ApiStatusError) -> str:
     return f"HTTP {exc.status} ({said})"
 
 
-def datetime_finding(sent: str, got: Any) -> Finding:
-    """How a datetime came back: exactly, the same instant written otherwise, without an
-    offset (UTC), or another instant."""
-    if got == sent:
-        return Finding(
-            "datetimes", "exact", f"{sent} came back as sent", "compares to the second in UTC"
-        )
-    try:
-        parsed = datetime.fromisoformat(str(got).replace("Z", "+00:00"))
-    except ValueError:
-        return Finding(
-            "datetimes", "unreadable", f"sent {sent}, got {got!r}", "cannot read it", ok=False
-        )
-    want = datetime.fromisoformat(sent.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        same = parsed.replace(tzinfo=UTC) == want
-        return Finding(
-            "datetimes",
-            "no offset",
-            f"sent {sent}, got {got!r}",
-            "reads datetimes without an offset as UTC, whatever TZ says",
-            ok=same,
-        )
-    if parsed == want:
-        return Finding(
-            "datetimes",
-            "same instant, other form",
-            f"sent {sent}, got {got!r}",
-            "compares datetimes as instants, to the second",
-        )
-    return Finding(
-        "datetimes",
-        "another instant",
-        f"sent {sent}, got {got!r}",
-        "would see a difference on every plan (report this)",
-        ok=False,
-    )
-
-
-# -- output ----------------------------------------------------------------------------------
-
-
-def render_plan(writes: list[str], api_url: str, out: TextIO) -> None:
-    out.write(f"upcall-sync doctor --write-probe: {api_url}\n\nIt will write, in this account:\n")
-    for line in writes:
-        out.write(f"  - {line}\n")
-
-
-def render_text(report: ProbeReport, out: TextIO) -> None:
-    width = max((len(f.name) for f in report.findings), default=0)
-    out.write("\n")
-    for f in report.findings:
-        mark = "FOUND" if f.ok else "FAIL "
-        out.write(
-            f"{mark}  {f.name:<{width}}  {f.reading}: {f.evidence}  -- upcall-sync {f.does}\n"
-        )
-    if report.interrupted:
-        out.write("\nInterrupted: the remaining readings were not probed.\n")
-    if report.error:
-        out.write(f"\nThe probe stopped: {report.error}\n")
-    out.write(f"Cleanup: {report.cleanup}.\n")
-    out.write(
-        "Every reading found; upcall-sync works under them.\n"
-        if report.ok
-        else (
-            ""
-            if report.interrupted or report.error
-            else "Some readings keep apply from working: see the FAIL lines.\n"
-        )
-    )
-
-
-def render_json(report: ProbeReport, out: TextIO) -> None:
-    json.dump(report.to_dict(), out, indent=2)
-    out.write("\n")
-
-
-__all__ = [
-    "Finding",
-    "ProbeReport",
-    "planned_writes",
-    "render_json",
-    "render_plan",
-    "render_text",
-    "run_probe",
-]
+__all__ = ["planned_writes", "run_probe"]
