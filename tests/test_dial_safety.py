@@ -469,6 +469,34 @@ def test_a_refused_plan_stop_under_patch_replace_keeps_a_caller_id(
         assert row["from_number"] == "+14155550100"
 
 
+def test_a_stop_whose_caller_id_is_refused_is_made_alone_and_reported_done(
+    examples: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under `patch: replace` the stop of an unsafe plan carries the manifest's new
+    from_number; the API refuses that caller ID, and the pause goes alone. The stop was
+    then reported `failed` (its other changes were not made: it has none), so anything
+    reading the JSON `stops` thought the listed person might still be called. The pause
+    was the whole stop: it is `applied`, its message saying how."""
+    with _serving(monkeypatch, patch_replace=True) as emu:
+        path = examples / "campaigns.yaml"
+        path.write_text(path.read_text().replace("version: 1", "version: 1\npatch: replace", 1))
+        assert run_cli(capsys, "apply", "--auto-approve", str(examples))[0] == 0
+        _dnc(examples, '  - "+1 415 555 0132"\n')  # Priya, in the survey
+        safety = "version: 1\nsafety: {min_existing: 1, max_update_percent: 10}"
+        _edit(path, "version: 1", safety, 1)
+        # a caller ID the account has not confirmed
+        _edit(path, 'from_number: "+1 650 123 1234"', 'from_number: "+1 415 555 0000"', 1)
+        code, out, err = run_cli(
+            capsys, "apply", "--auto-approve", "--format", "json", str(examples)
+        )
+        assert code == 1 and "unsafe plan" in err, out + err
+        [stop] = report(out)["stops"]
+        assert (stop["campaign"], stop["status"]) == (SURVEY, "applied"), stop
+        assert "paused alone after the API refused it as sent" in stop["message"]
+        assert "from_number: Couldn't find that number" in stop["message"]
+        assert _status(emu, SURVEY) == "paused"
+
+
 def test_a_stop_under_patch_replace_without_a_caller_id_says_it_clears_it(
     examples: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -707,10 +735,19 @@ def test_a_pause_alone_under_patch_replace_goes_without_the_refused_caller_id(
             )
         )
         target = ["--target", "Other"] if targeted else []
-        code, out, err = run_cli(capsys, "apply", "--auto-approve", *target, str(manifest))
-        assert code == 1, out + err
-        assert "Couldn't find that number" in out and "paused all the same" in out
-        assert "paused without from_number (under `patch: replace` that PATCH clears" in out
+        code, out, err = run_cli(
+            capsys, "apply", "--auto-approve", "--quiet", *target, str(manifest)
+        )
+        # the whole plan fails (Held's caller ID is refused); outside --target the stop is
+        # the whole change, made by the pause alone: done, with a warning even with --quiet
+        assert code == (0 if targeted else 1), out + err
+        cleared = "paused without from_number (under `patch: replace` that PATCH clears"
+        if targeted:
+            said = 'campaign["Held"] (id 1): paused alone after the API refused it as sent'
+            assert said in err and "Couldn't find that number" in err and cleared in err, err
+        else:
+            assert "Couldn't find that number" in out and "paused all the same" in out
+            assert cleared in out, out
         [held] = emu.store.sql(
             "SELECT status, pitch, from_number FROM campaigns WHERE name = 'Held'"
         )

@@ -329,17 +329,22 @@ class Applier:
                 stops = values.get("status") not in (None, "ready")  # paused, archived ...
                 if not (change.reason and stops and exc.status == 400):
                     raise
-                self._pause_alone(op, change, campaign_id, exc)
+                alone = self._pause_alone(op, change, campaign_id, exc)
+                op.message = alone  # the pause was the whole change: made, with a word
+                log.warning("%s (id %s): %s", change.address, campaign_id, alone)
+                return f"id {campaign_id}; {alone}"
         return f"id {campaign_id}"
 
     def _pause_alone(
         self, op: Op, change: UpdateCampaign, campaign_id: str, refused: ApiStatusError
-    ) -> None:
+    ) -> str:
         """The API refused an update that pauses a campaign for the do-not-call list
         (another of its fields: a caller ID not confirmed, dates it will not take): the
         pause goes alone, with the campaign's values as they were, so that a listed
         person is not called while the rest waits for a fix. The change still fails; when
-        the pause alone fails too, its failure says the campaign may still dial.
+        the pause alone fails too, its failure says the campaign may still dial. A change
+        that was the pause alone (a stop: its status to `paused`, nothing else) is made
+        once the pause is: what the pause alone said is returned, not raised.
 
         The pause carries a from_number only when it cannot be the one refused: not one
         the update changed, nor one the refusal names (a caller ID the account has not
@@ -376,6 +381,8 @@ class Applier:
         cleared = (
             f"; {PAUSED_WITHOUT_CALLER_ID}" if sent_caller_id and "from_number" not in pause else ""
         )
+        if [(r.name, r.after) for r in change.fields] == [("status", "paused")]:
+            return f"paused alone after the API refused it as sent ({refused.one_line()}){cleared}"
         with self._lock:
             self._after_failure[op.seq] = (
                 "; the campaign was paused all the same (it holds a number on the "
