@@ -213,6 +213,28 @@ def test_apply_pauses_a_ready_campaign_holding_a_listed_number_and_keeps_it_paus
     assert sum(map(len, _people(reading).values())) == numbers
 
 
+def test_a_pause_outside_the_targets_under_patch_replace_says_it_carries_the_caller_id(
+    examples: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under `patch: replace` the pause of a campaign outside --target carries the
+    manifests' from_number (the live one is never returned; a PATCH without it clears
+    it). A manifest that moved the caller ID set it so, though no plan of that campaign
+    was applied, and the pause's line said only 'paused'. It says so now."""
+    with _serving(monkeypatch, patch_replace=True) as emu:
+        path = examples / "campaigns.yaml"
+        path.write_text(path.read_text().replace("version: 1", "version: 1\npatch: replace", 1))
+        assert run_cli(capsys, "apply", "--auto-approve", str(examples))[0] == 0
+        _dnc(examples, '  - "+1 415 555 0132"\n')  # Priya: only in the survey
+        _edit(path, 'from_number: "+1 650 123 1234"', 'from_number: "+1 415 555 0100"', 1)
+        target = ["--target", "Acme renewal reminders"]
+        code, out, err = run_cli(capsys, "apply", "--auto-approve", *target, str(examples))
+        assert code == 0, out + err
+        assert "outside --target, paused all the same" in out
+        assert "under `patch: replace` it carries the manifests' from_number" in out, out
+        [row] = emu.store.sql("SELECT status, from_number FROM campaigns WHERE name = ?", (SURVEY,))
+        assert (row["status"], row["from_number"]) == ("paused", "+14155550100")
+
+
 def test_a_targeted_apply_still_pauses_a_ready_campaign_outside_its_targets(
     examples: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

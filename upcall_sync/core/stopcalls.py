@@ -356,6 +356,17 @@ def sets_caller_id(caller: Value) -> str:
     )
 
 
+def carries_caller_id(caller: Value) -> str:
+    """What a guard pause under `patch: replace` sends of the caller ID: the manifests'
+    (the API never returns the live one, and a PATCH without it clears it). Said on the
+    pause's line: it sets that caller ID, if the campaign had another, though no plan
+    of the campaign is applied."""
+    return (
+        f"under `patch: replace` it carries the manifests' from_number {quoted(str(caller))} "
+        "(a PATCH without it clears the caller ID, which the API never returns)"
+    )
+
+
 #: why a guard pause goes: outside a targeted plan's targets, or no plan could be made
 OUTSIDE_TARGETS = "outside --target, paused all the same"
 NO_PLAN = "paused all the same: no plan could be made"
@@ -384,6 +395,7 @@ def guard_pauses(
         aside_now = aside
         if desired.patch == "replace" and d.fields.get("from_number"):
             kept["from_number"] = d.fields["from_number"]
+            aside_now = f"{aside}; {carries_caller_id(d.fields['from_number'])}"
         elif desired.patch == "replace":
             aside_now = f"{aside}; {CLEARS_CALLER_ID}"
         pauses.append(
