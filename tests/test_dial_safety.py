@@ -467,6 +467,18 @@ def test_a_stale_saved_plan_that_cannot_be_planned_again_still_stops_the_calls(
         assert _status(emu, SURVEY) == "paused"
 
 
+def _unsafe_under_replace(examples: Path, capsys: pytest.CaptureFixture[str], caller: str) -> None:
+    """`examples` applied under `patch: replace`; then Priya (in the survey) opted out,
+    safety limits that make the next plan unsafe, and the caller ID moved to `caller`."""
+    path = examples / "campaigns.yaml"
+    path.write_text(path.read_text().replace("version: 1", "version: 1\npatch: replace", 1))
+    assert run_cli(capsys, "apply", "--auto-approve", str(examples))[0] == 0
+    _dnc(examples, '  - "+1 415 555 0132"\n')  # Priya, in the survey
+    safety = "version: 1\nsafety: {min_existing: 1, max_update_percent: 10}"
+    _edit(path, "version: 1", safety, 1)
+    _edit(path, 'from_number: "+1 650 123 1234"', f'from_number: "{caller}"', 1)
+
+
 def test_a_refused_plan_stop_under_patch_replace_keeps_a_caller_id(
     examples: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -475,13 +487,7 @@ def test_a_refused_plan_stop_under_patch_replace_keeps_a_caller_id(
     so the replacing PATCH cleared the caller ID; the manifest's goes, as in a guard
     pause."""
     with _serving(monkeypatch, patch_replace=True) as emu:
-        path = examples / "campaigns.yaml"
-        path.write_text(path.read_text().replace("version: 1", "version: 1\npatch: replace", 1))
-        assert run_cli(capsys, "apply", "--auto-approve", str(examples))[0] == 0
-        _dnc(examples, '  - "+1 415 555 0132"\n')  # Priya, in the survey
-        safety = "version: 1\nsafety: {min_existing: 1, max_update_percent: 10}"
-        _edit(path, "version: 1", safety, 1)
-        _edit(path, 'from_number: "+1 650 123 1234"', 'from_number: "+1 415 555 0100"', 1)
+        _unsafe_under_replace(examples, capsys, "+1 415 555 0100")
         code, out, err = run_cli(capsys, "apply", "--auto-approve", str(examples))
         assert code == 1 and "unsafe plan" in err, out + err
         [row] = emu.store.sql(
@@ -500,14 +506,7 @@ def test_a_stop_whose_caller_id_is_refused_is_made_alone_and_reported_done(
     reading the JSON `stops` thought the listed person might still be called. The pause
     was the whole stop: it is `applied`, its message saying how."""
     with _serving(monkeypatch, patch_replace=True) as emu:
-        path = examples / "campaigns.yaml"
-        path.write_text(path.read_text().replace("version: 1", "version: 1\npatch: replace", 1))
-        assert run_cli(capsys, "apply", "--auto-approve", str(examples))[0] == 0
-        _dnc(examples, '  - "+1 415 555 0132"\n')  # Priya, in the survey
-        safety = "version: 1\nsafety: {min_existing: 1, max_update_percent: 10}"
-        _edit(path, "version: 1", safety, 1)
-        # a caller ID the account has not confirmed
-        _edit(path, 'from_number: "+1 650 123 1234"', 'from_number: "+1 415 555 0000"', 1)
+        _unsafe_under_replace(examples, capsys, "+1 415 555 0000")  # not confirmed
         code, out, err = run_cli(
             capsys, "apply", "--auto-approve", "--format", "json", str(examples)
         )
@@ -672,6 +671,22 @@ def test_a_pause_goes_through_when_the_api_refuses_another_field_of_its_update(
     assert (campaign.status, campaign.pitch) == ("paused", "hello")
 
 
+def _refuse_pitch(monkeypatch: pytest.MonkeyPatch, pitch: str, message: str) -> None:
+    """From now on the emulator refuses a campaign PATCH carrying `pitch` (a 400 naming
+    the pitch), as an API that no longer takes a value would."""
+    from upcall_sync.emulator.app import bad
+    from upcall_sync.emulator.store import Store
+
+    update = Store.update_campaign
+
+    def refuse(self: Store, account: int, cid: int, values: dict[str, Any]) -> Any:
+        if values.get("pitch") == pitch:
+            raise bad("pitch", message)
+        return update(self, account, cid, values)
+
+    monkeypatch.setattr(Store, "update_campaign", refuse)
+
+
 HELD = """\
 version: 1
 patch: replace
@@ -696,23 +711,13 @@ def test_a_pause_alone_keeps_a_caller_id_the_refusal_is_not_about(
     not take) still pauses the campaign alone; its caller ID, unchanged and not what was
     refused, goes with the pause, so the replacing PATCH keeps it (a pause that dropped
     every from_number cleared it here too)."""
-    from upcall_sync.emulator.app import bad
-    from upcall_sync.emulator.store import Store
-
-    update = Store.update_campaign
-
-    def refuse_pitch(self: Store, account: int, cid: int, values: dict[str, Any]) -> Any:
-        if values.get("pitch") == "too long":
-            raise bad("pitch", "is too long")
-        return update(self, account, cid, values)
-
     monkeypatch.chdir(tmp_path)
     manifest = tmp_path / "m.yaml"
     joey = '      - {phone: "+16507991144", first_name: Joey}\n'
     with _serving(monkeypatch, patch_replace=True) as emu:
         manifest.write_text(HELD.format(dnc="", caller="+16501231234", joey=joey, pitch="x"))
         assert run_cli(capsys, "apply", "--auto-approve", str(manifest))[0] == 0
-        monkeypatch.setattr(Store, "update_campaign", refuse_pitch)
+        _refuse_pitch(monkeypatch, "too long", "is too long")
         edited = HELD.format(
             dnc='do_not_call: ["+1 650 799 1144"]\n', caller="+16501231234", joey="", pitch="x"
         ).replace("pitch: hello", "pitch: too long")
@@ -783,23 +788,13 @@ def test_a_pause_alone_refused_too_says_the_campaign_still_dials(
     (the live pitch it carries back, which the API no longer takes): the campaign stays
     ready, holding a listed number. The failure said only the pause's refusal, as any
     field error, never that the listed person is still being called."""
-    from upcall_sync.emulator.app import bad
-    from upcall_sync.emulator.store import Store
-
-    update = Store.update_campaign
-
-    def refuse_old_pitch(self: Store, account: int, cid: int, values: dict[str, Any]) -> Any:
-        if values.get("pitch") == "hello":
-            raise bad("pitch", "is no longer accepted")
-        return update(self, account, cid, values)
-
     monkeypatch.chdir(tmp_path)
     manifest = tmp_path / "m.yaml"
     joey = '      - {phone: "+16507991144", first_name: Joey}\n'
     with _serving(monkeypatch) as emu:
         manifest.write_text(HELD.format(dnc="", caller="+16501231234", joey=joey, pitch="x"))
         assert run_cli(capsys, "apply", "--auto-approve", str(manifest))[0] == 0
-        monkeypatch.setattr(Store, "update_campaign", refuse_old_pitch)
+        _refuse_pitch(monkeypatch, "hello", "is no longer accepted")
         edited = HELD.format(
             dnc='do_not_call: ["+1 650 799 1144"]\n', caller="+14155550000", joey="", pitch="x"
         ).replace("pitch: hello", "pitch: hello again")
