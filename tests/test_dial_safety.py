@@ -770,7 +770,8 @@ def test_a_pause_alone_under_patch_replace_goes_without_the_refused_caller_id(
         assert code == (0 if targeted else 1), out + err
         cleared = "paused without from_number (under `patch: replace` that PATCH clears"
         if targeted:
-            said = 'campaign["Held"] (id 1): paused alone after the API refused it as sent'
+            [held_id] = emu.store.sql("SELECT id FROM campaigns WHERE name = 'Held'")
+            said = f'campaign["Held"] (id {held_id["id"]}): paused alone after the API refused'
             assert said in err and "Couldn't find that number" in err and cleared in err, err
         else:
             assert "Couldn't find that number" in out and "paused all the same" in out
