@@ -289,6 +289,12 @@ class ApiStatusError(ApiError):
         super().__init__(msg, method=method, url=url, status=status, fields=fields)
 
 
+def refused(exc: BaseException) -> bool:
+    """An answer with a 4xx status: the API took the request and said no, so a write did
+    not land (after no answer, or a 5xx, it may have)."""
+    return isinstance(exc, ApiStatusError) and 400 <= (exc.status or 0) < 500
+
+
 class ApiResponseError(ApiError):
     """A response whose body is not a document the API would send."""
 

@@ -283,6 +283,15 @@ class UpdateCampaign(_CampaignWrite):
             out["reason"] = self.reason
         return out
 
+    def values_before(self) -> dict[str, Value]:
+        """The changed fields' live values, status aside: what a pause sent alone carries
+        back (none where unknown: the write-only from_number)."""
+        return {
+            r.name: r.before
+            for r in self.fields
+            if r.name != "status" and r.before is not None and not isinstance(r.before, Unknown)
+        }
+
     @property
     def finishes_create(self) -> bool:
         """Only `status` moves, from `pending`: the tail of upcall-sync's own create ->

@@ -18,7 +18,7 @@ from upcall_sync.core.changes import quoted, show
 from upcall_sync.core.model import DATETIME_FIELDS, TEXT_FIELDS, Contact
 from upcall_sync.core.normalize import name_forms, name_key, text
 from upcall_sync.core.stopcalls import STOPPED
-from upcall_sync.errors import ApiStatusError, UpcallSyncError
+from upcall_sync.errors import UpcallSyncError, refused
 from upcall_sync.jobs.schedule import Op
 from upcall_sync.state.rows import campaign_from_api, contact_of
 
@@ -108,8 +108,7 @@ def retire_renamed(
     try:
         client.update_campaign(made, attributes)
     except UpcallSyncError as exc:
-        refused = isinstance(exc, ApiStatusError) and 400 <= (exc.status or 0) < 500
-        if refused:
+        if refused(exc):
             return (
                 f"it was left {status}, without its numbers (archiving it failed: "
                 f"{exc.one_line()}; archive it in Upcall)"
@@ -128,7 +127,7 @@ def pause_not_made(exc: UpcallSyncError, status: object) -> str:
     reach) it may not have been. Said beside the update's refusal, which alone named
     only a field to fix."""
     was = f"still {quoted(str(status))}" if isinstance(status, str) and status else "not paused"
-    if isinstance(exc, ApiStatusError) and 400 <= (exc.status or 0) < 500:
+    if refused(exc):
         return (
             f"; the pause sent alone was refused too ({exc.one_line()}): the campaign was "
             f"NOT paused, it is {was} and holds a number on the do-not-call list: pause it "

@@ -40,7 +40,6 @@ from typing import Any
 from upcall_sync.client import (
     WORKERS_PER_SLOT,
     Campaign,
-    ContactAttributes,
     ContactList,
     ListContact,
     UpcallClient,
@@ -52,7 +51,6 @@ from upcall_sync.core.changes import (
     CreateCampaign,
     CreateContact,
     Plan,
-    Unknown,
     UpdateCampaign,
     UpdateContact,
     quoted,
@@ -94,6 +92,7 @@ from upcall_sync.jobs.writes import (
     PAUSED_WITHOUT_CALLER_ID,
     campaign_attributes,
     campaigns_named,
+    contact_attributes,
     contact_update,
     filters_for,
     first_of,
@@ -299,10 +298,7 @@ class Applier:
         first POST may have made (a look-up by the manifest's name cannot find them).
         Named, never archived here: nothing says this run made them."""
         try:
-            named = self._campaigns_named(stored)
-            others = sorted(
-                {c.id for c in named if c.id != made and c.status != "archived"}, key=id_order
-            )
+            others = self._active_besides(stored, made)
         except UpcallSyncError as exc:
             log.info("no look-up of earlier copies: %s", exc.one_line())
             others = []
@@ -353,12 +349,7 @@ class Applier:
         it clears the caller ID (the API never returns it, so the one it had cannot be
         sent back): the message says so (the applier does not know the reading, so it
         says it of `patch: replace`)."""
-        before = {
-            r.name: r.before
-            for r in change.fields
-            if r.name != "status" and r.before is not None and not isinstance(r.before, Unknown)
-        }
-        pause = {**change.kept, **before, "status": "paused"}
+        pause = {**change.kept, **change.values_before(), "status": "paused"}
         suspect = any(r.name == "from_number" for r in change.fields) or any(
             f.field == "from_number" for f in refused.fields
         )
@@ -406,14 +397,7 @@ class Applier:
         has its name: a second apply running at once (or a POST committed late) made
         it, with the same people, and two ready campaigns would call each of them
         twice. One look-up by name; the campaign stays pending and the run fails."""
-        others = sorted(
-            {
-                c.id
-                for c in self._campaigns_named(name)
-                if c.id != campaign_id and c.status != "archived"
-            },
-            key=id_order,
-        )
+        others = self._active_besides(name, campaign_id)
         if others:
             raise UpcallSyncError(
                 f"campaign {quoted(name)} (id {campaign_id}) was left pending, not set "
@@ -439,7 +423,7 @@ class Applier:
         made = self._post(
             op,
             lambda: noted(
-                self.client.create_contact(list_id, ContactAttributes(**person.api_attributes())),
+                self.client.create_contact(list_id, contact_attributes(person)),
                 answers,
             ),
             lambda: self._find_contact(list_id, person),
@@ -576,6 +560,14 @@ class Applier:
 
     def _campaigns_named(self, name: str, from_number: str | None = None) -> list[Campaign]:
         return campaigns_named(self.client, name, from_number)
+
+    def _active_besides(self, name: str, campaign_id: str) -> list[str]:
+        """The ids of the other campaigns of `name` (as plans match it) that are not
+        archived, oldest first."""
+        named = self._campaigns_named(name)
+        return sorted(
+            {c.id for c in named if c.id != campaign_id and c.status != "archived"}, key=id_order
+        )
 
     def _find_contact(self, list_id: str, person: Contact) -> str | None:
         return first_of(person, self.client.list_contacts(list_id, **filters_for(person)))

@@ -28,8 +28,9 @@ from typing import Any
 from upcall_sync.client import UpcallClient
 from upcall_sync.core.model import Contact
 from upcall_sync.core.normalize import PhoneError, name_key, normalize_phone, quote
-from upcall_sync.errors import ApiStatusError, UpcallSyncError, UsageError
+from upcall_sync.errors import ApiStatusError, UpcallSyncError, UsageError, refused
 from upcall_sync.jobs.probe_report import Finding, ProbeReport, datetime_finding
+from upcall_sync.jobs.writes import campaigns_named
 
 #: 555-0100..0199 numbers are reserved for fiction: nobody is ever called on them
 PROBE_PHONE = "+12125550142"
@@ -206,8 +207,7 @@ class _Probe:
         try:
             made = self._send("POST", "/campaigns", "campaigns", self.attributes)
         except UpcallSyncError as exc:  # without an answer it may have been made: archive it
-            refused = isinstance(exc, ApiStatusError) and 400 <= (exc.status or 0) < 500
-            if not refused and not isinstance(exc, UsageError):
+            if not refused(exc) and not isinstance(exc, UsageError):
                 self.campaign_id = self._made_unanswered()
             raise
         self.campaign_id = str(made.get("id") or "") or None
@@ -244,11 +244,7 @@ class _Probe:
         found by its name (unique to this run, in either form a server stores it): the
         cleanup then archives it. It said 'no campaign was created' and left it pending."""
         try:
-            found = {
-                c.id
-                for form in dict.fromkeys((self.name, name_key(self.name)))
-                for c in self.client.list_campaigns(name=form)
-            }
+            found = {c.id for c in campaigns_named(self.client, self.name)}
         except UpcallSyncError:
             self.unanswered = True
             return None
@@ -326,16 +322,16 @@ class _Probe:
 
     def _content_types(self) -> None:
         accepted: list[str] = []
-        refused: list[str] = []
+        refusals: list[str] = []
         for ctype in CONTENT_TYPES:
             try:
                 body = {k: v for k, v in self.attributes.items() if k != "status"}
                 self._patch_campaign(body, ctype)
                 accepted.append(ctype)
             except ApiStatusError as exc:
-                if exc.status is None or not 400 <= exc.status < 500:
+                if not refused(exc):
                     raise
-                refused.append(f"{ctype} (HTTP {exc.status})")
+                refusals.append(f"{ctype} (HTTP {exc.status})")
         ok = CONTENT_TYPES[0] in accepted
         self._add(
             Finding(
@@ -343,7 +339,7 @@ class _Probe:
                 ", ".join(accepted) or "none",
                 "accepted: "
                 + (", ".join(accepted) or "none")
-                + ("; refused: " + ", ".join(refused) if refused else ""),
+                + ("; refused: " + ", ".join(refusals) if refusals else ""),
                 f"sends {CONTENT_TYPES[0]}"
                 + ("" if ok else ": the API refuses it, so apply cannot write (report this)"),
                 ok=ok,
@@ -392,12 +388,11 @@ class _Probe:
         try:
             self._send("POST", path, rtype, body)
         except ApiStatusError as exc:
-            said = "; ".join(f"{f.field}: {f.message}" for f in exc.fields) or "no message"
             self._add(
                 Finding(
                     "duplicate-number",
                     f"HTTP {exc.status}",
-                    f"adding the same contact again: HTTP {exc.status} ({said})",
+                    f"adding the same contact again: {_said(exc)}",
                     "after any refused add, looks the number up by phone and name; it never "
                     "reads the message",
                     ok=exc.status == 400,
@@ -421,11 +416,11 @@ class _Probe:
         whole, as apply sends every contact PATCH (every attribute, empty ones as null):
         an API that refuses that PATCH would fail every contact update of an apply."""
         path = f"/lists/{self.list_id}/contacts/{self.contact_id}"
-        refused = ""
+        said = ""  # what a refusal of the company alone said
         try:
             self._send("PATCH", path, "list_contacts", {"company": "B"}, self.contact_id)
         except ApiStatusError as exc:
-            refused = f"a PATCH of the company alone was refused: {_refusal(exc)}"
+            said = f"a PATCH of the company alone was refused: {_refusal(exc)}"
         stored = self._stored_contact()
         lost = [k for k in ("phone", "first_name", "last_name") if not stored.get(k)]
         whole = Contact.of({**PROBE_CONTACT, "company": "B"}).api_attributes()
@@ -444,11 +439,11 @@ class _Probe:
             )
             return
         does = "sends every attribute of a contact in each contact PATCH (right either way)"
-        if not refused and not lost:
+        if not said and not lost:
             evidence = "a PATCH of the company alone left the phone and name as they were"
             self._add(Finding("contact-patch", "merge", evidence, does))
             return
-        evidence = refused or f"a PATCH of the company alone cleared {', '.join(lost)}"
+        evidence = said or f"a PATCH of the company alone cleared {', '.join(lost)}"
         self._add(Finding("contact-patch", "replace", evidence, does))
 
     def _stored_contact(self) -> dict[str, Any]:
@@ -513,8 +508,13 @@ class _Probe:
 
 def _refusal(exc: ApiStatusError) -> str:
     """A 4xx answer to a probe PATCH, in words (anything else, or a 404, is raised)."""
-    if exc.status is None or not 400 <= exc.status < 500 or exc.status == 404:
+    if not refused(exc) or exc.status == 404:
         raise exc
+    return _said(exc)
+
+
+def _said(exc: ApiStatusError) -> str:
+    """An error status and what its fields say."""
     said = "; ".join(f"{f.field}: {f.message}" for f in exc.fields) or "no message"
     return f"HTTP {exc.status} ({said})"
 

@@ -33,7 +33,6 @@ from upcall_sync.core.changes import (
     Unknown,
     UpdateCampaign,
     UpdateContact,
-    Value,
     quoted,
     show,
 )
@@ -276,11 +275,7 @@ def stops_only(plan: Plan, desired: DesiredState) -> Plan:
                     f"paused (to be {retired} once the plan is applied): "
                     + reason[len(retired) + 2 :]
                 )
-        live: dict[str, Value] = {
-            r.name: r.before
-            for r in change.fields
-            if r.name != "status" and r.before is not None and not isinstance(r.before, Unknown)
-        }
+        live = change.values_before()
         caller = next((r for r in change.fields if r.name == "from_number" and r.after), None)
         if replacing and caller and isinstance(caller.before, Unknown):
             live["from_number"] = caller.after

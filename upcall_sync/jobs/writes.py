@@ -88,6 +88,12 @@ PAUSED_WITHOUT_CALLER_ID = (
 )
 
 
+def contact_attributes(person: Contact) -> ContactAttributes:
+    """What POST and PATCH /lists/:id/contacts send for a person: every attribute, empty
+    ones as null, the whole address."""
+    return ContactAttributes(**person.api_attributes())
+
+
 def contact_update(change: UpdateContact) -> ContactAttributes:
     """Every attribute of the contact as the manifest has it, changed or not (empty as
     null, the whole address).
@@ -97,13 +103,14 @@ def contact_update(change: UpdateContact) -> ContactAttributes:
     of a person, so sending them all is right either way: a PATCH of the changed
     fields alone would, under a replacing server, clear the phone and the rest.
     """
-    return ContactAttributes(**change.contact.api_attributes())
+    return contact_attributes(change.contact)
 
 
 __all__ = [
     "PAUSED_WITHOUT_CALLER_ID",
     "campaign_attributes",
     "campaigns_named",
+    "contact_attributes",
     "contact_update",
     "filters_for",
     "first_of",
