@@ -424,8 +424,15 @@ def _interrupt_the_first_stop(
         expected = 143 if signum == signal.SIGTERM else 130
         assert interrupted and code == expected, err
         assert err.rstrip().endswith("error: interrupted"), err
+        # the refusal is not lost to the interrupt: said first, and kept as the error
+        assert (
+            "error: the manifests changed since the plan was made"
+            in err.split("error: interrupted")[0]
+        ), err
         doc = report(out)
         assert doc["exit_code"] == expected
+        assert doc["interrupted"] is True and doc["result"] == "interrupted"
+        assert doc["error"]["type"] == "StalePlan", doc["error"]
         [stop] = doc["stops"]
         assert (stop["campaign"], stop["status"]) == (SURVEY, "applied"), doc["stops"]
         assert _status(emu, SURVEY) == "paused"

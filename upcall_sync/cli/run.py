@@ -295,10 +295,10 @@ def _prepare(
         with gc_paused(), reading(client, "plan", quiet=quiet):
             return prepare_apply(paths, client, options)
     except StalePlan as exc:
-        _stop_calls_anyway(run, client, exc.stops)
+        _stop_calls_anyway(run, client, exc.stops, exc)
         raise
-    except PlanError:
-        _stop_calls_anyway(run, client, stops_for_plan_error(paths, client))
+    except PlanError as exc:
+        _stop_calls_anyway(run, client, stops_for_plan_error(paths, client), exc)
         raise
 
 
@@ -313,6 +313,9 @@ class _ApplyRun:
         self.outcome: ApplyOutcome | None = None
         #: the do-not-call stops made although the plan was refused, and their report
         self.stops: Stops | None = None
+        #: why the plan was refused, when a signal during its stops ended the run: the
+        #: report's error stays the refusal, with `interrupted` set
+        self.refused: UpcallSyncError | None = None
         self._written = False
 
     def document(self, exit_code: int, error: BaseException | None = None) -> None:
@@ -322,8 +325,14 @@ class _ApplyRun:
         self._written = True
         from upcall_sync.jobs.report import render_report_json, report_document
 
+        interrupted = self.refused is not None and isinstance(error, KeyboardInterrupt)
         doc = report_document(
-            self.job, self.outcome, error=error, exit_code=exit_code, stops=self.stops
+            self.job,
+            self.outcome,
+            error=self.refused if interrupted else error,
+            exit_code=exit_code,
+            stops=self.stops,
+            interrupted=interrupted,
         )
         render_report_json(doc, sys.stdout)
 
@@ -364,8 +373,11 @@ def _apply_job(
     if not force and job.plan.unsafe:
         from upcall_sync.jobs.sync import stops_only
 
-        _stop_calls_anyway(run, client, stops_only(job.plan, job.desired))
-        job.plan.raise_if_unsafe()
+        try:
+            job.plan.raise_if_unsafe()
+        except UpcallSyncError as refusal:
+            _stop_calls_anyway(run, client, stops_only(job.plan, job.desired), refusal)
+            raise
     if not job.saved and not auto_approve:
         _confirm(out)
     progress = _progress(quiet, job.plan, out, client.limiter_status)
@@ -397,15 +409,19 @@ def _apply_job(
     return code
 
 
-def _stop_calls_anyway(run: _ApplyRun, client: UpcallClient, stops: Plan | None) -> None:
-    """Apply refuses the plan (unsafe, or a stale saved plan), but the do-not-call stops
-    a fresh plan makes go all the same: a refusal must not keep a listed person dialed.
-    `run.stops`: the stops and their report (None: the API failed before any was made),
-    for the JSON report; left None when there were none to make. A first Ctrl-C (or
-    SIGTERM) during them starts no more, as in apply, and is raised once those made are
-    kept, so the JSON report lists them too: through the handler outside (the command
-    line's), as if it had come now, so that `main` says "interrupted" and exits 130, or
-    143 for SIGTERM (raised past it, typer made either a quiet 130)."""
+def _stop_calls_anyway(
+    run: _ApplyRun, client: UpcallClient, stops: Plan | None, refusal: UpcallSyncError
+) -> None:
+    """Apply refuses the plan (`refusal`: unsafe, a stale saved plan, no plan possible),
+    but the do-not-call stops a fresh plan makes go all the same: a refusal must not keep
+    a listed person dialed. `run.stops`: the stops and their report (None: the API failed
+    before any was made), for the JSON report; left None when there were none to make. A
+    first Ctrl-C (or SIGTERM) during them starts no more, as in apply, and is raised once
+    those made are kept, so the JSON report lists them too: through the handler outside
+    (the command line's), as if it had come now, so that `main` says "interrupted" and
+    exits 130, or 143 for SIGTERM (raised past it, typer made either a quiet 130). The
+    refusal is said first (it would not be raised), and stays the JSON report's error,
+    with `interrupted: true`."""
     if stops is None or stops.empty:
         return
     from upcall_sync.jobs.sync import stop_calls
@@ -427,6 +443,8 @@ def _stop_calls_anyway(run: _ApplyRun, client: UpcallClient, stops: Plan | None)
         detail = f": {op.message}" if op.message else ""
         print(f"{outcome_word(op.status)}  {op.label} ({why}){detail}", file=out)
     if received:
+        print_error(refusal.one_line())
+        run.refused = refusal
         outside = signal.getsignal(received[0])
         if callable(outside):
             outside(received[0], None)

@@ -34,6 +34,7 @@ def report_document(
     error: BaseException | None = None,
     exit_code: int = 0,
     stops: tuple[Plan, ApplyReport | None] | None = None,
+    interrupted: bool = False,
 ) -> dict[str, Any]:
     """`apply --format json` (schema/apply-report.schema.json): the plan, each change's
     outcome, the counts, the convergence check, and the error that stopped the run.
@@ -41,7 +42,8 @@ def report_document(
     `job` is None when the run stopped before it had a plan (a bad manifest, a stale
     saved plan); `outcome` is None when it stopped before applying (refused). `stops`:
     the do-not-call stops made although the plan was refused, and their report (None:
-    none was made)."""
+    none was made). `interrupted`: a signal ended the run where no apply report says so
+    (during a refused plan's stops; `error` is then the refusal)."""
     plan = job.plan if job is not None else None
     report = outcome.report if outcome is not None else None
     remaining = outcome.remaining if outcome is not None else None
@@ -55,7 +57,9 @@ def report_document(
         "format_version": JSON_FORMAT_VERSION,
         "kind": REPORT_KIND,
         "tool": {"name": "upcall-sync", "version": __version__},
-        "result": _result(plan, report, remaining, error, converged is False),
+        "result": "interrupted"
+        if interrupted
+        else _result(plan, report, remaining, error, converged is False),
         "exit_code": exit_code,
         "error": _error_entry(error) if error is not None else None,
         "saved_plan": job is not None and job.saved,
@@ -64,7 +68,7 @@ def report_document(
         "stops": _change_entries(stops[0], stops[1].ops if stops[1] else []) if stops else [],
         "counts": _counts(report),
         "summary_line": report.summary_line() if report is not None else None,
-        "interrupted": bool(report and report.interrupted),
+        "interrupted": interrupted or bool(report and report.interrupted),
         "stopped_early": bool(report and report.stopped_early),
         "stop_reason": (report.stop_reason or None) if report is not None else None,
         "convergence": {
