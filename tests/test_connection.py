@@ -8,6 +8,7 @@ import builtins
 import io
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,6 @@ from requests.adapters import HTTPAdapter
 
 from upcall_sync.authtoken import read_token
 from upcall_sync.client import DEFAULT_PARALLELISM, WORKERS_PER_SLOT, Connection, UpcallClient
-from upcall_sync.client.readpool import ReadPace, ReadPool
 from upcall_sync.client.slots import Slots
 from upcall_sync.emulator import Emulator
 from upcall_sync.errors import NoToken, TokenFileError
@@ -200,7 +200,7 @@ class _Sizes:
         self.slots: list[int | None] = []
         adapter_init = HTTPAdapter.__init__
         slots_init = Slots.__init__
-        pool_init = ReadPool.__init__
+        pool_init = ThreadPoolExecutor.__init__
         thread_start = threading.Thread.start
 
         def adapter(this: HTTPAdapter, *args: Any, **kwargs: Any) -> None:
@@ -208,9 +208,9 @@ class _Sizes:
                 self.connections.append(kwargs["pool_maxsize"])
             adapter_init(this, *args, **kwargs)
 
-        def pool(this: ReadPool, pace: ReadPace, name: str = "read") -> None:
-            self.workers.append(pace.most)  # threads it may run: `size` of them at once
-            pool_init(this, pace, name)
+        def pool(this: ThreadPoolExecutor, max_workers: int | None = None, **kwargs: Any) -> None:
+            self.workers.append(max_workers or 0)
+            pool_init(this, max_workers, **kwargs)
 
         def start(this: threading.Thread) -> None:
             if this.name.startswith("apply-"):
@@ -224,7 +224,7 @@ class _Sizes:
 
         monkeypatch.setattr(HTTPAdapter, "__init__", adapter)
         monkeypatch.setattr(Slots, "__init__", slots)
-        monkeypatch.setattr(ReadPool, "__init__", pool)
+        monkeypatch.setattr(ThreadPoolExecutor, "__init__", pool)
         monkeypatch.setattr(threading.Thread, "start", start)
 
 
@@ -274,7 +274,7 @@ def test_a_library_client_has_as_many_threads_as_connections(emulator: Emulator)
     assert isinstance(adapter, HTTPAdapter)
     assert adapter._pool_maxsize == 32  # type: ignore[attr-defined]
     with client.workers("t") as pool:
-        assert pool.pace.most == 32 and pool.pace.size == 32  # until pages tell otherwise
+        assert pool._max_workers == 32
     assert client.transport.slots.size == 32
     assert client.parallelism == 32
 

@@ -180,10 +180,7 @@ Parallelism = Annotated[
         "--parallelism",
         min=1,
         max=64,
-        help=(
-            "Requests in flight at once, and the pooled connections (apply runs 2N workers;"
-            " reads use fewer threads while this machine's CPU is what they wait for)."
-        ),
+        help="Requests in flight at once, and the pooled connections (apply runs 2N workers).",
         metavar="N",
     ),
 ]

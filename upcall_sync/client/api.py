@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,7 +26,6 @@ from upcall_sync.client.observe import PageObserver
 from upcall_sync.client.pager import Page
 from upcall_sync.client.probe import Probe
 from upcall_sync.client.ratelimit import LimiterStatus, RateLimiter
-from upcall_sync.client.readpool import ReadPace, ReadPool
 from upcall_sync.client.resources import contact_row, document, parse_single
 from upcall_sync.client.rows import DecodedPage, NumberRow, decode_rows
 from upcall_sync.client.slots import SendGate, Slots
@@ -57,8 +56,6 @@ class UpcallClient(ContactListsApi):
         #: threads of `workers`; apply runs more workers, `slots.WORKERS_PER_SLOT`)
         self.parallelism = max(1, parallelism)
         transport.slots = Slots(self.parallelism)
-        #: how many reading threads are worth it (`readpool`): at most `parallelism`
-        transport.pace = ReadPace(self.parallelism)
 
     def __repr__(self) -> str:
         return f"UpcallClient({self.transport!r})"
@@ -141,12 +138,9 @@ class UpcallClient(ContactListsApi):
         """`text` without the token (raw, encoded, or as an auth_token value)."""
         return self.transport.redact(text)
 
-    def workers(self, name: str) -> ReadPool:
-        """A pool of up to `parallelism` threads for this client's reads (one per
-        connection), fewer at work while more would only queue for this process's CPU
-        (`readpool`)."""
-        pace = self.transport.pace
-        return ReadPool(pace if pace is not None else ReadPace(self.parallelism), name)
+    def workers(self, name: str) -> ThreadPoolExecutor:
+        """A pool of `parallelism` threads for this client's requests (one per connection)."""
+        return ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix=name)
 
     @contextlib.contextmanager
     def gated(self, gate: SendGate) -> Iterator[None]:

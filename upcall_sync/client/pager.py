@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -24,7 +23,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 from upcall_sync.client.observe import PageObserver, PageRead
 from upcall_sync.client.paging import canonical, page_facts, page_size
-from upcall_sync.client.readpool import ReadPace
 from upcall_sync.client.responses import Response
 from upcall_sync.client.rows import DecodedPage
 from upcall_sync.errors import ApiResponseError, ApiStatusError, PaginationError
@@ -88,8 +86,6 @@ class Pager(ABC):
         self._size_known = threading.Event()
         #: told of every listing page read (`observe.PageRead`); None: nobody listens
         self.on_page: PageObserver | None = None
-        #: told what each page cost (`readpool.ReadPace`); None: nobody paces the reads
-        self.pace: ReadPace | None = None
 
     @abstractmethod
     def get_page(self, url: str, decode: PageDecoder | None) -> Response:
@@ -109,13 +105,7 @@ class Pager(ABC):
     ) -> Page:
         """One page of a listing, with what its links say about the rest; `decode`: the
         listing's own page decoder, tried first."""
-        pace = self.pace
-        if pace is None:
-            doc = self.get_page(url, decode).document
-        else:
-            started, cpu = time.perf_counter(), time.thread_time()
-            doc = self.get_page(url, decode).document
-            pace.record(time.perf_counter() - started, time.thread_time() - cpu)
+        doc = self.get_page(url, decode).document
         rows: list[Any] | None = None
         items: list[dict[str, Any]] = []
         if isinstance(doc, DecodedPage):

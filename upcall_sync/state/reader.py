@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Sequence
-from concurrent.futures import Executor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,7 +128,7 @@ class Reader:
     # -- campaigns ----------------------------------------------------------------
 
     def _campaigns(
-        self, pool: Executor, campaigns: Sequence[DesiredCampaign], *, prune: bool
+        self, pool: ThreadPoolExecutor, campaigns: Sequence[DesiredCampaign], *, prune: bool
     ) -> tuple[list[LiveCampaign], bool]:
         """By name, or the whole listing: whichever costs fewer requests."""
         names = sorted({c.name for c in campaigns if c.id is None})
@@ -144,7 +144,7 @@ class Reader:
         return self._by_name(pool, names, ids), False
 
     def _by_name(
-        self, pool: Executor, names: Sequence[str], ids: Sequence[str]
+        self, pool: ThreadPoolExecutor, names: Sequence[str], ids: Sequence[str]
     ) -> list[LiveCampaign]:
         # a server that stores names normalized finds them only by the normalized text
         asked = sorted({form for n in names for form in name_forms(n)})
@@ -171,7 +171,7 @@ class Reader:
     # -- numbers and from_number, read together -----------------------------------------
 
     def _numbers_and_from(
-        self, pool: Executor, matches: Matches, watched: Sequence[LiveCampaign] = ()
+        self, pool: ThreadPoolExecutor, matches: Matches, watched: Sequence[LiveCampaign] = ()
     ) -> tuple[dict[str, list[LiveNumber]], dict[str, set[str]]]:
         """Every matched campaign's numbers and, per desired from_number, which of the
         matched campaigns have it (the API returns from_number only as a filter); and
@@ -250,7 +250,7 @@ class Reader:
         return exact[0].id if exact else None
 
     def _contacts(
-        self, pool: Executor, list_id: str, phones: set[str]
+        self, pool: ThreadPoolExecutor, list_id: str, phones: set[str]
     ) -> tuple[list[LiveContact], set[str] | None]:
         """Per-phone GETs, or the whole list when that is fewer pages."""
         ordered = sorted(phones)
@@ -269,7 +269,7 @@ class Reader:
         return [c for group in found_all for c in group], set(ordered)
 
     def _other_contacts(
-        self, pool: Executor, managed: str | None, phones: set[str]
+        self, pool: ThreadPoolExecutor, managed: str | None, phones: set[str]
     ) -> list[OtherContact]:
         """manage_other_lists: the contacts of every other list at these phones."""
         lists = [x for x in self.client.list_lists() if x.id != managed]
