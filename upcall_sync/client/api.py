@@ -47,6 +47,18 @@ T = TypeVar("T")
 resolve_token = read_token
 
 
+class Workers(ThreadPoolExecutor):
+    """`ThreadPoolExecutor`, but a `with` block left by an exception (Ctrl-C's
+    KeyboardInterrupt, SIGTERM's, a failed page) cancels the tasks not yet started:
+    nobody is left to take their results. `ThreadPoolExecutor` runs every one of them
+    first, so an interrupted plan or export read every page it had queued before it
+    stopped: 21 s after Ctrl-C at `--parallelism 1` over 80 pages of 100 ms each,
+    against 0.1-0.3 s now (found by a break-it review, b39)."""
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.shutdown(wait=True, cancel_futures=exc_type is not None)
+
+
 class UpcallClient(ContactListsApi):
     """Typed access to one Upcall account (one auth token)."""
 
@@ -139,8 +151,9 @@ class UpcallClient(ContactListsApi):
         return self.transport.redact(text)
 
     def workers(self, name: str) -> ThreadPoolExecutor:
-        """A pool of `parallelism` threads for this client's requests (one per connection)."""
-        return ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix=name)
+        """A pool of `parallelism` threads for this client's requests (one per connection).
+        A `with` block left by an exception cancels the tasks not started (`Workers`)."""
+        return Workers(max_workers=self.parallelism, thread_name_prefix=name)
 
     @contextlib.contextmanager
     def gated(self, gate: SendGate) -> Iterator[None]:
