@@ -1,6 +1,7 @@
 """Ctrl-C or SIGTERM while a command reads the account (before apply's own handlers):
-one line says so, exit 130 or 143, no traceback. Typer turns the interrupt into a quiet
-exit code; without that line an interrupted plan ended without a word."""
+one line says so, exit 130 or 143, no traceback, once the pages in flight are in. Typer
+turns the interrupt into a quiet exit code; without that line an interrupted plan ended
+without a word."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -27,16 +28,31 @@ def _default_signals() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def _signal_while_plan_reads(
-    sig: signal.Signals, preexec: Callable[[], None], latency_ms: int
-) -> tuple[int, str, str]:
-    """`plan` in a child process, sent `sig` once it has reached the API; its exit code,
-    stdout and stderr."""
+class _Read:
+    """What became of a command sent a signal while it read: its exit code, stdout and
+    stderr, the seconds it took after the signal, and the requests the API saw."""
+
+    def __init__(self, code: int, out: str, err: str, took: float, requests: int) -> None:
+        self.code, self.out, self.err, self.took, self.requests = code, out, err, took, requests
+
+
+def _signal_while_reading(
+    sig: signal.Signals,
+    preexec: Callable[[], None],
+    latency_ms: int,
+    command: Sequence[str] = ("plan", "examples/campaigns.yaml"),
+    campaigns: int = 0,
+    after: int = 1,
+) -> _Read:
+    """`command` in a child process (against an emulator holding `campaigns` campaigns
+    besides), sent `sig` once the API has seen `after` requests."""
     with Emulator(tokens=[TOKEN], confirmed_numbers=list(CONFIRMED), latency_ms=latency_ms) as emu:
+        if campaigns:
+            seeded = [{"name": f"C{i:03d}"} for i in range(campaigns)]
+            emu.store.seed(emu.accounts[TOKEN], campaigns=seeded)
         env = {**os.environ, "UPCALL_AUTH_TOKEN": TOKEN, "NO_COLOR": "1"}
-        command = ["plan", "--api-url", emu.base_url, "examples/campaigns.yaml"]
         proc = subprocess.Popen(
-            [sys.executable, "-m", "upcall_sync.cli", *command],
+            [sys.executable, "-m", "upcall_sync.cli", *command, "--api-url", emu.base_url],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -46,25 +62,50 @@ def _signal_while_plan_reads(
         )
         try:
             deadline = time.monotonic() + 60
-            while not emu.requests and time.monotonic() < deadline:  # it is reading
-                time.sleep(0.05)
-            assert emu.requests, "the plan never reached the API"
+            while len(emu.requests) < after and time.monotonic() < deadline:  # it is reading
+                time.sleep(0.02)
+            assert len(emu.requests) >= after, "the command never got that far"
             proc.send_signal(sig)
+            sent = time.monotonic()
             out, err = proc.communicate(timeout=60)
+            took = time.monotonic() - sent
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.communicate()
-    return proc.returncode, out, err
+        return _Read(proc.returncode, out, err, took, len(emu.requests))
 
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_while_plan_reads_is_one_line(sig: signal.Signals, code: int) -> None:
-    returncode, out, err = _signal_while_plan_reads(sig, _default_signals, latency_ms=1000)
-    assert "Traceback" not in err, err
-    assert err.splitlines()[-1:] == ["error: interrupted"], err
-    assert returncode == code
-    assert out == ""
+    read = _signal_while_reading(sig, _default_signals, latency_ms=1000)
+    assert "Traceback" not in read.err, read.err
+    assert read.err.splitlines()[-1:] == ["error: interrupted"], read.err
+    assert read.code == code
+    assert read.out == ""
+
+
+@pytest.mark.parametrize(
+    ("sig", "code", "parallelism"), [(signal.SIGINT, 130, 1), (signal.SIGTERM, 143, 8)]
+)
+def test_a_signal_ends_a_long_read_once_the_pages_in_flight_are_in(
+    sig: signal.Signals, code: int, parallelism: int, tmp_path: Path
+) -> None:
+    """Export of 80 campaigns, a numbers page each at 100 ms: the read ends with the
+    pages in flight, not after every page queued (ThreadPoolExecutor's exit read them
+    all first: 8 s at --parallelism 1; `client.api.Workers` cancels them)."""
+    out_dir = tmp_path / "out"
+    command = ["export", "--out", str(out_dir), "--quiet", "--parallelism", str(parallelism)]
+    read = _signal_while_reading(
+        sig, _default_signals, latency_ms=100, command=command, campaigns=80, after=3
+    )
+    assert "Traceback" not in read.err, read.err
+    assert read.err.splitlines()[-1:] == ["error: interrupted"], read.err
+    assert read.code == code
+    assert read.out == ""
+    assert read.took < 3.0, f"{read.took:.1f} s after the signal"
+    assert read.requests < 3 + 2 * max(parallelism, 8), read.requests
+    assert not out_dir.exists() or not any(out_dir.iterdir())  # nothing half-written
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -76,7 +117,7 @@ def test_a_signal_the_process_was_started_ignoring_stays_ignored(sig: signal.Sig
         _default_signals()
         signal.signal(sig, signal.SIG_IGN)
 
-    returncode, out, err = _signal_while_plan_reads(sig, ignoring, latency_ms=300)
-    assert "interrupted" not in err, err
-    assert returncode == 0, err
-    assert out.strip(), "the plan was printed"
+    read = _signal_while_reading(sig, ignoring, latency_ms=300)
+    assert "interrupted" not in read.err, read.err
+    assert read.code == 0, read.err
+    assert read.out.strip(), "the plan was printed"
