@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from upcall_sync.emulator import Emulator
+from upcall_sync.emulator.server import Faults
 
 from .conftest import CONFIRMED, TOKEN
 
@@ -43,10 +44,13 @@ def _signal_while_reading(
     command: Sequence[str] = ("plan", "examples/campaigns.yaml"),
     campaigns: int = 0,
     after: int = 1,
+    faults: Faults | None = None,
 ) -> _Read:
     """`command` in a child process (against an emulator holding `campaigns` campaigns
-    besides), sent `sig` once the API has seen `after` requests."""
+    besides, answering with `faults`), sent `sig` once the API has seen `after` requests."""
     with Emulator(tokens=[TOKEN], confirmed_numbers=list(CONFIRMED), latency_ms=latency_ms) as emu:
+        if faults is not None:
+            emu.faults = faults
         if campaigns:
             seeded = [{"name": f"C{i:03d}"} for i in range(campaigns)]
             emu.store.seed(emu.accounts[TOKEN], campaigns=seeded)
@@ -106,6 +110,20 @@ def test_a_signal_ends_a_long_read_once_the_pages_in_flight_are_in(
     assert read.took < 3.0, f"{read.took:.1f} s after the signal"
     assert read.requests < 3 + 2 * max(parallelism, 8), read.requests
     assert not out_dir.exists() or not any(out_dir.iterdir())  # nothing half-written
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_ends_the_wait_for_a_retry_after(sig: signal.Signals, code: int) -> None:
+    """Every answer a 429 with `Retry-After: 20`: the plan's pages wait to retry. A
+    signal ends those waits (it took 38 s: the pool waited for its pages in flight, and
+    they for their Retry-After)."""
+    read = _signal_while_reading(
+        sig, _default_signals, latency_ms=0, faults=Faults(rate=1.0, kinds=("429",), retry_after=20)
+    )
+    assert "Traceback" not in read.err, read.err
+    assert read.err.splitlines()[-1:] == ["error: interrupted"], read.err
+    assert read.code == code
+    assert read.took < 5.0, f"{read.took:.1f} s after the signal"
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
