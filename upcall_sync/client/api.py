@@ -58,7 +58,12 @@ class Workers(ThreadPoolExecutor):
     Left by a signal, it also ends the waits of the tasks in flight (`cancel`, the
     transport's: a wait for the rate limiter, or to retry after a 429's `Retry-After`)
     while it waits for them, and clears it again once they are done: a plan whose page
-    waited out `Retry-After: 20` took 38 s to exit after Ctrl-C."""
+    waited out `Retry-After: 20` took 38 s to exit after Ctrl-C. A signal during that
+    wait (a second Ctrl-C, or the first after a failed page) sets it too, and leaves it
+    set: the tasks are still in flight, and a cleared `cancel` sent them back to their
+    retries and `Retry-After` waits, which the process then waited out on exit (a
+    timed-out page retried after a second Ctrl-C, on Pythons that join the pool's
+    threads at exit)."""
 
     def __init__(self, max_workers: int, thread_name_prefix: str, cancel: threading.Event) -> None:
         super().__init__(max_workers=max_workers, thread_name_prefix=thread_name_prefix)
@@ -70,9 +75,11 @@ class Workers(ThreadPoolExecutor):
             self._cancel.set()
         try:
             self.shutdown(wait=True, cancel_futures=exc_type is not None)
-        finally:
-            if signalled:
-                self._cancel.clear()
+        except KeyboardInterrupt:
+            self._cancel.set()  # not cleared: the tasks in flight have not ended
+            raise
+        if signalled:
+            self._cancel.clear()
 
 
 class UpcallClient(ContactListsApi):
