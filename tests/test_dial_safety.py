@@ -438,6 +438,94 @@ def _interrupt_the_first_stop(
         assert _status(emu, SURVEY) == "paused"
 
 
+@contextlib.contextmanager
+def _ctrl_c_as_on_a_terminal() -> Iterator[None]:
+    import signal
+
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def test_ctrl_c_while_an_apply_that_cannot_plan_reads_for_its_stops_keeps_the_refusal(
+    examples: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No plan can be made (a twin campaign), and the account is read again for the
+    do-not-call stops: a Ctrl-C during that read lost the refusal (stderr said only
+    "interrupted", the JSON report's error was KeyboardInterrupt with result error), as
+    it keeps it during the stops themselves."""
+    import os
+    import signal
+
+    from upcall_sync.client import CampaignAttributes
+    from upcall_sync.jobs import sync
+
+    reads = sync.stops_for_plan_error
+
+    def ctrl_c_then_read(*args: Any) -> Any:
+        os.kill(os.getpid(), signal.SIGINT)  # as the read starts
+        return reads(*args)
+
+    with _serving(monkeypatch) as emu, _ctrl_c_as_on_a_terminal():
+        assert run_cli(capsys, "apply", "--auto-approve", str(examples))[0] == 0
+        renewal = "Acme renewal reminders"
+        connect(emu).create_campaign(CampaignAttributes(name=renewal, status="pending"))
+        _dnc(examples, '  - "+1 415 555 0132"\n')  # Priya, in the survey
+        monkeypatch.setattr(sync, "stops_for_plan_error", ctrl_c_then_read)
+        code, out, err = run_cli(
+            capsys, "apply", "--auto-approve", "--format", "json", str(examples)
+        )
+        assert code == 130, err
+        said, _, last = err.rpartition("error: interrupted")
+        assert last.strip() == "" and f'2 active live campaigns are named "{renewal}"' in said
+        doc = report(out)
+        assert doc["exit_code"] == 130
+        assert doc["interrupted"] is True and doc["result"] == "interrupted"
+        assert doc["error"]["type"] == "PlanError", doc["error"]
+
+
+def test_ctrl_c_during_an_unsafe_plans_stops_says_the_refusal_as_it_would_be_said(
+    examples: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The refusal said before "interrupted" is the one a run without the signal says:
+    with its hint (it was its first line alone: no hint, no StalePlan differences, one
+    problem of several)."""
+    with _serving(monkeypatch) as emu, _ctrl_c_as_on_a_terminal():
+        assert run_cli(capsys, "apply", "--auto-approve", str(examples))[0] == 0
+        _dnc(examples, '  - "+1 415 555 0132"\n')  # Priya, in the survey
+        path = examples / "campaigns.yaml"
+        safety = "version: 1\nsafety: {min_existing: 1, max_update_percent: 10}"
+        _edit(path, "version: 1", safety, 1)
+        _edit(path, "pitch: Remind customers", "pitch: Tell customers", 1)  # over 10%
+        _interrupt_first_patch(emu)
+        code, _out, err = run_cli(capsys, "apply", "--auto-approve", str(examples))
+        assert code == 130, err
+        said, _, last = err.rpartition("error: interrupted")
+        assert last.strip() == "", err
+        assert "unsafe plan:" in said and "review the plan and pass --force" in said, err
+        assert _status(emu, SURVEY) == "paused"
+
+
+def _interrupt_first_patch(emu: Emulator) -> None:
+    import os
+    import signal
+
+    sent: list[str] = []
+    for i, (method, pattern, handler) in enumerate(emu.api.routes):
+        if method != "PATCH" or "contacts" in pattern.pattern:
+            continue
+
+        def ctrl_c(api: Any, req: Any, acct: int, match: Any, _h: Any = handler) -> Any:
+            if not sent:
+                sent.append(req.path)
+                os.kill(os.getpid(), signal.SIGINT)
+            return _h(api, req, acct, match)
+
+        emu.api.routes[i] = (method, pattern, ctrl_c)
+
+
 def test_an_apply_that_cannot_plan_still_stops_the_calls(
     examples: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -298,7 +298,12 @@ def _prepare(
         _stop_calls_anyway(run, client, exc.stops, exc)
         raise
     except PlanError as exc:
-        _stop_calls_anyway(run, client, stops_for_plan_error(paths, client), exc)
+        try:
+            stops = stops_for_plan_error(paths, client)  # reads the account
+        except KeyboardInterrupt:  # a signal while it reads: the refusal is kept too
+            _keep_refusal(run, exc)
+            raise
+        _stop_calls_anyway(run, client, stops, exc)
         raise
 
 
@@ -443,12 +448,21 @@ def _stop_calls_anyway(
         detail = f": {op.message}" if op.message else ""
         print(f"{outcome_word(op.status)}  {op.label} ({why}){detail}", file=out)
     if received:
-        print_error(refusal.one_line())
-        run.refused = refusal
+        _keep_refusal(run, refusal)
         outside = signal.getsignal(received[0])
         if callable(outside):
             outside(received[0], None)
         raise Terminated() if received[0] == signal.SIGTERM else KeyboardInterrupt()
+
+
+def _keep_refusal(run: _ApplyRun, refusal: UpcallSyncError) -> None:
+    """A signal ends a refused apply during its stops (or the reads they need): the
+    refusal is said first, as it would have been without the signal (its details, every
+    problem, the hint), and stays the JSON report's error."""
+    from upcall_sync.cli.main import _report
+
+    _report(refusal)
+    run.refused = refusal
 
 
 def _outcome_code(outcome: ApplyOutcome, received: list[int], out: TextIO) -> int:
