@@ -12,13 +12,14 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from upcall_sync.emulator import Emulator
 from upcall_sync.emulator.server import Faults
 
-from .conftest import CONFIRMED, TOKEN
+from .conftest import CONFIRMED, TOKEN, run_cli, write_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -139,3 +140,45 @@ def test_a_signal_the_process_was_started_ignoring_stays_ignored(sig: signal.Sig
     assert "interrupted" not in read.err, read.err
     assert read.code == 0, read.err
     assert read.out.strip(), "the plan was printed"
+
+
+@pytest.mark.parametrize(("signame", "code"), [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_signal_during_the_convergence_check_ends_its_waits(
+    signame: str,
+    code: int,
+    cli_env: Emulator,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The writes are done and the API throttles every read (`Retry-After: 20`) when the
+    signal comes: apply's check ends at once. Its handler stopped only new changes, so
+    the check waited out every Retry-After (80 s in b40's run) before exiting 130."""
+    import upcall_sync.jobs.sync as sync
+
+    signum = getattr(signal, signame)
+    find_duplicates = sync.find_duplicates
+
+    def throttled_then_signalled(*args: Any, **kwargs: Any) -> Any:
+        cli_env.faults = Faults(rate=1.0, kinds=("429",), retry_after=20)
+        os.kill(os.getpid(), signum)
+        return find_duplicates(*args, **kwargs)
+
+    monkeypatch.setattr(sync, "find_duplicates", throttled_then_signalled)
+    m = write_manifest(tmp_path / "m.yaml", "version: 1\ncampaigns:\n  - name: Checked\n")
+    # as on a terminal: a suite started in the background runs with SIGINT ignored
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    term = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    started = time.monotonic()
+    try:
+        got, out, err = run_cli(capsys, "apply", "--auto-approve", str(m))
+    finally:
+        signal.signal(signal.SIGINT, before)
+        signal.signal(signal.SIGTERM, term)
+    took = time.monotonic() - started
+    assert got == code, out + err
+    assert took < 10, f"{took:.1f} s"
+    assert "Traceback" not in err, err
+    assert "interrupted during the convergence check" in err, err
+    [row] = cli_env.store.sql("SELECT name FROM campaigns")
+    assert row["name"] == "Checked"  # the write was made before the signal

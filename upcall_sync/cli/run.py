@@ -6,7 +6,7 @@ import contextlib
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
@@ -390,12 +390,21 @@ def _apply_job(
     # The handlers stay until the command ends: a second signal while the
     # report prints must still exit at once.
     checking = contextlib.ExitStack()
+    reads_only = threading.Event()  # the writes are done
 
     def check_starts() -> None:  # the writes are done: the convergence check reads
+        reads_only.set()
         progress.close()
         checking.enter_context(reading(client, "checking convergence", quiet=quiet))
 
-    with _signals(cancel) as received:
+    def check_stops() -> None:
+        # a signal during the convergence check ends its reads and their waits (a 429's
+        # Retry-After: every one was waited out, 80 s for a throttled API); during the
+        # writes it only stops new changes, and the check after them still runs
+        if reads_only.is_set():
+            client.interrupt()
+
+    with _signals(cancel, check_stops) as received:
         try:
             run.outcome = outcome = run_apply(
                 client,
@@ -474,6 +483,11 @@ def _outcome_code(outcome: ApplyOutcome, received: list[int], out: TextIO) -> in
     if outcome.report.stop_reason:
         print_error(outcome.report.stop_reason)
     if outcome.report.interrupted or received:
+        if received and outcome.check_error is not None:  # the signal cut the check short
+            print_error(
+                "interrupted during the convergence check, which was not finished (nor, "
+                "if it came first, the look for duplicates): run plan to see what is left"
+            )
         return 143 if received and received[0] == signal.SIGTERM else 130
     if outcome.check_error is not None:
         raise UpcallSyncError(
@@ -519,8 +533,10 @@ def _progress(quiet: bool, plan: Plan, out: TextIO, status: Any = None) -> Any:
     return LineProgress(out, status)
 
 
-def _signals(cancel: threading.Event) -> contextlib.AbstractContextManager[list[int]]:
-    """First SIGINT/SIGTERM: stop starting changes. Second: exit at once."""
+def _signals(
+    cancel: threading.Event, also: Callable[[], None] | None = None
+) -> contextlib.AbstractContextManager[list[int]]:
+    """First SIGINT/SIGTERM: stop starting changes (and call `also`). Second: exit at once."""
 
     def stop(_signum: int) -> None:
         print(
@@ -529,5 +545,7 @@ def _signals(cancel: threading.Event) -> contextlib.AbstractContextManager[list[
             flush=True,
         )
         cancel.set()
+        if also is not None:
+            also()
 
     return stopping(stop, second_exits=True)

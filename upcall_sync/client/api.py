@@ -211,6 +211,12 @@ class UpcallClient(ContactListsApi):
         """Raw GET-only access for `doctor` (whole documents, single pages, any status)."""
         return Probe(self.transport)
 
+    def interrupt(self) -> None:
+        """From now on no request of this client is sent (each fails with Cancelled) and
+        every wait ends (the rate limiter's, a retry's): for a command that a signal stops
+        while it only reads (apply's convergence check), not while writes are in flight."""
+        self.transport.cancel.set()
+
     def requests_sent(self) -> int:
         """How many requests this client has sent (retries included)."""
         return self.transport.stats.requests
