@@ -5,6 +5,7 @@ without a word."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -14,7 +15,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
+from referencing import Registry, Resource
 
 from upcall_sync.emulator import Emulator
 from upcall_sync.emulator.server import Faults
@@ -182,3 +185,120 @@ def test_a_signal_during_the_convergence_check_ends_its_waits(
     assert "interrupted during the convergence check" in err, err
     [row] = cli_env.store.sql("SELECT name FROM campaigns")
     assert row["name"] == "Checked"  # the write was made before the signal
+
+
+def _apply_signalled(
+    capsys: pytest.CaptureFixture[str], signum: int, *args: str
+) -> tuple[int, str, str, float]:
+    """apply, with SIGINT and SIGTERM handled as on a terminal; how long it took."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    term = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    started = time.monotonic()
+    try:
+        got, out, err = run_cli(capsys, "apply", "--auto-approve", *args)
+    finally:
+        signal.signal(signal.SIGINT, before)
+        signal.signal(signal.SIGTERM, term)
+    return got, out, err, time.monotonic() - started
+
+
+def test_a_signal_right_as_the_writes_end_ends_the_checks_waits(
+    cli_env: Emulator,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The signal comes once the writes are done (none was stopped), before the check
+    starts: its handler saw no check and only stopped new changes, so the check waited
+    out every Retry-After."""
+    import upcall_sync.jobs.sync as sync
+
+    apply_plan = sync.apply_plan
+
+    def signalled_as_writes_end(*args: Any, **kwargs: Any) -> Any:
+        report = apply_plan(*args, **kwargs)
+        cli_env.faults = Faults(rate=1.0, kinds=("429",), retry_after=20)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.5)  # the handler's watcher has run
+        return report
+
+    monkeypatch.setattr(sync, "apply_plan", signalled_as_writes_end)
+    m = write_manifest(tmp_path / "m.yaml", "version: 1\ncampaigns:\n  - name: Checked\n")
+    got, out, err, took = _apply_signalled(capsys, signal.SIGINT, str(m))
+    assert got == 130, out + err
+    assert took < 10, f"{took:.1f} s"
+    assert "interrupted during the convergence check" in err, err
+    assert "Converged" not in out
+
+
+def test_a_signal_during_the_look_for_duplicates_of_a_failed_apply_ends_it(
+    cli_env: Emulator,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A change failed (the apply is not ok, nor interrupted): its writes are done all
+    the same, and the look for duplicates after them is as throttled. The first signal
+    did not end it (every Retry-After was waited out), and its Cancelled was dropped:
+    nothing said the look was not finished."""
+    import upcall_sync.jobs.sync as sync
+
+    apply_plan = sync.apply_plan
+    find_duplicates = sync.find_duplicates
+
+    def one_failed(*args: Any, **kwargs: Any) -> Any:
+        report = apply_plan(*args, **kwargs)
+        [op] = [op for op in report.ops if '"Failed"' in op.label]
+        op.status, op.message = "failed", "422 as the API could answer"
+        return report
+
+    def throttled_then_signalled(*args: Any, **kwargs: Any) -> Any:
+        cli_env.faults = Faults(rate=1.0, kinds=("429",), retry_after=20)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return find_duplicates(*args, **kwargs)
+
+    monkeypatch.setattr(sync, "apply_plan", one_failed)
+    monkeypatch.setattr(sync, "find_duplicates", throttled_then_signalled)
+    m = write_manifest(
+        tmp_path / "m.yaml", "version: 1\ncampaigns:\n  - name: Checked\n  - name: Failed\n"
+    )
+    got, out, err, took = _apply_signalled(capsys, signal.SIGTERM, str(m))
+    assert got == 143, out + err
+    assert took < 10, f"{took:.1f} s"
+    assert "Traceback" not in err, err
+    assert "interrupted during the convergence check" in err, err
+
+
+def test_the_json_report_of_a_check_a_signal_cut_short_says_interrupted(
+    cli_env: Emulator,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """It said `"result": "not_converged"` and `"interrupted": false` with exit 130: the
+    check found nothing, it was not finished."""
+    import upcall_sync.jobs.sync as sync
+
+    find_duplicates = sync.find_duplicates
+
+    def throttled_then_signalled(*args: Any, **kwargs: Any) -> Any:
+        cli_env.faults = Faults(rate=1.0, kinds=("429",), retry_after=20)
+        os.kill(os.getpid(), signal.SIGINT)
+        return find_duplicates(*args, **kwargs)
+
+    monkeypatch.setattr(sync, "find_duplicates", throttled_then_signalled)
+    m = write_manifest(tmp_path / "m.yaml", "version: 1\ncampaigns:\n  - name: Checked\n")
+    got, out, err, took = _apply_signalled(capsys, signal.SIGINT, "--format", "json", str(m))
+    assert got == 130, out + err
+    assert took < 10, f"{took:.1f} s"
+    doc = json.loads(out)
+    plan_schema = json.loads((ROOT / "schema" / "plan.schema.json").read_text())
+    jsonschema.Draft202012Validator(
+        json.loads((ROOT / "schema" / "apply-report.schema.json").read_text()),
+        registry=Registry().with_resource(plan_schema["$id"], Resource.from_contents(plan_schema)),
+    ).validate(doc)
+    assert doc["exit_code"] == 130
+    assert doc["result"] == "interrupted"
+    assert doc["interrupted"] is True
+    assert doc["convergence"]["converged"] is None
+    assert [c["status"] for c in doc["changes"]] == ["applied"]

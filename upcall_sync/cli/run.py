@@ -24,6 +24,7 @@ from upcall_sync.output.render import render_report
 if TYPE_CHECKING:
     from upcall_sync.client import UpcallClient
     from upcall_sync.core.changes import Plan
+    from upcall_sync.jobs.apply import ApplyReport
     from upcall_sync.jobs.sync import ApplyJob, ApplyOutcome, PlanOptions, Stops
 
 from upcall_sync.cli.base import (
@@ -323,14 +324,19 @@ class _ApplyRun:
         self.refused: UpcallSyncError | None = None
         self._written = False
 
-    def document(self, exit_code: int, error: BaseException | None = None) -> None:
-        """The JSON report, once (nothing with --format text)."""
+    def document(
+        self, exit_code: int, error: BaseException | None = None, *, interrupted: bool = False
+    ) -> None:
+        """The JSON report, once (nothing with --format text). `interrupted`: a signal
+        cut apply's convergence check short."""
         if not self.json or self._written:
             return
         self._written = True
         from upcall_sync.jobs.report import render_report_json, report_document
 
-        interrupted = self.refused is not None and isinstance(error, KeyboardInterrupt)
+        interrupted = interrupted or (
+            self.refused is not None and isinstance(error, KeyboardInterrupt)
+        )
         doc = report_document(
             self.job,
             self.outcome,
@@ -392,8 +398,17 @@ def _apply_job(
     checking = contextlib.ExitStack()
     reads_only = threading.Event()  # the writes are done
 
-    def check_starts() -> None:  # the writes are done: the convergence check reads
+    def written(report: ApplyReport) -> None:
+        # the writes are done, applied or failed: only reads follow. A signal that came
+        # after them (none stopped a change: the report is not interrupted), before this
+        # ran, ends the reads now; one during them leaves the look for duplicates to run
+        if report.interrupted:
+            return
         reads_only.set()
+        if cancel.is_set():
+            client.interrupt()
+
+    def check_starts() -> None:  # the convergence check reads
         progress.close()
         checking.enter_context(reading(client, "checking convergence", quiet=quiet))
 
@@ -401,6 +416,7 @@ def _apply_job(
         # a signal during the convergence check ends its reads and their waits (a 429's
         # Retry-After: every one was waited out, 80 s for a throttled API); during the
         # writes it only stops new changes, and the check after them still runs
+        # (`written` and this each set their event before reading the other's)
         if reads_only.is_set():
             client.interrupt()
 
@@ -414,12 +430,14 @@ def _apply_job(
                 listener=progress,
                 cancel=cancel,
                 on_check=check_starts,
+                on_written=written,
             )
         finally:
             checking.close()
             progress.close()
         code = _outcome_code(outcome, received, out)
-        run.document(code)
+        # the check cut short: "interrupted", not "not_converged" (nothing was found)
+        run.document(code, interrupted=bool(received) and outcome.check_error is not None)
     return code
 
 

@@ -46,6 +46,7 @@ from upcall_sync.core.model import (
 from upcall_sync.core.planner import plan as compute_plan
 from upcall_sync.core.stopcalls import NO_PLAN, RETIRED, guard_pauses, guarded, sets_caller_id
 from upcall_sync.errors import (
+    Cancelled,
     ManifestError,
     PlanError,
     StalePlan,
@@ -353,10 +354,12 @@ def run_apply(
     listener: Listener | None = None,
     cancel: threading.Event | None = None,
     on_check: Callable[[], None] | None = None,
+    on_written: Callable[[ApplyReport], None] | None = None,
 ) -> ApplyOutcome:
     """Apply the job's plan (refusing an unsafe one unless `force`), then check that a
     fresh plan of what it touched, with the same targets, is empty (`on_check` is called
-    as that check starts: a progress display changes from writes to reads)."""
+    as that check starts: a progress display changes from writes to reads; `on_written`
+    as the writes end, whether or not they all applied: only reads follow)."""
     report = apply_plan(
         client,
         job.plan,
@@ -365,6 +368,8 @@ def run_apply(
         listener=listener,
         cancel=cancel,
     )
+    if on_written is not None:
+        on_written(report)
     if report.ok and on_check is not None:
         on_check()
     wait = report.late_commit_deadline - time.monotonic()
@@ -376,7 +381,9 @@ def run_apply(
     try:
         duplicates = find_duplicates(client, report, job.plan)
     except UpcallSyncError as exc:  # the changes were made: keep their report
-        if not report.ok:  # the run's own failure is the news (the API may be gone)
+        # the run's own failure is the news (the API may be gone); but a signal that
+        # cut the look short must be said (`Cancelled`): it found nothing, it did not end
+        if not report.ok and not isinstance(exc, Cancelled):
             return ApplyOutcome(report, None)
         return ApplyOutcome(report, None, check_error=exc)
     if not report.ok or duplicates:  # a duplicate makes plans ambiguous: fix it first
