@@ -24,7 +24,6 @@ from upcall_sync.output.render import render_report
 if TYPE_CHECKING:
     from upcall_sync.client import UpcallClient
     from upcall_sync.core.changes import Plan
-    from upcall_sync.jobs.apply import ApplyReport
     from upcall_sync.jobs.sync import ApplyJob, ApplyOutcome, PlanOptions, Stops
 
 from upcall_sync.cli.base import (
@@ -398,11 +397,11 @@ def _apply_job(
     checking = contextlib.ExitStack()
     reads_only = threading.Event()  # the writes are done
 
-    def written(report: ApplyReport) -> None:
+    def written(interrupted: bool) -> None:
         # the writes are done, applied or failed: only reads follow. A signal that came
         # after them (none stopped a change: the report is not interrupted), before this
         # ran, ends the reads now; one during them leaves the look for duplicates to run
-        if report.interrupted:
+        if interrupted:
             return
         reads_only.set()
         if cancel.is_set():

@@ -354,12 +354,13 @@ def run_apply(
     listener: Listener | None = None,
     cancel: threading.Event | None = None,
     on_check: Callable[[], None] | None = None,
-    on_written: Callable[[ApplyReport], None] | None = None,
+    on_written: Callable[[bool], None] | None = None,
 ) -> ApplyOutcome:
     """Apply the job's plan (refusing an unsafe one unless `force`), then check that a
     fresh plan of what it touched, with the same targets, is empty (`on_check` is called
     as that check starts: a progress display changes from writes to reads; `on_written`
-    as the writes end, whether or not they all applied: only reads follow)."""
+    as the writes end, whether or not they all applied, with whether a signal stopped
+    them: only reads follow)."""
     report = apply_plan(
         client,
         job.plan,
@@ -369,7 +370,7 @@ def run_apply(
         cancel=cancel,
     )
     if on_written is not None:
-        on_written(report)
+        on_written(report.interrupted)
     if report.ok and on_check is not None:
         on_check()
     wait = report.late_commit_deadline - time.monotonic()
