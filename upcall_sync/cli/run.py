@@ -395,31 +395,13 @@ def _apply_job(
     # The handlers stay until the command ends: a second signal while the
     # report prints must still exit at once.
     checking = contextlib.ExitStack()
-    reads_only = threading.Event()  # the writes are done
-
-    def written(interrupted: bool) -> None:
-        # the writes are done, applied or failed: only reads follow. A signal that came
-        # after them (none stopped a change: the report is not interrupted), before this
-        # ran, ends the reads now; one during them leaves the look for duplicates to run
-        if interrupted:
-            return
-        reads_only.set()
-        if cancel.is_set():
-            client.interrupt()
+    reads = _ReadsAfterWrites(client, cancel)
 
     def check_starts() -> None:  # the convergence check reads
         progress.close()
         checking.enter_context(reading(client, "checking convergence", quiet=quiet))
 
-    def check_stops() -> None:
-        # a signal during the convergence check ends its reads and their waits (a 429's
-        # Retry-After: every one was waited out, 80 s for a throttled API); during the
-        # writes it only stops new changes, and the check after them still runs
-        # (`written` and this each set their event before reading the other's)
-        if reads_only.is_set():
-            client.interrupt()
-
-    with _signals(cancel, check_stops) as received:
+    with _signals(cancel, reads.signalled) as received:
         try:
             run.outcome = outcome = run_apply(
                 client,
@@ -429,7 +411,7 @@ def _apply_job(
                 listener=progress,
                 cancel=cancel,
                 on_check=check_starts,
-                on_written=written,
+                on_written=reads.written,
             )
         finally:
             checking.close()
@@ -438,6 +420,32 @@ def _apply_job(
         # the check cut short: "interrupted", not "not_converged" (nothing was found)
         run.document(code, interrupted=bool(received) and outcome.check_error is not None)
     return code
+
+
+class _ReadsAfterWrites:
+    """Once apply's writes are done, applied or failed, only reads follow (the look for
+    duplicates, the convergence check): a first signal then ends them and their waits
+    (`client.interrupt()`: every Retry-After of a throttled API was waited out, 80 s).
+    During the writes it only stops new changes (`cancel`), and after an apply it
+    interrupted the look for duplicates still runs. `written` (run_apply's hook after the
+    writes) and `signalled` (the first signal's) each set their flag before reading the
+    other's, so a signal between the two is not missed."""
+
+    def __init__(self, client: UpcallClient, cancel: threading.Event) -> None:
+        self._client = client
+        self._cancel = cancel  # set by the first signal, before `signalled` runs
+        self._reads_only = threading.Event()
+
+    def written(self, interrupted: bool) -> None:
+        if interrupted:
+            return
+        self._reads_only.set()
+        if self._cancel.is_set():
+            self._client.interrupt()
+
+    def signalled(self) -> None:
+        if self._reads_only.is_set():
+            self._client.interrupt()
 
 
 def _stop_calls_anyway(
