@@ -38,6 +38,30 @@ FAST_RETRY = RetryPolicy(
 FAST_TIMEOUTS = Timeouts(connect=2.0, read=2.0, total=10.0)
 
 
+@pytest.fixture
+def fast_cli_backoff(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The in-process CLI backs off 0.02-0.5 s between retries instead of 0.25-8 s.
+
+    For the fault matrices, which assert what apply converges to (no duplicate, nothing
+    lost), never how long it waited: at 20% injected faults they otherwise spend most of
+    their time asleep. Every other setting (attempts, `--max-retry-time`, Retry-After,
+    the breaker) stays the CLI's; the backoff itself is tested in tests/test_ratelimit.py.
+    """
+    import upcall_sync.client
+
+    real = upcall_sync.client.RetryPolicy
+    made: list[RetryPolicy] = []
+
+    def policy(**settings: Any) -> RetryPolicy:
+        settings = {"backoff_initial": 0.02, "backoff_max": 0.5, "jitter": 0.02, **settings}
+        made.append(real(**settings))
+        return made[-1]
+
+    monkeypatch.setattr(upcall_sync.client, "RetryPolicy", policy)
+    yield
+    assert made, "the CLI no longer makes its RetryPolicy where this fixture replaces it"
+
+
 #: the suite's "now": plans through the command line read this frozen clock (the one
 #: injection point, `cli.base.STATE.clock`), so a window's "already over" never depends
 #: on the day the suite runs; library tests pass `PlanOptions(clock=...)` or `now=`

@@ -354,6 +354,7 @@ def test_apply_under_20_percent_faults_converges_without_duplicates(
     figures.add("fault_seed_converged")
 
 
+@pytest.mark.usefixtures("fast_cli_backoff")
 def test_cli_apply_under_faults_reruns_until_converged(
     cli_env: Emulator, capsys: pytest.CaptureFixture[str]
 ) -> None:

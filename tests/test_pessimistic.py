@@ -91,6 +91,7 @@ def test_apply_converges_and_a_detail_edit_never_adds_a_person_twice(
 
 
 @pytest.mark.parametrize("seed", [3, 11])
+@pytest.mark.usefixtures("fast_cli_backoff")
 def test_faults_converge_without_duplicates_in_every_mode(
     mode_env: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path, seed: int
 ) -> None:
