@@ -328,14 +328,13 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 def _install_action_venv(path: Path) -> None:
     """The Action's own install step, run once per test run for every xdist worker."""
-    import os
     import subprocess
 
+    from .githubfake import runner_environ
     from .helpers.wheels import wheelhouse
 
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("UPCALL_", "PIP_", "GITHUB_"))}
     env = {
-        **keep,
+        **runner_environ(),
         "PIP_NO_INDEX": "1",
         "PIP_FIND_LINKS": str(wheelhouse()),
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",

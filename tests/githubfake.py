@@ -249,6 +249,16 @@ def _needed(text: str) -> list[str]:
 # -- the Action as a test runs it -----------------------------------------------------
 
 
+def runner_environ() -> dict[str, str]:
+    """This process's environment as a runner's: no UPCALL_, PIP_ or GITHUB_ variable,
+    and no PYTHONDONTWRITEBYTECODE (a runner writes bytecode: the Action installs with
+    `--no-compile`, and its first run compiles what it imports for every later run and
+    for the cached venv; without bytecode, each upcall-sync it starts would compile its
+    dependencies again, about 0.9 s each)."""
+    prefixes = ("UPCALL_", "PIP_", "GITHUB_", "PYTHONDONTWRITEBYTECODE")
+    return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+
+
 def act(
     runner_temp: Path,
     workspace: Path,
@@ -261,9 +271,8 @@ def act(
     work = Path(tempfile.mkdtemp(prefix="run-", dir=runner_temp))
     (work / "event.json").write_text(json.dumps(event))
     (work / "summary.md").write_text("")
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("UPCALL_", "PIP_", "GITHUB_"))}
     env = {
-        **keep,
+        **runner_environ(),
         "PIP_NO_INDEX": "1",
         "PIP_FIND_LINKS": str(wheelhouse()),
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
