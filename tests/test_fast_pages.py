@@ -214,6 +214,9 @@ def test_pages_decode_as_the_careful_path_reads_them(case: tuple[str, bytes]) ->
         b'"zzz":1e999}}]}',
         b'{"data":[{"id":"1","type":"campaign_numbers","attributes":{"phone":"+16505550100",'
         b'"zzz":-1E+400}}]}',
+        # below a double's range, which orjson reads as 0.0: the guard's look-alikes
+        b'{"data":[{"id":"1","type":"campaign_numbers","attributes":{"phone":"+16505550100",'
+        b'"zzz":[2.5e-400,1E-0400,-1e-999]}}]}',
         b'{"data":[{"id":"1","type":"campaign_numbers","attributes":{"phone":"+16505550100",'
         b'"zzz":1' + b"0" * 400 + b"}}]}",
     ],
