@@ -8,6 +8,7 @@ import socket
 import tempfile
 import threading
 from collections.abc import Generator, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -40,22 +41,31 @@ FAST_TIMEOUTS = Timeouts(connect=2.0, read=2.0, total=10.0)
 
 @pytest.fixture
 def fast_cli_backoff(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The in-process CLI backs off 0.02-0.5 s between retries instead of 0.25-8 s.
+    """The in-process CLI's retry schedule, ten times faster: its backoff (0.025-0.8 s
+    instead of 0.25-8 s) and its retry time (`--max-retry-time 5` allows 0.5 s), so each
+    request gets as many attempts as the CLI's own schedule fits in its time, and an apply
+    fails and is re-run about as often.
 
     For the fault matrices, which assert what apply converges to (no duplicate, nothing
-    lost), never how long it waited: at 20% injected faults they otherwise spend most of
-    their time asleep. Every other setting (attempts, `--max-retry-time`, Retry-After,
-    the breaker) stays the CLI's; the backoff itself is tested in tests/test_ratelimit.py.
+    lost, also across re-runs), never how long it waited: at 20% injected faults they
+    otherwise spend most of their time asleep. A server's Retry-After is honoured as sent,
+    and the breaker is unchanged; the backoff itself is tested in tests/test_ratelimit.py.
     """
     import upcall_sync.client
 
     real = upcall_sync.client.RetryPolicy
+    default = real()
     made: list[RetryPolicy] = []
 
     def policy(**settings: Any) -> RetryPolicy:
-        settings = {"backoff_initial": 0.02, "backoff_max": 0.5, "jitter": 0.02, **settings}
         made.append(real(**settings))
-        return made[-1]
+        return replace(
+            made[-1],
+            backoff_initial=default.backoff_initial / 10,
+            backoff_max=default.backoff_max / 10,
+            jitter=default.jitter / 10,
+            max_total_seconds=made[-1].max_total_seconds / 10,
+        )
 
     monkeypatch.setattr(upcall_sync.client, "RetryPolicy", policy)
     yield
