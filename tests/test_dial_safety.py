@@ -769,7 +769,7 @@ def test_a_pause_goes_through_when_the_api_refuses_another_field_of_its_update(
 def _refuse_pitch(monkeypatch: pytest.MonkeyPatch, pitch: str, message: str) -> None:
     """From now on the emulator refuses a campaign PATCH carrying `pitch` (a 400 naming
     the pitch), as an API that no longer takes a value would."""
-    from upcall_sync.emulator.app import bad
+    from upcall_sync.emulator.exchange import bad
     from upcall_sync.emulator.store import Store
 
     update = Store.update_campaign

@@ -392,7 +392,7 @@ def test_a_server_that_validates_the_from_number_filter_is_no_failure(
     capsys: pytest.CaptureFixture[str], account: Emulator
 ) -> None:
     """`?from_number=` with an unconfirmed number answered 400 (the server checks it)."""
-    from upcall_sync.emulator.app import bad
+    from upcall_sync.emulator.exchange import bad
 
     routes = account.api.routes
     method, pattern, listing = routes[0]

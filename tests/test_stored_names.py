@@ -97,7 +97,7 @@ def test_a_refused_create_that_cannot_be_archived_says_so(
 ) -> None:
     """When the archiving PATCH is refused, the error says the campaign was left as made
     (empty) and to archive it by hand."""
-    from upcall_sync.emulator.app import bad
+    from upcall_sync.emulator.exchange import bad
 
     def refuse(*_args: Any) -> Any:
         raise bad("status", "cannot be changed now")
@@ -348,7 +348,8 @@ def test_a_create_answered_under_another_name_than_stored_is_read_back_not_archi
     (which sends the name, as a PATCH may replace) renamed it to the answer's form. Each
     apply made and archived one more, never converging. The campaign is read back: it is
     stored under the manifest's name, so it stands, is filled and made ready."""
-    from upcall_sync.emulator.app import Api, Result
+    from upcall_sync.emulator.app import Api
+    from upcall_sync.emulator.exchange import Result
 
     single = Api._single
 

@@ -215,7 +215,7 @@ def test_an_api_that_refuses_the_whole_contact_patch_is_a_fail(
         def no_phone(api: Any, req: Any, acct: int, match: Any, _h: Any = handler) -> Any:
             attrs = json.loads(req.body or b"{}").get("data", {}).get("attributes", {})
             if "phone" in attrs:
-                from upcall_sync.emulator.app import bad
+                from upcall_sync.emulator.exchange import bad
 
                 raise bad("phone", "cannot be changed")
             return _h(api, req, acct, match)

@@ -11,7 +11,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from upcall_sync.emulator.app import Api, Request, Result
+    from upcall_sync.emulator.app import Api
+    from upcall_sync.emulator.exchange import Request, Result
     from upcall_sync.emulator.modes import PESSIMISTIC_MODES, Modes
     from upcall_sync.emulator.server import (
         FAULT_KINDS,
@@ -25,8 +26,8 @@ if TYPE_CHECKING:
 
 _WHERE = {
     "Api": "app",
-    "Request": "app",
-    "Result": "app",
+    "Request": "exchange",
+    "Result": "exchange",
     "PESSIMISTIC_MODES": "modes",
     "Modes": "modes",
     "FAULT_KINDS": "server",

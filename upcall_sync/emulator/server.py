@@ -57,7 +57,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 from uuid import uuid4
 
-from upcall_sync.emulator.app import API_PREFIX, Api, Request, Result
+from upcall_sync.emulator.app import API_PREFIX, Api
+from upcall_sync.emulator.exchange import Request, Result
 from upcall_sync.emulator.modes import DUPLICATE_NUMBER_MESSAGE, Modes
 from upcall_sync.emulator.store import Store
 
