@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from upcall_sync.emulator import Emulator
-from upcall_sync.emulator.server import Faults
+from upcall_sync.emulator.faults import Faults
 
 from .conftest import CONFIRMED, TOKEN, run_cli, write_manifest
 from .helpers.reports import report

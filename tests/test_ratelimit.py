@@ -20,7 +20,7 @@ from upcall_sync.client.breaker import CircuitBreaker
 from upcall_sync.client.ratelimit import RateLimiter, parse_limit_headers
 from upcall_sync.client.responses import tls_problem
 from upcall_sync.emulator import Emulator
-from upcall_sync.emulator.server import RateLimit
+from upcall_sync.emulator.faults import RateLimit
 from upcall_sync.emulator.store import Store
 from upcall_sync.errors import ApiStatusError, ApiUnreachable
 

@@ -16,7 +16,7 @@ import pytest
 
 from upcall_sync.client.ratelimit import RateLimiter
 from upcall_sync.emulator import Emulator
-from upcall_sync.emulator.server import Faults
+from upcall_sync.emulator.faults import Faults
 
 from .conftest import CONFIRMED, TOKEN, run_cli, write_manifest
 

@@ -14,7 +14,7 @@ import pytest
 
 from upcall_sync.client import PageRead
 from upcall_sync.emulator import Emulator, Faults
-from upcall_sync.emulator.server import RateLimit
+from upcall_sync.emulator.faults import RateLimit
 from upcall_sync.output import progress as read_progress
 from upcall_sync.output.progress import ReadBar, ReadLines, ReadTally, Snapshot
 

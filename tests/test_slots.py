@@ -17,7 +17,7 @@ from upcall_sync.client import RetryPolicy, make_session
 from upcall_sync.client.ratelimit import START_WINDOW, START_WINDOW_LIFTED, StartWindow
 from upcall_sync.client.slots import Slots
 from upcall_sync.emulator import Emulator
-from upcall_sync.emulator.server import Faults
+from upcall_sync.emulator.faults import Faults
 from upcall_sync.errors import NotStarted
 from upcall_sync.jobs.apply import apply_plan
 from upcall_sync.jobs.schedule import ApplyReport, StartGate

@@ -13,15 +13,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from upcall_sync.emulator.app import Api
     from upcall_sync.emulator.exchange import Request, Result
+    from upcall_sync.emulator.faults import FAULT_KINDS, RANDOM_FAULTS, FaultRule, Faults
     from upcall_sync.emulator.modes import PESSIMISTIC_MODES, Modes
-    from upcall_sync.emulator.server import (
-        FAULT_KINDS,
-        RANDOM_FAULTS,
-        Emulator,
-        FaultRule,
-        Faults,
-        LoggedRequest,
-    )
+    from upcall_sync.emulator.server import Emulator, LoggedRequest
     from upcall_sync.emulator.store import Store
 
 _WHERE = {
@@ -30,11 +24,11 @@ _WHERE = {
     "Result": "exchange",
     "PESSIMISTIC_MODES": "modes",
     "Modes": "modes",
-    "FAULT_KINDS": "server",
-    "RANDOM_FAULTS": "server",
+    "FAULT_KINDS": "faults",
+    "RANDOM_FAULTS": "faults",
     "Emulator": "server",
-    "FaultRule": "server",
-    "Faults": "server",
+    "FaultRule": "faults",
+    "Faults": "faults",
     "LoggedRequest": "server",
     "Store": "store",
 }

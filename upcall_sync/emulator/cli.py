@@ -9,8 +9,9 @@ import time
 from dataclasses import dataclass, field
 from types import FrameType
 
+from upcall_sync.emulator.faults import RANDOM_FAULTS, Faults, RateLimit
 from upcall_sync.emulator.modes import DUPLICATE_NUMBER_MESSAGE, VALIDATIONS
-from upcall_sync.emulator.server import RANDOM_FAULTS, Emulator, Faults, RateLimit
+from upcall_sync.emulator.server import Emulator
 from upcall_sync.emulator.store import Store
 
 
