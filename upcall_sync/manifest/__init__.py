@@ -1,11 +1,7 @@
 """Manifests: YAML (and CSV) files to a validated, normalized `DesiredState`."""
 
-from upcall_sync.manifest.load import (
-    DEFAULT_CONTACT_LIST,
-    MANIFEST_SUFFIXES,
-    find_manifests,
-    load_manifests,
-)
+from upcall_sync.manifest.load import MANIFEST_SUFFIXES, find_manifests, load_manifests
+from upcall_sync.manifest.merge import DEFAULT_CONTACT_LIST
 from upcall_sync.manifest.spec import EMAIL_PATTERN, MANIFEST_VERSION, ManifestSpec
 
 __all__ = [
