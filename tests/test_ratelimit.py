@@ -17,7 +17,8 @@ import requests
 
 from upcall_sync.client import CampaignAttributes, RetryPolicy, Transport, UpcallClient
 from upcall_sync.client.breaker import CircuitBreaker
-from upcall_sync.client.ratelimit import RateLimiter, parse_limit_headers
+from upcall_sync.client.limit_headers import parse_limit_headers
+from upcall_sync.client.ratelimit import RateLimiter
 from upcall_sync.client.responses import tls_problem
 from upcall_sync.emulator import Emulator
 from upcall_sync.emulator.faults import RateLimit

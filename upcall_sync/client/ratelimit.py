@@ -65,13 +65,13 @@ business (`retry.py`).
 from __future__ import annotations
 
 import math
-import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from upcall_sync.client.limit_headers import NO_LIMITS, HeaderLimits, parse_limit_headers
 from upcall_sync.client.slots import Slots
 
 #: the slowest the limiter ever paces (requests per second)
@@ -158,15 +158,6 @@ class LimiterStatus:
         return f"pacing {pace} ({self.source})" if self.source != "learned" else ""
 
 
-@dataclass(frozen=True)
-class HeaderLimits:
-    """What RateLimit-* / X-RateLimit-* headers say, in seconds and requests."""
-
-    policy_rate: float | None = None  # quota / window
-    remaining: int | None = None
-    reset: float | None = None  # seconds from now
-
-
 class RateLimiter:
     """Thread-safe; one per transport, shared by every worker of a run."""
 
@@ -240,11 +231,11 @@ class RateLimiter:
         retry_after: float | None = None,
     ) -> None:
         """Learn from one answer (any HTTP status)."""
-        limits = parse_limit_headers(headers) if headers else _NO_LIMITS
+        limits = parse_limit_headers(headers) if headers else NO_LIMITS
         refused = status == 429
         with self._lock:
             now = self._clock()
-            if limits is not _NO_LIMITS:
+            if limits is not NO_LIMITS:
                 self._apply_headers(now, limits)
             if self._first_sent is None or sent_at < self._first_sent:
                 self._first_sent = sent_at
@@ -535,70 +526,3 @@ class StartWindow(Slots):
             if refused or self.size >= START_WINDOW_LIFTED:
                 self.size = None
             self._cv.notify_all()
-
-
-# -- RateLimit-* / X-RateLimit-* headers -------------------------------------------------
-
-_NUMBER = re.compile(r"^\s*(\d+(?:\.\d+)?)")
-_PARAM = re.compile(r";\s*([a-z]+)\s*=\s*\"?(\d+(?:\.\d+)?)", re.IGNORECASE)
-_EPOCH = 1_000_000_000  # a Reset larger than this is a Unix time, not a delay
-_NO_LIMITS = HeaderLimits()
-
-
-def parse_limit_headers(headers: Mapping[str, str]) -> HeaderLimits:
-    """The IETF drafts' RateLimit-Policy / RateLimit(-Limit/-Remaining/-Reset) and the
-    common X-RateLimit-* forms. Anything unparseable is ignored (the 429s still teach)."""
-    if not any("ratelimit" in name.lower() for name in headers):
-        return _NO_LIMITS  # most answers: one pass over the names, not nine look-ups
-    get = headers.get
-    policy_rate = None
-    for name in ("RateLimit-Policy", "X-RateLimit-Policy", "RateLimit-Limit", "X-RateLimit-Limit"):
-        value = get(name)
-        if value:
-            policy_rate = _policy_rate(value)
-            if policy_rate is not None:
-                break
-    remaining = _int(get("RateLimit-Remaining") or get("X-RateLimit-Remaining"))
-    reset = _seconds(get("RateLimit-Reset") or get("X-RateLimit-Reset"))
-    combined = get("RateLimit")  # draft 7+: RateLimit: "default";r=0;t=30
-    if combined:
-        params = {k.lower(): v for k, v in _PARAM.findall(combined)}
-        if "r" in params:
-            remaining = int(float(params["r"]))
-        if "t" in params:
-            reset = _seconds(params["t"])
-    if policy_rate is None and remaining is None and reset is None:
-        return _NO_LIMITS
-    return HeaderLimits(policy_rate, remaining, reset)
-
-
-def _policy_rate(value: str) -> float | None:
-    """The most restrictive `quota;w=window` among comma-separated policies."""
-    best = None
-    for item in value.split(","):
-        params = {k.lower(): float(v) for k, v in _PARAM.findall(item)}
-        quota = params.get("q")
-        if quota is None:
-            head = _NUMBER.match(item)
-            quota = float(head.group(1)) if head else None
-        window = params.get("w")
-        if quota is None or not window:
-            continue
-        rate = quota / window
-        best = rate if best is None else min(best, rate)
-    return best
-
-
-def _int(value: str | None) -> int | None:
-    head = _NUMBER.match(value or "")
-    return int(float(head.group(1))) if head else None
-
-
-def _seconds(value: str | None) -> float | None:
-    head = _NUMBER.match(value or "")
-    if not head:
-        return None
-    seconds = float(head.group(1))
-    if seconds > _EPOCH:
-        seconds -= time.time()
-    return seconds if seconds >= 0 and math.isfinite(seconds) else None
