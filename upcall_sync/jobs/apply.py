@@ -26,7 +26,7 @@ a proxy or a queue in between): when the first look finds nothing, apply looks
 again, at growing intervals, for `late_commit_window` seconds (by default the
 read timeout plus LATE_COMMIT_MARGIN) before it sends the POST again. Nothing
 without idempotency keys can make a duplicate impossible, so the convergence
-check (`sync.find_duplicates`) also looks for duplicates of what the run made.
+check (`duplicates.find_duplicates`) also looks for duplicates of what the run made.
 """
 
 from __future__ import annotations
