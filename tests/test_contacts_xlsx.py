@@ -261,3 +261,32 @@ def test_a_postal_code_stored_as_a_number_is_named(
     ]
     codes = [n.contact.postal_code for n in load_manifests(["m.yaml"]).campaigns[0].numbers]
     assert codes == ["2134", "02134"]
+
+
+@pytest.mark.parametrize("state", ["hidden", "veryHidden"])
+def test_a_hidden_first_sheet_is_not_read_unnamed(
+    here: Path, capsys: pytest.CaptureFixture[str], state: str
+) -> None:
+    """Excel opens on the visible tabs: a hidden first sheet (an old list kept out of
+    sight) is not what a reviewer of the workbook sees, so it is never dialed unnamed."""
+    _workbook(here / "n.xlsx", second=[["+44 20 7183 8750", "Jo"]])
+    book = openpyxl.load_workbook(here / "n.xlsx")
+    book["Contacts"].sheet_state = state
+    book.active = 1
+    book.save(here / "n.xlsx")
+    code, out, err = run_cli(capsys, "validate", str(_manifest(here)))
+    assert (code, out) == (1, "")
+    assert err.splitlines() == [
+        'm.yaml:5:18: campaigns[0].numbers_csv: "n.xlsx" has a hidden first sheet, so the '
+        "first sheet a spreadsheet app shows is another one: say which sheet to read with "
+        "numbers_sheet: (its name exactly, case and spaces included)"
+    ]
+    assert "Contacts" not in err and "Q4" not in err
+    code, out, err = run_cli(
+        capsys, "validate", str(_manifest(here, "    numbers_sheet: Q4 list\n"))
+    )
+    assert (code, out, err) == (0, "1 file, 1 campaign, 1 number: valid\n", "")
+    code, out, err = run_cli(
+        capsys, "validate", str(_manifest(here, "    numbers_sheet: Contacts\n"))
+    )
+    assert code == 0 and "hidden" not in err, err  # named, a hidden sheet is read as asked

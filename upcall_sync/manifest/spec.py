@@ -354,7 +354,7 @@ class CampaignSpec(CampaignFields):
     numbers_sheet: Name | None = Field(
         None,
         description="The sheet of a .xlsx numbers_csv to read (its exact name); default the "
-        "first sheet.",
+        "first sheet (a hidden first sheet must be named).",
     )
 
     @model_validator(mode="after")
@@ -446,7 +446,7 @@ class ManifestSpec(_Spec):
     do_not_call_sheet: Name | None = Field(
         None,
         description="The sheet of a .xlsx do_not_call_csv to read (its exact name); default "
-        "the first sheet.",
+        "the first sheet (a hidden first sheet must be named).",
     )
     campaigns: list[CampaignSpec] = Field(
         default_factory=list, description="The campaigns this file manages."

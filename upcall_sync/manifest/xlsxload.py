@@ -112,6 +112,15 @@ def open_sheet(
             f"has no sheet named {quote(sheet)} (it has {count}; {sheet_key} must match a "
             "name exactly, case and spaces included)"
         )
+    if sheet is None and book.worksheets[0].sheet_state != "visible":
+        # The first tab a spreadsheet app shows is another sheet: reading this one would
+        # dial people nobody reviewing the workbook sees. Ask, naming no sheet.
+        book.close()
+        raise TableError(
+            f"has a hidden first sheet, so the first sheet a spreadsheet app shows is "
+            f"another one: say which sheet to read with {sheet_key}: (its name exactly, "
+            "case and spaces included)"
+        )
     return book, names[0] if sheet is None else sheet
 
 
