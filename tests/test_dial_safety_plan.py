@@ -333,6 +333,19 @@ def test_a_new_person_at_a_shared_phone_with_other_details_is_added_and_flagged(
         (PRIYA._replace(extension="x204"), DoNotCall(PRIYA.phone, "204", Location("m", 3, 5))),
         (PRIYA._replace(extension="204\u200b"), DoNotCall(PRIYA.phone, "204", Location("m", 3, 5))),
         (PRIYA, DoNotCall(PRIYA.phone, "ext 204", Location("m", 3, 5))),  # a CSV's column
+        # a phone kept as typed with its extension inside, as a manifest may write one
+        (
+            Contact("650.799.1144 ext. 3", first_name="X"),
+            DoNotCall(JOEY.phone, None, Location("m", 3, 5)),
+        ),
+        (
+            Contact("650-799-1144x3", first_name="X"),
+            DoNotCall(JOEY.phone, None, Location("m", 3, 5)),
+        ),
+        (
+            Contact("(650) 799-1144;ext=204", first_name="X"),
+            DoNotCall(JOEY.phone, "204", Location("m", 3, 5)),
+        ),
     ],
 )
 def test_a_ready_campaign_holding_a_listed_number_in_another_form_is_paused(
@@ -346,6 +359,28 @@ def test_a_ready_campaign_holding_a_listed_number_in_another_form_is_paused(
     )
     [pause] = [c for c in p.changes if isinstance(c, UpdateCampaign)]
     assert [(r.name, r.before, r.after) for r in pause.fields] == [("status", "ready", "paused")]
+
+
+def test_another_extension_written_inside_a_typed_phone_is_not_listed() -> None:
+    """The extension cut off a typed phone still counts: x205 is not the listed 204."""
+    dnc = (DoNotCall(JOEY.phone, "204", Location("m", 3, 5)),)
+    other = Contact("650-799-1144 x205", first_name="X")
+    p = plan(
+        state(camp("A", status="ready"), do_not_call=dnc), live({"1": [other]}, [], status="ready")
+    )
+    assert not [c for c in p.changes if isinstance(c, UpdateCampaign)]
+
+
+def test_a_live_phone_with_an_extension_inside_keeps_it() -> None:
+    """An API that keeps a phone as typed (`+1 650 799 1144 ext. 204`) dials extension
+    204: the live number reads phone and extension apart, so a list entry for x204
+    finds it and a manifest's x204 is that number, not one to add again."""
+    from upcall_sync.state.rows import live_contact
+
+    values = ("+1 650 799 1144 ext. 204", "", "Priya", *[""] * 11)
+    assert live_contact(values)[:3] == ("+16507991144", "204", "Priya")
+    kept = ("+1 650 799 1144 ext. 204", "7", "Priya", *[""] * 11)  # a stated one wins
+    assert live_contact(kept)[:2] == ("+16507991144", "7")
 
 
 def test_a_phone_that_only_shares_digits_in_another_country_is_not_listed() -> None:

@@ -108,6 +108,17 @@ def national_digits(e164: str) -> str:
         return ""
 
 
+def lenient_phone_split(raw: str | None) -> tuple[str, str]:
+    """`lenient_phone`, and the extension written inside the phone ("" when none): a
+    phone the API kept as typed (`+1 650 799 1145 ext. 3`) dials that extension."""
+    if not raw or _E164.fullmatch(raw):
+        return raw or "", ""
+    try:
+        return split_phone(raw)
+    except PhoneError:
+        return raw.strip(), ""
+
+
 def lenient_phone(raw: str | None) -> str:
     """A live phone in E.164 when it can be read, else as given (never raises).
 

@@ -79,15 +79,34 @@ class DoNotCallList:
         return bool(self.by_phone)
 
     def entry_for(self, contact: Contact) -> DoNotCall | None:
-        extension = dialed(contact.extension)
+        extensions = {dialed(contact.extension)}
         candidates = self.by_phone.get(contact.phone, ())
         if not e164_match(contact.phone):
-            for digits in _digit_forms(contact.phone):
+            phone, written = _written_extension(contact.phone)
+            if written:  # `650.799.1145 ext. 3`: the phone dials 6507991145, then 3
+                extensions.add(dialed(written))
+            for digits in dict.fromkeys((*_digit_forms(contact.phone), *_digit_forms(phone))):
                 candidates = (*candidates, *self.by_digits.get(digits, ()))
         for entry in candidates:
-            if entry.extension is None or dialed(entry.extension) == extension:
+            if entry.extension is None or dialed(entry.extension) in extensions:
                 return entry
         return None
+
+
+#: an extension written at the end of a phone the API kept as typed, in the ways
+#: phonenumbers reads one in a manifest: `x7`, `ext. 9`, `extension 9`, `;ext=5`, `#9`, `, 9`
+_WRITTEN_EXTENSION = re.compile(
+    r"\s*(?:;\s*ext\s*=|(?<![a-z])(?:ext(?:ension)?\.?|x)|#|,)\s*([0-9]+)\s*#?\s*$", re.IGNORECASE
+)
+
+
+def _written_extension(phone: str) -> tuple[str, str]:
+    """(the phone without it, the extension) of a phone with an extension written at its
+    end, else (phone, "")."""
+    found = _WRITTEN_EXTENSION.search(phone)
+    if found is None or not any(ch.isdigit() for ch in phone[: found.start()]):
+        return phone, ""
+    return phone[: found.start()], found.group(1)
 
 
 #: what a phone written as dialed from somewhere may start with before the number: an
