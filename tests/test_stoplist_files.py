@@ -24,26 +24,46 @@ def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def test_a_two_phone_export_as_do_not_call_csv_takes_the_line_its_error_shows(
+def test_a_two_phone_export_as_do_not_call_csv_lists_every_phone_of_a_row(
     here: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """A person who opted out did so for each phone their row holds: a HubSpot export's
+    office and mobile columns are both read (asking to pick one dialed the other), and
+    do_not_call_csv_columns still narrows it to the column it names."""
     (here / "optouts.csv").write_text(
-        "First Name,Phone Number,Mobile Phone Number\nMarcus,+1 312 555 0176,\n"
+        "First Name,Phone Number,Mobile Phone Number\n"
+        "Marcus,+1 415 555 0100,+1 312 555 0176\n"
+        "Ana,,+1 415 555 0101\n"
+        "Bo,+1 415 555 0102,+1 555\n"
     )
     manifest = here / "m.yaml"
     manifest.write_text("version: 1\ndo_not_call_csv: optouts.csv\n" + _CAMPAIGN)
     code, _out, err = run_cli(capsys, "validate", "m.yaml")
     assert code == 1
-    [line] = err.splitlines()
-    fix = line.rsplit("next to do_not_call_csv: ", 1)[1]
-    assert fix == 'do_not_call_csv_columns: {phone: "Phone Number"}'
-    manifest.write_text(f"version: 1\ndo_not_call_csv: optouts.csv\n{fix}\n" + _CAMPAIGN)
+    assert err.splitlines() == ['optouts.csv:4:3: phone: "+1 555" is not a valid phone number']
+    (here / "optouts.csv").write_text(
+        "First Name,Phone Number,Mobile Phone Number\n"
+        "Marcus,+1 415 555 0100,+1 312 555 0176\n"
+        "Ana,,+1 415 555 0101\n"
+    )
     code, _out, err = run_cli(capsys, "validate", "m.yaml")
     assert code == 1
     assert err.splitlines() == [
-        'm.yaml:7:9: numbers: +13125550176 (Marcus) in campaign "a" is on the do-not-call '
+        'm.yaml:6:9: numbers: +13125550176 (Marcus) in campaign "a" is on the do-not-call '
         "list (+13125550176 at optouts.csv:2); remove it from the campaign",
     ]
+    (here / "optouts.csv").write_text(
+        "First Name,Phone Number,Mobile Phone Number\nMarcus,+1 415 555 0100,+1 312 555 0176\n"
+    )
+    fix = 'do_not_call_csv_columns: {phone: "Phone Number"}'
+    manifest.write_text(f"version: 1\ndo_not_call_csv: optouts.csv\n{fix}\n" + _CAMPAIGN)
+    code, out, err = run_cli(capsys, "validate", "m.yaml")
+    assert code == 0, err  # mapped: the mobile column is not read, and the file says so
+    assert err.splitlines() == [
+        "optouts.csv:1: warning: do_not_call_csv: ignores 1 column that fills no field: "
+        '"Mobile Phone Number"'
+    ]
+    assert out == "1 file, 1 campaign, 1 number: valid\n"
 
 
 def test_do_not_call_sheet_reads_the_named_sheet(
@@ -88,3 +108,31 @@ def test_a_do_not_call_csv_with_no_phone_is_a_warning(
     (here / "optouts.csv").write_text("phone,extension\n+1 415 555 0100,\n")
     code, _out, err = run_cli(capsys, "validate", "m.yaml")
     assert code == 0 and "warning" not in err
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Name,Phone 1 - Type,Phone 1 - Value,Phone 2 - Type,Phone 2 - Value",  # Google
+        "Name,Phone,Mobile Phone,Home Phone,Other Phone",  # Salesforce, field labels
+        "Name,Phone,MobilePhone,HomePhone,OtherPhone",  # Salesforce, API names
+    ],
+)
+def test_a_crm_export_as_do_not_call_csv_lists_its_further_phone_columns(
+    here: Path, capsys: pytest.CaptureFixture[str], header: str
+) -> None:
+    """Google's `Phone 2 - Value` and Salesforce's other phones fill no field of a number,
+    but an opt-out's second phone must not be dialed: a do-not-call file reads them."""
+    last = header.rsplit(",", 1)[1]
+    row = "Marcus,Work,+1 415 555 0100,Mobile,+1 312 555 0176\n"
+    if "Google" not in header and "Type" not in header:
+        row = "Marcus,+1 415 555 0100,,,+1 312 555 0176\n"
+    (here / "optouts.csv").write_text(f"{header}\n{row}")
+    (here / "m.yaml").write_text("version: 1\ndo_not_call_csv: optouts.csv\n" + _CAMPAIGN)
+    code, _out, err = run_cli(capsys, "validate", "m.yaml")
+    assert code == 1
+    assert (
+        'm.yaml:6:9: numbers: +13125550176 (Marcus) in campaign "a" is on the do-not-call '
+        "list (+13125550176 at optouts.csv:2); remove it from the campaign"
+    ) in err.splitlines(), err
+    assert f'"{last}"' not in err  # read, not ignored

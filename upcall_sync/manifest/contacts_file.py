@@ -43,6 +43,10 @@ CONTACTS_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx")
 _BATCH = 2000
 _NUMBERS = TypeAdapter(list[NumberSpec])
 _SHOWN_IGNORED = 8
+#: a do-not-call file's further phone columns, which fill no field of a number: Google
+#: Contacts' `Phone 2 - Value` ..., Salesforce's `HomePhone`, `OtherPhone` (API names or
+#: labels). A person who opted out did so on each of their phones.
+_MORE_PHONES = re.compile(r"phone(?:[2-9]|[1-9][0-9])value|homephone|otherphone")
 #: fields whose leading zeros a spreadsheet drops when it stores them as numbers
 _ZERO_LED = ("postal_code", "extension")
 
@@ -196,6 +200,8 @@ class _Header:
     ignored: list[int] = field(default_factory=list)
     width: int = 0
     named: int = 0  #: columns up to the last named one
+    #: a do-not-call file's other phone columns (`Mobile Phone Number`): each is read too
+    more_phones: list[int] = field(default_factory=list)
 
     def column_of(self, name: str) -> int:
         """The 1-based column of a field (0 when the file has none)."""
@@ -226,6 +232,8 @@ class _HeaderReader:
         for index, cell in enumerate(cells):
             key = header_key(cell)
             name = mapped.get(index) or OWN_NAMES.get(key) or ALIAS_FIELDS.get(key)
+            if name is None and self.ref.key == "do_not_call_csv" and _MORE_PHONES.fullmatch(key):
+                name = "phone"
             if name is not None and (index in mapped or name not in mapped.values()):
                 candidates.setdefault(name, []).append(index)
                 aliased = aliased or (index not in mapped and key in ALIAS_FIELDS)
@@ -235,7 +243,11 @@ class _HeaderReader:
         self.where.shown = True  # a phone column: the file has proven to be a contacts file
         strict = not self.ref.columns and not aliased
         for name, indexes in candidates.items():
-            if len(indexes) > 1:
+            if len(indexes) > 1 and name == "phone" and self.ref.key == "do_not_call_csv":
+                # Every phone of a person who opted out is opted out: dialing their mobile
+                # because the list was told to read the office phone is the miss to avoid.
+                header.more_phones = indexes[1:]
+            elif len(indexes) > 1:
                 self.problems.append(self._ambiguous(name, indexes, cells))
             header.fields[indexes[0]] = name
         claimed = {i for indexes in candidates.values() for i in indexes}
@@ -350,6 +362,8 @@ class _Reader:
     header: _Header = field(default_factory=_Header)
     batch: list[dict[str, Any]] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
+    #: the 0-based column each batched number's phone came from
+    phone_columns: list[int] = field(default_factory=list)
     numeric_phones: list[Location] = field(default_factory=list)
     #: postal codes and extensions a spreadsheet stored as numbers (leading zeros gone)
     numeric_codes: list[Location] = field(default_factory=list)
@@ -406,13 +420,36 @@ class _Reader:
                 (address if name in ADDRESS_PARTS else values)[name] = value
         if address:
             values["address"] = address
-        if "phone" not in values:
-            column = self.header.column_of("phone")
+        column = self.header.column_of("phone")
+        more = self._more_phones(row, values)
+        if more is None:
+            return
+        if "phone" not in values and not more:
             self.no_phone[row.number, column] = len(self.problems)
             self.problems.append(Problem(self.where(row.number, column), "phone", "is required"))
             return
-        self.batch.append(values)
-        self.lines.append(row.number)
+        if "phone" in values:
+            self.batch.append(values)
+            self.lines.append(row.number)
+            self.phone_columns.append(column - 1)
+        for index, phone in more:  # another phone of the row: every extension of it
+            other = {k: v for k, v in values.items() if k != "extension"}
+            self.batch.append({**other, "phone": phone})
+            self.lines.append(row.number)
+            self.phone_columns.append(index)
+
+    def _more_phones(self, row: Row, values: dict[str, Any]) -> list[tuple[int, str]] | None:
+        """A do-not-call row's phones in its other phone columns (None: a problem)."""
+        out = []
+        for index in self.header.more_phones:
+            value = self._cell(row.cells[index], row.number, index)
+            if value is not None and index in row.numeric:
+                value = self._numeric_phone(value, row.number, index)
+                if value is None:
+                    return None
+            if value is not None and value != values.get("phone"):
+                out.append((index, value))
+        return out
 
     def _cell(self, cell: str, line: int, index: int) -> str | None:
         value = cell.strip() or None
@@ -466,14 +503,14 @@ class _Reader:
 
     def _validate(self) -> None:
         """Validate the rows read since the last batch; keep numbers only while all is well."""
-        batch, lines = self.batch, self.lines
-        self.batch, self.lines = [], []
+        batch, lines, columns = self.batch, self.lines, self.phone_columns
+        self.batch, self.lines, self.phone_columns = [], [], []
         if not batch:
             return
         try:
             specs = _NUMBERS.validate_python(batch, context=self.context)
         except ValidationError as exc:
-            self.problems.extend(self._validation_problems(exc, lines))
+            self.problems.extend(self._validation_problems(exc, lines, columns))
             return
         if not self.problems:
             self.result.numbers.extend(
@@ -481,14 +518,19 @@ class _Reader:
                 for spec, line in zip(specs, lines, strict=True)
             )
 
-    def _validation_problems(self, exc: ValidationError, lines: list[int]) -> list[Problem]:
+    def _validation_problems(
+        self, exc: ValidationError, lines: list[int], columns: list[int]
+    ) -> list[Problem]:
         out = []
         for err in exc.errors(include_url=False):
             loc = err["loc"]
             index = int(loc[0]) if loc and isinstance(loc[0], int) else 0
             name = str(loc[-1]) if len(loc) > 1 else "phone"
             line = lines[index] if index < len(lines) else 0
-            where = self.where(line, self.header.column_of(name))
+            column = self.header.column_of(name)
+            if name == "phone" and index < len(columns):
+                column = columns[index] + 1
+            where = self.where(line, column)
             out.append(Problem(where, name, _row_message(name, err)))
         return out
 

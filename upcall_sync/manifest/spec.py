@@ -441,7 +441,8 @@ class ManifestSpec(_Spec):
     do_not_call_csv_columns: ColumnsSpec | None = Field(
         None,
         description="Which header of do_not_call_csv is the phone (and extension), as "
-        'numbers_csv_columns: e.g. {phone: "Mobile Phone Number"}.',
+        'numbers_csv_columns: e.g. {phone: "Mobile Phone Number"}; without it, every '
+        "phone column of an export is read.",
     )
     do_not_call_sheet: Name | None = Field(
         None,
