@@ -290,3 +290,27 @@ def test_a_hidden_first_sheet_is_not_read_unnamed(
         capsys, "validate", str(_manifest(here, "    numbers_sheet: Contacts\n"))
     )
     assert code == 0 and "hidden" not in err, err  # named, a hidden sheet is read as asked
+
+
+def test_a_phone_cell_formatted_as_a_date_is_one_line_and_no_python_warning(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A phone stored as a number in a date-formatted column made openpyxl print its own
+    `UserWarning: Cell A2 is marked as a date but the serial value ...` with its source
+    path on stderr, around the one-line error."""
+    import warnings
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "Contacts"
+    sheet.append(["phone", "first_name"])
+    sheet.append([16507991144, "Joey"])
+    sheet["A2"].number_format = "yyyy-mm-dd"
+    book.save(here / "n.xlsx")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code, out, err = run_cli(capsys, "validate", str(_manifest(here)))
+    assert [str(w.message) for w in caught] == []
+    assert (code, out) == (1, "")
+    assert err.splitlines()[0].startswith("n.xlsx:Contacts!A2: phone: "), err

@@ -136,7 +136,7 @@ def xlsx_rows(book: Any, name: str, display: str) -> Iterator[Row]:
     number = 0
     seen = 0
     try:
-        for number, values in enumerate(ws.iter_rows(values_only=True), 1):
+        for number, values in enumerate(_quietly(ws.iter_rows(values_only=True)), 1):
             seen += len(values)
             if number > MAX_ROWS or seen > MAX_CELLS:
                 raise _too_big()
@@ -150,6 +150,19 @@ def xlsx_rows(book: Any, name: str, display: str) -> Iterator[Row]:
         raise
     except Exception:  # malformed sheet XML: say where, quote nothing
         raise TableError(_NOT_A_WORKBOOK, Location(display, number + 1)) from None
+
+
+def _quietly(rows: Iterator[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+    """The rows, without the warnings openpyxl prints while parsing them ("Cell A2 is
+    marked as a date but the serial value ... is outside the limits for dates", with
+    its own source path): each row is read with warnings off, and none leaks between."""
+    while True:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            values = next(rows, None)
+        if values is None:
+            return
+        yield values
 
 
 def formula_cells(fh: BinaryIO, name: str, wanted: set[tuple[int, int]]) -> set[tuple[int, int]]:
@@ -171,7 +184,7 @@ def formula_cells(fh: BinaryIO, name: str, wanted: set[tuple[int, int]]) -> set[
         try:
             ws = book[name]
             ws.reset_dimensions()
-            rows = ws.iter_rows(max_row=last, values_only=True)
+            rows = _quietly(ws.iter_rows(max_row=last, values_only=True))
             for number, values in enumerate(rows, 1):
                 for row, column in wanted:
                     if row == number and column <= len(values):
