@@ -28,3 +28,40 @@ def test_an_unwritable_plan_out_is_one_clear_line(
     assert lines[-1].startswith(f"error: {where}: cannot save the plan"), err
     assert "internal error" not in err and "Traceback" not in err
     assert [p.name for p in tmp_path.iterdir()] == ["m.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("out", "args", "says"),
+    [
+        ("m.yaml", ["m.yaml"], "it is a manifest this plan reads"),
+        ("./m.yaml", ["."], "a .yaml file in ., which this plan reads manifests from"),
+        ("plan.yaml", ["."], "a .yaml file in ., which this plan reads manifests from"),
+        ("sub/../p.yml", ["."], "a .yaml file in ., which this plan reads manifests from"),
+    ],
+)
+def test_a_plan_out_among_the_manifests_is_refused_before_anything_is_read(
+    cli_env: Emulator,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    out: str,
+    args: list[str],
+    says: str,
+) -> None:
+    """`plan --out m.yaml m.yaml` replaced the manifest with the plan (exit 0); `plan .
+    --out plan.yaml` saved a plan that the next plan, and `apply plan.yaml` itself, read
+    as a broken manifest (13 problems), so it could never be applied."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    manifest = "version: 1\ncampaigns:\n  - name: a\n"
+    (tmp_path / "m.yaml").write_text(manifest)
+    code, _out, err = run_cli(capsys, "plan", "--out", out, *args)
+    assert code == 1
+    [line] = err.strip().splitlines()
+    assert line.startswith(f"error: {out}: cannot save the plan: {says}"), line
+    assert (tmp_path / "m.yaml").read_text() == manifest
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.yaml", "sub"]
+    code, _out, err = run_cli(capsys, "plan", "--out", "plan.json", ".")
+    assert code == 0, err
+    code, _out, err = run_cli(capsys, "apply", "plan.json")
+    assert code == 0, err
