@@ -314,3 +314,21 @@ def test_a_phone_cell_formatted_as_a_date_is_one_line_and_no_python_warning(
     assert [str(w.message) for w in caught] == []
     assert (code, out) == (1, "")
     assert err.splitlines()[0].startswith("n.xlsx:Contacts!A2: phone: "), err
+
+
+def test_blank_rows_above_a_sheets_header_are_skipped(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A table that starts at row 3 said `no phone column found among the header's 0
+    columns`, at row 1."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "Contacts"
+    sheet["A3"], sheet["B3"] = "phone", "first_name"
+    sheet["A4"], sheet["B4"] = "+1 650 799 1144", "Joey"
+    sheet["A5"], sheet["B5"] = "+1 555", "Ana"
+    book.save(here / "n.xlsx")
+    code, out, err = run_cli(capsys, "validate", str(_manifest(here)))
+    assert (code, out) == (1, "")
+    assert err.splitlines()[0] == 'n.xlsx:Contacts!A5: phone: "+1 555" is not a valid phone number'

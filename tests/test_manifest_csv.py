@@ -99,3 +99,35 @@ def test_a_csv_over_the_cap_is_refused_with_the_figure(
         'm.yaml:4:18: campaigns[0].numbers_csv: "n.csv" is 1.1 MB, over the 1 MB limit for a '
         "numbers_csv (split it across campaigns or files)"
     ]
+
+
+def test_blank_lines_above_the_header_are_skipped_and_lines_stay_true(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A blank first line said "CSV is empty: it needs a header row" of a file with a
+    header and rows below it."""
+    code, output = _validate(capsys, here, b"\n\r\n \nphone,first_name\n+16507991144,Joey\n")
+    assert (code, output) == (0, "1 file, 1 campaign, 1 number: valid\n")
+    code, output = _validate(capsys, here, b"\n\nphone,first_name\n+1555,Joey\n")
+    assert output.splitlines()[0] == 'n.csv:4:1: phone: "+1555" is not a valid phone number'
+    code, output = _validate(capsys, here, b"\n\nFoo,Bar\n+16507991144,Joey\n")
+    assert output.splitlines()[0].startswith("n.csv:3: no phone column found"), output
+    code, output = _validate(capsys, here, b"\n\n")
+    assert output.splitlines()[0] == "n.csv:1:1: CSV is empty: it needs a header row"
+
+
+def test_a_header_after_a_sep_line_is_named_at_its_own_line(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, output = _validate(capsys, here, b"sep=;\nphone;Bogus\n+16507991144;Joey\n")
+    assert code == 1
+    assert output.splitlines()[0].startswith('n.csv:2:2: unknown column "Bogus"'), output
+
+
+def test_empty_cells_past_the_header_are_padding(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`+1...,Joey,,,` under a two-column header holds nothing more: read, as a workbook's
+    empty cells past its header are."""
+    code, output = _validate(capsys, here, b"phone,first_name\n+16507991144,Joey,,, \n")
+    assert (code, output) == (0, "1 file, 1 campaign, 1 number: valid\n")

@@ -216,6 +216,8 @@ class _HeaderReader:
     ref: ContactsRef
     where: _Place
     cells: list[str]
+    #: the header's line or row (after a `sep=;` line or blank lines, not 1)
+    line: int = 1
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
 
@@ -300,7 +302,7 @@ class _HeaderReader:
             else ""
         )
         return Problem(
-            self.where(1),
+            self.where(self.line),
             "",
             f"no phone column found among the header's {columns}{title}: name it phone, use "
             f"a known export's header, or map it next to {self.ref.key}: "
@@ -314,21 +316,21 @@ class _HeaderReader:
         first = cells[indexes[0]].strip()
         if sum(cell.strip() == first for cell in cells) > 1:  # a mapping cannot name one
             return Problem(
-                self.where(1),
+                self.where(self.line),
                 "",
                 f"{len(indexes)} columns could be the {name}: {shown}; rename the one to "
                 f"read (or the others) in the file, then map it next to {self.ref.key}: "
                 f"{self.ref.key}_columns: {{{name}: <its new header>}}",
             )
         return Problem(
-            self.where(1),
+            self.where(self.line),
             "",
             f"{len(indexes)} columns could be the {name}: {shown}; say which by adding, "
             f"next to {self.ref.key}: {self.ref.key}_columns: {{{name}: {json.dumps(first)}}}",
         )
 
     def _unknown(self, index: int, cell: str) -> Problem:
-        at = self.where(1, index + 1)
+        at = self.where(self.line, index + 1)
         if not cell.strip():
             return Problem(at, "", f"column {index + 1} has no name in the header")
         hint = suggest(column_key(cell), CSV_COLUMNS)
@@ -345,7 +347,7 @@ class _HeaderReader:
         count = f"{len(indexes)} column{'s' if len(indexes) != 1 else ''}"
         fill = "fills" if len(indexes) == 1 else "fill"
         return Problem(
-            self.where(1), self.ref.ref, f"ignores {count} that {fill} no field: {shown}"
+            self.where(self.line), self.ref.ref, f"ignores {count} that {fill} no field: {shown}"
         )
 
 
@@ -379,7 +381,7 @@ class _Reader:
         first = next(rows, None)
         if first is None:
             raise TableError("the sheet is empty: it needs a header row", where(1, 1))
-        reader = _HeaderReader(self.ref, where, first.cells)
+        reader = _HeaderReader(self.ref, where, first.cells, first.number)
         header = reader.read()
         self.problems.extend(reader.problems)
         self.result.warnings.extend(reader.warnings)
@@ -394,7 +396,7 @@ class _Reader:
         self._warn_numeric_phones()
 
     def _row(self, row: Row) -> None:
-        cells = row.cells
+        cells = _within(row.cells, self.header.width)
         if not cells or all(not c.strip() for c in cells):
             return
         if not self.header.named <= len(cells) <= self.header.width:
@@ -533,6 +535,14 @@ class _Reader:
             where = self.where(line, column)
             out.append(Problem(where, name, _row_message(name, err)))
         return out
+
+
+def _within(cells: list[str], width: int) -> list[str]:
+    """A row without the empty cells past the header's width (`+1...,Joey,,,`, as some
+    exports pad rows); a row with text out there is kept whole, for its error."""
+    if len(cells) > width and not any(c.strip() for c in cells[width:]):
+        return cells[:width]
+    return cells
 
 
 def _same_header(cells: list[str], index: int | None) -> list[int]:

@@ -88,8 +88,11 @@ def csv_rows(fh: BinaryIO, display: str, hasher: Any) -> Iterator[Row]:
     if first is not None and (hint := _SEP_HINT.fullmatch(first)) is not None:
         # Excel's `sep=;` line names the delimiter; the header follows it
         delimiter, skipped, first = hint[1], 1, next(lines, None)
-    if first is None or not first.strip():
-        raise TableError("CSV is empty: it needs a header row", Location(display, 1 + skipped, 1))
+    empty_at = Location(display, 1 + skipped, 1)
+    while first is not None and not first.strip():  # blank lines above the header
+        skipped, first = skipped + 1, next(lines, None)
+    if first is None:
+        raise TableError("CSV is empty: it needs a header row", empty_at)
     recorded: list[str] = []
     reader = csv.reader(
         _recorded(chain([first], lines), recorded),

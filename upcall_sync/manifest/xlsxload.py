@@ -141,7 +141,9 @@ def xlsx_rows(book: Any, name: str, display: str) -> Iterator[Row]:
             if number > MAX_ROWS or seen > MAX_CELLS:
                 raise _too_big()
             cells, numeric = _cells(values, width)
-            if number == 1:
+            if not width and not cells:
+                continue  # blank rows above the header
+            if not width:
                 width = len(cells)
             elif len(cells) < width:
                 cells += [""] * (width - len(cells))
