@@ -136,3 +136,22 @@ def test_a_crm_export_as_do_not_call_csv_lists_its_further_phone_columns(
         "list (+13125550176 at optouts.csv:2); remove it from the campaign"
     ) in err.splitlines(), err
     assert f'"{last}"' not in err  # read, not ignored
+
+
+def test_phones_google_joined_in_one_cell_are_each_listed(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Google Contacts writes a contact's phones as `+1 ... ::: +1 ...` in one cell: in a
+    numbers_csv that is an error (which to dial?), in a do-not-call file each is listed."""
+    (here / "optouts.csv").write_text(
+        "Name,Phone 1 - Type,Phone 1 - Value\n"
+        "Marcus,Work ::: Mobile,+1 415 555 0100 ::: +1 312 555 0176\n"
+    )
+    (here / "m.yaml").write_text("version: 1\ndo_not_call_csv: optouts.csv\n" + _CAMPAIGN)
+    code, _out, err = run_cli(capsys, "validate", "m.yaml")
+    assert code == 1
+    assert (
+        'm.yaml:6:9: numbers: +13125550176 (Marcus) in campaign "a" is on the do-not-call '
+        "list (+13125550176 at optouts.csv:2); remove it from the campaign"
+    ) in err.splitlines(), err
+    assert ":::" not in err

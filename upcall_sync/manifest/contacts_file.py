@@ -441,16 +441,24 @@ class _Reader:
             self.phone_columns.append(index)
 
     def _more_phones(self, row: Row, values: dict[str, Any]) -> list[tuple[int, str]] | None:
-        """A do-not-call row's phones in its other phone columns (None: a problem)."""
-        out = []
+        """A do-not-call row's phones in its other phone columns, and those Google joined
+        into one cell (`+1 650 ... ::: +1 415 ...`): each is opted out (None: a problem)."""
+        if self.ref.key != "do_not_call_csv":
+            return []
+        out: list[tuple[int, str]] = []
+        phone = values.get("phone")
+        if isinstance(phone, str) and _JOINED in phone:
+            first, *rest = _joined(phone) or [""]
+            values["phone"] = first
+            out.extend((self.header.column_of("phone") - 1, p) for p in rest)
         for index in self.header.more_phones:
             value = self._cell(row.cells[index], row.number, index)
             if value is not None and index in row.numeric:
                 value = self._numeric_phone(value, row.number, index)
                 if value is None:
                     return None
-            if value is not None and value != values.get("phone"):
-                out.append((index, value))
+            if value is not None:
+                out.extend((index, p) for p in _joined(value) if p != values.get("phone"))
         return out
 
     def _cell(self, cell: str, line: int, index: int) -> str | None:
@@ -537,6 +545,14 @@ class _Reader:
         return out
 
 
+#: how Google Contacts joins a contact's several phones (or emails) in one cell
+_JOINED = " ::: "
+
+
+def _joined(value: str) -> list[str]:
+    return [part.strip() for part in value.split(_JOINED) if part.strip()]
+
+
 def _within(cells: list[str], width: int) -> list[str]:
     """A row without the empty cells past the header's width (`+1...,Joey,,,`, as some
     exports pad rows); a row with text out there is kept whole, for its error."""
@@ -558,7 +574,7 @@ def _row_message(name: str, err: Any) -> str:
     (a mapping can point at any column of a file whose header its author knows)."""
     looks_like = _LOOKS_LIKE.get(name)
     value = err.get("input")
-    if isinstance(value, str) and " ::: " in value:  # quotes nothing of the cell
+    if isinstance(value, str) and _JOINED in value:  # quotes nothing of the cell
         return (
             f"the cell holds several values joined by ' ::: ', as Google Contacts exports "
             f"a contact's {name}s; keep one per row (split the row) or map another column"

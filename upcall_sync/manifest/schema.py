@@ -175,7 +175,7 @@ _CSV_SECTION = [
     "`Title`, `Phone`, `Email`). Google's `Phone 2 - Value` and later ones are ignored",
     "in a `numbers_csv`: map one of them to dial it instead. A cell where Google joined",
     "a contact's phones (`+1 650 ... ::: +1 415 ...`) is an error saying so: keep one",
-    "phone per row.",
+    "phone per row (a `do_not_call_csv` lists each of them instead).",
     "",
     "Text files are read as they come: the delimiter is the most frequent of `,`, `;` and",
     "tab on the header line (`,` when none is there or on a tie), or the one Excel's first",
