@@ -8,7 +8,6 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from enum import StrEnum
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
@@ -108,7 +107,9 @@ def plan(
     from upcall_sync.jobs.sync import plan_paths
 
     if out:
-        _refuse_out_among_manifests(out, need_paths(paths))
+        from upcall_sync.jobs.planfile import refuse_plan_path
+
+        refuse_plan_path(out, need_paths(paths))
     client = connection.client()
     with gc_paused(), reading(client, "plan", quiet=quiet), _annotated(fmt is Format.github):
         planned = plan_paths(need_paths(paths), client, plan_options(prune, target))
@@ -125,33 +126,6 @@ def plan(
     )
     if detailed_exitcode and not planned.plan.empty:
         raise typer.Exit(2)
-
-
-def _refuse_out_among_manifests(out: str, paths: list[str]) -> None:
-    """`plan --out` over a manifest it reads replaced the manifest with the plan; a
-    `.yaml` plan inside a directory it reads is read as a manifest by the next plan (and
-    by `apply PLANFILE`'s own check, which then never passes). Refused before anything
-    is read, naming the file."""
-    from upcall_sync.errors import PlanFileError
-
-    target = Path(out).resolve()
-    for given in paths:
-        root = Path(given).resolve()
-        if root == target:
-            raise PlanFileError(
-                f"{out}: cannot save the plan: it is a manifest this plan reads (the plan "
-                "would replace it); save the plan elsewhere, e.g. plan.json"
-            )
-        if (
-            root.is_dir()
-            and target.suffix.lower() in (".yaml", ".yml")
-            and target.is_relative_to(root)
-        ):
-            raise PlanFileError(
-                f"{out}: cannot save the plan: a .yaml file in {given}, which this plan "
-                "reads manifests from, so the next plan would read it as one; save the "
-                "plan as .json, or outside that directory"
-            )
 
 
 @contextlib.contextmanager

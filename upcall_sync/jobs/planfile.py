@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -125,6 +125,31 @@ def plan_body(planned: Any, base_url: str) -> dict[str, Any]:
 def _checksum(body: dict[str, Any]) -> str:
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def refuse_plan_path(out: str, paths: Sequence[str]) -> None:
+    """`plan --out` over a manifest it reads replaced the manifest with the plan; a
+    `.yaml` plan inside a directory it reads is read as a manifest by the next plan (and
+    by `apply PLANFILE`'s own check, which then never passes). Refused before anything
+    is read, naming the file."""
+    target = Path(out).resolve()
+    for given in paths:
+        root = Path(given).resolve()
+        if root == target:
+            raise PlanFileError(
+                f"{out}: cannot save the plan: it is a manifest this plan reads (the plan "
+                "would replace it); save the plan elsewhere, e.g. plan.json"
+            )
+        if (
+            root.is_dir()
+            and target.suffix.lower() in (".yaml", ".yml")
+            and target.is_relative_to(root)
+        ):
+            raise PlanFileError(
+                f"{out}: cannot save the plan: a .yaml file in {given}, which this plan "
+                "reads manifests from, so the next plan would read it as one; save the "
+                "plan as .json, or outside that directory"
+            )
 
 
 def save_plan(
