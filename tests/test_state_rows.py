@@ -29,7 +29,18 @@ _VALUE = st.text(_ALPHABET, max_size=6)
 _PHONE = st.one_of(
     st.from_regex(r"\+[1-9][0-9]{6,14}", fullmatch=True),
     st.builds(lambda p, s: p + s, st.from_regex(r"\+[1-9][0-9]{6,14}", fullmatch=True), _VALUE),
-    st.sampled_from(["+1 650 555 0100", "(650) 555-0100", "+4402079460000", "x", " +16505550100"]),
+    st.sampled_from(
+        [
+            "+1 650 555 0100",
+            "(650) 555-0100",
+            "+4402079460000",
+            "x",
+            " +16505550100",
+            "+1 650 555 0100 ext. 7",  # an extension typed inside the phone
+            "+16505550100 x012",
+            "650.555.0100 ext. 3",
+        ]
+    ),
     _VALUE,
 )
 
@@ -37,7 +48,8 @@ _PHONE = st.one_of(
 def careful(values: tuple[str, ...]) -> Contact:
     """The mapping as specified, value by value."""
     clean = [unicodedata.normalize("NFC", v.rstrip()) for v in values]
-    clean[0] = lenient_phone(clean[0])
+    clean[0], typed = lenient_phone(clean[0])
+    clean[1] = clean[1] or typed  # an extension typed inside the phone, unless one is set
     return Contact(*clean)
 
 

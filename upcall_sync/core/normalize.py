@@ -108,19 +108,10 @@ def national_digits(e164: str) -> str:
         return ""
 
 
-def lenient_phone_split(raw: str | None) -> tuple[str, str]:
-    """`lenient_phone`, and the extension written inside the phone ("" when none): a
-    phone the API kept as typed (`+1 650 799 1145 ext. 3`) dials that extension."""
-    if not raw or _E164.fullmatch(raw):
-        return raw or "", ""
-    try:
-        return split_phone(raw)
-    except PhoneError:
-        return raw.strip(), ""
-
-
-def lenient_phone(raw: str | None) -> str:
-    """A live phone in E.164 when it can be read, else as given (never raises).
+def lenient_phone(raw: str | None) -> tuple[str, str]:
+    """A live phone in E.164 when it can be read, else as given (never raises), and the
+    extension written inside it ("" when none): a phone the API kept as typed
+    (`+1 650 799 1145 ext. 3`) dials that extension.
 
     The API returns E.164 (CONTRACT.md); a value already in that exact shape is
     taken as is, which spares phonenumbers on every live number (a plan reads
@@ -128,14 +119,12 @@ def lenient_phone(raw: str | None) -> str:
     a well-formed E.164 string returns it unchanged; only malformed input such
     as "+44 0..." with a trunk prefix would differ, and the API never sends that.
     """
-    if not raw:
-        return ""
-    if _E164.fullmatch(raw):
-        return raw
+    if not raw or _E164.fullmatch(raw):
+        return raw or "", ""
     try:
-        return normalize_phone(raw)
+        return split_phone(raw)
     except PhoneError:
-        return raw.strip()
+        return raw.strip(), ""
 
 
 def name_key(value: str) -> str:

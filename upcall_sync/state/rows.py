@@ -19,7 +19,7 @@ from upcall_sync.core.model import Contact, LiveCampaign, LiveContact, LiveNumbe
 from upcall_sync.core.normalize import (
     e164_match,
     is_nfc,
-    lenient_phone_split,
+    lenient_phone,
     nfc,
     text,
     utc_second,
@@ -63,7 +63,7 @@ def live_contact(values: tuple[str, ...]) -> Contact:
     if _TRAILING_SPACE.search(joined) is None and is_nfc(joined) and e164_match(values[0]):
         return _new_contact(Contact, values)
     clean = [nfc(v.rstrip()) for v in values]
-    clean[0], written = lenient_phone_split(clean[0])
+    clean[0], written = lenient_phone(clean[0])
     if written and not clean[1]:  # the extension the phone was typed with is dialed
         clean[1] = written
     return Contact._make(clean)
@@ -158,7 +158,7 @@ def contact_of(item: CampaignNumber | ListContact) -> Contact:
     """A campaign number or list contact the client parsed into its model (apply's
     look-ups, a saved plan's check) as the Contact plans compare."""
     contact = Contact.of(item.model_dump())
-    phone, written = lenient_phone_split(contact.phone)
+    phone, written = lenient_phone(contact.phone)
     return contact._replace(phone=phone, extension=contact.extension or written)
 
 
