@@ -544,6 +544,33 @@ def test_an_apply_that_cannot_plan_still_stops_the_calls(
         assert _status(emu, SURVEY) == "paused"
 
 
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_an_apply_whose_manifests_do_not_validate_still_stops_the_calls(
+    examples: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    """An opt-out added in a file of its own while another file holds a mistake (found by
+    a break-it review, b42): apply stopped at the manifest error and the survey kept
+    dialing Priya. What validates counts for the stops: each entry of the list that reads
+    as a phone (one that does not is reported, and the rest still stop), and each
+    campaign entry that validates."""
+    with _serving(monkeypatch) as emu:
+        assert run_cli(capsys, "apply", "--auto-approve", str(examples))[0] == 0
+        assert _status(emu, SURVEY) == "ready"
+        dnc = examples / "do-not-call.yaml"
+        dnc.write_text('version: 1\ndo_not_call:\n  - "+1 415 555 0132"\n  - "+1 555"\n')
+        (examples / "later.yaml").write_text(
+            'version: 1\ncampaigns:\n  - name: Later\n    numbers:\n      - {phone: "+1 555"}\n'
+        )
+        code, out, err = run_cli(capsys, "apply", "--format", fmt, "--auto-approve", str(examples))
+        assert code == 1 and "later.yaml" in err and "do-not-call.yaml:4" in err, out + err
+        assert "do-not-call stops go" in err + out
+        assert _status(emu, SURVEY) == "paused"
+        if fmt == "json":
+            doc = report(out)
+            assert "do-not-call.yaml:4" in doc["error"]["message"] and doc["changes"] == []
+            assert [(s["campaign"], s["status"]) for s in doc["stops"]] == [(SURVEY, "applied")]
+
+
 def test_a_stale_saved_plan_that_cannot_be_planned_again_still_stops_the_calls(
     examples: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -14,6 +14,7 @@ import typer
 
 from upcall_sync.cli.interrupts import stopping
 from upcall_sync.errors import (
+    ManifestError,
     PlanError,
     StalePlan,
     UpcallSyncError,
@@ -132,8 +133,6 @@ def plan(
 def _annotated(github: bool) -> Iterator[None]:
     """With --format github, a manifest or matching error is also printed as workflow
     commands on stdout (the usual lines still go to stderr)."""
-    from upcall_sync.errors import ManifestError
-
     try:
         yield
     except ManifestError as exc:
@@ -292,7 +291,8 @@ def _prepare(
     run: _ApplyRun, client: UpcallClient, paths: list[str], options: PlanOptions, quiet: bool
 ) -> ApplyJob:
     """Apply's plan (fresh, or a saved one checked); when it cannot be had (a stale saved
-    plan, no plan possible), the do-not-call stops are made all the same, then the error."""
+    plan, no plan possible, manifests that do not validate), the do-not-call stops are
+    made all the same, then the error."""
     from upcall_sync.jobs.sync import prepare_apply, stops_for_plan_error
 
     try:
@@ -301,7 +301,7 @@ def _prepare(
     except StalePlan as exc:
         _stop_calls_anyway(run, client, exc.stops, exc)
         raise
-    except PlanError as exc:
+    except (PlanError, ManifestError) as exc:
         try:
             stops = stops_for_plan_error(paths, client)  # reads the account
         except KeyboardInterrupt:  # a signal while it reads: the refusal is kept too

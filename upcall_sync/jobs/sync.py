@@ -52,7 +52,7 @@ from upcall_sync.errors import (
 )
 from upcall_sync.jobs.apply import ApplyReport, Listener, apply_plan
 from upcall_sync.jobs.duplicates import Duplicate, find_duplicates, numbers_added_twice
-from upcall_sync.manifest import MANIFEST_SUFFIXES, load_manifests
+from upcall_sync.manifest import MANIFEST_SUFFIXES, load_manifests, load_what_validates
 from upcall_sync.manifest.tokencheck import token_problems
 from upcall_sync.output.explain import explain_plan, plan_differences
 from upcall_sync.state.reader import Reader
@@ -277,11 +277,13 @@ def stops_only(plan: Plan, desired: DesiredState) -> Plan:
 
 def stops_without_plan(paths: Sequence[str], client: UpcallClient) -> Plan | None:
     """When no plan can be made (a PlanError: two active live campaigns of one name, a
-    person named two ways, ...), the do-not-call stops still can: every live campaign a
-    manifest entry may be (its id, else each active one of its name) that may dial and
-    holds a listed number is paused. None: the manifests do not load, or list no one."""
+    person named two ways, ...; a manifest that does not validate), the do-not-call stops
+    still can: every live campaign a manifest entry may be (its id, else each active one
+    of its name) that may dial and holds a listed number is paused. Of manifests that do
+    not validate, what does counts (`load_what_validates`): the do-not-call lists read,
+    the campaign entries that validate. None: nothing loads, or the lists name no one."""
     try:
-        desired = load_manifests(paths)
+        desired, _problems = load_what_validates(paths)
         if not desired.do_not_call:
             return None
         refuse_token(desired, client)

@@ -32,7 +32,7 @@ from upcall_sync.manifest.spec import (
     CampaignSpec,
     ManifestSpec,
 )
-from upcall_sync.manifest.stoplist import listed_phones, listed_rows
+from upcall_sync.manifest.stoplist import listed_phones, listed_rows, readable_phones
 from upcall_sync.manifest.yamlload import LocDict, LocList, YamlError, read_yaml
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
@@ -168,6 +168,27 @@ def load_manifests(
 
     A `numbers_csv` must lie inside `root` (default: the working directory).
     """
+    state, problems = _load(
+        paths,
+        os.environ if environ is None else environ,
+        Path(os.getcwd() if root is None else root),
+    )
+    if problems:
+        raise ManifestError(problems)
+    return state
+
+
+def load_what_validates(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    environ: Mapping[str, str] | None = None,
+    root: str | os.PathLike[str] | None = None,
+) -> tuple[DesiredState, list[Problem]]:
+    """`load_manifests` for the do-not-call stops of an apply whose manifests do not all
+    validate: the state merged from what does (each file's settings and each campaign
+    entry that validate on their own, every do-not-call list read), and every problem.
+    Raises ManifestError only when the paths cannot be read (`find_manifests`); nothing
+    but stops may be made of the state."""
     return _load(
         paths,
         os.environ if environ is None else environ,
@@ -177,7 +198,7 @@ def load_manifests(
 
 def _load(
     paths: Sequence[str | os.PathLike[str]], env: Mapping[str, str], root: Path
-) -> DesiredState:
+) -> tuple[DesiredState, list[Problem]]:
     files = find_manifests(paths, root)
     problems: list[Problem] = []
     loaded: list[ManifestFile] = []
@@ -222,9 +243,7 @@ def _load(
         )
     state, merge_problems = merge(loaded, digest.hexdigest(), tuple(skipped))
     problems.extend(merge_problems)
-    if problems:
-        raise ManifestError(_without_echoes(problems))
-    return state
+    return state, _without_echoes(problems)
 
 
 def _kind(data: object) -> str:
@@ -263,6 +282,8 @@ def _validate_file(
         problems.extend(problems_of(exc, f.data))
     if f.spec is not None:
         f.do_not_call = listed_phones(f.spec, f.data, context["phone_region"])
+    else:  # what reads of the list still counts for the stops of a refused apply
+        f.do_not_call = readable_phones(f.data, context["phone_region"])
     written = f.data.get("do_not_call_csv")  # read even when other settings are wrong
     how = _stoplist_file_keys(f)
     if isinstance(written, str) and written and how is not None:
