@@ -571,6 +571,55 @@ def test_an_apply_whose_manifests_do_not_validate_still_stops_the_calls(
             assert [(s["campaign"], s["status"]) for s in doc["stops"]] == [(SURVEY, "applied")]
 
 
+def test_a_stop_of_manifests_that_do_not_validate_keeps_the_caller_id_under_replace(
+    examples: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mistake in the file that sets `patch: replace` (here a do-not-call entry that is
+    not a phone) dropped all its settings from the stops of the refused apply: the pause
+    went as under `merge`, without the defaults' from_number, and the replacing PATCH
+    silently cleared the survey's caller ID (found by a break-it review, b43). Each
+    setting that validates alone counts."""
+    with _serving(monkeypatch, patch_replace=True) as emu:
+        path = examples / "campaigns.yaml"
+        path.write_text(path.read_text().replace("version: 1", "version: 1\npatch: replace", 1))
+        assert run_cli(capsys, "apply", "--auto-approve", str(examples))[0] == 0
+        _dnc(examples, '  - "+1 415 555 0132"\n  - "+1 555"\n')  # Priya, and a mistake
+        code, out, err = run_cli(capsys, "apply", "--auto-approve", str(examples))
+        assert code == 1 and "do-not-call stops go" in out, out + err
+        [row] = emu.store.sql("SELECT status, from_number FROM campaigns WHERE name = ?", (SURVEY,))
+        assert (row["status"], row["from_number"]) == ("paused", "+16501231234")
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "settings",  # beside a setting that does not validate
+        "entry",  # in a campaign entry that does not validate
+    ],
+)
+def test_a_manifest_holding_the_token_where_it_does_not_validate_refuses_the_stops_too(
+    examples: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """The token check refuses everything; of manifests that do not validate it saw only
+    what validates, so the token typed into an entry or setting with a mistake let the
+    stops of the refused apply go (found by a break-it review, b43)."""
+    with _serving(monkeypatch) as emu:
+        assert run_cli(capsys, "apply", "--auto-approve", str(examples))[0] == 0
+        (examples / "dnc.yaml").write_text('version: 1\ndo_not_call:\n  - "+1 415 555 0132"\n')
+        held = (
+            f'version: 1\ncontact_list: "{TOKEN}"\nsafety: 3\n'
+            if where == "settings"
+            else f'version: 1\ncampaigns:\n  - name: Later\n    pitch: "{TOKEN}"\n    status: on\n'
+        )
+        (examples / "later.yaml").write_text(held)
+        try:
+            code, out, err = run_cli(capsys, "apply", "--auto-approve", str(examples))
+        finally:  # it holds the token on purpose: the session's file scan skips it
+            (examples / "later.yaml").unlink()
+        assert code == 1 and "do-not-call stops go" not in out, out + err
+        assert _status(emu, SURVEY) == "ready"
+
+
 def test_a_stale_saved_plan_that_cannot_be_planned_again_still_stops_the_calls(
     examples: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

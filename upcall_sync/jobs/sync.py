@@ -283,7 +283,8 @@ def stops_without_plan(paths: Sequence[str], client: UpcallClient) -> Plan | Non
     not validate, what does counts (`load_what_validates`): the do-not-call lists read,
     the campaign entries that validate. None: nothing loads, or the lists name no one."""
     try:
-        desired, _problems = load_what_validates(paths)
+        # a manifest holding the token, even where it does not validate, refuses all
+        desired, _problems = load_what_validates(paths, redact=client.redact)
         if not desired.do_not_call:
             return None
         refuse_token(desired, client)

@@ -11,7 +11,7 @@ import contextlib
 import difflib
 import hashlib
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from upcall_sync.manifest.contacts_file import (
 from upcall_sync.manifest.merge import ManifestFile, merge
 from upcall_sync.manifest.messages import problems_of
 from upcall_sync.manifest.spec import (
+    MANIFEST_VERSION,
     CampaignSpec,
     ManifestSpec,
 )
@@ -168,7 +169,7 @@ def load_manifests(
 
     A `numbers_csv` must lie inside `root` (default: the working directory).
     """
-    state, problems = _load(
+    state, problems, _files = _load(
         paths,
         os.environ if environ is None else environ,
         Path(os.getcwd() if root is None else root),
@@ -181,24 +182,56 @@ def load_manifests(
 def load_what_validates(
     paths: Sequence[str | os.PathLike[str]],
     *,
+    redact: Callable[[str], str] | None = None,
     environ: Mapping[str, str] | None = None,
     root: str | os.PathLike[str] | None = None,
 ) -> tuple[DesiredState, list[Problem]]:
     """`load_manifests` for the do-not-call stops of an apply whose manifests do not all
-    validate: the state merged from what does (each file's settings and each campaign
+    validate: the state merged from what does (each setting of a file and each campaign
     entry that validate on their own, every do-not-call list read), and every problem.
-    Raises ManifestError only when the paths cannot be read (`find_manifests`); nothing
-    but stops may be made of the state."""
-    return _load(
+    Raises ManifestError when the paths cannot be read (`find_manifests`), or when
+    `redact` (the auth token's) changes any text of a file read, in a part that
+    validates or not: a manifest holding the token refuses everything, stops too.
+    Nothing but stops may be made of the state."""
+    state, problems, files = _load(
         paths,
         os.environ if environ is None else environ,
         Path(os.getcwd() if root is None else root),
     )
+    if redact is not None:
+        holding = [f for f in files if _holds(f.data, redact)]
+        if holding:
+            raise ManifestError(
+                [
+                    Problem(Location(f.display), "", "holds the auth token; a manifest may not")
+                    for f in holding
+                ]
+            )
+    return state, problems
+
+
+def _holds(data: LocDict, redact: Callable[[str], str]) -> bool:
+    """Whether any key or text value of a manifest, valid or not, holds what `redact`
+    hides."""
+    every = "\0".join(_texts(data))
+    return redact(every) != every
+
+
+def _texts(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key)
+            yield from _texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _texts(item)
 
 
 def _load(
     paths: Sequence[str | os.PathLike[str]], env: Mapping[str, str], root: Path
-) -> tuple[DesiredState, list[Problem]]:
+) -> tuple[DesiredState, list[Problem], list[ManifestFile]]:
     files = find_manifests(paths, root)
     problems: list[Problem] = []
     loaded: list[ManifestFile] = []
@@ -243,7 +276,7 @@ def _load(
         )
     state, merge_problems = merge(loaded, digest.hexdigest(), tuple(skipped))
     problems.extend(merge_problems)
-    return state, _without_echoes(problems)
+    return state, _without_echoes(problems), loaded
 
 
 def _kind(data: object) -> str:
@@ -311,6 +344,8 @@ def _validate_file(
                     f"{read.display} lists no phone: an empty do-not-call list stops no call",
                 )
             )
+    if f.spec is None:  # each setting that validates alone counts for a refused apply's
+        f.spec = _settings_that_validate(top, context)  # stops (`patch`, `defaults`)
     if not isinstance(items, LocList):
         return problems
     for index, item in enumerate(items):
@@ -323,6 +358,27 @@ def _validate_file(
         if camp.numbers_csv is not None:
             problems.extend(_read_contacts(f, index, camp, item, (root, context, env), digest))
     return problems
+
+
+def _settings_that_validate(top: dict[str, Any], context: dict[str, Any]) -> ManifestSpec | None:
+    """Of a file whose settings do not validate, those that do on their own: its
+    `patch: replace` and `defaults.from_number` still shape the pause of a refused apply
+    (without them, a replacing PATCH clears the caller ID). Only what
+    `load_what_validates` returns is made of it: the file's problems refuse the rest."""
+    base: dict[str, Any] = {"version": MANIFEST_VERSION}
+    kept: dict[str, Any] = {}
+    for key, value in top.items():
+        if key in ("version", "campaigns"):
+            continue
+        try:
+            ManifestSpec.model_validate({**base, key: value}, context=context)
+        except ValidationError:
+            continue
+        kept[key] = value
+    try:
+        return ManifestSpec.model_validate({**base, **kept}, context=context)
+    except ValidationError:
+        return None
 
 
 def _stoplist_file_keys(
