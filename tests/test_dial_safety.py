@@ -620,6 +620,33 @@ def test_a_manifest_holding_the_token_where_it_does_not_validate_refuses_the_sto
         assert _status(emu, SURVEY) == "ready"
 
 
+@pytest.mark.parametrize(
+    ("mistake", "status"),
+    [
+        ("    bogus_key: 1\n", "paused"),  # beside its name: it still guards its campaign
+        ('    id: "not an id"\n', "ready"),  # its pin: which campaign it means is unknown
+    ],
+)
+def test_a_campaign_entry_with_a_mistake_still_guards_the_campaign_it_names(
+    examples: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    mistake: str,
+    status: str,
+) -> None:
+    """Priya opted out while the survey's own entry was edited with a mistake: of
+    manifests that do not validate only the campaign entries that validate counted, so
+    the survey kept dialing her (found by a break-it review, b43). An entry whose name
+    (and id:, and from_number) validate still guards the campaign it names."""
+    with _serving(monkeypatch) as emu:
+        assert run_cli(capsys, "apply", "--auto-approve", str(examples))[0] == 0
+        _dnc(examples, '  - "+1 415 555 0132"\n')  # Priya: only in the survey
+        _edit(examples / "campaigns.yaml", "    pitch: Be friendly\n", mistake, 1)
+        code, out, err = run_cli(capsys, "apply", "--auto-approve", str(examples))
+        assert code == 1 and "campaigns[0]" in err, out + err
+        assert _status(emu, SURVEY) == status
+
+
 def test_a_stale_saved_plan_that_cannot_be_planned_again_still_stops_the_calls(
     examples: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

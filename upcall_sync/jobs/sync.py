@@ -281,7 +281,9 @@ def stops_without_plan(paths: Sequence[str], client: UpcallClient) -> Plan | Non
     still can: every live campaign a manifest entry may be (its id, else each active one
     of its name) that may dial and holds a listed number is paused. Of manifests that do
     not validate, what does counts (`load_what_validates`): the do-not-call lists read,
-    the campaign entries that validate. None: nothing loads, or the lists name no one."""
+    the settings and campaign entries that validate (an entry with a mistake, by what
+    of it does, unless its name, id or from_number is wrong), nothing when a manifest
+    holds the token. None: nothing loads, or the lists name no one."""
     try:
         # a manifest holding the token, even where it does not validate, refuses all
         desired, _problems = load_what_validates(paths, redact=client.redact)

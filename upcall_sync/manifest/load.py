@@ -353,6 +353,9 @@ def _validate_file(
             camp = CampaignSpec.model_validate(item, context=context)
         except ValidationError as exc:
             problems.extend(problems_of(exc, f.data, ("campaigns", index)))
+            guard = _entry_that_validates(item, context)
+            if guard is not None:  # it still guards its campaign (`load_what_validates`)
+                f.campaigns[index] = guard
             continue
         f.campaigns[index] = camp
         if camp.numbers_csv is not None:
@@ -377,6 +380,38 @@ def _settings_that_validate(top: dict[str, Any], context: dict[str, Any]) -> Man
         kept[key] = value
     try:
         return ManifestSpec.model_validate({**base, **kept}, context=context)
+    except ValidationError:
+        return None
+
+
+#: what a campaign entry with a mistake must get right to still guard its campaign: the
+#: campaign it names (its name, its pinned id), and the caller ID a replacing pause sends
+_GUARD_KEYS = ("name", "id", "from_number")
+#: never kept of an entry with a mistake: its numbers (a pause reads the live ones)
+_NUMBER_KEYS = ("numbers", "numbers_csv", "numbers_csv_columns", "numbers_sheet")
+
+
+def _entry_that_validates(item: object, context: dict[str, Any]) -> CampaignSpec | None:
+    """Of a campaign entry that does not validate, its fields that do on their own, so
+    that it still guards the campaign it names for a refused apply's stops (it may hold
+    the person who just opted out); None when its name, `id:` or from_number is what is
+    wrong (another campaign would be paused, or a replacing PATCH would carry the wrong
+    caller ID). Only what `load_what_validates` returns is made of it."""
+    if not isinstance(item, LocDict) or "name" not in item:
+        return None
+    kept: dict[str, Any] = {"name": item["name"]}
+    for key, value in item.items():
+        if key in _NUMBER_KEYS:
+            continue
+        try:
+            CampaignSpec.model_validate({**kept, key: value}, context=context)
+        except ValidationError:
+            if key in _GUARD_KEYS:
+                return None
+            continue
+        kept[key] = value
+    try:
+        return CampaignSpec.model_validate(kept, context=context)
     except ValidationError:
         return None
 
