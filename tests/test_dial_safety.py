@@ -571,19 +571,27 @@ def test_an_apply_whose_manifests_do_not_validate_still_stops_the_calls(
             assert [(s["campaign"], s["status"]) for s in doc["stops"]] == [(SURVEY, "applied")]
 
 
+@pytest.mark.parametrize("mistake", ["list", "defaults"])
 def test_a_stop_of_manifests_that_do_not_validate_keeps_the_caller_id_under_replace(
-    examples: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    examples: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    mistake: str,
 ) -> None:
-    """A mistake in the file that sets `patch: replace` (here a do-not-call entry that is
-    not a phone) dropped all its settings from the stops of the refused apply: the pause
-    went as under `merge`, without the defaults' from_number, and the replacing PATCH
-    silently cleared the survey's caller ID (found by a break-it review, b43). Each
-    setting that validates alone counts."""
+    """A mistake in the file that sets `patch: replace` (a do-not-call entry that is not
+    a phone, or another field of its defaults) dropped all its settings from the stops of
+    the refused apply: the pause went as under `merge`, without the defaults'
+    from_number, and the replacing PATCH silently cleared the survey's caller ID (found
+    by a break-it review, b43). Each setting (and default) that validates alone counts."""
     with _serving(monkeypatch, patch_replace=True) as emu:
         path = examples / "campaigns.yaml"
         path.write_text(path.read_text().replace("version: 1", "version: 1\npatch: replace", 1))
         assert run_cli(capsys, "apply", "--auto-approve", str(examples))[0] == 0
-        _dnc(examples, '  - "+1 415 555 0132"\n  - "+1 555"\n')  # Priya, and a mistake
+        if mistake == "list":
+            _dnc(examples, '  - "+1 415 555 0132"\n  - "+1 555"\n')  # Priya, and a mistake
+        else:
+            _dnc(examples, '  - "+1 415 555 0132"\n')  # Priya
+            _edit(path, "  language: en\n", "  language: en\n  bogus: 1\n", 1)
         code, out, err = run_cli(capsys, "apply", "--auto-approve", str(examples))
         assert code == 1 and "do-not-call stops go" in out, out + err
         [row] = emu.store.sql("SELECT status, from_number FROM campaigns WHERE name = ?", (SURVEY,))

@@ -370,14 +370,14 @@ def _settings_that_validate(top: dict[str, Any], context: dict[str, Any]) -> Man
     `load_what_validates` returns is made of it: the file's problems refuse the rest."""
     base: dict[str, Any] = {"version": MANIFEST_VERSION}
     kept: dict[str, Any] = {}
-    for key, value in top.items():
+    for key, written in top.items():
         if key in ("version", "campaigns"):
             continue
-        try:
-            ManifestSpec.model_validate({**base, key: value}, context=context)
-        except ValidationError:
-            continue
-        kept[key] = value
+        value = written
+        if key == "defaults" and isinstance(written, LocDict):  # field by field, too
+            value = {k: v for k, v in written.items() if _valid({**base, key: {k: v}}, context)}
+        if _valid({**base, key: value}, context):
+            kept[key] = value
     try:
         return ManifestSpec.model_validate({**base, **kept}, context=context)
     except ValidationError:
@@ -389,6 +389,14 @@ def _settings_that_validate(top: dict[str, Any], context: dict[str, Any]) -> Man
 _GUARD_KEYS = ("name", "id", "from_number")
 #: never kept of an entry with a mistake: its numbers (a pause reads the live ones)
 _NUMBER_KEYS = ("numbers", "numbers_csv", "numbers_csv_columns", "numbers_sheet")
+
+
+def _valid(settings: dict[str, Any], context: dict[str, Any]) -> bool:
+    try:
+        ManifestSpec.model_validate(settings, context=context)
+    except ValidationError:
+        return False
+    return True
 
 
 def _entry_that_validates(item: object, context: dict[str, Any]) -> CampaignSpec | None:
