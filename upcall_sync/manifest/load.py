@@ -11,7 +11,7 @@ import contextlib
 import difflib
 import hashlib
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,8 @@ from upcall_sync.manifest.spec import (
     CampaignSpec,
     ManifestSpec,
 )
-from upcall_sync.manifest.stoplist import listed_phones, listed_rows, readable_phones
+from upcall_sync.manifest.stoplist import listed_phones, listed_rows
+from upcall_sync.manifest.tokencheck import holds_token
 from upcall_sync.manifest.yamlload import LocDict, LocList, YamlError, read_yaml
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
@@ -199,7 +200,7 @@ def load_what_validates(
         Path(os.getcwd() if root is None else root),
     )
     if redact is not None:
-        holding = [f for f in files if _holds(f.data, redact)]
+        holding = [f for f in files if holds_token(f.data, redact)]
         if holding:
             raise ManifestError(
                 [
@@ -208,25 +209,6 @@ def load_what_validates(
                 ]
             )
     return state, problems
-
-
-def _holds(data: LocDict, redact: Callable[[str], str]) -> bool:
-    """Whether any key or text value of a manifest, valid or not, holds what `redact`
-    hides."""
-    every = "\0".join(_texts(data))
-    return redact(every) != every
-
-
-def _texts(value: object) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield str(key)
-            yield from _texts(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _texts(item)
 
 
 def _load(
@@ -313,37 +295,10 @@ def _validate_file(
         f.spec = ManifestSpec.model_validate(top, context=context)
     except ValidationError as exc:
         problems.extend(problems_of(exc, f.data))
-    if f.spec is not None:
-        f.do_not_call = listed_phones(f.spec, f.data, context["phone_region"])
-    else:  # what reads of the list still counts for the stops of a refused apply
-        f.do_not_call = readable_phones(f.data, context["phone_region"])
-    written = f.data.get("do_not_call_csv")  # read even when other settings are wrong
-    how = _stoplist_file_keys(f)
-    if isinstance(written, str) and written and how is not None:
-        ref = ContactsRef(
-            manifest=f.path,
-            written=written,
-            at=f.data.where("do_not_call_csv"),
-            ref="do_not_call_csv",
-            key="do_not_call_csv",
-            columns=how[0],
-            columns_at=how[1],
-            sheet=how[2],
-            sheet_key="do_not_call_sheet",
-        )
-        read = read_contacts_file(ref, root, context, env)
-        problems.extend(read.problems)
-        f.warnings.extend(read.warnings)
-        digest.update(read.display.encode() + b"\0" + read.digest + b"\0")
-        f.do_not_call.extend(listed_rows(read.numbers))
-        if not read.numbers and not read.problems:  # a header alone: an export cut short?
-            f.warnings.append(
-                Problem(
-                    ref.at,
-                    "do_not_call_csv",
-                    f"{read.display} lists no phone: an empty do-not-call list stops no call",
-                )
-            )
+    # what reads of the lists counts even when other settings are wrong (a refused
+    # apply's stops)
+    f.do_not_call = listed_phones(f.data, context["phone_region"])
+    problems.extend(_read_stoplist_file(f, root, context, env, digest))
     if f.spec is None:  # each setting that validates alone counts for a refused apply's
         f.spec = _settings_that_validate(top, context)  # stops (`patch`, `defaults`)
     if not isinstance(items, LocList):
@@ -361,6 +316,40 @@ def _validate_file(
         if camp.numbers_csv is not None:
             problems.extend(_read_contacts(f, index, camp, item, (root, context, env), digest))
     return problems
+
+
+def _read_stoplist_file(
+    f: ManifestFile, root: Path, context: dict[str, Any], env: Mapping[str, str], digest: Any
+) -> list[Problem]:
+    """The file's `do_not_call_csv`, its phones added to `f.do_not_call`; its problems."""
+    written = f.data.get("do_not_call_csv")
+    how = _stoplist_file_keys(f)
+    if not (isinstance(written, str) and written and how is not None):
+        return []
+    ref = ContactsRef(
+        manifest=f.path,
+        written=written,
+        at=f.data.where("do_not_call_csv"),
+        ref="do_not_call_csv",
+        key="do_not_call_csv",
+        columns=how[0],
+        columns_at=how[1],
+        sheet=how[2],
+        sheet_key="do_not_call_sheet",
+    )
+    read = read_contacts_file(ref, root, context, env)
+    f.warnings.extend(read.warnings)
+    digest.update(read.display.encode() + b"\0" + read.digest + b"\0")
+    f.do_not_call.extend(listed_rows(read.numbers))
+    if not read.numbers and not read.problems:  # a header alone: an export cut short?
+        f.warnings.append(
+            Problem(
+                ref.at,
+                "do_not_call_csv",
+                f"{read.display} lists no phone: an empty do-not-call list stops no call",
+            )
+        )
+    return read.problems
 
 
 def _settings_that_validate(top: dict[str, Any], context: dict[str, Any]) -> ManifestSpec | None:

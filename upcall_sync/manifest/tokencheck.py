@@ -46,3 +46,23 @@ def _manifest_texts(desired: DesiredState) -> Iterator[tuple[Location, str, str]
         for n in c.numbers:
             for key, value in n.contact._asdict().items():
                 yield n.source, key, value
+
+
+def holds_token(data: object, redact: Callable[[str], str]) -> bool:
+    """Whether any key or text of a manifest as read (its YAML, valid or not) holds what
+    `redact` hides: `load_what_validates` looks where `token_problems`, which sees only
+    what validated, cannot."""
+    every = "\0".join(_raw_texts(data))
+    return redact(every) != every
+
+
+def _raw_texts(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key)
+            yield from _raw_texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _raw_texts(item)
