@@ -151,9 +151,12 @@ def _read_xlsx(path: Path, ref: ContactsRef, result: ContactsFile, reader: _Read
         result.digest = hashlib.sha256(fh.read()).digest()
         fh.seek(0)
         book, name = xlsxload.open_sheet(fh, result.display, ref.sheet, ref.sheet_key)
-        try:
-            rows = xlsxload.xlsx_rows(book, name, result.display)
-            reader.read(rows, _Place(result.display, name, shown=ref.sheet is not None))
+        place = _Place(result.display, name, shown=ref.sheet is not None)
+        try:  # an opt-out list reads hidden rows: each is one more person not to call
+            dialed = ref.key != "do_not_call_csv"
+            reader.read(
+                xlsxload.xlsx_rows(book, name, result.display, place if dialed else None), place
+            )
         finally:
             book.close()
         if reader.no_phone:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import warnings
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, time
 from typing import Any, BinaryIO
 
@@ -34,6 +34,14 @@ _ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")
 #: a row element numbered 1,000,000 or more (openpyxl would yield every row before it)
 _FAR_ROW = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row\s[^<>]*?\br=[\"']0*([1-9][0-9]{6,})[\"']")
 _NOT_A_WORKBOOK = "is not a readable .xlsx workbook (save it again from the spreadsheet app)"
+#: a row element's start tag, its attributes (group 1); `hidden` and `r` among them
+_ROW_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row(?=[\s/>])([^<>]*)>")
+_HIDDEN = re.compile(rb"\shidden\s*=\s*[\"'](?:1|true)[\"']")
+_ROW_NUMBER = re.compile(rb"\sr\s*=\s*[\"']0*([0-9]+)[\"']")
+#: how much of a sheet's XML `hidden_rows` reads at a time
+_CHUNK = 1 << 20
+#: hidden rows an error lists by number, before "and N more"
+_SHOWN_HIDDEN = 5
 
 
 def check_unzipped_size(fh: BinaryIO, display: str, limit: int) -> None:
@@ -74,7 +82,7 @@ def _check_row_elements(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None
     its parser keeps every row element it has seen, so time and memory grow with them."""
     count, tail = 0, b""
     with archive.open(info) as part:
-        while chunk := part.read(1 << 20):
+        while chunk := part.read(_CHUNK):
             data = tail + chunk
             cut = data.rfind(b"<")  # a tag split across chunks is counted with the next
             cut = len(data) if cut < 0 else cut
@@ -124,13 +132,26 @@ def open_sheet(
     return book, names[0] if sheet is None else sheet
 
 
-def xlsx_rows(book: Any, name: str, display: str) -> Iterator[Row]:
+def xlsx_rows(
+    book: Any,
+    name: str,
+    display: str,
+    hidden_refused: Callable[[int, int], Location] | None = None,
+) -> Iterator[Row]:
     """The sheet's header row, then every row, cells as text (trailing empty ones dropped).
 
     Bounded whatever the file claims: a tiny sheet can hold one cell at row 1,000,000,000
     (openpyxl fills the rows between) or at column XFD of every row, or millions of empty
-    row elements; past Excel's row limit or MAX_CELLS it is refused, quoting nothing."""
+    row elements; past Excel's row limit or MAX_CELLS it is refused, quoting nothing.
+
+    With `hidden_refused` (where a row is, as the reader names it: a list that is
+    dialed), a row below the header that holds anything and that the workbook hides (by
+    hand, grouped, or filtered out) is not handed on: once every other row is, the file
+    is refused at the first of them (`_hidden_error`). Nobody reviewing the workbook
+    sees such a row, so it is never dialed. An opt-out list reads them like any row."""
     ws = book[name]
+    hidden = hidden_rows(ws) if hidden_refused is not None else frozenset()
+    held: list[int] = []
     ws.reset_dimensions()  # read every row, whatever size the file claims
     width = 0
     number = 0
@@ -145,6 +166,9 @@ def xlsx_rows(book: Any, name: str, display: str) -> Iterator[Row]:
                 continue  # blank rows above the header
             if not width:
                 width = len(cells)
+            elif number in hidden and any(c.strip() for c in cells):
+                held.append(number)
+                continue
             elif len(cells) < width:
                 cells += [""] * (width - len(cells))
             yield Row(number, cells, numeric)
@@ -152,6 +176,46 @@ def xlsx_rows(book: Any, name: str, display: str) -> Iterator[Row]:
         raise
     except Exception:  # malformed sheet XML: say where, quote nothing
         raise TableError(_NOT_A_WORKBOOK, Location(display, number + 1)) from None
+    if held and hidden_refused is not None:
+        raise _hidden_error(held, hidden_refused(held[0], 0))
+
+
+def hidden_rows(ws: Any) -> frozenset[int]:
+    """The numbers of the rows a sheet hides (`<row r="12" hidden="1">`: hidden by hand,
+    in a collapsed group, or filtered out), read from the sheet's XML as openpyxl numbers
+    rows (a row element without `r` follows the one before). A part that never says
+    `hidden` costs one C-level search per megabyte."""
+    if not _mentions_hidden(ws):
+        return frozenset()
+    found: set[int] = set()
+    number = 0
+    tail = b""
+    with ws._get_source() as part:  # the sheet's part, as openpyxl itself opens it
+        while True:
+            chunk = part.read(_CHUNK)
+            data = tail + chunk
+            cut = data.rfind(b"<") if chunk else len(data)  # a split tag waits for the next
+            cut = len(data) if cut < 0 else cut
+            for tag in _ROW_START.finditer(data, 0, cut):
+                attrs = tag[1]
+                given = _ROW_NUMBER.search(attrs)
+                number = int(given[1]) if given is not None else number + 1
+                if _HIDDEN.search(attrs) is not None:
+                    found.add(number)
+            tail = data[cut:]
+            if not chunk:
+                return frozenset(found)
+
+
+def _mentions_hidden(ws: Any) -> bool:
+    tail = b""
+    with ws._get_source() as part:
+        while chunk := part.read(_CHUNK):
+            data = tail + chunk
+            if b"hidden" in data:
+                return True
+            tail = data[-5:]  # a word split across reads is found in the next
+    return False
 
 
 def _quietly(rows: Iterator[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
@@ -165,6 +229,22 @@ def _quietly(rows: Iterator[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
         if values is None:
             return
         yield values
+
+
+def _hidden_error(rows: list[int], at: Location) -> TableError:
+    listed = [str(row) for row in rows[:_SHOWN_HIDDEN]]
+    if len(rows) > _SHOWN_HIDDEN:
+        listed.append(f"{len(rows) - _SHOWN_HIDDEN:,} more")
+    shown = listed[0] if len(listed) == 1 else ", ".join(listed[:-1]) + " and " + listed[-1]
+    one = len(rows) == 1
+    return TableError(
+        f"{'row' if one else 'rows'} {shown} {'is' if one else 'are'} hidden in the workbook "
+        "(by hand, in a collapsed group, or by a filter): nobody reviewing the workbook "
+        f"sees {'this person' if one else 'these people'}, yet upcall-sync reads every row "
+        f"and would dial them; unhide the {'row' if one else 'rows'}, or delete "
+        f"{'it' if one else 'them'}",
+        at,
+    )
 
 
 def formula_cells(fh: BinaryIO, name: str, wanted: set[tuple[int, int]]) -> set[tuple[int, int]]:
