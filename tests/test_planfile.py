@@ -367,6 +367,45 @@ def test_a_fresh_plan_applies_after_a_refusal(
     )
 
 
+def test_a_plan_applied_twice_says_nothing_is_left(
+    cli_env: Emulator, capsys: Capsys, tmp_path: Path
+) -> None:
+    """A re-run CI job applies its saved plan a second time: still refused (the plan no
+    longer describes the account), but said as what it is, not as drift to plan again."""
+    plan_file = _saved(cli_env, capsys, tmp_path, BASE, NEXT)
+    assert run_cli(capsys, "apply", str(plan_file))[0] == 0
+    last = _refused(cli_env, capsys, plan_file).splitlines()[-1]
+    assert last.startswith("error: the live account changed since the plan was made: the "), last
+    assert last.endswith(
+        "above; nothing is left to apply: a fresh plan of its manifests has no changes "
+        "(was this plan applied already?)"
+    ), last
+    assert "run plan again" not in last
+    code, out, _err = run_cli(capsys, "apply", "--format", "json", str(plan_file))
+    error = json.loads(out)["error"]
+    assert code == 1 and error["type"] == "StalePlan"
+    assert error["message"].endswith("(was this plan applied already?)"), error
+    # drift that leaves work to do still says to plan again
+    cid = _id(cli_env, "SELECT id FROM campaigns WHERE name = 'pf-a'")
+    connect(cli_env).update_campaign(cid, CampaignAttributes(pitch="edited by hand"))
+    last = _refused(cli_env, capsys, plan_file).splitlines()[-1]
+    assert last.endswith("run plan again") and "nothing is left" not in last, last
+
+
+def test_a_plan_the_account_caught_up_with_unseen_says_nothing_is_left(
+    cli_env: Emulator, capsys: Capsys, tmp_path: Path
+) -> None:
+    """Someone made the plan's one change by hand, where the saved plan's own checks do
+    not look (a number added to the campaign): the fresh plan is empty, and said so."""
+    plan_file = _saved(
+        cli_env, capsys, tmp_path, BASE, BASE.replace(f"[{JOEY}]", f"[{JOEY}, {MARCUS}]")
+    )
+    manifest = tmp_path / "m.yaml"
+    assert run_cli(capsys, "apply", "--auto-approve", str(manifest))[0] == 0
+    last = _refused(cli_env, capsys, plan_file).splitlines()[-1]
+    assert last.endswith("(was this plan applied already?)"), last
+
+
 # -- a saved plan is an expectation: its account, and its changes re-derived ------------
 
 OTHER = "  - name: pf-other\n    pitch: untouched\n"

@@ -373,6 +373,23 @@ class StalePlan(UpcallSyncError):
         self.stops: Any = None
         super().__init__(message)
 
+    def nothing_left(self) -> StalePlan:
+        """The same refusal when a fresh plan of the same manifests is empty: the live
+        account already holds what the plan would do (a re-run CI job applying its plan
+        a second time), so "run plan again" gives way to saying so."""
+        ending = "; run plan again"
+        note = (
+            "; nothing is left to apply: a fresh plan of its manifests has no changes "
+            "(was this plan applied already?)"
+        )
+        message, brief = (
+            text.removesuffix(" and review it").removesuffix(ending) + note
+            for text in (str(self), self.brief)
+        )
+        out = StalePlan(message, self.details, brief)
+        out.stops = self.stops
+        return out
+
 
 class PlanFileError(UpcallSyncError):
     """A saved plan file is unreadable, edited or corrupted, or from another format version.

@@ -188,7 +188,10 @@ def prepare_apply(args: Sequence[str], client: UpcallClient, options: PlanOption
         # an opt-out added since the plan was made is the likeliest staleness there is:
         # the stops of a fresh plan go through all the same (same API and account only)
         if made_here(plan_file, client):
-            exc.stops = _fresh_stops(list(plan_file.paths or plan_file.files), client, fixed)
+            paths = list(plan_file.paths or plan_file.files)
+            exc.stops, nothing_left = _fresh_stops(paths, client, fixed)
+            if nothing_left:
+                raise exc.nothing_left() from None
         raise
     # A saved plan is an expectation, not a list of instructions: plan again from its
     # manifests and the live account, and apply only what both agree on (a file edited
@@ -206,23 +209,26 @@ def prepare_apply(args: Sequence[str], client: UpcallClient, options: PlanOption
             f"difference{'s' if n != 1 else ''} above; run plan again and review it",
         )
         stale.stops = stops_only(fresh.plan, fresh.desired)
-        raise stale
+        raise stale.nothing_left() if fresh.plan.empty else stale
     return ApplyJob(fresh.plan, fresh.desired, fixed, saved=True, account=fresh.account)
 
 
-def _fresh_stops(paths: Sequence[str], client: UpcallClient, options: PlanOptions) -> Plan | None:
+def _fresh_stops(
+    paths: Sequence[str], client: UpcallClient, options: PlanOptions
+) -> tuple[Plan | None, bool]:
     """The do-not-call stops of a fresh plan of `paths`; when no plan can be made (a
     PlanError, a target gone from the manifests), those `stops_without_plan` makes, as
-    apply does for manifests (None: none could be found)."""
+    apply does for manifests (None: none could be found). And whether that fresh plan
+    has nothing to change (the live account already matches the manifests)."""
     try:
         fresh = plan_paths(paths, client, options)
     except (PlanError, UsageError) as exc:
         log.info("no fresh plan for the do-not-call stops: %s", exc.one_line())
-        return stops_without_plan(paths, client)
+        return stops_without_plan(paths, client), False
     except UpcallSyncError as exc:
         log.info("no fresh plan for the do-not-call stops: %s", exc.one_line())
-        return None
-    return stops_only(fresh.plan, fresh.desired)
+        return None, False
+    return stops_only(fresh.plan, fresh.desired), fresh.plan.empty
 
 
 def stops_only(plan: Plan, desired: DesiredState) -> Plan:
