@@ -5,14 +5,17 @@ body and session state (issue 26: the session-wide merges are not redone per req
 from __future__ import annotations
 
 import string
+from http.server import BaseHTTPRequestHandler
 
 import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from upcall_sync.client import make_session
-from upcall_sync.client.prepare import _CANONICAL, lean_url, prepared, send_settings
+from upcall_sync.client.prepare import _CANONICAL, lean_url, prepared, send_settings, sent
 from upcall_sync.redact import TOKEN_PARAM
+
+from .conftest import serve
 
 _CANONICAL_URLS = st.from_regex(_CANONICAL, fullmatch=True)
 _URL_CHARS = string.ascii_letters + string.digits + "-._~:/?#[]@!$&'()*+,;=% \"<>\\^`{|}é\u2028"
@@ -122,3 +125,60 @@ def test_a_session_trusting_its_environment_is_prepared_by_requests() -> None:
     )
     want = session.merge_environment_settings(url, {}, True, None, None)
     assert send_settings(session, url) == dict(want)
+
+
+class _Answers(BaseHTTPRequestHandler):
+    """Answers by path: a page, a page setting cookies, a redirect, a 429."""
+
+    def do_GET(self) -> None:
+        path = "/" + self.path.split("?")[0].rsplit("/", 1)[-1]
+        status = {"/redirect": 302, "/busy": 429}.get(path, 200)
+        self.send_response(status)
+        if path == "/cookies":
+            self.send_header("Set-Cookie", "AWSALB=sticky; Path=/")
+            self.send_header("set-cookie", "other=2; Path=/api")
+        if path == "/redirect":
+            self.send_header("Location", "/elsewhere")
+        body = b'{"data":[]}'
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _answer(how: str, path: str, base: str) -> tuple[object, ...]:
+    """What one request gets through `sent` or `Session.send`: status, headers, body,
+    the session's cookies after, the hook's calls, whether it was timed."""
+    session = make_session(2)
+    calls: list[int] = []
+    session.hooks["response"].append(lambda r, *a, **k: calls.append(r.status_code))
+    request = prepared(session, "GET", base + path, "tok", None, {})
+    settings = {**send_settings(session, request.url or ""), "timeout": (5, 5)}
+    if how == "sent":
+        resp = sent(session, request, **settings)
+    else:
+        resp = session.send(request, allow_redirects=False, **settings)
+    body = resp.raw.read()
+    headers = [(k, v) for k, v in resp.headers.items() if k.lower() != "date"]
+    cookies = sorted((c.name, c.value, c.path) for c in session.cookies)
+    return resp.status_code, headers, body, cookies, calls, resp.elapsed.total_seconds() > 0
+
+
+def test_sent_answers_as_session_send() -> None:
+    """The lean send (issue 26) gets what `Session.send` gets, the session's cookies and
+    its hooks included, for a page, cookies set twice, a redirect not followed, a 429.
+    One difference: `Session.send` reads a redirect's body whole (without bound or
+    deadline) to release the connection; `sent` leaves it, as every other answer's, to
+    the transport's bounded reader."""
+    with serve(_Answers) as base:
+        for path in ("/page", "/cookies", "/busy"):
+            assert _answer("sent", path, base) == _answer("send", path, base), path
+        lean, classic = _answer("sent", "/redirect", base), _answer("send", "/redirect", base)
+        assert (lean[2], classic[2]) == (b'{"data":[]}', b"")
+        assert lean[:2] + lean[3:] == classic[:2] + classic[3:]
+        assert _answer("sent", "/cookies", base)[3] == [
+            ("AWSALB", "sticky", "/"),
+            ("other", "2", "/api"),
+        ]

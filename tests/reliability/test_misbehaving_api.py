@@ -166,3 +166,54 @@ def test_nothing_listening(
     )
     _check_one_line(code, out, err, "connection refused", time.monotonic() - started)
     figures.add("misbehaving_handled")
+
+
+class _EndlessRedirect(BaseHTTPRequestHandler):
+    """A 302 whose body never ends: it trickles (`pause` between bytes) or floods."""
+
+    protocol_version = "HTTP/1.1"
+    pause = 0.05
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def do_GET(self) -> None:
+        self.send_response(302)
+        self.send_header("Location", "/api/v1/elsewhere")
+        self.send_header("Content-Length", str(1 << 40))
+        self.end_headers()
+        chunk = b"x" if self.pause else b"x" * (1 << 20)
+        deadline = time.monotonic() + 30
+        try:
+            while time.monotonic() < deadline:
+                self.wfile.write(chunk)
+                self.wfile.flush()
+                time.sleep(self.pause)
+        except OSError:  # the client gave up on it
+            return
+
+
+@pytest.mark.parametrize(
+    ("pause", "needle"),
+    [(0.05, "timed out waiting for the response"), (0.0, "response body larger than 64 MB")],
+)
+def test_a_redirect_whose_body_never_ends_is_bounded_like_any_answer(
+    pause: float,
+    needle: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """requests' `Session.send` read a redirect's body whole before answering (to free
+    the connection), past the total timeout and the body's size cap: a 302 that
+    trickled kept plan waiting as long as the server went on, and one that flooded
+    was read into memory. Every answer's body is now the transport's bounded read."""
+    figures.add("misbehaving_cases")
+    monkeypatch.setattr(_EndlessRedirect, "pause", pause)
+    monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
+    m = write_manifest(tmp_path / "m.yaml", MANIFEST)
+    with serve(_EndlessRedirect) as base:
+        started = time.monotonic()
+        code, out, err = run_cli(capsys, "plan", "--api-url", base, *FAST, str(m))
+        _check_one_line(code, out, err, needle, time.monotonic() - started)
+    figures.add("misbehaving_handled")

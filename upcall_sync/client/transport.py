@@ -25,7 +25,7 @@ from requests.adapters import HTTPAdapter
 
 from upcall_sync.client.breaker import CircuitBreaker
 from upcall_sync.client.pager import DEFAULT_PAGE_SIZE, PageDecoder, Pager
-from upcall_sync.client.prepare import prepared, send_settings
+from upcall_sync.client.prepare import prepared, send_settings, sent
 from upcall_sync.client.ratelimit import RateLimiter, StartWindow
 from upcall_sync.client.responses import (
     RawAnswer,
@@ -361,14 +361,14 @@ class Transport(Pager):
             # what session.request(method, url, params={TOKEN_PARAM: token}, data=data,
             # headers=headers, stream=True) sends, prepared without its merges
             request = prepared(self.session, method, url, self._token.reveal(), data, headers)
-            resp = self.session.send(
+            resp = sent(
+                self.session,
                 request,
                 # a run that cannot connect fails when the breaker would open, not later
                 timeout=(
                     min(self.timeouts.connect, max(self.breaker.time_left(), 0.5)),
                     self.timeouts.read,
                 ),
-                allow_redirects=False,
                 **send_settings(self.session, request.url or url),
             )
         except requests.RequestException as exc:
