@@ -406,6 +406,20 @@ def test_a_plan_the_account_caught_up_with_unseen_says_nothing_is_left(
     assert last.endswith("(was this plan applied already?)"), last
 
 
+def test_a_plan_whose_manifests_were_edited_back_is_not_called_applied(
+    cli_env: Emulator, capsys: Capsys, tmp_path: Path
+) -> None:
+    """The plan was never applied: its manifest was edited back to what the account
+    holds. A fresh plan is empty, yet the refusal is the manifests' edit: "run plan
+    again", never "nothing is left to apply" (which says the plan's work is done)."""
+    plan_file = _saved(cli_env, capsys, tmp_path, BASE, NEXT)
+    write_manifest(tmp_path / "m.yaml", BASE)
+    last = _refused(cli_env, capsys, plan_file).splitlines()[-1]
+    assert last == "error: the manifests changed since the plan was made; run plan again", last
+    code, out, _err = run_cli(capsys, "apply", "--format", "json", str(plan_file))
+    assert code == 1 and "nothing is left" not in json.loads(out)["error"]["message"]
+
+
 # -- a saved plan is an expectation: its account, and its changes re-derived ------------
 
 OTHER = "  - name: pf-other\n    pitch: untouched\n"

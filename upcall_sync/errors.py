@@ -365,9 +365,14 @@ class StalePlan(UpcallSyncError):
     report that has only it); `details` lists every difference, one per line, for the
     CLI to print before `brief`, the summary that does not name them again."""
 
-    def __init__(self, message: str, details: Sequence[str] = (), brief: str = "") -> None:
+    def __init__(
+        self, message: str, details: Sequence[str] = (), brief: str = "", *, live: bool = False
+    ) -> None:
         self.details = tuple(details)
         self.brief = brief or message
+        #: only the live account changed (same API, account and manifests): a fresh plan
+        #: of the manifests that is empty then means the plan's work is done already
+        self.live = live
         #: the do-not-call stops of a fresh plan (`jobs.sync.stops_only`), which apply
         #: still makes when it refuses the saved plan; None when none could be planned
         self.stops: Any = None
@@ -386,7 +391,7 @@ class StalePlan(UpcallSyncError):
             text.removesuffix(" and review it").removesuffix(ending) + note
             for text in (str(self), self.brief)
         )
-        out = StalePlan(message, self.details, brief)
+        out = StalePlan(message, self.details, brief, live=self.live)
         out.stops = self.stops
         return out
 

@@ -303,6 +303,7 @@ def check_fresh(saved: SavedPlan, client: UpcallClient) -> None:
             details=changed,
             brief=f"the live account changed since the plan was made: the {n:,} "
             f"difference{'s' if n != 1 else ''} above; run plan again",
+            live=True,
         )
 
 

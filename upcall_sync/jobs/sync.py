@@ -190,7 +190,7 @@ def prepare_apply(args: Sequence[str], client: UpcallClient, options: PlanOption
         if made_here(plan_file, client):
             paths = list(plan_file.paths or plan_file.files)
             exc.stops, nothing_left = _fresh_stops(paths, client, fixed)
-            if nothing_left:
+            if nothing_left and exc.live:  # not when its manifests changed since
                 raise exc.nothing_left() from None
         raise
     # A saved plan is an expectation, not a list of instructions: plan again from its
