@@ -16,11 +16,13 @@ import warnings
 import zipfile
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, time
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 from upcall_sync.core.normalize import quote
 from upcall_sync.errors import Location
 from upcall_sync.manifest.table import Row, TableError
+
+_T = TypeVar("_T")
 
 #: a workbook whose parts unzip to more than this is refused before it is opened
 MAX_XLSX_UNZIPPED_BYTES = 512 * 1024 * 1024
@@ -34,11 +36,7 @@ _ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")
 #: a row element numbered 1,000,000 or more (openpyxl would yield every row before it)
 _FAR_ROW = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row\s[^<>]*?\br=[\"']0*([1-9][0-9]{6,})[\"']")
 _NOT_A_WORKBOOK = "is not a readable .xlsx workbook (save it again from the spreadsheet app)"
-#: a row element's start tag, its attributes (group 1); `hidden` and `r` among them
-_ROW_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row(?=[\s/>])([^<>]*)>")
-_HIDDEN = re.compile(rb"\shidden\s*=\s*[\"'](?:1|true)[\"']")
-_ROW_NUMBER = re.compile(rb"\sr\s*=\s*[\"']0*([0-9]+)[\"']")
-#: how much of a sheet's XML `hidden_rows` reads at a time
+#: how much of a part's XML `_check_row_elements` reads at a time
 _CHUNK = 1 << 20
 #: hidden rows an error lists by number, before "and N more"
 _SHOWN_HIDDEN = 5
@@ -150,14 +148,12 @@ def xlsx_rows(
     is refused at the first of them (`_hidden_error`). Nobody reviewing the workbook
     sees such a row, so it is never dialed. An opt-out list reads them like any row."""
     ws = book[name]
-    hidden = hidden_rows(ws) if hidden_refused is not None else frozenset()
     held: list[int] = []
-    ws.reset_dimensions()  # read every row, whatever size the file claims
     width = 0
     number = 0
     seen = 0
     try:
-        for number, values in enumerate(_quietly(ws.iter_rows(values_only=True)), 1):
+        for number, values, hidden in _quietly(sheet_rows(ws)):
             seen += len(values)
             if number > MAX_ROWS or seen > MAX_CELLS:
                 raise _too_big()
@@ -166,7 +162,7 @@ def xlsx_rows(
                 continue  # blank rows above the header
             if not width:
                 width = len(cells)
-            elif number in hidden and any(c.strip() for c in cells):
+            elif hidden and hidden_refused is not None and any(c.strip() for c in cells):
                 held.append(number)
                 continue
             elif len(cells) < width:
@@ -180,45 +176,48 @@ def xlsx_rows(
         raise _hidden_error(held, hidden_refused(held[0], 0))
 
 
-def hidden_rows(ws: Any) -> frozenset[int]:
-    """The numbers of the rows a sheet hides (`<row r="12" hidden="1">`: hidden by hand,
-    in a collapsed group, or filtered out), read from the sheet's XML as openpyxl numbers
-    rows (a row element without `r` follows the one before). A part that never says
-    `hidden` costs one C-level search per megabyte."""
-    if not _mentions_hidden(ws):
-        return frozenset()
-    found: set[int] = set()
-    number = 0
-    tail = b""
-    with ws._get_source() as part:  # the sheet's part, as openpyxl itself opens it
-        while True:
-            chunk = part.read(_CHUNK)
-            data = tail + chunk
-            cut = data.rfind(b"<") if chunk else len(data)  # a split tag waits for the next
-            cut = len(data) if cut < 0 else cut
-            for tag in _ROW_START.finditer(data, 0, cut):
-                attrs = tag[1]
-                given = _ROW_NUMBER.search(attrs)
-                number = int(given[1]) if given is not None else number + 1
-                if _HIDDEN.search(attrs) is not None:
-                    found.add(number)
-            tail = data[cut:]
-            if not chunk:
-                return frozenset(found)
+def sheet_rows(ws: Any) -> Iterator[tuple[int, tuple[Any, ...], bool]]:
+    """(number, values, hidden) of each row, as `ws.iter_rows(values_only=True)` yields
+    them once `ws.reset_dimensions()` (openpyxl's own loop, `_cells_by_row`): rows the
+    XML skips come empty, a row numbered at or before one read already is dropped.
+
+    `hidden` is the row element's `hidden` attribute (`<row r="12" hidden="1">`: hidden
+    by hand, in a collapsed group, or filtered out) as openpyxl's own XML parser read
+    it in the same pass as the row's cells, so a row is numbered as its cells are
+    (`r="12.0"`, rows without `r`) and its attribute read as XML reads it (entities,
+    `>` in another attribute's value, comments and CDATA that look like rows, rows in
+    another namespace), at no cost of a second read."""
+    from openpyxl.worksheet._reader import WorkSheetParser
+
+    book = ws.parent
+    counter = 1
+    with ws._get_source() as source:
+        parser = WorkSheetParser(
+            source,
+            ws._shared_strings,
+            data_only=book.data_only,
+            epoch=book.epoch,
+            date_formats=book._date_formats,
+            timedelta_formats=book._timedelta_formats,
+        )
+        for index, cells in parser.parse():
+            # a row's attributes beyond `r` and `spans`, kept by openpyxl; dropped as read
+            attributes = parser.row_dimensions.pop(str(index), None) or {}
+            while counter < index:
+                yield counter, (), False
+                counter += 1
+            if counter == index:
+                values = ws._get_row(cells, values_only=True)
+                yield index, values, _true(attributes.get("hidden"))
+                counter += 1
 
 
-def _mentions_hidden(ws: Any) -> bool:
-    tail = b""
-    with ws._get_source() as part:
-        while chunk := part.read(_CHUNK):
-            data = tail + chunk
-            if b"hidden" in data:
-                return True
-            tail = data[-5:]  # a word split across reads is found in the next
-    return False
+def _true(value: Any) -> bool:
+    """An XML Schema boolean that is true: `1` or `true`, around spaces."""
+    return isinstance(value, str) and value.strip() in ("1", "true")
 
 
-def _quietly(rows: Iterator[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+def _quietly(rows: Iterator[_T]) -> Iterator[_T]:
     """The rows, without the warnings openpyxl prints while parsing them ("Cell A2 is
     marked as a date but the serial value ... is outside the limits for dates", with
     its own source path): each row is read with warnings off, and none leaks between."""
