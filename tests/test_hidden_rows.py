@@ -217,3 +217,27 @@ def test_a_real_workbook_hidden_row_across_a_megabyte(here: Path) -> None:
         sheet.row_dimensions[row].hidden = True
     book.save(here / "big.xlsx")
     assert _hidden_numbers(here / "big.xlsx") == hidden
+
+
+def test_the_hidden_check_reads_the_sheet_once(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A LibreOffice sheet says `hidden="false"` on every row: the check costs nothing
+    beyond reading the rows (a second pass over the XML had cost ~15% of the read)."""
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+
+    _workbook(here / "n.xlsx", hidden=[])
+    opened: list[str] = []
+    source = ReadOnlyWorksheet._get_source
+
+    def counted(ws: ReadOnlyWorksheet) -> object:
+        opened.append(ws.title)
+        return source(ws)
+
+    with (here / "n.xlsx").open("rb") as fh:
+        book, name = xlsxload.open_sheet(fh, "n.xlsx", None)
+        monkeypatch.setattr(ReadOnlyWorksheet, "_get_source", counted)
+        try:
+            rows = list(xlsxload.xlsx_rows(book, name, "n.xlsx", lambda row, column: None))
+        finally:
+            book.close()
+    assert len(rows) == 1 + len(PEOPLE)
+    assert opened == ["Leads"]
