@@ -161,6 +161,9 @@ def _hidden_numbers(path: Path) -> set[int]:
         (HEADER + SHOWN + _row(' r="5" hidden="&#49;"', *HIDDEN), 5),
         (HEADER + SHOWN + _row(' r="5" hidden=" true "', *HIDDEN), 5),
         (HEADER + SHOWN + _row(' r="5" o:note="a>b" hidden="1"', *HIDDEN), 5),
+        # a row of height 0 shows nothing either (a script's way of hiding it)
+        (HEADER + SHOWN + _row(' r="5" ht="0" customHeight="1"', *HIDDEN), 5),
+        (HEADER + SHOWN + _row(' r="5" ht=" 0.0 "', *HIDDEN), 5),
         # rows without `r` follow the row before; a comment or a row of another
         # namespace is no row
         (HEADER + "<!-- <x:row> -->" + _row(' hidden="1"', *HIDDEN), 2),
@@ -190,6 +193,8 @@ def test_a_hidden_row_is_found_however_its_xml_is_written(
         + _row(' r="3"', "+16507991143"),
         HEADER + SHOWN + _row(' r="3" hidden="0" o:hidden="1"', "+16507991143"),
         HEADER + SHOWN + _row(' r="3"', "+16507991143", 'hidden="1"'),
+        HEADER + SHOWN + _row(' r="3" ht="0.5" customHeight="1"', "+16507991143"),
+        HEADER + SHOWN + _row(' r="3" ht="zero"', "+16507991143"),
     ],
 )
 def test_hidden_in_text_comments_or_another_namespace_hides_nothing(

@@ -182,11 +182,11 @@ def sheet_rows(ws: Any) -> Iterator[tuple[int, tuple[Any, ...], bool]]:
     XML skips come empty, a row numbered at or before one read already is dropped.
 
     `hidden` is the row element's `hidden` attribute (`<row r="12" hidden="1">`: hidden
-    by hand, in a collapsed group, or filtered out) as openpyxl's own XML parser read
-    it in the same pass as the row's cells, so a row is numbered as its cells are
-    (`r="12.0"`, rows without `r`) and its attribute read as XML reads it (entities,
-    `>` in another attribute's value, comments and CDATA that look like rows, rows in
-    another namespace), at no cost of a second read."""
+    by hand, in a collapsed group, or filtered out), or a height of 0, as openpyxl's
+    own XML parser read it in the same pass as the row's cells, so a row is numbered
+    as its cells are (`r="12.0"`, rows without `r`) and its attribute read as XML reads
+    it (entities, `>` in another attribute's value, comments and CDATA that look like
+    rows, rows in another namespace), at no cost of a second read."""
     from openpyxl.worksheet._reader import WorkSheetParser
 
     book = ws.parent
@@ -208,13 +208,23 @@ def sheet_rows(ws: Any) -> Iterator[tuple[int, tuple[Any, ...], bool]]:
                 counter += 1
             if counter == index:
                 values = ws._get_row(cells, values_only=True)
-                yield index, values, _true(attributes.get("hidden"))
+                hidden = _true(attributes.get("hidden")) or _zero(attributes.get("ht"))
+                yield index, values, hidden
                 counter += 1
 
 
 def _true(value: Any) -> bool:
     """An XML Schema boolean that is true: `1` or `true`, around spaces."""
     return isinstance(value, str) and value.strip() in ("1", "true")
+
+
+def _zero(value: Any) -> bool:
+    """A row height of 0 (`ht="0"`, as a script writes a row it means to hide): a spreadsheet
+    app shows nothing of that row, as of a hidden one."""
+    try:
+        return isinstance(value, str) and float(value) == 0
+    except ValueError:
+        return False
 
 
 def _quietly(rows: Iterator[_T]) -> Iterator[_T]:
