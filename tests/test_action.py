@@ -268,6 +268,16 @@ def _run_module() -> Any:
     return module
 
 
+def test_the_action_knows_how_an_applied_plan_is_refused() -> None:
+    """`on-stale-plan: replan` words its warning by the end of apply's refusal (the
+    Action's script imports nothing of upcall-sync): the two stay one text."""
+    from upcall_sync.errors import StalePlan
+
+    refused = StalePlan("x; run plan again", brief="y; run plan again").nothing_left()
+    assert str(refused).endswith(_run_module().APPLIED_ALREADY)
+    assert refused.brief.endswith(_run_module().APPLIED_ALREADY)
+
+
 def test_the_step_summary_stays_under_one_mib() -> None:
     _run_module()
     fit = sys.modules["publish"].fit

@@ -258,6 +258,7 @@ def test_the_reviewed_plan_is_applied_after_the_merge_and_reported_on_its_pr(
     )
     assert stale.returncode == 1
     assert "changed since the plan was made" in stale.stderr + stale.stdout
+    assert "nothing is left to apply" in stale.stderr + stale.stdout  # a re-run job
     replan = act(
         action_runner_temp,
         action_workspace,
@@ -269,7 +270,7 @@ def test_the_reviewed_plan_is_applied_after_the_merge_and_reported_on_its_pr(
         **conn,
     )
     assert replan.returncode == 0, replan.stdout + replan.stderr
-    assert "the reviewed plan is stale" in replan.stdout
+    assert "::warning title=upcall-sync::the reviewed plan was applied already" in replan.stdout
     [apply_comment] = [c for c in ours(fake) if "upcall-sync:apply" in c["body"]]
     assert "a fresh plan was applied" in apply_comment["body"]
     assert len(ours(fake)) == 2

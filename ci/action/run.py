@@ -38,6 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import publish  # a sibling script, found through the line above
 
 COMMANDS = ("validate", "plan", "apply", "doctor")
+#: how apply's stale-plan error ends when a fresh plan has no changes (`StalePlan.nothing_left`)
+APPLIED_ALREADY = "(was this plan applied already?)"
 TAIL_LINES = 120
 LINE_WIDTH = 400
 SUMMARY_CHARS = 1_000_000  # the Markdown plan for the job summary (GitHub's limit: 1 MiB)
@@ -289,9 +291,12 @@ def run_apply(inputs: Inputs, workdir: Path, as_json: bool) -> Result:
     )
     result.shown = shlex.join(["upcall-sync", "apply", *(["PLANFILE"] if saved else inputs.paths)])
     if saved and inputs.on_stale_plan == "replan" and _error_type(result.output) == "StalePlan":
+        why = "is stale (the differences are above)"
+        if _error_message(result.output).endswith(APPLIED_ALREADY):  # a re-run job, say
+            why = "was applied already (a fresh plan of its manifests has no changes)"
         print(
-            "::warning title=upcall-sync::the reviewed plan is stale (the differences are "
-            f"above); applying a fresh plan of {shlex.join(inputs.paths)} (on-stale-plan: replan)"
+            f"::warning title=upcall-sync::the reviewed plan {why}; applying a fresh plan of "
+            f"{shlex.join(inputs.paths)} (on-stale-plan: replan)"
         )
         again = workdir / f"apply-replan.{suffix}"
         result = execute([exe, "apply", *inputs.paths, *tail], inputs, again, not as_json)
@@ -312,6 +317,12 @@ def _error_type(path: Path) -> str | None:
     doc = _document(path) or {}
     error = doc.get("error")
     return error.get("type") if isinstance(error, dict) else None
+
+
+def _error_message(path: Path) -> str:
+    error = (_document(path) or {}).get("error")
+    message = error.get("message") if isinstance(error, dict) else None
+    return message if isinstance(message, str) else ""
 
 
 def run(inputs: Inputs, workdir: Path) -> Result:
