@@ -217,3 +217,41 @@ def test_a_redirect_whose_body_never_ends_is_bounded_like_any_answer(
         code, out, err = run_cli(capsys, "plan", "--api-url", base, *FAST, str(m))
         _check_one_line(code, out, err, needle, time.monotonic() - started)
     figures.add("misbehaving_handled")
+
+
+class _EchoingRedirect(BaseHTTPRequestHandler):
+    """A 302 whose body quotes the request's token, 72 characters in (where a message's
+    80-character excerpt would cut it to its first 8, too few to be redacted as such)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def do_GET(self) -> None:
+        token = self.path.split("auth_token=", 1)[-1].split("&", 1)[0]
+        body = ("You are being redirected " + "." * 47 + " " + token).encode()
+        self.send_response(302)
+        self.send_header("Location", "/login")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_a_redirects_body_is_not_quoted(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bounded read of a redirect's body (above) is only to end the answer: the
+    message is the status alone, as when requests consumed the body, so nothing a
+    server echoes there (the URL, token and all) reaches the output, not even cut."""
+    figures.add("misbehaving_cases")
+    monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
+    m = write_manifest(tmp_path / "m.yaml", MANIFEST)
+    with serve(_EchoingRedirect) as base:
+        started = time.monotonic()
+        code, out, err = run_cli(capsys, "plan", "--api-url", base, *FAST, str(m))
+        _check_one_line(code, out, err, "HTTP 302", time.monotonic() - started)
+        assert err.rstrip().endswith("HTTP 302") and TOKEN[:6] not in err, err
+        code, out, err = run_cli(capsys, "--debug", "plan", "--api-url", base, *FAST, str(m))
+    assert code == 1 and "being redirected" not in err and TOKEN[:6] not in err, err
+    figures.add("misbehaving_handled")

@@ -489,7 +489,10 @@ class Transport(Pager):
                 raise err from exc
             return Response(status, doc, resp.headers)
         shown = self.display(url)
-        fields, body_excerpt = self._error_fields(resp, raw)
+        # a redirect's body (read, bounded, only to end the answer) is not quoted: it is
+        # no error text, and servers echo the URL, token and all, in it
+        redirect = 300 <= status < 400
+        fields, body_excerpt = ((), "") if redirect else self._error_fields(resp, raw)
         retry_after = retry_after_seconds(resp.headers.get("Retry-After"))
         err_status = ApiStatusError(
             method=method,
