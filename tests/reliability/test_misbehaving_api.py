@@ -224,6 +224,7 @@ class _EchoingRedirect(BaseHTTPRequestHandler):
     80-character excerpt would cut it to its first 8, too few to be redacted as such)."""
 
     protocol_version = "HTTP/1.1"
+    status = 302
 
     def log_message(self, format: str, *args: Any) -> None:
         return
@@ -231,7 +232,7 @@ class _EchoingRedirect(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         token = self.path.split("auth_token=", 1)[-1].split("&", 1)[0]
         body = ("You are being redirected " + "." * 47 + " " + token).encode()
-        self.send_response(302)
+        self.send_response(self.status)
         self.send_header("Location", "/login")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -254,4 +255,23 @@ def test_a_redirects_body_is_not_quoted(
         assert err.rstrip().endswith("HTTP 302") and TOKEN[:6] not in err, err
         code, out, err = run_cli(capsys, "--debug", "plan", "--api-url", base, *FAST, str(m))
     assert code == 1 and "being redirected" not in err and TOKEN[:6] not in err, err
+    figures.add("misbehaving_handled")
+
+
+def test_an_error_body_is_redacted_before_it_is_cut(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error's body is quoted up to 80 characters: a token it echoes where the cut
+    falls is redacted whole first, not cut to a prefix too short to be recognised."""
+    figures.add("misbehaving_cases")
+    monkeypatch.setattr(_EchoingRedirect, "status", 403)
+    monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
+    m = write_manifest(tmp_path / "m.yaml", MANIFEST)
+    with serve(_EchoingRedirect) as base:
+        started = time.monotonic()
+        code, out, err = run_cli(capsys, "plan", "--api-url", base, *FAST, str(m))
+    _check_one_line(
+        code, out, err, "HTTP 403: You are being redirected", time.monotonic() - started
+    )
+    assert ". REDACTE" in err and TOKEN[:6] not in err, err
     figures.add("misbehaving_handled")

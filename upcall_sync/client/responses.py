@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, NamedTuple
@@ -73,9 +73,14 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def excerpt(raw: bytes, limit: int = 80) -> str:
+def excerpt(raw: bytes, limit: int = 80, redact: Callable[[str], str] | None = None) -> str:
+    """The body's first `limit` characters, whitespace collapsed; redacted (`redact`)
+    before it is cut, so that a secret the cut goes through is still whole when
+    redacted (cut first, its first characters passed as too short to be one)."""
     text = raw.decode("utf-8", errors="replace")
     text = " ".join(text.split())
+    if redact is not None:
+        text = redact(text[: limit + 1024]) + text[limit + 1024 :][:1]
     return text[:limit] + ("..." if len(text) > limit else "")
 
 

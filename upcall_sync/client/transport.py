@@ -525,7 +525,7 @@ class Transport(Pager):
         self, method: str, shown: str, status: int, resp: requests.Response, raw: bytes
     ) -> Exception:
         ctype = resp.headers.get("Content-Type", "").split(";")[0].strip() or "no content type"
-        shown_body = self.redact(excerpt(raw))
+        shown_body = excerpt(raw, redact=self.redact)
         msg = (
             f"{method} {shown}: HTTP {status} with a body that is not JSON ({ctype}): "
             f"{shown_body!r}"
@@ -542,7 +542,7 @@ class Transport(Pager):
         try:
             doc = json.loads(raw) if raw.strip() else None
         except (ValueError, UnicodeDecodeError):
-            return (), self.redact(excerpt(raw))
+            return (), excerpt(raw, redact=self.redact)
         fields = parse_error_document(doc)
         return tuple(FieldMessage(self.redact(f.field), self.redact(f.message)) for f in fields), ""
 
