@@ -275,3 +275,38 @@ def test_an_error_body_is_redacted_before_it_is_cut(
     )
     assert ". REDACTE" in err and TOKEN[:6] not in err, err
     figures.add("misbehaving_handled")
+
+
+class _BadlyEncodedRedirect(BaseHTTPRequestHandler):
+    """A 302 whose body says `Content-Encoding: gzip` but is plain text."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def do_GET(self) -> None:
+        body = b"<html>moved</html>"
+        self.send_response(302)
+        self.send_header("Location", "/login")
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_a_redirect_whose_body_does_not_decode_is_the_redirect(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its status is the answer, at once: not 'the response was cut off after 0 of 18
+    bytes', retried and counted towards the breaker, as once the bounded reader (not
+    requests, which dropped it undecoded) read a redirect's body."""
+    figures.add("misbehaving_cases")
+    monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
+    m = write_manifest(tmp_path / "m.yaml", MANIFEST)
+    with serve(_BadlyEncodedRedirect) as base:
+        started = time.monotonic()
+        code, out, err = run_cli(capsys, "plan", "--api-url", base, *FAST, str(m))
+    _check_one_line(code, out, err, "HTTP 302", time.monotonic() - started)
+    assert err.rstrip().endswith("HTTP 302"), err
+    figures.add("misbehaving_handled")
