@@ -268,6 +268,24 @@ def test_datetime_and_error_shape_verdicts() -> None:
     assert error_shape_verdict("GET /x -> 404", "application/json", b'{"message": "x"}')[0] == WARN
 
 
+@pytest.mark.parametrize(
+    "body",
+    [b"<html>no such campaign here, echo: %s</html>", b'{"message": "no such campaign echo: %s"}'],
+)
+def test_a_404_body_is_redacted_before_it_is_cut(body: bytes) -> None:
+    """doctor quotes 40 characters of a 404 body it cannot read as errors: a token the
+    server echoes where the cut falls is redacted whole, not cut to a short prefix."""
+    from upcall_sync.redact import Redactor
+
+    raw = body.replace(b"%s", TOKEN.encode())
+    assert 34 <= raw.index(TOKEN.encode()) <= 36  # the cut at 40 falls inside the token
+    _verdict, evidence = error_shape_verdict("GET /x -> 404", "", raw, Redactor(TOKEN))
+    assert "REDA" in evidence and TOKEN[:4] not in evidence, evidence
+    # what doctor did before: cut, then redact the line (the token's prefix stayed)
+    cut_first = Redactor(TOKEN)(error_shape_verdict("GET /x -> 404", "", raw)[1])
+    assert TOKEN[:4] in cut_first
+
+
 def test_doctor_has_help(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _err = run_cli(capsys, "doctor", "--help")
     assert code == 0 and "(GET requests only)" in " ".join(out.split()) and "--api-url" in out

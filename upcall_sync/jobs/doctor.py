@@ -485,7 +485,7 @@ class _Doctor:
         asked = f"GET {path} (no such campaign) -> {status}"
         if status != 404:
             return FAIL, f"{asked}, not 404: plan treats only 404 as 'gone'"
-        return error_shape_verdict(asked, ctype, raw)
+        return error_shape_verdict(asked, ctype, raw, self.api.redact)
 
     def _raw_get(self, path: str) -> tuple[int, str, bytes]:
         """One GET whose body we read as it is, with the client's limiter and retries."""
@@ -526,13 +526,17 @@ def _naive(value: Any) -> bool:
         return False
 
 
-def error_shape_verdict(asked: str, ctype: str, raw: bytes) -> tuple[str, str]:
-    """What the client makes of a 404's body: a field map and JSON:API both pass."""
+def error_shape_verdict(
+    asked: str, ctype: str, raw: bytes, redact: Callable[[str], str] | None = None
+) -> tuple[str, str]:
+    """What the client makes of a 404's body: a field map and JSON:API both pass. A body
+    quoted is redacted (`redact`) before it is cut, as the client's errors are: a token
+    the cut went through would be a prefix too short to be recognised afterwards."""
     try:
         doc = json.loads(raw) if raw.strip() else None
     except (ValueError, UnicodeDecodeError):
         kind = ctype.split(";", maxsplit=1)[0].strip() or "no content type"
-        return WARN, f"{asked} with a body that is not JSON ({kind}): {excerpt(raw, 40)!r}"
+        return WARN, f"{asked} with a body that is not JSON ({kind}): {excerpt(raw, 40, redact)!r}"
     errors = doc.get("errors") if isinstance(doc, dict) else None
     messages = "; ".join(str(f) for f in parse_error_document(doc))
     if isinstance(errors, dict):
@@ -545,7 +549,8 @@ def error_shape_verdict(asked: str, ctype: str, raw: bytes) -> tuple[str, str]:
                 f"(the client reads the HTTP status): {messages}"
             )
         return PASS, f"{asked} with JSON:API error objects: {messages}"
-    return WARN, f"{asked} with JSON the client does not read as errors: {excerpt(raw, 40)!r}"
+    shown = excerpt(raw, 40, redact)
+    return WARN, f"{asked} with JSON the client does not read as errors: {shown!r}"
 
 
 def _quote(text: str, limit: int = 40) -> str:
