@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import shutil
 import socket
 import tempfile
@@ -95,6 +96,19 @@ def _frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     from upcall_sync.cli.base import STATE
 
     monkeypatch.setattr(STATE, "clock", frozen_clock)
+
+
+@pytest.fixture(autouse=True)
+def _root_log_level() -> Iterator[None]:
+    """The root logger's level as the test found it. The CLI run in-process sets it
+    (`--debug`: DEBUG) and left it so: a cassette test later on the same worker then had
+    vcrpy's own DEBUG lines (`vcr.stubs`, `vcr.request`: each URL with its test token;
+    vcrpy is a test tool, and the HTTP stack's own loggers are scrubbed at their source)
+    in its captured log, which the leak scan failed, depending on the tests' order."""
+    root = logging.getLogger()
+    level = root.level
+    yield
+    root.setLevel(level)
 
 
 class _NoNetwork(Exception):
