@@ -193,6 +193,23 @@ class _EndlessRedirect(BaseHTTPRequestHandler):
             return
 
 
+def _plan_against(
+    handler: type[BaseHTTPRequestHandler],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *options: str,
+) -> tuple[int, str, str, float]:
+    """`plan` of MANIFEST against a scripted server: exit code, stdout, stderr, seconds."""
+    figures.add("misbehaving_cases")
+    monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
+    m = write_manifest(tmp_path / "m.yaml", MANIFEST)
+    with serve(handler) as base:
+        started = time.monotonic()
+        code, out, err = run_cli(capsys, *options, "plan", "--api-url", base, *FAST, str(m))
+        return code, out, err, time.monotonic() - started
+
+
 @pytest.mark.parametrize(
     ("pause", "needle"),
     [(0.05, "timed out waiting for the response"), (0.0, "response body larger than 64 MB")],
@@ -208,14 +225,9 @@ def test_a_redirect_whose_body_never_ends_is_bounded_like_any_answer(
     the connection), past the total timeout and the body's size cap: a 302 that
     trickled kept plan waiting as long as the server went on, and one that flooded
     was read into memory. Every answer's body is now the transport's bounded read."""
-    figures.add("misbehaving_cases")
     monkeypatch.setattr(_EndlessRedirect, "pause", pause)
-    monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
-    m = write_manifest(tmp_path / "m.yaml", MANIFEST)
-    with serve(_EndlessRedirect) as base:
-        started = time.monotonic()
-        code, out, err = run_cli(capsys, "plan", "--api-url", base, *FAST, str(m))
-        _check_one_line(code, out, err, needle, time.monotonic() - started)
+    code, out, err, elapsed = _plan_against(_EndlessRedirect, capsys, tmp_path, monkeypatch)
+    _check_one_line(code, out, err, needle, elapsed)
     figures.add("misbehaving_handled")
 
 
@@ -245,15 +257,10 @@ def test_a_redirects_body_is_not_quoted(
     """The bounded read of a redirect's body (above) is only to end the answer: the
     message is the status alone, as when requests consumed the body, so nothing a
     server echoes there (the URL, token and all) reaches the output, not even cut."""
-    figures.add("misbehaving_cases")
-    monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
-    m = write_manifest(tmp_path / "m.yaml", MANIFEST)
-    with serve(_EchoingRedirect) as base:
-        started = time.monotonic()
-        code, out, err = run_cli(capsys, "plan", "--api-url", base, *FAST, str(m))
-        _check_one_line(code, out, err, "HTTP 302", time.monotonic() - started)
-        assert err.rstrip().endswith("HTTP 302") and TOKEN[:6] not in err, err
-        code, out, err = run_cli(capsys, "--debug", "plan", "--api-url", base, *FAST, str(m))
+    code, out, err, elapsed = _plan_against(_EchoingRedirect, capsys, tmp_path, monkeypatch)
+    _check_one_line(code, out, err, "HTTP 302", elapsed)
+    assert err.rstrip().endswith("HTTP 302") and TOKEN[:6] not in err, err
+    code, out, err, _ = _plan_against(_EchoingRedirect, capsys, tmp_path, monkeypatch, "--debug")
     assert code == 1 and "being redirected" not in err and TOKEN[:6] not in err, err
     figures.add("misbehaving_handled")
 
@@ -263,16 +270,9 @@ def test_an_error_body_is_redacted_before_it_is_cut(
 ) -> None:
     """An error's body is quoted up to 80 characters: a token it echoes where the cut
     falls is redacted whole first, not cut to a prefix too short to be recognised."""
-    figures.add("misbehaving_cases")
     monkeypatch.setattr(_EchoingRedirect, "status", 403)
-    monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
-    m = write_manifest(tmp_path / "m.yaml", MANIFEST)
-    with serve(_EchoingRedirect) as base:
-        started = time.monotonic()
-        code, out, err = run_cli(capsys, "plan", "--api-url", base, *FAST, str(m))
-    _check_one_line(
-        code, out, err, "HTTP 403: You are being redirected", time.monotonic() - started
-    )
+    code, out, err, elapsed = _plan_against(_EchoingRedirect, capsys, tmp_path, monkeypatch)
+    _check_one_line(code, out, err, "HTTP 403: You are being redirected", elapsed)
     assert ". REDACTE" in err and TOKEN[:6] not in err, err
     figures.add("misbehaving_handled")
 
@@ -301,12 +301,7 @@ def test_a_redirect_whose_body_does_not_decode_is_the_redirect(
     """Its status is the answer, at once: not 'the response was cut off after 0 of 18
     bytes', retried and counted towards the breaker, as once the bounded reader (not
     requests, which dropped it undecoded) read a redirect's body."""
-    figures.add("misbehaving_cases")
-    monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
-    m = write_manifest(tmp_path / "m.yaml", MANIFEST)
-    with serve(_BadlyEncodedRedirect) as base:
-        started = time.monotonic()
-        code, out, err = run_cli(capsys, "plan", "--api-url", base, *FAST, str(m))
-    _check_one_line(code, out, err, "HTTP 302", time.monotonic() - started)
+    code, out, err, elapsed = _plan_against(_BadlyEncodedRedirect, capsys, tmp_path, monkeypatch)
+    _check_one_line(code, out, err, "HTTP 302", elapsed)
     assert err.rstrip().endswith("HTTP 302"), err
     figures.add("misbehaving_handled")
