@@ -60,7 +60,8 @@ def test_hidden_rows_of_a_list_that_is_dialed_are_refused(
         assert (code, out) == (1, ""), command
         assert err.splitlines() == [
             "n.xlsx:Leads!3:3: rows 3 and 5 are hidden in the workbook (by hand, in a "
-            "collapsed group, or by a filter): nobody reviewing the workbook sees these "
+            "collapsed group, by a filter, or at a height of 0): nobody reviewing the "
+            "workbook sees these "
             "people, yet upcall-sync reads every row and would dial them; unhide the rows, "
             "or delete them"
         ], command
@@ -182,6 +183,16 @@ def test_a_hidden_row_is_found_however_its_xml_is_written(
     assert (code, out) == (1, "")
     assert err.startswith(f"n.xlsx:Leads!{refused}:{refused}: row {refused} is hidden"), err
     assert "Rita" not in err
+
+
+def test_a_zero_height_row_is_refused_naming_its_height(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A row of height 0 has no `hidden` flag: the message names the height among the
+    ways a row is hidden, or its reader looks for a hide, group or filter that is not there."""
+    _crafted(here / "n.xlsx", HEADER + SHOWN + _row(' r="3" ht="0" customHeight="1"', *HIDDEN))
+    _code, _out, err = run_cli(capsys, "validate", "m.yaml")
+    assert "row 3 is hidden in the workbook (" in err and "or at a height of 0)" in err, err
 
 
 @pytest.mark.parametrize(

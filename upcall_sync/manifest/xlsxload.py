@@ -144,9 +144,10 @@ def xlsx_rows(
 
     With `hidden_refused` (where a row is, as the reader names it: a list that is
     dialed), a row below the header that holds anything and that the workbook hides (by
-    hand, grouped, or filtered out) is not handed on: once every other row is, the file
-    is refused at the first of them (`_hidden_error`). Nobody reviewing the workbook
-    sees such a row, so it is never dialed. An opt-out list reads them like any row."""
+    hand, grouped, filtered out, or at a height of 0) is not handed on: once every other
+    row is, the file is refused at the first of them (`_hidden_error`). Nobody reviewing
+    the workbook sees such a row, so it is never dialed. An opt-out list reads them like
+    any row."""
     ws = book[name]
     held: list[int] = []
     width = 0
@@ -248,10 +249,10 @@ def _hidden_error(rows: list[int], at: Location) -> TableError:
     one = len(rows) == 1
     return TableError(
         f"{'row' if one else 'rows'} {shown} {'is' if one else 'are'} hidden in the workbook "
-        "(by hand, in a collapsed group, or by a filter): nobody reviewing the workbook "
-        f"sees {'this person' if one else 'these people'}, yet upcall-sync reads every row "
-        f"and would dial them; unhide the {'row' if one else 'rows'}, or delete "
-        f"{'it' if one else 'them'}",
+        "(by hand, in a collapsed group, by a filter, or at a height of 0): nobody "
+        f"reviewing the workbook sees {'this person' if one else 'these people'}, yet "
+        f"upcall-sync reads every row and would dial them; unhide the {'row' if one else 'rows'}, "
+        f"or delete {'it' if one else 'them'}",
         at,
     )
 
