@@ -278,6 +278,16 @@ def test_the_action_knows_how_an_applied_plan_is_refused() -> None:
     assert refused.brief.endswith(_run_module().APPLIED_ALREADY)
 
 
+@pytest.mark.parametrize("was", ["was stale", "was applied already"])
+def test_the_apply_comment_says_why_a_fresh_plan_was_applied(tmp_path: Path, was: str) -> None:
+    """The comment says what the job's warning said: a re-run job's plan is not stale."""
+    run = _run_module()
+    inputs = run.Inputs.from_env({"INPUT_COMMAND": "apply", "INPUT_ON_STALE_PLAN": "replan"})
+    result = run.Result(exitcode=0, output=tmp_path / "apply.txt", replanned=was)
+    text = sys.modules["publish"].markdown(inputs, result)
+    assert f"The reviewed plan {was}, so a fresh plan was applied (on-stale-plan: replan)" in text
+
+
 def test_the_step_summary_stays_under_one_mib() -> None:
     _run_module()
     fit = sys.modules["publish"].fit

@@ -272,7 +272,7 @@ def test_the_reviewed_plan_is_applied_after_the_merge_and_reported_on_its_pr(
     assert replan.returncode == 0, replan.stdout + replan.stderr
     assert "::warning title=upcall-sync::the reviewed plan was applied already" in replan.stdout
     [apply_comment] = [c for c in ours(fake) if "upcall-sync:apply" in c["body"]]
-    assert "a fresh plan was applied" in apply_comment["body"]
+    assert "The reviewed plan was applied already, so a fresh plan" in apply_comment["body"]
     assert len(ours(fake)) == 2
 
     # A plan with no changes: labelled so, and with skip-no-changes no new comment

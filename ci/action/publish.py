@@ -137,7 +137,8 @@ def markdown(inputs: Inputs, result: Result, *, full: bool = False) -> str:
         text += "No plan was made for this commit: fix the manifests, and the plan follows.\n\n"
     if result.replanned:
         text += (
-            "The reviewed plan was stale, so a fresh plan was applied (on-stale-plan: replan).\n\n"
+            f"The reviewed plan {result.replanned}, so a fresh plan was applied "
+            "(on-stale-plan: replan).\n\n"
         )
     if result.report is not None:
         text += checks_table(result.report) + f"The JSON report is `{result.report.name}`.\n\n"

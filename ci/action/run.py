@@ -141,7 +141,9 @@ class Result:
     full_markdown: str = ""
     #: what the command was shown as (never a temporary path)
     shown: str = ""
-    replanned: bool = False
+    #: why a fresh plan was applied instead of the saved one (on-stale-plan: replan):
+    #: how the reviewed plan "was stale" or "was applied already"; "" when it was not
+    replanned: str = ""
 
 
 # -- running upcall-sync -------------------------------------------------------------
@@ -291,8 +293,9 @@ def run_apply(inputs: Inputs, workdir: Path, as_json: bool) -> Result:
     )
     result.shown = shlex.join(["upcall-sync", "apply", *(["PLANFILE"] if saved else inputs.paths)])
     if saved and inputs.on_stale_plan == "replan" and _error_type(result.output) == "StalePlan":
-        why = "is stale (the differences are above)"
+        was, why = "was stale", "is stale (the differences are above)"
         if _error_message(result.output).endswith(APPLIED_ALREADY):  # a re-run job, say
+            was = "was applied already"
             why = "was applied already (a fresh plan of its manifests has no changes)"
         print(
             f"::warning title=upcall-sync::the reviewed plan {why}; applying a fresh plan of "
@@ -301,7 +304,7 @@ def run_apply(inputs: Inputs, workdir: Path, as_json: bool) -> Result:
         again = workdir / f"apply-replan.{suffix}"
         result = execute([exe, "apply", *inputs.paths, *tail], inputs, again, not as_json)
         result.shown = shlex.join(["upcall-sync", "apply", *inputs.paths])
-        result.replanned = True
+        result.replanned = was
     return result
 
 
