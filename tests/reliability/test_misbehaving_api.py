@@ -283,16 +283,17 @@ def test_an_error_body_is_redacted_before_it_is_cut(
 
 
 class _BadlyEncodedRedirect(BaseHTTPRequestHandler):
-    """A 302 whose body says `Content-Encoding: gzip` but is plain text."""
+    """A 302 (or `status`) whose body says `Content-Encoding: gzip` but is plain text."""
 
     protocol_version = "HTTP/1.1"
+    status = 302
 
     def log_message(self, format: str, *args: Any) -> None:
         return
 
     def do_GET(self) -> None:
         body = b"<html>moved</html>"
-        self.send_response(302)
+        self.send_response(self.status)
         self.send_header("Location", "/login")
         self.send_header("Content-Encoding", "gzip")
         self.send_header("Content-Length", str(len(body)))
@@ -309,4 +310,19 @@ def test_a_redirect_whose_body_does_not_decode_is_the_redirect(
     code, out, err, elapsed = _plan_against(_BadlyEncodedRedirect, capsys, tmp_path, monkeypatch)
     _check_one_line(code, out, err, "HTTP 302", elapsed)
     assert err.rstrip().endswith("HTTP 302"), err
+    figures.add("misbehaving_handled")
+
+
+def test_a_page_whose_body_does_not_decode_says_so(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 200 whose body is not the gzip its Content-Encoding says (a proxy's slip) is
+    named as such, not 'the response was cut off after 0 of 18 bytes', which sent the
+    reader looking for a dropped connection."""
+    monkeypatch.setattr(_BadlyEncodedRedirect, "status", 200)
+    code, out, err, elapsed = _plan_against(_BadlyEncodedRedirect, capsys, tmp_path, monkeypatch)
+    _check_one_line(
+        code, out, err, "the response body does not decode as its Content-Encoding (gzip)", elapsed
+    )
+    assert "cut off" not in err, err
     figures.add("misbehaving_handled")

@@ -466,7 +466,10 @@ class Transport(Pager):
                 return b""
             scrub_exception(exc, self.redact)
             reason = None
-            if not isinstance(exc, requests.Timeout) and "timed out" not in str(exc):
+            if isinstance(exc, urllib3.exceptions.DecodeError):
+                coding = self.redact(resp.headers.get("Content-Encoding", "")) or "?"
+                reason = f"the response body does not decode as its Content-Encoding ({coding})"
+            elif not isinstance(exc, requests.Timeout) and "timed out" not in str(exc):
                 expected = resp.headers.get("Content-Length")
                 of = f" of {int(expected):,}" if expected and expected.isdigit() else ""
                 reason = f"the response was cut off after {size:,}{of} bytes"
