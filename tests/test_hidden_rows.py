@@ -81,6 +81,23 @@ def test_one_hidden_row_and_many(here: Path, capsys: pytest.CaptureFixture[str])
     assert err.startswith("n.xlsx:Leads!2:2: rows 2, 3, 4, 5, 6 and 4 more are hidden"), err
 
 
+def test_hidden_rows_are_refused_with_every_other_problem(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The refusal comes with the sheet's other problems, as `validate` lists every one:
+    it stopped the read once, and a fix of the hidden rows only led to the next error."""
+    _workbook(here / "n.xlsx", hidden=[3])
+    book = openpyxl.load_workbook(here / "n.xlsx")
+    book["Leads"]["A5"] = "+1 555"
+    book.save(here / "n.xlsx")
+    code, out, err = run_cli(capsys, "validate", "m.yaml")
+    assert (code, out) == (1, "")
+    lines = err.splitlines()
+    assert lines[0].startswith("n.xlsx:Leads!3:3: row 3 is hidden in the workbook"), err
+    assert lines[1] == 'n.xlsx:Leads!A5: phone: "+1 555" is not a valid phone number', err
+    assert lines[2:] == ["error: 2 problems found in the manifests"], err
+
+
 def test_hidden_rows_holding_nothing_and_the_rest_are_read(
     here: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

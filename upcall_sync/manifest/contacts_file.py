@@ -152,13 +152,14 @@ def _read_xlsx(path: Path, ref: ContactsRef, result: ContactsFile, reader: _Read
         fh.seek(0)
         book, name = xlsxload.open_sheet(fh, result.display, ref.sheet, ref.sheet_key)
         place = _Place(result.display, name, shown=ref.sheet is not None)
-        try:  # an opt-out list reads hidden rows: each is one more person not to call
-            dialed = ref.key != "do_not_call_csv"
-            reader.read(
-                xlsxload.xlsx_rows(book, name, result.display, place if dialed else None), place
-            )
+        # an opt-out list reads hidden rows: each is one more person not to call
+        held: list[int] | None = None if ref.key == "do_not_call_csv" else []
+        try:
+            reader.read(xlsxload.xlsx_rows(book, name, result.display, held), place)
         finally:
             book.close()
+        if held:  # refused with every other problem the sheet has, not alone
+            result.problems.append(Problem(place(held[0]), "", xlsxload.hidden_rows_message(held)))
         if reader.no_phone:
             formulas = xlsxload.formula_cells(fh, name, set(reader.no_phone))
             for (row, column), index in reader.no_phone.items():

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import warnings
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date, datetime, time
 from typing import Any, BinaryIO, TypeVar
 
@@ -134,7 +134,7 @@ def xlsx_rows(
     book: Any,
     name: str,
     display: str,
-    hidden_refused: Callable[[int, int], Location] | None = None,
+    held: list[int] | None = None,
 ) -> Iterator[Row]:
     """The sheet's header row, then every row, cells as text (trailing empty ones dropped).
 
@@ -142,14 +142,12 @@ def xlsx_rows(
     (openpyxl fills the rows between) or at column XFD of every row, or millions of empty
     row elements; past Excel's row limit or MAX_CELLS it is refused, quoting nothing.
 
-    With `hidden_refused` (where a row is, as the reader names it: a list that is
-    dialed), a row below the header that holds anything and that the workbook hides (by
-    hand, grouped, filtered out, or at a height of 0) is not handed on: once every other
-    row is, the file is refused at the first of them (`_hidden_error`). Nobody reviewing
-    the workbook sees such a row, so it is never dialed. An opt-out list reads them like
-    any row."""
+    With `held` (a list that is dialed), a row below the header that holds anything and
+    that the workbook hides (by hand, grouped, filtered out, or at a height of 0) is not
+    handed on but added to `held`, for the caller to refuse the file with every other
+    problem it found (`hidden_rows_message`). Nobody reviewing the workbook sees such a
+    row, so it is never dialed. An opt-out list reads them like any row."""
     ws = book[name]
-    held: list[int] = []
     width = 0
     number = 0
     seen = 0
@@ -163,7 +161,7 @@ def xlsx_rows(
                 continue  # blank rows above the header
             if not width:
                 width = len(cells)
-            elif hidden and hidden_refused is not None and any(c.strip() for c in cells):
+            elif hidden and held is not None and any(c.strip() for c in cells):
                 held.append(number)
                 continue
             elif len(cells) < width:
@@ -173,8 +171,6 @@ def xlsx_rows(
         raise
     except Exception:  # malformed sheet XML: say where, quote nothing
         raise TableError(_NOT_A_WORKBOOK, Location(display, number + 1)) from None
-    if held and hidden_refused is not None:
-        raise _hidden_error(held, hidden_refused(held[0], 0))
 
 
 def sheet_rows(ws: Any) -> Iterator[tuple[int, tuple[Any, ...], bool]]:
@@ -241,19 +237,19 @@ def _quietly(rows: Iterator[_T]) -> Iterator[_T]:
         yield values
 
 
-def _hidden_error(rows: list[int], at: Location) -> TableError:
+def hidden_rows_message(rows: list[int]) -> str:
+    """The refusal of a dialed list whose sheet hides these rows (said at the first)."""
     listed = [str(row) for row in rows[:_SHOWN_HIDDEN]]
     if len(rows) > _SHOWN_HIDDEN:
         listed.append(f"{len(rows) - _SHOWN_HIDDEN:,} more")
     shown = listed[0] if len(listed) == 1 else ", ".join(listed[:-1]) + " and " + listed[-1]
     one = len(rows) == 1
-    return TableError(
+    return (
         f"{'row' if one else 'rows'} {shown} {'is' if one else 'are'} hidden in the workbook "
         "(by hand, in a collapsed group, by a filter, or at a height of 0): nobody "
         f"reviewing the workbook sees {'this person' if one else 'these people'}, yet "
         f"upcall-sync reads every row and would dial them; unhide the {'row' if one else 'rows'}, "
-        f"or delete {'it' if one else 'them'}",
-        at,
+        f"or delete {'it' if one else 'them'}"
     )
 
 
