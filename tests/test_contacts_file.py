@@ -238,7 +238,8 @@ def test_the_entry_point_other_keys_read_through(here: Path) -> None:
     """read_contacts_file is the one reader: another key (do_not_call_csv) gets the same
     rules, with its own name in the messages."""
     from upcall_sync.errors import Location
-    from upcall_sync.manifest.contacts_file import ContactsFile, ContactsRef, read_contacts_file
+    from upcall_sync.manifest.contacts_file import ContactsFile, read_contacts_file
+    from upcall_sync.manifest.contacts_header import ContactsRef
 
     (here / "dnc.csv").write_text("Phone 1 - Value,Given Name\n+16507991144,Joey\n")
     (here / "notes.csv").write_text("secret\nHunter2\n")

@@ -21,11 +21,8 @@ from upcall_sync.core.model import (
     DesiredState,
 )
 from upcall_sync.errors import Location, ManifestError, Problem
-from upcall_sync.manifest.contacts_file import (
-    ContactsRef,
-    display_path,
-    read_contacts_file,
-)
+from upcall_sync.manifest.contacts_file import display_path, read_contacts_file
+from upcall_sync.manifest.contacts_header import ContactsRef
 from upcall_sync.manifest.merge import ManifestFile, merge
 from upcall_sync.manifest.messages import problems_of
 from upcall_sync.manifest.spec import (
