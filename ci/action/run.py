@@ -292,9 +292,10 @@ def run_apply(inputs: Inputs, workdir: Path, as_json: bool) -> Result:
         not as_json,
     )
     result.shown = shlex.join(["upcall-sync", "apply", *(["PLANFILE"] if saved else inputs.paths)])
-    if saved and inputs.on_stale_plan == "replan" and _error_type(result.output) == "StalePlan":
+    error = _error(result.output) if saved else {}
+    if inputs.on_stale_plan == "replan" and error.get("type") == "StalePlan":
         was, why = "was stale", "is stale (the differences are above)"
-        if _error_message(result.output).endswith(APPLIED_ALREADY):  # a re-run job, say
+        if str(error.get("message", "")).endswith(APPLIED_ALREADY):  # a re-run job, say
             was = "was applied already"
             why = "was applied already (a fresh plan of its manifests has no changes)"
         print(
@@ -316,16 +317,10 @@ def _document(path: Path) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
-def _error_type(path: Path) -> str | None:
-    doc = _document(path) or {}
-    error = doc.get("error")
-    return error.get("type") if isinstance(error, dict) else None
-
-
-def _error_message(path: Path) -> str:
+def _error(path: Path) -> dict[str, Any]:
+    """The JSON report's `error` object (empty when there is none)."""
     error = (_document(path) or {}).get("error")
-    message = error.get("message") if isinstance(error, dict) else None
-    return message if isinstance(message, str) else ""
+    return error if isinstance(error, dict) else {}
 
 
 def run(inputs: Inputs, workdir: Path) -> Result:

@@ -457,16 +457,14 @@ class Transport(Pager):
                         f"response not finished after {self.timeouts.total:g} s (timed out)"
                     )
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-            if (
-                isinstance(exc, urllib3.exceptions.DecodeError)
-                and not 200 <= resp.status_code < 300
-            ):
+            undecodable = isinstance(exc, urllib3.exceptions.DecodeError)
+            if undecodable and not 200 <= resp.status_code < 300:
                 # a redirect's or error's body that does not decode as its Content-Encoding
                 # says: the status is the answer (requests dropped a redirect's body so)
                 return b""
             scrub_exception(exc, self.redact)
             reason = None
-            if isinstance(exc, urllib3.exceptions.DecodeError):
+            if undecodable:
                 coding = self.redact(resp.headers.get("Content-Encoding", "")) or "?"
                 reason = f"the response body does not decode as its Content-Encoding ({coding})"
             elif not isinstance(exc, requests.Timeout) and "timed out" not in str(exc):
