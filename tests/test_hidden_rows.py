@@ -269,7 +269,7 @@ def test_the_hidden_check_reads_the_sheet_once(here: Path, monkeypatch: pytest.M
         book, name = xlsxload.open_sheet(fh, "n.xlsx", None)
         monkeypatch.setattr(ReadOnlyWorksheet, "_get_source", counted)
         try:
-            rows = list(xlsxload.xlsx_rows(book, name, "n.xlsx", lambda row, column: None))
+            rows = list(xlsxload.xlsx_rows(book, name, "n.xlsx", xlsxload.Hidden()))
         finally:
             book.close()
     assert len(rows) == 1 + len(PEOPLE)

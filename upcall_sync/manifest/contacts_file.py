@@ -128,14 +128,14 @@ def _read_xlsx(path: Path, ref: ContactsRef, result: ContactsFile, reader: _Read
         fh.seek(0)
         book, name = xlsxload.open_sheet(fh, result.display, ref.sheet, ref.sheet_key)
         place = Place(result.display, name, shown=ref.sheet is not None)
-        # an opt-out list reads hidden rows: each is one more person not to call
-        held: list[int] | None = None if ref.key == "do_not_call_csv" else []
+        # an opt-out list reads hidden rows and columns: each is one more person not to call
+        held = None if ref.key == "do_not_call_csv" else xlsxload.Hidden()
         try:
             reader.read(xlsxload.xlsx_rows(book, name, result.display, held), place)
         finally:
             book.close()
-        if held:  # refused with every other problem the sheet has, not alone
-            result.problems.append(Problem(place(held[0]), "", xlsxload.hidden_rows_message(held)))
+        if held is not None:  # refused with every other problem the sheet has, not alone
+            result.problems.extend(_hidden_problems(held, reader.header, place))
         if reader.no_phone:
             formulas = xlsxload.formula_cells(fh, name, set(reader.no_phone))
             for (row, column), index in reader.no_phone.items():
@@ -143,6 +143,20 @@ def _read_xlsx(path: Path, ref: ContactsRef, result: ContactsFile, reader: _Read
                     reader.problems[index] = Problem(
                         reader.problems[index].location, "phone", _FORMULA_WITHOUT_RESULT
                     )
+
+
+def _hidden_problems(held: xlsxload.Hidden, header: Header, place: Place) -> list[Problem]:
+    """A dialed sheet's hidden rows (said at the first), and each hidden column it reads."""
+    problems: list[Problem] = []
+    if held.rows:
+        message = xlsxload.hidden_rows_message(held.rows, above=held.above)
+        problems.append(Problem(place(held.rows[0]), "", message))
+    for column, row in sorted(held.columns.items()):
+        name = header.fields.get(column)
+        if name is not None:
+            message = xlsxload.hidden_column_message(place.column(column), name)
+            problems.append(Problem(place(row, column + 1), "", message))
+    return problems
 
 
 _FORMULA_WITHOUT_RESULT = (

@@ -11,10 +11,12 @@ Nothing here quotes the file's content.
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any, BinaryIO, TypeVar
 
@@ -40,6 +42,23 @@ _NOT_A_WORKBOOK = "is not a readable .xlsx workbook (save it again from the spre
 _CHUNK = 1 << 20
 #: hidden rows an error lists by number, before "and N more"
 _SHOWN_HIDDEN = 5
+#: Excel's column limit (XFD): a `<col>` range reaching past it hides nothing more
+MAX_COLUMNS = 16_384
+
+
+@dataclass
+class Hidden:
+    """What a dialed sheet hides that holds something (`xlsx_rows`): nobody reviewing the
+    workbook sees it, so the caller refuses the file, with every other problem it found."""
+
+    #: the hidden rows that hold anything, in order (none of them handed on)
+    rows: list[int] = field(default_factory=list)
+    #: whether one of them lies above the table (read, it would have been its header)
+    above: bool = False
+    #: each hidden column (0-based) that holds anything below the header -> the first row
+    #: where it does (the header's row for a column hidden only after the rows were read,
+    #: whose cells were not looked at)
+    columns: dict[int, int] = field(default_factory=dict)
 
 
 def check_unzipped_size(fh: BinaryIO, display: str, limit: int) -> None:
@@ -134,7 +153,7 @@ def xlsx_rows(
     book: Any,
     name: str,
     display: str,
-    held: list[int] | None = None,
+    held: Hidden | None = None,
 ) -> Iterator[Row]:
     """The sheet's header row, then every row, cells as text (trailing empty ones dropped).
 
@@ -142,38 +161,66 @@ def xlsx_rows(
     (openpyxl fills the rows between) or at column XFD of every row, or millions of empty
     row elements; past Excel's row limit or MAX_CELLS it is refused, quoting nothing.
 
-    With `held` (a list that is dialed), a row below the header that holds anything and
-    that the workbook hides (by hand, grouped, filtered out, or at a height of 0) is not
-    handed on but added to `held`, for the caller to refuse the file with every other
-    problem it found (`hidden_rows_message`). Nobody reviewing the workbook sees such a
-    row, so it is never dialed. An opt-out list reads them like any row."""
+    With `held` (a list that is dialed), a row that holds anything and that the workbook
+    hides (by hand, grouped, filtered out, or at a height of 0) is not handed on but
+    added to `held.rows`, above the table too (the header is then the first row anyone
+    sees); each hidden column (or one of width 0) that holds anything below the header
+    goes into `held.columns`, for the caller to refuse the file if it reads that column.
+    Nobody reviewing the workbook sees such a cell, so it is never dialed. An opt-out
+    list reads them like any other (each is one more person not to call)."""
     ws = book[name]
     width = 0
     number = 0
     seen = 0
+    columns: set[int] | None = None if held is None else set()
+    looked: frozenset[int] = frozenset()  # the hidden columns every row was looked at in
+    header = 0
     try:
-        for number, values, hidden in _quietly(sheet_rows(ws)):
+        for number, values, hidden in _quietly(sheet_rows(ws, columns)):
             seen += len(values)
             if number > MAX_ROWS or seen > MAX_CELLS:
                 raise _too_big()
             cells, numeric = _cells(values, width)
+            if held is not None and hidden and any(c.strip() for c in cells):
+                held.rows.append(number)
+                held.above = held.above or not width
+                continue
             if not width and not cells:
                 continue  # blank rows above the header
             if not width:
-                width = len(cells)
-            elif hidden and held is not None and any(c.strip() for c in cells):
-                held.append(number)
-                continue
-            elif len(cells) < width:
+                width, header = len(cells), number
+                looked = frozenset(columns or ())
+            elif held is not None and columns:
+                _note_columns(held, columns, cells, number)
+            if len(cells) < width:
                 cells += [""] * (width - len(cells))
             yield Row(number, cells, numeric)
     except TableError:
         raise
     except Exception:  # malformed sheet XML: say where, quote nothing
         raise TableError(_NOT_A_WORKBOOK, Location(display, number + 1)) from None
+    if held is None:
+        return
+    # a column hidden only after the header was read (its `<cols>` written after the
+    # rows, as no app writes it): its cells were not all looked at, so it counts as filled
+    for column in (columns or set()) - looked:
+        held.columns.setdefault(column, header)
+    if held.rows and not width:  # every row that holds anything is hidden: no table
+        raise TableError(
+            hidden_rows_message(held.rows, above=True), Location(display, held.rows[0])
+        )
 
 
-def sheet_rows(ws: Any) -> Iterator[tuple[int, tuple[Any, ...], bool]]:
+def _note_columns(held: Hidden, columns: set[int], cells: list[str], number: int) -> None:
+    """Each hidden column that holds anything in this row, if none did before."""
+    for column in columns:
+        if column < len(cells) and column not in held.columns and cells[column].strip():
+            held.columns[column] = number
+
+
+def sheet_rows(
+    ws: Any, columns: set[int] | None = None
+) -> Iterator[tuple[int, tuple[Any, ...], bool]]:
     """(number, values, hidden) of each row, as `ws.iter_rows(values_only=True)` yields
     them once `ws.reset_dimensions()` (openpyxl's own loop, `_cells_by_row`): rows the
     XML skips come empty, a row numbered at or before one read already is dropped.
@@ -183,7 +230,11 @@ def sheet_rows(ws: Any) -> Iterator[tuple[int, tuple[Any, ...], bool]]:
     own XML parser read it in the same pass as the row's cells, so a row is numbered
     as its cells are (`r="12.0"`, rows without `r`) and its attribute read as XML reads
     it (entities, `>` in another attribute's value, comments and CDATA that look like
-    rows, rows in another namespace), at no cost of a second read."""
+    rows, rows in another namespace), at no cost of a second read.
+
+    With `columns`, each column the sheet hides (`<col min="3" max="5" hidden="1">`, or
+    a width of 0) is added to it (0-based) as the same parser reads the sheet's `<cols>`:
+    before the first row in a sheet an app saved, after the rows in a hand-written one."""
     from openpyxl.worksheet._reader import WorkSheetParser
 
     book = ws.parent
@@ -197,6 +248,11 @@ def sheet_rows(ws: Any) -> Iterator[tuple[int, tuple[Any, ...], bool]]:
             date_formats=book._date_formats,
             timedelta_formats=book._timedelta_formats,
         )
+        if columns is not None:
+            # each `<col>` as read (openpyxl's own keeps one per first column: the last);
+            # `parse` looks the method up on the parser each time it starts
+            hide = functools.partial(_hide_columns, columns=columns)
+            parser.parse_column_dimensions = hide  # type: ignore[method-assign]
         for index, cells in parser.parse():
             # a row's attributes beyond `r` and `spans`, kept by openpyxl; dropped as read
             attributes = parser.row_dimensions.pop(str(index), None) or {}
@@ -208,6 +264,18 @@ def sheet_rows(ws: Any) -> Iterator[tuple[int, tuple[Any, ...], bool]]:
                 hidden = _true(attributes.get("hidden")) or _zero(attributes.get("ht"))
                 yield index, values, hidden
                 counter += 1
+
+
+def _hide_columns(col: Any, columns: set[int]) -> None:
+    """A `<col>` element's columns (1-based `min` to `max`), into `columns` when hidden."""
+    attributes = col.attrib
+    if not (_true(attributes.get("hidden")) or _zero(attributes.get("width"))):
+        return
+    first = int(attributes["min"].strip())
+    last = min(int(attributes.get("max", str(first)).strip()), MAX_COLUMNS)
+    if not 1 <= first <= last:
+        raise ValueError("a <col> element names no column")
+    columns.update(range(first - 1, last))
 
 
 def _true(value: Any) -> bool:
@@ -237,19 +305,35 @@ def _quietly(rows: Iterator[_T]) -> Iterator[_T]:
         yield values
 
 
-def hidden_rows_message(rows: list[int]) -> str:
-    """The refusal of a dialed list whose sheet hides these rows (said at the first)."""
+def hidden_rows_message(rows: list[int], *, above: bool = False) -> str:
+    """The refusal of a dialed list whose sheet hides these rows (said at the first);
+    `above`: one of them lies above the table, where it would have been read as its header."""
     listed = [str(row) for row in rows[:_SHOWN_HIDDEN]]
     if len(rows) > _SHOWN_HIDDEN:
         listed.append(f"{len(rows) - _SHOWN_HIDDEN:,} more")
     shown = listed[0] if len(listed) == 1 else ", ".join(listed[:-1]) + " and " + listed[-1]
     one = len(rows) == 1
+    what = (
+        f"what {'it holds' if one else 'they hold'}, yet upcall-sync reads every row (a "
+        "hidden row above the table would be read as its header)"
+        if above
+        else f"{'this person' if one else 'these people'}, yet upcall-sync reads every row "
+        "and would dial them"
+    )
     return (
         f"{'row' if one else 'rows'} {shown} {'is' if one else 'are'} hidden in the workbook "
-        "(by hand, in a collapsed group, by a filter, or at a height of 0): nobody "
-        f"reviewing the workbook sees {'this person' if one else 'these people'}, yet "
-        f"upcall-sync reads every row and would dial them; unhide the {'row' if one else 'rows'}, "
-        f"or delete {'it' if one else 'them'}"
+        f"(by hand, in a collapsed group, by a filter, or at a height of 0): nobody reviewing "
+        f"the workbook sees {what}; unhide the {'row' if one else 'rows'}, or delete "
+        f"{'it' if one else 'them'}"
+    )
+
+
+def hidden_column_message(column: str, name: str) -> str:
+    """The refusal of a dialed list whose sheet hides a column it reads (`column C`)."""
+    return (
+        f"{column} is hidden in the workbook (by hand, in a collapsed group, or at a width "
+        f"of 0), yet it is read as each number's {name}: nobody reviewing the workbook sees "
+        "what it holds; unhide the column, or delete it"
     )
 
 

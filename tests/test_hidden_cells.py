@@ -1,0 +1,269 @@
+"""A workbook's hidden columns, and hidden rows above its table: never read unseen.
+
+A column hidden by hand, in a collapsed group or at a width of 0 is saved with the
+rest (`<col min="3" max="3" hidden="1"/>`), and openpyxl reads its cells like any
+other. A list that is dialed refuses a hidden column it reads (as a field of each
+number) that holds anything: a reviewer sees one column of phones while another is
+dialed. A hidden row above the table would have been read as its header: it is
+refused like any hidden row, and the header is the first row anyone sees. An opt-out
+list reads every cell, hidden or not: each is one more person not to call.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from upcall_sync.emulator import Emulator
+from upcall_sync.manifest import xlsxload
+from upcall_sync.manifest.table import Row
+
+from .conftest import run_cli, writes
+
+MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+#: HubSpot's headers: an export's other columns are ignored (with a warning), not refused
+HEADERS = ("Display Phone", "First Name", "Phone Number")
+ROWS = (
+    ("+1 650 799 1140", "Joey", "+1 650 799 9999"),
+    ("+1 650 799 1141", "Ana", "+1 650 799 9998"),
+)
+
+
+def _workbook(
+    path: Path,
+    columns: tuple[str, ...] = (),
+    rows: tuple[int, ...] = (),
+    above: tuple[str, ...] = (),
+    blank: str = "",
+) -> Path:
+    """HubSpot's columns over two people (in `blank` nothing below the header), with
+    `above` a row over the table; `columns` and `rows` hidden."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "Leads"
+    if above:
+        sheet.append(list(above))
+    sheet.append(list(HEADERS))
+    for row in ROWS:
+        sheet.append([v if chr(65 + i) != blank else None for i, v in enumerate(row)])
+    for letter in columns:
+        sheet.column_dimensions[letter].hidden = True
+    for number in rows:
+        sheet.row_dimensions[number].hidden = True
+    book.save(path)
+    return path
+
+
+@pytest.fixture
+def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.yaml").write_text(
+        "version: 1\ncampaigns:\n  - name: sheet\n    numbers_csv: n.xlsx\n"
+    )
+    return tmp_path
+
+
+def test_a_hidden_column_read_as_the_phone_is_refused(
+    here: Path, capsys: pytest.CaptureFixture[str], cli_env: Emulator
+) -> None:
+    """The reviewer sees `Display Phone`; `Phone Number`, hidden, is what is dialed."""
+    _workbook(here / "n.xlsx", columns=("C",))
+    for command in (["validate"], ["plan"], ["apply", "--auto-approve"]):
+        code, out, err = run_cli(capsys, *command, "m.yaml")
+        assert (code, out) == (1, ""), command
+        assert err.splitlines()[-1] == (
+            "n.xlsx:Leads!C2: column C is hidden in the workbook (by hand, in a collapsed "
+            "group, or at a width of 0), yet it is read as each number's phone: nobody "
+            "reviewing the workbook sees what it holds; unhide the column, or delete it"
+        ), (command, err)
+        assert "9999" not in err and "Traceback" not in err
+    assert writes(cli_env) == 0
+
+
+def test_each_hidden_column_read_is_named_with_the_other_problems(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _workbook(here / "n.xlsx", columns=("B", "C"), rows=(3,))
+    code, _out, err = run_cli(capsys, "validate", "m.yaml")
+    lines = err.splitlines()
+    assert code == 1
+    assert lines[0].startswith("n.xlsx:Leads!B2: column B is hidden"), err
+    assert "read as each number's first_name" in lines[0], err
+    assert lines[1].startswith("n.xlsx:Leads!C2: column C is hidden"), err
+    assert lines[2].startswith("n.xlsx:Leads!3:3: row 3 is hidden in the workbook"), err
+    assert lines[3:] == ["error: 3 problems found in the manifests"], err
+
+
+@pytest.mark.parametrize(
+    ("columns", "blank"),
+    [
+        (("A",), ""),  # hidden, but a column the reader ignores
+        (("B",), "B"),  # read, hidden, but holding nothing below its header
+        ((), ""),
+    ],
+)
+def test_hidden_columns_not_read_or_empty_are_fine(
+    here: Path, capsys: pytest.CaptureFixture[str], columns: tuple[str, ...], blank: str
+) -> None:
+    _workbook(here / "n.xlsx", columns=columns, blank=blank)
+    code, out, err = run_cli(capsys, "validate", "m.yaml")
+    assert (code, out) == (0, "1 file, 1 campaign, 2 numbers: valid\n"), err
+    assert "hidden" not in err
+
+
+def test_a_hidden_row_above_the_table_is_not_its_header(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Row 1, hidden, would name column A the phone: the table anyone sees starts at row
+    2, whose header reads the phone from C. Refused, the header is the one shown."""
+    _workbook(here / "n.xlsx", above=("phone", "first_name"), rows=(1,))
+    code, out, err = run_cli(capsys, "validate", "m.yaml")
+    assert (code, out) == (1, "")
+    assert err.splitlines() == [
+        "n.xlsx:Leads!1:1: row 1 is hidden in the workbook (by hand, in a collapsed group, "
+        "by a filter, or at a height of 0): nobody reviewing the workbook sees what it "
+        "holds, yet upcall-sync reads every row (a hidden row above the table would be read "
+        "as its header); unhide the row, or delete it",
+    ], err
+    # read past the refusal, the header was row 2's: its phone column C, never A
+    rows = _rows(here / "n.xlsx", xlsxload.Hidden())
+    assert [row.number for row in rows] == [2, 3, 4]
+
+
+def _rows(path: Path, held: xlsxload.Hidden | None) -> list[Row]:
+    with path.open("rb") as fh:
+        book, name = xlsxload.open_sheet(fh, path.name, None)
+        try:
+            return list(xlsxload.xlsx_rows(book, name, path.name, held))
+        finally:
+            book.close()
+
+
+def test_a_sheet_whose_every_row_is_hidden_says_so(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not "the sheet is empty": it holds three rows, none shown."""
+    _workbook(here / "n.xlsx", rows=(1, 2, 3))
+    code, out, err = run_cli(capsys, "validate", "m.yaml")
+    assert (code, out) == (1, "")
+    assert err.startswith("n.xlsx:1: rows 1, 2 and 3 are hidden in the workbook ("), err
+    assert "above the table" in err and "empty" not in err
+
+
+def test_an_opt_out_list_reads_its_hidden_columns(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The opt-out list's phone column is hidden: Ana opted out all the same."""
+    _workbook(here / "optouts.xlsx", columns=("A", "C"))
+    (here / "m.yaml").write_text(
+        "version: 1\ndo_not_call_csv: optouts.xlsx\ncampaigns:\n  - name: a\n    numbers:\n"
+        '      - {phone: "+1 650 799 9998", first_name: Ana}\n'
+    )
+    code, _out, err = run_cli(capsys, "validate", "m.yaml")
+    assert code == 1
+    assert "+16507999998 at optouts.xlsx:Leads!3:3" in err, err
+    assert "hidden" not in err
+
+
+# -- how a column's hiding is written ------------------------------------------------------
+
+
+def _crafted(path: Path, cols: str, after: str = "") -> Path:
+    """A workbook whose one sheet holds `cols` (XML before its rows) and HubSpot's
+    table, and `after` (XML after its rows, as no spreadsheet app writes it)."""
+    buffer = io.BytesIO()
+    book = openpyxl.Workbook()
+    assert book.active is not None
+    book.active.title = "Leads"
+    book.save(buffer)
+    rows = "".join(
+        f'<x:row r="{n}">'
+        + "".join(f'<x:c t="inlineStr"><x:is><x:t>{v}</x:t></x:is></x:c>' for v in values)
+        + "</x:row>"
+        for n, values in enumerate([HEADERS, *ROWS], start=1)
+    )
+    sheet = (
+        f'<?xml version="1.0" encoding="UTF-8"?><x:worksheet xmlns:x="{MAIN}">{cols}'
+        f"<x:sheetData>{rows}</x:sheetData>{after}</x:worksheet>"
+    )
+    with (
+        zipfile.ZipFile(buffer) as source,
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out,
+    ):
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = sheet.encode()
+            out.writestr(info.filename, data)
+    return path
+
+
+def _hidden_columns(path: Path) -> set[int]:
+    book = openpyxl.load_workbook(path, read_only=True)
+    columns: set[int] = set()
+    try:
+        list(xlsxload.sheet_rows(book.worksheets[0], columns))
+    finally:
+        book.close()
+    return columns
+
+
+@pytest.mark.parametrize(
+    ("cols", "after", "hidden", "refused"),
+    [
+        ('<x:cols><x:col min="3" max="3" hidden="1"/></x:cols>', "", {2}, "C2"),
+        ('<x:cols><x:col min="2" max="5" hidden=" true "/></x:cols>', "", {1, 2, 3, 4}, "B2"),
+        ('<x:cols><x:col min="3" max="3" width="0" customWidth="1"/></x:cols>', "", {2}, "C2"),
+        ('<x:cols><x:col min="3" max="3" hidden="&#49;"/></x:cols>', "", {2}, "C2"),
+        # two ranges from one first column: openpyxl keeps the last, the check each
+        (
+            '<x:cols><x:col min="3" max="3" hidden="1"/><x:col min="3" max="3"/></x:cols>',
+            "",
+            {2},
+            "C2",
+        ),
+        # `<cols>` after the rows: their cells went by unlooked at, so it counts as filled
+        ("", '<x:cols><x:col min="3" max="3" hidden="1"/></x:cols>', {2}, "C1"),
+    ],
+)
+def test_a_hidden_column_is_found_however_its_xml_is_written(
+    here: Path,
+    capsys: pytest.CaptureFixture[str],
+    cols: str,
+    after: str,
+    hidden: set[int],
+    refused: str,
+) -> None:
+    _crafted(here / "n.xlsx", cols, after)
+    assert _hidden_columns(here / "n.xlsx") == hidden
+    code, out, err = run_cli(capsys, "validate", "m.yaml")
+    assert (code, out) == (1, ""), err
+    assert f"n.xlsx:Leads!{refused}: column {refused[0]} is hidden" in err, err
+
+
+@pytest.mark.parametrize(
+    "cols",
+    [
+        '<x:cols><x:col min="3" max="3" hidden="0" width="12"/></x:cols>',
+        '<x:cols><x:col min="3" max="3" width="0.5" customWidth="1"/></x:cols>',
+        '<x:cols><x:col min="4" max="16384" hidden="1"/></x:cols>',  # past the table
+    ],
+)
+def test_columns_shown_are_read(here: Path, capsys: pytest.CaptureFixture[str], cols: str) -> None:
+    _crafted(here / "n.xlsx", cols)
+    code, out, err = run_cli(capsys, "validate", "m.yaml")
+    assert (code, out) == (0, "1 file, 1 campaign, 2 numbers: valid\n"), err
+
+
+def test_a_col_element_naming_no_column_is_unreadable(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _crafted(here / "n.xlsx", '<x:cols><x:col min="5" max="2" hidden="1"/></x:cols>')
+    code, out, err = run_cli(capsys, "validate", "m.yaml")
+    assert (code, out) == (1, "")
+    assert "is not a readable .xlsx workbook" in err, err
