@@ -11,8 +11,6 @@ list reads every cell, hidden or not: each is one more person not to call.
 
 from __future__ import annotations
 
-import io
-import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -23,8 +21,8 @@ from upcall_sync.manifest import xlsxload
 from upcall_sync.manifest.table import Row
 
 from .conftest import run_cli, writes
+from .helpers.sheets import crafted, dialing, leads, sheet_row
 
-MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 #: HubSpot's headers: an export's other columns are ignored (with a warning), not refused
 HEADERS = ("Display Phone", "First Name", "Phone Number")
 ROWS = (
@@ -42,30 +40,15 @@ def _workbook(
 ) -> Path:
     """HubSpot's columns over two people (in `blank` nothing below the header), with
     `above` a row over the table; `columns` and `rows` hidden."""
-    book = openpyxl.Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = "Leads"
-    if above:
-        sheet.append(list(above))
-    sheet.append(list(HEADERS))
-    for row in ROWS:
-        sheet.append([v if chr(65 + i) != blank else None for i, v in enumerate(row)])
-    for letter in columns:
-        sheet.column_dimensions[letter].hidden = True
-    for number in rows:
-        sheet.row_dimensions[number].hidden = True
-    book.save(path)
-    return path
+    table: list[list[str | None]] = [list(above)] if above else []
+    table.append(list(HEADERS))
+    table += [[v if chr(65 + i) != blank else None for i, v in enumerate(r)] for r in ROWS]
+    return leads(path, table, rows, columns)
 
 
 @pytest.fixture
 def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "m.yaml").write_text(
-        "version: 1\ncampaigns:\n  - name: sheet\n    numbers_csv: n.xlsx\n"
-    )
-    return tmp_path
+    return dialing(tmp_path, monkeypatch)
 
 
 def test_a_hidden_column_read_as_the_phone_is_refused(
@@ -174,33 +157,9 @@ def test_an_opt_out_list_reads_its_hidden_columns(
 
 
 def _crafted(path: Path, cols: str, after: str = "") -> Path:
-    """A workbook whose one sheet holds `cols` (XML before its rows) and HubSpot's
-    table, and `after` (XML after its rows, as no spreadsheet app writes it)."""
-    buffer = io.BytesIO()
-    book = openpyxl.Workbook()
-    assert book.active is not None
-    book.active.title = "Leads"
-    book.save(buffer)
-    rows = "".join(
-        f'<x:row r="{n}">'
-        + "".join(f'<x:c t="inlineStr"><x:is><x:t>{v}</x:t></x:is></x:c>' for v in values)
-        + "</x:row>"
-        for n, values in enumerate([HEADERS, *ROWS], start=1)
-    )
-    sheet = (
-        f'<?xml version="1.0" encoding="UTF-8"?><x:worksheet xmlns:x="{MAIN}">{cols}'
-        f"<x:sheetData>{rows}</x:sheetData>{after}</x:worksheet>"
-    )
-    with (
-        zipfile.ZipFile(buffer) as source,
-        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out,
-    ):
-        for info in source.infolist():
-            data = source.read(info.filename)
-            if info.filename == "xl/worksheets/sheet1.xml":
-                data = sheet.encode()
-            out.writestr(info.filename, data)
-    return path
+    """HubSpot's table, with `cols` (XML) before its rows and `after` after them."""
+    rows = "".join(sheet_row(f' r="{n}"', *values) for n, values in enumerate([HEADERS, *ROWS], 1))
+    return crafted(path, rows, cols, after)
 
 
 def _hidden_columns(path: Path) -> set[int]:

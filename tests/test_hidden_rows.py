@@ -8,8 +8,6 @@ since each of its rows is one more person not to call.
 
 from __future__ import annotations
 
-import io
-import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -20,35 +18,23 @@ from upcall_sync.errors import ManifestError
 from upcall_sync.manifest import load_manifests, xlsxload
 
 from .conftest import run_cli, writes
+from .helpers.sheets import crafted, dialing, leads, sheet_row
 
 PEOPLE = ["Joey", "Ana", "Priya", "Marcus", "Rita", "Kim", "Lee", "Sam", "Tom"]
 
 
 def _workbook(path: Path, hidden: list[int], blank: tuple[int, ...] = ()) -> Path:
     """Header in row 1, then one person a row (none in the rows `blank`)."""
-    book = openpyxl.Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = "Leads"
-    sheet.append(["phone", "first_name"])
+    table: list[list[str | None]] = [["phone", "first_name"]]
     for i, name in enumerate(PEOPLE):
-        row = i + 2
-        if row not in blank:
-            sheet.cell(row, 1, f"+1 650 799 11{40 + i}")
-            sheet.cell(row, 2, name)
-    for row in hidden:
-        sheet.row_dimensions[row].hidden = True
-    book.save(path)
-    return path
+        filled = i + 2 not in blank
+        table.append([f"+1 650 799 11{40 + i}", name] if filled else [None, None])
+    return leads(path, table, hidden)
 
 
 @pytest.fixture
 def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "m.yaml").write_text(
-        "version: 1\ncampaigns:\n  - name: sheet\n    numbers_csv: n.xlsx\n"
-    )
-    return tmp_path
+    return dialing(tmp_path, monkeypatch)
 
 
 def test_hidden_rows_of_a_list_that_is_dialed_are_refused(
@@ -123,40 +109,8 @@ def test_an_opt_out_list_reads_its_hidden_rows(
     assert "hidden" not in err
 
 
-MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-
-
-def _crafted(path: Path, rows: str) -> Path:
-    """A workbook whose one sheet's rows are this XML (its elements prefixed `x:`; `o:`
-    is another namespace), as no spreadsheet app writes it but a hand or a script can."""
-    buffer = io.BytesIO()
-    book = openpyxl.Workbook()
-    assert book.active is not None
-    book.active.title = "Leads"
-    book.save(buffer)
-    sheet = (
-        f'<?xml version="1.0" encoding="UTF-8"?><x:worksheet xmlns:x="{MAIN}" '
-        f'xmlns:o="urn:other"><x:sheetData>{rows}</x:sheetData></x:worksheet>'
-    )
-    with (
-        zipfile.ZipFile(buffer) as source,
-        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out,
-    ):
-        for info in source.infolist():
-            data = source.read(info.filename)
-            if info.filename == "xl/worksheets/sheet1.xml":
-                data = sheet.encode()
-            out.writestr(info.filename, data)
-    return path
-
-
-def _row(attributes: str, *cells: str) -> str:
-    inline = "".join(f'<x:c t="inlineStr"><x:is><x:t>{c}</x:t></x:is></x:c>' for c in cells)
-    return f"<x:row{attributes}>{inline}</x:row>"
-
-
-HEADER = _row(' r="1"', "phone", "first_name")
-SHOWN = _row(' r="2"', "+1 650 799 1140", "Joey")
+HEADER = sheet_row(' r="1"', "phone", "first_name")
+SHOWN = sheet_row(' r="2"', "+1 650 799 1140", "Joey")
 HIDDEN = ("+1 650 799 1145", "Rita")
 
 
@@ -172,21 +126,21 @@ def _hidden_numbers(path: Path) -> set[int]:
     ("rows", "refused"),
     [
         # numbered as openpyxl numbers its cells: int(), else a whole float
-        (HEADER + SHOWN + _row(' r="5.0" hidden="1"', *HIDDEN), 5),
-        (HEADER + SHOWN + _row(' r=" 5" hidden="1"', *HIDDEN), 5),
-        (HEADER + SHOWN + _row(' r="+5" hidden="1"', *HIDDEN), 5),
+        (HEADER + SHOWN + sheet_row(' r="5.0" hidden="1"', *HIDDEN), 5),
+        (HEADER + SHOWN + sheet_row(' r=" 5" hidden="1"', *HIDDEN), 5),
+        (HEADER + SHOWN + sheet_row(' r="+5" hidden="1"', *HIDDEN), 5),
         # the attribute as XML reads it
-        (HEADER + SHOWN + _row(' r="5" hidden="&#49;"', *HIDDEN), 5),
-        (HEADER + SHOWN + _row(' r="5" hidden=" true "', *HIDDEN), 5),
-        (HEADER + SHOWN + _row(' r="5" o:note="a>b" hidden="1"', *HIDDEN), 5),
+        (HEADER + SHOWN + sheet_row(' r="5" hidden="&#49;"', *HIDDEN), 5),
+        (HEADER + SHOWN + sheet_row(' r="5" hidden=" true "', *HIDDEN), 5),
+        (HEADER + SHOWN + sheet_row(' r="5" o:note="a>b" hidden="1"', *HIDDEN), 5),
         # a row of height 0 shows nothing either (a script's way of hiding it)
-        (HEADER + SHOWN + _row(' r="5" ht="0" customHeight="1"', *HIDDEN), 5),
-        (HEADER + SHOWN + _row(' r="5" ht=" 0.0 "', *HIDDEN), 5),
+        (HEADER + SHOWN + sheet_row(' r="5" ht="0" customHeight="1"', *HIDDEN), 5),
+        (HEADER + SHOWN + sheet_row(' r="5" ht=" 0.0 "', *HIDDEN), 5),
         # rows without `r` follow the row before; a comment or a row of another
         # namespace is no row
-        (HEADER + "<!-- <x:row> -->" + _row(' hidden="1"', *HIDDEN), 2),
-        (HEADER + "<o:row/>" + _row(' hidden="1"', *HIDDEN), 2),
-        (HEADER + _row(' spans="1:2" hidden="true"', *HIDDEN), 2),
+        (HEADER + "<!-- <x:row> -->" + sheet_row(' hidden="1"', *HIDDEN), 2),
+        (HEADER + "<o:row/>" + sheet_row(' hidden="1"', *HIDDEN), 2),
+        (HEADER + sheet_row(' spans="1:2" hidden="true"', *HIDDEN), 2),
     ],
 )
 def test_a_hidden_row_is_found_however_its_xml_is_written(
@@ -194,7 +148,7 @@ def test_a_hidden_row_is_found_however_its_xml_is_written(
 ) -> None:
     """The hidden flag is read with the row's cells, by the same XML parser: no way of
     writing the row element lets a hidden row through, or names the wrong row."""
-    _crafted(here / "n.xlsx", rows)
+    crafted(here / "n.xlsx", rows)
     assert _hidden_numbers(here / "n.xlsx") == {refused}
     code, out, err = run_cli(capsys, "validate", "m.yaml")
     assert (code, out) == (1, "")
@@ -207,7 +161,7 @@ def test_a_zero_height_row_is_refused_naming_its_height(
 ) -> None:
     """A row of height 0 has no `hidden` flag: the message names the height among the
     ways a row is hidden, or its reader looks for a hide, group or filter that is not there."""
-    _crafted(here / "n.xlsx", HEADER + SHOWN + _row(' r="3" ht="0" customHeight="1"', *HIDDEN))
+    crafted(here / "n.xlsx", HEADER + SHOWN + sheet_row(' r="3" ht="0" customHeight="1"', *HIDDEN))
     _code, _out, err = run_cli(capsys, "validate", "m.yaml")
     assert "row 3 is hidden in the workbook (" in err and "or at a height of 0)" in err, err
 
@@ -215,20 +169,20 @@ def test_a_zero_height_row_is_refused_naming_its_height(
 @pytest.mark.parametrize(
     "rows",
     [
-        HEADER + SHOWN + '<!-- <x:row r="3" hidden="1"> -->' + _row(' r="3"', "+16507991143"),
+        HEADER + SHOWN + '<!-- <x:row r="3" hidden="1"> -->' + sheet_row(' r="3"', "+16507991143"),
         HEADER
-        + _row(' r="2"', "+1 650 799 1140", '<![CDATA[Jo <x:row r="3" hidden="1">]]>')
-        + _row(' r="3"', "+16507991143"),
-        HEADER + SHOWN + _row(' r="3" hidden="0" o:hidden="1"', "+16507991143"),
-        HEADER + SHOWN + _row(' r="3"', "+16507991143", 'hidden="1"'),
-        HEADER + SHOWN + _row(' r="3" ht="0.5" customHeight="1"', "+16507991143"),
-        HEADER + SHOWN + _row(' r="3" ht="zero"', "+16507991143"),
+        + sheet_row(' r="2"', "+1 650 799 1140", '<![CDATA[Jo <x:row r="3" hidden="1">]]>')
+        + sheet_row(' r="3"', "+16507991143"),
+        HEADER + SHOWN + sheet_row(' r="3" hidden="0" o:hidden="1"', "+16507991143"),
+        HEADER + SHOWN + sheet_row(' r="3"', "+16507991143", 'hidden="1"'),
+        HEADER + SHOWN + sheet_row(' r="3" ht="0.5" customHeight="1"', "+16507991143"),
+        HEADER + SHOWN + sheet_row(' r="3" ht="zero"', "+16507991143"),
     ],
 )
 def test_hidden_in_text_comments_or_another_namespace_hides_nothing(
     here: Path, capsys: pytest.CaptureFixture[str], rows: str
 ) -> None:
-    _crafted(here / "n.xlsx", rows)
+    crafted(here / "n.xlsx", rows)
     assert _hidden_numbers(here / "n.xlsx") == set()
     assert run_cli(capsys, "validate", "m.yaml") == (
         0,
