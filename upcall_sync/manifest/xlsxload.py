@@ -174,6 +174,7 @@ def xlsx_rows(
     seen = 0
     columns: set[int] | None = None if held is None else set()
     looked: frozenset[int] = frozenset()  # the hidden columns every row was looked at in
+    pending: list[int] = []  # those of them under the header not yet seen holding anything
     header = 0
     try:
         for number, values, hidden in _quietly(sheet_rows(ws, columns)):
@@ -190,8 +191,9 @@ def xlsx_rows(
             if not width:
                 width, header = len(cells), number
                 looked = frozenset(columns or ())
-            elif held is not None and columns:
-                _note_columns(held, columns, cells, number)
+                pending = sorted(column for column in looked if column < width)
+            elif held is not None and pending:
+                pending = _note_columns(held, pending, cells, number)
             if len(cells) < width:
                 cells += [""] * (width - len(cells))
             yield Row(number, cells, numeric)
@@ -211,11 +213,15 @@ def xlsx_rows(
         )
 
 
-def _note_columns(held: Hidden, columns: set[int], cells: list[str], number: int) -> None:
-    """Each hidden column that holds anything in this row, if none did before."""
-    for column in columns:
-        if column < len(cells) and column not in held.columns and cells[column].strip():
-            held.columns[column] = number
+def _note_columns(held: Hidden, pending: list[int], cells: list[str], number: int) -> list[int]:
+    """Each hidden column that holds anything in this row, if none did before; the columns
+    still pending. Only those under the header are looked at, each until it holds
+    something: hiding every column right of the table (`<col min="4" max="16384">`, as
+    tidy workbooks do) costs no 16,381 looks a row."""
+    found = [column for column in pending if column < len(cells) and cells[column].strip()]
+    for column in found:
+        held.columns[column] = number
+    return [column for column in pending if column not in held.columns] if found else pending
 
 
 def sheet_rows(
