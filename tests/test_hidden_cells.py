@@ -250,3 +250,26 @@ def test_columns_hidden_right_of_the_table_cost_nothing_a_row(
     held = xlsxload.Hidden()
     assert [row.number for row in _rows(here / "n.xlsx", held)] == [1, 2, 3]
     assert held.columns == {} and max(looked, default=0) <= len(HEADERS), looked
+
+
+def test_a_hidden_column_is_one_line_quoting_none_of_its_cells(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its phones stored as numbers (no phone_region), one not even a phone: the column is
+    refused in one line, and none of its cells' own errors quotes what nobody sees."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "Leads"
+    sheet.append(list(HEADERS))
+    sheet.append(["+1 650 799 1140", "Joey", 16507999999])
+    sheet.append(["+1 650 799 1141", "Ana", "12"])
+    sheet.column_dimensions["C"].hidden = True
+    book.save(here / "n.xlsx")
+    code, out, err = run_cli(capsys, "validate", "m.yaml")
+    assert (code, out) == (1, ""), err
+    assert err.splitlines() == [
+        "n.xlsx:Leads!C2: column C is hidden in the workbook (by hand, in a collapsed "
+        "group, or at a width of 0), yet it is read as each number's phone: nobody "
+        "reviewing the workbook sees what it holds; unhide the column, or delete it"
+    ], err

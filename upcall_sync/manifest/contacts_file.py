@@ -134,8 +134,6 @@ def _read_xlsx(path: Path, ref: ContactsRef, result: ContactsFile, reader: _Read
             reader.read(xlsxload.xlsx_rows(book, name, result.display, held), place)
         finally:
             book.close()
-        if held is not None:  # refused with every other problem the sheet has, not alone
-            result.problems.extend(_hidden_problems(held, reader.header, place))
         if reader.no_phone:
             formulas = xlsxload.formula_cells(fh, name, set(reader.no_phone))
             for (row, column), index in reader.no_phone.items():
@@ -143,20 +141,35 @@ def _read_xlsx(path: Path, ref: ContactsRef, result: ContactsFile, reader: _Read
                     reader.problems[index] = Problem(
                         reader.problems[index].location, "phone", _FORMULA_WITHOUT_RESULT
                     )
+        if held is not None:  # refused with every other problem the sheet has, not alone
+            _refuse_hidden(result.problems, held, reader, place)
 
 
-def _hidden_problems(held: xlsxload.Hidden, header: Header, place: Place) -> list[Problem]:
-    """A dialed sheet's hidden rows (said at the first), and each hidden column it reads."""
-    problems: list[Problem] = []
+def _refuse_hidden(
+    problems: list[Problem], held: xlsxload.Hidden, reader: _Reader, place: Place
+) -> None:
+    """A dialed sheet's hidden rows (said at the first), and each hidden column it reads,
+    in one line each: the problems of that column's cells below the header go (they
+    would quote what nobody reviewing the workbook sees; unhidden, it is read again)."""
     if held.rows:
         message = xlsxload.hidden_rows_message(held.rows, above=held.above)
         problems.append(Problem(place(held.rows[0]), "", message))
+    refused: list[Problem] = []
     for column, row in sorted(held.columns.items()):
-        name = header.fields.get(column)
+        name = reader.header.fields.get(column)
         if name is not None:
             message = xlsxload.hidden_column_message(place.column(column), name)
-            problems.append(Problem(place(row, column + 1), "", message))
-    return problems
+            refused.append(Problem(place(row, column + 1), "", message))
+    if refused:
+        columns = {problem.location.column for problem in refused}
+        problems[:] = [
+            problem
+            for problem in problems
+            if problem.location.file != place.display
+            or problem.location.column not in columns
+            or problem.location.line <= reader.top
+        ]
+        problems.extend(refused)
 
 
 _FORMULA_WITHOUT_RESULT = (
@@ -177,6 +190,8 @@ class _Reader:
     env: Mapping[str, str]
     where: Place = field(init=False)
     header: Header = field(default_factory=Header)
+    #: the header's row (or line)
+    top: int = 0
     batch: list[dict[str, Any]] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
     #: the 0-based column each batched number's phone came from
@@ -197,6 +212,7 @@ class _Reader:
         if first is None:
             raise TableError("the sheet is empty: it needs a header row", where(1, 1))
         reader = HeaderReader(self.ref, where, first.cells, first.number)
+        self.top = first.number
         header = reader.read()
         self.problems.extend(reader.problems)
         self.result.warnings.extend(reader.warnings)
