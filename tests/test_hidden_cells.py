@@ -180,6 +180,9 @@ def _hidden_columns(path: Path) -> set[int]:
         ('<x:cols><x:col min="2" max="5" hidden=" true "/></x:cols>', "", {1, 2, 3, 4}, "B2"),
         ('<x:cols><x:col min="3" max="3" width="0" customWidth="1"/></x:cols>', "", {2}, "C2"),
         ('<x:cols><x:col min="3" max="3" hidden="&#49;"/></x:cols>', "", {2}, "C2"),
+        # drawn no wider than a pixel: as hidden as at 0
+        ('<x:cols><x:col min="3" max="3" width="0.01" customWidth="1"/></x:cols>', "", {2}, "C2"),
+        ('<x:cols><x:col min="3" max="3" width="-1" customWidth="1"/></x:cols>', "", {2}, "C2"),
         # two ranges from one first column: openpyxl keeps the last, the check each
         (
             '<x:cols><x:col min="3" max="3" hidden="1"/><x:col min="3" max="3"/></x:cols>',
@@ -273,3 +276,45 @@ def test_a_hidden_column_is_one_line_quoting_none_of_its_cells(
         "group, or at a width of 0), yet it is read as each number's phone: nobody "
         "reviewing the workbook sees what it holds; unhide the column, or delete it"
     ], err
+
+
+@pytest.mark.parametrize(
+    ("cols", "after", "refused"),
+    [
+        # every column at a width of 0 but A and B (Excel, its unused columns hidden)
+        (
+            '<x:sheetFormatPr defaultColWidth="0" zeroHeight="0"/>'
+            '<x:cols><x:col min="1" max="2" width="12" customWidth="1"/></x:cols>',
+            "",
+            "C2",
+        ),
+        # a `<col>` giving C no width of its own: the default's, 0
+        (
+            '<x:sheetFormatPr defaultColWidth="0.0"/><x:cols><x:col min="1" max="2" '
+            'width="12"/><x:col min="3" max="3" hidden="0"/></x:cols>',
+            "",
+            "C2",
+        ),
+        # after the rows, as no app writes it: counted as filled, at the header
+        ("", '<x:sheetFormatPr defaultColWidth="0"/>', "C1"),
+    ],
+)
+def test_columns_at_a_default_width_of_0_are_hidden(
+    here: Path, capsys: pytest.CaptureFixture[str], cols: str, after: str, refused: str
+) -> None:
+    _crafted(here / "n.xlsx", cols, after)
+    code, out, err = run_cli(capsys, "validate", "m.yaml")
+    assert (code, out) == (1, ""), err
+    assert f"n.xlsx:Leads!{refused}: column C is hidden" in err, err
+
+
+def test_a_default_width_one_can_see_hides_nothing(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _crafted(
+        here / "n.xlsx",
+        '<x:sheetFormatPr defaultColWidth="8.5390625"/>'
+        '<x:cols><x:col min="1" max="2" width="0.5"/></x:cols>',
+    )
+    code, out, err = run_cli(capsys, "validate", "m.yaml")
+    assert (code, out) == (0, "1 file, 1 campaign, 2 numbers: valid\n"), err

@@ -11,6 +11,7 @@ Nothing here quotes the file's content.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import warnings
@@ -44,6 +45,9 @@ _CHUNK = 1 << 20
 _SHOWN_HIDDEN = 5
 #: Excel's column limit (XFD): a `<col>` range reaching past it hides nothing more
 MAX_COLUMNS = 16_384
+#: a column narrower than this many characters is as hidden: at Excel's default font it
+#: is drawn a pixel wide or less (0.07 and below: no pixel at all)
+MIN_WIDTH = 0.1
 
 
 @dataclass
@@ -254,12 +258,15 @@ def sheet_rows(
             date_formats=book._date_formats,
             timedelta_formats=book._timedelta_formats,
         )
+        shown: set[int] = set()  # the columns a `<col>` gives a width one can see
         if columns is not None:
             # each `<col>` as read (openpyxl's own keeps one per first column: the last);
             # `parse` looks the method up on the parser each time it starts
-            hide = functools.partial(_hide_columns, columns=columns)
+            hide = functools.partial(_hide_columns, columns=columns, shown=shown)
             parser.parse_column_dimensions = hide  # type: ignore[method-assign]
         for index, cells in parser.parse():
+            if columns is not None and counter == 1:
+                _hide_by_default(parser, columns, shown)
             # a row's attributes beyond `r` and `spans`, kept by openpyxl; dropped as read
             attributes = parser.row_dimensions.pop(str(index), None) or {}
             while counter < index:
@@ -270,23 +277,53 @@ def sheet_rows(
                 hidden = _true(attributes.get("hidden")) or _zero(attributes.get("ht"))
                 yield index, values, hidden
                 counter += 1
+    if columns is not None:  # a `<sheetFormatPr>` after the rows, as no app writes it
+        _hide_by_default(parser, columns, shown)
 
 
-def _hide_columns(col: Any, columns: set[int]) -> None:
-    """A `<col>` element's columns (1-based `min` to `max`), into `columns` when hidden."""
+def _hide_by_default(parser: Any, columns: set[int], shown: set[int]) -> None:
+    """Every column no `<col>` gives a width into `columns`, when the sheet's default
+    width is (nearly) 0 (`<sheetFormatPr defaultColWidth="0">`: each column is shown at
+    a width of 0 unless given another, as Excel saves a sheet whose unused columns are
+    hidden)."""
+    default = getattr(getattr(parser, "sheet_format", None), "defaultColWidth", None)
+    if default is not None and _narrow(default):
+        columns.update(column for column in range(MAX_COLUMNS) if column not in shown)
+
+
+def _hide_columns(col: Any, columns: set[int], shown: set[int]) -> None:
+    """A `<col>` element's columns (1-based `min` to `max`), into `columns` when hidden
+    (or narrower than MIN_WIDTH), else into `shown` when it gives them a width."""
     attributes = col.attrib
-    if not (_true(attributes.get("hidden")) or _zero(attributes.get("width"))):
+    if not (_true(attributes.get("hidden")) or _narrow(attributes.get("width"))):
+        if attributes.get("width") is not None:
+            with contextlib.suppress(KeyError, ValueError):  # a column openpyxl reads
+                shown.update(_range(attributes))
         return
+    columns.update(_range(attributes))
+
+
+def _range(attributes: Any) -> range:
+    """A `<col>` element's columns, 0-based."""
     first = int(attributes["min"].strip())
     last = min(int(attributes.get("max", str(first)).strip()), MAX_COLUMNS)
     if not 1 <= first <= last:
         raise ValueError("a <col> element names no column")
-    columns.update(range(first - 1, last))
+    return range(first - 1, last)
 
 
 def _true(value: Any) -> bool:
     """An XML Schema boolean that is true: `1` or `true`, around spaces."""
     return isinstance(value, str) and value.strip() in ("1", "true")
+
+
+def _narrow(value: Any) -> bool:
+    """A column width under MIN_WIDTH (`width="0"`, `"0.01"`, or below 0): a spreadsheet app
+    shows no more than a pixel of that column, as of a hidden one."""
+    try:
+        return value is not None and float(value) < MIN_WIDTH
+    except (TypeError, ValueError):
+        return False
 
 
 def _zero(value: Any) -> bool:
