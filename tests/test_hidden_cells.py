@@ -318,3 +318,102 @@ def test_a_default_width_one_can_see_hides_nothing(
     )
     code, out, err = run_cli(capsys, "validate", "m.yaml")
     assert (code, out) == (0, "1 file, 1 campaign, 2 numbers: valid\n"), err
+
+
+# -- merged cells: one value shown across them, each cell read as saved ---------------------
+
+#: a header naming the phone in B, then three people
+TABLE = (
+    ("Display Phone", "Phone Number", "First Name", "Company"),
+    ("+1 650 799 1140", "+1 650 799 1140", "Joey", "Acme"),
+    ("+1 650 799 1141", "+1 650 799 1141", "Ana"),
+    ("+1 650 799 1142", "+1 650 799 1142", "Priya"),
+)
+
+
+def _merged(path: Path, *refs: str, **cells: str) -> Path:
+    """TABLE with these ranges merged, and `cells` (`B3="..."`) overwritten."""
+    table = [list(values) for values in TABLE]
+    for ref, value in cells.items():
+        row, column = int(ref[1:]) - 1, ord(ref[0]) - 65
+        table[row] += [""] * (column + 1 - len(table[row]))
+        table[row][column] = value
+    rows = "".join(sheet_row(f' r="{n}"', *values) for n, values in enumerate(table, 1))
+    merges = "".join(f'<x:mergeCell ref="{ref}"/>' for ref in refs)
+    return crafted(path, rows, after=f"<x:mergeCells>{merges}</x:mergeCells>")
+
+
+def test_a_merged_cell_hiding_the_phone_read_is_refused(
+    here: Path, capsys: pytest.CaptureFixture[str], cli_env: Emulator
+) -> None:
+    """A2:B2 merged shows A2's phone across both; B2, covered, holds another, and B is
+    the column read as the phone: the number dialed is one nobody sees."""
+    _merged(here / "n.xlsx", "A2:B2", B2="+1 900 555 0100")
+    for command in (["validate"], ["plan"]):
+        code, out, err = run_cli(capsys, *command, "m.yaml")
+        assert (code, out) == (1, ""), command
+        assert err.splitlines() == [
+            "n.xlsx:Leads!A2: cells A2:B2 are merged: a spreadsheet app shows A2's value "
+            "across them, yet upcall-sync reads each cell's own value as each number's phone "
+            "(an empty one, or one nobody reviewing the workbook sees); unmerge the cells "
+            "and fill each one"
+        ], (command, err)
+    assert writes(cli_env) == 0
+
+
+def test_cells_merged_down_a_column_read_are_refused_quoting_none(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """D2:D4 shows Acme on every row, yet Ana's and Priya's company read empty; a covered
+    cell's own error (B3 is no phone) is not said: it would quote what nobody sees."""
+    _merged(here / "n.xlsx", "D2:D4", "A3:C3", B3="12", C3="secret")
+    code, _out, err = run_cli(capsys, "validate", "m.yaml")
+    assert code == 1
+    lines = err.splitlines()
+    assert lines[0].startswith("n.xlsx:Leads!D2: cells D2:D4 are merged"), err
+    assert "as each number's company (" in lines[0], err
+    assert lines[1].startswith("n.xlsx:Leads!A3: cells A3:C3 are merged"), err
+    assert "as each number's phone and first_name (" in lines[1], err
+    assert lines[2:] == ["error: 2 problems found in the manifests"], err
+    assert "12" not in err and "secret" not in err
+
+
+def test_a_header_merged_over_a_column_it_reads_is_refused(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """C1:D1 shows `First Name` over two columns; D1, covered, names D the company."""
+    _merged(here / "n.xlsx", "C1:D1")
+    code, _out, err = run_cli(capsys, "validate", "m.yaml")
+    assert code == 1
+    assert err.startswith("n.xlsx:Leads!C1: cells C1:D1 are merged: "), err
+    assert "as each number's company (" in err, err
+
+
+@pytest.mark.parametrize(
+    "refs",
+    [
+        ("A2:A4",),  # a column the sheet ignores
+        ("E2:F4",),  # right of the table
+        ("A1:A4",),  # the ignored column, its header too
+    ],
+)
+def test_merged_cells_the_sheet_does_not_read_are_fine(
+    here: Path, capsys: pytest.CaptureFixture[str], refs: tuple[str, ...]
+) -> None:
+    _merged(here / "n.xlsx", *refs)
+    code, out, err = run_cli(capsys, "validate", "m.yaml")
+    assert (code, out) == (0, "1 file, 1 campaign, 3 numbers: valid\n"), err
+
+
+def test_an_opt_out_list_reads_its_merged_cells_as_saved(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _merged(here / "optouts.xlsx", "A3:B3", B3="+1 650 799 9998")
+    (here / "m.yaml").write_text(
+        "version: 1\ndo_not_call_csv: optouts.xlsx\ncampaigns:\n  - name: a\n    numbers:\n"
+        '      - {phone: "+1 650 799 9998", first_name: Ana}\n'
+    )
+    code, _out, err = run_cli(capsys, "validate", "m.yaml")
+    assert code == 1
+    assert "+16507999998 at optouts.xlsx:Leads!3:3" in err, err
+    assert "merged" not in err

@@ -30,7 +30,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from upcall_sync.core.model import ADDRESS_PARTS, Contact, DesiredNumber
 from upcall_sync.core.normalize import quote
-from upcall_sync.errors import Location, Problem
+from upcall_sync.errors import Location, Problem, column_letters
 from upcall_sync.manifest import csvload, xlsxload
 from upcall_sync.manifest.contacts_header import ContactsRef, Header, HeaderReader, Place
 from upcall_sync.manifest.csvload import csv_path, excerpt, open_regular_file
@@ -170,6 +170,40 @@ def _refuse_hidden(
             or problem.location.line <= reader.top
         ]
         problems.extend(refused)
+    _refuse_merged(problems, held.merged, reader, place)
+
+
+def _refuse_merged(
+    problems: list[Problem],
+    merged: list[tuple[int, int, int, int]],
+    reader: _Reader,
+    place: Place,
+) -> None:
+    """Each range of merged cells that covers a cell the sheet reads as a field (at the
+    header's row or below), in one line: the problems of the cells it covers go (they
+    would quote what nobody reviewing the workbook sees)."""
+    for low_col, low_row, high_col, high_row in merged:
+        names = [
+            name
+            for column, name in sorted(reader.header.fields.items())
+            if low_col <= column + 1 <= high_col
+            # the cells it covers in that column: all but the first cell of the range
+            and high_row >= max(low_row + (column + 1 == low_col), reader.top)
+        ]
+        if not names:
+            continue
+        first = f"{column_letters(low_col)}{low_row}"
+        last = f"{column_letters(high_col)}{high_row}"
+        problems[:] = [
+            problem
+            for problem in problems
+            if problem.location.file != place.display
+            or not low_col <= problem.location.column <= high_col
+            or not low_row <= problem.location.line <= high_row
+            or (problem.location.line, problem.location.column) == (low_row, low_col)
+        ]
+        message = xlsxload.merged_message(first, last, names)
+        problems.append(Problem(place(low_row, low_col), "", message))
 
 
 _FORMULA_WITHOUT_RESULT = (

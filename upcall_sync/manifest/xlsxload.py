@@ -63,6 +63,11 @@ class Hidden:
     #: where it does (the header's row for a column hidden only after the rows were read,
     #: whose cells were not looked at)
     columns: dict[int, int] = field(default_factory=dict)
+    #: each range of merged cells (min_col, min_row, max_col, max_row; 1-based) that covers
+    #: a cell of the header's row or below: an app shows the range's first cell across
+    #: it, while every cell it covers is read as saved (most often empty; or what a
+    #: hand or a script put there, which nobody sees)
+    merged: list[tuple[int, int, int, int]] = field(default_factory=list)
 
 
 def check_unzipped_size(fh: BinaryIO, display: str, limit: int) -> None:
@@ -177,11 +182,12 @@ def xlsx_rows(
     number = 0
     seen = 0
     columns: set[int] | None = None if held is None else set()
+    merged: list[tuple[int, int, int, int]] | None = None if held is None else []
     looked: frozenset[int] = frozenset()  # the hidden columns every row was looked at in
     pending: list[int] = []  # those of them under the header not yet seen holding anything
     header = 0
     try:
-        for number, values, hidden in _quietly(sheet_rows(ws, columns)):
+        for number, values, hidden in _quietly(sheet_rows(ws, columns, merged)):
             seen += len(values)
             if number > MAX_ROWS or seen > MAX_CELLS:
                 raise _too_big()
@@ -211,6 +217,7 @@ def xlsx_rows(
     # rows, as no app writes it): its cells were not all looked at, so it counts as filled
     for column in (columns or set()) - looked:
         held.columns.setdefault(column, header)
+    held.merged = [m for m in merged or () if m[3] >= header and m[:2] != m[2:]]
     if held.rows and not width:  # every row that holds anything is hidden: no table
         raise TableError(
             hidden_rows_message(held.rows, above=True), Location(display, held.rows[0])
@@ -229,7 +236,9 @@ def _note_columns(held: Hidden, pending: list[int], cells: list[str], number: in
 
 
 def sheet_rows(
-    ws: Any, columns: set[int] | None = None
+    ws: Any,
+    columns: set[int] | None = None,
+    merged: list[tuple[int, int, int, int]] | None = None,
 ) -> Iterator[tuple[int, tuple[Any, ...], bool]]:
     """(number, values, hidden) of each row, as `ws.iter_rows(values_only=True)` yields
     them once `ws.reset_dimensions()` (openpyxl's own loop, `_cells_by_row`): rows the
@@ -244,7 +253,9 @@ def sheet_rows(
 
     With `columns`, each column the sheet hides (`<col min="3" max="5" hidden="1">`, or
     a width of 0) is added to it (0-based) as the same parser reads the sheet's `<cols>`:
-    before the first row in a sheet an app saved, after the rows in a hand-written one."""
+    before the first row in a sheet an app saved, after the rows in a hand-written one.
+    With `merged`, each range of merged cells (`<mergeCell ref="B2:C5"/>`, after the
+    rows) is added to it, as (min_col, min_row, max_col, max_row), 1-based."""
     from openpyxl.worksheet._reader import WorkSheetParser
 
     book = ws.parent
@@ -279,6 +290,17 @@ def sheet_rows(
                 counter += 1
     if columns is not None:  # a `<sheetFormatPr>` after the rows, as no app writes it
         _hide_by_default(parser, columns, shown)
+    if merged is not None and parser.merged_cells is not None:
+        merged.extend(map(_bounds, parser.merged_cells.mergeCell))
+
+
+def _bounds(cell: Any) -> tuple[int, int, int, int]:
+    """A `<mergeCell>`'s range as (min_col, min_row, max_col, max_row), 1-based; a whole
+    column (`B:B`) or row (`2:2`) reaches the sheet's edges."""
+    from openpyxl.utils.cell import range_boundaries
+
+    low_col, low_row, high_col, high_row = range_boundaries(cell.ref.strip())
+    return (low_col or 1, low_row or 1, high_col or MAX_COLUMNS, high_row or MAX_ROWS)
 
 
 def _hide_by_default(parser: Any, columns: set[int], shown: set[int]) -> None:
@@ -368,6 +390,17 @@ def hidden_rows_message(rows: list[int], *, above: bool = False) -> str:
         f"(by hand, in a collapsed group, by a filter, or at a height of 0): nobody reviewing "
         f"the workbook sees {what}; unhide the {'row' if one else 'rows'}, or delete "
         f"{'it' if one else 'them'}"
+    )
+
+
+def merged_message(first: str, last: str, names: list[str]) -> str:
+    """The refusal of a dialed list whose sheet merges cells it reads (`B2` to `B5`)."""
+    read = " and ".join(names)
+    return (
+        f"cells {first}:{last} are merged: a spreadsheet app shows {first}'s value across "
+        f"them, yet upcall-sync reads each cell's own value as each number's {read} (an "
+        "empty one, or one nobody reviewing the workbook sees); unmerge the cells and fill "
+        "each one"
     )
 
 
