@@ -136,6 +136,9 @@ def _hidden_numbers(path: Path) -> set[int]:
         # a row of height 0 shows nothing either (a script's way of hiding it)
         (HEADER + SHOWN + sheet_row(' r="5" ht="0" customHeight="1"', *HIDDEN), 5),
         (HEADER + SHOWN + sheet_row(' r="5" ht=" 0.0 "', *HIDDEN), 5),
+        # lower than a pixel, or below 0: no app shows any of it
+        (HEADER + SHOWN + sheet_row(' r="5" ht="0.01" customHeight="1"', *HIDDEN), 5),
+        (HEADER + SHOWN + sheet_row(' r="5" ht="-1"', *HIDDEN), 5),
         # rows without `r` follow the row before; a comment or a row of another
         # namespace is no row
         (HEADER + "<!-- <x:row> -->" + sheet_row(' hidden="1"', *HIDDEN), 2),
@@ -175,7 +178,7 @@ def test_a_zero_height_row_is_refused_naming_its_height(
         + sheet_row(' r="3"', "+16507991143"),
         HEADER + SHOWN + sheet_row(' r="3" hidden="0" o:hidden="1"', "+16507991143"),
         HEADER + SHOWN + sheet_row(' r="3"', "+16507991143", 'hidden="1"'),
-        HEADER + SHOWN + sheet_row(' r="3" ht="0.5" customHeight="1"', "+16507991143"),
+        HEADER + SHOWN + sheet_row(' r="3" ht="0.75" customHeight="1"', "+16507991143"),
         HEADER + SHOWN + sheet_row(' r="3" ht="zero"', "+16507991143"),
     ],
 )

@@ -48,6 +48,8 @@ MAX_COLUMNS = 16_384
 #: a column narrower than this many characters is as hidden: at Excel's default font it
 #: is drawn a pixel wide or less (0.07 and below: no pixel at all)
 MIN_WIDTH = 0.1
+#: a row lower than this many points is as hidden: drawn less than a pixel high (96 dpi)
+MIN_HEIGHT = 0.75
 
 
 @dataclass
@@ -171,7 +173,7 @@ def xlsx_rows(
     row elements; past Excel's row limit or MAX_CELLS it is refused, quoting nothing.
 
     With `held` (a list that is dialed), a row that holds anything and that the workbook
-    hides (by hand, grouped, filtered out, or at a height of 0) is not handed on but
+    hides (by hand, grouped, filtered out, or at a height of (nearly) 0) is not handed on but
     added to `held.rows`, above the table too (the header is then the first row anyone
     sees); each hidden column (or one of width 0) that holds anything below the header
     goes into `held.columns`, for the caller to refuse the file if it reads that column.
@@ -245,7 +247,7 @@ def sheet_rows(
     XML skips come empty, a row numbered at or before one read already is dropped.
 
     `hidden` is the row element's `hidden` attribute (`<row r="12" hidden="1">`: hidden
-    by hand, in a collapsed group, or filtered out), or a height of 0, as openpyxl's
+    by hand, in a collapsed group, or filtered out), or a height of (nearly) 0, as openpyxl's
     own XML parser read it in the same pass as the row's cells, so a row is numbered
     as its cells are (`r="12.0"`, rows without `r`) and its attribute read as XML reads
     it (entities, `>` in another attribute's value, comments and CDATA that look like
@@ -285,7 +287,7 @@ def sheet_rows(
                 counter += 1
             if counter == index:
                 values = ws._get_row(cells, values_only=True)
-                hidden = _true(attributes.get("hidden")) or _zero(attributes.get("ht"))
+                hidden = _true(attributes.get("hidden")) or _flat(attributes.get("ht"))
                 yield index, values, hidden
                 counter += 1
     if columns is not None:  # a `<sheetFormatPr>` after the rows, as no app writes it
@@ -348,11 +350,11 @@ def _narrow(value: Any) -> bool:
         return False
 
 
-def _zero(value: Any) -> bool:
-    """A row height of 0 (`ht="0"`, as a script writes a row it means to hide): a spreadsheet
-    app shows nothing of that row, as of a hidden one."""
+def _flat(value: Any) -> bool:
+    """A row height under MIN_HEIGHT (`ht="0"`, as a script writes a row it means to hide,
+    `"0.01"`, or below 0): a spreadsheet app shows no pixel of that row, as of a hidden one."""
     try:
-        return isinstance(value, str) and float(value) == 0
+        return isinstance(value, str) and float(value) < MIN_HEIGHT
     except ValueError:
         return False
 
