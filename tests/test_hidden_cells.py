@@ -389,6 +389,22 @@ def test_a_header_merged_over_a_column_it_reads_is_refused(
     assert "as each number's company (" in err, err
 
 
+def test_the_ranges_of_every_merge_cells_element_are_read(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two `<mergeCells>` (as no app writes them): LibreOffice merges the ranges of both,
+    while openpyxl keeps the last; A2:B2, in the first, hid the phone read from B2."""
+    table = [list(values) for values in TABLE]
+    table[1][1] = "+1 900 555 0100"
+    rows = "".join(sheet_row(f' r="{n}"', *values) for n, values in enumerate(table, 1))
+    merges = '<x:mergeCells><x:mergeCell ref="A2:B2"/></x:mergeCells>'
+    crafted(here / "n.xlsx", rows, after=merges + merges.replace("A2:B2", "F9:G9"))
+    code, _out, err = run_cli(capsys, "validate", "m.yaml")
+    assert code == 1
+    assert err.startswith("n.xlsx:Leads!A2: cells A2:B2 are merged: "), err
+    assert "900" not in err
+
+
 @pytest.mark.parametrize(
     "refs",
     [

@@ -258,12 +258,10 @@ def sheet_rows(
     before the first row in a sheet an app saved, after the rows in a hand-written one.
     With `merged`, each range of merged cells (`<mergeCell ref="B2:C5"/>`, after the
     rows) is added to it, as (min_col, min_row, max_col, max_row), 1-based."""
-    from openpyxl.worksheet._reader import WorkSheetParser
-
     book = ws.parent
     counter = 1
     with ws._get_source() as source:
-        parser = WorkSheetParser(
+        parser = _parser_class()(
             source,
             ws._shared_strings,
             data_only=book.data_only,
@@ -276,7 +274,7 @@ def sheet_rows(
             # each `<col>` as read (openpyxl's own keeps one per first column: the last);
             # `parse` looks the method up on the parser each time it starts
             hide = functools.partial(_hide_columns, columns=columns, shown=shown)
-            parser.parse_column_dimensions = hide  # type: ignore[method-assign]
+            parser.parse_column_dimensions = hide
         for index, cells in parser.parse():
             if columns is not None and counter == 1:
                 _hide_by_default(parser, columns, shown)
@@ -292,8 +290,32 @@ def sheet_rows(
                 counter += 1
     if columns is not None:  # a `<sheetFormatPr>` after the rows, as no app writes it
         _hide_by_default(parser, columns, shown)
-    if merged is not None and parser.merged_cells is not None:
-        merged.extend(map(_bounds, parser.merged_cells.mergeCell))
+    if merged is not None:
+        merged.extend(map(_bounds, parser.merges))
+
+
+@functools.cache
+def _parser_class() -> Any:
+    """openpyxl's sheet parser, keeping the ranges of every `<mergeCells>` element: its
+    own keeps the last one only, while LibreOffice merges the ranges of each (a second
+    element, as no app writes it, hid the first one's ranges: a phone nobody saw was
+    dialed)."""
+    from openpyxl.worksheet._reader import WorkSheetParser
+
+    class Parser(WorkSheetParser):
+        merges: list[Any]
+
+        @property
+        def merged_cells(self) -> None:
+            return None
+
+        @merged_cells.setter
+        def merged_cells(self, value: Any) -> None:
+            ranges = self.__dict__.setdefault("merges", [])
+            if value is not None:
+                ranges.extend(value.mergeCell)
+
+    return Parser
 
 
 def _bounds(cell: Any) -> tuple[int, int, int, int]:
