@@ -405,6 +405,35 @@ def test_the_ranges_of_every_merge_cells_element_are_read(
     assert "900" not in err
 
 
+def test_many_merged_ranges_are_refused_in_one_pass_over_the_problems() -> None:
+    """30,000 ranges merged over the phone column took 109 s to refuse: the problems were
+    filtered once a range. Each range is one line; a covered cell's problem goes, once."""
+    from types import SimpleNamespace
+
+    from upcall_sync.errors import Problem
+    from upcall_sync.manifest.contacts_file import _refuse_merged
+    from upcall_sync.manifest.contacts_header import Header, Place
+
+    class Counted(list[Problem]):
+        passes = 0
+
+        def __iter__(self) -> Any:
+            Counted.passes += 1
+            return super().__iter__()
+
+    place = Place("n.xlsx", "Leads", shown=True)
+    problems = Counted(
+        [Problem(place(3, 2), "phone", "is not valid: 12"), Problem(place(4, 1), "", "x")]
+    )
+    reader = SimpleNamespace(header=Header(fields={1: "phone"}), top=1)
+    ranges = [(1, row, 2, row) for row in range(2, 2_002)]
+    _refuse_merged(problems, ranges, reader, place)  # type: ignore[arg-type]
+    assert Counted.passes <= 2
+    assert len(problems) == 2_001
+    assert problems[0].message == "x"
+    assert [str(p.location) for p in problems[1:3]] == ["n.xlsx:Leads!A2", "n.xlsx:Leads!A3"]
+
+
 @pytest.mark.parametrize(
     "refs",
     [

@@ -18,6 +18,7 @@ Phone Number`) are an error showing the line to add. This module reads the rows.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import os
 import re
@@ -180,8 +181,12 @@ def _refuse_merged(
     place: Place,
 ) -> None:
     """Each range of merged cells that covers a cell the sheet reads as a field (at the
-    header's row or below), in one line: the problems of the cells it covers go (they
-    would quote what nobody reviewing the workbook sees)."""
+    header's row or below), in one line: the problems of the cells they cover go (they
+    would quote what nobody reviewing the workbook sees), in one pass over the problems
+    (one pass a range took 109 s for 30,000 ranges)."""
+    refused: list[Problem] = []
+    spans: dict[int, list[tuple[int, int]]] = {}  # 1-based column -> rows it covers
+    columns = {p.location.column for p in problems if p.location.file == place.display}
     for low_col, low_row, high_col, high_row in merged:
         names = [
             name
@@ -192,18 +197,41 @@ def _refuse_merged(
         ]
         if not names:
             continue
+        for column in columns:
+            if low_col <= column <= high_col:
+                spans.setdefault(column, []).append((low_row + (column == low_col), high_row))
         first = f"{column_letters(low_col)}{low_row}"
         last = f"{column_letters(high_col)}{high_row}"
-        problems[:] = [
-            problem
-            for problem in problems
-            if problem.location.file != place.display
-            or not low_col <= problem.location.column <= high_col
-            or not low_row <= problem.location.line <= high_row
-            or (problem.location.line, problem.location.column) == (low_row, low_col)
-        ]
         message = xlsxload.merged_message(first, last, names)
-        problems.append(Problem(place(low_row, low_col), "", message))
+        refused.append(Problem(place(low_row, low_col), "", message))
+    covered = {column: _union(rows) for column, rows in spans.items()}
+    problems[:] = [
+        problem
+        for problem in problems
+        if problem.location.file != place.display
+        or not _within_rows(covered.get(problem.location.column), problem.location.line)
+    ]
+    problems.extend(refused)
+
+
+def _union(spans: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
+    """Row spans (first, last) as the starts and ends of disjoint ones, in order."""
+    starts: list[int] = []
+    ends: list[int] = []
+    for low, high in sorted(spans):
+        if ends and low <= ends[-1] + 1:
+            ends[-1] = max(ends[-1], high)
+        elif low <= high:
+            starts.append(low)
+            ends.append(high)
+    return starts, ends
+
+
+def _within_rows(spans: tuple[list[int], list[int]] | None, line: int) -> bool:
+    if spans is None:
+        return False
+    at = bisect.bisect_right(spans[0], line) - 1
+    return at >= 0 and line <= spans[1][at]
 
 
 _FORMULA_WITHOUT_RESULT = (
