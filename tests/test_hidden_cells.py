@@ -435,6 +435,36 @@ def test_many_merged_ranges_are_refused_in_one_pass_over_the_problems() -> None:
 
 
 @pytest.mark.parametrize(
+    "header",
+    [
+        ("phone", "first_name", "Secret 900"),  # own names: C1 an unknown column
+        ("Phone Number", "First Name", "Secret 900"),  # an export's: C1 ignored, warned of
+        ("Phone Number", "Mobile Phone Number"),  # two phone columns, one covered
+    ],
+)
+def test_a_header_cell_merged_over_is_refused_quoting_none(
+    here: Path, capsys: pytest.CaptureFixture[str], header: tuple[str, ...]
+) -> None:
+    """A1:C1 shows A1's name across the header; B1 and C1, covered, named columns in
+    the errors and warnings about the header, quoting what nobody sees. The header's
+    problems wait until the cells are unmerged (found even when the header is refused:
+    the merged cells come after the rows)."""
+    table = [header, ("+1 650 799 1140", "Joey"), ("+1 650 799 1141", "Ana")]
+    rows = "".join(sheet_row(f' r="{n}"', *values) for n, values in enumerate(table, 1))
+    end = "C1" if len(header) == 3 else "B1"
+    crafted(
+        here / "n.xlsx", rows, after=f'<x:mergeCells><x:mergeCell ref="A1:{end}"/></x:mergeCells>'
+    )
+    code, _out, err = run_cli(capsys, "validate", "m.yaml")
+    assert code == 1
+    lines = err.splitlines()
+    assert lines[0].startswith(f"n.xlsx:Leads!A1: cells A1:{end} are merged: "), err
+    assert "a column's name in the header (" in lines[0], err
+    assert lines[1:] in ([], ["error: 1 problem found in the manifests"]), err
+    assert "Secret" not in err and "Mobile" not in err
+
+
+@pytest.mark.parametrize(
     "refs",
     [
         ("A2:A4",),  # a column the sheet ignores

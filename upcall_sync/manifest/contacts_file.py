@@ -19,6 +19,7 @@ Phone Number`) are an error showing the line to add. This module reads the rows.
 from __future__ import annotations
 
 import bisect
+import collections
 import hashlib
 import os
 import re
@@ -131,8 +132,11 @@ def _read_xlsx(path: Path, ref: ContactsRef, result: ContactsFile, reader: _Read
         place = Place(result.display, name, shown=ref.sheet is not None)
         # an opt-out list reads hidden rows and columns: each is one more person not to call
         held = None if ref.key == "do_not_call_csv" else xlsxload.Hidden()
+        rows = xlsxload.xlsx_rows(book, name, result.display, held)
         try:
-            reader.read(xlsxload.xlsx_rows(book, name, result.display, held), place)
+            reader.read(rows, place)
+            if held is not None:  # a header refused: its merged cells come after the rows
+                collections.deque(rows, maxlen=0)
         finally:
             book.close()
         if reader.no_phone:
@@ -181,10 +185,12 @@ def _refuse_merged(
     place: Place,
 ) -> None:
     """Each range of merged cells that covers a cell the sheet reads as a field (at the
-    header's row or below), in one line: the problems of the cells they cover go (they
-    would quote what nobody reviewing the workbook sees), in one pass over the problems
-    (one pass a range took 109 s for 30,000 ranges)."""
+    header's row or below), or a header cell that names a column, in one line: the
+    problems of the cells they cover go (they would quote what nobody reviewing the
+    workbook sees; the header's all go, as one can name several columns), in one pass
+    over the problems (one pass a range took 109 s for 30,000 ranges)."""
     refused: list[Problem] = []
+    heading = False  # whether a range covers a header cell that names a column
     spans: dict[int, list[tuple[int, int]]] = {}  # 1-based column -> rows it covers
     columns = {p.location.column for p in problems if p.location.file == place.display}
     for low_col, low_row, high_col, high_row in merged:
@@ -195,23 +201,35 @@ def _refuse_merged(
             # the cells it covers in that column: all but the first cell of the range
             and high_row >= max(low_row + (column + 1 == low_col), reader.top)
         ]
-        if not names:
+        named = low_row <= reader.top <= high_row and any(
+            cell.strip()
+            for column, cell in enumerate(reader.heading[low_col - 1 : high_col], low_col)
+            if (reader.top, column) != (low_row, low_col)
+            and column - 1 not in reader.header.fields  # else said as its field
+        )
+        if not names and not named:
             continue
+        heading = heading or named
         for column in columns:
             if low_col <= column <= high_col:
                 spans.setdefault(column, []).append((low_row + (column == low_col), high_row))
         first = f"{column_letters(low_col)}{low_row}"
         last = f"{column_letters(high_col)}{high_row}"
-        message = xlsxload.merged_message(first, last, names)
+        message = xlsxload.merged_message(first, last, names, header=named)
         refused.append(Problem(place(low_row, low_col), "", message))
     covered = {column: _union(rows) for column, rows in spans.items()}
     problems[:] = [
         problem
         for problem in problems
         if problem.location.file != place.display
-        or not _within_rows(covered.get(problem.location.column), problem.location.line)
+        or not (
+            _within_rows(covered.get(problem.location.column), problem.location.line)
+            or (heading and problem.location.line == reader.top)
+        )
     ]
     problems.extend(refused)
+    if heading:  # a warning naming the columns it ignores would quote a covered one
+        reader.result.warnings.clear()
 
 
 def _union(spans: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
@@ -254,6 +272,8 @@ class _Reader:
     header: Header = field(default_factory=Header)
     #: the header's row (or line)
     top: int = 0
+    #: the header's cells, as read
+    heading: list[str] = field(default_factory=list)
     batch: list[dict[str, Any]] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
     #: the 0-based column each batched number's phone came from
@@ -275,6 +295,7 @@ class _Reader:
             raise TableError("the sheet is empty: it needs a header row", where(1, 1))
         reader = HeaderReader(self.ref, where, first.cells, first.number)
         self.top = first.number
+        self.heading = first.cells
         header = reader.read()
         self.problems.extend(reader.problems)
         self.result.warnings.extend(reader.warnings)

@@ -417,12 +417,15 @@ def hidden_rows_message(rows: list[int], *, above: bool = False) -> str:
     )
 
 
-def merged_message(first: str, last: str, names: list[str]) -> str:
-    """The refusal of a dialed list whose sheet merges cells it reads (`B2` to `B5`)."""
-    read = " and ".join(names)
+def merged_message(first: str, last: str, names: list[str], *, header: bool = False) -> str:
+    """The refusal of a dialed list whose sheet merges cells it reads (`B2` to `B5`) as
+    these fields, or (`header`) as the name of a column."""
+    read = [f"each number's {' and '.join(names)}"] if names else []
+    if header:
+        read.append("a column's name in the header")
     return (
         f"cells {first}:{last} are merged: a spreadsheet app shows {first}'s value across "
-        f"them, yet upcall-sync reads each cell's own value as each number's {read} (an "
+        f"them, yet upcall-sync reads each cell's own value as {' and as '.join(read)} (an "
         "empty one, or one nobody reviewing the workbook sees); unmerge the cells and fill "
         "each one"
     )
