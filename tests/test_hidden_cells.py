@@ -425,7 +425,9 @@ def test_many_merged_ranges_are_refused_in_one_pass_over_the_problems() -> None:
     problems = Counted(
         [Problem(place(3, 2), "phone", "is not valid: 12"), Problem(place(4, 1), "", "x")]
     )
-    reader = SimpleNamespace(header=Header(fields={1: "phone"}), top=1)
+    reader = SimpleNamespace(
+        header=Header(fields={1: "phone"}), top=1, blank_between=lambda _low, _high: False
+    )
     ranges = [(1, row, 2, row) for row in range(2, 2_002)]
     _refuse_merged(problems, ranges, reader, place)  # type: ignore[arg-type]
     assert Counted.passes <= 2
@@ -492,3 +494,24 @@ def test_an_opt_out_list_reads_its_merged_cells_as_saved(
     assert code == 1
     assert "+16507999998 at optouts.xlsx:Leads!3:3" in err, err
     assert "merged" not in err
+
+
+@pytest.mark.parametrize(
+    ("refs", "refused"),
+    [
+        (("B5:C7",), ""),  # below the table, every cell blank: shown as read
+        (("B4:C6",), "B4"),  # from Priya's row down: her first_name shown across C4
+        (("B6:B7", "C9:C12"), ""),
+    ],
+)
+def test_merged_cells_over_blank_rows_below_the_table_are_fine(
+    here: Path, capsys: pytest.CaptureFixture[str], refs: tuple[str, ...], refused: str
+) -> None:
+    """A template's blank merged block under the table shows nothing and reads nothing."""
+    _merged(here / "n.xlsx", *refs)
+    code, out, err = run_cli(capsys, "validate", "m.yaml")
+    if refused:
+        assert (code, out) == (1, ""), err
+        assert err.startswith(f"n.xlsx:Leads!{refused}: cells {refused}:"), err
+    else:
+        assert (code, out) == (0, "1 file, 1 campaign, 3 numbers: valid\n"), err

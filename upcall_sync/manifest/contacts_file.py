@@ -207,8 +207,8 @@ def _refuse_merged(
             if (reader.top, column) != (low_row, low_col)
             and column - 1 not in reader.header.fields  # else said as its field
         )
-        if not names and not named:
-            continue
+        if (not names and not named) or reader.blank_between(low_row, high_row):
+            continue  # nothing read under it, or nothing at all: shown as read
         heading = heading or named
         for column in columns:
             if low_col <= column <= high_col:
@@ -274,6 +274,9 @@ class _Reader:
     top: int = 0
     #: the header's cells, as read
     heading: list[str] = field(default_factory=list)
+    #: the rows below the header blank within the table, in order; the last one that is not
+    blank: list[int] = field(default_factory=list)
+    last: int = 0
     batch: list[dict[str, Any]] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
     #: the 0-based column each batched number's phone came from
@@ -309,10 +312,21 @@ class _Reader:
         self._validate()
         self._warn_numeric_phones()
 
+    def blank_between(self, low: int, high: int) -> bool:
+        """Whether every row from `low` to `high` was read blank within the table, or lies
+        below its last filled row (a row the sheet hides is neither)."""
+        high = min(high, self.last)
+        if low <= self.top:
+            return False
+        begin, end = bisect.bisect_left(self.blank, low), bisect.bisect_right(self.blank, high)
+        return high < low or end - begin == high - low + 1
+
     def _row(self, row: Row) -> None:
         cells = _within(row.cells, self.header.width)
         if not cells or all(not c.strip() for c in cells):
+            self.blank.append(row.number)
             return
+        self.last = row.number
         if not self.header.named <= len(cells) <= self.header.width:
             self.problems.append(
                 Problem(
