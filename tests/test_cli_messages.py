@@ -36,10 +36,14 @@ def manifest(tmp_path: Path) -> Path:
 # -- the API path ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("suffix", ["", "/", "/api", "/api/"])
+@pytest.mark.parametrize(
+    "suffix", ["", "/", "/api", "/api/", "/api/v1/campaigns", "/api/v1/campaigns/877?x=1"]
+)
 def test_a_404_from_a_url_without_api_v1_says_where_the_api_lives(
     cli_env: Emulator, capsys: pytest.CaptureFixture[str], manifest: Path, suffix: str
 ) -> None:
+    """Also an endpoint's URL pasted whole: the hint cuts it after /api/v1 (it used to
+    add a second one: `.../api/v1/campaigns/api/v1`)."""
     root = cli_env.base_url.removesuffix("/api/v1")
     code, out, err = run_cli(capsys, "plan", "--api-url", root + suffix, str(manifest))
     assert code == 1 and out == ""

@@ -156,6 +156,9 @@ def test_a_base_url_without_api_v1_fails_with_a_hint(
     assert code == 1 and f"try --api-url {bare}/api/v1" in checks["base-url"]["evidence"]
     code, checks = doctor(capsys, "--api-url", bare + "/upcall/api/v1")
     assert code == 1 and "does not serve the Upcall v1 API" in checks["base-url"]["evidence"]
+    code, checks = doctor(capsys, "--api-url", bare + "/api/v1/campaigns")  # pasted whole
+    assert code == 1
+    assert checks["base-url"]["evidence"].endswith(f"try --api-url {bare}/api/v1")
 
 
 def test_an_unreachable_api_fails_in_one_report(

@@ -13,15 +13,23 @@ from urllib.parse import urlsplit
 
 
 def api_url_fix(base_url: str) -> str | None:
-    """The base URL with the API's /api/v1 path, when `base_url` lacks it."""
+    """The base URL with the API's /api/v1 path, when `base_url` lacks it, or goes on
+    past it (an endpoint's URL pasted whole: `.../api/v1/campaigns`)."""
     if not base_url:
         return None
     parts = urlsplit(base_url)
     path = parts.path.rstrip("/")
     if path.endswith("/api/v1"):
         return None
-    prefix = re.sub(r"/api(/v\d+)?$", "", path)
-    return parts._replace(path=prefix + "/api/v1", query="", fragment="").geturl()
+    return parts._replace(path=api_v1_path(path), query="", fragment="").geturl()
+
+
+def api_v1_path(path: str) -> str:
+    """`path` cut after its first /api/v1, else with /api/v1 in place of a trailing
+    /api or /api/vN, else with /api/v1 added. (`doctor` has its own copy: jobs do
+    not import the cli.)"""
+    within = re.match(r"(.*?/api/v1)/", path + "/")
+    return within.group(1) if within else re.sub(r"/api(/v\d+)?$", "", path) + "/api/v1"
 
 
 def usage_message(exc: Exception) -> str:

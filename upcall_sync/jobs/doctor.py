@@ -241,8 +241,9 @@ class _Doctor:
         path = parts.path.rstrip("/")
         if path.endswith("/api/v1"):
             return "; this URL does not serve the Upcall v1 API"
-        prefix = re.sub(r"/api(/v\d+)?$", "", path)
-        better = parts._replace(path=prefix + "/api/v1", query="", fragment="").geturl()
+        within = re.match(r"(.*?/api/v1)/", path + "/")  # an endpoint's URL pasted whole
+        fixed = within.group(1) if within else re.sub(r"/api(/v\d+)?$", "", path) + "/api/v1"
+        better = parts._replace(path=fixed, query="", fragment="").geturl()
         return f"; the Upcall API lives under /api/v1: try --api-url {better}"
 
     def _all(self, seen: _Campaigns) -> None:
