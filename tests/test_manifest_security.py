@@ -271,6 +271,25 @@ def test_a_directory_scan_does_not_follow_a_symlink_out_of_the_directory(
     assert "SECRET_VALUE" not in err and "oauth_token" not in err
 
 
+def test_a_manifest_symlink_that_leads_nowhere_is_an_error_not_a_skip(
+    checkout: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A committed `eu.yaml -> eu/campaigns.yaml` whose target was renamed: its campaigns
+    must not silently drop out of the plan (where `--prune` would archive them)."""
+    _write(checkout / "campaigns" / "m.yaml", "")
+    (checkout / "campaigns" / "eu.yaml").symlink_to("eu/campaigns.yaml")
+    (checkout / "campaigns" / "gone.yml").symlink_to("/nonexistent/m.yml")
+
+    for command in (["validate"], ["plan"]):
+        code, out, err = run_cli(capsys, *command, "campaigns")
+        assert code == 1 and out == "", err
+        assert err.splitlines() == [
+            f"campaigns/{name}: is a symlink to a file that does not exist, so no manifest "
+            "is read from it; point it at the manifest, or remove it"
+            for name in ("eu.yaml", "gone.yml")
+        ] + ["error: 2 problems found in the manifests"]
+
+
 @pytest.mark.parametrize("named", ["elsewhere", "elsewhere/", "./elsewhere/sub", "campaigns/far"])
 def test_a_manifest_directory_reached_through_a_symlink_out_of_the_checkout_is_refused(
     checkout: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], named: str

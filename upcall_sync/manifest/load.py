@@ -125,14 +125,24 @@ def _directory(
     path: Path, raw: str, found: list[tuple[Path, bool]], problems: list[Problem]
 ) -> None:
     """Every manifest below a directory, each inside it after symlinks."""
-    below = sorted(
+    named = sorted(
         p
         for p in path.rglob("*")
         if p.suffix in MANIFEST_SUFFIXES
-        and p.is_file()
         and not any(part.startswith(".") for part in p.relative_to(path).parts)
     )
-    if not below:
+    below = [p for p in named if p.is_file()]
+    dangling = [p for p in named if p.is_symlink() and not p.exists()]
+    for p in dangling:  # the manifest it led to was renamed or deleted: not a silent skip
+        problems.append(
+            Problem(
+                Location(str(p)),
+                "",
+                "is a symlink to a file that does not exist, so no manifest is read "
+                "from it; point it at the manifest, or remove it",
+            )
+        )
+    if not below and not dangling:
         problems.append(
             Problem(Location(str(raw)), "", "directory holds no *.yaml or *.yml manifests")
         )
