@@ -171,6 +171,8 @@ def parse_yaml(
         loc = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name)
         problem = exc.problem or exc.context or "invalid YAML"
         context = f" ({exc.context})" if exc.context and exc.problem else ""
+        if mark and _char_at(text, mark.line, mark.column) == "\t":  # libyaml names no character
+            problem, context = "found a tab; YAML indents with spaces, never tabs", ""
         raise YamlError(loc, f"YAML syntax error: {problem}{context}") from None
     except yaml.reader.ReaderError as exc:
         raise YamlError(_char_location(text, name, exc), _char_problem(exc.character)) from None
@@ -180,6 +182,12 @@ def parse_yaml(
         raise YamlError(Location(name), "YAML nesting is too deep") from None
     finally:
         loader.dispose()
+
+
+def _char_at(text: str, line: int, column: int) -> str:
+    """The character at a 0-based line and column of `text`, or "" past its end."""
+    lines = text.split("\n", line + 1)
+    return lines[line][column : column + 1] if line < len(lines) else ""
 
 
 def _char_location(text: str, name: str, exc: yaml.reader.ReaderError) -> Location:
