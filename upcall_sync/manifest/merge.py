@@ -135,9 +135,10 @@ class _Merger:
         defaults: DefaultsSpec | None,
         defaults_at: LocDict | None,
     ) -> None:
-        holder: LocDict = f.data["campaigns"][index]
+        entries = f.data["campaigns"]
+        holder: LocDict = entries[index]
         path = f"campaigns[{index}]"
-        self._check_unique(camp, holder, path)
+        self._check_unique(camp, holder, path, entries.where(index))
         values, sources = _managed(camp, holder, defaults, defaults_at)
         self._check_dates(values, sources, path)
         numbers = _campaign_numbers(camp, holder, f, index)
@@ -162,7 +163,9 @@ class _Merger:
             )
         )
 
-    def _check_unique(self, camp: CampaignSpec, holder: LocDict, path: str) -> None:
+    def _check_unique(
+        self, camp: CampaignSpec, holder: LocDict, path: str, entry_at: Location
+    ) -> None:
         # A name may repeat only where every entry of that name pins its live campaign
         # (live names are not unique: the reference lists two "My Campaign"s). Names are
         # compared as the planner matches them (`name_key`: NFC, whitespace runs as one).
@@ -177,9 +180,12 @@ class _Merger:
                 else f" (as {quote(first)}: names are matched to live campaigns in Unicode "
                 "NFC, whitespace runs as one, as a server may store them)"
             )
+            where = holder.where("name")
+            if where == at:  # `- *entry`: the name is where the alias's anchor is
+                where, same = entry_at, " (this entry repeats that one through a YAML alias)"
             self.problems.append(
                 Problem(
-                    holder.where("name"),
+                    where,
                     f"{path}.name",
                     f"campaign name {quote(camp.name)} is already used at "
                     f"{at}{same}; names must be unique across all manifests",
