@@ -20,7 +20,7 @@ import requests
 from upcall_sync.emulator import PESSIMISTIC_MODES, Emulator, Store
 from upcall_sync.emulator.modes import DUPLICATE_NUMBER_MESSAGE, Modes
 
-from .conftest import CONFIRMED, OTHER_TOKEN, TOKEN
+from .conftest import CONFIRMED, OTHER_TOKEN, TOKEN, run_cli
 from .helpers.wire import Raw, campaign
 
 READ_ONLY = "uctok_READONLY_5e4d3c2b1a09"
@@ -303,6 +303,18 @@ def test_injected_faults_carry_their_status_too(emulator: Emulator) -> None:
 # -- every switch from the command line -------------------------------------------------
 
 
+def test_the_help_names_each_switch_once_and_no_type_for_a_value(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`--no-lists` is a switch: typer used to offer `--no-no-lists` (and
+    `--no-no-last-link`) beside it, and `--token <list[str]>` for a repeatable value."""
+    code, out, _err = run_cli(capsys, "emulator", "--help")
+    assert code == 0
+    assert "--no-lists " in out and "--no-last-link " in out
+    assert "--no-no-" not in out and "list[str]" not in out
+    assert "--token TOKEN" in out and "--read-only-token TOKEN" in out
+
+
 def test_every_switch_from_the_command_line() -> None:
     proc = subprocess.Popen(
         [
@@ -379,8 +391,6 @@ def test_every_switch_from_the_command_line() -> None:
 
 
 def test_bad_switch_values_are_one_line_errors(capsys: pytest.CaptureFixture[str]) -> None:
-    from .conftest import run_cli
-
     code, _out, err = run_cli(capsys, "emulator", "--token", TOKEN, "--validation", "sloppy")
     assert code == 1 and err.strip() == "error: --validation must be 'strict' or 'lenient'"
     code, _out, err = run_cli(

@@ -27,11 +27,16 @@ def emulator(
     ] = ":memory:",
     token: Annotated[
         list[str] | None,
-        typer.Option(help="An accepted auth token (repeatable; each token is its own account)."),
+        typer.Option(
+            help="An accepted auth token (repeatable; each token is its own account).",
+            metavar="TOKEN",
+        ),
     ] = None,
     confirmed_number: Annotated[
         list[str] | None,
-        typer.Option(help="A confirmed caller-ID number for every account (repeatable)."),
+        typer.Option(
+            help="A confirmed caller-ID number for every account (repeatable).", metavar="PHONE"
+        ),
     ] = None,
     max_page_size: Annotated[int, typer.Option(min=1, help="Cap on page[size].")] = 100,
     latency_ms: Annotated[float, typer.Option(min=0, help="Added latency per request.")] = 0.0,
@@ -109,9 +114,11 @@ def emulator(
     http_links: Annotated[
         bool, typer.Option(help="Serve links as http:// whatever the request's scheme.")
     ] = False,
-    no_last_link: Annotated[bool, typer.Option(help="List pages carry no links.last.")] = False,
+    no_last_link: Annotated[
+        bool, typer.Option("--no-last-link", help="List pages carry no links.last.")
+    ] = False,
     no_lists: Annotated[
-        bool, typer.Option(help="The inferred /lists endpoints answer 404.")
+        bool, typer.Option("--no-lists", help="The inferred /lists endpoints answer 404.")
     ] = False,
     validation: Annotated[
         str,
@@ -119,7 +126,10 @@ def emulator(
     ] = "strict",
     read_only_token: Annotated[
         list[str] | None,
-        typer.Option(help="A token that reads the first --token's account; its writes get 403."),
+        typer.Option(
+            help="A token that reads the first --token's account; its writes get 403.",
+            metavar="TOKEN",
+        ),
     ] = None,
     rate_limit: Annotated[
         float,
