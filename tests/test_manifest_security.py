@@ -290,6 +290,29 @@ def test_a_manifest_symlink_that_leads_nowhere_is_an_error_not_a_skip(
         ] + ["error: 2 problems found in the manifests"]
 
 
+def test_a_directory_it_cannot_list_is_an_error_not_a_skip(
+    checkout: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`chmod 000 campaigns/eu` (as another user than root): its manifests must not
+    silently drop out of a run that reports the rest valid."""
+    _write(checkout / "campaigns" / "m.yaml", "")
+    (checkout / "campaigns" / "eu").mkdir()
+    _write(checkout / "campaigns" / "eu" / "n.yaml", "")
+    listing = os.scandir
+
+    def scandir(where: str) -> object:
+        if Path(where).name == "eu":
+            raise PermissionError(13, "Permission denied", where)
+        return listing(where)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    code, out, err = run_cli(capsys, "validate", "campaigns")
+    assert code == 1 and out == "", err
+    assert err.splitlines()[0] == (
+        "campaigns/eu: cannot read directory: Permission denied; its manifests would not be read"
+    )
+
+
 @pytest.mark.parametrize("named", ["elsewhere", "elsewhere/", "./elsewhere/sub", "campaigns/far"])
 def test_a_manifest_directory_reached_through_a_symlink_out_of_the_checkout_is_refused(
     checkout: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], named: str

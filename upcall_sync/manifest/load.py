@@ -125,12 +125,24 @@ def _directory(
     path: Path, raw: str, found: list[tuple[Path, bool]], problems: list[Problem]
 ) -> None:
     """Every manifest below a directory, each inside it after symlinks."""
-    named = sorted(
-        p
-        for p in path.rglob("*")
-        if p.suffix in MANIFEST_SUFFIXES
-        and not any(part.startswith(".") for part in p.relative_to(path).parts)
-    )
+    unlisted: list[OSError] = []  # a directory it cannot list: an error, never a skip
+    named: list[Path] = []
+    for top, dirs, files in os.walk(path, onerror=unlisted.append):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]  # hidden directories: skipped
+        named.extend(
+            Path(top, f)
+            for f in files
+            if not f.startswith(".") and os.path.splitext(f)[1] in MANIFEST_SUFFIXES
+        )
+    named.sort()
+    for exc in unlisted:
+        problems.append(
+            Problem(
+                Location(str(Path(exc.filename or raw))),
+                "",
+                f"cannot read directory: {exc.strerror}; its manifests would not be read",
+            )
+        )
     below = [p for p in named if p.is_file()]
     dangling = [p for p in named if p.is_symlink() and not p.exists()]
     for p in dangling:  # the manifest it led to was renamed or deleted: not a silent skip
@@ -142,7 +154,7 @@ def _directory(
                 "from it; point it at the manifest, or remove it",
             )
         )
-    if not below and not dangling:
+    if not below and not dangling and not unlisted:
         problems.append(
             Problem(Location(str(raw)), "", "directory holds no *.yaml or *.yml manifests")
         )
