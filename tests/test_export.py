@@ -426,6 +426,24 @@ def test_the_token_in_a_live_value_is_never_written(
     assert not (tmp_path / "m").exists()
 
 
+def test_a_token_in_a_live_name_is_not_shown_lowercased_in_the_refusal(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The refusal named the files it would write, and a file's name is its campaign's
+    name casefolded: `q3-mixedcasesecrettoken42xy.yaml`, which the redactor (exact case)
+    let through. It names campaign ids."""
+    token = "MixedCaseSecretToken42xy"
+    with Emulator(tokens=[token]) as emu:
+        emu.store.seed(emu.accounts[token], campaigns=[{"name": f"Q3 {token}"}], list_name="seeded")
+        monkeypatch.setenv("UPCALL_AUTH_TOKEN", token)
+        for out_dir in (["--out", str(tmp_path / "m")], []):
+            code, out, err = run_cli(capsys, "export", "--api-url", emu.base_url, *out_dir)
+            assert code == 1 and out == ""
+            assert "holds the auth token" in err and "(campaign id 1)" in err
+            assert token.casefold() not in err.casefold()
+    assert not (tmp_path / "m").exists()
+
+
 def test_multi_line_text_keeps_its_trailing_newlines_in_a_block(
     cli_env: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

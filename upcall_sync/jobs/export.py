@@ -419,14 +419,14 @@ def build(
             result.files["-"] = header + ("campaigns:\n" + body if body else "campaigns: []\n")
     except Unwritable as exc:
         raise ExportError([f"cannot write the account: {exc}"]) from None
-    leaked = [
-        name for name, text in result.files.items() if redact(text) != text or redact(name) != name
-    ]
-    if leaked:
+    if any(redact(text) != text or redact(name) != name for name, text in result.files.items()):
+        # named by campaign id: a file's name is its campaign's name casefolded, which
+        # would show the token (lowercased) past the redactor
+        ids = [e.campaign.id for e in entries if redact(t := _campaign_text(e, [])) != t]
         raise ExportError(
             [
                 "a live value holds the auth token (or an auth_token= value); refusing to "
-                f"write it ({', '.join(leaked)})"
+                f"write it (campaign id{'s' if len(ids) > 1 else ''} {', '.join(ids) or '?'})"
             ]
         )
     result.campaigns = len(entries)
