@@ -135,3 +135,33 @@ def test_a_person_written_twice_in_another_case_or_with_a_zero_width_space_is_a_
         "(Jo\\u200bey Smith) looks like the person at "
     )
     assert "(JOEY  Smith)" in warned[1] and "Janie" not in err
+
+
+def test_campaign_names_that_only_look_different_are_a_warning(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """ "Acme Q3", "Acme" + U+200B + " Q3" and "ACME  q3" were three campaigns, all valid:
+    one name to anyone reading a dashboard, and a person in two of them called twice.
+    A warning (as for people), in validate and in plan; a name repeated exactly is still
+    the error it was, and gets no warning besides."""
+    (tmp_path / "a.yaml").write_text(
+        'version: 1\ncampaigns:\n  - name: "Acme Q3"\n  - name: "Acme\\u200b Q3"\n  - name: Other\n'
+    )
+    (tmp_path / "b.yaml").write_text('version: 1\ncampaigns:\n  - name: "ACME  q3"\n')
+    code, out, err = run_cli(capsys, "validate", str(tmp_path))
+    assert code == 0, out + err
+    warned = [line for line in err.splitlines() if "looks like" in line]
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    assert warned == [
+        f'{a}:4:11: warning: campaigns[1].name: campaign name "Acme\\u200b Q3" looks like '
+        f'"Acme Q3" at {a}:3:11 (the names differ only in case, spacing or invisible '
+        "characters): two campaigns nobody can tell apart would be made, and anyone in both "
+        "called twice; keep one name",
+        f'{b}:3:11: warning: campaigns[0].name: campaign name "ACME  q3" looks like '
+        f'"Acme Q3" at {a}:3:11 (the names differ only in case, spacing or invisible '
+        "characters): two campaigns nobody can tell apart would be made, and anyone in both "
+        "called twice; keep one name",
+    ], err
+    (tmp_path / "b.yaml").write_text('version: 1\ncampaigns:\n  - name: "Acme Q3"\n')
+    code, _out, err = run_cli(capsys, "validate", str(tmp_path))
+    assert code == 1 and "is already used at" in err and 'Acme Q3" looks like' not in err, err

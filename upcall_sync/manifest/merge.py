@@ -98,6 +98,8 @@ class _Merger:
     problems: list[Problem] = field(default_factory=list)
     campaigns: list[DesiredCampaign] = field(default_factory=list)
     names: dict[str, tuple[str, Location]] = field(default_factory=dict)
+    #: names as people tell them apart (`look_alike`) -> the first, and where it is
+    alike: dict[str, tuple[str, Location]] = field(default_factory=dict)
     #: whether every entry of a name so far pins an id
     pinned: dict[str, bool] = field(default_factory=dict)
     ids: dict[str, Location] = field(default_factory=dict)
@@ -191,6 +193,8 @@ class _Merger:
                     f"{at}{same}; names must be unique across all manifests",
                 )
             )
+        if key not in self.names:
+            self._check_alike(camp.name, holder.where("name"), path)
         self.names.setdefault(key, (camp.name, holder.where("name")))
         if camp.id is None:
             return
@@ -203,6 +207,24 @@ class _Merger:
                 )
             )
         self.ids.setdefault(camp.id, holder.where("id"))
+
+    def _check_alike(self, name: str, where: Location, path: str) -> None:
+        """A new name that people cannot tell from one before it (case, spacing, a
+        zero-width space): two campaigns that look one, and anyone in both called twice."""
+        alike = look_alike(name)
+        if alike in self.alike:
+            first, at = self.alike[alike]
+            self.warnings.append(
+                Problem(
+                    where,
+                    f"{path}.name",
+                    f"campaign name {visible(quote(name))} looks like {visible(quote(first))} "
+                    f"at {at} (the names differ only in case, spacing or invisible "
+                    "characters): two campaigns nobody can tell apart would be made, and "
+                    "anyone in both called twice; keep one name",
+                )
+            )
+        self.alike.setdefault(alike, (name, where))
 
     def _check_dates(self, values: dict[str, Any], sources: dict[str, Location], path: str) -> None:
         start, end = values.get("start_datetime"), values.get("end_datetime")

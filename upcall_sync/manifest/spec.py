@@ -331,7 +331,8 @@ class CampaignSpec(CampaignFields):
 
     name: Name = Field(
         description="Required, unique across all manifest files (a name may repeat only where "
-        "every entry of that name pins an id)."
+        "every entry of that name pins an id). Names that differ only in case, spacing or "
+        "invisible characters are a warning."
     )
     id: CampaignId | None = Field(
         None,
