@@ -31,3 +31,37 @@ def test_a_url_holding_credentials_is_refused_without_showing_them(
     assert code == 1
     assert "PASSW0RDxyz" not in out + err
     assert "credentials" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:1/api/v1?region=eu",
+        "http://127.0.0.1:1/api/v1?",
+        "http://127.0.0.1:1/api/v1#frag",
+        "http://127.0.0.1:1/api/v1/?key=OTHERSECRETxyz",
+    ],
+)
+def test_a_url_with_a_query_or_fragment_is_refused_quoting_neither(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    """`.../api/v1?region=eu` had `/campaigns` appended inside its query: every request
+    went to the base path. A query may hold another service's key: it is not shown."""
+    monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
+    for command in (["doctor"], ["plan", "--api-url", url, "m.yaml"]):
+        args = [*command, "--api-url", url] if command == ["doctor"] else command
+        code, out, err = run_cli(capsys, *args)
+        assert code == 1, (command, out, err)
+        assert err.startswith("error: the API URL http://127.0.0.1:1/api/v1"), err
+        assert "has a query or a fragment" in err and len(err.strip().splitlines()) == 1
+        assert "OTHERSECRET" not in out + err and "region=" not in err and "#frag" not in err
+
+
+def test_an_endpoint_url_pasted_whole_with_its_query_is_cut_after_api_v1(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
+    url = "http://127.0.0.1:1/api/v1/campaigns/877?x=1"
+    code, _out, err = run_cli(capsys, "doctor", "--api-url", url)
+    assert code == 1
+    assert err.rstrip().endswith("give the base URL alone: try --api-url http://127.0.0.1:1/api/v1")

@@ -36,9 +36,7 @@ def manifest(tmp_path: Path) -> Path:
 # -- the API path ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "suffix", ["", "/", "/api", "/api/", "/api/v1/campaigns", "/api/v1/campaigns/877?x=1"]
-)
+@pytest.mark.parametrize("suffix", ["", "/", "/api", "/api/", "/api/v1/campaigns"])
 def test_a_404_from_a_url_without_api_v1_says_where_the_api_lives(
     cli_env: Emulator, capsys: pytest.CaptureFixture[str], manifest: Path, suffix: str
 ) -> None:

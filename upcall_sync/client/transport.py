@@ -138,8 +138,8 @@ def make_session(pool_size: int = 8) -> requests.Session:
 
 
 def checked_api_url(base_url: str, *, allow_insecure_http: bool) -> SplitResult:
-    """The API URL's parts, once it is an http(s) URL with a host, no credentials, and no
-    plain http to anything but loopback (unless allowed)."""
+    """The API URL's parts, once it is an http(s) URL with a host, no credentials, no
+    query or fragment, and no plain http to anything but loopback (unless allowed)."""
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise BadApiUrl(
@@ -150,6 +150,16 @@ def checked_api_url(base_url: str, *, allow_insecure_http: bool) -> SplitResult:
         raise BadApiUrl(
             "the API URL may not hold credentials (user:password@): it is printed in "
             "errors and saved plans; the auth token is given apart from the URL"
+        )
+    if parts.query or parts.fragment or base_url.rstrip("/").endswith(("?", "#")):
+        # not quoted: a query may hold a key of another service
+        shown = f"{parts.scheme}://{parts.netloc}{parts.path}"
+        at = parts.path.find("/api/v1")
+        base = shown[: len(shown) - len(parts.path) + at + 7] if at >= 0 else ""
+        raise BadApiUrl(
+            f"the API URL {shown} has a query or a fragment (?... or #...): paths and "
+            "parameters are added to it, so give the base URL alone"
+            + (f": try --api-url {base}" if base else " (such as https://www.upcall.com/api/v1)")
         )
     if parts.scheme == "http" and not is_loopback(parts.hostname) and not allow_insecure_http:
         raise InsecureTransport(
