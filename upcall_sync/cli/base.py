@@ -180,7 +180,7 @@ Parallelism = Annotated[
         "--parallelism",
         min=1,
         max=64,
-        help="Requests in flight at once, and the pooled connections (apply runs 2N workers).",
+        help="Requests in flight at once, and the pooled connections.",
         metavar="N",
     ),
 ]
