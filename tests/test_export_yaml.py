@@ -12,8 +12,10 @@ import yaml
 
 from upcall_sync.errors import UsageError
 from upcall_sync.jobs.export_yaml import (
+    HIDING,
     Unwritable,
     block_or_scalar,
+    column_scalars,
     csv_cell_ok,
     csv_text,
     escape_env,
@@ -59,6 +61,32 @@ def test_multi_line_text_is_a_block_only_where_that_is_exact(value: str) -> None
     assert unescaped(loaded) == value
     if value.startswith(" ") or "\r" in value:
         assert not block.startswith(" |")
+
+
+@pytest.mark.parametrize("hiding", sorted(HIDING))
+def test_text_reordering_or_hiding_characters_are_written_escaped(hiding: str) -> None:
+    """A right-to-left override (U+202E) or a zero-width space in a live value was written
+    as it is: a diff of the export showed a reviewer other text than the file holds
+    ("Trojan Source"). Every such character is an escape a diff shows, and reads back."""
+    value = f"Acme {hiding}Q3 ({hiding})"
+    escape = f"\\u{ord(hiding):04X}"
+    for written, read in (
+        (scalar(value), lambda w: yaml.safe_load(f"k: {w}\n")["k"]),
+        (block_or_scalar(value + "\nsecond line", "  "), lambda w: yaml.safe_load(f"k:{w}\n")["k"]),
+    ):
+        assert hiding not in written and escape in written, written
+        assert unescaped(read(written)).startswith(value)
+    slot, fills = column_scalars([value, "plain", value])
+    assert all(hiding not in slot % fill for fill in fills)
+    assert [yaml.safe_load(f"k: {slot % fill}")["k"] for fill in fills] == [value, "plain", value]
+    assert not csv_cell_ok(value)  # such a number stays in the YAML, escaped
+
+
+def test_characters_scripts_need_are_written_as_they_are() -> None:
+    """Joiners that Persian and emoji sequences need are no reordering: written raw."""
+    for value in ("می‌خواهم", "family 👨‍👩‍👧", "é"):
+        assert scalar(value) in (value, f'"{value}"')
+        assert csv_cell_ok(value)
 
 
 def test_env_references_are_escaped_for_the_loader() -> None:

@@ -113,8 +113,19 @@ def _resolves_to_text(value: str) -> bool:
     return True
 
 
+#: characters that reorder the text around them or hide in it (Unicode's bidirectional
+#: controls, the zero-width space, the word joiner and invisible operators): written
+#: escaped (`\u202E`), so that a diff of an export shows them where a reviewer would
+#: read other text ("Trojan Source"), as plans and messages show them
+HIDING = frozenset(
+    "\u061c\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+    "\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069"
+)
+
+
 def _raw_ok(ch: str) -> bool:
-    """Characters YAML 1.1 allows raw on one line of a scalar (no line breaks)."""
+    """Characters YAML 1.1 allows raw on one line of a scalar (no line breaks), and a
+    reviewer sees as they are (none of HIDING)."""
     code = ord(ch)
     if 0x20 <= code <= 0x7E:
         return True
@@ -122,13 +133,16 @@ def _raw_ok(ch: str) -> bool:
         return False
     if 0xD800 <= code <= 0xDFFF:
         raise Unwritable("text holds a lone surrogate (not valid Unicode)")
-    return code not in (0xFEFF, 0xFFFE, 0xFFFF, 0x2028, 0x2029)
+    return code not in (0xFEFF, 0xFFFE, 0xFFFF, 0x2028, 0x2029) and ch not in HIDING
 
 
-#: a character `_raw_ok` refuses (or raises on: a surrogate)
-_NOT_RAW = re.compile(
-    "[^ -~\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+#: what `_raw_ok` lets through above U+009F, as a character class's ranges
+_RAW_RANGES = (
+    "\xa0-\u061b\u061d-\u200a\u200c\u200d\u2010-\u2027\u202f-\u205f\u2065"
+    "\u206a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff"
 )
+#: a character `_raw_ok` refuses (or raises on: a surrogate)
+_NOT_RAW = re.compile(f"[^ -~{_RAW_RANGES}]")
 
 
 def _all_raw_ok(text: str) -> bool:
@@ -154,9 +168,7 @@ def _escape(ch: str) -> str:
 
 #: a character `_printable` refuses (or `_raw_ok` raises on: a surrogate); text without
 #: one is written between the quotes as it is
-_NOT_PRINTABLE = re.compile(
-    "[^ !#-\\[\\]-~\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
-)
+_NOT_PRINTABLE = re.compile(f"[^ !#-\\[\\]-~{_RAW_RANGES}]")
 
 
 def double_quoted(value: str) -> str:
@@ -293,7 +305,9 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 #: a plain number (an E.164 phone, a negative count) is safe to open as it is
 _PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+")
 #: control characters other than a line break (which the writer quotes)
-_CSV_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_CSV_CONTROL = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029" + "".join(sorted(HIDING)) + "]"
+)
 
 
 def csv_cell_ok(value: str) -> bool:
