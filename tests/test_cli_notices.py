@@ -179,3 +179,22 @@ def test_c1_controls_and_bidi_overrides_in_a_campaign_name_are_escaped(
     code, out, _ = run_cli(capsys, "plan", "--format", "json", str(m))
     [change] = json.loads(out)["changes"]
     assert json.loads(change["address"][len("campaign[") : -1]) == "C1\x9bX\u202eY"
+
+
+def test_a_zero_width_space_in_a_campaign_name_is_shown(
+    cli_env: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """ "Acme Q3" and "Acme" + U+200B + " Q3" read the same in a plan (and its PR comment),
+    though they are two campaigns: the invisible character is shown as its escape, in
+    text and Markdown, and the JSON plan keeps the name as it is."""
+    m = write_manifest(
+        tmp_path / "m.yaml",
+        'version: 1\ncampaigns:\n  - name: "Acme Q3"\n  - name: "Acme\\u200b Q3"\n',
+    )
+    for form in ("text", "markdown"):
+        code, out, _ = run_cli(capsys, "plan", "--format", form, str(m))
+        assert code == 0
+        assert 'campaign["Acme\\u200b Q3"]' in out and "\u200b" not in out, out
+    code, out, _ = run_cli(capsys, "plan", "--format", "json", str(m))
+    names = [json.loads(c["address"][len("campaign[") : -1]) for c in json.loads(out)["changes"]]
+    assert sorted(names) == ["Acme Q3", "Acme\u200b Q3"]

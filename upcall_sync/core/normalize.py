@@ -20,9 +20,12 @@ class PhoneError(ValueError):
     """A phone that phonenumbers cannot read as a possible number."""
 
 
-#: what json.dumps(ensure_ascii=False) leaves raw but a terminal acts on: C1 controls
-#: (U+009B is CSI), line separators and bidirectional overrides
-_UNSAFE = re.compile("[\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+#: what json.dumps(ensure_ascii=False) leaves raw but a terminal acts on, or a reader
+#: cannot see: C1 controls (U+009B is CSI), line separators, bidirectional controls, and
+#: invisible characters (a zero-width space, the word joiner), as export writes them
+_UNSAFE = re.compile(
+    "[\x7f-\x9f\u061c\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069]"
+)
 
 
 def quote(value: object) -> str:
