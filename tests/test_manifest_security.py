@@ -290,6 +290,32 @@ def test_a_manifest_symlink_that_leads_nowhere_is_an_error_not_a_skip(
         ] + ["error: 2 problems found in the manifests"]
 
 
+def test_a_symlinked_directory_of_manifests_is_an_error_not_a_skip(
+    checkout: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`campaigns/eu -> ../regions/eu`: a directory scan does not follow it, so its
+    campaigns dropped out of the plan unseen (and into --prune's reach). A symlinked
+    folder of CSV files, one to a folder the scan reads anyway, or one whose folder is
+    named too, is fine."""
+    _write(checkout / "campaigns" / "m.yaml", "")
+    (checkout / "regions" / "eu").mkdir(parents=True)
+    (checkout / "regions" / "eu" / "b.yml").write_text("version: 1\ncampaigns:\n  - name: EU\n")
+    (checkout / "data" / "q3.csv").write_text("phone\n+16507991144\n")
+    (checkout / "campaigns" / "eu").symlink_to("../regions/eu", target_is_directory=True)
+    (checkout / "campaigns" / "csv").symlink_to("../data", target_is_directory=True)
+    (checkout / "campaigns" / "self").symlink_to(".", target_is_directory=True)
+    for command in (["validate"], ["plan"]):
+        code, out, err = run_cli(capsys, *command, "campaigns")
+        assert code == 1 and out == "", err
+        assert err == (
+            "campaigns/eu: is a symlink to a directory holding manifests, which upcall-sync "
+            "does not follow (they would not be read, and --prune could archive their "
+            "campaigns): name that directory too, or move the manifests here\n"
+        )
+    code, out, err = run_cli(capsys, "validate", "campaigns", "regions")
+    assert code == 0 and out.startswith("2 files, "), err
+
+
 def test_a_directory_it_cannot_list_is_an_error_not_a_skip(
     checkout: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

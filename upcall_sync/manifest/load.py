@@ -80,6 +80,7 @@ def find_manifests(
     found: list[tuple[Path, bool]] = []
     problems: list[Problem] = []
     checkout = Path(os.getcwd() if root is None else root).resolve()
+    given = [Path(raw).resolve() for raw in paths if Path(raw).is_dir()]
     for raw in paths:
         path = Path(raw)
         if not path.exists():
@@ -94,7 +95,7 @@ def find_manifests(
                 )
             )
         elif path.is_dir():
-            _directory(path, str(raw), found, problems)
+            _directory(path, str(raw), found, problems, given)
         elif _leaves(path, checkout):  # a committed `main.yaml -> /proc/self/environ`
             problems.append(
                 Problem(
@@ -122,19 +123,38 @@ def find_manifests(
 
 
 def _directory(
-    path: Path, raw: str, found: list[tuple[Path, bool]], problems: list[Problem]
+    path: Path,
+    raw: str,
+    found: list[tuple[Path, bool]],
+    problems: list[Problem],
+    given: Sequence[Path] = (),
 ) -> None:
-    """Every manifest below a directory, each inside it after symlinks."""
+    """Every manifest below a directory, each inside it after symlinks; a symlinked
+    directory below it holding manifests that no directory `given` covers is refused."""
     unlisted: list[OSError] = []  # a directory it cannot list: an error, never a skip
     named: list[Path] = []
+    linked: list[Path] = []  # directories reached through a symlink: not followed
     for top, dirs, files in os.walk(path, onerror=unlisted.append):
         dirs[:] = [d for d in dirs if not d.startswith(".")]  # hidden directories: skipped
+        linked.extend(Path(top, d) for d in dirs if os.path.islink(os.path.join(top, d)))
         named.extend(
             Path(top, f)
             for f in files
             if not f.startswith(".") and os.path.splitext(f)[1] in MANIFEST_SUFFIXES
         )
     named.sort()
+    for link in sorted(linked):  # its manifests would drop out of the plan unseen
+        target = link.resolve()
+        if not any(target.is_relative_to(d) for d in given) and _holds_manifests(target):
+            problems.append(
+                Problem(
+                    Location(str(link)),
+                    "",
+                    "is a symlink to a directory holding manifests, which upcall-sync does "
+                    "not follow (they would not be read, and --prune could archive their "
+                    "campaigns): name that directory too, or move the manifests here",
+                )
+            )
     for exc in unlisted:
         problems.append(
             Problem(
@@ -171,6 +191,18 @@ def _directory(
                     "lie inside it (name the file it leads to, to read that on purpose)",
                 )
             )
+
+
+def _holds_manifests(directory: Path) -> bool:
+    """Whether a directory holds a *.yaml or *.yml manifest (symlinks in it not followed,
+    so a loop of links ends); a folder of CSV files is no concern."""
+    for _top, dirs, files in os.walk(directory):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        if any(
+            not f.startswith(".") and os.path.splitext(f)[1] in MANIFEST_SUFFIXES for f in files
+        ):
+            return True
+    return False
 
 
 def _leaves(path: Path, checkout: Path) -> bool:
