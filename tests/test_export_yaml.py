@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from upcall_sync.core.normalize import HIDING
 from upcall_sync.errors import UsageError
 from upcall_sync.jobs.export_yaml import (
-    HIDING,
     Unwritable,
     block_or_scalar,
     column_scalars,

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from upcall_sync.core.normalize import (
+    HIDING,
     PhoneError,
     format_datetime,
     lenient_phone,
@@ -104,6 +105,14 @@ def test_quote_shows_text_quoted_and_numbers_bare() -> None:
     assert quote("Lucía") == '"Lucía"'
     assert quote(2134) == "2134"
     assert quote(datetime(2026, 1, 1, tzinfo=UTC)) == '"2026-01-01 00:00:00+00:00"'
+
+
+@pytest.mark.parametrize("hidden", [*sorted(HIDING), "\ufeff", "\ufffe", "\uffff"])
+def test_quote_shows_what_export_escapes_as_escapes(hidden: str) -> None:
+    """A message or plan showed "Acme" + U+FEFF + " Q3" as "Acme Q3" (a byte order mark
+    pasted in with a name is invisible), while export wrote it escaped and validate's
+    look-alike warning took it for one: each such character is shown as its escape."""
+    assert quote(f"Acme{hidden} Q3") == f'"Acme\\u{ord(hidden):04x} Q3"'
 
 
 # -- datetimes -------------------------------------------------------------------------

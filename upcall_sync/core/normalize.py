@@ -20,12 +20,19 @@ class PhoneError(ValueError):
     """A phone that phonenumbers cannot read as a possible number."""
 
 
-#: what json.dumps(ensure_ascii=False) leaves raw but a terminal acts on, or a reader
-#: cannot see: C1 controls (U+009B is CSI), line separators, bidirectional controls, and
-#: invisible characters (a zero-width space, the word joiner), as export writes them
-_UNSAFE = re.compile(
-    "[\x7f-\x9f\u061c\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069]"
+#: characters that reorder the text around them or hide in it (Unicode's bidirectional
+#: controls, the zero-width space, the word joiner and invisible operators): export writes
+#: them escaped (`\u202E`) and messages show them so, where a reviewer would read other
+#: text ("Trojan Source")
+HIDING = frozenset(
+    "\u061c\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+    "\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069"
 )
+
+#: what json.dumps(ensure_ascii=False) leaves raw but a terminal acts on, or a reader
+#: cannot see: C1 controls (U+009B is CSI), line separators, HIDING, and the zero-width
+#: no-break space U+FEFF (a byte order mark pasted in with a name), as export writes them
+_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff" + "".join(sorted(HIDING)) + "]")
 
 
 def quote(value: object) -> str:

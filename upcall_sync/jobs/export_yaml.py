@@ -36,6 +36,7 @@ from pathlib import Path
 
 import yaml
 
+from upcall_sync.core.normalize import HIDING
 from upcall_sync.errors import UsageError
 from upcall_sync.manifest.yamlload import expand_env
 
@@ -111,16 +112,6 @@ def _resolves_to_text(value: str) -> bool:
         if regexp.match(value):
             return tag == _STR
     return True
-
-
-#: characters that reorder the text around them or hide in it (Unicode's bidirectional
-#: controls, the zero-width space, the word joiner and invisible operators): written
-#: escaped (`\u202E`), so that a diff of an export shows them where a reviewer would
-#: read other text ("Trojan Source"), as plans and messages show them
-HIDING = frozenset(
-    "\u061c\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
-    "\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069"
-)
 
 
 def _raw_ok(ch: str) -> bool:
