@@ -65,3 +65,22 @@ def test_an_endpoint_url_pasted_whole_with_its_query_is_cut_after_api_v1(
     code, _out, err = run_cli(capsys, "doctor", "--api-url", url)
     assert code == 1
     assert err.rstrip().endswith("give the base URL alone: try --api-url http://127.0.0.1:1/api/v1")
+
+
+@pytest.mark.parametrize(
+    ("url", "base"),
+    [
+        ("http://127.0.0.1:1/api?region=eu", "http://127.0.0.1:1/api/v1"),
+        ("http://127.0.0.1:1/?region=eu", "http://127.0.0.1:1/api/v1"),
+        ("http://127.0.0.1:1/upcall/api/v2#x", "http://127.0.0.1:1/upcall/api/v1"),
+    ],
+)
+def test_a_url_with_a_query_suggests_its_base_as_the_other_hints_do(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, url: str, base: str
+) -> None:
+    """Without /api/v1 in it, the refusal suggested www.upcall.com's URL, where plan and
+    doctor suggest the URL's own host with /api/v1 (one `api_v1_path` for all three)."""
+    monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
+    code, _out, err = run_cli(capsys, "doctor", "--api-url", url)
+    assert code == 1
+    assert err.rstrip().endswith(f"give the base URL alone: try --api-url {base}"), err

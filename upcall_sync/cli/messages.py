@@ -7,9 +7,10 @@ by attribute, so this module does not import typer).
 from __future__ import annotations
 
 import difflib
-import re
 from typing import Any
 from urllib.parse import urlsplit
+
+from upcall_sync.client.transport import api_v1_path
 
 
 def api_url_fix(base_url: str) -> str | None:
@@ -22,14 +23,6 @@ def api_url_fix(base_url: str) -> str | None:
     if path.endswith("/api/v1"):
         return None
     return parts._replace(path=api_v1_path(path), query="", fragment="").geturl()
-
-
-def api_v1_path(path: str) -> str:
-    """`path` cut after its first /api/v1, else with /api/v1 in place of a trailing
-    /api or /api/vN, else with /api/v1 added. (`doctor` has its own copy: jobs do
-    not import the cli.)"""
-    within = re.match(r"(.*?/api/v1)/", path + "/")
-    return within.group(1) if within else re.sub(r"/api(/v\d+)?$", "", path) + "/api/v1"
 
 
 def usage_message(exc: Exception) -> str:

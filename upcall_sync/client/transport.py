@@ -11,6 +11,7 @@ import functools
 import ipaddress
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -137,6 +138,14 @@ def make_session(pool_size: int = 8) -> requests.Session:
     return session
 
 
+def api_v1_path(path: str) -> str:
+    """`path` cut after its first /api/v1 (an endpoint's URL pasted whole), else with
+    /api/v1 in place of a trailing /api or /api/vN, else with /api/v1 added: the base
+    path every hint about an API URL suggests."""
+    within = re.match(r"(.*?/api/v1)/", path + "/")
+    return within.group(1) if within else re.sub(r"/api(/v\d+)?$", "", path) + "/api/v1"
+
+
 def checked_api_url(base_url: str, *, allow_insecure_http: bool) -> SplitResult:
     """The API URL's parts, once it is an http(s) URL with a host, no credentials, no
     query or fragment, and no plain http to anything but loopback (unless allowed)."""
@@ -154,12 +163,10 @@ def checked_api_url(base_url: str, *, allow_insecure_http: bool) -> SplitResult:
     if parts.query or parts.fragment or base_url.rstrip("/").endswith(("?", "#")):
         # not quoted: a query may hold a key of another service
         shown = f"{parts.scheme}://{parts.netloc}{parts.path}"
-        at = parts.path.find("/api/v1")
-        base = shown[: len(shown) - len(parts.path) + at + 7] if at >= 0 else ""
+        base = f"{parts.scheme}://{parts.netloc}{api_v1_path(parts.path.rstrip('/'))}"
         raise BadApiUrl(
             f"the API URL {shown} has a query or a fragment (?... or #...): paths and "
-            "parameters are added to it, so give the base URL alone"
-            + (f": try --api-url {base}" if base else " (such as https://www.upcall.com/api/v1)")
+            f"parameters are added to it, so give the base URL alone: try --api-url {base}"
         )
     if parts.scheme == "http" and not is_loopback(parts.hostname) and not allow_insecure_http:
         raise InsecureTransport(

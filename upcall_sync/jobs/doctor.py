@@ -37,6 +37,7 @@ from upcall_sync.client.models import Campaign, ContactList
 from upcall_sync.client.paging import page_number, page_size
 from upcall_sync.client.resources import parse_resource
 from upcall_sync.client.responses import excerpt, parse_error_document
+from upcall_sync.client.transport import api_v1_path
 from upcall_sync.errors import ApiResponseError, ApiStatusError, TransportError, UpcallSyncError
 from upcall_sync.jobs.doctor_report import (
     FAIL,
@@ -241,9 +242,7 @@ class _Doctor:
         path = parts.path.rstrip("/")
         if path.endswith("/api/v1"):
             return "; this URL does not serve the Upcall v1 API"
-        within = re.match(r"(.*?/api/v1)/", path + "/")  # an endpoint's URL pasted whole
-        fixed = within.group(1) if within else re.sub(r"/api(/v\d+)?$", "", path) + "/api/v1"
-        better = parts._replace(path=fixed, query="", fragment="").geturl()
+        better = parts._replace(path=api_v1_path(path), query="", fragment="").geturl()
         return f"; the Upcall API lives under /api/v1: try --api-url {better}"
 
     def _all(self, seen: _Campaigns) -> None:
