@@ -10,7 +10,7 @@ import difflib
 from typing import Any
 from urllib.parse import urlsplit
 
-from upcall_sync.client.transport import api_v1_path
+from upcall_sync.core.normalize import api_v1_path
 
 
 def api_url_fix(base_url: str) -> str | None:

@@ -11,7 +11,6 @@ import functools
 import ipaddress
 import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -40,6 +39,7 @@ from upcall_sync.client.responses import (
 )
 from upcall_sync.client.retry import Retrier, RetryPolicy
 from upcall_sync.client.slots import SendGate, Slots
+from upcall_sync.core.normalize import api_v1_path
 from upcall_sync.errors import (
     ApiResponseError,
     ApiStatusError,
@@ -136,14 +136,6 @@ def make_session(pool_size: int = 8) -> requests.Session:
     session.headers["User-Agent"] = "upcall-sync"
     session.trust_env = False
     return session
-
-
-def api_v1_path(path: str) -> str:
-    """`path` cut after its first /api/v1 (an endpoint's URL pasted whole), else with
-    /api/v1 in place of a trailing /api or /api/vN, else with /api/v1 added: the base
-    path every hint about an API URL suggests."""
-    within = re.match(r"(.*?/api/v1)/", path + "/")
-    return within.group(1) if within else re.sub(r"/api(/v\d+)?$", "", path) + "/api/v1"
 
 
 def checked_api_url(base_url: str, *, allow_insecure_http: bool) -> SplitResult:

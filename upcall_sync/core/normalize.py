@@ -42,6 +42,14 @@ def quote(value: object) -> str:
     return _UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
 
 
+def api_v1_path(path: str) -> str:
+    """`path` cut after its first /api/v1 (an endpoint's URL pasted whole), else with
+    /api/v1 in place of a trailing /api or /api/vN, else with /api/v1 added: the base
+    path every hint about an API URL suggests."""
+    within = re.match(r"(.*?/api/v1)/", path + "/")
+    return within.group(1) if within else re.sub(r"/api(/v\d+)?$", "", path) + "/api/v1"
+
+
 def normalize_phone(raw: str, region: str | None = None) -> str:
     """E.164 for anything phonenumbers parses as a *possible* number.
 

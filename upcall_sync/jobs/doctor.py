@@ -37,7 +37,7 @@ from upcall_sync.client.models import Campaign, ContactList
 from upcall_sync.client.paging import page_number, page_size
 from upcall_sync.client.resources import parse_resource
 from upcall_sync.client.responses import excerpt, parse_error_document
-from upcall_sync.client.transport import api_v1_path
+from upcall_sync.core.normalize import api_v1_path
 from upcall_sync.errors import ApiResponseError, ApiStatusError, TransportError, UpcallSyncError
 from upcall_sync.jobs.doctor_report import (
     FAIL,
