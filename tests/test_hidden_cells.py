@@ -515,3 +515,100 @@ def test_merged_cells_over_blank_rows_below_the_table_are_fine(
         assert err.startswith(f"n.xlsx:Leads!{refused}: cells {refused}:"), err
     else:
         assert (code, out) == (0, "1 file, 1 campaign, 3 numbers: valid\n"), err
+
+
+# -- a number format that shows nothing: `;;;` ---------------------------------------------
+
+
+def _formatted(path: Path, formats: dict[str, str], **cells: str) -> Path:
+    """Two people (phone, first_name), with `formats` set on cells, `cells` overwritten."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "Leads"
+    for values in (
+        ["phone", "first_name"],
+        ["+1 650 799 1140", "Joey"],
+        ["+1 650 799 1141", "Ana"],
+    ):
+        sheet.append(values)
+    for ref, value in cells.items():
+        sheet[ref] = value
+    for ref, fmt in formats.items():
+        sheet[ref].number_format = fmt
+    book.save(path)
+    return path
+
+
+def test_cells_a_number_format_hides_are_refused_quoting_none(
+    here: Path, capsys: pytest.CaptureFixture[str], cli_env: Emulator
+) -> None:
+    """`;;;` is the spreadsheet apps' own way to hide what a cell holds: A3 looks blank,
+    yet its phone was dialed. A3's own error (no phone) is not said: it quotes it."""
+    _formatted(here / "n.xlsx", {"A3": ";;;", "B2": ";;;"}, A3="12")
+    for command in (["validate"], ["plan"]):
+        code, out, err = run_cli(capsys, *command, "m.yaml")
+        assert (code, out) == (1, ""), (command, err)
+        assert err.splitlines() == [
+            "n.xlsx:Leads!B2: cell B2 shows nothing: its number format (such as ;;;) hides "
+            "what it holds, yet upcall-sync reads it as each number's first_name; give the "
+            "cells a format that shows them (General), or clear them",
+            "n.xlsx:Leads!A3: cell A3 shows nothing: its number format (such as ;;;) hides "
+            "what it holds, yet upcall-sync reads it as each number's phone; give the cells "
+            "a format that shows them (General), or clear them",
+            "error: 2 problems found in the manifests",
+        ], (command, err)
+    assert writes(cli_env) == 0
+
+
+@pytest.mark.parametrize(
+    ("fmt", "refused"),
+    [
+        (";;;", True),
+        ('[Red];[Blue];"";', True),  # the 4th section, for text, is empty
+        ("[Red];[Blue];[Green];[White]", True),  # brackets show nothing
+        ('0;0;0;" "', True),  # a space, quoted
+        ("0;0;0;_)* ", True),  # padding and fill
+        (";;", False),  # numbers hidden, text (a phone written as text) shown
+        ('0;-0;0;"x"@', False),
+        ("@", False),
+        ('"Tel: "@', False),  # text shown with a prefix
+        ('0;0;0;"a;b"', False),  # a quoted `;` does not split
+    ],
+)
+def test_only_a_format_showing_nothing_of_the_text_refuses_it(
+    here: Path, capsys: pytest.CaptureFixture[str], fmt: str, refused: bool
+) -> None:
+    _formatted(here / "n.xlsx", {"A2": fmt})
+    code, _out, err = run_cli(capsys, "validate", "m.yaml")
+    assert (code == 1) is refused, err
+    assert ("cell A2 shows nothing" in err) is refused, err
+
+
+def test_a_phone_stored_as_a_number_under_a_format_hiding_numbers_is_refused(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`;;` shows no number: a phone stored as a number (read with phone_region) hides."""
+    (here / "m.yaml").write_text(
+        "version: 1\nphone_region: US\ncampaigns:\n  - name: sheet\n    numbers_csv: n.xlsx\n"
+    )
+    book = openpyxl.load_workbook(_formatted(here / "n.xlsx", {}))
+    book["Leads"]["A3"] = 6507991141
+    book["Leads"]["A3"].number_format = ";;"
+    book.save(here / "n.xlsx")
+    code, _out, err = run_cli(capsys, "validate", "m.yaml")
+    assert code == 1 and err.startswith("n.xlsx:Leads!A3: cell A3 shows nothing"), err
+    assert "6507991141" not in err
+
+
+def test_an_opt_out_list_reads_cells_its_format_hides(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _formatted(here / "optouts.xlsx", {"A3": ";;;"})
+    (here / "m.yaml").write_text(
+        "version: 1\ndo_not_call_csv: optouts.xlsx\ncampaigns:\n  - name: a\n    numbers:\n"
+        '      - {phone: "+1 650 799 1141", first_name: Ana}\n'
+    )
+    code, _out, err = run_cli(capsys, "validate", "m.yaml")
+    assert code == 1 and "+16507991141 at optouts.xlsx:Leads!3:3" in err, err
+    assert "shows nothing" not in err

@@ -176,6 +176,31 @@ def _refuse_hidden(
         ]
         problems.extend(refused)
     _refuse_merged(problems, held.merged, reader, place)
+    _refuse_masked(problems, held.masked, reader, place)
+
+
+def _refuse_masked(
+    problems: list[Problem], masked: list[tuple[int, int]], reader: _Reader, place: Place
+) -> None:
+    """The cells of each column the sheet reads as a field whose number format shows
+    nothing of what they hold (`;;;`), in one line a column: their own problems go (they
+    would quote what nobody reviewing the workbook sees)."""
+    by_column: dict[int, list[int]] = {}
+    for row, column in masked:
+        if column - 1 in reader.header.fields:
+            by_column.setdefault(column, []).append(row)
+    if not by_column:
+        return
+    cells = {(row, column) for column, rows in by_column.items() for row in rows}
+    problems[:] = [
+        p
+        for p in problems
+        if p.location.file != place.display or (p.location.line, p.location.column) not in cells
+    ]
+    for column, rows in sorted(by_column.items()):
+        name = reader.header.fields[column - 1]
+        message = xlsxload.masked_message(column_letters(column), rows, name)
+        problems.append(Problem(place(rows[0], column), "", message))
 
 
 def _refuse_merged(

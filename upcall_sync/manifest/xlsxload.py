@@ -24,6 +24,8 @@ from typing import Any, BinaryIO, TypeVar
 from upcall_sync.core.normalize import quote
 from upcall_sync.errors import Location
 from upcall_sync.manifest.table import Row, TableError
+from upcall_sync.manifest.xlsxstyle import masked as hidden_by_style
+from upcall_sync.manifest.xlsxstyle import masking_styles
 
 _T = TypeVar("_T")
 
@@ -70,6 +72,9 @@ class Hidden:
     #: it, while every cell it covers is read as saved (most often empty; or what a
     #: hand or a script put there, which nobody sees)
     merged: list[tuple[int, int, int, int]] = field(default_factory=list)
+    #: each cell (row, 1-based column) at the header's row or below that holds a value its
+    #: number format shows nothing of (`;;;`): it looks blank, and is read as saved
+    masked: list[tuple[int, int]] = field(default_factory=list)
 
 
 def check_unzipped_size(fh: BinaryIO, display: str, limit: int) -> None:
@@ -185,11 +190,12 @@ def xlsx_rows(
     seen = 0
     columns: set[int] | None = None if held is None else set()
     merged: list[tuple[int, int, int, int]] | None = None if held is None else []
+    masked: list[tuple[int, int]] | None = None if held is None else []
     looked: frozenset[int] = frozenset()  # the hidden columns every row was looked at in
     pending: list[int] = []  # those of them under the header not yet seen holding anything
     header = 0
     try:
-        for number, values, hidden in _quietly(sheet_rows(ws, columns, merged)):
+        for number, values, hidden in _quietly(sheet_rows(ws, columns, merged, masked)):
             seen += len(values)
             if number > MAX_ROWS or seen > MAX_CELLS:
                 raise _too_big()
@@ -220,6 +226,7 @@ def xlsx_rows(
     for column in (columns or set()) - looked:
         held.columns.setdefault(column, header)
     held.merged = [m for m in merged or () if m[3] >= header and m[:2] != m[2:]]
+    held.masked = [cell for cell in masked or () if cell[0] >= header]
     if held.rows and not width:  # every row that holds anything is hidden: no table
         raise TableError(
             hidden_rows_message(held.rows, above=True), Location(display, held.rows[0])
@@ -241,6 +248,7 @@ def sheet_rows(
     ws: Any,
     columns: set[int] | None = None,
     merged: list[tuple[int, int, int, int]] | None = None,
+    masked: list[tuple[int, int]] | None = None,
 ) -> Iterator[tuple[int, tuple[Any, ...], bool]]:
     """(number, values, hidden) of each row, as `ws.iter_rows(values_only=True)` yields
     them once `ws.reset_dimensions()` (openpyxl's own loop, `_cells_by_row`): rows the
@@ -257,9 +265,14 @@ def sheet_rows(
     a width of 0) is added to it (0-based) as the same parser reads the sheet's `<cols>`:
     before the first row in a sheet an app saved, after the rows in a hand-written one.
     With `merged`, each range of merged cells (`<mergeCell ref="B2:C5"/>`, after the
-    rows) is added to it, as (min_col, min_row, max_col, max_row), 1-based."""
+    rows) is added to it, as (min_col, min_row, max_col, max_row), 1-based. With
+    `masked`, each cell (row, 1-based column) holding a value its number format shows
+    nothing of (`;;;`, `xlsxstyle`), from the same parsed cells."""
     book = ws.parent
     counter = 1
+    masking = masking_styles(book) if masked is not None else None
+    if masking is not None and not (masking.numbers or masking.texts):
+        masking = None  # nearly every workbook: no per-cell look
     with ws._get_source() as source:
         parser = _parser_class()(
             source,
@@ -284,6 +297,8 @@ def sheet_rows(
                 yield counter, (), False
                 counter += 1
             if counter == index:
+                if masking is not None and masked is not None:
+                    masked.extend((index, column) for column in hidden_by_style(cells, masking))
                 values = ws._get_row(cells, values_only=True)
                 hidden = _true(attributes.get("hidden")) or _flat(attributes.get("ht"))
                 yield index, values, hidden
@@ -428,6 +443,22 @@ def merged_message(first: str, last: str, names: list[str], *, header: bool = Fa
         f"them, yet upcall-sync reads each cell's own value as {' and as '.join(read)} (an "
         "empty one, or one nobody reviewing the workbook sees); unmerge the cells and fill "
         "each one"
+    )
+
+
+def masked_message(letters: str, rows: list[int], name: str) -> str:
+    """The refusal of a dialed list whose sheet's number format hides cells it reads."""
+    listed = [f"{letters}{row}" for row in rows[:_SHOWN_HIDDEN]]
+    if len(rows) > _SHOWN_HIDDEN:
+        listed.append(f"{len(rows) - _SHOWN_HIDDEN:,} more")
+    shown = listed[0] if len(listed) == 1 else ", ".join(listed[:-1]) + " and " + listed[-1]
+    one = len(rows) == 1
+    return (
+        f"{'cell' if one else 'cells'} {shown} {'shows' if one else 'show'} nothing: "
+        f"{'its' if one else 'their'} number format (such as ;;;) hides what "
+        f"{'it holds' if one else 'they hold'}, yet upcall-sync reads "
+        f"{'it' if one else 'them'} as each number's {name}; give the cells a format that "
+        "shows them (General), or clear them"
     )
 
 
