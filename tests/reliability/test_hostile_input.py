@@ -275,9 +275,11 @@ def test_validate_accepts_exactly_what_the_schema_and_rules_accept(shard: int) -
     }
     print(f"hypothesis: {ran}")
     assert ran["hypothesis_examples"] >= EXAMPLES // SHARDS
-    # both sides of the property are exercised, not just the easy one
-    assert ran["hypothesis_valid"] >= EXAMPLES // SHARDS // 4
-    assert ran["hypothesis_invalid"] >= EXAMPLES // SHARDS // 4
+    # both sides of the property are exercised, not just the easy one (a fifth each: the
+    # valid side ranged 124-184 of 500 a shard in the eleventh session, and a quarter
+    # failed a CI-like run once at 124)
+    assert ran["hypothesis_valid"] >= EXAMPLES // SHARDS // 5
+    assert ran["hypothesis_invalid"] >= EXAMPLES // SHARDS // 5
 
 
 # -- the public YAML test suite ------------------------------------------------------------
