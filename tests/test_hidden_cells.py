@@ -52,6 +52,18 @@ def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return dialing(tmp_path, monkeypatch)
 
 
+def _stopped(here: Path, capsys: pytest.CaptureFixture[str], phone: str) -> str:
+    """`validate` of a campaign dialing Ana at `phone` beside the opt-out list
+    optouts.xlsx: refused (she is on it), its error returned."""
+    (here / "m.yaml").write_text(
+        "version: 1\ndo_not_call_csv: optouts.xlsx\ncampaigns:\n  - name: a\n    numbers:\n"
+        f'      - {{phone: "{phone}", first_name: Ana}}\n'
+    )
+    code, _out, err = run_cli(capsys, "validate", "m.yaml")
+    assert code == 1, err
+    return err
+
+
 def test_a_hidden_column_read_as_the_phone_is_refused(
     here: Path, capsys: pytest.CaptureFixture[str], cli_env: Emulator
 ) -> None:
@@ -144,12 +156,7 @@ def test_an_opt_out_list_reads_its_hidden_columns(
 ) -> None:
     """The opt-out list's phone column is hidden: Ana opted out all the same."""
     _workbook(here / "optouts.xlsx", columns=("A", "C"))
-    (here / "m.yaml").write_text(
-        "version: 1\ndo_not_call_csv: optouts.xlsx\ncampaigns:\n  - name: a\n    numbers:\n"
-        '      - {phone: "+1 650 799 9998", first_name: Ana}\n'
-    )
-    code, _out, err = run_cli(capsys, "validate", "m.yaml")
-    assert code == 1
+    err = _stopped(here, capsys, "+1 650 799 9998")
     assert "+16507999998 at optouts.xlsx:Leads!3:3" in err, err
     assert "hidden" not in err
 
@@ -486,12 +493,7 @@ def test_an_opt_out_list_reads_its_merged_cells_as_saved(
     here: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _merged(here / "optouts.xlsx", "A3:B3", B3="+1 650 799 9998")
-    (here / "m.yaml").write_text(
-        "version: 1\ndo_not_call_csv: optouts.xlsx\ncampaigns:\n  - name: a\n    numbers:\n"
-        '      - {phone: "+1 650 799 9998", first_name: Ana}\n'
-    )
-    code, _out, err = run_cli(capsys, "validate", "m.yaml")
-    assert code == 1
+    err = _stopped(here, capsys, "+1 650 799 9998")
     assert "+16507999998 at optouts.xlsx:Leads!3:3" in err, err
     assert "merged" not in err
 
@@ -605,10 +607,6 @@ def test_an_opt_out_list_reads_cells_its_format_hides(
     here: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _formatted(here / "optouts.xlsx", {"A3": ";;;"})
-    (here / "m.yaml").write_text(
-        "version: 1\ndo_not_call_csv: optouts.xlsx\ncampaigns:\n  - name: a\n    numbers:\n"
-        '      - {phone: "+1 650 799 1141", first_name: Ana}\n'
-    )
-    code, _out, err = run_cli(capsys, "validate", "m.yaml")
-    assert code == 1 and "+16507991141 at optouts.xlsx:Leads!3:3" in err, err
+    err = _stopped(here, capsys, "+1 650 799 1141")
+    assert "+16507991141 at optouts.xlsx:Leads!3:3" in err, err
     assert "shows nothing" not in err
