@@ -575,7 +575,10 @@ def test_cells_a_number_format_hides_are_refused_quoting_none(
         ('0;-0;0;"x"@', False),
         ("@", False),
         ('"Tel: "@', False),  # text shown with a prefix
-        ('0;0;0;"a;b"', False),  # a quoted `;` does not split
+        ('0;0;0;"a;b"@', False),  # a quoted `;` does not split
+        ('0;0;0;"-"', True),  # the text's section writes "-" in its place
+        ('0;0;0;"\u200b"', True),  # or a zero-width space
+        ("0;0;0;\\-", True),  # or an escaped "-"
     ],
 )
 def test_only_a_format_showing_nothing_of_the_text_refuses_it(
@@ -601,6 +604,41 @@ def test_a_phone_stored_as_a_number_under_a_format_hiding_numbers_is_refused(
     code, _out, err = run_cli(capsys, "validate", "m.yaml")
     assert code == 1 and err.startswith("n.xlsx:Leads!A3: cell A3 shows nothing"), err
     assert "6507991141" not in err
+
+
+@pytest.mark.parametrize(
+    ("fmt", "refused"),
+    [
+        (";0", True),  # the positive section is empty: a phone is a positive number
+        (";General", True),
+        (";;General", True),
+        ('"-";"-";"-"', True),  # a literal in the number's place
+        ('[>100]"";0', True),  # a condition sends a phone to the empty section
+        ('[<100]"";0', False),  # and to a shown one
+        ("[>0];;;", True),
+        ("0;;", False),  # negatives and 0 hidden: a phone is neither
+        ('#,##0;(#,##0);"-"', False),
+        ("[h]:mm", False),  # elapsed hours show the number
+        ("[Red]0", False),
+        ('_(* #,##0_);_(* (#,##0);_(* "-"??_);_(@_)', False),
+    ],
+)
+def test_a_number_is_refused_when_the_section_that_shows_it_hides_it(
+    here: Path, capsys: pytest.CaptureFixture[str], fmt: str, refused: bool
+) -> None:
+    """Each number takes one section: `;0` shows a negative number, yet hides a phone
+    stored as a number as surely as `;;;` (b51 found it dialed unseen)."""
+    (here / "m.yaml").write_text(
+        "version: 1\nphone_region: US\ncampaigns:\n  - name: sheet\n    numbers_csv: n.xlsx\n"
+    )
+    book = openpyxl.load_workbook(_formatted(here / "n.xlsx", {}))
+    book["Leads"]["A3"] = 6507991141
+    book["Leads"]["A3"].number_format = fmt
+    book.save(here / "n.xlsx")
+    code, _out, err = run_cli(capsys, "validate", "m.yaml")
+    assert ("cell A3 shows nothing" in err) is refused, err
+    assert (code == 1) is refused or "[h]" in fmt, err
+    assert "6507991141" not in err.replace("(A3)", "")
 
 
 def test_an_opt_out_list_reads_cells_its_format_hides(
