@@ -316,6 +316,26 @@ def test_a_symlinked_directory_of_manifests_is_an_error_not_a_skip(
     assert code == 0 and out.startswith("2 files, "), err
 
 
+def test_a_symlink_up_over_the_directories_named_is_fine(
+    checkout: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`campaigns/up -> ..` reaches campaigns/ itself and regions/eu: once both are named,
+    every manifest it leads to is read, and it was refused all the same (b51). One it
+    leads to that no named directory holds is still an error."""
+    _write(checkout / "campaigns" / "m.yaml", "")
+    (checkout / "regions" / "eu").mkdir(parents=True)
+    (checkout / "regions" / "eu" / "b.yml").write_text("version: 1\ncampaigns:\n  - name: EU\n")
+    (checkout / "campaigns" / "up").symlink_to("..", target_is_directory=True)
+    code, out, err = run_cli(capsys, "validate", "campaigns", "regions/eu")
+    assert code == 0 and out.startswith("2 files, "), err
+    code, out, err = run_cli(capsys, "validate", "campaigns")
+    assert code == 1 and err.startswith("campaigns/up: is a symlink to a directory"), err
+    (checkout / "regions" / "us").mkdir()
+    (checkout / "regions" / "us" / "c.yml").write_text("version: 1\ncampaigns:\n  - name: US\n")
+    code, out, err = run_cli(capsys, "validate", "campaigns", "regions/eu")
+    assert code == 1 and err.startswith("campaigns/up: is a symlink to a directory"), err
+
+
 def test_a_directory_it_cannot_list_is_an_error_not_a_skip(
     checkout: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -145,7 +145,7 @@ def _directory(
     named.sort()
     for link in sorted(linked):  # its manifests would drop out of the plan unseen
         target = link.resolve()
-        if not any(target.is_relative_to(d) for d in given) and _holds_manifests(target):
+        if not any(target.is_relative_to(d) for d in given) and _holds_manifests(target, given):
             problems.append(
                 Problem(
                     Location(str(link)),
@@ -193,11 +193,17 @@ def _directory(
             )
 
 
-def _holds_manifests(directory: Path) -> bool:
+def _holds_manifests(directory: Path, given: Sequence[Path] = ()) -> bool:
     """Whether a directory holds a *.yaml or *.yml manifest (symlinks in it not followed,
-    so a loop of links ends); a folder of CSV files is no concern."""
-    for _top, dirs, files in os.walk(directory):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
+    so a loop of links ends) outside the directories `given`, which are read anyway (a
+    link up to `..` over them all); a folder of CSV files is no concern."""
+    inner = [d for d in given if d.is_relative_to(directory)]  # most often none
+    for top, dirs, files in os.walk(directory):
+        dirs[:] = [
+            d
+            for d in dirs
+            if not d.startswith(".") and not any(Path(top, d).is_relative_to(g) for g in inner)
+        ]
         if any(
             not f.startswith(".") and os.path.splitext(f)[1] in MANIFEST_SUFFIXES for f in files
         ):
