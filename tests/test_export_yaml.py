@@ -69,7 +69,14 @@ def test_text_reordering_or_hiding_characters_are_written_escaped(hiding: str) -
     as it is: a diff of the export showed a reviewer other text than the file holds
     ("Trojan Source"). Every such character is an escape a diff shows, and reads back."""
     value = f"Acme {hiding}Q3 ({hiding})"
-    escape = f"\\u{ord(hiding):04X}"
+    code = ord(hiding)
+    escape = (
+        f"\\x{code:02X}"
+        if code <= 0xFF
+        else f"\\u{code:04X}"
+        if code <= 0xFFFF
+        else f"\\U{code:08X}"
+    )
     for written, read in (
         (scalar(value), lambda w: yaml.safe_load(f"k: {w}\n")["k"]),
         (block_or_scalar(value + "\nsecond line", "  "), lambda w: yaml.safe_load(f"k:{w}\n")["k"]),

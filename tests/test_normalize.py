@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -11,11 +12,13 @@ from upcall_sync.core.normalize import (
     PhoneError,
     format_datetime,
     lenient_phone,
+    look_alike,
     normalize_phone,
     parse_datetime,
     quote,
     text,
     utc_second,
+    visible,
 )
 
 # -- phones --------------------------------------------------------------------------
@@ -112,7 +115,23 @@ def test_quote_shows_what_export_escapes_as_escapes(hidden: str) -> None:
     """A message or plan showed "Acme" + U+FEFF + " Q3" as "Acme Q3" (a byte order mark
     pasted in with a name is invisible), while export wrote it escaped and validate's
     look-alike warning took it for one: each such character is shown as its escape."""
-    assert quote(f"Acme{hidden} Q3") == f'"Acme\\u{ord(hidden):04x} Q3"'
+    assert quote(f"Acme{hidden} Q3") == f'"Acme{json.dumps(hidden)[1:-1]} Q3"'
+
+
+@pytest.mark.parametrize(
+    "hidden",
+    ["\u00ad", "\u034f", "\u3164", "\u115f", "\u180e", "\U000e0041"],
+)
+def test_a_character_that_draws_as_nothing_is_escaped_and_looks_alike(hidden: str) -> None:
+    """A soft hyphen, the combining grapheme joiner, a Hangul
+    filler or a tag character in a name read as nothing in a plan (b51): each is shown as
+    JSON escapes it (a tag character as its surrogate pair, not a `\\ue0041` that reads
+    as U+E004 and a 1), and the name looks like the one without it."""
+    name = f"Acme{hidden} Q3"
+    assert quote(name) == f'"Acme{json.dumps(hidden)[1:-1]} Q3"'
+    assert json.loads(quote(name)) == name
+    assert look_alike(name) == look_alike("Acme Q3")
+    assert visible(name) == f"Acme{json.dumps(hidden)[1:-1]} Q3"
 
 
 # -- datetimes -------------------------------------------------------------------------

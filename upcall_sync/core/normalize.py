@@ -21,12 +21,16 @@ class PhoneError(ValueError):
 
 
 #: characters that reorder the text around them or hide in it (Unicode's bidirectional
-#: controls, the zero-width space, the word joiner and invisible operators): export writes
-#: them escaped (`\u202E`) and messages show them so, where a reviewer would read other
-#: text ("Trojan Source")
+#: controls, the zero-width space, the word joiner, invisible operators, the soft hyphen,
+#: the combining grapheme joiner, the Hangul and Khmer fillers that draw as nothing, the
+#: Mongolian vowel separator and the tag characters; not the joiners that Persian and
+#: emoji sequences need): export writes them escaped (`\u202E`) and messages show them
+#: so, where a reviewer would read other text ("Trojan Source")
 HIDING = frozenset(
     "\u061c\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
     "\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069"
+    "\u00ad\u034f\u115f\u1160\u17b4\u17b5\u180e\u3164\uffa0\U000e0001"
+    + "".join(map(chr, range(0xE0020, 0xE0080)))
 )
 
 #: what json.dumps(ensure_ascii=False) leaves raw but a terminal acts on, or a reader
@@ -39,7 +43,16 @@ def quote(value: object) -> str:
     """A value as messages show it: "text" in double quotes (a JSON string, every control
     character escaped), numbers bare."""
     text = json.dumps(value, ensure_ascii=False, default=str)
-    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+    return _UNSAFE.sub(_escape, text)
+
+
+def _escape(found: re.Match[str]) -> str:
+    """A character as JSON escapes it: `\\u00ad`; past U+FFFF its surrogate pair."""
+    code = ord(found.group(0))
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
 def api_v1_path(path: str) -> str:
@@ -173,7 +186,9 @@ def look_alike(value: str) -> str:
     characters (a zero-width space pasted in with it) ignored. "Joey", "JOEY" and
     "Jo\u200bey" are one name to the eye, three to a plan."""
     if not value.isascii():
-        value = "".join(ch for ch in nfc(value) if unicodedata.category(ch) != "Cf")
+        value = "".join(
+            ch for ch in nfc(value) if unicodedata.category(ch) != "Cf" and ch not in HIDING
+        )
     return " ".join(value.casefold().split())
 
 
@@ -181,7 +196,10 @@ def visible(text: str) -> str:
     """`text` with its invisible format characters (a zero-width space) as \\u escapes."""
     if text.isascii():
         return text
-    return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) == "Cf" else c for c in text)
+    return "".join(
+        _UNSAFE.sub(_escape, c) if unicodedata.category(c) == "Cf" or c in HIDING else c
+        for c in text
+    )
 
 
 #: whether a text is NFC already (at once for ASCII): the live rows' fast path asks it

@@ -52,6 +52,9 @@ _STEM_BYTES = 180  # file names are limited to 255 bytes
 _RESOLVER = yaml.resolver.Resolver()
 _STR = "tag:yaml.org,2002:str"
 _PLAIN = re.compile(r"\w(?:[\w .@()/+'&-]*[\w.)'])?")
+#: the members of HIDING that `\w` matches (Hangul fillers, letters that draw as nothing):
+#: a plain scalar or column holding one is written double-quoted, with it escaped
+_HIDING_WORD = re.compile("[" + "".join(c for c in sorted(HIDING) if c.isalnum()) + "]")
 _ENV_REF = re.compile(r"\$\{[^}]*\}")
 _NAMED_ESCAPES = {
     "\0": "\\0",
@@ -127,10 +130,22 @@ def _raw_ok(ch: str) -> bool:
     return code not in (0xFEFF, 0xFFFE, 0xFFFF, 0x2028, 0x2029) and ch not in HIDING
 
 
-#: what `_raw_ok` lets through above U+009F, as a character class's ranges
-_RAW_RANGES = (
-    "\xa0-\u061b\u061d-\u200a\u200c\u200d\u2010-\u2027\u202f-\u205f\u2065"
-    "\u206a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff"
+def _ranges_without(refused: set[int]) -> str:
+    """The code points from U+00A0 up but `refused`, as a character class's ranges."""
+    ranges: list[str] = []
+    start = 0xA0
+    for code in sorted(refused):
+        if code > start:
+            ranges.append(f"{chr(start)}-{chr(code - 1)}")
+        start = max(start, code + 1)
+    ranges.append(f"{chr(start)}-{chr(0x10FFFF)}")
+    return "".join(ranges)
+
+
+#: what `_raw_ok` lets through above U+009F, as a character class's ranges (HIDING's
+#: every member left out, as it grows)
+_RAW_RANGES = _ranges_without(
+    {0xFEFF, 0xFFFE, 0xFFFF, 0x2028, 0x2029, *range(0xD800, 0xE000), *map(ord, HIDING)}
 )
 #: a character `_raw_ok` refuses (or raises on: a surrogate)
 _NOT_RAW = re.compile(f"[^ -~{_RAW_RANGES}]")
@@ -175,7 +190,12 @@ def scalar(value: str) -> str:
     Safe in block and flow context alike.
     """
     value = escape_env(value)
-    if value[:1].isalpha() and _PLAIN.fullmatch(value) and _resolves_to_text(value):
+    if (
+        value[:1].isalpha()
+        and _PLAIN.fullmatch(value)
+        and (value.isascii() or not _HIDING_WORD.search(value))
+        and _resolves_to_text(value)
+    ):
         return value
     return double_quoted(value)
 
@@ -240,7 +260,12 @@ def column_scalars(values: Sequence[str]) -> tuple[str, Sequence[str]]:
         return PLAIN_SLOT, [scalar(values[0])] * len(values)
     joined = "\x00".join(values)
     if joined.count("\x00") == len(values) - 1:  # no value holds the separator
-        if _PLAIN_COLUMNS and _PLAIN_COLUMN.fullmatch(joined) and _LETTER_WORDS.isdisjoint(values):
+        if (
+            _PLAIN_COLUMNS
+            and _PLAIN_COLUMN.fullmatch(joined)
+            and (joined.isascii() or not _HIDING_WORD.search(joined))
+            and _LETTER_WORDS.isdisjoint(values)
+        ):
             return PLAIN_SLOT, values
         if "${" not in joined and _QUOTED_COLUMN.fullmatch(joined):
             return QUOTED_SLOT, values
