@@ -84,3 +84,28 @@ def test_a_url_with_a_query_suggests_its_base_as_the_other_hints_do(
     code, _out, err = run_cli(capsys, "doctor", "--api-url", url)
     assert code == 1
     assert err.rstrip().endswith(f"give the base URL alone: try --api-url {base}"), err
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://example.com/api/v1?key=SECRETkey1",
+        "https:///api/v1?key=SECRETkey1",
+        "example.com/api/v1#SECRETkey1",
+        "https://[::1/api/v1?key=SECRETkey1",
+        "https://127.0.0.1:abc/api/v1?key=SECRETkey1",
+        "https://127.0.0.1:99999/api/v1",
+    ],
+)
+def test_a_url_refused_for_its_scheme_host_or_port_quotes_no_query(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    """The refusal of a URL without http(s) or a host quoted it whole, query and all;
+    one that urlsplit cannot read (an open bracket, a port that is no number or past
+    65535) was an internal error (b51). Each is one line, quoting no query."""
+    monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
+    for command in ("doctor", "plan"):
+        code, out, err = run_cli(capsys, command, "--api-url", url, "--allow-insecure-http")
+        assert code == 1, (command, out, err)
+        assert "SECRETkey1" not in out + err and "internal error" not in err, (command, err)
+        assert "https://www.upcall.com/api/v1" in err, (command, err)

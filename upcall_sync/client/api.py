@@ -33,6 +33,7 @@ from upcall_sync.client.transport import (
     RetryPolicy,
     Timeouts,
     Transport,
+    checked_api_url,
     make_session,
 )
 from upcall_sync.core.model import CAMPAIGN_STATUSES
@@ -100,6 +101,9 @@ class UpcallClient(ContactListsApi):
         """A client of one `Connection`: a session pooling `connection.parallelism`
         connections (unless one is injected), its timeouts, retries and rate limit."""
         url = connection.base_url
+        # refused before its origin is taken for the breaker: one urlsplit cannot read
+        # was an internal error there
+        checked_api_url(url, allow_insecure_http=connection.allow_insecure_http)
         transport = Transport(
             url,
             connection.token,

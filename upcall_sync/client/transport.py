@@ -141,11 +141,21 @@ def make_session(pool_size: int = 8) -> requests.Session:
 def checked_api_url(base_url: str, *, allow_insecure_http: bool) -> SplitResult:
     """The API URL's parts, once it is an http(s) URL with a host, no credentials, no
     query or fragment, and no plain http to anything but loopback (unless allowed)."""
-    parts = urlsplit(base_url)
+    # shown up to its query or fragment: either may hold a key of another service
+    cut = base_url.split("?", 1)[0].split("#", 1)[0]
+    shown = repr(cut) + (" (its query or fragment not shown)" if cut != base_url else "")
+    try:
+        parts = urlsplit(base_url)
+        parts.port  # noqa: B018 (a port that is no number, or past 65535, raises here)
+    except ValueError as exc:  # `https://[::1/api`, `https://host:abc/api`
+        raise BadApiUrl(
+            f"API URL {shown} is not a URL that can be read ({exc}): give one such as "
+            "https://www.upcall.com/api/v1"
+        ) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise BadApiUrl(
-            f"API URL {strip_token(base_url)!r} is not an http(s) URL with a host "
-            "(such as https://www.upcall.com/api/v1)"
+            f"API URL {strip_token(cut)!r}{shown[len(repr(cut)) :]} is not an http(s) URL "
+            "with a host (such as https://www.upcall.com/api/v1)"
         )
     if parts.username is not None or parts.password is not None:
         raise BadApiUrl(
