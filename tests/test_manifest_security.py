@@ -308,9 +308,10 @@ def test_a_symlinked_directory_of_manifests_is_an_error_not_a_skip(
         code, out, err = run_cli(capsys, *command, "campaigns")
         assert code == 1 and out == "", err
         assert err == (
-            "campaigns/eu: is a symlink to a directory holding manifests, which upcall-sync "
-            "does not follow (they would not be read, and --prune could archive their "
-            "campaigns): name that directory too, or move the manifests here\n"
+            "campaigns/eu: is a symlink to a directory holding manifests (or too big to search "
+            "for them), which upcall-sync does not follow (they would not be read, and "
+            "--prune could archive their campaigns): name that directory too, or move the "
+            "manifests here\n"
         )
     code, out, err = run_cli(capsys, "validate", "campaigns", "regions")
     assert code == 0 and out.startswith("2 files, "), err
@@ -440,3 +441,23 @@ def test_a_url_is_refused_for_its_credentials_not_for_being_a_url() -> None:
         "https://tok_x:@api.example/v1",
     ):
         assert refused_variable("LINK", {"LINK": value}) is not None, value
+
+
+def test_a_symlinked_folder_too_big_to_search_is_refused_unsearched(
+    checkout: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A committed `campaigns/root -> /` made every run walk the whole disk for manifests
+    (b51: 0.65 s here only because /usr holds YAML early; a disk without any walks it all)."""
+    from upcall_sync.manifest import load
+
+    monkeypatch.setattr(load, "MAX_LINKED_ENTRIES", 50)
+    _write(checkout / "campaigns" / "m.yaml", "")
+    (checkout / "big").mkdir()
+    for i in range(60):
+        (checkout / "big" / f"{i}.csv").write_text("phone\n")
+    (checkout / "campaigns" / "big").symlink_to("../big", target_is_directory=True)
+    code, _out, err = run_cli(capsys, "validate", "campaigns")
+    assert code == 1 and err.startswith("campaigns/big: is a symlink to a directory holding "), err
+    monkeypatch.setattr(load, "MAX_LINKED_ENTRIES", 100)  # small enough to search: CSVs only
+    code, _out, err = run_cli(capsys, "validate", "campaigns")
+    assert code == 0, err

@@ -150,9 +150,10 @@ def _directory(
                 Problem(
                     Location(str(link)),
                     "",
-                    "is a symlink to a directory holding manifests, which upcall-sync does "
-                    "not follow (they would not be read, and --prune could archive their "
-                    "campaigns): name that directory too, or move the manifests here",
+                    "is a symlink to a directory holding manifests (or too big to search "
+                    "for them), which upcall-sync does not follow (they would not be read, "
+                    "and --prune could archive their campaigns): name that directory too, "
+                    "or move the manifests here",
                 )
             )
     for exc in unlisted:
@@ -193,12 +194,23 @@ def _directory(
             )
 
 
+#: how many entries a symlinked folder's search for manifests looks at: past it (a link to
+#: `/` or a home folder) the folder counts as holding some, and is refused unsearched
+MAX_LINKED_ENTRIES = 20_000
+
+
 def _holds_manifests(directory: Path, given: Sequence[Path] = ()) -> bool:
     """Whether a directory holds a *.yaml or *.yml manifest (symlinks in it not followed,
     so a loop of links ends) outside the directories `given`, which are read anyway (a
-    link up to `..` over them all); a folder of CSV files is no concern."""
+    link up to `..` over them all); a folder of CSV files is no concern. A folder too big
+    to search (MAX_LINKED_ENTRIES) counts as holding some: a committed link to `/` must
+    not make every run walk the whole disk."""
     inner = [d for d in given if d.is_relative_to(directory)]  # most often none
+    seen = 0
     for top, dirs, files in os.walk(directory):
+        seen += len(dirs) + len(files)
+        if seen > MAX_LINKED_ENTRIES:
+            return True
         dirs[:] = [
             d
             for d in dirs
