@@ -200,3 +200,15 @@ def test_format_and_parse_round_trip(value: datetime) -> None:
 def test_utc_second() -> None:
     local = datetime(2026, 1, 1, 1, 2, 3, 456_789, tzinfo=timezone(timedelta(hours=2)))
     assert utc_second(local) == datetime(2025, 12, 31, 23, 2, 3, tzinfo=UTC)
+
+
+def test_visible_escapes_every_invisible_format_character() -> None:
+    """The look-alike warnings show names through `visible`: a zero-width joiner or
+    non-joiner (format characters, kept raw by `quote` for Persian and emoji) was shown
+    raw there once `visible` escaped only what `quote` escapes."""
+
+    assert visible("Jo\u200dey") == "Jo\\u200dey"
+    assert visible("Jo\u200cey") == "Jo\\u200cey"
+    assert visible("Jo\u200bey") == "Jo\\u200bey"
+    assert visible("x\U000e0041") == "x\\udb40\\udc41"
+    assert visible("Zoë") == "Zoë"

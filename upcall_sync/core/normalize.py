@@ -47,8 +47,12 @@ def quote(value: object) -> str:
 
 
 def _escape(found: re.Match[str]) -> str:
+    return _escaped(found.group(0))
+
+
+def _escaped(ch: str) -> str:
     """A character as JSON escapes it: `\\u00ad`; past U+FFFF its surrogate pair."""
-    code = ord(found.group(0))
+    code = ord(ch)
     if code <= 0xFFFF:
         return f"\\u{code:04x}"
     code -= 0x10000
@@ -197,8 +201,7 @@ def visible(text: str) -> str:
     if text.isascii():
         return text
     return "".join(
-        _UNSAFE.sub(_escape, c) if unicodedata.category(c) == "Cf" or c in HIDING else c
-        for c in text
+        _escaped(c) if unicodedata.category(c) == "Cf" or c in HIDING else c for c in text
     )
 
 
