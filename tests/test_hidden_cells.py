@@ -172,12 +172,12 @@ def _crafted(path: Path, cols: str, after: str = "") -> Path:
 
 def _hidden_columns(path: Path) -> set[int]:
     book = openpyxl.load_workbook(path, read_only=True)
-    columns: set[int] = set()
+    layout = xlsxload.Layout()
     try:
-        list(xlsxload.sheet_rows(book.worksheets[0], columns))
+        list(xlsxload.sheet_rows(book.worksheets[0], layout))
     finally:
         book.close()
-    return columns
+    return layout.columns
 
 
 @pytest.mark.parametrize(

@@ -137,25 +137,9 @@ def _directory(
     for top, dirs, files in os.walk(path, onerror=unlisted.append):
         dirs[:] = [d for d in dirs if not d.startswith(".")]  # hidden directories: skipped
         linked.extend(Path(top, d) for d in dirs if os.path.islink(os.path.join(top, d)))
-        named.extend(
-            Path(top, f)
-            for f in files
-            if not f.startswith(".") and os.path.splitext(f)[1] in MANIFEST_SUFFIXES
-        )
+        named.extend(Path(top, f) for f in files if _is_manifest(f))
     named.sort()
-    for link in sorted(linked):  # its manifests would drop out of the plan unseen
-        target = link.resolve()
-        if not any(target.is_relative_to(d) for d in given) and _holds_manifests(target, given):
-            problems.append(
-                Problem(
-                    Location(str(link)),
-                    "",
-                    "is a symlink to a directory holding manifests (or too big to search "
-                    "for them), which upcall-sync does not follow (they would not be read, "
-                    "and --prune could archive their campaigns): name that directory too, "
-                    "or move the manifests here",
-                )
-            )
+    problems.extend(_linked_problems(linked, given))
     for exc in unlisted:
         problems.append(
             Problem(
@@ -194,6 +178,31 @@ def _directory(
             )
 
 
+def _is_manifest(name: str) -> bool:
+    """A file name a directory scan reads as a manifest (`*.yaml`, `*.yml`, not hidden)."""
+    return not name.startswith(".") and os.path.splitext(name)[1] in MANIFEST_SUFFIXES
+
+
+def _linked_problems(linked: list[Path], given: Sequence[Path]) -> list[Problem]:
+    """Each symlinked folder a scan met (and did not follow) that holds manifests no
+    directory `given` covers: they would drop out of the plan unseen."""
+    problems: list[Problem] = []
+    for link in sorted(linked):
+        target = link.resolve()
+        if not any(target.is_relative_to(d) for d in given) and _holds_manifests(target, given):
+            problems.append(
+                Problem(
+                    Location(str(link)),
+                    "",
+                    "is a symlink to a directory holding manifests (or too big to search "
+                    "for them), which upcall-sync does not follow (they would not be read, "
+                    "and --prune could archive their campaigns): name that directory too, "
+                    "or move the manifests here",
+                )
+            )
+    return problems
+
+
 #: how many entries a symlinked folder's search for manifests looks at: past it (a link to
 #: `/` or a home folder) the folder counts as holding some, and is refused unsearched
 MAX_LINKED_ENTRIES = 20_000
@@ -216,9 +225,7 @@ def _holds_manifests(directory: Path, given: Sequence[Path] = ()) -> bool:
             for d in dirs
             if not d.startswith(".") and not any(Path(top, d).is_relative_to(g) for g in inner)
         ]
-        if any(
-            not f.startswith(".") and os.path.splitext(f)[1] in MANIFEST_SUFFIXES for f in files
-        ):
+        if any(map(_is_manifest, files)):
             return True
     return False
 

@@ -77,6 +77,17 @@ class Hidden:
     masked: list[tuple[int, int]] = field(default_factory=list)
 
 
+@dataclass
+class Layout:
+    """What a sheet's XML says it hides, as `sheet_rows` reads it: each hidden column
+    (0-based), each range of merged cells (min_col, min_row, max_col, max_row; 1-based)
+    and each cell (row, 1-based column) holding a value its number format shows nothing of."""
+
+    columns: set[int] = field(default_factory=set)
+    merged: list[tuple[int, int, int, int]] = field(default_factory=list)
+    masked: list[tuple[int, int]] = field(default_factory=list)
+
+
 def check_unzipped_size(fh: BinaryIO, display: str, limit: int) -> None:
     """Refuse a file that is no zip, or whose parts would unzip past `limit` bytes."""
     try:
@@ -188,14 +199,12 @@ def xlsx_rows(
     width = 0
     number = 0
     seen = 0
-    columns: set[int] | None = None if held is None else set()
-    merged: list[tuple[int, int, int, int]] | None = None if held is None else []
-    masked: list[tuple[int, int]] | None = None if held is None else []
+    layout = None if held is None else Layout()
     looked: frozenset[int] = frozenset()  # the hidden columns every row was looked at in
     pending: list[int] = []  # those of them under the header not yet seen holding anything
     header = 0
     try:
-        for number, values, hidden in _quietly(sheet_rows(ws, columns, merged, masked)):
+        for number, values, hidden in _quietly(sheet_rows(ws, layout)):
             seen += len(values)
             if number > MAX_ROWS or seen > MAX_CELLS:
                 raise _too_big()
@@ -208,7 +217,7 @@ def xlsx_rows(
                 continue  # blank rows above the header
             if not width:
                 width, header = len(cells), number
-                looked = frozenset(columns or ())
+                looked = frozenset(layout.columns if layout is not None else ())
                 pending = sorted(column for column in looked if column < width)
             elif held is not None and pending:
                 pending = _note_columns(held, pending, cells, number)
@@ -219,18 +228,23 @@ def xlsx_rows(
         raise
     except Exception:  # malformed sheet XML: say where, quote nothing
         raise TableError(_NOT_A_WORKBOOK, Location(display, number + 1)) from None
-    if held is None:
+    if held is None or layout is None:
         return
-    # a column hidden only after the header was read (its `<cols>` written after the
-    # rows, as no app writes it): its cells were not all looked at, so it counts as filled
-    for column in (columns or set()) - looked:
-        held.columns.setdefault(column, header)
-    held.merged = [m for m in merged or () if m[3] >= header and m[:2] != m[2:]]
-    held.masked = [cell for cell in masked or () if cell[0] >= header]
+    _settle(held, layout, looked, header)
     if held.rows and not width:  # every row that holds anything is hidden: no table
         raise TableError(
             hidden_rows_message(held.rows, above=True), Location(display, held.rows[0])
         )
+
+
+def _settle(held: Hidden, layout: Layout, looked: frozenset[int], header: int) -> None:
+    """What the sheet hides from its header's row down, once every row is read."""
+    # a column hidden only after the header was read (its `<cols>` written after the
+    # rows, as no app writes it): its cells were not all looked at, so it counts as filled
+    for column in layout.columns - looked:
+        held.columns.setdefault(column, header)
+    held.merged = [m for m in layout.merged if m[3] >= header and m[:2] != m[2:]]
+    held.masked = [cell for cell in layout.masked if cell[0] >= header]
 
 
 def _note_columns(held: Hidden, pending: list[int], cells: list[str], number: int) -> list[int]:
@@ -245,10 +259,7 @@ def _note_columns(held: Hidden, pending: list[int], cells: list[str], number: in
 
 
 def sheet_rows(
-    ws: Any,
-    columns: set[int] | None = None,
-    merged: list[tuple[int, int, int, int]] | None = None,
-    masked: list[tuple[int, int]] | None = None,
+    ws: Any, layout: Layout | None = None
 ) -> Iterator[tuple[int, tuple[Any, ...], bool]]:
     """(number, values, hidden) of each row, as `ws.iter_rows(values_only=True)` yields
     them once `ws.reset_dimensions()` (openpyxl's own loop, `_cells_by_row`): rows the
@@ -261,16 +272,15 @@ def sheet_rows(
     it (entities, `>` in another attribute's value, comments and CDATA that look like
     rows, rows in another namespace), at no cost of a second read.
 
-    With `columns`, each column the sheet hides (`<col min="3" max="5" hidden="1">`, or
-    a width of 0) is added to it (0-based) as the same parser reads the sheet's `<cols>`:
-    before the first row in a sheet an app saved, after the rows in a hand-written one.
-    With `merged`, each range of merged cells (`<mergeCell ref="B2:C5"/>`, after the
-    rows) is added to it, as (min_col, min_row, max_col, max_row), 1-based. With
-    `masked`, each cell (row, 1-based column) holding a value its number format shows
-    nothing of (`;;;`, `xlsxstyle`), from the same parsed cells."""
+    With `layout`, the same pass fills it: each column the sheet hides (`<col min="3"
+    max="5" hidden="1">`, or a width of 0) as the parser reads the sheet's `<cols>`
+    (before the first row in a sheet an app saved, after the rows in a hand-written one);
+    each range of merged cells (`<mergeCell ref="B2:C5"/>`, after the rows); and each
+    cell holding a value its number format shows nothing of (`;;;`, `xlsxstyle`)."""
     book = ws.parent
     counter = 1
-    masking = masking_styles(book) if masked is not None else None
+    columns = layout.columns if layout is not None else None
+    masking = masking_styles(book) if layout is not None else None
     if masking is not None and not (masking.numbers or masking.texts):
         masking = None  # nearly every workbook: no per-cell look
     with ws._get_source() as source:
@@ -297,16 +307,17 @@ def sheet_rows(
                 yield counter, (), False
                 counter += 1
             if counter == index:
-                if masking is not None and masked is not None:
-                    masked.extend((index, column) for column in hidden_by_style(cells, masking))
+                if masking is not None and layout is not None:
+                    found = hidden_by_style(cells, masking)
+                    layout.masked.extend((index, column) for column in found)
                 values = ws._get_row(cells, values_only=True)
                 hidden = _true(attributes.get("hidden")) or _flat(attributes.get("ht"))
                 yield index, values, hidden
                 counter += 1
     if columns is not None:  # a `<sheetFormatPr>` after the rows, as no app writes it
         _hide_by_default(parser, columns, shown)
-    if merged is not None:
-        merged.extend(map(_bounds, parser.merges))
+    if layout is not None:
+        layout.merged.extend(map(_bounds, parser.merges))
 
 
 @functools.cache
@@ -412,10 +423,7 @@ def _quietly(rows: Iterator[_T]) -> Iterator[_T]:
 def hidden_rows_message(rows: list[int], *, above: bool = False) -> str:
     """The refusal of a dialed list whose sheet hides these rows (said at the first);
     `above`: one of them lies above the table, where it would have been read as its header."""
-    listed = [str(row) for row in rows[:_SHOWN_HIDDEN]]
-    if len(rows) > _SHOWN_HIDDEN:
-        listed.append(f"{len(rows) - _SHOWN_HIDDEN:,} more")
-    shown = listed[0] if len(listed) == 1 else ", ".join(listed[:-1]) + " and " + listed[-1]
+    shown = _listing([str(row) for row in rows])
     one = len(rows) == 1
     what = (
         f"what {'it holds' if one else 'they hold'}, yet upcall-sync reads every row (a "
@@ -430,6 +438,14 @@ def hidden_rows_message(rows: list[int], *, above: bool = False) -> str:
         f"the workbook sees {what}; unhide the {'row' if one else 'rows'}, or delete "
         f"{'it' if one else 'them'}"
     )
+
+
+def _listing(items: list[str]) -> str:
+    """`3`, `3 and 5`, `2, 3, 4, 5, 6 and 4 more`: the first _SHOWN_HIDDEN, then a count."""
+    listed = items[:_SHOWN_HIDDEN]
+    if len(items) > _SHOWN_HIDDEN:
+        listed.append(f"{len(items) - _SHOWN_HIDDEN:,} more")
+    return listed[0] if len(listed) == 1 else ", ".join(listed[:-1]) + " and " + listed[-1]
 
 
 def merged_message(first: str, last: str, names: list[str], *, header: bool = False) -> str:
@@ -448,10 +464,7 @@ def merged_message(first: str, last: str, names: list[str], *, header: bool = Fa
 
 def masked_message(letters: str, rows: list[int], name: str) -> str:
     """The refusal of a dialed list whose sheet's number format hides cells it reads."""
-    listed = [f"{letters}{row}" for row in rows[:_SHOWN_HIDDEN]]
-    if len(rows) > _SHOWN_HIDDEN:
-        listed.append(f"{len(rows) - _SHOWN_HIDDEN:,} more")
-    shown = listed[0] if len(listed) == 1 else ", ".join(listed[:-1]) + " and " + listed[-1]
+    shown = _listing([f"{letters}{row}" for row in rows])
     one = len(rows) == 1
     return (
         f"{'cell' if one else 'cells'} {shown} {'shows' if one else 'show'} nothing: "
