@@ -117,6 +117,11 @@ def _resolves_to_text(value: str) -> bool:
     return True
 
 
+#: the code points above U+009F that YAML 1.1 refuses raw (a BOM, the non-characters) or
+#: reads as line breaks (U+2028, U+2029)
+_NOT_RAW_CODES = frozenset({0xFEFF, 0xFFFE, 0xFFFF, 0x2028, 0x2029})
+
+
 def _raw_ok(ch: str) -> bool:
     """Characters YAML 1.1 allows raw on one line of a scalar (no line breaks), and a
     reviewer sees as they are (none of HIDING)."""
@@ -127,7 +132,7 @@ def _raw_ok(ch: str) -> bool:
         return False
     if 0xD800 <= code <= 0xDFFF:
         raise Unwritable("text holds a lone surrogate (not valid Unicode)")
-    return code not in (0xFEFF, 0xFFFE, 0xFFFF, 0x2028, 0x2029) and ch not in HIDING
+    return code not in _NOT_RAW_CODES and ch not in HIDING
 
 
 def _ranges_without(refused: set[int]) -> str:
@@ -144,9 +149,7 @@ def _ranges_without(refused: set[int]) -> str:
 
 #: what `_raw_ok` lets through above U+009F, as a character class's ranges (HIDING's
 #: every member left out, as it grows)
-_RAW_RANGES = _ranges_without(
-    {0xFEFF, 0xFFFE, 0xFFFF, 0x2028, 0x2029, *range(0xD800, 0xE000), *map(ord, HIDING)}
-)
+_RAW_RANGES = _ranges_without({*_NOT_RAW_CODES, *range(0xD800, 0xE000), *map(ord, HIDING)})
 #: a character `_raw_ok` refuses (or raises on: a surrogate)
 _NOT_RAW = re.compile(f"[^ -~{_RAW_RANGES}]")
 
