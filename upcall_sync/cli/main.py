@@ -4,6 +4,7 @@ emulator's, through the `upcall_sync.commands` entry points), errors to exit cod
 from __future__ import annotations
 
 import contextlib
+import functools
 import signal
 import sys
 import traceback
@@ -38,10 +39,18 @@ from upcall_sync.cli.base import (
 )
 
 
+@functools.cache
+def _command_entry_points() -> tuple[metadata.EntryPoint, ...]:
+    """The group's entry points, read once per process: the read parses every installed
+    package's metadata (about 7 ms), and `main` may run many times in one process (the
+    test suite runs it some 6,000 times)."""
+    return tuple(metadata.entry_points(group="upcall_sync.commands"))
+
+
 def _load_plugins() -> None:
     """Commands other packages add (`upcall-sync emulator`): entry points in the group
     `upcall_sync.commands`, each a `register(app)` callable. The tool never imports them."""
-    for entry in metadata.entry_points(group="upcall_sync.commands"):
+    for entry in _command_entry_points():
         if entry.name not in _LOADED:
             _LOADED.add(entry.name)
             entry.load()(app)
