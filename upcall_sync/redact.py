@@ -14,6 +14,7 @@ URL requests and urllib3 build, inside their exception texts, and inside the
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import html
 import io
@@ -73,7 +74,13 @@ def account_fingerprint(secret: Secret | str) -> str:
 
     Saved plans record it (never the token) so that `apply PLANFILE` refuses another
     account's token, or a rotated one; the JSON plan's `account` field carries it."""
-    raw = secret.reveal() if isinstance(secret, Secret) else secret
+    return _fingerprint(secret.reveal() if isinstance(secret, Secret) else secret)
+
+
+@functools.lru_cache(maxsize=8)
+def _fingerprint(raw: str) -> str:
+    """Computed once per token and process (16 ms of PBKDF2 each time: a process that
+    runs the CLI many times, as the test suite does, asks for it thousands of times)."""
     digest = hashlib.pbkdf2_hmac("sha256", raw.encode(), _FINGERPRINT_SALT, _FINGERPRINT_ROUNDS)
     return digest.hex()[:16]
 
@@ -129,6 +136,18 @@ def _trie_pattern(words: set[str]) -> str:
     return walk(trie)
 
 
+@functools.lru_cache(maxsize=8)
+def _matchers(secrets: tuple[str, ...]) -> tuple[tuple[str, ...], re.Pattern[str] | None]:
+    """The written forms of `secrets` (longest first, so an escaped form is replaced
+    before a prefix of it) and the regex of their fragments. Built once per set of
+    secrets and process: about 1 ms each time, and a run makes several redactors for its
+    token (the test suite's thousands of runs in one process, thousands)."""
+    forms = {f for s in secrets for f in _written_forms(s)}
+    grams = {g for s in secrets if len(s) > FRAGMENT for g in fragments(s)}
+    pattern = re.compile(_trie_pattern(grams)) if grams else None
+    return tuple(sorted(forms, key=len, reverse=True)), pattern
+
+
 class Redactor:
     """Replaces known secrets, any run of FRAGMENT or more of their characters, and any
     `auth_token` value in text."""
@@ -144,11 +163,8 @@ class Redactor:
         if not secret or len(secret) < 4 or secret in self._secrets:
             return
         self._secrets.append(secret)
-        forms = {f for s in self._secrets for f in _written_forms(s)}
-        # Longest first, so an escaped form is replaced before a prefix of it.
-        self._forms = sorted(forms, key=len, reverse=True)
-        grams = {g for s in self._secrets if len(s) > FRAGMENT for g in fragments(s)}
-        self._fragment_re = re.compile(_trie_pattern(grams)) if grams else None
+        forms, self._fragment_re = _matchers(tuple(self._secrets))
+        self._forms = list(forms)
 
     def __call__(self, text: str) -> str:
         text = _PARAM_RE.sub(lambda m: m.group(1) + REDACTED, text)
