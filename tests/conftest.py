@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import shutil
 import socket
 import tempfile
@@ -19,7 +20,7 @@ import pytest
 
 from upcall_sync.client import RetryPolicy, Timeouts, UpcallClient
 from upcall_sync.emulator import Emulator, Faults
-from upcall_sync.redact import FRAGMENT
+from upcall_sync.redact import FRAGMENT, _trie_pattern
 
 from . import figures
 from .helpers import fastcli, parallel
@@ -234,9 +235,17 @@ class TokenLeak(AssertionError):
     pass
 
 
+#: any fragment, in one pass over a text or a file: a trie-shaped regex, as the redactor's
+#: own (the end-of-run scan of some 3,000 files and 40 MB took 1.0 s with one `in` per
+#: fragment, 0.3 s so)
+_FRAGMENTS_RE = re.compile(_trie_pattern(set(FRAGMENTS)))
+_FRAGMENTS_RE_BYTES = re.compile(_trie_pattern(set(FRAGMENTS)).encode())
+
+
 def leaked(text: str) -> str | None:
     """The first fragment of a test token in `text`, if any."""
-    return next((f for f in FRAGMENTS if f in text), None)
+    found = _FRAGMENTS_RE.search(text)
+    return None if found is None else found.group()
 
 
 def scan(text: str, where: str) -> None:
@@ -285,7 +294,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
                 continue
             figures.add("scanned_files")
             data = path.read_bytes()
-            if any(f.encode() in data for f in FRAGMENTS):
+            if _FRAGMENTS_RE_BYTES.search(data):
                 figures.add("leaks")
                 session.exitstatus = 1
                 print(f"\nTOKEN LEAK: the test token is in {path}")

@@ -240,3 +240,18 @@ def test_part_of_a_long_token_is_redacted_wherever_output_is_made(
     for i in range(len(LONG_TOKEN) - 12 + 1):
         assert leaked(redact(f"x {LONG_TOKEN[i : i + 12]} y")) is None
     assert redact("+16507991144 and 12345678901") == "+16507991144 and 12345678901"
+
+
+def test_the_suites_own_scanners_find_every_fragment_of_every_test_token() -> None:
+    """The scans every test's output and the run's files go through (conftest's one-pass
+    regexes) find each 12-character run of each test token, in text and in bytes, and
+    nothing in text holding 11 of them."""
+    from ..conftest import _FRAGMENTS_RE_BYTES, FRAGMENTS, SECRETS
+
+    for secret in SECRETS:
+        for i in range(len(secret) - 12 + 1):
+            run = secret[i : i + 12]
+            assert leaked(f"before {run} after") == run
+            assert _FRAGMENTS_RE_BYTES.search(f"a\n{run}\nb".encode()) is not None
+            assert leaked(f"x {run[:11]} {run[1:]} y") is None
+    assert len(FRAGMENTS) > 3
