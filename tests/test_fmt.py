@@ -218,3 +218,28 @@ def test_the_token_that_resumes_workflow_commands_starts_its_own_line(
     assert stop is not None, out
     lines = out.splitlines()
     assert lines[-2:] == ["\\ No newline at end of file", f"::{stop[1]}::"], out
+
+
+def test_crlf_line_endings_are_kept(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A checkout with CRLF endings (git's autocrlf on Windows) is not rewritten line by
+    line: a formatted file stays byte for byte, and one that needs formatting keeps CRLF."""
+    tidy = (ROOT / "examples" / "campaigns.yaml").read_text(encoding="utf-8")
+    assert format_text(tidy) == (tidy, "")  # the example is formatted as it is
+    crlf = tmp_path / "tidy.yaml"
+    crlf.write_bytes(tidy.replace("\n", "\r\n").encode())
+    assert run_cli(capsys, "fmt", "--check", str(crlf))[0] == 0
+    assert crlf.read_bytes() == tidy.replace("\n", "\r\n").encode()
+
+    untidy = tmp_path / "untidy.yaml"
+    untidy.write_bytes(messy(tidy).replace("\n", "\r\n").encode())
+    formatted, refused = format_text(messy(tidy))  # as the same file with LF endings
+    assert not refused and formatted != messy(tidy)
+    assert run_cli(capsys, "fmt", "--check", str(untidy))[0] == 1
+    assert run_cli(capsys, "fmt", str(untidy))[0] == 0
+    assert untidy.read_bytes() == formatted.replace("\n", "\r\n").encode()
+
+    # by the first line's ending: a file of LF lines, one of them CRLF, becomes all LF
+    mixed = tmp_path / "mixed.yaml"
+    mixed.write_bytes(tidy.replace("\n", "\r\n", 2).replace("\r\n", "\n", 1).encode())
+    assert run_cli(capsys, "fmt", str(mixed))[0] == 0
+    assert mixed.read_bytes() == tidy.encode()

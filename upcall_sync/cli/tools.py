@@ -122,7 +122,8 @@ def fmt(
     ] = False,
 ) -> None:
     """Rewrite YAML files in one layout (like `terraform fmt`): layout only, never meaning
-    or key order; comments kept. Prints the files it changed (with --check, would change)."""
+    or key order; comments and line endings kept. Prints the files it changed (with
+    --check, would change)."""
     import difflib
 
     from upcall_sync.manifest.fmt import format_file, write, yaml_files

@@ -1,7 +1,8 @@
 """`upcall-sync fmt`: rewrite YAML files in one layout, like `terraform fmt`.
 
 Layout only, through ruamel.yaml's round trip: indentation (mappings 2, sequences 4 with
-the dash at 2), spacing, trailing whitespace, one final newline. Quotes, key order,
+the dash at 2), spacing, trailing whitespace, one final newline. Line endings stay as the file's
+first one is (LF, or CRLF for every line). Quotes, key order,
 comments, flow or block style, anchors and document markers are kept (a long line is
 not re-wrapped). Every result is checked before it is used:
 
@@ -150,8 +151,15 @@ def format_file(path: Path) -> Formatted:
     except UnicodeDecodeError:
         raise ManifestError([Problem(Location(str(path)), "", "not UTF-8 text")]) from None
     bom = "\ufeff" if text.startswith("\ufeff") else ""
+    # line endings as the file has them, by its first (as ruff and Black do): a
+    # checkout with CRLF endings is not rewritten line by line
+    first = text.find("\n")
+    crlf = first > 0 and text[first - 1] == "\r"
+    body = text[len(bom) :].replace("\r\n", "\n") if crlf else text[len(bom) :]
     try:
-        after, refused = format_text(text[len(bom) :])
+        after, refused = format_text(body)
+        if crlf:
+            after = after.replace("\n", "\r\n")
     except Exception as exc:  # ruamel's errors share no base class
         _refuse_invalid(path, text)
         mark = getattr(exc, "problem_mark", None)
