@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from ruamel.yaml import YAML
 
 from upcall_sync.emulator import Emulator
@@ -243,3 +244,20 @@ def test_crlf_line_endings_are_kept(tmp_path: Path, capsys: pytest.CaptureFixtur
     mixed.write_bytes(tidy.replace("\n", "\r\n", 2).replace("\r\n", "\n", 1).encode())
     assert run_cli(capsys, "fmt", str(mixed))[0] == 0
     assert mixed.read_bytes() == tidy.encode()
+
+
+def test_crlf_a_lone_cr_before_a_line_break_keeps_its_meaning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """YAML reads a lone CR as a line break: in a CRLF file, CR CR LF is two breaks (an
+    empty line in a literal block). Replacing only CRLF before formatting made it one CRLF,
+    and the checks judged that text, not the file: the value lost its empty line."""
+    text = 'a: |\r\n  x\r\r\n  y\r\nb:   "p\rq"\r\n'
+    path = tmp_path / "cr.yaml"
+    path.write_bytes(text.encode())
+    assert yaml.safe_load(text) == {"a": "x\n\ny\n", "b": "p q"}
+    assert run_cli(capsys, "fmt", str(path))[0] == 0
+    after = path.read_bytes().decode()
+    assert yaml.safe_load(after) == yaml.safe_load(text)
+    assert after == 'a: |\r\n  x\r\n\r\n  y\r\nb: "p q"\r\n'  # every line CRLF
+    assert run_cli(capsys, "fmt", "--check", str(path))[0] == 0

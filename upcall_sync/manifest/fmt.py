@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import re
 import tempfile
 import warnings
 from collections.abc import Iterable, Iterator
@@ -151,21 +152,36 @@ def format_file(path: Path) -> Formatted:
     except UnicodeDecodeError:
         raise ManifestError([Problem(Location(str(path)), "", "not UTF-8 text")]) from None
     bom = "\ufeff" if text.startswith("\ufeff") else ""
+    body = text[len(bom) :]
     # line endings as the file has them, by its first (as ruff and Black do): a
     # checkout with CRLF endings is not rewritten line by line
-    first = text.find("\n")
-    crlf = first > 0 and text[first - 1] == "\r"
-    body = text[len(bom) :].replace("\r\n", "\n") if crlf else text[len(bom) :]
+    newline = _first_line_break(body)
+    if newline != "\n":
+        # every break, lone CRs too (YAML reads a lone CR as a line break): replacing
+        # only CRLF would make one of CR CR LF, and the text checked would not be the file
+        body = _BREAKS.sub("\n", body)
     try:
         after, refused = format_text(body)
-        if crlf:
-            after = after.replace("\n", "\r\n")
+        if newline != "\n" and not refused:
+            after = after.replace("\n", newline)
+            if after != text[len(bom) :] and meaning(after) != meaning(text[len(bom) :]):
+                after, refused = text, "formatting would change what it means"
     except Exception as exc:  # ruamel's errors share no base class
         _refuse_invalid(path, text)
         mark = getattr(exc, "problem_mark", None)
         at = f" (line {mark.line + 1})" if mark is not None else ""
         return Formatted(path, text, text, f"the formatter cannot read it{at}")
     return Formatted(path, text, bom + after if not refused else text, refused)
+
+
+_BREAKS = re.compile(r"\r\n?")
+
+
+def _first_line_break(text: str) -> str:
+    """The file's line break, by its first line's: CRLF, or LF (also for a file of one
+    line)."""
+    first = text.find("\n")
+    return "\r\n" if first > 0 and text[first - 1] == "\r" else "\n"
 
 
 def _refuse_invalid(path: Path, text: str) -> None:
