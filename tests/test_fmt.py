@@ -261,3 +261,17 @@ def test_crlf_a_lone_cr_before_a_line_break_keeps_its_meaning(
     assert yaml.safe_load(after) == yaml.safe_load(text)
     assert after == 'a: |\r\n  x\r\n\r\n  y\r\nb: "p q"\r\n'  # every line CRLF
     assert run_cli(capsys, "fmt", "--check", str(path))[0] == 0
+
+
+def test_cr_line_endings_are_kept(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A file of lone CR endings (old Mac OS; YAML reads CR as a line break) stays CR, as a
+    CRLF one stays CRLF: it was rewritten to LF, except where ruamel took a CR for part of
+    a comment, which left a file of mixed endings."""
+    path = tmp_path / "mac.yaml"
+    path.write_bytes(b"# top\ra:   1\rb: 'x\r\r  y'  # end\r")
+    assert run_cli(capsys, "fmt", str(path))[0] == 0
+    after = path.read_bytes()
+    assert after == b"# top\ra: 1\rb: 'x\r\r  y'  # end\r"
+    assert yaml.safe_load(after) == yaml.safe_load(b"a: 1\nb: 'x\n\n  y'\n")
+    assert comments(after.decode()) == ["# top", "# end"]
+    assert run_cli(capsys, "fmt", "--check", str(path))[0] == 0

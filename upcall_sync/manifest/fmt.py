@@ -2,7 +2,7 @@
 
 Layout only, through ruamel.yaml's round trip: indentation (mappings 2, sequences 4 with
 the dash at 2), spacing, trailing whitespace, one final newline. Line endings stay as the file's
-first one is (LF, or CRLF for every line). Quotes, key order,
+first one is (LF, or CRLF for every line; CR in a file with no LF). Quotes, key order,
 comments, flow or block style, anchors and document markers are kept (a long line is
 not re-wrapped). Every result is checked before it is used:
 
@@ -179,8 +179,10 @@ _BREAKS = re.compile(r"\r\n?")
 
 def _first_line_break(text: str) -> str:
     """The file's line break, by its first line's: CRLF, or LF (also for a file of one
-    line)."""
+    line); a lone CR in a file with no LF at all (old Mac OS)."""
     first = text.find("\n")
+    if first < 0:
+        return "\r" if "\r" in text else "\n"
     return "\r\n" if first > 0 and text[first - 1] == "\r" else "\n"
 
 
