@@ -79,3 +79,35 @@ def test_log_records_are_redacted_with_their_arguments() -> None:
     formatter = RedactingFormatter(Redactor(TOKEN), "%(message)s")
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "sent %s", (TOKEN,), None)
     assert formatter.format(record) == f"sent {REDACTED}"
+
+
+def test_the_per_process_caches_keep_tokens_apart() -> None:
+    """The fingerprint and a token set's forms and fragment regex are cached per process:
+    a rotated token gets its own fingerprint, a redactor that learns a second token does
+    not teach it to another of the first token's, and the order tokens are learned in
+    changes nothing. Tokens of 4, 11, 12 and 13 characters, with `%`, `\\`, quotes and
+    non-ASCII."""
+    import hashlib
+
+    from upcall_sync import redact
+
+    tokens = ["a%b\\", "q'%\\\"é_1234"[:11], "k%é\\\"'_12345", "z%é\\\"'_123456", TOKEN]
+    assert [len(t) for t in tokens[:4]] == [4, 11, 12, 13]
+    for token in tokens:  # twice: the second from the cache
+        real = hashlib.pbkdf2_hmac(
+            "sha256", token.encode(), b"upcall-sync account fingerprint v1", 50_000
+        )
+        assert redact.account_fingerprint(Secret(token)) == real.hex()[:16]
+        assert redact.account_fingerprint(token) == real.hex()[:16]
+    assert len({redact.account_fingerprint(t) for t in tokens}) == len(tokens)
+
+    for old, new in zip(tokens, tokens[1:] + tokens[:1], strict=True):
+        only_old = Redactor(old)
+        both = Redactor(old)
+        both.add(new)
+        reverse = Redactor(new, old)
+        for written in (new, quote(new, safe=""), json.dumps(new)[1:-1], new[:12]):
+            assert only_old(f"<{written}>") == f"<{written}>" or len(written) < 4
+            for redactor in (both, reverse):
+                assert REDACTED in redactor(f"<{written}>") or len(written) < 4
+                assert new not in redactor(f"<{new}>") and old not in redactor(f"<{old}>")
