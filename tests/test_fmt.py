@@ -275,3 +275,16 @@ def test_cr_line_endings_are_kept(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert yaml.safe_load(after) == yaml.safe_load(b"a: 1\nb: 'x\n\n  y'\n")
     assert comments(after.decode()) == ["# top", "# end"]
     assert run_cli(capsys, "fmt", "--check", str(path))[0] == 0
+
+
+def test_a_diff_of_a_cr_file_ends_each_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--diff` of a file of lone CR endings ends every line with LF too: a terminal
+    returns to the start of the line at a lone CR, and the next diff line overwrote it."""
+    path = tmp_path / "mac.yaml"
+    path.write_bytes(b"a:   1\rb: 2\r")
+    code, out, _err = run_cli(capsys, "fmt", "--check", "--diff", str(path))
+    assert code == 1
+    assert "-a:   1\r\n+a: 1\r\n" in out, repr(out)
+    assert re.search(r"\r(?!\n)", out) is None, repr(out)

@@ -165,11 +165,12 @@ def _ended(lines: Iterable[str]) -> Iterator[str]:
     line (the next diff line, or the token that resumes workflow commands) starts a
     line of its own instead of being glued to it. A line that `splitlines` ended with
     another break (U+2028, a form feed) gets a `\\n` too: a runner ends lines only at
-    `\\n` and `\\r`."""
+    `\\n` and `\\r`; so does one ended by a lone `\\r` (a file of old Mac OS endings),
+    which a terminal would overwrite with the next line."""
     for line in lines:
-        if line.endswith(("\n", "\r")):
+        if line.endswith("\n"):
             yield line
-        elif line.splitlines() != [line]:  # ended by another break
+        elif line.endswith("\r") or line.splitlines() != [line]:  # ended by another break
             yield f"{line}\n"
         else:
             yield f"{line}\n\\ No newline at end of file\n"
