@@ -288,3 +288,13 @@ def test_a_diff_of_a_cr_file_ends_each_line(
     assert code == 1
     assert "-a:   1\r\n+a: 1\r\n" in out, repr(out)
     assert re.search(r"\r(?!\n)", out) is None, repr(out)
+
+
+def test_an_empty_file_stays_empty(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`fmt --check` passes an empty YAML file (a placeholder) and `fmt` leaves it empty;
+    it was given a line break, and the check failed it."""
+    path = tmp_path / "empty.yaml"
+    path.write_bytes(b"")
+    assert run_cli(capsys, "fmt", "--check", str(path))[0] == 0
+    assert run_cli(capsys, "fmt", str(path))[0] == 0
+    assert path.read_bytes() == b""

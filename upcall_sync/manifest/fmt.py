@@ -3,8 +3,9 @@
 Layout only, through ruamel.yaml's round trip: indentation (mappings 2, sequences 4 with
 the dash at 2), spacing, trailing whitespace, one final newline. Line endings stay as the file's
 first one is (LF, or CRLF for every line; CR in a file with no LF). Quotes, key order,
-comments, flow or block style, anchors and document markers are kept (a long line is
-not re-wrapped). Every result is checked before it is used:
+comments, flow or block style, anchors and a leading `---` are kept (a long line is
+not re-wrapped; `...` document end markers are dropped). Every result is checked before
+it is used:
 
 - the meaning is unchanged: every document loads (YAML's safe loader) to the same
   values, keys in the same order;
@@ -110,7 +111,10 @@ def comments(text: str) -> list[str]:
 
 
 def format_text(text: str) -> tuple[str, str]:
-    """(the formatted text, "") or (the text as it was, why it was left)."""
+    """(the formatted text, "") or (the text as it was, why it was left). An empty file
+    stays empty (the layout would give it a line break)."""
+    if not text:
+        return text, ""
     after = layout(text)
     if after == text:
         return text, ""
