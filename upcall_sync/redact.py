@@ -154,7 +154,7 @@ class Redactor:
 
     def __init__(self, *secrets: str) -> None:
         self._secrets: list[str] = []
-        self._forms: list[str] = []
+        self._forms: tuple[str, ...] = ()
         self._fragment_re: re.Pattern[str] | None = None
         for s in secrets:
             self.add(s)
@@ -163,8 +163,7 @@ class Redactor:
         if not secret or len(secret) < 4 or secret in self._secrets:
             return
         self._secrets.append(secret)
-        forms, self._fragment_re = _matchers(tuple(self._secrets))
-        self._forms = list(forms)
+        self._forms, self._fragment_re = _matchers(tuple(self._secrets))
 
     def __call__(self, text: str) -> str:
         text = _PARAM_RE.sub(lambda m: m.group(1) + REDACTED, text)

@@ -156,19 +156,18 @@ def format_file(path: Path) -> Formatted:
     except UnicodeDecodeError:
         raise ManifestError([Problem(Location(str(path)), "", "not UTF-8 text")]) from None
     bom = "\ufeff" if text.startswith("\ufeff") else ""
-    body = text[len(bom) :]
+    original = text[len(bom) :]
     # line endings as the file has them, by its first (as ruff and Black do): a
     # checkout with CRLF endings is not rewritten line by line
-    newline = _first_line_break(body)
-    if newline != "\n":
-        # every break, lone CRs too (YAML reads a lone CR as a line break): replacing
-        # only CRLF would make one of CR CR LF, and the text checked would not be the file
-        body = _BREAKS.sub("\n", body)
+    newline = _first_line_break(original)
+    # every break, lone CRs too (YAML reads a lone CR as a line break): replacing
+    # only CRLF would make one of CR CR LF, and the text checked would not be the file
+    body = original if newline == "\n" else _BREAKS.sub("\n", original)
     try:
         after, refused = format_text(body)
         if newline != "\n" and not refused:
             after = after.replace("\n", newline)
-            if after != text[len(bom) :] and meaning(after) != meaning(text[len(bom) :]):
+            if after != original and meaning(after) != meaning(original):
                 after, refused = text, "formatting would change what it means"
     except Exception as exc:  # ruamel's errors share no base class
         _refuse_invalid(path, text)
