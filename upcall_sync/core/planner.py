@@ -119,7 +119,7 @@ def plan(
         matches = match_campaigns(campaigns, live.campaigns)
         matches = recreate_retired(desired, matches, live.numbers)
     _check_listing(desired, live, prune=prune)
-    matches, left_out = leave_out_listed(desired, matches)
+    matches, left_out = leave_out_listed(desired, matches, live.numbers)
     campaigns = [d for d, _lc in matches.pairs]
     planner = _Planner(desired, live, campaigns, matches)
     planned = {d.name for d in campaigns}

@@ -170,28 +170,51 @@ def listed_problems(desired: DesiredState) -> list[Problem]:
     ]
 
 
-def leave_out_listed(desired: DesiredState, matches: Matches) -> tuple[Matches, list[Notice]]:
-    """The matched campaigns without the numbers on the list, and a warning for each."""
+def leave_out_listed(
+    desired: DesiredState,
+    matches: Matches,
+    numbers: Mapping[str, Sequence[LiveNumber]] | None = None,
+) -> tuple[Matches, list[Notice]]:
+    """The matched campaigns without the numbers on the list, and a warning for each
+    (which says so when the live campaign already holds the listed line: `numbers`)."""
     if not desired.do_not_call:
         return matches, []
     planned = [d for d, _lc in matches.pairs]
     scoped = dataclasses.replace(desired, campaigns=tuple(planned))
-    kept, notices = without_listed(scoped)
+    live = {id(d): (numbers or {}).get(lc.id, ()) for d, lc in matches.pairs if lc is not None}
+    kept, notices = without_listed(scoped, live)
     if not notices:
         return matches, []
     pairs = [(d, lc) for d, (_d, lc) in zip(kept.campaigns, matches.pairs, strict=True)]
     return Matches(pairs), notices
 
 
-def without_listed(desired: DesiredState) -> tuple[DesiredState, list[Notice]]:
-    """The manifests without the numbers on the list, and a warning for each one left out."""
+def without_listed(
+    desired: DesiredState, live: Mapping[int, Sequence[LiveNumber]] | None = None
+) -> tuple[DesiredState, list[Notice]]:
+    """The manifests without the numbers on the list, and a warning for each one left out.
+    `live`: the live numbers of each campaign (by `id()` of its entry), so that a warning
+    never says "never added" of a line the campaign already holds."""
     found = listed(desired)
     if not found:
         return desired, []
+    dnc = DoNotCallList(desired.do_not_call)
     dropped: dict[int, set[int]] = defaultdict(set)  # by campaign: names may repeat
     notices: list[Notice] = []
     for campaign, number, entry in found:
         dropped[id(campaign)].add(id(number))
+        held = [
+            n.contact.label
+            for n in (live or {}).get(id(campaign), ())
+            if dnc.entry_for(n.contact) is entry
+        ]
+        fate = (
+            f"it is not added to campaign {quoted(campaign.name)} again, but the campaign "
+            f"already holds {_shown(sorted(held))}, which the API cannot remove: it is kept "
+            "from dialing while it does"
+            if held
+            else f"it is left out of campaign {quoted(campaign.name)}, never added"
+        )
         notices.append(
             Notice(
                 kind="warning",
@@ -199,8 +222,7 @@ def without_listed(desired: DesiredState) -> tuple[DesiredState, list[Notice]]:
                 campaign=campaign.name,
                 message=(
                     f"{number.source}: warning: {number.contact.label} is on the do-not-call "
-                    f"list ({entry.label} at {entry.source}): it is left out of campaign "
-                    f"{quoted(campaign.name)}, never added"
+                    f"list ({entry.label} at {entry.source}): {fate}"
                 ),
             )
         )
