@@ -273,7 +273,10 @@ class Applier:
             op,
             lambda: noted(self.client.create_campaign(campaign_attributes(values)), answers),
             lambda: self._find_campaign(
-                name, from_number if isinstance(from_number, str) else None, found
+                name,
+                from_number if isinstance(from_number, str) else None,
+                found,
+                archived=values.get("status") == "archived",
             ),
         )
         op.live_id = made
@@ -550,9 +553,22 @@ class Applier:
         return exact[0] if exact else None
 
     def _find_campaign(
-        self, name: str, from_number: str | None, found: list[Campaign] | None = None
+        self,
+        name: str,
+        from_number: str | None,
+        found: list[Campaign] | None = None,
+        *,
+        archived: bool = False,
     ) -> str | None:
-        campaigns = self._campaigns_named(name, from_number)
+        """The campaign a create whose answer was lost made, if any. An archived one of
+        the name is not it (unless the create sent `archived`): it was there before the
+        run (a campaign paused for the do-not-call list, archived to be recreated without
+        the number), and taking it for the new one would fill it and set it ready."""
+        campaigns = [
+            c
+            for c in self._campaigns_named(name, from_number)
+            if archived or c.status != "archived"
+        ]
         if found is not None:
             found.extend(campaigns)
         ids = sorted({c.id for c in campaigns}, key=id_order)
