@@ -215,6 +215,29 @@ def test_of_twin_campaigns_the_one_already_ready_is_the_one_to_keep(
     assert code == 1 and "pin one with `id:` in the manifest, or archive the extra" in err, err
 
 
+def test_of_pending_twin_campaigns_the_one_holding_the_numbers_is_the_one_to_keep(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An older, empty pending copy (what a killed run's POST leaves when the server
+    commits it late) beside the copy this run created and filled: the report said to keep
+    the oldest, the empty one, and to remove the one holding every number."""
+    Path("m.yaml").write_text(MANIFEST.format(status="pending"))
+    other = connect(emu)
+    made: list[str] = []
+
+    def create_an_empty_twin(applier: Applier, op: Op) -> None:
+        made.append(other.create_campaign(CampaignAttributes(name="Acme at once")).id)
+
+    _once_before(monkeypatch, "_create_campaign", create_an_empty_twin)
+    code, out, err = run_cli(capsys, "apply", "--auto-approve", "m.yaml")
+    assert code == 1, out + err
+    [mine] = [c.id for c in other.list_campaigns(name="Acme at once") if c.id not in made]
+    assert len(other.list_numbers(mine)) == 2 and not other.list_numbers(made[0])
+    assert f'campaign "Acme at once": ids {made[0]}, {mine} (keep {mine}; remove {made[0]})' in (
+        out + err
+    )
+
+
 def test_a_person_staged_twice_in_the_list_is_a_warning_where_a_plan_uses_them(
     emu: Emulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -5,7 +5,7 @@ only looking finds them; apply's convergence check reports each as a `Duplicate`
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from upcall_sync.client import Campaign, UpcallClient
@@ -25,7 +25,7 @@ class Duplicate:
     what: str  # the campaign's name, or the person (and the campaign for a number)
     ids: tuple[str, ...]
     #: the id to keep (the others are the duplicates): what this run recorded; of campaigns,
-    #: the oldest already past pending, else the oldest (`_keeper`)
+    #: the oldest already past pending, else the one holding most numbers (`_keeper`)
     kept: str
 
     def one_line(self) -> str:
@@ -88,7 +88,8 @@ def find_duplicates(
             }
             if len(twins) > 1:
                 order = _sorted(list(twins))
-                found.append(Duplicate("campaign", quoted(name), order, _keeper(twins, order)))
+                keep = _keeper(twins, order, lambda cid: len(client.list_numbers(cid)))
+                found.append(Duplicate("campaign", quoted(name), order, keep))
         elif op.kind == "create_list":
             # another apply running at once makes its own list (and stages everyone in it)
             lists = {x.id for x in lists_named(client, applied.contact_list)}
@@ -143,12 +144,19 @@ def _people_twice(
             yield Duplicate("campaign number", what, oldest, oldest[0])
 
 
-def _keeper(twins: dict[str, Campaign], ids: Sequence[str]) -> str:
+def _keeper(twins: dict[str, Campaign], ids: Sequence[str], count: Callable[[str], int]) -> str:
     """The campaign to keep of twins: the oldest already past pending (it may be calling:
-    archiving it for a pending copy would call its people again), else the oldest. Two
-    applies at once that each find the pair name the same one."""
+    archiving it for a pending copy would call its people again); of pending twins, the
+    one holding the most numbers, the oldest of those (`count` reads a campaign's numbers).
+
+    Two applies at once that each find the pair name the same one. A POST committed late
+    after its run was killed makes an older, empty copy of the campaign a re-run filled:
+    "keep the oldest" sent the reader to archive the full one."""
     started = [i for i in ids if (twins[i].status or "pending") not in ("pending", "archived")]
-    return (started or list(ids))[0]
+    if started:
+        return started[0]
+    sizes = {i: count(i) for i in ids}
+    return max(ids, key=lambda i: sizes[i])  # max keeps the first (oldest) of a tie
 
 
 def _sorted(ids: Sequence[str]) -> tuple[str, ...]:
