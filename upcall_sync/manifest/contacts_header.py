@@ -25,9 +25,14 @@ __all__ = ["ContactsRef", "Header", "HeaderReader", "Place", "same_header"]
 
 _SHOWN_IGNORED = 8
 #: a do-not-call file's further phone columns, which fill no field of a number: Google
-#: Contacts' `Phone 2 - Value` ..., Salesforce's `HomePhone`, `OtherPhone` (API names or
-#: labels). A person who opted out did so on each of their phones.
-_MORE_PHONES = re.compile(r"phone(?:[2-9]|[1-9][0-9])value|homephone|otherphone")
+#: Contacts' `Phone 2 - Value` ..., and any header that ends in a phone (Salesforce's
+#: `HomePhone`, `OtherPhone`; Outlook's `Business Phone`, `Home Phone 2`, `Primary
+#: Phone`; HubSpot's `WhatsApp Phone Number`; Pipedrive's `Person - Phone - Work`), not
+#: its type, label or extension. A person who opted out did so on each of their phones.
+_MORE_PHONES = re.compile(
+    r"phone(?:[2-9]|[1-9][0-9])value"
+    r"|.*(?:phone|mobile)(?:number)?(?:work|home|mobile|other|main)?[0-9]*"
+)
 
 
 @dataclass(frozen=True)
@@ -112,7 +117,7 @@ class HeaderReader:
             key = header_key(cell)
             name = mapped.get(index) or OWN_NAMES.get(key) or ALIAS_FIELDS.get(key)
             if name is None and self.ref.key == "do_not_call_csv" and _MORE_PHONES.fullmatch(key):
-                name = "phone"
+                name, aliased = "phone", True  # an export's header: its other columns are not typos
             if name is not None and (index in mapped or name not in mapped.values()):
                 candidates.setdefault(name, []).append(index)
                 aliased = aliased or (index not in mapped and key in ALIAS_FIELDS)

@@ -1,0 +1,85 @@
+"""Contact sources as teams have them, tried by helper b55: exports whose phone columns
+no alias names, and files saved under the other kind's name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .conftest import run_cli
+
+_CAMPAIGN = """campaigns:
+  - name: a
+    numbers:
+      - {phone: "+1 312 555 0176", first_name: Marcus}
+"""
+
+#: an Outlook contacts export's phone columns (of its ~90), as it writes them
+_OUTLOOK = (
+    '"First Name","Last Name","E-mail Address","Primary Phone","Home Phone","Home Phone 2",'
+    '"Mobile Phone","Company Main Phone","Business Phone","Business Phone 2","Business Fax",'
+    '"Other Phone","Car Phone"'
+)
+
+
+@pytest.fixture
+def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("header", "row"),
+    [
+        (
+            _OUTLOOK,
+            '"Marcus","Bell","m@x.com","","","","+1 415 555 0100","",'
+            '"(312) 555-0176","","(312) 555-0999","",""',
+        ),
+        (_OUTLOOK, '"Marcus","Bell","","","","","","","","","","","312.555.0176"'),
+        ("First Name,Phone Number,WhatsApp Phone Number", "Marcus,+1 415 555 0100,3125550176"),
+        (
+            "Person - Name,Person - Phone - Work,Person - Phone - Mobile",
+            "Marcus,+1 415 555 0100,+1 312 555 0176",
+        ),
+    ],
+)
+def test_every_phone_column_of_an_export_is_a_do_not_call_phone(
+    here: Path, capsys: pytest.CaptureFixture[str], header: str, row: str
+) -> None:
+    """Outlook's `Business Phone` or `Car Phone`, HubSpot's `WhatsApp Phone Number`,
+    Pipedrive's `Person - Phone - Work`: a person who opted out listed them too. They were
+    ignored with a warning (cut to its first 8 columns: `... and 28 more`), validate said
+    valid, and plan dialed the opted-out person's business phone."""
+    (here / "optouts.csv").write_text(f"{header}\r\n{row}\r\n")
+    (here / "m.yaml").write_text(
+        "version: 1\nphone_region: US\ndo_not_call_csv: optouts.csv\n" + _CAMPAIGN
+    )
+    code, _out, err = run_cli(capsys, "validate", "m.yaml")
+    assert code == 1, err
+    assert (
+        'm.yaml:7:9: numbers: +13125550176 (Marcus) in campaign "a" is on the do-not-call '
+        "list (+13125550176 at optouts.csv:2); remove it from the campaign"
+    ) in err.splitlines(), err
+
+
+def test_a_phone_type_label_or_fax_column_is_not_read_as_a_phone(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only columns that hold a phone are read: Google's `Phone 1 - Type`, a fax, a
+    `Phone Extension` stay ignored (with the warning naming them)."""
+    (here / "optouts.csv").write_text(
+        "Name,Phone 1 - Type,Phone 1 - Value,Business Fax,Phone Extension,Mobile opt-in\n"
+        "Marcus,Mobile,+1 312 555 0176,+1 415 555 0999,12,Yes\n"
+    )
+    (here / "m.yaml").write_text(
+        "version: 1\ndo_not_call_csv: optouts.csv\n"
+        + _CAMPAIGN.replace("312 555 0176", "312 555 0177")
+    )
+    code, _out, err = run_cli(capsys, "validate", "m.yaml")
+    assert code == 0, err
+    assert err.splitlines() == [
+        "optouts.csv:1: warning: do_not_call_csv: ignores 5 columns that fill no field: "
+        '"Name", "Phone 1 - Type", "Business Fax", "Phone Extension", "Mobile opt-in"'
+    ]
