@@ -83,3 +83,58 @@ def test_a_phone_type_label_or_fax_column_is_not_read_as_a_phone(
         "optouts.csv:1: warning: do_not_call_csv: ignores 5 columns that fill no field: "
         '"Name", "Phone 1 - Type", "Business Fax", "Phone Extension", "Mobile opt-in"'
     ]
+
+
+def _plus_workbook(path: Path, number_format: str, value: int) -> None:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["phone", "first_name"])
+    sheet.append([value, "Marcus"])
+    sheet["A2"].number_format = number_format
+    book.save(path)
+
+
+@pytest.mark.parametrize(
+    ("number_format", "value"),
+    [('"+"0', 13125550176), ("+0", 13125550176), ('"+1 "000-000-0000', 3125550176)],
+)
+def test_a_number_shown_with_its_plus_is_read_as_shown(
+    here: Path, capsys: pytest.CaptureFixture[str], number_format: str, value: int
+) -> None:
+    """A sheet that keeps a phone's `+` with a number format (`"+"0`) shows
+    `+13125550176`; read as a national number of phone_region DE, plan dialed
+    +4913125550176, with a warning that the `+` was dropped (it was not). In a
+    do-not-call file the opt-out covered that other number, and the real one was dialed."""
+    _plus_workbook(here / "people.xlsx", number_format, value)
+    (here / "m.yaml").write_text(
+        "version: 1\nphone_region: DE\ncampaigns:\n  - name: a\n    numbers_csv: people.xlsx\n"
+    )
+    code, out, err = run_cli(capsys, "validate", "m.yaml")
+    assert (code, err) == (0, ""), err
+    assert out == "1 file, 1 campaign, 1 number: valid\n"
+    (here / "m.yaml").write_text(
+        "version: 1\nphone_region: DE\ndo_not_call_csv: people.xlsx\n" + _CAMPAIGN
+    )
+    code, _out, err = run_cli(capsys, "validate", "m.yaml")
+    assert code == 1
+    assert err.splitlines() == [
+        'm.yaml:7:9: numbers: +13125550176 (Marcus) in campaign "a" is on the do-not-call '
+        "list (+13125550176 at people.xlsx:Sheet!2:2); remove it from the campaign"
+    ]
+
+
+def test_a_number_without_a_plus_in_its_format_is_still_national(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`00000 000000` (a UK sheet's leading 0 kept by format) shows no `+`: read as a
+    national number of phone_region, with the warning."""
+    _plus_workbook(here / "people.xlsx", "00000 000000", 7700900123)
+    (here / "m.yaml").write_text(
+        "version: 1\nphone_region: GB\ncampaigns:\n  - name: a\n    numbers_csv: people.xlsx\n"
+    )
+    code, _out, err = run_cli(capsys, "validate", "m.yaml")
+    assert code == 0
+    assert "1 phone cell is stored as a number (A2)" in err

@@ -25,7 +25,7 @@ from upcall_sync.core.normalize import quote
 from upcall_sync.errors import Location
 from upcall_sync.manifest.table import Row, TableError
 from upcall_sync.manifest.xlsxstyle import masked as hidden_by_style
-from upcall_sync.manifest.xlsxstyle import masking_styles
+from upcall_sync.manifest.xlsxstyle import masking_styles, plus_prefixes
 
 _T = TypeVar("_T")
 
@@ -281,6 +281,7 @@ def sheet_rows(
     counter = 1
     columns = layout.columns if layout is not None else None
     masking = masking_styles(book) if layout is not None else None
+    prefixes = plus_prefixes(book)  # nearly every workbook: none
     if masking is not None and not (masking.numbers or masking.texts):
         masking = None  # nearly every workbook: no per-cell look
     with ws._get_source() as source:
@@ -310,6 +311,8 @@ def sheet_rows(
                 if masking is not None and layout is not None:
                     found = hidden_by_style(cells, masking)
                     layout.masked.extend((index, column) for column in found)
+                if prefixes:
+                    _show_plus(cells, prefixes)
                 values = ws._get_row(cells, values_only=True)
                 hidden = _true(attributes.get("hidden")) or _flat(attributes.get("ht"))
                 yield index, values, hidden
@@ -318,6 +321,23 @@ def sheet_rows(
         _hide_by_default(parser, columns, shown)
     if layout is not None:
         layout.merged.extend(map(_bounds, parser.merges))
+
+
+def _show_plus(cells: list[dict[str, Any]], prefixes: dict[int, str]) -> None:
+    """A number whose format shows a `+` before its digits (`"+"0`: how a sheet keeps a
+    phone's `+` on a number) becomes the text it is shown as, `+14155550132`: read as a
+    national number of phone_region, it dialed another country's number."""
+    for cell in cells:
+        value = cell["value"]
+        prefix = prefixes.get(cell["style_id"])
+        if (
+            prefix is not None
+            and cell["data_type"] == "n"
+            and isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and value >= 0
+        ):
+            cell["value"] = prefix + _number_text(value)
 
 
 @functools.cache

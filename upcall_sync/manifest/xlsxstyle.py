@@ -56,25 +56,77 @@ class Masking(NamedTuple):
 
 def masking_styles(book: Any) -> Masking:
     """Which of the workbook's cell styles show nothing of some number, or of a text."""
-    from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE
-
-    custom = list(getattr(book, "_number_formats", ()))
     numbers: dict[int, tuple[Section, ...]] = {}
     texts: set[int] = set()
-    for index, style in enumerate(getattr(book, "_cell_styles", ())):
-        code = int(getattr(style, "numFmtId", 0) or 0)
-        if code < BUILTIN_FORMATS_MAX_SIZE:
-            fmt = BUILTIN_FORMATS.get(code, "General")
-        else:
-            at = code - BUILTIN_FORMATS_MAX_SIZE
-            fmt = custom[at] if at < len(custom) else ""
-        sections = _sections(str(fmt))
+    for index, fmt in enumerate(_formats(book)):
+        sections = _sections(fmt)
         parts = tuple((_condition(s), _shows(s, text=False)) for s in sections[:3])
         if not all(shown for _cond, shown in parts):
             numbers[index] = parts
         if len(sections) >= 4 and not _shows(sections[3], text=True):
             texts.add(index)
     return Masking(numbers, frozenset(texts))
+
+
+def plus_prefixes(book: Any) -> dict[int, str]:
+    """The cell styles whose number format shows a `+` before a number's digits
+    (`"+"0`, `+0`, `"+1 "000-000-0000`): style id -> what the format writes before them.
+    A phone stored as a number under such a format is shown international (`+1 415
+    555-0132`), and is read as shown, not as a national number of phone_region."""
+    out: dict[int, str] = {}
+    for index, fmt in enumerate(_formats(book)):
+        prefix = _prefix(_sections(fmt)[0])
+        if prefix is not None and "+" in prefix:
+            out[index] = prefix
+    return out
+
+
+def _prefix(section: str) -> str | None:
+    """What a number section writes before its first digit placeholder (None: it has
+    none, or a condition or a fraction that makes it no plain integer's display)."""
+    if _CONDITION.search(section) or "/" in _LITERALS.sub("", section):
+        return None
+    shown: list[str] = []
+    at = 0
+    while at < len(section):
+        ch = section[at]
+        if ch in "0#?":
+            return "".join(shown)
+        if ch == '"':
+            end = section.find('"', at + 1)
+            end = len(section) if end < 0 else end
+            shown.append(section[at + 1 : end])
+            at = end + 1
+        elif ch == "\\" and at + 1 < len(section):
+            shown.append(section[at + 1])
+            at += 2
+        elif ch in "_*" and at + 1 < len(section):
+            at += 2
+        elif ch == "[":
+            end = section.find("]", at)
+            at = len(section) if end < 0 else end + 1
+        elif ch.isascii() and ch.isalpha():  # General, a date code: no digits of ours
+            return None
+        else:
+            shown.append(ch)
+            at += 1
+    return None
+
+
+def _formats(book: Any) -> list[str]:
+    """Each cell style's number format code, by style id."""
+    from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE
+
+    custom = list(getattr(book, "_number_formats", ()))
+    out: list[str] = []
+    for style in getattr(book, "_cell_styles", ()):
+        code = int(getattr(style, "numFmtId", 0) or 0)
+        if code < BUILTIN_FORMATS_MAX_SIZE:
+            out.append(str(BUILTIN_FORMATS.get(code, "General")))
+        else:
+            at = code - BUILTIN_FORMATS_MAX_SIZE
+            out.append(str(custom[at]) if at < len(custom) else "")
+    return out
 
 
 def masked(cells: Iterable[dict[str, Any]], masking: Masking) -> list[int]:
@@ -157,4 +209,4 @@ def _shows(section: str, *, text: bool) -> bool:
     return any(ch in "0#?" or (ch.isascii() and ch.isalpha()) for ch in bare)
 
 
-__all__ = ["Masking", "masked", "masking_styles"]
+__all__ = ["Masking", "masked", "masking_styles", "plus_prefixes"]
