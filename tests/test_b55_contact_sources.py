@@ -138,3 +138,38 @@ def test_a_number_without_a_plus_in_its_format_is_still_national(
     code, _out, err = run_cli(capsys, "validate", "m.yaml")
     assert code == 0
     assert "1 phone cell is stored as a number (A2)" in err
+
+
+_XLS = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "says"),
+    [
+        ("people.csv", None, "people.csv:1: CSV is not UTF-8 text: it is a zip file, as a .xlsx"),
+        ("people.csv", _XLS, "people.csv:1: CSV is not UTF-8 text: it is an Excel 97-2003 (.xls)"),
+        ("people.xlsx", _XLS, "it is an Excel 97-2003 (.xls) workbook; save it as .xlsx"),
+        (
+            "people.xlsx",
+            "\ufeffphone,first_name\r\n+1 312 555 0176,Marcus\r\n".encode(),
+            "it is text (a CSV file named .xlsx?); name it .csv",
+        ),
+    ],
+)
+def test_a_file_saved_under_the_other_kind_s_name_is_told_so(
+    here: Path, capsys: pytest.CaptureFixture[str], name: str, content: bytes | None, says: str
+) -> None:
+    """A workbook renamed .csv was told to be saved 'as UTF-8' (it is no text at all), a
+    CSV renamed .xlsx to be saved again from the spreadsheet app; neither said what the
+    file is. Still one line, quoting none of the file."""
+    if content is None:
+        _plus_workbook(here / "book.xlsx", "General", 13125550176)
+        content = (here / "book.xlsx").read_bytes()
+    (here / name).write_bytes(content)
+    (here / "m.yaml").write_text(
+        f"version: 1\nphone_region: US\ncampaigns:\n  - name: a\n    numbers_csv: {name}\n"
+    )
+    code, _out, err = run_cli(capsys, "validate", "m.yaml")
+    assert code == 1
+    assert len(err.splitlines()) == 1 and says in err, err
+    assert "3125550176" not in err and "Marcus" not in err

@@ -35,6 +35,11 @@ _NOT_TEXT = (
     "CSV is not UTF-8 text, nor UTF-16 (save it as UTF-8; spreadsheet apps call it 'CSV UTF-8')"
 )
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+#: how a workbook's bytes start (a .xlsx is a zip file; a .xls an OLE2 compound file)
+_WORKBOOKS = (
+    (b"PK\x03\x04", "a zip file, as a .xlsx workbook is"),
+    (b"\xd0\xcf\x11\xe0", "an Excel 97-2003 (.xls) workbook"),
+)
 
 
 # -- opening: inside the checkout, a regular file ------------------------------------------
@@ -120,6 +125,13 @@ def _text_lines(fh: BinaryIO, hasher: Any, display: str) -> Iterator[str]:
         try:
             text = (raw.removeprefix(_BOM) if number == 1 else raw).decode("utf-8")
         except UnicodeDecodeError:
+            kind = next((k for magic, k in _WORKBOOKS if raw.startswith(magic)), None)
+            if number == 1 and kind is not None:  # a workbook saved under a text file's name
+                raise TableError(
+                    f"CSV is not UTF-8 text: it is {kind}; open it in the spreadsheet app "
+                    "and save it as 'CSV UTF-8', or name a .xlsx workbook .xlsx",
+                    Location(display, number),
+                ) from None
             raise TableError(_NOT_UTF8, Location(display, number)) from None
         if "\x00" in text:  # UTF-16 without its byte order mark decodes as UTF-8, NULs between
             raise TableError(

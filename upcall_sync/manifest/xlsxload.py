@@ -103,9 +103,31 @@ def check_unzipped_size(fh: BinaryIO, display: str, limit: int) -> None:
                 _check_ratio(info)
                 _check_row_elements(archive, info)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError):
-        raise TableError(_NOT_A_WORKBOOK) from None
+        raise TableError(_not_a_workbook(fh)) from None
     finally:
         fh.seek(0)
+
+
+def _not_a_workbook(fh: BinaryIO) -> str:
+    """Why a file named .xlsx is no zip, when its first bytes tell (quoting none of them):
+    an Excel 97-2003 .xls, or text (a CSV saved under a workbook's name)."""
+    fh.seek(0)
+    head = fh.read(4096)
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        return (
+            "is not a readable .xlsx workbook: it is an Excel 97-2003 (.xls) workbook; "
+            "save it as .xlsx from the spreadsheet app"
+        )
+    head = head.removeprefix(b"\xef\xbb\xbf")
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:  # a character cut at the end of what was read
+        text = head[: exc.start].decode("utf-8") if exc.start > len(head) - 4 else ""
+    if text.strip() and all(ch.isprintable() or ch in "\r\n\t" for ch in text):
+        return (
+            "is not a readable .xlsx workbook: it is text (a CSV file named .xlsx?); name it .csv"
+        )
+    return _NOT_A_WORKBOOK
 
 
 def _check_ratio(info: zipfile.ZipInfo) -> None:
