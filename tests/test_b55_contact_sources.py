@@ -173,3 +173,22 @@ def test_a_file_saved_under_the_other_kind_s_name_is_told_so(
     assert code == 1
     assert len(err.splitlines()) == 1 and says in err, err
     assert "3125550176" not in err and "Marcus" not in err
+
+
+def test_an_opt_out_list_reads_only_phones_and_extensions(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A HubSpot opt-out export whose email says `n/a`, or an Outlook one with its `Title`
+    and `Job Title`, stopped validate and plan (every campaign, not one call stopped) over
+    a column no opt-out is read for."""
+    (here / "optouts.csv").write_text(
+        "First Name,Title,Job Title,Email,Phone Number,Zip code\n"
+        "Marcus,Mr.,CTO,n/a,+1 312 555 0176,ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\n"
+    )
+    (here / "m.yaml").write_text("version: 1\ndo_not_call_csv: optouts.csv\n" + _CAMPAIGN)
+    code, _out, err = run_cli(capsys, "validate", "m.yaml")
+    assert code == 1
+    assert err.splitlines() == [
+        'm.yaml:6:9: numbers: +13125550176 (Marcus) in campaign "a" is on the do-not-call '
+        "list (+13125550176 at optouts.csv:2); remove it from the campaign"
+    ]

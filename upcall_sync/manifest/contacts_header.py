@@ -35,6 +35,10 @@ _MORE_PHONES = re.compile(
 )
 
 
+#: the fields a do-not-call file's rows are read for (their other columns stop nothing)
+_LISTED_FIELDS = frozenset({"phone", "extension"})
+
+
 @dataclass(frozen=True)
 class ContactsRef:
     """A contacts file as a manifest names it (`numbers_csv: ../data/q3.csv`)."""
@@ -126,6 +130,11 @@ class HeaderReader:
             return None
         self.where.shown = True  # a phone column: the file has proven to be a contacts file
         strict = not self.ref.columns and not aliased
+        claimed = {i for indexes in candidates.values() for i in indexes}
+        if self.ref.key == "do_not_call_csv":
+            # an opt-out list stops phones: a name, an email or a second title column of
+            # the person who opted out is read as no field, so none of them stops the list
+            candidates = {n: i for n, i in candidates.items() if n in _LISTED_FIELDS}
         for name, indexes in candidates.items():
             if len(indexes) > 1 and name == "phone" and self.ref.key == "do_not_call_csv":
                 # Every phone of a person who opted out is opted out: dialing their mobile
@@ -134,7 +143,6 @@ class HeaderReader:
             elif len(indexes) > 1:
                 self.problems.append(self._ambiguous(name, indexes, cells))
             header.fields[indexes[0]] = name
-        claimed = {i for indexes in candidates.values() for i in indexes}
         header.ignored = [i for i in range(len(cells)) if i not in claimed]
         if strict:
             self.problems.extend(self._unknown(i, cells[i]) for i in header.ignored)

@@ -437,7 +437,8 @@ class ManifestSpec(_Spec):
     do_not_call_csv: Annotated[str, Field(strict=True, min_length=1)] | None = Field(
         None,
         description="A contacts file of more do-not-call phones (same rules as numbers_csv; "
-        "an empty extension covers every extension), relative to this file.",
+        "an empty extension covers every extension; only its phone and extension columns are "
+        "read), relative to this file.",
     )
     do_not_call_csv_columns: ColumnsSpec | None = Field(
         None,
