@@ -192,3 +192,21 @@ def test_an_opt_out_list_reads_only_phones_and_extensions(
         'm.yaml:6:9: numbers: +13125550176 (Marcus) in campaign "a" is on the do-not-call '
         "list (+13125550176 at optouts.csv:2); remove it from the campaign"
     ]
+
+
+@pytest.mark.parametrize("inside", ["\u2028", "\x0b", "\x1e", "\x85"])
+def test_old_mac_line_ends_cut_a_line_at_a_cr_only(
+    here: Path, capsys: pytest.CaptureFixture[str], inside: str
+) -> None:
+    """A file of old Mac line ends (`\\r` alone) was cut into lines by str.splitlines,
+    which also ends a line at U+2028, a vertical tab, \\x1e or NEL: a name holding one
+    became two rows, and the error named a line 3 the file does not have."""
+    (here / "people.csv").write_text(
+        f"phone,first_name\r+1 312 555 0176,Mar{inside}cus\r+1 555,Bo\r", newline=""
+    )
+    (here / "m.yaml").write_text(
+        "version: 1\ncampaigns:\n  - name: a\n    numbers_csv: people.csv\n"
+    )
+    code, _out, err = run_cli(capsys, "validate", "m.yaml")
+    assert code == 1
+    assert err.splitlines() == ['people.csv:3:1: phone: "+1 555" is not a valid phone number']

@@ -34,6 +34,8 @@ _NOT_UTF8 = "CSV is not UTF-8 text (save it as UTF-8; spreadsheet apps call it '
 _NOT_TEXT = (
     "CSV is not UTF-8 text, nor UTF-16 (save it as UTF-8; spreadsheet apps call it 'CSV UTF-8')"
 )
+#: where a text whose lines end in \r alone is cut into lines (after each \r not before \n)
+_MAC_LINE_END = re.compile(r"(?<=\r)(?!\n)")
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 #: how a workbook's bytes start (a .xlsx is a zip file; a .xls an OLE2 compound file)
 _WORKBOOKS = (
@@ -138,8 +140,9 @@ def _text_lines(fh: BinaryIO, hasher: Any, display: str) -> Iterator[str]:
                 _NOT_UTF8.replace("text", "text: it holds NUL bytes, as UTF-16 does", 1),
                 Location(display, number),
             )
-        if "\r" in text.rstrip("\r\n"):  # old Mac line ends: \r alone
-            yield from text.splitlines(keepends=True)
+        if "\r" in text.rstrip("\r\n"):  # old Mac line ends: \r alone (not str.splitlines,
+            # which also ends a line at U+2028, \x0b, \x1c-\x1e, \x85: inside a cell)
+            yield from filter(None, _MAC_LINE_END.split(text))
         else:
             yield text
 
