@@ -210,3 +210,37 @@ def test_old_mac_line_ends_cut_a_line_at_a_cr_only(
     code, _out, err = run_cli(capsys, "validate", "m.yaml")
     assert code == 1
     assert err.splitlines() == ['people.csv:3:1: phone: "+1 555" is not a valid phone number']
+
+
+@pytest.mark.parametrize("first", [["How to fill this workbook"], None])
+def test_a_workbook_whose_first_sheet_holds_no_table_points_at_numbers_sheet(
+    here: Path, capsys: pytest.CaptureFixture[str], first: list[str] | None
+) -> None:
+    """A `Read me` or empty `Summary` tab before `Contacts`: the error said to name a
+    phone column, or that the sheet is empty, never that the workbook has other sheets
+    and numbers_sheet reads one (naming no sheet: they are content)."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "Read me"
+    if first is not None:
+        sheet.append(first)
+    contacts = book.create_sheet("Contacts")
+    contacts.append(["phone", "first_name"])
+    contacts.append(["+1 312 555 0176", "Marcus"])
+    book.save(here / "people.xlsx")
+    hint = (
+        "; the workbook has 2 sheets and this is its first: to read another, add next to "
+        "numbers_csv: numbers_sheet: <the sheet's name>"
+    )
+    manifest = "version: 1\ncampaigns:\n  - name: a\n    numbers_csv: people.xlsx\n"
+    (here / "m.yaml").write_text(manifest)
+    code, _out, err = run_cli(capsys, "validate", "m.yaml")
+    assert code == 1
+    assert len(err.splitlines()) == 1 and err.rstrip("\n").endswith(hint), err
+    assert "Read me" not in err and "Contacts" not in err
+    (here / "m.yaml").write_text(manifest + "    numbers_sheet: Contacts\n")
+    code, _out, err = run_cli(capsys, "validate", "m.yaml")
+    assert code == 0, err

@@ -133,12 +133,24 @@ def _read_xlsx(path: Path, ref: ContactsRef, result: ContactsFile, reader: _Read
         # an opt-out list reads hidden rows and columns: each is one more person not to call
         held = None if ref.key == "do_not_call_csv" else xlsxload.Hidden()
         rows = xlsxload.xlsx_rows(book, name, result.display, held)
+        sheets = len(book.worksheets)
         try:
             reader.read(rows, place)
             if held is not None:  # a header refused: its merged cells come after the rows
                 collections.deque(rows, maxlen=0)
+        except TableError as exc:
+            if exc.message.startswith("the sheet is empty"):
+                exc.message += _other_sheets(ref, sheets)
+            raise
         finally:
             book.close()
+        if not reader.header.fields and (hint := _other_sheets(ref, sheets)):
+            result.problems[:] = [
+                Problem(p.location, p.path, p.message + hint)
+                if p.message.startswith("no phone column found")
+                else p
+                for p in result.problems
+            ]
         if reader.no_phone:
             formulas = xlsxload.formula_cells(fh, name, set(reader.no_phone))
             for (row, column), index in reader.no_phone.items():
@@ -148,6 +160,17 @@ def _read_xlsx(path: Path, ref: ContactsRef, result: ContactsFile, reader: _Read
                     )
         if held is not None:  # refused with every other problem the sheet has, not alone
             _refuse_hidden(result.problems, held, reader, place)
+
+
+def _other_sheets(ref: ContactsRef, sheets: int) -> str:
+    """A hint for a workbook whose first sheet, read by default, holds no table: another
+    sheet may (a `Read me` or `Summary` tab first). Names no sheet: they are content."""
+    if ref.sheet is not None or sheets < 2:
+        return ""
+    return (
+        f"; the workbook has {sheets} sheets and this is its first: to read another, add "
+        f"next to {ref.key}: {ref.sheet_key}: <the sheet's name>"
+    )
 
 
 def _refuse_hidden(

@@ -200,6 +200,8 @@ _CSV_SECTION = [
     "A `.xlsx` workbook is read through openpyxl in read-only mode: its first sheet, or",
     "`numbers_sheet: NAME`. A hidden first sheet is not read unless named: the first tab",
     "a spreadsheet app shows is another, so the file asks for `numbers_sheet`.",
+    "A first sheet that is empty or has no phone column (a `Read me` tab before the table)",
+    "is an error that counts the workbook's sheets and shows the `numbers_sheet` line.",
     "A row the sheet hides (by hand, in a collapsed group, by a filter, or at a height",
     "of 0: under 0.75 point, less than a pixel) that holds anything is an error naming",
     "the hidden rows, above the table too",
