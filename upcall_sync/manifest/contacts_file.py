@@ -380,7 +380,13 @@ class _Reader:
                 Problem(
                     self.where(row.number),
                     "",
-                    f"row has {len(cells)} cells but the header has {self.header.named}",
+                    f"row has {len(cells)} cell{'s' if len(cells) != 1 else ''} but the "
+                    f"header has {self.header.named}"
+                    + (
+                        " (a line of text, such as a report's footer: delete it)"
+                        if len(cells) == 1
+                        else ""
+                    ),
                 )
             )
             return
