@@ -267,3 +267,46 @@ def test_a_salesforce_report_footer_is_one_cell_a_line_that_says_so(
         f"report.csv:5: {said}delete it)",
         f"report.csv:6: {said}delete it)",
     ]
+
+
+def test_a_formula_whose_saved_result_is_empty_text_is_not_told_to_be_saved_again(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`=IFERROR(VLOOKUP(...),"")` that found nothing: Excel saves its result, an empty
+    text (`t="str"`, `<v></v>`). It was called 'a formula whose result was never saved;
+    open the workbook in Excel and save it', which changes nothing. A formula a script
+    wrote, with no result (`<v/>`, no type), still is."""
+    import zipfile
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["phone", "first_name"])
+    sheet.append(['=IFERROR(VLOOKUP(B2,Staff!A:B,2,FALSE),"")', "Marcus"])
+    sheet.append(['=IFERROR(VLOOKUP(B3,Staff!A:B,2,FALSE),"")', "Ana"])
+    book.save(here / "script.xlsx")
+    with (
+        zipfile.ZipFile(here / "script.xlsx") as source,
+        zipfile.ZipFile(here / "people.xlsx", "w") as target,
+    ):
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                assert b'<c r="A2"><f>' in data
+                data = data.replace(b'<c r="A2"><f>', b'<c r="A2" t="str"><f>')
+                data = data.replace(
+                    b'FALSE),"")</f><v /></c><c r="B2"', b'FALSE),"")</f><v></v></c><c r="B2"'
+                )
+            target.writestr(info, data)
+    (here / "m.yaml").write_text(
+        "version: 1\ncampaigns:\n  - name: a\n    numbers_csv: people.xlsx\n"
+    )
+    code, _out, err = run_cli(capsys, "validate", "m.yaml")
+    assert code == 1
+    lines = err.splitlines()
+    assert lines[0] == "people.xlsx:Sheet!A2: phone: is required", err
+    assert lines[1].startswith(
+        "people.xlsx:Sheet!A3: phone: is a formula whose result was never saved"
+    )

@@ -233,7 +233,8 @@ _CSV_SECTION = [
     "number, and how a CSV saved from that view stores it) has lost its last digits; it is",
     "an error that says so, and is never read as a phone. A workbook written by a script",
     "holds formulas without their results; an empty phone cell that holds one is named as",
-    "such (open and save the workbook in Excel or LibreOffice, or paste values).",
+    "such (open and save the workbook in Excel or LibreOffice, or paste values); one whose",
+    'saved result is an empty text (`=IFERROR(VLOOKUP(...),"")`) is an empty cell.',
     "A workbook whose parts would unzip to more than "
     f"{MAX_XLSX_UNZIPPED_BYTES // 1024 // 1024} MB is refused before it",
     "is opened (a zip bomb), and so is one with a part over 1 MB that would unzip to more",

@@ -527,31 +527,44 @@ def hidden_column_message(column: str, name: str) -> str:
 
 
 def formula_cells(fh: BinaryIO, name: str, wanted: set[tuple[int, int]]) -> set[tuple[int, int]]:
-    """Which of these (row, 1-based column) cells hold a formula. Read for its values, a
-    workbook shows a formula whose result was never saved (a file written by a program
-    that does not calculate, such as a script) as an empty cell; this second read, made
-    only for the empty cells an error names, tells that apart from a blank."""
+    """Which of these (row, 1-based column) cells hold a formula whose result was never
+    saved. Read for its values, a workbook shows such a formula (a file written by a
+    program that does not calculate, such as a script) as an empty cell; this second
+    read, made only for the empty cells an error names, tells that apart from a blank,
+    and from a formula whose saved result is an empty text (`=IFERROR(VLOOKUP(...),"")`,
+    `t="str"`: saving the workbook again changes nothing)."""
     import openpyxl
+    from openpyxl.xml.constants import SHEET_MAIN_NS
 
     if not wanted:
         return set()
     last = max(row for row, _column in wanted)
     found: set[tuple[int, int]] = set()
+    formula = f"{{{SHEET_MAIN_NS}}}f"
     try:
         fh.seek(0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            book = openpyxl.load_workbook(fh, read_only=True, data_only=False)
+            book = openpyxl.load_workbook(fh, read_only=True, data_only=True)
         try:
-            ws = book[name]
-            ws.reset_dimensions()
-            rows = _quietly(ws.iter_rows(max_row=last, values_only=True))
-            for number, values in enumerate(rows, 1):
-                for row, column in wanted:
-                    if row == number and column <= len(values):
-                        value = values[column - 1]
-                        if isinstance(value, str) and value.startswith("="):
-                            found.add((row, column))
+            ws: Any = book[name]
+            with ws._get_source() as source:
+                parser = _parser_class()(source, ws._shared_strings, data_only=True)
+                parse_cell = parser.parse_cell
+
+                def seen(element: Any) -> Any:
+                    cell = parse_cell(element)
+                    at = (cell["row"], cell["column"])
+                    # "str": the saved result is a text (empty, as the cell was read)
+                    saved = cell["data_type"] == "str"
+                    if at in wanted and not saved and element.find(formula) is not None:
+                        found.add(at)
+                    return cell
+
+                parser.parse_cell = seen
+                for index, _cells in _quietly(parser.parse()):
+                    if index >= last:
+                        break
         finally:
             book.close()
     except Exception:  # the first read succeeded; this one only refines a message
