@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -132,6 +133,7 @@ def refuse_plan_path(out: str, paths: Sequence[str]) -> None:
     `.yaml` plan inside a directory it reads is read as a manifest by the next plan (and
     by `apply PLANFILE`'s own check, which then never passes). Refused before anything
     is read, naming the file."""
+    _refuse_special(out)
     target = Path(out).resolve()
     for given in paths:
         root = Path(given).resolve()
@@ -150,6 +152,24 @@ def refuse_plan_path(out: str, paths: Sequence[str]) -> None:
                 "reads manifests from, so the next plan would read it as one; save the "
                 "plan as .json, or outside that directory"
             )
+
+
+def _refuse_special(path: str | os.PathLike[str]) -> None:
+    """A plan is saved by renaming a new file over `path`: over a directory that fails,
+    and over a device, FIFO or socket (`--out /dev/null`, `--out /dev/stdout`) it
+    replaced the node itself, which for root in a CI container broke `/dev/null` for
+    every later step. Refused, naming the file (a symlink to a regular file is fine)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # not there yet (or not reachable: saving says why)
+    if stat.S_ISDIR(mode):
+        raise PlanFileError(f"{path}: cannot save the plan: it is a directory")
+    if not stat.S_ISREG(mode):
+        raise PlanFileError(
+            f"{path}: cannot save the plan: it is not a regular file (a device, a FIFO or "
+            "a socket); save the plan as a file, e.g. plan.json"
+        )
 
 
 def save_plan(
@@ -173,8 +193,7 @@ def save_plan(
         )
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
-    if target.is_dir():
-        raise PlanFileError(f"{path}: cannot save the plan: it is a directory")
+    _refuse_special(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     except OSError as exc:
@@ -196,12 +215,8 @@ def save_plan(
 
 
 def load_plan(path: str | os.PathLike[str]) -> SavedPlan:
-    target = Path(path)
     try:
-        size = target.stat().st_size
-        if size > MAX_PLAN_BYTES:
-            raise PlanFileError(f"{path}: {size // 1024 // 1024} MB is too large for a plan file")
-        raw = target.read_text(encoding="utf-8")
+        raw = _read_regular(path).decode("utf-8")
     except FileNotFoundError:
         raise PlanFileError(f"{path}: no such plan file") from None
     except IsADirectoryError:
@@ -247,6 +262,30 @@ def load_plan(path: str | os.PathLike[str]) -> SavedPlan:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise PlanFileError(f"{path}: plan file is malformed ({exc})") from None
+
+
+def _read_regular(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of a regular file of at most MAX_PLAN_BYTES. A named pipe no one wrote
+    to blocked forever, and a device (`show /dev/zero`) was read until memory ran out:
+    neither has a size to check first. Opened without blocking, then checked, as a
+    numbers_csv is."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise PlanFileError(
+                f"{path}: not a plan file (not a regular file: a device, a FIFO or a socket)"
+            )
+        if info.st_size > MAX_PLAN_BYTES:
+            raise PlanFileError(
+                f"{path}: {info.st_size // 1024 // 1024} MB is too large for a plan file"
+            )
+        data = fh.read(MAX_PLAN_BYTES + 1)
+    if len(data) > MAX_PLAN_BYTES:  # it grew while read
+        raise PlanFileError(f"{path}: too large for a plan file")
+    return data
 
 
 def made_here(saved: SavedPlan, client: UpcallClient) -> bool:
