@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -105,8 +106,22 @@ def _safe(text: str) -> bool:
 # -- what is said ---------------------------------------------------------------------
 
 
-def _cell(value: object) -> str:
-    return " ".join(str(value).split()).replace("|", "\\|")
+#: what a table cell may not hold as such: Markdown syntax (written as numeric entities),
+#: `@name` and `#123` (a mention notifies, a reference links: a word joiner after the
+#: sign keeps them text), a bare URL or `www.` name (autolinked: a word joiner too)
+_CELL_SYNTAX = re.compile(r"[`*~_\[\]\\!]")
+_CELL_LINKS = re.compile(r"[@#]|(?<=:)(?=//)|(?<![^\W_])www(?=\.)", re.IGNORECASE)
+
+
+def _cell(value: object, limit: int = 0) -> str:
+    """One table cell of text the report quotes (doctor's evidence quotes the API's own
+    answers, a 5xx body among them): no tag, link, image, emphasis or mention."""
+    text = " ".join(str(value).split())
+    text = text[:limit] if limit else text
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _CELL_LINKS.sub(lambda m: m.group(0) + "\u2060", text)
+    text = _CELL_SYNTAX.sub(lambda m: f"&#{ord(m.group(0))};", text)
+    return text.replace("|", "\\|")
 
 
 def checks_table(report: Path) -> str:
@@ -114,7 +129,7 @@ def checks_table(report: Path) -> str:
     try:
         doc = json.loads(report.read_text(encoding="utf-8"))
         rows = [
-            f"| {c['verdict']} | {_cell(c['name'])} | {_cell(c['evidence'])[:300]} |"
+            f"| {_cell(c['verdict'])} | {_cell(c['name'])} | {_cell(c['evidence'], 300)} |"
             for c in doc["checks"]
         ]
     except (OSError, ValueError, KeyError, TypeError):
