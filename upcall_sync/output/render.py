@@ -244,7 +244,7 @@ def render_markdown(
     fit, and the sections left over are listed one line each, as many as fit, with
     the count of the rest.
     """
-    head = _markdown_head(plan)
+    head = _markdown_head(plan, limit // 4)
     # who will be called: as much as a third of the comment holds, the rest counted
     head += dialing_markdown(plan, _escape, max((limit - len(head)) // 3, 1_000))
     if timeline:
@@ -310,7 +310,7 @@ def _section_line(section: Section) -> str:
     return f"- `{section.symbol}` {_escape(section.heading)}: {section.changes:,} change{s}\n"
 
 
-def _markdown_head(plan: Plan) -> str:
+def _markdown_head(plan: Plan, budget: int) -> str:
     s = plan.summary()
     status = "Unsafe plan" if plan.unsafe else "Changes"
     if plan.empty:
@@ -328,7 +328,7 @@ def _markdown_head(plan: Plan) -> str:
         text += "\n".join(rows) + "\n\n"
     for reason in plan.unsafe:
         text += f"> [!WARNING]\n> Unsafe: {reason}; `apply` needs `--force`.\n\n"
-    return text + _markdown_callouts(plan)
+    return text + _markdown_callouts(plan, budget)
 
 
 #: notices shown in the open, before the changes: they may change what a reviewer does
@@ -340,14 +340,32 @@ _CALLOUT = {
 }
 
 
-def _markdown_callouts(plan: Plan) -> str:
+#: characters of a notice's message the Markdown plan shows at most (a message quotes
+#: manifest values, a name of any length: the text plan shows it whole)
+_MESSAGE_CHARS = 2_000
+
+
+def _message(text: str) -> str:
+    if len(text) > _MESSAGE_CHARS:
+        text = text[: _MESSAGE_CHARS - 3] + "..."
+    return _escape(text)
+
+
+def _markdown_callouts(plan: Plan, budget: int) -> str:
+    """At most 20 callouts, within `budget` characters; the rest counted."""
     shown = [n for n in plan.notices if n.kind in _CALLOUT]
-    text = "".join(f"> [!{_CALLOUT[n.kind]}]\n> {_escape(n.message)}\n\n" for n in shown[:20])
-    if len(shown) > 20:
-        text += (
-            f"> [!WARNING]\n> ... and {len(shown) - 20:,} more warnings: run `upcall-sync plan`\n\n"
-        )
-    return text
+    parts: list[str] = []
+    used = 0
+    for notice in shown[:20]:
+        block = f"> [!{_CALLOUT[notice.kind]}]\n> {_message(notice.message)}\n\n"
+        used += len(block)
+        if used > budget:
+            break
+        parts.append(block)
+    if len(shown) > len(parts):
+        more = len(shown) - len(parts)
+        parts.append(f"> [!WARNING]\n> ... and {more:,} more warnings: run `upcall-sync plan`\n\n")
+    return "".join(parts)
 
 
 def _markdown_tail(plan: Plan, budget: int) -> str:
@@ -356,16 +374,25 @@ def _markdown_tail(plan: Plan, budget: int) -> str:
     if not notices:
         return ""
     start, end = "<details><summary>Notices (not changes)</summary>\n\n", "\n</details>\n"
-    heads = [f"- {_escape(n.message)}\n" for n in notices[:50]]
-    if len(notices) > 50:
-        heads.append(f"- ... and {len(notices) - 50:,} more notices: run `upcall-sync plan`\n")
     more = "  - ... and {:,} more (`upcall-sync plan --show-all-numbers` lists them)\n"
-    # each notice's "and N more" line is paid for up front
-    used = len(start) + len(end) + sum(len(h) + len(more) + 8 for h in heads)
-    items = [[f"  - {_escape(item)}\n" for item in n.items] for n in notices[:50]]
+    # each notice's "and N more" line is paid for up front, and the line counting the
+    # notices left out (a message quotes names of any length: as many as fit)
+    used = len(start) + len(end) + 80
+    heads: list[str] = []
+    for notice in notices[:50]:
+        line = f"- {_message(notice.message)}\n"
+        if used + len(line) + len(more) + 8 > budget:
+            break
+        heads.append(line)
+        used += len(line) + len(more) + 8
+    shown = len(heads)
+    if len(notices) > shown:
+        left = len(notices) - shown
+        heads.append(f"- ... and {left:,} more notices: run `upcall-sync plan`\n")
+    items = [[f"  - {_escape(item)}\n" for item in n.items] for n in notices[:shown]]
     allowance = _share(budget - used, [sum(len(x) for x in lines) for lines in items])
     parts = [start]
-    for notice_head, lines, room in zip(heads, items, allowance, strict=False):
+    for notice_head, lines, room in zip(heads[:shown], items, allowance, strict=True):
         parts.append(notice_head)
         spent = 0
         for k, line in enumerate(lines):
@@ -374,7 +401,7 @@ def _markdown_tail(plan: Plan, budget: int) -> str:
                 parts.append(more.format(len(lines) - k))
                 break
             parts.append(line)
-    parts.extend(heads[50:])
+    parts.extend(heads[shown:])
     parts.append(end)
     return "".join(parts)
 
