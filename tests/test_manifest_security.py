@@ -77,6 +77,22 @@ def test_interpolating_a_credential_is_refused_naming_the_line(
         ),
         ("SSH_KEYS", "hunter2", "a manifest may not read credentials"),
         ("AWS_CREDS", "hunter2", "a manifest may not read credentials"),
+        # GitLab's job identity token, and any signed or well-known token under any name
+        ("CI_JOB_JWT_V2", "eyJhbGciOi.hunter2xyz.sig", "a manifest may not read credentials"),
+        (
+            "ID_FOR_VAULT",
+            "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJodW50ZXIyIn0.c2lnbmF0dXJl",
+            "its value looks like a credential",
+        ),
+        (
+            "DEPLOY_PEM",
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nhunter2\n",
+            "its value looks like a credential",
+        ),
+        ("REPO_ACCESS", "ghp_hunter2hunter2hunter2hunter2", "its value looks like a credential"),
+        ("GITLAB_RO", "glpat-hunter2hunter2hunter2", "its value looks like a credential"),
+        ("BOT", "xoxb-1234-hunter2hunter2", "its value looks like a credential"),
+        ("AWS_ID", "AKIAHUNTER2HUNTER2XY", "its value looks like a credential"),
     ],
 )
 def test_secrets_ci_jobs_commonly_hold_are_refused(
@@ -461,3 +477,19 @@ def test_a_symlinked_folder_too_big_to_search_is_refused_unsearched(
     monkeypatch.setattr(load, "MAX_LINKED_ENTRIES", 100)  # small enough to search: CSVs only
     code, _out, err = run_cli(capsys, "validate", "campaigns")
     assert code == 0, err
+
+
+def test_ordinary_values_are_not_taken_for_credentials() -> None:
+    """The value checks look for a credential's shape, not for words that resemble one."""
+    from upcall_sync.manifest.yamlload import refused_variable
+
+    for value in (
+        "Q3 renewal: ask for the decision maker",
+        "eyJ is how a JWT starts",
+        "ghp_short",
+        "sk_test_4eC39HqLyjWDarjtT1zdp7dc",  # a test key: no live money
+        "3f2b7c1e-9a4d-4e6b-8f0a-2c5d7e9b1a3c",
+        "AKIA",
+        "-----BEGIN CERTIFICATE-----",
+    ):
+        assert refused_variable("LINK", {"LINK": value}) is None, value

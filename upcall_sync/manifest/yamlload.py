@@ -496,6 +496,8 @@ CREDENTIAL_VARIABLES = ("UPCALL_AUTH_TOKEN", "UPCALL_AUTH_TOKEN_FILE")
 _SECRET_NAME = re.compile(
     # anywhere in the name: PGPASSWORD, GHTOKEN, MY_SECRETS, GPG_PASSPHRASE
     r"TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY"
+    # a signed identity: GitLab's CI_JOB_JWT, CI_JOB_JWT_V2; BEARER_HEADER
+    r"|JWT|BEARER"
     # as a word of it: STRIPE_KEY, SSH_KEYS, DOCKER_PASS, MYSQL_PWD, GH_PAT, AWS_CREDS,
     # SLACK_WEBHOOK, SENTRY_DSN
     r"|(^|_)(KEYS?|PASS|PWD|PATS?|CREDS?|AUTH|DSN|WEBHOOKS?|COOKIES?)(_|$)"
@@ -510,6 +512,17 @@ _SECRET_NAME = re.compile(
 #: or be empty: a token as the user before a bare `:` (`https://tok_x:@api.example`)
 _URL_WITH_PASSWORD = re.compile(
     r"[A-Za-z][A-Za-z0-9+.-]*://(?:[^/\s:@]*:[^/\s@]*|(?!git@)[^/?#\s:@]+)@"
+)
+#: a value that is a credential whatever its variable is called: a JWT (an OIDC or job
+#: identity token: three base64url parts, the first a JSON header), a private key in PEM,
+#: or a token with its issuer's prefix (GitHub's `ghp_`, `ghs_`, `github_pat_`, GitLab's
+#: `glpat-`, Slack's `xoxb-`, an AWS access key id, Stripe's `sk_live_`, npm's `npm_`)
+_SECRET_VALUE = re.compile(
+    r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"
+    r"|-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----"
+    r"|\b(?:gh[opsur]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,}"
+    r"|xox[abposr]-[A-Za-z0-9-]{10,}|(?:AKIA|ASIA)[0-9A-Z]{16}|[sr]k_live_[A-Za-z0-9]{16,}"
+    r"|npm_[A-Za-z0-9]{30,})"
 )
 #: a token shorter than this is not looked for inside other variables' values
 _MIN_TOKEN_LENGTH = 8
@@ -527,6 +540,11 @@ def refused_variable(name: str, environ: Mapping[str, str]) -> str | None:
         return f"${{{name}}} is refused: its value holds the auth token"
     if _URL_WITH_PASSWORD.search(environ.get(name, "")):
         return f"${{{name}}} is refused: its value is a URL with credentials"
+    if _SECRET_VALUE.search(environ.get(name, "")):
+        return (
+            f"${{{name}}} is refused: its value looks like a credential (a signed token, a "
+            "private key, or a token of a known service)"
+        )
     return None
 
 
