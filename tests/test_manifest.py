@@ -133,6 +133,21 @@ def test_oversized_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "over the 20 MB limit" in capsys.readouterr().err
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
+def test_a_fifo_or_a_device_named_as_a_manifest_is_one_line_not_a_hang(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`validate` of a FIFO no one writes to waited forever in open(); `/dev/zero` was
+    read until memory ran out (its size reads 0, under the limit)."""
+    monkeypatch.chdir(tmp_path)
+    os.mkfifo("m.yaml")
+    for named in ("m.yaml", "/dev/zero"):
+        assert main(["validate", named]) == 1
+        assert capsys.readouterr().err == (
+            f"{named}: cannot read file: not a regular file (a FIFO or a device)\n"
+        )
+
+
 def test_missing_path_and_empty_directory(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -16,9 +16,11 @@ constructors, so that:
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import re
+import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -136,20 +138,36 @@ def read_yaml(
     """
     name = display or path
     try:
-        size = os.path.getsize(path)
+        # non-blocking: a FIFO no one writes to would hang the open; then only a regular
+        # file is read (a FIFO or /dev/zero has no size to check and never ends)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         raise YamlError(Location(name), f"cannot read file: {exc.strerror}") from None
-    if size > max_bytes:
+    with os.fdopen(fd, "rb") as fh:
+        try:
+            info = os.fstat(fd)
+            if stat.S_ISDIR(info.st_mode):
+                raise YamlError(Location(name), f"cannot read file: {os.strerror(errno.EISDIR)}")
+            if not stat.S_ISREG(info.st_mode):
+                raise YamlError(
+                    Location(name), "cannot read file: not a regular file (a FIFO or a device)"
+                )
+            if info.st_size > max_bytes:
+                raise YamlError(
+                    Location(name),
+                    f"file is {info.st_size / 1024 / 1024:.1f} MB, over the "
+                    f"{max_bytes // 1024 // 1024} MB limit for a manifest (put large contact "
+                    "sets in numbers_csv)",
+                )
+            data = fh.read(max_bytes + 1)
+        except OSError as exc:
+            raise YamlError(Location(name), f"cannot read file: {exc.strerror}") from None
+    if len(data) > max_bytes:  # it grew while read
         raise YamlError(
             Location(name),
-            f"file is {size / 1024 / 1024:.1f} MB, over the {max_bytes // 1024 // 1024} MB limit "
-            "for a manifest (put large contact sets in numbers_csv)",
+            f"file is over the {max_bytes // 1024 // 1024} MB limit for a manifest "
+            "(put large contact sets in numbers_csv)",
         )
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except OSError as exc:
-        raise YamlError(Location(name), f"cannot read file: {exc.strerror}") from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
