@@ -2,10 +2,11 @@
 
 `FakeGitHub` keeps issues, comments and labels in memory and serves the calls the
 Action makes (list/create/edit comments, list/create/edit issues, labels, the pull
-requests of a commit, `GET /user`), paging like GitHub (`per_page`, `page`), refusing a
-wrong token with 401, and logging every request so tests can tell a PATCH from a second
+requests of a commit, `GET /user`, GraphQL's `viewer`), paging like GitHub (`per_page`,
+`page`), refusing a wrong token with 401, and logging every request so tests can tell a PATCH from a second
 POST. What the token writes is written by `login`; `GET /user` answers 403 unless
-`user_endpoint` (the default GITHUB_TOKEN, an installation token, may not call it).
+`user_endpoint` (the default GITHUB_TOKEN, an installation token, may not call it), and
+GraphQL names no `viewer` unless `graphql_viewer` (a GitHub App's installation token).
 `flaky` answers the next requests of a method with a status (a 5xx) before serving it.
 
 `run_action` runs action.yml's steps the way the runner does: each `run:` as a
@@ -49,6 +50,7 @@ class FakeGitHub:
     flaky: dict[str, list[int]] = field(default_factory=dict)  # "PATCH" -> [502, ...] once each
     login: str = "github-actions[bot]"
     user_endpoint: bool = False
+    graphql_viewer: bool = False  # a GitHub App's installation token: GraphQL names it
     labels: dict[int, list[str]] = field(default_factory=dict)
     pulls_of: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # sha -> pulls
     _next_id: int = 1000
@@ -63,6 +65,11 @@ class FakeGitHub:
             for i in range(count)
         )
 
+    @property
+    def rest(self) -> list[tuple[str, str]]:
+        """The REST calls of `log` (without GraphQL's identity question)."""
+        return [(method, path) for method, path in self.log if path != "/graphql"]
+
     def all_comments(self) -> list[dict[str, Any]]:
         return [c for cs in self.comments.values() for c in cs]
 
@@ -70,14 +77,19 @@ class FakeGitHub:
         parts = urlsplit(url)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         self.log.append((method, parts.path))
-        if method in self.fail:
+        graphql = parts.path == "/graphql"  # `fail` and `flaky` are for the REST calls
+        if method in self.fail and not graphql:
             return self.fail[method], {"message": "Resource not accessible by integration"}
-        if self.flaky.get(method):
+        if self.flaky.get(method) and not graphql:
             return self.flaky[method].pop(0), {"message": "Server Error"}
         if parts.path == "/user":
             if self.user_endpoint:
                 return 200, {"login": self.login, "type": "User"}
             return 403, {"message": "Resource not accessible by integration"}
+        if parts.path == "/graphql" and method == "POST":
+            if self.graphql_viewer and "viewer" in body.get("query", ""):
+                return 200, {"data": {"viewer": {"login": self.login}}}
+            return 200, {"errors": [{"message": "Resource not accessible by integration"}]}
         return self._repo(method, parts.path, query, body)
 
     def _repo(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:

@@ -134,7 +134,7 @@ def test_plan_comment_is_sticky_and_apply_runs(
         f"<!-- upcall-sync:plan campaigns/ env={account} -->\n<sub>environment `{account}` · commit"
     )
     assert "\n### upcall-sync plan: Changes" in first["body"]
-    assert [m for m, _ in fake.log].count("POST") == 1 and "PATCH" not in dict(fake.log)
+    assert [m for m, _ in fake.rest].count("POST") == 1 and "PATCH" not in dict(fake.log)
 
     applied = act(runner_temp, workspace, PR, command="apply", **conn)
     assert applied.returncode == 0, applied.stdout + applied.stderr
@@ -162,7 +162,7 @@ def test_plan_comment_is_sticky_and_apply_runs(
     [again] = comments_with(fake, MARKER)
     assert again["id"] == first["id"] and "No changes" in again["body"]
     assert ("PATCH", f"/repos/{REPO}/issues/comments/{first['id']}") in fake.log
-    assert "POST" not in dict(fake.log)
+    assert "POST" not in dict(fake.rest)
     assert len(fake.comments[7]) == 122 and quote["body"].endswith("an old plan, quoted")
 
 
@@ -225,7 +225,7 @@ def test_drift_issue_is_opened_updated_then_closed(
     fake.log.clear()
     quiet = drift()
     assert "drift issue: none" in quiet.stdout and len(fake.issues) == 151
-    assert {m for m, _ in fake.log} == {"GET"}
+    assert {m for m, _ in fake.rest} == {"GET"}
 
 
 def test_a_failed_plan_says_so_in_the_comment_and_leaves_the_drift_issue(

@@ -194,6 +194,36 @@ def test_a_personal_token_is_asked_who_it_is(
     assert "Changes" in fake.comments[7][1]["body"] and "ignored comment 1" in run.stdout
 
 
+def test_a_github_app_token_finds_its_own_comment_through_graphql(
+    emulator: Emulator, action_runner_temp: Path, action_workspace: Path, github: Any
+) -> None:
+    """An app installation token (actions/create-github-app-token) may not call GET /user
+    and writes as `<app>[bot]`: taken for github-actions[bot], its own comment was a
+    lookalike, and every run posted a new one."""
+    fake, api = github
+    fake.login, fake.graphql_viewer = "acme-campaigns[bot]", True
+    marker = f"{PLAN_KIND} -->"
+    fake.comments[7] = [
+        {"id": 1, "body": f"{marker}\nold", "user": {"login": "github-actions[bot]"}},
+        {"id": 2, "body": f"{marker}\nold", "user": {"login": "acme-campaigns[bot]"}},
+    ]
+    conn = {"token": TOKEN, "api-url": emulator.base_url}
+    run = act(
+        action_runner_temp,
+        action_workspace,
+        pr("f7" * 20),
+        api,
+        command="plan",
+        comment="true",
+        **conn,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert ("POST", "/graphql") in fake.log
+    assert len(fake.comments[7]) == 2  # edited in place, no new comment
+    assert fake.comments[7][0]["body"].endswith("old")  # the other identity's: left alone
+    assert "Changes" in fake.comments[7][1]["body"] and "ignored comment 1" in run.stdout
+
+
 def test_the_reviewed_plan_is_applied_after_the_merge_and_reported_on_its_pr(
     emulator: Emulator, action_runner_temp: Path, action_workspace: Path, github: Any
 ) -> None:

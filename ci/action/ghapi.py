@@ -1,7 +1,8 @@
 """The few GitHub REST calls the upcall-sync Action makes (standard library only).
 
-- `whoami`: the login the token acts as (`GET /user`; the default `GITHUB_TOKEN`, an
-  app installation token, may not call it and is `github-actions[bot]`).
+- `whoami`: the login the token acts as (`GET /user`; an app installation token may not
+  call it: GraphQL's `viewer` names a GitHub App's `<app>[bot]`, and the default
+  `GITHUB_TOKEN`, which may ask neither, is `github-actions[bot]`).
 - `upsert_comment`: one sticky PR comment, found by the hidden HTML marker it starts with
   AND written by that login, edited in place (PATCH), created (POST) only when none is.
   A comment that carries the marker but was written by someone else (a lookalike: anyone
@@ -80,9 +81,11 @@ class GitHub:
             error=GitHubError,
         )
 
-    def _once(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
+    def _once(
+        self, method: str, path: str, body: dict[str, Any] | None, *, url: str | None = None
+    ) -> Any:
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.api_url + path, data=data, method=method)
+        req = urllib.request.Request(url or self.api_url + path, data=data, method=method)
         req.add_header("Authorization", f"Bearer {self._token}")
         req.add_header("Accept", "application/vnd.github+json")
         req.add_header("X-GitHub-Api-Version", "2022-11-28")
@@ -117,21 +120,46 @@ class GitHub:
 
     def whoami(self) -> str:
         """The login this token writes as. `GET /user` answers for a personal or app user
-        token; the default GITHUB_TOKEN (an installation token) gets 403 there, and its
-        comments are written by github-actions[bot]."""
+        token; an installation token gets 403 there. A GitHub App's installation token
+        (actions/create-github-app-token) writes as `<app>[bot]`, which GraphQL's `viewer`
+        names; the default GITHUB_TOKEN's comments are written by github-actions[bot]."""
         if self._me is None:
             try:
                 user = self.request("GET", "/user")
             except GitHubError as exc:
                 if exc.status not in (403, 404):
                     raise
-                self._me = DEFAULT_BOT
+                self._me = self._viewer() or DEFAULT_BOT
             else:
                 login = user.get("login") if isinstance(user, dict) else None
                 if not isinstance(login, str) or not login:
                     raise GitHubError("GET /user: no login in the answer", 200)
                 self._me = login
         return self._me
+
+    def _viewer(self) -> str | None:
+        """GraphQL's `viewer` login, or None where GraphQL does not say (a 4xx, an error
+        answer: the default GITHUB_TOKEN). Without it an app token's own comments were
+        taken for lookalikes, and each run posted a new one."""
+        base = self.api_url
+        url = base[: -len("/v3")] + "/graphql" if base.endswith("/api/v3") else base + "/graphql"
+        query = {"query": "query { viewer { login } }"}
+        try:
+            answer = sticky.with_retries(
+                lambda: self._once("POST", "/graphql", query, url=url),
+                tries=TRIES,
+                delay=self.delay,
+                log=self.log,
+                error=GitHubError,
+            )
+        except GitHubError as exc:
+            if exc.transient:
+                raise
+            return None
+        data = answer.get("data") if isinstance(answer, dict) else None
+        viewer = data.get("viewer") if isinstance(data, dict) else None
+        login = viewer.get("login") if isinstance(viewer, dict) else None
+        return login if isinstance(login, str) and login else None
 
 
 def comments(gh: GitHub, number: int) -> Iterator[dict[str, Any]]:
