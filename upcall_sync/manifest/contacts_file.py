@@ -82,9 +82,12 @@ def read_contacts_file(
             _read_xlsx(path, ref, result, _Reader(ref, result, context, env))
         else:
             with open_regular_file(path, csvload.MAX_CSV_BYTES) as fh:
-                _Reader(ref, result, context, env).read(
-                    csvload.csv_rows(fh, result.display, hasher), Place(result.display)
-                )
+                encoding = None
+                if ref.encoding is not None:  # the spec checked it is one of TEXT_ENCODINGS
+                    codec = csvload.text_encoding(ref.encoding) or "utf-8"
+                    encoding = csvload.Encoding(codec, ref.encoding, ref.encoding_key)
+                rows = csvload.csv_rows(fh, result.display, hasher, encoding, ref.encoding_key)
+                _Reader(ref, result, context, env).read(rows, Place(result.display))
     except FileRefused as exc:
         result.problems.append(Problem(ref.at, ref.ref, f"{quote(result.display)} {exc}"))
     except TableError as exc:
@@ -122,6 +125,11 @@ def _check_name(path: Path, ref: ContactsRef) -> None:
         )
     if ref.sheet is not None and suffix != ".xlsx":
         raise FileRefused(f"is not a .xlsx workbook, so {ref.sheet_key} cannot apply to it")
+    if ref.encoding is not None and suffix == ".xlsx":
+        raise FileRefused(
+            f"is a .xlsx workbook, which holds Unicode text: {ref.encoding_key} applies to "
+            ".csv, .tsv and .txt files only"
+        )
 
 
 def _read_xlsx(path: Path, ref: ContactsRef, result: ContactsFile, reader: _Reader) -> None:

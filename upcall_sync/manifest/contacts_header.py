@@ -53,9 +53,12 @@ class ContactsRef:
     columns_at: Mapping[str, Location] = field(default_factory=dict)
     #: numbers_sheet (a .xlsx file's sheet; default the first)
     sheet: str | None = None
+    #: numbers_csv_encoding (a text file's encoding, as written; default UTF-8)
+    encoding: str | None = None
     #: the keys as messages name them (another key, e.g. do_not_call_csv, sets its own)
     key: str = "numbers_csv"
     sheet_key: str = "numbers_sheet"
+    encoding_key: str = "numbers_csv_encoding"
 
 
 @dataclass

@@ -9,6 +9,7 @@ Nothing here quotes the file's content: `contacts_file` decides when it may.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import os
@@ -17,7 +18,7 @@ import stat
 from collections.abc import Iterable, Iterator
 from itertools import chain
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from upcall_sync.core.normalize import quote
 from upcall_sync.errors import Location
@@ -31,6 +32,8 @@ _SEP_HINT = re.compile(r'"?sep=([,;\t|])"?[,;\t|]*\r?\n?', re.IGNORECASE)
 _BOM = b"\xef\xbb\xbf"
 _SEPARATORS = re.compile(r"[\s_-]+")
 _NOT_UTF8 = "CSV is not UTF-8 text (save it as UTF-8; spreadsheet apps call it 'CSV UTF-8')"
+#: what `_NOT_UTF8` adds: the key that names another encoding
+_NAME_IT = "; or name its encoding: {key}: windows-1252 (or the one it was saved in)"
 _NOT_TEXT = (
     "CSV is not UTF-8 text, nor UTF-16 (save it as UTF-8; spreadsheet apps call it 'CSV UTF-8')"
 )
@@ -86,10 +89,21 @@ def open_regular_file(path: Path, max_bytes: int) -> BinaryIO:
 # -- reading -------------------------------------------------------------------------------
 
 
-def csv_rows(fh: BinaryIO, display: str, hasher: Any) -> Iterator[Row]:
+def csv_rows(
+    fh: BinaryIO,
+    display: str,
+    hasher: Any,
+    encoding: Encoding | None = None,
+    encoding_key: str = "numbers_csv_encoding",
+) -> Iterator[Row]:
     """The header row, then every row; TableError (quoting no content) where the file is
-    not UTF-8 or not CSV. Hashes the bytes as they pass."""
-    lines = _text_lines(fh, hasher, display)
+    not UTF-8 (or the `encoding` the manifest names, with `encoding_key`) or not CSV.
+    Hashes the bytes as they pass."""
+    lines = (
+        _text_lines(fh, hasher, display, encoding_key)
+        if encoding is None
+        else _declared_lines(fh, hasher, display, encoding)
+    )
     first = next(lines, None)
     delimiter, skipped = None, 0
     if first is not None and (hint := _SEP_HINT.fullmatch(first)) is not None:
@@ -116,7 +130,9 @@ def csv_rows(fh: BinaryIO, display: str, hasher: Any) -> Iterator[Row]:
         raise _csv_error(exc, reader.line_num + skipped, recorded, display) from None
 
 
-def _text_lines(fh: BinaryIO, hasher: Any, display: str) -> Iterator[str]:
+def _text_lines(
+    fh: BinaryIO, hasher: Any, display: str, encoding_key: str = "numbers_csv_encoding"
+) -> Iterator[str]:
     """The file's lines as text (BOM dropped), hashing the bytes as they pass."""
     peek = getattr(fh, "peek", None)
     if peek is not None and peek(2)[:2] in _UTF16_BOMS:
@@ -134,7 +150,8 @@ def _text_lines(fh: BinaryIO, hasher: Any, display: str) -> Iterator[str]:
                     "and save it as 'CSV UTF-8', or name a .xlsx workbook .xlsx",
                     Location(display, number),
                 ) from None
-            raise TableError(_NOT_UTF8, Location(display, number)) from None
+            hint = _NOT_UTF8[:-1] + _NAME_IT.format(key=encoding_key) + ")"
+            raise TableError(hint, Location(display, number)) from None
         if "\x00" in text:  # UTF-16 without its byte order mark decodes as UTF-8, NULs between
             raise TableError(
                 _NOT_UTF8.replace("text", "text: it holds NUL bytes, as UTF-16 does", 1),
@@ -142,6 +159,81 @@ def _text_lines(fh: BinaryIO, hasher: Any, display: str) -> Iterator[str]:
             )
         if "\r" in text.rstrip("\r\n"):  # old Mac line ends: \r alone (not str.splitlines,
             # which also ends a line at U+2028, \x0b, \x1c-\x1e, \x85: inside a cell)
+            yield from filter(None, _MAC_LINE_END.split(text))
+        else:
+            yield text
+
+
+class Encoding(NamedTuple):
+    """A text encoding a manifest names for a CSV (`numbers_csv_encoding`): its codec's
+    name, as written, and the key that names it."""
+
+    codec: str
+    written: str
+    key: str
+
+
+#: the encodings a manifest may name: ASCII-compatible, so that a line ends at a
+#: newline byte whatever precedes it (Excel's "CSV (Comma delimited)" writes the
+#: system's ANSI code page; Salesforce Classic exports ISO-8859-1 unless told otherwise)
+TEXT_ENCODINGS = frozenset(
+    codecs.lookup(name).name
+    for name in (
+        "utf-8",
+        *(f"cp{n}" for n in range(1250, 1259)),
+        *(f"iso8859-{n}" for n in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 13, 14, 15, 16)),
+        "mac-roman",
+        "cp437",
+        "cp850",
+        "koi8-r",
+        "koi8-u",
+        "shift_jis",
+        "cp932",
+        "euc-jp",
+        "gb18030",
+        "gbk",
+        "big5",
+        "euc-kr",
+        "cp949",
+    )
+)
+
+
+def text_encoding(written: str) -> str | None:
+    """The codec name of an encoding a manifest may name, or None."""
+    try:
+        name = codecs.lookup(written).name
+    except LookupError:
+        return None
+    return name if name in TEXT_ENCODINGS else None
+
+
+def _declared_lines(fh: BinaryIO, hasher: Any, display: str, encoding: Encoding) -> Iterator[str]:
+    """The file's lines in the encoding the manifest names. A byte order mark says the
+    file is Unicode, whatever the manifest says: that is an error, not a guess."""
+    for number, raw in enumerate(fh, 1):
+        hasher.update(raw)
+        if number == 1 and raw.startswith((_BOM, *_UTF16_BOMS)) and encoding.codec != "utf-8":
+            raise TableError(
+                f"CSV starts with a Unicode byte order mark, but {encoding.key} says it is "
+                f"{encoding.written}: remove {encoding.key}, or save the file in that encoding",
+                Location(display, number),
+            )
+        try:
+            text = (raw.removeprefix(_BOM) if number == 1 else raw).decode(encoding.codec)
+        except UnicodeDecodeError:
+            raise TableError(
+                f"CSV is not {encoding.written} text ({encoding.key}): a byte on this line is "
+                "not a character of it",
+                Location(display, number),
+            ) from None
+        if "\x00" in text:
+            raise TableError(
+                f"CSV is not {encoding.written} text ({encoding.key}): it holds NUL bytes, as "
+                "UTF-16 does",
+                Location(display, number),
+            )
+        if "\r" in text.rstrip("\r\n"):
             yield from filter(None, _MAC_LINE_END.split(text))
         else:
             yield text

@@ -412,6 +412,8 @@ def _read_stoplist_file(
         columns_at=how[1],
         sheet=how[2],
         sheet_key="do_not_call_sheet",
+        encoding=how[3],
+        encoding_key="do_not_call_csv_encoding",
     )
     read = read_contacts_file(ref, root, context, env)
     f.warnings.extend(read.warnings)
@@ -453,7 +455,13 @@ def _settings_that_validate(top: dict[str, Any], context: dict[str, Any]) -> Man
 #: campaign it names (its name, its pinned id), and the caller ID a replacing pause sends
 _GUARD_KEYS = ("name", "id", "from_number")
 #: never kept of an entry with a mistake: its numbers (a pause reads the live ones)
-_NUMBER_KEYS = ("numbers", "numbers_csv", "numbers_csv_columns", "numbers_sheet")
+_NUMBER_KEYS = (
+    "numbers",
+    "numbers_csv",
+    "numbers_csv_columns",
+    "numbers_sheet",
+    "numbers_csv_encoding",
+)
 
 
 def _valid(settings: dict[str, Any], context: dict[str, Any]) -> bool:
@@ -491,17 +499,18 @@ def _entry_that_validates(item: object, context: dict[str, Any]) -> CampaignSpec
 
 def _stoplist_file_keys(
     f: ManifestFile,
-) -> tuple[dict[str, str], dict[str, Location], str | None] | None:
-    """do_not_call_csv_columns and do_not_call_sheet; None when the spec refused them
-    (the file would be read the wrong way: the spec's problem says what is wrong)."""
+) -> tuple[dict[str, str], dict[str, Location], str | None, str | None] | None:
+    """do_not_call_csv_columns, do_not_call_sheet and do_not_call_csv_encoding; None when
+    the spec refused them (the file would be read the wrong way: the spec's problem says
+    what is wrong)."""
     if f.spec is None:
-        keys = ("do_not_call_csv_columns", "do_not_call_sheet")
-        return None if any(k in f.data for k in keys) else ({}, {}, None)
+        keys = ("do_not_call_csv_columns", "do_not_call_sheet", "do_not_call_csv_encoding")
+        return None if any(k in f.data for k in keys) else ({}, {}, None, None)
     columns = f.spec.do_not_call_csv_columns
     mapping = {k: v for k, v in columns.__dict__.items() if v is not None} if columns else {}
     written = f.data.get("do_not_call_csv_columns")
     at = {k: written.where(k) for k in mapping} if isinstance(written, LocDict) else {}
-    return mapping, at, f.spec.do_not_call_sheet
+    return mapping, at, f.spec.do_not_call_sheet, f.spec.do_not_call_csv_encoding
 
 
 def _read_contacts(
@@ -526,6 +535,7 @@ def _read_contacts(
         columns=mapping,
         columns_at=at,
         sheet=camp.numbers_sheet,
+        encoding=camp.numbers_csv_encoding,
     )
     root, context, env = how
     read = read_contacts_file(ref, root, context, env)

@@ -37,6 +37,7 @@ from upcall_sync.core.normalize import (
     quote,
     split_phone,
 )
+from upcall_sync.manifest.csvload import text_encoding
 
 MANIFEST_VERSION = 1
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s.]+$"
@@ -183,6 +184,24 @@ ListedPhone = Annotated[
     AfterValidator(_listed_phone),
 ]
 Email = Annotated[str, Field(strict=True), StringConstraints(pattern=EMAIL_PATTERN)]
+
+
+def _encoding(value: str) -> str:
+    if text_encoding(value) is None:
+        raise ValueError(
+            f"{quote(value)} is not an encoding a contacts file may name: use utf-8 (the "
+            "default), windows-1252 (Excel's 'CSV (Comma delimited)' in western Europe and "
+            "the Americas), iso-8859-1, mac-roman, shift_jis, gb18030 ...; UTF-16 is read "
+            "from its byte order mark"
+        )
+    return value
+
+
+FileEncoding = Annotated[
+    str,
+    Field(strict=True, json_schema_extra={"examples": ["windows-1252", "iso-8859-1"]}),
+    AfterValidator(_encoding),
+]
 UtcDatetime = Annotated[
     datetime,
     BeforeValidator(_datetime),
@@ -325,6 +344,7 @@ class CampaignSpec(CampaignFields):
             "dependentRequired": {
                 "numbers_csv_columns": ["numbers_csv"],
                 "numbers_sheet": ["numbers_csv"],
+                "numbers_csv_encoding": ["numbers_csv"],
             }
         }
     )
@@ -357,12 +377,18 @@ class CampaignSpec(CampaignFields):
         description="The sheet of a .xlsx numbers_csv to read (its exact name); default the "
         "first sheet (a hidden first sheet must be named).",
     )
+    numbers_csv_encoding: FileEncoding | None = Field(
+        None,
+        description="The text encoding of a .csv/.tsv/.txt numbers_csv saved in another "
+        "than UTF-8, e.g. windows-1252 (Excel's 'CSV (Comma delimited)') or iso-8859-1 "
+        "(Salesforce Classic's exports); default UTF-8, and UTF-16 by its byte order mark.",
+    )
 
     @model_validator(mode="after")
     def _contacts_file_keys(self) -> CampaignSpec:
         # as the schema's dependentRequired says: the keys need numbers_csv beside them
         if "numbers_csv" not in self.model_fields_set:
-            for key in ("numbers_csv_columns", "numbers_sheet"):
+            for key in ("numbers_csv_columns", "numbers_sheet", "numbers_csv_encoding"):
                 if key in self.model_fields_set:
                     raise ValueError(f"{key} needs numbers_csv (it says how to read that file)")
         return self
@@ -388,6 +414,7 @@ class ManifestSpec(_Spec):
             "dependentRequired": {
                 "do_not_call_csv_columns": ["do_not_call_csv"],
                 "do_not_call_sheet": ["do_not_call_csv"],
+                "do_not_call_csv_encoding": ["do_not_call_csv"],
             },
         },
     )
@@ -451,6 +478,11 @@ class ManifestSpec(_Spec):
         description="The sheet of a .xlsx do_not_call_csv to read (its exact name); default "
         "the first sheet (a hidden first sheet must be named).",
     )
+    do_not_call_csv_encoding: FileEncoding | None = Field(
+        None,
+        description="The text encoding of a .csv/.tsv/.txt do_not_call_csv, as "
+        "numbers_csv_encoding.",
+    )
     campaigns: list[CampaignSpec] = Field(
         default_factory=list, description="The campaigns this file manages."
     )
@@ -458,7 +490,7 @@ class ManifestSpec(_Spec):
     @model_validator(mode="after")
     def _stoplist_file_keys(self) -> ManifestSpec:
         if "do_not_call_csv" not in self.model_fields_set:
-            for key in ("do_not_call_csv_columns", "do_not_call_sheet"):
+            for key in ("do_not_call_csv_columns", "do_not_call_sheet", "do_not_call_csv_encoding"):
                 if key in self.model_fields_set:
                     raise ValueError(f"{key} needs do_not_call_csv (it says how to read that file)")
         return self
