@@ -533,14 +533,26 @@ _URL_WITH_PASSWORD = re.compile(
 )
 #: a value that is a credential whatever its variable is called: a JWT (an OIDC or job
 #: identity token: three base64url parts, the first a JSON header), a private key in PEM,
-#: or a token with its issuer's prefix (GitHub's `ghp_`, `ghs_`, `github_pat_`, GitLab's
-#: `glpat-`, Slack's `xoxb-`, an AWS access key id, Stripe's `sk_live_`, npm's `npm_`)
+#: or a token with its issuer's prefix (GitHub's `ghp_`, `ghs_`, `github_pat_`; GitLab's
+#: `glpat-`, `glcbt-` (CI_JOB_TOKEN), `gldt-`, `glrt-`, `glptt-` ...; Slack's `xoxb-`,
+#: `xapp-`; an AWS access key id, exactly 20 characters, so `ASIAPACIFICSUMMIT2026` in a
+#: pitch is text; Stripe's `sk_live_`, `whsec_` (a test key is no secret); npm's `npm_`; Google's
+#: `AIza`, `ya29.`; SendGrid's `SG.`; HubSpot's `pat-na1-`; Twilio's `SK` key; OpenAI's
+#: `sk-proj-`, Anthropic's `sk-ant-`), an Azure SAS signature or storage account key, or
+#: an HTTP `Bearer` credential
 _SECRET_VALUE = re.compile(
     r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"
     r"|-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----"
-    r"|\b(?:gh[opsur]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,}"
-    r"|xox[abposr]-[A-Za-z0-9-]{10,}|(?:AKIA|ASIA)[0-9A-Z]{16}|[sr]k_live_[A-Za-z0-9]{16,}"
-    r"|npm_[A-Za-z0-9]{30,})"
+    r"|\b(?:gh[opsur]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"
+    r"|gl(?:pat|cbt|dt|rt|ptt|ft|imt|oas|soat|agent|wt|ffct)-[A-Za-z0-9_-]{20,}"
+    r"|xox[abposre]-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,}"
+    r"|(?:AKIA|ASIA)[0-9A-Z]{16}(?![0-9A-Za-z])|[sr]k_live_[A-Za-z0-9]{16,}"
+    r"|whsec_[A-Za-z0-9+/=]{20,}|npm_[A-Za-z0-9]{30,}|AIza[0-9A-Za-z_-]{35}"
+    r"|ya29\.[0-9A-Za-z_-]{20,}|SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}"
+    r"|pat-(?:na|eu)\d-[0-9a-f]{8}-[0-9a-f]{4}-|SK[0-9a-fA-F]{32}(?![0-9A-Za-z])"
+    r"|sk-(?:proj|ant|svcacct|admin)-[A-Za-z0-9_-]{20,}|sk-[A-Za-z0-9]{40,})"
+    r"|[?&;]sig=[A-Za-z0-9%+/=]{20,}|AccountKey=[A-Za-z0-9+/=]{20,}"
+    r"|\bBearer\s+[A-Za-z0-9._~+/-]{20,}"
 )
 #: a token shorter than this is not looked for inside other variables' values
 _MIN_TOKEN_LENGTH = 8
