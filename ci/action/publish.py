@@ -107,10 +107,11 @@ def _safe(text: str) -> bool:
 
 
 #: what a table cell may not hold as such: Markdown syntax (written as numeric entities),
-#: `@name` and `#123` (a mention notifies, a reference links: a word joiner after the
-#: sign keeps them text), a bare URL or `www.` name (autolinked: a word joiner too)
+#: `@name`, `#123` and GitLab's `!123` (a mention notifies, a reference links, and an
+#: entity is read as its character before references are: a word joiner after the sign
+#: keeps them text), a bare URL or `www.` name (autolinked: a word joiner too)
 _CELL_SYNTAX = re.compile(r"[`*~_\[\]\\!]")
-_CELL_LINKS = re.compile(r"[@#]|(?<=:)(?=//)|(?<![^\W_])www(?=\.)", re.IGNORECASE)
+_CELL_LINKS = re.compile(r"[@#]|!(?=\d)|(?<=:)(?=//)|(?<![^\W_])www(?=\.)", re.IGNORECASE)
 
 
 def _cell(value: object, limit: int = 0) -> str:
