@@ -144,7 +144,7 @@ def test_a_fifo_or_a_device_named_as_a_manifest_is_one_line_not_a_hang(
     for named in ("m.yaml", "/dev/zero"):
         assert main(["validate", named]) == 1
         assert capsys.readouterr().err == (
-            f"{named}: cannot read file: not a regular file (a FIFO or a device)\n"
+            f"{named}: cannot read file: not a regular file (a FIFO, a socket or a device)\n"
         )
 
 

@@ -10,6 +10,7 @@ checksum so an edited or truncated file is refused, not half-applied.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -224,6 +225,8 @@ def load_plan(path: str | os.PathLike[str]) -> SavedPlan:
     except UnicodeDecodeError:
         raise PlanFileError(f"{path}: not a plan file (not UTF-8 text)") from None
     except OSError as exc:
+        if exc.errno == errno.ENXIO:  # a socket (or a device with nothing behind it)
+            raise PlanFileError(f"{path}: {_NOT_REGULAR}") from None
         raise PlanFileError(f"{path}: cannot read plan file: {exc.strerror}") from None
     try:
         doc = json.loads(raw)
@@ -264,6 +267,9 @@ def load_plan(path: str | os.PathLike[str]) -> SavedPlan:
         raise PlanFileError(f"{path}: plan file is malformed ({exc})") from None
 
 
+_NOT_REGULAR = "not a plan file (not a regular file: a device, a FIFO or a socket)"
+
+
 def _read_regular(path: str | os.PathLike[str]) -> bytes:
     """The bytes of a regular file of at most MAX_PLAN_BYTES. A named pipe no one wrote
     to blocked forever, and a device (`show /dev/zero`) was read until memory ran out:
@@ -275,9 +281,7 @@ def _read_regular(path: str | os.PathLike[str]) -> bytes:
         if stat.S_ISDIR(info.st_mode):
             raise IsADirectoryError(path)
         if not stat.S_ISREG(info.st_mode):
-            raise PlanFileError(
-                f"{path}: not a plan file (not a regular file: a device, a FIFO or a socket)"
-            )
+            raise PlanFileError(f"{path}: {_NOT_REGULAR}")
         if info.st_size > MAX_PLAN_BYTES:
             raise PlanFileError(
                 f"{path}: {info.st_size // 1024 // 1024} MB is too large for a plan file"

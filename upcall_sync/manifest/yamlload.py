@@ -123,6 +123,9 @@ class LocList(list[Any]):
         return self.loc
 
 
+_NOT_REGULAR = "not a regular file (a FIFO, a socket or a device)"
+
+
 def read_yaml(
     path: str,
     display: str | None = None,
@@ -142,16 +145,16 @@ def read_yaml(
         # file is read (a FIFO or /dev/zero has no size to check and never ends)
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
-        raise YamlError(Location(name), f"cannot read file: {exc.strerror}") from None
+        # ENXIO: a socket (or a device with nothing behind it) cannot be opened at all
+        why = _NOT_REGULAR if exc.errno == errno.ENXIO else exc.strerror
+        raise YamlError(Location(name), f"cannot read file: {why}") from None
     with os.fdopen(fd, "rb") as fh:
         try:
             info = os.fstat(fd)
             if stat.S_ISDIR(info.st_mode):
                 raise YamlError(Location(name), f"cannot read file: {os.strerror(errno.EISDIR)}")
             if not stat.S_ISREG(info.st_mode):
-                raise YamlError(
-                    Location(name), "cannot read file: not a regular file (a FIFO or a device)"
-                )
+                raise YamlError(Location(name), f"cannot read file: {_NOT_REGULAR}")
             if info.st_size > max_bytes:
                 raise YamlError(
                     Location(name),
