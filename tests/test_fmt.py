@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -298,3 +299,21 @@ def test_an_empty_file_stays_empty(tmp_path: Path, capsys: pytest.CaptureFixture
     assert run_cli(capsys, "fmt", "--check", str(path))[0] == 0
     assert run_cli(capsys, "fmt", str(path))[0] == 0
     assert path.read_bytes() == b""
+
+
+@pytest.mark.parametrize("flag", [[], ["--check"], ["--diff"]])
+def test_fmt_of_a_fifo_or_a_device_is_one_line_not_a_hang(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    flag: list[str],
+) -> None:
+    """`fmt` read with `read_bytes()`: a FIFO no one writes to hung it, and `/dev/zero`
+    was read until memory ran out (found by review b58)."""
+    monkeypatch.chdir(tmp_path)
+    os.mkfifo("f.yaml")
+    for named in ("f.yaml", "/dev/zero"):
+        code, out, err = run_cli(capsys, "fmt", *flag, named)
+        assert (code, out) == (1, "") and err == (
+            f"{named}: cannot read file: not a regular file (a FIFO, a socket or a device)\n"
+        ), err

@@ -32,6 +32,7 @@ from typing import Any
 import yaml
 
 from upcall_sync.errors import Location, ManifestError, Problem
+from upcall_sync.manifest.yamlload import MAX_FILE_BYTES, YamlError, read_manifest_bytes
 
 SUFFIXES = (".yaml", ".yml")
 
@@ -143,14 +144,10 @@ def yaml_files(paths: Iterable[str]) -> Iterator[Path]:
 
 
 def format_file(path: Path) -> Formatted:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ManifestError([Problem(Location(str(path)), "", "no such file")]) from None
-    except OSError as exc:
-        raise ManifestError(
-            [Problem(Location(str(path)), "", f"cannot read: {exc.strerror}")]
-        ) from None
+    try:  # a regular file within the manifest limit (a FIFO hung, /dev/zero never ended)
+        raw = read_manifest_bytes(path, str(path), MAX_FILE_BYTES)
+    except YamlError as exc:
+        raise ManifestError([Problem(exc.location, "", exc.message)]) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

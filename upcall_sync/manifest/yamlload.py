@@ -140,6 +140,18 @@ def read_yaml(
     YamlError for anything that stops reading.
     """
     name = display or path
+    data = read_manifest_bytes(path, name, max_bytes)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise YamlError(Location(name, line), "file is not UTF-8 text") from None
+    return parse_yaml(text, name, environ=environ)
+
+
+def read_manifest_bytes(path: str | os.PathLike[str], name: str, max_bytes: int) -> bytes:
+    """A manifest file's bytes; YamlError (at `name`) for anything but a regular file of
+    at most `max_bytes` (read and fmt alike: a FIFO would hang, /dev/zero never ends)."""
     try:
         # non-blocking: a FIFO no one writes to would hang the open; then only a regular
         # file is read (a FIFO or /dev/zero has no size to check and never ends)
@@ -171,12 +183,7 @@ def read_yaml(
             f"file is over the {max_bytes // 1024 // 1024} MB limit for a manifest "
             "(put large contact sets in numbers_csv)",
         )
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise YamlError(Location(name, line), "file is not UTF-8 text") from None
-    return parse_yaml(text, name, environ=environ)
+    return data
 
 
 def parse_yaml(
