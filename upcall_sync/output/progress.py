@@ -6,9 +6,10 @@
   the client tells of every listing page it reads (`UpcallClient.observe_pages`,
   a `PageRead`); `ReadTally` adds them up: pages read, and the pages known to
   exist from each listing's `links.last` (a listing without one leaves the
-  total unknown, so only a count is shown). On a terminal `ReadBar` shows pages
-  read against the known total (or a count), the request rate, the server's
-  throttling and an ETA; elsewhere (CI logs) `ReadLines` writes one line about
+  total unknown, so only a count is shown, as it is once every page announced
+  so far is read: the reader may start another listing). On a terminal
+  `ReadBar` shows pages read against the known total (or a count), the request
+  rate, the server's throttling and an ETA; elsewhere (CI logs) `ReadLines` writes one line about
   every `LINE_INTERVAL` seconds, from a timer thread (so a stalled request is
   not silence either), and nothing at all for a read shorter than that.
 """
@@ -254,9 +255,13 @@ class ReadTally:
             read, known, unknown = self._read, self._known, self._open > 0
         sent = self._requests() - self._first_request if self._requests is not None else read
         status = self._status() if self._status is not None else None
+        # a total only while some page it counts is still unread: once every page
+        # announced so far is read, the next listing may start (plan reads each
+        # campaign's numbers after the campaigns), so "N of N" would be a full bar
+        # that lies; show a count until a listing announces pages still to come
         return Snapshot(
             read=read,
-            total=None if unknown or not self._totals else max(known, read),
+            total=None if unknown or not self._totals or known <= read else known,
             requests=sent,
             elapsed=self._clock() - self.started,
             throttle=status.describe() if status is not None else "",
