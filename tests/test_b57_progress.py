@@ -9,6 +9,7 @@ starts. A total counted only from the listings started so far was then "N of N"
 from __future__ import annotations
 
 import io
+import time
 
 from upcall_sync.client import PageRead
 from upcall_sync.output.progress import ReadBar, ReadLines, ReadTally
@@ -61,3 +62,15 @@ def test_the_lines_show_a_count_for_one_page_listings() -> None:
         lines(PageRead(1, 1, False))
     assert tally.snapshot().line("plan").startswith("plan: 3 pages read, ")
     lines.close()
+
+
+def test_the_closing_line_does_not_say_done() -> None:
+    """close() runs on Ctrl-C and on errors too (`error: interrupted` follows it), so its
+    line says what was read, not that the read is done."""
+    out = io.StringIO()
+    lines = ReadLines(out, "plan", ReadTally(), interval=0.01)
+    lines(PageRead(1, 3, True))
+    time.sleep(0.05)  # a line or more shown, so close() writes its own
+    lines.close()
+    last = out.getvalue().splitlines()[-1]
+    assert last.startswith("plan: 1 page read (") and "done" not in last, last

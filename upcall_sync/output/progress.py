@@ -314,8 +314,9 @@ class ReadLines:
         if self._shown:  # a count: a reader may stop before a listing's last page
             now = self.tally.snapshot()
             pages = f"{now.read:,} page{'s' if now.read != 1 else ''}"
+            # not "done": the read may as well have been stopped (Ctrl-C, an error)
             self._write(
-                f"{self.what}: done, {pages} read ({now.requests:,} request"
+                f"{self.what}: {pages} read ({now.requests:,} request"
                 f"{'s' if now.requests != 1 else ''}) in {duration(now.elapsed)}"
             )
 
