@@ -38,7 +38,13 @@ from upcall_sync.client.paging import page_number, page_size
 from upcall_sync.client.resources import parse_resource
 from upcall_sync.client.responses import excerpt, parse_error_document
 from upcall_sync.core.normalize import api_v1_path
-from upcall_sync.errors import ApiResponseError, ApiStatusError, TransportError, UpcallSyncError
+from upcall_sync.errors import (
+    ApiResponseError,
+    ApiStatusError,
+    TransportError,
+    UpcallSyncError,
+    shown_name,
+)
 from upcall_sync.jobs.doctor_report import (
     FAIL,
     INFORMATIONAL,
@@ -145,7 +151,9 @@ class _Doctor:
             Check(
                 name,
                 verdict,
-                self.api.redact(evidence),
+                # evidence quotes the server (a phone, an error message, a header): its
+                # control characters escaped, so it cannot forge a line or drive a terminal
+                shown_name(self.api.redact(evidence)),
                 NEEDED_BY[name],
                 required=name not in INFORMATIONAL,
             )

@@ -28,7 +28,13 @@ from typing import Any
 from upcall_sync.client import UpcallClient
 from upcall_sync.core.model import Contact
 from upcall_sync.core.normalize import PhoneError, name_key, normalize_phone, quote
-from upcall_sync.errors import ApiStatusError, UpcallSyncError, UsageError, refused
+from upcall_sync.errors import (
+    ApiStatusError,
+    UpcallSyncError,
+    UsageError,
+    refused,
+    shown_name,
+)
 from upcall_sync.jobs.probe_report import Finding, ProbeReport, datetime_finding
 from upcall_sync.jobs.writes import campaigns_named
 
@@ -143,11 +149,13 @@ class _Probe:
         return self.report
 
     def _add(self, finding: Finding) -> None:
+        # evidence quotes the server (an error message, a stored name): its control
+        # characters escaped, so a line break or a terminal escape cannot forge a line
         self.report.findings.append(
             Finding(
                 finding.name,
-                finding.reading,
-                self.api.redact(finding.evidence),
+                shown_name(finding.reading),
+                shown_name(self.api.redact(finding.evidence)),
                 finding.does,
                 finding.ok,
             )
