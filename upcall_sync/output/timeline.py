@@ -5,7 +5,9 @@ so a reviewer sees where windows fall instead of comparing timestamps. Drawn:
 campaigns the plan creates (one bar), campaigns whose start or end moves (the
 window before and after, two bars) and campaigns it sets ready (their window).
 At most `MAX_CAMPAIGNS` are drawn, then "and N more"; a window without both
-dates (or ending before it starts) is listed under the diagram, not drawn.
+dates (or ending before it starts) is listed under the diagram, not drawn. A
+date the plan leaves as it is and does not know (a saved plan shown again
+knows only the rows it changes) is listed as "unchanged", not as missing.
 
 Names come from manifests and the live account, so they are written in a form
 Mermaid cannot read as syntax: letters, digits, spaces and a few harmless
@@ -58,6 +60,10 @@ class Entry:
     after: Window
     ready: bool
     why: str  # "created", "window moved", "set ready"
+    #: the dates ("start", "end") the plan leaves as they are: one missing from the
+    #: window may exist live all the same (a saved plan shown again knows only the
+    #: rows it changes), so it is "unchanged", never "no start"
+    kept: frozenset[str] = frozenset()
 
 
 def entries(plan: Plan) -> list[Entry]:
@@ -89,10 +95,11 @@ def _entry(change: Change) -> Entry | None:
     )
     status = rows.get("status")
     ready = status is not None and status.after == "ready"
+    kept = frozenset(side for side, row in (("start", start), ("end", end)) if row is None)
     if start or end:
-        return Entry(name, before, after, ready, "window moved")
+        return Entry(name, before, after, ready, "window moved", kept)
     if ready:
-        return Entry(name, None, after, True, "set ready")
+        return Entry(name, None, after, True, "set ready", kept)
     return None
 
 
@@ -137,12 +144,15 @@ def _drawable(entry: Entry) -> bool:
 
 
 def _listed(entry: Entry) -> str:
+    def side(value: datetime | None, which: str) -> str:
+        if value is not None:
+            return _when(value)
+        return f"{which} unchanged" if which in entry.kept else f"no {which}"
+
     def show(w: Window | None) -> str:
         if w is None:
             return ""
-        start = _when(w.start) if w.start else "no start"
-        end = _when(w.end) if w.end else "no end"
-        return f"{start} to {end}"
+        return f"{side(w.start, 'start')} to {side(w.end, 'end')}"
 
     window = show(entry.after)
     if entry.before is not None:
@@ -177,7 +187,10 @@ def timeline_markdown(plan: Plan, *, max_campaigns: int = MAX_CAMPAIGNS) -> str:
                 "run `upcall-sync plan` for them\n\n"
             )
     if listed:
-        parts.append("Not drawn (no start or no end, or an end before the start):\n\n")
+        parts.append(
+            "Not drawn (no start or no end, one the plan leaves unchanged and does not "
+            "know, or an end before the start):\n\n"
+        )
         parts.extend(_listed(e) for e in listed[:max_campaigns])
         if len(listed) > max_campaigns:
             parts.append(f"- ... and {len(listed) - max_campaigns:,} more\n")
