@@ -74,3 +74,20 @@ def test_the_closing_line_does_not_say_done() -> None:
     lines.close()
     last = out.getvalue().splitlines()[-1]
     assert last.startswith("plan: 1 page read (") and "done" not in last, last
+
+
+class _ClosedPipe(io.StringIO):
+    """stderr whose reader went away (`2>&1 >plan.txt | head -1`)."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_closed_stderr_never_fails_the_read() -> None:
+    """Progress is no result: a plan whose stderr reader is gone still ends and prints
+    its plan on stdout (it exited 1 with nothing on stdout)."""
+    lines = ReadLines(_ClosedPipe(), "plan", ReadTally(), interval=0.01)
+    lines(PageRead(1, 3, True))
+    time.sleep(0.05)  # the timer thread tries (and fails) to write a line or more
+    assert lines._thread.is_alive()
+    lines.close()  # and so does the closing line: no exception

@@ -291,6 +291,7 @@ class ReadLines:
         self._interval = LINE_INTERVAL if interval is None else interval
         self._stop = threading.Event()
         self._shown = 0
+        self._gone = False  # `out` refused a write: write no more
         self._thread = threading.Thread(target=self._tick, name="read-progress", daemon=True)
         self._thread.start()
 
@@ -302,9 +303,16 @@ class ReadLines:
             self._write(self.tally.snapshot().line(self.what))
 
     def _write(self, line: str) -> None:
+        if self._gone:
+            return
         self._shown += 1
-        self.out.write(line + "\n")
-        self.out.flush()
+        try:
+            self.out.write(line + "\n")
+            self.out.flush()
+        except (OSError, ValueError):
+            # stderr closed (`2>&1 >plan.txt | head -1`): progress is no result, so
+            # its end never fails the command; nothing more is written to it
+            self._gone = True
 
     def close(self) -> None:
         if self._stop.is_set():
