@@ -52,3 +52,23 @@ def test_a_server_message_cannot_forge_a_write_probe_line(
     assert code == 0, out
     assert "duplicate-number" in out
     _no_forgery(out, "FOUND  patch  forged")
+
+
+def test_nothing_passes_when_the_api_never_answered(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Against an address where nothing listens, the rate-limit check said PASS ("no
+    rate-limit headers sent") though not one answer was seen."""
+    import socket
+
+    with socket.socket() as sock:  # a loopback port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("UPCALL_API_URL", f"http://127.0.0.1:{port}/api/v1")
+    monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
+    code, out, _err = run_cli(capsys, "doctor", "--format", "json", "--unreachable-after", "0.5")
+    report = json.loads(out)
+    assert code == 1 and not report["ok"]
+    assert report["summary"]["pass"] == 0, report["checks"]
+    (rate,) = [c for c in report["checks"] if c["name"] == "rate-limit"]
+    assert rate["verdict"] == "SKIP" and "never answered" in rate["evidence"]

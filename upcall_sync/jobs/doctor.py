@@ -500,6 +500,8 @@ class _Doctor:
         return self.api.unchecked_get(path)
 
     def _rate_limit(self) -> tuple[str, str]:
+        if not self.statuses:  # no answer at all: no headers to miss, nothing checked
+            raise _Skip("not checked: the API never answered")
         retried = f"; {self.statuses.count(429)} answer(s) were 429" if 429 in self.statuses else ""
         if not self.headers:
             return (
