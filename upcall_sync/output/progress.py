@@ -67,6 +67,7 @@ class LineProgress:
         self.out = out
         self._status = status
         self._shown: tuple[bool, float | None] = (False, None)
+        self._gone = False  # `out` refused a write: write no more
 
     def _throttle_line(self) -> None:
         if self._status is None:
@@ -87,13 +88,20 @@ class LineProgress:
             self._shown = (False, now.rate)
 
     def __call__(self, op: Any) -> None:
-        self._throttle_line()
+        if self._gone:
+            return
         detail = op.result if op.status == "applied" else op.message
         suffix = (
             f" ({detail})" if detail and op.status == "applied" else f": {detail}" if detail else ""
         )
-        self.out.write(f"{outcome_word(op.status)}  {op.label}{suffix}\n")
-        self.out.flush()
+        try:
+            self._throttle_line()
+            self.out.write(f"{outcome_word(op.status)}  {op.label}{suffix}\n")
+            self.out.flush()
+        except (OSError, ValueError):
+            # the reader went away (`apply ... | head`): this runs in apply's workers,
+            # and a progress line is no reason to stop applying; write no more
+            self._gone = True
 
     def close(self) -> None:
         return
