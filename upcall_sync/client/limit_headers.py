@@ -2,7 +2,9 @@
 `RateLimit-Policy` / `RateLimit` (`-Limit`, `-Remaining`, `-Reset`) and the common
 `X-RateLimit-*` forms, in requests per second and seconds (`parse_limit_headers`).
 The rate limiter (ratelimit.py) caps its pace at the policy and holds requests while
-nothing remains."""
+nothing remains. A Reset is a delay in seconds or a Unix time in seconds or milliseconds
+(read as seconds, one in milliseconds held every request for the 60 s cap); a quota of 0
+(belied by the very answer that carries it) is ignored."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ class HeaderLimits:
 _NUMBER = re.compile(r"^\s*(\d+(?:\.\d+)?)")
 _PARAM = re.compile(r";\s*([a-z]+)\s*=\s*\"?(\d+(?:\.\d+)?)", re.IGNORECASE)
 _EPOCH = 1_000_000_000  # a Reset larger than this is a Unix time, not a delay
+_EPOCH_MS = 1_000_000_000_000  # ... and larger than this, one in milliseconds
 #: what an answer without rate-limit headers says (compared by identity: nothing to apply)
 NO_LIMITS = HeaderLimits()
 
@@ -66,7 +69,7 @@ def _policy_rate(value: str) -> float | None:
             head = _NUMBER.match(item)
             quota = float(head.group(1)) if head else None
         window = params.get("w")
-        if quota is None or not window:
+        if not quota or not window:  # a quota of 0 was just belied by an answer: ignored
             continue
         rate = quota / window
         best = rate if best is None else min(best, rate)
@@ -83,6 +86,8 @@ def _seconds(value: str | None) -> float | None:
     if not head:
         return None
     seconds = float(head.group(1))
-    if seconds > _EPOCH:
+    if seconds > _EPOCH_MS:  # a Unix time in milliseconds (not one 30,000 years ahead)
+        seconds = seconds / 1000.0 - time.time()
+    elif seconds > _EPOCH:
         seconds -= time.time()
     return seconds if seconds >= 0 and math.isfinite(seconds) else None
