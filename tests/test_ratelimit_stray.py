@@ -122,6 +122,74 @@ def test_a_real_limit_behind_stray_429s_is_still_learned() -> None:
     assert admitted >= 0.7 * 5 * 60
 
 
+class _Sleeper:
+    """Stands for the run's cancel event: `acquire` waits on it, and a wait moves the
+    fake clock on (the limiter looks again at least every half second, as it does)."""
+
+    def __init__(self, clock: _Clock) -> None:
+        self.clock = clock
+
+    def wait(self, timeout: float) -> bool:
+        self.clock.now += timeout
+        return False
+
+
+def _paced(
+    limiter: RateLimiter, clock: _Clock, seconds: float, cap: float, refuse: Callable[[float], bool]
+) -> _Outcome:
+    """Send for `seconds`, each request when `acquire` lets it go (and at most `cap`/s);
+    `refuse(t)` says whether the request sent at t is answered 429."""
+    out = _Outcome()
+    sleeper = _Sleeper(clock)
+    end = clock.now + seconds
+    while clock.now < end:
+        clock.now += 1.0 / cap
+        limiter.acquire(sleeper)  # type: ignore[arg-type]
+        refused = refuse(clock.now)
+        out.sent += 1
+        out.refused += refused
+        limiter.on_answer(clock.now, 429 if refused else 200, {}, 1.0 if refused else None)
+    return out
+
+
+def test_an_outage_is_not_taken_for_a_limit_of_nothing() -> None:
+    """Three seconds in which the server refuses everything (a shared quota spent, a
+    proxy shedding load), then none: the pace climbs back to the limit it measured within
+    seconds. The outage was measured as a limit of 0 (the floor, 0.2/s): 4 requests went
+    in the 10 seconds after it."""
+    clock = _Clock()
+    limiter = RateLimiter(clock=clock)
+    _paced(limiter, clock, 2.0, 50.0, lambda _t: False)
+    _paced(limiter, clock, 3.0, 50.0, lambda _t: True)
+    out = _paced(limiter, clock, 10.0, 50.0, lambda _t: False)
+    assert out.sent >= 100, out
+    rate = limiter.status().rate
+    assert rate is None or rate >= 10.0
+
+
+def test_outages_every_10_seconds_do_not_wear_the_pace_down() -> None:
+    """Two seconds of refusals in every ten: each one was measured as the server's limit
+    (what the slow pace after the last one let through), and the run never recovered
+    (411 admitted in the minute; a real run was not done after 60 s)."""
+    clock = _Clock()
+    limiter = RateLimiter(clock=clock)
+    start = clock.now
+    out = _paced(limiter, clock, 60.0, 50.0, lambda t: (t - start) % 10 >= 8.0)
+    assert out.sent - out.refused >= 500, out
+
+
+def test_a_real_limit_after_an_outage_is_still_learned() -> None:
+    clock = _Clock()
+    limiter = RateLimiter(clock=clock)
+    _paced(limiter, clock, 2.0, 50.0, lambda _t: False)
+    _paced(limiter, clock, 3.0, 50.0, lambda _t: True)
+    bucket = _Bucket(5.0, clock.now)
+    out = _paced(limiter, clock, 60.0, 50.0, lambda t: bucket(0, t))
+    admitted = out.sent - out.refused
+    assert out.refused <= 0.10 * out.sent, out
+    assert admitted >= 0.8 * 5 * 60, out
+
+
 @pytest.mark.parametrize("latency", [0])
 def test_apply_against_stray_429s_is_not_slowed_by_them(
     tmp_path: Path,

@@ -45,6 +45,12 @@ when they do not:
   rate-related, and the slow-down stays. If half or more of the answers
   (5 or more, in-flight ones included) are still refused, the pace drops at
   once to what the server admitted in the last second.
+- **Outages.** A server that refuses everything for a while (a shared quota spent,
+  a proxy shedding load, a restart) admits nothing, which is no rate: when nothing
+  was admitted in the last second (or, between events, the last 2 seconds), the
+  pace drops to the floor and climbs back along the curve towards the limit last
+  measured, which is kept (`_outage`). Taken for a limit of 0, a 3-second outage
+  cost a run 40 seconds of climbing back, and one every 10 seconds kept it there.
 - The share refused in trials that found stray 429s (and in later trials that
   held) is the *background* share. A 429 starts a new event only when the
   429s of the last 2 seconds (at least the last 40 answers) exceed the
@@ -305,7 +311,8 @@ class RateLimiter:
         if over:  # still well over the limit: down to what was admitted in the last second
             admitted = sum(1 for t in self._recent if t >= now - 1.0)
             self._begin_trial(now, undoable=False)  # the pace before was over the limit
-            self._event(now, measured=max(admitted, MIN_RATE))
+            if admitted or not self._outage(now):
+                self._event(now, measured=max(admitted, MIN_RATE))
             return
         evidence = self._evidence(now, trial)
         if trial.answered >= TRIAL_ANSWERS or abs(evidence) >= TRIAL_EVIDENCE:
@@ -414,17 +421,37 @@ class RateLimiter:
                 # frequent refusals: the server's bucket is empty, so what it admitted in
                 # the last seconds is its rate (the average since the event also counts
                 # the tokens it saved up while the pace was lower)
-                measured = min(measured, max(self._admitted_lately(now), MIN_RATE))
+                lately = self._admitted_lately(now)
+                if not lately and self._outage(now):
+                    return
+                measured = min(measured, max(lately, MIN_RATE))
             w_max = measured
             start = w_max * BETA
+        self._curve(now, w_max, start)
+
+    def _curve(self, now: float, w_max: float, start: float) -> None:
+        """A new cycle of the curve: from `start`, back towards `w_max` and past it."""
         self.events += 1
         self._w_max = w_max
         self._learned = max(start, MIN_RATE)
-        self._k = ((1.0 - self._learned / w_max) / CUBIC_C) ** (1.0 / 3.0)
+        self._k = ((1.0 - min(self._learned / w_max, 1.0)) / CUBIC_C) ** (1.0 / 3.0)
         self._event_at = now
         self._admitted_since_event = 0
         self._refused_since_event = 0
         self._tokens = min(self._tokens, 1.0)
+
+    def _outage(self, now: float) -> bool:
+        """Refusals, and nothing admitted for WINDOW_SECONDS: the server refuses whatever
+        comes (a quota shared with other clients spent, a proxy shedding load, a restart),
+        which measures no rate. The pace drops to the floor while it lasts and climbs back
+        along the curve towards the last measured limit, which is kept: taken for a limit
+        of 0, one 3-second outage cost a run 40 s of climbing back from the floor, and one
+        every 10 s kept it there. False when there is no limit yet to climb back to (the
+        caller measures one), or the window holds too few answers to say."""
+        if self._w_max <= MIN_RATE or len(self._window) < TRIAL_REFUSALS:
+            return False
+        self._curve(now, self._w_max, MIN_RATE)
+        return True
 
     def _admitted_lately(self, now: float) -> float:
         """Answers a second that were not 429s, over the last WINDOW_SECONDS."""
