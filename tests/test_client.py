@@ -409,3 +409,29 @@ def test_fast_number_rows_refuse_what_the_model_would(bad: object) -> None:
             contact_row(broken, ("campaign_numbers",), method="GET", url="/x")
     with pytest.raises(ApiResponseError, match=r"data\.type is 'lists'"):
         contact_row({**item, "type": "lists"}, ("campaign_numbers",), method="GET", url="/x")
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        ("1", 1.0),
+        (" 30 ", 30.0),
+        ("1.5", 1.5),
+        ("0", 0.0),
+        # not delay-seconds (RFC 9110: digits) nor an HTTP-date: as if absent. float()
+        # read `inf` as a wait past every cap, and the request failed at once
+        ("inf", None),
+        ("Infinity", None),
+        ("nan", None),
+        ("-5", None),
+        ("1e-300", None),
+        ("1e400", None),
+        ("soon", None),
+        ("", None),
+    ],
+)
+def test_retry_after_is_delay_seconds_or_a_date(header: str, seconds: float | None) -> None:
+    from upcall_sync.client.responses import retry_after_seconds
+
+    assert retry_after_seconds(header) == seconds
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a past date

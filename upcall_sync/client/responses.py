@@ -58,14 +58,19 @@ def parse_error_document(doc: Any) -> list[FieldMessage]:
     return out
 
 
+#: Retry-After's delay-seconds (RFC 9110: digits; a decimal fraction is taken too)
+_DELAY_SECONDS = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,9})?")
+
+
 def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header: delay-seconds or an HTTP-date; None
+    when it is neither (`inf`, `nan`, `-5`, `1e-300` are no delay: Python's float() took
+    `inf` for a wait longer than any cap, and the request failed at once)."""
     if not value:
         return None
     value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
+    if _DELAY_SECONDS.fullmatch(value):
+        return float(value)
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
