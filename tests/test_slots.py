@@ -262,6 +262,26 @@ def test_a_stop_ends_changes_that_only_met_429s_at_once(tmp_path: Path) -> None:
     assert {op.status for op in ops} == {"not_attempted"}, [(op.label, op.status) for op in ops]
 
 
+def test_a_stop_ends_a_wait_for_a_long_retry_after_at_once(tmp_path: Path) -> None:
+    """Ctrl-C while the contact POSTs wait out a 429's `Retry-After: 30`: a change that
+    never reached the API is not sent again, so its worker stops waiting at once (it sat
+    out the 30 s, then was refused: 27 s from Ctrl-C to the end, found by b56)."""
+    manifest = _one_campaign(tmp_path, 6)
+    faults = Faults(retry_after=30)
+    faults.add_rule("429", "POST", r"/lists/[^/]+/contacts", count=10_000)
+    with Emulator(tokens=[TOKEN], confirmed_numbers=list(CONFIRMED), faults=faults) as emu:
+        client = connect(
+            emu, parallelism=2, retry=RetryPolicy(max_attempts=3, max_total_seconds=90)
+        )
+        report, took = _apply_then_stop(
+            client, manifest, lambda: sum(r.status == 429 for r in emu.requests) >= 2
+        )
+    assert report.interrupted
+    assert took < 2.0, took
+    ops = [op for op in report.ops if op.kind in ("create_contact", "add_number")]
+    assert {op.status for op in ops} == {"not_attempted"}, [(op.label, op.status) for op in ops]
+
+
 def test_fail_fast_sends_nothing_after_a_refusal(tmp_path: Path) -> None:
     """--fail-fast at --parallelism 16: the campaign with an unconfirmed from_number is
     refused; no POST starts after its answer came back (before the gate, the changes

@@ -66,8 +66,13 @@ class Retrier:
         sleep: Callable[[float], None] | None = None,
         on_retry: Callable[[], None] | None = None,
         redact: Callable[[str], str] = str,
+        give_up: Callable[[], bool] | None = None,
     ) -> None:
         self.policy = policy
+        #: asked during a wait to retry: True ends the wait early (apply's start gate
+        #: after Ctrl-C: a change that never reached the API is not sent again, so its
+        #: worker need not sit out a 429's Retry-After first)
+        self._give_up = give_up
         self._redact = redact
         self.cancel = cancel
         self.stopped = stopped or threading.Event()
@@ -183,7 +188,8 @@ class Retrier:
         return max(delay, float(retry_after)) if retry_after is not None else delay
 
     def pause(self, seconds: float, cancel: threading.Event | None = None) -> None:
-        """Sleep before a retry: ends early on cancel (raises) or when the breaker opens."""
+        """Sleep before a retry: ends early on cancel (raises), when the breaker opens, or
+        when `give_up` says so (the attempt that follows then stops before sending)."""
         cancel = cancel or self.cancel
         if self._sleep is not None:
             self._sleep(seconds)
@@ -193,7 +199,7 @@ class Retrier:
         deadline = time.monotonic() + seconds
         while not self.stopped.is_set():
             left = deadline - time.monotonic()
-            if left <= 0:
+            if left <= 0 or (self._give_up is not None and self._give_up()):
                 return
             if cancel.wait(min(left, 0.25)):
                 raise Cancelled("interrupted while waiting to retry")

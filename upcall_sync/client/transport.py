@@ -232,10 +232,16 @@ class Transport(Pager):
             sleep=sleep,
             on_retry=self.stats.count_retry,
             redact=self.redact,
+            give_up=self._gate_refuses,
         )
 
     def __repr__(self) -> str:
         return f"Transport({self.base_url!r}, token={self._token!r})"
+
+    def _gate_refuses(self) -> bool:
+        """Whether the start gate (when set) refuses this thread's next request."""
+        gate = self.gate
+        return gate is not None and gate.refuses()
 
     @functools.cached_property
     def account(self) -> str:
