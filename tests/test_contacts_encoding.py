@@ -148,3 +148,19 @@ def test_a_do_not_call_csv_names_its_own_encoding(
     assert code == 1, err  # the listed number is in a campaign: validate names it
     assert "+14155550133" in err and "do-not-call" in err, err
     assert "not UTF-8" not in err
+
+
+@pytest.mark.parametrize("extra", ["", "    numbers_csv_encoding: cp1252\n"])
+def test_a_workbook_named_csv_is_told_so_whatever_its_first_line_decodes_to(
+    here: Path, capsys: pytest.CaptureFixture[str], extra: str
+) -> None:
+    """A zip's first bytes up to a newline byte may decode (NULs and all, as the
+    timestamps in it fall): it was then called UTF-16 without its byte order mark (or,
+    with an encoding named, read as text); a fresh-clone suite run failed on it."""
+    (here / "n.csv").write_bytes(b"PK\x03\x04\x14\x00\x00\x00\x08\x00\n" + b"\x00\xff" * 40)
+    code, out, err = run_cli(capsys, "validate", str(_manifest(here, extra)))
+    assert (code, out) == (1, "")
+    assert err.splitlines() == [
+        "n.csv:1: CSV is not UTF-8 text: it is a zip file, as a .xlsx workbook is; open it "
+        "in the spreadsheet app and save it as 'CSV UTF-8', or name a .xlsx workbook .xlsx"
+    ]

@@ -140,16 +140,11 @@ def _text_lines(
         return
     for number, raw in enumerate(fh, 1):
         hasher.update(raw)
+        if number == 1:
+            _refuse_workbook(raw, display)
         try:
             text = (raw.removeprefix(_BOM) if number == 1 else raw).decode("utf-8")
         except UnicodeDecodeError:
-            kind = next((k for magic, k in _WORKBOOKS if raw.startswith(magic)), None)
-            if number == 1 and kind is not None:  # a workbook saved under a text file's name
-                raise TableError(
-                    f"CSV is not UTF-8 text: it is {kind}; open it in the spreadsheet app "
-                    "and save it as 'CSV UTF-8', or name a .xlsx workbook .xlsx",
-                    Location(display, number),
-                ) from None
             hint = _NOT_UTF8[:-1] + _NAME_IT.format(key=encoding_key) + ")"
             raise TableError(hint, Location(display, number)) from None
         if "\x00" in text:  # UTF-16 without its byte order mark decodes as UTF-8, NULs between
@@ -213,6 +208,8 @@ def _declared_lines(fh: BinaryIO, hasher: Any, display: str, encoding: Encoding)
     file is Unicode, whatever the manifest says: that is an error, not a guess."""
     for number, raw in enumerate(fh, 1):
         hasher.update(raw)
+        if number == 1:
+            _refuse_workbook(raw, display)
         if number == 1 and raw.startswith((_BOM, *_UTF16_BOMS)) and encoding.codec != "utf-8":
             raise TableError(
                 f"CSV starts with a Unicode byte order mark, but {encoding.key} says it is "
@@ -237,6 +234,19 @@ def _declared_lines(fh: BinaryIO, hasher: Any, display: str, encoding: Encoding)
             yield from filter(None, _MAC_LINE_END.split(text))
         else:
             yield text
+
+
+def _refuse_workbook(first: bytes, display: str) -> None:
+    """A workbook saved under a text file's name is told so, whatever its first line
+    decodes to (a zip's first bytes up to a newline byte may be valid UTF-8, NULs and
+    all, depending on the timestamps it holds)."""
+    kind = next((k for magic, k in _WORKBOOKS if first.startswith(magic)), None)
+    if kind is not None:
+        raise TableError(
+            f"CSV is not UTF-8 text: it is {kind}; open it in the spreadsheet app "
+            "and save it as 'CSV UTF-8', or name a .xlsx workbook .xlsx",
+            Location(display, 1),
+        )
 
 
 class _Hashed(io.RawIOBase):
