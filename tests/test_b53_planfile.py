@@ -136,3 +136,32 @@ def test_a_plan_file_through_a_symlink_still_shows(
     # saving again through the link replaces the link with a file (never writes through)
     code, _out, err = run_cli(capsys, "plan", "--out", "link.json", "m.yaml")
     assert code == 0, err
+
+
+@pytest.mark.parametrize(
+    ("out", "says"),
+    [
+        ("", "error: --out is empty (an unset variable?): give the file to save the plan to"),
+        ("  ", "error: --out is empty (an unset variable?): give the file to save the plan to"),
+        (
+            "-",
+            "error: --out -: a saved plan is a file, for `apply FILE`: give its name (stdout "
+            "carries the plan shown: --format json for machines)",
+        ),
+    ],
+)
+def test_plan_out_with_no_file_name_is_refused(
+    cli_env: Emulator,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    out: str,
+    says: str,
+) -> None:
+    """`--out "$PLAN"` with PLAN unset saved nothing and exited 0 (a CI step then applied
+    no plan file); `--out -` made a file named `-` (found by review b58)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.yaml").write_text(MANIFEST)
+    code, _out, err = run_cli(capsys, "plan", "--out", out, "m.yaml")
+    assert code == 1 and err.strip().splitlines() == [says]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.yaml"]

@@ -107,14 +107,14 @@ def plan(
     """
     from upcall_sync.jobs.sync import plan_paths
 
-    if out:
+    if out is not None:
         from upcall_sync.jobs.planfile import refuse_plan_path
 
         refuse_plan_path(out, need_paths(paths))
     client = connection.client()
     with gc_paused(), reading(client, "plan", quiet=quiet), _annotated(fmt is Format.github):
         planned = plan_paths(need_paths(paths), client, plan_options(prune, target))
-    if out:
+    if out is not None:
         from upcall_sync.jobs.planfile import save_plan
 
         save_plan(out, planned, client.base_url, redact=STATE.redactor)

@@ -133,7 +133,17 @@ def refuse_plan_path(out: str, paths: Sequence[str]) -> None:
     """`plan --out` over a manifest it reads replaced the manifest with the plan; a
     `.yaml` plan inside a directory it reads is read as a manifest by the next plan (and
     by `apply PLANFILE`'s own check, which then never passes). Refused before anything
-    is read, naming the file."""
+    is read, naming the file. An empty name (`--out "$PLAN"` with PLAN unset) saved
+    nothing and exited 0, and `-` made a file named `-`: both are refused."""
+    if not out.strip():
+        raise PlanFileError(
+            "--out is empty (an unset variable?): give the file to save the plan to"
+        )
+    if out == "-":
+        raise PlanFileError(
+            "--out -: a saved plan is a file, for `apply FILE`: give its name (stdout "
+            "carries the plan shown: --format json for machines)"
+        )
     _refuse_special(out)
     target = Path(out).resolve()
     for given in paths:
