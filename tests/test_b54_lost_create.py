@@ -14,7 +14,7 @@ import pytest
 
 from upcall_sync.emulator import Emulator, Faults
 
-from .conftest import CONFIRMED, ROOT, TOKEN, run_cli
+from .conftest import CONFIRMED, ROOT, TOKEN, point_cli_at, run_cli
 
 SURVEY = "Acme Q3 satisfaction survey"
 
@@ -24,10 +24,7 @@ def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
     server = Emulator(
         tokens=[TOKEN], confirmed_numbers=list(CONFIRMED), faults=Faults(retry_after=0)
     )
-    monkeypatch.setenv("UPCALL_API_URL", server.base_url)
-    monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
-    monkeypatch.delenv("UPCALL_AUTH_TOKEN_FILE", raising=False)
-    monkeypatch.setenv("NO_COLOR", "1")
+    point_cli_at(server, monkeypatch)
     with server:
         yield server
     server.store.close()
