@@ -71,10 +71,17 @@ class GitHub:
         self.delay = float(os.environ.get("UPCALL_SYNC_GH_RETRY_DELAY", "2"))
 
     def request(
-        self, method: str, path: str, body: dict[str, Any] | None = None, *, tries: int = TRIES
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        tries: int = TRIES,
+        url: str | None = None,
     ) -> Any:
+        """One call, retried; `url` in place of the API URL + `path` (GraphQL's)."""
         return sticky.with_retries(
-            lambda: self._once(method, path, body),
+            lambda: self._once(method, path, body, url=url),
             tries=tries,
             delay=self.delay,
             log=self.log,
@@ -145,13 +152,7 @@ class GitHub:
         url = base[: -len("/v3")] + "/graphql" if base.endswith("/api/v3") else base + "/graphql"
         query = {"query": "query { viewer { login } }"}
         try:
-            answer = sticky.with_retries(
-                lambda: self._once("POST", "/graphql", query, url=url),
-                tries=TRIES,
-                delay=self.delay,
-                log=self.log,
-                error=GitHubError,
-            )
+            answer = self.request("POST", "/graphql", query, url=url)
         except GitHubError as exc:
             if exc.transient:
                 raise

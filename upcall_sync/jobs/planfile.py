@@ -39,6 +39,7 @@ from upcall_sync.core.model import LiveCampaign
 from upcall_sync.core.normalize import format_datetime
 from upcall_sync.errors import ApiStatusError, PlanFileError, StalePlan, shown_name
 from upcall_sync.manifest import load_manifests
+from upcall_sync.manifest.files import SpecialFile, TooLarge, read_regular
 from upcall_sync.output.explain import contact_shape, differences
 from upcall_sync.output.render import plan_document
 from upcall_sync.state.rows import campaign_from_api, contact_of
@@ -283,23 +284,19 @@ _NOT_REGULAR = "not a plan file (not a regular file: a device, a FIFO or a socke
 def _read_regular(path: str | os.PathLike[str]) -> bytes:
     """The bytes of a regular file of at most MAX_PLAN_BYTES. A named pipe no one wrote
     to blocked forever, and a device (`show /dev/zero`) was read until memory ran out:
-    neither has a size to check first. Opened without blocking, then checked, as a
-    numbers_csv is."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    with os.fdopen(fd, "rb") as fh:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise IsADirectoryError(path)
-        if not stat.S_ISREG(info.st_mode):
-            raise PlanFileError(f"{path}: {_NOT_REGULAR}")
-        if info.st_size > MAX_PLAN_BYTES:
-            raise PlanFileError(
-                f"{path}: {info.st_size // 1024 // 1024} MB is too large for a plan file"
-            )
-        data = fh.read(MAX_PLAN_BYTES + 1)
-    if len(data) > MAX_PLAN_BYTES:  # it grew while read
-        raise PlanFileError(f"{path}: too large for a plan file")
-    return data
+    neither has a size to check first (`manifest.files`)."""
+    try:
+        return read_regular(path, MAX_PLAN_BYTES)
+    except SpecialFile as exc:
+        if exc.directory:
+            raise IsADirectoryError(path) from None
+        raise PlanFileError(f"{path}: {_NOT_REGULAR}") from None
+    except TooLarge as exc:
+        if exc.size is None:  # it grew while read
+            raise PlanFileError(f"{path}: too large for a plan file") from None
+        raise PlanFileError(
+            f"{path}: {exc.size // 1024 // 1024} MB is too large for a plan file"
+        ) from None
 
 
 def made_here(saved: SavedPlan, client: UpcallClient) -> bool:

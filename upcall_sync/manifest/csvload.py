@@ -12,9 +12,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import os
 import re
-import stat
 from collections.abc import Iterable, Iterator
 from itertools import chain
 from pathlib import Path
@@ -22,6 +20,7 @@ from typing import Any, BinaryIO, NamedTuple
 
 from upcall_sync.core.normalize import quote
 from upcall_sync.errors import Location
+from upcall_sync.manifest.files import SpecialFile, TooLarge, open_regular
 from upcall_sync.manifest.table import FileRefused, Row, TableError
 
 #: a contacts file over this is refused (about 1.2 million rows of a typical export)
@@ -67,23 +66,20 @@ def csv_path(manifest: Path, written: str, root: Path) -> Path:
 def open_regular_file(path: Path, max_bytes: int) -> BinaryIO:
     """A regular file opened for reading, or FileRefused; never blocks on a FIFO or device."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        return open_regular(path, max_bytes)
+    except SpecialFile as exc:
+        kind = "a directory" if exc.directory else "not a regular file"
+        raise FileRefused(f"is {kind}; a numbers_csv must be a CSV file") from None
+    except TooLarge as exc:
+        size = exc.size or 0
+        raise FileRefused(
+            f"is {size / 1024 / 1024:.1f} MB, over the {max_bytes // 1024 // 1024} MB "
+            "limit for a numbers_csv (split it across campaigns or files)"
+        ) from None
     except FileNotFoundError:
         raise FileRefused("does not exist") from None
     except OSError as exc:
         raise FileRefused(f"cannot be read: {exc.strerror}") from None
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        os.close(fd)
-        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-        raise FileRefused(f"is {kind}; a numbers_csv must be a CSV file")
-    if info.st_size > max_bytes:
-        os.close(fd)
-        raise FileRefused(
-            f"is {info.st_size / 1024 / 1024:.1f} MB, over the {max_bytes // 1024 // 1024} MB "
-            "limit for a numbers_csv (split it across campaigns or files)"
-        )
-    return os.fdopen(fd, "rb")
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -152,11 +148,7 @@ def _text_lines(
                 _NOT_UTF8.replace("text", "text: it holds NUL bytes, as UTF-16 does", 1),
                 Location(display, number),
             )
-        if "\r" in text.rstrip("\r\n"):  # old Mac line ends: \r alone (not str.splitlines,
-            # which also ends a line at U+2028, \x0b, \x1c-\x1e, \x85: inside a cell)
-            yield from filter(None, _MAC_LINE_END.split(text))
-        else:
-            yield text
+        yield from _lines(text)
 
 
 class Encoding(NamedTuple):
@@ -230,10 +222,16 @@ def _declared_lines(fh: BinaryIO, hasher: Any, display: str, encoding: Encoding)
                 "UTF-16 does",
                 Location(display, number),
             )
-        if "\r" in text.rstrip("\r\n"):
-            yield from filter(None, _MAC_LINE_END.split(text))
-        else:
-            yield text
+        yield from _lines(text)
+
+
+def _lines(text: str) -> Iterator[str]:
+    """A line read up to its newline byte, cut again at old Mac line ends (\r alone; not
+    str.splitlines, which also ends a line at U+2028, \x0b, \x1c-\x1e, \x85: in a cell)."""
+    if "\r" in text.rstrip("\r\n"):
+        yield from filter(None, _MAC_LINE_END.split(text))
+    else:
+        yield text
 
 
 def _refuse_workbook(first: bytes, display: str) -> None:

@@ -20,7 +20,6 @@ import errno
 import functools
 import os
 import re
-import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +28,7 @@ import yaml
 
 from upcall_sync.core.normalize import quote
 from upcall_sync.errors import Location
+from upcall_sync.manifest.files import SpecialFile, TooLarge, read_regular
 
 try:  # libyaml is ~10x faster; PyYAML's wheels ship it
     from yaml import CSafeLoader as _Loader
@@ -152,38 +152,21 @@ def read_yaml(
 def read_manifest_bytes(path: str | os.PathLike[str], name: str, max_bytes: int) -> bytes:
     """A manifest file's bytes; YamlError (at `name`) for anything but a regular file of
     at most `max_bytes` (read and fmt alike: a FIFO would hang, /dev/zero never ends)."""
+    limit = f"{max_bytes // 1024 // 1024} MB limit for a manifest (put large contact sets in "
     try:
-        # non-blocking: a FIFO no one writes to would hang the open; then only a regular
-        # file is read (a FIFO or /dev/zero has no size to check and never ends)
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        return read_regular(path, max_bytes)
+    except SpecialFile as exc:
+        why = os.strerror(errno.EISDIR) if exc.directory else _NOT_REGULAR
+        raise YamlError(Location(name), f"cannot read file: {why}") from None
+    except TooLarge as exc:
+        if exc.size is None:  # it grew while read
+            raise YamlError(Location(name), f"file is over the {limit}numbers_csv)") from None
+        size = f"{exc.size / 1024 / 1024:.1f} MB"
+        raise YamlError(Location(name), f"file is {size}, over the {limit}numbers_csv)") from None
     except OSError as exc:
         # ENXIO: a socket (or a device with nothing behind it) cannot be opened at all
-        why = _NOT_REGULAR if exc.errno == errno.ENXIO else exc.strerror
-        raise YamlError(Location(name), f"cannot read file: {why}") from None
-    with os.fdopen(fd, "rb") as fh:
-        try:
-            info = os.fstat(fd)
-            if stat.S_ISDIR(info.st_mode):
-                raise YamlError(Location(name), f"cannot read file: {os.strerror(errno.EISDIR)}")
-            if not stat.S_ISREG(info.st_mode):
-                raise YamlError(Location(name), f"cannot read file: {_NOT_REGULAR}")
-            if info.st_size > max_bytes:
-                raise YamlError(
-                    Location(name),
-                    f"file is {info.st_size / 1024 / 1024:.1f} MB, over the "
-                    f"{max_bytes // 1024 // 1024} MB limit for a manifest (put large contact "
-                    "sets in numbers_csv)",
-                )
-            data = fh.read(max_bytes + 1)
-        except OSError as exc:
-            raise YamlError(Location(name), f"cannot read file: {exc.strerror}") from None
-    if len(data) > max_bytes:  # it grew while read
-        raise YamlError(
-            Location(name),
-            f"file is over the {max_bytes // 1024 // 1024} MB limit for a manifest "
-            "(put large contact sets in numbers_csv)",
-        )
-    return data
+        gone = _NOT_REGULAR if exc.errno == errno.ENXIO else exc.strerror
+        raise YamlError(Location(name), f"cannot read file: {gone}") from None
 
 
 def parse_yaml(
