@@ -178,6 +178,50 @@ def test_outages_every_10_seconds_do_not_wear_the_pace_down() -> None:
     assert out.sent - out.refused >= 500, out
 
 
+@pytest.mark.parametrize("begins", [0.0, 0.1, 0.3])
+def test_an_outage_in_the_runs_first_second_is_not_taken_for_its_limit(begins: float) -> None:
+    """Two seconds of refusals in every ten, the first beginning with the run (or a few
+    answers into it). The first event measured what the run's first moment let through
+    (a request or a few: 10 req/s) as the server's limit, and every later outage climbed
+    back only to that: under 300 admitted in the minute, where a limit no 429 has backed
+    should not hold the pace down."""
+    clock = _Clock()
+    limiter = RateLimiter(clock=clock)
+    start = clock.now
+    out = _paced(limiter, clock, 60.0, 50.0, lambda t: (t - start - begins) % 10 < 2.0)
+    assert out.sent - out.refused >= 1000, out
+
+
+def test_the_few_refusals_a_run_starts_with_are_not_taken_for_a_limit_of_nothing() -> None:
+    """A run's first writes go two at a time (slow start); both refused, and a retry
+    a second later refused too: nothing admitted, and too few answers to call it an
+    outage. That was measured as a limit of 0 (the floor, 0.2/s) and kept: an apply
+    through a proxy refusing its first 2 seconds of every 10 sent 0.2-0.4 req/s."""
+    clock = _Clock()
+    limiter = RateLimiter(clock=clock)
+    for _ in range(2):
+        limiter.on_answer(clock.now, 429, {}, 1.0)
+        clock.now += 0.05
+    clock.now += 1.5
+    limiter.on_answer(clock.now - 0.01, 429, {}, 1.0)
+    out = _paced(limiter, clock, 10.0, 50.0, lambda _t: False)
+    assert out.sent >= 300, out
+
+
+def test_a_real_limit_refusing_from_the_first_request_is_still_learned() -> None:
+    """A quota spent before the run began: the bucket is empty at the first request,
+    and refills at 5 a second. Refused from the start is not taken for a limit of 0,
+    nor for no limit at all."""
+    clock = _Clock()
+    limiter = RateLimiter(clock=clock)
+    bucket = _Bucket(5.0, clock.now)
+    bucket.tokens = 0.0
+    out = _paced(limiter, clock, 60.0, 50.0, lambda t: bucket(0, t))
+    admitted = out.sent - out.refused
+    assert out.refused <= 0.10 * out.sent, out
+    assert admitted >= 0.8 * 5 * 60, out
+
+
 def test_a_real_limit_after_an_outage_is_still_learned() -> None:
     clock = _Clock()
     limiter = RateLimiter(clock=clock)

@@ -51,6 +51,16 @@ when they do not:
   pace drops to the floor and climbs back along the curve towards the limit last
   measured, which is kept (`_outage`). Taken for a limit of 0, a 3-second outage
   cost a run 40 seconds of climbing back, and one every 10 seconds kept it there.
+  An outage in a run's first moment measures no limit either. When the first 429s
+  come before anything was admitted, no limit is known (`_confirmed` is false): the
+  pace starts low and doubles every half second until a 429 says where the limit
+  is. When a slow-down let nothing through, what the last second admitted may have
+  come back before an outage began: that limit is kept only as *provisional* (until
+  a later event measures one), and an outage that follows does not climb back to it
+  as a limit but doubles from the floor. A later event that finds nothing admitted
+  since the last one is an outage as well. Before, the run's first requests were
+  measured as the server's limit: with 2 seconds of refusals in every 10 from its
+  start, an apply took minutes instead of seconds (`bench/limiter_sim.py`).
 - The share refused in trials that found stray 429s (and in later trials that
   held) is the *background* share. A 429 starts a new event only when the
   429s of the last 2 seconds (at least the last 40 answers) exceed the
@@ -93,6 +103,8 @@ FIRST_BETA = 0.5
 FIRST_SPAN = 0.05
 #: how fast the rate grows back: relative units per second cubed
 CUBIC_C = 0.002
+#: past a limit no steady measurement backs (`_confirmed`), the pace doubles this often
+UNCONFIRMED_DOUBLING = 0.5
 #: 429s this soon after an event belong to it
 EPISODE_SECONDS = 1.0
 #: status() says "throttled" this long after the last 429
@@ -123,7 +135,7 @@ class _Trial:
 
     started: float
     rate_before: float  # answers a second in the window when it began
-    saved: tuple[float | None, float, float, float | None, int, int] | None  # None: keep it
+    saved: tuple[float | None, float, bool, bool, float, float | None, int, int] | None
     window_answered: int  # the window's answers when it began
     window_refused: int
     answered: int = 0  # answers to requests sent since it began
@@ -183,6 +195,8 @@ class RateLimiter:
         self._policy_rate: float | None = None
         self._learned: float | None = None  # rate just after the last event
         self._w_max = 0.0
+        self._confirmed = True  # whether _w_max was measured while the server admitted
+        self._provisional = False  # _w_max was measured as a slow-down let nothing through
         self._k = 0.0
         self._event_at: float | None = None
         self._admitted_since_event = 0
@@ -293,6 +307,8 @@ class RateLimiter:
         saved = (
             self._learned,
             self._w_max,
+            self._confirmed,
+            self._provisional,
             self._k,
             self._event_at,
             self._admitted_since_event,
@@ -311,8 +327,13 @@ class RateLimiter:
         if over:  # still well over the limit: down to what was admitted in the last second
             admitted = sum(1 for t in self._recent if t >= now - 1.0)
             self._begin_trial(now, undoable=False)  # the pace before was over the limit
-            if admitted or not self._outage(now):
-                self._event(now, measured=max(admitted, MIN_RATE))
+            if not admitted:
+                self._outage(now)
+                return
+            self._event(now, measured=admitted, confirmed=self._confirmed)
+            # nothing sent at the slower pace got through: what the last second admitted
+            # may have come back before an outage began (then `_outage` does not keep it)
+            self._provisional = trial.answered <= trial.refused
             return
         evidence = self._evidence(now, trial)
         if trial.answered >= TRIAL_ANSWERS or abs(evidence) >= TRIAL_EVIDENCE:
@@ -343,8 +364,8 @@ class RateLimiter:
         self._bg_refused += trial.refused
         if trial.saved is None:
             return
-        learned, self._w_max, self._k, event_at, admitted, refused_since = trial.saved
-        self._learned, self._event_at = learned, event_at
+        self._learned, self._w_max, self._confirmed, self._provisional = trial.saved[:4]
+        self._k, self._event_at, admitted, refused_since = trial.saved[4:]
         self._admitted_since_event = admitted + self._admitted_since_event
         self._refused_since_event = refused_since
         self.events -= 1
@@ -397,8 +418,9 @@ class RateLimiter:
         refused = self._refused_since_event
         return refused >= 3 and refused >= 0.1 * (refused + self._admitted_since_event)
 
-    def _event(self, now: float, measured: float | None = None) -> None:
+    def _event(self, now: float, measured: float | None = None, *, confirmed: bool = True) -> None:
         """A new throttling event: measure what the server admitted, and slow down."""
+        provisional = False
         if measured is not None:  # a trial found the pace still far too high
             w_max = measured
             start = w_max * FIRST_BETA
@@ -410,29 +432,36 @@ class RateLimiter:
             shortest = FIRST_SPAN if admitted >= 2 else 2 * FIRST_SPAN  # one answer: no rate
             w_max = max(admitted, 1) / max(min(now - first, 1.0), shortest)
             start = w_max * FIRST_BETA
+            confirmed = admitted > 0  # nothing admitted yet: refused from the start
         else:
             elapsed = max(now - self._event_at, EPISODE_SECONDS)
             measured = max(self._admitted_since_event / elapsed, MIN_RATE)
             refused = self._refused_since_event
             if refused < 0.1 * (refused + self._admitted_since_event):
                 # a few refusals at the top of the curve: the limit is about where it was
+                # (and as provisional as it was, when it is kept rather than measured)
+                provisional = self._provisional and measured <= self._w_max * 0.97
                 measured = max(measured, self._w_max * 0.97)
             else:
                 # frequent refusals: the server's bucket is empty, so what it admitted in
                 # the last seconds is its rate (the average since the event also counts
                 # the tokens it saved up while the pace was lower)
                 lately = self._admitted_lately(now)
-                if not lately and self._outage(now):
+                if not (lately and self._admitted_since_event):
+                    self._outage(now)
                     return
                 measured = min(measured, max(lately, MIN_RATE))
             w_max = measured
             start = w_max * BETA
-        self._curve(now, w_max, start)
+        self._curve(now, w_max, start, confirmed=confirmed)
+        self._provisional = provisional
 
-    def _curve(self, now: float, w_max: float, start: float) -> None:
+    def _curve(self, now: float, w_max: float, start: float, *, confirmed: bool) -> None:
         """A new cycle of the curve: from `start`, back towards `w_max` and past it."""
         self.events += 1
         self._w_max = w_max
+        self._confirmed = confirmed
+        self._provisional = False
         self._learned = max(start, MIN_RATE)
         self._k = ((1.0 - min(self._learned / w_max, 1.0)) / CUBIC_C) ** (1.0 / 3.0)
         self._event_at = now
@@ -440,18 +469,19 @@ class RateLimiter:
         self._refused_since_event = 0
         self._tokens = min(self._tokens, 1.0)
 
-    def _outage(self, now: float) -> bool:
-        """Refusals, and nothing admitted for WINDOW_SECONDS: the server refuses whatever
-        comes (a quota shared with other clients spent, a proxy shedding load, a restart),
-        which measures no rate. The pace drops to the floor while it lasts and climbs back
-        along the curve towards the last measured limit, which is kept: taken for a limit
-        of 0, one 3-second outage cost a run 40 s of climbing back from the floor, and one
-        every 10 s kept it there. False when there is no limit yet to climb back to (the
-        caller measures one), or the window holds too few answers to say."""
-        if self._w_max <= MIN_RATE or len(self._window) < TRIAL_REFUSALS:
-            return False
-        self._curve(now, self._w_max, MIN_RATE)
-        return True
+    def _outage(self, now: float) -> None:
+        """Refusals, and nothing admitted lately (or since the last event): the server
+        refuses whatever comes (a quota shared with other clients spent, a proxy shedding
+        load, a restart), which measures no rate. The pace drops to the floor while it
+        lasts and climbs back along the curve towards the last measured limit, which is
+        kept: taken for a limit of 0, one 3-second outage cost a run 40 s of climbing back
+        from the floor, and one every 10 s kept it there. With no limit measured yet (or
+        only a provisional one), it doubles from the floor until a 429 says where one is."""
+        if self._w_max <= MIN_RATE:
+            self._curve(now, MIN_RATE, MIN_RATE, confirmed=False)
+        else:
+            confirmed = self._confirmed and not self._provisional
+            self._curve(now, self._w_max, MIN_RATE, confirmed=confirmed)
 
     def _admitted_lately(self, now: float) -> float:
         """Answers a second that were not 429s, over the last WINDOW_SECONDS."""
@@ -472,8 +502,12 @@ class RateLimiter:
         """The pace now: the lowest of max_rps, the server's policy and what was learned."""
         rates = [r for r in (self.max_rps, self._policy_rate) if r is not None]
         if self._learned is not None and self._event_at is not None:
-            t = now - self._event_at - self._k
+            since = now - self._event_at
+            t = since - self._k
             learned = self._w_max * (1.0 + CUBIC_C * t * t * t)
+            if not self._confirmed:  # nothing says the server stops there: grow fast
+                doublings = min(since / UNCONFIRMED_DOUBLING, 64.0)
+                learned = max(learned, self._learned * 2.0**doublings)
             rates.append(min(max(learned, MIN_RATE), MAX_RATE))
         return min(rates) if rates else None
 
