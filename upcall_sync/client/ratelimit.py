@@ -55,12 +55,15 @@ when they do not:
   come before anything was admitted, no limit is known (`_confirmed` is false): the
   pace starts low and doubles every half second until a 429 says where the limit
   is. When a slow-down let nothing through, what the last second admitted may have
-  come back before an outage began: that limit is kept only as *provisional* (until
-  a later event measures one), and an outage that follows does not climb back to it
-  as a limit but doubles from the floor. A later event that finds nothing admitted
-  since the last one is an outage as well. Before, the run's first requests were
-  measured as the server's limit: with 2 seconds of refusals in every 10 from its
-  start, an apply took minutes instead of seconds (`bench/limiter_sim.py`).
+  come back before an outage began: that limit is kept only as *provisional* (a
+  later event that keeps it, rather than measuring a higher one, leaves it so), and
+  the next outage does not climb back to it but doubles from the floor (the limit
+  is then unconfirmed; a later event with few refusals takes it as measured). A
+  later event that finds nothing admitted since the last one is an outage as well.
+  Before, the run's first requests were measured as the server's limit: with 2
+  seconds of refusals in every 10 from its start, an apply took minutes instead of
+  seconds (`bench/limiter_sim.py`). Outages that fill most of the time (3 s in every
+  5) can still wear the pace down to under 1 req/s (bench/README.md).
 - The share refused in trials that found stray 429s (and in later trials that
   held) is the *background* share. A 429 starts a new event only when the
   429s of the last 2 seconds (at least the last 40 answers) exceed the
