@@ -143,9 +143,12 @@ def dialed(extension: str) -> str:
     return "".join(ch for ch in extension if ch.isdigit() or ch in "*#")
 
 
-def listed(desired: DesiredState) -> list[tuple[DesiredCampaign, DesiredNumber, DoNotCall]]:
-    """Every campaign number of the manifests that the do-not-call list covers."""
-    dnc = DoNotCallList(desired.do_not_call)
+def listed(
+    desired: DesiredState, dnc: DoNotCallList | None = None
+) -> list[tuple[DesiredCampaign, DesiredNumber, DoNotCall]]:
+    """Every campaign number of the manifests that the do-not-call list (`dnc`, made from
+    the manifests' when not given) covers."""
+    dnc = DoNotCallList(desired.do_not_call) if dnc is None else dnc
     if not dnc:
         return []
     found = []
@@ -195,19 +198,20 @@ def without_listed(
     """The manifests without the numbers on the list, and a warning for each one left out.
     `live`: the live numbers of each campaign (by `id()` of its entry), so that a warning
     never says "never added" of a line the campaign already holds."""
-    found = listed(desired)
+    dnc = DoNotCallList(desired.do_not_call)
+    found = listed(desired, dnc)
     if not found:
         return desired, []
-    dnc = DoNotCallList(desired.do_not_call)
     dropped: dict[int, set[int]] = defaultdict(set)  # by campaign: names may repeat
+    holds: dict[int, dict[int, list[str]]] = {}  # by campaign: list entry -> live lines
     notices: list[Notice] = []
     for campaign, number, entry in found:
         dropped[id(campaign)].add(id(number))
-        held = [
-            n.contact.label
-            for n in (live or {}).get(id(campaign), ())
-            if dnc.entry_for(n.contact) is entry
-        ]
+        if id(campaign) not in holds:  # each campaign's live numbers are read once
+            by_entry = holds[id(campaign)] = defaultdict(list)
+            for n, hit in held_numbers(dnc, (live or {}).get(id(campaign))):
+                by_entry[id(hit)].append(n.contact.label)
+        held = holds[id(campaign)].get(id(entry), [])
         fate = (
             f"it is not added to campaign {quoted(campaign.name)} again, but the campaign "
             f"already holds {_shown(sorted(held))}, which the API cannot remove: it is kept "
