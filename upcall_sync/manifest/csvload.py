@@ -21,7 +21,7 @@ from typing import Any, BinaryIO, NamedTuple
 from upcall_sync.core.normalize import quote
 from upcall_sync.errors import Location
 from upcall_sync.manifest.files import SpecialFile, TooLarge, open_regular
-from upcall_sync.manifest.table import FileRefused, Row, TableError
+from upcall_sync.manifest.table import XLS_MAGIC, FileRefused, Row, TableError
 
 #: a contacts file over this is refused (about 1.2 million rows of a typical export)
 MAX_CSV_BYTES = 100 * 1024 * 1024
@@ -42,7 +42,7 @@ _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 #: how a workbook's bytes start (a .xlsx is a zip file; a .xls an OLE2 compound file)
 _WORKBOOKS = (
     (b"PK\x03\x04", "a zip file, as a .xlsx workbook is"),
-    (b"\xd0\xcf\x11\xe0", "an Excel 97-2003 (.xls) workbook"),
+    (XLS_MAGIC, "an Excel 97-2003 (.xls) workbook"),
 )
 
 
@@ -132,22 +132,44 @@ def _text_lines(
     """The file's lines as text (BOM dropped), hashing the bytes as they pass."""
     peek = getattr(fh, "peek", None)
     if peek is not None and peek(2)[:2] in _UTF16_BOMS:
-        yield from _utf16_lines(fh, hasher, display)
-        return
+        return _utf16_lines(fh, hasher, display)
+    return _decoded_lines(
+        fh,
+        hasher,
+        display,
+        "utf-8",
+        not_it=_NOT_UTF8[:-1] + _NAME_IT.format(key=encoding_key) + ")",
+        # UTF-16 without its byte order mark decodes as UTF-8, NULs between
+        nul=_NOT_UTF8.replace("text", "text: it holds NUL bytes, as UTF-16 does", 1),
+    )
+
+
+def _decoded_lines(
+    fh: BinaryIO,
+    hasher: Any,
+    display: str,
+    codec: str,
+    *,
+    not_it: str,
+    nul: str,
+    bom: str | None = None,
+) -> Iterator[str]:
+    """The file's lines decoded with `codec` (a UTF-8 byte order mark dropped), hashing
+    the bytes as they pass. TableError at the line: `not_it` where a line does not
+    decode, `nul` where it holds NUL bytes, `bom` (when given) where the first line
+    starts with a Unicode byte order mark."""
     for number, raw in enumerate(fh, 1):
         hasher.update(raw)
         if number == 1:
             _refuse_workbook(raw, display)
+            if bom is not None and raw.startswith((_BOM, *_UTF16_BOMS)):
+                raise TableError(bom, Location(display, number))
         try:
-            text = (raw.removeprefix(_BOM) if number == 1 else raw).decode("utf-8")
+            text = (raw.removeprefix(_BOM) if number == 1 else raw).decode(codec)
         except UnicodeDecodeError:
-            hint = _NOT_UTF8[:-1] + _NAME_IT.format(key=encoding_key) + ")"
-            raise TableError(hint, Location(display, number)) from None
-        if "\x00" in text:  # UTF-16 without its byte order mark decodes as UTF-8, NULs between
-            raise TableError(
-                _NOT_UTF8.replace("text", "text: it holds NUL bytes, as UTF-16 does", 1),
-                Location(display, number),
-            )
+            raise TableError(not_it, Location(display, number)) from None
+        if "\x00" in text:
+            raise TableError(nul, Location(display, number))
         yield from _lines(text)
 
 
@@ -198,31 +220,19 @@ def text_encoding(written: str) -> str | None:
 def _declared_lines(fh: BinaryIO, hasher: Any, display: str, encoding: Encoding) -> Iterator[str]:
     """The file's lines in the encoding the manifest names. A byte order mark says the
     file is Unicode, whatever the manifest says: that is an error, not a guess."""
-    for number, raw in enumerate(fh, 1):
-        hasher.update(raw)
-        if number == 1:
-            _refuse_workbook(raw, display)
-        if number == 1 and raw.startswith((_BOM, *_UTF16_BOMS)) and encoding.codec != "utf-8":
-            raise TableError(
-                f"CSV starts with a Unicode byte order mark, but {encoding.key} says it is "
-                f"{encoding.written}: remove {encoding.key}, or save the file in that encoding",
-                Location(display, number),
-            )
-        try:
-            text = (raw.removeprefix(_BOM) if number == 1 else raw).decode(encoding.codec)
-        except UnicodeDecodeError:
-            raise TableError(
-                f"CSV is not {encoding.written} text ({encoding.key}): a byte on this line is "
-                "not a character of it",
-                Location(display, number),
-            ) from None
-        if "\x00" in text:
-            raise TableError(
-                f"CSV is not {encoding.written} text ({encoding.key}): it holds NUL bytes, as "
-                "UTF-16 does",
-                Location(display, number),
-            )
-        yield from _lines(text)
+    not_it = f"CSV is not {encoding.written} text ({encoding.key})"
+    return _decoded_lines(
+        fh,
+        hasher,
+        display,
+        encoding.codec,
+        not_it=f"{not_it}: a byte on this line is not a character of it",
+        nul=f"{not_it}: it holds NUL bytes, as UTF-16 does",
+        bom=None
+        if encoding.codec == "utf-8"
+        else f"CSV starts with a Unicode byte order mark, but {encoding.key} says it is "
+        f"{encoding.written}: remove {encoding.key}, or save the file in that encoding",
+    )
 
 
 def _lines(text: str) -> Iterator[str]:

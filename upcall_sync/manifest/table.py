@@ -6,6 +6,10 @@ from typing import NamedTuple
 
 from upcall_sync.errors import Location
 
+#: how an Excel 97-2003 (.xls) workbook's bytes start (an OLE2 compound file): told apart
+#: when one is named as a text file or as a .xlsx
+XLS_MAGIC = b"\xd0\xcf\x11\xe0"
+
 
 class Row(NamedTuple):
     """One row of a contacts file: its number (the CSV line or the sheet row) and cells."""

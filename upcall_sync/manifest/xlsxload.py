@@ -23,7 +23,7 @@ from typing import Any, BinaryIO, TypeVar
 
 from upcall_sync.core.normalize import quote
 from upcall_sync.errors import Location
-from upcall_sync.manifest.table import Row, TableError
+from upcall_sync.manifest.table import XLS_MAGIC, Row, TableError
 from upcall_sync.manifest.xlsxstyle import masked as hidden_by_style
 from upcall_sync.manifest.xlsxstyle import masking_styles, plus_prefixes
 
@@ -113,7 +113,7 @@ def _not_a_workbook(fh: BinaryIO) -> str:
     an Excel 97-2003 .xls, or text (a CSV saved under a workbook's name)."""
     fh.seek(0)
     head = fh.read(4096)
-    if head.startswith(b"\xd0\xcf\x11\xe0"):
+    if head.startswith(XLS_MAGIC):
         return (
             "is not a readable .xlsx workbook: it is an Excel 97-2003 (.xls) workbook; "
             "save it as .xlsx from the spreadsheet app"
