@@ -21,6 +21,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -268,7 +269,15 @@ def runner_environ() -> dict[str, str]:
     for the cached venv; without bytecode, each upcall-sync it starts would compile its
     dependencies again, about 0.9 s each)."""
     prefixes = ("UPCALL_", "PIP_", "GITHUB_", "PYTHONDONTWRITEBYTECODE")
-    return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    # `python3` first on PATH is an interpreter, as actions/setup-python leaves it (the
+    # one running the tests), not a version manager's shim: pyenv's starts a dozen bash
+    # processes for every `python3` the Action's steps run (80 ms of CPU each)
+    real = Path(getattr(sys, "_base_executable", sys.executable)).resolve().parent
+    env["PATH"] = os.pathsep.join(
+        [str(real), *(p for p in env.get("PATH", "").split(os.pathsep) if p)]
+    )
+    return env
 
 
 def act(
