@@ -182,3 +182,28 @@ def test_the_bar_shows_pages_of_the_total_rate_and_throttling() -> None:
     bar.close()
     assert "plan" in shown and "2 of 4 pages read" in shown
     assert "req/s" in shown and "server throttling" in shown
+
+
+def test_the_write_probe_shows_its_requests_while_it_runs(
+    slow_api: Emulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Against a throttled API its 20-odd requests take a while: a line of requests sent
+    (it reads no listings to count pages of), and a closing line; stdout holds the report."""
+    slow_api.latency = 0.1
+    monkeypatch.setattr(read_progress, "LINE_INTERVAL", 0.3)
+
+    code, out, err = run_cli(capsys, "doctor", "--write-probe", "--auto-approve", "-f", "json")
+
+    assert code == 0, err
+    ours = [line for line in err.splitlines() if line.startswith("write probe: ")]
+    assert ours, err
+    ticks = [re.fullmatch(r"write probe: ([\d,]+) requests? \([\d.,]+/s\)(, .+)?", x) for x in ours]
+    assert any(ticks), ours
+    closing = re.fullmatch(r"write probe: ([\d,]+) requests? in \d+ s", ours[-1])
+    assert closing, ours
+    sent = [int(m.group(1)) for m in ticks if m]
+    assert sent == sorted(sent) and sent[-1] <= int(closing.group(1))
+    assert json.loads(out)["ok"] is True  # stdout: the report alone
+
+    code, _out, err = run_cli(capsys, "doctor", "--write-probe", "--auto-approve", "--quiet")
+    assert code == 0 and "write probe: " not in err

@@ -384,11 +384,17 @@ Quiet = Annotated[
 
 @contextlib.contextmanager
 def reading(
-    client: UpcallClient, what: str, *, quiet: bool = False, totals: bool = True
+    client: UpcallClient,
+    what: str,
+    *,
+    quiet: bool = False,
+    totals: bool = True,
+    paged: bool = True,
 ) -> Iterator[None]:
     """Progress on stderr while the block reads the account: a bar on a terminal, else a
     line about every 10 s (none for a shorter read); nothing with `quiet`. `totals`:
-    show pages against the total links.last announces (False: a count)."""
+    show pages against the total links.last announces (False: a count); `paged` False:
+    requests alone (work that reads no listings, as the write probe)."""
     if quiet:
         yield
         return
@@ -401,6 +407,7 @@ def reading(
         requests=client.requests_sent,
         status=client.limiter_status,
         totals=totals,
+        paged=paged,
     )
     client.observe_pages(display)
     try:

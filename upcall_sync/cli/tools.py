@@ -254,7 +254,9 @@ def doctor(
         raise UsageError("--auto-approve and --from-number go with --write-probe")
     client = connection.client()
     if write_probe:
-        raise typer.Exit(_write_probe(client, fmt, auto_approve=auto_approve, phone=from_number))
+        raise typer.Exit(
+            _write_probe(client, fmt, auto_approve=auto_approve, phone=from_number, quiet=quiet)
+        )
     with reading(client, "doctor", quiet=quiet, totals=False):  # it probes first pages
         report = run_doctor(client)
     (render_json if fmt is DoctorFormat.json else render_text)(report, sys.stdout)
@@ -263,7 +265,12 @@ def doctor(
 
 
 def _write_probe(
-    client: UpcallClient, fmt: DoctorFormat, *, auto_approve: bool, phone: str | None
+    client: UpcallClient,
+    fmt: DoctorFormat,
+    *,
+    auto_approve: bool,
+    phone: str | None,
+    quiet: bool,
 ) -> int:
     """Say what the probe writes, ask, probe (archiving at the end), report."""
     from upcall_sync.jobs import probe, probe_report
@@ -276,7 +283,11 @@ def _write_probe(
     if not auto_approve:
         _confirm_probe(told)
     stop = threading.Event()
-    with _stop_on_signal(stop) as received:
+    # a sign of life on stderr: against a throttled API its 20-odd requests take a while
+    with (
+        _stop_on_signal(stop) as received,
+        reading(client, "write probe", quiet=quiet, paged=False),
+    ):
         report = probe.run_probe(client, from_number=caller, stop=stop, stamp=stamp)
     render = probe_report.render_json if fmt is DoctorFormat.json else probe_report.render_text
     render(report, sys.stdout)

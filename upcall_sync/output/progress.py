@@ -182,6 +182,8 @@ class Snapshot:
     requests: int
     elapsed: float
     throttle: str
+    #: False: the work reads no listings (the write probe): requests alone are counted
+    paged: bool = True
 
     @property
     def rate(self) -> float:
@@ -201,11 +203,13 @@ class Snapshot:
             return f"{self.read:,} page{'s' if self.read != 1 else ''} read"
         return f"{self.read:,} of {self.total:,} page{'s' if self.total != 1 else ''} read"
 
+    def requests_sent(self) -> str:
+        return f"{self.requests:,} request{'s' if self.requests != 1 else ''}"
+
     def line(self, what: str) -> str:
-        parts = [
-            self.pages(),
-            f"{self.requests:,} request{'s' if self.requests != 1 else ''} ({self.rate:,.1f}/s)",
-        ]
+        parts = [f"{self.requests_sent()} ({self.rate:,.1f}/s)"]
+        if self.paged:
+            parts.insert(0, self.pages())
         if self.eta is not None:
             parts.append(f"about {duration(self.eta)} left")
         if self.throttle:
@@ -232,6 +236,7 @@ class ReadTally:
         clock: Callable[[], float] = time.monotonic,
         *,
         totals: bool = True,
+        paged: bool = True,
     ) -> None:
         self._lock = threading.Lock()
         self._requests = requests
@@ -245,6 +250,7 @@ class ReadTally:
         #: False: the reader reads first pages only (doctor's probes), so links.last
         #: announces pages it will never read: show a count
         self._totals = totals
+        self._paged = paged
 
     def __call__(self, page: PageRead) -> None:
         with self._lock:
@@ -273,6 +279,7 @@ class ReadTally:
             requests=sent,
             elapsed=self._clock() - self.started,
             throttle=status.describe() if status is not None else "",
+            paged=self._paged,
         )
 
 
@@ -329,12 +336,13 @@ class ReadLines:
         self._thread.join()
         if self._shown:  # a count: a reader may stop before a listing's last page
             now = self.tally.snapshot()
+            took = duration(now.elapsed)
+            if not now.paged:
+                self._write(f"{self.what}: {now.requests_sent()} in {took}")
+                return
             pages = f"{now.read:,} page{'s' if now.read != 1 else ''}"
             # not "done": the read may as well have been stopped (Ctrl-C, an error)
-            self._write(
-                f"{self.what}: {pages} read ({now.requests:,} request"
-                f"{'s' if now.requests != 1 else ''}) in {duration(now.elapsed)}"
-            )
+            self._write(f"{self.what}: {pages} read ({now.requests_sent()}) in {took}")
 
 
 class ReadBar:
@@ -370,7 +378,7 @@ class ReadBar:
             self._task,
             completed=now.read,
             total=now.total,
-            pages=now.pages(),
+            pages=now.pages() if now.paged else now.requests_sent(),
             rate=f"{now.rate:,.1f} req/s",
             eta=f"eta {duration(now.eta)}" if now.eta is not None else "",
             throttle=_markup_safe(now.throttle),
@@ -394,10 +402,12 @@ def read_display(
     requests: RequestCount | None = None,
     status: StatusSource | None = None,
     totals: bool = True,
+    paged: bool = True,
 ) -> ReadDisplay:
     """The display for `out`: a bar on a terminal (`bar`), lines otherwise; `totals`
-    False shows counts only (a reader that does not read listings to their end)."""
-    tally = ReadTally(requests, status, totals=totals)
+    False shows counts only (a reader that does not read listings to their end), `paged`
+    False requests alone (work that reads no listings)."""
+    tally = ReadTally(requests, status, totals=totals, paged=paged)
     if bar:
         return ReadBar(out, what, tally)
     return ReadLines(out, what, tally)
