@@ -90,6 +90,40 @@ def test_fmt_round_trips_the_examples(
     assert json.dumps(again) != json.dumps(before)  # the positions did move: a real check
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("start_datetime: null\n", "start_datetime: null\n"),
+        ("a: ~\nb: NULL  # none\nc:\n", "a: ~\nb: NULL  # none\nc:\n"),
+        ("-   null\n- x\n", "  - null\n  - x\n"),
+        ("a: &n null\nb: *n\n", "a: null\nb: null\n"),  # an anchored null: as before
+    ],
+)
+def test_a_null_keeps_its_spelling(text: str, expected: str) -> None:
+    """ruamel writes a null in a block as nothing: `start_datetime: null` lost its word."""
+    assert format_text(text) == (expected, "")
+
+
+def test_an_export_passes_fmt_check(
+    cli_env: Emulator,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The adoption flow: export, commit, and CI's `fmt --check` (the Action's default
+    for validate) must pass on what export wrote, a campaign without dates included."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.yaml").write_text(
+        "version: 1\ncampaigns:\n  - name: Acme no dates\n    pitch: hi\n    status: pending\n"
+    )
+    assert run_cli(capsys, "apply", "--auto-approve", "-q", "m.yaml")[0] == 0
+    code, out, err = run_cli(capsys, "export", "-q", "--out", "out")
+    assert code == 0, err
+    assert "start_datetime: null" in (tmp_path / "out" / "acme-no-dates.yaml").read_text()
+    code, out, err = run_cli(capsys, "fmt", "--check", "out")
+    assert (code, out) == (0, ""), err
+
+
 def test_fmt_keeps_meaning_and_comments_over_the_yaml_test_suite() -> None:
     formatted = left = invalid = 0
     for path in SUITE:

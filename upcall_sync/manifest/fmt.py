@@ -3,9 +3,9 @@
 Layout only, through ruamel.yaml's round trip: indentation (mappings 2, sequences 4 with
 the dash at 2), spacing, trailing whitespace, one final newline. Line endings stay as the file's
 first one is (LF, or CRLF for every line; CR in a file with no LF). Quotes, key order,
-comments, flow or block style, anchors and a leading `---` are kept (a long line is
-not re-wrapped; `...` document end markers are dropped). Every result is checked before
-it is used:
+comments, flow or block style, a null's spelling (`null`, `~`), anchors and a leading
+`---` are kept (a long line is not re-wrapped; `...` document end markers are dropped).
+Every result is checked before it is used:
 
 - the meaning is unchanged: every document loads (YAML's safe loader) to the same
   values, keys in the same order;
@@ -18,6 +18,7 @@ is not YAML is an error naming its file:line.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import os
@@ -50,10 +51,46 @@ class Formatted:
         return not self.refused and self.after != self.before
 
 
+class _Null:
+    """A null as written (`null`, `~`, `NULL` or nothing): ruamel's round trip would
+    write every null in a block as nothing (`start_datetime: null` -> `start_datetime:`,
+    `- null` -> `-`), rewording what the file says."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+@functools.cache
+def _null_keeping() -> tuple[type, type]:
+    from ruamel.yaml.constructor import RoundTripConstructor
+    from ruamel.yaml.representer import RoundTripRepresenter
+
+    class Constructor(RoundTripConstructor):
+        pass
+
+    class Representer(RoundTripRepresenter):
+        def ignore_aliases(self, data: Any) -> bool:
+            # an anchored null is written out at each use, as before (no `&id001`)
+            return isinstance(data, _Null) or bool(super().ignore_aliases(data))
+
+    def construct(self: Any, node: Any) -> _Null:
+        return _Null(node.value)
+
+    def represent(self: Any, data: _Null) -> Any:
+        return self.represent_scalar("tag:yaml.org,2002:null", data.text)
+
+    Constructor.add_constructor("tag:yaml.org,2002:null", construct)
+    Representer.add_representer(_Null, represent)
+    return Constructor, Representer
+
+
 def _ruamel() -> Any:
     from ruamel.yaml import YAML
 
     rt = YAML(typ="rt")
+    rt.Constructor, rt.Representer = _null_keeping()
     rt.preserve_quotes = True
     rt.indent(mapping=2, sequence=4, offset=2)
     rt.width = 1_000_000  # never re-wrap a long line
