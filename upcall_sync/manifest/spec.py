@@ -397,9 +397,34 @@ class CampaignSpec(CampaignFields):
 class SafetySpec(_Spec):
     """When a plan is unsafe (apply then needs --force)."""
 
-    max_update_percent: Annotated[float, Field(ge=0, le=100, strict=True)] = 30.0
-    max_archive_percent: Annotated[float, Field(ge=0, le=100, strict=True)] = 30.0
-    min_existing: Annotated[WholeNumber, Field(ge=0)] = 10
+    max_update_percent: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=100,
+            strict=True,
+            description="A plan that updates more than this share of the existing "
+            "campaigns is unsafe (when there are min_existing or more).",
+        ),
+    ] = 30.0
+    max_archive_percent: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=100,
+            strict=True,
+            description="A plan that archives more than this share of the live campaigns "
+            "in prune_scope is unsafe (when there are min_existing or more).",
+        ),
+    ] = 30.0
+    min_existing: Annotated[
+        WholeNumber,
+        Field(
+            ge=0,
+            description="Below this many existing campaigns (for updates) or campaigns in "
+            "prune_scope (for archives), no share is unsafe.",
+        ),
+    ] = 10
 
 
 class ManifestSpec(_Spec):
