@@ -287,14 +287,14 @@ def test_crlf_a_lone_cr_before_a_line_break_keeps_its_meaning(
     """YAML reads a lone CR as a line break: in a CRLF file, CR CR LF is two breaks (an
     empty line in a literal block). Replacing only CRLF before formatting made it one CRLF,
     and the checks judged that text, not the file: the value lost its empty line."""
-    text = 'a: |\r\n  x\r\r\n  y\r\nb:   "p\rq"\r\n'
+    text = 'campaigns: |\r\n  x\r\r\n  y\r\nsafety:   "p\rq"\r\n'  # a manifest's keys
     path = tmp_path / "cr.yaml"
     path.write_bytes(text.encode())
-    assert yaml.safe_load(text) == {"a": "x\n\ny\n", "b": "p q"}
+    assert yaml.safe_load(text) == {"campaigns": "x\n\ny\n", "safety": "p q"}
     assert run_cli(capsys, "fmt", str(path))[0] == 0
     after = path.read_bytes().decode()
     assert yaml.safe_load(after) == yaml.safe_load(text)
-    assert after == 'a: |\r\n  x\r\n\r\n  y\r\nb: "p q"\r\n'  # every line CRLF
+    assert after == 'campaigns: |\r\n  x\r\n\r\n  y\r\nsafety: "p q"\r\n'  # every line CRLF
     assert run_cli(capsys, "fmt", "--check", str(path))[0] == 0
 
 
@@ -303,11 +303,11 @@ def test_cr_line_endings_are_kept(tmp_path: Path, capsys: pytest.CaptureFixture[
     CRLF one stays CRLF: it was rewritten to LF, except where ruamel took a CR for part of
     a comment, which left a file of mixed endings."""
     path = tmp_path / "mac.yaml"
-    path.write_bytes(b"# top\ra:   1\rb: 'x\r\r  y'  # end\r")
+    path.write_bytes(b"# top\rversion:   1\rb: 'x\r\r  y'  # end\r")
     assert run_cli(capsys, "fmt", str(path))[0] == 0
     after = path.read_bytes()
-    assert after == b"# top\ra: 1\rb: 'x\r\r  y'  # end\r"
-    assert yaml.safe_load(after) == yaml.safe_load(b"a: 1\nb: 'x\n\n  y'\n")
+    assert after == b"# top\rversion: 1\rb: 'x\r\r  y'  # end\r"
+    assert yaml.safe_load(after) == yaml.safe_load(b"version: 1\nb: 'x\n\n  y'\n")
     assert comments(after.decode()) == ["# top", "# end"]
     assert run_cli(capsys, "fmt", "--check", str(path))[0] == 0
 
@@ -318,10 +318,10 @@ def test_a_diff_of_a_cr_file_ends_each_line(
     """`--diff` of a file of lone CR endings ends every line with LF too: a terminal
     returns to the start of the line at a lone CR, and the next diff line overwrote it."""
     path = tmp_path / "mac.yaml"
-    path.write_bytes(b"a:   1\rb: 2\r")
+    path.write_bytes(b"version:   1\rb: 2\r")
     code, out, _err = run_cli(capsys, "fmt", "--check", "--diff", str(path))
     assert code == 1
-    assert "-a:   1\r\n+a: 1\r\n" in out, repr(out)
+    assert "-version:   1\r\n+version: 1\r\n" in out, repr(out)
     assert re.search(r"\r(?!\n)", out) is None, repr(out)
 
 
@@ -351,3 +351,38 @@ def test_fmt_of_a_fifo_or_a_device_is_one_line_not_a_hang(
         assert (code, out) == (1, "") and err == (
             f"{named}: cannot read file: not a regular file (a FIFO, a socket or a device)\n"
         ), err
+
+
+WORKFLOW = "on: push\njobs:\n    test:\n        runs-on: ubuntu-latest\n        steps:\n        -   run: make\n"
+PLAYBOOK = "-   hosts: all\n    tasks:\n    -   ping:\n"
+
+
+def test_yaml_that_is_not_a_manifest_is_left_as_it_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The pre-commit hook names every staged YAML file, and the Action's validate runs
+    `fmt --check` on the manifests' folder: a workflow, a compose file or a playbook there
+    is not upcall-sync's to lay out (validate skips it too), named or found in a folder."""
+    folder = tmp_path / "campaigns"
+    folder.mkdir()
+    (folder / "ci.yml").write_text(WORKFLOW)
+    playbook = tmp_path / "site.yml"  # named, as the hook names it: validate would refuse it
+    playbook.write_text(PLAYBOOK)
+    manifest = folder / "q3.yaml"
+    manifest.write_text("version: 1\ncampaigns:\n-   name: Q3\n    pitch: hi\n")
+    typo = tmp_path / "typo.yaml"  # a slip of `campaigns:` is still a manifest's
+    typo.write_text("version: 1\ncampains:\n-   name: Q4\n")
+
+    code, out, err = run_cli(capsys, "fmt", "--check", str(folder), str(typo), str(playbook))
+    assert code == 1
+    assert out.splitlines() == [str(manifest), str(typo)]
+    assert f"note: skipped {folder / 'ci.yml'}: not a manifest (no manifest keys)" in err
+    assert f"note: skipped {playbook}: not a manifest" in err
+
+    code, out, err = run_cli(capsys, "fmt", str(folder / "ci.yml"), str(playbook), str(manifest))
+    assert (code, out) == (0, f"{manifest}\n"), err
+    assert (folder / "ci.yml").read_text() == WORKFLOW
+    assert playbook.read_text() == PLAYBOOK
+    assert manifest.read_text() == "version: 1\ncampaigns:\n  - name: Q3\n    pitch: hi\n"
+    assert run_cli(capsys, "fmt", "--check", str(folder))[0] == 0
+    assert run_cli(capsys, "validate", str(folder))[0] == 0  # the same files, the same reading

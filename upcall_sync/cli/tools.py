@@ -121,16 +121,20 @@ def fmt(
         ),
     ] = False,
 ) -> None:
-    """Rewrite YAML files in one layout (like `terraform fmt`): layout only, never meaning
-    or key order; comments and line endings kept. Prints the files it changed (with
-    --check, would change)."""
+    """Rewrite YAML manifests in one layout (like `terraform fmt`): layout only, never
+    meaning or key order; comments and line endings kept. Prints the files it changed
+    (with --check, would change). Other YAML (a workflow) is left as it is, with a note."""
     import difflib
 
     from upcall_sync.manifest.fmt import format_file, write, yaml_files
 
     changed = 0
     for path in yaml_files(need_paths(paths)):
-        result = format_file(path)
+        result = format_file(path, manifests_only=True)
+        if result.skipped:  # as validate says it of a file it finds
+            name = shown_name(str(path))
+            print(f"note: skipped {name}: not a manifest (no manifest keys)", file=sys.stderr)
+            continue
         if result.refused:
             print(f"{shown_path(str(path))}: left as it is: {result.refused}", file=sys.stderr)
             continue

@@ -45,6 +45,8 @@ class Formatted:
     after: str
     #: why the file was left as it is ("" when it was formatted)
     refused: str = ""
+    #: YAML that is not a manifest (a workflow, a playbook): not upcall-sync's to lay out
+    skipped: bool = False
 
     @property
     def changed(self) -> bool:
@@ -180,7 +182,8 @@ def yaml_files(paths: Iterable[str]) -> Iterator[Path]:
         yield path
 
 
-def format_file(path: Path) -> Formatted:
+def format_file(path: Path, *, manifests_only: bool = False) -> Formatted:
+    """`path` laid out; `manifests_only`: YAML that is not a manifest is skipped."""
     try:  # a regular file within the manifest limit (a FIFO hung, /dev/zero never ended)
         raw = read_manifest_bytes(path, str(path), MAX_FILE_BYTES)
     except YamlError as exc:
@@ -189,6 +192,8 @@ def format_file(path: Path) -> Formatted:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ManifestError([Problem(Location(str(path)), "", "not UTF-8 text")]) from None
+    if manifests_only and not_a_manifest(text):
+        return Formatted(path, text, text, skipped=True)
     bom = "\ufeff" if text.startswith("\ufeff") else ""
     original = text[len(bom) :]
     # line endings as the file has them, by its first (as ruff and Black do): a
@@ -212,6 +217,23 @@ def format_file(path: Path) -> Formatted:
 
 
 _BREAKS = re.compile(r"\r\n?")
+
+
+def not_a_manifest(text: str) -> bool:
+    """YAML with content, none of it a manifest's: no document is a mapping with a
+    manifest's keys (validate's reading of a file it finds in a folder). A CI workflow,
+    a compose file or a playbook is then left as it is, also when named (the pre-commit
+    hook names every staged YAML file). YAML that does not load is left to the
+    formatter, which names where."""
+    from upcall_sync.manifest.load import manifest_like
+
+    try:
+        documents = [d for d in yaml.load_all(text, Loader=yaml.CSafeLoader) if d is not None]
+    except yaml.YAMLError:
+        return False
+    return bool(documents) and not any(
+        isinstance(d, dict) and manifest_like(d.keys()) for d in documents
+    )
 
 
 def _first_line_break(text: str) -> str:

@@ -38,7 +38,7 @@ MANIFEST_SUFFIXES = (".yaml", ".yml")
 MANIFEST_KEYS = frozenset(ManifestSpec.model_fields)
 
 
-def _manifest_like(keys: Iterable[Any]) -> bool:
+def manifest_like(keys: Iterable[Any]) -> bool:
     """Whether a YAML mapping's keys are a manifest's: one of them is a manifest key
     written any way (`Campaigns:`, `prune-scope:`) or a slip of `campaigns:`
     (`campains:`), or every one is a slip of one. Such a file is read as a manifest, so
@@ -302,7 +302,7 @@ def _load(
         except YamlError as exc:
             problems.append(Problem(exc.location, "", exc.message))
             continue
-        if not named and isinstance(data, LocDict) and not _manifest_like(data):
+        if not named and isinstance(data, LocDict) and not manifest_like(data):
             # Found by a directory scan and shares no key with a manifest: some other
             # YAML (a CI workflow, a compose file). Named files are always manifests.
             skipped.append(display)
