@@ -164,3 +164,22 @@ def test_a_workbook_named_csv_is_told_so_whatever_its_first_line_decodes_to(
         "n.csv:1: CSV is not UTF-8 text: it is a zip file, as a .xlsx workbook is; open it "
         "in the spreadsheet app and save it as 'CSV UTF-8', or name a .xlsx workbook .xlsx"
     ]
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (b"Ren\xe9", "n.csv:4: CSV is not UTF-8 text (save it as UTF-8;"),
+        (b"Ren\x00", "n.csv:4: CSV is not UTF-8 text: it holds NUL bytes, as UTF-16 does"),
+    ],
+)
+def test_a_bad_byte_in_an_old_mac_file_is_told_at_its_line(
+    here: Path, capsys: pytest.CaptureFixture[str], bad: bytes, message: str
+) -> None:
+    # \r alone ends each line (classic Mac OS, and some exporters still): the whole file is
+    # one line up to a newline byte, and the error named line 1 (helper b61)
+    rows = [b"phone,first_name", b"+14155550132,Ana", b"+14155550133,Bo", b"+14155550134," + bad]
+    (here / "n.csv").write_bytes(b"\r".join(rows) + b"\r")
+    code, out, err = run_cli(capsys, "validate", str(_manifest(here)))
+    assert code == 1 and out == ""
+    assert err.splitlines()[0].startswith(message), err

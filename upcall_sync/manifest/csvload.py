@@ -37,7 +37,7 @@ _NOT_TEXT = (
     "CSV is not UTF-8 text, nor UTF-16 (save it as UTF-8; spreadsheet apps call it 'CSV UTF-8')"
 )
 #: where a text whose lines end in \r alone is cut into lines (after each \r not before \n)
-_MAC_LINE_END = re.compile(r"(?<=\r)(?!\n)")
+_MAC_LINE_END = re.compile(rb"(?<=\r)(?!\n)")
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 #: how a workbook's bytes start (a .xlsx is a zip file; a .xls an OLE2 compound file)
 _WORKBOOKS = (
@@ -158,19 +158,24 @@ def _decoded_lines(
     the bytes as they pass. TableError at the line: `not_it` where a line does not
     decode, `nul` where it holds NUL bytes, `bom` (when given) where the first line
     starts with a Unicode byte order mark."""
+    line = 0  # lines as the CSV reader counts them: old-Mac line ends (\r alone) too
     for number, raw in enumerate(fh, 1):
         hasher.update(raw)
         if number == 1:
             _refuse_workbook(raw, display)
             if bom is not None and raw.startswith((_BOM, *_UTF16_BOMS)):
                 raise TableError(bom, Location(display, number))
-        try:
-            text = (raw.removeprefix(_BOM) if number == 1 else raw).decode(codec)
-        except UnicodeDecodeError:
-            raise TableError(not_it, Location(display, number)) from None
-        if "\x00" in text:
-            raise TableError(nul, Location(display, number))
-        yield from _lines(text)
+        # cut at \r before decoding, so that an error names the line it is on (a \r
+        # byte is a carriage return in every encoding a manifest may name)
+        for piece in _lines(raw.removeprefix(_BOM) if number == 1 else raw):
+            line += 1
+            try:
+                text = piece.decode(codec)
+            except UnicodeDecodeError:
+                raise TableError(not_it, Location(display, line)) from None
+            if "\x00" in text:
+                raise TableError(nul, Location(display, line))
+            yield text
 
 
 class Encoding(NamedTuple):
@@ -235,13 +240,13 @@ def _declared_lines(fh: BinaryIO, hasher: Any, display: str, encoding: Encoding)
     )
 
 
-def _lines(text: str) -> Iterator[str]:
+def _lines(raw: bytes) -> Iterator[bytes]:
     """A line read up to its newline byte, cut again at old Mac line ends (\r alone; not
     str.splitlines, which also ends a line at U+2028, \x0b, \x1c-\x1e, \x85: in a cell)."""
-    if "\r" in text.rstrip("\r\n"):
-        yield from filter(None, _MAC_LINE_END.split(text))
+    if b"\r" in raw.rstrip(b"\r\n"):
+        yield from filter(None, _MAC_LINE_END.split(raw))
     else:
-        yield text
+        yield raw
 
 
 def _refuse_workbook(first: bytes, display: str) -> None:
