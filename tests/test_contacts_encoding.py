@@ -183,3 +183,19 @@ def test_a_bad_byte_in_an_old_mac_file_is_told_at_its_line(
     code, out, err = run_cli(capsys, "validate", str(_manifest(here)))
     assert code == 1 and out == ""
     assert err.splitlines()[0].startswith(message), err
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_a_bad_unit_deep_in_a_utf16_file_is_told_at_its_line(
+    here: Path, capsys: pytest.CaptureFixture[str], codec: str
+) -> None:
+    # the decoder reads thousands of bytes ahead of the line: a lone surrogate on line
+    # 901 was told at line 689 (helper b61)
+    lines = ["phone\tfirst_name"] + [f"+1415556{i:04d}\tN{i}" for i in range(2000)]
+    bom, lone = ("\ufeff".encode(codec), "\udc00".encode(codec, "surrogatepass"))
+    units = [line.encode(codec) for line in lines]
+    units[900] += lone
+    (here / "n.csv").write_bytes(bom + "\r\n".encode(codec).join(units))
+    code, out, err = run_cli(capsys, "validate", str(_manifest(here)))
+    assert code == 1 and out == ""
+    assert err.splitlines()[0].startswith("n.csv:901: CSV is not UTF-8 text, nor UTF-16"), err

@@ -38,6 +38,8 @@ _NOT_TEXT = (
 )
 #: where a text whose lines end in \r alone is cut into lines (after each \r not before \n)
 _MAC_LINE_END = re.compile(rb"(?<=\r)(?!\n)")
+#: a line end as the UTF-16 reader counts them (universal newlines)
+_LINE_END = re.compile(r"\r\n|\r|\n")
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 #: how a workbook's bytes start (a .xlsx is a zip file; a .xls an OLE2 compound file)
 _WORKBOOKS = (
@@ -292,7 +294,23 @@ def _utf16_lines(fh: BinaryIO, hasher: Any, display: str) -> Iterator[str]:
                 raise TableError(_NOT_TEXT, Location(display, number))
             yield line
     except UnicodeDecodeError:
-        raise TableError(_NOT_TEXT, Location(display, number + 1)) from None
+        at = _utf16_error_line(fh, number + 1)
+        raise TableError(_NOT_TEXT, Location(display, at)) from None
+
+
+def _utf16_error_line(fh: BinaryIO, fallback: int) -> int:
+    """The line of the first bytes that are not UTF-16: the decoder reads thousands of
+    bytes ahead of the line being read, so the line reached is not the one (helper b61)."""
+    try:
+        fh.seek(0)
+        data = fh.read(MAX_CSV_BYTES)
+        data.decode("utf-16")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start].decode("utf-16", errors="replace")
+        return 1 + len(_LINE_END.findall(before))
+    except (OSError, ValueError):  # not seekable
+        pass
+    return fallback
 
 
 def _recorded(lines: Iterable[str], into: list[str]) -> Iterator[str]:
