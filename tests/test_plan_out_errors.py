@@ -65,3 +65,21 @@ def test_a_plan_out_among_the_manifests_is_refused_before_anything_is_read(
     assert code == 0, err
     code, _out, err = run_cli(capsys, "apply", "plan.json")
     assert code == 0, err
+
+
+def test_a_plan_file_name_with_a_line_break_is_shown_whole(
+    cli_env: Emulator,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    # the name went into the message raw, and the one line kept its first line only:
+    # "error: bad" (helper b61)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad\nplan.json").write_text("x")
+    code, _out, err = run_cli(capsys, "show", "bad\nplan.json")
+    assert (code, err) == (1, "error: bad\\nplan.json: not a plan file (not JSON, or cut short)\n")
+    (tmp_path / "m.yaml").write_text("version: 1\ncampaigns:\n  - name: a\n")
+    code, _out, err = run_cli(capsys, "plan", "--out", "no\nsuch/p.plan", "m.yaml")
+    assert code == 1
+    assert err.splitlines()[-1].startswith("error: no\\nsuch/p.plan: cannot save the plan"), err

@@ -176,10 +176,10 @@ def _refuse_special(path: str | os.PathLike[str]) -> None:
     except OSError:
         return  # not there yet (or not reachable: saving says why)
     if stat.S_ISDIR(mode):
-        raise PlanFileError(f"{path}: cannot save the plan: it is a directory")
+        raise PlanFileError(f"{_named(path)}: cannot save the plan: it is a directory")
     if not stat.S_ISREG(mode):
         raise PlanFileError(
-            f"{path}: cannot save the plan: it is not a regular file (a device, a FIFO or "
+            f"{_named(path)}: cannot save the plan: it is not a regular file (a device, a FIFO or "
             "a socket); save the plan as a file, e.g. plan.json"
         )
 
@@ -200,7 +200,7 @@ def save_plan(
     data = json.dumps({**body, "checksum": _checksum(body)}, indent=1, ensure_ascii=False)
     if redact is not None and redact(data) != data:
         raise PlanFileError(
-            f"{path}: refusing to save the plan: it would contain the auth token "
+            f"{_named(path)}: refusing to save the plan: it would contain the auth token "
             "(a manifest value holds it); nothing was written"
         )
     target = Path(path)
@@ -209,7 +209,9 @@ def save_plan(
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     except OSError as exc:
-        raise PlanFileError(f"{path}: cannot save the plan: {exc.strerror or exc}") from None
+        raise PlanFileError(
+            f"{_named(path)}: cannot save the plan: {exc.strerror or exc}"
+        ) from None
     try:  # mkstemp made it 0o600, owner only: a plan names people and their numbers
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(data + "\n")
@@ -221,7 +223,7 @@ def save_plan(
             os.unlink(tmp)
         if isinstance(exc, OSError):
             raise PlanFileError(
-                f"{path}: cannot save the plan: {exc.strerror or exc}; nothing was written"
+                f"{_named(path)}: cannot save the plan: {exc.strerror or exc}; nothing was written"
             ) from None
         raise
 
@@ -230,29 +232,31 @@ def load_plan(path: str | os.PathLike[str]) -> SavedPlan:
     try:
         raw = _read_regular(path).decode("utf-8")
     except FileNotFoundError:
-        raise PlanFileError(f"{path}: no such plan file") from None
+        raise PlanFileError(f"{_named(path)}: no such plan file") from None
     except IsADirectoryError:
-        raise PlanFileError(f"{path}: is a directory, not a plan file") from None
+        raise PlanFileError(f"{_named(path)}: is a directory, not a plan file") from None
     except UnicodeDecodeError:
-        raise PlanFileError(f"{path}: not a plan file (not UTF-8 text)") from None
+        raise PlanFileError(f"{_named(path)}: not a plan file (not UTF-8 text)") from None
     except OSError as exc:
         if exc.errno == errno.ENXIO:  # a socket (or a device with nothing behind it)
-            raise PlanFileError(f"{path}: {_NOT_REGULAR}") from None
-        raise PlanFileError(f"{path}: cannot read plan file: {exc.strerror}") from None
+            raise PlanFileError(f"{_named(path)}: {_NOT_REGULAR}") from None
+        raise PlanFileError(f"{_named(path)}: cannot read plan file: {exc.strerror}") from None
     try:
         doc = json.loads(raw)
     except ValueError:
-        raise PlanFileError(f"{path}: not a plan file (not JSON, or cut short)") from None
+        raise PlanFileError(f"{_named(path)}: not a plan file (not JSON, or cut short)") from None
     if not isinstance(doc, dict) or doc.get("kind") != KIND:
-        raise PlanFileError(f"{path}: not an upcall-sync plan file")
+        raise PlanFileError(f"{_named(path)}: not an upcall-sync plan file")
     if doc.get("format_version") != FORMAT_VERSION:
         raise PlanFileError(
-            f"{path}: plan file format {doc.get('format_version')!r} is not supported by this "
-            f"upcall-sync ({__version__}, format {FORMAT_VERSION}); run plan again"
+            f"{_named(path)}: plan file format {doc.get('format_version')!r} is not supported "
+            f"by this upcall-sync ({__version__}, format {FORMAT_VERSION}); run plan again"
         )
     checksum = doc.pop("checksum", None)
     if checksum != _checksum(doc):
-        raise PlanFileError(f"{path}: the plan file was edited or corrupted (checksum mismatch)")
+        raise PlanFileError(
+            f"{_named(path)}: the plan file was edited or corrupted (checksum mismatch)"
+        )
     try:
         body = doc["plan"]
         plan = Plan(
@@ -275,7 +279,7 @@ def load_plan(path: str | os.PathLike[str]) -> SavedPlan:
             paths=tuple(doc["manifests"].get("paths") or ()),
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise PlanFileError(f"{path}: plan file is malformed ({exc})") from None
+        raise PlanFileError(f"{_named(path)}: plan file is malformed ({exc})") from None
 
 
 _NOT_REGULAR = "not a plan file (not a regular file: a device, a FIFO or a socket)"
@@ -290,12 +294,12 @@ def _read_regular(path: str | os.PathLike[str]) -> bytes:
     except SpecialFile as exc:
         if exc.directory:
             raise IsADirectoryError(path) from None
-        raise PlanFileError(f"{path}: {_NOT_REGULAR}") from None
+        raise PlanFileError(f"{_named(path)}: {_NOT_REGULAR}") from None
     except TooLarge as exc:
         if exc.size is None:  # it grew while read
-            raise PlanFileError(f"{path}: too large for a plan file") from None
+            raise PlanFileError(f"{_named(path)}: too large for a plan file") from None
         raise PlanFileError(
-            f"{path}: {exc.size // 1024 // 1024} MB is too large for a plan file"
+            f"{_named(path)}: {exc.size // 1024 // 1024} MB is too large for a plan file"
         ) from None
 
 
@@ -422,3 +426,9 @@ def _stale_contacts(saved: SavedPlan, client: UpcallClient) -> list[str]:
         diffs = differences(contact_shape(details), contact_shape(now[cid]))
         changed.extend(f"list contact {cid}: {d}" for d in diffs)
     return changed
+
+
+def _named(path: str | os.PathLike[str]) -> str:
+    """A plan file's name for one line of error: a newline in it cut the line there, and
+    the error said only `error: <the name's first line>` (helper b61)."""
+    return shown_name(os.fspath(path))
