@@ -540,6 +540,9 @@ class Transport(Pager):
                 f"{method} {shown}: HTTP 429: the server asks to wait {retry_after:g} s "
                 f"(Retry-After), more than the {self.retry.retry_after_cap:g} s this client waits",
             )
+            # apply's outcome line quotes field messages when there are some: the 429's
+            # ("Too many requests") hid why it was not retried
+            err_status.fields = ()
             raise err_status
         if status in RETRY_STATUSES:
             if method in IDEMPOTENT or status == 429:
