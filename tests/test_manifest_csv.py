@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from upcall_sync.manifest import csvload, load_manifests
+from upcall_sync.manifest import contacts_file, csvload, files, load_manifests
 
 from .conftest import run_cli
 
@@ -99,6 +100,47 @@ def test_a_csv_over_the_cap_is_refused_with_the_figure(
         'm.yaml:4:18: campaigns[0].numbers_csv: "n.csv" is 1.1 MB, over the 1 MB limit for a '
         "numbers_csv (split it across campaigns or files)"
     ]
+
+
+@pytest.mark.parametrize("name", ["n.csv", "n.xlsx"])
+def test_a_contacts_file_that_grows_while_read_is_cut_at_the_cap(
+    here: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """Its size is checked when it is opened; one that another process appends to faster
+    than it is read would never end: no byte past the cap is read (helper b61)."""
+    monkeypatch.setattr(csvload, "MAX_CSV_BYTES", 1024 * 1024)
+    opened = contacts_file.open_regular_file
+
+    def grows(path: Path, max_bytes: int) -> Any:
+        fh = opened(path, max_bytes)
+        with path.open("ab") as writer:  # a writer beside the reader, after the check
+            writer.write(b"+16505550100,Grown\n" * 120_000)
+        return fh
+
+    monkeypatch.setattr(contacts_file, "open_regular_file", grows)
+    manifest = here / "m.yaml"
+    manifest.write_text(manifest.read_text().replace("n.csv", name))
+    (here / name).write_bytes(b"phone,first_name\n+16507991144,Joey\n")
+    code, out, err = run_cli(capsys, "validate", "m.yaml")
+    assert code == 1
+    message = f'"{name}" grew past the 1 MB limit for a contacts file while it was read'
+    assert (out + err).splitlines() == [f"m.yaml:4:18: campaigns[0].numbers_csv: {message}"]
+
+
+def test_no_byte_past_the_cap_is_read_whoever_reads(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"a\n" * 10)
+    with files.open_regular(path, 20) as fh:  # at the cap: read whole, seek and read again
+        assert fh.read() == b"a\n" * 10
+        fh.seek(0)
+        assert list(fh) == [b"a\n"] * 10
+    for read in (lambda fh: fh.read(), list, lambda fh: fh.read(1000)):
+        with files.open_regular(path, 20) as fh:
+            with path.open("ab") as writer:  # it grows after the size check
+                writer.write(b"b\n" * 10_000)
+            with pytest.raises(files.TooLarge):
+                read(fh)
+        path.write_bytes(b"a\n" * 10)
 
 
 def test_blank_lines_above_the_header_are_skipped_and_lines_stay_true(

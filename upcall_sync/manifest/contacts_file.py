@@ -36,6 +36,7 @@ from upcall_sync.errors import Location, Problem, column_letters
 from upcall_sync.manifest import csvload, xlsxload
 from upcall_sync.manifest.contacts_header import ContactsRef, Header, HeaderReader, Place
 from upcall_sync.manifest.csvload import csv_path, excerpt, open_regular_file
+from upcall_sync.manifest.files import TooLarge
 from upcall_sync.manifest.messages import message
 from upcall_sync.manifest.spec import NumberSpec
 from upcall_sync.manifest.table import FileRefused, Row, TableError
@@ -97,6 +98,12 @@ def read_contacts_file(
         where = exc.location or ref.at
         shown = "" if exc.location else f"{quote(result.display)} "
         result.problems.append(Problem(where, "" if exc.location else ref.ref, shown + exc.message))
+    except TooLarge:  # it was within the limit when opened
+        problem = (
+            f"{quote(result.display)} grew past the {csvload.MAX_CSV_BYTES // 1024 // 1024} MB "
+            "limit for a contacts file while it was read"
+        )
+        result.problems.append(Problem(ref.at, ref.ref, problem))
     except OSError as exc:
         problem = f"{quote(result.display)} cannot be read: {exc.strerror}"
         result.problems.append(Problem(ref.at, ref.ref, problem))

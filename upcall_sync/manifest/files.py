@@ -2,16 +2,18 @@
 
 A FIFO no one writes to blocks `open()` forever, and a device (`/dev/zero`) has no
 size to check first and never ends. So a file is opened without blocking, checked
-with `fstat`, and read no further than its limit (plus one byte: a file that grew
-while read is too large too). Manifests, contacts files and saved plans are all
-read so; each caller words what went wrong its own way.
+with `fstat`, and read no further than its limit: a read that would go past it raises
+TooLarge (a file that grew while read is too large too), whoever reads (a CSV line by
+line, openpyxl, a hash). Manifests, contacts files and saved plans are all read so;
+each caller words what went wrong its own way.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import stat
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 __all__ = ["SpecialFile", "TooLarge", "open_regular", "read_regular"]
 
@@ -45,7 +47,43 @@ def open_regular(path: str | os.PathLike[str], max_bytes: int) -> BinaryIO:
     except BaseException:
         os.close(fd)
         raise
-    return os.fdopen(fd, "rb")
+    return io.BufferedReader(_Bounded(io.FileIO(fd, "rb"), max_bytes))
+
+
+class _Bounded(io.RawIOBase):
+    """A file that gives no byte past `limit` from its start: its size was checked at
+    open only, and a regular file may grow while it is read (appended to faster than
+    read, it would never end)."""
+
+    def __init__(self, raw: io.FileIO, limit: int) -> None:
+        super().__init__()
+        self._raw = raw
+        self._limit = limit
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return self._raw.seekable()
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return self._raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
+    def fileno(self) -> int:
+        return self._raw.fileno()
+
+    def readinto(self, buffer: Any) -> int | None:
+        n = self._raw.readinto(buffer)
+        if n and self._raw.tell() > self._limit:
+            raise TooLarge(None)
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 def read_regular(path: str | os.PathLike[str], max_bytes: int) -> bytes:
