@@ -83,3 +83,41 @@ def test_a_plan_file_name_with_a_line_break_is_shown_whole(
     code, _out, err = run_cli(capsys, "plan", "--out", "no\nsuch/p.plan", "m.yaml")
     assert code == 1
     assert err.splitlines()[-1].startswith("error: no\\nsuch/p.plan: cannot save the plan"), err
+
+
+@pytest.mark.parametrize(
+    ("argv", "name"),
+    [
+        (["plan", "--out", "--format", "json", "m.yaml"], "--format"),
+        (["plan", "--out", "--", "m.yaml"], "--"),
+        (["plan", "--out", "-q", "m.yaml"], "-q"),
+        (["export", "--out", "--overwrite"], "--overwrite"),
+    ],
+)
+def test_an_option_taken_for_the_out_name_is_refused(
+    cli_env: Emulator,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    argv: list[str],
+    name: str,
+) -> None:
+    """`plan --out --format json` saved the plan to a file named `--format` (and `--out
+    --` to one named `--`), `export --out --overwrite` made a folder of that name: the
+    value before them went missing (helper b61). Refused before anything is read."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.yaml").write_text("version: 1\ncampaigns:\n  - name: a\n")
+    before = len(cli_env.requests)
+    code, out, err = run_cli(capsys, *argv)
+    assert (code, out) == (1, "")
+    assert err.strip() == (
+        f"error: Invalid value for '--out': {name} looks like an option, not a name (its "
+        f"value missing?); for a file of that name write ./{name}; see `upcall-sync "
+        f"{argv[0]} --help`"
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["m.yaml"]
+    assert len(cli_env.requests) == before
+    # a file of that name is still possible, as ./name
+    if argv[0] == "plan":
+        assert run_cli(capsys, "plan", "--out", f"./{name}", "m.yaml")[0] == 0
+        assert (tmp_path / name).is_file()

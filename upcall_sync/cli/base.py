@@ -33,6 +33,7 @@ from upcall_sync.errors import (
     UnsafePlan,
     UpcallSyncError,
     UsageError,
+    shown_name,
 )
 from upcall_sync.redact import RedactingFormatter, Redactor, Secret
 
@@ -107,6 +108,18 @@ Paths = Annotated[
         metavar="PATH...",
     ),
 ]
+
+
+def written_name(value: str | None) -> str | None:
+    """The file or folder an option writes to: a name starting with `-` is an option the
+    value went missing before (`plan --out --format json` saved the plan to a file named
+    `--format`); refused, and a file of that name is still `./-name`."""
+    if value is not None and value.startswith("-") and value != "-":
+        raise typer.BadParameter(
+            f"{shown_name(value)} looks like an option, not a name (its value missing?); "
+            f"for a file of that name write ./{shown_name(value)}"
+        )
+    return value
 
 
 def need_paths(paths: list[str] | None) -> list[str]:

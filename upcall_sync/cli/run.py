@@ -43,6 +43,7 @@ from upcall_sync.cli.base import (
     print_error,
     reading,
     use_color,
+    written_name,
 )
 
 # -- plan -----------------------------------------------------------------------
@@ -67,6 +68,7 @@ def plan(
             "--out",
             help="Also save the plan to FILE, for `apply FILE`.",
             show_default=False,
+            callback=written_name,
             metavar="FILE",
         ),
     ] = None,
