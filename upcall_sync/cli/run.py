@@ -186,7 +186,8 @@ def show(
             "--markdown-limit",
             min=0,
             help="Characters the Markdown may take (default, or 0: 65,000, a PR comment's room; "
-            "CI job summaries hold 1,000,000).",
+            "CI job summaries hold 1,000,000). The summary and who will be called always show "
+            "(at least 1,000 characters of it): a limit under about 1,500 is exceeded.",
             show_default=False,
         ),
     ] = 0,

@@ -238,7 +238,10 @@ def render_markdown(
     campaign windows the plan creates, moves or sets ready; `timeline_markdown`),
     details folded; never cut mid-block.
 
-    Under `limit` characters in all: the timeline is shown when it takes at most a
+    Under `limit` characters in all, but for a floor: the summary and who will be called
+    (at least 1,000 characters of it) always show, so a limit under about 1,500 is
+    exceeded (a dial-safety summary is never cut to fit). The timeline is shown when it
+    takes at most a
     quarter of them; notices get what they need up to a quarter of the rest (more
     when the changes need less); campaign blocks come whole, in order, while they
     fit, and the sections left over are listed one line each, as many as fit, with
