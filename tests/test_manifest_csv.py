@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from upcall_sync.manifest import contacts_file, csvload, files, load_manifests
+from upcall_sync.manifest.load import load_what_validates
 
 from .conftest import run_cli
 
@@ -173,3 +174,30 @@ def test_empty_cells_past_the_header_are_padding(
     empty cells past its header are."""
     code, output = _validate(capsys, here, b"phone,first_name\n+16507991144,Joey,,, \n")
     assert (code, output) == (0, "1 file, 1 campaign, 1 number: valid\n")
+
+
+def test_a_campaign_with_a_mistake_still_has_its_csv_checked(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every problem in one run (octoDNS collects every reason): a campaign entry with a
+    slip of its own hid its numbers_csv's problems until the slip was fixed (helper b62).
+    Its numbers are still not kept: the entry is refused."""
+    (here / "m.yaml").write_text(
+        "version: 1\ncampaigns:\n  - name: A\n    pich: hi\n    numbers_csv: n.csv\n"
+    )
+    code, output = _validate(capsys, here, b"phone,first_name\n+1555,Joey\n+16507991144,Ana\n")
+    assert code == 1
+    assert output.splitlines()[:2] == [
+        'm.yaml:4:5: campaigns[0].pich: unknown key "pich"; did you mean pitch?',
+        'n.csv:2:1: phone: "+1555" is not a valid phone number',
+    ]
+    state, problems = load_what_validates(["m.yaml"])  # a refused apply's stops
+    assert len(problems) == 2
+    assert [(c.name, c.numbers) for c in state.campaigns] == [("A", ())]
+    # a CSV read the wrong way is not read at all: its keys must validate on their own
+    (here / "m.yaml").write_text(
+        "version: 1\ncampaigns:\n  - name: A\n    pich: hi\n    numbers_csv: n.csv\n"
+        "    numbers_csv_encoding: klingon\n"
+    )
+    code, output = _validate(capsys, here, b"phone,first_name\n+1555,Joey\n")
+    assert code == 1 and "+1555" not in output

@@ -387,6 +387,12 @@ def _validate_file(
             guard = _entry_that_validates(item, context)
             if guard is not None:  # it still guards its campaign (`load_what_validates`)
                 f.campaigns[index] = guard
+            # its numbers_csv's own problems too, in the same run (its numbers are not
+            # kept: the entry is refused)
+            source = _numbers_source(item, context)
+            if source is not None and source.numbers_csv is not None:
+                how = (root, context, env)
+                problems.extend(_read_contacts(f, index, source, item, how, digest, keep=False))
             continue
         f.campaigns[index] = camp
         if camp.numbers_csv is not None:
@@ -497,6 +503,19 @@ def _entry_that_validates(item: object, context: dict[str, Any]) -> CampaignSpec
         return None
 
 
+def _numbers_source(item: object, context: dict[str, Any]) -> CampaignSpec | None:
+    """Of a campaign entry that does not validate, its numbers_csv and the keys that say
+    how to read it, when they validate on their own (so the file's problems are told
+    with the entry's: the mistakes of one validate run, not one after the other)."""
+    if not isinstance(item, LocDict):
+        return None
+    source = {k: item[k] for k in _NUMBER_KEYS[1:] if k in item}
+    try:
+        return CampaignSpec.model_validate({"name": "numbers", **source}, context=context)
+    except ValidationError:
+        return None
+
+
 def _stoplist_file_keys(
     f: ManifestFile,
 ) -> tuple[dict[str, str], dict[str, Location], str | None, str | None] | None:
@@ -520,8 +539,11 @@ def _read_contacts(
     item: LocDict,
     how: tuple[Path, dict[str, Any], Mapping[str, str]],
     digest: Any,
+    *,
+    keep: bool = True,
 ) -> list[Problem]:
-    """A campaign's numbers_csv (with numbers_csv_columns and numbers_sheet)."""
+    """A campaign's numbers_csv (with numbers_csv_columns and numbers_sheet); its numbers
+    kept for the campaign unless `keep` is false."""
     assert camp.numbers_csv is not None
     columns = camp.numbers_csv_columns
     mapping = {k: v for k, v in columns.__dict__.items() if v is not None} if columns else {}
@@ -539,7 +561,8 @@ def _read_contacts(
     )
     root, context, env = how
     read = read_contacts_file(ref, root, context, env)
-    f.csv_numbers[index] = read.numbers
+    if keep:
+        f.csv_numbers[index] = read.numbers
     f.warnings.extend(read.warnings)
     digest.update(read.display.encode() + b"\0" + read.digest + b"\0")
     return read.problems
