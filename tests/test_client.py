@@ -418,6 +418,12 @@ def test_fast_number_rows_refuse_what_the_model_would(bad: object) -> None:
         (" 30 ", 30.0),
         ("1.5", 1.5),
         ("0", 0.0),
+        # digits however many: a wait past the client's cap (which then fails the request
+        # at once, saying so), not "absent" (retried with backoff) as it was past 12 digits
+        ("86400", 86400.0),
+        ("99999999999", 99999999999.0),
+        ("99999999999999999999", 1e12),
+        ("9" * 400, 1e12),
         # not delay-seconds (RFC 9110: digits) nor an HTTP-date: as if absent. float()
         # read `inf` as a wait past every cap, and the request failed at once
         ("inf", None),

@@ -59,7 +59,10 @@ def parse_error_document(doc: Any) -> list[FieldMessage]:
 
 
 #: Retry-After's delay-seconds (RFC 9110: digits; a decimal fraction is taken too)
-_DELAY_SECONDS = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,9})?")
+_DELAY_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+#: a delay-seconds past this is read as this (float() of 400 digits is `inf`): a wait
+#: longer than any cap either way, which fails the request at once, saying so
+_LONGEST_DELAY = 1e12
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -70,7 +73,7 @@ def retry_after_seconds(value: str | None) -> float | None:
         return None
     value = value.strip()
     if _DELAY_SECONDS.fullmatch(value):
-        return float(value)
+        return min(float(value), _LONGEST_DELAY)
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
