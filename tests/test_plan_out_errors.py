@@ -121,3 +121,32 @@ def test_an_option_taken_for_the_out_name_is_refused(
     if argv[0] == "plan":
         assert run_cli(capsys, "plan", "--out", f"./{name}", "m.yaml")[0] == 0
         assert (tmp_path / name).is_file()
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("", "is empty (an unset variable?): give the folder to write to"),
+        ("-", "- is not a folder: without --out, one manifest goes to stdout"),
+    ],
+)
+def test_export_out_empty_or_a_dash_is_refused(
+    cli_env: Emulator,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    value: str,
+    says: str,
+) -> None:
+    """`export --out "$DIR"` with DIR unset wrote the manifests into the working
+    directory, and `export --out -` made a folder named `-` (plan refuses both for its
+    --out): refused before anything is read."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.yaml").write_text("version: 1\ncampaigns:\n  - name: a\n")
+    assert run_cli(capsys, "apply", "--auto-approve", "m.yaml")[0] == 0
+    before = len(cli_env.requests)
+    code, out, err = run_cli(capsys, "export", "--out", value)
+    assert (code, out) == (1, "")
+    assert err == (f"error: Invalid value for '--out': {says}; see `upcall-sync export --help`\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["m.yaml"]
+    assert len(cli_env.requests) == before

@@ -122,6 +122,17 @@ def written_name(value: str | None) -> str | None:
     return value
 
 
+def written_folder(value: str | None) -> str | None:
+    """`export --out`'s folder, as `written_name`; neither empty (`--out "$DIR"` with DIR
+    unset wrote the manifests into the working directory) nor `-` (it made a folder
+    named `-`: stdout is export without --out)."""
+    if value == "":
+        raise typer.BadParameter("is empty (an unset variable?): give the folder to write to")
+    if value == "-":
+        raise typer.BadParameter("- is not a folder: without --out, one manifest goes to stdout")
+    return written_name(value)
+
+
 def need_paths(paths: list[str] | None) -> list[str]:
     if not paths:
         raise UsageError("give at least one manifest file or directory")

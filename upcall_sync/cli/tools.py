@@ -39,7 +39,7 @@ from upcall_sync.cli.base import (
     need_paths,
     print_error,
     reading,
-    written_name,
+    written_folder,
 )
 
 # -- validate / schema ----------------------------------------------------------
@@ -339,7 +339,7 @@ def export(
             help="Write one manifest per campaign into DIR (and a CSV of numbers for large "
             "campaigns); without it, one manifest goes to stdout.",
             show_default=False,
-            callback=written_name,
+            callback=written_folder,
             metavar="DIR",
         ),
     ] = None,
