@@ -207,3 +207,20 @@ def test_the_write_probe_shows_its_requests_while_it_runs(
 
     code, _out, err = run_cli(capsys, "doctor", "--write-probe", "--auto-approve", "--quiet")
     assert code == 0 and "write probe: " not in err
+
+
+def test_the_bar_counts_requests_of_work_that_reads_no_listings() -> None:
+    """The write probe reads no listing page, the bar's only update: on a terminal its
+    requests went uncounted (a bare bar and a clock) until some page was read."""
+    out = _Terminal()
+    sent = [10]  # counted from the first
+    bar = ReadBar(out, "write probe", ReadTally(requests=lambda: sent[0], paged=False))
+    sent[0] = 13
+    bar._progress.refresh()
+    first = out.getvalue()
+    sent[0] = 14
+    bar._progress.refresh()
+    shown = out.getvalue()[len(first) :]
+    bar.close()
+    assert "write probe" in first and "3 requests" in first, first
+    assert "4 requests" in shown and "req/s" in shown, shown

@@ -252,6 +252,11 @@ class ReadTally:
         self._totals = totals
         self._paged = paged
 
+    @property
+    def paged(self) -> bool:
+        """False: the work reads no listings (the write probe): requests alone count."""
+        return self._paged
+
     def __call__(self, page: PageRead) -> None:
         with self._lock:
             self._read += 1
@@ -354,14 +359,19 @@ class ReadBar:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         self.tally = tally
-        self._progress = Progress(
-            TextColumn(f"[bold]{_markup_safe(what)}"),
-            BarColumn(),
+        counts: tuple[Any, ...] = (
             TextColumn("{task.fields[pages]}"),
             TextColumn("{task.fields[rate]}"),
             TimeElapsedColumn(),
             TextColumn("{task.fields[eta]}"),
             TextColumn("[yellow]{task.fields[throttle]}"),
+        )
+        if not tally.paged:  # no page read to update on (the write probe): each refresh
+            counts = (_sent_column(tally), TimeElapsedColumn())
+        self._progress = Progress(
+            TextColumn(f"[bold]{_markup_safe(what)}"),
+            BarColumn(),
+            *counts,
             console=Console(file=out),
             transient=True,
         )
@@ -388,6 +398,24 @@ class ReadBar:
         if not self._closed:
             self._closed = True
             self._progress.stop()
+
+
+def _sent_column(tally: ReadTally) -> Any:
+    """A bar column of requests sent, their rate and throttling as of each refresh: work
+    that reads no listings (the write probe) gives the bar no page read to update on,
+    and its requests went uncounted on a terminal."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class Sent(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            now = tally.snapshot()
+            text = Text(f"{now.requests_sent()} {now.rate:,.1f} req/s")
+            if now.throttle:
+                text.append(f" {now.throttle}", style="yellow")
+            return text
+
+    return Sent()
 
 
 def _markup_safe(text: str) -> str:
