@@ -103,6 +103,30 @@ def test_a_csv_over_the_cap_is_refused_with_the_figure(
     ]
 
 
+def test_a_do_not_call_csv_refused_for_its_size_or_kind_is_named_so(
+    here: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An opt-out list over the cap was told as "the limit for a numbers_csv (split it
+    across campaigns or files)", a folder as "a numbers_csv must be a CSV file": the key
+    is do_not_call_csv, and opt-out lists add up across manifest files, not campaigns."""
+    monkeypatch.setattr(csvload, "MAX_CSV_BYTES", 1024 * 1024)
+    (here / "optouts.csv").write_bytes(b"phone\n" + b"+16505550100\n" * 90_000)
+    (here / "folder.csv").mkdir()
+    for name, says in [
+        (
+            "optouts.csv",
+            "is 1.1 MB, over the 1 MB limit for a do_not_call_csv (split it across manifest files)",
+        ),
+        ("folder.csv", "is a directory; a do_not_call_csv must be a CSV file"),
+    ]:
+        (here / "m.yaml").write_text(
+            f"version: 1\ndo_not_call_csv: {name}\ncampaigns:\n  - name: a\n"
+        )
+        code, out, err = run_cli(capsys, "validate", "m.yaml")
+        assert code == 1
+        assert (out + err).splitlines() == [f'm.yaml:2:18: do_not_call_csv: "{name}" {says}']
+
+
 @pytest.mark.parametrize("name", ["n.csv", "n.xlsx"])
 def test_a_contacts_file_that_grows_while_read_is_cut_at_the_cap(
     here: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, name: str
@@ -112,8 +136,8 @@ def test_a_contacts_file_that_grows_while_read_is_cut_at_the_cap(
     monkeypatch.setattr(csvload, "MAX_CSV_BYTES", 1024 * 1024)
     opened = contacts_file.open_regular_file
 
-    def grows(path: Path, max_bytes: int) -> Any:
-        fh = opened(path, max_bytes)
+    def grows(path: Path, max_bytes: int, key: str) -> Any:
+        fh = opened(path, max_bytes, key)
         with path.open("ab") as writer:  # a writer beside the reader, after the check
             writer.write(b"+16505550100,Grown\n" * 120_000)
         return fh

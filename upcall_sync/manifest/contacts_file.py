@@ -82,7 +82,7 @@ def read_contacts_file(
         if path.suffix.lower() == ".xlsx":
             _read_xlsx(path, ref, result, _Reader(ref, result, context, env))
         else:
-            with open_regular_file(path, csvload.MAX_CSV_BYTES) as fh:
+            with open_regular_file(path, csvload.MAX_CSV_BYTES, ref.key) as fh:
                 encoding = None
                 if ref.encoding is not None:  # the spec checked it is one of TEXT_ENCODINGS
                     codec = csvload.text_encoding(ref.encoding) or "utf-8"
@@ -140,7 +140,7 @@ def _check_name(path: Path, ref: ContactsRef) -> None:
 
 
 def _read_xlsx(path: Path, ref: ContactsRef, result: ContactsFile, reader: _Reader) -> None:
-    with open_regular_file(path, csvload.MAX_CSV_BYTES) as fh:
+    with open_regular_file(path, csvload.MAX_CSV_BYTES, ref.key) as fh:
         result.digest = hashlib.sha256(fh.read()).digest()
         fh.seek(0)
         book, name = xlsxload.open_sheet(fh, result.display, ref.sheet, ref.sheet_key)

@@ -65,18 +65,21 @@ def csv_path(manifest: Path, written: str, root: Path) -> Path:
     return resolved
 
 
-def open_regular_file(path: Path, max_bytes: int) -> BinaryIO:
-    """A regular file opened for reading, or FileRefused; never blocks on a FIFO or device."""
+def open_regular_file(path: Path, max_bytes: int, key: str = "numbers_csv") -> BinaryIO:
+    """A regular file opened for reading, or FileRefused naming the manifest's `key`
+    (numbers_csv, do_not_call_csv); never blocks on a FIFO or device."""
     try:
         return open_regular(path, max_bytes)
     except SpecialFile as exc:
         kind = "a directory" if exc.directory else "not a regular file"
-        raise FileRefused(f"is {kind}; a numbers_csv must be a CSV file") from None
+        raise FileRefused(f"is {kind}; a {key} must be a CSV file") from None
     except TooLarge as exc:
         size = exc.size or 0
+        # opt-out lists of all manifest files add up; numbers go to one campaign each
+        split = "manifest files" if key == "do_not_call_csv" else "campaigns or files"
         raise FileRefused(
             f"is {size / 1024 / 1024:.1f} MB, over the {max_bytes // 1024 // 1024} MB "
-            "limit for a numbers_csv (split it across campaigns or files)"
+            f"limit for a {key} (split it across {split})"
         ) from None
     except FileNotFoundError:
         raise FileRefused("does not exist") from None
