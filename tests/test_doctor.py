@@ -247,6 +247,22 @@ def test_misbehaving_paging_fails(
     assert checks[check]["verdict"] == "FAIL" and words in checks[check]["evidence"]
 
 
+def test_a_throttled_api_is_not_told_to_be_the_wrong_url(
+    capsys: pytest.CaptureFixture[str], account: Emulator
+) -> None:
+    """A 429 whose Retry-After is past the client's wait on GET /campaigns at /api/v1 said
+    "this URL does not serve the Upcall v1 API", and every check was skipped as "the base
+    URL does not serve /campaigns": it does, it is throttling."""
+    account.faults.add_rule("retry-after-huge", "GET", "/campaigns")
+    code, checks = doctor(capsys)
+    assert code == 1
+    evidence = checks["base-url"]["evidence"]
+    assert checks["base-url"]["verdict"] == "FAIL" and "does not serve" not in evidence
+    assert evidence.endswith("more than the 60 s this client waits; run doctor again later")
+    said = "not checked: GET /campaigns answered HTTP 429 (the API is throttling)"
+    assert checks["token"]["evidence"] == checks["links"]["evidence"] == said
+
+
 def test_rate_limit_headers_are_reported(
     capsys: pytest.CaptureFixture[str], account: Emulator
 ) -> None:

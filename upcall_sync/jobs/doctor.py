@@ -217,9 +217,19 @@ class _Doctor:
             self.blocked = "the token was refused"
             self._put("token", FAIL, f"{why}: {check}")
             return
+        if exc.status == 429 and self._served():
+            # throttled past the client's wait, at the API's path: not a wrong URL to fix
+            self.blocked = "GET /campaigns answered HTTP 429 (the API is throttling)"
+            self._put("base-url", FAIL, f"{exc.one_line()}; run doctor again later")
+            self._put("token", SKIP, f"not checked: {self.blocked}")
+            return
         self._put("base-url", FAIL, exc.one_line() + self._hint())
         self._put("token", SKIP, "not checked: the base URL does not serve /campaigns")
         self.blocked = "the base URL does not serve /campaigns"
+
+    def _served(self) -> bool:
+        """Whether the base URL's path is the API's (`/api/v1`): `_hint` has no better."""
+        return urlsplit(self.api.base_url).path.rstrip("/").endswith("/api/v1")
 
     def _redirected(self, status: int) -> str | None:
         """A redirect instead of data: how web apps answer a missing or wrong token (to a
