@@ -155,6 +155,29 @@ def test_fmt_names_a_file_that_is_not_yaml(
     assert bad.read_text() == "a: [1, 2\nb: 3\n"
 
 
+def test_a_file_that_is_not_yaml_does_not_stop_the_others(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The first file that did not load ended the run: the files after it were neither
+    checked nor formatted (a Helm template staged beside a manifest left the manifest as
+    it was), and a second bad file was told only once the first was fixed."""
+    (tmp_path / "a.yaml").write_text("version:    1\n")
+    (tmp_path / "b.yaml").write_text("version: [\n")
+    (tmp_path / "c.yaml").write_text("a: b: c\n")
+    (tmp_path / "d.yaml").write_text("version:    1\n")
+    code, out, err = run_cli(capsys, "fmt", "--check", str(tmp_path))
+    assert code == 1
+    assert out.splitlines() == [str(tmp_path / "a.yaml"), str(tmp_path / "d.yaml")]
+    lines = err.splitlines()
+    assert lines[0] == "error: 2 files would be reformatted (run `upcall-sync fmt` on them)"
+    assert lines[1].startswith(f"{tmp_path / 'b.yaml'}:2:1: not valid YAML"), err
+    assert lines[2].startswith(f"{tmp_path / 'c.yaml'}:1:5: not valid YAML"), err
+    code, out, err = run_cli(capsys, "fmt", str(tmp_path))
+    assert code == 1
+    assert (tmp_path / "d.yaml").read_text() == "version: 1\n"
+    assert (tmp_path / "b.yaml").read_text() == "version: [\n"
+
+
 #: what a GitHub runner reads as a workflow command: a line whose first non-blank
 #: characters are `::` (the Action echoes fmt's and validate's output to the job log)
 _WORKFLOW_COMMAND = re.compile(r"^\s*::", re.M)

@@ -127,11 +127,17 @@ def fmt(
     (with --check, would change). Other YAML (a workflow) is left as it is, with a note."""
     import difflib
 
+    from upcall_sync.errors import ManifestError
     from upcall_sync.manifest.fmt import format_file, write, yaml_files
 
     changed = 0
+    problems = []  # a file that is not YAML: told with the others', the rest still done
     for path in yaml_files(need_paths(paths)):
-        result = format_file(path, manifests_only=True)
+        try:
+            result = format_file(path, manifests_only=True)
+        except ManifestError as exc:
+            problems.extend(exc.problems)
+            continue
         if result.skipped:  # as validate says it of a file it finds
             name = shown_name(str(path))
             print(f"note: skipped {name}: not a manifest (no manifest keys)", file=sys.stderr)
@@ -161,6 +167,9 @@ def fmt(
     if check and changed:
         s = "s" if changed != 1 else ""
         print_error(f"{changed:,} file{s} would be reformatted (run `upcall-sync fmt` on them)")
+    if problems:
+        raise ManifestError(problems)
+    if check and changed:
         raise typer.Exit(1)
 
 
