@@ -409,3 +409,23 @@ def test_yaml_that_is_not_a_manifest_is_left_as_it_is(
     assert manifest.read_text() == "version: 1\ncampaigns:\n  - name: Q3\n    pitch: hi\n"
     assert run_cli(capsys, "fmt", "--check", str(folder))[0] == 0
     assert run_cli(capsys, "validate", str(folder))[0] == 0  # the same files, the same reading
+
+
+def test_yaml_of_tags_of_its_own_is_skipped_as_not_a_manifest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """GitLab CI's `!reference` and CloudFormation's `!Sub` did not load with the safe
+    loader, so such a file was taken for a manifest and told "left as it is: formatting
+    would change what it means" instead of the note every other YAML of no manifest gets."""
+    gitlab = tmp_path / ".gitlab-ci.yml"
+    gitlab.write_text("stages: [a]\njob:\n    script:\n    - !reference [.setup, script]\n")
+    stack = tmp_path / "stack.yaml"
+    stack.write_text("Resources:\n    B:\n        Properties:\n            N: !Sub '${X}-y'\n")
+    before = {p: p.read_text() for p in (gitlab, stack)}
+    code, out, err = run_cli(capsys, "fmt", "--check", str(gitlab), str(stack))
+    assert (code, out) == (0, "")
+    assert err.splitlines() == [
+        f"note: skipped {gitlab}: not a manifest (no manifest keys)",
+        f"note: skipped {stack}: not a manifest (no manifest keys)",
+    ]
+    assert {p: p.read_text() for p in (gitlab, stack)} == before

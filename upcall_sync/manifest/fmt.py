@@ -223,17 +223,37 @@ def not_a_manifest(text: str) -> bool:
     """YAML with content, none of it a manifest's: no document is a mapping with a
     manifest's keys (validate's reading of a file it finds in a folder). A CI workflow,
     a compose file or a playbook is then left as it is, also when named (the pre-commit
-    hook names every staged YAML file). YAML that does not load is left to the
-    formatter, which names where."""
+    hook names every staged YAML file), and so is one of tags of its own (GitLab CI's
+    `!reference`, CloudFormation's `!Ref`: a manifest has none). YAML that does not
+    load is left to the formatter, which names where."""
     from upcall_sync.manifest.load import manifest_like
 
     try:
-        documents = [d for d in yaml.load_all(text, Loader=yaml.CSafeLoader) if d is not None]
+        documents = [d for d in yaml.load_all(text, Loader=_any_tag_loader()) if d is not None]
     except yaml.YAMLError:
         return False
     return bool(documents) and not any(
         isinstance(d, dict) and manifest_like(d.keys()) for d in documents
     )
+
+
+@functools.cache
+def _any_tag_loader() -> type:
+    """The safe loader, reading a value of a local tag (`!Ref x`) as the untagged value:
+    only which keys a document has is asked of it."""
+
+    class Loader(yaml.CSafeLoader):
+        pass
+
+    def untagged(loader: Any, _suffix: str, node: Any) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            return loader.construct_mapping(node, deep=True)
+        if isinstance(node, yaml.SequenceNode):
+            return loader.construct_sequence(node, deep=True)
+        return loader.construct_scalar(node)
+
+    Loader.add_multi_constructor("!", untagged)
+    return Loader
 
 
 def _first_line_break(text: str) -> str:
