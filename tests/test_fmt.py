@@ -326,11 +326,11 @@ def test_cr_line_endings_are_kept(tmp_path: Path, capsys: pytest.CaptureFixture[
     CRLF one stays CRLF: it was rewritten to LF, except where ruamel took a CR for part of
     a comment, which left a file of mixed endings."""
     path = tmp_path / "mac.yaml"
-    path.write_bytes(b"# top\rversion:   1\rb: 'x\r\r  y'  # end\r")
+    path.write_bytes(b"# top\rversion:   1\rsafety: 'x\r\r  y'  # end\r")
     assert run_cli(capsys, "fmt", str(path))[0] == 0
     after = path.read_bytes()
-    assert after == b"# top\rversion: 1\rb: 'x\r\r  y'  # end\r"
-    assert yaml.safe_load(after) == yaml.safe_load(b"version: 1\nb: 'x\n\n  y'\n")
+    assert after == b"# top\rversion: 1\rsafety: 'x\r\r  y'  # end\r"
+    assert yaml.safe_load(after) == yaml.safe_load(b"version: 1\nsafety: 'x\n\n  y'\n")
     assert comments(after.decode()) == ["# top", "# end"]
     assert run_cli(capsys, "fmt", "--check", str(path))[0] == 0
 
@@ -341,7 +341,7 @@ def test_a_diff_of_a_cr_file_ends_each_line(
     """`--diff` of a file of lone CR endings ends every line with LF too: a terminal
     returns to the start of the line at a lone CR, and the next diff line overwrote it."""
     path = tmp_path / "mac.yaml"
-    path.write_bytes(b"version:   1\rb: 2\r")
+    path.write_bytes(b"version:   1\rsafety: 2\r")
     code, out, _err = run_cli(capsys, "fmt", "--check", "--diff", str(path))
     assert code == 1
     assert "-version:   1\r\n+version: 1\r\n" in out, repr(out)
@@ -429,3 +429,38 @@ def test_yaml_of_tags_of_its_own_is_skipped_as_not_a_manifest(
         f"note: skipped {stack}: not a manifest (no manifest keys)",
     ]
     assert {p: p.read_text() for p in (gitlab, stack)} == before
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("compose.yml", 'version: "3.8"\nservices:\n    web:\n        image: nginx\n'),
+        (".readthedocs.yaml", "version: 2\nbuild:\n    os: ubuntu-22.04\n"),
+        (
+            ".circleci/config.yml",
+            "version: 2.1\njobs:\n    b:\n        docker:\n        -   image: x\n",
+        ),
+        ("dependabot.yml", "version: 2\nupdates:\n-   package-ecosystem: pip\n    directory: /\n"),
+        ("Chart.yaml", "apiVersion: v2\nname: web\nversion:    0.1.0\n"),
+        (
+            "ci.yml",
+            "on: push\ndefaults:\n    run:\n        shell: bash\njobs:\n    t:\n        steps: []\n",
+        ),
+    ],
+)
+def test_yaml_sharing_a_manifest_key_is_not_taken_for_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, text: str
+) -> None:
+    """Other tools' YAML shares `version:` or `defaults:` with a manifest (found by helper
+    b63): fmt takes a file for a manifest only by a `campaigns:` key or a manifest's keys
+    alone, stricter than validate (which errs on the side of reading a slip)."""
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    code, out, err = run_cli(capsys, "fmt", str(path))
+    assert (code, out) == (0, ""), err
+    assert path.read_text() == text
+    assert err == f"note: skipped {path}: not a manifest (no manifest keys)\n"
+    settings = tmp_path / "settings.yaml"  # a manifest of settings alone is still one
+    settings.write_text("version: 1\nsafety:\n    max_update_percent: 50\n")
+    assert run_cli(capsys, "fmt", str(settings))[:2] == (0, f"{settings}\n")
