@@ -3,8 +3,10 @@
 Layout only, through ruamel.yaml's round trip: indentation (mappings 2, sequences 4 with
 the dash at 2), spacing, trailing whitespace, one final newline. Line endings stay as the file's
 first one is (LF, or CRLF for every line; CR in a file with no LF). Quotes, key order,
-comments, flow or block style, a null's spelling (`null`, `~`), anchors and a leading
-`---` are kept (a long line is not re-wrapped; `...` document end markers are dropped).
+comments, flow or block style, a null's spelling (`null`, `~`), anchors (but an
+anchored null, written out at each use) and a leading `---` are kept (a long line is not
+re-wrapped; `...` document end markers are dropped, but after a document that is a bare
+scalar, where ruamel writes one).
 Every result is checked before it is used:
 
 - the meaning is unchanged: every document loads (YAML's safe loader) to the same
