@@ -446,6 +446,10 @@ def test_yaml_of_tags_of_its_own_is_skipped_as_not_a_manifest(
             "ci.yml",
             "on: push\ndefaults:\n    run:\n        shell: bash\njobs:\n    t:\n        steps: []\n",
         ),
+        # keys alone near a manifest's (contact_list, patch), none of them one
+        (".github/ISSUE_TEMPLATE/config.yml", "contact_links:\n-   name: Help\n    url: x\n"),
+        ("kustomization.yaml", "patches:\n-   path: p.yaml\n"),
+        ("paths.yaml", "paths:\n    /a:\n        get: {}\n"),
     ],
 )
 def test_yaml_sharing_a_manifest_key_is_not_taken_for_one(

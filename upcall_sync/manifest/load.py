@@ -58,15 +58,17 @@ def manifest_like(keys: Iterable[Any]) -> bool:
 
 def manifest_shaped(keys: Iterable[Any]) -> bool:
     """`fmt`'s reading, stricter than `manifest_like` (validate's): a `campaigns:` key (or
-    a slip of it), or a manifest's keys alone (or slips of them). validate takes YAML
-    with any one manifest key for a manifest, so that a slip is an error rather than a
-    file skipped (and its campaigns archived by --prune); fmt only lays files out, and
-    other tools' YAML shares `version:` or `defaults:` (compose, CircleCI, Read the Docs,
-    dependabot, a workflow's `defaults:`): such a file is not fmt's to rewrite."""
+    a slip of it), or a manifest's keys alone (written any way: `prune-scope:`). validate
+    takes YAML with any one manifest key for a manifest, so that a slip is an error rather
+    than a file skipped (and its campaigns archived by --prune); fmt only lays files out,
+    and other tools' YAML shares `version:` or `defaults:` (compose, CircleCI, Read the
+    Docs, dependabot, a workflow's `defaults:`), or has keys alone that are near a
+    manifest's (an issue template's `contact_links:`, Kustomize's `patches:`, OpenAPI's
+    `paths:`): such a file is not fmt's to rewrite."""
     names = [key for key in keys if isinstance(key, str)]
     if any(difflib.get_close_matches(_folded(n), ["campaigns"], cutoff=0.88) for n in names):
         return True
-    return bool(names) and all(map(_slip_of_a_manifest_key, names))
+    return bool(names) and all(_folded(name) in MANIFEST_KEYS for name in names)
 
 
 def _folded(key: str) -> str:
