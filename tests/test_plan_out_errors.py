@@ -127,6 +127,7 @@ def test_an_option_taken_for_the_out_name_is_refused(
     ("value", "says"),
     [
         ("", "is empty (an unset variable?): give the folder to write to"),
+        (" ", "is empty (an unset variable?): give the folder to write to"),
         ("-", "- is not a folder: without --out, one manifest goes to stdout"),
     ],
 )

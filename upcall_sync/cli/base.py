@@ -125,8 +125,9 @@ def written_name(value: str | None) -> str | None:
 def written_folder(value: str | None) -> str | None:
     """`export --out`'s folder, as `written_name`; neither empty (`--out "$DIR"` with DIR
     unset wrote the manifests into the working directory) nor `-` (it made a folder
-    named `-`: stdout is export without --out)."""
-    if value == "":
+    named `-`: stdout is export without --out); blank (`--out " "`) is empty, as for
+    plan --out (it made a folder named ` `)."""
+    if value is not None and not value.strip():
         raise typer.BadParameter("is empty (an unset variable?): give the folder to write to")
     if value == "-":
         raise typer.BadParameter("- is not a folder: without --out, one manifest goes to stdout")
