@@ -263,6 +263,24 @@ def test_a_throttled_api_is_not_told_to_be_the_wrong_url(
     assert checks["token"]["evidence"] == checks["links"]["evidence"] == said
 
 
+@pytest.mark.parametrize("status", ["500", "503"])
+@pytest.mark.usefixtures("fast_cli_backoff")
+def test_a_server_error_storm_is_not_told_to_be_the_wrong_url(
+    capsys: pytest.CaptureFixture[str], account: Emulator, status: str
+) -> None:
+    """Every GET /campaigns at /api/v1 answered 503 through the client's retries: doctor
+    said "this URL does not serve the Upcall v1 API" and skipped every check as "the base
+    URL does not serve /campaigns", as it did of a 429 past the client's wait."""
+    account.faults.add_rule(status, "GET", "/campaigns", count=1000)
+    code, checks = doctor(capsys)
+    assert code == 1
+    evidence = checks["base-url"]["evidence"]
+    assert checks["base-url"]["verdict"] == "FAIL" and "does not serve" not in evidence
+    assert f"HTTP {status}" in evidence and evidence.endswith("; run doctor again later")
+    said = f"not checked: GET /campaigns answered HTTP {status} (a server error)"
+    assert checks["token"]["evidence"] == checks["links"]["evidence"] == said
+
+
 def test_rate_limit_headers_are_reported(
     capsys: pytest.CaptureFixture[str], account: Emulator
 ) -> None:

@@ -217,9 +217,12 @@ class _Doctor:
             self.blocked = "the token was refused"
             self._put("token", FAIL, f"{why}: {check}")
             return
-        if exc.status == 429 and self._served():
-            # throttled past the client's wait, at the API's path: not a wrong URL to fix
-            self.blocked = "GET /campaigns answered HTTP 429 (the API is throttling)"
+        status = exc.status or 0
+        if (status == 429 or status >= 500) and self._served():
+            # throttled past the client's wait, or a server error through every retry (a
+            # 503 storm), at the API's path: not a wrong URL to fix
+            why = "the API is throttling" if status == 429 else "a server error"
+            self.blocked = f"GET /campaigns answered HTTP {status} ({why})"
             self._put("base-url", FAIL, f"{exc.one_line()}; run doctor again later")
             self._put("token", SKIP, f"not checked: {self.blocked}")
             return
