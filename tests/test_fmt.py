@@ -399,7 +399,10 @@ def test_yaml_that_is_not_a_manifest_is_left_as_it_is(
     code, out, err = run_cli(capsys, "fmt", "--check", str(folder), str(typo), str(playbook))
     assert code == 1
     assert out.splitlines() == [str(manifest), str(typo)]
-    assert f"note: skipped {folder / 'ci.yml'}: not a manifest (no manifest keys)" in err
+    assert (
+        f"note: skipped {folder / 'ci.yml'}: not a manifest (no campaigns: key, nor a manifest's keys alone)"
+        in err
+    )
     assert f"note: skipped {playbook}: not a manifest" in err
 
     code, out, err = run_cli(capsys, "fmt", str(folder / "ci.yml"), str(playbook), str(manifest))
@@ -425,8 +428,8 @@ def test_yaml_of_tags_of_its_own_is_skipped_as_not_a_manifest(
     code, out, err = run_cli(capsys, "fmt", "--check", str(gitlab), str(stack))
     assert (code, out) == (0, "")
     assert err.splitlines() == [
-        f"note: skipped {gitlab}: not a manifest (no manifest keys)",
-        f"note: skipped {stack}: not a manifest (no manifest keys)",
+        f"note: skipped {gitlab}: not a manifest (no campaigns: key, nor a manifest's keys alone)",
+        f"note: skipped {stack}: not a manifest (no campaigns: key, nor a manifest's keys alone)",
     ]
     assert {p: p.read_text() for p in (gitlab, stack)} == before
 
@@ -464,7 +467,10 @@ def test_yaml_sharing_a_manifest_key_is_not_taken_for_one(
     code, out, err = run_cli(capsys, "fmt", str(path))
     assert (code, out) == (0, ""), err
     assert path.read_text() == text
-    assert err == f"note: skipped {path}: not a manifest (no manifest keys)\n"
+    assert (
+        err
+        == f"note: skipped {path}: not a manifest (no campaigns: key, nor a manifest's keys alone)\n"
+    )
     settings = tmp_path / "settings.yaml"  # a manifest of settings alone is still one
     settings.write_text("version: 1\nsafety:\n    max_update_percent: 50\n")
     assert run_cli(capsys, "fmt", str(settings))[:2] == (0, f"{settings}\n")

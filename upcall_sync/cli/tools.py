@@ -138,9 +138,10 @@ def fmt(
         except ManifestError as exc:
             problems.extend(exc.problems)
             continue
-        if result.skipped:  # as validate says it of a file it finds
+        if result.skipped:  # as validate says it of a file it finds, for fmt's reading
             name = shown_name(str(path))
-            print(f"note: skipped {name}: not a manifest (no manifest keys)", file=sys.stderr)
+            why = "no campaigns: key, nor a manifest's keys alone"
+            print(f"note: skipped {name}: not a manifest ({why})", file=sys.stderr)
             continue
         if result.refused:
             print(f"{shown_path(str(path))}: left as it is: {result.refused}", file=sys.stderr)
