@@ -190,6 +190,14 @@ def cli_env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
     return point_cli_at(emulator, monkeypatch)
 
 
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The test's own folder as the working directory (manifests and CSVs are read
+    relative to it, and a numbers_csv must lie inside it)."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
 @contextlib.contextmanager
 def cli_emulator(monkeypatch: pytest.MonkeyPatch, cwd: Path) -> Iterator[Emulator]:
     """A fresh emulator (fault-free, the confirmed numbers) that the in-process CLI

@@ -13,16 +13,12 @@ from .conftest import run_cli
 
 
 def test_a_too_long_retry_after_is_the_reason_apply_gives(
-    cli_env: Emulator,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
+    cli_env: Emulator, capsys: pytest.CaptureFixture[str], workdir: Path
 ) -> None:
     # the 429's field message ("Rate limit exceeded") replaced the reason: apply said
     # "... (HTTP 429)" of a change it never retried, and the reliability table's line
     # ("the server asks to wait 86400 s ...") was never shown
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "m.yaml").write_text(
+    (workdir / "m.yaml").write_text(
         "version: 1\ncampaigns:\n  - name: a\n    pitch: p\n    language: en\n"
     )
     cli_env.faults.add_rule("retry-after-huge", "POST", "/campaigns")

@@ -68,14 +68,11 @@ def test_a_plan_out_among_the_manifests_is_refused_before_anything_is_read(
 
 
 def test_a_plan_file_name_with_a_line_break_is_shown_whole(
-    cli_env: Emulator,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
+    cli_env: Emulator, capsys: pytest.CaptureFixture[str], workdir: Path
 ) -> None:
     # the name went into the message raw, and the one line kept its first line only:
     # "error: bad" (helper b61)
-    monkeypatch.chdir(tmp_path)
+    tmp_path = workdir
     (tmp_path / "bad\nplan.json").write_text("x")
     code, _out, err = run_cli(capsys, "show", "bad\nplan.json")
     assert (code, err) == (1, "error: bad\\nplan.json: not a plan file (not JSON, or cut short)\n")
@@ -95,17 +92,12 @@ def test_a_plan_file_name_with_a_line_break_is_shown_whole(
     ],
 )
 def test_an_option_taken_for_the_out_name_is_refused(
-    cli_env: Emulator,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    argv: list[str],
-    name: str,
+    cli_env: Emulator, capsys: pytest.CaptureFixture[str], workdir: Path, argv: list[str], name: str
 ) -> None:
     """`plan --out --format json` saved the plan to a file named `--format` (and `--out
     --` to one named `--`), `export --out --overwrite` made a folder of that name: the
     value before them went missing (helper b61). Refused before anything is read."""
-    monkeypatch.chdir(tmp_path)
+    tmp_path = workdir
     (tmp_path / "m.yaml").write_text("version: 1\ncampaigns:\n  - name: a\n")
     before = len(cli_env.requests)
     code, out, err = run_cli(capsys, *argv)
