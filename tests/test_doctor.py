@@ -261,6 +261,15 @@ def test_a_throttled_api_is_not_told_to_be_the_wrong_url(
     assert evidence.endswith("more than the 60 s this client waits; run doctor again later")
     said = "not checked: GET /campaigns answered HTTP 429 (the API is throttling)"
     assert checks["token"]["evidence"] == checks["links"]["evidence"] == said
+    # and the summary says what to do: nothing to fix, run it again (it said "fix the
+    # FAILs first" of a FAIL that says to run doctor again later)
+    account.faults.add_rule("retry-after-huge", "GET", "/campaigns")
+    code, out, _err = run_cli(capsys, "doctor")
+    assert code == 1
+    assert out.splitlines()[-1].endswith(
+        "1 failed, 12 not checked. The API would not answer (throttled, or failing): run "
+        "doctor again later."
+    ), out
 
 
 @pytest.mark.parametrize("status", ["500", "503"])

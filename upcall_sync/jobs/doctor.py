@@ -224,6 +224,7 @@ class _Doctor:
             why = "the API is throttling" if status == 429 else "a server error"
             self.blocked = f"GET /campaigns answered HTTP {status} ({why})"
             self._put("base-url", FAIL, f"{exc.one_line()}; run doctor again later")
+            self.report.retry_later = True
             self._put("token", SKIP, f"not checked: {self.blocked}")
             return
         self._put("base-url", FAIL, exc.one_line() + self._hint())

@@ -59,6 +59,9 @@ class Check:
 class Report:
     api_url: str
     checks: list[Check] = field(default_factory=list)
+    #: the API would not answer (throttled past the client's wait, or 5xx through every
+    #: retry): nothing to fix in the setup, only to run again later
+    retry_later: bool = False
 
     @property
     def ok(self) -> bool:
@@ -106,6 +109,8 @@ def summary_line(report: Report) -> str:
         f"{total} checks: {counts[PASS]} passed, {warnings}, {counts[FAIL]} failed, "
         f"{counts[SKIP]} not checked. "
     )
+    if not report.ok and report.retry_later:
+        return line + "The API would not answer (throttled, or failing): run doctor again later."
     if not report.ok:
         return line + "The client's assumptions do not all hold here: fix the FAILs first."
     if counts[SKIP]:
