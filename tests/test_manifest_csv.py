@@ -148,7 +148,7 @@ def test_a_contacts_file_that_grows_while_read_is_cut_at_the_cap(
     (here / name).write_bytes(b"phone,first_name\n+16507991144,Joey\n")
     code, out, err = run_cli(capsys, "validate", "m.yaml")
     assert code == 1
-    message = f'"{name}" grew past the 1 MB limit for a contacts file while it was read'
+    message = f'"{name}" grew past the 1 MB limit for a numbers_csv while it was read'
     assert (out + err).splitlines() == [f"m.yaml:4:18: campaigns[0].numbers_csv: {message}"]
 
 

@@ -101,7 +101,7 @@ def read_contacts_file(
     except TooLarge:  # it was within the limit when opened
         problem = (
             f"{quote(result.display)} grew past the {csvload.MAX_CSV_BYTES // 1024 // 1024} MB "
-            "limit for a contacts file while it was read"
+            f"limit for a {ref.key} while it was read"
         )
         result.problems.append(Problem(ref.at, ref.ref, problem))
     except OSError as exc:
