@@ -273,6 +273,9 @@ class UpdateCampaign(_CampaignWrite):
     live_window: tuple[datetime | None, datetime | None] = field(
         default=(None, None), compare=False
     )
+    #: whether live_window was read (a fresh plan), so a date missing from it is
+    #: "no start", not "unchanged" (a loaded plan, which never read it)
+    live_window_known: bool = field(default=False, compare=False)
 
     def rows(self) -> tuple[FieldChange, ...]:
         return self.fields

@@ -497,6 +497,7 @@ def _update(
         live_id=lc.id,
         fields=tuple(rows),
         live_window=(lc.start_datetime, lc.end_datetime),
+        live_window_known=True,
         ready_after_numbers=any(r.name == "status" and r.after == "ready" for r in rows)
         and has_adds,
         sources={r.name: d.where(r.name) for r in rows},

@@ -451,6 +451,7 @@ def guard_pauses(
                 live_id=lc.id,
                 fields=(FieldChange("status", lc.status, "paused"),),
                 live_window=(lc.start_datetime, lc.end_datetime),
+                live_window_known=True,
                 sources={"status": d.where("status")},
                 kept=kept,
                 reason=f"{reason}; {aside_now}",

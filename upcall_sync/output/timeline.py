@@ -95,7 +95,11 @@ def _entry(change: Change) -> Entry | None:
     )
     status = rows.get("status")
     ready = status is not None and status.after == "ready"
-    kept = frozenset(side for side, row in (("start", start), ("end", end)) if row is None)
+    kept = frozenset(
+        side
+        for side, row in (("start", start), ("end", end))
+        if row is None and not change.live_window_known
+    )
     if start or end:
         return Entry(name, before, after, ready, "window moved", kept)
     if ready:

@@ -1,0 +1,61 @@
+"""Break-it b65: a team's first day (export, edit, plan, apply) against the emulator.
+
+The Markdown timeline of a fresh plan listed a campaign it sets ready, which has
+no window at all, as "start unchanged to end unchanged" (as if it had one the plan
+did not know: only a saved plan shown again does not know it), so a reviewer could
+not see that the campaign about to dial has no window.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from upcall_sync.emulator import Emulator
+
+from .conftest import run_cli
+
+MANIFEST = """\
+version: 1
+campaigns:
+  - name: Acme win-back
+    status: {status}
+    pitch: Win them back
+    numbers:
+      - {{phone: "+17075550104", first_name: Dana, last_name: Kim}}
+"""
+
+
+def _pending_then_ready(capsys: pytest.CaptureFixture[str], workdir: Path) -> Path:
+    manifest = workdir / "winback.yaml"
+    manifest.write_text(MANIFEST.format(status="pending"))
+    assert run_cli(capsys, "apply", "--auto-approve", "-q", ".")[0] == 0
+    manifest.write_text(MANIFEST.format(status="ready"))
+    return manifest
+
+
+def test_a_fresh_plan_lists_a_campaign_without_a_window_as_having_none(
+    cli_env: Emulator, capsys: pytest.CaptureFixture[str], workdir: Path
+) -> None:
+    _pending_then_ready(capsys, workdir)
+
+    code, out, err = run_cli(capsys, "plan", "-q", "--format", "markdown", ".")
+
+    assert code == 0, err
+    timeline = out.split("**Timeline**", 1)[1].split("<details>", 1)[0]
+    assert '- "Acme win-back" (set ready): no start to no end' in timeline, timeline
+    assert "unchanged" not in timeline.split("):", 1)[1], timeline
+
+
+def test_a_saved_plan_shown_again_still_says_unchanged(
+    cli_env: Emulator, capsys: pytest.CaptureFixture[str], workdir: Path
+) -> None:
+    _pending_then_ready(capsys, workdir)
+    saved = workdir / "ready.plan"
+    assert run_cli(capsys, "plan", "-q", "--out", str(saved), ".")[0] == 0
+
+    code, out, err = run_cli(capsys, "show", "--format", "markdown", str(saved))
+
+    assert code == 0, err
+    assert '- "Acme win-back" (set ready): start unchanged to end unchanged' in out, out
