@@ -3,7 +3,8 @@
 The Markdown timeline of a fresh plan listed a campaign it sets ready, which has
 no window at all, as "start unchanged to end unchanged" (as if it had one the plan
 did not know: only a saved plan shown again does not know it), so a reviewer could
-not see that the campaign about to dial has no window.
+not see that the campaign about to dial has no window. And the dial list said
+"the 1 number already in it start to be called".
 """
 
 from __future__ import annotations
@@ -59,3 +60,17 @@ def test_a_saved_plan_shown_again_still_says_unchanged(
 
     assert code == 0, err
     assert '- "Acme win-back" (set ready): start unchanged to end unchanged' in out, out
+
+
+def test_one_number_already_in_a_campaign_starts_to_be_called(
+    cli_env: Emulator, capsys: pytest.CaptureFixture[str], workdir: Path
+) -> None:
+    manifest = _pending_then_ready(capsys, workdir)
+    manifest.write_text(
+        manifest.read_text() + '      - {phone: "+16505550200", first_name: Hub, last_name: Spot}\n'
+    )
+
+    code, out, err = run_cli(capsys, "plan", "-q", ".")
+
+    assert code == 0, err
+    assert "1 added; the 1 number already in it starts to be called" in out, out

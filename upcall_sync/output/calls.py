@@ -21,8 +21,11 @@ def dialing_heading(dial: DialList) -> str:
     n = len(dial.added)
     text = f"campaign[{quoted(dial.campaign)}]{ident}, ready: {n:,} added"
     if dial.already:
-        s = "s" if dial.already != 1 else ""
-        text += f"; the {dial.already:,} number{s} already in it start to be called"
+        one = dial.already == 1
+        text += (
+            f"; the {dial.already:,} number{'' if one else 's'} already in it "
+            f"start{'s' if one else ''} to be called"
+        )
     return text
 
 
