@@ -4,7 +4,8 @@ The Markdown timeline of a fresh plan listed a campaign it sets ready, which has
 no window at all, as "start unchanged to end unchanged" (as if it had one the plan
 did not know: only a saved plan shown again does not know it), so a reviewer could
 not see that the campaign about to dial has no window. And the dial list said
-"the 1 number already in it start to be called".
+"the 1 number already in it start to be called". And validate named a number on
+the do-not-call list only once every other problem was fixed.
 """
 
 from __future__ import annotations
@@ -74,3 +75,27 @@ def test_one_number_already_in_a_campaign_starts_to_be_called(
 
     assert code == 0, err
     assert "1 added; the 1 number already in it starts to be called" in out, out
+
+
+def test_validate_names_a_listed_number_beside_the_other_problems(
+    capsys: pytest.CaptureFixture[str], workdir: Path
+) -> None:
+    (workdir / "m.yaml").write_text(
+        "version: 1\n"
+        'do_not_call: ["+14155550101"]\n'
+        "campaigns:\n"
+        "  - name: A\n"
+        "    numbers:\n"
+        '      - {phone: "+14155550101", first_name: Ana, last_name: Lopez}\n'
+        "  - name: B\n"
+        "    numbers:\n"
+        '      - {phone: "(707) 555-0104", first_name: Dana, last_name: Kim}\n'
+    )
+
+    code, _out, err = run_cli(capsys, "validate", "m.yaml")
+
+    assert code == 1
+    assert "m.yaml:6:9: numbers: +14155550101 (Ana Lopez)" in err, err
+    assert "is on the do-not-call list (+14155550101 at m.yaml:2:15)" in err, err
+    assert 'm.yaml:9:17: campaigns[1].numbers[0].phone: "(707) 555-0104"' in err, err
+    assert "2 problems found" in err, err

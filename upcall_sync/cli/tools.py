@@ -66,17 +66,19 @@ def validate(
     """Check manifests offline (no token needed): every problem, with file:line:col."""
     from upcall_sync.core.stopcalls import listed_problems
     from upcall_sync.errors import ManifestError, TokenFileError
-    from upcall_sync.manifest import load_manifests
+    from upcall_sync.manifest import load_what_validates
     from upcall_sync.manifest.tokencheck import token_problems
     from upcall_sync.output import annotations
 
     github = fmt is ValidateFormat.github
     try:
         with gc_paused():
-            state = load_manifests(need_paths(paths))
-        listed = listed_problems(state)
-        if listed:  # plan leaves these out; validate fails, so the PR check does
-            raise ManifestError(listed)
+            state, problems = load_what_validates(need_paths(paths))
+        # a listed number is reported beside the other problems, not after they are
+        # fixed (plan leaves these out; validate fails, so the PR check does)
+        problems = [*problems, *listed_problems(state)]
+        if problems:
+            raise ManifestError(problems)
         holding = token_problems(state, STATE.redactor)  # as plan refuses them, given a token
         if holding:
             raise ManifestError(holding)
