@@ -25,8 +25,7 @@ from upcall_sync.errors import (
 if TYPE_CHECKING:
     from upcall_sync.client import UpcallClient
     from upcall_sync.jobs.export import Export
-
-    pass
+    from upcall_sync.manifest.fmt import Formatted
 
 from upcall_sync.cli.base import (
     STATE,
@@ -127,46 +126,16 @@ def fmt(
     """Rewrite YAML manifests in one layout (like `terraform fmt`): layout only, never
     meaning or key order; comments and line endings kept. Prints the files it changed
     (with --check, would change). Other YAML (a workflow) is left as it is, with a note."""
-    import difflib
-
     from upcall_sync.errors import ManifestError
-    from upcall_sync.manifest.fmt import format_file, write, yaml_files
+    from upcall_sync.manifest.fmt import format_file, yaml_files
 
     changed = 0
     problems = []  # a file that is not YAML: told with the others', the rest still done
     for path in yaml_files(need_paths(paths)):
         try:
-            result = format_file(path, manifests_only=True)
+            changed += _laid_out(format_file(path, manifests_only=True), check, diff)
         except ManifestError as exc:
             problems.extend(exc.problems)
-            continue
-        if result.skipped:  # as validate says it of a file it finds, for fmt's reading
-            name = shown_name(str(path))
-            why = "no campaigns: key, nor a manifest's keys alone"
-            print(f"note: skipped {name}: not a manifest ({why})", file=sys.stderr)
-            continue
-        if result.refused:
-            print(f"{shown_path(str(path))}: left as it is: {result.refused}", file=sys.stderr)
-            continue
-        if not result.changed:
-            continue
-        changed += 1
-        shown = shown_path(str(path))  # a file name may hold a line break or start "::"
-        print(shown)
-        if diff:
-            with _no_workflow_commands():
-                sys.stdout.writelines(
-                    _ended(
-                        difflib.unified_diff(
-                            result.before.splitlines(True),
-                            result.after.splitlines(True),
-                            f"a/{shown_name(str(path))}",
-                            f"b/{shown_name(str(path))}",
-                        )
-                    )
-                )
-        if not check:
-            write(result)
     if check and changed:
         s = "s" if changed != 1 else ""
         print_error(f"{changed:,} file{s} would be reformatted (run `upcall-sync fmt` on them)")
@@ -174,6 +143,41 @@ def fmt(
         raise ManifestError(problems)
     if check and changed:
         raise typer.Exit(1)
+
+
+def _laid_out(result: Formatted, check: bool, diff: bool) -> bool:
+    """One file's part of `fmt`: its note, its name and diff when it changes (written
+    unless `check`); whether it changed."""
+    import difflib
+
+    from upcall_sync.manifest.fmt import write
+
+    path = str(result.path)
+    if result.skipped:  # as validate says it of a file it finds, for fmt's reading
+        why = "no campaigns: key, nor a manifest's keys alone"
+        print(f"note: skipped {shown_name(path)}: not a manifest ({why})", file=sys.stderr)
+        return False
+    if result.refused:
+        print(f"{shown_path(path)}: left as it is: {result.refused}", file=sys.stderr)
+        return False
+    if not result.changed:
+        return False
+    print(shown_path(path))  # a file name may hold a line break or start "::"
+    if diff:
+        with _no_workflow_commands():
+            sys.stdout.writelines(
+                _ended(
+                    difflib.unified_diff(
+                        result.before.splitlines(True),
+                        result.after.splitlines(True),
+                        f"a/{shown_name(path)}",
+                        f"b/{shown_name(path)}",
+                    )
+                )
+            )
+    if not check:
+        write(result)
+    return True
 
 
 def _ended(lines: Iterable[str]) -> Iterator[str]:

@@ -47,11 +47,7 @@ def manifest_like(keys: Iterable[Any]) -> bool:
     manifest (`owner:`). Other YAML may share a slip-like key (GitLab CI's `default:`)
     among keys of its own (`stages:`, its jobs): it is still skipped."""
     names = [key for key in keys if isinstance(key, str)]
-    if any(_folded(name) in MANIFEST_KEYS for name in names):
-        return True
-    # a slip of `campaigns:` (`campains:`, `Campaign:`), not a key that merely starts
-    # like it (`campaign_id:`, `campaign_ids:`: other YAML's own keys)
-    if any(difflib.get_close_matches(_folded(n), ["campaigns"], cutoff=0.88) for n in names):
+    if any(_folded(name) in MANIFEST_KEYS for name in names) or _names_campaigns(names):
         return True
     return bool(names) and all(map(_slip_of_a_manifest_key, names))
 
@@ -66,9 +62,15 @@ def manifest_shaped(keys: Iterable[Any]) -> bool:
     manifest's (an issue template's `contact_links:`, Kustomize's `patches:`, OpenAPI's
     `paths:`): such a file is not fmt's to rewrite."""
     names = [key for key in keys if isinstance(key, str)]
-    if any(difflib.get_close_matches(_folded(n), ["campaigns"], cutoff=0.88) for n in names):
+    if _names_campaigns(names):
         return True
     return bool(names) and all(_folded(name) in MANIFEST_KEYS for name in names)
+
+
+def _names_campaigns(names: list[str]) -> bool:
+    """Whether a key is `campaigns:` or a slip of it (`campains:`, `Campaign:`), not a key
+    that merely starts like it (`campaign_id:`, `campaign_ids:`: other YAML's own keys)."""
+    return any(difflib.get_close_matches(_folded(n), ["campaigns"], cutoff=0.88) for n in names)
 
 
 def _folded(key: str) -> str:
@@ -475,14 +477,10 @@ def _settings_that_validate(top: dict[str, Any], context: dict[str, Any]) -> Man
 #: what a campaign entry with a mistake must get right to still guard its campaign: the
 #: campaign it names (its name, its pinned id), and the caller ID a replacing pause sends
 _GUARD_KEYS = ("name", "id", "from_number")
+#: a numbers_csv and the keys that say how to read it
+_CSV_KEYS = ("numbers_csv", "numbers_csv_columns", "numbers_sheet", "numbers_csv_encoding")
 #: never kept of an entry with a mistake: its numbers (a pause reads the live ones)
-_NUMBER_KEYS = (
-    "numbers",
-    "numbers_csv",
-    "numbers_csv_columns",
-    "numbers_sheet",
-    "numbers_csv_encoding",
-)
+_NUMBER_KEYS = ("numbers", *_CSV_KEYS)
 
 
 def _valid(settings: dict[str, Any], context: dict[str, Any]) -> bool:
@@ -524,7 +522,7 @@ def _numbers_source(item: object, context: dict[str, Any]) -> CampaignSpec | Non
     with the entry's: the mistakes of one validate run, not one after the other)."""
     if not isinstance(item, LocDict):
         return None
-    source = {k: item[k] for k in _NUMBER_KEYS[1:] if k in item}
+    source = {k: item[k] for k in _CSV_KEYS if k in item}
     try:
         return CampaignSpec.model_validate({"name": "numbers", **source}, context=context)
     except ValidationError:

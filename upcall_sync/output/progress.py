@@ -388,7 +388,7 @@ class ReadBar:
             self._task,
             completed=now.read,
             total=now.total,
-            pages=now.pages() if now.paged else now.requests_sent(),
+            pages=now.pages(),
             rate=f"{now.rate:,.1f} req/s",
             eta=f"eta {duration(now.eta)}" if now.eta is not None else "",
             throttle=_markup_safe(now.throttle),
