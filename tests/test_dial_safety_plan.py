@@ -442,3 +442,33 @@ def test_a_live_phone_typed_with_a_dialing_prefix_is_still_the_listed_number(
     )
     [pause] = [c for c in p.changes if isinstance(c, UpdateCampaign)]
     assert [(r.name, r.before, r.after) for r in pause.fields] == [("status", "ready", "paused")]
+
+
+def test_people_a_campaign_going_ready_holds_outside_the_manifests_are_named() -> None:
+    """Joey was added in the dashboard: setting A ready calls him too, and no reviewer of
+    the manifests has seen him, so the dial list names him (text, Markdown, JSON)."""
+    p = plan(state(camp("A", JANIE, status="ready")), live({"1": [JANIE, JOEY]}, [JANIE, JOEY]))
+    [dial] = p.dialing
+    assert (dial.added, dial.already, dial.not_in_manifests) == ((), 2, (JOEY,))
+    shown = text(p).splitlines()
+    at = shown.index(
+        "      ! 1 of them is not in the manifests (added outside upcall-sync) and will be "
+        "called too:"
+    )
+    assert shown[at + 1] == f"          {JOEY.label}"
+    out = io.StringIO()
+    render_markdown(p, out)
+    assert f"    - {JOEY.label}\n" in out.getvalue()
+    assert dial.to_dict()["not_in_manifests"] == [JOEY.to_dict()]
+    assert type(dial).from_dict(dial.to_dict()) == dial
+
+
+def test_a_campaign_already_ready_names_nobody_outside_the_manifests() -> None:
+    """Joey is already being called: the plan starts nothing for him."""
+    p = plan(
+        state(camp("A", JANIE, PRIYA, status="ready")),
+        live({"1": [JANIE, JOEY]}, [JANIE, JOEY], status="ready"),
+    )
+    [dial] = p.dialing
+    assert (dial.added, dial.already, dial.not_in_manifests) == ((PRIYA,), 0, ())
+    assert "not in the manifests (added outside" not in text(p)

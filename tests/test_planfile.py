@@ -516,3 +516,28 @@ def test_a_plan_file_s_base_url_is_escaped_when_shown(
     err = _refused(cli_env, capsys, plan_file)
     assert "\x1b" not in err and "\x07" not in err
     assert "EVIL" in err  # named, escaped
+
+
+def test_a_number_added_by_hand_to_a_campaign_the_plan_makes_ready_refuses_it(
+    cli_env: Emulator, capsys: Capsys, tmp_path: Path
+) -> None:
+    """The reviewed plan sets pf-a ready with Joey in it. Someone then adds a person to
+    pf-a in the dashboard: no change of the plan differs (status pending -> ready), yet
+    applying it would call that person, whom no reviewer saw. Refused, naming them."""
+    pending = BASE.replace("pitch: one", "pitch: one\n    status: pending")
+    plan_file = _saved(cli_env, capsys, tmp_path, pending, pending.replace("pending", "ready"))
+    cid = _id(cli_env, "SELECT id FROM campaigns WHERE name = 'pf-a'")
+    client = connect(cli_env)
+    list_id = _id(cli_env, "SELECT id FROM lists WHERE name = 'pf'")
+    hand = client.create_contact(
+        list_id, ContactAttributes(phone="+14155550197", first_name="Late", last_name="Hand")
+    )
+    client.add_number(cid, hand.id)
+
+    err = _refused(cli_env, capsys, plan_file, "--auto-approve")
+
+    assert "does not match a fresh plan of its manifests" in err
+    assert 'campaign "pf-a" starts calling the 2 numbers already in it, not 1' in err
+    assert "+14155550197 (Late Hand): not in the manifests, nor in the plan file" in err
+    status = cli_env.store.sql("SELECT status FROM campaigns WHERE id = ?", (cid,))[0]
+    assert status["status"] == "pending"

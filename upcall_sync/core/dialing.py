@@ -5,7 +5,7 @@ newly added to its dial list. Pure, like `plan`; renderers show it, never derive
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,9 @@ class DialList:
     already: int = 0
     #: added person label -> the others at the same phone and extension in this campaign
     same_line: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: of `already`, the people the manifests do not list (added outside upcall-sync):
+    #: nobody reviewing the manifests sees them, so the plan names them
+    not_in_manifests: tuple[Contact, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -33,6 +36,7 @@ class DialList:
             "status": self.status,
             "added": [c.to_dict() for c in self.added],
             "already_in_campaign": self.already,
+            "not_in_manifests": [c.to_dict() for c in self.not_in_manifests],
             "same_line": {k: list(v) for k, v in dict(self.same_line).items()},
         }
 
@@ -44,6 +48,7 @@ class DialList:
             status=str(data.get("status") or ""),
             added=tuple(Contact.of(c) for c in data.get("added") or ()),
             already=int(data.get("already_in_campaign") or 0),
+            not_in_manifests=tuple(Contact.of(c) for c in data.get("not_in_manifests") or ()),
             same_line={str(k): tuple(v) for k, v in (data.get("same_line") or {}).items()},
         )
 
@@ -53,8 +58,10 @@ def dial_list(
     lc: LiveCampaign | None,
     adds: Sequence[Any],
     live_numbers: Sequence[LiveNumber],
+    unlisted: Iterable[Contact] = (),
 ) -> list[DialList]:
-    """The campaign's dial list entry, if it is or will be ready and gains someone."""
+    """The campaign's dial list entry, if it is or will be ready and gains someone;
+    `unlisted`: the campaign's live numbers the manifests do not list."""
     before = lc.status if lc is not None else ""
     status = d.fields.get("status", before if lc is not None else "pending")
     if status != "ready":
@@ -75,4 +82,5 @@ def dial_list(
         for c in added:
             if c.line_key in shared:
                 same[c.label] = tuple(x for x in at_line[c.line_key] if x != c.label)
-    return [DialList(d.name, lc.id if lc else None, status, added, already, same)]
+    outside = tuple(sorted(unlisted)) if already else ()
+    return [DialList(d.name, lc.id if lc else None, status, added, already, same, outside)]

@@ -269,7 +269,7 @@ class _Planner:
         if update is not None:
             self.changes.append(update)
             self.updated += 0 if update.finishes_create or reason else 1
-        self.dialing.extend(dial_list(d, lc, adds, live_numbers))
+        self.dialing.extend(dial_list(d, lc, adds, live_numbers, leftover.elements()))
         self.drift.count_extra(leftover)
         return update
 

@@ -51,7 +51,27 @@ def dialing_text(plan: Plan, show_all: bool, sample: int) -> list[str]:
                 "(--show-all-numbers lists them)"
             )
         lines.extend(f"      ! {warning}" for warning in _shared_lines(dial))
+        if dial.not_in_manifests:
+            lines.append(f"      ! {outside_heading(dial)}:")
+            outside = dial.not_in_manifests
+            shown_out = outside if show_all else outside[:sample]
+            lines.extend(f"          {c.label}" for c in shown_out)
+            if len(outside) > len(shown_out):
+                lines.append(
+                    f"          ... and {len(outside) - len(shown_out):,} more "
+                    "(--show-all-numbers lists them)"
+                )
     return [*lines, ""]
+
+
+def outside_heading(dial: DialList) -> str:
+    """The warning over the people a campaign that starts dialing holds and the
+    manifests do not list: no reviewer of the manifests has seen them."""
+    n = len(dial.not_in_manifests)
+    return (
+        f"{n:,} of them {'is' if n == 1 else 'are'} not in the manifests "
+        "(added outside upcall-sync) and will be called too"
+    )
 
 
 def _shared_lines(dial: DialList) -> list[str]:
@@ -108,6 +128,12 @@ def _dial_block(dial: DialList, escape: Callable[[str], str]) -> str:
         parts.append(f"  - ... and {len(dial.added) - SHOWN:,} more: run `upcall-sync plan`\n")
     hidden = {c.label for c in dial.added[SHOWN:]}
     parts.extend(_flagged(escape, k, v) for k, v in sorted(twice.items()) if k in hidden)
+    if dial.not_in_manifests:
+        outside = dial.not_in_manifests
+        parts.append(f"  - :warning: **{escape(outside_heading(dial))}:**\n")
+        parts.extend(f"    - {escape(c.label)}\n" for c in outside[:SHOWN])
+        if len(outside) > SHOWN:
+            parts.append(f"    - ... and {len(outside) - SHOWN:,} more: run `upcall-sync plan`\n")
     return "".join(parts)
 
 

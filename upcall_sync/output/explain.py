@@ -152,4 +152,28 @@ def plan_differences(saved: Plan, fresh: Plan) -> list[str]:
             lines.append(f"{kind} {address} is in a fresh plan but not in the plan file")
         else:
             lines.extend(f"{kind} {address}: {d}" for d in differences(old[key], new[key]))
+    return lines + dialing_differences(saved, fresh)
+
+
+def dialing_differences(saved: Plan, fresh: Plan) -> list[str]:
+    """Who a fresh plan would start calling that the plan file did not show: the numbers
+    already in a campaign that becomes ready (one added by hand since the plan was made
+    changes no change, yet its person would be called unreviewed)."""
+    old = {d.campaign: d for d in saved.dialing}
+    lines: list[str] = []
+    for dial in fresh.dialing:
+        before = old.get(dial.campaign)
+        name = f"campaign {quoted(dial.campaign)}"
+        if before is not None and dial.already != before.already:
+            lines.append(
+                f"{name} starts calling the {dial.already:,} numbers already in it, "
+                f"not {before.already:,} as in the plan file"
+            )
+        shown = set(before.not_in_manifests) if before is not None else set()
+        unseen = [c.label for c in dial.not_in_manifests if c not in shown]
+        if unseen:
+            lines.append(
+                f"{name} starts calling {', '.join(unseen)}: not in the manifests, "
+                "nor in the plan file"
+            )
     return lines
