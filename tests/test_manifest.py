@@ -203,6 +203,52 @@ def test_a_manifest_with_a_slip_in_every_key_is_read_not_skipped(
         assert len(load_manifests([tmp_path]).skipped) == 1
 
 
+@pytest.mark.parametrize(
+    "other",
+    [
+        # mkdocs.yml: a Python tag
+        "site_name: Acme\nmarkdown_extensions:\n  - pymdownx.emoji:\n"
+        "      emoji_index: !!python/name:material.extensions.emoji.twemoji\n",
+        "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties: {QueueName: !Sub x}\n",
+        "apiVersion: v1\nkind: ConfigMap\n---\napiVersion: v1\nkind: Secret\n",
+    ],
+    ids=["mkdocs", "cloudformation", "kubernetes-bundle"],
+)
+def test_a_directory_scan_skips_other_yaml_with_tags_or_documents_of_its_own(
+    tmp_path: Path, other: str
+) -> None:
+    """`validate .` in a repository with an mkdocs.yml, a CloudFormation template or a
+    Kubernetes bundle: YAML the manifest reader refuses (a tag, a second document),
+    none of whose documents has a manifest's key, is skipped as other YAML is."""
+    (tmp_path / "campaigns.yml").write_text("version: 1\ncampaigns: [{name: a}]\n")
+    (tmp_path / "other.yml").write_text(other)
+    state = load_manifests([tmp_path])
+    assert [c.name for c in state.campaigns] == ["a"]
+    assert [Path(s).name for s in state.skipped] == ["other.yml"]
+    with pytest.raises(ManifestError):  # named, it is read as a manifest: refused
+        load_manifests([tmp_path / "other.yml"])
+
+
+@pytest.mark.parametrize(
+    "tagged",
+    [
+        "version: 1\ncampaigns:\n  - name: a\n    pitch: !Sub hi\n",
+        "campains:\n  - {name: a, pitch: !Sub hi}\n",  # a slip, and a tag
+        "version: 1\ncampaigns: []\n---\nversion: 1\ncampaigns: []\n",
+        "jobs: {}\n---\nversion: 1\ncampaigns: []\n",  # a manifest as a later document
+        "!Foo\n- a list\n",  # not a mapping: no keys to ask
+    ],
+)
+def test_a_manifest_with_a_tag_or_a_second_document_is_still_an_error(
+    tmp_path: Path, tagged: str
+) -> None:
+    (tmp_path / "campaigns.yml").write_text("version: 1\ncampaigns: [{name: b}]\n")
+    (tmp_path / "other.yml").write_text(tagged)
+    with pytest.raises(ManifestError) as info:
+        load_manifests([tmp_path])
+    assert any("other.yml" in str(p.location) for p in info.value.problems)
+
+
 def test_env_vars_expand_and_escape(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # a numbers_csv must lie inside the working directory
     (tmp_path / "m.yaml").write_text(

@@ -223,13 +223,13 @@ _BREAKS = re.compile(r"\r\n?")
 
 def not_a_manifest(text: str) -> bool:
     """YAML with content, none of it a manifest's: no document is a mapping with a
-    `campaigns:` key or a manifest's keys alone (`load.manifest_shaped`: stricter than
+    `campaigns:` key or a manifest's keys alone (`shape.manifest_shaped`: stricter than
     validate's reading, since other tools' YAML shares `version:` and `defaults:`). A CI
     workflow, a compose file or a playbook is then left as it is, also when named (the
     pre-commit hook names every staged YAML file), and so is one of tags of its own
     (GitLab CI's `!reference`, CloudFormation's `!Ref`: a manifest has none). YAML that
     does not load is left to the formatter, which names where."""
-    from upcall_sync.manifest.load import manifest_shaped
+    from upcall_sync.manifest.shape import manifest_shaped
 
     try:
         documents = [d for d in yaml.load_all(text, Loader=_any_tag_loader()) if d is not None]

@@ -8,10 +8,9 @@ its `file:line:col`, a dotted path and a sentence a person understands.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import hashlib
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from upcall_sync.manifest.contacts_file import display_path, read_contacts_file
 from upcall_sync.manifest.contacts_header import ContactsRef
 from upcall_sync.manifest.merge import ManifestFile, merge
 from upcall_sync.manifest.messages import problems_of
+from upcall_sync.manifest.shape import another_tools_yaml, manifest_like
 from upcall_sync.manifest.spec import (
     MANIFEST_VERSION,
     CampaignSpec,
@@ -35,52 +35,6 @@ from upcall_sync.manifest.tokencheck import holds_token
 from upcall_sync.manifest.yamlload import LocDict, LocList, YamlError, read_yaml
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
-MANIFEST_KEYS = frozenset(ManifestSpec.model_fields)
-
-
-def manifest_like(keys: Iterable[Any]) -> bool:
-    """Whether a YAML mapping's keys are a manifest's: one of them is a manifest key
-    written any way (`Campaigns:`, `prune-scope:`) or a slip of `campaigns:`
-    (`campains:`), or every one is a slip of one. Such a file is read as a manifest, so
-    its slip is an error with a suggestion, not a file skipped (and its campaigns left
-    out of the plan, or archived by --prune) with a note, even beside a key of no
-    manifest (`owner:`). Other YAML may share a slip-like key (GitLab CI's `default:`)
-    among keys of its own (`stages:`, its jobs): it is still skipped."""
-    names = [key for key in keys if isinstance(key, str)]
-    if any(_folded(name) in MANIFEST_KEYS for name in names) or _names_campaigns(names):
-        return True
-    return bool(names) and all(map(_slip_of_a_manifest_key, names))
-
-
-def manifest_shaped(keys: Iterable[Any]) -> bool:
-    """`fmt`'s reading, stricter than `manifest_like` (validate's): a `campaigns:` key (or
-    a slip of it), or a manifest's keys alone (written any way: `prune-scope:`). validate
-    takes YAML with any one manifest key for a manifest, so that a slip is an error rather
-    than a file skipped (and its campaigns archived by --prune); fmt only lays files out,
-    and other tools' YAML shares `version:` or `defaults:` (compose, CircleCI, Read the
-    Docs, dependabot, a workflow's `defaults:`), or has keys alone that are near a
-    manifest's (an issue template's `contact_links:`, Kustomize's `patches:`, OpenAPI's
-    `paths:`): such a file is not fmt's to rewrite."""
-    names = [key for key in keys if isinstance(key, str)]
-    if _names_campaigns(names):
-        return True
-    return bool(names) and all(_folded(name) in MANIFEST_KEYS for name in names)
-
-
-def _names_campaigns(names: list[str]) -> bool:
-    """Whether a key is `campaigns:` or a slip of it (`campains:`, `Campaign:`), not a key
-    that merely starts like it (`campaign_id:`, `campaign_ids:`: other YAML's own keys)."""
-    return any(difflib.get_close_matches(_folded(n), ["campaigns"], cutoff=0.88) for n in names)
-
-
-def _folded(key: str) -> str:
-    return key.strip().lower().replace("-", "_").replace(" ", "_")
-
-
-def _slip_of_a_manifest_key(key: str) -> bool:
-    return _folded(key) in MANIFEST_KEYS or bool(
-        difflib.get_close_matches(key, MANIFEST_KEYS, cutoff=0.8)
-    )
 
 
 def find_manifests(
@@ -317,6 +271,9 @@ def _load(
         try:
             data, env_problems = read_yaml(str(path), display, environ=env)
         except YamlError as exc:
+            if not named and exc.other_yaml and another_tools_yaml(path, display):
+                skipped.append(display)  # mkdocs.yml's !!python/name, a Kubernetes bundle
+                continue
             problems.append(Problem(exc.location, "", exc.message))
             continue
         if not named and isinstance(data, LocDict) and not manifest_like(data):

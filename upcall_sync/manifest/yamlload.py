@@ -50,10 +50,13 @@ _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 class YamlError(Exception):
     """A problem reading YAML, at a location."""
 
-    def __init__(self, location: Location, message: str) -> None:
+    def __init__(self, location: Location, message: str, *, other_yaml: bool = False) -> None:
         super().__init__(f"{location}: {message}")
         self.location = location
         self.message = message
+        #: YAML that reads, but as no manifest is written (tags of its own, a second
+        #: document): a directory scan asks its keys whether it is another tool's file
+        self.other_yaml = other_yaml
 
 
 @dataclass(frozen=True)
@@ -295,7 +298,9 @@ class _Builder:
                 docs += 1
                 if docs > 1:
                     raise YamlError(
-                        self.loc(event), "a manifest file holds one YAML document; found a second"
+                        self.loc(event),
+                        "a manifest file holds one YAML document; found a second",
+                        other_yaml=True,
                     )
                 result, _size = self.node(next(events), events)
             elif isinstance(event, yaml.StreamEndEvent):
@@ -314,6 +319,7 @@ class _Builder:
                 self.loc(event),
                 f"YAML tag {shown} is not allowed in a manifest (only plain data: text, numbers, "
                 "booleans, lists and mappings)",
+                other_yaml=True,
             )
         return str(tag)
 

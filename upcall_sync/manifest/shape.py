@@ -1,0 +1,81 @@
+"""Which YAML files are manifests: the readings of a file's top keys that a directory
+scan (validate, plan) and `fmt` decide on. A slip of a manifest key must stay an error
+(a skipped manifest's campaigns would be left out, or archived by --prune), while other
+tools' YAML (a CI workflow, compose, mkdocs, a Kubernetes bundle) is left alone.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from upcall_sync.manifest.spec import ManifestSpec
+from upcall_sync.manifest.yamlload import MAX_FILE_BYTES, YamlError, read_manifest_bytes
+
+MANIFEST_KEYS = frozenset(ManifestSpec.model_fields)
+
+
+def manifest_like(keys: Iterable[Any]) -> bool:
+    """Whether a YAML mapping's keys are a manifest's: one of them is a manifest key
+    written any way (`Campaigns:`, `prune-scope:`) or a slip of `campaigns:`
+    (`campains:`), or every one is a slip of one. Such a file is read as a manifest, so
+    its slip is an error with a suggestion, not a file skipped (and its campaigns left
+    out of the plan, or archived by --prune) with a note, even beside a key of no
+    manifest (`owner:`). Other YAML may share a slip-like key (GitLab CI's `default:`)
+    among keys of its own (`stages:`, its jobs): it is still skipped."""
+    names = [key for key in keys if isinstance(key, str)]
+    if any(_folded(name) in MANIFEST_KEYS for name in names) or _names_campaigns(names):
+        return True
+    return bool(names) and all(map(_slip_of_a_manifest_key, names))
+
+
+def manifest_shaped(keys: Iterable[Any]) -> bool:
+    """`fmt`'s reading, stricter than `manifest_like` (validate's): a `campaigns:` key (or
+    a slip of it), or a manifest's keys alone (written any way: `prune-scope:`). validate
+    takes YAML with any one manifest key for a manifest, so that a slip is an error rather
+    than a file skipped (and its campaigns archived by --prune); fmt only lays files out,
+    and other tools' YAML shares `version:` or `defaults:` (compose, CircleCI, Read the
+    Docs, dependabot, a workflow's `defaults:`), or has keys alone that are near a
+    manifest's (an issue template's `contact_links:`, Kustomize's `patches:`, OpenAPI's
+    `paths:`): such a file is not fmt's to rewrite."""
+    names = [key for key in keys if isinstance(key, str)]
+    if _names_campaigns(names):
+        return True
+    return bool(names) and all(_folded(name) in MANIFEST_KEYS for name in names)
+
+
+def _names_campaigns(names: list[str]) -> bool:
+    """Whether a key is `campaigns:` or a slip of it (`campains:`, `Campaign:`), not a key
+    that merely starts like it (`campaign_id:`, `campaign_ids:`: other YAML's own keys)."""
+    return any(difflib.get_close_matches(_folded(n), ["campaigns"], cutoff=0.88) for n in names)
+
+
+def _folded(key: str) -> str:
+    return key.strip().lower().replace("-", "_").replace(" ", "_")
+
+
+def _slip_of_a_manifest_key(key: str) -> bool:
+    return _folded(key) in MANIFEST_KEYS or bool(
+        difflib.get_close_matches(key, MANIFEST_KEYS, cutoff=0.8)
+    )
+
+
+def another_tools_yaml(path: Path, display: str) -> bool:
+    """True when every document of a file the manifest reader refused for a tag or a
+    second document is a mapping sharing no key with a manifest (`manifest_like`, as for
+    plain YAML): composed only (node by node, no tag constructed, no alias expanded),
+    then only its top keys are asked. A manifest with a stray tag stays an error."""
+    try:
+        text = read_manifest_bytes(path, display, MAX_FILE_BYTES).decode("utf-8-sig")
+        documents = list(yaml.compose_all(text, Loader=yaml.CSafeLoader))
+    except (YamlError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    return bool(documents) and all(
+        isinstance(doc, yaml.MappingNode)
+        and not manifest_like(k.value for k, _v in doc.value if isinstance(k, yaml.ScalarNode))
+        for doc in documents
+    )
