@@ -225,3 +225,20 @@ def test_a_campaign_with_a_mistake_still_has_its_csv_checked(
     )
     code, output = _validate(capsys, here, b"phone,first_name\n+1555,Joey\n")
     assert code == 1 and "+1555" not in output
+
+
+def test_many_header_cells_without_a_name_are_one_line(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a sheet formatted out to a far column saves thousands of empty header cells
+    # before a last named one: one line says so, not one line per column
+    header = "phone,first_name," + "," * 2000 + "notes"
+    code, output = _validate(capsys, here, f"{header}\n+16507991144,Joey\n".encode())
+    assert code == 1
+    assert output.splitlines()[:2] == [
+        "n.csv:1:3: 2,000 columns have no name in the header: 3, 4, 5, 6, 7, 8, 9, 10 and "
+        "1,992 more",
+        'n.csv:1:2003: unknown column "notes"; expected one of phone, extension, first_name, '
+        "last_name, title, company, email, recipient, line1, line2, city, region, "
+        "postal_code, country",
+    ]

@@ -148,7 +148,12 @@ class HeaderReader:
             header.fields[indexes[0]] = name
         header.ignored = [i for i in range(len(cells)) if i not in claimed]
         if strict:
-            self.problems.extend(self._unknown(i, cells[i]) for i in header.ignored)
+            unnamed = [i for i in header.ignored if not cells[i].strip()]
+            if unnamed:  # one line, however many: a sheet formatted out to column XFD
+                self.problems.append(self._unnamed(unnamed))
+            self.problems.extend(
+                self._unknown(i, cells[i]) for i in header.ignored if cells[i].strip()
+            )
         elif header.ignored:
             self.warnings.append(self._ignored(header.ignored, cells))
         return None if self.problems else header
@@ -222,10 +227,17 @@ class HeaderReader:
             f"next to {self.ref.key}: {self.ref.key}_columns: {{{name}: {json.dumps(first)}}}",
         )
 
+    def _unnamed(self, indexes: list[int]) -> Problem:
+        at = self.where(self.line, indexes[0] + 1)
+        if len(indexes) == 1:
+            return Problem(at, "", f"{self.where.column(indexes[0])} has no name in the header")
+        shown = ", ".join(self.where.column(i).split()[1] for i in indexes[:_SHOWN_IGNORED])
+        if len(indexes) > _SHOWN_IGNORED:
+            shown += f" and {len(indexes) - _SHOWN_IGNORED:,} more"
+        return Problem(at, "", f"{len(indexes):,} columns have no name in the header: {shown}")
+
     def _unknown(self, index: int, cell: str) -> Problem:
         at = self.where(self.line, index + 1)
-        if not cell.strip():
-            return Problem(at, "", f"column {index + 1} has no name in the header")
         hint = suggest(column_key(cell), CSV_COLUMNS)
         return Problem(at, "", f"unknown column {excerpt(cell.strip())}{hint}")
 
