@@ -332,3 +332,36 @@ def test_blank_rows_above_a_sheets_header_are_skipped(
     code, out, err = run_cli(capsys, "validate", str(_manifest(here)))
     assert (code, out) == (1, "")
     assert err.splitlines()[0] == 'n.xlsx:Contacts!A5: phone: "+1 555" is not a valid phone number'
+
+
+def test_a_cell_stored_as_a_date_is_named_not_read_as_its_iso_text(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Excel turns `1-2` typed in a cell into a date: such a cell was read as
+    `2024-01-02T00:00:00` and sent as the person's name or postal code."""
+    import datetime
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in (
+        ["phone", "first_name", "postal_code", "line2"],
+        ["+16507991144", datetime.datetime(2024, 1, 2), datetime.date(2020, 3, 4), "x"],
+        ["+16507991145", "Ana", "02134", datetime.time(12, 30)],
+        ["+16507991146", "Rita", "02135", "Apt 3/4"],
+    ):
+        sheet.append(row)
+    book.save(here / "n.xlsx")
+    code, out, err = run_cli(capsys, "validate", str(_manifest(here)))
+    assert (code, out) == (1, "")
+    why = (
+        "the workbook stores this cell as a date or time, which no contact field is (a "
+        "spreadsheet app turns what was typed, such as 1-2 or 3/4, into a date); format the "
+        "column as text, type the value again and save the file"
+    )
+    assert err.splitlines() == [
+        f"n.xlsx:Sheet!B2: first_name: {why}",
+        f"n.xlsx:Sheet!C2: postal_code: {why}",
+        f"n.xlsx:Sheet!D3: line2: {why}",
+        "error: 3 problems found in the manifests",
+    ]

@@ -390,20 +390,7 @@ class _Reader:
             self.blank.append(row.number)
             return
         self.last = row.number
-        if not self.header.named <= len(cells) <= self.header.width:
-            self.problems.append(
-                Problem(
-                    self.where(row.number),
-                    "",
-                    f"row has {len(cells)} cell{'s' if len(cells) != 1 else ''} but the "
-                    f"header has {self.header.named}"
-                    + (
-                        " (a line of text, such as a report's footer: delete it)"
-                        if len(cells) == 1
-                        else ""
-                    ),
-                )
-            )
+        if self._misshapen(row.number, cells) or (row.dates and self._dated(row)):
             return
         values: dict[str, Any] = {}
         address: dict[str, Any] = {}
@@ -436,6 +423,37 @@ class _Reader:
             self.batch.append({**other, "phone": phone})
             self.lines.append(row.number)
             self.phone_columns.append(index)
+
+    def _misshapen(self, line: int, cells: list[str]) -> bool:
+        """A row of another width than the header's is a problem (True: it is one)."""
+        if self.header.named <= len(cells) <= self.header.width:
+            return False
+        self.problems.append(
+            Problem(
+                self.where(line),
+                "",
+                f"row has {len(cells)} cell{'s' if len(cells) != 1 else ''} but the "
+                f"header has {self.header.named}"
+                + (
+                    " (a line of text, such as a report's footer: delete it)"
+                    if len(cells) == 1
+                    else ""
+                ),
+            )
+        )
+        return True
+
+    def _dated(self, row: Row) -> bool:
+        """Each cell of a field that the workbook stores as a date is a problem: no contact
+        field is one, so the app turned what was typed into a date (True: there was one)."""
+        dated = [
+            (index, name)
+            for index, name in self.header.fields.items()
+            if index in row.dates and row.cells[index].strip()
+        ]
+        for index, name in dated:
+            self.problems.append(_dated(self.where(row.number, index + 1), name))
+        return bool(dated)
 
     def _more_phones(self, row: Row, values: dict[str, Any]) -> list[tuple[int, str]] | None:
         """A do-not-call row's phones in its other phone columns, and those Google joined
@@ -599,3 +617,15 @@ def contact_of_spec(spec: NumberSpec) -> Contact:
     values = dict(spec.__dict__)
     values["address"] = spec.address.__dict__ if spec.address is not None else None
     return Contact.of(values)
+
+
+def _dated(at: Location, name: str) -> Problem:
+    """A cell the workbook stores as a date or time: no contact field is one, so a
+    spreadsheet turned what was typed (`1-2`, `3/4`, `12:30`) into a date."""
+    return Problem(
+        at,
+        name,
+        "the workbook stores this cell as a date or time, which no contact field is (a "
+        "spreadsheet app turns what was typed, such as 1-2 or 3/4, into a date); format the "
+        "column as text, type the value again and save the file",
+    )

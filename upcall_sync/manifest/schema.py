@@ -244,6 +244,8 @@ _CSV_SECTION = [
     'reads `2134`). A number whose format shows a `+` before its digits (`"+"0`, `+0`,',
     '`"+1 "000-000-0000`: how a sheet keeps a phone\'s `+` on a number) is read as shown,',
     "`+14155550132`, not as a national number (which dialed another country's number).",
+    "A cell stored as a date or time (how a spreadsheet app keeps `1-2` or `3/4` as typed)",
+    "is an error naming it: no contact field is a date.",
     "A phone written in scientific notation (`1.65E+10`: how a spreadsheet shows a long",
     "number, and how a CSV saved from that view stores it) has lost its last digits; it is",
     "an error that says so, and is never read as a phone. A workbook written by a script",

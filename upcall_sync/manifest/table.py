@@ -18,6 +18,8 @@ class Row(NamedTuple):
     cells: list[str]
     #: 0-based columns whose cell a spreadsheet stored as a number (not text)
     numeric: frozenset[int] = frozenset()
+    #: 0-based columns whose cell a spreadsheet stored as a date or time (no contact field is)
+    dates: frozenset[int] = frozenset()
 
 
 class TableError(Exception):

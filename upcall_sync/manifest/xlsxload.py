@@ -230,7 +230,7 @@ def xlsx_rows(
             seen += len(values)
             if number > MAX_ROWS or seen > MAX_CELLS:
                 raise _too_big()
-            cells, numeric = _cells(values, width)
+            cells, numeric, dates = _cells(values, width)
             if held is not None and hidden and any(c.strip() for c in cells):
                 held.rows.append(number)
                 held.above = held.above or not width
@@ -245,7 +245,7 @@ def xlsx_rows(
                 pending = _note_columns(held, pending, cells, number)
             if len(cells) < width:
                 cells += [""] * (width - len(cells))
-            yield Row(number, cells, numeric)
+            yield Row(number, cells, numeric, dates)
     except TableError:
         raise
     except Exception:  # malformed sheet XML: say where, quote nothing
@@ -579,7 +579,9 @@ def _too_big() -> TableError:
     )
 
 
-def _cells(values: tuple[Any, ...], width: int = 0) -> tuple[list[str], frozenset[int]]:
+def _cells(
+    values: tuple[Any, ...], width: int = 0
+) -> tuple[list[str], frozenset[int], frozenset[int]]:
     """A row's cells as text. Past the header's `width`, only how many there are matters
     (such a row is an error that quotes nothing): a row reaching column XFD costs no
     16,384 conversions."""
@@ -591,10 +593,11 @@ def _cells(values: tuple[Any, ...], width: int = 0) -> tuple[list[str], frozense
             end = len(values)
             while end > width and _blank(values[end - 1]):  # stops at the last cell
                 end -= 1
-            text, kept = _cells(values[:width])
-            return text + [""] * (width - len(text)) + ["?"] * (end - width), kept
+            text, kept, dated = _cells(values[:width])
+            return text + [""] * (width - len(text)) + ["?"] * (end - width), kept, dated
     cells: list[str] = []
     numeric: set[int] = set()
+    dates: set[int] = set()
     for index, value in enumerate(values):
         if isinstance(value, bool):
             cells.append("TRUE" if value else "FALSE")
@@ -602,12 +605,18 @@ def _cells(values: tuple[Any, ...], width: int = 0) -> tuple[list[str], frozense
             numeric.add(index)
             cells.append(_number_text(value))
         elif isinstance(value, datetime | date | time):
+            dates.add(index)
             cells.append(value.isoformat())
         else:
             cells.append("" if value is None else str(value))
     while cells and not cells[-1].strip():
         cells.pop()
-    return cells, frozenset(i for i in numeric if i < len(cells))
+    count = len(cells)
+    return (
+        cells,
+        frozenset(i for i in numeric if i < count),
+        frozenset(i for i in dates if i < count),
+    )
 
 
 def _blank(value: Any) -> bool:
