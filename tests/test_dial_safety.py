@@ -1045,3 +1045,23 @@ def test_an_unsafe_plans_stop_says_it_sets_the_manifests_caller_id(
         [stop] = [line for line in out.splitlines() if 'campaign["Held"] (paused' in line]
         assert "done" in stop and 'from_number "+14155550100"' in stop, stop
         assert "the campaign's caller ID from now on" in stop, stop
+
+
+def test_a_do_not_call_csv_with_a_bad_row_still_stops_the_calls_of_its_good_rows(
+    examples: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Priya opted out in a CRM export whose other row a spreadsheet mangled: the apply
+    that the bad row refuses paused nothing (a file with a problem listed no phone),
+    while one bad `do_not_call:` entry leaves the others' stops (found by helper b68)."""
+    with _serving(monkeypatch) as emu:
+        assert run_cli(capsys, "apply", "--auto-approve", str(examples))[0] == 0
+        (examples / "optouts.csv").write_text("Phone Number\n00 1 555\n+1 (415) 555-0132\n")
+        with (examples / "campaigns.yaml").open("a") as f:
+            f.write("do_not_call_csv: optouts.csv\n")
+        code, out, err = run_cli(capsys, "validate", str(examples))
+        assert code == 1
+        assert "optouts.csv:2:1: phone: " in err and "on the do-not-call list" in err, err
+        code, out, err = run_cli(capsys, "apply", "--auto-approve", str(examples))
+        assert code == 1 and "optouts.csv:2:1: phone: " in err, out + err
+        assert "no plan could be made" in out, out
+        assert _status(emu, SURVEY) == "paused"

@@ -40,7 +40,12 @@ def test_a_two_phone_export_as_do_not_call_csv_lists_every_phone_of_a_row(
     manifest.write_text("version: 1\ndo_not_call_csv: optouts.csv\n" + _CAMPAIGN)
     code, _out, err = run_cli(capsys, "validate", "m.yaml")
     assert code == 1
-    assert err.splitlines() == ['optouts.csv:4:3: phone: "+1 555" is not a valid phone number']
+    assert err.splitlines() == [  # the rows that read are listed all the same
+        'm.yaml:6:9: numbers: +13125550176 (Marcus) in campaign "a" is on the do-not-call '
+        "list (+13125550176 at optouts.csv:2); remove it from the campaign",
+        'optouts.csv:4:3: phone: "+1 555" is not a valid phone number',
+        "error: 2 problems found in the manifests",
+    ]
     (here / "optouts.csv").write_text(
         "First Name,Phone Number,Mobile Phone Number\n"
         "Marcus,+1 415 555 0100,+1 312 555 0176\n"

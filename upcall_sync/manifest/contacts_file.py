@@ -108,7 +108,11 @@ def read_contacts_file(
         problem = f"{quote(result.display)} cannot be read: {exc.strerror}"
         result.problems.append(Problem(ref.at, ref.ref, problem))
     if result.problems:
-        result.numbers, result.digest = [], b""
+        # A do-not-call file keeps the rows that read: an apply its problems refuse still
+        # makes their stops (`load_what_validates`); a problem never refuses a stop.
+        result.digest = b""
+        if ref.key != "do_not_call_csv":
+            result.numbers = []
     elif path.suffix.lower() != ".xlsx":
         result.digest = hasher.digest()
     return result
@@ -532,16 +536,28 @@ class _Reader:
         self.batch, self.lines, self.phone_columns = [], [], []
         if not batch:
             return
+        listed = self.ref.key == "do_not_call_csv"
         try:
             specs = _NUMBERS.validate_python(batch, context=self.context)
         except ValidationError as exc:
             self.problems.extend(self._validation_problems(exc, lines, columns))
-            return
-        if not self.problems:
+            if not listed:
+                return
+            kept = [(s, line) for s, line in zip(batch, lines, strict=True) if self._reads(s)]
+            batch, lines = [s for s, _ in kept], [line for _, line in kept]
+            specs = _NUMBERS.validate_python(batch, context=self.context)
+        if not self.problems or listed:
             self.result.numbers.extend(
                 DesiredNumber(contact_of_spec(spec), self.where(line))
                 for spec, line in zip(specs, lines, strict=True)
             )
+
+    def _reads(self, values: dict[str, Any]) -> bool:
+        try:
+            _NUMBERS.validate_python([values], context=self.context)
+        except ValidationError:
+            return False
+        return True
 
     def _validation_problems(
         self, exc: ValidationError, lines: list[int], columns: list[int]
