@@ -32,7 +32,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from upcall_sync.core.model import ADDRESS_PARTS, Contact, DesiredNumber
 from upcall_sync.core.normalize import quote
-from upcall_sync.errors import Location, Problem, column_letters
+from upcall_sync.errors import Location, Problem
 from upcall_sync.manifest import csvload, xlsxload
 from upcall_sync.manifest.contacts_header import ContactsRef, Header, HeaderReader, Place
 from upcall_sync.manifest.csvload import csv_path, excerpt, open_regular_file
@@ -40,6 +40,7 @@ from upcall_sync.manifest.files import TooLarge
 from upcall_sync.manifest.messages import message
 from upcall_sync.manifest.spec import NumberSpec
 from upcall_sync.manifest.table import FileRefused, Row, TableError
+from upcall_sync.manifest.xlsxunseen import Hidden, refuse_unseen
 from upcall_sync.manifest.yamlload import expand_env
 
 CONTACTS_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx")
@@ -150,7 +151,7 @@ def _read_xlsx(path: Path, ref: ContactsRef, result: ContactsFile, reader: _Read
         book, name = xlsxload.open_sheet(fh, result.display, ref.sheet, ref.sheet_key)
         place = Place(result.display, name, shown=ref.sheet is not None)
         # an opt-out list reads hidden rows and columns: each is one more person not to call
-        held = None if ref.key == "do_not_call_csv" else xlsxload.Hidden()
+        held = None if ref.key == "do_not_call_csv" else Hidden()
         rows = xlsxload.xlsx_rows(book, name, result.display, held)
         sheets = len(book.worksheets)
         try:
@@ -178,7 +179,7 @@ def _read_xlsx(path: Path, ref: ContactsRef, result: ContactsFile, reader: _Read
                         reader.problems[index].location, "phone", _FORMULA_WITHOUT_RESULT
                     )
         if held is not None:  # refused with every other problem the sheet has, not alone
-            _refuse_hidden(result.problems, held, reader, place)
+            refuse_unseen(result.problems, held, reader, place)
 
 
 def _other_sheets(ref: ContactsRef, sheets: int) -> str:
@@ -190,133 +191,6 @@ def _other_sheets(ref: ContactsRef, sheets: int) -> str:
         f"; the workbook has {sheets} sheets and this is its first: to read another, add "
         f"next to {ref.key}: {ref.sheet_key}: <the sheet's name>"
     )
-
-
-def _refuse_hidden(
-    problems: list[Problem], held: xlsxload.Hidden, reader: _Reader, place: Place
-) -> None:
-    """A dialed sheet's hidden rows (said at the first), and each hidden column it reads,
-    in one line each: the problems of that column's cells below the header go (they
-    would quote what nobody reviewing the workbook sees; unhidden, it is read again)."""
-    if held.rows:
-        message = xlsxload.hidden_rows_message(held.rows, above=held.above)
-        problems.append(Problem(place(held.rows[0]), "", message))
-    refused: list[Problem] = []
-    for column, row in sorted(held.columns.items()):
-        name = reader.header.fields.get(column)
-        if name is not None:
-            message = xlsxload.hidden_column_message(place.column(column), name)
-            refused.append(Problem(place(row, column + 1), "", message))
-    if refused:
-        columns = {problem.location.column for problem in refused}
-        problems[:] = [
-            problem
-            for problem in problems
-            if problem.location.file != place.display
-            or problem.location.column not in columns
-            or problem.location.line <= reader.top
-        ]
-        problems.extend(refused)
-    _refuse_merged(problems, held.merged, reader, place)
-    _refuse_masked(problems, held.masked, reader, place)
-
-
-def _refuse_masked(
-    problems: list[Problem], masked: list[tuple[int, int]], reader: _Reader, place: Place
-) -> None:
-    """The cells of each column the sheet reads as a field whose number format shows
-    nothing of what they hold (`;;;`), in one line a column: their own problems go (they
-    would quote what nobody reviewing the workbook sees)."""
-    by_column: dict[int, list[int]] = {}
-    for row, column in masked:
-        if column - 1 in reader.header.fields:
-            by_column.setdefault(column, []).append(row)
-    if not by_column:
-        return
-    cells = {(row, column) for column, rows in by_column.items() for row in rows}
-    problems[:] = [
-        p
-        for p in problems
-        if p.location.file != place.display or (p.location.line, p.location.column) not in cells
-    ]
-    for column, rows in sorted(by_column.items()):
-        name = reader.header.fields[column - 1]
-        message = xlsxload.masked_message(column_letters(column), rows, name)
-        problems.append(Problem(place(rows[0], column), "", message))
-
-
-def _refuse_merged(
-    problems: list[Problem],
-    merged: list[tuple[int, int, int, int]],
-    reader: _Reader,
-    place: Place,
-) -> None:
-    """Each range of merged cells that covers a cell the sheet reads as a field (at the
-    header's row or below), or a header cell that names a column, in one line: the
-    problems of the cells they cover go (they would quote what nobody reviewing the
-    workbook sees; the header's all go, as one can name several columns), in one pass
-    over the problems (one pass a range took 109 s for 30,000 ranges)."""
-    refused: list[Problem] = []
-    heading = False  # whether a range covers a header cell that names a column
-    spans: dict[int, list[tuple[int, int]]] = {}  # 1-based column -> rows it covers
-    columns = {p.location.column for p in problems if p.location.file == place.display}
-    for low_col, low_row, high_col, high_row in merged:
-        names = [
-            name
-            for column, name in sorted(reader.header.fields.items())
-            if low_col <= column + 1 <= high_col
-            # the cells it covers in that column: all but the first cell of the range
-            and high_row >= max(low_row + (column + 1 == low_col), reader.top)
-        ]
-        named = low_row <= reader.top <= high_row and any(
-            cell.strip()
-            for column, cell in enumerate(reader.heading[low_col - 1 : high_col], low_col)
-            if (reader.top, column) != (low_row, low_col)
-            and column - 1 not in reader.header.fields  # else said as its field
-        )
-        if (not names and not named) or reader.blank_between(low_row, high_row):
-            continue  # nothing read under it, or nothing at all: shown as read
-        heading = heading or named
-        for column in columns:
-            if low_col <= column <= high_col:
-                spans.setdefault(column, []).append((low_row + (column == low_col), high_row))
-        first = f"{column_letters(low_col)}{low_row}"
-        last = f"{column_letters(high_col)}{high_row}"
-        message = xlsxload.merged_message(first, last, names, header=named)
-        refused.append(Problem(place(low_row, low_col), "", message))
-    covered = {column: _union(rows) for column, rows in spans.items()}
-    problems[:] = [
-        problem
-        for problem in problems
-        if problem.location.file != place.display
-        or not (
-            _within_rows(covered.get(problem.location.column), problem.location.line)
-            or (heading and problem.location.line == reader.top)
-        )
-    ]
-    problems.extend(refused)
-    if heading:  # a warning naming the columns it ignores would quote a covered one
-        reader.result.warnings.clear()
-
-
-def _union(spans: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
-    """Row spans (first, last) as the starts and ends of disjoint ones, in order."""
-    starts: list[int] = []
-    ends: list[int] = []
-    for low, high in sorted(spans):
-        if ends and low <= ends[-1] + 1:
-            ends[-1] = max(ends[-1], high)
-        elif low <= high:
-            starts.append(low)
-            ends.append(high)
-    return starts, ends
-
-
-def _within_rows(spans: tuple[list[int], list[int]] | None, line: int) -> bool:
-    if spans is None:
-        return False
-    at = bisect.bisect_right(spans[0], line) - 1
-    return at >= 0 and line <= spans[1][at]
 
 
 _FORMULA_WITHOUT_RESULT = (
@@ -357,6 +231,10 @@ class _Reader:
     @property
     def problems(self) -> list[Problem]:
         return self.result.problems
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return self.result.warnings
 
     def read(self, rows: Iterator[Row], where: Place) -> None:
         self.where = where

@@ -26,6 +26,7 @@ from upcall_sync.errors import Location
 from upcall_sync.manifest.table import XLS_MAGIC, Row, TableError
 from upcall_sync.manifest.xlsxstyle import masked as hidden_by_style
 from upcall_sync.manifest.xlsxstyle import masking_styles, plus_prefixes
+from upcall_sync.manifest.xlsxunseen import Hidden, hidden_rows_message
 
 _T = TypeVar("_T")
 
@@ -43,8 +44,6 @@ _FAR_ROW = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row\s[^<>]*?\br=[\"']0*([1-9][0-
 _NOT_A_WORKBOOK = "is not a readable .xlsx workbook (save it again from the spreadsheet app)"
 #: how much of a part's XML `_check_row_elements` reads at a time
 _CHUNK = 1 << 20
-#: hidden rows an error lists by number, before "and N more"
-_SHOWN_HIDDEN = 5
 #: Excel's column limit (XFD): a `<col>` range reaching past it hides nothing more
 MAX_COLUMNS = 16_384
 #: a column narrower than this many characters is as hidden: at Excel's default font it
@@ -52,29 +51,6 @@ MAX_COLUMNS = 16_384
 MIN_WIDTH = 0.1
 #: a row lower than this many points is as hidden: drawn less than a pixel high (96 dpi)
 MIN_HEIGHT = 0.75
-
-
-@dataclass
-class Hidden:
-    """What a dialed sheet hides that holds something (`xlsx_rows`): nobody reviewing the
-    workbook sees it, so the caller refuses the file, with every other problem it found."""
-
-    #: the hidden rows that hold anything, in order (none of them handed on)
-    rows: list[int] = field(default_factory=list)
-    #: whether one of them lies above the table (read, it would have been its header)
-    above: bool = False
-    #: each hidden column (0-based) that holds anything below the header -> the first row
-    #: where it does (the header's row for a column hidden only after the rows were read,
-    #: whose cells were not looked at)
-    columns: dict[int, int] = field(default_factory=dict)
-    #: each range of merged cells (min_col, min_row, max_col, max_row; 1-based) that covers
-    #: a cell of the header's row or below: an app shows the range's first cell across
-    #: it, while every cell it covers is read as saved (most often empty; or what a
-    #: hand or a script put there, which nobody sees)
-    merged: list[tuple[int, int, int, int]] = field(default_factory=list)
-    #: each cell (row, 1-based column) at the header's row or below that holds a value its
-    #: number format shows nothing of (`;;;`): it looks blank, and is read as saved
-    masked: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -460,70 +436,6 @@ def _quietly(rows: Iterator[_T]) -> Iterator[_T]:
         if values is None:
             return
         yield values
-
-
-def hidden_rows_message(rows: list[int], *, above: bool = False) -> str:
-    """The refusal of a dialed list whose sheet hides these rows (said at the first);
-    `above`: one of them lies above the table, where it would have been read as its header."""
-    shown = _listing([str(row) for row in rows])
-    one = len(rows) == 1
-    what = (
-        f"what {'it holds' if one else 'they hold'}, yet upcall-sync reads every row (a "
-        "hidden row above the table would be read as its header)"
-        if above
-        else f"{'this person' if one else 'these people'}, yet upcall-sync reads every row "
-        "and would dial them"
-    )
-    return (
-        f"{'row' if one else 'rows'} {shown} {'is' if one else 'are'} hidden in the workbook "
-        f"(by hand, in a collapsed group, by a filter, or at a height of 0): nobody reviewing "
-        f"the workbook sees {what}; unhide the {'row' if one else 'rows'}, or delete "
-        f"{'it' if one else 'them'}"
-    )
-
-
-def _listing(items: list[str]) -> str:
-    """`3`, `3 and 5`, `2, 3, 4, 5, 6 and 4 more`: the first _SHOWN_HIDDEN, then a count."""
-    listed = items[:_SHOWN_HIDDEN]
-    if len(items) > _SHOWN_HIDDEN:
-        listed.append(f"{len(items) - _SHOWN_HIDDEN:,} more")
-    return listed[0] if len(listed) == 1 else ", ".join(listed[:-1]) + " and " + listed[-1]
-
-
-def merged_message(first: str, last: str, names: list[str], *, header: bool = False) -> str:
-    """The refusal of a dialed list whose sheet merges cells it reads (`B2` to `B5`) as
-    these fields, or (`header`) as the name of a column."""
-    read = [f"each number's {' and '.join(names)}"] if names else []
-    if header:
-        read.append("a column's name in the header")
-    return (
-        f"cells {first}:{last} are merged: a spreadsheet app shows {first}'s value across "
-        f"them, yet upcall-sync reads each cell's own value as {' and as '.join(read)} (an "
-        "empty one, or one nobody reviewing the workbook sees); unmerge the cells and fill "
-        "each one"
-    )
-
-
-def masked_message(letters: str, rows: list[int], name: str) -> str:
-    """The refusal of a dialed list whose sheet's number format hides cells it reads."""
-    shown = _listing([f"{letters}{row}" for row in rows])
-    one = len(rows) == 1
-    return (
-        f"{'cell' if one else 'cells'} {shown} {'shows' if one else 'show'} nothing: "
-        f"{'its' if one else 'their'} number format (such as ;;;) hides what "
-        f"{'it holds' if one else 'they hold'}, yet upcall-sync reads "
-        f"{'it' if one else 'them'} as each number's {name}; give the cells a format that "
-        "shows them (General), or clear them"
-    )
-
-
-def hidden_column_message(column: str, name: str) -> str:
-    """The refusal of a dialed list whose sheet hides a column it reads (`column C`)."""
-    return (
-        f"{column} is hidden in the workbook (by hand, in a collapsed group, or at a width "
-        f"of 0), yet it is read as each number's {name}: nobody reviewing the workbook sees "
-        "what it holds; unhide the column, or delete it"
-    )
 
 
 def formula_cells(fh: BinaryIO, name: str, wanted: set[tuple[int, int]]) -> set[tuple[int, int]]:
