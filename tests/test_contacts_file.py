@@ -261,7 +261,8 @@ def test_the_entry_point_other_keys_read_through(here: Path) -> None:
     bad = read("notes.csv")
     [problem] = bad.problems
     assert str(problem) == (
-        "notes.csv:1: no phone column found among the header's 1 column: name it phone, use a "
+        "notes.csv:1: no phone column found among the header's 1 column (a title above the "
+        "header? The header must be the first row): name it phone, use a "
         "known export's header, or map it next to do_not_call_csv: do_not_call_csv_columns: "
         '{phone: "<header of the phone column>"}'
     )
@@ -317,4 +318,25 @@ def test_a_title_row_above_the_header_is_named_as_such_quoting_nothing(
         "n.csv:1: no phone column found among the header's 1 column (one cell, then empty "
         "ones: a title above the header, or a merged cell? The header must be the first row)"
     )
+    assert "Q3" not in line
+
+
+def test_a_title_row_of_one_cell_alone_above_the_header_is_named_too(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A workbook's title row holds one cell and nothing after it (b68: a Salesforce report
+    saved as .xlsx): the row is one column wide, yet the hint is the same."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Q3 call list"])
+    sheet.append(["First Name", "Last Name", "Phone"])
+    sheet.append(["Joey", "Smith", "+16507991144"])
+    book.save(here / "n.xlsx")
+    code, _out, err = run_cli(capsys, "validate", str(_manifest(here, "n.xlsx")))
+    assert code == 1
+    [line] = err.splitlines()
+    assert "no phone column found among the header's 1 column (a title above the header? " in (line)
     assert "Q3" not in line

@@ -197,6 +197,8 @@ class HeaderReader:
             " (one cell, then empty ones: a title above the header, or a merged cell? The "
             "header must be the first row)"
             if count == 1 and width > 1
+            else " (a title above the header? The header must be the first row)"
+            if count == 1
             else ""
         )
         return Problem(
