@@ -418,8 +418,8 @@ def test_many_merged_ranges_are_refused_in_one_pass_over_the_problems() -> None:
     from types import SimpleNamespace
 
     from upcall_sync.errors import Problem
-    from upcall_sync.manifest.xlsxunseen import _refuse_merged
     from upcall_sync.manifest.contacts_header import Header, Place
+    from upcall_sync.manifest.xlsxunseen import _refuse_merged
 
     class Counted(list[Problem]):
         passes = 0
