@@ -1065,3 +1065,28 @@ def test_a_do_not_call_csv_with_a_bad_row_still_stops_the_calls_of_its_good_rows
         assert code == 1 and "optouts.csv:2:1: phone: " in err, out + err
         assert "no plan could be made" in out, out
         assert _status(emu, SURVEY) == "paused"
+
+
+def test_a_number_sent_with_x_in_its_extension_is_not_added_again(
+    reading: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Earlier versions sent an extension column's "x204" as typed, and the API keeps it.
+    The manifest now reads it as 204 (either spelling): the live "x204" is that number,
+    not another line to add and call a second time."""
+    from upcall_sync.client import ContactAttributes
+
+    manifest = tmp_path / "m.yaml"
+    head = "version: 1\ncontact_list: ext\ncampaigns:\n  - name: Ext\n    pitch: hi\n"
+    manifest.write_text(head)
+    assert run_cli(capsys, "apply", "--auto-approve", "-q", str(manifest))[0] == 0
+    client = connect(reading)
+    list_id = client.create_list("ext").id
+    campaign_id = str(reading.store.sql("SELECT id FROM campaigns")[0]["id"])
+    typed = ContactAttributes(phone="+14155550132", extension="x204", first_name="Priya")
+    client.add_number(campaign_id, client.create_contact(list_id, typed).id)
+    assert client.list_numbers(campaign_id)[0].extension == "x204"
+    for spelled in ("204", "x204", "ext. 204"):
+        numbers = f'    numbers:\n      - {{phone: "+14155550132", extension: "{spelled}", '
+        manifest.write_text(head + numbers + "first_name: Priya}\n")
+        code, out, err = run_cli(capsys, "plan", "--detailed-exitcode", str(manifest))
+        assert code == 0, out + err

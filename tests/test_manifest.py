@@ -464,3 +464,18 @@ def test_loading_is_thread_safe_and_pure(tmp_path: Path) -> None:
         t.join()
     assert len({r.digest for r in results}) == 1
     assert os.environ.get("UPCALL_SYNC_TEST_UNSET") is None
+
+
+def test_an_extension_column_s_prefix_is_read_as_the_phone_s_is(tmp_path: Path) -> None:
+    """A CRM export's Ext column holds "x204": it is 204 (it was sent as "x204" and shown
+    as "xx204"), and written both ways at once, it is one extension, not a conflict."""
+    (tmp_path / "m.yaml").write_text(
+        "version: 1\ncampaigns:\n  - name: a\n    numbers:\n"
+        '      - {phone: "+14155550132", extension: "x204", first_name: Priya}\n'
+        '      - {phone: "+14155550133 ext. 7", extension: "#7", first_name: Ravi}\n'
+    )
+    [campaign] = load_manifests([tmp_path]).campaigns
+    assert [n.contact.label for n in campaign.numbers] == [
+        "+14155550132 x204 (Priya)",
+        "+14155550133 x7 (Ravi)",
+    ]

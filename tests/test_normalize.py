@@ -10,6 +10,7 @@ import pytest
 from upcall_sync.core.normalize import (
     HIDING,
     PhoneError,
+    extension_digits,
     format_datetime,
     lenient_phone,
     look_alike,
@@ -212,3 +213,26 @@ def test_visible_escapes_every_invisible_format_character() -> None:
     assert visible("Jo\u200bey") == "Jo\\u200bey"
     assert visible("x\U000e0041") == "x\\udb40\\udc41"
     assert visible("Zoë") == "Zoë"
+
+
+@pytest.mark.parametrize(
+    ("typed", "dialed"),
+    [
+        ("204", "204"),
+        ("x204", "204"),
+        ("X 204", "204"),
+        ("ext. 204", "204"),
+        ("Ext: 204", "204"),
+        ("extn 204", "204"),
+        ("extension 204", "204"),
+        ("#204", "204"),
+        (";ext=204", "204"),
+        ("0204", "0204"),  # a leading zero dials
+        ("", ""),
+        ("x", "x"),  # no digits: as typed
+        ("front desk", "front desk"),
+        ("204 or 205", "204 or 205"),
+    ],
+)
+def test_an_extension_field_reads_a_prefix_as_split_phone_does(typed: str, dialed: str) -> None:
+    assert extension_digits(typed) == dialed

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from upcall_sync.client import ContactRow, NumberRow
 from upcall_sync.core.model import Contact
-from upcall_sync.core.normalize import lenient_phone
+from upcall_sync.core.normalize import extension_digits, lenient_phone
 from upcall_sync.state.rows import (
     clean_contacts,
     known_contacts,
@@ -23,7 +23,7 @@ from upcall_sync.state.rows import (
 _SPACES = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
 # "e" and a combining acute accent spell a decomposed "é" (NFC composes them)
 _ALPHABET = st.sampled_from(
-    [*_SPACES, "\x00", "a", "Z", "0", "9", "+", "-", "é", "e", "\u0301", "\u200b"]
+    [*_SPACES, "\x00", "a", "Z", "0", "9", "+", "-", "é", "e", "\u0301", "\u200b", "x", "#"]
 )
 _VALUE = st.text(_ALPHABET, max_size=6)
 _PHONE = st.one_of(
@@ -49,7 +49,8 @@ def careful(values: tuple[str, ...]) -> Contact:
     """The mapping as specified, value by value."""
     clean = [unicodedata.normalize("NFC", v.rstrip()) for v in values]
     clean[0], typed = lenient_phone(clean[0])
-    clean[1] = clean[1] or typed  # an extension typed inside the phone, unless one is set
+    # an extension typed inside the phone, unless one is set; one set as "x204" is 204
+    clean[1] = extension_digits(clean[1]) or typed
     return Contact(*clean)
 
 
@@ -159,3 +160,17 @@ def test_every_fast_path_maps_a_page_like_the_careful_one(
     listed = live_list_contacts([ContactRow(str(i), v) for i, v in enumerate(rows)])
     assert [c.contact for c in listed] == want
     assert clean_contacts(rows) in (None, want)
+
+
+def test_an_extension_typed_with_a_prefix_reads_as_its_digits() -> None:
+    """Earlier versions sent an extension column's "x204" as typed, and the API keeps
+    it: read as 204, it is the number a manifest now spells 204 (or x204), not another
+    line to add and call again."""
+    for typed in ("x204", "ext. 204", "#204", "Ext: 204"):
+        values = ("+16505550100", typed, "Joey", *[""] * 11)
+        assert live_contact(values).extension == "204"
+        assert clean_contacts([values]) is None  # the page takes the careful path
+        [number] = live_numbers([NumberRow("1", "", values)])
+        [contact] = live_list_contacts([ContactRow("1", values)])
+        assert number.contact.extension == contact.contact.extension == "204"
+    assert live_contact(("+16505550100", "front desk", *[""] * 12)).extension == "front desk"

@@ -82,6 +82,20 @@ def normalize_phone(raw: str, region: str | None = None) -> str:
 _PLAIN_PHONE_CHARS = frozenset("+0123456789 ()-./\u00a0")
 
 
+#: an extension written with a prefix of its own, as CRM exports and people write one in
+#: an extension field ("x204", "ext. 5", "Ext: 12", "#9", ";ext=5"): its digits dial it
+_PREFIXED_EXTENSION = re.compile(r"(?:x|ext\.?|extn\.?|extension|#|;ext=)\s*:?\s*([0-9]+)", re.I)
+
+
+def extension_digits(text: str) -> str:
+    """An extension as dialed: `x204`, `ext. 204`, `#204` -> `204`, as `split_phone` reads
+    one written inside the phone; anything else as given."""
+    if not text or text.isdigit():
+        return text
+    prefixed = _PREFIXED_EXTENSION.fullmatch(text.strip())
+    return prefixed.group(1) if prefixed else text
+
+
 def may_have_extension(raw: str) -> bool:
     return not _PLAIN_PHONE_CHARS.issuperset(raw)
 

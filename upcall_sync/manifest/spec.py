@@ -30,6 +30,7 @@ from pydantic import (
 from upcall_sync.core.model import CAMPAIGN_STATUSES, CONTACT_FIELDS, CampaignStatus
 from upcall_sync.core.normalize import (
     PhoneError,
+    extension_digits,
     format_datetime,
     may_have_extension,
     normalize_phone,
@@ -91,7 +92,7 @@ def _extension_of_phone(data: Any, info: ValidationInfo) -> Any:
     explicit = data.get("extension")
     if explicit is None or explicit == "":
         return {**data, "extension": extension}
-    if isinstance(explicit, str) and explicit.strip() != extension:
+    if isinstance(explicit, str) and extension_digits(explicit.strip()) != extension:
         raise ValueError(
             f"phone {quote(phone)} has extension {quote(extension)}, but extension is "
             f"{quote(explicit)}; write the extension once"
@@ -159,6 +160,11 @@ def _id(value: Any) -> Any:
 
 
 Text = Annotated[str, Field(strict=True), AfterValidator(_rstrip)]
+#: an extension field: "x204" or "ext. 204" (a CRM export's Ext column) is 204, as one
+#: written inside the phone is
+Extension = Annotated[
+    str, Field(strict=True), AfterValidator(lambda v: extension_digits(_rstrip(v)))
+]
 Name = Annotated[
     str,
     Field(strict=True),
@@ -277,7 +283,9 @@ class NumberSpec(_Spec):
         "national forms need phone_region. Kept as E.164. An extension written in it "
         '("+1 415 555 0105 x7", ";ext=5", "ext. 9") goes to extension.'
     )
-    extension: Text | None = None
+    extension: Extension | None = Field(
+        None, description='Digits; "x204", "ext. 204" or "#204" is read as 204.'
+    )
     first_name: Text | None = None
     last_name: Text | None = None
     title: Text | None = None

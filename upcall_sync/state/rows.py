@@ -18,6 +18,7 @@ from upcall_sync.client import Campaign, CampaignNumber, ContactRow, ListContact
 from upcall_sync.core.model import Contact, LiveCampaign, LiveContact, LiveNumber
 from upcall_sync.core.normalize import (
     e164_match,
+    extension_digits,
     is_nfc,
     lenient_phone,
     nfc,
@@ -47,6 +48,7 @@ _TRAILING_SPACE = re.compile(r"\s(?:\x00|\Z)")
 _join = _SEP.join
 _new_contact = tuple.__new__
 _first = itemgetter(0)
+_second = itemgetter(1)
 
 
 def live_contact(values: tuple[str, ...]) -> Contact:
@@ -60,12 +62,18 @@ def live_contact(values: tuple[str, ...]) -> Contact:
     careful path, value by value.
     """
     joined = _join(values)
-    if _TRAILING_SPACE.search(joined) is None and is_nfc(joined) and e164_match(values[0]):
+    if (
+        _TRAILING_SPACE.search(joined) is None
+        and is_nfc(joined)
+        and e164_match(values[0])
+        and (not values[1] or values[1].isdigit())
+    ):
         return _new_contact(Contact, values)
     clean = [nfc(v.rstrip()) for v in values]
     clean[0], written = lenient_phone(clean[0])
-    if written and not clean[1]:  # the extension the phone was typed with is dialed
-        clean[1] = written
+    # the extension the phone was typed with is dialed; one typed "x204" is 204, as a
+    # manifest reads it (the API keeps extensions as sent: earlier versions sent "x204")
+    clean[1] = extension_digits(clean[1]) or written
     return Contact._make(clean)
 
 
@@ -81,7 +89,9 @@ def live_numbers(
     rows: list[NumberRow], known: Mapping[tuple[str, ...], Contact] | None = None
 ) -> list[LiveNumber]:
     """A page of rows as `live_number` makes each (its clean-row test inlined: a plan
-    maps tens of thousands of rows, one call per page instead of three per row).
+    maps tens of thousands of rows, one call per page instead of three per row; an
+    extension other than digits, "x204" as earlier versions sent it, takes the careful
+    path).
 
     `known` (`known_contacts`: the contacts the manifests want in this campaign) lends
     its Contact to a clean row equal to one: the live number then holds the desired
@@ -103,7 +113,10 @@ def live_numbers(
         LiveNumber(
             rid,
             (lend(values) or new(Contact, values))
-            if clean(joined := join(values)) is None and composed(joined) and phone(values[0])
+            if clean(joined := join(values)) is None
+            and composed(joined)
+            and phone(values[0])
+            and (not (ext := values[1]) or ext.isdigit())
             else careful(values),
             status,
         )
@@ -133,7 +146,10 @@ def live_list_contacts(rows: list[ContactRow]) -> list[LiveContact]:
         LiveContact(
             rid,
             new(Contact, values)
-            if clean(joined := join(values)) is None and composed(joined) and phone(values[0])
+            if clean(joined := join(values)) is None
+            and composed(joined)
+            and phone(values[0])
+            and (not (ext := values[1]) or ext.isdigit())
             else careful(values),
         )
         for rid, values in rows
@@ -151,6 +167,9 @@ def clean_contacts(rows: list[tuple[str, ...]]) -> list[Contact] | None:
         return None
     if not all(map(e164_match, map(_first, rows))):
         return None
+    extensions = "".join(map(_second, rows))
+    if extensions and not extensions.isdigit():
+        return None
     return list(map(_new_contact, repeat(Contact), rows))
 
 
@@ -159,7 +178,7 @@ def contact_of(item: CampaignNumber | ListContact) -> Contact:
     look-ups, a saved plan's check) as the Contact plans compare."""
     contact = Contact.of(item.model_dump())
     phone, written = lenient_phone(contact.phone)
-    return contact._replace(phone=phone, extension=contact.extension or written)
+    return contact._replace(phone=phone, extension=extension_digits(contact.extension) or written)
 
 
 def campaign_from_api(c: Campaign) -> LiveCampaign:
