@@ -493,6 +493,7 @@ class Applier:
         contact twice; what it says about it is not something to parse)."""
 
         timed_out = False
+        unknown: list[OutcomeUnknown] = []  # a POST sent whose answer was lost
 
         def attempt() -> str:
             nonlocal timed_out
@@ -506,6 +507,7 @@ class Applier:
                         self.late_commit_deadline = time.monotonic() + self.late_commit_window
                 return made
             except OutcomeUnknown as exc:
+                unknown.append(exc)
                 log.info("outcome unknown (%s); looking before retrying", exc.one_line())
                 found = lookup()
                 if found is None and exc.timed_out:
@@ -523,13 +525,29 @@ class Applier:
 
         # the client's one retry policy: backoff with jitter, bounded in time; the
         # applier's own stop event ends a wait (in-flight work finishes, nothing new)
-        return self.client.retry(
-            attempt,
-            retry_if=lambda e: isinstance(e, OutcomeUnknown),
-            max_attempts=self.lookup_attempts,
-            cancel=self.cancel,
-            annotate=False,
-        )
+        try:
+            return self.client.retry(
+                attempt,
+                retry_if=lambda e: isinstance(e, OutcomeUnknown),
+                max_attempts=self.lookup_attempts,
+                cancel=self.cancel,
+                annotate=False,
+            )
+        except Cancelled as exc:
+            if not unknown:
+                raise
+            # a stop while looking for a POST that was sent: not "not attempted", since
+            # it may have been (or still be) committed
+            lost = unknown[-1]
+            raise OutcomeUnknown(
+                f"{lost.one_line()}; interrupted while looking for it: it may still land, "
+                "and a re-run before it does makes a duplicate (README, "
+                "'Duplicates after a timeout')",
+                method=lost.method,
+                url=lost.url,
+                status=lost.status,
+                timed_out=lost.timed_out,
+            ) from exc
 
     def _watch_for_late_commit(self, lookup: Callable[[], str | None]) -> str | None:
         """Look again at growing intervals until the window ends: a write the server
