@@ -533,14 +533,19 @@ class Applier:
                 cancel=self.cancel,
                 annotate=False,
             )
-        except Cancelled as exc:
+        except (Cancelled, ApiUnreachable) as exc:
             if not unknown:
                 raise
             # a stop while looking for a POST that was sent: not "not attempted", since
             # it may have been (or still be) committed
+            why = "interrupted"
+            if isinstance(exc, ApiUnreachable):
+                why = "the API stopped answering"
+                with self._lock:  # the run stops all the same
+                    self.unreachable = self.unreachable or exc.one_line()
             lost = unknown[-1]
             raise OutcomeUnknown(
-                f"{lost.one_line()}; interrupted while looking for it: it may still land, "
+                f"{lost.one_line()}; {why} while looking for it: it may still land, "
                 "and a re-run before it does makes a duplicate (README, "
                 "'Duplicates after a timeout')",
                 method=lost.method,
