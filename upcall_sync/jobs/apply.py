@@ -15,17 +15,9 @@ that has not reached the API from starting once the run stopped), scheduled by
 `graphlib.TopologicalSorter`. A failed operation skips exactly what depends on
 it; everything else goes on (or, with `fail_fast`, nothing new starts).
 
-POSTs are never retried blindly: when a POST's outcome is unknown (timeout,
-reset, 5xx, a lost answer), the object is looked up with a filtered GET
-(comparing every detail) and the POST is repeated only if it is not there,
-with the client's own retry policy's waits. No decision rests on the wording
-of an API message: a refused number add is looked up too.
-
-A POST that timed out may still be committed after the look-up (a slow server,
-a proxy or a queue in between): when the first look finds nothing, apply looks
-again, at growing intervals, for `late_commit_window` seconds (by default the
-read timeout plus LATE_COMMIT_MARGIN) before it sends the POST again. Nothing
-without idempotency keys can make a duplicate impossible, so the convergence
+POSTs are never retried blindly (`jobs.posting`): when a POST's outcome is unknown,
+the object is looked up (and watched for a late commit) before it is sent again.
+Nothing without idempotency keys can make a duplicate impossible, so the convergence
 check (`duplicates.find_duplicates`) also looks for duplicates of what the run made.
 """
 
@@ -35,7 +27,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 from upcall_sync.client import (
     WORKERS_PER_SLOT,
@@ -63,7 +54,6 @@ from upcall_sync.errors import (
     ApiUnreachable,
     Cancelled,
     NotStarted,
-    OutcomeUnknown,
     TransportError,
     UpcallSyncError,
 )
@@ -78,6 +68,7 @@ from upcall_sync.jobs.answers import (
     retire_renamed,
     stored_as,
 )
+from upcall_sync.jobs.posting import Posts
 from upcall_sync.jobs.schedule import (
     PRIORITY,
     ApplyReport,
@@ -104,10 +95,6 @@ __all__ = ["PRIORITY", "Applier", "ApplyReport", "Listener", "Op", "Status", "ap
 log = logging.getLogger("upcall_sync.jobs.apply")
 
 
-#: seconds beyond the read timeout that a timed-out POST is watched for a late commit
-LATE_COMMIT_MARGIN = 5.0
-
-
 class Applier:
     """Runs one plan. `listener` hears about every operation as it ends."""
 
@@ -131,12 +118,14 @@ class Applier:
         # Stopping means: start nothing new. Operations in flight finish (their
         # lookups included), so this is not the client's own cancel event.
         self.cancel = cancel or threading.Event()
-        self.lookup_attempts = lookup_attempts
-        if late_commit_window is None:
-            late_commit_window = client.read_timeout + LATE_COMMIT_MARGIN
-        self.late_commit_window = late_commit_window
-        #: a POST was sent again after one timed out: until then, the first may land
-        self.late_commit_deadline = 0.0
+        #: every POST of the run: never sent twice blindly
+        self.posts = Posts(
+            client,
+            self.cancel,
+            lookup_attempts=lookup_attempts,
+            late_commit_window=late_commit_window,
+            on_unreachable=self._stop_unreachable,
+        )
         self.list_id: str | None = plan.contact_list_id
         self.campaign_ids: dict[str, str] = {
             c.campaign: c.live_id
@@ -207,7 +196,7 @@ class Applier:
         for op in self.ops:
             if op.status == "pending":
                 op.status = "not_attempted"
-        report.late_commit_deadline = self.late_commit_deadline
+        report.late_commit_deadline = self.posts.late_commit_deadline
         return report
 
     def _execute(self, op: Op) -> None:
@@ -252,7 +241,7 @@ class Applier:
     def _create_list(self, op: Op) -> str:
         name = self.plan.contact_list
         answers: list[ContactList] = []
-        made = self._post(
+        made = self.posts.send(
             op, lambda: noted(self.client.create_list(name), answers), self._find_list
         )
         self.list_id = op.live_id = made
@@ -269,7 +258,7 @@ class Applier:
         from_number = values.get("from_number")
         answers: list[Campaign] = []
         found: list[Campaign] = []  # read by a look-up after a lost answer
-        made = self._post(
+        made = self.posts.send(
             op,
             lambda: noted(self.client.create_campaign(campaign_attributes(values)), answers),
             lambda: self._find_campaign(
@@ -423,7 +412,7 @@ class Applier:
         person = change.contact
         list_id = self._list_id()
         answers: list[ListContact] = []
-        made = self._post(
+        made = self.posts.send(
             op,
             lambda: noted(
                 self.client.create_contact(list_id, contact_attributes(person)),
@@ -455,7 +444,7 @@ class Applier:
             contact_id = change.contact_id or self.contact_ids.get(person.person_key)
         if not contact_id:
             raise UpcallSyncError(f"no list contact for {person.label}")
-        made = self._post(
+        made = self.posts.send(
             op,
             lambda: self.client.add_number(campaign_id, contact_id),
             lambda: self._find_number(campaign_id, person),
@@ -478,96 +467,10 @@ class Applier:
 
     # -- duplicate-proof POST ------------------------------------------------------------
 
-    def _post(
-        self,
-        op: Op,
-        send: Callable[[], Any],
-        lookup: Callable[[], str | None],
-        *,
-        look_on_refusal: bool = False,
-    ) -> str:
-        """POST once; if its outcome is unknown, look before posting again (`op.resent`
-        records that it was sent again: the convergence check looks for its duplicate).
-
-        With `look_on_refusal`, a 400 is looked up too (the API refuses to add a
-        contact twice; what it says about it is not something to parse)."""
-
-        timed_out = False
-        unknown: list[OutcomeUnknown] = []  # a POST sent whose answer was lost
-
-        def attempt() -> str:
-            nonlocal timed_out
-            try:
-                if op.attempts:  # sent again after an unknown outcome: a duplicate may follow
-                    op.resent = True
-                op.attempts += 1
-                made = str(send().id)
-                if timed_out:  # sent again: the first may still land; look for it later
-                    with self._lock:
-                        self.late_commit_deadline = time.monotonic() + self.late_commit_window
-                return made
-            except OutcomeUnknown as exc:
-                unknown.append(exc)
-                log.info("outcome unknown (%s); looking before retrying", exc.one_line())
-                found = lookup()
-                if found is None and exc.timed_out:
-                    timed_out = True
-                    found = self._watch_for_late_commit(lookup)
-                if found is not None:
-                    return found
-                raise
-            except ApiStatusError as exc:
-                if look_on_refusal and exc.status == 400:
-                    found = lookup()
-                    if found is not None:
-                        return found
-                raise
-
-        # the client's one retry policy: backoff with jitter, bounded in time; the
-        # applier's own stop event ends a wait (in-flight work finishes, nothing new)
-        try:
-            return self.client.retry(
-                attempt,
-                retry_if=lambda e: isinstance(e, OutcomeUnknown),
-                max_attempts=self.lookup_attempts,
-                cancel=self.cancel,
-                annotate=False,
-            )
-        except (Cancelled, ApiUnreachable) as exc:
-            if not unknown:
-                raise
-            # a stop while looking for a POST that was sent: not "not attempted", since
-            # it may have been (or still be) committed
-            why = "interrupted"
-            if isinstance(exc, ApiUnreachable):
-                why = "the API stopped answering"
-                with self._lock:  # the run stops all the same
-                    self.unreachable = self.unreachable or exc.one_line()
-            lost = unknown[-1]
-            raise OutcomeUnknown(
-                f"{lost.one_line()}; {why} while looking for it: it may still land, "
-                "and a re-run before it does makes a duplicate (README, "
-                "'Duplicates after a timeout')",
-                method=lost.method,
-                url=lost.url,
-                status=lost.status,
-                timed_out=lost.timed_out,
-            ) from exc
-
-    def _watch_for_late_commit(self, lookup: Callable[[], str | None]) -> str | None:
-        """Look again at growing intervals until the window ends: a write the server
-        was still working on when the client gave up lands within it."""
-        deadline = time.monotonic() + self.late_commit_window
-        pause = 0.25
-        while (left := deadline - time.monotonic()) > 0:
-            if self.cancel.wait(min(pause, left)):
-                return None
-            found = lookup()
-            if found is not None:
-                log.info("a timed-out POST was committed late: found it, not sending it again")
-                return found
-            pause = min(pause * 2, 2.0)
-        return None
+    def _stop_unreachable(self, line: str) -> None:
+        """The API stopped answering while a POST was looked for: the run stops."""
+        with self._lock:
+            self.unreachable = self.unreachable or line
 
     def _find_list(self) -> str | None:
         exact = sorted(
