@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from upcall_sync.client import CampaignAttributes
 from upcall_sync.emulator import Emulator
 
-from .conftest import run_cli
+from .conftest import TOKEN, connect, run_cli
 
 
 @pytest.mark.parametrize("where", ["missing/dir/p.plan", "."])
@@ -143,3 +144,24 @@ def test_export_out_empty_or_a_dash_is_refused(
     assert err == (f"error: Invalid value for '--out': {says}; see `upcall-sync export --help`\n")
     assert [p.name for p in tmp_path.iterdir()] == ["m.yaml"]
     assert len(cli_env.requests) == before
+
+
+def test_a_plan_holding_a_live_token_names_the_live_campaign(
+    cli_env: Emulator, capsys: pytest.CaptureFixture[str], workdir: Path
+) -> None:
+    """Someone pasted the token into a live pitch: the plan that replaces it cannot be
+    saved, and the refusal said "(a manifest value holds it)" of manifests that hold
+    nothing of it (plan refuses those first); it names the live campaign (helper b66)."""
+    made = connect(cli_env).create_campaign(
+        CampaignAttributes(name="Leaky", pitch=f"call with {TOKEN}", status="pending")
+    )
+    (workdir / "m.yaml").write_text("version: 1\ncampaigns:\n  - name: Leaky\n    pitch: x\n")
+    code, _out, err = run_cli(capsys, "plan", "--out", "p.plan", "m.yaml")
+    assert code == 1
+    [line] = err.strip().splitlines()
+    assert line.startswith(
+        f"error: p.plan: refusing to save the plan: it would contain the auth token, "
+        f"which live campaign {made.id} holds"
+    ), line
+    assert "manifest value" not in line
+    assert sorted(p.name for p in workdir.iterdir()) == ["m.yaml"]

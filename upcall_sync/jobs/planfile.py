@@ -125,6 +125,19 @@ def plan_body(planned: Any, base_url: str) -> dict[str, Any]:
     }
 
 
+def _token_holder(body: dict[str, Any], redact: Callable[[str], str]) -> str:
+    """What a plan body holding the token read it from. Never a manifest: plan refuses
+    those first (`sync.refuse_token`), so it is a live value (a pitch someone pasted the
+    token into): the first campaign or list contact holding it, by id."""
+    seen = body.get("seen") or {}
+    for kind, what in (("campaigns", "campaign"), ("contacts", "list contact")):
+        for ident, values in (seen.get(kind) or {}).items():
+            text = json.dumps(values, ensure_ascii=False)
+            if redact(text) != text:
+                return f"live {what} {ident}"
+    return "a live value the plan read"
+
+
 def _checksum(body: dict[str, Any]) -> str:
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -200,8 +213,10 @@ def save_plan(
     data = json.dumps({**body, "checksum": _checksum(body)}, indent=1, ensure_ascii=False)
     if redact is not None and redact(data) != data:
         raise PlanFileError(
-            f"{_named(path)}: refusing to save the plan: it would contain the auth token "
-            "(a manifest value holds it); nothing was written"
+            f"{_named(path)}: refusing to save the plan: it would contain the auth token, "
+            f"which {_token_holder(body, redact)} holds (a plan records the live values it "
+            "read); nothing was written: remove the token from the account (applying the "
+            "manifests does, where they set that value), then plan again"
         )
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
