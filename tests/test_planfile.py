@@ -17,12 +17,22 @@ from typing import Any
 import pytest
 
 from upcall_sync.client import CampaignAttributes, ContactAttributes
-from upcall_sync.emulator import Emulator
+from upcall_sync.emulator import Emulator, Faults
 from upcall_sync.errors import PlanFileError
 from upcall_sync.jobs.planfile import load_plan, save_plan
 from upcall_sync.jobs.sync import PlanOptions, plan_paths
 
-from .conftest import OTHER_TOKEN, TOKEN, connect, run_cli, write_manifest, writes
+from .conftest import (
+    CONFIRMED,
+    OTHER_TOKEN,
+    ROOT,
+    TOKEN,
+    connect,
+    point_cli_at,
+    run_cli,
+    write_manifest,
+    writes,
+)
 
 JOEY = '{phone: "+16507991144", first_name: Joey, last_name: Smith, title: Manager}'
 JOEY2 = '{phone: "+16507991144", first_name: Joey, last_name: Smith, title: Director}'
@@ -443,6 +453,40 @@ def test_a_plan_made_for_one_account_is_refused_with_another_token(
     monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)  # the right token still applies it
     code, out, err = run_cli(capsys, "apply", str(plan_file))
     assert code == 0 and "Converged" in out, err
+
+
+def test_a_plan_made_with_a_read_only_token_of_the_account_says_so(
+    capsys: Capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reviewed-plan example planned with read-only secrets and applied with the
+    write token: always refused, as "made for another account", of the one account both
+    tokens read. The ids the plan read tell them apart (helper b66)."""
+    reader = "uctok_READONLY_5e1f0a9c7b3d"
+    server = Emulator(
+        tokens=[TOKEN, OTHER_TOKEN],
+        read_only_tokens=[reader],
+        confirmed_numbers=list(CONFIRMED),
+        faults=Faults(),
+    )
+    with server:
+        point_cli_at(server, monkeypatch)
+        plan_file = _saved(server, capsys, tmp_path, BASE, NEXT)  # with TOKEN
+        monkeypatch.setenv("UPCALL_AUTH_TOKEN", reader)
+        assert run_cli(capsys, "plan", "--out", str(plan_file), str(tmp_path / "m.yaml"))[0] == 0
+        monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
+        last = _refused(server, capsys, plan_file).splitlines()[-1]
+        assert last.startswith("error: the plan was made with another token of this account")
+        assert "read-only" in last and "another account" not in last
+        monkeypatch.setenv("UPCALL_AUTH_TOKEN", OTHER_TOKEN)  # another account: as before
+        last = _refused(server, capsys, plan_file).splitlines()[-1]
+        assert "made for another account" in last, last
+    server.store.close()
+
+
+def test_the_reviewed_plan_example_plans_with_the_token_that_applies() -> None:
+    text = (ROOT / "examples" / "ci" / "reviewed-plan.yml").read_text()
+    assert "read-only secrets" not in text
+    assert "the SAME token as the apply environment" in " ".join(text.replace("#", "").split())
 
 
 def test_a_hand_edited_plan_with_its_checksum_recomputed_is_refused(

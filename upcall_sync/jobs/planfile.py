@@ -333,6 +333,13 @@ def check_fresh(saved: SavedPlan, client: UpcallClient) -> None:
         raise StalePlan(f"the plan was made against {saved.base_url}, not {base}")
     made_for = saved.account.get("fingerprint")
     if made_for != client.account:
+        if _reads_what_it_read(saved, client):
+            raise StalePlan(
+                f"the plan was made with another token of this account (token {made_for}; "
+                f"this one is {client.account}): a read-only token's, or one since "
+                "rotated; a saved plan applies only with the token it was made with: plan "
+                "with the token that applies"
+            )
         raise StalePlan(
             f"the plan was made for another account (account {made_for}; this token's is "
             f"{client.account}), or with a token since rotated: a saved plan "
@@ -374,6 +381,20 @@ def check_fresh(saved: SavedPlan, client: UpcallClient) -> None:
             f"difference{'s' if n != 1 else ''} above; run plan again",
             live=True,
         )
+
+
+def _reads_what_it_read(saved: SavedPlan, client: UpcallClient) -> bool:
+    """Whether this token sees the campaigns the plan read (ids only their account can
+    see; up to 3 asked): then another token of the same account made the plan, such as
+    a read-only one for planning. False for a plan that read none."""
+    for cid in list(saved.account.get("campaigns_read") or ())[:3]:
+        try:
+            client.get_campaign(str(cid))
+        except ApiStatusError as exc:
+            if exc.status in (403, 404):
+                return False
+            raise
+    return bool(saved.account.get("campaigns_read"))
 
 
 #: how many differences the one-line StalePlan message names (details has them all)
