@@ -483,6 +483,35 @@ def test_a_plan_made_with_a_read_only_token_of_the_account_says_so(
     server.store.close()
 
 
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda d: d["plan"]["changes"][1].update(campaign=7),
+        lambda d: d["plan"]["changes"][1].update(live_id=7),
+        lambda d: d["plan"]["dialing"][0]["same_line"].update(x=[None]),
+    ],
+)
+def test_a_hand_edited_plan_of_the_wrong_types_is_malformed_not_an_internal_error(
+    cli_env: Emulator, capsys: Capsys, tmp_path: Path, edit: Any
+) -> None:
+    """A number where a saved plan holds text (its checksum recomputed): `show` said
+    "internal error: TypeError: '<' not supported between instances of 'str' and 'int'"
+    (helper b66)."""
+    manifest = tmp_path / "m.yaml"
+    write_manifest(manifest, HEAD + f"  - name: pf-a\n    status: ready\n    numbers: [{JOEY}]\n")
+    plan_file = tmp_path / "plan.json"
+    assert run_cli(capsys, "plan", "--out", str(plan_file), str(manifest))[0] == 0
+    doc = _doc(plan_file)
+    edit(doc)
+    plan_file.write_text(_with_checksum(doc))
+    for args in (["show"], ["show", "--format", "markdown"], ["apply"]):
+        code, out, err = run_cli(capsys, *args, str(plan_file))
+        assert (code, out) == (1, ""), args
+        [line] = err.strip().splitlines()
+        assert line.startswith(f"error: {plan_file}: plan file is malformed ("), line
+    assert writes(cli_env) == 0
+
+
 def test_the_reviewed_plan_example_plans_with_the_token_that_applies() -> None:
     text = (ROOT / "examples" / "ci" / "reviewed-plan.yml").read_text()
     assert "read-only secrets" not in text

@@ -96,6 +96,14 @@ class FieldChange:
     after: Value
 
 
+def text_or_none(value: Any, what: str) -> str | None:
+    """A saved plan's text field, as written or null: a number or a list there (a
+    hand-edited file) is malformed, not an internal error when it is shown."""
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError(f"{what}: {type(value).__name__}, not text")
+
+
 def _location(text: Any) -> Location | None:
     if not isinstance(text, str) or not text:
         return None
@@ -175,8 +183,8 @@ class Change:
         common: dict[str, Any] = {
             "address": str(data["address"]),
             "source": _location(data.get("source")),
-            "campaign": data.get("campaign"),
-            "live_id": data.get("live_id"),
+            "campaign": text_or_none(data.get("campaign"), "campaign"),
+            "live_id": text_or_none(data.get("live_id"), "live_id"),
             "sources": {
                 str(k): loc
                 for k, v in (data.get("sources") or {}).items()

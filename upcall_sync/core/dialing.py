@@ -48,8 +48,11 @@ class DialList:
             status=str(data.get("status") or ""),
             added=tuple(Contact.of(c) for c in data.get("added") or ()),
             already=int(data.get("already_in_campaign") or 0),
+            same_line={
+                str(k): tuple(_text(x, "same_line") for x in v)
+                for k, v in (data.get("same_line") or {}).items()
+            },
             not_in_manifests=tuple(Contact.of(c) for c in data.get("not_in_manifests") or ()),
-            same_line={str(k): tuple(v) for k, v in (data.get("same_line") or {}).items()},
         )
 
 
@@ -84,3 +87,9 @@ def dial_list(
                 same[c.label] = tuple(x for x in at_line[c.line_key] if x != c.label)
     outside = tuple(sorted(unlisted)) if already else ()
     return [DialList(d.name, lc.id if lc else None, status, added, already, same, outside)]
+
+
+def _text(value: Any, what: str) -> str:
+    if isinstance(value, str):
+        return value
+    raise TypeError(f"{what}: {type(value).__name__}, not text")
