@@ -77,6 +77,11 @@ def test_interpolating_a_credential_is_refused_naming_the_line(
         ),
         ("SSH_KEYS", "hunter2", "a manifest may not read credentials"),
         ("AWS_CREDS", "hunter2", "a manifest may not read credentials"),
+        # AUTH as a word was refused, these read (helper b66)
+        ("HTTP_AUTHORIZATION", "Basic aHVudGVyMg==", "a manifest may not read credentials"),
+        ("NETRC", "machine x login y password hunter2", "a manifest may not read credentials"),
+        ("SSH_PRIVATE", "hunter2", "a manifest may not read credentials"),
+        ("WEBHOOK_HMAC", "hunter2", "a manifest may not read credentials"),
         # GitLab's job identity token, and any signed or well-known token under any name
         ("CI_JOB_JWT_V2", "eyJhbGciOi.hunter2xyz.sig", "a manifest may not read credentials"),
         (
