@@ -474,3 +474,25 @@ def test_yaml_sharing_a_manifest_key_is_not_taken_for_one(
     settings = tmp_path / "settings.yaml"  # a manifest of settings alone is still one
     settings.write_text("version: 1\nsafety:\n    max_update_percent: 50\n")
     assert run_cli(capsys, "fmt", str(settings))[:2] == (0, f"{settings}\n")
+
+
+def test_an_alias_bomb_is_left_as_it_is_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A "billion laughs" manifest of 1 KB took `fmt --check` (run by the Action's
+    validate on every pull request) past 7 GB of memory in a minute, and on: the meaning
+    check wrote every alias out. validate refuses it at once; fmt now leaves it, saying
+    why. This one expands to 1.6 million values only (helper b66)."""
+    lines = ['a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    for prev, name in zip("abcd", "bcde", strict=True):
+        lines.append(f"{name}: &{name} [{', '.join([f'*{prev}'] * 10)}]")
+    lines.append(f"f: [{', '.join(['*e'] * 15)}]")
+    path = tmp_path / "bomb.yaml"
+    path.write_text("version:   1\ncampaigns: []\n" + "\n".join(lines) + "\n")
+    before = path.read_text()
+    code, _out, err = run_cli(capsys, "fmt", str(path))
+    assert code == 0 and path.read_text() == before
+    assert err.strip() == (
+        f"{path}: left as it is: its aliases expand to more than 1,000,000 values "
+        "(a YAML alias bomb?)"
+    ), err

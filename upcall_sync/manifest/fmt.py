@@ -35,7 +35,12 @@ from typing import Any
 import yaml
 
 from upcall_sync.errors import Location, ManifestError, Problem
-from upcall_sync.manifest.yamlload import MAX_FILE_BYTES, YamlError, read_manifest_bytes
+from upcall_sync.manifest.yamlload import (
+    MAX_ALIAS_EXPANSION,
+    MAX_FILE_BYTES,
+    YamlError,
+    read_manifest_bytes,
+)
 
 SUFFIXES = (".yaml", ".yml")
 
@@ -115,19 +120,32 @@ def layout(text: str) -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def _canonical(value: Any) -> Any:
-    """Values as comparable data: mappings as ordered pairs, NaN equal to itself."""
+class AliasBomb(Exception):
+    """The values a YAML text's aliases expand to are too many to compare."""
+
+
+_ALIAS_BOMB = f"its aliases expand to more than {MAX_ALIAS_EXPANSION:,} values (a YAML alias bomb?)"
+
+
+def _canonical(value: Any, budget: list[int]) -> Any:
+    """Values as comparable data: mappings as ordered pairs, NaN equal to itself. Each
+    value counts against `budget`: the loader shares what an alias names, and written out
+    here a "billion laughs" file of 1 KB took 7 GB and more (the manifest reader's limit)."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise AliasBomb(_ALIAS_BOMB)
     if isinstance(value, dict):
-        return ("map", [(_canonical(k), _canonical(v)) for k, v in value.items()])
+        return ("map", [(_canonical(k, budget), _canonical(v, budget)) for k, v in value.items()])
     if isinstance(value, list):
-        return ("seq", [_canonical(v) for v in value])
+        return ("seq", [_canonical(v, budget) for v in value])
     if isinstance(value, float) and math.isnan(value):
         return ("nan",)
     return (type(value).__name__, value)
 
 
 def meaning(text: str) -> Any:
-    return [_canonical(d) for d in yaml.load_all(text, Loader=yaml.CSafeLoader)]
+    budget = [MAX_ALIAS_EXPANSION]
+    return [_canonical(d, budget) for d in yaml.load_all(text, Loader=yaml.CSafeLoader)]
 
 
 def comments(text: str) -> list[str]:
@@ -162,6 +180,8 @@ def format_text(text: str) -> tuple[str, str]:
         return text, ""
     try:
         same = meaning(after) == meaning(text)
+    except AliasBomb as exc:
+        return text, str(exc)
     except yaml.YAMLError:
         same = False
     if not same:
