@@ -489,6 +489,8 @@ def test_a_plan_made_with_a_read_only_token_of_the_account_says_so(
         lambda d: d["plan"]["changes"][1].update(campaign=7),
         lambda d: d["plan"]["changes"][1].update(live_id=7),
         lambda d: d["plan"]["dialing"][0]["same_line"].update(x=[None]),
+        lambda d: d["plan"]["dialing"][0].update(added=[5]),
+        lambda d: d["plan"]["dialing"][0].update(not_in_manifests=["+16507991144"]),
     ],
 )
 def test_a_hand_edited_plan_of_the_wrong_types_is_malformed_not_an_internal_error(

@@ -293,7 +293,7 @@ def load_plan(path: str | os.PathLike[str]) -> SavedPlan:
             account=doc["account"],
             paths=tuple(doc["manifests"].get("paths") or ()),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise PlanFileError(f"{_named(path)}: plan file is malformed ({exc})") from None
 
 
