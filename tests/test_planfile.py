@@ -477,9 +477,21 @@ def test_a_plan_made_with_a_read_only_token_of_the_account_says_so(
         last = _refused(server, capsys, plan_file).splitlines()[-1]
         assert last.startswith("error: the plan was made with another token of this account")
         assert "read-only" in last and "another account" not in last
+        made_with = _doc(plan_file)["account"]["fingerprint"]
+        assert f"--planned-with {made_with}" in last
         monkeypatch.setenv("UPCALL_AUTH_TOKEN", OTHER_TOKEN)  # another account: as before
         last = _refused(server, capsys, plan_file).splitlines()[-1]
         assert "made for another account" in last, last
+        # named, the read-only token's fingerprint does not let another account apply it
+        last = _refused(server, capsys, plan_file, "--planned-with", made_with)
+        assert "the two tokens are not one account's" in last.splitlines()[-1], last
+        # the write token of the account applies the plan its read-only token made
+        monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
+        monkeypatch.setenv("UPCALL_PLANNED_WITH", made_with)
+        code, out, err = run_cli(capsys, "apply", str(plan_file))
+        assert code == 0 and "Converged" in out, out + err
+        pitch = server.store.sql("SELECT pitch FROM campaigns WHERE name = 'pf-a'")[0]["pitch"]
+        assert pitch == "two"
     server.store.close()
 
 
@@ -514,10 +526,10 @@ def test_a_hand_edited_plan_of_the_wrong_types_is_malformed_not_an_internal_erro
     assert writes(cli_env) == 0
 
 
-def test_the_reviewed_plan_example_plans_with_the_token_that_applies() -> None:
+def test_the_reviewed_plan_example_plans_read_only_and_names_that_token_to_apply() -> None:
     text = (ROOT / "examples" / "ci" / "reviewed-plan.yml").read_text()
-    assert "read-only secrets" not in text
-    assert "the SAME token as the apply environment" in " ".join(text.replace("#", "").split())
+    assert "read-only" in text
+    assert "planned-with: ${{ vars.UPCALL_PLANNED_WITH }}" in text
 
 
 def test_a_hand_edited_plan_with_its_checksum_recomputed_is_refused(

@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
@@ -262,6 +263,18 @@ def apply(
     ] = ApplyFormat.text,
     prune: Prune = False,
     target: Target = None,
+    planned_with: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--planned-with",
+            help="apply FILE: the account fingerprint of another token of this account the "
+            "plan may have been made with (a read-only planning token; the JSON plan's "
+            "`account`). Repeatable.",
+            envvar="UPCALL_PLANNED_WITH",
+            show_default=False,
+            metavar="FINGERPRINT",
+        ),
+    ] = None,
     *,
     connection: ConnectionOptions,
 ) -> None:
@@ -269,8 +282,8 @@ def apply(
 
     Convergence includes a look for duplicates of what the run created (a POST the API
     committed after --timeout): any found fail the run, with their ids. A saved plan
-    (apply FILE) applies only with the token it was made with, and only if a fresh plan
-    of its manifests has the same changes.
+    (apply FILE) applies only with the token it was made with (or one --planned-with
+    names), and only if a fresh plan of its manifests has the same changes.
 
     With --format json, stdout carries one JSON report (schema/apply-report.schema.json),
     on every exit, errors included; the plan, prompt, progress and summary go to stderr.
@@ -278,7 +291,8 @@ def apply(
     run = _ApplyRun(json_report=fmt is ApplyFormat.json)
     try:
         client = connection.client()
-        run.job = _prepare(run, client, need_paths(paths), plan_options(prune, target), quiet)
+        options = replace(plan_options(prune, target), planned_with=tuple(planned_with or ()))
+        run.job = _prepare(run, client, need_paths(paths), options, quiet)
         code = _apply_job(
             run, client, force=force, auto_approve=auto_approve, fail_fast=fail_fast, quiet=quiet
         )
@@ -306,7 +320,7 @@ def _prepare(
         raise
     except (PlanError, ManifestError) as exc:
         try:
-            stops = stops_for_plan_error(paths, client)  # reads the account
+            stops = stops_for_plan_error(paths, client, options.planned_with)  # reads it
         except KeyboardInterrupt:  # a signal while it reads: the refusal is kept too
             _keep_refusal(run, exc)
             raise

@@ -318,33 +318,24 @@ def _read_regular(path: str | os.PathLike[str]) -> bytes:
         ) from None
 
 
-def made_here(saved: SavedPlan, client: UpcallClient) -> bool:
-    """The plan was made against this API, for this token's account."""
+def made_here(saved: SavedPlan, client: UpcallClient, planned_with: Sequence[str] = ()) -> bool:
+    """The plan was made against this API, for this token's account (with this token, or
+    one `planned_with` names)."""
     made_for = saved.account.get("fingerprint")
-    return saved.base_url == strip_token(client.base_url) and made_for == client.account
+    return saved.base_url == strip_token(client.base_url) and (
+        made_for == client.account or made_for in planned_with
+    )
 
 
-def check_fresh(saved: SavedPlan, client: UpcallClient) -> None:
+def check_fresh(saved: SavedPlan, client: UpcallClient, planned_with: Sequence[str] = ()) -> None:
     """Refuse (StalePlan) unless the plan still holds: its API, its manifests, and every
     live object it touches as it saw them. Every difference is named, field by field
-    (`StalePlan.details`), not only the first."""
+    (`StalePlan.details`), not only the first. `planned_with`: the fingerprints of other
+    tokens of this account a plan may have been made with (`apply --planned-with`)."""
     base = strip_token(client.base_url)
     if saved.base_url != base:
         raise StalePlan(f"the plan was made against {saved.base_url}, not {base}")
-    made_for = saved.account.get("fingerprint")
-    if made_for != client.account:
-        if _reads_what_it_read(saved, client):
-            raise StalePlan(
-                f"the plan was made with another token of this account (token {made_for}; "
-                f"this one is {client.account}): a read-only token's, or one since "
-                "rotated; a saved plan applies only with the token it was made with: plan "
-                "with the token that applies"
-            )
-        raise StalePlan(
-            f"the plan was made for another account (account {made_for}; this token's is "
-            f"{client.account}), or with a token since rotated: a saved plan "
-            "applies only with the token it was made with; run plan again"
-        )
+    _check_token(saved, client, planned_with)
     missing = [f for f in saved.files if not Path(f).exists()]
     if missing:
         gone = shown_name(missing[0])
@@ -381,6 +372,36 @@ def check_fresh(saved: SavedPlan, client: UpcallClient) -> None:
             f"difference{'s' if n != 1 else ''} above; run plan again",
             live=True,
         )
+
+
+def _check_token(saved: SavedPlan, client: UpcallClient, planned_with: Sequence[str]) -> None:
+    """The plan was made with this token, or with one `planned_with` names (a read-only
+    planning token) that reads this account: this token sees the campaigns it read."""
+    made_for = saved.account.get("fingerprint")
+    if made_for == client.account:
+        return
+    read = bool(saved.account.get("campaigns_read"))
+    seen = read and _reads_what_it_read(saved, client)
+    if made_for in planned_with:
+        if seen or not read:
+            return
+        raise StalePlan(
+            f"the plan was made with the token --planned-with names ({made_for}), but this "
+            "token does not see the campaigns it read: the two tokens are not one "
+            "account's; run plan again"
+        )
+    if seen:
+        raise StalePlan(
+            f"the plan was made with another token of this account (token {made_for}; "
+            f"this one is {client.account}): a read-only token's, or one since "
+            "rotated; a saved plan applies only with the token it was made with, or "
+            f"with --planned-with {made_for} (the planning token's fingerprint)"
+        )
+    raise StalePlan(
+        f"the plan was made for another account (account {made_for}; this token's is "
+        f"{client.account}), or with a token since rotated: a saved plan "
+        "applies only with the token it was made with; run plan again"
+    )
 
 
 def _reads_what_it_read(saved: SavedPlan, client: UpcallClient) -> bool:

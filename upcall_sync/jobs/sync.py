@@ -76,6 +76,9 @@ class PlanOptions:
     #: the one clock a plan reads ("has this campaign's window passed?"); tests give a
     #: frozen one (`cli.base.STATE.clock` for the command line)
     clock: Callable[[], datetime] = utc_now
+    #: apply FILE: the account fingerprints of other tokens of this account a saved plan
+    #: may have been made with (a read-only planning token: `apply --planned-with`)
+    planned_with: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -183,11 +186,11 @@ def prepare_apply(args: Sequence[str], client: UpcallClient, options: PlanOption
         targets=tuple(plan_file.options.get("targets") or ()),
     )
     try:
-        check_fresh(plan_file, client)
+        check_fresh(plan_file, client, options.planned_with)
     except StalePlan as exc:
         # an opt-out added since the plan was made is the likeliest staleness there is:
         # the stops of a fresh plan go through all the same (same API and account only)
-        if made_here(plan_file, client):
+        if made_here(plan_file, client, options.planned_with):
             paths = list(plan_file.paths or plan_file.files)
             exc.stops, nothing_left = _fresh_stops(paths, client, fixed)
             if nothing_left and exc.live:  # not when its manifests changed since
@@ -305,7 +308,9 @@ def stops_without_plan(paths: Sequence[str], client: UpcallClient) -> Plan | Non
     return Plan.build(list(stops), [], contact_list=desired.contact_list)
 
 
-def stops_for_plan_error(args: Sequence[str], client: UpcallClient) -> Plan | None:
+def stops_for_plan_error(
+    args: Sequence[str], client: UpcallClient, planned_with: Sequence[str] = ()
+) -> Plan | None:
     """`stops_without_plan` for apply's arguments: manifests, or a saved plan's own
     manifests when it was made against this API and account (None: neither)."""
     from upcall_sync.jobs.planfile import load_plan, made_here
@@ -317,7 +322,7 @@ def stops_for_plan_error(args: Sequence[str], client: UpcallClient) -> Plan | No
         plan_file = load_plan(saved[0])
     except UpcallSyncError:
         return None
-    if len(args) != 1 or not made_here(plan_file, client):
+    if len(args) != 1 or not made_here(plan_file, client, planned_with):
         return None
     return stops_without_plan(list(plan_file.paths or plan_file.files), client)
 
