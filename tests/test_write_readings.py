@@ -180,8 +180,41 @@ def test_a_campaign_the_api_creates_ready_is_set_back_before_its_numbers(
         assert seen == ["pending", "pending"], seen
         assert f'the API created campaign "{NAME}" (id ' in err
         assert 'ready" although it was sent pending: set back to pending at once' in err, err
-        # made ready once its numbers were in; `loose` manages no status: the API's default
-        assert [c["status"] for c in _campaigns(emu).values()] == ["ready", "ready"]
+        # made ready once its numbers were in; `loose` manages no status: it was sent
+        # pending (not the API's default, which dials) and set back to it (helper b67)
+        statuses = {c["name"]: c["status"] for c in _campaigns(emu).values()}
+        assert statuses == {NAME: "ready", "loose": "pending"}, statuses
+        assert 'the API created campaign "loose" (id ' in err
+        assert run_cli(capsys, "plan", "--detailed-exitcode", str(manifest))[0] == 0
+
+
+def test_a_campaign_that_manages_no_status_is_not_filled_while_the_api_dials_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An entry that sets no status sent none, so a server whose create makes campaigns
+    ready had it dialing while its numbers went in, one by one (helper b67). It is sent
+    pending, set back to pending when answered ready, and stays so: nobody asked it to
+    dial."""
+    with _serving(monkeypatch, create_ready=True) as emu:
+        seen: list[str] = []
+        for i, (method, pattern, handler) in enumerate(emu.api.routes):
+            if method == "POST" and pattern.pattern.endswith("/numbers"):
+
+                def post(api: Any, req: Any, acct: int, m: Any, _h: Any = handler) -> Any:
+                    seen.append(emu.store.get_campaign(acct, int(m["id"]))["status"])
+                    return _h(api, req, acct, m)
+
+                emu.api.routes[i] = (method, pattern, post)
+        manifest = write_manifest(
+            tmp_path / "m.yaml",
+            "version: 1\ncontact_list: plain\ncampaigns:\n  - name: plain\n    pitch: hi\n"
+            '    numbers:\n      - {phone: "+16507991144", first_name: Joey}\n'
+            '      - {phone: "+14155550132", first_name: Priya}\n',
+        )
+        code, out, err = run_cli(capsys, "apply", "--auto-approve", "--quiet", str(manifest))
+        assert code == 0, out + err
+        assert seen == ["pending", "pending"], seen
+        assert [c["status"] for c in _campaigns(emu).values()] == ["pending"]
         assert run_cli(capsys, "plan", "--detailed-exitcode", str(manifest))[0] == 0
 
 

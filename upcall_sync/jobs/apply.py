@@ -252,7 +252,10 @@ class Applier:
         change = op.change
         assert isinstance(change, CreateCampaign)
         values = dict(change.values)
-        if change.ready_after_numbers:
+        # made ready once its numbers are in; an entry that manages no status is sent
+        # pending too (CONTRACT's default for a create without one): a server whose own
+        # default dials would otherwise call a list still being filled
+        if change.ready_after_numbers or "status" not in values:
             values["status"] = "pending"
         name = str(values["name"])
         from_number = values.get("from_number")
