@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from upcall_sync.emulator import Emulator
-from upcall_sync.jobs import apply as apply_module
+from upcall_sync.jobs import posting as posting_module
 
 from .. import figures
 from ..conftest import CONFIRMED, TOKEN, run_cli, write_manifest
@@ -79,7 +79,7 @@ def test_a_write_that_lands_after_the_window_is_named_as_a_duplicate(
     (the margin cut from 5 s to 1.5 s, for the suite's time): apply sends it again (it
     cannot know), and the convergence check finds two campaigns named "SP D", names
     both ids and the procedure, and exits 1."""
-    monkeypatch.setattr(apply_module, "LATE_COMMIT_MARGIN", SHORT_MARGIN)
+    monkeypatch.setattr(posting_module, "LATE_COMMIT_MARGIN", SHORT_MARGIN)
     cli_env.faults.add_rule("late-commit", "POST", r"/campaigns", count=1)
     cli_env.faults.commit_delay = PAST_THE_WINDOW
     m = write_manifest(
@@ -115,7 +115,7 @@ def test_a_late_write_under_a_name_the_server_normalizes_is_named_as_a_duplicate
         monkeypatch.setenv("UPCALL_API_URL", emu.base_url)
         monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
         monkeypatch.delenv("UPCALL_AUTH_TOKEN_FILE", raising=False)
-        monkeypatch.setattr(apply_module, "LATE_COMMIT_MARGIN", SHORT_MARGIN)
+        monkeypatch.setattr(posting_module, "LATE_COMMIT_MARGIN", SHORT_MARGIN)
         emu.faults.add_rule("late-commit", "POST", r"/campaigns", count=1)
         emu.faults.commit_delay = PAST_THE_WINDOW
         m = write_manifest(
