@@ -405,3 +405,65 @@ def test_readme_documents_every_input_and_output() -> None:
     section = readme[readme.index("## Using upcall-sync in CI") :]
     for name in [*action["inputs"], *action["outputs"]]:
         assert re.search(rf"^\| (`[\w-]+`, )*`{name}`", section, re.M), name
+
+
+def _saved_plan(tmp_path: Path, paths: list[str], prune: bool, targets: list[str]) -> Path:
+    plan_file = tmp_path / "plan.upcall-plan"
+    doc = {
+        "manifests": {"paths": paths, "files": ["campaigns/a.yaml"]},
+        "options": {"prune": prune, "targets": targets},
+    }
+    plan_file.write_text(json.dumps(doc))
+    return plan_file
+
+
+@pytest.mark.parametrize(
+    ("paths", "prune", "targets", "args", "why"),
+    [
+        (["campaigns/"], False, [], "", ""),
+        (["./campaigns"], True, ["Q3"], "--prune --target Q3", ""),
+        (["campaigns/", "other/"], False, [], "", "other manifest paths than this job's path"),
+        (["/etc"], False, [], "", "other manifest paths"),
+        (["campaigns/"], True, [], "", "the plan file prunes"),
+        (["campaigns/"], False, [], "--prune", "this job's args say --prune"),
+        (["campaigns/"], False, ["Q3"], "", "--target set is not this job's"),
+    ],
+)
+def test_a_saved_plan_applies_only_within_the_apply_job_s_own_scope(
+    tmp_path: Path, paths: list[str], prune: bool, targets: list[str], args: str, why: str
+) -> None:
+    """The plan file is an artifact of a pull request's run: one forged to prune, or to
+    plan another directory, matches a fresh plan of what it names, so upcall-sync would
+    apply it (helper b66). The Action holds it to the apply job's own path and args."""
+    run = _run_module()
+    env = {"INPUT_COMMAND": "apply", "INPUT_PATH": "campaigns/", "INPUT_ARGS": args}
+    refused = run.scope_refused(
+        run.Inputs.from_env(env), _saved_plan(tmp_path, paths, prune, targets)
+    )
+    assert (refused == "") if not why else (why in refused), refused
+    assert "/etc" not in refused and "other/" not in refused  # the file's values: not shown
+
+
+def test_a_plan_file_that_prunes_is_refused_by_an_apply_job_that_does_not(
+    emulator: Emulator, runner_temp: Path, workspace: Path, github: tuple[FakeGitHub, str]
+) -> None:
+    _fake, api = github
+    conn = {"token": TOKEN, "api-url": emulator.base_url}
+    planned = act(runner_temp, workspace, PR, api, command="plan", args="--prune", **conn)
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    plan_file = planned.outputs["plan-file"]
+    applied = act(runner_temp, workspace, PR, command="apply", **{"plan-file": plan_file}, **conn)
+    assert applied.returncode != 0
+    assert "the plan file prunes (archives campaigns the manifests drop)" in applied.stdout
+    assert emulator.store.sql("SELECT COUNT(*) n FROM campaigns")[0]["n"] == 0
+    pruning = act(
+        runner_temp,
+        workspace,
+        PR,
+        command="apply",
+        args="--prune",
+        **{"plan-file": plan_file},
+        **conn,
+    )
+    assert pruning.returncode == 0, pruning.stdout + pruning.stderr
+    assert emulator.store.sql("SELECT COUNT(*) n FROM campaigns")[0]["n"] == 3

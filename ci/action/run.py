@@ -280,11 +280,63 @@ def show_markdown(inputs: Inputs, plan_file: Path, workdir: Path, limit: int) ->
     return done.output.read_text(encoding="utf-8") if done.exitcode == 0 else ""
 
 
+def scope_refused(inputs: Inputs, plan_file: Path) -> str:
+    """Why a saved plan's scope is not this job's ("" when it is): the manifest paths it
+    plans, whether it prunes and its targets, against the job's `path` and args (`--prune`
+    and `--target`, which upcall-sync takes from the plan file itself). The artifact
+    comes from a pull request's run: a forged one must not widen what this job applies
+    (prune, another directory) even where it matches a fresh plan of what it names.
+    Names only the job's own values: the file's are a pull request's to write."""
+    try:
+        doc = json.loads(plan_file.read_text(encoding="utf-8"))
+        paths = doc["manifests"].get("paths") or doc["manifests"]["files"]
+        planned = sorted(os.path.normpath(str(p)) for p in paths)
+        prunes = doc["options"].get("prune") is True
+        targets = sorted(str(t) for t in doc["options"].get("targets") or ())
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return ""  # upcall-sync says what is wrong with the file
+    job = shlex.join(inputs.paths)
+    if planned != sorted(os.path.normpath(p) for p in inputs.paths):
+        return f"the plan file plans other manifest paths than this job's path ({job})"
+    if prunes != ("--prune" in inputs.args):
+        return (
+            "the plan file prunes (archives campaigns the manifests drop), and this job's "
+            "args do not say --prune"
+            if prunes
+            else "this job's args say --prune, and the plan file does not prune"
+        )
+    if targets != sorted(inputs.targets()):
+        return "the plan file's --target set is not this job's args'"
+    return ""
+
+
+def _without_scope(args: list[str]) -> list[str]:
+    """args without `--prune` and `--target NAME` (a saved plan fixes both)."""
+    kept: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--target":
+            skip = True
+        elif arg != "--prune" and not arg.startswith("--target="):
+            kept.append(arg)
+    return kept
+
+
 def run_apply(inputs: Inputs, workdir: Path, as_json: bool) -> Result:
     exe = upcall_sync()
     saved = [inputs.plan_file] if inputs.plan_file else []
-    tail = ["--auto-approve", *(["--format", "json"] if as_json else []), *inputs.args]
     suffix = "json" if as_json else "txt"
+    if saved and (refused := scope_refused(inputs, Path(inputs.plan_file))):
+        print(f"::error title=upcall-sync::{refused}; not applied", flush=True)
+        result = Result(exitcode=1, output=workdir / f"apply.{suffix}")
+        result.output.write_text("", encoding="utf-8")
+        result.tail.append(f"error: {refused}; not applied")
+        result.shown = "upcall-sync apply PLANFILE"
+        return result
+    head = ["--auto-approve", *(["--format", "json"] if as_json else [])]
+    tail = [*head, *(_without_scope(inputs.args) if saved else inputs.args)]
     result = execute(
         [exe, "apply", *(saved or inputs.paths), *tail],
         inputs,
@@ -303,7 +355,9 @@ def run_apply(inputs: Inputs, workdir: Path, as_json: bool) -> Result:
             f"{shlex.join(inputs.paths)} (on-stale-plan: replan)"
         )
         again = workdir / f"apply-replan.{suffix}"
-        result = execute([exe, "apply", *inputs.paths, *tail], inputs, again, not as_json)
+        result = execute(
+            [exe, "apply", *inputs.paths, *head, *inputs.args], inputs, again, not as_json
+        )
         result.shown = shlex.join(["upcall-sync", "apply", *inputs.paths])
         result.replanned = was
     return result
