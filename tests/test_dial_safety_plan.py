@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from upcall_sync.core.changes import AddNumber, UpdateCampaign, UpdateContact
+from upcall_sync.core.dialing import DialList
 from upcall_sync.core.model import (
     Contact,
     DesiredCampaign,
@@ -472,3 +473,19 @@ def test_a_campaign_already_ready_names_nobody_outside_the_manifests() -> None:
     [dial] = p.dialing
     assert (dial.added, dial.already, dial.not_in_manifests) == ((PRIYA,), 0, ())
     assert "not in the manifests (added outside" not in text(p)
+
+
+def test_a_comment_cut_to_fit_still_counts_the_people_outside_the_manifests() -> None:
+    """The comment's dial list is cut to its budget: the campaigns left out were summed
+    up as "0 people added", and the one holding a number added in the dashboard, which
+    setting it ready calls, was no longer named, nor counted (found by helper b69)."""
+    p = plan(state(camp("A", JANIE, status="ready")), live({"1": [JANIE, JOEY]}, [JANIE, JOEY]))
+    [outside] = p.dialing
+    fill = tuple(DialList(f"Fill {i:02d}", str(100 + i), "ready", (), 6) for i in range(12))
+    cut = dataclasses.replace(p, dialing=(*fill, outside))
+    out = io.StringIO()
+    render_markdown(cut, out, limit=1500)
+    shown = out.getvalue().split("#### Who will be called", 1)[1]
+    assert JOEY.label not in shown  # left out to fit, so the closing line must say so
+    assert "already in them start to be called" in shown
+    assert "**1 of them not in the manifests**" in shown

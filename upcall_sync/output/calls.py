@@ -103,6 +103,15 @@ def dialing_markdown(plan: Plan, escape: Callable[[str], str], budget: int | Non
             rest = plan.dialing[i:]
             flagged = sum(len(d.same_line) for d in rest)
             note = f" ({flagged:,} of them flagged: called twice?)" if flagged else ""
+            already = sum(d.already for d in rest)
+            if already:
+                note += f", {already:,} already in them start to be called"
+            outside = sum(len(d.not_in_manifests) for d in rest)
+            if outside:  # never cut silently: nobody reviewing the manifests saw them
+                note += (
+                    f" (:warning: **{outside:,} of them not in the manifests**, added "
+                    "outside upcall-sync)"
+                )
             s = "s" if len(rest) != 1 else ""
             parts.append(
                 f"- ... and {len(rest):,} more campaign{s} that will dial, "
@@ -115,7 +124,7 @@ def dialing_markdown(plan: Plan, escape: Callable[[str], str], budget: int | Non
     return "".join(parts) + "\n"
 
 
-_DIAL_CLOSING = 200  # the line that counts the campaigns left out
+_DIAL_CLOSING = 300  # the line that counts the campaigns left out
 
 
 def _dial_block(dial: DialList, escape: Callable[[str], str]) -> str:
