@@ -489,3 +489,26 @@ def test_a_comment_cut_to_fit_still_counts_the_people_outside_the_manifests() ->
     assert JOEY.label not in shown  # left out to fit, so the closing line must say so
     assert "already in them start to be called" in shown
     assert "**1 of them not in the manifests**" in shown
+
+
+def test_a_plan_file_s_dial_lists_are_compared_campaign_by_campaign_not_by_name() -> None:
+    """Two live campaigns named "Dup" (each pinned by `id:`) go ready. The plan file
+    showed Joey in 4 only; since then he was added by hand to 5 too. Compared by name,
+    5's fresh dial list met 4's saved one (the last of that name) and matched it: the
+    plan applied, calling Joey from a campaign nobody reviewed him in. The other way
+    round, it named a person the plan file did show (found by helper b69)."""
+    from upcall_sync.core.changes import Plan
+    from upcall_sync.output.explain import dialing_differences
+
+    def dup(cid: str, *outside: Contact) -> DialList:
+        return DialList("Dup", cid, "ready", (), 1 + len(outside), {}, outside)
+
+    saved = Plan(dialing=(dup("5"), dup("4", JOEY)))
+    fresh = Plan(dialing=(dup("4", JOEY), dup("5", JOEY)))
+    assert dialing_differences(saved, fresh) == [
+        'campaign "Dup" (id 5) starts calling the 2 numbers already in it, '
+        "not 1 as in the plan file",
+        f'campaign "Dup" (id 5) starts calling {JOEY.label}: not in the manifests, '
+        "nor in the plan file",
+    ]
+    assert dialing_differences(saved, Plan(dialing=(dup("4", JOEY), dup("5")))) == []

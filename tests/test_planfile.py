@@ -624,7 +624,7 @@ def test_a_number_added_by_hand_to_a_campaign_the_plan_makes_ready_refuses_it(
     err = _refused(cli_env, capsys, plan_file, "--auto-approve")
 
     assert "does not match a fresh plan of its manifests" in err
-    assert 'campaign "pf-a" starts calling the 2 numbers already in it, not 1' in err
+    assert f'campaign "pf-a" (id {cid}) starts calling the 2 numbers already in it, not 1' in err
     assert "+14155550197 (Late Hand): not in the manifests, nor in the plan file" in err
     status = cli_env.store.sql("SELECT status FROM campaigns WHERE id = ?", (cid,))[0]
     assert status["status"] == "pending"

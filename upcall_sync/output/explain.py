@@ -159,11 +159,14 @@ def dialing_differences(saved: Plan, fresh: Plan) -> list[str]:
     """Who a fresh plan would start calling that the plan file did not show: the numbers
     already in a campaign that becomes ready (one added by hand since the plan was made
     changes no change, yet its person would be called unreviewed)."""
-    old = {d.campaign: d for d in saved.dialing}
+    # by name and id: two live campaigns may share a name (each pinned by `id:`), and
+    # one's dial list is not the other's
+    old = {(d.campaign, d.live_id): d for d in saved.dialing}
     lines: list[str] = []
     for dial in fresh.dialing:
-        before = old.get(dial.campaign)
-        name = f"campaign {quoted(dial.campaign)}"
+        before = old.get((dial.campaign, dial.live_id))
+        ident = f" (id {dial.live_id})" if dial.live_id else ""
+        name = f"campaign {quoted(dial.campaign)}{ident}"
         if before is not None and dial.already != before.already:
             lines.append(
                 f"{name} starts calling the {dial.already:,} numbers already in it, "
