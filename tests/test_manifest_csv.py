@@ -82,6 +82,26 @@ def test_a_header_cell_without_a_name_is_named(
     assert "n.csv:1:2: column 2 has no name in the header" in output.splitlines()
 
 
+def test_a_cell_past_the_last_named_header_cell_is_an_error_also_when_the_header_is_padded(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A header padded with empty cells (`phone,first_name,,`, as exports save it) made
+    room for cells it names no field for: a phone there was dropped without a word, and
+    in a do_not_call_csv the person was called (found by helper b69). Without the
+    padding, the row is "row has 3 cells" already."""
+    code, output = _validate(capsys, here, b"phone,first_name,,\n+16507991144,Joey,,+1650799\n")
+    assert code == 1
+    assert output.splitlines() == [
+        "n.csv:2:4: column 4 has no name in the header, but this row holds something "
+        "there: name the column, or empty the cell",
+    ]
+    (here / "m.yaml").write_text("version: 1\ndo_not_call_csv: n.csv\ncampaigns: []\n")
+    (here / "n.csv").write_text("Phone,,\n+16507991144,,+16507991145\n")
+    code, out, err = run_cli(capsys, "validate", "m.yaml")
+    assert code == 1
+    assert "n.csv:2:3: column 3 has no name in the header" in out + err
+
+
 def test_cells_under_a_named_column_still_count(
     here: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -309,7 +309,20 @@ class _Reader:
     def _misshapen(self, line: int, cells: list[str]) -> bool:
         """A row of another width than the header's is a problem (True: it is one)."""
         if self.header.named <= len(cells) <= self.header.width:
-            return False
+            filled = [i for i in range(self.header.named, len(cells)) if cells[i].strip()]
+            if not filled:
+                return False
+            # past the last named header cell, within a header padded with empty cells
+            # (`phone,name,,`): read as no field, it was dropped without a word
+            self.problems.append(
+                Problem(
+                    self.where(line, filled[0] + 1),
+                    "",
+                    f"{self.where.column(filled[0])} has no name in the header, but this row "
+                    "holds something there: name the column, or empty the cell",
+                )
+            )
+            return True
         self.problems.append(
             Problem(
                 self.where(line),
