@@ -64,3 +64,18 @@ def test_lists_and_archivals_say_what_was_looked_for() -> None:
         ('no contact list is named "upcall-sync"',),
         ('campaign 9 was read back and its status is not "archived"',),
     ]
+
+
+def test_a_dial_list_difference_of_one_number_is_singular() -> None:
+    from upcall_sync.core.changes import Plan
+    from upcall_sync.core.dialing import DialList
+    from upcall_sync.output.explain import dialing_differences
+
+    def with_already(n: int) -> Plan:
+        return Plan.build([], [], dialing=[DialList("A", "1", "ready", already=n)])
+
+    [line] = dialing_differences(with_already(0), with_already(1))
+    assert (
+        line
+        == 'campaign "A" (id 1) starts calling the 1 number already in it, not 0 as in the plan file'
+    )

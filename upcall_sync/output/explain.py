@@ -169,7 +169,8 @@ def dialing_differences(saved: Plan, fresh: Plan) -> list[str]:
         name = f"campaign {quoted(dial.campaign)}{ident}"
         if before is not None and dial.already != before.already:
             lines.append(
-                f"{name} starts calling the {dial.already:,} numbers already in it, "
+                f"{name} starts calling the {dial.already:,} "
+                f"number{'' if dial.already == 1 else 's'} already in it, "
                 f"not {before.already:,} as in the plan file"
             )
         shown = set(before.not_in_manifests) if before is not None else set()
