@@ -150,6 +150,21 @@ def _converge_edit_and_rest(
     assert duplicates(emu) == {"campaigns": [], "lists": [], "contacts": [], "numbers": []}
 
 
+def _statuses_at_number_posts(emu: Emulator) -> list[str]:
+    """The status each campaign had as a number was POSTed to it, in order (filled in
+    as apply runs)."""
+    seen: list[str] = []
+    for i, (method, pattern, handler) in enumerate(emu.api.routes):
+        if method == "POST" and pattern.pattern.endswith("/numbers"):
+
+            def post(api: Any, req: Any, acct: int, m: Any, _h: Any = handler) -> Any:
+                seen.append(emu.store.get_campaign(acct, int(m["id"]))["status"])
+                return _h(api, req, acct, m)
+
+            emu.api.routes[i] = (method, pattern, post)
+    return seen
+
+
 @pytest.mark.parametrize("answer", ["read", "lost"])
 def test_a_campaign_the_api_creates_ready_is_set_back_before_its_numbers(
     answer: str,
@@ -165,15 +180,7 @@ def test_a_campaign_the_api_creates_ready_is_set_back_before_its_numbers(
     with _serving(monkeypatch, create_ready=True) as emu:
         if answer == "lost":  # committed, then a 502 or a reset: found by ?name=
             emu.faults.add_rule("lost-write", "POST", r"/campaigns")
-        seen: list[str] = []
-        for i, (method, pattern, handler) in enumerate(emu.api.routes):
-            if method == "POST" and pattern.pattern.endswith("/numbers"):
-
-                def post(api: Any, req: Any, acct: int, m: Any, _h: Any = handler) -> Any:
-                    seen.append(emu.store.get_campaign(acct, int(m["id"]))["status"])
-                    return _h(api, req, acct, m)
-
-                emu.api.routes[i] = (method, pattern, post)
+        seen = _statuses_at_number_posts(emu)
         manifest = write_manifest(tmp_path / "m.yaml", MANIFEST)
         code, out, err = run_cli(capsys, "apply", "--auto-approve", "--quiet", str(manifest))
         assert code == 0, out + err
@@ -196,15 +203,7 @@ def test_a_campaign_that_manages_no_status_is_not_filled_while_the_api_dials_it(
     pending, set back to pending when answered ready, and stays so: nobody asked it to
     dial."""
     with _serving(monkeypatch, create_ready=True) as emu:
-        seen: list[str] = []
-        for i, (method, pattern, handler) in enumerate(emu.api.routes):
-            if method == "POST" and pattern.pattern.endswith("/numbers"):
-
-                def post(api: Any, req: Any, acct: int, m: Any, _h: Any = handler) -> Any:
-                    seen.append(emu.store.get_campaign(acct, int(m["id"]))["status"])
-                    return _h(api, req, acct, m)
-
-                emu.api.routes[i] = (method, pattern, post)
+        seen = _statuses_at_number_posts(emu)
         manifest = write_manifest(
             tmp_path / "m.yaml",
             "version: 1\ncontact_list: plain\ncampaigns:\n  - name: plain\n    pitch: hi\n"
