@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from upcall_sync.manifest.yamlload import refused_variable
+from upcall_sync.manifest.envvars import refused_variable
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,8 @@ from upcall_sync.emulator import Emulator
 from upcall_sync.emulator.store import CONTACT_COLUMNS
 from upcall_sync.jobs.export import ExportOptions, LiveRead, Number, build, slug
 from upcall_sync.jobs.export_yaml import block_or_scalar, csv_text, escape_env, scalar
-from upcall_sync.manifest.yamlload import expand_env, parse_yaml
+from upcall_sync.manifest.envvars import expand_env
+from upcall_sync.manifest.yamlload import parse_yaml
 
 from .conftest import FIXTURES, TOKEN, run_cli
 

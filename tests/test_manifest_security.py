@@ -443,7 +443,7 @@ def test_a_directory_named_outside_the_checkout_on_purpose_is_still_read(
 
 
 def test_a_url_is_refused_for_its_credentials_not_for_being_a_url() -> None:
-    from upcall_sync.manifest.yamlload import refused_variable
+    from upcall_sync.manifest.envvars import refused_variable
 
     for value in (
         "https://example.com/q3",
@@ -486,7 +486,7 @@ def test_a_symlinked_folder_too_big_to_search_is_refused_unsearched(
 
 def test_ordinary_values_are_not_taken_for_credentials() -> None:
     """The value checks look for a credential's shape, not for words that resemble one."""
-    from upcall_sync.manifest.yamlload import refused_variable
+    from upcall_sync.manifest.envvars import refused_variable
 
     for value in (
         "Q3 renewal: ask for the decision maker",
@@ -498,3 +498,34 @@ def test_ordinary_values_are_not_taken_for_credentials() -> None:
         "-----BEGIN CERTIFICATE-----",
     ):
         assert refused_variable("LINK", {"LINK": value}) is None, value
+
+
+def test_upcall_manifest_env_is_the_only_list_of_variables_a_manifest_may_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A list of secret-looking names always misses one (SONAR_LOGIN, SALT, VAULT_ROLE_ID:
+    helper b66), and a GitLab job holds every project variable. The job can name the
+    variables a manifest may read; a pull request cannot, since it is not in the manifest."""
+    from upcall_sync.cli import main
+    from upcall_sync.manifest.envvars import refused_variable
+
+    env = {"UPCALL_MANIFEST_ENV": "STAGE, CAMPAIGN_*", "SONAR_LOGIN": "squ_x"}
+    assert refused_variable("STAGE", env) is None
+    assert refused_variable("CAMPAIGN_LIST", env) is None
+    why = refused_variable("SONAR_LOGIN", env)
+    assert why is not None and "UPCALL_MANIFEST_ENV" in why and "squ_x" not in why
+    assert refused_variable("STAGE", {"UPCALL_MANIFEST_ENV": ""}) is not None  # none
+    assert refused_variable("SONAR_LOGIN", {"SONAR_LOGIN": "squ_x"}) is None  # unset: as before
+    assert refused_variable("GITHUB_TOKEN", {"UPCALL_MANIFEST_ENV": "*"}) is not None
+
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(
+        'version: 1\ncampaigns:\n  - name: "Q3 ${STAGE}"\n    pitch: "${SONAR_LOGIN}"\n'
+    )
+    monkeypatch.setenv("STAGE", "staging")
+    monkeypatch.setenv("SONAR_LOGIN", "squ_0123456789abcdef")
+    monkeypatch.setenv("UPCALL_MANIFEST_ENV", "STAGE")
+    assert main(["validate", str(manifest)]) == 1
+    err = capsys.readouterr().err
+    assert "m.yaml:4:12: ${SONAR_LOGIN} is refused: it is not among the variables" in err, err
+    assert "squ_0123456789abcdef" not in err

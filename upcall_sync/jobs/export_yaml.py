@@ -38,7 +38,7 @@ import yaml
 
 from upcall_sync.core.normalize import HIDING
 from upcall_sync.errors import UsageError
-from upcall_sync.manifest.yamlload import expand_env
+from upcall_sync.manifest.envvars import expand_env
 
 log = logging.getLogger(__name__)
 

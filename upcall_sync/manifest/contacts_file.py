@@ -36,12 +36,12 @@ from upcall_sync.errors import Location, Problem
 from upcall_sync.manifest import csvload, xlsxload
 from upcall_sync.manifest.contacts_header import ContactsRef, Header, HeaderReader, Place
 from upcall_sync.manifest.csvload import csv_path, excerpt, open_regular_file
+from upcall_sync.manifest.envvars import expand_env
 from upcall_sync.manifest.files import TooLarge
 from upcall_sync.manifest.messages import message
 from upcall_sync.manifest.spec import NumberSpec
 from upcall_sync.manifest.table import FileRefused, Row, TableError
 from upcall_sync.manifest.xlsxunseen import Hidden, refuse_unseen
-from upcall_sync.manifest.yamlload import expand_env
 
 CONTACTS_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx")
 _BATCH = 2000
