@@ -304,6 +304,24 @@ def test_patch_replace_setting_requires_from_number_where_plan_updates(
         assert _writes(emu, since) == [f"PATCH /campaigns/{row['id']}"]
 
 
+def test_a_page_size_cap_below_the_halving_floor_says_to_pass_page_size(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Halving stops at 10: a server that takes 3 at most stopped every command with
+    "page[size]: must be at most 3", and no word of `--page-size` (helper b67)."""
+    with _serving(monkeypatch, page_size_limit=3) as emu:
+        manifest = write_manifest(tmp_path / "m.yaml", MANIFEST)
+        code, _out, err = run_cli(capsys, "plan", str(manifest))
+        assert code == 1
+        assert (
+            "page[size] was halved down to 10: if the API takes fewer, pass --page-size N"
+            in (err.strip().splitlines()[-1])
+        ), err
+        since = len(emu.requests)
+        assert run_cli(capsys, "plan", "--page-size", "3", str(manifest))[0] == 0
+        assert {dict(r.query).get("page[size]") for r in emu.requests[since:]} == {"3"}
+
+
 def test_a_refused_page_size_is_halved_once_per_run(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -173,7 +173,15 @@ class Pager(ABC):
             try:
                 page = self.read_page(url, 1, size, decode)
             except ApiStatusError as exc:
-                if not _refused_page_size(exc) or size <= MIN_PAGE_SIZE:
+                if not _refused_page_size(exc):
+                    raise
+                if size <= MIN_PAGE_SIZE:
+                    if size < (page_size or self.page_size):  # halved all the way down
+                        exc.args = (
+                            f"{exc.args[0]}; page[size] was halved down to {size}: if the API "
+                            "takes fewer, pass --page-size N (the most it takes)",
+                            *exc.args[1:],
+                        )
                     raise
                 smaller = max(MIN_PAGE_SIZE, size // 2)
                 log.info("GET %s: HTTP 400 for page[size]=%d; trying %d", path, size, smaller)
