@@ -140,6 +140,11 @@ class Api:
 
     # -- Entry point ----------------------------------------------------------
 
+    @property
+    def created(self) -> int:
+        """The status of a POST that creates (`created_200`: 200 OK, else 201 Created)."""
+        return 200 if self.modes.created_200 else 201
+
     def handle(self, req: Request) -> Result:
         try:
             return self._dispatch(req)
@@ -367,7 +372,7 @@ class Api:
         if self.modes.create_ready:  # the status sent is ignored: the default dials
             values["status"] = "ready"
         row = self.store.create_campaign(account, values)
-        return self._single("campaign", row, 201, wrote=True)
+        return self._single("campaign", row, self.created, wrote=True)
 
     def patch_campaign(self, req: Request, account: int, m: re.Match[str]) -> Result:
         campaign_id = self._id(m["id"])
@@ -451,7 +456,7 @@ class Api:
             )
         except DuplicateNumber:
             raise bad("list_contact_id", self.modes.duplicate_number_message) from None
-        return self._single("number", row, 201, wrote=True)
+        return self._single("number", row, self.created, wrote=True)
 
     # -- Contact lists (inferred) ---------------------------------------------
 
@@ -469,7 +474,7 @@ class Api:
             raise bad("name", "List name is a required field")
         if self.modes.normalize_names:
             name = normalize_name(name)
-        return self._single("list", self.store.create_list(account, name), 201, wrote=True)
+        return self._single("list", self.store.create_list(account, name), self.created, wrote=True)
 
     def _list_for(self, account: int, raw_id: str) -> int:
         list_id = self._id(raw_id)
@@ -533,7 +538,7 @@ class Api:
         _data, attrs = self._body(req, ("list_contacts", "contacts", "numbers"))
         values = self._contact_values(attrs, creating=True)
         row = self.store.create_contact(account, list_id, values)
-        return self._single("contact", row, 201, wrote=True)
+        return self._single("contact", row, self.created, wrote=True)
 
     def patch_contact(self, req: Request, account: int, m: re.Match[str]) -> Result:
         list_id = self._list_for(account, m["id"])

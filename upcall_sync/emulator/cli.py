@@ -47,6 +47,7 @@ class EmulatorOptions:
     page_size_limit: int = 0
     naive_datetimes: bool = False
     http_links: bool = False
+    created_200: bool = False
     read_only_tokens: list[str] = field(default_factory=list)
     rate_limit: float = 0.0
     rate_limit_headers: bool = False
@@ -103,6 +104,7 @@ def serve(opts: EmulatorOptions) -> int:
         page_size_limit=opts.page_size_limit,
         naive_datetimes=opts.naive_datetimes,
         http_links=opts.http_links,
+        created_200=opts.created_200,
         read_only_tokens=opts.read_only_tokens,
         rate_limit=(
             RateLimit(opts.rate_limit, headers=opts.rate_limit_headers)

@@ -102,6 +102,10 @@ def emulator(
     normalize_names: Annotated[
         bool, typer.Option(help="Store campaign and list names NFC, whitespace collapsed.")
     ] = False,
+    created_200: Annotated[
+        bool,
+        typer.Option("--created-200", help="A POST that creates answers 200 OK, not 201 Created."),
+    ] = False,
     page_size_limit: Annotated[
         int,
         typer.Option(
@@ -174,6 +178,7 @@ def emulator(
             contact_patch_replace=contact_patch_replace,
             create_ready=create_ready,
             normalize_names=normalize_names,
+            created_200=created_200,
             page_size_limit=page_size_limit,
             naive_datetimes=naive_datetimes,
             http_links=http_links,

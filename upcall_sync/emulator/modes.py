@@ -42,6 +42,8 @@ survive"; `upcall-sync doctor --write-probe` tells them apart on a real account)
   (`2016-07-18T10:49:18.000`, meaning UTC).
 - `http_links`: `links` use `http://` whatever scheme the request came in on
   (behind a TLS terminator that sets `X-Forwarded-Proto: https`).
+- `created_200`: a POST that creates answers `200 OK` (CONTRACT.md: "201 or 200"),
+  with the same body. Default: `201 Created`.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ class Modes:
     page_size_limit: int = 0
     naive_datetimes: bool = False
     http_links: bool = False
+    created_200: bool = False
 
     def __post_init__(self) -> None:
         if self.validation not in VALIDATIONS:
@@ -93,6 +96,7 @@ WRITE_SIDE_MODES: dict[str, dict[str, Any]] = {
     "normalize-names": {"normalize_names": True},
     "page-size-limit": {"page_size_limit": 20},
     "naive-datetimes": {"naive_datetimes": True},
+    "created-200": {"created_200": True},
 }
 
 #: Every reading under which plan and apply must still work, as `Emulator` keywords:

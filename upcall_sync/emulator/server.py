@@ -334,6 +334,7 @@ class Emulator:
         page_size_limit: int = 0,
         naive_datetimes: bool = False,
         http_links: bool = False,
+        created_200: bool = False,
         read_only_tokens: tuple[str, ...] | list[str] = (),
         max_body_bytes: int = 1024 * 1024,
         log_size: int = 200_000,
@@ -354,6 +355,7 @@ class Emulator:
             page_size_limit=page_size_limit,
             naive_datetimes=naive_datetimes,
             http_links=http_links,
+            created_200=created_200,
         )
         self.api = Api(
             self.store, max_page_size=max_page_size, error_style=error_style, modes=modes
