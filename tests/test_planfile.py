@@ -288,6 +288,28 @@ def test_a_manifest_added_to_the_planned_directory_since_is_noticed(
     assert code == 0, out + err
 
 
+def test_a_plan_whose_files_are_not_under_its_paths_is_refused(
+    cli_env: Emulator, capsys: Capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Action holds a plan artifact to its job's `path` by the file's recorded paths:
+    a plan of campaigns/ and other/ whose paths were edited to say campaigns/ only (its
+    checksum recomputed) applied other/'s campaign too (helper b70)."""
+    monkeypatch.chdir(tmp_path)
+    for folder, name in (("campaigns", "pf-a"), ("other", "pf-evil")):
+        (tmp_path / folder).mkdir()
+        write_manifest(tmp_path / folder / "m.yaml", BASE.replace("pf-a", name))
+    plan_file = tmp_path / "plan.json"
+    assert run_cli(capsys, "plan", "--out", str(plan_file), "campaigns", "other")[0] == 0
+    doc = _doc(plan_file)
+    doc["manifests"]["paths"] = ["campaigns"]
+    plan_file.write_text(_with_checksum(doc))
+    err = _refused(cli_env, capsys, plan_file)
+    assert err == (
+        "error: plan file is malformed: it plans manifest other/m.yaml, which its paths "
+        "(campaigns) do not hold; run plan again\n"
+    )
+
+
 def test_a_plan_saved_before_its_paths_were_recorded_still_applies(
     cli_env: Emulator, capsys: Capsys, tmp_path: Path
 ) -> None:

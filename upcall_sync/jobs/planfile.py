@@ -349,7 +349,17 @@ def check_fresh(saved: SavedPlan, client: UpcallClient, planned_with: Sequence[s
     if digest != saved.digest:
         raise StalePlan("the manifests changed since the plan was made; run plan again")
     if saved.paths:  # found again as plan found them: a file added since (an opt-out list)
-        added = [f for f in load_manifests(list(saved.paths)).files if f not in saved.files]
+        found = load_manifests(list(saved.paths)).files
+        # a manifest its paths do not hold: a file edited to plan more than it says it
+        # does (the Action checks a plan artifact's paths, not its files)
+        outside = [f for f in saved.files if f not in found]
+        if outside:
+            raise PlanFileError(
+                f"plan file is malformed: it plans manifest {shown_name(outside[0])}, which "
+                f"its paths ({', '.join(shown_name(p) for p in saved.paths)}) do not hold; "
+                "run plan again"
+            )
+        added = [f for f in found if f not in saved.files]
         if added:
             more = f" (and {len(added) - 1:,} more)" if len(added) > 1 else ""
             raise StalePlan(
