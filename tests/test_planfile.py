@@ -517,6 +517,41 @@ def test_a_plan_made_with_a_read_only_token_of_the_account_says_so(
     server.store.close()
 
 
+def test_planned_with_takes_a_fingerprint_in_any_case_or_several_and_refuses_a_non_one(
+    capsys: Capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """UPCALL_PLANNED_WITH="<another>,<the planning token's>" and an upper-case copy were
+    each refused as if no --planned-with had been given, and a fingerprint cut short was
+    told to pass the flag it passed (helper b70). A value that is no fingerprint is named
+    unless it may be a token (only a cut-short hex one is shown)."""
+    reader = "uctok_READONLY_5e1f0a9c7b3d"
+    server = Emulator(
+        tokens=[TOKEN],
+        read_only_tokens=[reader],
+        confirmed_numbers=list(CONFIRMED),
+        faults=Faults(),
+    )
+    with server:
+        point_cli_at(server, monkeypatch)
+        _saved(server, capsys, tmp_path, BASE, NEXT)
+        monkeypatch.setenv("UPCALL_AUTH_TOKEN", reader)
+        plan_file = tmp_path / "plan.json"
+        assert run_cli(capsys, "plan", "--out", str(plan_file), str(tmp_path / "m.yaml"))[0] == 0
+        made_with = _doc(plan_file)["account"]["fingerprint"]
+        monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
+        for value, said in (
+            (made_with[:8], f"--planned-with {made_with[:8]}: not an account fingerprint"),
+            (reader, f"--planned-with ({len(reader)} characters): not an account fingerprint"),
+            ("0" * 16, f"--planned-with names {'0' * 16}, not it"),
+        ):
+            last = _refused(server, capsys, plan_file, "--planned-with", value)
+            assert said in last and reader not in last, last
+        monkeypatch.setenv("UPCALL_PLANNED_WITH", f"{'0' * 16},{made_with.upper()}")
+        code, out, err = run_cli(capsys, "apply", str(plan_file))
+        assert code == 0 and "Converged" in out, out + err
+    server.store.close()
+
+
 @pytest.mark.parametrize(
     "edit",
     [

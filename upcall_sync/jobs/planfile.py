@@ -400,16 +400,17 @@ def _check_token(saved: SavedPlan, client: UpcallClient, planned_with: Sequence[
             "token does not see the campaigns it read: the two tokens are not one "
             "account's; run plan again"
         )
+    named = f"; --planned-with names {', '.join(planned_with)}, not it" if planned_with else ""
     if seen:
         raise StalePlan(
             f"the plan was made with another token of this account (token {made_for}; "
-            f"this one is {client.account}): a read-only token's, or one since "
+            f"this one is {client.account}{named}): a read-only token's, or one since "
             "rotated; a saved plan applies only with the token it was made with, or "
             f"with --planned-with {made_for} (the planning token's fingerprint)"
         )
     raise StalePlan(
         f"the plan was made for another account (account {made_for}; this token's is "
-        f"{client.account}), or with a token since rotated: a saved plan "
+        f"{client.account}{named}), or with a token since rotated: a saved plan "
         "applies only with the token it was made with; run plan again"
     )
 
