@@ -1090,3 +1090,42 @@ def test_a_number_sent_with_x_in_its_extension_is_not_added_again(
         manifest.write_text(head + numbers + "first_name: Priya}\n")
         code, out, err = run_cli(capsys, "plan", "--detailed-exitcode", str(manifest))
         assert code == 0, out + err
+
+
+TWELVE = "\u0661\u0662"  # 12 in Arabic-Indic digits
+
+
+def test_an_extension_in_another_script_s_digits_is_its_ascii_digits(
+    reading: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """An extension typed in Arabic-Indic digits (U+0661 U+0662, kept so by phonenumbers inside a
+    phone too) escaped a do-not-call `x12` and was added to a ready campaign, and "x" before them
+    was not read as they were: a live one was added again (found by helper b70)."""
+    from upcall_sync.client import ContactAttributes
+
+    manifest = tmp_path / "m.yaml"
+    head = "version: 1\ncontact_list: ext\ncampaigns:\n  - name: Ext\n    pitch: hi\n"
+    manifest.write_text(head)
+    assert run_cli(capsys, "apply", "--auto-approve", "-q", str(manifest))[0] == 0
+    client = connect(reading)
+    list_id = client.create_list("ext").id
+    campaign_id = str(reading.store.sql("SELECT id FROM campaigns")[0]["id"])
+    typed = ContactAttributes(phone="+14155550132", extension=TWELVE, first_name="Priya")
+    client.add_number(campaign_id, client.create_contact(list_id, typed).id)
+    for spelled in ("12", f"x{TWELVE}", TWELVE):
+        numbers = f'    numbers:\n      - {{phone: "+14155550132", extension: "{spelled}", '
+        manifest.write_text(head + numbers + "first_name: Priya}\n")
+        code, out, err = run_cli(capsys, "plan", "--detailed-exitcode", str(manifest))
+        assert code == 0, out + err
+    listed = head.replace("  - name: Ext\n", "  - name: New\n    status: ready\n")
+    for written in (
+        f'phone: "+14155550133", extension: "{TWELVE}"',
+        f'phone: "+1 415 555 0133 x{TWELVE}"',
+    ):
+        manifest.write_text(
+            listed.replace("campaigns:", 'do_not_call: ["+14155550133 x12"]\ncampaigns:')
+            + f"    numbers:\n      - {{{written}, first_name: Ana}}\n"
+        )
+        code, out, err = run_cli(capsys, "plan", str(manifest))
+        assert "+14155550133 x12 (Ana) is on the do-not-call list" in out, out + err
+        assert "; 0 numbers to add," in out, out

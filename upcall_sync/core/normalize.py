@@ -84,16 +84,20 @@ _PLAIN_PHONE_CHARS = frozenset("+0123456789 ()-./\u00a0")
 
 #: an extension written with a prefix of its own, as CRM exports and people write one in
 #: an extension field ("x204", "ext. 5", "Ext: 12", "#9", ";ext=5"): its digits dial it
-_PREFIXED_EXTENSION = re.compile(r"(?:x|ext\.?|extn\.?|extension|#|;ext=)\s*:?\s*([0-9]+)", re.I)
+_PREFIXED_EXTENSION = re.compile(r"(?:x|ext\.?|extn\.?|extension|#|;ext=)\s*:?\s*(\d+)", re.I)
 
 
 def extension_digits(text: str) -> str:
     """An extension as dialed: `x204`, `ext. 204`, `#204` -> `204`, as `split_phone` reads
-    one written inside the phone; anything else as given."""
-    if not text or text.isdigit():
+    one written inside the phone; digits of another script (Arabic-Indic `١٢`, full-width ones,
+    which phonenumbers keeps as written) in ASCII, so that a do-not-call `x12` covers
+    them; anything else as given."""
+    if not text or (text.isascii() and text.isdigit()):
         return text
+    if text.isdecimal():
+        return "".join(str(unicodedata.decimal(ch)) for ch in text)
     prefixed = _PREFIXED_EXTENSION.fullmatch(text.strip())
-    return prefixed.group(1) if prefixed else text
+    return extension_digits(prefixed.group(1)) if prefixed else text
 
 
 def may_have_extension(raw: str) -> bool:

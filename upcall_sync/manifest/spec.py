@@ -284,7 +284,9 @@ class NumberSpec(_Spec):
         '("+1 415 555 0105 x7", ";ext=5", "ext. 9") goes to extension.'
     )
     extension: Extension | None = Field(
-        None, description='Digits; "x204", "ext. 204" or "#204" is read as 204.'
+        None,
+        description='Digits; "x204", "ext. 204" or "#204" is read as 204, and digits of '
+        "another script (Arabic-Indic, full-width) as ASCII ones.",
     )
     first_name: Text | None = None
     last_name: Text | None = None

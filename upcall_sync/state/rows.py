@@ -66,7 +66,7 @@ def live_contact(values: tuple[str, ...]) -> Contact:
         _TRAILING_SPACE.search(joined) is None
         and is_nfc(joined)
         and e164_match(values[0])
-        and (not values[1] or values[1].isdigit())
+        and (not values[1] or (values[1].isascii() and values[1].isdigit()))
     ):
         return _new_contact(Contact, values)
     clean = [nfc(v.rstrip()) for v in values]
@@ -116,7 +116,7 @@ def live_numbers(
             if clean(joined := join(values)) is None
             and composed(joined)
             and phone(values[0])
-            and (not (ext := values[1]) or ext.isdigit())
+            and (not (ext := values[1]) or (ext.isascii() and ext.isdigit()))
             else careful(values),
             status,
         )
@@ -149,7 +149,7 @@ def live_list_contacts(rows: list[ContactRow]) -> list[LiveContact]:
             if clean(joined := join(values)) is None
             and composed(joined)
             and phone(values[0])
-            and (not (ext := values[1]) or ext.isdigit())
+            and (not (ext := values[1]) or (ext.isascii() and ext.isdigit()))
             else careful(values),
         )
         for rid, values in rows
@@ -168,7 +168,7 @@ def clean_contacts(rows: list[tuple[str, ...]]) -> list[Contact] | None:
     if not all(map(e164_match, map(_first, rows))):
         return None
     extensions = "".join(map(_second, rows))
-    if extensions and not extensions.isdigit():
+    if extensions and not (extensions.isascii() and extensions.isdigit()):
         return None
     return list(map(_new_contact, repeat(Contact), rows))
 
