@@ -1067,6 +1067,33 @@ def test_a_do_not_call_csv_with_a_bad_row_still_stops_the_calls_of_its_good_rows
         assert _status(emu, SURVEY) == "paused"
 
 
+@pytest.mark.parametrize(
+    "row",
+    [
+        "+1 (415) 555-0132,,asked on 3/4",  # a note in a cell the header does not name
+        "+1 (415) 555-0132",  # the extension left out without its comma
+    ],
+)
+def test_a_do_not_call_csv_row_of_another_width_still_stops_the_calls_of_its_phone(
+    examples: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, row: str
+) -> None:
+    """A do-not-call row with a cell too many or too few was dropped with its error: the
+    apply it refused left Priya's ready campaign dialing her, while a bad phone in
+    the same row stopped it (found by helper b70). A row whose phone cell holds no
+    phone (a title line) is its one error, not two."""
+    with _serving(monkeypatch) as emu:
+        assert run_cli(capsys, "apply", "--auto-approve", str(examples))[0] == 0
+        (examples / "optouts.csv").write_text(f"Phone,Extension\nOpt-outs\n{row}\n")
+        with (examples / "campaigns.yaml").open("a") as f:
+            f.write("do_not_call_csv: optouts.csv\n")
+        code, out, err = run_cli(capsys, "validate", str(examples))
+        assert code == 1 and "on the do-not-call list" in err, err
+        assert "optouts.csv:2: row has 1 cell" in err and "optouts.csv:2:1" not in err, err
+        code, out, err = run_cli(capsys, "apply", "--auto-approve", str(examples))
+        assert code == 1 and "optouts.csv:3: row has" in err, out + err
+        assert _status(emu, SURVEY) == "paused"
+
+
 def test_a_number_sent_with_x_in_its_extension_is_not_added_again(
     reading: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

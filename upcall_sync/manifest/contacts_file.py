@@ -266,14 +266,28 @@ class _Reader:
         begin, end = bisect.bisect_left(self.blank, low), bisect.bisect_right(self.blank, high)
         return high < low or end - begin == high - low + 1
 
-    def _row(self, row: Row) -> None:
+    def _shaped(self, row: Row) -> tuple[list[str], bool] | None:
+        """The row's cells to read, and whether its width is not the header's (its problem
+        noted); None: blank, or not to be read."""
         cells = _within(row.cells, self.header.width)
         if not cells or all(not c.strip() for c in cells):
             self.blank.append(row.number)
-            return
+            return None
         self.last = row.number
-        if self._misshapen(row.number, cells) or (row.dates and self._dated(row)):
+        misshapen = self._misshapen(row.number, cells)
+        if (misshapen and self.ref.key != "do_not_call_csv") or (row.dates and self._dated(row)):
+            return None
+        if misshapen:  # a do-not-call row's phone opts out all the same, if it reads as one:
+            # a stop too wide pauses a campaign, a missed one dials the person
+            cells = [*cells[: self.header.width], *[""] * (self.header.width - len(cells))]
+        return cells, misshapen
+
+    def _row(self, row: Row) -> None:
+        shaped = self._shaped(row)
+        if shaped is None:
             return
+        cells, misshapen = shaped
+        row = row._replace(cells=cells)
         values: dict[str, Any] = {}
         address: dict[str, Any] = {}
         for index, name in self.header.fields.items():
@@ -292,6 +306,8 @@ class _Reader:
         more = self._more_phones(row, values)
         if more is None:
             return
+        if misshapen and not self._reads(values):
+            return  # not a phone where the header says (the row's problem stands)
         if "phone" not in values and not more:
             self.no_phone[row.number, column] = len(self.problems)
             self.problems.append(Problem(self.where(row.number, column), "phone", "is required"))
