@@ -560,6 +560,11 @@ def test_planned_with_takes_a_fingerprint_in_any_case_or_several_and_refuses_a_n
         lambda d: d["plan"]["dialing"][0]["same_line"].update(x=[None]),
         lambda d: d["plan"]["dialing"][0].update(added=[5]),
         lambda d: d["plan"]["dialing"][0].update(not_in_manifests=["+16507991144"]),
+        # the Action reads its scope check from these: `1 is True` is no prune to it, and
+        # pruned here (helper b70)
+        lambda d: d["options"].update(prune=1),
+        lambda d: d["options"].update(targets="pf-a"),
+        lambda d: d["manifests"].update(paths="m.yaml"),
     ],
 )
 def test_a_hand_edited_plan_of_the_wrong_types_is_malformed_not_an_internal_error(

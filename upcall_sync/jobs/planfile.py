@@ -283,6 +283,7 @@ def load_plan(path: str | os.PathLike[str]) -> SavedPlan:
             unapplied_differences=int(body.get("unapplied_differences") or 0),
             dialing=tuple(DialList.from_dict(d) for d in body.get("dialing") or ()),
         )
+        _check_scope(doc["options"], doc["manifests"])
         return SavedPlan(
             plan=plan,
             base_url=doc["base_url"],
@@ -295,6 +296,20 @@ def load_plan(path: str | os.PathLike[str]) -> SavedPlan:
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise PlanFileError(f"{_named(path)}: plan file is malformed ({exc})") from None
+
+
+def _check_scope(options: dict[str, Any], manifests: dict[str, Any]) -> None:
+    """What an apply's scope is read from (by the Action's check too) is of one type only:
+    a `prune` of 1 was no prune to the Action, and pruned here (helper b70)."""
+    if options.get("prune") and options["prune"] is not True:
+        raise TypeError("options.prune is not true or false")
+    for name, value in (
+        ("options.targets", options.get("targets") or []),
+        ("manifests.files", manifests["files"]),
+        ("manifests.paths", manifests.get("paths") or []),
+    ):
+        if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise TypeError(f"{name} is not a list of text")
 
 
 _NOT_REGULAR = "not a plan file (not a regular file: a device, a FIFO or a socket)"
