@@ -512,3 +512,19 @@ def test_a_plan_file_s_dial_lists_are_compared_campaign_by_campaign_not_by_name(
         "nor in the plan file",
     ]
     assert dialing_differences(saved, Plan(dialing=(dup("4", JOEY), dup("5")))) == []
+
+
+def test_a_person_in_a_campaign_twice_is_named_as_such_not_as_someone_else() -> None:
+    """Priya was added as "x204" by an earlier version and again as "204": both read as
+    204 now, one matches the manifest, and the other was listed as a number "not in the
+    manifests" under Priya's own label (helper b70)."""
+    priya = PRIYA._replace(extension="204")
+    p = plan(
+        state(camp("A", priya, status="ready")),
+        live({"1": [priya, priya]}, [priya], status="ready"),
+    )
+    [notice] = [n for n in p.notices if n.kind == "unmanaged_numbers"]
+    assert notice.items == (f"{priya.label}: in the campaign a second time (called twice?)",)
+    other = plan(state(camp("A", priya, status="ready")), live({"1": [priya, JOEY]}, [priya]))
+    [notice] = [n for n in other.notices if n.kind == "unmanaged_numbers"]
+    assert notice.items == (JOEY.label,)

@@ -690,3 +690,23 @@ def test_a_number_added_by_hand_to_a_campaign_the_plan_makes_ready_refuses_it(
     assert "+14155550197 (Late Hand): not in the manifests, nor in the plan file" in err
     status = cli_env.store.sql("SELECT status FROM campaigns WHERE id = ?", (cid,))[0]
     assert status["status"] == "pending"
+
+
+def test_planned_with_on_an_empty_account_warns_that_it_cannot_check_the_account(
+    capsys: Capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plan that read no campaigns leaves nothing to tell two tokens' accounts apart:
+    --planned-with is trusted, and apply says so (helper b70)."""
+    server = Emulator(
+        tokens=[TOKEN, OTHER_TOKEN], confirmed_numbers=list(CONFIRMED), faults=Faults()
+    )
+    with server:
+        point_cli_at(server, monkeypatch)
+        monkeypatch.setenv("UPCALL_AUTH_TOKEN", OTHER_TOKEN)
+        plan_file = _saved(server, capsys, tmp_path, "", BASE)
+        made_with = _doc(plan_file)["account"]["fingerprint"]
+        monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
+        code, out, err = run_cli(capsys, "apply", "--planned-with", made_with, str(plan_file))
+        assert code == 0, out + err
+        assert f"cannot check that the token --planned-with names ({made_with})" in err, err
+    server.store.close()

@@ -438,6 +438,7 @@ def _number_notices(
             )
         )
     extra = sorted(leftover.elements())
+    listed = {n.contact for n in d.numbers}
     if extra:
         n = len(extra)
         notices.append(
@@ -450,10 +451,18 @@ def _number_notices(
                     "in the manifests; the API cannot remove numbers from a campaign, so they "
                     "stay"
                 ),
-                items=tuple(c.label for c in extra),
+                items=tuple(_extra_item(c, listed) for c in extra),
             )
         )
     return notices
+
+
+def _extra_item(contact: Contact, listed: set[Contact]) -> str:
+    """A number the manifests do not list; one that is a person they list (as the API
+    holds it: `x204` and `204` are one extension) is that person in the campaign twice."""
+    if contact in listed:
+        return f"{contact.label}: in the campaign a second time (called twice?)"
+    return contact.label
 
 
 def _numbers_are(n: int) -> str:

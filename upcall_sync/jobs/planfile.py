@@ -13,6 +13,7 @@ import contextlib
 import errno
 import hashlib
 import json
+import logging
 import os
 import stat
 import tempfile
@@ -43,6 +44,8 @@ from upcall_sync.manifest.files import SpecialFile, TooLarge, read_regular
 from upcall_sync.output.explain import contact_shape, differences
 from upcall_sync.output.render import plan_document
 from upcall_sync.state.rows import campaign_from_api, contact_of
+
+log = logging.getLogger("upcall_sync.jobs.planfile")
 
 KIND = "upcall-sync-plan"
 FORMAT_VERSION = 2
@@ -408,6 +411,12 @@ def _check_token(saved: SavedPlan, client: UpcallClient, planned_with: Sequence[
     read = bool(saved.account.get("campaigns_read"))
     seen = read and _reads_what_it_read(saved, client)
     if made_for in planned_with:
+        if not read:  # an empty account: nothing tells the two tokens' accounts apart
+            log.warning(
+                "the plan read no campaigns, so apply cannot check that the token "
+                "--planned-with names (%s) is this account's: it trusts --planned-with",
+                made_for,
+            )
         if seen or not read:
             return
         raise StalePlan(
