@@ -407,30 +407,47 @@ def test_readme_documents_every_input_and_output() -> None:
         assert re.search(rf"^\| (`[\w-]+`, )*`{name}`", section, re.M), name
 
 
-def _saved_plan(tmp_path: Path, paths: list[str], prune: bool, targets: list[str]) -> Path:
+def _saved_plan(
+    tmp_path: Path, paths: list[str], prune: Any, targets: list[str], files: list[str]
+) -> Path:
     plan_file = tmp_path / "plan.upcall-plan"
     doc = {
-        "manifests": {"paths": paths, "files": ["campaigns/a.yaml"]},
+        "manifests": {"paths": paths, "files": files},
         "options": {"prune": prune, "targets": targets},
     }
     plan_file.write_text(json.dumps(doc))
     return plan_file
 
 
+A_YAML = ["campaigns/a.yaml"]
+
+
 @pytest.mark.parametrize(
-    ("paths", "prune", "targets", "args", "why"),
+    ("paths", "prune", "targets", "args", "why", "files"),
     [
-        (["campaigns/"], False, [], "", ""),
-        (["./campaigns"], True, ["Q3"], "--prune --target Q3", ""),
-        (["campaigns/", "other/"], False, [], "", "other manifest paths than this job's path"),
-        (["/etc"], False, [], "", "other manifest paths"),
-        (["campaigns/"], True, [], "", "the plan file prunes"),
-        (["campaigns/"], False, [], "--prune", "this job's args say --prune"),
-        (["campaigns/"], False, ["Q3"], "", "--target set is not this job's"),
+        (["campaigns/"], False, [], "", "", A_YAML),
+        (["./campaigns"], True, ["Q3"], "--prune --target Q3", "", A_YAML),
+        (["campaigns/", "other/"], False, [], "", "other manifest paths than this job's", A_YAML),
+        (["/etc"], False, [], "", "other manifest paths", A_YAML),
+        (["campaigns/"], True, [], "", "the plan file prunes", A_YAML),
+        (["campaigns/"], False, [], "--prune", "this job's args say --prune", A_YAML),
+        (["campaigns/"], False, ["Q3"], "", "--target set is not this job's", A_YAML),
+        # upcall-sync prunes on any true value, and plans `files`, not `paths` (helper b71)
+        (["campaigns/"], 1, [], "", "the plan file prunes", A_YAML),
+        (["campaigns/"], "no", [], "", "the plan file prunes", A_YAML),
+        (["campaigns/"], False, [], "", "manifests outside", [*A_YAML, "other/x.yaml"]),
+        (["campaigns/"], False, [], "", "manifests outside", ["campaigns/../other/x.yaml"]),
+        (["campaigns/"], False, [], "", "manifests outside", ["campaigns-eu/x.yaml"]),
     ],
 )
 def test_a_saved_plan_applies_only_within_the_apply_job_s_own_scope(
-    tmp_path: Path, paths: list[str], prune: bool, targets: list[str], args: str, why: str
+    tmp_path: Path,
+    paths: list[str],
+    prune: Any,
+    targets: list[str],
+    args: str,
+    why: str,
+    files: list[str],
 ) -> None:
     """The plan file is an artifact of a pull request's run: one forged to prune, or to
     plan another directory, matches a fresh plan of what it names, so upcall-sync would
@@ -438,7 +455,7 @@ def test_a_saved_plan_applies_only_within_the_apply_job_s_own_scope(
     run = _run_module()
     env = {"INPUT_COMMAND": "apply", "INPUT_PATH": "campaigns/", "INPUT_ARGS": args}
     refused = run.scope_refused(
-        run.Inputs.from_env(env), _saved_plan(tmp_path, paths, prune, targets)
+        run.Inputs.from_env(env), _saved_plan(tmp_path, paths, prune, targets, files)
     )
     assert (refused == "") if not why else (why in refused), refused
     assert "/etc" not in refused and "other/" not in refused  # the file's values: not shown

@@ -11,6 +11,7 @@ emulator and a fake GitHub API. The Action's venv is built once per session (the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -28,6 +29,7 @@ from .githubfake import GH_TOKEN, REPO, FakeGitHub, GitHubServer, act
 
 RUN_URL = "https://github.example/acme/campaigns/actions/runs/"
 PLAN_KIND = "<!-- upcall-sync:plan campaigns/"
+MERGE_SHA = "9f8e7d6c5b4a39281706f5e4d3c2b1a098765432"
 
 
 @pytest.fixture
@@ -320,6 +322,58 @@ def test_the_reviewed_plan_is_applied_after_the_merge_and_reported_on_its_pr(
     )
     assert clean.outputs["has-changes"] == "false" and "skip-no-changes" in clean.stdout
     assert fake.comments[7] == [] and fake.labels[7] == ["upcall-sync:no-changes"]
+
+
+def test_a_forged_plan_naming_another_folder_s_manifests_is_refused(
+    emulator: Emulator, action_runner_temp: Path, action_workspace: Path, github: Any
+) -> None:
+    """A pull request's plan job is the pull request's to write: it plans campaigns/ with
+    another folder of the repository (another team's), then says `paths: [campaigns/]`
+    and recomputes the checksum. apply plans the file's `files`, and every one of them
+    was found again, so upcall-sync applied the other folder's campaigns too; only a
+    `paths` unlike the job's was refused (helper b71)."""
+    fake, api = github
+    ws = action_workspace
+    (ws / "campaigns-eu").mkdir()
+    (ws / "campaigns-eu/eu.yaml").write_text(
+        "version: 1\ncontact_list: acme-outbound\ncampaigns:\n  - name: EU team's\n"
+        "    pitch: hi\n    numbers: [{phone: '+1 312 555 0176'}]\n"
+    )
+    conn = {"token": TOKEN, "api-url": emulator.base_url, "environment": "production"}
+    planned = act(
+        action_runner_temp,
+        ws,
+        pr("3b" * 20),
+        api,
+        command="plan",
+        path="campaigns/ campaigns-eu/",
+        **conn,
+    )
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    doc = json.loads(Path(planned.outputs["plan-file"]).read_text())
+    doc["manifests"]["paths"] = ["campaigns/"]
+    body = {k: v for k, v in doc.items() if k != "checksum"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    body["checksum"] = hashlib.sha256(canonical.encode()).hexdigest()
+    (ws / "reviewed.upcall-plan").write_text(json.dumps(body))
+    fake.pulls_of[MERGE_SHA] = [{"number": 7, "merged_at": "2026-12-06T18:00:00Z"}]
+    applied = act(
+        action_runner_temp,
+        ws,
+        {"ref": "refs/heads/main", "after": MERGE_SHA},
+        api,
+        command="apply",
+        comment="true",
+        **{"plan-file": "reviewed.upcall-plan"},
+        **conn,
+    )
+    assert applied.returncode == 1
+    refusal = "the plan file plans manifests outside this job's path (campaigns/); not applied"
+    errors = [line for line in applied.stdout.splitlines() if line.startswith("::error")]
+    assert errors[0] == f"::error title=upcall-sync::{refusal}", errors
+    [comment] = [c for c in ours(fake) if "upcall-sync:apply" in c["body"]]
+    assert f"error: {refusal}" in comment["body"]
+    assert emulator.store.sql("SELECT COUNT(*) n FROM campaigns")[0]["n"] == 0
 
 
 def test_a_fork_or_dependabot_run_ends_with_one_clear_line(

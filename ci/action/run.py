@@ -289,15 +289,22 @@ def scope_refused(inputs: Inputs, plan_file: Path) -> str:
     Names only the job's own values: the file's are a pull request's to write."""
     try:
         doc = json.loads(plan_file.read_text(encoding="utf-8"))
+        files = [os.path.abspath(str(f)) for f in doc["manifests"]["files"]]
         paths = doc["manifests"].get("paths") or doc["manifests"]["files"]
         planned = sorted(os.path.normpath(str(p)) for p in paths)
-        prunes = doc["options"].get("prune") is True
+        # as upcall-sync reads them (`bool(options.get("prune"))`): a forged 1 prunes too
+        prunes = bool(doc["options"].get("prune"))
         targets = sorted(str(t) for t in doc["options"].get("targets") or ())
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return ""  # upcall-sync says what is wrong with the file
     job = shlex.join(inputs.paths)
     if planned != sorted(os.path.normpath(p) for p in inputs.paths):
         return f"the plan file plans other manifest paths than this job's path ({job})"
+    # apply plans the file's `files`, not its `paths`: each must be one the job's path holds
+    roots = [os.path.abspath(p) for p in inputs.paths]
+    under = tuple(r.rstrip(os.sep) + os.sep for r in roots)
+    if not all(f in roots or f.startswith(under) for f in files):
+        return f"the plan file plans manifests outside this job's path ({job})"
     if prunes != ("--prune" in inputs.args):
         return (
             "the plan file prunes (archives campaigns the manifests drop), and this job's "
