@@ -24,7 +24,7 @@ import pytest
 from upcall_sync.emulator import Emulator
 
 from . import figures
-from .conftest import OTHER_TOKEN, TOKEN
+from .conftest import OTHER_TOKEN, TOKEN, connect, writes
 from .githubfake import GH_TOKEN, REPO, FakeGitHub, GitHubServer, act
 
 RUN_URL = "https://github.example/acme/campaigns/actions/runs/"
@@ -374,6 +374,62 @@ def test_a_forged_plan_naming_another_folder_s_manifests_is_refused(
     [comment] = [c for c in ours(fake) if "upcall-sync:apply" in c["body"]]
     assert f"error: {refusal}" in comment["body"]
     assert emulator.store.sql("SELECT COUNT(*) n FROM campaigns")[0]["n"] == 0
+
+
+def test_replan_applies_nothing_over_the_staging_fingerprint_set_in_production(
+    emulator: Emulator, action_runner_temp: Path, action_workspace: Path, github: Any
+) -> None:
+    """examples/ci/reviewed-plan.yml with the staging planning token's fingerprint in the
+    production environment's UPCALL_PLANNED_WITH, and `on-stale-plan: replan`: the
+    refusal was taken for a stale plan, "the reviewed plan is stale (the differences are
+    above)" (there were none) and a fresh plan applied, green, on every merge: a
+    reviewed-plan setup that never applied a reviewed plan (helper b71)."""
+    fake, api = github
+    ws = action_workspace
+    planners = {
+        TOKEN: "uctok_READONLY_prod_2c4e6a8b0d",
+        OTHER_TOKEN: "uctok_READONLY_stg_1b3d5f7a9c",
+    }
+    for writer, reader in planners.items():
+        emulator.store.add_read_only_token(reader, emulator.accounts[writer])
+    conn = {"api-url": emulator.base_url, "environment": "production"}
+    first = act(
+        action_runner_temp, ws, {"ref": "refs/heads/main"}, command="apply", token=TOKEN, **conn
+    )
+    assert first.returncode == 0, first.stdout + first.stderr
+    manifest = ws / "campaigns/campaigns.yaml"
+    manifest.write_text(manifest.read_text().replace("Be friendly", "Be brief"))
+    planned = act(
+        action_runner_temp, ws, pr("7c" * 20), api, command="plan", token=planners[TOKEN], **conn
+    )
+    assert planned.outputs["has-changes"] == "true", planned.stdout + planned.stderr
+    shutil.copy(planned.outputs["plan-file"], ws / "reviewed.upcall-plan")
+    staging = connect(emulator, planners[OTHER_TOKEN]).account
+    fake.pulls_of[MERGE_SHA] = [{"number": 7, "merged_at": "2026-12-06T18:00:00Z"}]
+    before = writes(emulator)
+    applied = act(
+        action_runner_temp,
+        ws,
+        {"ref": "refs/heads/main", "after": MERGE_SHA},
+        api,
+        command="apply",
+        comment="true",
+        token=TOKEN,
+        **{"plan-file": "reviewed.upcall-plan", "planned-with": staging},
+        **{"on-stale-plan": "replan"},
+        **conn,
+    )
+    assert applied.returncode == 1 and writes(emulator) == before
+    assert (
+        "::warning" not in applied.stdout and "upcall-sync apply campaigns/" not in applied.stdout
+    )
+    refusal = "error: the plan was made with another token of this account"
+    assert [line for line in applied.stderr.splitlines() if line.startswith("error:")] == [
+        next(line for line in applied.stderr.splitlines() if line.startswith(refusal))
+    ]
+    [comment] = [c for c in ours(fake) if "upcall-sync:apply" in c["body"]]
+    assert "### upcall-sync apply: failed" in comment["body"] and refusal in comment["body"]
+    assert "fresh plan" not in comment["body"]
 
 
 def test_a_fork_or_dependabot_run_ends_with_one_clear_line(

@@ -19,6 +19,7 @@ UpcallSyncError                  root: the CLI catches it once and prints one li
 ├── InsecureTransport            the token would travel over plain http to a non-loopback host
 ├── UnsafePlan                   the plan is over the safety thresholds (apply needs force)
 ├── StalePlan                    a saved plan no longer matches the live account or the manifests
+│   └── ForeignPlan              made against another API or account, or with a token not named
 ├── PlanFileError                a saved plan is unreadable, corrupted, or from another version
 ├── ExportError                  the live account holds what no manifest can (every reason)
 └── Cancelled                    the operator asked to stop (SIGINT/SIGTERM) while waiting
@@ -394,6 +395,13 @@ class StalePlan(UpcallSyncError):
         out = StalePlan(message, self.details, brief, live=self.live)
         out.stops = self.stops
         return out
+
+
+class ForeignPlan(StalePlan):
+    """A saved plan made against another API URL or account, or with a token of this
+    account that apply was not told of (`--planned-with`): a setup to fix, not an
+    account that moved on, so CI's `on-stale-plan: replan` applies no fresh plan over it
+    (a wrong planning fingerprint would otherwise apply unreviewed plans for good)."""
 
 
 class PlanFileError(UpcallSyncError):

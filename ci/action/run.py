@@ -352,6 +352,8 @@ def run_apply(inputs: Inputs, workdir: Path, as_json: bool) -> Result:
     )
     result.shown = shlex.join(["upcall-sync", "apply", *(["PLANFILE"] if saved else inputs.paths)])
     error = _error(result.output) if saved else {}
+    # not a ForeignPlan (another API or account, a token apply was not told of): a setup
+    # to fix, which replanning would hide behind an unreviewed apply on every merge
     if inputs.on_stale_plan == "replan" and error.get("type") == "StalePlan":
         was, why = "was stale", "is stale (the differences are above)"
         if str(error.get("message", "")).endswith(APPLIED_ALREADY):  # a re-run job, say

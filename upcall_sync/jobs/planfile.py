@@ -38,7 +38,7 @@ from upcall_sync.core.dialing import DialList
 from upcall_sync.core.matching import id_order
 from upcall_sync.core.model import LiveCampaign
 from upcall_sync.core.normalize import format_datetime
-from upcall_sync.errors import ApiStatusError, PlanFileError, StalePlan, shown_name
+from upcall_sync.errors import ApiStatusError, ForeignPlan, PlanFileError, StalePlan, shown_name
 from upcall_sync.manifest import load_manifests
 from upcall_sync.manifest.files import SpecialFile, TooLarge, read_regular
 from upcall_sync.output.explain import contact_shape, differences
@@ -352,7 +352,7 @@ def check_fresh(saved: SavedPlan, client: UpcallClient, planned_with: Sequence[s
     tokens of this account a plan may have been made with (`apply --planned-with`)."""
     base = strip_token(client.base_url)
     if saved.base_url != base:
-        raise StalePlan(f"the plan was made against {saved.base_url}, not {base}")
+        raise ForeignPlan(f"the plan was made against {saved.base_url}, not {base}")
     _check_token(saved, client, planned_with)
     missing = [f for f in saved.files if not Path(f).exists()]
     if missing:
@@ -419,20 +419,20 @@ def _check_token(saved: SavedPlan, client: UpcallClient, planned_with: Sequence[
             )
         if seen or not read:
             return
-        raise StalePlan(
+        raise ForeignPlan(
             f"the plan was made with the token --planned-with names ({made_for}), but this "
             "token does not see the campaigns it read: the two tokens are not one "
             "account's; run plan again"
         )
     named = f"; --planned-with names {', '.join(planned_with)}, not it" if planned_with else ""
     if seen:
-        raise StalePlan(
+        raise ForeignPlan(
             f"the plan was made with another token of this account (token {made_for}; "
             f"this one is {client.account}{named}): a read-only token's, or one since "
             "rotated; a saved plan applies only with the token it was made with, or "
             f"with --planned-with {made_for} (the planning token's fingerprint)"
         )
-    raise StalePlan(
+    raise ForeignPlan(
         f"the plan was made for another account (account {made_for}; this token's is "
         f"{client.account}{named}), or with a token since rotated: a saved plan "
         "applies only with the token it was made with; run plan again"
