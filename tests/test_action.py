@@ -399,6 +399,25 @@ def test_the_reviewed_plan_workflow_hands_the_plan_file_over() -> None:
     )
 
 
+def test_the_reviewed_plan_header_says_what_each_environment_must_hold() -> None:
+    """A team sets up what the header says: every environment the jobs name, the secrets
+    and variables they read, and the branch rule without which a pull request's edit of
+    the workflow reads the write token (the read-only planning token is then for
+    nothing). The header named no branch rule, nor the plan environments' secret
+    (helper b71)."""
+    text = (ROOT / "examples/ci/reviewed-plan.yml").read_text()
+    header = text[: text.index("\nname:")]
+    flow = workflow("reviewed-plan.yml")
+    for job in flow["jobs"].values():
+        for env in job["strategy"]["matrix"]["environment"]:
+            name = job["environment"].split("#")[0].replace("${{ matrix.environment }}", env)
+            assert name.strip() in header, name
+    for kind, name in set(re.findall(r"\$\{\{ (secrets|vars)\.(\w+) \}\}", text)):
+        assert name in header, (kind, name)
+    assert 'deployment branches "Selected branches: main"' in header
+    assert "no Upcall token as a repository secret" in header
+
+
 def test_readme_documents_every_input_and_output() -> None:
     action = yaml.safe_load((ROOT / "action.yml").read_text())
     readme = (ROOT / "README.md").read_text()
