@@ -470,7 +470,7 @@ def test_a_plan_made_for_one_account_is_refused_with_another_token(
     assert TOKEN not in plan_file.read_text()
     monkeypatch.setenv("UPCALL_AUTH_TOKEN", OTHER_TOKEN)
     err = _refused(cli_env, capsys, plan_file)
-    assert "made for another account" in err and "run plan again" in err
+    assert "of another account" in err and "run plan again" in err
     assert cli_env.store.sql("SELECT COUNT(*) n FROM campaigns")[0]["n"] == 0
     monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)  # the right token still applies it
     code, out, err = run_cli(capsys, "apply", str(plan_file))
@@ -550,6 +550,26 @@ def test_planned_with_takes_a_fingerprint_in_any_case_or_several_and_refuses_a_n
         code, out, err = run_cli(capsys, "apply", str(plan_file))
         assert code == 0 and "Converged" in out, out + err
     server.store.close()
+
+
+def test_an_empty_account_s_first_plan_made_read_only_names_the_flag_that_applies_it(
+    cli_env: Emulator, capsys: Capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reviewed-plan flow's first merge, UPCALL_PLANNED_WITH not set yet: the plan of
+    an empty account read no campaign, so the refusal said "made for another account
+    ...; run plan again", which no new plan fixes, and never named --planned-with as it
+    does once the account holds campaigns (helper b71)."""
+    reader = "uctok_READONLY_9d7b5f3e1c0a"
+    cli_env.store.add_read_only_token(reader, cli_env.accounts[TOKEN])
+    monkeypatch.setenv("UPCALL_AUTH_TOKEN", reader)
+    plan_file = _saved(cli_env, capsys, tmp_path, "", BASE)
+    made_with = _doc(plan_file)["account"]["fingerprint"]
+    monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
+    last = _refused(cli_env, capsys, plan_file).splitlines()[-1]
+    assert "a read-only token of this account" in last, last
+    assert f"with --planned-with {made_with}; else run plan again" in last, last
+    code, out, err = run_cli(capsys, "apply", "--planned-with", made_with, str(plan_file))
+    assert code == 0 and "Converged" in out, out + err
 
 
 @pytest.mark.parametrize(

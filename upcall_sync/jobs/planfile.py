@@ -432,6 +432,14 @@ def _check_token(saved: SavedPlan, client: UpcallClient, planned_with: Sequence[
             "rotated; a saved plan applies only with the token it was made with, or "
             f"with --planned-with {made_for} (the planning token's fingerprint)"
         )
+    if not read:  # an empty account's first plan: nothing tells the two apart
+        raise ForeignPlan(
+            f"the plan was made with another token (token {made_for}; this one is "
+            f"{client.account}), of another account, one since rotated, or a read-only "
+            "token of this account (the plan read no campaign to tell): a saved plan "
+            "applies only with the token it was made with, or, for this account's "
+            f"planning token, with --planned-with {made_for}; else run plan again"
+        )
     raise ForeignPlan(
         f"the plan was made for another account (account {made_for}; this token's is "
         f"{client.account}{named}), or with a token since rotated: a saved plan "
