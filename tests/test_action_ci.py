@@ -432,6 +432,42 @@ def test_replan_applies_nothing_over_the_staging_fingerprint_set_in_production(
     assert "fresh plan" not in comment["body"]
 
 
+def test_the_job_s_own_upcall_planned_with_counts_when_the_input_is_empty(
+    emulator: Emulator, action_runner_temp: Path, action_workspace: Path, github: Any
+) -> None:
+    """README: `--planned-with` (or UPCALL_PLANNED_WITH; the Action's input). A job that
+    set `env: UPCALL_PLANNED_WITH` had it replaced by the empty input, and its reviewed
+    plan refused, unlike the token and the API URL, which fall back so (helper b71)."""
+    _fake, api = github
+    reader = "uctok_READONLY_env_8e6c4a2f0d"
+    emulator.store.add_read_only_token(reader, emulator.accounts[TOKEN])
+    conn = {"api-url": emulator.base_url, "environment": "production"}
+    planned = act(
+        action_runner_temp,
+        action_workspace,
+        pr("8d" * 20),
+        api,
+        command="plan",
+        token=reader,
+        **conn,
+    )
+    assert planned.outputs["has-changes"] == "true", planned.stdout + planned.stderr
+    shutil.copy(planned.outputs["plan-file"], action_workspace / "reviewed.upcall-plan")
+    applied = act(
+        action_runner_temp,
+        action_workspace,
+        {"ref": "refs/heads/main", "after": MERGE_SHA},
+        api,
+        {"UPCALL_PLANNED_WITH": connect(emulator, reader).account},
+        command="apply",
+        token=TOKEN,
+        **{"plan-file": "reviewed.upcall-plan"},
+        **conn,
+    )
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert emulator.store.sql("SELECT COUNT(*) n FROM campaigns")[0]["n"] == 3
+
+
 def test_a_fork_or_dependabot_run_ends_with_one_clear_line(
     action_runner_temp: Path, action_workspace: Path, github: Any
 ) -> None:

@@ -63,6 +63,7 @@ class Inputs:
     api_url: str
     environment: str = ""
     plan_file: str = ""
+    planned_with: str = ""
     on_stale_plan: str = "fail"
     labels: bool = False
     skip_no_changes: bool = False
@@ -95,6 +96,7 @@ class Inputs:
             api_url=env.get("INPUT_API_URL", ""),
             environment=environment,
             plan_file=env.get("INPUT_PLAN_FILE", "").strip(),
+            planned_with=env.get("INPUT_PLANNED_WITH", "").strip(),
             on_stale_plan=on_stale,
             labels=_flag(env, "INPUT_LABELS"),
             skip_no_changes=_flag(env, "INPUT_SKIP_NO_CHANGES"),
@@ -189,6 +191,8 @@ def child_env(inputs: Inputs) -> dict[str, str]:
         env["UPCALL_AUTH_TOKEN"] = inputs.token
     if inputs.api_url:
         env["UPCALL_API_URL"] = inputs.api_url
+    if inputs.planned_with:  # else the job's own UPCALL_PLANNED_WITH, as for the token
+        env["UPCALL_PLANNED_WITH"] = inputs.planned_with
     env["NO_COLOR"] = "1"
     return env
 
