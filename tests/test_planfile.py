@@ -501,6 +501,9 @@ def test_a_plan_made_with_a_read_only_token_of_the_account_says_so(
         assert "read-only" in last and "another account" not in last
         made_with = _doc(plan_file)["account"]["fingerprint"]
         assert f"--planned-with {made_with}" in last
+        # not stale data but a job set up wrong: the Action's replan must not cover it
+        code, out, _err = run_cli(capsys, "apply", "--format", "json", str(plan_file))
+        assert code == 1 and json.loads(out)["error"]["type"] == "ForeignPlan"
         monkeypatch.setenv("UPCALL_AUTH_TOKEN", OTHER_TOKEN)  # another account: as before
         last = _refused(server, capsys, plan_file).splitlines()[-1]
         assert "made for another account" in last, last
