@@ -503,3 +503,17 @@ def test_a_plan_file_that_prunes_is_refused_by_an_apply_job_that_does_not(
     )
     assert pruning.returncode == 0, pruning.stdout + pruning.stderr
     assert emulator.store.sql("SELECT COUNT(*) n FROM campaigns")[0]["n"] == 3
+
+
+def test_a_failed_step_s_annotation_gives_upcall_sync_s_reason_escaped(tmp_path: Path) -> None:
+    """The annotation said only "upcall-sync apply exited 1"; the reason was in the log
+    and the comment alone (helper b71). A quoted value cannot end the command (%0A)."""
+    run = _run_module()
+    inputs = run.Inputs.from_env({"INPUT_COMMAND": "apply"})
+    result = run.Result(exitcode=1, output=tmp_path / "apply.txt")
+    result.tail.extend(["Plan: 1 campaign to create", 'error: stale: 100% "a\rb" x'])
+    assert run.failure_annotation(inputs, result) == (
+        '::error title=upcall-sync::upcall-sync apply exited 1: stale: 100%25 "a%0Db" x'
+    )
+    result.tail.clear()
+    assert run.failure_annotation(inputs, result).endswith("upcall-sync apply exited 1")

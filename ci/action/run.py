@@ -449,8 +449,20 @@ def main() -> int:
     ok = publish.report(inputs, result)
     if result.exitcode in (0, 2) if inputs.command == "plan" else result.exitcode == 0:
         return 0 if ok else 1
-    print(f"::error title=upcall-sync::upcall-sync {inputs.command} exited {result.exitcode}")
+    print(failure_annotation(inputs, result))
     return result.exitcode or 1
+
+
+def failure_annotation(inputs: Inputs, result: Result) -> str:
+    """The step's error annotation: the exit status and upcall-sync's own reason (its last
+    `error:` line; redacted by upcall-sync, and escaped here so that a value it quotes
+    cannot end the workflow command or start another)."""
+    text = f"upcall-sync {inputs.command} exited {result.exitcode}"
+    why = next((line for line in reversed(result.tail) if line.startswith("error: ")), "")
+    if why:
+        text += ": " + why.removeprefix("error: ")
+    escaped = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return f"::error title=upcall-sync::{escaped}"
 
 
 if __name__ == "__main__":
