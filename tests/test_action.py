@@ -288,6 +288,23 @@ def test_the_apply_comment_says_why_a_fresh_plan_was_applied(tmp_path: Path, was
     assert f"The reviewed plan {was}, so a fresh plan was applied (on-stale-plan: replan)" in text
 
 
+def test_a_re_run_apply_job_says_nothing_was_left_not_that_it_failed(tmp_path: Path) -> None:
+    """A re-run of the apply job that applied the reviewed plan is refused (nothing is left
+    to apply), and its comment replaced "applied" with "failed" (helper b71)."""
+    run = _run_module()
+    inputs = run.Inputs.from_env({"INPUT_COMMAND": "apply", "INPUT_PLAN_FILE": "p.plan"})
+    result = run.Result(exitcode=1, output=tmp_path / "apply.txt", applied_already=True)
+    text = sys.modules["publish"].markdown(inputs, result)
+    assert text.startswith("### upcall-sync apply: nothing left to apply\n"), text
+    assert "The reviewed plan was applied already" in text and "failed" not in text
+    result.applied_already = False
+    assert (
+        sys.modules["publish"]
+        .markdown(inputs, result)
+        .startswith("### upcall-sync apply: failed\n")
+    )
+
+
 def test_the_step_summary_stays_under_one_mib() -> None:
     _run_module()
     fit = sys.modules["publish"].fit

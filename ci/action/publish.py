@@ -145,12 +145,19 @@ def markdown(inputs: Inputs, result: Result, *, full: bool = False) -> str:
             return result.full_markdown
         return result.output.read_text(encoding="utf-8")
     status = STATUS[inputs.command].get(result.exitcode, "failed")
+    if result.applied_already and not result.replanned:
+        status = "nothing left to apply"
     paths = [] if inputs.command == "doctor" else inputs.paths
     shown = result.shown or shlex.join(["upcall-sync", inputs.command, *paths])
     lines = [line.replace("```", "`\u200b``") for line in result.tail]
     text = f"### upcall-sync {inputs.command}: {status}\n\n`{shown}` exited {result.exitcode}.\n\n"
     if inputs.command == "validate" and result.exitcode != 0:
         text += "No plan was made for this commit: fix the manifests, and the plan follows.\n\n"
+    if result.applied_already and not result.replanned:
+        text += (
+            "The reviewed plan was applied already (a fresh plan of its manifests has no "
+            "changes): nothing was changed. A re-run of the job that applied it?\n\n"
+        )
     if result.replanned:
         text += (
             f"The reviewed plan {result.replanned}, so a fresh plan was applied "

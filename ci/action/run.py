@@ -146,6 +146,9 @@ class Result:
     #: why a fresh plan was applied instead of the saved one (on-stale-plan: replan):
     #: how the reviewed plan "was stale" or "was applied already"; "" when it was not
     replanned: str = ""
+    #: apply's refusal of a saved plan whose work is done already (a re-run job): said
+    #: as that in the comment, not as a failed apply over the one that succeeded
+    applied_already: bool = False
 
 
 # -- running upcall-sync -------------------------------------------------------------
@@ -356,6 +359,7 @@ def run_apply(inputs: Inputs, workdir: Path, as_json: bool) -> Result:
     )
     result.shown = shlex.join(["upcall-sync", "apply", *(["PLANFILE"] if saved else inputs.paths)])
     error = _error(result.output) if saved else {}
+    result.applied_already = str(error.get("message", "")).endswith(APPLIED_ALREADY)
     # not a ForeignPlan (another API or account, a token apply was not told of): a setup
     # to fix, which replanning would hide behind an unreviewed apply on every merge
     if inputs.on_stale_plan == "replan" and error.get("type") == "StalePlan":
