@@ -164,7 +164,10 @@ def markdown(inputs: Inputs, result: Result, *, full: bool = False) -> str:
             "(on-stale-plan: replan).\n\n"
         )
     if result.report is not None:
-        text += checks_table(result.report) + f"The JSON report is `{result.report.name}`.\n\n"
+        text += checks_table(result.report) + (
+            f"The JSON report is the step's `report` output (`{result.report.name}` on the "
+            "runner: upload it as an artifact to keep it).\n\n"
+        )
     return text + ("```text\n" + "\n".join(lines) + "\n```\n" if lines else "")
 
 
