@@ -303,6 +303,10 @@ def test_a_re_run_apply_job_says_nothing_was_left_not_that_it_failed(tmp_path: P
         .markdown(inputs, result)
         .startswith("### upcall-sync apply: failed\n")
     )
+    result.report = tmp_path / "apply.json"  # on the runner: the comment says how to keep it
+    result.report.write_text("{}")
+    shown = sys.modules["publish"].markdown(inputs, result)
+    assert "the step's `report` output (`apply.json` on the runner: upload it" in shown
 
 
 def test_the_step_summary_stays_under_one_mib() -> None:
