@@ -316,3 +316,23 @@ def test_markdown_text_keeps_an_email_address_from_being_autolinked() -> None:
         shown = markdown_text(text)
         assert not re.search(r"[\w.+-]@[\w.-]", shown), shown
         assert shown.replace("\u2060", "") == text
+
+
+def test_a_created_campaign_that_sets_no_status_says_it_is_created_pending() -> None:
+    """apply sends such a campaign `pending` (a server whose default dials would call it
+    while its numbers went in): the plan says so, as it does for one made ready later."""
+    import io
+
+    from upcall_sync.core.changes import CreateCampaign, Plan
+    from upcall_sync.output.render import render_text
+
+    create = CreateCampaign(address='campaign["N"]', campaign="N", values={"name": "N"})
+    out = io.StringIO()
+    render_text(Plan.build([create], []), out)
+    assert '(created with status "pending": the entry sets no status)' in out.getvalue()
+    with_status = CreateCampaign(
+        address='campaign["P"]', campaign="P", values={"name": "P", "status": "paused"}
+    )
+    out = io.StringIO()
+    render_text(Plan.build([with_status], []), out)
+    assert "the entry sets no status" not in out.getvalue()

@@ -118,6 +118,8 @@ def _campaign_section(name: str, changes: list[Change]) -> Section:
         section.notes.append(
             'created with status "pending", set to "ready" after its numbers are added'
         )
+    elif isinstance(main, CreateCampaign) and "status" not in main.values:
+        section.notes.append('created with status "pending": the entry sets no status')
     elif isinstance(main, UpdateCampaign) and main.ready_after_numbers:
         section.notes.append('status set to "ready" after its new numbers are added')
     if isinstance(main, UpdateCampaign) and main.reason:
