@@ -452,6 +452,9 @@ def test_a_url_is_refused_for_its_credentials_not_for_being_a_url() -> None:
         # an address in a query or fragment is no user part: there is no path before it
         "https://book.example?email=ops@acme.example",
         "https://book.example#ops@acme.example",
+        # a port, then a path holding an @: no password (helper b72)
+        "https://medium.example:443/@acme",
+        "https://book.example:8443?email=ops@acme.example",
     ):
         assert refused_variable("LINK", {"LINK": value}) is None, value
     for value in (
@@ -460,6 +463,9 @@ def test_a_url_is_refused_for_its_credentials_not_for_being_a_url() -> None:
         "postgres://app:p?w#d@db/prod",  # a password written unescaped is still one
         "https://ghp_x:@github.com/o/r",  # a token as the user, its password empty
         "https://tok_x:@api.example/v1",
+        # a base64 password written unescaped holds a / (helper b72: printed in the plan)
+        "postgres://app:Zm9v/YmFy+cXV4@db.internal:5432/app",
+        "redis://:a/b@cache:6379",
     ):
         assert refused_variable("LINK", {"LINK": value}) is not None, value
 

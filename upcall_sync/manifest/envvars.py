@@ -41,10 +41,13 @@ _SECRET_NAME = re.compile(
 #: DATABASE_URL) or a user part alone, which is how tokens ride in URLs
 #: (`https://ghp_x@github.com/org/repo`); a user part alone ends where the host part
 #: may (`/`, `?`, `#`), so an address in a query (`https://host?to=a@b.example`) is no
-#: user part, while a password may hold any of them (written unescaped all the same),
-#: or be empty: a token as the user before a bare `:` (`https://tok_x:@api.example`)
+#: user part, while a password may hold any of them (written unescaped all the same: a
+#: base64 one holds `/`), unless it is a port (digits, then `/`, `?` or `#`:
+#: `https://host:443/@acme`), or be empty: a token as the user before a bare `:`
+#: (`https://tok_x:@api.example`)
 _URL_WITH_PASSWORD = re.compile(
-    r"[A-Za-z][A-Za-z0-9+.-]*://(?:[^/\s:@]*:[^/\s@]*|(?!git@)[^/?#\s:@]+)@"
+    r"[A-Za-z][A-Za-z0-9+.-]*://"
+    r"(?:[^/\s:@]*:(?!\d+[/?#])[^\s@]*|(?!git@)[^/?#\s:@]+)@"
 )
 #: a value that is a credential whatever its variable is called: a JWT (an OIDC or job
 #: identity token: three base64url parts, the first a JSON header), a private key in PEM,
