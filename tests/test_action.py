@@ -538,3 +538,20 @@ def test_a_failed_step_s_annotation_gives_upcall_sync_s_reason_escaped(tmp_path:
     )
     result.tail.clear()
     assert run.failure_annotation(inputs, result).endswith("upcall-sync apply exited 1")
+
+
+def test_a_failed_step_s_annotation_names_what_the_log_shows_above_it(tmp_path: Path) -> None:
+    """A stale plan's error line points at the differences printed "above" it in the log;
+    the annotation has nothing above it: it gives the JSON report's message, which names
+    them (helper b72)."""
+    run = _run_module()
+    inputs = run.Inputs.from_env({"INPUT_COMMAND": "apply"})
+    report = tmp_path / "apply.json"
+    message = 'the live account changed: 1 difference (a campaign named "A%0A" now exists)'
+    report.write_text(json.dumps({"error": {"type": "StalePlan", "message": message}}))
+    result = run.Result(exitcode=1, output=report)
+    result.tail.extend(['a campaign named "A%0A" now exists', "error: the 1 difference above"])
+    assert run.failure_annotation(inputs, result) == (
+        "::error title=upcall-sync::upcall-sync apply exited 1: the live account changed: "
+        '1 difference (a campaign named "A%250A" now exists)'
+    )

@@ -459,12 +459,15 @@ def main() -> int:
 
 def failure_annotation(inputs: Inputs, result: Result) -> str:
     """The step's error annotation: the exit status and upcall-sync's own reason (its last
-    `error:` line; redacted by upcall-sync, and escaped here so that a value it quotes
-    cannot end the workflow command or start another)."""
+    `error:` line, or its JSON report's error message, which names what the line points
+    "above" at in the log: an annotation has nothing above it; redacted by upcall-sync,
+    and escaped here so that a value it quotes cannot end the workflow command or start
+    another)."""
     text = f"upcall-sync {inputs.command} exited {result.exitcode}"
     why = next((line for line in reversed(result.tail) if line.startswith("error: ")), "")
+    why = str(_error(result.output).get("message") or "") or why.removeprefix("error: ")
     if why:
-        text += ": " + why.removeprefix("error: ")
+        text += ": " + why
     escaped = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
     return f"::error title=upcall-sync::{escaped}"
 
