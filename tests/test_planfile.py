@@ -733,3 +733,14 @@ def test_planned_with_on_an_empty_account_warns_that_it_cannot_check_the_account
         assert code == 0, out + err
         assert f"cannot check that the token --planned-with names ({made_with})" in err, err
     server.store.close()
+
+
+def test_the_same_api_in_another_case_is_the_plan_s_api(
+    cli_env: Emulator, capsys: Capsys, tmp_path: Path
+) -> None:
+    """HTTP://127.0.0.1:PORT is the API the plan was made against: a URL's scheme and
+    host have no case (helper b72)."""
+    plan_file = _saved(cli_env, capsys, tmp_path, BASE, NEXT)
+    upper = cli_env.base_url.replace("http://", "HTTP://", 1)
+    code, out, err = run_cli(capsys, "apply", "--api-url", upper, str(plan_file))
+    assert code == 0 and "Converged" in out, out + err

@@ -203,6 +203,9 @@ class Transport(Pager):
         scrub_third_party_logs(self._token.reveal())
         self.base_url = base_url.rstrip("/")
         parts = checked_api_url(self.base_url, allow_insecure_http=allow_insecure_http)
+        # scheme and host have no case (`HTTP://API.example` is `http://api.example`):
+        # written one way, as the URLs built on it and the links the server sends are
+        self.base_url = f"{parts.scheme}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
         if not self._token:
             raise NoToken("no auth token: set UPCALL_AUTH_TOKEN or UPCALL_AUTH_TOKEN_FILE")
         self._origin = (parts.scheme, parts.hostname, parts.port)
