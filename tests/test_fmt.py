@@ -434,6 +434,35 @@ def test_yaml_of_tags_of_its_own_is_skipped_as_not_a_manifest(
     assert {p: p.read_text() for p in (gitlab, stack)} == before
 
 
+def test_mkdocs_python_tags_are_skipped_and_a_bad_standard_tag_is_no_internal_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """mkdocs.yml's `!!python/name:` (a global tag the safe loader has no constructor
+    for) made fmt take it for a manifest, "left as it is: formatting would change what it
+    means", where validate skips it; `!!int abc` or `!!timestamp x` in any YAML file
+    ended fmt with `error: internal error: ValueError` (found by helper b73)."""
+    mkdocs = tmp_path / "mkdocs.yml"
+    mkdocs.write_text(
+        "site_name: x   \nmarkdown_extensions:\n  - pymdownx.superfences:\n"
+        "      custom_fences:\n        - name: mermaid\n"
+        "          format: !!python/name:pymdownx.superfences.fence_code_format\n"
+    )
+    bad = [tmp_path / "int.yaml", tmp_path / "stamp.yaml", tmp_path / "manifest.yaml"]
+    bad[0].write_text("a: !!int abc\n")
+    bad[1].write_text("a: !!timestamp abc\n")
+    bad[2].write_text("version: 1\ncampaigns: []\nx: !!int abc\n")
+    before = {p: p.read_text() for p in (mkdocs, *bad)}
+    code, out, err = run_cli(capsys, "fmt", "--check", str(mkdocs), *map(str, bad))
+    assert (code, out) == (0, ""), err
+    lines = err.splitlines()
+    assert lines[0] == (
+        f"note: skipped {mkdocs}: not a manifest (no campaigns: key, nor a manifest's keys alone)"
+    )
+    assert [line.split(": left as it is")[0] for line in lines[1:]] == list(map(str, bad))
+    assert "internal error" not in err
+    assert {p: p.read_text() for p in (mkdocs, *bad)} == before
+
+
 @pytest.mark.parametrize(
     ("name", "text"),
     [

@@ -253,8 +253,8 @@ def not_a_manifest(text: str) -> bool:
 
     try:
         documents = [d for d in yaml.load_all(text, Loader=_any_tag_loader()) if d is not None]
-    except yaml.YAMLError:
-        return False
+    except (yaml.YAMLError, ValueError, TypeError, AttributeError):
+        return False  # `!!int abc`, `!!timestamp x`: PyYAML's constructors raise these too
     return bool(documents) and not any(
         isinstance(d, dict) and manifest_shaped(d.keys()) for d in documents
     )
@@ -276,6 +276,9 @@ def _any_tag_loader() -> type:
         return loader.construct_scalar(node)
 
     Loader.add_multi_constructor("!", untagged)
+    # a global tag the safe loader has no constructor for: mkdocs.yml's
+    # `!!python/name:pymdownx.superfences.fence_code_format`
+    Loader.add_constructor(None, lambda loader, node: untagged(loader, "", node))
     return Loader
 
 
@@ -299,6 +302,8 @@ def _refuse_invalid(path: Path, text: str) -> None:
         raise ManifestError([Problem(where, "", f"not valid YAML: {exc.problem}")]) from None
     except yaml.YAMLError as exc:
         raise ManifestError([Problem(Location(str(path)), "", f"not valid YAML: {exc}")]) from None
+    except (ValueError, TypeError, AttributeError):  # `!!int abc`: left as it is, named
+        return
 
 
 def write(result: Formatted) -> None:
