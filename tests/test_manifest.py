@@ -355,6 +355,20 @@ def test_committed_manifest_reference_is_current() -> None:
     assert (ROOT / "docs" / "manifest.md").read_text() == reference_markdown()
 
 
+def test_every_environment_variable_the_tool_reads_is_documented() -> None:
+    """README's environment table named UPCALL_AUTH_TOKEN, _FILE and UPCALL_API_URL, not
+    UPCALL_PLANNED_WITH nor UPCALL_MANIFEST_ENV, and docs/manifest.md's `${VAR}` section
+    did not say that UPCALL_MANIFEST_ENV narrows what a manifest may read (helper b73)."""
+    read = set()
+    for source in (ROOT / "upcall_sync").rglob("*.py"):
+        read |= set(re.findall(r'"(UPCALL_[A-Z_]+)"', source.read_text()))
+    assert {"UPCALL_PLANNED_WITH", "UPCALL_MANIFEST_ENV"} <= read
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("| environment variable | meaning |") :].split("\n\n")[0]
+    assert sorted(read - set(re.findall(r"^\| `(UPCALL_[A-Z_]+)`", table, re.M))) == []
+    assert "UPCALL_MANIFEST_ENV" in (ROOT / "docs" / "manifest.md").read_text()
+
+
 def test_schema_command_prints_the_schema(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["schema"]) == 0
     printed = json.loads(capsys.readouterr().out)
