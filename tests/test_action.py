@@ -501,6 +501,29 @@ def test_a_saved_plan_applies_only_within_the_apply_job_s_own_scope(
     assert "/etc" not in refused and "other/" not in refused  # the file's values: not shown
 
 
+def test_a_saved_plan_named_in_path_is_refused_not_applied_past_the_scope_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """action.yml said `path` may be "one plan file saved by plan": upcall-sync then ran
+    `apply PLANFILE` with no scope check, so a forged artifact handed over that way
+    pruned or applied another folder's manifests (helper b73). It goes in plan-file."""
+    run = _run_module()
+    monkeypatch.chdir(tmp_path)
+    _saved_plan(tmp_path, ["campaigns/"], True, [], A_YAML)
+    (tmp_path / "campaigns").mkdir()
+    (tmp_path / "campaigns" / "a.yaml").write_text("version: 1\ncampaigns: []\n")
+    env = {"INPUT_COMMAND": "apply", "INPUT_PATH": "plan.upcall-plan"}
+    refused = run.plan_in_path(run.Inputs.from_env(env))
+    assert refused.startswith("path names a saved plan file (plan.upcall-plan)"), refused
+    result = run.run_apply(run.Inputs.from_env(env), tmp_path, as_json=True)
+    assert result.exitcode == 1
+    assert list(result.tail) == [f"error: {refused}; not applied"]
+    env["INPUT_PATH"] = "campaigns/ campaigns/a.yaml"
+    assert run.plan_in_path(run.Inputs.from_env(env)) == ""
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    assert "one plan file saved by plan" not in action["inputs"]["path"]["description"]
+
+
 def test_a_plan_file_that_prunes_is_refused_by_an_apply_job_that_does_not(
     emulator: Emulator, runner_temp: Path, workspace: Path, github: tuple[FakeGitHub, str]
 ) -> None:

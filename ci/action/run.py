@@ -324,6 +324,19 @@ def scope_refused(inputs: Inputs, plan_file: Path) -> str:
     return ""
 
 
+def plan_in_path(inputs: Inputs) -> str:
+    """Why `path` may not name a saved plan ("" when it names none): upcall-sync would
+    apply it as `apply PLANFILE`, past the scope check that `plan-file` gets, so a forged
+    artifact handed over that way would prune, or apply another folder's manifests."""
+    named = [p for p in inputs.paths if os.path.isfile(p) and not p.endswith((".yaml", ".yml"))]
+    if not named:
+        return ""
+    return (
+        f"path names a saved plan file ({shlex.join(named)}): give it as plan-file, and "
+        "path the manifests it was planned from, so that its scope is checked"
+    )
+
+
 def _without_scope(args: list[str]) -> list[str]:
     """args without `--prune` and `--target NAME` (a saved plan fixes both)."""
     kept: list[str] = []
@@ -342,7 +355,8 @@ def run_apply(inputs: Inputs, workdir: Path, as_json: bool) -> Result:
     exe = upcall_sync()
     saved = [inputs.plan_file] if inputs.plan_file else []
     suffix = "json" if as_json else "txt"
-    if saved and (refused := scope_refused(inputs, Path(inputs.plan_file))):
+    refused = scope_refused(inputs, Path(inputs.plan_file)) if saved else plan_in_path(inputs)
+    if refused:
         print(f"::error title=upcall-sync::{refused}; not applied", flush=True)
         result = Result(exitcode=1, output=workdir / f"apply.{suffix}")
         result.output.write_text("", encoding="utf-8")
