@@ -51,3 +51,17 @@ def test_markdown_limit_keeps_what_a_comment_would_cut(
     assert len(comment) <= 65_000 < len(full) <= 1_000_000
     pitch = "p" * 300
     assert comment.count(pitch) < full.count(pitch) == 400
+
+
+def test_show_help_names_its_options_as_the_readme_does(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`show --help` printed `--markdown-limit <int range>`, and the README's synopsis
+    left out `--show-all-numbers` (helper b73)."""
+    code, out, _ = run_cli(capsys, "show", "--help")
+    assert code == 0
+    assert "--markdown-limit N " in out
+    readme = (ROOT / "README.md").read_text()
+    synopsis = readme[readme.index("`upcall-sync show PLANFILE") :].split("` prints")[0]
+    for option in ("--format", "--markdown-limit N", "--show-all-numbers"):
+        assert option in synopsis and option.split()[0] in out, option

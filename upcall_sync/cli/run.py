@@ -187,6 +187,7 @@ def show(
         typer.Option(
             "--markdown-limit",
             min=0,
+            metavar="N",
             help="Characters the Markdown may take (default, or 0: 65,000, a PR comment's room; "
             "CI job summaries hold 1,000,000). The summary and who will be called always show "
             "(at least 1,000 characters of it): a limit under about 1,500 is exceeded.",
