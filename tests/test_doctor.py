@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
@@ -346,6 +347,7 @@ def test_every_check_and_switch_is_documented() -> None:
     import typer.main
 
     from upcall_sync.cli import app
+    from upcall_sync.cli.main import _load_plugins
     from upcall_sync.jobs.doctor_report import NEEDED_BY
 
     from .conftest import ROOT
@@ -355,6 +357,7 @@ def test_every_check_and_switch_is_documented() -> None:
     assert list(NEEDED_BY) == list(CHECKS)
     for name in CHECKS:
         assert f"`{name}`" in page, name
+    _load_plugins()  # run alone, no earlier test had loaded `upcall-sync emulator`
     command = typer.main.get_command(app).commands["emulator"]  # type: ignore[attr-defined]
     flags = {opt for param in command.params for opt in param.opts}
     keywords = inspect.signature(Emulator).parameters
@@ -365,6 +368,13 @@ def test_every_check_and_switch_is_documented() -> None:
         )
         assert flag in flags and keyword in keywords, keyword
         assert f"`{flag}" in page and f"`{flag}" in readme, flag
+    # every flag `emulator --help` shows has a row in the README's table (--quiet and
+    # --stall-seconds had none; helper b73)
+    section = readme[readme.index("## The emulator") : readme.index("## Tests")]
+    first_cells = re.findall(r"^\| ((?:[^|\\]|\\.)*) \|", section, re.M)  # `a\|b` is one
+    rows = {flag for cell in first_cells for flag in re.findall(r"`(--[a-z0-9-]+)", cell)}
+    shown = {opt for p in command.params if not p.hidden for opt in p.opts if opt != "--help"}
+    assert sorted(shown - rows) == []
 
 
 def test_the_page_cap_is_the_servers(capsys: pytest.CaptureFixture[str], account: Emulator) -> None:
