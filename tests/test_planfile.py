@@ -732,6 +732,9 @@ def test_planned_with_on_an_empty_account_warns_that_it_cannot_check_the_account
         code, out, err = run_cli(capsys, "apply", "--planned-with", made_with, str(plan_file))
         assert code == 0, out + err
         assert f"cannot check that the token --planned-with names ({made_with})" in err, err
+        # a warning as the tool's others read, not `WARNING upcall_sync.jobs.planfile:`
+        assert "warning: the plan read no campaigns, so apply cannot check" in err, err
+        assert "upcall_sync.jobs" not in err
     server.store.close()
 
 

@@ -92,10 +92,22 @@ def _root(
     """Declarative sync for Upcall phone campaigns."""
     STATE.debug = debug
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(RedactingFormatter(STATE.redactor, "%(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        RedactingFormatter(STATE.redactor, "%(levelname)s %(name)s: %(message)s")
+        if debug
+        else _Plain(STATE.redactor, "%(message)s")
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.WARNING)
+
+
+class _Plain(RedactingFormatter):
+    """Without --debug, a logged warning reads as the tool's own (`warning: ...`), not
+    `WARNING upcall_sync.jobs.planfile: ...`: a module path is no user's business."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {super().format(record)}"
 
 
 # -- shared options -------------------------------------------------------------
