@@ -509,7 +509,10 @@ def test_a_plan_made_with_a_read_only_token_of_the_account_says_so(
         assert "made for another account" in last, last
         # named, the read-only token's fingerprint does not let another account apply it
         last = _refused(server, capsys, plan_file, "--planned-with", made_with)
-        assert "the two tokens are not one account's" in last.splitlines()[-1], last
+        assert (
+            "the two tokens are not one account's; name this account's planning"
+            in (last.splitlines()[-1])
+        ), last
         # the write token of the account applies the plan its read-only token made
         monkeypatch.setenv("UPCALL_AUTH_TOKEN", TOKEN)
         monkeypatch.setenv("UPCALL_PLANNED_WITH", made_with)

@@ -434,7 +434,8 @@ def _check_token(saved: SavedPlan, client: UpcallClient, planned_with: Sequence[
         raise ForeignPlan(
             f"the plan was made with the token --planned-with names ({made_for}), but this "
             "token does not see the campaigns it read: the two tokens are not one "
-            "account's; run plan again"
+            "account's; name this account's planning token (its JSON plan's account), or "
+            "apply with the token that made the plan"
         )
     named = f"; --planned-with names {', '.join(planned_with)}, not it" if planned_with else ""
     if seen:
