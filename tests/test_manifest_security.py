@@ -521,6 +521,7 @@ def test_upcall_manifest_env_is_the_only_list_of_variables_a_manifest_may_read(
     why = refused_variable("SONAR_LOGIN", env)
     assert why is not None and "UPCALL_MANIFEST_ENV" in why and "squ_x" not in why
     assert refused_variable("STAGE", {"UPCALL_MANIFEST_ENV": ""}) is not None  # none
+    assert refused_variable("PITCH", {"UPCALL_MANIFEST_ENV": "STAGE;PITCH"}) is None
     assert refused_variable("SONAR_LOGIN", {"SONAR_LOGIN": "squ_x"}) is None  # unset: as before
     assert refused_variable("GITHUB_TOKEN", {"UPCALL_MANIFEST_ENV": "*"}) is not None
 

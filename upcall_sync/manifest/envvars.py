@@ -20,7 +20,7 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: printed in plans and PR comments, so a manifest may not read them
 CREDENTIAL_VARIABLES = ("UPCALL_AUTH_TOKEN", "UPCALL_AUTH_TOKEN_FILE")
 #: when set (by the CI job, never by a manifest), the only variables `${VAR}` may read:
-#: names or globs (`STAGE`, `CAMPAIGN_*`), separated by commas or spaces; empty: none.
+#: names or globs (`STAGE`, `CAMPAIGN_*`), separated by commas, semicolons or spaces; empty: none.
 #: A name list cannot miss a secret the way a list of secret-looking names can.
 ALLOWLIST = "UPCALL_MANIFEST_ENV"
 _SECRET_NAME = re.compile(
@@ -85,7 +85,7 @@ def refused_variable(name: str, environ: Mapping[str, str]) -> str | None:
         )
     allowed = environ.get(ALLOWLIST)
     if allowed is not None and not any(
-        fnmatch.fnmatchcase(name, pattern) for pattern in re.split(r"[\s,]+", allowed) if pattern
+        fnmatch.fnmatchcase(name, pattern) for pattern in re.split(r"[\s,;]+", allowed) if pattern
     ):
         return (
             f"${{{name}}} is refused: it is not among the variables {ALLOWLIST} lets a "
