@@ -1156,3 +1156,31 @@ def test_an_extension_in_another_script_s_digits_is_its_ascii_digits(
         code, out, err = run_cli(capsys, "plan", str(manifest))
         assert "+14155550133 x12 (Ana) is on the do-not-call list" in out, out + err
         assert "; 0 numbers to add," in out, out
+
+
+def test_an_extension_in_another_script_s_digits_inside_a_phone_is_its_ascii_digits(
+    reading: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """beb8f51 read an extension field's Arabic-Indic digits as ASCII, not one written inside
+    a phone (phonenumbers keeps them as typed): a do-not-call "x" and U+0661 U+0662 did not
+    cover a number's extension 12, which was added, and such a phone with extension "12"
+    was 'has extension ..., but extension is "12"'."""
+    manifest = tmp_path / "m.yaml"
+    head = "version: 1\ncontact_list: ext\n"
+    campaign = "campaigns:\n  - name: New\n    pitch: hi\n    numbers:\n"
+    manifest.write_text(
+        head
+        + f'do_not_call: ["+14155550133 x{TWELVE}"]\n'
+        + campaign
+        + '      - {phone: "+14155550133", extension: "12", first_name: Ana}\n'
+    )
+    code, out, err = run_cli(capsys, "plan", str(manifest))
+    assert "+14155550133 x12 (Ana) is on the do-not-call list" in out, out + err
+    assert "; 0 numbers to add," in out, out
+    manifest.write_text(
+        head
+        + campaign
+        + f'      - {{phone: "+1 415 555 0133 x{TWELVE}", extension: "12", first_name: Ana}}\n'
+    )
+    code, out, err = run_cli(capsys, "validate", str(manifest))
+    assert code == 0, out + err

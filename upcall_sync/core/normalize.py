@@ -106,7 +106,8 @@ def may_have_extension(raw: str) -> bool:
 
 @functools.lru_cache(maxsize=65536)
 def split_phone(raw: str, region: str | None = None) -> tuple[str, str]:
-    """(E.164, extension) of a possible number; the extension is "" when none is written.
+    """(E.164, extension) of a possible number; the extension is "" when none is written,
+    else its digits in ASCII (`extension_digits`).
 
     phonenumbers reads every usual way of writing one: `;ext=5`, `x7`, `ext. 9`, `#9`.
     """
@@ -133,7 +134,8 @@ def split_phone(raw: str, region: str | None = None) -> tuple[str, str]:
     if not phonenumbers.is_possible_number(parsed):
         raise PhoneError(f"{_short(raw)} is not a valid phone number")
     e164 = str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
-    return e164, parsed.extension or ""
+    # phonenumbers keeps an extension's digits as written (Arabic-Indic, full-width)
+    return e164, extension_digits(parsed.extension or "")
 
 
 #: a spreadsheet's long number in scientific notation ("1.65E+10", "4,15555E+11"): never a
