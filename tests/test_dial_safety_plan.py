@@ -528,3 +528,17 @@ def test_a_person_in_a_campaign_twice_is_named_as_such_not_as_someone_else() -> 
     other = plan(state(camp("A", priya, status="ready")), live({"1": [priya, JOEY]}, [priya]))
     [notice] = [n for n in other.notices if n.kind == "unmanaged_numbers"]
     assert notice.items == (JOEY.label,)
+
+
+def test_a_person_in_a_campaign_twice_is_not_named_as_not_in_the_manifests_when_it_dials() -> None:
+    """The same person twice (x204 and 204 by two versions) in a campaign the manifests set
+    ready: ffb3995's notice said "in the campaign a second time", while the dial list
+    named them among the people "not in the manifests (added outside upcall-sync)"."""
+    priya = PRIYA._replace(extension="204")
+    p = plan(
+        state(camp("A", priya, status="ready")),
+        live({"1": [priya, priya, JOEY]}, [priya, JOEY], status="pending"),
+    )
+    [dial] = p.dialing
+    assert dial.already == 3
+    assert dial.not_in_manifests == (JOEY,)

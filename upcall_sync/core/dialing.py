@@ -64,7 +64,8 @@ def dial_list(
     unlisted: Iterable[Contact] = (),
 ) -> list[DialList]:
     """The campaign's dial list entry, if it is or will be ready and gains someone;
-    `unlisted`: the campaign's live numbers the manifests do not list."""
+    `unlisted`: the campaign's live numbers left over by the manifests' (a person they
+    list there a second time among them: not named as not in the manifests)."""
     before = lc.status if lc is not None else ""
     status = d.fields.get("status", before if lc is not None else "pending")
     if status != "ready":
@@ -85,7 +86,11 @@ def dial_list(
         for c in added:
             if c.line_key in shared:
                 same[c.label] = tuple(x for x in at_line[c.line_key] if x != c.label)
-    outside = tuple(sorted(unlisted)) if already else ()
+    outside: tuple[Contact, ...] = ()
+    if already and (extra := sorted(unlisted)):
+        # one the manifests list is there a second time (x204 and 204), not "not in them"
+        listed = {n.contact for n in d.numbers}
+        outside = tuple(c for c in extra if c not in listed)
     return [DialList(d.name, lc.id if lc else None, status, added, already, same, outside)]
 
 

@@ -438,8 +438,8 @@ def _number_notices(
             )
         )
     extra = sorted(leftover.elements())
-    listed = {n.contact for n in d.numbers}
     if extra:
+        listed = {n.contact for n in d.numbers}  # only then: a campaign may list 100,000
         n = len(extra)
         notices.append(
             Notice(
