@@ -370,7 +370,8 @@ def test_a_forged_plan_naming_another_folder_s_manifests_is_refused(
     assert applied.returncode == 1
     refusal = "the plan file plans manifests outside this job's path (campaigns/); not applied"
     errors = [line for line in applied.stdout.splitlines() if line.startswith("::error")]
-    assert errors[0] == f"::error title=upcall-sync::{refusal}", errors
+    # one annotation (a55d2fb's, with the exit status), not the refusal a second time
+    assert errors == [f"::error title=upcall-sync::upcall-sync apply exited 1: {refusal}"]
     [comment] = [c for c in ours(fake) if "upcall-sync:apply" in c["body"]]
     assert f"error: {refusal}" in comment["body"]
     assert emulator.store.sql("SELECT COUNT(*) n FROM campaigns")[0]["n"] == 0

@@ -299,7 +299,7 @@ def scope_refused(inputs: Inputs, plan_file: Path) -> str:
         files = [os.path.abspath(str(f)) for f in doc["manifests"]["files"]]
         paths = doc["manifests"].get("paths") or doc["manifests"]["files"]
         planned = sorted(os.path.normpath(str(p)) for p in paths)
-        # as upcall-sync reads them (`bool(options.get("prune"))`): a forged 1 prunes too
+        # any true value prunes; upcall-sync refuses one other than true as malformed
         prunes = bool(doc["options"].get("prune"))
         targets = sorted(str(t) for t in doc["options"].get("targets") or ())
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -357,7 +357,7 @@ def run_apply(inputs: Inputs, workdir: Path, as_json: bool) -> Result:
     suffix = "json" if as_json else "txt"
     refused = scope_refused(inputs, Path(inputs.plan_file)) if saved else plan_in_path(inputs)
     if refused:
-        print(f"::error title=upcall-sync::{refused}; not applied", flush=True)
+        # the step's one error annotation (`failure_annotation`) gives the tail's line
         result = Result(exitcode=1, output=workdir / f"apply.{suffix}")
         result.output.write_text("", encoding="utf-8")
         result.tail.append(f"error: {refused}; not applied")
