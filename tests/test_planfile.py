@@ -750,3 +750,20 @@ def test_the_same_api_in_another_case_is_the_plan_s_api(
     upper = cli_env.base_url.replace("http://", "HTTP://", 1)
     code, out, err = run_cli(capsys, "apply", "--api-url", upper, str(plan_file))
     assert code == 0 and "Converged" in out, out + err
+
+
+def test_a_bad_upcall_planned_with_is_named_as_the_variable_not_the_flag(
+    cli_env: Emulator, capsys: Capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CI job's environment sets UPCALL_PLANNED_WITH (the reviewed-plan example): a
+    value cut short there was "--planned-with 5e1f0a9c: not an account fingerprint",
+    naming a flag the job never passed."""
+    (tmp_path / "m.yaml").write_text("version: 1\ncampaigns: []\n")
+    monkeypatch.setenv("UPCALL_PLANNED_WITH", "5e1f0a9c")
+    code, _out, err = run_cli(capsys, "apply", str(tmp_path / "m.yaml"))
+    assert code == 1
+    assert err.splitlines()[-1].startswith(
+        "error: UPCALL_PLANNED_WITH 5e1f0a9c: not an account fingerprint"
+    ), err
+    code, _out, err = run_cli(capsys, "apply", "--planned-with", "5e1f", str(tmp_path / "m.yaml"))
+    assert code == 1 and "error: --planned-with 5e1f: not an account" in err, err

@@ -10,6 +10,7 @@ import gc
 import inspect
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -283,6 +284,52 @@ Target = Annotated[
         metavar="NAME|GLOB",
     ),
 ]
+
+
+PlannedWith = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--planned-with",
+        help="apply FILE: the account fingerprint of another token of this account the "
+        "plan may have been made with (a read-only planning token; the JSON plan's "
+        "`account`; 16 hex digits). Repeatable; one value may hold several, split by "
+        "commas or spaces.",
+        envvar="UPCALL_PLANNED_WITH",
+        show_default=False,
+        metavar="FINGERPRINT",
+    ),
+]
+
+_FINGERPRINT = re.compile(r"[0-9a-f]{16}")
+_SHORT_HEX = re.compile(r"[0-9a-fA-F]{1,15}")
+
+
+def fingerprints(given: list[str] | None, ctx: typer.Context | None = None) -> tuple[str, ...]:
+    """--planned-with's values: each a 16-hex-digit account fingerprint, in any case, and
+    a value may hold several, split by commas or spaces (UPCALL_PLANNED_WITH="a,b"). A
+    value that is none (cut short, a token pasted instead) is a usage error naming it,
+    and where it was given (the flag, or the variable: a CI job's environment sets it):
+    it matched no plan, and the refusal said to pass the flag that was passed."""
+    found: list[str] = []
+    for value in given or ():
+        for part in value.replace(",", " ").split():
+            if not _FINGERPRINT.fullmatch(part.lower()):
+                # a cut-short fingerprint is shown; anything else may be a token pasted
+                shown = part if _SHORT_HEX.fullmatch(part) else f"({len(part)} characters)"
+                raise UsageError(
+                    f"{_planned_with_source(ctx)} {shown}: not an account fingerprint (16 hex "
+                    "digits: the `account` of the JSON plan made with the planning token)"
+                )
+            found.append(part.lower())
+    return tuple(found)
+
+
+def _planned_with_source(ctx: typer.Context | None) -> str:
+    """How the bad --planned-with value was given: the flag, or UPCALL_PLANNED_WITH."""
+    source = ctx.get_parameter_source("planned_with") if ctx is not None else None
+    return (
+        "UPCALL_PLANNED_WITH" if getattr(source, "name", "") == "ENVIRONMENT" else "--planned-with"
+    )
 
 
 @dataclass(frozen=True)

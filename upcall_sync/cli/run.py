@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import re
 import signal
 import sys
 import threading
@@ -34,12 +33,14 @@ from upcall_sync.cli.base import (
     ConnectionOptions,
     Format,
     Paths,
+    PlannedWith,
     Prune,
     Quiet,
     Target,
     Terminated,
     app,
     connection_options,
+    fingerprints,
     gc_paused,
     need_paths,
     print_error,
@@ -220,29 +221,6 @@ def plan_options(prune: bool, target: list[str] | None) -> PlanOptions:
 # -- apply ----------------------------------------------------------------------
 
 
-_FINGERPRINT = re.compile(r"[0-9a-f]{16}")
-_SHORT_HEX = re.compile(r"[0-9a-fA-F]{1,15}")
-
-
-def fingerprints(given: list[str] | None) -> tuple[str, ...]:
-    """--planned-with's values: each a 16-hex-digit account fingerprint, in any case, and
-    a value may hold several, split by commas or spaces (UPCALL_PLANNED_WITH="a,b"). A
-    value that is none (cut short, a token pasted instead) is a usage error naming it:
-    it matched no plan, and the refusal said to pass the flag that was passed."""
-    found: list[str] = []
-    for value in given or ():
-        for part in value.replace(",", " ").split():
-            if not _FINGERPRINT.fullmatch(part.lower()):
-                # a cut-short fingerprint is shown; anything else may be a token pasted
-                shown = part if _SHORT_HEX.fullmatch(part) else f"({len(part)} characters)"
-                raise UsageError(
-                    f"--planned-with {shown}: not an account fingerprint (16 hex digits: "
-                    "the `account` of the JSON plan made with the planning token)"
-                )
-            found.append(part.lower())
-    return tuple(found)
-
-
 class ApplyFormat(StrEnum):
     text = "text"
     json = "json"
@@ -251,6 +229,7 @@ class ApplyFormat(StrEnum):
 @app.command()
 @connection_options()
 def apply(
+    ctx: typer.Context,
     paths: Annotated[
         list[str] | None,
         typer.Argument(
@@ -288,19 +267,7 @@ def apply(
     ] = ApplyFormat.text,
     prune: Prune = False,
     target: Target = None,
-    planned_with: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--planned-with",
-            help="apply FILE: the account fingerprint of another token of this account the "
-            "plan may have been made with (a read-only planning token; the JSON plan's "
-            "`account`; 16 hex digits). Repeatable; one value may hold several, split by "
-            "commas or spaces.",
-            envvar="UPCALL_PLANNED_WITH",
-            show_default=False,
-            metavar="FINGERPRINT",
-        ),
-    ] = None,
+    planned_with: PlannedWith = None,
     *,
     connection: ConnectionOptions,
 ) -> None:
@@ -317,7 +284,7 @@ def apply(
     run = _ApplyRun(json_report=fmt is ApplyFormat.json)
     try:
         client = connection.client()
-        options = replace(plan_options(prune, target), planned_with=fingerprints(planned_with))
+        options = replace(plan_options(prune, target), planned_with=fingerprints(planned_with, ctx))
         run.job = _prepare(run, client, need_paths(paths), options, quiet)
         code = _apply_job(
             run, client, force=force, auto_approve=auto_approve, fail_fast=fail_fast, quiet=quiet
