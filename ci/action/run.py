@@ -378,7 +378,7 @@ def run_apply(inputs: Inputs, workdir: Path, as_json: bool) -> Result:
     # to fix, which replanning would hide behind an unreviewed apply on every merge
     if inputs.on_stale_plan == "replan" and error.get("type") == "StalePlan":
         was, why = "was stale", "is stale (the differences are above)"
-        if str(error.get("message", "")).endswith(APPLIED_ALREADY):  # a re-run job, say
+        if result.applied_already:  # a re-run job, say
             was = "was applied already"
             why = "was applied already (a fresh plan of its manifests has no changes)"
         print(
