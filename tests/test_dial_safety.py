@@ -1092,6 +1092,13 @@ def test_a_do_not_call_csv_row_of_another_width_still_stops_the_calls_of_its_pho
         code, out, err = run_cli(capsys, "apply", "--auto-approve", str(examples))
         assert code == 1 and "optouts.csv:3: row has" in err, out + err
         assert _status(emu, SURVEY) == "paused"
+        # the one-cell row is a phone: not told to delete it as a line of text (b74)
+        [said] = [line for line in err.splitlines() if "optouts.csv:3: row has" in line]
+        assert "delete it" not in said, said
+        if "," not in row:
+            assert said.endswith(
+                "(a phone, the row's other cells left out: add a comma for each empty one)"
+            )
 
 
 def test_a_number_sent_with_x_in_its_extension_is_not_added_again(

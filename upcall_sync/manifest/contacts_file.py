@@ -31,7 +31,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from upcall_sync.core.model import ADDRESS_PARTS, Contact, DesiredNumber
-from upcall_sync.core.normalize import quote
+from upcall_sync.core.normalize import PhoneError, quote, split_phone
 from upcall_sync.errors import Location, Problem
 from upcall_sync.manifest import csvload, xlsxload
 from upcall_sync.manifest.contacts_header import ContactsRef, Header, HeaderReader, Place
@@ -345,14 +345,19 @@ class _Reader:
                 "",
                 f"row has {len(cells)} cell{'s' if len(cells) != 1 else ''} but the "
                 f"header has {self.header.named}"
-                + (
-                    " (a line of text, such as a report's footer: delete it)"
-                    if len(cells) == 1
-                    else ""
-                ),
+                + (self._lone_cell_hint(cells[0]) if len(cells) == 1 else ""),
             )
         )
         return True
+
+    def _lone_cell_hint(self, cell: str) -> str:
+        """A row of one cell: a line of text (a report's footer), or a phone whose row's
+        other cells were left out, which is no line to delete (an opt-out, a contact)."""
+        try:
+            split_phone(cell, self.context.get("phone_region"))
+        except PhoneError:
+            return " (a line of text, such as a report's footer: delete it)"
+        return " (a phone, the row's other cells left out: add a comma for each empty one)"
 
     def _dated(self, row: Row) -> bool:
         """Each cell of a field that the workbook stores as a date is a problem: no contact
