@@ -211,8 +211,11 @@ def test_a_manifest_with_a_slip_in_every_key_is_read_not_skipped(
         "      emoji_index: !!python/name:material.extensions.emoji.twemoji\n",
         "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties: {QueueName: !Sub x}\n",
         "apiVersion: v1\nkind: ConfigMap\n---\napiVersion: v1\nkind: Secret\n",
+        # helm template: a template that renders nothing is an empty document (b74)
+        "---\n# Source: c/templates/a.yaml\napiVersion: v1\nkind: ConfigMap\n"
+        "---\n# Source: c/templates/hpa.yaml\n---\napiVersion: v1\nkind: Service\n---\n",
     ],
-    ids=["mkdocs", "cloudformation", "kubernetes-bundle"],
+    ids=["mkdocs", "cloudformation", "kubernetes-bundle", "helm-empty-documents"],
 )
 def test_a_directory_scan_skips_other_yaml_with_tags_or_documents_of_its_own(
     tmp_path: Path, other: str

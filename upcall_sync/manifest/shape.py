@@ -90,7 +90,7 @@ def another_tools_yaml(path: Path, display: str) -> bool:
 
 def _top_keys(text: str) -> Iterator[tuple[str, ...] | None]:
     """Each document's top keys written as scalars (an alias of one read as the scalar
-    it names), or None for a document that is not a mapping."""
+    it names), none for an empty document, or None for one that is not a mapping."""
     starts = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
     ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
     depth, at_key, root_is_mapping = 0, False, False
@@ -110,6 +110,8 @@ def _top_keys(text: str) -> Iterator[tuple[str, ...] | None]:
             anchors[event.anchor] = event.value
         if depth == 0:  # the document's root
             root_is_mapping = isinstance(event, yaml.MappingStartEvent)
+            if _empty(event):  # `---` and nothing (Helm's template that renders empty)
+                root_is_mapping, keys = True, []
             at_key = True
         elif depth == 1 and at_key and root_is_mapping:
             if isinstance(event, yaml.ScalarEvent):
@@ -120,3 +122,13 @@ def _top_keys(text: str) -> Iterator[tuple[str, ...] | None]:
             depth += 1
         elif depth == 1:
             at_key = not at_key
+
+
+def _empty(event: yaml.Event) -> bool:
+    """An empty document's root: a plain null scalar with no tag (nothing written)."""
+    return (
+        isinstance(event, yaml.ScalarEvent)
+        and event.tag is None
+        and event.implicit[0]  # plain: not a quoted ""
+        and event.value in ("", "~", "null", "Null", "NULL")
+    )
