@@ -232,11 +232,21 @@ class HeaderReader:
     def _unnamed(self, indexes: list[int]) -> Problem:
         at = self.where(self.line, indexes[0] + 1)
         if len(indexes) == 1:
-            return Problem(at, "", f"{self.where.column(indexes[0])} has no name in the header")
+            return Problem(
+                at,
+                "",
+                f"{self.where.column(indexes[0])} has no name in the header: name it, or "
+                "delete the column",
+            )
         shown = ", ".join(self.where.column(i).split()[1] for i in indexes[:_SHOWN_IGNORED])
         if len(indexes) > _SHOWN_IGNORED:
             shown += f" and {len(indexes) - _SHOWN_IGNORED:,} more"
-        return Problem(at, "", f"{len(indexes):,} columns have no name in the header: {shown}")
+        return Problem(
+            at,
+            "",
+            f"{len(indexes):,} columns have no name in the header: {shown}; name them, or "
+            "delete those columns",
+        )
 
     def _unknown(self, index: int, cell: str) -> Problem:
         at = self.where(self.line, index + 1)
