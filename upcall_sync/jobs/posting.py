@@ -114,22 +114,26 @@ class Posts:
         except (Cancelled, ApiUnreachable) as exc:
             if not unknown:
                 raise
-            # a stop while looking for a POST that was sent: not "not attempted", since
-            # it may have been (or still be) committed
-            why = "interrupted"
-            if isinstance(exc, ApiUnreachable):
-                why = "the API stopped answering"
-                self.on_unreachable(exc.one_line())  # the run stops all the same
-            lost = unknown[-1]
-            raise OutcomeUnknown(
-                f"{lost.one_line()}; {why} while looking for it: it may still land, "
-                "and a re-run before it does makes a duplicate (README, "
-                "'Duplicates after a timeout')",
-                method=lost.method,
-                url=lost.url,
-                status=lost.status,
-                timed_out=lost.timed_out,
-            ) from exc
+            raise self._stopped_looking(exc, unknown[-1]) from exc
+
+    def _stopped_looking(
+        self, exc: Cancelled | ApiUnreachable, lost: OutcomeUnknown
+    ) -> OutcomeUnknown:
+        """A stop while looking for a POST that was sent: not "not attempted", since it
+        may have been (or still be) committed."""
+        why = "interrupted"
+        if isinstance(exc, ApiUnreachable):
+            why = "the API stopped answering"
+            self.on_unreachable(exc.one_line())  # the run stops all the same
+        return OutcomeUnknown(
+            f"{lost.one_line()}; {why} while looking for it: it may still land, "
+            "and a re-run before it does makes a duplicate (README, "
+            "'Duplicates after a timeout')",
+            method=lost.method,
+            url=lost.url,
+            status=lost.status,
+            timed_out=lost.timed_out,
+        )
 
     def _watch_for_late_commit(self, lookup: Callable[[], str | None]) -> str | None:
         """Look again at growing intervals until the window ends: a write the server
