@@ -525,3 +525,19 @@ def test_an_alias_bomb_is_left_as_it_is_at_once(
         f"{path}: left as it is: its aliases expand to more than 1,000,000 values "
         "(a YAML alias bomb?)"
     ), err
+
+
+def test_a_big_manifest_without_aliases_is_no_alias_bomb(monkeypatch: pytest.MonkeyPatch) -> None:
+    """246f73d counted every value against the alias budget: an 11 MB manifest of 210,000
+    numbers (under the reader's 20 MB) that fmt would lay out was 'its aliases expand
+    to more than 1,000,000 values (a YAML alias bomb?)', and left as it was. Only what
+    an alias writes out again counts (the budget made small here)."""
+    from upcall_sync.manifest import fmt
+
+    monkeypatch.setattr(fmt, "MAX_ALIAS_EXPANSION", 100)
+    numbers = "".join(f'  - {{phone: "+1415555{i:04d}", first_name: P{i}}}\n' for i in range(60))
+    assert fmt.meaning(f"version: 1\nnumbers:\n{numbers}")  # 300 values, none an alias's
+    bomb = 'a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]\n'
+    bomb += f"b: [{', '.join(['*a'] * 10)}]\n"  # 110 values written out again
+    with pytest.raises(fmt.AliasBomb):
+        fmt.meaning(bomb)

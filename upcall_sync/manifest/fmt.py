@@ -127,17 +127,29 @@ class AliasBomb(Exception):
 _ALIAS_BOMB = f"its aliases expand to more than {MAX_ALIAS_EXPANSION:,} values (a YAML alias bomb?)"
 
 
-def _canonical(value: Any, budget: list[int]) -> Any:
+def _canonical(value: Any, budget: list[int], seen: set[int], shared: bool = False) -> Any:
     """Values as comparable data: mappings as ordered pairs, NaN equal to itself. Each
-    value counts against `budget`: the loader shares what an alias names, and written out
-    here a "billion laughs" file of 1 KB took 7 GB and more (the manifest reader's limit)."""
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise AliasBomb(_ALIAS_BOMB)
+    value an alias writes out again (under a mapping or list met before: the loader
+    shares what an alias names) counts against `budget`: written out here, a "billion
+    laughs" file of 1 KB took 7 GB and more (the manifest reader's limit). A value met
+    once does not: a manifest of 250,000 numbers is no bomb."""
+    if isinstance(value, (dict, list)):
+        shared = shared or id(value) in seen
+        seen.add(id(value))
+    if shared:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise AliasBomb(_ALIAS_BOMB)
     if isinstance(value, dict):
-        return ("map", [(_canonical(k, budget), _canonical(v, budget)) for k, v in value.items()])
+        return (
+            "map",
+            [
+                (_canonical(k, budget, seen, shared), _canonical(v, budget, seen, shared))
+                for k, v in value.items()
+            ],
+        )
     if isinstance(value, list):
-        return ("seq", [_canonical(v, budget) for v in value])
+        return ("seq", [_canonical(v, budget, seen, shared) for v in value])
     if isinstance(value, float) and math.isnan(value):
         return ("nan",)
     return (type(value).__name__, value)
@@ -145,7 +157,10 @@ def _canonical(value: Any, budget: list[int]) -> Any:
 
 def meaning(text: str) -> Any:
     budget = [MAX_ALIAS_EXPANSION]
-    return [_canonical(d, budget) for d in yaml.load_all(text, Loader=yaml.CSafeLoader)]
+    # kept while they are compared: an id is then one value's only
+    documents = list(yaml.load_all(text, Loader=yaml.CSafeLoader))
+    seen: set[int] = set()
+    return [_canonical(d, budget, seen) for d in documents]
 
 
 def comments(text: str) -> list[str]:
