@@ -79,3 +79,22 @@ def test_a_dial_list_difference_of_one_number_is_singular() -> None:
         line
         == 'campaign "A" (id 1) starts calling the 1 number already in it, not 0 as in the plan file'
     )
+
+
+def test_a_dial_list_difference_names_five_people_then_counts() -> None:
+    from upcall_sync.core.changes import Plan
+    from upcall_sync.core.dialing import DialList
+    from upcall_sync.core.model import Contact
+
+    people = tuple(Contact(f"+1415555{i:04d}", first_name=f"P{i}") for i in range(1200))
+    before = Plan.build([], [], dialing=[DialList("A", "1", "ready", already=3)])
+    after = Plan.build(
+        [], [], dialing=[DialList("A", "1", "ready", already=3, not_in_manifests=people)]
+    )
+    from upcall_sync.output.explain import dialing_differences
+
+    [line] = dialing_differences(before, after)
+    assert line.endswith(
+        "+14155550004 (P4) and 1,195 more: not in the manifests, nor in the plan file"
+    )
+    assert "P5)" not in line

@@ -176,8 +176,12 @@ def dialing_differences(saved: Plan, fresh: Plan) -> list[str]:
         shown = set(before.not_in_manifests) if before is not None else set()
         unseen = [c.label for c in dial.not_in_manifests if c not in shown]
         if unseen:
-            lines.append(
-                f"{name} starts calling {', '.join(unseen)}: not in the manifests, "
-                "nor in the plan file"
-            )
+            more = len(unseen) - _NAMED
+            who = ", ".join(unseen[:_NAMED]) + (f" and {more:,} more" if more > 0 else "")
+            lines.append(f"{name} starts calling {who}: not in the manifests, nor in the plan file")
     return lines
+
+
+#: people one dial-list difference names before "and N more" (thousands added by hand
+#: would make one line of them)
+_NAMED = 5
