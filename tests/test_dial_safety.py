@@ -1101,23 +1101,34 @@ def test_a_do_not_call_csv_row_of_another_width_still_stops_the_calls_of_its_pho
             )
 
 
+_EXT_HEAD = "version: 1\ncontact_list: ext\ncampaigns:\n  - name: Ext\n    pitch: hi\n"
+
+
+def _added_by_hand(
+    reading: Emulator, capsys: pytest.CaptureFixture[str], manifest: Path, extension: str
+) -> tuple[Any, str]:
+    """Campaign Ext applied with no numbers, then Priya at +14155550132 and `extension`
+    added to it through the API, as an earlier version or the dashboard did."""
+    from upcall_sync.client import ContactAttributes
+
+    manifest.write_text(_EXT_HEAD)
+    assert run_cli(capsys, "apply", "--auto-approve", "-q", str(manifest))[0] == 0
+    client = connect(reading)
+    list_id = client.create_list("ext").id
+    campaign_id = str(reading.store.sql("SELECT id FROM campaigns")[0]["id"])
+    typed = ContactAttributes(phone="+14155550132", extension=extension, first_name="Priya")
+    client.add_number(campaign_id, client.create_contact(list_id, typed).id)
+    return client, campaign_id
+
+
 def test_a_number_sent_with_x_in_its_extension_is_not_added_again(
     reading: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     """Earlier versions sent an extension column's "x204" as typed, and the API keeps it.
     The manifest now reads it as 204 (either spelling): the live "x204" is that number,
     not another line to add and call a second time."""
-    from upcall_sync.client import ContactAttributes
-
-    manifest = tmp_path / "m.yaml"
-    head = "version: 1\ncontact_list: ext\ncampaigns:\n  - name: Ext\n    pitch: hi\n"
-    manifest.write_text(head)
-    assert run_cli(capsys, "apply", "--auto-approve", "-q", str(manifest))[0] == 0
-    client = connect(reading)
-    list_id = client.create_list("ext").id
-    campaign_id = str(reading.store.sql("SELECT id FROM campaigns")[0]["id"])
-    typed = ContactAttributes(phone="+14155550132", extension="x204", first_name="Priya")
-    client.add_number(campaign_id, client.create_contact(list_id, typed).id)
+    manifest, head = tmp_path / "m.yaml", _EXT_HEAD
+    client, campaign_id = _added_by_hand(reading, capsys, manifest, "x204")
     assert client.list_numbers(campaign_id)[0].extension == "x204"
     for spelled in ("204", "x204", "ext. 204"):
         numbers = f'    numbers:\n      - {{phone: "+14155550132", extension: "{spelled}", '
@@ -1135,17 +1146,8 @@ def test_an_extension_in_another_script_s_digits_is_its_ascii_digits(
     """An extension typed in Arabic-Indic digits (U+0661 U+0662, kept so by phonenumbers inside a
     phone too) escaped a do-not-call `x12` and was added to a ready campaign, and "x" before them
     was not read as they were: a live one was added again (found by helper b70)."""
-    from upcall_sync.client import ContactAttributes
-
-    manifest = tmp_path / "m.yaml"
-    head = "version: 1\ncontact_list: ext\ncampaigns:\n  - name: Ext\n    pitch: hi\n"
-    manifest.write_text(head)
-    assert run_cli(capsys, "apply", "--auto-approve", "-q", str(manifest))[0] == 0
-    client = connect(reading)
-    list_id = client.create_list("ext").id
-    campaign_id = str(reading.store.sql("SELECT id FROM campaigns")[0]["id"])
-    typed = ContactAttributes(phone="+14155550132", extension=TWELVE, first_name="Priya")
-    client.add_number(campaign_id, client.create_contact(list_id, typed).id)
+    manifest, head = tmp_path / "m.yaml", _EXT_HEAD
+    _added_by_hand(reading, capsys, manifest, TWELVE)
     for spelled in ("12", f"x{TWELVE}", TWELVE):
         numbers = f'    numbers:\n      - {{phone: "+14155550132", extension: "{spelled}", '
         manifest.write_text(head + numbers + "first_name: Priya}\n")
