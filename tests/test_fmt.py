@@ -447,10 +447,9 @@ def test_mkdocs_python_tags_are_skipped_and_a_bad_standard_tag_is_no_internal_er
         "      custom_fences:\n        - name: mermaid\n"
         "          format: !!python/name:pymdownx.superfences.fence_code_format\n"
     )
-    bad = [tmp_path / "int.yaml", tmp_path / "stamp.yaml", tmp_path / "manifest.yaml"]
+    bad = [tmp_path / "int.yaml", tmp_path / "stamp.yaml"]
     bad[0].write_text("a: !!int abc\n")
     bad[1].write_text("a: !!timestamp abc\n")
-    bad[2].write_text("version: 1\ncampaigns: []\nx: !!int abc\n")
     before = {p: p.read_text() for p in (mkdocs, *bad)}
     code, out, err = run_cli(capsys, "fmt", "--check", str(mkdocs), *map(str, bad))
     assert (code, out) == (0, ""), err
@@ -461,6 +460,11 @@ def test_mkdocs_python_tags_are_skipped_and_a_bad_standard_tag_is_no_internal_er
     assert [line.split(": left as it is")[0] for line in lines[1:]] == list(map(str, bad))
     assert "internal error" not in err
     assert {p: p.read_text() for p in (mkdocs, *bad)} == before
+    # a manifest holding one: the error validate gives, with its line, exit 1
+    manifest = tmp_path / "manifest.yaml"
+    manifest.write_text("version: 1\ncampaigns:\n  - name: a\n    pitch: !!int abc\n")
+    code, out, err = run_cli(capsys, "fmt", "--check", str(manifest))
+    assert code == 1 and err.strip() == f"{manifest}:4:12: cannot read 'abc' as int", err
 
 
 @pytest.mark.parametrize(

@@ -39,6 +39,7 @@ from upcall_sync.manifest.yamlload import (
     MAX_ALIAS_EXPANSION,
     MAX_FILE_BYTES,
     YamlError,
+    parse_yaml,
     read_manifest_bytes,
 )
 
@@ -317,8 +318,19 @@ def _refuse_invalid(path: Path, text: str) -> None:
         raise ManifestError([Problem(where, "", f"not valid YAML: {exc.problem}")]) from None
     except yaml.YAMLError as exc:
         raise ManifestError([Problem(Location(str(path)), "", f"not valid YAML: {exc}")]) from None
-    except (ValueError, TypeError, AttributeError):  # `!!int abc`: left as it is, named
-        return
+    except (ValueError, TypeError, AttributeError):  # `!!int abc`: a value no type reads
+        from upcall_sync.manifest.shape import manifest_shaped, top_keys
+
+        try:
+            shaped = any(keys and manifest_shaped(keys) for keys in top_keys(text))
+        except yaml.YAMLError:
+            return
+        if not shaped:
+            return  # another tool's file: left as it is, named
+        try:  # a manifest: the error validate gives, file:line:col
+            parse_yaml(text, str(path), environ={})
+        except YamlError as exc:
+            raise ManifestError([Problem(exc.location, "", exc.message)]) from None
 
 
 def write(result: Formatted) -> None:

@@ -75,7 +75,7 @@ def another_tools_yaml(path: Path, display: str) -> bool:
         text = read_manifest_bytes(path, display, MAX_FILE_BYTES).decode("utf-8-sig")
         asked: dict[tuple[str, ...], bool] = {}
         documents = 0
-        for keys in _top_keys(text):
+        for keys in top_keys(text):
             documents += 1
             if keys is None or "<<" in keys:
                 return False  # not a mapping, or keys merged in, which may be a manifest's
@@ -88,7 +88,7 @@ def another_tools_yaml(path: Path, display: str) -> bool:
         return False
 
 
-def _top_keys(text: str) -> Iterator[tuple[str, ...] | None]:
+def top_keys(text: str) -> Iterator[tuple[str, ...] | None]:
     """Each document's top keys written as scalars (an alias of one read as the scalar
     it names), none for an empty document, or None for one that is not a mapping."""
     starts = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
