@@ -536,3 +536,30 @@ def test_upcall_manifest_env_is_the_only_list_of_variables_a_manifest_may_read(
     err = capsys.readouterr().err
     assert "m.yaml:4:12: ${SONAR_LOGIN} is refused: it is not among the variables" in err, err
     assert "squ_0123456789abcdef" not in err
+
+
+def test_a_long_text_aliased_many_times_is_an_alias_bomb(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 1 MB text aliased 4,000 times counted 4,000 values: validate took 35 s and 7.8 GB,
+    and fmt --check a minute (helper b75). A text now counts one value per 64 characters,
+    in the manifest reader and in fmt alike; both refuse it at once."""
+    from upcall_sync.cli import main
+
+    big = "a" * 100_000
+    numbers = "".join(
+        f'      - {{phone: "+1415555{i:04d}", first_name: *s, company: *s}}\n' for i in range(400)
+    )
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(
+        f"version: 1\ncampaigns:\n  - name: x\n    pitch: &s {big}\n    numbers:\n{numbers}"
+    )
+    assert main(["validate", str(manifest)]) == 1
+    err = capsys.readouterr().err
+    assert "aliases expand to more than 1,000,000 values (a text counting one per 64" in err
+    assert main(["fmt", "--check", str(manifest)]) == 0  # named, left as it is
+    err = capsys.readouterr().err
+    assert "left as it is: its aliases expand to more than 1,000,000 values" in err, err
+    # short texts aliased as often are no bomb
+    manifest.write_text(manifest.read_text().replace(big, "Be friendly"))
+    assert main(["validate", str(manifest)]) == 0

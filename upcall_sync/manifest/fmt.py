@@ -38,6 +38,7 @@ from upcall_sync.errors import Location, ManifestError, Problem
 from upcall_sync.manifest.yamlload import (
     MAX_ALIAS_EXPANSION,
     MAX_FILE_BYTES,
+    TEXT_PER_VALUE,
     YamlError,
     parse_yaml,
     read_manifest_bytes,
@@ -125,7 +126,10 @@ class AliasBomb(Exception):
     """The values a YAML text's aliases expand to are too many to compare."""
 
 
-_ALIAS_BOMB = f"its aliases expand to more than {MAX_ALIAS_EXPANSION:,} values (a YAML alias bomb?)"
+_ALIAS_BOMB = (
+    f"its aliases expand to more than {MAX_ALIAS_EXPANSION:,} values (a text counting one "
+    f"per {TEXT_PER_VALUE} characters; a YAML alias bomb?)"
+)
 
 
 def _canonical(value: Any, budget: list[int], seen: set[int], shared: bool = False) -> Any:
@@ -134,11 +138,12 @@ def _canonical(value: Any, budget: list[int], seen: set[int], shared: bool = Fal
     shares what an alias names) counts against `budget`: written out here, a "billion
     laughs" file of 1 KB took 7 GB and more (the manifest reader's limit). A value met
     once does not: a manifest of 250,000 numbers is no bomb."""
-    if isinstance(value, (dict, list)):
+    if isinstance(value, (dict, list)) or (isinstance(value, str) and len(value) > 1):
+        # a text too: `*s` of a long one (not a one-character text, which CPython shares)
         shared = shared or id(value) in seen
         seen.add(id(value))
     if shared:
-        budget[0] -= 1
+        budget[0] -= 1 + (len(value) // TEXT_PER_VALUE if isinstance(value, str) else 0)
         if budget[0] < 0:
             raise AliasBomb(_ALIAS_BOMB)
     if isinstance(value, dict):
@@ -186,16 +191,30 @@ def comments(text: str) -> list[str]:
     return found
 
 
+#: the meaning of a text the safe loader cannot read (never equal to another's)
+_UNREADABLE = object()
+
+
 def format_text(text: str) -> tuple[str, str]:
     """(the formatted text, "") or (the text as it was, why it was left). An empty file
     stays empty (the layout would give it a line break)."""
     if not text:
         return text, ""
+    before: Any = None
+    if "&" in text:  # anchors: a bomb's thousands of aliases take ruamel minutes to lay out
+        try:
+            before = meaning(text)
+        except AliasBomb as exc:
+            return text, str(exc)
+        except yaml.YAMLError:
+            before = _UNREADABLE
     after = layout(text)
     if after == text:
         return text, ""
     try:
-        same = meaning(after) == meaning(text)
+        if before is None:
+            before = meaning(text)
+        same = before is not _UNREADABLE and meaning(after) == before
     except AliasBomb as exc:
         return text, str(exc)
     except yaml.YAMLError:
