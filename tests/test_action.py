@@ -514,12 +514,19 @@ def test_a_saved_plan_named_in_path_is_refused_not_applied_past_the_scope_check(
     (tmp_path / "campaigns" / "a.yaml").write_text("version: 1\ncampaigns: []\n")
     env = {"INPUT_COMMAND": "apply", "INPUT_PATH": "plan.upcall-plan"}
     refused = run.plan_in_path(run.Inputs.from_env(env))
-    assert refused.startswith("path names a saved plan file (plan.upcall-plan)"), refused
+    assert refused.startswith("path or args name a saved plan file (plan.upcall-plan)"), refused
     result = run.run_apply(run.Inputs.from_env(env), tmp_path, as_json=True)
     assert result.exitcode == 1
     assert list(result.tail) == [f"error: {refused}; not applied"]
     env["INPUT_PATH"] = "campaigns/ campaigns/a.yaml"
     assert run.plan_in_path(run.Inputs.from_env(env)) == ""
+    # nor in args, where it went to `upcall-sync apply` unchecked when path was empty
+    (tmp_path / "token").write_text("t")
+    for args in ("plan.upcall-plan", "--prune -- ./plan.upcall-plan"):
+        env.update(INPUT_PATH="", INPUT_ARGS=args)
+        assert "saved plan file" in run.plan_in_path(run.Inputs.from_env(env)), args
+    env.update(INPUT_PATH="campaigns/", INPUT_ARGS="--token-file token --target plan.upcall-plan")
+    assert run.plan_in_path(run.Inputs.from_env(env)) == ""  # options' values
     action = yaml.safe_load((ROOT / "action.yml").read_text())
     assert "one plan file saved by plan" not in action["inputs"]["path"]["description"]
 

@@ -327,14 +327,32 @@ def scope_refused(inputs: Inputs, plan_file: Path) -> str:
 def plan_in_path(inputs: Inputs) -> str:
     """Why `path` may not name a saved plan ("" when it names none): upcall-sync would
     apply it as `apply PLANFILE`, past the scope check that `plan-file` gets, so a forged
-    artifact handed over that way would prune, or apply another folder's manifests."""
-    named = [p for p in inputs.paths if os.path.isfile(p) and not p.endswith((".yaml", ".yml"))]
+    artifact handed over that way would prune, or apply another folder's manifests. So
+    would one among args' words (`path: ""`, `args: plan.upcall-plan`): an option's value
+    (`--token-file FILE`) is no plan."""
+    words = [*inputs.paths, *_positional(inputs.args)]
+    named = [p for p in words if os.path.isfile(p) and not p.endswith((".yaml", ".yml"))]
     if not named:
         return ""
     return (
-        f"path names a saved plan file ({shlex.join(named)}): give it as plan-file, and "
-        "path the manifests it was planned from, so that its scope is checked"
+        f"path or args name a saved plan file ({shlex.join(named)}): give it as plan-file, "
+        "and path the manifests it was planned from, so that its scope is checked"
     )
+
+
+#: apply's options that take a value as the next word
+_VALUED = {"-f", "--format", "--target", "--planned-with", "--parallelism", "--api-url"}
+_VALUED |= {"--token-file", "--timeout", "--max-retry-time", "--max-rps"}
+_VALUED |= {"--unreachable-after", "--page-size"}
+
+
+def _positional(args: list[str]) -> list[str]:
+    """args' words that are no option and no option's value."""
+    return [
+        a
+        for i, a in enumerate(args)
+        if not a.startswith("-") and not (i and args[i - 1] in _VALUED)
+    ]
 
 
 def _without_scope(args: list[str]) -> list[str]:
