@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from upcall_sync import __version__
 from upcall_sync.client import UpcallClient, strip_token
@@ -337,22 +336,11 @@ def _read_regular(path: str | os.PathLike[str]) -> bytes:
         ) from None
 
 
-def _same_api(a: str, b: str) -> bool:
-    """Two base URLs of one API: the scheme and host compare in any case, as URLs do
-    (`HTTP://Api.example` is `http://api.example`); the path as written."""
-
-    def key(url: str) -> tuple[str, str, str]:
-        parts = urlsplit(url)
-        return parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/")
-
-    return key(a) == key(b)
-
-
 def made_here(saved: SavedPlan, client: UpcallClient, planned_with: Sequence[str] = ()) -> bool:
     """The plan was made against this API, for this token's account (with this token, or
     one `planned_with` names)."""
     made_for = saved.account.get("fingerprint")
-    return _same_api(saved.base_url, strip_token(client.base_url)) and (
+    return saved.base_url == strip_token(client.base_url) and (
         made_for == client.account or made_for in planned_with
     )
 
@@ -363,7 +351,7 @@ def check_fresh(saved: SavedPlan, client: UpcallClient, planned_with: Sequence[s
     (`StalePlan.details`), not only the first. `planned_with`: the fingerprints of other
     tokens of this account a plan may have been made with (`apply --planned-with`)."""
     base = strip_token(client.base_url)
-    if not _same_api(saved.base_url, base):
+    if saved.base_url != base:
         raise ForeignPlan(f"the plan was made against {saved.base_url}, not {base}")
     _check_token(saved, client, planned_with)
     missing = [f for f in saved.files if not Path(f).exists()]
